@@ -1,0 +1,1 @@
+"""cockpit: a terminal release cockpit for progressive canary rollouts."""

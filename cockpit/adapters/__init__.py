@@ -1,0 +1,1 @@
+"""Adapters at the edge: metrics, gateways, preflight checks and the simulated world."""
