@@ -1,0 +1,37 @@
+"""The metrics-source protocol and its typed results: a query never raises into the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+Status = Literal["ok", "no_data", "error"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    ts: float  # unix seconds
+    value: float
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """What one query gave: a value (instant), samples (range), no data, or an error message."""
+
+    status: Status
+    value: float | None = None
+    samples: tuple[Sample, ...] = field(default=())
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, message: str) -> "QueryResult":
+        return cls(status="error", error=message)
+
+
+class MetricsSource(Protocol):
+    """Blocking; callers run it in worker threads. Every failure is a QueryResult, never an exception."""
+
+    def instant(self, query: str, at: datetime) -> QueryResult: ...
+
+    def range(self, query: str, start: datetime, end: datetime, step_s: float) -> QueryResult: ...
