@@ -1,0 +1,36 @@
+# make demo: the cockpit on an embedded simulated rollout.  make test: everything CI runs.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Real components the integration tests start on loopback (Debian packages).
+DEBS   := prometheus haproxy tmux
+
+.PHONY: demo test bench system-deps clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: $(STAMP)
+	$(VENV)/bin/cockpit demo $(ARGS)
+
+system-deps:
+	@missing=""; for bin in prometheus promtool haproxy tmux; do \
+	  command -v $$bin >/dev/null 2>&1 || missing="$$missing $$bin"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 $(DEBS); \
+	fi
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest $(ARGS)
+
+bench: $(STAMP) system-deps
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,158 @@
+"""What the rollout allows, and why not. Each function returns the refusal reasons, [] means yes.
+
+The reasons are shown to the captain verbatim, so they are written in the operator's words.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from cockpit.core.freeze import active_freeze, describe
+from cockpit.core.state import STATUS_WORDS, RolloutState
+
+
+def _fmt(td: timedelta) -> str:
+    s = max(0, int(td.total_seconds() + 0.999))
+    return f"{s // 60}m{s % 60:02d}s"
+
+
+def _not_live(state: RolloutState) -> list[str]:
+    if state.plan is None:
+        return ["no plan loaded in this journal"]
+    if state.status == "preflight":
+        return ["the rollout has not started"]
+    if state.status != "live":
+        return [f"the rollout is {STATUS_WORDS[state.status]}"]
+    return []
+
+
+def _freeze(state: RolloutState, now: datetime) -> list[str]:
+    window = active_freeze(state.plan.freeze, now) if state.plan else None
+    return [f"inside the freeze window {describe(window)}"] if window else []
+
+
+def start_refusals(state: RolloutState, now: datetime) -> list[str]:
+    if state.plan is None:
+        return ["no plan loaded in this journal"]
+    if state.status != "preflight":
+        return [f"the rollout already started ({STATUS_WORDS[state.status]})"]
+    reasons = []
+    for check_id in state.plan.checks:
+        check = state.checks.get(check_id)
+        if check is None or not check.satisfied:
+            status = check.status if check else "pending"
+            detail = f": {check.detail}" if check and check.detail else ""
+            reasons.append(f"preflight check {check_id} has not passed ({status}{detail})")
+    for role in state.plan.sign_offs:
+        if role not in state.sign_offs:
+            reasons.append(f"sign-off missing: {state.plan.roles.get(role, role)}")
+    return reasons + _freeze(state, now)
+
+
+def soak_remaining(state: RolloutState, now: datetime) -> timedelta | None:
+    if state.phase is None or state.phase_started_at is None or state.plan is None:
+        return None
+    soak = timedelta(seconds=state.plan.phases[state.phase].soak_s)
+    return max(timedelta(0), state.phase_started_at + soak - now)
+
+
+def gate_refusals(state: RolloutState, phase: int, now: datetime) -> list[str]:
+    """Why the gate that ends `phase` is not passed yet."""
+    spec = state.plan.phases[phase]
+    gate = state.gates.get(phase)
+    reasons = []
+    left = soak_remaining(state, now)
+    if left is not None and left > timedelta(0):
+        reasons.append(f"{spec.name} soak has {_fmt(left)} left")
+    for criterion in spec.criteria:
+        result = gate.criteria.get(criterion) if gate else None
+        if result is None:
+            reasons.append(f"criterion {criterion} not evaluated yet")
+        elif not result.passed:
+            reasons.append(f"criterion {criterion} not met: {result.detail}")
+    waiting = []
+    for role in spec.owners:
+        decision = gate.decisions.get(role) if gate else None
+        title = state.plan.roles.get(role, role)
+        if decision is None:
+            waiting.append(title)
+        elif decision.decision == "NO-GO":
+            note = f": {decision.note}" if decision.note else ""
+            reasons.append(f"NO-GO by {title} ({decision.name}){note}")
+    if waiting:
+        reasons.append("waiting for GO from: " + ", ".join(waiting))
+    return reasons
+
+
+def advance_refusals(state: RolloutState, now: datetime) -> list[str]:
+    """May the captain move to the next phase (or, from the last phase, complete)?"""
+    reasons = _not_live(state)
+    if reasons:
+        return reasons
+    if state.pending_shift is not None:
+        return [f"a traffic shift to {state.pending_shift.weight} % is not confirmed yet"]
+    if state.phase is not None:
+        reasons += gate_refusals(state, state.phase, now)
+    for trigger_id, trigger in sorted(state.triggers.items()):
+        if trigger.breaching:
+            since = _fmt(now - trigger.breaching_since)
+            detail = f": {trigger.detail}" if trigger.detail else ""
+            reasons.append(f"trigger {trigger_id} is breaching (for {since}){detail}")
+    is_last = state.phase is not None and state.phase == len(state.plan.phases) - 1
+    if not is_last:
+        reasons += _freeze(state, now)
+    return reasons
+
+
+def next_phase(state: RolloutState) -> int | None:
+    """The phase an advance would start; None when the next step is completion."""
+    nxt = 0 if state.phase is None else state.phase + 1
+    return nxt if state.plan and nxt < len(state.plan.phases) else None
+
+
+def decide_refusals(state: RolloutState, phase: int, role: str) -> list[str]:
+    reasons = _not_live(state)
+    if reasons:
+        return reasons
+    if state.phase is None:
+        return ["no phase is soaking yet"]
+    if phase != state.phase:
+        return [f"only the current phase's gate can be decided ({state.plan.phases[state.phase].name})"]
+    spec = state.plan.phases[phase]
+    if role not in spec.owners:
+        owners = ", ".join(state.plan.roles.get(o, o) for o in spec.owners)
+        return [f"{state.plan.roles.get(role, role)} does not own the {spec.name} gate (owners: {owners})"]
+    return []
+
+
+def kill_refusals(state: RolloutState) -> list[str]:
+    """The kill switch works from any live phase; pulling it again is safe (re-asserts the flag)."""
+    if state.plan is None:
+        return ["no plan loaded in this journal"]
+    if state.status == "preflight":
+        return ["the rollout has not started: the canary has no traffic to take away"]
+    if state.status == "completed":
+        return ["the rollout is COMPLETED: the canary is the release now; roll back by redeploying the previous green"]
+    return []
+
+
+def sign_off_refusals(state: RolloutState, role: str) -> list[str]:
+    if state.plan is None:
+        return ["no plan loaded in this journal"]
+    if role not in state.plan.sign_offs:
+        return [f"{role} is not a required sign-off (required: {', '.join(state.plan.sign_offs)})"]
+    if state.status != "preflight":
+        return ["sign-offs are recorded before the rollout starts"]
+    return []
+
+
+def waive_refusals(state: RolloutState, check: str, reason: str) -> list[str]:
+    if state.plan is None:
+        return ["no plan loaded in this journal"]
+    if check not in state.plan.checks:
+        return [f"no preflight check named {check}"]
+    if not reason.strip():
+        return ["a waiver needs a reason"]
+    if state.status != "preflight":
+        return ["checks are waived before the rollout starts"]
+    return []

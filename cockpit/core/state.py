@@ -1,0 +1,291 @@
+"""Rollout state as a pure fold of journal records: `state = fold(records)`."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Literal
+
+from cockpit.core import events as ev
+
+Status = Literal["preflight", "live", "killing", "rolled_back", "kill_unconfirmed", "completed"]
+STATUS_WORDS: dict[str, str] = {
+    "preflight": "PREFLIGHT",
+    "live": "LIVE",
+    "killing": "KILL SENT",
+    "rolled_back": "ROLLED BACK",
+    "kill_unconfirmed": "KILL NOT CONFIRMED",
+    "completed": "COMPLETED",
+}
+
+
+@dataclass
+class CheckState:
+    status: str = "pending"  # pending | pass | fail | error
+    detail: str = ""
+    at: datetime | None = None
+    waived: str = ""  # the recorded reason, when waived
+    waived_by: str = ""
+
+    @property
+    def satisfied(self) -> bool:
+        return self.status == "pass" or bool(self.waived)
+
+
+@dataclass
+class Signature:
+    name: str
+    at: datetime
+    by: str  # user@host that recorded it
+    note: str = ""
+
+
+@dataclass
+class Decision:
+    decision: str  # GO | NO-GO
+    name: str
+    at: datetime
+    note: str = ""
+
+
+@dataclass
+class CriterionState:
+    passed: bool
+    value: float | None
+    detail: str
+    at: datetime
+
+
+@dataclass
+class GateState:
+    decisions: dict[str, Decision] = field(default_factory=dict)  # role -> latest decision
+    criteria: dict[str, CriterionState] = field(default_factory=dict)
+
+
+@dataclass
+class TriggerState:
+    breaching_since: datetime | None = None
+    value: float | None = None
+    threshold: float | None = None
+    detail: str = ""
+    fired: ev.TriggerFired | None = None
+    fired_at: datetime | None = None
+
+    @property
+    def breaching(self) -> bool:
+        return self.breaching_since is not None
+
+
+@dataclass
+class KillState:
+    requested_at: datetime
+    reason: str
+    trigger: str
+    by: str
+    result: ev.KillResult | None = None
+    result_at: datetime | None = None
+    verified: ev.RollbackVerified | None = None
+
+
+@dataclass
+class RolloutState:
+    plan: ev.PlanLoaded | None = None
+    status: Status = "preflight"
+    phase: int | None = None  # index into plan.phases of the phase now soaking
+    phase_started_at: datetime | None = None
+    weight: int = 0  # canary weight the gateway last confirmed
+    pending_shift: ev.TrafficShiftRequested | None = None
+    shift_error: str = ""
+    checks: dict[str, CheckState] = field(default_factory=dict)
+    sign_offs: dict[str, Signature] = field(default_factory=dict)
+    gates: dict[int, GateState] = field(default_factory=dict)
+    triggers: dict[str, TriggerState] = field(default_factory=dict)
+    kill: KillState | None = None
+    escalations: list[tuple[datetime, ev.Escalated]] = field(default_factory=list)
+    budget_alerts: dict[float, ev.BudgetAlerted] = field(default_factory=dict)
+    evidence: list[ev.EvidenceCollected] = field(default_factory=list)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    seq: int = 0
+    last_hash: str = ev.GENESIS
+    recent: deque = field(default_factory=lambda: deque(maxlen=200))
+
+    @property
+    def live(self) -> bool:
+        return self.status in ("live", "killing", "kill_unconfirmed")
+
+    def gate(self, phase: int) -> GateState:
+        return self.gates.setdefault(phase, GateState())
+
+    def apply(self, record: ev.Record) -> "RolloutState":
+        """Fold one record in. Unknown-to-this-state facts are kept in `recent` only."""
+        _APPLY.get(type(record.payload), _ignore)(self, record.payload, record)
+        self.seq = record.seq
+        self.last_hash = record.hash
+        self.recent.append(record)
+        return self
+
+
+def fold(records: Iterable[ev.Record]) -> RolloutState:
+    state = RolloutState()
+    for record in records:
+        state.apply(record)
+    return state
+
+
+# --- one function per kind --------------------------------------------------------------------
+
+
+def _ignore(state: RolloutState, p: ev.Payload, r: ev.Record) -> None:
+    pass
+
+
+def _plan(state: RolloutState, p: ev.PlanLoaded, r: ev.Record) -> None:
+    state.plan = p
+    for check in p.checks:
+        state.checks.setdefault(check, CheckState())
+
+
+def _check_ran(state: RolloutState, p: ev.CheckRan, r: ev.Record) -> None:
+    check = state.checks.setdefault(p.check, CheckState())
+    check.status, check.detail, check.at = p.status, p.detail, r.ts
+
+
+def _check_waived(state: RolloutState, p: ev.CheckWaived, r: ev.Record) -> None:
+    check = state.checks.setdefault(p.check, CheckState())
+    check.waived, check.waived_by = p.reason, str(r.actor)
+
+
+def _signed_off(state: RolloutState, p: ev.SignedOff, r: ev.Record) -> None:
+    state.sign_offs[p.role] = Signature(p.name, r.ts, str(r.actor), p.note)
+
+
+def _started(state: RolloutState, p: ev.RolloutStarted, r: ev.Record) -> None:
+    state.status = "live"
+    state.started_at = r.ts
+
+
+def _shift_requested(state: RolloutState, p: ev.TrafficShiftRequested, r: ev.Record) -> None:
+    state.pending_shift = p
+
+
+def _shift_result(state: RolloutState, p: ev.TrafficShiftResult, r: ev.Record) -> None:
+    state.pending_shift = None
+    if p.verified:
+        state.weight = p.weight
+        state.shift_error = ""
+    else:
+        state.shift_error = p.error or f"gateway reports weight {p.observed_weight}, wanted {p.weight}"
+        if p.observed_weight is not None:
+            state.weight = p.observed_weight
+
+
+def _phase_started(state: RolloutState, p: ev.PhaseStarted, r: ev.Record) -> None:
+    state.phase = p.phase
+    state.phase_started_at = r.ts
+    state.weight = p.weight
+    state.gate(p.phase)
+
+
+def _decided(state: RolloutState, p: ev.GateDecided, r: ev.Record) -> None:
+    state.gate(p.phase).decisions[p.role] = Decision(p.decision, p.name, r.ts, p.note)
+
+
+def _criterion(state: RolloutState, p: ev.CriterionEvaluated, r: ev.Record) -> None:
+    state.gate(p.phase).criteria[p.criterion] = CriterionState(p.passed, p.value, p.detail, r.ts)
+
+
+def _completed(state: RolloutState, p: ev.RolloutCompleted, r: ev.Record) -> None:
+    state.status = "completed"
+    state.completed_at = r.ts
+
+
+def _breached(state: RolloutState, p: ev.TriggerBreached, r: ev.Record) -> None:
+    t = state.triggers.setdefault(p.trigger, TriggerState())
+    t.breaching_since = t.breaching_since or r.ts
+    t.value, t.threshold, t.detail = p.value, p.threshold, p.detail
+
+
+def _cleared(state: RolloutState, p: ev.TriggerCleared, r: ev.Record) -> None:
+    t = state.triggers.setdefault(p.trigger, TriggerState())
+    t.breaching_since = None
+    t.fired = None
+    t.fired_at = None
+    t.detail = p.detail
+
+
+def _fired(state: RolloutState, p: ev.TriggerFired, r: ev.Record) -> None:
+    t = state.triggers.setdefault(p.trigger, TriggerState())
+    t.breaching_since = t.breaching_since or r.ts
+    t.fired, t.fired_at = p, r.ts
+    t.value, t.threshold, t.detail = p.value, p.threshold, p.detail
+
+
+def _kill_requested(state: RolloutState, p: ev.KillRequested, r: ev.Record) -> None:
+    if state.status == "rolled_back":
+        return  # pulling it twice is safe: the engine re-asserts the flag, the state stays
+    state.kill = KillState(r.ts, p.reason, p.trigger, str(r.actor))
+    state.status = "killing"
+
+
+def _kill_result(state: RolloutState, p: ev.KillResult, r: ev.Record) -> None:
+    if state.kill is None:  # a result with no request: keep it visible rather than drop it
+        state.kill = KillState(r.ts, "(no request recorded)", "", str(r.actor))
+    state.kill.result, state.kill.result_at = p, r.ts
+    if p.confirmed:
+        state.status = "rolled_back"
+        state.weight = 0
+        state.pending_shift = None
+    elif state.status != "rolled_back":
+        state.status = "kill_unconfirmed"
+
+
+def _rollback_verified(state: RolloutState, p: ev.RollbackVerified, r: ev.Record) -> None:
+    if state.kill is not None:
+        state.kill.verified = p
+
+
+def _escalated(state: RolloutState, p: ev.Escalated, r: ev.Record) -> None:
+    state.escalations.append((r.ts, p))
+
+
+def _budget(state: RolloutState, p: ev.BudgetAlerted, r: ev.Record) -> None:
+    state.budget_alerts[p.at_pct] = p
+
+
+def _evidence(state: RolloutState, p: ev.EvidenceCollected, r: ev.Record) -> None:
+    state.evidence.append(p)
+
+
+def _reconciled(state: RolloutState, p: ev.GatewayReconciled, r: ev.Record) -> None:
+    if p.observed_weight is not None:
+        state.weight = p.observed_weight
+    state.pending_shift = None
+    if not p.agrees:
+        state.shift_error = p.detail
+
+
+_APPLY = {
+    ev.PlanLoaded: _plan,
+    ev.CheckRan: _check_ran,
+    ev.CheckWaived: _check_waived,
+    ev.SignedOff: _signed_off,
+    ev.RolloutStarted: _started,
+    ev.TrafficShiftRequested: _shift_requested,
+    ev.TrafficShiftResult: _shift_result,
+    ev.PhaseStarted: _phase_started,
+    ev.GateDecided: _decided,
+    ev.CriterionEvaluated: _criterion,
+    ev.RolloutCompleted: _completed,
+    ev.TriggerBreached: _breached,
+    ev.TriggerCleared: _cleared,
+    ev.TriggerFired: _fired,
+    ev.KillRequested: _kill_requested,
+    ev.KillResult: _kill_result,
+    ev.RollbackVerified: _rollback_verified,
+    ev.Escalated: _escalated,
+    ev.BudgetAlerted: _budget,
+    ev.EvidenceCollected: _evidence,
+    ev.GatewayReconciled: _reconciled,
+}

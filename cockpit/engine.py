@@ -1,0 +1,327 @@
+"""The engine: owns the journal, the clock and the adapters; runs commands with no screen.
+
+Every command checks the core's rules first and returns an Outcome with the refusal
+reasons when it may not run. Every side effect is journaled around: intent, the call,
+the read-back, the verified result. The screen and the CLI only call these commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from cockpit.adapters.gateway import Gateway, GatewayError
+from cockpit.clock import Clock
+from cockpit.config import Check, Plan, plan_digest
+from cockpit.core import events as ev
+from cockpit.core import rules
+from cockpit.core.state import RolloutState, fold
+from cockpit.journal import Journal
+
+CheckRunner = Callable[[Check], Awaitable["object"]]
+READ_ONLY = "observer mode: read-only (this terminal cannot change the rollout)"
+
+
+class EngineError(Exception):
+    """The engine cannot run on this journal/config as they are."""
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    reasons: list[str] = field(default_factory=list)
+    records: list[ev.Record] = field(default_factory=list)
+
+    @classmethod
+    def refused(cls, reasons: list[str]) -> "Outcome":
+        return cls(False, reasons)
+
+
+def plan_snapshot(plan: Plan) -> ev.PlanLoaded:
+    return ev.PlanLoaded(
+        release=plan.release.name,
+        version=plan.release.version,
+        environment=plan.release.environment,
+        region=plan.release.region,
+        digest=plan_digest(plan),
+        phases=tuple(
+            ev.PhaseSpec(
+                name=p.name,
+                weight=p.weight,
+                soak_s=p.soak.total_seconds(),
+                owners=tuple(p.gate.owners),
+                criteria=tuple(c.id for c in p.gate.auto),
+                manual=tuple(p.gate.manual),
+            )
+            for p in plan.phases
+        ),
+        checks=tuple(c.id for c in plan.preflight),
+        sign_offs=tuple(plan.sign_offs),
+        roles={k: r.title for k, r in plan.roles.items()},
+        triggers=tuple(t.id for t in plan.triggers),
+        freeze=tuple(
+            (c.weekday, c.start.strftime("%H:%M"), c.end.strftime("%H:%M"))
+            for c in plan.preflight
+            if c.type == "freeze_window"
+        ),
+    )
+
+
+class Engine:
+    def __init__(
+        self,
+        plan: Plan,
+        journal: Journal,
+        *,
+        clock: Clock,
+        actor: ev.Actor,
+        gateway: Gateway | None = None,
+        check_runner: CheckRunner | None = None,
+    ):
+        self.plan = plan
+        self.journal = journal
+        self.clock = clock
+        self.actor = actor
+        self.gateway = gateway
+        self.check_runner = check_runner
+        self.follower = journal.readonly
+        self.state: RolloutState = fold(journal.records)
+        self.running_checks: set[str] = set()
+        self._listeners: list[Callable[[ev.Record], None]] = []
+        self._kill_lock = asyncio.Lock()
+
+    # -- journal -------------------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[ev.Record], None]) -> None:
+        """Called with every record folded in, ours or another process's, in journal order."""
+        self._listeners.append(listener)
+
+    def _fold(self, records: list[ev.Record]) -> None:
+        for record in records:
+            self.state.apply(record)
+            for listener in self._listeners:
+                listener(record)
+
+    def _append(self, payload: ev.Payload) -> ev.Record:
+        others, record = self.journal.append(payload, actor=self.actor, ts=self.clock.now())
+        self._fold(others + [record])
+        return record
+
+    def refresh(self) -> list[ev.Record]:
+        """Fold in what other processes appended (an observer's follow, a headless kill)."""
+        new = self.journal.poll()
+        self._fold(new)
+        return new
+
+    def ensure_plan(self) -> None:
+        """Journal the plan on first run; refuse a changed plan once the rollout is live."""
+        snapshot = plan_snapshot(self.plan)
+        current = self.state.plan
+        if current is not None and current.digest == snapshot.digest:
+            return
+        if self.follower:
+            if current is None:
+                raise EngineError("the journal has no plan yet: start the captain first (cockpit run)")
+            raise EngineError(
+                f"this config ({snapshot.digest[:12]}) differs from the plan the captain runs ({current.digest[:12]})"
+            )
+        if current is not None and self.state.status != "preflight":
+            raise EngineError(
+                f"the config changed (plan {current.digest[:12]} -> {snapshot.digest[:12]}) "
+                f"but the rollout is {self.state.status}: restore the config it started with"
+            )
+        self._append(snapshot)
+
+    def _guard(self) -> Outcome | None:
+        return Outcome.refused([READ_ONLY]) if self.follower else None
+
+    # -- preflight -----------------------------------------------------------------------------
+
+    async def run_preflight(self, check_id: str | None = None) -> Outcome:
+        """Run one check, or all of them concurrently; each result is journaled with its evidence."""
+        if refused := self._guard():
+            return refused
+        if self.check_runner is None:
+            return Outcome.refused(["no check runner configured"])
+        checks = [c for c in self.plan.preflight if check_id in (None, c.id)]
+        if not checks:
+            return Outcome.refused([f"no preflight check named {check_id}"])
+        checks = [c for c in checks if c.id not in self.running_checks]
+        self.running_checks.update(c.id for c in checks)
+        try:
+            outcomes = await asyncio.gather(*(self.check_runner(c) for c in checks))
+        finally:
+            self.running_checks.difference_update(c.id for c in checks)
+        records = [
+            self._append(
+                ev.CheckRan(
+                    check=c.id, status=o.status, detail=o.detail, evidence=o.evidence, duration_s=o.duration_s
+                )
+            )
+            for c, o in zip(checks, outcomes)
+        ]
+        return Outcome(True, records=records)
+
+    def waive(self, check: str, reason: str) -> Outcome:
+        if refused := self._guard():
+            return refused
+        if reasons := rules.waive_refusals(self.state, check, reason):
+            return Outcome.refused(reasons)
+        return Outcome(True, records=[self._append(ev.CheckWaived(check=check, reason=reason.strip()))])
+
+    def sign_off(self, role: str, name: str, note: str = "") -> Outcome:
+        if refused := self._guard():
+            return refused
+        if not name.strip():
+            return Outcome.refused(["a sign-off needs the signer's name"])
+        if reasons := rules.sign_off_refusals(self.state, role):
+            return Outcome.refused(reasons)
+        return Outcome(True, records=[self._append(ev.SignedOff(role=role, name=name.strip(), note=note))])
+
+    # -- the rollout ---------------------------------------------------------------------------
+
+    async def start(self) -> Outcome:
+        """Start the rollout and shift to the first phase's weight."""
+        if refused := self._guard():
+            return refused
+        if reasons := rules.start_refusals(self.state, self.clock.now()):
+            return Outcome.refused(reasons)
+        started = self._append(ev.RolloutStarted())
+        outcome = await self._enter_phase(0)
+        outcome.records.insert(0, started)
+        return outcome
+
+    async def advance(self) -> Outcome:
+        """Move to the next phase, or from the last phase complete the rollout."""
+        if refused := self._guard():
+            return refused
+        if reasons := rules.advance_refusals(self.state, self.clock.now()):
+            return Outcome.refused(reasons)
+        nxt = rules.next_phase(self.state)
+        if nxt is None:
+            return Outcome(True, records=[self._append(ev.RolloutCompleted())])
+        return await self._enter_phase(nxt)
+
+    async def _enter_phase(self, phase: int) -> Outcome:
+        weight = self.plan.phases[phase].weight
+        shifted = await self._shift(weight, phase)
+        if not shifted.ok:
+            return shifted
+        record = self._append(ev.PhaseStarted(phase=phase, weight=weight))
+        return Outcome(True, records=shifted.records + [record])
+
+    async def _shift(self, weight: int, phase: int) -> Outcome:
+        """Intent, gateway call, read-back, verified result: never "done" on the caller's word."""
+        if self.gateway is None:
+            return Outcome.refused(["no gateway configured"])
+        intent = self._append(ev.TrafficShiftRequested(weight=weight, phase=phase))
+        try:
+            await self.gateway.set_weight(weight)
+            seen = await self.gateway.read()
+        except GatewayError as e:
+            result = self._append(ev.TrafficShiftResult(weight=weight, verified=False, error=str(e)))
+            return Outcome(False, [f"traffic shift to {weight} % failed: {e}"], [intent, result])
+        verified = seen.weight == weight
+        error = "" if verified else f"gateway reads back weight {seen.weight}, wanted {weight}"
+        result = self._append(
+            ev.TrafficShiftResult(weight=weight, verified=verified, observed_weight=seen.weight, error=error)
+        )
+        return Outcome(verified, [error] if error else [], [intent, result])
+
+    def decide(self, role: str, decision: str, name: str, note: str = "") -> Outcome:
+        """Record one owner role's GO or NO-GO for the current phase's gate."""
+        if refused := self._guard():
+            return refused
+        if decision not in ("GO", "NO-GO"):
+            return Outcome.refused([f"a decision is GO or NO-GO, not {decision!r}"])
+        if not name.strip():
+            return Outcome.refused(["a decision needs the name of who decided"])
+        phase = self.state.phase if self.state.phase is not None else -1
+        if reasons := rules.decide_refusals(self.state, phase, role):
+            return Outcome.refused(reasons)
+        payload = ev.GateDecided(phase=phase, role=role, decision=decision, name=name.strip(), note=note.strip())
+        return Outcome(True, records=[self._append(payload)])
+
+    def observe_criterion(self, criterion: str, passed: bool, value: float | None, detail: str) -> ev.Record | None:
+        """The monitor's verdict on a gate criterion; journaled only when the verdict changes."""
+        if self.follower or self.state.phase is None or not self.state.live:
+            return None
+        previous = self.state.gate(self.state.phase).criteria.get(criterion)
+        if previous is not None and previous.passed == passed:
+            return None
+        return self._append(
+            ev.CriterionEvaluated(phase=self.state.phase, criterion=criterion, passed=passed, value=value, detail=detail)
+        )
+
+    def note(self, text: str) -> Outcome:
+        if refused := self._guard():
+            return refused
+        if not text.strip():
+            return Outcome.refused(["an empty note"])
+        return Outcome(True, records=[self._append(ev.Noted(text=text.strip()))])
+
+    # -- the kill switch -----------------------------------------------------------------------
+
+    async def kill(self, reason: str, *, trigger: str = "") -> Outcome:
+        """Pull the kill switch: flag off at the gateway, read back, journal the verdict.
+
+        Idempotent (a second pull re-asserts the flag); bounded retries with backoff; a kill
+        the gateway does not confirm is KILL NOT CONFIRMED and escalates to Emergency.
+        """
+        if refused := self._guard():
+            return refused
+        if reasons := rules.kill_refusals(self.state):
+            return Outcome.refused(reasons)
+        if not reason.strip():
+            return Outcome.refused(["the kill switch needs a reason"])
+        if self.gateway is None:
+            return Outcome.refused(["no gateway configured"])
+        async with self._kill_lock:
+            records = [self._append(ev.KillRequested(reason=reason.strip(), trigger=trigger))]
+            ks = self.plan.kill_switch
+            attempts, error, seen = 0, "", None
+            for attempt in range(ks.retries + 1):
+                attempts += 1
+                try:
+                    await self.gateway.set_enabled(ks.value)
+                    seen = await self.gateway.read()
+                    if seen.enabled is ks.value and seen.weight in (0, None):
+                        error = ""
+                        break
+                    error = f"gateway reads back {ks.flag}={seen.enabled}, weight {seen.weight}"
+                except GatewayError as e:
+                    error = str(e)
+                if attempt < ks.retries:
+                    await asyncio.sleep(0.1 * 2**attempt)  # real backoff: the network is not on our clock
+            confirmed = not error
+            records.append(
+                self._append(
+                    ev.KillResult(
+                        confirmed=confirmed,
+                        attempts=attempts,
+                        observed_weight=seen.weight if seen else None,
+                        observed_enabled=seen.enabled if seen else None,
+                        error=error,
+                    )
+                )
+            )
+            if not confirmed:
+                emergency = self.plan.escalation[-1]
+                records.append(
+                    self._append(
+                        ev.Escalated(
+                            level=emergency.level,
+                            reason=f"KILL NOT CONFIRMED after {attempts} attempts: {error}",
+                            channel=emergency.channel,
+                        )
+                    )
+                )
+            if ks.notify:
+                verdict = "rolled back to 0 %" if confirmed else "KILL NOT CONFIRMED"
+                text = f"{self.plan.release.name} {self.plan.release.version}: kill switch pulled ({reason.strip()}): {verdict}"
+                records.append(
+                    self._append(ev.Notified(channel=ks.notify, text=text, delivered=False, error="no channel adapter configured"))
+                )
+            return Outcome(confirmed, [] if confirmed else [f"KILL NOT CONFIRMED: {error}"], records)

@@ -1,0 +1,85 @@
+"""Journal records in the operator's words, for the timeline, `status` and the headless demo."""
+
+from __future__ import annotations
+
+from cockpit.core import events as ev
+
+
+def _num(v: float | None, unit: str = "") -> str:
+    if v is None:
+        return "no data"
+    return f"{v:.4g}{unit}"
+
+
+def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
+    """One line: what happened, without the time (callers prefix it)."""
+    p = record.payload
+    who = record.actor.user
+    roles = plan.roles if plan else {}
+
+    def phase_name(i: int) -> str:
+        if plan and 0 <= i < len(plan.phases):
+            return plan.phases[i].name
+        return f"phase {i + 1}"
+
+    match p:
+        case ev.PlanLoaded():
+            return f"{who} loaded the plan {p.release} {p.version} ({p.environment}/{p.region})"
+        case ev.CheckRan():
+            return f"check {p.check}: {p.status.upper()} - {p.detail}"
+        case ev.CheckWaived():
+            return f"{who} waived check {p.check}: {p.reason}"
+        case ev.SignedOff():
+            return f"{p.name} ({roles.get(p.role, p.role)}) signed off"
+        case ev.RolloutStarted():
+            return f"{who} started the rollout"
+        case ev.TrafficShiftRequested():
+            return f"traffic shift to {p.weight} % requested"
+        case ev.TrafficShiftResult():
+            if p.verified:
+                return f"gateway confirmed canary weight {p.weight} %"
+            return f"traffic shift to {p.weight} % NOT confirmed: {p.error}"
+        case ev.PhaseStarted():
+            return f"{phase_name(p.phase)} soaking at {p.weight} %"
+        case ev.GateDecided():
+            note = f": {p.note}" if p.note else ""
+            return f"{p.name} ({roles.get(p.role, p.role)}) recorded {p.decision} for {phase_name(p.phase)}{note}"
+        case ev.CriterionEvaluated():
+            verdict = "met" if p.passed else "NOT met"
+            return f"{phase_name(p.phase)} criterion {p.criterion} {verdict}: {p.detail}"
+        case ev.RolloutCompleted():
+            return f"{who} completed the rollout: final validation passed"
+        case ev.TriggerBreached():
+            return f"trigger {p.trigger} breaching: {p.detail or _num(p.value)}"
+        case ev.TriggerCleared():
+            return f"trigger {p.trigger} cleared"
+        case ev.TriggerFired():
+            return f"trigger {p.trigger} FIRED ({p.action}, {p.level}): {p.detail}"
+        case ev.KillRequested():
+            by = f"trigger {p.trigger}" if p.trigger else who
+            return f"KILL SWITCH pulled by {by}: {p.reason}"
+        case ev.KillResult():
+            if p.confirmed:
+                return f"kill VERIFIED: gateway reads canary off (attempt {p.attempts})"
+            return f"KILL NOT CONFIRMED after {p.attempts} attempts: {p.error}"
+        case ev.RollbackVerified():
+            return f"rollback {'verified' if p.ok else 'NOT verified'} by canary traffic: {p.detail}"
+        case ev.Escalated():
+            return f"escalated to {p.level}: {p.reason}"
+        case ev.Notified():
+            state = "sent" if p.delivered else f"not sent ({p.error})"
+            return f"notify {p.channel} {state}: {p.text}"
+        case ev.BudgetAlerted():
+            return f"budget at {p.spent / p.budget:.0%} (alert {p.at_pct:g} %): {p.action}"
+        case ev.GatewayReconciled():
+            agrees = "agrees" if p.agrees else "DISAGREES"
+            return f"gateway read-back {agrees} with the journal: {p.detail}"
+        case ev.EvidenceCollected():
+            return f"evidence {p.file} {'collected' if p.ok else 'MISSING'}"
+        case ev.Noted():
+            return f"{who}: {p.text}"
+    return f"{record.kind}"
+
+
+def line(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
+    return f"{record.ts:%H:%M:%S} {say(record, plan)}"

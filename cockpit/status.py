@@ -1,0 +1,83 @@
+"""`cockpit status`: the rollout as text or JSON, from the journal alone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from cockpit.core import rules
+from cockpit.core.state import STATUS_WORDS, RolloutState
+from cockpit.narrate import line
+
+
+def _phase(state: RolloutState) -> dict[str, Any] | None:
+    if state.phase is None or state.plan is None:
+        return None
+    spec = state.plan.phases[state.phase]
+    return {"index": state.phase + 1, "name": spec.name, "weight": spec.weight}
+
+
+def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dict[str, Any]:
+    plan = state.plan
+    left = rules.soak_remaining(state, now)
+    gates = {}
+    for i, spec in enumerate(plan.phases if plan else ()):
+        gate = state.gates.get(i)
+        gates[spec.name] = {
+            "owners": list(spec.owners),
+            "decisions": {r: {"decision": d.decision, "name": d.name, "at": d.at.isoformat()} for r, d in (gate.decisions.items() if gate else ())},
+            "criteria": {c: {"passed": s.passed, "detail": s.detail} for c, s in (gate.criteria.items() if gate else ())},
+        }
+    return {
+        "release": f"{plan.release} {plan.version}" if plan else None,
+        "status": STATUS_WORDS[state.status],
+        "phase": _phase(state),
+        "weight": state.weight,
+        "soak_remaining_s": None if left is None else int(left.total_seconds()),
+        "advance_refusals": rules.advance_refusals(state, now) if state.status == "live" else [],
+        "checks": {k: {"status": c.status, "waived": c.waived, "detail": c.detail} for k, c in state.checks.items()},
+        "sign_offs": {r: {"name": s.name, "at": s.at.isoformat()} for r, s in state.sign_offs.items()},
+        "gates": gates,
+        "kill": None
+        if state.kill is None
+        else {
+            "reason": state.kill.reason,
+            "confirmed": state.kill.result.confirmed if state.kill.result else None,
+        },
+        "captain": captain,
+        "events": state.seq,
+        "last_events": [line(r, plan) for r in list(state.recent)[-10:]],
+    }
+
+
+def status_lines(state: RolloutState, now: datetime, captain: dict | None) -> list[str]:
+    plan = state.plan
+    doc = status_json(state, now, captain)
+    out = [
+        f"{doc['release']}  {plan.environment}/{plan.region}" if plan else "(no plan)",
+        f"status   {doc['status']}   canary weight {state.weight} %",
+    ]
+    if captain:
+        out.append(f"captain  {captain.get('user')}@{captain.get('host')} (pid {captain.get('pid')}, since {captain.get('since')})")
+    if doc["phase"]:
+        ph = doc["phase"]
+        left = doc["soak_remaining_s"]
+        out.append(f"phase    {ph['index']}/{len(plan.phases)} {ph['name']} at {ph['weight']} %, soak {left // 60}m{left % 60:02d}s left")
+    out.append("checks   " + ", ".join(f"{k} {('WAIVED' if c['waived'] else c['status'].upper())}" for k, c in doc["checks"].items()))
+    if plan:
+        signed = [f"{plan.roles.get(r, r)} ({doc['sign_offs'][r]['name']})" for r in plan.sign_offs if r in doc["sign_offs"]]
+        missing = [plan.roles.get(r, r) for r in plan.sign_offs if r not in doc["sign_offs"]]
+        out.append(f"sign-off {len(signed)}/{len(plan.sign_offs)}" + (f"  missing: {', '.join(missing)}" if missing else ""))
+    for name, gate in doc["gates"].items():
+        if gate["decisions"]:
+            ds = ", ".join(f"{plan.roles.get(r, r)} {d['decision']} ({d['name']})" for r, d in gate["decisions"].items())
+            out.append(f"gate     {name}: {ds}")
+    if doc["advance_refusals"]:
+        out.append("advance  refused: " + "; ".join(doc["advance_refusals"]))
+    if doc["kill"]:
+        k = doc["kill"]
+        verdict = {True: "VERIFIED", False: "NOT CONFIRMED", None: "SENT"}[k["confirmed"]]
+        out.append(f"kill     {verdict}: {k['reason']}")
+    out.append(f"journal  {doc['events']} events; latest:")
+    out.extend(f"  {ln}" for ln in doc["last_events"])
+    return out
