@@ -8,9 +8,10 @@ trigger for the gauges.
 Semantics (DESIGN.md, "Trigger semantics"):
 - The window is the closed interval [now - for_s, now]; at `step_s` it holds
   for_s/step_s + 1 expected samples, the same count a range query returns.
-- `fired` when every sample present in the window breaches and at least 90 %
-  of the expected samples are present. A breach that began at T therefore
-  fires at T + for_s, exactly when Prometheus' `for:` turns pending into firing.
+- `fired` when every sample present in the window breaches, at least 90 % of
+  the expected samples are present (a scrape gap is tolerated), and the breach
+  is seen from the window's start. A breach that began at T therefore fires at
+  T + for_s, exactly when Prometheus' `for:` turns pending into firing.
 - `breaching_for_s` is the age of the trailing run of breaching samples (the
   pending time Prometheus shows); `needed_s` is for_s.
 - A series younger than the window is under-covered: three breaching minutes
@@ -115,6 +116,8 @@ def evaluate_window(
     latest_breaches = latest is not None and comparison.holds(latest, threshold)
     breaching_for = max(0.0, now - run_start) if run_start is not None else 0.0
     all_breach = run_start is not None and run_start == in_window[0].ts
+    # Sustained means observed from the window's start: 9m30s of a 10m window is not 10m, even at 95 % coverage.
+    from_start = run_start is not None and run_start <= now - for_s + tolerance
 
     def verdict(state: TriggerStateName, why: str) -> WindowVerdict:
         return WindowVerdict(
@@ -134,7 +137,7 @@ def evaluate_window(
     held_for = f"for {format_duration(breaching_for)} of {format_duration(for_s)}"
 
     if covered or no_data == "breach":
-        if not in_window or all_breach:
+        if not in_window or (all_breach and (from_start or no_data == "breach")):
             # Under `breach`, missing samples count as breaching: an empty window fires too.
             if not covered:
                 if not in_window:
