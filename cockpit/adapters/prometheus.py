@@ -1,0 +1,221 @@
+"""Prometheus as a MetricsSource: blocking queries with a timeout, every failure a QueryResult naming the endpoint.
+
+Blocking on purpose (prometheus-api-client uses requests): callers run queries in
+worker threads. The client is imported on first use, so importing this module
+costs nothing at TUI start-up. Header values (auth) are never put in messages.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+import threading
+from datetime import datetime
+from typing import Any, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from cockpit.adapters.metrics import QueryResult, Sample
+
+POOL_SIZE = 32  # concurrent trigger evaluations share one keep-alive pool
+
+
+class PrometheusSource:
+    """One Prometheus server. `instant` and `range` never raise; a query must return one series."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 5.0,
+        headers: Mapping[str, str] | None = None,
+        verify_tls: bool = True,
+        retries: int = 0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.endpoint = _without_credentials(self.url)
+        self.timeout_s = timeout_s
+        self._headers = dict(headers or {})
+        self._verify_tls = verify_tls
+        self._retries = retries
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never the headers
+        return f"PrometheusSource({self.endpoint!r}, timeout_s={self.timeout_s})"
+
+    def instant(self, query: str, at: datetime) -> QueryResult:
+        """The value of a one-series query at `at` (an aware datetime)."""
+        return self._guarded(query, lambda client: _parse_instant(
+            client.custom_query(query, params={"time": f"{at.timestamp():.3f}"})
+        ))
+
+    def range(self, query: str, start: datetime, end: datetime, step_s: float) -> QueryResult:
+        """Samples of a one-series query from `start` to `end` every `step_s` (aware datetimes)."""
+        return self._guarded(query, lambda client: _parse_range(
+            client.custom_query_range(query, start_time=start, end_time=end, step=f"{step_s:g}")
+        ))
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    # --- internals -------------------------------------------------------
+
+    def _connect(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import requests
+                from prometheus_api_client import PrometheusConnect
+                from requests.adapters import HTTPAdapter
+                from urllib3.util.retry import Retry
+
+                retry = Retry(total=self._retries, backoff_factor=0, status_forcelist=(), raise_on_status=False)
+                session = requests.Session()
+                self._client = PrometheusConnect(
+                    url=self.url,
+                    headers=self._headers or None,
+                    disable_ssl=not self._verify_tls,
+                    retry=retry,
+                    session=session,
+                    timeout=self.timeout_s,
+                )
+                # PrometheusConnect mounts a 10-connection pool; concurrent evaluations want more.
+                session.verify = self._verify_tls
+                session.mount(self.url, HTTPAdapter(max_retries=retry, pool_maxsize=POOL_SIZE))
+            return self._client
+
+    def _guarded(self, query: str, call) -> QueryResult:
+        where = f"prometheus at {self.endpoint}"
+        try:
+            client = self._connect()
+            return call(client)
+        except _Unexpected as exc:
+            return QueryResult.failed(f"{where}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a query never raises into the caller
+            return QueryResult.failed(f"{where}: {_describe(exc, self.timeout_s)}")
+
+
+class _Unexpected(Exception):
+    """An answer that parsed but does not have the shape of a one-series result."""
+
+
+def _describe(exc: Exception, timeout_s: float) -> str:
+    """Operator words for what went wrong; never includes request headers."""
+    try:
+        import requests
+        from prometheus_api_client import PrometheusApiClientException
+    except ImportError:
+        return f"query failed: {type(exc).__name__}: {_short(str(exc))}"
+
+    if isinstance(exc, requests.exceptions.JSONDecodeError):
+        return "answered with something that is not JSON (is this a Prometheus?)"
+    if isinstance(exc, PrometheusApiClientException):
+        return _http_error(str(exc))
+    if isinstance(exc, requests.RequestException):
+        text = _root_cause(exc)
+        if "timed out" in text.lower() or isinstance(exc, requests.Timeout):
+            return f"no answer within {timeout_s:g}s (timed out)"
+        if "refused" in text.lower():
+            return "connection refused (is Prometheus running?)"
+        if "name or service not known" in text.lower() or "nodename nor servname" in text.lower():
+            return "host name does not resolve"
+        if isinstance(exc, requests.exceptions.SSLError):
+            return "TLS handshake failed (certificate?)"
+        return f"connection failed: {_short(text)}"
+    if isinstance(exc, (KeyError, TypeError, IndexError, AttributeError)):
+        return f"unexpected answer ({type(exc).__name__}: {_short(str(exc))}); is this the Prometheus HTTP API?"
+    return f"query failed: {type(exc).__name__}: {_short(str(exc))}"
+
+
+def _http_error(message: str) -> str:
+    """`HTTP Status Code 400 (b'{...}')` → `HTTP 400: parse error ...` using Prometheus' own error field."""
+    match = re.match(r"HTTP Status Code (\d+) \((.*)\)$", message, re.S)
+    if not match:
+        return _short(message)
+    status, body = match.group(1), match.group(2)
+    try:
+        raw = ast.literal_eval(body)
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    except (ValueError, SyntaxError):
+        text = body
+    try:
+        detail = json.loads(text).get("error") or text
+    except (ValueError, AttributeError):
+        detail = text
+    return f"HTTP {status}: {_short(str(detail).strip()) or 'empty answer'}"
+
+
+def _root_cause(exc: BaseException) -> str:
+    parts = [str(exc)]
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if reason is not None:
+        parts.append(str(reason))
+    return " ".join(parts)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _value(raw: Any) -> float:
+    if not isinstance(raw, (list, tuple)) or len(raw) != 2:
+        raise _Unexpected(f"unexpected sample shape {_short(repr(raw), 60)}")
+    try:
+        return float(raw[1])
+    except (TypeError, ValueError):
+        raise _Unexpected(f"value {_short(repr(raw[1]), 40)} is not a number") from None
+
+
+def _one_series(result: Any) -> dict | None:
+    if not isinstance(result, list):
+        raise _Unexpected(f"unexpected result {_short(repr(result), 60)}")
+    if not result:
+        return None
+    if len(result) > 1:
+        raise _Unexpected(f"query returned {len(result)} series; aggregate it to one (sum/max)")
+    if not isinstance(result[0], dict):
+        raise _Unexpected(f"unexpected series {_short(repr(result[0]), 60)}")
+    return result[0]
+
+
+def _parse_instant(result: Any) -> QueryResult:
+    # A scalar(...) query answers [ts, "v"], a vector [{"metric": ..., "value": [ts, "v"]}].
+    if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict):
+        value = _value(result)
+    else:
+        series = _one_series(result)
+        if series is None:
+            return QueryResult(status="no_data")
+        value = _value(series.get("value"))
+    if math.isnan(value):
+        raise _Unexpected("query returned NaN (a ratio over zero traffic?)")
+    return QueryResult(status="ok", value=value)
+
+
+def _parse_range(result: Any) -> QueryResult:
+    series = _one_series(result)
+    if series is None:
+        return QueryResult(status="no_data")
+    values = series.get("values")
+    if not isinstance(values, list):
+        raise _Unexpected("range answer without values")
+    points = [Sample(float(raw[0]), _value(raw)) for raw in values]
+    kept = tuple(p for p in points if not math.isnan(p.value))  # NaN points count as missing
+    if not kept:
+        if points:
+            raise _Unexpected("query returned only NaN (a ratio over zero traffic?)")
+        return QueryResult(status="no_data")
+    return QueryResult(status="ok", value=kept[-1].value, samples=kept)
+
+
+def _without_credentials(url: str) -> str:
+    """The URL as it may appear in messages: no user:password@, no query string."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))

@@ -1,0 +1,219 @@
+"""Trigger windows: whether a metric has breached long enough, judged like Prometheus' `for:`.
+
+Pure: samples, thresholds and `now` come in, a verdict comes out. The engine
+fetches the samples with `window_bounds` (a range query from `now - for_s` to
+`now` at `step_s`), calls `evaluate_window`, and keeps a `TriggerTrack` per
+trigger for the gauges.
+
+Semantics (DESIGN.md, "Trigger semantics"):
+- The window is the closed interval [now - for_s, now]; at `step_s` it holds
+  for_s/step_s + 1 expected samples, the same count a range query returns.
+- `fired` when every sample present in the window breaches, at least 90 % of
+  the expected samples are present (a scrape gap is tolerated), and the breach
+  is seen from the window's start. A breach that began at T therefore fires at
+  T + for_s, exactly when Prometheus' `for:` turns pending into firing.
+- `breaching_for_s` is the age of the trailing run of breaching samples (the
+  pending time Prometheus shows); `needed_s` is for_s.
+- A series younger than the window is under-covered: three breaching minutes
+  never pass as ten. Under-coverage (and no data at all) is decided by the
+  trigger's no-data policy: `breach` counts missing samples as breaching,
+  `hold` blocks advancing but never fires, `ignore` never fires nor blocks.
+- `for_s == 0` fires on the latest sample breaching (security triggers).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol, Sequence
+
+from cockpit.core.compare import Comparison
+
+NoDataPolicy = Literal["breach", "hold", "ignore"]
+TriggerStateName = Literal["ok", "breaching", "fired", "no_data_hold", "no_data_ignored"]
+
+MIN_COVERAGE = 0.9
+HISTORY_LEN = 60
+
+
+class SampleLike(Protocol):
+    ts: float
+    value: float
+
+
+@dataclass(frozen=True)
+class WindowVerdict:
+    """One evaluation of one trigger: what the operator sees on its gauge, and why."""
+
+    state: TriggerStateName
+    value: float | None  # latest sample in the window, None when there is none
+    threshold: float
+    comparison: Comparison
+    breaching_for_s: float  # age of the trailing breaching run (pending time)
+    needed_s: float  # the trigger's `for`
+    coverage: float  # fraction of expected samples present, 0..1
+    at: float  # the evaluation time (`now`)
+    why: str  # one line in operator words
+
+    @property
+    def fired(self) -> bool:
+        return self.state == "fired"
+
+    @property
+    def blocks_advance(self) -> bool:
+        """A pending or fired breach, or a `hold` trigger without data, keeps the phase from advancing."""
+        return self.state in ("breaching", "fired", "no_data_hold")
+
+
+def window_bounds(now: float, for_s: float) -> tuple[float, float]:
+    """The range query that feeds `evaluate_window`: [now - for_s, now]; for=0 is the single point `now`."""
+    return now - max(for_s, 0.0), now
+
+
+def expected_samples(for_s: float, step_s: float) -> int:
+    """How many samples a fully covered window holds: for_s/step_s + 1."""
+    return int(math.floor(for_s / step_s + 1e-9)) + 1
+
+
+def relative_threshold(baseline: float, pct: float) -> float:
+    """A threshold `pct` percent above (or below, when negative) a baseline: 20 % over 240 ms is 288 ms."""
+    return baseline * (1.0 + pct / 100.0)
+
+
+def evaluate_window(
+    samples: Sequence[SampleLike],
+    *,
+    comparison: Comparison,
+    threshold: float,
+    for_s: float,
+    step_s: float,
+    now: float,
+    no_data: NoDataPolicy,
+    label: str = "value",
+    unit: str = "",
+    min_coverage: float = MIN_COVERAGE,
+) -> WindowVerdict:
+    """Judge the window ending at `now`. Samples outside it, and NaN values, are not counted."""
+    if step_s <= 0:
+        raise ValueError("step_s must be positive")
+    for_s = max(for_s, 0.0)
+    tolerance = step_s / 2  # a sample up to half a step off the grid still belongs to its slot
+    start = now - for_s - tolerance
+    in_window = sorted(
+        (s for s in samples if start <= s.ts <= now + tolerance and not math.isnan(s.value)),
+        key=lambda s: s.ts,
+    )
+    expected = expected_samples(for_s, step_s)
+    coverage = min(1.0, len(in_window) / expected)
+    covered = coverage >= min_coverage - 1e-9
+
+    run_start: float | None = None
+    for s in reversed(in_window):
+        if not comparison.holds(s.value, threshold):
+            break
+        run_start = s.ts
+    latest = in_window[-1].value if in_window else None
+    latest_breaches = latest is not None and comparison.holds(latest, threshold)
+    breaching_for = max(0.0, now - run_start) if run_start is not None else 0.0
+    all_breach = run_start is not None and run_start == in_window[0].ts
+    # Sustained means observed from the window's start: 9m30s of a 10m window is not 10m, even at 95 % coverage.
+    from_start = run_start is not None and run_start <= now - for_s + tolerance
+
+    def verdict(state: TriggerStateName, why: str) -> WindowVerdict:
+        return WindowVerdict(
+            state=state,
+            value=latest,
+            threshold=threshold,
+            comparison=comparison,
+            breaching_for_s=breaching_for,
+            needed_s=for_s,
+            coverage=coverage,
+            at=now,
+            why=why,
+        )
+
+    cmp = f"{comparison.value} {format_value(threshold, unit)}".replace(">=", "≥").replace("<=", "≤")
+    shown = f"{label} {format_value(latest, unit)}" if latest is not None else label
+    held_for = f"for {format_duration(breaching_for)} of {format_duration(for_s)}"
+
+    if covered or no_data == "breach":
+        if not in_window or (all_breach and (from_start or no_data == "breach")):
+            # Under `breach`, missing samples count as breaching: an empty window fires too.
+            if not covered:
+                if not in_window:
+                    return verdict("fired", f"{label}: no data for {format_duration(for_s)}, counted as breaching")
+                return verdict(
+                    "fired",
+                    f"{shown} {cmp}, window {coverage * 100:.0f} % covered, missing counted as breaching",
+                )
+            if for_s == 0:
+                return verdict("fired", f"{shown} {cmp}")
+            return verdict("fired", f"{shown} {cmp} {held_for}")
+        if latest_breaches:
+            return verdict("breaching", f"{shown} {cmp} {held_for}")
+        return verdict("ok", f"{shown}, fires at {cmp}" + (f" for {format_duration(for_s)}" if for_s else ""))
+
+    gap = f"no data in the last {format_duration(for_s)}" if not in_window else f"window {coverage * 100:.0f} % covered"
+    if no_data == "hold":
+        return verdict("no_data_hold", f"{shown}: {gap}, holding")
+    if not in_window:
+        return verdict("no_data_ignored", f"{label}: {gap} (ignored)")
+    if latest_breaches:
+        return verdict("breaching", f"{shown} {cmp} {held_for}, {gap}")
+    return verdict("ok", f"{shown}, {gap}")
+
+
+@dataclass(frozen=True)
+class TriggerTrack:
+    """What the engine keeps per trigger between polls: the last verdict, last good time, a sparkline."""
+
+    verdict: WindowVerdict | None = None
+    last_good_at: float | None = None  # time of the last evaluation that had a usable answer
+    last_error: str | None = None
+    history: tuple[float, ...] = field(default=())
+
+    def record(self, verdict: WindowVerdict, *, keep: int = HISTORY_LEN) -> "TriggerTrack":
+        """A successful evaluation: new verdict, fresh time, its value appended to the sparkline."""
+        history = self.history if verdict.value is None else (self.history + (verdict.value,))[-keep:]
+        return TriggerTrack(verdict=verdict, last_good_at=verdict.at, last_error=None, history=history)
+
+    def record_error(self, message: str) -> "TriggerTrack":
+        """A failed query: keep the last verdict (it goes stale), remember why."""
+        return replace(self, last_error=message)
+
+    def stale_for(self, now: float, poll_s: float) -> float | None:
+        """Age of the last good evaluation when older than two poll intervals, else None (fresh)."""
+        if self.last_good_at is None:
+            return None if self.verdict is None and self.last_error is None else math.inf
+        age = now - self.last_good_at
+        return age if age > 2 * poll_s else None
+
+
+def format_duration(seconds: float) -> str:
+    """5m00s, 45s, 1h05m: how Prometheus and operators write durations."""
+    total = int(round(seconds))
+    if total < 60:
+        return f"{total}s"
+    if total < 3600:
+        return f"{total // 60}m{total % 60:02d}s"
+    return f"{total // 3600}h{(total % 3600) // 60:02d}m"
+
+
+def format_value(value: float | None, unit: str = "") -> str:
+    """A value in the unit operators read: `ratio` as percent, `ms`, `s`, `$`, or plain."""
+    if value is None:
+        return "—"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if unit == "ratio":
+        return f"{value * 100:.3g} %"
+    if unit == "%":
+        return f"{value:.3g} %"
+    if unit == "ms":
+        return f"{value:,.0f} ms"
+    if unit == "s":
+        return f"{value * 1000:,.0f} ms"
+    if unit == "$":
+        return f"${value:,.0f}"
+    text = f"{value:.4g}"
+    return f"{text} {unit}" if unit else text

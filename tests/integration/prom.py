@@ -1,0 +1,265 @@
+"""A real Prometheus on loopback for tests and benchmarks, fed by backfill, plus misbehaving stand-ins.
+
+`PromServer(workdir, series).start()` writes the series as OpenMetrics text,
+backfills them with `promtool tsdb create-blocks-from openmetrics`, starts
+`prometheus` on a free 127.0.0.1 port with its own data dir, and waits for
+`/-/ready`. `stop()` terminates, then kills. Every wait is bounded.
+`require_prometheus()` skips when the binaries are missing, and fails under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterable, Iterator
+
+READY_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 5.0
+
+
+def require_prometheus() -> tuple[str, str]:
+    """Paths of prometheus and promtool, or skip (fail under CI=true) saying what to install."""
+    found = {name: shutil.which(name) for name in ("prometheus", "promtool")}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        import pytest
+
+        reason = (
+            f"{' and '.join(missing)} not on PATH: install the Debian package `prometheus` "
+            "(apt-get install -y --no-install-recommends prometheus)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {reason}", pytrace=False)
+        pytest.skip(reason)
+    return found["prometheus"], found["promtool"]  # type: ignore[return-value]
+
+
+@dataclass
+class Series:
+    """One backfilled series: points are (unix seconds, value), oldest first."""
+
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    points: list[tuple[float, float]] = field(default_factory=list)
+    counter: bool = False  # name must then end in _total
+
+
+def openmetrics(series: Iterable[Series]) -> str:
+    """OpenMetrics text: one family per name, samples in time order, seconds, ending in `# EOF`."""
+    families: dict[str, list[Series]] = {}
+    for s in series:
+        families.setdefault(s.name, []).append(s)
+    lines: list[str] = []
+    for name, members in families.items():
+        counter = members[0].counter
+        family = name.removesuffix("_total") if counter else name
+        lines.append(f"# TYPE {family} {'counter' if counter else 'gauge'}")
+        for s in members:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+            selector = f"{name}{{{labels}}}" if labels else name
+            for ts, value in sorted(s.points):
+                lines.append(f"{selector} {value!r} {ts:.3f}")
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PromServer:
+    """One prometheus process with its own data dir under `workdir`."""
+
+    def __init__(self, workdir: Path, series: Iterable[Series] = ()) -> None:
+        self.prometheus, self.promtool = require_prometheus()
+        self.workdir = Path(workdir)
+        self.series = list(series)
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "PromServer":
+        data = self.workdir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        if self.series:
+            source = self.workdir / "backfill.om"
+            source.write_text(openmetrics(self.series))
+            done = subprocess.run(
+                [self.promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
+                capture_output=True, text=True, timeout=60,
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"promtool backfill failed: {done.stderr.strip()[-500:]}")
+        config = self.workdir / "prometheus.yml"
+        config.write_text("global:\n  scrape_interval: 15s\n")
+        self.port = free_port()
+        self._log = open(self.workdir / "prometheus.log", "wb")
+        self.proc = subprocess.Popen(
+            [
+                self.prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={data}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--storage.tsdb.retention.time=3650d",
+                "--log.level=warn",
+            ],
+            stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"prometheus not ready within {READY_TIMEOUT_S:g}s: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        path = self.workdir / "prometheus.log"
+        return path.read_text(errors="replace")[-800:] if path.exists() else ""
+
+    def kill(self) -> None:
+        """Die without warning, as a crashed server would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> "PromServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextmanager
+def silent_server() -> Iterator[str]:
+    """Accepts connections and says nothing until the block ends: a Prometheus too slow to answer."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.1)
+    done = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            held.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        thread.join(timeout=STOP_TIMEOUT_S)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+@contextmanager
+def fixed_answer_server(
+    body: bytes, *, status: int = 200, content_type: str = "application/json", seen: list | None = None
+) -> Iterator[str]:
+    """Answers every request with the same body: garbage, wrong JSON, or an error page.
+
+    When `seen` is given, each request's headers are appended to it (to check auth is sent).
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server naming
+            if seen is not None:
+                seen.append(dict(self.headers))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=STOP_TIMEOUT_S)
+
+
+def evaluate(source, trigger, now: float, *, step_s: float = 30.0):
+    """The engine's poll in miniature: baseline (if relative), range over the window, judge it.
+
+    `trigger` has query, comparison, threshold, for_s, no_data, and optionally
+    baseline_query + pct. Returns (WindowVerdict | None, error message | None).
+    """
+    from datetime import datetime, timezone
+
+    from cockpit.core.triggers import evaluate_window, relative_threshold, window_bounds
+
+    def at(ts: float) -> datetime:
+        return datetime.fromtimestamp(ts, timezone.utc)
+
+    threshold = trigger.threshold
+    if getattr(trigger, "baseline_query", None):
+        baseline = source.instant(trigger.baseline_query, at(now))
+        if baseline.status != "ok":
+            return None, baseline.error or "baseline has no data"
+        threshold = relative_threshold(baseline.value, trigger.pct)
+    start, end = window_bounds(now, trigger.for_s)
+    result = source.range(trigger.query, at(start), at(end), step_s)
+    if result.status == "error":
+        return None, result.error
+    verdict = evaluate_window(
+        result.samples, comparison=trigger.comparison, threshold=threshold, for_s=trigger.for_s,
+        step_s=step_s, now=now, no_data=trigger.no_data,
+    )
+    return verdict, None
