@@ -255,6 +255,63 @@ class Engine:
             ev.CriterionEvaluated(phase=self.state.phase, criterion=criterion, passed=passed, value=value, detail=detail)
         )
 
+    async def observe_trigger(self, trigger, verdict) -> list[ev.Record]:
+        """The monitor's verdict on a trigger. Journals transitions only; a fired trigger acts.
+
+        `trigger` is the config Trigger, `verdict` a core.triggers.WindowVerdict.
+        """
+        if self.follower or self.state.status != "live":
+            return []
+        current = self.state.triggers.get(trigger.id)
+        breaching_now = verdict.state in ("breaching", "fired", "no_data_hold")
+        records: list[ev.Record] = []
+        if breaching_now and (current is None or not current.breaching):
+            records.append(
+                self._append(
+                    ev.TriggerBreached(trigger=trigger.id, value=verdict.value, threshold=verdict.threshold, detail=verdict.why)
+                )
+            )
+        elif not breaching_now and current is not None and current.breaching:
+            records.append(self._append(ev.TriggerCleared(trigger=trigger.id, detail=verdict.why)))
+        if verdict.state == "fired" and (current is None or current.fired is None):
+            records.append(
+                self._append(
+                    ev.TriggerFired(
+                        trigger=trigger.id,
+                        action=trigger.action,
+                        level=trigger.level,
+                        value=verdict.value,
+                        threshold=verdict.threshold,
+                        window_s=verdict.needed_s,
+                        detail=verdict.why,
+                    )
+                )
+            )
+            records += await self._act(trigger, verdict)
+        return records
+
+    async def _act(self, trigger, verdict) -> list[ev.Record]:
+        if trigger.action == "rollback":
+            return (await self.kill(f"trigger {trigger.id} fired: {verdict.why}", trigger=trigger.id)).records
+        if trigger.action == "page":
+            level = self.plan.level(trigger.level)
+            channel = level.channel if level else ""
+            return [self._append(ev.Escalated(level=trigger.level, reason=f"{trigger.name}: {verdict.why}", channel=channel))]
+        return []  # hold: a breaching trigger already blocks advancing until it clears
+
+    def observe_budget(self, burn) -> list[ev.Record]:
+        """Journal each budget alert threshold the month-to-date spend crossed, once."""
+        if self.follower:
+            return []
+        from cockpit.core.budget import alerts_due
+
+        return [
+            self._append(
+                ev.BudgetAlerted(at_pct=a.at_pct, spent=burn.spent, budget=burn.monthly, channel=a.channel, action=a.action)
+            )
+            for a in alerts_due(burn, self.plan.budget.alerts, set(self.state.budget_alerts))
+        ]
+
     def note(self, text: str) -> Outcome:
         if refused := self._guard():
             return refused
