@@ -19,6 +19,9 @@ Semantics (DESIGN.md, "Trigger semantics"):
   trigger's no-data policy: `breach` counts missing samples as breaching,
   `hold` blocks advancing but never fires, `ignore` never fires nor blocks.
 - `for_s == 0` fires on the latest sample breaching (security triggers).
+
+Gate criteria are the other way round: `evaluate_criterion` asks that a
+condition ("API p95 ≤ 350 ms") held at every sample of the phase's soak.
 """
 
 from __future__ import annotations
@@ -161,6 +164,56 @@ def evaluate_window(
     if latest_breaches:
         return verdict("breaching", f"{shown} {cmp} {held_for}, {gap}")
     return verdict("ok", f"{shown}, {gap}")
+
+
+@dataclass(frozen=True)
+class CriterionVerdict:
+    """A gate's SLO criterion over a soak: met, not met, or not enough data to say (None)."""
+
+    met: bool | None
+    worst: float | None  # the sample furthest on the wrong side, else the one closest to the limit
+    coverage: float
+    why: str
+
+
+def evaluate_criterion(
+    samples: Sequence[SampleLike],
+    *,
+    comparison: Comparison,
+    threshold: float,
+    since: float,
+    now: float,
+    step_s: float,
+    label: str = "value",
+    unit: str = "",
+    min_coverage: float = MIN_COVERAGE,
+) -> CriterionVerdict:
+    """`value <comparison> threshold` must hold at every sample of the soak [since, now] ("API p95 ≤ 350 ms")."""
+    tolerance = step_s / 2
+    seen = [s for s in samples if since - tolerance <= s.ts <= now + tolerance and not math.isnan(s.value)]
+    coverage = min(1.0, len(seen) / expected_samples(max(now - since, 0.0), step_s))
+    must = f"{comparison.value} {format_value(threshold, unit)}".replace(">=", "≥").replace("<=", "≤")
+    if not seen:
+        return CriterionVerdict(None, None, 0.0, f"{label}: no data since the soak began")
+    high_is_bad = comparison in (Comparison.LT, Comparison.LE)
+    pick = max if high_is_bad else min
+    bad = [s for s in seen if not comparison.holds(s.value, threshold)]
+    if bad:
+        worst = pick(bad, key=lambda s: s.value)
+        when = format_duration(worst.ts - since)
+        return CriterionVerdict(
+            False, worst.value, coverage,
+            f"{label} reached {format_value(worst.value, unit)} {when} into the soak (must be {must})",
+        )
+    worst_value = pick(s.value for s in seen)
+    if coverage < min_coverage - 1e-9:
+        return CriterionVerdict(
+            None, worst_value, coverage, f"{label} {must} so far, but only {coverage * 100:.0f} % of the soak observed"
+        )
+    return CriterionVerdict(
+        True, worst_value, coverage,
+        f"{label} {must} throughout {format_duration(now - since)} (worst {format_value(worst_value, unit)})",
+    )
 
 
 @dataclass(frozen=True)

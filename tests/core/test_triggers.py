@@ -12,6 +12,7 @@ from cockpit.adapters.metrics import Sample
 from cockpit.core.compare import Comparison
 from cockpit.core.triggers import (
     TriggerTrack,
+    evaluate_criterion,
     evaluate_window,
     expected_samples,
     format_duration,
@@ -212,3 +213,27 @@ def test_core_is_pure():
                 if any(name == f or name.startswith(f + ".") for f in FORBIDDEN):
                     offenders.append(f"{path.name}: {name}")
     assert offenders == []
+
+
+SOAK = 1200.0
+
+
+@pytest.mark.parametrize(
+    "values,comparison,threshold,met,worst,why",
+    [
+        ([300.0] * 41, Comparison.LE, 350, True, 300.0, "API p95 ≤ 350 ms throughout 20m00s (worst 300 ms)"),
+        ([300.0] * 20 + [362.0, 340.0] + [300.0] * 19, Comparison.LE, 350, False, 362.0,
+         "API p95 reached 362 ms 10m00s into the soak (must be ≤ 350 ms)"),
+        ([300.0] * 20, Comparison.LE, 350, None, 300.0, "API p95 ≤ 350 ms so far, but only 49 % of the soak observed"),
+        ([], Comparison.LE, 350, None, None, "API p95: no data since the soak began"),
+        ([0.2] * 41, Comparison.GT, 0.1, True, 0.2, "API p95 > 0.1 throughout 20m00s (worst 0.2)"),
+        ([0.2] * 40 + [0.05], Comparison.GT, 0.1, False, 0.05, "API p95 reached 0.05 20m00s into the soak (must be > 0.1)"),
+    ],
+    ids=["met", "one sample over", "half the soak", "no data", "higher is better", "higher is better, dips"],
+)
+def test_gate_criterion_over_the_soak(values, comparison, threshold, met, worst, why):
+    samples = series(values, end=NOW - (41 - len(values)) * STEP) if values else []
+    unit = "ms" if threshold == 350 else ""
+    v = evaluate_criterion(samples, comparison=comparison, threshold=threshold, since=NOW - SOAK, now=NOW,
+                           step_s=STEP, label="API p95", unit=unit)
+    assert (v.met, v.worst, v.why) == (met, worst, why)

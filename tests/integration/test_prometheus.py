@@ -259,3 +259,17 @@ def test_credentials_in_the_url_are_not_shown():
     result = src.instant("up", NOW)
     assert result.error.startswith(f"prometheus at http://127.0.0.1:{port}/prom: ")
     assert "pw-in-url" not in result.error and "pw-in-url" not in repr(src)
+
+
+def test_importing_the_adapter_does_not_load_the_http_client():
+    """Start-up time of the TUI: requests and prometheus_api_client load on the first query only."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cockpit.adapters.prometheus, cockpit.adapters.simulator;"
+        "print(sorted(m for m in ('requests', 'prometheus_api_client', 'urllib3') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

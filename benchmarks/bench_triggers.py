@@ -1,0 +1,149 @@
+"""How long one poll of 20 triggers takes against a real Prometheus: sequential vs a thread pool.
+
+Starts its own prometheus on loopback (backfilled, like the integration tests),
+evaluates 20 triggers (range queries over their `for` windows, relative ones
+with a baseline query first) for several rounds, and prints a table. A last
+pair of rows adds one trigger whose Prometheus never answers (timeout 1 s), to
+show that a slow source delays the others only when evaluated in sequence.
+
+    PYTHONPATH=. python benchmarks/bench_triggers.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cockpit.adapters.prometheus import PrometheusSource
+from cockpit.core.compare import Comparison
+from tests.integration.prom import PromServer, Series, evaluate, silent_server
+
+T = datetime(2024, 5, 14, 12, 0, tzinfo=timezone.utc).timestamp()
+SCRAPE = 15.0
+BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, float("inf"))
+
+
+@dataclass(frozen=True)
+class Trigger:
+    query: str
+    comparison: Comparison
+    threshold: float
+    for_s: float
+    no_data: str = "hold"
+    baseline_query: str | None = None
+    pct: float | None = None
+
+
+def backfill() -> list[Series]:
+    """Two hours before T: 5 services with 10-bucket latency histograms, error ratios, counters."""
+    times = [T - 7200 + i * SCRAPE for i in range(int(7200 / SCRAPE) + 1)]
+    series: list[Series] = []
+    for svc in range(5):
+        for le in BUCKETS:
+            share = min(1.0, 0.2 + le * 0.8) if le != float("inf") else 1.0
+            label = "+Inf" if le == float("inf") else repr(le)
+            series.append(Series(
+                "http_request_duration_seconds_bucket", {"service": f"s{svc}", "le": label},
+                [(ts, round((ts - times[0]) * 50 * share)) for ts in times],
+            ))
+        series.append(Series("error_ratio", {"service": f"s{svc}"}, [(ts, 0.003 + svc * 0.001) for ts in times]))
+        series.append(Series("api_p95_ms", {"service": f"s{svc}", "track": "staging"}, [(ts, 240.0) for ts in times]))
+        series.append(Series("api_p95_ms", {"service": f"s{svc}", "track": "canary"}, [(ts, 250.0) for ts in times]))
+        series.append(Series("cross_tenant_access_total", {"service": f"s{svc}"}, [(ts, 0.0) for ts in times],
+                             counter=True))
+    return series
+
+
+def triggers() -> list[Trigger]:
+    out: list[Trigger] = []
+    for svc in range(5):
+        s = f'service="s{svc}"'
+        out += [
+            Trigger(f"histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{{{s}}}[5m])))",
+                    Comparison.GT, 1.2, 600),
+            Trigger(f"error_ratio{{{s}}}", Comparison.GE, 0.02, 300),
+            Trigger(f'api_p95_ms{{{s},track="canary"}}', Comparison.GT, 0, 600,
+                    baseline_query=f'api_p95_ms{{{s},track="staging"}}', pct=20),
+            Trigger(f"sum(increase(cross_tenant_access_total{{{s}}}[5m]))", Comparison.GT, 0, 0),
+        ]
+    return out
+
+
+def one_poll(jobs, pool: ThreadPoolExecutor | None) -> tuple[float, float]:
+    """One poll: (wall time for all triggers, time until every trigger of a *responsive* source was judged)."""
+    started = time.perf_counter()
+    done_at: list[tuple[bool, float]] = []
+
+    def run(job):
+        source, trigger = job
+        verdict, error = evaluate(source, trigger, T)
+        responsive = "timed out" not in (error or "")
+        if verdict is None and responsive:
+            raise SystemExit(f"benchmark trigger failed: {error}")
+        done_at.append((responsive, time.perf_counter() - started))
+
+    if pool is None:
+        for job in jobs:
+            run(job)
+    else:
+        list(pool.map(run, jobs))
+    took = time.perf_counter() - started
+    return took, max(t for responsive, t in done_at if responsive)
+
+
+def measure(label, jobs, rounds, workers) -> tuple:
+    pool = ThreadPoolExecutor(max_workers=workers) if workers else None
+    try:
+        one_poll(jobs, pool)  # warm the connection pool
+        polls = [one_poll(jobs, pool) for _ in range(rounds)]
+    finally:
+        if pool:
+            pool.shutdown()
+    walls = sorted(p[0] for p in polls)
+    p95 = walls[min(len(walls) - 1, int(round(0.95 * (len(walls) - 1))))]
+    healthy_done = statistics.median(p[1] for p in polls)
+    return label, len(jobs), rounds, statistics.median(walls) * 1000, p95 * 1000, healthy_done * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    if not (shutil.which("prometheus") and shutil.which("promtool")):
+        print("prometheus/promtool not installed (Debian package `prometheus`)", file=sys.stderr)
+        return 2
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-prom-") as tmp:
+        started = time.perf_counter()
+        with PromServer(Path(tmp), backfill()) as server:
+            ready_s = time.perf_counter() - started
+            source = PrometheusSource(server.url, timeout_s=5.0)
+            jobs = [(source, t) for t in triggers()]
+            rows.append(measure("sequential", jobs, args.rounds, 0))
+            rows.append(measure("thread pool, 4 workers", jobs, args.rounds, 4))
+            rows.append(measure("thread pool, 20 workers", jobs, args.rounds, 20))
+            with silent_server() as slow_url:
+                slow = PrometheusSource(slow_url, timeout_s=1.0)
+                slow_jobs = [(slow, Trigger("up", Comparison.LT, 1, 0))] + jobs  # the slow one first
+                rounds = 3
+                rows.append(measure("sequential + 1 silent source", slow_jobs, rounds, 0))
+                rows.append(measure("pool(21) + 1 silent source", slow_jobs, rounds, 21))
+            source.close()
+    print(f"prometheus backfilled and ready in {ready_s * 1000:.0f} ms; 20 triggers, 25 HTTP requests per poll")
+    print(f"{'mode':<30} {'triggers':>8} {'rounds':>6} {'median ms':>10} {'p95 ms':>8} {'20 judged by':>13}")
+    for label, n, rounds, median, p95, healthy in rows:
+        print(f"{label:<30} {n:>8} {rounds:>6} {median:>10.1f} {p95:>8.1f} {healthy:>10.1f} ms")
+    print("(median/p95: wall time of one poll; '20 judged by': when the last trigger on the live Prometheus was judged)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
