@@ -9,7 +9,6 @@ observer's monitor computes the same gauges, and the follower engine ignores the
 from __future__ import annotations
 
 import asyncio
-import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +19,13 @@ from cockpit.adapters.metrics import MetricsSource, QueryResult, Sample
 from cockpit.config import Criterion, Trigger
 from cockpit.core.budget import BudgetBurn, burn
 from cockpit.core.compare import Comparison
-from cockpit.core.triggers import TriggerTrack, evaluate_window, format_duration, relative_threshold, window_bounds
+from cockpit.core.triggers import (
+    TriggerTrack,
+    evaluate_criterion,
+    evaluate_window,
+    relative_threshold,
+    window_bounds,
+)
 from cockpit.engine import Engine
 
 HISTORY = 40  # sparkline points kept per gauge
@@ -158,8 +163,8 @@ class Monitor:
             step_s=step,
             now=now.timestamp(),
             no_data=trigger.no_data,
-            label=trigger.name.split(":")[0],
-            unit=_unit(trigger.unit),
+            label=_label(trigger.name),
+            unit=trigger.unit,
         )
         track = self.tracks[trigger.id].record(verdict, keep=HISTORY)
         self.tracks[trigger.id] = track
@@ -196,29 +201,25 @@ class Monitor:
         return next((r for r in results if r), "")
 
     async def _criterion(self, c: Criterion, since: datetime, now: datetime) -> str:
-        """Every sample since the phase started must meet the criterion, and the soak so far be covered."""
+        """Every sample since the phase started must meet the criterion (core.triggers.evaluate_criterion)."""
         result = await self._query(self.metrics.range, c.query, since, now, self.step_s)
         view = self.criteria.setdefault(c.id, CriterionView())
         if result.status == "error":
             view.detail = f"no answer: {result.error}"
             return f"{c.id}: {result.error}"
-        elapsed = max(0.0, (now - since).total_seconds())
-        expected = int(elapsed // self.step_s) + 1
-        samples = result.samples
-        unit = _unit(c.unit)
-        if len(samples) < 0.9 * expected:
-            view.passed, view.value = False, samples[-1].value if samples else None
-            view.detail = f"{len(samples)} of {expected} samples since the phase started"
-        else:
-            failing = [s for s in samples if not c.comparison.holds(s.value, c.threshold)]
-            worst = failing[0] if failing else max(samples, key=lambda s: _badness(c.comparison, s.value))
-            view.passed, view.value = not failing, worst.value
-            verb = "meets" if not failing else "fails"
-            view.detail = (
-                f"{'worst' if not failing else 'first failing'} {_fmt(worst.value, unit)} {verb} "
-                f"{c.comparison.value} {_fmt(c.threshold, unit)} over {format_duration(elapsed)}"
-            )
-        self.engine.observe_criterion(c.id, view.passed, view.value, view.detail)
+        verdict = evaluate_criterion(
+            result.samples,
+            comparison=c.comparison,
+            threshold=c.threshold,
+            since=since.timestamp(),
+            now=now.timestamp(),
+            step_s=self.step_s,
+            label=_label(c.name),
+            unit=c.unit,
+        )
+        view.passed, view.value, view.detail = verdict.met, verdict.worst, verdict.why
+        if verdict.met is not None:  # not enough of the soak seen yet is "not evaluated", not a failure
+            self.engine.observe_criterion(c.id, verdict.met, verdict.worst, verdict.why)
         return ""
 
     # -- budget and gateway --------------------------------------------------------------------
@@ -250,20 +251,8 @@ class Monitor:
         return ""
 
 
-def _unit(unit: str) -> str:
-    return "" if unit in ("", "ratio") else f" {unit}"
-
-
-def _fmt(v: float | None, unit: str) -> str:
-    if v is None:
-        return "no data"
-    if not unit and 0 < abs(v) < 1:
-        return f"{v * 100:.2f} %"
-    return f"{v:.4g}{unit}"
-
-
-def _badness(comparison: Comparison, value: float) -> float:
-    """Larger is closer to failing: for `<=` the largest value, for `>=` the smallest."""
-    if math.isnan(value):
-        return math.inf
-    return value if comparison in (Comparison.LT, Comparison.LE, Comparison.EQ) else -value
+def _label(name: str) -> str:
+    """The metric part of a criterion or trigger name: "API p95 ≤ 350 ms" -> "API p95"."""
+    for sep in (":", " ≤", " ≥", " <", " >", " =", " ("):
+        name = name.split(sep)[0]
+    return name.strip()
