@@ -174,3 +174,17 @@ def test_unknown_backend_is_refused_loudly(haproxy):
 def test_weight_outside_0_to_100_is_a_caller_error(weight):
     with pytest.raises(ValueError):
         run(gateway("/tmp/unused.sock").set_weight(weight))
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [(None, pytest.skip.Exception), ("true", pytest.fail.Exception)])
+def test_missing_haproxy_skips_except_in_ci(monkeypatch, ci, outcome):
+    import tests.integration.haproxy as harness
+
+    monkeypatch.setattr(harness.shutil, "which", lambda name: None)
+    monkeypatch.setattr(harness.os, "access", lambda path, mode: False)
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="haproxy not installed"):
+        harness.haproxy_or_skip()
