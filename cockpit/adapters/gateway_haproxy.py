@@ -8,8 +8,8 @@ import re
 from cockpit.adapters.gateway import GatewayError, GatewayState
 
 # srv_admin_state bits that mean "in maintenance" (forced, inherited, config,
-# resolution, hostname); drain bits (0x08, 0x10) still take no new traffic
-# only through persistence, so they do not count.
+# resolution, hostname). The drain bits (0x08, 0x10) are not maintenance: a
+# draining server still serves sticky sessions.
 _MAINT_BITS = 0x01 | 0x02 | 0x04 | 0x20 | 0x40
 _GET_WEIGHT = re.compile(r"^(\d+) \(initial (\d+)\)$")
 
