@@ -38,13 +38,13 @@ class CockpitApp(App):
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
-        Binding("r", "run_checks", "Run checks", id="run_checks"),
-        Binding("w", "waive", "Waive", id="waive"),
-        Binding("o", "sign_off", "Sign off", id="sign_off"),
-        Binding("s", "start", "Start", id="start"),
         Binding("a", "advance", "Advance", id="advance"),
         Binding("g", "gate", "Go/No-Go", id="gate"),
         Binding("k", "kill", "KILL", id="kill"),
+        Binding("s", "start", "Start", id="start"),
+        Binding("r", "run_checks", "Checks", id="run_checks"),
+        Binding("o", "sign_off", "Sign", id="sign_off"),
+        Binding("w", "waive", "Waive", id="waive"),
         Binding("n", "note", "Note", id="note", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit_cockpit", "Quit", id="quit"),
@@ -97,7 +97,7 @@ class CockpitApp(App):
             yield BudgetPane(id="budget", classes="pane")
             yield EscalationPane(id="escalation", classes="pane")
         yield TimelinePane(id="timeline", classes="pane")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         themes, errors = load_themes(self._themes_dir)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from rich.table import Table
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -29,9 +30,9 @@ class Dialog(ModalScreen):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "cancel":
-            self.dismiss(None)
+    @on(Button.Pressed, "#cancel")
+    def _cancelled(self) -> None:
+        self.dismiss(None)
 
 
 # --- the kill switch --------------------------------------------------------------------------
@@ -66,11 +67,9 @@ class KillDialog(Dialog):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Pull kill switch", id="pull", variant="error")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "pull":
-            self._submit()
-        else:
-            super().on_button_pressed(event)
+    @on(Button.Pressed, "#pull")
+    def _pulled(self) -> None:
+        self._submit()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -140,11 +139,13 @@ class GateDialog(Dialog):
             t.add_row("▸", v.plan.role_title(role), Text(word, style))
         return t
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id in ("go", "nogo"):
-            self._record("GO" if event.button.id == "go" else "NO-GO")
-        else:
-            super().on_button_pressed(event)
+    @on(Button.Pressed, "#go")
+    def _go(self) -> None:
+        self._record("GO")
+
+    @on(Button.Pressed, "#nogo")
+    def _no_go(self) -> None:
+        self._record("NO-GO")
 
     def _record(self, decision: str) -> None:
         role = self.query_one("#role", Select).value
@@ -184,11 +185,9 @@ class FormDialog(Dialog):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button(self.ok_label, id="ok", variant="success")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            super().on_button_pressed(event)
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        self._submit()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -219,11 +218,9 @@ class ConfirmQuit(Dialog):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Quit", id="quit", variant="warning")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "quit":
-            self.dismiss(True)
-        else:
-            super().on_button_pressed(event)
+    @on(Button.Pressed, "#quit")
+    def _quit(self) -> None:
+        self.dismiss(True)
 
 
 class HelpScreen(ModalScreen):
@@ -245,7 +242,7 @@ class HelpScreen(ModalScreen):
             t.add_row(key, description, "" if allowed else Text("captain only", "dim"))
         with Vertical(id="box"):
             yield Label("Keys" + (" (OBSERVER: read-only)" if self.observer else ""), id="title")
-            yield Static(t)
+            yield Static(t, id="keys")
             yield Static(
                 "ctrl+p opens the command palette: every action, and the ChatOps line "
                 "(/approve canary …) checked against the plan. Escape closes this.",

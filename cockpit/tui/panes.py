@@ -61,12 +61,14 @@ class HeaderBar(Static):
             (f" {r.name} {r.version} ", "bold"),
             (f" {r.environment}/{r.region}", ""),
             (f" {r.data_residency}" if r.data_residency else "", v.colors.muted),
+            no_wrap=True,
+            overflow="ellipsis",
         )
-        badge = (" OBSERVER · read-only ", "bold reverse") if v.observer else (f" CAPTAIN {v.who} ", "bold reverse")
-        right = Text.assemble(badge, (f"  {v.now:%Y-%m-%d %H:%M:%S}Z ", "bold"))
+        badge = (" OBSERVER read-only ", "bold reverse") if v.observer else (f" CAPTAIN {v.who} ", "bold reverse")
+        right = Text.assemble(badge, (f" {v.now:%H:%M:%S}Z ", "bold"), no_wrap=True)
         line1 = Table.grid(expand=True)
-        line1.add_column(ratio=1)
-        line1.add_column(justify="right")
+        line1.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        line1.add_column(justify="right", no_wrap=True)
         line1.add_row(top, right)
 
         if s.phase is not None:
@@ -95,8 +97,8 @@ class HeaderBar(Static):
                 health.append(f" {name} ", "")
                 health.append(f"{DOT} {word}", style)
         line2 = Table.grid(expand=True)
-        line2.add_column(ratio=1)
-        line2.add_column(justify="right")
+        line2.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        line2.add_column(justify="right", no_wrap=True)
         line2.add_row(left, health)
         return Group(line1, line2)
 
@@ -175,6 +177,8 @@ class PhasePane(Pane):
         if s.phase is None or s.phase_started_at is None:
             return Text(" Soak   not started", v.colors.muted)
         total = v.plan.phases[s.phase].soak.total_seconds()
+        if s.status not in ("live", "killing"):
+            return Text(f" Soak   stopped: {STATUS_WORDS[s.status]}", f"bold {v.colors.stale}")
         left = rules.soak_remaining(s, v.now).total_seconds()
         frac = 1 - left / total if total else 1.0
         text = Text(" Soak   ")
@@ -222,7 +226,7 @@ class PhasePane(Pane):
             limit = f"{verdict.comparison.value} {format_value(verdict.threshold, unit)}".replace(">=", "≥").replace("<=", "≤")
             if trig.check:
                 value = "fail" if verdict.value and verdict.value > 0.5 else ("pass" if verdict.value is not None else "no run")
-                limit = f"check {trig.check}"
+                limit = "check"
             state = verdict.state
             if journaled and journaled.fired or state == "fired":
                 mark, style = FAIL, f"bold reverse {v.colors.breach}"
@@ -342,18 +346,15 @@ class TimelinePane(Pane):
     def draw(self, v: View):
         height = max(3, self.size.height - 2) if self.size.height else 8
         records = list(v.state.recent)[-height:]
-        out = Text(no_wrap=True, overflow="ellipsis")
-        for i, r in enumerate(records):
+        lines = []
+        for r in records:
             style = ""
             if r.kind in ("kill_requested", "trigger_fired", "escalated") or (r.kind == "kill_result" and not r.payload.confirmed):
                 style = f"bold {v.colors.breach}"
             elif r.kind in ("kill_result", "phase_started", "rollout_completed"):
                 style = "bold"
-            out.append(f"{r.ts:%H:%M:%S} ", v.colors.muted)
-            out.append(say(r, v.state.plan), style)
-            if i < len(records) - 1:
-                out.append("\n")
-        return out
+            lines.append(Text.assemble((f"{r.ts:%H:%M:%S} ", v.colors.muted), (say(r, v.state.plan), style), no_wrap=True, overflow="ellipsis"))
+        return Group(*lines)
 
     def on_resize(self) -> None:
         self._signature = None  # the number of lines shown depends on the height
