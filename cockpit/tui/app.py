@@ -97,7 +97,7 @@ class CockpitApp(App):
             yield BudgetPane(id="budget", classes="pane")
             yield EscalationPane(id="escalation", classes="pane")
         yield TimelinePane(id="timeline", classes="pane")
-        yield Footer(show_command_palette=False)
+        yield Footer(show_command_palette=False, compact=True)
 
     def on_mount(self) -> None:
         themes, errors = load_themes(self._themes_dir)

@@ -47,7 +47,7 @@ class KillDialog(Dialog):
     """Type the release version to pull the kill switch. A wrong text changes nothing."""
 
     def __init__(self, version: str, flag: str, weight: int):
-        super().__init__(classes="danger")
+        super().__init__(classes="dialog danger")
         self.version, self.flag, self.weight = version, flag, weight
 
     def compose(self) -> ComposeResult:

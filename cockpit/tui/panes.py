@@ -85,17 +85,19 @@ class HeaderBar(Static):
         if v.busy:
             left.append(f"  {v.busy}…", style=f"bold {v.colors.stale}")
         health = Text()
+        narrow = self.size.width < 100
         if v.monitor is not None:
             for name, h in v.monitor.health.items():
+                name = {"prometheus": "prom", "gateway": "gw"}.get(name, name) if narrow else name
                 if h.ok is None:
                     word, style = "n/a", v.colors.muted
                 elif h.ok:
-                    word, style = "ok", v.colors.ok
+                    word, style = ("" if narrow else "ok"), v.colors.ok
                 else:
                     age = f" {duration((v.now - h.since).total_seconds())}" if h.since else ""
                     word, style = f"DOWN{age}", f"bold {v.colors.breach}"
-                health.append(f" {name} ", "")
-                health.append(f"{DOT} {word}", style)
+                health.append(f"  {name} ", "")
+                health.append(f"{DOT} {word}".rstrip(), style)
         line2 = Table.grid(expand=True)
         line2.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         line2.add_column(justify="right", no_wrap=True)
@@ -212,8 +214,9 @@ class PhasePane(Pane):
         for trig in v.plan.triggers:
             journaled = v.state.triggers.get(trig.id)
             name = short_name(trig.name)
-            if m is None:
-                t.add_row(Text(WAIT, v.colors.muted), name, Text("no metrics", v.colors.muted), "", "", "")
+            if m is None or v.state.status == "preflight":
+                why = "no metrics" if m is None else "armed at start"
+                t.add_row(Text(WAIT, v.colors.muted), name, Text("—", v.colors.muted), "", Text(why, v.colors.muted), "")
                 continue
             track, stale = m.gauge(trig.id)
             verdict = track.verdict

@@ -9,6 +9,7 @@ from cockpit import demo
 from cockpit.clock import ManualClock
 from cockpit.core.events import Actor
 from cockpit.engine import Engine
+from cockpit.monitor import Monitor
 from cockpit.journal import Journal
 from cockpit.tui.app import CockpitApp
 from tests.conftest import T0
@@ -57,7 +58,8 @@ class Scene:
     def observer_app(self) -> CockpitApp:
         follower = Engine(self.engine.plan, Journal(self.state_dir, readonly=True), clock=self.clock, actor=Actor(user="bob", host="bastion", role="observer"))
         follower.ensure_plan()
-        return CockpitApp(follower, None, who="bob@bastion", watch=False)
+        monitor = Monitor(follower, self.monitor.metrics, poll_s=60)  # display only: the follower journals nothing
+        return CockpitApp(follower, monitor, who="bob@bastion", watch=False)
 
 
 def text_of(widget) -> str:
