@@ -131,7 +131,11 @@ class Monitor:
 
     def close(self) -> None:
         for task in self._check_tasks.values():
-            task.cancel()
+            if not task.done():
+                try:
+                    task.cancel()
+                except RuntimeError:  # its loop already closed (the app has exited): nothing runs it
+                    pass
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def settle(self) -> None:
@@ -311,7 +315,9 @@ class Monitor:
         except Exception as e:  # noqa: BLE001 - a runner that raises is a check that did not run
             status, detail = "error", f"{type(e).__name__}: {e}"
         at = self.engine.clock.now().timestamp()
-        if status in ("pass", "fail"):
+        if status not in ("pass", "fail"):
+            status = "error"
+        else:
             history.samples = (history.samples + [Sample(at, 1.0 if status == "fail" else 0.0)])[-HISTORY:]
         interval = (trigger.interval or CHECK_INTERVAL).total_seconds()
         verdict = evaluate_window(
@@ -324,7 +330,7 @@ class Monitor:
             no_data=trigger.no_data,
             label=_label(trigger.name),
         )
-        words = {"pass": "passed", "fail": "FAILED", "error": "did not run"}[status]
+        words = {"pass": "passed", "fail": "FAILED"}.get(status, "did not run")
         verdict = replace(verdict, why=f"check {trigger.check} {words}: {detail}" + (
             f" ({verdict.why})" if status == "error" or verdict.state == "breaching" else ""
         ))

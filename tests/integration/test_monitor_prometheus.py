@@ -296,7 +296,8 @@ def test_a_prometheus_slower_than_the_timeout(tmp_path):
 
 
 def test_a_server_answering_garbage(tmp_path):
-    with fixed_answer_server(b"<html><body>It works!</body></html>", content_type="text/html") as url:
+    seen: list[dict] = []
+    with fixed_answer_server(b"<html><body>It works!</body></html>", content_type="text/html", seen=seen) as url:
         async def go():
             live = Live(plan_for(url, three_policies()), tmp_path)
             try:
@@ -311,6 +312,7 @@ def test_a_server_answering_garbage(tmp_path):
     assert health.ok is False and "answered with something that is not JSON (is this a Prometheus?)" in health.detail
     assert policy_outcome(live) == (["no_data_breach", "no_data_hold"], ["no_data_breach"])
     assert live.monitor.tracks["no_data_ignore"].last_error.endswith("not JSON (is this a Prometheus?)")
+    assert len(seen) == 4 * 3  # one request per trigger per round: no retry storm against a sick server
 
 
 def test_one_slow_query_does_not_delay_another_triggers_rollback(prom, tmp_path):
