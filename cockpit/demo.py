@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 
 from cockpit.adapters import checks
-from cockpit.adapters.simulator import SimulatedGateway, SimulatedMetrics, SimulatedWorld
+from cockpit.adapters.simulator import SimulatedGateway, SimulatedMetrics, SimulatedWorld, seed_series
 from cockpit.clock import AcceleratedClock, Clock
 from cockpit.config import Plan, parse_plan
 from cockpit.core import rules
@@ -22,27 +22,6 @@ from cockpit.monitor import Monitor
 from cockpit.seed import seed_plan
 
 PEOPLE = {"po": "Priya", "tech_lead": "Tomas", "security": "Sana", "sre": "Sam", "finops": "Fran"}
-
-
-def seed_series(plan):  # TEMPORARY until simulator.seed_series lands
-    m = {}
-    tm = {"api_p95_regression": "api_p95_canary", "path_p95": "path3_p95_canary", "error_rate": "error_ratio_canary", "security_violation": "cross_tenant_increase"}
-    for t in plan.triggers:
-        if t.query:
-            m[t.query] = tm[t.id]
-        if t.baseline:
-            m[t.baseline] = "api_p95_staging"
-    cm = {"api_p95": "api_p95_canary", "path_p95": "path3_p95_canary", "error_rate": "error_ratio_canary", "policy_violations": "cross_tenant_increase", "cost_delta": "cost_delta_ratio", "alerts_quiet": "alerts_firing", "availability": "availability"}
-    for p in plan.phases:
-        for c in p.gate.auto:
-            m[c.query] = cm[c.id]
-    for c in plan.budget.categories:
-        m[c.spend_query] = f"spend_{c.id}"
-    m[plan.kill_switch.verify_query] = "canary_weight"
-    for c in plan.preflight:
-        if c.type == "promql":
-            m[c.query] = "slo_compliance_staging"
-    return m
 
 
 def demo_plan() -> Plan:

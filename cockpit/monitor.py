@@ -39,6 +39,7 @@ from cockpit.core.triggers import (
     window_bounds,
 )
 from cockpit.engine import Engine
+from cockpit.narrate import short_name
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ class Monitor:
             step_s=self.step_s,
             now=now.timestamp(),
             no_data=trigger.no_data,
-            label=_label(trigger.name),
+            label=short_name(trigger.name),
             unit=trigger.unit,
             min_coverage=self._min_coverage(trigger, now),
         )
@@ -328,7 +329,7 @@ class Monitor:
             step_s=interval,  # one sample per run; judged as of this run, not of the next poll
             now=at,
             no_data=trigger.no_data,
-            label=_label(trigger.name),
+            label=short_name(trigger.name),
         )
         words = {"pass": "passed", "fail": "FAILED"}.get(status, "did not run")
         verdict = replace(verdict, why=f"check {trigger.check} {words}: {detail}" + (
@@ -377,11 +378,14 @@ class Monitor:
             since=since.timestamp(),
             now=now.timestamp(),
             step_s=self.step_s,
-            label=_label(c.name),
+            label=short_name(c.name),
             unit=c.unit,
         )
         view.passed, view.value, view.detail = verdict.met, verdict.worst, verdict.why
-        if verdict.met is not None:  # not enough of the soak seen yet is "not evaluated", not a failure
+        # A failing sample fails the gate at once; "met" is journaled only over the whole soak, so the
+        # journal never says a criterion held for a soak it has not seen. Too little data is neither.
+        soaked = now >= since + self.engine.plan.phases[self.engine.state.phase].soak
+        if verdict.met is False or (verdict.met and soaked):
             self.engine.observe_criterion(c.id, verdict.met, verdict.worst, verdict.why)
 
     # -- budget and gateway --------------------------------------------------------------------
@@ -413,13 +417,6 @@ class Monitor:
             return
         flag = "on" if seen.enabled else ("off" if seen.enabled is False else "unknown")
         self.health["gateway"].update(True, f"weight {seen.weight} %, flag {flag}", now)
-
-
-def _label(name: str) -> str:
-    """The metric part of a criterion or trigger name: "API p95 ≤ 350 ms" -> "API p95"."""
-    for sep in (":", " ≤", " ≥", " <", " >", " =", " ("):
-        name = name.split(sep)[0]
-    return name.strip()
 
 
 def _window_summary(samples: list[Sample], verdict: WindowVerdict, unit: str, step_s: float) -> str:

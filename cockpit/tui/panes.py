@@ -360,4 +360,5 @@ class TimelinePane(Pane):
         return Group(*lines)
 
     def on_resize(self) -> None:
-        self._signature = None  # the number of lines shown depends on the height
+        self._signature = None  # the number of lines shown depends on the height: draw again
+        self.call_after_refresh(self.app.refresh_view)

@@ -60,7 +60,8 @@ class Terminal:
 
 def test_demo_start_advance_auto_rollback_quit(tmp_path):
     state = tmp_path / "state"
-    command = f"{sys.executable} -m cockpit demo --scenario latency-regression --speed 120 --state-dir {state}"
+    # COLUMNS/LINES from the test runner would override the pane size Textual sees.
+    command = f"env -u COLUMNS -u LINES {sys.executable} -m cockpit demo --scenario latency-regression --speed 120 --state-dir {state}"
     term = Terminal(command)
     try:
         term.wait_for("PREFLIGHT", "Sign-offs 5/5", "Staging Success  pass")
