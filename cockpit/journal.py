@@ -85,38 +85,58 @@ def _check_line(raw: bytes, lineno: int, prev_hash: str, expect_seq: int) -> tup
 
 
 def scan_bytes(data: bytes, *, start_seq: int = 1, prev_hash: str = GENESIS, first_line: int = 1) -> Scan:
-    """Check every line; stop at the first problem. An unterminated last line is torn."""
+    """Check every line; stop at the first problem. An unterminated last line is torn.
+
+    The happy path is one validation and one hash per line; the reasons are worked out
+    (by `_check_line`) only for the first line that fails.
+    """
     scan = Scan()
-    offset = 0
-    lineno = first_line - 1
-    frozen = gc.isenabled()
-    if frozen:
-        gc.disable()  # replay allocates many small objects; a collection pass per batch wastes time
+    records = scan.records
+    lines = data.split(b"\n")
+    tail = lines.pop()  # what follows the last line end: b"" unless the last write was torn
+    seq, offset, sha256, parse = start_seq, 0, hashlib.sha256, parse_record
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()  # replay allocates many small objects that live on: collections only waste time
     try:
-        while offset < len(data):
-            lineno += 1
-            end = data.find(b"\n", offset)
-            if end == -1:
-                scan.problem = Problem(lineno, "torn", f"{len(data) - offset} bytes without a line end")
+        for i, raw in enumerate(lines):
+            try:
+                record = parse(raw)
+            except ValidationError:
+                record = None
+            if (
+                record is None
+                or record.seq != seq
+                or record.prev != prev_hash
+                or not raw.startswith(_PREFIX)
+                or sha256(b"{" + raw[_BODY_AT:]).hexdigest() != record.hash
+            ):
+                scan.problem = _diagnose(lines, i, first_line + i, prev_hash, seq, tail)
                 break
-            raw = data[offset:end]
-            record, problem = _check_line(raw, lineno, prev_hash, start_seq + len(scan.records))
-            if problem:
-                # A last line that does not parse at all is a torn write, not tampering.
-                if problem.reason == "invalid" and data.find(b"\n", end + 1) == -1 and not _is_json(raw):
-                    problem = Problem(lineno, "torn", "the last line is not complete JSON")
-                if problem.reason == "deleted":
-                    problem = _moved_or_deleted(data[end + 1 :], problem, start_seq + len(scan.records))
-                scan.problem = problem
-                break
-            scan.records.append(record)
+            records.append(record)
             prev_hash = record.hash
-            offset = end + 1
-            scan.good_bytes = offset
+            seq += 1
+            offset += len(raw) + 1
+        else:
+            if tail:
+                scan.problem = Problem(first_line + len(lines), "torn", f"{len(tail)} bytes without a line end")
     finally:
-        if frozen:
+        if paused:
+            gc.freeze()  # the records live as long as the process: later collections need not scan them
             gc.enable()
+    scan.good_bytes = offset
     return scan
+
+
+def _diagnose(lines: list[bytes], i: int, lineno: int, prev_hash: str, seq: int, tail: bytes) -> Problem:
+    raw = lines[i]
+    _, problem = _check_line(raw, lineno, prev_hash, seq)
+    last = i == len(lines) - 1 and not tail
+    if problem.reason == "invalid" and last and not _is_json(raw):
+        return Problem(lineno, "torn", "the last line is not complete JSON")  # a crash mid-write, not tampering
+    if problem.reason == "deleted":
+        return _moved_or_deleted(b"\n".join(lines[i + 1 :]), problem, seq)
+    return problem
 
 
 def _moved_or_deleted(rest: bytes, problem: Problem, expected: int) -> Problem:

@@ -117,11 +117,15 @@ class RolloutState:
         return self.status in ("live", "killing", "kill_unconfirmed")
 
     def gate(self, phase: int) -> GateState:
-        return self.gates.setdefault(phase, GateState())
+        gate = self.gates.get(phase)
+        if gate is None:
+            gate = self.gates[phase] = GateState()
+        return gate
 
     def apply(self, record: ev.Record) -> "RolloutState":
         """Fold one record in. Unknown-to-this-state facts are kept in `recent` only."""
-        _APPLY.get(type(record.payload), _ignore)(self, record.payload, record)
+        payload = record.payload
+        _APPLY.get(payload.__class__, _ignore)(self, payload, record)
         self.seq = record.seq
         self.last_hash = record.hash
         self.recent.append(record)
@@ -202,14 +206,21 @@ def _completed(state: RolloutState, p: ev.RolloutCompleted, r: ev.Record) -> Non
     state.completed_at = r.ts
 
 
+def _trigger(state: RolloutState, trigger_id: str) -> TriggerState:
+    t = state.triggers.get(trigger_id)
+    if t is None:
+        t = state.triggers[trigger_id] = TriggerState()
+    return t
+
+
 def _breached(state: RolloutState, p: ev.TriggerBreached, r: ev.Record) -> None:
-    t = state.triggers.setdefault(p.trigger, TriggerState())
+    t = _trigger(state, p.trigger)
     t.breaching_since = t.breaching_since or r.ts
     t.value, t.threshold, t.detail, t.no_data = p.value, p.threshold, p.detail, p.no_data
 
 
 def _cleared(state: RolloutState, p: ev.TriggerCleared, r: ev.Record) -> None:
-    t = state.triggers.setdefault(p.trigger, TriggerState())
+    t = _trigger(state, p.trigger)
     t.breaching_since = None
     t.fired = None
     t.fired_at = None
@@ -217,7 +228,7 @@ def _cleared(state: RolloutState, p: ev.TriggerCleared, r: ev.Record) -> None:
 
 
 def _fired(state: RolloutState, p: ev.TriggerFired, r: ev.Record) -> None:
-    t = state.triggers.setdefault(p.trigger, TriggerState())
+    t = _trigger(state, p.trigger)
     t.breaching_since = t.breaching_since or r.ts
     t.no_data = False
     t.fired, t.fired_at = p, r.ts

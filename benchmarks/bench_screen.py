@@ -1,0 +1,139 @@
+"""Screen benchmark: exec to first full frame of `cockpit demo` next to a one-widget Textual app,
+then CPU and RSS of the demo over N seconds of live 1 Hz updates (a rollout in its soak).
+
+Run: make bench   (or: .venv/bin/python benchmarks/bench_screen.py [--seconds 60] [--runs 5])
+Each app runs on its own pseudo-terminal of 120x40, as over SSH; nothing is timed inside the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import pty
+import select
+import signal
+import statistics
+import struct
+import sys
+import tempfile
+import termios
+import time
+
+ONE_WIDGET = """
+from textual.app import App
+from textual.widgets import Static
+class One(App):
+    def compose(self):
+        yield Static("hello, one widget")
+One().run()
+"""
+
+
+def spawn(argv: list[str], cols: int = 120, rows: int = 40) -> tuple[int, int]:
+    pid, fd = pty.fork()
+    if pid == 0:
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        env["TERM"] = "xterm-256color"
+        os.execvpe(argv[0], argv, env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    return pid, fd
+
+
+def read_until(fd: int, marker: bytes, timeout: float = 20.0) -> float:
+    """Seconds until `marker` has been written to the terminal."""
+    seen = b""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if ready:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:
+                break
+            if marker in seen:
+                return time.perf_counter() - start
+    raise RuntimeError(f"{marker!r} never appeared; got {seen[-400:]!r}")
+
+
+def drain(fd: int, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                os.read(fd, 65536)
+            except OSError:
+                return
+
+
+def stop(pid: int, fd: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+    os.close(fd)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def first_frame(argv: list[str], marker: bytes) -> float:
+    pid, fd = spawn(argv)
+    try:
+        return read_until(fd, marker)
+    finally:
+        stop(pid, fd)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=60.0, help="live-update window for CPU and RSS")
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    py = sys.executable
+
+    with tempfile.TemporaryDirectory() as tmp:
+        one, demo = [], []
+        for i in range(args.runs):  # interleaved, so both see the same machine
+            one.append(first_frame([py, "-c", ONE_WIDGET], b"hello, one widget"))
+            demo.append(first_frame([py, "-m", "cockpit", "demo", "--state-dir", f"{tmp}/ff{i}"], b"Timeline (journal)"))
+        m_one, m_demo = statistics.median(one), statistics.median(demo)
+        print(f"first frame   one-widget app  median {m_one * 1e3:6.0f} ms   (runs: {', '.join(f'{x * 1e3:.0f}' for x in one)})")
+        print(f"first frame   cockpit demo    median {m_demo * 1e3:6.0f} ms   (runs: {', '.join(f'{x * 1e3:.0f}' for x in demo)})")
+        print(f"ratio         {m_demo / m_one:.2f}x the one-widget app")
+
+        # Live: speed 15 makes the monitor poll once a wall second (its 15 s poll interval).
+        pid, fd = spawn([py, "-m", "cockpit", "demo", "--speed", "15", "--state-dir", f"{tmp}/live"])
+        try:
+            read_until(fd, b"Timeline (journal)")
+            drain(fd, 3.0)  # the simulated stakeholders sign off
+            os.write(fd, b"s")  # start: phase 1 soaks for 80 wall seconds at this speed
+            drain(fd, 3.0)
+            rss0, cpu0, t0 = rss_mb(pid), cpu_seconds(pid), time.monotonic()
+            samples = []
+            while time.monotonic() - t0 < args.seconds:
+                drain(fd, min(10.0, args.seconds - (time.monotonic() - t0)))
+                samples.append(rss_mb(pid))
+            cpu1, t1 = cpu_seconds(pid), time.monotonic()
+            pct = 100 * (cpu1 - cpu0) / (t1 - t0)
+            print(
+                f"live 1 Hz     {t1 - t0:.0f} s   CPU {pct:.1f} % of one core   "
+                f"RSS {rss0:.1f} MB -> {samples[-1]:.1f} MB (max {max(samples):.1f} MB)"
+            )
+        finally:
+            stop(pid, fd)
+
+
+if __name__ == "__main__":
+    main()
