@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
 
+    from cockpit import headless; headless.register(sub)  # noqa: E702 (kill, shift, reconcile)
     return p
 
 
