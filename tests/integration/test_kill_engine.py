@@ -126,11 +126,21 @@ def test_a_restarted_engine_reads_the_gateway_back(haproxy, tmp_path, clock):
     assert fold(Journal(state_dir, readonly=True).records) == third.state
 
 
-def test_haproxy_stopped_during_the_rollout_is_kill_not_confirmed(haproxy, tmp_path, clock):
+@pytest.mark.parametrize("when", ["before-the-kill", "between-set-and-read-back"])
+def test_haproxy_stopped_during_the_rollout_is_kill_not_confirmed(haproxy, tmp_path, clock, when):
     state_dir = tmp_path / "state"
     engine = engine_on(haproxy_plan(haproxy), state_dir, clock)
     asyncio.run(go_live(engine))
-    haproxy.stop()
+    if when == "before-the-kill":
+        haproxy.stop()
+    else:  # the weights were sent, then haproxy died: the kill may have landed, but nobody read it back
+        set_enabled = engine.gateway.set_enabled
+
+        async def then_die(enabled):
+            await set_enabled(enabled)
+            haproxy.stop()
+
+        engine.gateway.set_enabled = then_die
 
     out = asyncio.run(engine.kill("error spike"))
     assert not out.ok and out.reasons[0].startswith("KILL NOT CONFIRMED: haproxy ")
@@ -144,6 +154,7 @@ def test_haproxy_stopped_during_the_rollout_is_kill_not_confirmed(haproxy, tmp_p
     assert on_disk.status == "kill_unconfirmed" and on_disk.escalations[-1][1].level == "Emergency"
 
     haproxy.start()  # back, with its configured weights (stable 100, canary 0): pull again
+    engine.gateway.__dict__.pop("set_enabled", None)
     again = asyncio.run(engine.kill("haproxy is back: re-assert"))
     assert again.ok and engine.state.status == "rolled_back"
 
