@@ -102,6 +102,105 @@ def cmd_status(args) -> int:
     return EXIT_OK
 
 
+def _identity(role: str):
+    import getpass
+    import socket
+
+    from cockpit.core.events import Actor
+
+    return Actor(user=getpass.getuser(), host=socket.gethostname().split(".")[0], role=role)
+
+
+def cmd_demo(args) -> int:
+    import asyncio
+    import tempfile
+
+    from cockpit import demo
+
+    state_dir = Path(args.state_dir) if args.state_dir else Path(tempfile.mkdtemp(prefix="cockpit-demo-"))
+    actor = _identity("captain")
+    engine, monitor, _world, people = demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)
+    if args.headless:
+        status = asyncio.run(demo.run_headless(engine, monitor, people, out=sys.stdout))
+        print(f"journal: {state_dir / 'journal.jsonl'}  ({status})")
+        return EXIT_OK
+    from cockpit.tui.app import CockpitApp
+
+    app = CockpitApp(engine, monitor, who=str(actor), theme=args.theme)
+    app.call_later(lambda: app.run_worker(people.sign_off(), group="demo"))
+    app.run()
+    monitor.close()
+    print(f"demo journal: {state_dir / 'journal.jsonl'}")
+    return EXIT_OK
+
+
+def _open_engine(args, *, observer: bool):
+    """The engine for `run` (captain: lock, gateway) or `observe` (read-only, no credentials)."""
+    from cockpit.clock import SystemClock
+    from cockpit.config import resolve_state_dir
+    from cockpit.engine import Engine, EngineError
+    from cockpit.journal import CaptainLock, CaptainLockHeld, Journal, JournalError
+
+    plan = _plan_or_exit(args.config)
+    state_dir = resolve_state_dir(plan, Path(args.config))
+    actor = _identity("observer" if observer else "captain")
+    clock = SystemClock()
+    try:
+        if observer:
+            if not (state_dir / "journal.jsonl").exists():
+                print(f"{state_dir}: no journal yet; the captain starts it with `cockpit run`", file=sys.stderr)
+                raise SystemExit(EXIT_USAGE)
+            engine = Engine(plan, Journal(state_dir, readonly=True), clock=clock, actor=actor)
+            engine.ensure_plan()
+            return engine, actor, None
+        lock = CaptainLock(state_dir, user=actor.user, host=actor.host, pid=__import__("os").getpid(), since=f"{clock.now():%Y-%m-%d %H:%M:%SZ}")
+        lock.acquire()
+        from cockpit.adapters import checks
+        from cockpit.adapters.factory import build_gateway
+
+        gateway = build_gateway(plan, plan.kill_switch.gateway)
+        runner = checks.runner(clock=clock, base_dir=Path(args.config).resolve().parent, metrics=_metrics(plan))
+        journal = Journal(state_dir)
+        if journal.quarantined:
+            print(f"journal: torn tail quarantined: {journal.quarantined}", file=sys.stderr)
+        engine = Engine(plan, journal, clock=clock, actor=actor, gateway=gateway, check_runner=runner)
+        engine.ensure_plan()
+        return engine, actor, lock
+    except CaptainLockHeld as e:
+        print(f"refused: {e}", file=sys.stderr)
+        raise SystemExit(3) from None
+    except (JournalError, EngineError) as e:
+        print(f"{state_dir}: {e}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def _metrics(plan):
+    if plan.prometheus is None:
+        return None
+    from cockpit.adapters.prometheus import build_metrics
+
+    return build_metrics(plan)
+
+
+def cmd_run(args, observer: bool = False) -> int:
+    from cockpit.monitor import Monitor
+    from cockpit.tui.app import CockpitApp
+
+    engine, actor, lock = _open_engine(args, observer=observer)
+    monitor = Monitor(engine, _metrics(engine.plan))
+    try:
+        CockpitApp(engine, monitor, who=str(actor), theme=args.theme).run()
+    finally:
+        monitor.close()
+        if lock is not None:
+            lock.release()
+    return EXIT_OK
+
+
+def cmd_observe(args) -> int:
+    return cmd_run(args, observer=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cockpit", description="Terminal release cockpit for canary rollouts.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -126,6 +225,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
 
+    s = sub.add_parser("run", help="the release captain's cockpit (one captain at a time)")
+    s.add_argument("--config", required=True)
+    s.add_argument("--theme")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("observe", help="watch the captain's rollout, read-only")
+    s.add_argument("--config", required=True)
+    s.add_argument("--theme")
+    s.set_defaults(func=cmd_observe)
+
+    from cockpit.adapters.simulator import SCENARIOS
+
+    s = sub.add_parser("demo", help="the cockpit on an embedded simulated rollout")
+    s.add_argument("--scenario", choices=SCENARIOS, default="latency-regression")
+    s.add_argument("--speed", type=float, default=60.0, help="rollout seconds per wall second (default 60)")
+    s.add_argument("--state-dir", help="keep the demo journal here (default: a temporary dir)")
+    s.add_argument("--headless", action="store_true", help="no screen: a scripted captain, events printed")
+    s.add_argument("--theme")
+    s.set_defaults(func=cmd_demo)
     from cockpit import headless; headless.register(sub)  # noqa: E702 (kill, shift, reconcile)
     return p
 

@@ -360,13 +360,13 @@ class Engine:
             return []
         current = self.state.triggers.get(trigger.id)
         breaching_now = verdict.state in ("breaching", "fired", "no_data_hold")
+        no_data = verdict.state == "no_data_hold"
         records: list[ev.Record] = []
-        if breaching_now and (current is None or not current.breaching):
-            records.append(
-                self._append(
-                    ev.TriggerBreached(trigger=trigger.id, value=verdict.value, threshold=verdict.threshold, detail=verdict.why)
-                )
+        if breaching_now and (current is None or not current.breaching or current.no_data != no_data):
+            payload = ev.TriggerBreached(
+                trigger=trigger.id, value=verdict.value, threshold=verdict.threshold, detail=verdict.why, no_data=no_data
             )
+            records.append(self._append(payload))
         elif not breaching_now and current is not None and current.breaching:
             records.append(self._append(ev.TriggerCleared(trigger=trigger.id, detail=verdict.why)))
         if verdict.state == "fired" and (current is None or current.fired is None):

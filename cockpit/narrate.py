@@ -11,6 +11,13 @@ def _num(v: float | None, unit: str = "") -> str:
     return f"{v:.4g}{unit}"
 
 
+def short_name(name: str) -> str:
+    """The metric part of a name: "Error Rate ≥ 2 %" -> "Error Rate", "Security: cross-…" -> "Security"."""
+    for sep in (":", " ≤", " ≥", " <", " >", " =", " ("):
+        name = name.split(sep)[0]
+    return name.strip()
+
+
 def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
     """One line: what happened, without the time (callers prefix it)."""
     p = record.payload
@@ -50,6 +57,8 @@ def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
         case ev.RolloutCompleted():
             return f"{who} completed the rollout: final validation passed"
         case ev.TriggerBreached():
+            if p.no_data:
+                return f"trigger {p.trigger} holding for want of data: {p.detail}"
             return f"trigger {p.trigger} breaching: {p.detail or _num(p.value)}"
         case ev.TriggerCleared():
             return f"trigger {p.trigger} cleared"

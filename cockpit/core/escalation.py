@@ -11,7 +11,7 @@ def active_levels(state: RolloutState, trigger_levels: dict[str, str]) -> dict[s
     """Level -> the reasons it applies (firing or breaching triggers, explicit escalations, a kill)."""
     levels: dict[str, list[str]] = {}
     for trigger_id, t in sorted(state.triggers.items()):
-        if t.breaching and trigger_id in trigger_levels:
+        if t.breaching and not t.no_data and trigger_id in trigger_levels:
             word = "fired" if t.fired else "breaching"
             levels.setdefault(trigger_levels[trigger_id], []).append(f"{trigger_id} {word}")
     for _, e in state.escalations:

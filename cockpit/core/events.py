@@ -153,6 +153,7 @@ class TriggerBreached(Payload):
     value: float | None
     threshold: float | None
     detail: str = ""
+    no_data: bool = False  # holding for want of data (no_data = "hold"), not a measured breach
 
 
 class TriggerCleared(Payload):

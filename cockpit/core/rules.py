@@ -97,7 +97,8 @@ def advance_refusals(state: RolloutState, now: datetime) -> list[str]:
         if trigger.breaching:
             since = _fmt(now - trigger.breaching_since)
             detail = f": {trigger.detail}" if trigger.detail else ""
-            reasons.append(f"trigger {trigger_id} is breaching (for {since}){detail}")
+            what = "is holding for want of data" if trigger.no_data else "is breaching"
+            reasons.append(f"trigger {trigger_id} {what} (for {since}){detail}")
     is_last = state.phase is not None and state.phase == len(state.plan.phases) - 1
     if not is_last:
         reasons += _freeze(state, now)

@@ -71,6 +71,7 @@ class TriggerState:
     detail: str = ""
     fired: ev.TriggerFired | None = None
     fired_at: datetime | None = None
+    no_data: bool = False  # holding for want of data rather than breaching
 
     @property
     def breaching(self) -> bool:
@@ -206,7 +207,7 @@ def _completed(state: RolloutState, p: ev.RolloutCompleted, r: ev.Record) -> Non
 def _breached(state: RolloutState, p: ev.TriggerBreached, r: ev.Record) -> None:
     t = state.triggers.setdefault(p.trigger, TriggerState())
     t.breaching_since = t.breaching_since or r.ts
-    t.value, t.threshold, t.detail = p.value, p.threshold, p.detail
+    t.value, t.threshold, t.detail, t.no_data = p.value, p.threshold, p.detail, p.no_data
 
 
 def _cleared(state: RolloutState, p: ev.TriggerCleared, r: ev.Record) -> None:
@@ -220,6 +221,7 @@ def _cleared(state: RolloutState, p: ev.TriggerCleared, r: ev.Record) -> None:
 def _fired(state: RolloutState, p: ev.TriggerFired, r: ev.Record) -> None:
     t = state.triggers.setdefault(p.trigger, TriggerState())
     t.breaching_since = t.breaching_since or r.ts
+    t.no_data = False
     t.fired, t.fired_at = p, r.ts
     t.value, t.threshold, t.detail = p.value, p.threshold, p.detail
 

@@ -1,0 +1,142 @@
+"""`cockpit demo`: the seed plan on an embedded simulated world, on an accelerated clock.
+
+Everything is real but the world: the journal, the engine, the monitor and the screen are the
+ones a captain uses. The stakeholders are simulated too: they sign off at the start and record
+GO when their gate's criteria are met, so one person can watch a whole rollout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from cockpit.adapters import checks
+from cockpit.adapters.simulator import SimulatedGateway, SimulatedMetrics, SimulatedWorld
+from cockpit.clock import AcceleratedClock, Clock
+from cockpit.config import Plan, parse_plan
+from cockpit.core import rules
+from cockpit.core.events import Actor
+from cockpit.engine import Engine
+from cockpit.journal import Journal
+from cockpit.monitor import Monitor
+from cockpit.seed import seed_plan
+
+PEOPLE = {"po": "Priya", "tech_lead": "Tomas", "security": "Sana", "sre": "Sam", "finops": "Fran"}
+
+
+def seed_series(plan):  # TEMPORARY until simulator.seed_series lands
+    m = {}
+    tm = {"api_p95_regression": "api_p95_canary", "path_p95": "path3_p95_canary", "error_rate": "error_ratio_canary", "security_violation": "cross_tenant_increase"}
+    for t in plan.triggers:
+        if t.query:
+            m[t.query] = tm[t.id]
+        if t.baseline:
+            m[t.baseline] = "api_p95_staging"
+    cm = {"api_p95": "api_p95_canary", "path_p95": "path3_p95_canary", "error_rate": "error_ratio_canary", "policy_violations": "cross_tenant_increase", "cost_delta": "cost_delta_ratio", "alerts_quiet": "alerts_firing", "availability": "availability"}
+    for p in plan.phases:
+        for c in p.gate.auto:
+            m[c.query] = cm[c.id]
+    for c in plan.budget.categories:
+        m[c.spend_query] = f"spend_{c.id}"
+    m[plan.kill_switch.verify_query] = "canary_weight"
+    for c in plan.preflight:
+        if c.type == "promql":
+            m[c.query] = "slo_compliance_staging"
+    return m
+
+
+def demo_plan() -> Plan:
+    """The seed plan with its gateway swapped for the simulated one (nothing else changes)."""
+    data = seed_plan().model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["gateways"] = {data["kill_switch"]["gateway"]: {"type": "simulated"}}
+    return parse_plan(data)
+
+
+def demo_checks(clock: Clock, metrics, base_dir: Path):
+    """Freeze window and PromQL checks run for real (on the demo clock and world); the rest are simulated."""
+    real = checks.runner(clock=clock, base_dir=base_dir, metrics=metrics)
+
+    async def run(check) -> checks.Outcome:
+        if check.type in ("freeze_window", "promql"):
+            return await real(check)
+        await asyncio.sleep(0.3)  # a check takes a moment; the pane shows it running
+        return checks.Outcome("pass", f"{check.description or check.name} (simulated)", {"simulated": True})
+
+    return run
+
+
+class Stakeholders:
+    """The simulated owners: sign-offs at the start, GO once their gate's criteria are met."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    async def sign_off(self) -> None:
+        await self.engine.run_preflight()
+        for role in self.engine.plan.sign_offs:
+            self.engine.sign_off(role, PEOPLE.get(role, role), "approved (demo)")
+
+    def on_round(self) -> None:
+        e, s = self.engine, self.engine.state
+        if s.status != "live" or s.phase is None:
+            return
+        left = rules.soak_remaining(s, e.clock.now())
+        gate = s.gates.get(s.phase)
+        spec = e.plan.phases[s.phase]
+        met = gate is not None and all(gate.criteria.get(c.id) and gate.criteria[c.id].passed for c in spec.gate.auto)
+        quiet = not any(t.breaching for t in s.triggers.values())
+        if left is not None and left.total_seconds() == 0 and met and quiet:
+            for role in spec.gate.owners:
+                if role not in gate.decisions:
+                    e.decide(role, "GO", PEOPLE.get(role, role), "criteria met (demo)")
+
+
+def build(
+    scenario: str,
+    state_dir: Path,
+    *,
+    speed: float = 60.0,
+    clock: Clock | None = None,
+    actor: Actor,
+    poll_s: float | None = None,
+):
+    """(engine, monitor, world, stakeholders) for a demo rollout in `state_dir`."""
+    plan = demo_plan()
+    clock = clock or AcceleratedClock(speed)
+    world = SimulatedWorld(scenario, clock=lambda: clock.now().timestamp())
+    metrics = SimulatedMetrics(world, series=seed_series(plan))
+    engine = Engine(
+        plan,
+        Journal(state_dir),
+        clock=clock,
+        actor=actor,
+        gateway=SimulatedGateway(world),
+        check_runner=demo_checks(clock, metrics, state_dir),
+    )
+    engine.ensure_plan()
+    monitor = Monitor(engine, metrics, poll_s=poll_s or max(15.0, speed), step_s=30.0)
+    people = Stakeholders(engine)
+    monitor.subscribe(people.on_round)
+    return engine, monitor, world, people
+
+
+async def run_headless(engine: Engine, monitor: Monitor, people: Stakeholders, *, out, max_rounds: int = 400) -> str:
+    """A scripted captain: start, advance whenever the core allows, print every journaled event."""
+    from cockpit.narrate import line
+
+    engine.subscribe(lambda r: print(line(r, engine.state.plan), file=out, flush=True))
+    for r in engine.journal.records:
+        print(line(r, engine.state.plan), file=out, flush=True)
+    await people.sign_off()
+    await engine.start()
+    for _ in range(max_rounds):
+        await monitor.poll()
+        if engine.state.status != "live":
+            break
+        if not rules.advance_refusals(engine.state, engine.clock.now()):
+            await engine.advance()
+            if engine.state.status != "live":
+                break
+        await engine.clock.sleep(monitor.poll_s)
+    monitor.close()
+    return engine.state.status

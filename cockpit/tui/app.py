@@ -1,0 +1,343 @@
+"""The cockpit screen: a view of the engine's state plus key bindings that call engine commands.
+
+No rollout logic lives here. Commands that touch the network run in workers, never awaited
+inside an action handler (that would hold every following key for the call's duration).
+An observer has no path to a command: `check_action` hides the bindings, the palette does
+not offer them, each action re-checks, and the engine itself refuses (its journal is read-only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Static
+
+from cockpit.core import chatops
+from cockpit.engine import READ_ONLY, Engine, Outcome
+from cockpit.tui.dialogs import ConfirmQuit, FormDialog, GateDialog, HelpScreen, KillDialog, KillOrder
+from cockpit.tui.palette import CockpitCommands
+from cockpit.tui.panes import BudgetPane, EscalationPane, HeaderBar, Pane, PhasePane, PreflightPane, TimelinePane
+from cockpit.tui.themes import DEFAULT, THEMES_DIR, load_themes
+from cockpit.tui.view import Palette, View
+
+# Actions that change the rollout. An observer may run none of them.
+MUTATING = frozenset({"run_checks", "waive", "sign_off", "start", "advance", "gate", "kill", "note"})
+PANES = ("phase", "preflight", "budget", "escalation", "timeline")
+
+
+class CockpitApp(App):
+    CSS_PATH = "cockpit.tcss"
+    TITLE = "cockpit"
+    COMMANDS = App.COMMANDS | {CockpitCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("a", "advance", "Advance", id="advance"),
+        Binding("g", "gate", "Go/No-Go", id="gate"),
+        Binding("k", "kill", "KILL", id="kill"),
+        Binding("s", "start", "Start", id="start"),
+        Binding("r", "run_checks", "Checks", id="run_checks"),
+        Binding("o", "sign_off", "Sign", id="sign_off"),
+        Binding("w", "waive", "Waive", id="waive"),
+        Binding("n", "note", "Note", id="note", show=False),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit_cockpit", "Quit", id="quit"),
+        *(Binding(str(i + 1), f"pane('{p}')", p.capitalize(), show=False, id=f"pane.{p}") for i, p in enumerate(PANES)),
+    ]
+    PALETTE = [
+        ("run_checks", "Run preflight checks", "run or re-run every preflight check"),
+        ("waive", "Waive a preflight check", "waive one check with a recorded reason"),
+        ("sign_off", "Record a sign-off", "record one of the required sign-offs"),
+        ("start", "Start the rollout", "start at the first phase's weight"),
+        ("advance", "Advance to the next phase", "or complete after the final validation"),
+        ("gate", "Go/No-Go for the current gate", "record owners' decisions"),
+        ("kill", "Pull the kill switch", "canary.enable=false, confirmed by typing the version"),
+        ("note", "Add a note to the journal", "a free-text note"),
+        ("help", "Help: every key", "list every binding"),
+    ]
+
+    def __init__(
+        self,
+        engine: Engine,
+        monitor=None,
+        *,
+        who: str,
+        theme: str | None = None,
+        themes_dir: Path = THEMES_DIR,
+        tick_s: float = 1.0,
+        watch: bool = True,
+    ):
+        super().__init__()
+        self.engine = engine
+        self.monitor = monitor
+        self.observer = engine.follower
+        self.who = who
+        self.tick_s = tick_s
+        self.watch = watch  # run the monitor loop and the journal follow (off in snapshot tests)
+        self.busy = ""
+        self._theme_request = theme or DEFAULT
+        self._themes_dir = themes_dir
+        self._pane = "phase"
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        yield Static(id="tabs")
+        with Horizontal(id="top"):
+            yield PreflightPane(id="preflight", classes="pane")
+            yield PhasePane(id="phase", classes="pane")
+        with Horizontal(id="middle"):
+            yield BudgetPane(id="budget", classes="pane")
+            yield EscalationPane(id="escalation", classes="pane")
+        yield TimelinePane(id="timeline", classes="pane")
+        yield Footer(show_command_palette=False, compact=True)
+
+    def on_mount(self) -> None:
+        themes, errors = load_themes(self._themes_dir)
+        for theme in themes:
+            self.register_theme(theme)
+        names = {t.name for t in themes}
+        if self._theme_request in names:
+            self.theme = self._theme_request
+        else:
+            if themes:
+                self.theme = DEFAULT if DEFAULT in names else themes[0].name
+            errors.append(f"theme {self._theme_request!r} not found; using {self.theme}")
+        for error in errors:  # a broken theme file is reported, never fatal
+            self.notify(error, title="Theme", severity="warning", timeout=8)
+        if self.observer:
+            self.screen.add_class("observer")
+        self.engine.subscribe(lambda record: self.refresh_view())
+        if self.monitor is not None:
+            self.monitor.subscribe(self.refresh_view)
+        self._layout(self.size.width, self.size.height)
+        self.refresh_view()
+        if self.watch:
+            self.set_interval(self.tick_s, self._tick)
+            if self.monitor is not None:
+                self.run_worker(self.monitor.run(), group="monitor", exit_on_error=False)
+
+    def on_resize(self, event) -> None:
+        self._layout(event.size.width, event.size.height)
+
+    def _layout(self, width: int, height: int) -> None:
+        """Below 110x34 the panes become tabs (keys 1-5); above, all of them are on screen."""
+        compact = width < 110 or height < 34
+        self.screen.set_class(compact, "compact")
+        for name in PANES:
+            self.query_one(f"#{name}").set_class(compact and name == self._pane, "shown")
+        for box in ("#top", "#middle"):
+            container = self.query_one(box)
+            container.set_class(any(c.id == self._pane for c in container.children), "holds-shown")
+        self._draw_tabs()
+
+    def _draw_tabs(self) -> None:
+        tabs = Text(" ")
+        for i, name in enumerate(PANES):
+            style = "bold reverse" if name == self._pane else ""
+            tabs.append(f" {i + 1} {name.capitalize()} ", style)
+            tabs.append(" ")
+        self.query_one("#tabs", Static).update(tabs)
+
+    def action_pane(self, name: str) -> None:
+        self._pane = name
+        self._layout(self.size.width, self.size.height)
+
+    # -- refreshing ----------------------------------------------------------------------------
+
+    def view(self) -> View:
+        variables = self.theme_variables if not self.no_color else {}
+        return View(
+            plan=self.engine.plan,
+            state=self.engine.state,
+            monitor=self.monitor,
+            now=self.engine.clock.now(),
+            running=frozenset(self.engine.running_checks),
+            observer=self.observer,
+            who=self.who,
+            colors=Palette.from_variables(variables),
+            busy=self.busy,
+        )
+
+    def refresh_view(self) -> None:
+        v = self.view()
+        with self.batch_update():
+            self.query_one(HeaderBar).show(v)
+            for pane in self.query(Pane):
+                pane.show(v)
+
+    def _tick(self) -> None:
+        """Once a second: fold in what other terminals journaled, and move the clocks on."""
+        try:
+            self.engine.refresh()
+        except Exception as e:  # a tampered or unreadable journal: say so loudly, keep the screen
+            self.notify(str(e), title="Journal", severity="error", timeout=30)
+        self.refresh_view()
+
+    # -- safety: what this terminal may do -----------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MUTATING and self.observer:
+            return False
+        return True
+
+    def _refused_here(self) -> bool:
+        """Each mutating action checks again: buttons and palette hits reach methods directly."""
+        if self.observer:
+            self.notify(READ_ONLY, title="Observer", severity="warning")
+            return True
+        return False
+
+    def _report(self, title: str, outcome: Outcome) -> None:
+        if not outcome.ok and outcome.reasons:
+            self.notify("\n".join(outcome.reasons), title=f"{title} refused", severity="error", timeout=12)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def action_run_checks(self) -> None:
+        if self._refused_here():
+            return
+        self._run_checks()
+
+    @work(exclusive=True, group="preflight", exit_on_error=False)
+    async def _run_checks(self) -> None:
+        task = asyncio.ensure_future(self.engine.run_preflight())
+        await asyncio.sleep(0)  # let the checks start, so the pane shows them running
+        self.refresh_view()
+        self._report("Preflight", await task)
+
+    def action_waive(self) -> None:
+        if self._refused_here():
+            return
+        checks = [(c.name, c.id) for c in self.engine.plan.preflight]
+        fields = [("check", "Check to waive", checks), ("reason", "Reason (journaled)", "")]
+        self.push_screen(FormDialog("Waive a preflight check", fields, "Waive"), self._waived)
+
+    def _waived(self, values: dict | None) -> None:
+        if values:
+            self._report("Waiver", self.engine.waive(values["check"], values["reason"]))
+
+    def action_sign_off(self) -> None:
+        if self._refused_here():
+            return
+        plan = self.engine.plan
+        missing = [(plan.role_title(r), r) for r in plan.sign_offs if r not in self.engine.state.sign_offs]
+        if not missing:
+            self.notify("every sign-off is recorded", title="Sign-off")
+            return
+        fields = [("role", "Role", missing), ("name", "Signed by (name)", ""), ("note", "Note", "approved")]
+        self.push_screen(FormDialog("Record a sign-off", fields), self._signed)
+
+    def _signed(self, values: dict | None) -> None:
+        if values:
+            self._report("Sign-off", self.engine.sign_off(values["role"], values["name"], values["note"]))
+
+    def action_start(self) -> None:
+        if self._refused_here():
+            return
+        self._command("Start", self.engine.start, "starting")
+
+    def action_advance(self) -> None:
+        if self._refused_here():
+            return
+        self._command("Advance", self.engine.advance, "advancing")
+
+    @work(exclusive=True, group="command", exit_on_error=False)
+    async def _command(self, title: str, command, busy: str) -> None:
+        self.busy = busy
+        self.refresh_view()
+        try:
+            self._report(title, await command())
+        finally:
+            self.busy = ""
+            self.refresh_view()
+
+    def action_gate(self) -> None:
+        if self._refused_here():
+            return
+        if self.engine.state.phase is None:
+            self.notify("no phase is soaking yet", title="Go/No-Go refused", severity="error")
+            return
+        self.push_screen(GateDialog(self.view, self.engine.decide))
+
+    def action_kill(self) -> None:
+        if self._refused_here():
+            return
+        from cockpit.core.rules import kill_refusals
+
+        if reasons := kill_refusals(self.engine.state):
+            self.notify("\n".join(reasons), title="Kill refused", severity="error", timeout=12)
+            return
+        r = self.engine.plan
+        self.push_screen(KillDialog(r.release.version, r.kill_switch.flag, self.engine.state.weight), self._kill_confirmed)
+
+    def _kill_confirmed(self, order: KillOrder | None) -> None:
+        if order is not None:
+            self._kill(order.reason)  # a worker: the screen keeps drawing, keys keep flowing
+
+    @work(exclusive=True, group="kill", exit_on_error=False)
+    async def _kill(self, reason: str) -> None:
+        self.busy = "KILL SENT"
+        self.refresh_view()
+        try:
+            outcome = await self.engine.kill(reason)
+        finally:
+            self.busy = ""
+            self.refresh_view()
+        if outcome.ok:
+            self.notify("gateway confirms the canary is off", title="KILL VERIFIED", timeout=12)
+        else:
+            self.notify("\n".join(outcome.reasons), title="KILL NOT CONFIRMED", severity="error", timeout=30)
+
+    def action_note(self) -> None:
+        if self._refused_here():
+            return
+        self.push_screen(FormDialog("Add a note to the journal", [("text", "Note", "")], "Add"), self._noted)
+
+    def _noted(self, values: dict | None) -> None:
+        if values:
+            self._report("Note", self.engine.note(values["text"]))
+
+    def check_chatops(self, line: str) -> None:
+        """The seed's ChatOps approval, checked field by field against the plan (read-only)."""
+        plan = self.engine.plan
+        problems = chatops.mismatches(
+            line,
+            version=plan.release.version,
+            environment=plan.release.environment,
+            region=plan.release.region,
+            residency=plan.release.data_residency,
+            steps=tuple(p.weight for p in plan.phases),
+        )
+        if problems:
+            self.notify("\n".join(problems), title="ChatOps line does NOT match the plan", severity="error", timeout=15)
+            return
+        self.notify(line, title="ChatOps approval matches the plan", timeout=10)
+        if not self.observer:
+            self.engine.note(f"ChatOps approval checked against the plan: {line}")
+
+    def action_help(self) -> None:
+        rows = []
+        for binding in self.BINDINGS:
+            if binding.action.startswith("pane("):
+                continue
+            rows.append((binding.key.replace("question_mark", "?"), binding.description, self.check_action(binding.action, ()) is True))
+        rows.append(("1-5", "show one pane (compact layout, below 110x34)", True))
+        rows.append(("ctrl+p", "command palette", True))
+        self.push_screen(HelpScreen(rows, self.observer))
+
+    def action_quit_cockpit(self) -> None:
+        if self.observer or not self.engine.state.live:
+            self.exit()
+            return
+        self.push_screen(
+            ConfirmQuit("The rollout is live. While no captain runs, triggers are not watched and nothing rolls back on its own."),
+            lambda quit_: self.exit() if quit_ else None,
+        )

@@ -1,0 +1,253 @@
+"""Modal dialogs: the confirmed kill switch, go/no-go, waiver, sign-off, note, quit and help.
+
+Dialogs collect input and return typed results; the app calls the engine. The gate dialog is
+the exception: it records each owner's decision as it is made (partial decisions persist).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+
+class Dialog(ModalScreen):
+    """Escape always cancels; focus starts on Cancel so a stray Enter does nothing."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+    DEFAULT_CLASSES = "dialog"
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancelled(self) -> None:
+        self.dismiss(None)
+
+
+# --- the kill switch --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KillOrder:
+    reason: str
+
+
+class KillDialog(Dialog):
+    """Type the release version to pull the kill switch. A wrong text changes nothing."""
+
+    def __init__(self, version: str, flag: str, weight: int):
+        super().__init__(classes="dialog danger")
+        self.version, self.flag, self.weight = version, flag, weight
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="box"):
+            yield Label("PULL THE KILL SWITCH", id="title")
+            yield Static(
+                f"Sets {self.flag}=false at the gateway: the canary goes from {self.weight} % to 0 %, "
+                "and the cockpit reads the gateway back before it says so.",
+                classes="explain",
+            )
+            yield Label(f"Type the release version ({self.version}) to confirm:")
+            yield Input(placeholder=self.version, id="confirm")
+            yield Label("Reason (journaled, sent to the channel):")
+            yield Input(placeholder="e.g. p95 regression on dashboards", id="reason")
+            yield Static("", id="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel", variant="primary")
+                yield Button("Pull kill switch", id="pull", variant="error")
+
+    @on(Button.Pressed, "#pull")
+    def _pulled(self) -> None:
+        self._submit()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    def _submit(self) -> None:
+        typed = self.query_one("#confirm", Input).value.strip()
+        reason = self.query_one("#reason", Input).value.strip()
+        error = self.query_one("#error", Static)
+        if typed != self.version:
+            error.update(Text(f"'{typed}' is not {self.version}: nothing was changed", "bold"))
+            return
+        self.dismiss(KillOrder(reason or "kill switch pulled from the cockpit"))
+
+
+# --- go / no-go -------------------------------------------------------------------------------
+
+
+class GateDialog(Dialog):
+    """One phase's gate: its criteria with live status, and each owner role's decision."""
+
+    def __init__(self, app_view, decide):
+        super().__init__()
+        self._view = app_view  # callable returning the current View
+        self._decide = decide  # callable(role, decision, name, note) -> Outcome
+
+    def compose(self) -> ComposeResult:
+        v = self._view()
+        spec = v.plan.phases[v.state.phase]
+        owners = [(v.plan.role_title(o), o) for o in spec.gate.owners]
+        with Vertical(id="box"):
+            yield Label(f"GO / NO-GO: {spec.name} gate ({spec.weight} %)", id="title")
+            with VerticalScroll(id="gate-scroll"):
+                yield Static(self._summary(), id="summary")
+            with Horizontal(classes="row"):
+                yield Select(owners, value=owners[0][1], allow_blank=False, id="role")
+                yield Input(placeholder="who decides (name)", id="name")
+            yield Input(placeholder="note (optional; attests the manual criteria)", id="note")
+            yield Static("", id="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel", variant="primary")
+                yield Button("NO-GO", id="nogo", variant="error")
+                yield Button("GO", id="go", variant="success")
+
+    def _summary(self) -> Table:
+        v = self._view()
+        spec = v.plan.phases[v.state.phase]
+        gate = v.state.gates.get(v.state.phase)
+        t = Table.grid(padding=(0, 1))
+        t.add_column(width=1)
+        t.add_column()
+        t.add_column()
+        for c in spec.gate.auto:
+            live = v.monitor.criteria.get(c.id) if v.monitor else None
+            journaled = gate.criteria.get(c.id) if gate else None
+            ok = live.passed if live and live.passed is not None else (journaled.passed if journaled else None)
+            detail = live.detail if live else (journaled.detail if journaled else "not evaluated yet")
+            mark = "·" if ok is None else ("✓" if ok else "✗")
+            t.add_row(mark, c.name, Text(detail, "dim"))
+        for m in spec.gate.manual:
+            t.add_row("·", m, Text("attested by the owners", "dim"))
+        t.add_row("", "", "")
+        for role in spec.gate.owners:
+            d = gate.decisions.get(role) if gate else None
+            word = "waiting" if d is None else f"{d.decision} by {d.name} at {d.at:%H:%M:%S}" + (f": {d.note}" if d.note else "")
+            style = "dim" if d is None else ("bold green" if d.decision == "GO" else "bold red")
+            t.add_row("▸", v.plan.role_title(role), Text(word, style))
+        return t
+
+    @on(Button.Pressed, "#go")
+    def _go(self) -> None:
+        self._record("GO")
+
+    @on(Button.Pressed, "#nogo")
+    def _no_go(self) -> None:
+        self._record("NO-GO")
+
+    def _record(self, decision: str) -> None:
+        role = self.query_one("#role", Select).value
+        name = self.query_one("#name", Input).value
+        note = self.query_one("#note", Input).value
+        outcome = self._decide(role, decision, name, note)
+        error = self.query_one("#error", Static)
+        if outcome.ok:
+            error.update(Text(f"recorded {decision} for {self._view().plan.role_title(role)}", "bold"))
+            self.query_one("#note", Input).value = ""
+        else:
+            error.update(Text("; ".join(outcome.reasons), "bold red"))
+        self.query_one("#summary", Static).update(self._summary())
+
+
+# --- small forms ------------------------------------------------------------------------------
+
+
+class FormDialog(Dialog):
+    """A title, a few fields, Cancel and OK. Returns a dict of the fields, or None."""
+
+    def __init__(self, title: str, fields: list[tuple[str, str, object]], ok_label: str = "Record"):
+        super().__init__()
+        self.title_text, self.fields, self.ok_label = title, fields, ok_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="box"):
+            yield Label(self.title_text, id="title")
+            for key, label, spec in self.fields:
+                yield Label(label)
+                if isinstance(spec, list):
+                    yield Select(spec, value=spec[0][1], allow_blank=False, id=key)
+                else:
+                    yield Input(value=str(spec or ""), id=key)
+            yield Static("", id="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel", variant="primary")
+                yield Button(self.ok_label, id="ok", variant="success")
+
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        self._submit()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    def _submit(self) -> None:
+        values = {}
+        for key, _label, _spec in self.fields:
+            widget = self.query_one(f"#{key}")
+            values[key] = widget.value if not isinstance(widget, Input) else widget.value.strip()
+        empty = [label for key, label, spec in self.fields if not isinstance(spec, list) and not values[key]]
+        if empty:
+            self.query_one("#error", Static).update(Text(f"required: {empty[0]}", "bold red"))
+            return
+        self.dismiss(values)
+
+
+class ConfirmQuit(Dialog):
+    def __init__(self, message: str):
+        super().__init__()
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="box"):
+            yield Label("Quit the cockpit?", id="title")
+            yield Static(self.message, classes="explain")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel", variant="primary")
+                yield Button("Quit", id="quit", variant="warning")
+
+    @on(Button.Pressed, "#quit")
+    def _quit(self) -> None:
+        self.dismiss(True)
+
+
+class HelpScreen(ModalScreen):
+    """Every binding, with what it does; observers see that actions are not theirs."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
+    DEFAULT_CLASSES = "dialog"
+
+    def __init__(self, rows: list[tuple[str, str, bool]], observer: bool):
+        super().__init__()
+        self.rows, self.observer = rows, observer
+
+    def compose(self) -> ComposeResult:
+        t = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
+        t.add_column("key")
+        t.add_column("what it does")
+        t.add_column("")
+        for key, description, allowed in self.rows:
+            t.add_row(key, description, "" if allowed else Text("captain only", "dim"))
+        with Vertical(id="box"):
+            yield Label("Keys" + (" (OBSERVER: read-only)" if self.observer else ""), id="title")
+            yield Static(t, id="keys")
+            yield Static(
+                "ctrl+p opens the command palette: every action, and the ChatOps line "
+                "(/approve canary …) checked against the plan. Escape closes this.",
+                classes="explain",
+            )
+
+    def action_dismiss(self) -> None:
+        self.dismiss(None)

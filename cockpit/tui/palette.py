@@ -1,0 +1,29 @@
+"""The command palette: the cockpit's actions (only those this terminal may run) and the ChatOps line."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+
+class CockpitCommands(Provider):
+    def _actions(self):
+        app = self.app
+        for action, label, help_text in app.PALETTE:
+            if app.check_action(action, ()) is True:  # an observer is never offered a mutating action
+                yield action, label, help_text
+
+    async def discover(self) -> Hits:
+        for action, label, help_text in self._actions():
+            yield DiscoveryHit(label, partial(self.app.run_action, action), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        if query.lstrip().startswith("/approve"):
+            yield Hit(100, f"ChatOps: {query.strip()}", partial(self.app.check_chatops, query.strip()), help="check this approval line against the plan")
+            return
+        matcher = self.matcher(query)
+        for action, label, help_text in self._actions():
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(label), partial(self.app.run_action, action), help=help_text)

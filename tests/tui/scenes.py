@@ -1,0 +1,74 @@
+"""Rollouts in known states on a frozen clock, for pilot and snapshot tests of the screen."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from cockpit import demo
+from cockpit.clock import ManualClock
+from cockpit.core.events import Actor
+from cockpit.engine import Engine
+from cockpit.monitor import Monitor
+from cockpit.journal import Journal
+from cockpit.tui.app import CockpitApp
+from tests.conftest import T0
+
+CAPTAIN = Actor(user="alice", host="bastion", role="captain")
+
+
+class Scene:
+    """An engine, a monitor and a simulated world on a ManualClock, driven to a state."""
+
+    def __init__(self, state_dir: Path, scenario: str = "healthy"):
+        self.state_dir = state_dir
+        self.clock = ManualClock(T0)
+        self.engine, self.monitor, self.world, self.people = demo.build(
+            scenario, state_dir, clock=self.clock, actor=CAPTAIN, poll_s=60
+        )
+
+    async def soak(self, minutes: float) -> None:
+        """Let rollout time pass, polling once a minute as the captain's monitor would."""
+        for _ in range(int(minutes)):
+            self.clock.advance(timedelta(minutes=1))
+            await self.monitor.poll()
+
+    async def preflight(self, signed: int = 5) -> "Scene":
+        await self.engine.run_preflight()
+        for role in self.engine.plan.sign_offs[:signed]:
+            self.engine.sign_off(role, demo.PEOPLE[role], "approved")
+        await self.monitor.poll()
+        return self
+
+    async def live(self, *, phase: int = 0, into_soak_min: float = 7) -> "Scene":
+        """Started, advanced to `phase` with every earlier gate passed, `into_soak_min` into its soak."""
+        await self.preflight()
+        await self.engine.start()
+        await self.monitor.poll()
+        for _ in range(phase):
+            await self.soak(21)
+            out = await self.engine.advance()
+            assert out.ok, out.reasons
+        await self.soak(into_soak_min)
+        return self
+
+    def app(self, **kw) -> CockpitApp:
+        return CockpitApp(self.engine, self.monitor, who=str(CAPTAIN), watch=False, **kw)
+
+    def observer_app(self) -> CockpitApp:
+        follower = Engine(self.engine.plan, Journal(self.state_dir, readonly=True), clock=self.clock, actor=Actor(user="bob", host="bastion", role="observer"))
+        follower.ensure_plan()
+        monitor = Monitor(follower, self.monitor.metrics, poll_s=60)  # display only: the follower journals nothing
+        return CockpitApp(follower, monitor, who="bob@bastion", watch=False)
+
+
+def text_of(widget) -> str:
+    """What a Static pane shows, as plain text at its width on screen."""
+    import io
+
+    from rich.console import Console
+
+    width = widget.content_region.width or 100
+    console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+    console.print(widget.content)
+    return console.export_text()

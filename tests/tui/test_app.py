@@ -1,0 +1,271 @@
+"""The screen's flows, driven as a captain (and an observer) would, with Pilot."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Button, Input, Select
+
+from cockpit.tui.dialogs import GateDialog, HelpScreen, KillDialog
+from tests.tui.scenes import Scene, text_of
+
+pytestmark = pytest.mark.anyio
+
+
+def kinds(scene: Scene) -> list[str]:
+    return [r.kind for r in scene.engine.journal.records]
+
+
+def notes(app) -> list[str]:
+    return [f"{n.title}: {n.message}" for n in app._notifications]
+
+
+async def test_advance_refused_shows_the_cores_reasons_verbatim(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=0, into_soak_min=5)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        before = len(kinds(scene))
+        await pilot.press("a")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        shown = "\n".join(notes(app))
+        assert "Advance refused: Phase 1 soak has 15m00s left" in shown
+        assert "waiting for GO from: SRE" in shown
+        assert len(kinds(scene)) == before  # a refusal changes nothing
+
+
+async def test_a_gate_recorded_by_two_owners(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=1, into_soak_min=5)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, GateDialog)
+        dialog.query_one("#name", Input).value = "Priya"
+        dialog.query_one("#note", Input).value = "UI E2E confirmed on staging+canary"
+        await pilot.click("#go")
+        dialog.query_one("#role", Select).value = "tech_lead"
+        dialog.query_one("#name", Input).value = "Tomas"
+        await pilot.click("#nogo")
+        await pilot.pause()
+        await pilot.press("escape")
+    gate = scene.engine.state.gates[1].decisions
+    assert (gate["po"].decision, gate["po"].name, gate["po"].note) == ("GO", "Priya", "UI E2E confirmed on staging+canary")
+    assert (gate["tech_lead"].decision, gate["tech_lead"].name) == ("NO-GO", "Tomas")
+    # Partial decisions persist: they are in the journal, so a restart or an observer sees them.
+    from cockpit.core.state import fold
+    from cockpit.journal import Journal
+
+    assert fold(Journal(scene.state_dir, readonly=True).records).gates[1].decisions.keys() == {"po", "tech_lead"}
+
+
+async def test_gate_dialog_refuses_a_decision_without_a_name(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        await pilot.click("#go")
+        await pilot.pause()
+        assert "a decision needs the name of who decided" in text_of(app.screen.query_one("#error"))
+    assert 0 not in scene.engine.state.gates or not scene.engine.state.gates[0].decisions
+
+
+async def test_kill_dialog_starts_on_cancel_and_escape_cancels(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    app = scene.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("k")
+        await pilot.pause()
+        assert isinstance(app.screen, KillDialog)
+        assert app.focused is app.screen.query_one("#cancel", Button)
+        await pilot.press("enter")  # a stray Enter lands on Cancel
+        await pilot.pause()
+        assert not isinstance(app.screen, KillDialog)
+        await pilot.press("k")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, KillDialog)
+    assert "kill_requested" not in kinds(scene)
+
+
+async def test_kill_with_wrong_text_is_refused_and_right_text_kills_verified(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=1)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("k")
+        await pilot.pause()
+        dialog = app.screen
+        dialog.query_one("#confirm", Input).value = "v0.1.1"
+        dialog.query_one("#reason", Input).value = "p95 regression"
+        await pilot.click("#pull")
+        await pilot.pause()
+        assert isinstance(app.screen, KillDialog)
+        assert "'v0.1.1' is not v0.1.0: nothing was changed" in text_of(dialog.query_one("#error"))
+        assert "kill_requested" not in kinds(scene)
+        dialog.query_one("#confirm", Input).value = "v0.1.0"
+        await pilot.pause(0.25)  # a Button ignores a second press within its 0.2 s press effect
+        await pilot.click("#pull")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        header = text_of(app.query_one("#header"))
+        assert "ROLLED BACK · KILL VERIFIED" in header and "canary 0 %" in header
+        assert "KILL VERIFIED" in text_of(app.query_one("#phase"))
+    assert kinds(scene)[-3:] == ["kill_requested", "kill_result", "notified"]
+    assert scene.engine.state.kill.reason == "p95 regression"
+    assert scene.world.enabled is False
+
+
+async def test_kill_not_confirmed_is_loud(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    scene.world.gateway_down = True
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("k")
+        await pilot.pause()
+        app.screen.query_one("#confirm", Input).value = "v0.1.0"
+        await pilot.click("#pull")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "KILL NOT CONFIRMED" in text_of(app.query_one("#header"))
+        assert any(n.startswith("KILL NOT CONFIRMED") for n in notes(app))
+        assert "▶ Emergency" in text_of(app.query_one("#escalation"))
+
+
+async def test_keys_keep_flowing_while_the_kill_runs(tmp_path):
+    """The kill runs in a worker: the help screen opens while a slow gateway is still answering."""
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    scene.world.gateway_delay_s = 0.5
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("k")
+        await pilot.pause()
+        app.screen.query_one("#confirm", Input).value = "v0.1.0"
+        await pilot.click("#pull")
+        await pilot.pause()
+        assert "KILL SENT" in text_of(app.query_one("#header"))
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert scene.engine.state.kill is not None and scene.engine.state.kill.result is None  # still in flight
+        await app.workers.wait_for_complete()
+    assert scene.engine.state.status == "rolled_back"
+
+
+async def test_start_from_the_keyboard_after_preflight(tmp_path):
+    scene = await Scene(tmp_path / "s").preflight()
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert scene.engine.state.phase == 0 and scene.world.weight == 5
+        assert "Phase 1 (1/4)" in text_of(app.query_one("#header"))
+
+
+async def test_sign_off_and_waive_dialogs(tmp_path):
+    scene = await Scene(tmp_path / "s").preflight(signed=3)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("o")
+        await pilot.pause()
+        assert app.screen.query_one("#role", Select).value == "sre"  # the first missing sign-off
+        app.screen.query_one("#name", Input).value = "Sam"
+        await pilot.click("#ok")
+        await pilot.pause()
+        await pilot.press("w")
+        await pilot.pause()
+        app.screen.query_one("#check", Select).value = "cve_status"
+        await pilot.click("#ok")
+        await pilot.pause()
+        assert "required: Reason (journaled)" in text_of(app.screen.query_one("#error"))
+        app.screen.query_one("#reason", Input).value = "scanner outage; manual review SEC-42"
+        await pilot.pause(0.25)  # a Button ignores a second press within its 0.2 s press effect
+        await pilot.click("#ok")
+        await pilot.pause()
+    assert scene.engine.state.sign_offs["sre"].name == "Sam"
+    assert scene.engine.state.checks["cve_status"].waived == "scanner outage; manual review SEC-42"
+
+
+async def test_chatops_line_is_checked_against_the_plan(tmp_path):
+    scene = await Scene(tmp_path / "s").preflight()
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.check_chatops("/approve canary v0.1.0 → prod (us-west-2, US-only) steps: 5/25/50/100 kill-switch:gateway-flag")
+        app.check_chatops("/approve canary v0.2.0 → prod (us-east-1, US-only) steps: 5/50/100 kill-switch:gateway-flag")
+        await pilot.pause()
+        shown = notes(app)
+    assert any(n.startswith("ChatOps approval matches the plan") for n in shown)
+    bad = next(n for n in shown if n.startswith("ChatOps line does NOT match"))
+    assert "version v0.2.0 ≠ plan v0.1.0" in bad and "region us-east-1 ≠ plan us-west-2" in bad and "steps 5/50/100 ≠ plan 5/25/50/100" in bad
+    assert scene.engine.journal.records[-1].payload.text.startswith("ChatOps approval checked")
+
+
+async def test_help_lists_every_binding(tmp_path):
+    scene = await Scene(tmp_path / "s").preflight()
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = text_of(app.screen.query_one("#keys"))
+        for key, label in [("a", "Advance"), ("g", "Go/No-Go"), ("k", "KILL"), ("s", "Start"), ("r", "Checks"), ("o", "Sign"), ("w", "Waive"), ("n", "Note"), ("q", "Quit")]:
+            assert label in text, label
+        await pilot.press("escape")
+
+
+# --- observers ----------------------------------------------------------------------------------
+
+MUTATING_KEYS = ["a", "g", "k", "s", "r", "o", "w", "n"]
+
+
+async def test_observer_cannot_act_by_key(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    app = scene.observer_app()
+    before = kinds(scene)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert "OBSERVER" in text_of(app.query_one("#header"))
+        for key in MUTATING_KEYS:
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is app.screen_stack[0], f"{key} opened {app.screen}"
+        shown = {ab.binding.key for ab in app.screen.active_bindings.values() if ab.enabled and ab.binding.show}
+        assert shown and not shown & set(MUTATING_KEYS)  # the footer offers help and quit, nothing that acts
+    assert kinds(scene) == before
+
+
+async def test_observer_palette_offers_no_action_and_direct_calls_are_refused(tmp_path):
+    from cockpit.tui.palette import CockpitCommands
+
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    app = scene.observer_app()
+    before = kinds(scene)
+    async with app.run_test(size=(120, 40)) as pilot:
+        provider = CockpitCommands(app.screen)
+        offered = [hit.text for hit in [h async for h in provider.discover()]]
+        assert offered == ["Help: every key"]
+        searched = [str(h.match_display) async for h in provider.search("kill")]
+        assert searched == []
+        # A button handler or palette hit reaches the method directly: it must refuse too.
+        app.action_kill()
+        app.action_advance()
+        app.action_start()
+        app.action_gate()
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0]
+        assert sum("read-only" in n for n in notes(app)) >= 4
+        # And the engine under it refuses writes whatever the screen does.
+        out = await app.engine.kill("from the observer")
+        assert not out.ok and "read-only" in out.reasons[0]
+    assert kinds(scene) == before
+
+
+async def test_observer_follows_the_captain(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    app = scene.observer_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        scene.engine.note("captain: watching p95 closely")
+        app._tick()  # what the once-a-second timer does
+        await pilot.pause()
+        assert "captain: watching p95 closely" in text_of(app.query_one("#timeline"))
