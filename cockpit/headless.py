@@ -1,8 +1,8 @@
 """`cockpit kill`, `cockpit shift` and `cockpit reconcile`: the engine's traffic commands without a screen.
 
 Exit codes: 0 done and verified, 1 tried but not verified (KILL NOT CONFIRMED, a shift the
-gateway does not confirm, canary traffic that does not fall), 2 refused or misconfigured,
-with nothing journaled and nothing sent to the gateway.
+gateway does not confirm, canary traffic that does not fall), 2 refused or misconfigured and
+3 captain lock held (as `cockpit run`): both with nothing journaled and nothing sent to the gateway.
 
 Who may run what:
 - `kill` needs no captain lock: an emergency from a second terminal must work while the
@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3  # 3: another captain holds the lock, as for `run`
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,9 +62,10 @@ def _actor(role: str):
 class Refused(Exception):
     """Nothing was changed; the lines say why."""
 
-    def __init__(self, *lines: str):
+    def __init__(self, *lines: str, code: int = EXIT_USAGE):
         super().__init__("\n".join(lines))
         self.lines = lines
+        self.code = code
 
 
 def _load(config: str):
@@ -138,7 +139,7 @@ def _run(main: Callable[[], int]) -> int:
         return main()
     except Refused as e:
         _say(*e.lines, err=True)
-        return EXIT_USAGE
+        return e.code
 
 
 # -- kill --------------------------------------------------------------------------------------
@@ -215,7 +216,7 @@ def _captain_lock(state_dir):
         return CaptainLock(state_dir, user=getpass.getuser(), host=socket.gethostname(), pid=os.getpid(),
                            since=since).acquire()
     except CaptainLockHeld as e:
-        raise Refused(f"refused: {e}", "nothing was changed") from None
+        raise Refused(f"refused: {e}", "nothing was changed", code=EXIT_LOCKED) from None
 
 
 def cmd_shift(args) -> int:

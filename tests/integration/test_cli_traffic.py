@@ -267,7 +267,7 @@ def test_shift_refusals_change_nothing(config, captain, haproxy):
         res = shift(config, 25)
     finally:
         lock.release()
-    assert res.returncode == 2 and "refused: captain lock held by alice@bastion" in res.stderr
+    assert res.returncode == 3 and "refused: captain lock held by alice@bastion" in res.stderr  # as `run`
     assert [r.kind for r in captain.engine.refresh()] == []
     assert captain.journal_bytes()[: len(before)] == before and canary_about(haproxy, 5)
 
