@@ -106,7 +106,8 @@ def _confirm(plan, given: str | None, what: str) -> None:
 
 def _engine(plan, state_dir, role: str, *, metrics: bool = False):
     """A writable engine with the real gateway; credentials are resolved here and only here."""
-    from cockpit.adapters.factory import build_gateway, build_metrics
+    from cockpit.adapters.factory import build_gateway
+    from cockpit.adapters.prometheus import build_metrics
     from cockpit.clock import SystemClock
     from cockpit.config import ConfigError
     from cockpit.engine import Engine

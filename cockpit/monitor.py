@@ -1,34 +1,51 @@
 """The poll → evaluate → act loop: triggers, gate criteria, budget and connection health.
 
 Queries are blocking (prometheus-api-client), so each runs in a thread of the monitor's
-own pool; all of one round run concurrently and one slow query delays no other. The
-verdicts go to the engine, which journals transitions and acts on fired triggers. An
-observer's monitor computes the same gauges, and the follower engine ignores them.
+own pool under a deadline; all of one round run concurrently and one slow query delays no
+other. A check-backed trigger's check runs as a background task, so a slow `cosign` never
+holds a round (nor makes every other gauge stale). The verdicts go to the engine, which
+journals transitions and acts on fired triggers. An observer's monitor computes the same
+gauges, and the follower engine ignores them.
+
+Nothing raises out of `poll()`: a failed query is an error on its gauge and in `health`; a
+bug in one evaluation is recorded on that gauge and in `faults`, and the round goes on. A
+trigger whose queries keep failing is judged by its no-data policy once its gauge is stale
+(2 poll intervals): one lost answer is not a rollback, a dead Prometheus is not a pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from cockpit.adapters.gateway import GatewayError
 from cockpit.adapters.metrics import MetricsSource, QueryResult, Sample
 from cockpit.config import Criterion, Trigger
 from cockpit.core.budget import BudgetBurn, burn
 from cockpit.core.compare import Comparison
 from cockpit.core.triggers import (
+    MIN_COVERAGE,
     TriggerTrack,
+    WindowVerdict,
     evaluate_criterion,
     evaluate_window,
+    expected_samples,
+    format_value,
     relative_threshold,
     window_bounds,
 )
 from cockpit.engine import Engine
 
+log = logging.getLogger(__name__)
+
 HISTORY = 40  # sparkline points kept per gauge
+FAULTS_KEPT = 20  # internal errors kept for the screen
+CHECK_INTERVAL = timedelta(minutes=5)  # a check-backed trigger without `interval`
+GATEWAY_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -39,7 +56,8 @@ class Health:
     ok: bool | None = None  # None: not checked (or not used in this mode)
     detail: str = ""
     since: datetime | None = None
-    failures: int = 0
+    failures: int = 0  # consecutive rounds with a failure
+    endpoint: str = ""  # where it points (credentials stripped), for "down: ... at URL"
 
     def update(self, ok: bool, detail: str, now: datetime) -> None:
         if ok != self.ok:
@@ -60,7 +78,16 @@ class CheckSamples:
     """A check-backed trigger's history: 1.0 per failed run, 0.0 per passed one."""
 
     samples: list[Sample] = field(default_factory=list)
-    last_run: datetime | None = None
+    last_run: datetime | None = None  # when the latest run started
+
+
+@dataclass
+class _Tally:
+    """One round's queries: how many were sent, how many failed, the first failure."""
+
+    sent: int = 0
+    failed: int = 0
+    first_error: str = ""
 
 
 class Monitor:
@@ -77,12 +104,24 @@ class Monitor:
         prom = engine.plan.prometheus
         self.poll_s = poll_s or (prom.poll_interval.total_seconds() if prom else 15.0)
         self.step_s = step_s or (prom.step.total_seconds() if prom else 30.0)
+        # Wall-clock bound on one query, over the source's own timeout (connect + read).
+        timeout = getattr(metrics, "timeout_s", None)
+        self.query_deadline_s = 2 * timeout + 1 if timeout else 30.0
         self.tracks: dict[str, TriggerTrack] = {t.id: TriggerTrack() for t in engine.plan.triggers}
         self.criteria: dict[str, CriterionView] = {}
         self.budget: BudgetBurn | None = None
-        self.health = {"prometheus": Health("prometheus"), "gateway": Health("gateway")}
+        gw = engine.gateway
+        self.health = {
+            "prometheus": Health("prometheus", endpoint=getattr(metrics, "endpoint", "") if metrics else ""),
+            "gateway": Health("gateway", endpoint=getattr(gw, "name", "") if gw else ""),
+        }
+        self.faults: deque[str] = deque(maxlen=FAULTS_KEPT)  # internal errors, newest last
         self.rounds = 0
         self._checks: dict[str, CheckSamples] = {}
+        self._check_tasks: dict[str, asyncio.Task] = {}
+        self._criteria_phase: tuple | None = None
+        self._first_poll: datetime | None = None
+        self._tally = _Tally()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="cockpit-query")
         self._listeners: list[Callable[[], None]] = []
 
@@ -91,35 +130,44 @@ class Monitor:
         self._listeners.append(listener)
 
     def close(self) -> None:
+        for task in self._check_tasks.values():
+            if not task.done():
+                try:
+                    task.cancel()
+                except RuntimeError:  # its loop already closed (the app has exited): nothing runs it
+                    pass
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    # -- one round -----------------------------------------------------------------------------
+    async def settle(self) -> None:
+        """Wait for check runs in flight (tests, and a clean shutdown)."""
+        running = [t for t in self._check_tasks.values() if not t.done()]
+        if running:
+            await asyncio.wait(running)
 
-    async def _query(self, call, *args) -> QueryResult:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, call, *args)
+    # -- one round -----------------------------------------------------------------------------
 
     async def poll(self) -> None:
         """One round: every trigger, the current gate's criteria, the budget, the gateway."""
         now = self.engine.clock.now()
-        self.engine.refresh()
-        results = await asyncio.gather(
-            *(self._trigger(t, now) for t in self.engine.plan.triggers),
-            self._criteria(now),
-            self._budget(now),
-            self._gateway(now),
+        self._first_poll = self._first_poll or now
+        try:
+            self.engine.refresh()
+        except Exception as e:  # noqa: BLE001 - the loop must outlive a bad read
+            self._fault("journal follow", e)
+        self._tally = _Tally()
+        await asyncio.gather(
+            *(self._guarded(f"trigger {t.id}", self._trigger(t, now), t.id) for t in self.engine.plan.triggers),
+            self._guarded("criteria", self._criteria(now)),
+            self._guarded("budget", self._budget(now)),
+            self._guarded("gateway", self._gateway(now)),
         )
-        errors = [r for r in results if isinstance(r, str) and r]
-        if self.metrics is not None:
-            queried = [t for t in self.engine.plan.triggers if t.query] or self.engine.plan.budget.categories
-            if errors:
-                down = len(errors) >= len(queried)
-                self.health["prometheus"].update(False, ("down: " if down else "degraded: ") + errors[0], now)
-            else:
-                self.health["prometheus"].update(True, "ok", now)
+        self._prometheus_health(now)
         self.rounds += 1
         for listener in self._listeners:
-            listener()
+            try:
+                listener()
+            except Exception as e:  # noqa: BLE001 - a screen bug must not stop the rollout's watch
+                self._fault("listener", e)
 
     async def run(self) -> None:
         """Poll forever on the engine's clock (rescheduled after each round, never overlapping)."""
@@ -127,86 +175,201 @@ class Monitor:
             await self.poll()
             await self.engine.clock.sleep(self.poll_s)
 
+    async def _guarded(self, what: str, coro, trigger_id: str | None = None) -> None:
+        try:
+            await coro
+        except Exception as e:  # noqa: BLE001 - one broken evaluation must not stop the others
+            message = self._fault(what, e)
+            if trigger_id is not None:
+                self.tracks[trigger_id] = self.tracks[trigger_id].record_error(message)
+
+    def _fault(self, what: str, exc: BaseException) -> str:
+        message = f"{what}: internal error: {type(exc).__name__}: {exc}"
+        log.error("monitor %s", message, exc_info=exc)
+        self.faults.append(message)
+        return message
+
+    async def _query(self, call, *args) -> QueryResult:
+        """Run one blocking query in the pool, bounded; counted for the round's Prometheus health."""
+        self._tally.sent += 1
+        loop = asyncio.get_running_loop()
+        try:
+            result = await asyncio.wait_for(loop.run_in_executor(self._pool, call, *args), self.query_deadline_s)
+        except asyncio.TimeoutError:
+            result = QueryResult.failed(f"no answer within {self.query_deadline_s:g}s (monitor deadline)")
+        except Exception as e:  # noqa: BLE001 - a source that raises breaks its protocol; still a result
+            result = QueryResult.failed(f"query raised {type(e).__name__}: {e}")
+        if result.status == "error":
+            self._tally.failed += 1
+            self._tally.first_error = self._tally.first_error or (result.error or "error")
+        return result
+
+    def _prometheus_health(self, now: datetime) -> None:
+        t = self._tally
+        if self.metrics is None or t.sent == 0:
+            return
+        if t.failed == 0:
+            self.health["prometheus"].update(True, f"ok ({t.sent} queries)", now)
+            return
+        word = "down" if t.failed == t.sent else "degraded"
+        where = self.health["prometheus"].endpoint
+        error = t.first_error if not where or where in t.first_error else f"{where}: {t.first_error}"
+        self.health["prometheus"].update(False, f"{word}: {t.failed} of {t.sent} queries failed: {error}", now)
+
     # -- triggers ------------------------------------------------------------------------------
 
-    async def _trigger(self, trigger: Trigger, now: datetime) -> str:
-        """Evaluate one trigger; returns an error message, or "" when it was answered."""
+    async def _trigger(self, trigger: Trigger, now: datetime) -> None:
         if trigger.check is not None:
-            samples = await self._check_samples(trigger, now)
-            comparison, threshold, step = Comparison.GT, 0.5, (trigger.interval or timedelta(minutes=5)).total_seconds()
-            if samples is None:
-                return ""
+            self._start_check(trigger, now)
+            return
+        if self.metrics is None:
+            return
+        verdict, error = await self._judge(trigger, now)
+        track = self.tracks[trigger.id]
+        if error is None:
+            self.tracks[trigger.id] = track.record(verdict, keep=HISTORY)
         else:
-            if self.metrics is None:
-                return ""
-            threshold = trigger.threshold
-            if trigger.baseline is not None:
-                base = await self._query(self.metrics.instant, trigger.baseline, now)
-                if base.status != "ok":
-                    message = f"{trigger.id} baseline: {base.error or 'no data'}"
-                    self.tracks[trigger.id] = self.tracks[trigger.id].record_error(message)
-                    return message if base.status == "error" else ""
+            # Keep the last verdict on the gauge (it goes STALE); only once it is stale does the
+            # no-data policy speak, so one lost answer is not a rollback.
+            track = self.tracks[trigger.id] = track.record_error(error)
+            if self._blind_for(track, now) <= 2 * self.poll_s:
+                return
+            verdict = replace(verdict, why=f"{verdict.why} (queries failing: {error})")
+        await self.engine.observe_trigger(trigger, verdict)
+
+    def _min_coverage(self, trigger: Trigger, now: datetime) -> float:
+        """90 % of the samples the canary can have had: a window reaching back before the rollout
+        started expects only the part after it, so a young healthy canary is not "no data: hold".
+        A young breach still only pends (the core fires only a breach seen from the window's start).
+        """
+        started, for_s = self.engine.state.started_at, trigger.for_.total_seconds()
+        if started is None or now.timestamp() - for_s >= started.timestamp():
+            return MIN_COVERAGE
+        lived = max(now.timestamp() - started.timestamp(), 0.0)
+        return MIN_COVERAGE * expected_samples(lived, self.step_s) / expected_samples(for_s, self.step_s)
+
+    def _blind_for(self, track: TriggerTrack, now: datetime) -> float:
+        """Seconds without an answer: since the last good one, or since this monitor's first round."""
+        seen = track.last_good_at if track.last_good_at is not None else self._first_poll.timestamp()
+        return now.timestamp() - seen
+
+    async def _judge(self, trigger: Trigger, now: datetime) -> tuple[WindowVerdict, str | None]:
+        """The window's verdict, and the query error when there was one (then judged on no data)."""
+        start, _ = window_bounds(now.timestamp(), trigger.for_.total_seconds())
+        window = self._query(self.metrics.range, trigger.query, datetime.fromtimestamp(start, now.tzinfo), now, self.step_s)
+        if trigger.baseline is None:
+            result, threshold, error = await window, trigger.threshold, None
+        else:
+            base, result = await asyncio.gather(self._query(self.metrics.instant, trigger.baseline, now), window)
+            threshold, error = None, None
+            if base.status == "ok":
                 threshold = relative_threshold(base.value, trigger.above_baseline_pct)
-            start, end = window_bounds(now.timestamp(), trigger.for_.total_seconds())
-            result = await self._query(
-                self.metrics.range, trigger.query, datetime.fromtimestamp(start, now.tzinfo), now, self.step_s
-            )
-            if result.status == "error":
-                self.tracks[trigger.id] = self.tracks[trigger.id].record_error(result.error or "error")
-                return f"{trigger.id}: {result.error}"
-            samples, comparison, step = list(result.samples), trigger.comparison, self.step_s
+            elif base.status == "error":
+                error = f"baseline: {base.error}"
+        if result.status == "error":
+            error = result.error or "error"
+        samples = list(result.samples) if error is None and threshold is not None else []
         verdict = evaluate_window(
             samples,
-            comparison=comparison,
-            threshold=threshold,
+            comparison=trigger.comparison,
+            threshold=0.0 if threshold is None else threshold,
             for_s=trigger.for_.total_seconds(),
-            step_s=step,
+            step_s=self.step_s,
             now=now.timestamp(),
             no_data=trigger.no_data,
             label=_label(trigger.name),
             unit=trigger.unit,
+            min_coverage=self._min_coverage(trigger, now),
         )
-        track = self.tracks[trigger.id].record(verdict, keep=HISTORY)
-        self.tracks[trigger.id] = track
-        await self.engine.observe_trigger(trigger, verdict)
-        return ""
+        if threshold is None:  # no baseline to compare with: judged as no data, and says so
+            verdict = replace(verdict, threshold=None, why=f"{verdict.why} (baseline has no data)")
+        elif verdict.fired and samples:
+            verdict = replace(verdict, why=f"{verdict.why}; {_window_summary(samples, verdict, trigger.unit, self.step_s)}")
+        return verdict, error
 
-    async def _check_samples(self, trigger: Trigger, now: datetime) -> list[Sample] | None:
-        """Re-run a check-backed trigger's check every `interval`; None until its first run."""
+    # -- check-backed triggers -----------------------------------------------------------------
+
+    def _start_check(self, trigger: Trigger, now: datetime) -> None:
+        """Start the trigger's check in the background when due; its verdict lands when it ends."""
+        running = self._check_tasks.get(trigger.id)
+        engine = self.engine
+        if running is not None and not running.done():
+            return
+        if engine.check_runner is None or engine.follower or engine.state.status != "live":
+            return
         history = self._checks.setdefault(trigger.id, CheckSamples())
-        interval = trigger.interval or timedelta(minutes=5)
-        due = history.last_run is None or now - history.last_run >= interval
-        if due and self.engine.check_runner is not None and self.engine.state.status == "live":
-            check = self.engine.plan.check(trigger.check)
+        if history.last_run is not None and now - history.last_run < (trigger.interval or CHECK_INTERVAL):
+            return
+        history.last_run = now
+        self._check_tasks[trigger.id] = asyncio.create_task(
+            self._guarded(f"trigger {trigger.id}", self._run_check(trigger, history), trigger.id),
+            name=f"cockpit-check-{trigger.id}",
+        )
+
+    async def _run_check(self, trigger: Trigger, history: CheckSamples) -> None:
+        """Each failed run is a breaching sample, an error is no data (the no-data policy decides)."""
+        check = self.engine.plan.check(trigger.check)
+        try:
             outcome = await self.engine.check_runner(check)
-            history.last_run = now
-            if outcome.status != "error":  # an error is no data, not a pass
-                history.samples.append(Sample(now.timestamp(), 1.0 if outcome.status == "fail" else 0.0))
-                history.samples = history.samples[-HISTORY:]
-        return history.samples if history.last_run else None
+            status, detail = outcome.status, outcome.detail
+        except Exception as e:  # noqa: BLE001 - a runner that raises is a check that did not run
+            status, detail = "error", f"{type(e).__name__}: {e}"
+        at = self.engine.clock.now().timestamp()
+        if status not in ("pass", "fail"):
+            status = "error"
+        else:
+            history.samples = (history.samples + [Sample(at, 1.0 if status == "fail" else 0.0)])[-HISTORY:]
+        interval = (trigger.interval or CHECK_INTERVAL).total_seconds()
+        verdict = evaluate_window(
+            history.samples,
+            comparison=Comparison.GT,
+            threshold=0.5,
+            for_s=trigger.for_.total_seconds(),
+            step_s=interval,  # one sample per run; judged as of this run, not of the next poll
+            now=at,
+            no_data=trigger.no_data,
+            label=_label(trigger.name),
+        )
+        words = {"pass": "passed", "fail": "FAILED"}.get(status, "did not run")
+        verdict = replace(verdict, why=f"check {trigger.check} {words}: {detail}" + (
+            f" ({verdict.why})" if status == "error" or verdict.state == "breaching" else ""
+        ))
+        track = self.tracks[trigger.id].record(verdict, keep=HISTORY)
+        self.tracks[trigger.id] = replace(track, last_error=detail) if status == "error" else track
+        await self.engine.observe_trigger(trigger, verdict)
 
     def gauge(self, trigger_id: str):
-        """(track, stale age in seconds or None) for the screen."""
+        """(track, stale age in seconds or None) for the screen; inf when it never had an answer."""
         track = self.tracks.get(trigger_id, TriggerTrack())
-        return track, track.stale_for(self.engine.clock.now().timestamp(), self.poll_s)
+        trigger = next((t for t in self.engine.plan.triggers if t.id == trigger_id), None)
+        period = self.poll_s
+        if trigger is not None and trigger.check is not None:
+            period = max(period, (trigger.interval or CHECK_INTERVAL).total_seconds())
+        return track, track.stale_for(self.engine.clock.now().timestamp(), period)
 
     # -- gate criteria -------------------------------------------------------------------------
 
-    async def _criteria(self, now: datetime) -> str:
+    async def _criteria(self, now: datetime) -> None:
         state = self.engine.state
-        if self.metrics is None or state.phase is None or state.phase_started_at is None or not state.live:
-            return ""
+        if state.phase is None or state.phase_started_at is None or not state.live:
+            return
+        if self._criteria_phase != (state.phase, state.phase_started_at):  # a new soak: forget the last
+            self._criteria_phase = (state.phase, state.phase_started_at)
+            self.criteria.clear()
+        if self.metrics is None:
+            return
         phase = self.engine.plan.phases[state.phase]
-        results = await asyncio.gather(*(self._criterion(c, state.phase_started_at, now) for c in phase.gate.auto))
-        return next((r for r in results if r), "")
+        await asyncio.gather(
+            *(self._guarded(f"criterion {c.id}", self._criterion(c, state.phase_started_at, now)) for c in phase.gate.auto)
+        )
 
-    async def _criterion(self, c: Criterion, since: datetime, now: datetime) -> str:
+    async def _criterion(self, c: Criterion, since: datetime, now: datetime) -> None:
         """Every sample since the phase started must meet the criterion (core.triggers.evaluate_criterion)."""
         result = await self._query(self.metrics.range, c.query, since, now, self.step_s)
         view = self.criteria.setdefault(c.id, CriterionView())
         if result.status == "error":
             view.detail = f"no answer: {result.error}"
-            return f"{c.id}: {result.error}"
+            return
         verdict = evaluate_criterion(
             result.samples,
             comparison=c.comparison,
@@ -220,35 +383,36 @@ class Monitor:
         view.passed, view.value, view.detail = verdict.met, verdict.worst, verdict.why
         if verdict.met is not None:  # not enough of the soak seen yet is "not evaluated", not a failure
             self.engine.observe_criterion(c.id, verdict.met, verdict.worst, verdict.why)
-        return ""
 
     # -- budget and gateway --------------------------------------------------------------------
 
-    async def _budget(self, now: datetime) -> str:
+    async def _budget(self, now: datetime) -> None:
         if self.metrics is None:
-            return ""
-        cats = self.engine.plan.budget.categories
-        answers = await asyncio.gather(
-            *(self._query(self.metrics.instant, c.spend_query, now) for c in cats if c.spend_query)
-        )
-        spent: dict[str, float | None] = {c.id: None for c in cats}
-        for c, a in zip([c for c in cats if c.spend_query], answers):
+            return
+        cats = [c for c in self.engine.plan.budget.categories if c.spend_query]
+        if not cats:
+            return
+        answers = await asyncio.gather(*(self._query(self.metrics.instant, c.spend_query, now) for c in cats))
+        spent: dict[str, float | None] = {c.id: None for c in self.engine.plan.budget.categories}
+        for c, a in zip(cats, answers):
             spent[c.id] = a.value if a.status == "ok" else None
-        self.budget = burn(cats, spent, now)
+        self.budget = burn(self.engine.plan.budget.categories, spent, now)
         self.engine.observe_budget(self.budget)
-        return next((f"budget: {a.error}" for a in answers if a.status == "error"), "")
 
-    async def _gateway(self, now: datetime) -> str:
+    async def _gateway(self, now: datetime) -> None:
         gw = self.engine.gateway
         if gw is None:
-            return ""
+            return
         try:
-            seen = await asyncio.wait_for(gw.read(), timeout=5)
-        except (GatewayError, asyncio.TimeoutError) as e:
-            self.health["gateway"].update(False, str(e) or "timed out", now)
-            return ""
-        self.health["gateway"].update(True, f"weight {seen.weight} %, flag {'on' if seen.enabled else 'off'}", now)
-        return ""
+            seen = await asyncio.wait_for(gw.read(), timeout=GATEWAY_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            self.health["gateway"].update(False, f"no answer within {GATEWAY_TIMEOUT_S:g}s", now)
+            return
+        except Exception as e:  # noqa: BLE001 - GatewayError, or an adapter that broke its protocol
+            self.health["gateway"].update(False, str(e) or type(e).__name__, now)
+            return
+        flag = "on" if seen.enabled else ("off" if seen.enabled is False else "unknown")
+        self.health["gateway"].update(True, f"weight {seen.weight} %, flag {flag}", now)
 
 
 def _label(name: str) -> str:
@@ -256,3 +420,13 @@ def _label(name: str) -> str:
     for sep in (":", " ≤", " ≥", " <", " >", " =", " ("):
         name = name.split(sep)[0]
     return name.strip()
+
+
+def _window_summary(samples: list[Sample], verdict: WindowVerdict, unit: str, step_s: float) -> str:
+    """The values behind a fired verdict: "11 samples 2.45 %..2.71 % from 14:25:00 to 14:30:00 UTC"."""
+    start = verdict.at - verdict.needed_s - step_s / 2
+    seen = [s for s in samples if start <= s.ts <= verdict.at + step_s / 2] or samples
+    low, high = min(s.value for s in seen), max(s.value for s in seen)
+    span = format_value(low, unit) if low == high else f"{format_value(low, unit)}..{format_value(high, unit)}"
+    first, last = (datetime.fromtimestamp(s.ts, timezone.utc).strftime("%H:%M:%S") for s in (seen[0], seen[-1]))
+    return f"{len(seen)} samples {span} from {first} to {last} UTC"

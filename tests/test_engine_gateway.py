@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from cockpit.adapters.factory import build_gateway, build_metrics
+from cockpit.adapters.factory import build_gateway
 from cockpit.adapters.metrics import QueryResult
 from cockpit.config import ConfigError, dump_plan, parse_plan
 from cockpit.core import events as ev
@@ -323,11 +323,3 @@ def test_factory_builds_the_simulated_gateway_only_with_a_world():
     from cockpit.adapters.simulator import SimulatedGateway, SimulatedWorld
 
     assert isinstance(build_gateway(_plan_with({"type": "simulated"}), world=SimulatedWorld()), SimulatedGateway)
-
-
-def test_build_metrics_resolves_the_prometheus_token(monkeypatch, tmp_path):
-    token = tmp_path / "prom-token"
-    token.write_text("prom-secret-77\n")
-    p = _plan_with({"type": "simulated"}, prometheus={"url": "http://127.0.0.1:9/", "token": {"file": str(token)}})
-    source = build_metrics(p)
-    assert source._headers["Authorization"] == "Bearer prom-secret-77" and "prom-secret-77" not in repr(source)

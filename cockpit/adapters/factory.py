@@ -1,7 +1,7 @@
-"""Builds the real adapters a plan names, resolving their secrets only at that moment.
+"""Builds the gateway a plan names, resolving its secret only at that moment.
 
-Only the captain and the headless commands call these: an observer never builds a
-gateway or a metrics source, so it never loads a credential.
+Only the captain and the headless commands call it: an observer never builds a gateway,
+so it never loads a credential. (The metrics source: `prometheus.build_metrics`.)
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from cockpit.adapters.gateway import Gateway
 from cockpit.config import ConfigError, HaproxyGateway, HttpGateway, Plan, SecretRef, SimulatedGateway
 
 if TYPE_CHECKING:
-    from cockpit.adapters.metrics import MetricsSource
     from cockpit.adapters.simulator import SimulatedWorld
 
 UNIX_PATH_MAX = 107  # sun_path is 108 bytes with its terminating NUL
@@ -86,19 +85,4 @@ def _http(plan: Plan, config: HttpGateway, where: str) -> Gateway:
         name_key=config.name_key or None,
         value_key=config.value_key,
         timeout_s=config.timeout.total_seconds(),
-    )
-
-
-def build_metrics(plan: Plan) -> "MetricsSource | None":
-    """The plan's Prometheus as a MetricsSource, or None when the plan has no [prometheus]."""
-    prom = plan.prometheus
-    if prom is None:
-        return None
-    from cockpit.adapters.prometheus import PrometheusSource
-
-    headers = dict(prom.headers)
-    if prom.token:
-        headers["Authorization"] = f"Bearer {_secret(prom.token, 'prometheus.token')}"
-    return PrometheusSource(
-        prom.url, timeout_s=prom.timeout.total_seconds(), headers=headers, verify_tls=prom.verify_tls
     )

@@ -219,3 +219,20 @@ def _without_credentials(url: str) -> str:
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def build_metrics(plan) -> PrometheusSource | None:
+    """The plan's `[prometheus]` as a PrometheusSource, or None when the plan has none.
+
+    The token is resolved now (a missing one is a ConfigError naming where it looked) and sent
+    as `Authorization: Bearer ...`; it lives only in the source's headers, never in a message.
+    """
+    cfg = plan.prometheus
+    if cfg is None:
+        return None
+    headers = dict(cfg.headers)
+    if cfg.token is not None:
+        headers["Authorization"] = f"Bearer {cfg.token.resolve()}"
+    return PrometheusSource(
+        cfg.url, timeout_s=cfg.timeout.total_seconds(), headers=headers, verify_tls=cfg.verify_tls
+    )

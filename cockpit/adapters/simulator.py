@@ -20,13 +20,13 @@ collapsed) through the `series` mapping, `DEMO_QUERIES` by default, or by
     residency_increase     sum(increase(residency_violation_total[5m]))      count
     cpu_canary             cpu_utilisation{track="canary"}                   ratio
     canary_weight          canary_weight                                     percent of traffic
-    canary_rps             the seed's kill_switch.verify_query (rate[1m])    requests/s to the canary
+    canary_rps             (the seed's kill_switch.verify_query, rate[1m])   requests/s to the canary
     spend_infrastructure   budget_spend_usd{category="infrastructure"}       $ month to date
     spend_llm_usage        budget_spend_usd{category="llm_usage"}            $ month to date
 
 Canary series exist only while the canary takes traffic (weight > 0 and the
 flag on). Scenarios:
-    healthy              canary within a few % of staging, errors ~0.3 %
+    healthy              canary within a few % of staging, errors ~0.05 % (inside the seed's 99.9 % availability)
     latency-regression   canary API p95 ~+35 % over staging while weight >= 25
     error-spike          canary error ratio ~2.6 % while weight >= 25
     tenant-breach        one cross-tenant access 3 minutes after weight first reached 5
@@ -51,6 +51,7 @@ CANARY_COST_SHARE = {"infrastructure": 0.04, "llm_usage": 0.06}  # extra spend a
 STAGING_P95_MS = 240.0
 PATH3_P95_MS = 780.0
 TENANT_BREACH_AFTER_S = 180.0
+HEALTHY_ERROR_RATIO = 0.0005  # 0.3 % would fail the seed's final gate (availability > 99.9 %) at 100 %
 SERVICE_RPS = 120.0  # all of the service's traffic; the canary's rate is its share of this
 
 
@@ -180,8 +181,8 @@ def _path3_p95_canary(w: SimulatedWorld, ts: float) -> float | None:
 def _error_ratio_canary(w: SimulatedWorld, ts: float) -> float | None:
     if not w._canary_visible(ts):
         return None
-    base = 0.026 if w._regressed("error-spike", ts) else 0.003
-    return base + w.noise("error_ratio_canary", ts, 0.001 if base < 0.01 else 0.002)
+    base = 0.026 if w._regressed("error-spike", ts) else HEALTHY_ERROR_RATIO
+    return base + w.noise("error_ratio_canary", ts, 0.0002 if base < 0.01 else 0.002)
 
 
 def _cross_tenant_increase(w: SimulatedWorld, ts: float) -> float:
@@ -231,10 +232,60 @@ DEMO_QUERIES: dict[str, str] = {
     "sum(increase(residency_violation_total[5m]))": "residency_increase",
     'cpu_utilisation{track="canary"}': "cpu_canary",
     "canary_weight": "canary_weight",
-    'sum(rate(http_requests_total{app="intelgraph-api",track="canary"}[1m]))': "canary_rps",
     'budget_spend_usd{category="infrastructure"}': "spend_infrastructure",
     'budget_spend_usd{category="llm_usage"}': "spend_llm_usage",
 }
+
+
+# The seed plan's queries (config.example.toml) by the id that owns them: the plan's PromQL is
+# real production PromQL, so the simulator recognises it by where it sits, not by its text.
+SEED_MODELS: dict[str, str] = {
+    # triggers (the api_p95_regression baseline is listed under "baseline:")
+    "trigger:api_p95_regression": "api_p95_canary",
+    "baseline:api_p95_regression": "api_p95_staging",
+    "trigger:path_p95": "path3_p95_canary",
+    "trigger:error_rate": "error_ratio_canary",
+    "trigger:security_violation": "cross_tenant_increase",
+    # gate criteria
+    "criterion:api_p95": "api_p95_canary",
+    "criterion:path_p95": "path3_p95_canary",
+    "criterion:error_rate": "error_ratio_canary",
+    "criterion:policy_violations": "cross_tenant_increase",
+    "criterion:cost_delta": "cost_delta_ratio",
+    "criterion:alerts_quiet": "alerts_firing",
+    "criterion:availability": "availability",
+    # budget, kill switch, preflight
+    "budget:infrastructure": "spend_infrastructure",
+    "budget:llm_usage": "spend_llm_usage",
+    "kill_switch:verify_query": "canary_rps",  # falls to 0 a minute after the kill, as rate[1m] does
+    "preflight:staging_success": "slo_compliance_staging",
+}
+
+
+def seed_series(plan) -> dict[str, str]:
+    """query text -> simulator model for a seed-shaped plan (`SimulatedMetrics(world, series=...)`).
+
+    Keyed by the ids of SEED_MODELS, so an edited query still maps; ids the table does not know
+    are left out (their queries answer with an error naming the models). Two ids that share a
+    query text must agree on its model, else ValueError: one text cannot answer two ways.
+    """
+    found: list[tuple[str, str | None]] = []
+    for t in plan.triggers:
+        found += [(f"trigger:{t.id}", t.query), (f"baseline:{t.id}", t.baseline)]
+    for phase in plan.phases:
+        found += [(f"criterion:{c.id}", c.query) for c in phase.gate.auto]
+    found += [(f"budget:{c.id}", c.spend_query) for c in plan.budget.categories]
+    found.append(("kill_switch:verify_query", plan.kill_switch.verify_query))
+    found += [(f"preflight:{c.id}", getattr(c, "query", None)) for c in plan.preflight]
+    series: dict[str, str] = {}
+    for key, query in found:
+        model = SEED_MODELS.get(key)
+        if query is None or model is None:
+            continue
+        text = _normal(query)
+        if series.setdefault(text, model) != model:
+            raise ValueError(f"{key}: query {query!r} is already simulated as {series[text]}, not {model}")
+    return series
 
 
 def _normal(query: str) -> str:

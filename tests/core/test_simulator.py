@@ -198,3 +198,40 @@ def test_gateway_sets_reads_and_fails_on_purpose():
 
     asyncio.run(scenario())
     assert gw.name == "simulated"
+
+
+def test_seed_series_answers_every_query_of_the_seed_plan():
+    from cockpit.adapters.simulator import SEED_MODELS, seed_series
+    from cockpit.seed import seed_plan
+
+    plan = seed_plan()
+    series = seed_series(plan)
+    queries = [t.query or "" for t in plan.triggers if t.query] + [t.baseline for t in plan.triggers if t.baseline]
+    queries += [c.query for p in plan.phases for c in p.gate.auto]
+    queries += [c.spend_query for c in plan.budget.categories] + [plan.kill_switch.verify_query]
+    queries += [c.query for c in plan.preflight if c.type == "promql"]
+    world = SimulatedWorld("healthy", clock=lambda: T0)
+    world.set_weight(25, at=T0)
+    m = SimulatedMetrics(world, series=series)
+    answers = {q: m.instant(q, at(T0 + MIN)) for q in queries}
+    assert [q for q, a in answers.items() if a.status != "ok"] == []
+    assert len(set(series.values())) == len(set(SEED_MODELS.values()))  # every model of the table is used
+    # The seed's latencies are in ms, its error rate a ratio: the trigger thresholds apply as written.
+    p95 = next(t for t in plan.triggers if t.id == "api_p95_regression")
+    assert 200 < answers[p95.query].value < 300 and 200 < answers[p95.baseline].value < 300
+
+
+def test_seed_series_refuses_one_query_text_for_two_models():
+    from cockpit.adapters.simulator import seed_series
+    from cockpit.config import dump_plan, parse_plan
+    from cockpit.seed import seed_plan
+
+    data = dump_plan(seed_plan())
+    data["triggers"][2]["query"] = data["triggers"][0]["query"]  # error_rate asks the p95 query
+    with pytest.raises(ValueError, match="trigger:error_rate: query .* is already simulated as api_p95_canary"):
+        seed_series(parse_plan(data))
+
+
+def test_a_healthy_canary_at_100_percent_meets_the_seeds_availability_gate():
+    world, m = rollout("healthy")
+    assert min(values(m, "sim:availability", T0 + 60 * MIN, T0 + 80 * MIN)) > 0.999

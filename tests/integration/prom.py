@@ -235,6 +235,56 @@ def fixed_answer_server(
         thread.join(timeout=STOP_TIMEOUT_S)
 
 
+@contextmanager
+def delaying_proxy(upstream: str, marker: str, delay_s: float) -> Iterator[str]:
+    """Forwards every request to `upstream`, holding those whose query mentions `marker` for `delay_s`.
+
+    One slow query in front of a real Prometheus: the others go straight through, concurrently.
+    """
+    import urllib.error
+    import urllib.parse
+
+    class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True
+
+        def _forward(self, body: bytes | None) -> None:
+            asked = urllib.parse.unquote_plus(self.path + (body or b"").decode("latin-1"))
+            if marker in asked:
+                time.sleep(delay_s)
+            headers = {"Content-Type": self.headers.get("Content-Type", "")} if body else {}
+            request = urllib.request.Request(upstream + self.path, data=body, method=self.command, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    status, data, kind = answer.status, answer.read(), answer.headers.get("Content-Type", "")
+            except urllib.error.HTTPError as e:
+                status, data, kind = e.code, e.read(), e.headers.get("Content-Type", "")
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server naming
+            self._forward(None)
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=STOP_TIMEOUT_S)
+
+
 def evaluate(source, trigger, now: float, *, step_s: float = 30.0):
     """The engine's poll in miniature: baseline (if relative), range over the window, judge it.
 
