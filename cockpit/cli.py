@@ -244,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--headless", action="store_true", help="no screen: a scripted captain, events printed")
     s.add_argument("--theme")
     s.set_defaults(func=cmd_demo)
+    from cockpit import headless; headless.register(sub)  # noqa: E702 (kill, shift, reconcile)
     return p
 
 

@@ -313,6 +313,14 @@ class Evidence(Model):
 # --- connections -------------------------------------------------------------------------------
 
 
+def _no_secret_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Literal headers are for non-secrets; a credential goes in `token`, which names where it lives."""
+    for key in headers:
+        if key.lower() in {"authorization", "x-api-key", "cookie"}:
+            raise ValueError(f"header {key} carries a secret: use token = {{ env = \"...\" }}")
+    return headers
+
+
 class Prometheus(Model):
     url: str
     timeout: Duration = timedelta(seconds=5)
@@ -322,13 +330,7 @@ class Prometheus(Model):
     headers: dict[str, str] = {}
     token: SecretRef | None = None
 
-    @field_validator("headers")
-    @classmethod
-    def _no_literal_secrets(cls, headers: dict[str, str]) -> dict[str, str]:
-        for key in headers:
-            if key.lower() in {"authorization", "x-api-key", "cookie"}:
-                raise ValueError(f"header {key} carries a secret: use token = {{ env = \"...\" }}")
-        return headers
+    _no_literal_secrets = field_validator("headers")(lambda cls, h: _no_secret_headers(h))
 
 
 class HaproxyGateway(Model):
@@ -342,6 +344,8 @@ class HaproxyGateway(Model):
 
 
 class HttpGateway(Model):
+    """A JSON flag API: one request per flag change, a GET that reads both back."""
+
     type: Literal["http"]
     url: str
     method: Literal["PUT", "POST", "PATCH"] = "PUT"
@@ -351,6 +355,20 @@ class HttpGateway(Model):
     weight_field: str = "canary.weight"
     timeout: Duration = timedelta(seconds=2)
     token: SecretRef | None = None
+    token_header: str = "Authorization"
+    token_prefix: str = "Bearer "
+    headers: dict[str, str] = {}  # non-secret headers only
+    name_key: str = "flag"  # body {name_key: flag, value_key: value}; "" sends {flag: value}
+    value_key: str = "value"
+
+    _no_literal_secrets = field_validator("headers")(lambda cls, h: _no_secret_headers(h))
+
+    @field_validator("url", "read_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        return url
 
 
 class SimulatedGateway(Model):

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from cockpit.adapters.gateway import Gateway, GatewayError
+from cockpit.adapters.gateway import Gateway, GatewayError, GatewayState
+from cockpit.adapters.metrics import MetricsSource
 from cockpit.clock import Clock
 from cockpit.config import Check, Plan, plan_digest
 from cockpit.core import events as ev
@@ -22,6 +23,7 @@ from cockpit.journal import Journal
 
 CheckRunner = Callable[[Check], Awaitable["object"]]
 READ_ONLY = "observer mode: read-only (this terminal cannot change the rollout)"
+NEAR_ZERO_RPS = 0.01  # a canary request rate at or below this counts as "no traffic" after a kill
 
 
 class EngineError(Exception):
@@ -79,6 +81,7 @@ class Engine:
         actor: ev.Actor,
         gateway: Gateway | None = None,
         check_runner: CheckRunner | None = None,
+        metrics: MetricsSource | None = None,
     ):
         self.plan = plan
         self.journal = journal
@@ -86,6 +89,8 @@ class Engine:
         self.actor = actor
         self.gateway = gateway
         self.check_runner = check_runner
+        self.metrics = metrics  # blocking: only ever called in a worker thread
+        self.rollback_check: asyncio.Task | None = None  # the second verification of a confirmed kill
         self.follower = journal.readonly
         self.state: RolloutState = fold(journal.records)
         self.running_checks: set[str] = set()
@@ -223,12 +228,103 @@ class Engine:
         except GatewayError as e:
             result = self._append(ev.TrafficShiftResult(weight=weight, verified=False, error=str(e)))
             return Outcome(False, [f"traffic shift to {weight} % failed: {e}"], [intent, result])
-        verified = seen.weight == weight
-        error = "" if verified else f"gateway reads back weight {seen.weight}, wanted {weight}"
+        share = self._share(seen)
+        verified = share == weight
+        error = "" if verified else f"gateway reads back {self._describe(seen)}, wanted {weight} %"
         result = self._append(
-            ev.TrafficShiftResult(weight=weight, verified=verified, observed_weight=seen.weight, error=error)
+            ev.TrafficShiftResult(weight=weight, verified=verified, observed_weight=share, error=error)
         )
         return Outcome(verified, [error] if error else [], [intent, result])
+
+    def _share(self, seen: GatewayState) -> int | None:
+        """The canary's real share of traffic: 0 with the kill flag set, whatever weight it keeps."""
+        return 0 if seen.enabled is self.plan.kill_switch.value else seen.weight
+
+    def _describe(self, seen: GatewayState) -> str:
+        flag = self.plan.kill_switch.flag
+        return f"weight {seen.weight}, {flag}={'unknown' if seen.enabled is None else str(seen.enabled).lower()}"
+
+    async def shift(self, weight: int) -> Outcome:
+        """An operator shift outside the TUI (see rules.shift_refusals): up one phase is an advance;
+        the current weight is re-asserted; an earlier phase's weight is a partial rollback that
+        restarts that phase's soak and gate."""
+        if refused := self._guard():
+            return refused
+        if reasons := rules.shift_refusals(self.state, weight, self.clock.now()):
+            return Outcome.refused(reasons)
+        target = rules.phase_of_weight(self.state, weight)
+        if target == rules.next_phase(self.state):
+            return await self.advance()
+        if target == self.state.phase:
+            return await self._shift(weight, target)
+        return await self._enter_phase(target)
+
+    async def reconcile(self) -> Outcome:
+        """On start-up: read the gateway back and compare it with the journal.
+
+        A shift intent without a result (a crash in between) is resolved by what the gateway
+        reads; an interrupted phase start is completed when the shift took effect; a kill
+        without a result is pulled again. A disagreement is journaled loudly, never corrected
+        behind the operator's back (someone may have changed the gateway on purpose).
+        """
+        if refused := self._guard():
+            return refused
+        if self.state.plan is None:
+            return Outcome.refused(["no plan loaded in this journal"])
+        if self.gateway is None:
+            return Outcome.refused(["no gateway configured"])
+        st = self.state
+        if st.status == "killing" and st.kill is not None:
+            return await self._resume_kill()
+        pending = st.pending_shift
+        try:
+            seen = await self.gateway.read()
+        except GatewayError as e:
+            detail = f"cannot read the gateway back: {e}"
+            if pending:
+                detail += f"; the shift to {pending.weight} % stays unconfirmed"
+            record = self._append(ev.GatewayReconciled(
+                journal_weight=st.weight, observed_weight=None, observed_enabled=None, agrees=False, detail=detail
+            ))
+            return Outcome(False, [detail], [record])
+        share = self._share(seen)
+        agrees, detail, completes = self._compare(share, seen, pending)
+        records = [self._append(ev.GatewayReconciled(
+            journal_weight=st.weight, observed_weight=seen.weight, observed_enabled=seen.enabled,
+            observed_share=share, agrees=agrees, detail=detail,
+        ))]
+        if completes is not None:
+            records.append(self._append(ev.PhaseStarted(phase=completes, weight=share)))
+        return Outcome(agrees, [] if agrees else [detail], records)
+
+    def _compare(self, share, seen, pending) -> tuple[bool, str, int | None]:
+        """(agrees, what the operator should read, the interrupted phase start to complete)."""
+        st, reads = self.state, f"the gateway reads {self._describe(seen)} (canary share {share} %)"
+        if pending is not None:
+            what = f"the shift to {pending.weight} % has no journaled result (interrupted)"
+            if share == pending.weight:
+                starts = pending.phase if 0 <= pending.phase != st.phase and st.status == "live" else None
+                then = f"; {st.plan.phases[starts].name} starts now" if starts is not None else ""
+                return True, f"{what}; {reads}: it took effect{then}", starts
+            if share == st.weight:
+                return True, f"{what}; {reads}: it did not take effect, still {st.weight} %", None
+            return False, f"{what}; {reads}: neither {pending.weight} % nor {st.weight} %", None
+        expected = 0 if st.status in ("rolled_back", "kill_unconfirmed") else st.weight
+        if share == expected:
+            note = "; the kill is still NOT CONFIRMED in the journal: pull it again" if st.status == "kill_unconfirmed" else ""
+            return True, f"{reads}, as journaled{note}", None
+        return False, f"the journal says {expected} % ({st.status}) but {reads}", None
+
+    async def _resume_kill(self) -> Outcome:
+        """A kill requested with no result journaled: the process died mid-kill. Pull it again."""
+        kill = self.state.kill
+        detail = (f"the kill pulled at {kill.requested_at:%H:%M:%S} by {kill.by} has no journaled result "
+                  "(interrupted): pulling it again")
+        record = self._append(ev.GatewayReconciled(
+            journal_weight=self.state.weight, observed_weight=None, observed_enabled=None, agrees=False, detail=detail
+        ))
+        out = await self.kill(f"resuming the interrupted kill: {kill.reason}", trigger=kill.trigger)
+        return Outcome(out.ok, [detail] + out.reasons, [record] + out.records)
 
     def decide(self, role: str, decision: str, name: str, note: str = "") -> Outcome:
         """Record one owner role's GO or NO-GO for the current phase's gate."""
@@ -375,6 +471,8 @@ class Engine:
                         )
                     )
                 )
+            if confirmed:
+                self._start_rollback_check()
             if ks.notify:
                 verdict = "rolled back to 0 %" if confirmed else "KILL NOT CONFIRMED"
                 text = f"{self.plan.release.name} {self.plan.release.version}: kill switch pulled ({reason.strip()}): {verdict}"
@@ -382,3 +480,56 @@ class Engine:
                     self._append(ev.Notified(channel=ks.notify, text=text, delivered=False, error="no channel adapter configured"))
                 )
             return Outcome(confirmed, [] if confirmed else [f"KILL NOT CONFIRMED: {error}"], records)
+
+    # -- the second verification: canary traffic -----------------------------------------------
+
+    def can_verify_rollback(self) -> bool:
+        return bool(self.plan.kill_switch.verify_query) and self.metrics is not None and not self.follower
+
+    def _start_rollback_check(self) -> None:
+        """Run verify_rollback beside the kill, not inside it: the kill returns as soon as the
+        gateway confirms. Callers that want the verdict await `engine.rollback_check`."""
+        if not self.can_verify_rollback() or (self.rollback_check and not self.rollback_check.done()):
+            return
+        verified = self.state.kill.verified if self.state.kill else None
+        if verified is not None and verified.ok:
+            return
+        self.rollback_check = asyncio.get_running_loop().create_task(self.verify_rollback())
+
+    async def verify_rollback(self) -> Outcome:
+        """After the gateway confirmed the kill, the canary's request rate must fall to ~0 within
+        `verify_within`, polled on the engine's clock; the verdict is journaled either way."""
+        if refused := self._guard():
+            return refused
+        ks = self.plan.kill_switch
+        if not self.can_verify_rollback():
+            return Outcome.refused(["no canary traffic query (kill_switch.verify_query) or no metrics source"])
+        kill = self.state.kill
+        if kill is None or kill.result is None or not kill.result.confirmed:
+            return Outcome.refused(["the gateway has not confirmed a kill"])
+        within = ks.verify_within.total_seconds()
+        prom = self.plan.prometheus
+        interval = max(0.5, min(prom.poll_interval.total_seconds() if prom else 15.0, within / 4 or 0.5))
+        started = self.clock.now()
+        while True:
+            now = self.clock.now()
+            elapsed = (now - started).total_seconds()
+            answer = await asyncio.to_thread(self.metrics.instant, ks.verify_query, now)
+            if answer.status == "ok" and answer.value is not None and answer.value <= NEAR_ZERO_RPS:
+                detail = f"canary request rate {answer.value:.3g}/s at {elapsed:.0f}s after the gateway confirmed"
+                return self._rollback_verdict(True, detail)
+            if answer.status == "ok" and answer.value is not None:
+                last = f"canary request rate still {answer.value:.3g}/s"
+            elif answer.status == "error":
+                last = f"canary traffic query failed: {answer.error}"
+            else:
+                last = "the canary traffic query has no data"
+            if elapsed >= within:
+                from cockpit.config import format_duration
+
+                return self._rollback_verdict(False, f"{last} {format_duration(ks.verify_within)} after the kill")
+            await self.clock.sleep(min(interval, within - elapsed))
+
+    def _rollback_verdict(self, ok: bool, detail: str) -> Outcome:
+        record = self._append(ev.RollbackVerified(ok=ok, detail=detail))
+        return Outcome(ok, [] if ok else [f"ROLLBACK NOT VERIFIED: {detail}"], [record])

@@ -20,6 +20,7 @@ collapsed) through the `series` mapping, `DEMO_QUERIES` by default, or by
     residency_increase     sum(increase(residency_violation_total[5m]))      count
     cpu_canary             cpu_utilisation{track="canary"}                   ratio
     canary_weight          canary_weight                                     percent of traffic
+    canary_rps             (the seed's kill_switch.verify_query, rate[1m])   requests/s to the canary
     spend_infrastructure   budget_spend_usd{category="infrastructure"}       $ month to date
     spend_llm_usage        budget_spend_usd{category="llm_usage"}            $ month to date
 
@@ -51,6 +52,7 @@ STAGING_P95_MS = 240.0
 PATH3_P95_MS = 780.0
 TENANT_BREACH_AFTER_S = 180.0
 HEALTHY_ERROR_RATIO = 0.0005  # 0.3 % would fail the seed's final gate (availability > 99.9 %) at 100 %
+SERVICE_RPS = 120.0  # all of the service's traffic; the canary's rate is its share of this
 
 
 class SimulatedWorld:
@@ -209,6 +211,8 @@ MODELS: dict[str, Callable[[SimulatedWorld, float], float | None]] = {
     "residency_increase": lambda w, ts: 0.0,
     "cpu_canary": _cpu_canary,
     "canary_weight": lambda w, ts: float(w.share_at(ts)),
+    # rate(...[1m]) of the canary's requests: it falls to 0 a minute after the kill, as Prometheus' would.
+    "canary_rps": lambda w, ts: SERVICE_RPS * w._share_seconds(ts - 60.0, ts) / 60.0,
     "spend_infrastructure": lambda w, ts: w.spend("infrastructure", ts),
     "spend_llm_usage": lambda w, ts: w.spend("llm_usage", ts),
     # Gate criteria of the seed plan.
@@ -253,7 +257,7 @@ SEED_MODELS: dict[str, str] = {
     # budget, kill switch, preflight
     "budget:infrastructure": "spend_infrastructure",
     "budget:llm_usage": "spend_llm_usage",
-    "kill_switch:verify_query": "canary_weight",
+    "kill_switch:verify_query": "canary_rps",  # falls to 0 a minute after the kill, as rate[1m] does
     "preflight:staging_success": "slo_compliance_staging",
 }
 

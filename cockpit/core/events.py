@@ -233,6 +233,7 @@ class GatewayReconciled(Payload):
     observed_enabled: bool | None
     agrees: bool
     detail: str = ""
+    observed_share: int | None = None  # the canary's real share: 0 with the flag off, whatever weight it keeps
 
 
 class EvidenceCollected(Payload):

@@ -157,3 +157,35 @@ def waive_refusals(state: RolloutState, check: str, reason: str) -> list[str]:
     if state.status != "preflight":
         return ["checks are waived before the rollout starts"]
     return []
+
+
+def phase_of_weight(state: RolloutState, weight: int) -> int | None:
+    """The phase whose weight this is, or None."""
+    weights = [p.weight for p in state.plan.phases] if state.plan else []
+    return weights.index(weight) if weight in weights else None
+
+
+def shift_refusals(state: RolloutState, weight: int, now: datetime) -> list[str]:
+    """May an operator shift the canary to `weight` outside the phase flow?
+
+    Only to a phase weight, and only: up to the next phase (that is an advance, under the same
+    gate rules), to the current phase's weight (re-asserting it at the gateway), or down to an
+    earlier phase's weight (a partial rollback: that phase restarts its soak and its gate).
+    Never past a gate, and never once the kill switch was pulled.
+    """
+    reasons = _not_live(state)
+    if reasons:
+        return reasons
+    if state.pending_shift is not None:
+        return [f"a traffic shift to {state.pending_shift.weight} % is not confirmed yet"]
+    target = phase_of_weight(state, weight)
+    if target is None:
+        weights = "/".join(str(p.weight) for p in state.plan.phases)
+        return [f"{weight} % is not a phase weight ({weights} %)"]
+    nxt = next_phase(state)
+    if nxt is not None and target > nxt:
+        skipped = state.plan.phases[nxt]
+        return [f"{weight} % would skip {skipped.name} ({skipped.weight} %) and its gate: shift one phase at a time"]
+    if target == nxt:
+        return advance_refusals(state, now)
+    return []

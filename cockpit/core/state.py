@@ -187,10 +187,12 @@ def _shift_result(state: RolloutState, p: ev.TrafficShiftResult, r: ev.Record) -
 
 
 def _phase_started(state: RolloutState, p: ev.PhaseStarted, r: ev.Record) -> None:
+    """A phase (re-)entered soaks from now and needs a fresh gate: after a partial rollback
+    back to it, the GOs given the first time no longer count."""
     state.phase = p.phase
     state.phase_started_at = r.ts
     state.weight = p.weight
-    state.gate(p.phase)
+    state.gates[p.phase] = GateState()
 
 
 def _decided(state: RolloutState, p: ev.GateDecided, r: ev.Record) -> None:
@@ -272,11 +274,14 @@ def _evidence(state: RolloutState, p: ev.EvidenceCollected, r: ev.Record) -> Non
 
 
 def _reconciled(state: RolloutState, p: ev.GatewayReconciled, r: ev.Record) -> None:
-    if p.observed_weight is not None:
-        state.weight = p.observed_weight
-    state.pending_shift = None
+    """The gateway's read-back is the truth about traffic; an unanswered read resolves nothing."""
     if not p.agrees:
         state.shift_error = p.detail
+    share = p.observed_share if p.observed_share is not None else p.observed_weight
+    if share is None:
+        return  # the gateway did not answer: a pending shift stays pending
+    state.weight = share
+    state.pending_shift = None
 
 
 _APPLY = {
