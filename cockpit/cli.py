@@ -137,7 +137,7 @@ def cmd_demo(args) -> int:
 def _open_engine(args, *, observer: bool):
     """The engine for `run` (captain: lock, gateway) or `observe` (read-only, no credentials)."""
     from cockpit.clock import SystemClock
-    from cockpit.config import resolve_state_dir
+    from cockpit.config import ConfigError, resolve_state_dir
     from cockpit.engine import Engine, EngineError
     from cockpit.journal import CaptainLock, CaptainLockHeld, Journal, JournalError
 
@@ -159,11 +159,12 @@ def _open_engine(args, *, observer: bool):
         from cockpit.adapters.factory import build_gateway
 
         gateway = build_gateway(plan, plan.kill_switch.gateway)
-        runner = checks.runner(clock=clock, base_dir=Path(args.config).resolve().parent, metrics=_metrics(plan))
+        metrics = _metrics(plan)
+        runner = checks.runner(clock=clock, base_dir=Path(args.config).resolve().parent, metrics=metrics)
         journal = Journal(state_dir)
         if journal.quarantined:
             print(f"journal: torn tail quarantined: {journal.quarantined}", file=sys.stderr)
-        engine = Engine(plan, journal, clock=clock, actor=actor, gateway=gateway, check_runner=runner)
+        engine = Engine(plan, journal, clock=clock, actor=actor, gateway=gateway, check_runner=runner, metrics=metrics)
         engine.ensure_plan()
         return engine, actor, lock
     except CaptainLockHeld as e:
@@ -171,6 +172,10 @@ def _open_engine(args, *, observer: bool):
         raise SystemExit(3) from None
     except (JournalError, EngineError) as e:
         print(f"{state_dir}: {e}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    except ConfigError as e:
+        for line in e.errors:
+            print(f"{args.config}: {line}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
 
 
@@ -187,7 +192,7 @@ def cmd_run(args, observer: bool = False) -> int:
     from cockpit.tui.app import CockpitApp
 
     engine, actor, lock = _open_engine(args, observer=observer)
-    monitor = Monitor(engine, _metrics(engine.plan))
+    monitor = Monitor(engine, engine.metrics if not observer else _metrics(engine.plan))
     try:
         CockpitApp(engine, monitor, who=str(actor), theme=args.theme).run()
     finally:

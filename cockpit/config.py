@@ -512,8 +512,11 @@ def resolve_state_dir(plan: Plan, config_path: Path) -> Path:
 
 
 def plan_digest(plan: Plan) -> str:
-    """A stable fingerprint of the plan, journaled so a restart notices a changed plan."""
-    return hashlib.sha256(plan.model_dump_json(by_alias=True).encode()).hexdigest()
+    """A stable fingerprint of the plan, journaled so a restart notices a changed plan.
+
+    Defaults are left out, so a new optional setting in a later cockpit does not read as a change.
+    """
+    return hashlib.sha256(plan.model_dump_json(by_alias=True, exclude_defaults=True).encode()).hexdigest()
 
 
 def dump_plan(plan: Plan) -> dict[str, Any]:

@@ -91,6 +91,7 @@ def build(
         actor=actor,
         gateway=SimulatedGateway(world),
         check_runner=demo_checks(clock, metrics, state_dir),
+        metrics=metrics,
     )
     engine.ensure_plan()
     monitor = Monitor(engine, metrics, poll_s=poll_s or max(15.0, speed), step_s=30.0)

@@ -120,6 +120,8 @@ class CockpitApp(App):
         self._layout(self.size.width, self.size.height)
         self.refresh_view()
         if self.watch:
+            if not self.observer:
+                self._reconcile()
             self.set_interval(self.tick_s, self._tick)
             if self.monitor is not None:
                 self.run_worker(self.monitor.run(), group="monitor", exit_on_error=False)
@@ -180,6 +182,13 @@ class CockpitApp(App):
         except Exception as e:  # a tampered or unreadable journal: say so loudly, keep the screen
             self.notify(str(e), title="Journal", severity="error", timeout=30)
         self.refresh_view()
+
+    @work(group="reconcile", exit_on_error=False)
+    async def _reconcile(self) -> None:
+        """On start-up, the gateway read back against the journal; a disagreement is said loudly."""
+        outcome = await self.engine.reconcile()
+        if not outcome.ok and outcome.reasons:
+            self.notify("\n".join(outcome.reasons), title="Gateway vs journal", severity="error", timeout=30)
 
     # -- safety: what this terminal may do -----------------------------------------------------
 

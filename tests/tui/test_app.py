@@ -113,7 +113,9 @@ async def test_kill_with_wrong_text_is_refused_and_right_text_kills_verified(tmp
         header = text_of(app.query_one("#header"))
         assert "ROLLED BACK · KILL VERIFIED" in header and "canary 0 %" in header
         assert "KILL VERIFIED" in text_of(app.query_one("#phase"))
-    assert kinds(scene)[-3:] == ["kill_requested", "kill_result", "notified"]
+    # The gateway's read-back, the channel, then the second proof: canary traffic fell to ~0.
+    assert kinds(scene)[-4:] == ["kill_requested", "kill_result", "notified", "rollback_verified"]
+    assert scene.engine.state.kill.verified.ok
     assert scene.engine.state.kill.reason == "p95 regression"
     assert scene.world.enabled is False
 
