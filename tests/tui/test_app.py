@@ -271,3 +271,19 @@ async def test_observer_follows_the_captain(tmp_path):
         app._tick()  # what the once-a-second timer does
         await pilot.pause()
         assert "captain: watching p95 closely" in text_of(app.query_one("#timeline"))
+
+
+async def test_the_palette_offers_the_captains_actions_and_takes_the_chatops_line(tmp_path):
+    from cockpit.tui.palette import CockpitCommands
+
+    scene = await Scene(tmp_path / "s").preflight()
+    app = scene.app()
+    line = "/approve canary v0.1.0 → prod (us-west-2, US-only) steps: 5/25/50/100 kill-switch:gateway-flag"
+    async with app.run_test(size=(120, 40)) as pilot:
+        provider = CockpitCommands(app.screen)
+        offered = [hit.text for hit in [h async for h in provider.discover()]]
+        assert "Pull the kill switch" in offered and "Start the rollout" in offered and len(offered) == 9
+        (hit,) = [h async for h in provider.search(line)]
+        hit.command()
+        await pilot.pause()
+        assert any(n.startswith("ChatOps approval matches the plan") for n in notes(app))
