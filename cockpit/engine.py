@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Awaitable, Callable
 
 from cockpit.adapters.gateway import Gateway, GatewayError, GatewayState

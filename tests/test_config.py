@@ -6,7 +6,6 @@ import subprocess
 import sys
 import tomllib
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import tomli_w

@@ -3,7 +3,6 @@ second verification by canary traffic, and the adapter factory's errors."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest

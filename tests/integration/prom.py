@@ -198,6 +198,21 @@ def silent_server() -> Iterator[str]:
 
 
 @contextmanager
+def _serve(handler) -> Iterator[str]:
+    """A threaded HTTP server on a free loopback port for the block's duration."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=STOP_TIMEOUT_S)
+
+
+@contextmanager
 def fixed_answer_server(
     body: bytes, *, status: int = 200, content_type: str = "application/json", seen: list | None = None
 ) -> Iterator[str]:
@@ -223,16 +238,8 @@ def fixed_answer_server(
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=STOP_TIMEOUT_S)
+    with _serve(Handler) as url:
+        yield url
 
 
 @contextmanager
@@ -273,16 +280,8 @@ def delaying_proxy(upstream: str, marker: str, delay_s: float) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=STOP_TIMEOUT_S)
+    with _serve(Handler) as url:
+        yield url
 
 
 def evaluate(source, trigger, now: float, *, step_s: float = 30.0):

@@ -20,7 +20,7 @@ from cockpit.engine import Engine
 from cockpit.journal import CaptainLock, Journal
 from tests.conftest import ROOT
 from tests.integration.flag_server import FlagServer
-from tests.integration.haproxy import BACKEND, LoopbackHAProxy, free_port, haproxy_or_skip
+from tests.integration.haproxy import BACKEND, LoopbackHAProxy, free_port
 from tests.integration.rollout import CAPTAIN, go_live, plan_data, satisfy_gate, write_config
 from tests.support import passing_runner
 
@@ -69,14 +69,6 @@ class Captain:
         return (self.state_dir / "journal.jsonl").read_bytes()
 
 
-@pytest.fixture
-def haproxy():
-    rig = LoopbackHAProxy(haproxy_or_skip())
-    try:
-        rig.start()
-        yield rig
-    finally:
-        rig.close()
 
 
 @pytest.fixture

@@ -12,22 +12,13 @@ import pytest
 
 from cockpit.adapters.gateway import GatewayError
 from cockpit.adapters.gateway_haproxy import HAProxyGateway
-from tests.integration.haproxy import BACKEND, LoopbackHAProxy, haproxy_or_skip
+from tests.integration.haproxy import BACKEND
 
 pytestmark = pytest.mark.integration
 
 REQUESTS = 200
 
 
-@pytest.fixture
-def haproxy():
-    """A fresh haproxy per test (about 0.1 s): stable weight 100, canary 0."""
-    rig = LoopbackHAProxy(haproxy_or_skip())
-    try:
-        rig.start()
-        yield rig
-    finally:
-        rig.close()
 
 
 def gateway(socket_path: str, **kwargs) -> HAProxyGateway:

@@ -12,12 +12,11 @@ from cockpit.adapters.prometheus import PrometheusSource
 from cockpit.clock import ManualClock
 from cockpit.core import events as ev
 from cockpit.core.state import fold
-from cockpit.engine import Engine
 from cockpit.journal import Journal
 from cockpit.narrate import say
-from tests.integration.haproxy import BACKEND, LoopbackHAProxy, haproxy_or_skip
+from tests.integration.haproxy import BACKEND, LoopbackHAProxy
 from tests.integration.prom import PromServer, Series
-from tests.integration.rollout import CAPTAIN, advance, engine_on, go_live, plan_for
+from tests.integration.rollout import advance, engine_on, go_live, plan_for
 
 pytestmark = pytest.mark.integration
 
@@ -25,14 +24,6 @@ REQUESTS = 200
 T0 = datetime(2024, 5, 16, 14, 0, tzinfo=timezone.utc)  # a Thursday, outside the Tuesday freeze
 
 
-@pytest.fixture
-def haproxy():
-    rig = LoopbackHAProxy(haproxy_or_skip())
-    try:
-        rig.start()
-        yield rig
-    finally:
-        rig.close()
 
 
 def haproxy_plan(rig: LoopbackHAProxy, **gateway):
