@@ -107,7 +107,7 @@ def main() -> None:
         one, demo = [], []
         for i in range(args.runs):  # interleaved, so both see the same machine
             one.append(first_frame([py, "-c", ONE_WIDGET], b"hello, one widget"))
-            demo.append(first_frame([py, "-m", "cockpit", "demo", "--state-dir", f"{tmp}/ff{i}"], b"Timeline (journal)"))
+            demo.append(first_frame([py, "-m", "cockpit", "demo", "--state-dir", f"{tmp}/ff{i}"], b"Timeline (journal, newest first)"))
         m_one, m_demo = statistics.median(one), statistics.median(demo)
         print(f"first frame   one-widget app  median {m_one * 1e3:6.0f} ms   (runs: {', '.join(f'{x * 1e3:.0f}' for x in one)})")
         print(f"first frame   cockpit demo    median {m_demo * 1e3:6.0f} ms   (runs: {', '.join(f'{x * 1e3:.0f}' for x in demo)})")
@@ -116,7 +116,7 @@ def main() -> None:
         # Live: speed 15 makes the monitor poll once a wall second (its 15 s poll interval).
         pid, fd = spawn([py, "-m", "cockpit", "demo", "--speed", "15", "--state-dir", f"{tmp}/live"])
         try:
-            read_until(fd, b"Timeline (journal)")
+            read_until(fd, b"Timeline (journal, newest first)")
             drain(fd, 3.0)  # the simulated stakeholders sign off
             os.write(fd, b"s")  # start: phase 1 soaks for 80 wall seconds at this speed
             drain(fd, 3.0)

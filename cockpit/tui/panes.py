@@ -344,13 +344,14 @@ class EscalationPane(Pane):
 
 
 class TimelinePane(Pane):
-    TITLE = "Timeline (journal)"
+    """The journal's latest events, newest first, so the pane's height only decides how many show."""
+
+    TITLE = "Timeline (journal, newest first)"
+    SHOWN = 60
 
     def draw(self, v: View):
-        height = max(3, self.size.height - 2) if self.size.height else 8
-        records = list(v.state.recent)[-height:]
         lines = []
-        for r in records:
+        for r in reversed(list(v.state.recent)[-self.SHOWN :]):
             style = ""
             if r.kind in ("kill_requested", "trigger_fired", "escalated") or (r.kind == "kill_result" and not r.payload.confirmed):
                 style = f"bold {v.colors.breach}"
@@ -358,7 +359,3 @@ class TimelinePane(Pane):
                 style = "bold"
             lines.append(Text.assemble((f"{r.ts:%H:%M:%S} ", v.colors.muted), (say(r, v.state.plan), style), no_wrap=True, overflow="ellipsis"))
         return Group(*lines)
-
-    def on_resize(self) -> None:
-        self._signature = None  # the number of lines shown depends on the height: draw again
-        self.call_after_refresh(self.app.refresh_view)

@@ -32,6 +32,10 @@ class Scene:
         for _ in range(int(minutes)):
             self.clock.advance(timedelta(minutes=1))
             await self.monitor.poll()
+            if self.engine.rollback_check is not None:
+                # Its sleeps move the shared ManualClock: let it finish before the next poll, so
+                # the time and the journal are the same on every run.
+                await self.engine.rollback_check
 
     async def preflight(self, signed: int = 5) -> "Scene":
         await self.engine.run_preflight()
