@@ -171,8 +171,7 @@ class CockpitApp(App):
     def refresh_view(self) -> None:
         v = self.view()
         with self.batch_update():
-            self.query_one(HeaderBar).show(v)
-            for pane in self.query(Pane):
+            for pane in self.query(Pane):  # each repaints only when what it shows has changed
                 pane.show(v)
 
     def _tick(self) -> None:

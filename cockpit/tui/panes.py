@@ -48,11 +48,12 @@ def _status_style(v: View) -> str:
     }.get(v.state.status, "bold")
 
 
-class HeaderBar(Static):
+class HeaderBar(Pane):
     """Release, phase and weight, mode badge, UTC clock and the health of every connection."""
 
-    def show(self, v: View) -> None:
-        self.update(self.draw(v))
+    def signature(self, v: View) -> object:
+        health = tuple((h.ok, h.since) for h in v.monitor.health.values()) if v.monitor else ()
+        return (v.state.seq, v.busy, v.colors, int(v.now.timestamp()), health, self.size.width)
 
     def draw(self, v: View):
         plan, s = v.plan, v.state
