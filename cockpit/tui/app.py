@@ -18,9 +18,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Static
 
-from cockpit.core import chatops
+from cockpit.core import chatops, rules
 from cockpit.engine import READ_ONLY, Engine, Outcome
-from cockpit.tui.dialogs import ConfirmQuit, FormDialog, GateDialog, HelpScreen, KillDialog, KillOrder
+from cockpit.tui.dialogs import Confirm, FormDialog, GateDialog, HelpScreen, KillDialog, KillOrder
 from cockpit.tui.palette import CockpitCommands
 from cockpit.tui.panes import BudgetPane, EscalationPane, HeaderBar, Pane, PhasePane, PreflightPane, TimelinePane
 from cockpit.tui.themes import DEFAULT, THEMES_DIR, load_themes
@@ -250,12 +250,34 @@ class CockpitApp(App):
     def action_start(self) -> None:
         if self._refused_here():
             return
-        self._command("Start", self.engine.start, "starting")
+        if reasons := rules.start_refusals(self.engine.state, self.engine.clock.now()):
+            self.notify("\n".join(reasons), title="Start refused", severity="error", timeout=12)
+            return
+        first = self.engine.plan.phases[0]
+        self.push_screen(
+            Confirm("Start the rollout?", f"{first.name}: the canary takes {first.weight} % of traffic.", "Start"),
+            lambda yes: self._command("Start", self.engine.start, "starting") if yes else None,
+        )
 
     def action_advance(self) -> None:
+        """The core's refusal reasons at once; a step the core allows is confirmed first."""
         if self._refused_here():
             return
-        self._command("Advance", self.engine.advance, "advancing")
+        state = self.engine.state
+        if reasons := rules.advance_refusals(state, self.engine.clock.now()):
+            self.notify("\n".join(reasons), title="Advance refused", severity="error", timeout=12)
+            return
+        nxt = rules.next_phase(state)
+        if nxt is None:
+            title, message, yes = "Complete the rollout?", "Final validation passed: the canary is the release.", "Complete"
+        else:
+            phase = self.engine.plan.phases[nxt]
+            title, yes = f"Advance to {phase.name}?", "Advance"
+            message = f"The canary goes from {state.weight} % to {phase.weight} % of traffic."
+        self.push_screen(
+            Confirm(title, message, yes),
+            lambda ok: self._command("Advance", self.engine.advance, "advancing") if ok else None,
+        )
 
     @work(exclusive=True, group="command", exit_on_error=False)
     async def _command(self, title: str, command, busy: str) -> None:
@@ -278,9 +300,7 @@ class CockpitApp(App):
     def action_kill(self) -> None:
         if self._refused_here():
             return
-        from cockpit.core.rules import kill_refusals
-
-        if reasons := kill_refusals(self.engine.state):
+        if reasons := rules.kill_refusals(self.engine.state):
             self.notify("\n".join(reasons), title="Kill refused", severity="error", timeout=12)
             return
         r = self.engine.plan
@@ -346,6 +366,10 @@ class CockpitApp(App):
             self.exit()
             return
         self.push_screen(
-            ConfirmQuit("The rollout is live. While no captain runs, triggers are not watched and nothing rolls back on its own."),
+            Confirm(
+                "Quit the cockpit?",
+                "The rollout is live. While no captain runs, triggers are not watched and nothing rolls back on its own.",
+                "Quit",
+            ),
             lambda quit_: self.exit() if quit_ else None,
         )

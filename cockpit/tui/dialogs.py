@@ -205,21 +205,28 @@ class FormDialog(Dialog):
         self.dismiss(values)
 
 
-class ConfirmQuit(Dialog):
-    def __init__(self, message: str):
+class Confirm(Dialog):
+    """A yes/no for a step that changes traffic or leaves the rollout unwatched.
+
+    Focus starts on Cancel; `y` or the button confirms, so one stray key never moves traffic.
+    """
+
+    BINDINGS = [Binding("y", "confirm", "Yes", id="dialog.confirm")]
+
+    def __init__(self, title: str, message: str, yes: str):
         super().__init__()
-        self.message = message
+        self.title_text, self.message, self.yes = title, message, yes
 
     def compose(self) -> ComposeResult:
         with Vertical(id="box"):
-            yield Label("Quit the cockpit?", id="title")
+            yield Label(self.title_text, id="title")
             yield Static(self.message, classes="explain")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
-                yield Button("Quit", id="quit", variant="warning")
+                yield Button(f"{self.yes} (y)", id="yes", variant="warning")
 
-    @on(Button.Pressed, "#quit")
-    def _quit(self) -> None:
+    @on(Button.Pressed, "#yes")
+    def action_confirm(self) -> None:
         self.dismiss(True)
 
 

@@ -55,6 +55,9 @@ class HeaderBar(Pane):
         health = tuple((h.ok, h.since) for h in v.monitor.health.values()) if v.monitor else ()
         return (v.state.seq, v.busy, v.colors, int(v.now.timestamp()), health, self.size.width)
 
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.app.refresh_view)  # narrow or wide wording follows the width
+
     def draw(self, v: View):
         plan, s = v.plan, v.state
         r = plan.release

@@ -66,9 +66,13 @@ def test_demo_start_advance_auto_rollback_quit(tmp_path):
     try:
         term.wait_for("PREFLIGHT", "Sign-offs 5/5", "Staging Success  pass")
         term.keys("s")
+        term.wait_for("Start the rollout?")
+        term.keys("y")  # traffic moves only after a confirmation
         term.wait_for("Phase 1 (1/4)", "canary 5 %", "LIVE")
         term.wait_for("SRE: GO (Sam)")  # the simulated SRE says GO once the soak and criteria are done
         term.keys("a")
+        term.wait_for("Advance to Phase 2?")
+        term.keys("y")
         screen = term.wait_for("Phase 2 (2/4)", "canary 25 %")
         assert "▶25%" in screen
         screen = term.wait_for("ROLLED BACK · KILL VERIFIED", "canary 0 %")

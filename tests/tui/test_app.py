@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Button, Input, Select
 
-from cockpit.tui.dialogs import GateDialog, HelpScreen, KillDialog
+from cockpit.tui.dialogs import Confirm, GateDialog, HelpScreen, KillDialog
 from tests.tui.scenes import Scene, text_of
 
 pytestmark = pytest.mark.anyio
@@ -161,6 +161,12 @@ async def test_start_from_the_keyboard_after_preflight(tmp_path):
     app = scene.app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm) and app.focused.id == "cancel"
+        await pilot.press("enter")  # a stray Enter lands on Cancel: traffic does not move
+        await pilot.pause()
+        assert scene.engine.state.status == "preflight" and scene.world.weight == 0
+        await pilot.press("s", "y")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert scene.engine.state.phase == 0 and scene.world.weight == 5
@@ -287,3 +293,32 @@ async def test_the_palette_offers_the_captains_actions_and_takes_the_chatops_lin
         hit.command()
         await pilot.pause()
         assert any(n.startswith("ChatOps approval matches the plan") for n in notes(app))
+
+
+async def test_an_allowed_advance_is_confirmed_before_traffic_moves(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=0, into_soak_min=21)  # soaked; the simulated SRE said GO
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm)
+        assert "from 5 % to 25 %" in text_of(app.screen.query_one(".explain"))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert scene.engine.state.phase == 0 and scene.world.weight == 5
+        await pilot.press("a", "y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert scene.engine.state.phase == 1 and scene.world.weight == 25
+
+
+async def test_quitting_a_live_rollout_asks_first(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm) and "triggers are not watched" in text_of(app.screen.query_one(".explain"))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running

@@ -19,6 +19,8 @@ SIZES = [(80, 24), (120, 40)]
 def scene(tmp_path, state: str) -> Scene:
     if state == "preflight":
         return asyncio.run(Scene(tmp_path / "s").preflight(signed=3))
+    if state == "ready":
+        return asyncio.run(Scene(tmp_path / "s").preflight())
     if state == "breaching":
         return asyncio.run(Scene(tmp_path / "s", "latency-regression").live(phase=1, into_soak_min=6))
     if state == "rolled-back":
@@ -44,7 +46,11 @@ def test_main_screen(snap_compare, tmp_path, state, size):
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("key, state", [("k", "breaching"), ("g", "breaching"), ("w", "preflight"), ("o", "preflight"), ("question_mark", "breaching")], ids=["kill", "gate", "waive", "sign-off", "help"])
+@pytest.mark.parametrize(
+    "key, state",
+    [("k", "breaching"), ("g", "breaching"), ("w", "preflight"), ("o", "preflight"), ("question_mark", "breaching"), ("s", "ready"), ("q", "breaching")],
+    ids=["kill", "gate", "waive", "sign-off", "help", "confirm-start", "confirm-quit"],
+)
 def test_dialog(snap_compare, tmp_path, key, state, size):
     s = scene(tmp_path, state)
     assert snap_compare(s.app(), terminal_size=size, press=[key], run_before=_still)
