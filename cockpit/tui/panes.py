@@ -300,7 +300,7 @@ class BudgetPane(Pane):
         budget = v.plan.budget
         b = v.monitor.budget if v.monitor else None
         t = Table(box=None, padding=(0, 1), expand=True, show_edge=False, header_style="bold")
-        t.add_column("", min_width=9, ratio=1, no_wrap=True, overflow="ellipsis")
+        t.add_column("category", min_width=9, ratio=1, no_wrap=True, overflow="ellipsis")
         t.add_column("spent of budget", justify="right", no_wrap=True)
         t.add_column("now", justify="right", no_wrap=True)
         t.add_column("month-end", justify="right", no_wrap=True)
