@@ -81,6 +81,8 @@ def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
         case ev.BudgetAlerted():
             return f"budget at {p.spent / p.budget:.0%} (alert {p.at_pct:g} %): {p.action}"
         case ev.GatewayReconciled():
+            if p.observed_weight is None and p.observed_enabled is None and not p.agrees:
+                return f"gateway NOT READ BACK at start-up: {p.detail}"
             agrees = "agrees" if p.agrees else "DISAGREES"
             return f"gateway read-back {agrees} with the journal: {p.detail}"
         case ev.EvidenceCollected():

@@ -25,7 +25,10 @@ class Dialog(ModalScreen):
     DEFAULT_CLASSES = "dialog"
 
     def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
+        self.query_one(self.initial_focus()).focus()
+
+    def initial_focus(self) -> str:
+        return "#cancel"
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -170,6 +173,12 @@ class FormDialog(Dialog):
     def __init__(self, title: str, fields: list[tuple[str, str, object]], ok_label: str = "Record"):
         super().__init__()
         self.title_text, self.fields, self.ok_label = title, fields, ok_label
+
+    def initial_focus(self) -> str:
+        """Forms start on their first text field: they record facts, they move no traffic, and a
+        stray Enter submits nothing while a required field is empty."""
+        first = next((key for key, _label, spec in self.fields if not isinstance(spec, list)), None)
+        return f"#{first}" if first else "#cancel"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="box"):

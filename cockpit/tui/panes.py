@@ -316,9 +316,10 @@ class BudgetPane(Pane):
                 f"{pct:.0f} %" if pct is not None else "?", f"{money(c.projected)} {c.projected_pct:3.0f} %",
             )
         style = v.colors.ok if b.projected_pct < 75 else (v.colors.stale if b.projected_pct < 95 else f"bold {v.colors.breach}")
+        known = any(c.spent is not None for c in b.categories)  # no spend data is "?", never "$0"
         t.add_row(
-            Text("Total", "bold"), f"{money(b.spent)} of {money(b.monthly)}",
-            f"{b.pct:.0f} %", Text(f"{money(b.projected)} {b.projected_pct:3.0f} %", style),
+            Text("Total", "bold"), f"{money(b.spent if known else None)} of {money(b.monthly)}",
+            f"{b.pct:.0f} %" if known else "?", Text(f"{money(b.projected)} {b.projected_pct:3.0f} %", style),
         )
         nxt = next((a for a in budget.alerts if b.pct < a.at_pct), None)
         margin = Text.assemble(("Safety margin ", "bold"), (f"{money(b.safety_margin)} ({100 * b.safety_margin / b.monthly:.0f} %)", style))
