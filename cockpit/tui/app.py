@@ -27,7 +27,7 @@ from cockpit.tui.themes import DEFAULT, THEMES_DIR, load_themes
 from cockpit.tui.view import Palette, View
 
 # Actions that change the rollout. An observer may run none of them.
-MUTATING = frozenset({"run_checks", "waive", "sign_off", "start", "advance", "gate", "kill", "note"})
+MUTATING = frozenset({"run_checks", "run_check", "waive", "sign_off", "start", "advance", "gate", "kill", "note"})
 PANES = ("phase", "preflight", "budget", "escalation", "timeline")
 
 
@@ -220,9 +220,15 @@ class CockpitApp(App):
             return
         self._run_checks()
 
+    def action_run_check(self, check_id: str) -> None:
+        """Run or re-run one preflight check (from the command palette)."""
+        if self._refused_here():
+            return
+        self._run_checks(check_id)
+
     @work(exclusive=True, group="preflight", exit_on_error=False)
-    async def _run_checks(self) -> None:
-        task = asyncio.ensure_future(self.engine.run_preflight())
+    async def _run_checks(self, check_id: str | None = None) -> None:
+        task = asyncio.ensure_future(self.engine.run_preflight(check_id))
         await asyncio.sleep(0)  # let the checks start, so the pane shows them running
         self.refresh_view()
         self._report("Preflight", await task)

@@ -13,6 +13,9 @@ class CockpitCommands(Provider):
         for action, label, help_text in app.PALETTE:
             if app.check_action(action, ()) is True:  # an observer is never offered a mutating action
                 yield action, label, help_text
+        if app.check_action("run_checks", ()) is True:
+            for check in app.engine.plan.preflight:  # re-run one check, not all of them
+                yield f"run_check('{check.id}')", f"Run preflight check: {check.name}", check.description
 
     async def discover(self) -> Hits:
         for action, label, help_text in self._actions():

@@ -288,7 +288,15 @@ async def test_the_palette_offers_the_captains_actions_and_takes_the_chatops_lin
     async with app.run_test(size=(120, 40)) as pilot:
         provider = CockpitCommands(app.screen)
         offered = [hit.text for hit in [h async for h in provider.discover()]]
-        assert "Pull the kill switch" in offered and "Start the rollout" in offered and len(offered) == 9
+        assert "Pull the kill switch" in offered and "Start the rollout" in offered
+        assert len(offered) == 9 + 6  # the actions, and a re-run for each of the six preflight checks
+        (rerun,) = [h async for h in provider.search("Run preflight check: CVE")]
+        before = len(scene.engine.journal.records)
+        await rerun.command()  # the palette awaits what a hit returns
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        new = scene.engine.journal.records[before:]
+        assert [(r.kind, r.payload.check) for r in new] == [("check_ran", "cve_status")]
         (hit,) = [h async for h in provider.search(line)]
         hit.command()
         await pilot.pause()
