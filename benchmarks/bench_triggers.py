@@ -18,28 +18,16 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from cockpit.adapters.prometheus import PrometheusSource
 from cockpit.core.compare import Comparison
-from tests.integration.prom import PromServer, Series, evaluate, silent_server
+from tests.integration.prom import PromServer, Series, Trigger, evaluate, silent_server
 
 T = datetime(2024, 5, 14, 12, 0, tzinfo=timezone.utc).timestamp()
 SCRAPE = 15.0
 BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, float("inf"))
-
-
-@dataclass(frozen=True)
-class Trigger:
-    query: str
-    comparison: Comparison
-    threshold: float
-    for_s: float
-    no_data: str = "hold"
-    baseline_query: str | None = None
-    pct: float | None = None
 
 
 def backfill() -> list[Series]:

@@ -126,10 +126,7 @@ class GateDialog(Dialog):
         t.add_column()
         t.add_column()
         for c in spec.gate.auto:
-            live = v.monitor.criteria.get(c.id) if v.monitor else None
-            journaled = gate.criteria.get(c.id) if gate else None
-            ok = live.passed if live and live.passed is not None else (journaled.passed if journaled else None)
-            detail = live.detail if live else (journaled.detail if journaled else "not evaluated yet")
+            ok, detail = v.criterion(c.id)
             mark = "·" if ok is None else ("✓" if ok else "✗")
             t.add_row(mark, c.name, Text(detail, "dim"))
         for m in spec.gate.manual:

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from cockpit.core import rules
+from cockpit.core.budget import next_alert
 from cockpit.core.escalation import active_levels
 from cockpit.core.state import STATUS_WORDS
 from cockpit.core.triggers import format_value
@@ -262,14 +263,7 @@ class PhasePane(Pane):
         lines = [Text.assemble((f" Gate {spec.name}", "bold"), (f"  owners: {owners}", v.colors.muted))]
         gate = s.gates.get(s.phase)
         for c in spec.gate.auto:
-            journaled = gate.criteria.get(c.id) if gate else None
-            live = v.monitor.criteria.get(c.id) if v.monitor else None
-            if live is not None and live.passed is not None:
-                ok, detail = live.passed, live.detail
-            elif journaled is not None:
-                ok, detail = journaled.passed, journaled.detail
-            else:
-                ok, detail = None, (live.detail if live else "not evaluated yet")
+            ok, detail = v.criterion(c.id)
             mark, style = (WAIT, v.colors.muted) if ok is None else ((PASS, v.colors.ok) if ok else (FAIL, f"bold {v.colors.breach}"))
             shown = (c.name, "") if ok is None else (detail, "")
             lines.append(Text.assemble((f"  {mark} ", style), shown, no_wrap=True, overflow="ellipsis"))
@@ -321,7 +315,7 @@ class BudgetPane(Pane):
             Text("Total", "bold"), f"{money(b.spent if known else None)} of {money(b.monthly)}",
             f"{b.pct:.0f} %" if known else "?", Text(f"{money(b.projected)} {b.projected_pct:3.0f} %", style),
         )
-        nxt = next((a for a in budget.alerts if b.pct < a.at_pct), None)
+        nxt = next_alert(b, budget.alerts)
         margin = Text.assemble(("Safety margin ", "bold"), (f"{money(b.safety_margin)} ({100 * b.safety_margin / b.monthly:.0f} %)", style))
         alert = Text(f"next alert at {nxt.at_pct:g} %: {nxt.action}" if nxt else "every alert threshold crossed", v.colors.muted if nxt else f"bold {v.colors.breach}")
         raised = ", ".join(f"{p:g} %" for p in sorted(v.state.budget_alerts)) or "none"

@@ -46,6 +46,18 @@ class View:
     colors: Palette
     busy: str = ""  # a command in flight ("KILL SENT", "shifting to 25 %")
 
+    def criterion(self, criterion_id: str) -> tuple[bool | None, str]:
+        """(met, why) for a criterion of the current gate: the monitor's live verdict when it has
+        one, else what the journal says, else not evaluated yet (None)."""
+        live = self.monitor.criteria.get(criterion_id) if self.monitor else None
+        gate = self.state.gates.get(self.state.phase) if self.state.phase is not None else None
+        journaled = gate.criteria.get(criterion_id) if gate else None
+        if live is not None and live.passed is not None:
+            return live.passed, live.detail
+        if journaled is not None:
+            return journaled.passed, journaled.detail
+        return None, live.detail if live else "not evaluated yet"
+
 
 def hhmm(ts: datetime | None) -> str:
     return "--:--" if ts is None else ts.strftime("%H:%M:%S")

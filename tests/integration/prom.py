@@ -21,7 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+if TYPE_CHECKING:
+    from cockpit.core.compare import Comparison
 
 READY_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
@@ -284,11 +287,23 @@ def delaying_proxy(upstream: str, marker: str, delay_s: float) -> Iterator[str]:
         yield url
 
 
-def evaluate(source, trigger, now: float, *, step_s: float = 30.0):
+@dataclass(frozen=True)
+class Trigger:
+    """A trigger as `evaluate` needs it: the config's Trigger without the parts it does not use."""
+
+    query: str
+    comparison: "Comparison"
+    threshold: float
+    for_s: float
+    no_data: str = "hold"
+    baseline_query: str | None = None
+    pct: float | None = None
+
+
+def evaluate(source, trigger: Trigger, now: float, *, step_s: float = 30.0):
     """The engine's poll in miniature: baseline (if relative), range over the window, judge it.
 
-    `trigger` has query, comparison, threshold, for_s, no_data, and optionally
-    baseline_query + pct. Returns (WindowVerdict | None, error message | None).
+    Returns (WindowVerdict | None, error message | None).
     """
     from datetime import datetime, timezone
 
@@ -298,7 +313,7 @@ def evaluate(source, trigger, now: float, *, step_s: float = 30.0):
         return datetime.fromtimestamp(ts, timezone.utc)
 
     threshold = trigger.threshold
-    if getattr(trigger, "baseline_query", None):
+    if trigger.baseline_query:
         baseline = source.instant(trigger.baseline_query, at(now))
         if baseline.status != "ok":
             return None, baseline.error or "baseline has no data"

@@ -7,14 +7,21 @@ Evaluation times are explicit, relative to T, the moment each scenario goes bad.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pytest
 
 from cockpit.adapters.prometheus import PrometheusSource
 from cockpit.core.compare import Comparison
-from tests.integration.prom import PromServer, Series, evaluate, fixed_answer_server, free_port, silent_server
+from tests.integration.prom import (
+    PromServer,
+    Series,
+    Trigger,
+    evaluate,
+    fixed_answer_server,
+    free_port,
+    silent_server,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -46,17 +53,6 @@ SERIES = [
     gauge("young_p95_ms", {}, lambda ts: 1500.0, start=T - 3 * MIN),  # born three minutes before T
     gauge("gone_ratio", {}, lambda ts: 0.5, end=T - 20 * MIN),  # stopped reporting 20 minutes before T
 ]
-
-
-@dataclass(frozen=True)
-class Trigger:
-    query: str
-    comparison: Comparison
-    threshold: float
-    for_s: float
-    no_data: str = "hold"
-    baseline_query: str | None = None
-    pct: float | None = None
 
 
 def error_rate(scenario):
