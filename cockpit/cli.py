@@ -102,15 +102,6 @@ def cmd_status(args) -> int:
     return EXIT_OK
 
 
-def _identity(role: str):
-    import getpass
-    import socket
-
-    from cockpit.core.events import Actor
-
-    return Actor(user=getpass.getuser(), host=socket.gethostname().split(".")[0], role=role)
-
-
 def cmd_demo(args) -> int:
     import asyncio
     import tempfile
@@ -118,55 +109,44 @@ def cmd_demo(args) -> int:
     from cockpit import demo
 
     state_dir = Path(args.state_dir) if args.state_dir else Path(tempfile.mkdtemp(prefix="cockpit-demo-"))
-    actor = _identity("captain")
-    engine, monitor, _world, people = demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)
+    from cockpit.session import identity
+
+    actor = identity("captain")
+    engine, guard, _world, people = demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)
     if args.headless:
-        status = asyncio.run(demo.run_headless(engine, monitor, people, out=sys.stdout))
+        status = asyncio.run(demo.run_headless(engine, guard, people, out=sys.stdout))
         print(f"journal: {state_dir / 'journal.jsonl'}  ({status})")
         return EXIT_OK
     from cockpit.tui.app import CockpitApp
 
-    app = CockpitApp(engine, monitor, who=str(actor), theme=args.theme)
+    app = CockpitApp(engine, who=str(actor), theme=args.theme, guard=guard)
     app.call_later(lambda: app.run_worker(people.sign_off(), group="demo"))
     app.run()
-    monitor.close()
+    guard.stop()
+    guard.monitor.close()
     print(f"demo journal: {state_dir / 'journal.jsonl'}")
     return EXIT_OK
 
 
-def _open_engine(args, *, observer: bool):
-    """The engine for `run` (captain: lock, gateway) or `observe` (read-only, no credentials)."""
+def _captain(args):
+    """The captain's engine under the captain lock (credentials resolved here), or exit."""
+    import os
+
     from cockpit.clock import SystemClock
     from cockpit.config import ConfigError, resolve_state_dir
-    from cockpit.engine import Engine, EngineError
-    from cockpit.journal import CaptainLock, CaptainLockHeld, Journal, JournalError
+    from cockpit.engine import EngineError
+    from cockpit.journal import CaptainLock, CaptainLockHeld, JournalError
+    from cockpit.session import captain_engine, identity
 
     plan = _plan_or_exit(args.config)
     state_dir = resolve_state_dir(plan, Path(args.config))
-    actor = _identity("observer" if observer else "captain")
-    clock = SystemClock()
+    actor = identity("captain")
     try:
-        if observer:
-            if not (state_dir / "journal.jsonl").exists():
-                print(f"{state_dir}: no journal yet; the captain starts it with `cockpit run`", file=sys.stderr)
-                raise SystemExit(EXIT_USAGE)
-            engine = Engine(plan, Journal(state_dir, readonly=True), clock=clock, actor=actor)
-            engine.ensure_plan()
-            return engine, actor, None
-        lock = CaptainLock(state_dir, user=actor.user, host=actor.host, pid=__import__("os").getpid(), since=f"{clock.now():%Y-%m-%d %H:%M:%SZ}")
-        lock.acquire()
-        from cockpit.adapters import checks
-        from cockpit.adapters.factory import build_gateway
-
-        gateway = build_gateway(plan, plan.kill_switch.gateway)
-        metrics = _metrics(plan)
-        runner = checks.runner(clock=clock, base_dir=Path(args.config).resolve().parent, metrics=metrics)
-        journal = Journal(state_dir)
-        if journal.quarantined:
-            print(f"journal: torn tail quarantined: {journal.quarantined}", file=sys.stderr)
-        engine = Engine(plan, journal, clock=clock, actor=actor, gateway=gateway, check_runner=runner, metrics=metrics)
+        lock = CaptainLock(state_dir, user=actor.user, host=actor.host, pid=os.getpid(),
+                           since=f"{SystemClock().now():%Y-%m-%d %H:%M:%SZ}").acquire()
+        engine = captain_engine(plan, Path(args.config), actor)
         engine.ensure_plan()
-        return engine, actor, lock
+        return engine, actor, lock, state_dir
     except CaptainLockHeld as e:
         print(f"refused: {e}", file=sys.stderr)
         raise SystemExit(3) from None
@@ -179,31 +159,88 @@ def _open_engine(args, *, observer: bool):
         raise SystemExit(EXIT_USAGE) from None
 
 
-def _metrics(plan):
-    if plan.prometheus is None:
-        return None
-    from cockpit.adapters.prometheus import build_metrics
-
-    return build_metrics(plan)
-
-
-def cmd_run(args, observer: bool = False) -> int:
-    from cockpit.monitor import Monitor
+def cmd_run(args) -> int:
+    """The captain's screen. A guard is started detached first, so the rollout is watched
+    whether or not this terminal stays."""
+    from cockpit.guard import GuardFeed
+    from cockpit.session import GuardKeeper
     from cockpit.tui.app import CockpitApp
 
-    engine, actor, lock = _open_engine(args, observer=observer)
-    monitor = Monitor(engine, engine.metrics if not observer else _metrics(engine.plan))
+    engine, actor, lock, state_dir = _captain(args)
+    keeper = GuardKeeper(Path(args.config), state_dir, str(actor))
     try:
-        CockpitApp(engine, monitor, who=str(actor), theme=args.theme).run()
+        keeper(engine.state)
+        CockpitApp(engine, GuardFeed(state_dir), who=str(actor), theme=args.theme, keeper=keeper).run()
     finally:
-        monitor.close()
-        if lock is not None:
-            lock.release()
+        lock.release()
     return EXIT_OK
 
 
 def cmd_observe(args) -> int:
-    return cmd_run(args, observer=True)
+    """Read-only: the journal and the guard's published evaluation; no credentials, no Prometheus."""
+    from cockpit.engine import EngineError
+    from cockpit.guard import GuardFeed
+    from cockpit.journal import JournalError
+    from cockpit.session import SessionError, identity, observer_engine
+    from cockpit.tui.app import CockpitApp
+
+    state_dir = _state_dir(args)
+    local = _plan_or_exit(args.config) if args.config else None
+    actor = identity("observer")
+    try:
+        engine = observer_engine(state_dir, local, actor)
+    except (SessionError, JournalError, EngineError) as e:
+        print(f"{state_dir}: {e}" if str(state_dir) not in str(e) else str(e), file=sys.stderr)
+        return EXIT_USAGE
+    CockpitApp(engine, GuardFeed(state_dir), who=str(actor), theme=args.theme).run()
+    return EXIT_OK
+
+
+def cmd_guard(args) -> int:
+    """The one evaluator, with no terminal: see cockpit/guard.py."""
+    import asyncio
+    import os
+    import signal
+
+    from cockpit.config import ConfigError, resolve_state_dir
+    from cockpit.core.evaluation import GuardId
+    from cockpit.engine import EngineError
+    from cockpit.guard import Guard, setup_logging
+    from cockpit.journal import JournalError
+    from cockpit.monitor import Monitor
+    from cockpit.session import SessionError, guard_engine, identity
+
+    plan = _plan_or_exit(args.config)
+    state_dir = resolve_state_dir(plan, Path(args.config))
+    actor = identity("guard")
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        setup_logging(state_dir, stderr=not args.quiet)
+        engine = guard_engine(plan, Path(args.config), actor)
+    except (SessionError, JournalError, EngineError, OSError) as e:
+        print(f"guard: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigError as e:
+        for line in e.errors:
+            print(f"{args.config}: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    ident = GuardId(user=actor.user, host=actor.host, pid=os.getpid(), since=engine.clock.now())
+    guard = Guard(engine, Monitor(engine, engine.metrics), state_dir, ident, reason=args.reason)
+
+    async def main() -> str:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, guard.stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: None)  # no terminal to lose
+        try:
+            return await guard.run(wait=not args.no_wait)
+        finally:
+            if engine.gateway is not None:
+                await engine.gateway.close()
+
+    why = asyncio.run(main())
+    print(f"guard: {why}", file=sys.stderr) if not args.quiet else None
+    return EXIT_OK if why != "another guard holds the lock" else 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -235,10 +272,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--theme")
     s.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("observe", help="watch the captain's rollout, read-only")
-    s.add_argument("--config", required=True)
+    s = sub.add_parser("observe", help="watch the captain's rollout, read-only (needs only read access to the state dir)")
+    s.add_argument("--state-dir", help="the rollout's state dir")
+    s.add_argument("--config", help="find the state dir from the plan (no credentials are loaded)")
     s.add_argument("--theme")
     s.set_defaults(func=cmd_observe)
+
+    s = sub.add_parser(
+        "guard",
+        help="the one evaluator: polls Prometheus, judges the triggers and pulls the kill, with no terminal",
+        description="Holds the guard lock of the plan's state dir (a standby waits and takes over when the "
+        "holder dies), evaluates every poll interval, publishes guard.json for the screens and logs to "
+        "guard.log. Stops by itself when the rollout is completed or rolled back. `cockpit run` starts one "
+        "detached; run it yourself (or from contrib/cockpit-guard@.service) for a standby. "
+        "Exit codes: 0 done or stopped by SIGTERM, 2 cannot start, 3 another guard holds the lock (--no-wait).",
+    )
+    s.add_argument("--config", required=True)
+    s.add_argument("--reason", default="", help="journaled with the takeover (who started it and why)")
+    s.add_argument("--no-wait", action="store_true", help="exit 3 instead of standing by when a guard runs")
+    s.add_argument("--quiet", action="store_true", help="log to guard.log only, not to stderr")
+    s.set_defaults(func=cmd_guard)
 
     from cockpit.adapters.simulator import SCENARIOS
 

@@ -16,7 +16,9 @@ from cockpit.clock import AcceleratedClock, Clock
 from cockpit.config import Plan, parse_plan
 from cockpit.core import rules
 from cockpit.core.events import Actor
+from cockpit.core.evaluation import GuardId
 from cockpit.engine import Engine
+from cockpit.guard import Guard
 from cockpit.journal import Journal
 from cockpit.monitor import Monitor
 from cockpit.seed import seed_plan
@@ -78,8 +80,10 @@ def build(
     clock: Clock | None = None,
     actor: Actor,
     poll_s: float | None = None,
+    identity: GuardId | None = None,
 ):
-    """(engine, monitor, world, stakeholders) for a demo rollout in `state_dir`."""
+    """(engine, guard, world, stakeholders) for a demo rollout in `state_dir`: the guard runs in
+    this process (the same code as `cockpit guard`), and publishes for `cockpit observe`."""
     plan = demo_plan()
     clock = clock or AcceleratedClock(speed)
     world = SimulatedWorld(scenario, clock=lambda: clock.now().timestamp())
@@ -97,20 +101,26 @@ def build(
     monitor = Monitor(engine, metrics, poll_s=poll_s or max(15.0, speed), step_s=30.0)
     people = Stakeholders(engine)
     monitor.subscribe(people.on_round)
-    return engine, monitor, world, people
+    import os
+
+    identity = identity or GuardId(user=actor.user, host=actor.host, pid=os.getpid(), since=clock.now())
+    guard = Guard(engine, monitor, state_dir, identity, reason="demo", attended=lambda: True)
+    return engine, guard, world, people
 
 
-async def run_headless(engine: Engine, monitor: Monitor, people: Stakeholders, *, out, max_rounds: int = 400) -> str:
+async def run_headless(engine: Engine, guard: Guard, people: Stakeholders, *, out, max_rounds: int = 400) -> str:
     """A scripted captain: start, advance whenever the core allows, print every journaled event."""
     from cockpit.narrate import line
 
     engine.subscribe(lambda r: print(line(r, engine.state.plan), file=out, flush=True))
     for r in engine.journal.records:
         print(line(r, engine.state.plan), file=out, flush=True)
+    monitor = guard.monitor
     await people.sign_off()
     await engine.start()
     for _ in range(max_rounds):
         await monitor.poll()
+        guard.publish()
         if engine.state.status != "live":
             break
         if not rules.advance_refusals(engine.state, engine.clock.now()):

@@ -14,7 +14,7 @@ from typing import Awaitable, Callable
 from cockpit.adapters.gateway import Gateway, GatewayError, GatewayState
 from cockpit.adapters.metrics import MetricsSource
 from cockpit.clock import Clock
-from cockpit.config import Check, Plan, plan_digest
+from cockpit.config import Check, Plan, dump_plan, plan_digest
 from cockpit.core import events as ev
 from cockpit.core import rules
 from cockpit.core.state import RolloutState, fold
@@ -67,6 +67,7 @@ def plan_snapshot(plan: Plan) -> ev.PlanLoaded:
             for c in plan.preflight
             if c.type == "freeze_window"
         ),
+        document=dump_plan(plan),
     )
 
 

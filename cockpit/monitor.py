@@ -27,6 +27,7 @@ from cockpit.adapters.metrics import MetricsSource, QueryResult, Sample
 from cockpit.config import Criterion, Trigger
 from cockpit.core.budget import BudgetBurn, burn
 from cockpit.core.compare import Comparison
+from cockpit.core.evaluation import CriterionView, Evaluation, GuardId, Health
 from cockpit.core.triggers import (
     MIN_COVERAGE,
     TriggerTrack,
@@ -47,31 +48,6 @@ HISTORY = 40  # sparkline points kept per gauge
 FAULTS_KEPT = 20  # internal errors kept for the screen
 CHECK_INTERVAL = timedelta(minutes=5)  # a check-backed trigger without `interval`
 GATEWAY_TIMEOUT_S = 5.0
-
-
-@dataclass
-class Health:
-    """One connection as the header shows it: up, down (since when, how many failures) or not used."""
-
-    name: str
-    ok: bool | None = None  # None: not checked (or not used in this mode)
-    detail: str = ""
-    since: datetime | None = None
-    failures: int = 0  # consecutive rounds with a failure
-    endpoint: str = ""  # where it points (credentials stripped), for "down: ... at URL"
-
-    def update(self, ok: bool, detail: str, now: datetime) -> None:
-        if ok != self.ok:
-            self.since = now
-        self.failures = 0 if ok else self.failures + 1
-        self.ok, self.detail = ok, detail
-
-
-@dataclass
-class CriterionView:
-    passed: bool | None = None  # None: not evaluated yet (or no data)
-    value: float | None = None
-    detail: str = "not evaluated yet"
 
 
 @dataclass
@@ -109,7 +85,7 @@ class Monitor:
         timeout = getattr(metrics, "timeout_s", None)
         self.query_deadline_s = 2 * timeout + 1 if timeout else 30.0
         self.tracks: dict[str, TriggerTrack] = {t.id: TriggerTrack() for t in engine.plan.triggers}
-        self.criteria: dict[str, CriterionView] = {}
+        self.criteria: dict[str, CriterionView] = {}  # the current soak's, see _criteria_phase
         self.budget: BudgetBurn | None = None
         gw = engine.gateway
         self.health = {
@@ -122,6 +98,7 @@ class Monitor:
         self._check_tasks: dict[str, asyncio.Task] = {}
         self._criteria_phase: tuple | None = None
         self._first_poll: datetime | None = None
+        self._last_round: datetime | None = None
         self._tally = _Tally()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="cockpit-query")
         self._listeners: list[Callable[[], None]] = []
@@ -164,6 +141,7 @@ class Monitor:
         )
         self._prometheus_health(now)
         self.rounds += 1
+        self._last_round = now
         for listener in self._listeners:
             try:
                 listener()
@@ -205,17 +183,23 @@ class Monitor:
             self._tally.first_error = self._tally.first_error or (result.error or "error")
         return result
 
+    def _health(self, name: str, ok: bool, detail: str, now: datetime) -> None:
+        h = self.health[name]
+        self.health[name] = replace(
+            h, ok=ok, detail=detail, since=now if ok != h.ok else h.since, failures=0 if ok else h.failures + 1
+        )
+
     def _prometheus_health(self, now: datetime) -> None:
         t = self._tally
         if self.metrics is None or t.sent == 0:
             return
         if t.failed == 0:
-            self.health["prometheus"].update(True, f"ok ({t.sent} queries)", now)
+            self._health("prometheus", True, f"ok ({t.sent} queries)", now)
             return
         word = "down" if t.failed == t.sent else "degraded"
         where = self.health["prometheus"].endpoint
         error = t.first_error if not where or where in t.first_error else f"{where}: {t.first_error}"
-        self.health["prometheus"].update(False, f"{word}: {t.failed} of {t.sent} queries failed: {error}", now)
+        self._health("prometheus", False, f"{word}: {t.failed} of {t.sent} queries failed: {error}", now)
 
     # -- triggers ------------------------------------------------------------------------------
 
@@ -339,14 +323,33 @@ class Monitor:
         self.tracks[trigger.id] = replace(track, last_error=detail) if status == "error" else track
         await self.engine.observe_trigger(trigger, verdict)
 
+    def latest(self) -> Evaluation:
+        """An in-process evaluator is its own feed (tests, and the guard itself)."""
+        return self.snapshot()
+
     def gauge(self, trigger_id: str):
-        """(track, stale age in seconds or None) for the screen; inf when it never had an answer."""
-        track = self.tracks.get(trigger_id, TriggerTrack())
-        trigger = next((t for t in self.engine.plan.triggers if t.id == trigger_id), None)
-        period = self.poll_s
-        if trigger is not None and trigger.check is not None:
-            period = max(period, (trigger.interval or CHECK_INTERVAL).total_seconds())
-        return track, track.stale_for(self.engine.clock.now().timestamp(), period)
+        """(track, stale age in seconds or None); inf when it never had an answer."""
+        return self.snapshot().gauge(trigger_id, self.engine.clock.now())
+
+    def snapshot(self, guard: GuardId | None = None) -> Evaluation:
+        """This round as the faces render it (immutable; the guard publishes it)."""
+        periods = {
+            t.id: max(self.poll_s, (t.interval or CHECK_INTERVAL).total_seconds()) if t.check else self.poll_s
+            for t in self.engine.plan.triggers
+        }
+        return Evaluation(
+            at=self._last_round,
+            rounds=self.rounds,
+            poll_s=self.poll_s,
+            guard=guard,
+            tracks=dict(self.tracks),
+            periods=periods,
+            criteria=dict(self.criteria),
+            soak=self._criteria_phase,
+            budget=self.budget,
+            health=dict(self.health),
+            faults=tuple(self.faults),
+        )
 
     # -- gate criteria -------------------------------------------------------------------------
 
@@ -367,9 +370,8 @@ class Monitor:
     async def _criterion(self, c: Criterion, since: datetime, now: datetime) -> None:
         """Every sample since the phase started must meet the criterion (core.triggers.evaluate_criterion)."""
         result = await self._query(self.metrics.range, c.query, since, now, self.step_s)
-        view = self.criteria.setdefault(c.id, CriterionView())
         if result.status == "error":
-            view.detail = f"no answer: {result.error}"
+            self.criteria[c.id] = replace(self.criteria.get(c.id, CriterionView()), detail=f"no answer: {result.error}")
             return
         verdict = evaluate_criterion(
             result.samples,
@@ -381,7 +383,7 @@ class Monitor:
             label=short_name(c.name),
             unit=c.unit,
         )
-        view.passed, view.value, view.detail = verdict.met, verdict.worst, verdict.why
+        self.criteria[c.id] = CriterionView(verdict.met, verdict.worst, verdict.why)
         # A failing sample fails the gate at once; "met" is journaled only over the whole soak, so the
         # journal never says a criterion held for a soak it has not seen. Too little data is neither.
         soaked = now >= since + self.engine.plan.phases[self.engine.state.phase].soak
@@ -410,13 +412,13 @@ class Monitor:
         try:
             seen = await asyncio.wait_for(gw.read(), timeout=GATEWAY_TIMEOUT_S)
         except asyncio.TimeoutError:
-            self.health["gateway"].update(False, f"no answer within {GATEWAY_TIMEOUT_S:g}s", now)
+            self._health("gateway", False, f"no answer within {GATEWAY_TIMEOUT_S:g}s", now)
             return
         except Exception as e:  # noqa: BLE001 - GatewayError, or an adapter that broke its protocol
-            self.health["gateway"].update(False, str(e) or type(e).__name__, now)
+            self._health("gateway", False, str(e) or type(e).__name__, now)
             return
         flag = "on" if seen.enabled else ("off" if seen.enabled is False else "unknown")
-        self.health["gateway"].update(True, f"weight {seen.weight} %, flag {flag}", now)
+        self._health("gateway", True, f"weight {seen.weight} %, flag {flag}", now)
 
 
 def _window_summary(samples: list[Sample], verdict: WindowVerdict, unit: str, step_s: float) -> str:

@@ -38,6 +38,12 @@ def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
             return f"{who} waived check {p.check}: {p.reason}"
         case ev.SignedOff():
             return f"{p.name} ({roles.get(p.role, p.role)}) signed off"
+        case ev.GuardStarted():
+            took = f", taking over from dead guard {p.took_over}" if p.took_over else ""
+            why = f" ({p.reason})" if p.reason else ""
+            return f"guard {p.pid}@{p.host} evaluates the triggers{took}{why}"
+        case ev.GuardStopped():
+            return f"guard {p.pid}@{p.host} stopped: {p.reason}"
         case ev.RolloutStarted():
             return f"{who} started the rollout"
         case ev.TrafficShiftRequested():

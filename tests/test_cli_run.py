@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -41,25 +40,30 @@ def test_observe_needs_a_journal_and_says_so(tmp_path, plan):
     assert res.returncode == 2 and "no journal yet" in res.stderr and "cockpit run" in res.stderr
 
 
-def test_an_observer_never_loads_gateway_credentials(tmp_path, plan, monkeypatch, clock, actor):
-    from cockpit.cli import _open_engine
+def test_an_observer_loads_no_credentials_and_takes_the_plan_from_the_journal(tmp_path, plan, monkeypatch, clock, actor):
+    from cockpit.config import load_plan
     from cockpit.engine import Engine
     from cockpit.journal import Journal
-
-    from cockpit.config import load_plan
+    from cockpit.session import identity, observer_engine
 
     config = _config(tmp_path, plan)
     captain = Engine(load_plan(config), Journal(tmp_path / "state"), clock=clock, actor=actor)
     captain.ensure_plan()  # the captain has started the journal
     monkeypatch.delenv("COCKPIT_GATEWAY_TOKEN", raising=False)  # a captain would be refused without it
 
-    def no_gateway(*a, **kw):
-        raise AssertionError("an observer built a gateway")
+    def no_credentials(*a, **kw):
+        raise AssertionError("an observer built an adapter that holds credentials")
 
-    monkeypatch.setattr("cockpit.adapters.factory.build_gateway", no_gateway)
-    engine, who, lock = _open_engine(argparse.Namespace(config=config, theme=None), observer=True)
-    assert engine.follower and engine.gateway is None and lock is None and who.role == "observer"
-    assert engine.journal.readonly
+    monkeypatch.setattr("cockpit.adapters.factory.build_gateway", no_credentials)
+    monkeypatch.setattr("cockpit.adapters.prometheus.build_metrics", no_credentials)
+    engine = observer_engine(tmp_path / "state", None, identity("observer"))  # no config at all
+    assert engine.follower and engine.gateway is None and engine.metrics is None and engine.journal.readonly
+    assert engine.plan.release.version == plan.release.version
+    assert [t.name for t in engine.plan.triggers] == [t.name for t in plan.triggers]
+
+    # A local copy of the config that differs (an older edit) does not stop the observer following.
+    edited = load_plan(config).model_copy(update={"sign_offs": ["po"]})
+    assert observer_engine(tmp_path / "state", edited, identity("observer")).plan.sign_offs == plan.sign_offs
 
 
 def test_a_captain_without_its_gateway_token_is_refused_naming_the_variable(tmp_path, plan):

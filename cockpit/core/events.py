@@ -61,6 +61,7 @@ class PlanLoaded(Payload):
     roles: dict[str, str]  # role id -> title
     triggers: tuple[str, ...] = ()
     freeze: tuple[tuple[str, str, str], ...] = ()  # (weekday, "HH:MM", "HH:MM") UTC
+    document: dict[str, Any] = {}  # the whole plan (secrets by reference only), so observers need no config
 
 
 class CheckRan(Payload):
@@ -245,6 +246,23 @@ class EvidenceCollected(Payload):
     detail: str = ""
 
 
+class GuardStarted(Payload):
+    """A guard took the guard lock and evaluates from now on (`took_over`: the holder that died)."""
+
+    KIND = "guard_started"
+    pid: int
+    host: str
+    reason: str = ""
+    took_over: str = ""  # "pid@host" of a previous guard whose lock the kernel freed
+
+
+class GuardStopped(Payload):
+    KIND = "guard_stopped"
+    pid: int
+    host: str
+    reason: str
+
+
 class Noted(Payload):
     KIND = "note"
     text: str
@@ -255,6 +273,7 @@ PAYLOADS: tuple[type[Payload], ...] = (
     TrafficShiftResult, PhaseStarted, GateDecided, CriterionEvaluated, RolloutCompleted,
     TriggerBreached, TriggerCleared, TriggerFired, KillRequested, KillResult, RollbackVerified,
     Escalated, Notified, BudgetAlerted, GatewayReconciled, EvidenceCollected, Noted,
+    GuardStarted, GuardStopped,
 )
 
 

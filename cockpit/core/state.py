@@ -108,6 +108,8 @@ class RolloutState:
     evidence: list[ev.EvidenceCollected] = field(default_factory=list)
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    guard: ev.GuardStarted | None = None  # the guard that last took the lock (None after it stopped)
+    guard_since: datetime | None = None
     seq: int = 0
     last_hash: str = ev.GENESIS
     recent: deque = field(default_factory=lambda: deque(maxlen=200))
@@ -284,6 +286,15 @@ def _reconciled(state: RolloutState, p: ev.GatewayReconciled, r: ev.Record) -> N
     state.pending_shift = None
 
 
+def _guard_started(state: RolloutState, p: ev.GuardStarted, r: ev.Record) -> None:
+    state.guard, state.guard_since = p, r.ts
+
+
+def _guard_stopped(state: RolloutState, p: ev.GuardStopped, r: ev.Record) -> None:
+    if state.guard is not None and (state.guard.pid, state.guard.host) == (p.pid, p.host):
+        state.guard, state.guard_since = None, None
+
+
 _APPLY = {
     ev.PlanLoaded: _plan,
     ev.CheckRan: _check_ran,
@@ -306,4 +317,6 @@ _APPLY = {
     ev.BudgetAlerted: _budget,
     ev.EvidenceCollected: _evidence,
     ev.GatewayReconciled: _reconciled,
+    ev.GuardStarted: _guard_started,
+    ev.GuardStopped: _guard_stopped,
 }

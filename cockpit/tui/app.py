@@ -65,21 +65,27 @@ class CockpitApp(App):
     def __init__(
         self,
         engine: Engine,
-        monitor=None,
+        feed=None,
         *,
         who: str,
         theme: str | None = None,
         themes_dir: Path = THEMES_DIR,
         tick_s: float = 1.0,
         watch: bool = True,
+        guard=None,
+        keeper=None,
     ):
+        """`feed.latest()` is the guard's evaluation (guard.json, or an in-process evaluator);
+        `guard` runs in this process (the demo); `keeper()` restarts a dead guard (captain)."""
         super().__init__()
         self.engine = engine
-        self.monitor = monitor
+        self.feed = feed if feed is not None else guard
+        self.guard = guard
+        self.keeper = keeper
         self.observer = engine.follower
         self.who = who
         self.tick_s = tick_s
-        self.watch = watch  # run the monitor loop and the journal follow (off in snapshot tests)
+        self.watch = watch  # follow the journal and the guard, run an in-process guard (off in snapshot tests)
         self.busy = ""
         self._theme_request = theme or DEFAULT
         self._themes_dir = themes_dir
@@ -115,16 +121,16 @@ class CockpitApp(App):
         if self.observer:
             self.screen.add_class("observer")
         self.engine.subscribe(lambda record: self.refresh_view())
-        if self.monitor is not None:
-            self.monitor.subscribe(self._monitor_round)
+        if hasattr(self.feed, "subscribe"):
+            self.feed.subscribe(self._evaluated)
         self._layout(self.size.width, self.size.height)
         self.refresh_view()
         if self.watch:
             if not self.observer:
                 self._reconcile()
             self.set_interval(self.tick_s, self._tick)
-            if self.monitor is not None:
-                self.run_worker(self.monitor.run(), group="monitor", exit_on_error=False)
+            if self.guard is not None:
+                self.run_worker(self.guard.run(), group="guard", exit_on_error=False)
 
     def on_resize(self, event) -> None:
         self._layout(event.size.width, event.size.height)
@@ -159,7 +165,7 @@ class CockpitApp(App):
         return View(
             plan=self.engine.plan,
             state=self.engine.state,
-            monitor=self.monitor,
+            live=self.feed.latest() if self.feed is not None else None,
             now=self.engine.clock.now(),
             running=frozenset(self.engine.running_checks),
             observer=self.observer,
@@ -174,18 +180,26 @@ class CockpitApp(App):
             for pane in self.query(Pane):  # each repaints only when what it shows has changed
                 pane.show(v)
 
-    def _monitor_round(self) -> None:
+    def _evaluated(self) -> None:
         """Gauges repaint with the once-a-second tick (one repaint a second, not one per source);
         journal events still repaint at once. Without the tick (tests), repaint now."""
         if not self.watch:
             self.refresh_view()
 
     def _tick(self) -> None:
-        """Once a second: fold in what other terminals journaled, and move the clocks on."""
+        """Once a second: fold in what the guard and other terminals journaled, keep a guard
+        running (captain), and move the clocks on."""
         try:
             self.engine.refresh()
         except Exception as e:  # a tampered or unreadable journal: say so loudly, keep the screen
             self.notify(str(e), title="Journal", severity="error", timeout=30)
+        if self.keeper is not None and not self.observer:
+            try:
+                said = self.keeper(self.engine.state)
+            except Exception as e:  # noqa: BLE001 - the screen outlives a failed spawn, and says so
+                said = f"cannot start a guard: {e}"
+            if said:
+                self.notify(said, title="Guard", severity="warning", timeout=12)
         self.refresh_view()
 
     @work(group="reconcile", exit_on_error=False)
@@ -377,11 +391,14 @@ class CockpitApp(App):
         if self.observer or not self.engine.state.live:
             self.exit()
             return
+        live = self.feed.latest() if self.feed is not None else None
+        if self.guard is not None:
+            why = "The rollout is live and its guard runs in this process: quitting stops the watch on the triggers."
+        elif live is not None and live.guarded(self.engine.clock.now()):
+            why = f"The rollout is live. Guard {live.guard} keeps watching the triggers and rolls back on its own."
+        else:
+            why = "The rollout is live and NO GUARD is running: triggers are not watched and nothing rolls back on its own."
         self.push_screen(
-            Confirm(
-                "Quit the cockpit?",
-                "The rollout is live. While no captain runs, triggers are not watched and nothing rolls back on its own.",
-                "Quit",
-            ),
+            Confirm("Quit the cockpit?", why, "Quit"),
             lambda quit_: self.exit() if quit_ else None,
         )

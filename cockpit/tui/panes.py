@@ -11,7 +11,7 @@ from cockpit.core import rules
 from cockpit.core.budget import next_alert
 from cockpit.core.escalation import active_levels
 from cockpit.core.state import STATUS_WORDS
-from cockpit.core.triggers import format_value
+from cockpit.core.triggers import format_duration, format_value
 from cockpit.narrate import say, short_name
 from cockpit.tui.view import DOT, FAIL, PASS, RUN, WAIT, WAIVED, WARN, View, bar, duration, hhmm, money, sparkline
 
@@ -53,8 +53,9 @@ class HeaderBar(Pane):
     """Release, phase and weight, mode badge, UTC clock and the health of every connection."""
 
     def signature(self, v: View) -> object:
-        health = tuple((h.ok, h.since) for h in v.monitor.health.values()) if v.monitor else ()
-        return (v.state.seq, v.busy, v.colors, int(v.now.timestamp()), health, self.size.width)
+        health = tuple((h.ok, h.since) for h in v.live.health.values()) if v.live else ()
+        guard = (v.live.guard, v.live.guarded(v.now)) if v.live else None
+        return (v.state.seq, v.busy, v.colors, int(v.now.timestamp()), health, guard, self.size.width)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.app.refresh_view)  # narrow or wide wording follows the width
@@ -91,8 +92,8 @@ class HeaderBar(Pane):
             left.append(f"  {v.busy}…", style=f"bold {v.colors.stale}")
         health = Text()
         narrow = self.size.width < 100
-        if v.monitor is not None:
-            for name, h in v.monitor.health.items():
+        if v.live is not None:
+            for name, h in v.live.health.items():
                 name = {"prometheus": "prom", "gateway": "gw"}.get(name, name) if narrow else name
                 if h.ok is None:
                     word, style = "n/a", v.colors.muted
@@ -103,11 +104,27 @@ class HeaderBar(Pane):
                     word, style = f"DOWN{age}", f"bold {v.colors.breach}"
                 health.append(f"  {name} ", "")
                 health.append(f"{DOT} {word}".rstrip(), style)
+        health.append_text(self._guard(v, narrow))
         line2 = Table.grid(expand=True)
         line2.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         line2.add_column(justify="right", no_wrap=True)
         line2.add_row(left, health)
         return Group(line1, line2)
+
+
+    @staticmethod
+    def _guard(v: View, narrow: bool) -> Text:
+        """Who evaluates the triggers: `guard 4242@bastion 3s`, or a loud UNGUARDED while live."""
+        live = v.live
+        if live is not None and live.guarded(v.now):
+            age = format_duration(live.round_age(v.now) or 0)
+            who = "" if narrow else f" {live.guard}"
+            return Text.assemble(("  guard", ""), (f" {DOT}{who} {age}", v.colors.ok))
+        if v.state.live:
+            since = live.round_age(v.now) if live else None
+            age = f" {duration(since)}" if since is not None else ""
+            return Text.assemble(("  ", ""), (f" UNGUARDED{age} ", f"bold reverse {v.colors.breach}"))
+        return Text.assemble(("  guard ", ""), ("none", v.colors.muted))
 
 
 class PreflightPane(Pane):
@@ -154,8 +171,7 @@ class PhasePane(Pane):
     TITLE = "Phases, triggers & gate"
 
     def signature(self, v: View) -> object:
-        m = v.monitor
-        return (v.state.seq, v.busy, v.colors, int(v.now.timestamp()), m.rounds if m else 0)
+        return (v.state.seq, v.busy, v.colors, int(v.now.timestamp()), v.live.at if v.live else None)
 
     def draw(self, v: View):
         s, plan = v.state, v.plan
@@ -215,15 +231,15 @@ class PhasePane(Pane):
         t.add_column("limit", no_wrap=True, min_width=9)
         t.add_column("breaching", no_wrap=True, min_width=13, max_width=16, overflow="ellipsis")
         t.add_column("trend", no_wrap=True, width=12)
-        m = v.monitor
+        m = v.live
         for trig in v.plan.triggers:
             journaled = v.state.triggers.get(trig.id)
             name = short_name(trig.name)
             if m is None or v.state.status == "preflight":
-                why = "no metrics" if m is None else "armed at start"
+                why = "no guard" if m is None else "armed at start"
                 t.add_row(Text(WAIT, v.colors.muted), name, Text("—", v.colors.muted), "", Text(why, v.colors.muted), "")
                 continue
-            track, stale = m.gauge(trig.id)
+            track, stale = m.gauge(trig.id, v.now)
             verdict = track.verdict
             if verdict is None:
                 why = "no answer" if track.last_error else ("next check run" if trig.check else "first poll")
@@ -287,12 +303,11 @@ class BudgetPane(Pane):
     TITLE = "Budget burn"
 
     def signature(self, v: View) -> object:
-        m = v.monitor
-        return (len(v.state.budget_alerts), m.rounds if m else 0, v.colors)
+        return (len(v.state.budget_alerts), v.live.at if v.live else None, v.colors)
 
     def draw(self, v: View):
         budget = v.plan.budget
-        b = v.monitor.budget if v.monitor else None
+        b = v.live.budget if v.live else None
         t = Table(box=None, padding=(0, 1), expand=True, show_edge=False, header_style="bold")
         t.add_column("category", min_width=9, ratio=1, no_wrap=True, overflow="ellipsis")
         t.add_column("spent of budget", justify="right", no_wrap=True)

@@ -1,4 +1,4 @@
-"""What every pane renders from: one snapshot of plan, folded state, monitor and clock."""
+"""What every pane renders from: one snapshot of plan, folded state, the guard's evaluation and clock."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cockpit.config import Plan
+from cockpit.core.evaluation import Evaluation
 from cockpit.core.state import RolloutState
 
 # Plain symbols that survive bastion fonts (emoji come out as empty boxes there).
@@ -38,7 +39,7 @@ class Palette:
 class View:
     plan: Plan
     state: RolloutState
-    monitor: object | None  # cockpit.monitor.Monitor, when metrics are watched
+    live: Evaluation | None  # the guard's latest round; None when no guard has published one
     now: datetime
     running: frozenset[str]  # preflight checks running now
     observer: bool
@@ -47,9 +48,10 @@ class View:
     busy: str = ""  # a command in flight ("KILL SENT", "shifting to 25 %")
 
     def criterion(self, criterion_id: str) -> tuple[bool | None, str]:
-        """(met, why) for a criterion of the current gate: the monitor's live verdict when it has
+        """(met, why) for a criterion of the current gate: the guard's live verdict when it has
         one, else what the journal says, else not evaluated yet (None)."""
-        live = self.monitor.criteria.get(criterion_id) if self.monitor else None
+        soak = self.live.criteria_for(self.state.phase, self.state.phase_started_at) if self.live else {}
+        live = soak.get(criterion_id)
         gate = self.state.gates.get(self.state.phase) if self.state.phase is not None else None
         journaled = gate.criteria.get(criterion_id) if gate else None
         if live is not None and live.passed is not None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from cockpit import demo
 from cockpit.clock import ManualClock
+from cockpit.core.evaluation import GuardId
 from cockpit.core.events import Actor
 from cockpit.engine import Engine
-from cockpit.monitor import Monitor
+from cockpit.guard import GuardFeed
 from cockpit.journal import Journal
 from cockpit.tui.app import CockpitApp
 from tests.conftest import T0
@@ -17,21 +18,32 @@ from tests.conftest import T0
 CAPTAIN = Actor(user="alice", host="bastion", role="captain")
 
 
+GUARD = GuardId(user="alice", host="bastion", pid=4242, since=T0)
+
+
 class Scene:
-    """An engine, a monitor and a simulated world on a ManualClock, driven to a state."""
+    """An engine, its guard and a simulated world on a ManualClock, driven to a state.
+
+    The guard's rounds are driven by hand (`poll`), and each is published to guard.json as
+    the guard process would, so an observer app renders the same evaluation."""
 
     def __init__(self, state_dir: Path, scenario: str = "healthy"):
         self.state_dir = state_dir
         self.clock = ManualClock(T0)
-        self.engine, self.monitor, self.world, self.people = demo.build(
-            scenario, state_dir, clock=self.clock, actor=CAPTAIN, poll_s=60
+        self.engine, self.guard, self.world, self.people = demo.build(
+            scenario, state_dir, clock=self.clock, actor=CAPTAIN, poll_s=60, identity=GUARD
         )
+        self.monitor = self.guard.monitor
+
+    async def poll(self) -> None:
+        await self.monitor.poll()
+        self.guard.publish()
 
     async def soak(self, minutes: float) -> None:
         """Let rollout time pass, polling once a minute as the captain's monitor would."""
         for _ in range(int(minutes)):
             self.clock.advance(timedelta(minutes=1))
-            await self.monitor.poll()
+            await self.poll()
             if self.engine.rollback_check is not None:
                 # Its sleeps move the shared ManualClock: let it finish before the next poll, so
                 # the time and the journal are the same on every run.
@@ -41,14 +53,14 @@ class Scene:
         await self.engine.run_preflight()
         for role in self.engine.plan.sign_offs[:signed]:
             self.engine.sign_off(role, demo.PEOPLE[role], "approved")
-        await self.monitor.poll()
+        await self.poll()
         return self
 
     async def live(self, *, phase: int = 0, into_soak_min: float = 7) -> "Scene":
         """Started, advanced to `phase` with every earlier gate passed, `into_soak_min` into its soak."""
         await self.preflight()
         await self.engine.start()
-        await self.monitor.poll()
+        await self.poll()
         for _ in range(phase):
             await self.soak(21)
             out = await self.engine.advance()
@@ -57,13 +69,12 @@ class Scene:
         return self
 
     def app(self, **kw) -> CockpitApp:
-        return CockpitApp(self.engine, self.monitor, who=str(CAPTAIN), watch=False, **kw)
+        return CockpitApp(self.engine, self.guard, who=str(CAPTAIN), watch=False, **kw)
 
     def observer_app(self) -> CockpitApp:
         follower = Engine(self.engine.plan, Journal(self.state_dir, readonly=True), clock=self.clock, actor=Actor(user="bob", host="bastion", role="observer"))
         follower.ensure_plan()
-        monitor = Monitor(follower, self.monitor.metrics, poll_s=60)  # display only: the follower journals nothing
-        return CockpitApp(follower, monitor, who="bob@bastion", watch=False)
+        return CockpitApp(follower, GuardFeed(self.state_dir), who="bob@bastion", watch=False)
 
 
 def text_of(widget) -> str:

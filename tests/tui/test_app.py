@@ -326,7 +326,15 @@ async def test_quitting_a_live_rollout_asks_first(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("q")
         await pilot.pause()
-        assert isinstance(app.screen, Confirm) and "triggers are not watched" in text_of(app.screen.query_one(".explain"))
+        explain = text_of(app.screen.query_one(".explain")).replace("\n", " ")
+        assert isinstance(app.screen, Confirm) and "Guard 4242@bastion keeps watching the triggers" in explain
         await pilot.press("escape")
         await pilot.pause()
         assert app.is_running
+    scene.clock.advance(181)  # no guard round for three poll intervals: nobody is watching
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        explain = text_of(app.screen.query_one(".explain")).replace("\n", " ")
+        assert "NO GUARD is running: triggers are not watched" in explain

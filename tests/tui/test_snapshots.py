@@ -29,9 +29,7 @@ def scene(tmp_path, state: str) -> Scene:
 
 
 async def _still(pilot) -> None:
-    """No blinking cursors: a snapshot shows what stays on screen. An observer polls its own gauges once."""
-    if pilot.app.observer and pilot.app.monitor is not None:
-        await pilot.app.monitor.poll()
+    """No blinking cursors: a snapshot shows what stays on screen."""
     for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
     await pilot.pause()

@@ -1,0 +1,233 @@
+"""The guard: the one process that evaluates the triggers and acts, with or without a screen.
+
+It holds the guard lock (`lease.GuardLease`: a dead guard's lock is free at once), follows
+the journal, runs the monitor's rounds (poll → evaluate → journal transitions → the engine's
+kill path) and publishes each round's `Evaluation` to `guard.json` in the state dir, which the
+captain's screen, observers and `status` render. A standby waits on the lock and takes over
+within a fraction of a second of the holder's death; every takeover is journaled.
+
+It stops by itself when there is nothing left to protect: the rollout completed, rolled back
+with the rollback check done, or still in preflight with no captain at the screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+
+from cockpit.core import events as ev
+from cockpit.core.evaluation import Evaluation, GuardId
+from cockpit.engine import Engine
+from cockpit.lease import GuardLease
+from cockpit.monitor import Monitor
+
+PUBLISHED = "guard.json"
+LOG = "guard.log"
+STANDBY_POLL_S = 0.25  # how often a standby tries the lock: takeover well within a second
+REKILL_MAX_S = 300.0  # an unconfirmed kill is pulled again with backoff up to this interval
+
+log = logging.getLogger("cockpit.guard")
+
+
+class Guard:
+    def __init__(
+        self, engine: Engine, monitor: Monitor, state_dir: Path, identity: GuardId, *, reason: str = "", attended=None
+    ):
+        """`attended()` says whether a captain is at a screen (default: the captain lock is held)."""
+        self.engine = engine
+        self.attended = attended or (lambda: _captain_present(self.state_dir))
+        self.monitor = monitor
+        self.state_dir = Path(state_dir)
+        self.identity = identity
+        self.reason = reason
+        self.lease = GuardLease(
+            state_dir, {"user": identity.user, "host": identity.host, "pid": identity.pid, "since": identity.since.isoformat()}
+        )
+        self.stopping = asyncio.Event()
+        self._latest: Evaluation | None = None
+        self._rekill_at: datetime | None = None
+        self._rekill_every = 0.0
+
+    # -- the feed every face reads --------------------------------------------------------------
+
+    def latest(self) -> Evaluation | None:
+        return self._latest
+
+    def publish(self) -> Evaluation:
+        """This round, to the faces: in process, and atomically to guard.json (temp file, rename)."""
+        self._latest = self.monitor.snapshot(self.identity)
+        path = self.state_dir / PUBLISHED
+        tmp = path.with_name(f".{PUBLISHED}.{os.getpid()}")
+        try:
+            tmp.write_text(json.dumps(self._latest.to_json(), separators=(",", ":")))
+            os.replace(tmp, path)
+        except OSError as e:  # the faces go UNGUARDED on a stale file; the guard itself keeps guarding
+            log.error("cannot publish %s: %s", path, e)
+        return self._latest
+
+    # -- the lock -------------------------------------------------------------------------------
+
+    async def acquire(self, *, wait: bool = True) -> bool:
+        """Take the guard lock; as a standby, wait for it (until stopped). Journals the takeover."""
+        announced = False
+        while not self.lease.try_acquire():
+            if not wait or self.stopping.is_set():
+                return False
+            if not announced:
+                holder = _holder_of(self.state_dir)
+                log.info("standby: the guard lock is held by %s; taking over when it dies", holder)
+                announced = True
+            await self._wait(STANDBY_POLL_S, wall=True)
+        prev = self.lease.previous
+        took_over = f"{prev.get('pid')}@{prev.get('host')}" if prev.get("pid") else ""
+        self.engine.refresh()
+        self._append(ev.GuardStarted(pid=self.identity.pid, host=self.identity.host, reason=self.reason, took_over=took_over))
+        log.info("guard %s holds the guard lock%s", self.identity, f" (took over from {took_over})" if took_over else "")
+        return True
+
+    def release(self, why: str) -> None:
+        if self.lease.held:
+            try:
+                self._append(ev.GuardStopped(pid=self.identity.pid, host=self.identity.host, reason=why))
+            except Exception as e:  # noqa: BLE001 - stopping must not fail on a journal error
+                log.error("cannot journal the guard's stop: %s", e)
+            self.lease.release()
+        log.info("guard %s stopped: %s", self.identity, why)
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def run(self, *, wait: bool = True) -> str:
+        """Guard until there is nothing left to protect, or until stopped. Returns why it ended."""
+        if not await self.acquire(wait=wait):
+            return "stopped while standing by" if self.stopping.is_set() else "another guard holds the lock"
+        why = "stopped"
+        try:
+            await self._resume()
+            while not self.stopping.is_set():
+                await self.monitor.poll()
+                await self._repull_unconfirmed_kill()
+                self.publish()
+                if done := self.finished():
+                    if self.engine.rollback_check is not None and not self.engine.rollback_check.done():
+                        await self.engine.rollback_check
+                        continue
+                    why = done
+                    break
+                await self._wait(self.monitor.poll_s)
+        finally:
+            self.monitor.close()
+            self.release(why if not self.stopping.is_set() else "stopped (SIGTERM or the demo ended)")
+        return why
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def _resume(self) -> None:
+        """A rollout that a dead process left mid-kill is pulled again at once (engine.reconcile)."""
+        st = self.engine.state
+        if st.status == "killing" and self.engine.gateway is not None:
+            log.warning("the journal has a kill without a result: pulling it again")
+            await self.engine.reconcile()
+
+    def finished(self) -> str:
+        """Why the guard may stop now, or "" while the rollout still needs watching."""
+        st = self.engine.state
+        if st.status == "completed":
+            return "the rollout is completed"
+        if st.status == "rolled_back":
+            return "the rollout is rolled back and the kill verified"
+        if st.status == "preflight" and not self.attended():
+            return "the rollout has not started and no captain is at the screen"
+        return ""
+
+    async def _repull_unconfirmed_kill(self) -> None:
+        """KILL NOT CONFIRMED is not the end: pull it again, backing off, until the gateway confirms."""
+        st, now = self.engine.state, self.engine.clock.now()
+        if st.status != "kill_unconfirmed" or st.kill is None or self.engine.gateway is None:
+            self._rekill_at, self._rekill_every = None, 0.0
+            return
+        if self._rekill_at is not None and now < self._rekill_at:
+            return
+        self._rekill_every = min(REKILL_MAX_S, max(self.monitor.poll_s, 2 * self._rekill_every))
+        self._rekill_at = now + _seconds(self._rekill_every)
+        log.warning("the kill is NOT CONFIRMED: pulling it again")
+        out = await self.engine.kill(f"guard re-pulls the unconfirmed kill: {st.kill.reason}", trigger=st.kill.trigger)
+        log.warning("re-pulled kill: %s", "VERIFIED" if out.ok else "; ".join(out.reasons))
+
+    async def _wait(self, seconds: float, *, wall: bool = False) -> None:
+        """Sleep on the engine's clock (or the wall), cut short by stop()."""
+        sleep = asyncio.ensure_future(asyncio.sleep(seconds) if wall else self.engine.clock.sleep(seconds))
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({sleep, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for f in (sleep, stop):
+                f.cancel()
+
+    def _append(self, payload: ev.Payload) -> None:
+        self.engine._append(payload)
+
+
+def _seconds(s: float):
+    from datetime import timedelta
+
+    return timedelta(seconds=s)
+
+
+def _holder_of(state_dir: Path) -> str:
+    from cockpit.lease import guard_holder
+
+    h = guard_holder(state_dir) or {}
+    return f"{h.get('pid', '?')}@{h.get('host', '?')}"
+
+
+def _captain_present(state_dir: Path) -> bool:
+    from cockpit.journal import read_captain
+
+    return read_captain(state_dir) is not None
+
+
+def setup_logging(state_dir: Path, *, stderr: bool) -> None:
+    """Plain lines to guard.log in the state dir (and stderr in the foreground)."""
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+    root = logging.getLogger("cockpit")
+    root.setLevel(logging.INFO)
+    handlers: list[logging.Handler] = [logging.FileHandler(Path(state_dir) / LOG)]
+    if stderr:
+        handlers.append(logging.StreamHandler())
+    for h in handlers:
+        h.setFormatter(fmt)
+        root.addHandler(h)
+
+
+def read_published(state_dir: Path) -> Evaluation | None:
+    """The guard's latest published round, or None (no guard yet, or a file being replaced)."""
+    try:
+        return Evaluation.from_json(json.loads((Path(state_dir) / PUBLISHED).read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class GuardFeed:
+    """A face's view of the guard: re-reads guard.json only when it changed."""
+
+    def __init__(self, state_dir: Path):
+        self.path = Path(state_dir) / PUBLISHED
+        self._stamp: tuple[int, int] | None = None
+        self._latest: Evaluation | None = None
+
+    def latest(self) -> Evaluation | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return self._latest
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
+            fresh = read_published(self.path.parent)
+            if fresh is not None:
+                self._latest, self._stamp = fresh, stamp
+        return self._latest

@@ -1,0 +1,151 @@
+"""One place that wires a session: the captain, an observer, the guard, and the guard's keeper.
+
+Credentials are resolved here for the captain and the guard only; an observer gets a
+read-only journal, the plan the journal carries, and the guard's published evaluation.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cockpit.clock import SystemClock
+from cockpit.config import Plan, parse_plan, resolve_state_dir
+from cockpit.core.events import Actor
+from cockpit.engine import Engine, EngineError
+from cockpit.journal import Journal
+
+RESPAWN_AFTER_S = 10.0  # a guard that the keeper started gets this long to take the lock
+
+
+class SessionError(Exception):
+    """The session cannot open; the message names the state dir or file."""
+
+
+def identity(role: str) -> Actor:
+    return Actor(user=getpass.getuser(), host=socket.gethostname().split(".")[0], role=role)
+
+
+def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None) -> Engine:
+    """A writable engine with the gateway, the check runner and the metrics source."""
+    from cockpit.adapters import checks
+    from cockpit.adapters.factory import build_gateway
+
+    clock = clock or SystemClock()
+    state_dir = resolve_state_dir(plan, config)
+    metrics = build_metrics(plan)
+    runner = checks.runner(clock=clock, base_dir=Path(config).resolve().parent, metrics=metrics)
+    gateway = build_gateway(plan, plan.kill_switch.gateway)
+    journal = Journal(state_dir)
+    if journal.quarantined:
+        print(f"journal: torn tail quarantined: {journal.quarantined}", file=sys.stderr)
+    return Engine(plan, journal, clock=clock, actor=actor, gateway=gateway, check_runner=runner, metrics=metrics)
+
+
+def build_metrics(plan: Plan):
+    if plan.prometheus is None:
+        return None
+    from cockpit.adapters.prometheus import build_metrics as build
+
+    return build(plan)
+
+
+def observer_engine(state_dir: Path, local_plan: Plan | None, actor: Actor) -> Engine:
+    """A follower on a read-only journal. The plan comes from the journal itself, so an observer
+    needs no credentials and no config (a local config is used only for an older journal)."""
+    if not (Path(state_dir) / "journal.jsonl").exists():
+        raise SessionError(f"{state_dir}: no journal yet; the captain starts it with `cockpit run`")
+    journal = Journal(state_dir, readonly=True)
+    engine_plan = local_plan
+    journaled = _journaled_plan(journal)
+    if journaled is not None:
+        engine_plan = journaled
+    if engine_plan is None:
+        raise SessionError(f"{state_dir}: the journal carries no plan document; pass --config with the captain's plan")
+    engine = Engine(engine_plan, journal, clock=SystemClock(), actor=actor)
+    if journaled is None:
+        engine.ensure_plan()  # an older journal: the local config must be the captain's
+    return engine
+
+
+def _journaled_plan(journal: Journal) -> Plan | None:
+    from cockpit.core.state import fold
+
+    loaded = fold(journal.records).plan
+    if loaded is None or not loaded.document:
+        return None
+    return parse_plan(dict(loaded.document))
+
+
+def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
+    """The guard's engine: the captain's adapters, on the plan the journal already runs."""
+    engine = captain_engine(plan, config, actor)
+    journaled = engine.state.plan
+    if journaled is None:
+        raise SessionError(f"{engine.journal.path}: no plan journaled yet; the captain starts it with `cockpit run`")
+    if journaled.digest != _digest(plan):
+        raise SessionError(
+            f"{config}: this config ({_digest(plan)[:12]}) differs from the plan in the journal ({journaled.digest[:12]}); "
+            "a guard evaluates only the plan the rollout runs"
+        )
+    return engine
+
+
+def _digest(plan: Plan) -> str:
+    from cockpit.config import plan_digest
+
+    return plan_digest(plan)
+
+
+class GuardKeeper:
+    """The captain's screen keeps a guard running: it starts one detached from the terminal (its
+    own session, no controlling tty), so a dropped SSH session, `q` or a crash leaves the rollout
+    watched; and it starts another when the guard lock is free while the rollout needs one."""
+
+    def __init__(self, config: Path, state_dir: Path, who: str):
+        self.config = Path(config).resolve()
+        self.state_dir = Path(state_dir)
+        self.who = who
+        self.process: subprocess.Popen | None = None
+        self._spawned_at = 0.0
+
+    def __call__(self, state) -> str:
+        """Called once a second with the rollout state; returns what to tell the captain, if anything."""
+        from cockpit.lease import guard_holder
+
+        if state.status in ("completed", "rolled_back"):
+            return ""
+        if self.process is not None and self.process.poll() is None and time.monotonic() - self._spawned_at < RESPAWN_AFTER_S:
+            return ""  # just started: give it time to take the lock
+        if guard_holder(self.state_dir) is not None:
+            return ""
+        first = self.process is None
+        reason = f"started by {self.who}'s screen" if first else f"restarted by {self.who}'s screen: no guard held the lock"
+        self.spawn(reason)
+        return "" if first else "no guard was running: started a new one"
+
+    def spawn(self, reason: str) -> subprocess.Popen:
+        if self.process is not None:
+            self.process.poll()  # reap a dead one
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cockpit", "guard", "--config", str(self.config), "--reason", reason, "--quiet"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # setsid: no controlling terminal, no SIGHUP when the SSH session drops
+            close_fds=True,
+            cwd="/",
+            env={**os.environ, "PYTHONPATH": _package_root() + os.pathsep + os.environ.get("PYTHONPATH", "")},
+        )
+        self._spawned_at = time.monotonic()
+        return self.process
+
+
+def _package_root() -> str:
+    """Where this cockpit is imported from, so the guard runs the same code as the screen."""
+    return str(Path(__file__).resolve().parent.parent)
