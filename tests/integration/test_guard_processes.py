@@ -1,0 +1,204 @@
+"""The guard as separate processes on a real Prometheus and a real HAProxy: the captain's
+terminal goes (SIGHUP, SIGKILL) and the rollout stays watched; a guard dies and its standby
+takes over; two guards on one breach pull one kill.
+
+Prometheus is backfilled with an error ratio that turns bad at a wall-clock instant a little
+in the future; the trigger needs 20 s of breach, so each test asserts *when* the kill lands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from cockpit.core.state import fold
+from cockpit.journal import Journal, read_captain
+from cockpit.lease import guard_holder
+from tests.conftest import ROOT
+from tests.e2e.test_demo_tmux import Terminal
+from tests.integration.haproxy import BACKEND
+from tests.integration.prom import PromServer, Series
+from tests.integration.test_cli_traffic import Captain, canary_about, canary_hits, cockpit, rollout_config
+
+pytestmark = pytest.mark.integration
+
+STEP_S, FOR_S, POLL_S = 5, 20, 2
+HOST = socket.gethostname().split(".")[0]
+
+
+def series(now: float, bad_at: float) -> list[Series]:
+    """Every 5 s from 30 minutes ago to 15 minutes ahead: errors 0.4 % until `bad_at`, then 3 %."""
+    grid = [now - 1800 + k * STEP_S for k in range(int(2700 / STEP_S))]
+    return [
+        Series("it_canary_error_ratio", {}, [(t, 0.004 if t < bad_at else 0.03) for t in grid]),
+        Series("it_canary_rps", {}, [(t, 0.0) for t in grid]),  # the canary's traffic after the kill
+    ]
+
+
+def guarded_config(tmp_path: Path, haproxy, prom: PromServer) -> Path:
+    """The seed plan on the loopback haproxy, one error trigger on the backfilled series, 2 s polls."""
+    path = rollout_config(tmp_path, {"type": "haproxy", "socket": haproxy.socket, "backend": BACKEND})
+    import tomllib
+
+    data = tomllib.loads(path.read_text())
+    data["prometheus"] = {"url": prom.url, "timeout": "2s", "poll_interval": f"{POLL_S}s", "step": f"{STEP_S}s"}
+    data["triggers"] = [{
+        "id": "error_rate", "name": "Error Rate ≥ 2 %", "query": "it_canary_error_ratio", "comparison": ">=",
+        "threshold": 0.02, "for": f"{FOR_S}s", "action": "rollback", "level": "L1", "no_data": "hold", "unit": "ratio",
+    }]
+    data["kill_switch"].update(verify_query="it_canary_rps", verify_within="30s")
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def records(state_dir: Path):
+    return Journal(state_dir, readonly=True).records
+
+
+def wait_for(what, check, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: not within {timeout:g}s")
+
+
+def first(state_dir: Path, kind: str, **fields):
+    for r in records(state_dir):
+        if r.kind == kind and all(getattr(r.payload, k) == v for k, v in fields.items()):
+            return r
+    return None
+
+
+def stop_guards(state_dir: Path) -> None:
+    """Leave no guard behind, whatever the test did (bounded)."""
+    for _ in range(3):
+        holder = guard_holder(state_dir)
+        if not holder or not isinstance(holder.get("pid"), int):
+            return
+        try:
+            os.kill(holder["pid"], signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            wait_for("guard stops", lambda: guard_holder(state_dir) is None, 10)
+        except AssertionError:
+            os.kill(holder["pid"], signal.SIGKILL)
+
+
+@pytest.mark.parametrize("how", ["SIGHUP", "SIGKILL"])
+def test_the_captains_terminal_goes_and_the_guard_rolls_back_at_the_due_time(tmp_path, haproxy, how):
+    now = time.time()
+    bad_at = now + 40  # the breach begins well after the captain is gone
+    with PromServer(tmp_path / "prom", series(now, bad_at)) as prom:
+        config = guarded_config(tmp_path, haproxy, prom)
+        captain = Captain(config)  # preflight and sign-offs, journaled; the screen starts the rollout
+        asyncio.run(captain.engine.run_preflight())
+        for role in captain.plan.sign_offs:
+            assert captain.engine.sign_off(role, f"{role}-person").ok
+        captain.engine.journal.close()
+        state_dir = captain.state_dir
+        term = Terminal(f"cd {ROOT} && env -u COLUMNS -u LINES {sys.executable} -m cockpit run --config {config}")
+        try:
+            term.wait_for("Sign-offs 5/5")
+            guard_pid = wait_for("a guard started by the screen", lambda: (guard_holder(state_dir) or {}).get("pid"), 20)
+            term.keys("s")
+            term.wait_for("Start the rollout?")
+            term.keys("y")
+            wait_for("phase 1 live", lambda: first(state_dir, "phase_started"), 20)
+            assert canary_about(haproxy, 5)  # 5 % of 200 requests, as roundrobin splits them
+            captain_pid = read_captain(state_dir)["pid"]
+            if how == "SIGHUP":
+                term.close()  # the terminal goes: tmux hangs up on the captain's screen
+            else:
+                os.kill(captain_pid, signal.SIGKILL)
+            wait_for("the captain gone", lambda: read_captain(state_dir) is None, 15)
+            assert time.time() < bad_at  # nobody at the screen before the breach began
+
+            fired = wait_for("the trigger fired", lambda: first(state_dir, "trigger_fired"), bad_at + 60 - time.time())
+            result = wait_for("the kill's result", lambda: first(state_dir, "kill_result"), 20)
+            due = datetime.fromtimestamp(bad_at + FOR_S, timezone.utc)
+            assert due - timedelta(seconds=STEP_S) <= fired.ts <= due + timedelta(seconds=2 * POLL_S + STEP_S + 3)
+            assert fired.payload.trigger == "error_rate" and fired.actor.role == "guard"
+            kill = first(state_dir, "kill_requested")
+            assert kill.payload.trigger == "error_rate" and kill.actor.role == "guard"
+            started = first(state_dir, "guard_started", pid=guard_pid)
+            assert started is not None and f"started by" in started.payload.reason
+            assert result.payload.confirmed and result.payload.observed_weight == 0
+            assert canary_hits(haproxy) == 0  # HAProxy sends the canary nothing
+            # Its job done, the guard stops by itself once the canary's traffic is seen at ~0.
+            wait_for("the guard stops", lambda: guard_holder(state_dir) is None, 45)
+            state = fold(records(state_dir))
+            assert state.status == "rolled_back" and state.kill.verified.ok
+            assert records(state_dir)[-1].kind == "guard_stopped"
+        finally:
+            term.close()
+            stop_guards(state_dir)
+    verify = cockpit("verify", "--state-dir", str(state_dir))
+    assert verify.returncode == 0, verify.stderr
+    log = (state_dir / "guard.log").read_text()
+    assert f"guard {guard_pid}@{HOST} holds the guard lock" in log and "stopped: the rollout is rolled back" in log
+
+
+def test_a_standby_takes_over_a_dead_guard_and_two_guards_pull_one_kill(tmp_path, haproxy):
+    now = time.time()
+    bad_at = now + 25
+    with PromServer(tmp_path / "prom", series(now, bad_at)) as prom:
+        config = guarded_config(tmp_path, haproxy, prom)
+        captain = Captain(config)
+        captain.go_live()
+        captain.engine.journal.close()
+        state_dir = captain.state_dir
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+        def guard(name: str) -> subprocess.Popen:
+            log = open(tmp_path / f"{name}.err", "wb")
+            return subprocess.Popen([sys.executable, "-m", "cockpit", "guard", "--config", str(config), "--reason", name],
+                                    stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
+
+        procs = [guard("first")]
+        a = procs[0]
+        try:
+            wait_for("the first guard holds the lock", lambda: (guard_holder(state_dir) or {}).get("pid") == a.pid, 20)
+            b = guard("standby")
+            c = guard("second standby")
+            procs += [b, c]
+            wait_for("both stand by", lambda: all(b"standby" in (tmp_path / f"{n}.err").read_bytes()
+                                                  for n in ("standby", "second standby")), 20)
+            a.kill()  # SIGKILL: no goodbye, the kernel frees the lock
+            a.wait(timeout=10)
+            died = time.monotonic()
+            took = wait_for("a standby took over", lambda: first(state_dir, "guard_started", took_over=f"{a.pid}@{HOST}"), 10)
+            takeover_s = time.monotonic() - died
+            assert took.payload.pid in (b.pid, c.pid) and takeover_s < 10
+            assert time.time() < bad_at  # the takeover came before the breach
+
+            wait_for("the kill verified", lambda: (r := first(state_dir, "kill_result")) and r.payload.confirmed, bad_at + 60 - time.time())
+            wait_for("the rollback checked", lambda: first(state_dir, "rollback_verified"), 40)
+            kinds = [r.kind for r in records(state_dir)]
+            assert kinds.count("trigger_fired") == 1 and kinds.count("kill_requested") == 1
+            fired = first(state_dir, "trigger_fired")
+            assert fired.actor.role == "guard" and canary_hits(haproxy) == 0
+            # The one that acted holds the lock; the other still stands by, and neither acted twice.
+            for proc in (b, c):
+                proc.send_signal(signal.SIGTERM)
+            for proc in (b, c):
+                proc.wait(timeout=20)
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+            stop_guards(state_dir)
+    verify = cockpit("verify", "--state-dir", str(state_dir))
+    assert verify.returncode == 0, verify.stderr
