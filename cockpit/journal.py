@@ -198,7 +198,8 @@ def head_problem(state_dir: Path, records: list[Record]) -> Problem | None:
     if found is None:
         return None
     reason, detail = found
-    return Problem(min(head.seq, len(records)) or 1, reason, detail)
+    line = {"truncated": len(records) + 1, "rehashed": head.seq}.get(reason, head.seq + 1)
+    return Problem(line, reason, detail)
 
 
 def writer_busy(state_dir: Path) -> bool:
