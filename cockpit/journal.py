@@ -624,9 +624,10 @@ def _read_holder(fd: int) -> dict:
 def read_captain(state_dir: Path) -> dict | None:
     """Who holds the captain lock now, or None."""
     path = Path(state_dir) / CAPTAIN_LOCK
-    if not path.exists():
-        return None
-    fd = os.open(path, os.O_RDONLY)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None  # none, or not ours to read: status says nothing rather than fail
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -40,6 +40,11 @@ def explain(path: Path, e: OSError, doing: str) -> StateDirError:
     if isinstance(e, PermissionError) or e.errno in (errno.EACCES, errno.EPERM):
         where = path if path.is_dir() else path.parent
         group = group_of(where)
+        if doing.startswith("reading"):
+            return StateDirError(
+                f"{path}: permission denied ({doing}): watchers need read access to the state dir and its "
+                f"files (mode {DIR_MODE:o} on the dir, {SHARED_MODE:o} on the journal); ask an admin"
+            )
         return StateDirError(
             f"{path}: permission denied ({doing}): only members of group {group!r} (the state dir's group) "
             f"may act on this rollout; ask an admin to add you (usermod -aG {group} $USER, then log in again), "
@@ -49,7 +54,7 @@ def explain(path: Path, e: OSError, doing: str) -> StateDirError:
         return StateDirError(f"{path}: read-only file system ({doing}): the state dir must be writable to act")
     if isinstance(e, IsADirectoryError) or e.errno == errno.EISDIR:
         return StateDirError(f"{path}: is a directory where a file belongs ({doing}): move it away")
-    if isinstance(e, NotADirectoryError) or e.errno == errno.ENOTDIR:
+    if isinstance(e, NotADirectoryError) or e.errno in (errno.ENOTDIR, errno.EEXIST):
         return StateDirError(f"{path}: a file stands where the state dir (a directory) belongs ({doing})")
     return StateDirError(f"{path}: {e.strerror or e} ({doing})")
 
