@@ -58,7 +58,10 @@ def _state_dir(args) -> Path:
 
 
 def cmd_verify(args) -> int:
-    from cockpit.journal import JournalError, verify
+    """Exit 0 when the chain is intact and ends where the head record says, 1 when not (the
+    problem named by line), 2 when there is no journal to check."""
+    from cockpit.journal import JOURNAL, JournalError, verify
+    from cockpit.status import kept_aside
 
     state_dir = _state_dir(args)
     try:
@@ -66,40 +69,51 @@ def cmd_verify(args) -> int:
     except JournalError as e:
         print(e, file=sys.stderr)
         return EXIT_USAGE
-    path = state_dir / "journal.jsonl"
-    if scan.problem:
-        print(f"{path}: {scan.problem}", file=sys.stderr)
+    path = state_dir / JOURNAL
+    for line in kept_aside(state_dir):
+        print(f"{path}: {line}", file=sys.stderr)
+    if scan.problem or scan.head:
+        for problem in (scan.problem, scan.head):
+            if problem:
+                print(f"{path}: {problem}", file=sys.stderr)
         print(f"{path}: the first {len(scan.records)} events are intact", file=sys.stderr)
         return EXIT_FAIL
     last = scan.records[-1].hash[:12] if scan.records else "-"
-    print(f"{path}: ok: {len(scan.records)} events, chain intact, head {last}")
+    from cockpit.journal_head import read_head
+
+    head = "head agrees" if read_head(state_dir) else "no head record yet (the next append writes one)"
+    print(f"{path}: ok: {len(scan.records)} events, chain intact, head {last} ({head})")
     return EXIT_OK
 
 
 def cmd_status(args) -> int:
-    from cockpit.journal import Journal, JournalError, read_captain
-    from cockpit.status import status_lines, status_json
+    """The rollout from the journal's intact events; exit 1 when the journal has a problem
+    (torn, tampered, cut off, events kept aside), said first and loudly; 2 when none to read."""
     from cockpit.clock import SystemClock
+    from cockpit.core.state import fold
+    from cockpit.journal import JournalError, read_captain, verify
+    from cockpit.status import journal_alarms, status_json, status_lines
 
     state_dir = _state_dir(args)
     try:
-        journal = Journal(state_dir, readonly=True)
-    except JournalError as e:
+        scan = verify(state_dir)
+        captain = read_captain(state_dir)
+    except (JournalError, OSError) as e:
         print(e, file=sys.stderr)
         return EXIT_USAGE
-    if not journal.records:
+    if not scan.records:
         print(f"{state_dir}: no journal events yet", file=sys.stderr)
         return EXIT_USAGE
-    from cockpit.core.state import fold
-
-    state = fold(journal.records)
+    alarms = journal_alarms(state_dir, scan)
+    state = fold(scan.records)
     now = SystemClock().now()
-    captain = read_captain(state_dir)
     if args.json:
-        print(json.dumps(status_json(state, now, captain), indent=2))
+        print(json.dumps({**status_json(state, now, captain), "journal_problems": alarms}, indent=2))
     else:
-        print("\n".join(status_lines(state, now, captain)))
-    return EXIT_OK
+        print("\n".join([f"JOURNAL  {a}" for a in alarms] + status_lines(state, now, captain)))
+    for alarm in alarms:
+        print(f"{state_dir}: {alarm}", file=sys.stderr)
+    return EXIT_FAIL if alarms else EXIT_OK
 
 
 def cmd_demo(args) -> int:

@@ -18,7 +18,7 @@ from cockpit.config import Check, Plan, dump_plan, plan_digest
 from cockpit.core import events as ev
 from cockpit.core import rules
 from cockpit.core.state import RolloutState, fold
-from cockpit.journal import Journal
+from cockpit.journal import Journal, JournalError
 
 CheckRunner = Callable[[Check], Awaitable["object"]]
 READ_ONLY = "observer mode: read-only (this terminal cannot change the rollout)"
@@ -29,11 +29,21 @@ class EngineError(Exception):
     """The engine cannot run on this journal/config as they are."""
 
 
+class JournalNotWritten(JournalError):
+    """A monitor verdict acted (a trigger's kill went to the gateway) but its events are not
+    journaled: they wait in the side file. Raised after acting, so the monitor shows it."""
+
+    def __init__(self, message: str, records: list[ev.Record]):
+        super().__init__(message)
+        self.records = records
+
+
 @dataclass
 class Outcome:
     ok: bool
     reasons: list[str] = field(default_factory=list)
     records: list[ev.Record] = field(default_factory=list)
+    unjournaled: list[ev.Payload] = field(default_factory=list)  # done, but kept aside, not journaled
 
     @classmethod
     def refused(cls, reasons: list[str]) -> "Outcome":
@@ -96,6 +106,7 @@ class Engine:
         self.running_checks: set[str] = set()
         self._listeners: list[Callable[[ev.Record], None]] = []
         self._kill_lock = asyncio.Lock()
+        self._fired_aside: set[str] = set()  # triggers that fired while the journal would not take it
 
     # -- journal -------------------------------------------------------------------------------
 
@@ -110,13 +121,46 @@ class Engine:
                 listener(record)
 
     def _append(self, payload: ev.Payload) -> ev.Record:
-        others, record = self.journal.append(payload, actor=self.actor, ts=self.clock.now())
+        try:
+            others, record = self.journal.append(payload, actor=self.actor, ts=self.clock.now())
+        except Exception:
+            self._catch_up()  # what the journal read before it failed is folded all the same
+            raise
         self._fold(others + [record])
         return record
 
+    def _catch_up(self) -> None:
+        self._fold(self.journal.records[self.state.seq :])
+
+    def _keep(self, payload: ev.Payload, alarms: list[str], aside: list[ev.Payload]) -> ev.Record | None:
+        """Journal it; when the journal will not take it, keep it in the side file and say so.
+
+        For what must happen whatever state the journal is in (the kill and what leads to it):
+        the caller goes on, and puts `alarms` in front of the operator.
+        """
+        try:
+            return self._append(payload)
+        except (JournalError, OSError) as e:
+            error = str(e)
+        aside.append(payload)
+        try:
+            side = self.journal.keep_aside(payload, actor=self.actor, ts=self.clock.now(), error=error)
+            kept = f"kept in {side}; journaled when the journal takes writes again"
+        except (JournalError, OSError) as e:
+            from cockpit.narrate import say
+
+            record = ev.make_record(seq=0, ts=self.clock.now(), actor=self.actor, payload=payload, prev="")
+            kept = f"NOT KEPT either ({e}): write it down: {say(record)}"
+        alarms.append(f"JOURNAL NOT WRITTEN ({payload.KIND}): {error}; {kept}")
+        return None
+
     def refresh(self) -> list[ev.Record]:
         """Fold in what other processes appended (an observer's follow, a headless kill)."""
-        new = self.journal.poll()
+        try:
+            new = self.journal.poll()
+        except Exception:
+            self._catch_up()
+            raise
         self._fold(new)
         return new
 
@@ -320,11 +364,14 @@ class Engine:
         kill = self.state.kill
         detail = (f"the kill pulled at {kill.requested_at:%H:%M:%S} by {kill.by} has no journaled result "
                   "(interrupted): pulling it again")
-        record = self._append(ev.GatewayReconciled(
+        alarms: list[str] = []
+        aside: list[ev.Payload] = []
+        record = self._keep(ev.GatewayReconciled(
             journal_weight=self.state.weight, observed_weight=None, observed_enabled=None, agrees=False, detail=detail
-        ))
+        ), alarms, aside)
         out = await self.kill(f"resuming the interrupted kill: {kill.reason}", trigger=kill.trigger)
-        return Outcome(out.ok, [detail] + out.reasons, [record] + out.records)
+        return Outcome(out.ok, [detail] + alarms + out.reasons, [r for r in [record] if r] + out.records,
+                       aside + out.unjournaled)
 
     def decide(self, role: str, decision: str, name: str, note: str = "") -> Outcome:
         """Record one owner role's GO or NO-GO for the current phase's gate."""
@@ -355,44 +402,57 @@ class Engine:
         """The monitor's verdict on a trigger. Journals transitions only; a fired trigger acts.
 
         `trigger` is the config Trigger, `verdict` a core.triggers.WindowVerdict.
+        A journal that will not take the verdict does not stop the action: a fired rollback
+        trigger still pulls the kill; then JournalNotWritten says what was kept aside.
         """
-        if self.follower or self.state.status != "live":
+        if self.follower or self.state.status != "live" or trigger.id in self._fired_aside:
             return []
         current = self.state.triggers.get(trigger.id)
         breaching_now = verdict.state in ("breaching", "fired", "no_data_hold")
         no_data = verdict.state == "no_data_hold"
-        records: list[ev.Record] = []
+        records: list[ev.Record | None] = []
+        alarms: list[str] = []
+        aside: list[ev.Payload] = []
         if breaching_now and (current is None or not current.breaching or current.no_data != no_data):
             payload = ev.TriggerBreached(
                 trigger=trigger.id, value=verdict.value, threshold=verdict.threshold, detail=verdict.why, no_data=no_data
             )
-            records.append(self._append(payload))
+            records.append(self._keep(payload, alarms, aside))
         elif not breaching_now and current is not None and current.breaching:
-            records.append(self._append(ev.TriggerCleared(trigger=trigger.id, detail=verdict.why)))
+            records.append(self._keep(ev.TriggerCleared(trigger=trigger.id, detail=verdict.why), alarms, aside))
         if verdict.state == "fired" and (current is None or current.fired is None):
-            records.append(
-                self._append(
-                    ev.TriggerFired(
-                        trigger=trigger.id,
-                        action=trigger.action,
-                        level=trigger.level,
-                        value=verdict.value,
-                        threshold=verdict.threshold,
-                        window_s=verdict.needed_s,
-                        detail=verdict.why,
-                    )
-                )
+            fired = ev.TriggerFired(
+                trigger=trigger.id,
+                action=trigger.action,
+                level=trigger.level,
+                value=verdict.value,
+                threshold=verdict.threshold,
+                window_s=verdict.needed_s,
+                detail=verdict.why,
             )
-            records += await self._act(trigger, verdict)
-        return records
+            fired_record = self._keep(fired, alarms, aside)
+            if fired_record is None:
+                self._fired_aside.add(trigger.id)  # act once; the side file remembers that it fired
+            records.append(fired_record)
+            records += await self._act(trigger, verdict, alarms)
+        done = [r for r in records if r is not None]
+        if alarms:
+            raise JournalNotWritten(f"trigger {trigger.id}: " + "; ".join(alarms), done)
+        return done
 
-    async def _act(self, trigger, verdict) -> list[ev.Record]:
+    async def _act(self, trigger, verdict, alarms: list[str]) -> list[ev.Record]:
         if trigger.action == "rollback":
-            return (await self.kill(f"trigger {trigger.id} fired: {verdict.why}", trigger=trigger.id)).records
+            out = await self.kill(f"trigger {trigger.id} fired: {verdict.why}", trigger=trigger.id)
+            if out.unjournaled:
+                verdict_word = "VERIFIED at the gateway" if out.ok else "KILL NOT CONFIRMED"
+                alarms.insert(0, f"kill pulled: {verdict_word}")
+                alarms += [r for r in out.reasons if r not in alarms]
+            return out.records
         if trigger.action == "page":
             level = self.plan.level(trigger.level)
             channel = level.channel if level else ""
-            return [self._append(ev.Escalated(level=trigger.level, reason=f"{trigger.name}: {verdict.why}", channel=channel))]
+            payload = ev.Escalated(level=trigger.level, reason=f"{trigger.name}: {verdict.why}", channel=channel)
+            return [r for r in [self._keep(payload, alarms, [])] if r]
         return []  # hold: a breaching trigger already blocks advancing until it clears
 
     def observe_budget(self, burn) -> list[ev.Record]:
@@ -421,7 +481,9 @@ class Engine:
         """Pull the kill switch: flag off at the gateway, read back, journal the verdict.
 
         Idempotent (a second pull re-asserts the flag); bounded retries with backoff; a kill
-        the gateway does not confirm is KILL NOT CONFIRMED and escalates to Emergency.
+        the gateway does not confirm is KILL NOT CONFIRMED and escalates to Emergency. A
+        journal that will not take its events never stops it: they are kept aside (Outcome
+        `unjournaled`) and the reasons say JOURNAL NOT WRITTEN, confirmed or not.
         """
         if refused := self._guard():
             return refused
@@ -432,7 +494,15 @@ class Engine:
         if self.gateway is None:
             return Outcome.refused(["no gateway configured"])
         async with self._kill_lock:
-            records = [self._append(ev.KillRequested(reason=reason.strip(), trigger=trigger))]
+            records: list[ev.Record] = []
+            alarms: list[str] = []  # the journal would not take an event: said loudly, kept aside
+            aside: list[ev.Payload] = []
+
+            def journal(payload: ev.Payload) -> None:
+                if (record := self._keep(payload, alarms, aside)) is not None:
+                    records.append(record)
+
+            journal(ev.KillRequested(reason=reason.strip(), trigger=trigger))
             ks = self.plan.kill_switch
             attempts, error, seen = 0, "", None
             for attempt in range(ks.retries + 1):
@@ -449,37 +519,32 @@ class Engine:
                 if attempt < ks.retries:
                     await asyncio.sleep(0.1 * 2**attempt)  # real backoff: the network is not on our clock
             confirmed = not error
-            records.append(
-                self._append(
-                    ev.KillResult(
-                        confirmed=confirmed,
-                        attempts=attempts,
-                        observed_weight=seen.weight if seen else None,
-                        observed_enabled=seen.enabled if seen else None,
-                        error=error,
-                    )
+            journal(
+                ev.KillResult(
+                    confirmed=confirmed,
+                    attempts=attempts,
+                    observed_weight=seen.weight if seen else None,
+                    observed_enabled=seen.enabled if seen else None,
+                    error=error,
                 )
             )
             if not confirmed:
                 emergency = self.plan.escalation[-1]
-                records.append(
-                    self._append(
-                        ev.Escalated(
-                            level=emergency.level,
-                            reason=f"KILL NOT CONFIRMED after {attempts} attempts: {error}",
-                            channel=emergency.channel,
-                        )
+                journal(
+                    ev.Escalated(
+                        level=emergency.level,
+                        reason=f"KILL NOT CONFIRMED after {attempts} attempts: {error}",
+                        channel=emergency.channel,
                     )
                 )
-            if confirmed:
-                self._start_rollback_check()
+            if confirmed and not aside:
+                self._start_rollback_check()  # it needs the journaled result
             if ks.notify:
                 verdict = "rolled back to 0 %" if confirmed else "KILL NOT CONFIRMED"
                 text = f"{self.plan.release.name} {self.plan.release.version}: kill switch pulled ({reason.strip()}): {verdict}"
-                records.append(
-                    self._append(ev.Notified(channel=ks.notify, text=text, delivered=False, error="no channel adapter configured"))
-                )
-            return Outcome(confirmed, [] if confirmed else [f"KILL NOT CONFIRMED: {error}"], records)
+                journal(ev.Notified(channel=ks.notify, text=text, delivered=False, error="no channel adapter configured"))
+            reasons = ([] if confirmed else [f"KILL NOT CONFIRMED: {error}"]) + alarms
+            return Outcome(confirmed, reasons, records, aside)
 
     # -- the second verification: canary traffic -----------------------------------------------
 

@@ -1,8 +1,17 @@
 """`cockpit kill`, `cockpit shift` and `cockpit reconcile`: the engine's traffic commands without a screen.
 
-Exit codes: 0 done and verified, 1 tried but not verified (KILL NOT CONFIRMED, a shift the
-gateway does not confirm, canary traffic that does not fall), 2 refused or misconfigured and
-3 captain lock held (as `cockpit run`): both with nothing journaled and nothing sent to the gateway.
+Exit codes:
+  0  done and verified
+  1  tried but not verified (KILL NOT CONFIRMED, a shift the gateway does not confirm, canary
+     traffic that does not fall)
+  2  refused or misconfigured, and 3 captain lock held (as `cockpit run`): both with nothing
+     journaled and nothing sent to the gateway
+  4  `kill` only: VERIFIED at the gateway, but the journal did not take its events: they are
+     kept in the state dir's unjournaled.jsonl (journaled by the next append) or, if even that
+     failed, printed for you to write down
+  5  crashed: an unexpected error; the kill may or may not have reached the gateway: read it
+     back (`cockpit reconcile`, or the gateway itself)
+  6  `kill` only: KILL NOT CONFIRMED and the journal did not take its events either
 
 Who may run what:
 - `kill` needs no captain lock: an emergency from a second terminal must work while the
@@ -27,10 +36,15 @@ from pathlib import Path
 from typing import Callable
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3  # 3: another captain holds the lock, as for `run`
+EXIT_UNJOURNALED, EXIT_CRASHED, EXIT_FAIL_UNJOURNALED = 4, 5, 6
+KILL_EXIT_CODES = """exit codes: 0 VERIFIED and journaled; 1 KILL NOT CONFIRMED (act on the gateway by hand);
+2 refused, nothing sent; 4 VERIFIED at the gateway but the journal did not take it (kept in
+unjournaled.jsonl or printed); 5 crashed (read the gateway back); 6 KILL NOT CONFIRMED and not journaled"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("kill", help="pull the kill switch: canary to 0 %% at the gateway, read back, journaled")
+    s = sub.add_parser("kill", help="pull the kill switch: canary to 0 %% at the gateway, read back, journaled",
+                       epilog=KILL_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--config", required=True, help="the plan the captain runs")
     s.add_argument("--reason", required=True, help="why, in words; journaled and sent with the notification")
     s.add_argument("--confirm", metavar="VERSION", help="the release version; required without a terminal")
@@ -110,8 +124,8 @@ def _engine(plan, state_dir, role: str, *, metrics: bool = False):
     from cockpit.adapters.prometheus import build_metrics
     from cockpit.clock import SystemClock
     from cockpit.config import ConfigError
-    from cockpit.engine import Engine
-    from cockpit.journal import Journal
+    from cockpit.engine import Engine, EngineError
+    from cockpit.journal import Journal, JournalError
 
     try:
         gateway = build_gateway(plan)
@@ -123,8 +137,20 @@ def _engine(plan, state_dir, role: str, *, metrics: bool = False):
             source = build_metrics(plan)
         except ConfigError as e:  # the kill matters more than its second check
             _say(f"warning: no canary traffic check: {'; '.join(e.errors)}", err=True)
-    engine = Engine(plan, Journal(state_dir), clock=SystemClock(), actor=_actor(role), gateway=gateway, metrics=source)
-    engine.ensure_plan()
+    try:
+        journal = Journal(state_dir)
+    except JournalError as e:
+        raise Refused(f"refused: {e}", "nothing was changed") from None
+    if journal.quarantined:
+        _say(f"journal: torn tail quarantined: {journal.quarantined}", err=True)
+    if journal.write_error:
+        _say(f"journal: {journal.write_error}", err=True)
+    engine = Engine(plan, journal, clock=SystemClock(), actor=_actor(role), gateway=gateway, metrics=source)
+    try:
+        engine.ensure_plan()
+    except (EngineError, JournalError) as e:
+        journal.close()
+        raise Refused(f"refused: {state_dir}: {e}", "nothing was changed") from None
     return engine
 
 
@@ -147,7 +173,15 @@ def _run(main: Callable[[], int]) -> int:
 
 
 def cmd_kill(args) -> int:
-    return _run(lambda: _kill(args))
+    try:
+        return _run(lambda: _kill(args))
+    except Exception as e:  # noqa: BLE001 - the operator must know the kill's fate is unknown
+        import traceback
+
+        _say(f"cockpit kill CRASHED: {type(e).__name__}: {e}",
+             "the kill may or may not have reached the gateway: read it back (cockpit reconcile, or the gateway)",
+             "details:", traceback.format_exc().rstrip(), err=True)
+        return EXIT_CRASHED
 
 
 def _kill(args) -> int:
@@ -168,17 +202,25 @@ def _kill(args) -> int:
 async def _kill_async(engine, reason: str) -> int:
     try:
         out = await engine.kill(reason)
-        if not out.records:
+        if not out.records and not out.unjournaled:
             _say(*(f"refused: {r}" for r in out.reasons), err=True)
             return EXIT_USAGE
         _print_records(engine, out.records)
-        result = next(r.payload for r in out.records if r.kind == "kill_result")
+        done = [r.payload for r in out.records] + out.unjournaled
+        result = next(p for p in done if p.KIND == "kill_result")
+        if out.unjournaled:
+            _say(*(r for r in out.reasons if r.startswith("JOURNAL NOT WRITTEN")), err=True)
         if not out.ok:
             _say(f"KILL NOT CONFIRMED after {result.attempts} attempts: {result.error}",
                  f"escalated to {engine.plan.escalation[-1].level}: act on the gateway by hand")
-            return EXIT_FAIL
+            return EXIT_FAIL_UNJOURNALED if out.unjournaled else EXIT_FAIL
         _say(f"VERIFIED: gateway {engine.plan.kill_switch.gateway} reads the canary off "
              f"({engine.plan.kill_switch.flag}={str(result.observed_enabled).lower()}, weight {result.observed_weight})")
+        if out.unjournaled:
+            _say("the canary is off at the gateway, but the JOURNAL DOES NOT SAY SO YET "
+                 f"({len(out.unjournaled)} events not journaled): free the disk or fix the journal; "
+                 "the next append journals them", err=True)
+            return EXIT_UNJOURNALED
         if engine.rollback_check is None:
             return EXIT_OK
         return await _wait_for_traffic(engine)
@@ -210,7 +252,7 @@ async def _wait_for_traffic(engine) -> int:
 
 
 def _captain_lock(state_dir):
-    from cockpit.journal import CaptainLock, CaptainLockHeld
+    from cockpit.journal import CaptainLock, CaptainLockHeld, JournalError
 
     since = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%MZ")
     try:
@@ -218,6 +260,8 @@ def _captain_lock(state_dir):
                            since=since).acquire()
     except CaptainLockHeld as e:
         raise Refused(f"refused: {e}", "nothing was changed", code=EXIT_LOCKED) from None
+    except JournalError as e:
+        raise Refused(f"refused: {e}", "nothing was changed") from None
 
 
 def cmd_shift(args) -> int:

@@ -7,19 +7,29 @@ edited, deleted, reordered or torn line breaks the chain at a line we can name.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import gc
+import getpass
 import hashlib
 import json
 import os
+import signal
+import socket
+import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 from pydantic import ValidationError
 
-from cockpit.core.events import GENESIS, Actor, Payload, Record, make_record, parse_record
+from cockpit.core.events import (
+    GENESIS, Actor, JournaledLate, Payload, Record, TornTailQuarantined, make_record, parse_record,
+)
+from cockpit.journal_head import HEAD, Head, HeadUnreadable, compare, read_head, write_head
+from cockpit.statedir import LOCK_MODE, SHARED_MODE, StateDirError, explain, make_dir, open_file
+from cockpit.unjournaled import ASIDE, clear, keep, read_kept
 
 JOURNAL = "journal.jsonl"
 APPEND_LOCK = "journal.lock"
@@ -62,6 +72,7 @@ class Scan:
     records: list[Record] = field(default_factory=list)
     good_bytes: int = 0  # offset just past the last good line
     problem: Problem | None = None
+    head: Problem | None = None  # the journal's end against the head record (verify only)
 
 
 def _check_line(raw: bytes, lineno: int, prev_hash: str, expect_seq: int) -> tuple[Record | None, Problem | None]:
@@ -160,37 +171,112 @@ def _is_json(raw: bytes) -> bool:
 
 
 def verify(state_dir: Path) -> Scan:
-    """Check the whole chain of a state dir's journal without changing anything."""
+    """Check the whole chain of a state dir's journal, and its end against the head record,
+    without changing anything."""
     path = Path(state_dir) / JOURNAL
-    if not path.exists():
-        raise JournalError(f"{path}: no journal here")
-    return scan_bytes(path.read_bytes())
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if not Path(state_dir).is_dir():
+            raise JournalError(f"{state_dir}: no state dir here") from None
+        raise JournalError(f"{path}: no journal here") from None
+    except OSError as e:
+        raise JournalError(str(explain(path, e, "reading the journal"))) from None
+    scan = scan_bytes(data)
+    if scan.problem is None or scan.problem.reason == "torn":
+        scan.head = head_problem(Path(state_dir), scan.records)
+    return scan
+
+
+def head_problem(state_dir: Path, records: list[Record]) -> Problem | None:
+    """The journal's end against the head record (None when they agree or there is none)."""
+    try:
+        head = read_head(state_dir)
+    except HeadUnreadable as e:
+        return Problem(len(records), "head unreadable", str(e))
+    found = compare(head, [r.hash for r in records])
+    if found is None:
+        return None
+    reason, detail = found
+    line = {"truncated": len(records) + 1, "rehashed": head.seq}.get(reason, head.seq + 1)
+    return Problem(line, reason, detail)
+
+
+def writer_busy(state_dir: Path) -> bool:
+    """Whether a writer holds the append lock now (its line may be in flight); False when the
+    lock is free, or cannot be opened (a watcher outside the group cannot tell)."""
+    try:
+        fd = os.open(Path(state_dir) / APPEND_LOCK, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _default_actor() -> Actor:
+    """Who the journal's own repairs are by: this process's user, acting as the journal."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return Actor(user=user, host=socket.gethostname().split(".")[0], role="journal")
+
+
+def _ignore_file_size_signal() -> None:
+    """Past a file-size limit (ulimit -f) the kernel kills the writer with SIGXFSZ, leaving a
+    torn line; ignored, the write fails with EFBIG and is undone like any failed write."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
 class Journal:
     """One state dir's journal. Writers serialise on a file lock; readers never lock.
 
-    Open it writable (captain, headless commands) or read-only (observer). On a writable
-    open a torn final line is moved to a side file and reported in `quarantined`.
+    Open it writable (captain, headless commands) or read-only (observer). A writable open,
+    and every append, first moves a torn final line (a writer that died mid-append) to a side
+    file and journals that it did (`quarantined` says so), then journals any events kept
+    aside while the journal could not be written (`unjournaled`). Every open compares the
+    journal's end with the head record: a cut-off or re-hashed tail is refused by name.
     """
 
-    def __init__(self, state_dir: Path, *, readonly: bool = False):
+    def __init__(self, state_dir: Path, *, readonly: bool = False, actor: Actor | None = None):
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / JOURNAL
         self.readonly = readonly
-        self.quarantined: str | None = None
+        self.actor = actor or _default_actor()
+        self.quarantined: str | None = None  # what a writable open or append moved aside, said once
+        self.torn: Problem | None = None  # a fragment a dead writer left (read-only: it stays)
+        self.head_error: str | None = None  # the head record could not be updated (the journal was)
+        self.write_error: str | None = None  # a repair or late journaling that failed on open
         self._records: list[Record] = []
         self._offset = 0
+        self._fragment = 0  # bytes after the last line end, as last read
         self._last_hash = GENESIS
+        self._lock_fd = -1
         if not readonly:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            self._lock_fd = os.open(self.state_dir / APPEND_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+            _ignore_file_size_signal()
+            try:
+                make_dir(self.state_dir)
+                self._lock_fd, _ = open_file(self.state_dir / APPEND_LOCK, os.O_RDWR | os.O_CREAT, LOCK_MODE,
+                                             "taking the journal's append lock")
+            except StateDirError as e:
+                raise JournalError(str(e)) from None
             with self._locked():
-                self._load(repair=True)
-        else:
-            self._lock_fd = -1
-            if self.path.exists():
-                self._load(repair=False)
+                self._load()
+                self._check_head(fix=True)
+                try:
+                    self._repair()
+                    self._journal_kept()
+                except JournalError as e:
+                    self.write_error = str(e)  # reading works; the next append tries again
+        elif self.path.exists():
+            self._load()
+            self._check_head(fix=False)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -198,41 +284,74 @@ class Journal:
     def records(self) -> list[Record]:
         return self._records
 
-    def _load(self, *, repair: bool) -> None:
-        data = self.path.read_bytes() if self.path.exists() else b""
+    def _read(self, start: int = 0) -> bytes:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(start)
+                return f.read()
+        except FileNotFoundError:
+            if start or not self.state_dir.is_dir():
+                raise JournalError(f"{self.path}: the journal is gone") from None
+            return b""
+        except OSError as e:
+            raise JournalError(str(explain(self.path, e, "reading the journal"))) from None
+
+    def _load(self) -> None:
+        data = self._read()
         scan = scan_bytes(data)
         if scan.problem and scan.problem.reason != "torn":
             raise JournalError(f"{self.path}: {scan.problem} (run `cockpit verify`)")
-        if scan.problem and repair:
-            self._quarantine(data[scan.good_bytes :], scan.good_bytes, scan.problem)
         self._records = scan.records
         self._offset = scan.good_bytes
+        self._fragment = len(data) - scan.good_bytes
         self._last_hash = scan.records[-1].hash if scan.records else GENESIS
+        self.torn = scan.problem if scan.problem and (not self.readonly or self._writer_gone()) else None
 
-    def _quarantine(self, tail: bytes, keep: int, problem: Problem) -> None:
-        """Move a torn tail aside (never delete it) so the good lines before it stay usable."""
-        side = self.path.with_name(f"{JOURNAL}.torn-at-{keep}")
-        n = 0
-        while side.exists():
-            n += 1
-            side = side.with_name(f"{JOURNAL}.torn-at-{keep}.{n}")
-        with open(side, "wb") as f:
-            f.write(tail)
-            os.fsync(f.fileno())
-        with open(self.path, "r+b") as f:
-            f.truncate(keep)
-            os.fsync(f.fileno())
-        _fsync_dir(self.state_dir)
-        self.quarantined = f"{problem}; {len(tail)} bytes moved to {side.name}"
+    def _check_head(self, *, fix: bool) -> None:
+        problem = head_problem(self.state_dir, self._records)
+        if problem and problem.reason in ("truncated", "rehashed", "head unreadable"):
+            raise JournalError(f"{self.path}: {problem} (run `cockpit verify`)")
+        if fix and (problem or read_head(self.state_dir) != self._head()):
+            self._write_head()  # behind (a crash after an append), or a journal older than heads
 
     def poll(self) -> list[Record]:
-        """New complete records appended since we last looked (by us or another process)."""
-        if not self.path.exists():
-            return []
-        with open(self.path, "rb") as f:
-            f.seek(self._offset)
-            data = f.read()
+        """New complete records appended since we last looked (by us or another process).
+
+        A fragment without a line end is a write in flight while its writer holds the append
+        lock. When the lock is free its writer is dead: a writable journal quarantines it (and
+        returns the repair with the new records); a read-only one reports it in `torn`.
+        """
+        new = self._read_new()
+        if self._fragment and self._lock_fd >= 0:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return new  # a writer is mid-append
+            try:
+                new += self._read_new()
+                new += self._repair()
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        elif self._fragment:
+            self.torn = self._fragment_problem() if self._writer_gone() else None
+        else:
+            self.torn = None
+        return new
+
+    def _fragment_problem(self) -> Problem:
+        return Problem(len(self._records) + 1, "torn", f"{self._fragment} bytes without a line end "
+                       f"at offset {self._offset} (a writer died mid-append; the next append moves them aside)")
+
+    def _writer_gone(self) -> bool:
+        """Whether no writer holds the append lock (read-only side: a shared lock, tried once).
+        When the lock cannot be opened we cannot tell: say nothing rather than cry torn."""
+        return (self.state_dir / APPEND_LOCK).exists() and os.access(self.state_dir / APPEND_LOCK, os.R_OK) \
+            and not writer_busy(self.state_dir)
+
+    def _read_new(self) -> list[Record]:
+        data = self._read(self._offset)
         end = data.rfind(b"\n")
+        self._fragment = len(data) - (end + 1)
         if end == -1:
             return []  # nothing complete yet: a line being written is not torn until its writer dies
         scan = scan_bytes(
@@ -255,32 +374,148 @@ class Journal:
     def __iter__(self) -> Iterator[Record]:
         return iter(self._records)
 
-    # -- writing ---------------------------------------------------------------------------
+    # -- writing (every method below runs under the append lock) ---------------------------------
 
     def append(self, payload: Payload, *, actor: Actor, ts: datetime) -> tuple[list[Record], Record]:
         """Append one event, fsync'd before returning.
 
-        Returns (records other processes appended first, the new record), so a caller folds
-        both in order and never misses a kill pulled from another terminal.
+        Returns (records appended first: other processes', a repair, events kept aside; the new
+        record), so a caller folds them in order and never misses a kill pulled from another
+        terminal. Raises JournalError naming the file when the event could not be journaled;
+        the journal then still ends at its last complete line.
         """
         if self.readonly:
             raise ReadOnlyJournal(f"{self.path}: opened read-only (observer mode)")
         with self._locked():
-            others = self.poll()
-            record = make_record(seq=len(self._records) + 1, ts=ts, actor=actor, payload=payload, prev=self._last_hash)
-            line, digest = _encode(record)
-            record = record.model_copy(update={"hash": digest})
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            others = self._read_new()
+            others += self._repair()
+            others += self._journal_kept()
+            record = self._write(payload, actor=actor, ts=ts)
+        return others, record
+
+    def keep_aside(self, payload: Payload, *, actor: Actor, ts: datetime, error: str) -> Path:
+        """Keep an event the journal would not take in the side file, fsync'd; the next append
+        that succeeds journals it. Raises JournalError when even that cannot be written."""
+        if self.readonly:
+            raise ReadOnlyJournal(f"{self.path}: opened read-only (observer mode)")
+        try:
+            with self._locked():
+                return keep(self.state_dir, payload, actor=actor, ts=ts, error=error)
+        except StateDirError as e:
+            raise JournalError(str(e)) from None
+        except OSError as e:
+            raise JournalError(f"{self.state_dir / ASIDE}: cannot keep the event aside either: "
+                               f"{e.strerror or e}") from None
+
+    def _repair(self) -> list[Record]:
+        """Holding the lock nobody is mid-append: bytes past the last line end are a dead
+        writer's fragment. Move them aside, cut the journal back, and journal the repair."""
+        if not self._fragment:
+            return []
+        keep_at, data = self._offset, self._read(self._offset)
+        if not data or b"\n" in data:
+            return self._read_new()  # it was completed meanwhile (cannot happen under the lock)
+        problem = Problem(len(self._records) + 1, "torn", f"{len(data)} bytes without a line end")
+        try:
+            side = self._quarantine(data, keep_at, problem)
+        except OSError as e:
+            raise JournalError(f"{self.path}: a torn tail ({len(data)} bytes at offset {keep_at}) cannot be "
+                               f"moved aside: {e.strerror or e}") from None
+        self._fragment = 0
+        self.torn = None
+        return [self._write(TornTailQuarantined(offset=keep_at, size=len(data), moved_to=side.name,
+                                                detail=str(problem)), actor=self.actor, ts=_now())]
+
+    def _quarantine(self, tail: bytes, keep: int, problem: Problem) -> Path:
+        """Move a torn tail aside (never delete it) so the good lines before it stay usable."""
+        side = self.path.with_name(f"{JOURNAL}.torn-at-{keep}")
+        n = 0
+        while side.exists():
+            n += 1
+            side = side.with_name(f"{JOURNAL}.torn-at-{keep}.{n}")
+        fd, _ = open_file(side, os.O_WRONLY | os.O_CREAT, SHARED_MODE, "moving a torn tail aside")
+        try:
+            _write_all(fd, tail)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with open(self.path, "r+b") as f:
+            f.truncate(keep)
+            os.fsync(f.fileno())
+        _fsync_dir(self.state_dir)
+        self.quarantined = f"{problem}; {len(tail)} bytes moved to {side.name}"
+        return side
+
+    def _journal_kept(self) -> list[Record]:
+        """Journal the events kept aside while the journal could not be written, then clear them."""
+        try:
+            kept, unreadable = read_kept(self.state_dir)
+        except OSError as e:
+            raise JournalError(str(explain(self.state_dir / ASIDE, e, "reading the kept events"))) from None
+        if not kept and not unreadable:
+            return []
+        recent = self._records[-500:]
+        todo = [k for k in kept if not any(
+            r.ts == k.ts and r.actor == k.actor and r.payload == k.payload for r in recent)]  # a crash mid-way
+        written = []
+        if todo:
+            written.append(self._write(JournaledLate(count=len(todo), error=todo[0].error), actor=self.actor, ts=_now()))
+            written += [self._write(k.payload, actor=k.actor, ts=k.ts) for k in todo]
+        try:
+            clear(self.state_dir, unreadable)
+        except OSError as e:
+            raise JournalError(str(explain(self.state_dir / ASIDE, e, "clearing the kept events"))) from None
+        return written
+
+    def _write(self, payload: Payload, *, actor: Actor, ts: datetime) -> Record:
+        """One line at the journal's end, fsync'd; on any failure cut back to where it was."""
+        record = make_record(seq=len(self._records) + 1, ts=ts, actor=actor, payload=payload, prev=self._last_hash)
+        line, digest = _encode(record)
+        record = record.model_copy(update={"hash": digest})
+        try:
+            fd, created = open_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, SHARED_MODE,
+                                    "appending to the journal")
+        except StateDirError as e:
+            raise JournalError(str(e)) from None
+        try:
+            size = os.fstat(fd).st_size
+            if size != self._offset:
+                raise JournalError(f"{self.path}: is {size} bytes, expected {self._offset}: "
+                                   "changed behind the append lock; nothing appended")
             try:
-                created = os.fstat(fd).st_size == 0
                 _write_all(fd, line)
                 os.fsync(fd)
-            finally:
-                os.close(fd)
-            if created:
-                _fsync_dir(self.state_dir)
-            self._accept([record], len(line))
-        return others, record
+            except OSError as e:
+                raise self._undo(fd, size, e) from None
+        finally:
+            os.close(fd)
+        if created:
+            _fsync_dir(self.state_dir)
+        self._accept([record], len(line))
+        self._write_head()
+        return record
+
+    def _undo(self, fd: int, size: int, e: OSError) -> JournalError:
+        """A failed write (disk full, file-size limit, I/O error, short write): cut it back."""
+        what = f"{self.path}: cannot append: {e.strerror or e} [{errno.errorcode.get(e.errno, e.errno)}]"
+        try:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        except OSError as e2:
+            self._fragment = max(self._fragment, 1)
+            return JournalError(f"{what}; cutting back the partial line failed too ({e2.strerror or e2}): "
+                                "the next append moves it aside")
+        return JournalError(f"{what}; the journal still ends at event {len(self._records)}")
+
+    def _head(self) -> Head:
+        return Head(len(self._records), self._last_hash)
+
+    def _write_head(self) -> None:
+        try:
+            write_head(self.state_dir, self._head())
+            self.head_error = None
+        except OSError as e:
+            self.head_error = f"{self.state_dir / HEAD}: not updated: {e.strerror or e}"
 
     def _locked(self):
         return _FileLock(self._lock_fd)
@@ -289,6 +524,10 @@ class Journal:
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 class _FileLock:
@@ -306,6 +545,8 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         n = os.write(fd, view)
+        if n == 0:
+            raise OSError(errno.EIO, "short write: the file system took nothing")
         view = view[n:]
 
 
@@ -345,8 +586,11 @@ class CaptainLock:
         self._fd = -1
 
     def acquire(self) -> "CaptainLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            make_dir(self.path.parent)
+            fd, _ = open_file(self.path, os.O_RDWR | os.O_CREAT, SHARED_MODE, "taking the captain lock")
+        except StateDirError as e:
+            raise JournalError(str(e)) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -380,9 +624,10 @@ def _read_holder(fd: int) -> dict:
 def read_captain(state_dir: Path) -> dict | None:
     """Who holds the captain lock now, or None."""
     path = Path(state_dir) / CAPTAIN_LOCK
-    if not path.exists():
-        return None
-    fd = os.open(path, os.O_RDONLY)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None  # none, or not ours to read: status says nothing rather than fail
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -95,6 +95,10 @@ def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
             return f"evidence {p.file} {'collected' if p.ok else 'MISSING'}"
         case ev.Noted():
             return f"{who}: {p.text}"
+        case ev.TornTailQuarantined():
+            return f"journal: a torn tail ({p.size} bytes at offset {p.offset}) was moved to {p.moved_to}"
+        case ev.JournaledLate():
+            return f"journal: {p.count} events kept aside while the journal could not be written follow ({p.error})"
     return f"{record.kind}"
 
 

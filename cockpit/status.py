@@ -1,8 +1,9 @@
-"""`cockpit status`: the rollout as text or JSON, from the journal alone."""
+"""`cockpit status`: the rollout as text or JSON, from the journal alone, its problems first."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from cockpit.core import rules
@@ -81,3 +82,36 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None) -> li
     out.append(f"journal  {doc['events']} events; latest:")
     out.extend(f"  {ln}" for ln in doc["last_events"])
     return out
+
+
+def kept_aside(state_dir: Path) -> list[str]:
+    """Events a kill (or a trigger) could not journal, waiting in the side file."""
+    from cockpit.unjournaled import ASIDE, read_kept
+
+    try:
+        kept, unreadable = read_kept(state_dir)
+    except OSError as e:
+        return [f"{ASIDE}: cannot be read: {e.strerror or e}"]
+    if not kept and not unreadable:
+        return []
+    kinds = ", ".join(k.payload.KIND for k in kept) + (f" and {unreadable} unreadable lines" if unreadable else "")
+    return [f"NOT JOURNALED YET: {len(kept)} events kept in {ASIDE} ({kinds}): the next append journals them"]
+
+
+def journal_alarms(state_dir: Path, scan) -> list[str]:
+    """What is wrong with the journal, in the order an operator needs it; [] when nothing is."""
+    from cockpit.journal import writer_busy
+
+    alarms = []
+    problem = scan.problem
+    if problem and problem.reason == "torn":
+        if writer_busy(state_dir):
+            problem = None  # a write in flight, not a tear
+        else:
+            alarms.append(f"TORN TAIL: {problem} (a writer died mid-append; the next append moves it aside)")
+    elif problem:
+        alarms.append(f"{problem.reason.upper()}: {problem}: status shows the {len(scan.records)} intact events "
+                      "before it (run `cockpit verify`)")
+    if scan.head:
+        alarms.append(f"{scan.head.reason.upper()}: {scan.head.detail} (run `cockpit verify`)")
+    return alarms + kept_aside(state_dir)

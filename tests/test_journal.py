@@ -104,13 +104,14 @@ def test_torn_tail_is_quarantined_and_the_rest_kept(state_dir, actor):
     observer = Journal(state_dir, readonly=True)  # an observer reads past it, changes nothing
     assert len(observer.records) == 5 and path.read_bytes() != whole
     j = Journal(state_dir)
-    assert len(j.records) == 5
     assert j.quarantined and "line 6: torn" in j.quarantined
-    assert path.read_bytes() == whole
+    assert len(j.records) == 6 and path.read_bytes().startswith(whole)
+    repair = j.records[-1].payload  # the repair is journaled, by the journal itself
+    assert (repair.KIND, repair.offset, repair.size) == ("torn_tail_quarantined", len(whole), 39)
     side = [p for p in state_dir.iterdir() if p.name.startswith(f"{JOURNAL}.torn")]
-    assert len(side) == 1 and side[0].read_bytes().startswith(b'{"hash":"abc"')
+    assert [p.name for p in side] == [repair.moved_to] and side[0].read_bytes().startswith(b'{"hash":"abc"')
     _, rec = j.append(ev.Noted(text="after the crash"), actor=actor, ts=T0)
-    assert rec.seq == 6 and verify(state_dir).problem is None
+    assert rec.seq == 7 and verify(state_dir).problem is None
 
 
 def test_observer_is_read_only_and_follows(state_dir, actor):

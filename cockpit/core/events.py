@@ -268,12 +268,34 @@ class Noted(Payload):
     text: str
 
 
+# --- the journal's own repairs ----------------------------------------------------------------
+
+
+class TornTailQuarantined(Payload):
+    """A writer died mid-append; the fragment it left was moved aside before the next append."""
+
+    KIND = "torn_tail_quarantined"
+    offset: int  # where the fragment started (the journal was cut back to here)
+    size: int
+    moved_to: str  # the side file, in the state dir
+    detail: str = ""
+
+
+class JournaledLate(Payload):
+    """The events after this one were kept aside (unjournaled.jsonl) while the journal could not
+    be written; they are journaled now, each with its own time and actor."""
+
+    KIND = "journaled_late"
+    count: int
+    error: str  # why the journal refused them, the first time
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     PlanLoaded, CheckRan, CheckWaived, SignedOff, RolloutStarted, TrafficShiftRequested,
     TrafficShiftResult, PhaseStarted, GateDecided, CriterionEvaluated, RolloutCompleted,
     TriggerBreached, TriggerCleared, TriggerFired, KillRequested, KillResult, RollbackVerified,
     Escalated, Notified, BudgetAlerted, GatewayReconciled, EvidenceCollected, Noted,
-    GuardStarted, GuardStopped,
+    GuardStarted, GuardStopped, TornTailQuarantined, JournaledLate,
 )
 
 

@@ -345,7 +345,10 @@ class CockpitApp(App):
         finally:
             self.busy = ""
             self.refresh_view()
-        if outcome.ok:
+        if outcome.ok and outcome.unjournaled:  # the gateway confirms, the journal did not take it
+            self.notify("\n".join(outcome.reasons), title="KILL VERIFIED, JOURNAL NOT WRITTEN", severity="error",
+                        timeout=30)
+        elif outcome.ok:
             self.notify("gateway confirms the canary is off", title="KILL VERIFIED", timeout=12)
         else:
             self.notify("\n".join(outcome.reasons), title="KILL NOT CONFIRMED", severity="error", timeout=30)
