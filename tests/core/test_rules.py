@@ -9,38 +9,8 @@ import pytest
 from cockpit.core import events as ev
 from cockpit.core import rules
 from cockpit.core.state import fold
-from cockpit.engine import plan_snapshot
 from tests.conftest import T0
-
-ACTOR = ev.Actor(user="alice", host="bastion")
-
-
-def records(plan, *payloads, gap=timedelta(seconds=1)):
-    out, prev = [], ev.GENESIS
-    for i, p in enumerate((plan_snapshot(plan),) + payloads):
-        r = ev.make_record(seq=i + 1, ts=T0 + i * gap, actor=ACTOR, payload=p, prev=prev)
-        r = r.model_copy(update={"hash": f"{i + 1:064x}"})
-        prev = r.hash
-        out.append(r)
-    return out
-
-
-def ready(plan):
-    return [ev.CheckRan(check=c.id, status="pass", detail="ok") for c in plan.preflight] + [
-        ev.SignedOff(role=r, name=r) for r in plan.sign_offs
-    ]
-
-
-def at_phase(plan, phase=0):
-    return ready(plan) + [ev.RolloutStarted(), ev.PhaseStarted(phase=phase, weight=plan.phases[phase].weight)]
-
-
-def gate_met(plan, phase=0):
-    spec = plan.phases[phase]
-    return [ev.CriterionEvaluated(phase=phase, criterion=c.id, passed=True, detail="ok") for c in spec.gate.auto] + [
-        ev.GateDecided(phase=phase, role=r, decision="GO", name=r) for r in spec.gate.owners
-    ]
-
+from tests.core.journal import at_phase, gate_met, ready, records
 
 LATER = T0 + timedelta(hours=1)
 
