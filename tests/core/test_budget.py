@@ -155,3 +155,35 @@ def test_category_burn_percentages():
     row = CategoryBurn("x", "X", monthly=200.0, spent=50.0, projected=300.0)
     assert (row.pct, row.projected_pct) == (25.0, 150.0)
     assert CategoryBurn("x", "X", monthly=200.0, spent=None, projected=0.0).pct is None
+
+
+def test_month_fraction_counts_from_midnight_sharp():
+    # Half a second past mid-November is half the month and half a second, not half the month.
+    now = datetime(2026, 11, 16, 0, 0, 0, 500_000, tzinfo=UTC)
+    assert month_fraction(now) == pytest.approx((15 * 86400 + 0.5) / (30 * 86400), rel=1e-12)
+
+
+@pytest.fixture
+def bastion_in_new_york(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_the_month_is_the_utc_month_whatever_the_bastion_timezone(bastion_in_new_york):
+    # 03:00Z on December 1 is still November 30 in New York; the budget month is UTC's: December.
+    assert month_fraction(datetime(2026, 12, 1, 3, 0, tzinfo=UTC)) == pytest.approx(3 / (31 * 24))
+
+
+def test_a_category_with_no_projection_and_no_spend_projects_nothing():
+    from types import SimpleNamespace
+
+    cats = [SimpleNamespace(id="new", name="New", monthly=1000.0, projected=0.0)]
+    early = datetime(2026, 11, 3, tzinfo=UTC)
+    assert burn(cats, {"new": None}, early).projected == 0.0
+    assert burn(cats, {"new": 0.0}, early).projected == 0.0
+    assert burn(cats, {"new": 0.5}, early).projected == 0.5

@@ -112,3 +112,8 @@ def test_a_plan_without_residency_accepts_any():
 
 def test_steps_with_a_trailing_slash_are_the_same_steps():
     assert parse(SEED.replace("5/25/50/100", "5/25/50/100/")).steps == (5, 25, 50, 100)
+
+
+def test_a_malformed_step_list_is_a_mismatch_not_a_crash():
+    problems = mismatches(SEED.replace("5/25/50/100", "5 25/50/100"), **PLAN)
+    assert len(problems) == 1 and problems[0].startswith("steps ") and problems[0].endswith(" ≠ plan 5/25/50/100")

@@ -347,3 +347,14 @@ def test_shift_before_the_first_phase(plan):
     build = ready(plan) + [ev.RolloutStarted()]
     assert shift(plan, build, 5) == []  # phase 1 is the next phase, and it has no gate before it
     assert shift(plan, build, 25) == ["25 % would skip Phase 1 (5 %) and its gate: shift one phase at a time"]
+
+
+def test_a_breach_that_began_this_instant_reads_zero_seconds(plan):
+    s = fold(records(plan, *at_phase(plan), *gate_met(plan), At(ev.TriggerBreached(trigger="error_rate", value=0.03, threshold=0.02), ts=SOAKED)))
+    assert rules.advance_refusals(s, SOAKED) == ["trigger error_rate is breaching (for 0m00s)"]
+
+
+def test_no_soak_in_a_journal_that_lost_its_plan(plan):
+    s = fold(records(plan, *at_phase(plan))[1:])  # the plan record is missing
+    assert s.plan is None and s.phase == 0
+    assert rules.soak_remaining(s, LATER) is None
