@@ -23,11 +23,27 @@ EQUIVALENTS = Path(__file__).with_name("EQUIVALENT_MUTANTS.md")
 KILLED, SURVIVED, NO_TESTS, TIMEOUT = {1, 3}, {0}, {5, 33}, {24, -24, 36, 152, 255}
 
 
-def equivalents(path: Path = EQUIVALENTS) -> set[str]:
-    """Mutant names written in backticks at the start of a list item: "- `cockpit.core.x.x_f__mutmut_3`: why"."""
+def equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
+    """Mutant name -> the mutated code it must contain, from list items "- `NAME` `CODE` — why"."""
     if not path.exists():
-        return set()
-    return set(re.findall(r"^\s*[-*]\s+`(cockpit\.core\.[\w.]+__mutmut_\d+)`", path.read_text(), re.M))
+        return {}
+    return dict(re.findall(r"^\s*[-*]\s+`(cockpit\.core\.[\w.]+__mutmut_\d+)`\s+`([^`]+)`", path.read_text(), re.M))
+
+
+def mutant_source(module: str, name: str) -> str:
+    """The mutated function's text in mutmut's copy of the module ('' when it is not there)."""
+    lines = (META / f"{module}.py").read_text().splitlines()
+    short = name.rsplit(".", 1)[1]
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith(f"def {short}(")), None)
+    if start is None:
+        return ""
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    body = [lines[start]]
+    for line in lines[start + 1:]:
+        if line.strip() and len(line) - len(line.lstrip()) <= indent and not line.lstrip().startswith(")"):
+            break  # the next statement at the def's own level ends the function
+        body.append(line)
+    return "\n".join(body)
 
 
 def status(code: int | None) -> str:
@@ -66,11 +82,15 @@ def main(argv: list[str] | None = None) -> int:
             st = status(code)
             if name in accepted:
                 seen.add(name)
-                if st == "killed":
+                if accepted[name] not in mutant_source(module, name):
+                    print(f"stale equivalent (the mutant is not `{accepted[name]}` any more): {name}", file=sys.stderr)
+                    failed = True
+                elif st == "killed":
                     print(f"stale equivalent (now killed): {name}", file=sys.stderr)
                     failed = True
-                st = "equivalent"
-            elif st == "survived":
+                else:
+                    st = "equivalent"
+            if st == "survived":
                 survivors.append(name)
             counts[st] += 1
         total.update(counts)
@@ -90,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'all':<16}{sum(total.values()):>8}{total['killed']:>8}{total['survived']:>10}{total['no tests']:>10}"
         f"{total['equivalent']:>8}{100.0 * total['killed'] / max(scored, 1):>8.1f}%"
     )
-    for name in sorted(accepted - seen):
+    for name in sorted(set(accepted) - seen):
         print(f"listed equivalent that mutmut no longer generates: {name}", file=sys.stderr)
         failed = True
     if args.survivors and survivors:

@@ -9,6 +9,7 @@ import pytest
 from cockpit.core import events as ev
 from cockpit.core import rules
 from cockpit.core.state import STATUS_WORDS, RolloutState, fold
+from cockpit.engine import plan_snapshot
 from tests.conftest import T0
 from tests.core.journal import At, at_phase, gate_met, ready, records
 
@@ -357,4 +358,18 @@ def test_a_breach_that_began_this_instant_reads_zero_seconds(plan):
 def test_no_soak_in_a_journal_that_lost_its_plan(plan):
     s = fold(records(plan, *at_phase(plan))[1:])  # the plan record is missing
     assert s.plan is None and s.phase == 0
+    assert rules.soak_remaining(s, LATER) is None
+
+
+def test_a_state_that_never_heard_of_a_check_says_it_is_pending(plan):
+    """The rules take any RolloutState, not only a folded one: a check with no record is pending."""
+    s = RolloutState(plan=plan_snapshot(plan))
+    assert rules.start_refusals(s, LATER)[:2] == [
+        "preflight check freeze_window has not passed (pending)",
+        "preflight check image_provenance has not passed (pending)",
+    ]
+
+
+def test_no_soak_without_a_phase_even_with_a_start_time(plan):
+    s = RolloutState(plan=plan_snapshot(plan), status="live", phase=None, phase_started_at=T0)
     assert rules.soak_remaining(s, LATER) is None
