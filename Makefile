@@ -1,4 +1,5 @@
 # make demo: the cockpit on an embedded simulated rollout.  make test: everything CI runs.
+# make mutate: mutation score of cockpit/core against the fast core tests (minutes; not in make test).
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -6,7 +7,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Real components the integration tests start on loopback (Debian packages).
 DEBS   := prometheus haproxy tmux
 
-.PHONY: demo test bench system-deps clean
+.PHONY: demo test bench mutate system-deps clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,5 +33,13 @@ test: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
+# mutmut copies the project into mutants/ and mutates cockpit/core there ([tool.mutmut] in
+# pyproject.toml); a fresh copy each time, so a changed test never meets a stale result.
+MUTATE_JOBS ?= 2
+mutate: $(STAMP)
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children $(MUTATE_JOBS) >mutants.log 2>&1 || { tail -40 mutants.log; exit 1; }
+	$(PY) tests/core/mutation_score.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache mutants mutants.log

@@ -10,6 +10,8 @@ import asyncio
 import threading
 from datetime import timedelta
 
+import pytest
+
 from cockpit.adapters.checks import Outcome
 from cockpit.adapters.metrics import QueryResult
 from cockpit.adapters.simulator import SimulatedMetrics, seed_series
@@ -180,10 +182,14 @@ def test_a_hold_trigger_blocks_advancing_until_it_clears(plan, state_dir, clock)
         await rig.finish_phase()  # soak over, every owner said GO
         at_soak_end = rig.advance_refusals()
         free_at = None
-        while free_at is None:
+        rounds = 60  # 15 minutes of 15 s polls: the breach ends 5 minutes after the soak
+        for _ in range(rounds):
             await rig.tick()
             if not rig.advance_refusals():
                 free_at = rig.clock.now()
+                break
+        else:
+            pytest.fail(f"advancing still refused after {rounds} rounds: {rig.advance_refusals()}")
         assert (await rig.engine.advance()).ok
         return rig, t25, at_soak_end, free_at
 

@@ -247,6 +247,8 @@ def _kill_requested(state: RolloutState, p: ev.KillRequested, r: ev.Record) -> N
 
 
 def _kill_result(state: RolloutState, p: ev.KillResult, r: ev.Record) -> None:
+    if state.status == "rolled_back" and not p.confirmed:
+        return  # a re-assert the gateway did not answer undoes no confirmed rollback (it stays journaled)
     if state.kill is None:  # a result with no request: keep it visible rather than drop it
         state.kill = KillState(r.ts, "(no request recorded)", "", str(r.actor))
     state.kill.result, state.kill.result_at = p, r.ts
@@ -254,7 +256,7 @@ def _kill_result(state: RolloutState, p: ev.KillResult, r: ev.Record) -> None:
         state.status = "rolled_back"
         state.weight = 0
         state.pending_shift = None
-    elif state.status != "rolled_back":
+    else:
         state.status = "kill_unconfirmed"
 
 

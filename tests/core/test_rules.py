@@ -2,53 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from cockpit.core import events as ev
 from cockpit.core import rules
-from cockpit.core.state import fold
+from cockpit.core.state import STATUS_WORDS, RolloutState, fold
 from cockpit.engine import plan_snapshot
 from tests.conftest import T0
-
-ACTOR = ev.Actor(user="alice", host="bastion")
-
-
-def records(plan, *payloads, gap=timedelta(seconds=1)):
-    out, prev = [], ev.GENESIS
-    for i, p in enumerate((plan_snapshot(plan),) + payloads):
-        r = ev.make_record(seq=i + 1, ts=T0 + i * gap, actor=ACTOR, payload=p, prev=prev)
-        r = r.model_copy(update={"hash": f"{i + 1:064x}"})
-        prev = r.hash
-        out.append(r)
-    return out
-
-
-def ready(plan):
-    return [ev.CheckRan(check=c.id, status="pass", detail="ok") for c in plan.preflight] + [
-        ev.SignedOff(role=r, name=r) for r in plan.sign_offs
-    ]
-
-
-def at_phase(plan, phase=0):
-    return ready(plan) + [ev.RolloutStarted(), ev.PhaseStarted(phase=phase, weight=plan.phases[phase].weight)]
-
-
-def gate_met(plan, phase=0):
-    spec = plan.phases[phase]
-    return [ev.CriterionEvaluated(phase=phase, criterion=c.id, passed=True, detail="ok") for c in spec.gate.auto] + [
-        ev.GateDecided(phase=phase, role=r, decision="GO", name=r) for r in spec.gate.owners
-    ]
-
+from tests.core.journal import At, at_phase, gate_met, ready, records
 
 LATER = T0 + timedelta(hours=1)
+CHECKS = ["freeze_window", "image_provenance", "cve_status", "data_plane", "secrets", "staging_success"]
 
 
 @pytest.mark.parametrize(
     "build, now, expected",
     [
-        (lambda p: [], T0, ["preflight check freeze_window has not passed (pending)"]),
+        (
+            lambda p: [],
+            T0,
+            [f"preflight check {c} has not passed (pending)" for c in CHECKS]
+            + [f"sign-off missing: {t}" for t in ("Product Owner", "Tech Lead", "Security Lead", "SRE", "FinOps")],
+        ),
         (lambda p: ready(p), LATER, []),
         (lambda p: ready(p)[1:], LATER, ["preflight check freeze_window has not passed (pending)"]),
         (
@@ -67,11 +44,7 @@ LATER = T0 + timedelta(hours=1)
     ],
 )
 def test_start(plan, build, now, expected):
-    reasons = rules.start_refusals(fold(records(plan, *build(plan))), now)
-    if expected and expected[0].startswith("preflight check freeze_window") and len(expected) == 1 and not build(plan):
-        assert reasons[0] == expected[0] and "sign-off missing: Product Owner" in reasons
-    else:
-        assert reasons == expected
+    assert rules.start_refusals(fold(records(plan, *build(plan))), now) == expected
 
 
 SOAKED = T0 + timedelta(minutes=30)
@@ -160,3 +133,243 @@ def test_sign_off_and_waive(plan):
     assert rules.waive_refusals(pre, "nope", "r") == ["no preflight check named nope"]
     assert rules.waive_refusals(pre, "cve_status", " ") == ["a waiver needs a reason"]
     assert rules.waive_refusals(started, "cve_status", "r") == ["checks are waived before the rollout starts"]
+
+
+# --- edges, from the rule's meaning -----------------------------------------------------------
+
+TUESDAY_20 = datetime(2026, 11, 24, 20, 0, tzinfo=timezone.utc)  # the first minute of the seed's freeze
+NONE = RolloutState()  # a journal without a plan
+
+
+def started_at(plan, phase=0):
+    """The time `at_phase(plan, phase)` started its phase (records are one second apart)."""
+    return T0 + len(at_phase(plan, phase)) * timedelta(seconds=1)
+
+
+def test_nothing_is_allowed_without_a_plan():
+    no_plan = ["no plan loaded in this journal"]
+    assert rules.start_refusals(NONE, T0) == no_plan
+    assert rules.advance_refusals(NONE, T0) == no_plan
+    assert rules.decide_refusals(NONE, 0, "sre") == no_plan
+    assert rules.kill_refusals(NONE) == no_plan
+    assert rules.sign_off_refusals(NONE, "sre") == no_plan
+    assert rules.waive_refusals(NONE, "cve_status", "r") == no_plan
+    assert rules.shift_refusals(NONE, 5, T0) == no_plan
+    assert rules.next_phase(NONE) is None
+    assert rules.phase_of_weight(NONE, 5) is None
+    assert rules.soak_remaining(NONE, T0) is None
+
+
+@pytest.mark.parametrize(
+    "now, frozen",
+    [
+        (TUESDAY_20 - timedelta(minutes=1), False),
+        (TUESDAY_20, True),  # the first minute of "Tuesday 20:00-23:00Z" is frozen
+        (TUESDAY_20 + timedelta(hours=3) - timedelta(seconds=1), True),
+        (TUESDAY_20 + timedelta(hours=3), False),
+    ],
+)
+def test_freeze_edges_for_start_and_advance(plan, now, frozen):
+    freeze = ["inside the freeze window Tuesday 20:00-23:00Z"] if frozen else []
+    assert rules.start_refusals(fold(records(plan, *ready(plan))), now) == freeze
+    # The freeze holds traffic changes; the gate must be met so that the freeze is the only reason.
+    live = fold(records(plan, *at_phase(plan), *gate_met(plan), start=TUESDAY_20 - timedelta(days=1)))
+    assert rules.advance_refusals(live, now) == freeze
+
+
+def test_a_started_rollout_names_its_status_to_start(plan):
+    killed = fold(records(plan, *at_phase(plan), ev.KillRequested(reason="x")))
+    assert rules.start_refusals(killed, LATER) == ["the rollout already started (KILL SENT)"]
+
+
+def test_a_check_that_failed_without_detail_and_a_check_that_errored(plan):
+    build = [ev.CheckRan(check=c.id, status="pass", detail="ok") for c in plan.preflight[2:]] + [
+        ev.CheckRan(check="freeze_window", status="fail", detail=""),
+        ev.CheckRan(check="image_provenance", status="error", detail="cosign: not found"),
+    ] + [ev.SignedOff(role=r, name=r) for r in plan.sign_offs]
+    assert rules.start_refusals(fold(records(plan, *build)), LATER) == [
+        "preflight check freeze_window has not passed (fail)",
+        "preflight check image_provenance has not passed (error: cosign: not found)",
+    ]
+
+
+def test_a_role_without_a_title_is_named_by_its_id(plan):
+    s = fold(records(plan, *at_phase(plan)))
+    s.plan = s.plan.model_copy(update={"roles": {}})
+    assert rules.decide_refusals(s, 0, "po") == ["po does not own the Phase 1 gate (owners: sre)"]
+    assert rules.gate_refusals(s, 0, s.phase_started_at + timedelta(hours=1))[-1] == "waiting for GO from: sre"
+    pre = fold(records(plan))
+    pre.plan = pre.plan.model_copy(update={"roles": {}})
+    assert rules.start_refusals(pre, LATER)[-5:] == [f"sign-off missing: {r}" for r in plan.sign_offs]
+
+
+@pytest.mark.parametrize(
+    "after, left",
+    [
+        (timedelta(0), "20m00s"),
+        (timedelta(minutes=19, seconds=59), "0m01s"),
+        (timedelta(minutes=19, seconds=59, milliseconds=500), "0m01s"),  # half a second left still reads 1s, never 0s
+        (timedelta(minutes=18, seconds=59), "1m01s"),
+        (timedelta(minutes=20), None),  # the soak is over at exactly 20 minutes
+        (timedelta(minutes=25), None),
+    ],
+)
+def test_soak_edges(plan, after, left):
+    s = fold(records(plan, *at_phase(plan), *gate_met(plan)))
+    now = started_at(plan) + after
+    remaining = rules.soak_remaining(s, now)
+    assert remaining == max(timedelta(0), timedelta(minutes=20) - after)
+    assert rules.advance_refusals(s, now) == ([f"Phase 1 soak has {left} left"] if left else [])
+
+
+def test_no_soak_without_a_phase(plan):
+    assert rules.soak_remaining(fold(records(plan, *ready(plan), ev.RolloutStarted())), LATER) is None
+
+
+def test_every_gate_reason_at_once_in_order(plan):
+    s = fold(records(plan, *at_phase(plan, 1), ev.CriterionEvaluated(phase=1, criterion="cost_delta", passed=False, detail="12 % ≥ 10 %"),
+                     ev.GateDecided(phase=1, role="tech_lead", decision="NO-GO", name="Tia")))
+    assert rules.gate_refusals(s, 1, started_at(plan, 1) + timedelta(minutes=5)) == [
+        "Phase 2 soak has 15m00s left",
+        "criterion cost_delta not met: 12 % ≥ 10 %",
+        "criterion api_p95 not evaluated yet",
+        "NO-GO by Tech Lead (Tia)",  # no note, no colon
+        "waiting for GO from: Product Owner",
+    ]
+
+
+def test_a_gate_with_no_record_yet(plan):
+    s = fold(records(plan, *at_phase(plan, 2)))
+    del s.gates[2]
+    assert rules.gate_refusals(s, 2, LATER) == [
+        "criterion api_p95 not evaluated yet",
+        "criterion alerts_quiet not evaluated yet",
+        "criterion policy_violations not evaluated yet",
+        "waiting for GO from: SRE, Security Lead",
+    ]
+
+
+@pytest.mark.parametrize(
+    "trigger, expected",
+    [
+        (ev.TriggerBreached(trigger="path_p95", value=None, threshold=1200, no_data=True, detail="no data in the last 10m00s"),
+         "trigger path_p95 is holding for want of data (for 2m00s): no data in the last 10m00s"),
+        (ev.TriggerBreached(trigger="error_rate", value=0.03, threshold=0.02), "trigger error_rate is breaching (for 2m00s)"),
+    ],
+)
+def test_trigger_reasons(plan, trigger, expected):
+    s = fold(records(plan, *at_phase(plan), *gate_met(plan), At(trigger, ts=SOAKED)))
+    assert rules.advance_refusals(s, SOAKED + timedelta(minutes=2)) == [expected]
+
+
+def test_triggers_are_listed_by_id(plan):
+    s = fold(records(plan, *at_phase(plan), *gate_met(plan), ev.TriggerBreached(trigger="path_p95", value=1300, threshold=1200),
+                     ev.TriggerBreached(trigger="error_rate", value=0.03, threshold=0.02)))
+    reasons = rules.advance_refusals(s, SOAKED)
+    assert [r.split()[1] for r in reasons] == ["error_rate", "path_p95"]
+
+
+def test_advance_before_the_first_phase_is_frozen_but_has_no_gate(plan):
+    s = fold(records(plan, *ready(plan), ev.RolloutStarted(), start=TUESDAY_20 - timedelta(hours=1)))
+    assert rules.advance_refusals(s, TUESDAY_20 - timedelta(minutes=1)) == []
+    assert rules.advance_refusals(s, TUESDAY_20) == ["inside the freeze window Tuesday 20:00-23:00Z"]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda p: at_phase(p) + [ev.KillRequested(reason="x")],
+        lambda p: at_phase(p) + [ev.KillRequested(reason="x"), ev.KillResult(confirmed=False)],
+        lambda p: at_phase(p, 3) + [ev.RolloutCompleted()],
+    ],
+)
+def test_decide_needs_a_live_rollout(plan, build):
+    s = fold(records(plan, *build(plan)))
+    assert rules.decide_refusals(s, s.phase, "sre") == [f"the rollout is {STATUS_WORDS[s.status]}"]
+
+
+def test_decide_names_every_owner(plan):
+    s = fold(records(plan, *at_phase(plan, 2)))
+    assert rules.decide_refusals(s, 2, "finops") == ["FinOps does not own the Phase 3 gate (owners: SRE, Security Lead)"]
+    assert rules.decide_refusals(s, 2, "security") == []
+
+
+@pytest.mark.parametrize(
+    "build",
+    [lambda p: at_phase(p) + [ev.KillRequested(reason="x")], lambda p: at_phase(p) + [ev.KillRequested(reason="x"), ev.KillResult(confirmed=False)]],
+)
+def test_the_kill_can_be_pulled_again_while_not_confirmed(plan, build):
+    assert rules.kill_refusals(fold(records(plan, *build(plan)))) == []
+
+
+def test_sign_off_refusal_order(plan):
+    started = fold(records(plan, *at_phase(plan)))
+    assert rules.sign_off_refusals(started, "qa") == ["qa is not a required sign-off (required: po, tech_lead, security, sre, finops)"]
+    assert rules.waive_refusals(started, "nope", " ") == ["no preflight check named nope"]
+    assert rules.waive_refusals(started, "cve_status", "") == ["a waiver needs a reason"]
+    assert rules.waive_refusals(fold(records(plan)), "cve_status", "accepted risk") == []
+
+
+@pytest.mark.parametrize("weight, phase", [(5, 0), (25, 1), (50, 2), (100, 3), (0, None), (10, None), (101, None)])
+def test_phase_of_weight(plan, weight, phase):
+    assert rules.phase_of_weight(fold(records(plan)), weight) == phase
+
+
+def shift(plan, build, weight, now=SOAKED):
+    return rules.shift_refusals(fold(records(plan, *build)), weight, now)
+
+
+def test_shift_needs_a_live_rollout_and_no_shift_in_flight(plan):
+    assert shift(plan, ready(plan), 5) == ["the rollout has not started"]
+    assert shift(plan, at_phase(plan) + [ev.KillRequested(reason="x"), ev.KillResult(confirmed=True)], 5) == ["the rollout is ROLLED BACK"]
+    assert shift(plan, at_phase(plan) + [ev.TrafficShiftRequested(weight=25, phase=1)], 5) == ["a traffic shift to 25 % is not confirmed yet"]
+
+
+@pytest.mark.parametrize(
+    "phase, weight, gate, expected",
+    [
+        (1, 10, True, ["10 % is not a phase weight (5/25/50/100 %)"]),
+        (1, 100, True, ["100 % would skip Phase 3 (50 %) and its gate: shift one phase at a time"]),
+        (0, 50, True, ["50 % would skip Phase 2 (25 %) and its gate: shift one phase at a time"]),
+        (1, 50, True, []),  # up to the next phase: an advance, under the gate's rules
+        (1, 50, False, ["criterion cost_delta not evaluated yet", "criterion api_p95 not evaluated yet", "waiting for GO from: Product Owner, Tech Lead"]),
+        (1, 25, False, []),  # re-asserting the current weight
+        (1, 5, False, []),  # down to an earlier phase: a partial rollback
+        (3, 100, False, []),
+        (3, 5, False, []),
+    ],
+)
+def test_shift(plan, phase, weight, gate, expected):
+    build = at_phase(plan, phase) + (gate_met(plan, phase) if gate else [])
+    assert shift(plan, build, weight, now=started_at(plan, phase) + timedelta(minutes=30)) == expected
+
+
+def test_shift_before_the_first_phase(plan):
+    build = ready(plan) + [ev.RolloutStarted()]
+    assert shift(plan, build, 5) == []  # phase 1 is the next phase, and it has no gate before it
+    assert shift(plan, build, 25) == ["25 % would skip Phase 1 (5 %) and its gate: shift one phase at a time"]
+
+
+def test_a_breach_that_began_this_instant_reads_zero_seconds(plan):
+    s = fold(records(plan, *at_phase(plan), *gate_met(plan), At(ev.TriggerBreached(trigger="error_rate", value=0.03, threshold=0.02), ts=SOAKED)))
+    assert rules.advance_refusals(s, SOAKED) == ["trigger error_rate is breaching (for 0m00s)"]
+
+
+def test_no_soak_in_a_journal_that_lost_its_plan(plan):
+    s = fold(records(plan, *at_phase(plan))[1:])  # the plan record is missing
+    assert s.plan is None and s.phase == 0
+    assert rules.soak_remaining(s, LATER) is None
+
+
+def test_a_state_that_never_heard_of_a_check_says_it_is_pending(plan):
+    """The rules take any RolloutState, not only a folded one: a check with no record is pending."""
+    s = RolloutState(plan=plan_snapshot(plan))
+    assert rules.start_refusals(s, LATER)[:2] == [
+        "preflight check freeze_window has not passed (pending)",
+        "preflight check image_provenance has not passed (pending)",
+    ]
+
+
+def test_no_soak_without_a_phase_even_with_a_start_time(plan):
+    s = RolloutState(plan=plan_snapshot(plan), status="live", phase=None, phase_started_at=T0)
+    assert rules.soak_remaining(s, LATER) is None

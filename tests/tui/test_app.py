@@ -211,15 +211,26 @@ async def test_chatops_line_is_checked_against_the_plan(tmp_path):
     assert scene.engine.journal.records[-1].payload.text.startswith("ChatOps approval checked")
 
 
+HELP_KEYS = [  # key as pressed, as shown in help, the action it runs, its label
+    ("a", "a", "advance", "Advance"), ("g", "g", "gate", "Go/No-Go"), ("k", "k", "kill", "KILL"), ("s", "s", "start", "Start"),
+    ("r", "r", "run_checks", "Checks"), ("o", "o", "sign_off", "Sign"), ("w", "w", "waive", "Waive"), ("n", "n", "note", "Note"),
+    ("question_mark", "?", "help", "Help"), ("q", "q", "quit_cockpit", "Quit"),
+]
+
+
 async def test_help_lists_every_binding(tmp_path):
     scene = await Scene(tmp_path / "s").preflight()
     app = scene.app()
     async with app.run_test(size=(120, 40)) as pilot:
+        bound = {key: ab.binding.action for key, ab in app.screen.active_bindings.items()}
+        for key, _, action, _ in HELP_KEYS:
+            assert bound.get(key) == action, f"{key} runs {bound.get(key)}, not {action}"
         await pilot.press("question_mark")
         await pilot.pause()
-        text = text_of(app.screen.query_one("#keys"))
-        for key, label in [("a", "Advance"), ("g", "Go/No-Go"), ("k", "KILL"), ("s", "Start"), ("r", "Checks"), ("o", "Sign"), ("w", "Waive"), ("n", "Note"), ("q", "Quit")]:
-            assert label in text, label
+        lines = text_of(app.screen.query_one("#keys")).splitlines()
+        for _, shown, _, label in HELP_KEYS:
+            row = next((line.split() for line in lines if f" {label}" in line), None)
+            assert row is not None and row[0] == shown, f"help shows {label} on {row}, not on {shown}"
         await pilot.press("escape")
 
 

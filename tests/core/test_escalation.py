@@ -1,0 +1,55 @@
+"""Which escalation levels apply: the seed's matrix L1 (SRE) / L2 (Security) / L3 (PO/TL) / Emergency."""
+
+from __future__ import annotations
+
+import pytest
+
+from cockpit.core import events as ev
+from cockpit.core.escalation import EMERGENCY, active_levels
+from tests.core.journal import at_phase, state
+
+
+@pytest.fixture
+def levels(plan):
+    return {t.id: t.level for t in plan.triggers}
+
+
+def test_the_seed_trigger_levels(levels, plan):
+    assert levels == {"api_p95_regression": "L1", "path_p95": "L1", "error_rate": "L1", "security_violation": "L2", "supply_chain": "L2"}
+    assert [lvl.level for lvl in plan.escalation] == ["L1", "L2", "L3", EMERGENCY] and EMERGENCY == "Emergency"
+
+
+def breached(trigger, **kw):
+    return ev.TriggerBreached(trigger=trigger, value=1.0, threshold=0.5, **kw)
+
+
+def fired(trigger, level):
+    return ev.TriggerFired(trigger=trigger, action="rollback", level=level, value=1.0, threshold=0.5, window_s=0, detail="d")
+
+
+@pytest.mark.parametrize(
+    "events, expected",
+    [
+        ([], {}),
+        ([breached("error_rate")], {"L1": ["error_rate breaching"]}),
+        ([breached("error_rate"), ev.TriggerCleared(trigger="error_rate")], {}),
+        ([fired("security_violation", "L2")], {"L2": ["security_violation fired"]}),
+        # Sorted by trigger id within a level; a breach and a fire side by side.
+        ([breached("path_p95"), fired("error_rate", "L1"), breached("api_p95_regression")],
+         {"L1": ["api_p95_regression breaching", "error_rate fired", "path_p95 breaching"]}),
+        # Holding for want of data is not a breach: nobody is paged for it.
+        ([breached("path_p95", no_data=True)], {}),
+        ([breached("path_p95", no_data=True), fired("path_p95", "L1")], {"L1": ["path_p95 fired"]}),
+        # A trigger the plan does not map to a level is not escalated.
+        ([breached("unknown_trigger")], {}),
+        ([ev.Escalated(level="L3", reason="UI broken"), ev.Escalated(level="L3", reason="feedback")], {"L3": ["UI broken", "feedback"]}),
+        ([breached("error_rate"), ev.Escalated(level="L1", reason="paged by hand")], {"L1": ["error_rate breaching", "paged by hand"]}),
+        ([ev.KillRequested(reason="x"), ev.KillResult(confirmed=False, error="refused")], {EMERGENCY: ["KILL NOT CONFIRMED"]}),
+        ([ev.KillRequested(reason="x")], {}),
+        ([ev.KillRequested(reason="x"), ev.KillResult(confirmed=True)], {}),
+        ([ev.KillRequested(reason="x"), ev.KillResult(confirmed=False), ev.Escalated(level=EMERGENCY, reason="all hands")],
+         {EMERGENCY: ["all hands", "KILL NOT CONFIRMED"]}),
+    ],
+)
+def test_active_levels(plan, levels, events, expected):
+    assert active_levels(state(plan, *at_phase(plan), *events), levels) == expected
