@@ -87,30 +87,51 @@ def cmd_verify(args) -> int:
 
 
 def cmd_status(args) -> int:
-    """The rollout from the journal's intact events; exit 1 when the journal has a problem
-    (torn, tampered, cut off, events kept aside), said first and loudly; 2 when none to read."""
+    """The rollout from the journal's intact events and the guard's last round; exit 1 when the
+    journal has a problem (torn, tampered, cut off, events kept aside), said first and loudly."""
+    if not args.watch:
+        return _status_once(args)
+    import time
+
+    try:
+        while True:
+            print("\x1b[H\x1b[2J", end="")  # clear, then draw: one screen a second
+            _status_once(args)
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _status_once(args) -> int:
     from cockpit.clock import SystemClock
     from cockpit.core.state import fold
+    from cockpit.published import read_published
     from cockpit.journal import JournalError, read_captain, verify
-    from cockpit.status import journal_alarms, status_json, status_lines
+    from cockpit.lease import guard_holder
+    from cockpit.status import guard_json, journal_alarms, status_json, status_lines
 
     state_dir = _state_dir(args)
+    if not (state_dir / "journal.jsonl").exists() and state_dir.is_dir() or not state_dir.exists():
+        if args.json:  # a valid document for machine callers: nothing has happened yet
+            print(json.dumps({"status": "not started", "state_dir": str(state_dir), "events": 0}, indent=2))
+            return EXIT_OK
+        print(f"{state_dir}: no journal yet: the rollout has not started (the captain starts it with `cockpit run`)",
+              file=sys.stderr)
+        return EXIT_USAGE
     try:
         scan = verify(state_dir)
         captain = read_captain(state_dir)
     except (JournalError, OSError) as e:
         print(e, file=sys.stderr)
         return EXIT_USAGE
-    if not scan.records:
-        print(f"{state_dir}: no journal events yet", file=sys.stderr)
-        return EXIT_USAGE
     alarms = journal_alarms(state_dir, scan)
     state = fold(scan.records)
     now = SystemClock().now()
+    guard = guard_json(state, read_published(state_dir), guard_holder(state_dir), now)
     if args.json:
-        print(json.dumps({**status_json(state, now, captain), "journal_problems": alarms}, indent=2))
+        print(json.dumps({**status_json(state, now, captain), "guard": guard, "journal_problems": alarms}, indent=2))
     else:
-        print("\n".join([f"JOURNAL  {a}" for a in alarms] + status_lines(state, now, captain)))
+        print("\n".join([f"JOURNAL  {a}" for a in alarms] + status_lines(state, now, captain, guard)))
     for alarm in alarms:
         print(f"{state_dir}: {alarm}", file=sys.stderr)
     return EXIT_FAIL if alarms else EXIT_OK
@@ -176,7 +197,7 @@ def _captain(args):
 def cmd_run(args) -> int:
     """The captain's screen. A guard is started detached first, so the rollout is watched
     whether or not this terminal stays."""
-    from cockpit.guard import GuardFeed
+    from cockpit.published import GuardFeed
     from cockpit.session import GuardKeeper
     from cockpit.tui.app import CockpitApp
 
@@ -193,7 +214,7 @@ def cmd_run(args) -> int:
 def cmd_observe(args) -> int:
     """Read-only: the journal and the guard's published evaluation; no credentials, no Prometheus."""
     from cockpit.engine import EngineError
-    from cockpit.guard import GuardFeed
+    from cockpit.published import GuardFeed
     from cockpit.journal import JournalError
     from cockpit.session import SessionError, identity, observer_engine
     from cockpit.tui.app import CockpitApp
@@ -213,6 +234,7 @@ def cmd_observe(args) -> int:
 def cmd_guard(args) -> int:
     """The one evaluator, with no terminal: see cockpit/guard.py."""
     import asyncio
+    import logging
     import os
     import signal
 
@@ -232,11 +254,13 @@ def cmd_guard(args) -> int:
         setup_logging(state_dir, stderr=not args.quiet)
         engine = guard_engine(plan, Path(args.config), actor)
     except (SessionError, JournalError, EngineError, OSError) as e:
-        print(f"guard: {e}", file=sys.stderr)
+        logging.getLogger("cockpit.guard").error("cannot start: %s", e)
+        print(f"guard: cannot start: {e}", file=sys.stderr) if args.quiet else None
         return EXIT_USAGE
     except ConfigError as e:
         for line in e.errors:
-            print(f"{args.config}: {line}", file=sys.stderr)
+            logging.getLogger("cockpit.guard").error("cannot start: %s: %s", args.config, line)
+            print(f"{args.config}: {line}", file=sys.stderr) if args.quiet else None
         return EXIT_USAGE
     ident = GuardId(user=actor.user, host=actor.host, pid=os.getpid(), since=engine.clock.now())
     guard = Guard(engine, Monitor(engine, engine.metrics), state_dir, ident, reason=args.reason)
@@ -279,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--state-dir")
     s.add_argument("--config")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--watch", action="store_true", help="redraw once a second until Ctrl-C")
     s.set_defaults(func=cmd_status)
 
     s = sub.add_parser("run", help="the release captain's cockpit (one captain at a time)")

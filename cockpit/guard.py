@@ -24,8 +24,8 @@ from cockpit.core.evaluation import Evaluation, GuardId
 from cockpit.engine import Engine
 from cockpit.lease import GuardLease
 from cockpit.monitor import Monitor
+from cockpit.published import PUBLISHED
 
-PUBLISHED = "guard.json"
 LOG = "guard.log"
 STANDBY_POLL_S = 0.25  # how often a standby tries the lock: takeover well within a second
 REKILL_MAX_S = 300.0  # an unconfirmed kill is pulled again with backoff up to this interval
@@ -84,17 +84,17 @@ class Guard:
             await self._wait(STANDBY_POLL_S, wall=True)
         prev = self.lease.previous
         took_over = f"{prev.get('pid')}@{prev.get('host')}" if prev.get("pid") else ""
-        self.engine.refresh()
+        try:
+            self.engine.refresh()
+        except Exception as e:  # noqa: BLE001 - a bad journal does not stop the watch (the kill keeps its events aside)
+            log.error("cannot follow the journal: %s", e)
         self._append(ev.GuardStarted(pid=self.identity.pid, host=self.identity.host, reason=self.reason, took_over=took_over))
         log.info("guard %s holds the guard lock%s", self.identity, f" (took over from {took_over})" if took_over else "")
         return True
 
     def release(self, why: str) -> None:
         if self.lease.held:
-            try:
-                self._append(ev.GuardStopped(pid=self.identity.pid, host=self.identity.host, reason=why))
-            except Exception as e:  # noqa: BLE001 - stopping must not fail on a journal error
-                log.error("cannot journal the guard's stop: %s", e)
+            self._append(ev.GuardStopped(pid=self.identity.pid, host=self.identity.host, reason=why))
             self.lease.release()
         log.info("guard %s stopped: %s", self.identity, why)
 
@@ -108,7 +108,7 @@ class Guard:
         try:
             await self._resume()
             while not self.stopping.is_set():
-                await self.monitor.poll()
+                await self.monitor.poll()  # its faults are logged by the monitor (cockpit.monitor)
                 await self._repull_unconfirmed_kill()
                 self.publish()
                 if done := self.finished():
@@ -169,7 +169,11 @@ class Guard:
                 f.cancel()
 
     def _append(self, payload: ev.Payload) -> None:
-        self.engine._append(payload)
+        """The guard's own comings and goings: journaled when the journal takes them, else logged."""
+        try:
+            self.engine._append(payload)
+        except Exception as e:  # noqa: BLE001 - guarding matters more than saying so in the journal
+            log.error("cannot journal %s: %s", payload.KIND, e)
 
 
 def _seconds(s: float):
@@ -202,32 +206,3 @@ def setup_logging(state_dir: Path, *, stderr: bool) -> None:
     for h in handlers:
         h.setFormatter(fmt)
         root.addHandler(h)
-
-
-def read_published(state_dir: Path) -> Evaluation | None:
-    """The guard's latest published round, or None (no guard yet, or a file being replaced)."""
-    try:
-        return Evaluation.from_json(json.loads((Path(state_dir) / PUBLISHED).read_text()))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-class GuardFeed:
-    """A face's view of the guard: re-reads guard.json only when it changed."""
-
-    def __init__(self, state_dir: Path):
-        self.path = Path(state_dir) / PUBLISHED
-        self._stamp: tuple[int, int] | None = None
-        self._latest: Evaluation | None = None
-
-    def latest(self) -> Evaluation | None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return self._latest
-        stamp = (st.st_mtime_ns, st.st_size)
-        if stamp != self._stamp:
-            fresh = read_published(self.path.parent)
-            if fresh is not None:
-                self._latest, self._stamp = fresh, stamp
-        return self._latest

@@ -125,9 +125,21 @@ class GuardKeeper:
         if guard_holder(self.state_dir) is not None:
             return ""
         first = self.process is None
+        died = "" if first else self._why_it_ended()
         reason = f"started by {self.who}'s screen" if first else f"restarted by {self.who}'s screen: no guard held the lock"
         self.spawn(reason)
-        return "" if first else "no guard was running: started a new one"
+        return "" if first else f"no guard was running{died}: started a new one"
+
+    def _why_it_ended(self) -> str:
+        """The last guard's exit code and its last log line, so a guard that cannot start says why."""
+        code = self.process.poll() if self.process is not None else None
+        if code in (None, 0):
+            return ""
+        try:
+            last = (self.state_dir / "guard.log").read_text(errors="replace").strip().splitlines()[-1]
+        except (OSError, IndexError):
+            last = "no guard.log"
+        return f" (the last one exited {code}: {last[-200:]})"
 
     def spawn(self, reason: str) -> subprocess.Popen:
         if self.process is not None:

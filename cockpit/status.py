@@ -51,13 +51,34 @@ def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dic
     }
 
 
-def status_lines(state: RolloutState, now: datetime, captain: dict | None) -> list[str]:
+def guard_json(state: RolloutState, live, holder: dict | None, now: datetime) -> dict[str, Any]:
+    """Who evaluates the triggers: the guard lock's holder and the age of its last published round."""
+    age = live.round_age(now) if live is not None else None
+    return {
+        "holder": None if not holder else f"{holder.get('pid')}@{holder.get('host')}",
+        "last_round_s": None if age is None else round(age, 1),
+        "guarded": bool(live is not None and live.guarded(now)),
+        "unguarded": bool(state.live and not (live is not None and live.guarded(now))),
+    }
+
+
+def guard_line(doc: dict[str, Any]) -> str:
+    g = doc["guard"]
+    ago = "no round yet" if g["last_round_s"] is None else f"last round {g['last_round_s']:.0f}s ago"
+    if g["unguarded"]:
+        return f"guard    UNGUARDED: {ago}; nothing evaluates the triggers (start `cockpit guard`)"
+    return f"guard    {g['holder'] or 'none'}, {ago}"
+
+
+def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard: dict | None = None) -> list[str]:
     plan = state.plan
     doc = status_json(state, now, captain)
     out = [
         f"{doc['release']}  {plan.environment}/{plan.region}" if plan else "(no plan)",
         f"status   {doc['status']}   canary weight {state.weight} %",
     ]
+    if guard is not None:
+        out.append(guard_line({"guard": guard}))
     if captain:
         out.append(f"captain  {captain.get('user')}@{captain.get('host')} (pid {captain.get('pid')}, since {captain.get('since')})")
     if doc["phase"]:

@@ -13,7 +13,8 @@ import sys
 import pytest
 
 from cockpit.core.evaluation import Evaluation, GuardId
-from cockpit.guard import PUBLISHED, Guard, GuardFeed
+from cockpit.guard import Guard
+from cockpit.published import PUBLISHED, GuardFeed
 from cockpit.lease import guard_holder
 from cockpit.monitor import Monitor
 from tests.conftest import ROOT, T0

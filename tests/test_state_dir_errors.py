@@ -93,7 +93,7 @@ _AS_USER = """
     import asyncio, getpass, json, socket, traceback, tomllib, argparse, grp, errno, concurrent.futures
     import cockpit.cli, cockpit.headless, cockpit.engine, cockpit.config, cockpit.status, cockpit.narrate
     import cockpit.adapters.factory, cockpit.adapters.gateway_http, cockpit.adapters.gateway_haproxy
-    import cockpit.adapters.prometheus, cockpit.clock, cockpit.core.state, cockpit.unjournaled
+    import cockpit.adapters.prometheus, cockpit.clock, cockpit.core.state, cockpit.unjournaled, cockpit.published, cockpit.lease
     import httpx, httpx._transports.default, queue, anyio, anyio._backends._asyncio, ssl, random
     uid, groups = int(sys.argv[1]), [int(g) for g in sys.argv[2].split(",") if g]
     os.setgroups(groups)

@@ -10,7 +10,7 @@ from cockpit.clock import ManualClock
 from cockpit.core.evaluation import GuardId
 from cockpit.core.events import Actor
 from cockpit.engine import Engine
-from cockpit.guard import GuardFeed
+from cockpit.published import GuardFeed
 from cockpit.journal import Journal
 from cockpit.tui.app import CockpitApp
 from tests.conftest import T0

@@ -1,0 +1,43 @@
+"""The guard's published round: written atomically by the guard, read by every face.
+
+Kept apart from the guard itself so that a face (observer, `status`) loads nothing that
+evaluates: no monitor, no engine, no adapters.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cockpit.core.evaluation import Evaluation
+
+PUBLISHED = "guard.json"
+
+
+def read_published(state_dir: Path) -> Evaluation | None:
+    """The guard's latest published round, or None (no guard yet, or a file being replaced)."""
+    try:
+        return Evaluation.from_json(json.loads((Path(state_dir) / PUBLISHED).read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class GuardFeed:
+    """A face's view of the guard: re-reads guard.json only when it changed."""
+
+    def __init__(self, state_dir: Path):
+        self.path = Path(state_dir) / PUBLISHED
+        self._stamp: tuple[int, int] | None = None
+        self._latest: Evaluation | None = None
+
+    def latest(self) -> Evaluation | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return self._latest
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
+            fresh = read_published(self.path.parent)
+            if fresh is not None:
+                self._latest, self._stamp = fresh, stamp
+        return self._latest
