@@ -183,9 +183,9 @@ def published(e: Evaluation) -> dict:
 def test_a_full_round_comes_back_field_for_field():
     back = Evaluation.from_json(published(FULL))
     # repr compares NaN as text (nan != nan) and shows int/float, tz offsets and enum members.
-    assert repr(back) == repr(FULL)
-    for f in fields(Evaluation):
+    for f in fields(Evaluation):  # field by field first, so a failure names the field
         assert repr(getattr(back, f.name)) == repr(getattr(FULL, f.name)), f.name
+    assert repr(back) == repr(FULL)
 
 
 def test_non_finite_numbers_keep_their_sign_and_kind():
