@@ -337,3 +337,45 @@ def test_fold_is_apply_in_order(plan):
     for r in recs:
         assert by_hand.apply(r) is by_hand
     assert by_hand == fold(recs)
+
+
+# --- the guard: who evaluates ------------------------------------------------------------------
+
+GUARD_A = ev.GuardStarted(pid=4242, host="bastion", reason="run")
+GUARD_B = ev.GuardStarted(pid=5151, host="bastion2", reason="standby", took_over="4242@bastion")
+
+
+def test_a_guard_that_started_is_the_guard_since_its_record(plan):
+    n = len(at_phase(plan))
+    s = state(plan, *at_phase(plan), GUARD_A)
+    assert (s.guard, s.guard_since) == (GUARD_A, T0 + (n + 1) * SEC)
+
+
+def test_a_standby_taking_over_replaces_the_guard(plan):
+    n = len(at_phase(plan))
+    s = state(plan, *at_phase(plan), GUARD_A, GUARD_B)
+    assert (s.guard, s.guard_since) == (GUARD_B, T0 + (n + 2) * SEC)
+
+
+def test_the_guard_that_stopped_leaves_nobody_guarding(plan):
+    s = state(plan, *at_phase(plan), GUARD_A, ev.GuardStopped(pid=4242, host="bastion", reason="rollout over"))
+    assert (s.guard, s.guard_since) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "stopped",
+    [
+        ev.GuardStopped(pid=4242, host="bastion", reason="the old guard, after the takeover"),
+        ev.GuardStopped(pid=5151, host="bastion", reason="same pid on another host"),
+        ev.GuardStopped(pid=1, host="bastion2", reason="another pid on the same host"),
+    ],
+)
+def test_a_stop_from_another_guard_leaves_the_current_one_in_place(plan, stopped):
+    n = len(at_phase(plan))
+    s = state(plan, *at_phase(plan), GUARD_A, GUARD_B, stopped)
+    assert (s.guard, s.guard_since) == (GUARD_B, T0 + (n + 2) * SEC)
+
+
+def test_a_stop_without_a_guard_changes_nothing(plan):
+    s = state(plan, *at_phase(plan), ev.GuardStopped(pid=4242, host="bastion", reason="late"))
+    assert (s.guard, s.guard_since, s.status) == (None, None, "live")
