@@ -192,12 +192,21 @@ class Role(Model):
 # --- preflight checks --------------------------------------------------------------------------
 
 
+def _literal(value: Any) -> Any:
+    """What an expectation compares with: true/false, a finite number or a string."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("Input should be a finite number")
+    if not isinstance(value, (bool, int, float, str)):
+        raise ValueError("give true/false, a number or a string")
+    return value
+
+
 class Expectation(Model):
     """A value found at a dotted path in JSON, compared to a literal: `summary.critical == 0`."""
 
     path: str
     comparison: Comparison = Comparison.EQ
-    value: StrictBool | Number | str
+    value: Annotated[StrictBool | float | str, BeforeValidator(_literal)]
 
 
 class _Check(Model):
@@ -631,8 +640,15 @@ class ConfigError(Exception):
     """A config that cannot be used; `errors` are lines of the form `field.path: message`."""
 
     def __init__(self, errors: list[str]):
+        errors = [_one_line(e) for e in errors]
         super().__init__("\n".join(errors))
         self.errors = errors
+
+
+def _one_line(text: str) -> str:
+    """A message echoes what the file says (keys, values): it stays one line of printable text,
+    so a key such as "\\r" or an escape sequence cannot forge or hide other lines on a terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -676,13 +692,16 @@ def read_plan_text(path: Path) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise ConfigError([f"{path}: cannot read: {e.strerror}"]) from None
-    with os.fdopen(fd, "rb") as f:
+    try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ConfigError([f"{path}: not a regular file"])
-        try:
-            raw = f.read(MAX_PLAN_BYTES + 1)
-        except OSError as e:
-            raise ConfigError([f"{path}: cannot read: {e.strerror}"]) from None
+        raw = os.read(fd, MAX_PLAN_BYTES + 1)
+        while len(raw) <= MAX_PLAN_BYTES and (more := os.read(fd, MAX_PLAN_BYTES + 1 - len(raw))):
+            raw += more
+    except OSError as e:
+        raise ConfigError([f"{path}: cannot read: {e.strerror}"]) from None
+    finally:
+        os.close(fd)
     if len(raw) > MAX_PLAN_BYTES:
         raise ConfigError([f"{path}: larger than {MAX_PLAN_BYTES // 1024} KiB; a plan is a few kilobytes"])
     try:
