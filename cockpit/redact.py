@@ -10,6 +10,7 @@ a token, or a server that echoes half of one, safe as well.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from typing import Any
@@ -50,6 +51,8 @@ def remember(*secrets: str | None) -> None:
     with _lock:
         if forms <= _known:
             return
+        if not _known:
+            _scrub_log_records()
         _known.update(f for f in forms if len(f) >= SHORT)
         _pieces = frozenset(f[i : i + PIECE] for f in _known for i in range(len(f) - PIECE + 1))
         _whole = tuple(sorted((f for f in _known if len(f) < PIECE), key=len, reverse=True))
@@ -117,6 +120,22 @@ def secret_name(name: str) -> bool:
 def known_count() -> int:
     """How many forms of secrets are remembered (for reprs that say so without saying them)."""
     return len(_known)
+
+
+def _scrub_log_records() -> None:
+    """Every log record made from now on is scrubbed as it is made (libraries log request URLs)."""
+    make = logging.getLogRecordFactory()
+
+    def scrubbed(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is logging's to report, not ours
+            return record
+        record.msg, record.args = scrub(message), None
+        return record
+
+    logging.setLogRecordFactory(scrubbed)
 
 
 def _without_pieces(text: str) -> str:
