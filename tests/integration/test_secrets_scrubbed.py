@@ -212,9 +212,13 @@ def test_prometheus_errors_never_carry_the_token(tmp_path, flags, env, logs):
     assert_no_leak(logs.text, "logs")
 
 
-def test_preflight_output_and_reports_journal_no_piece_of_a_secret(tmp_path, flags, env, logs):
-    """Real commands print the tokens (one cut by the 2000-character tail right inside the token),
-    a report holds one; the captain's engine runs them and journals outcome and evidence."""
+def test_preflight_output_and_reports_journal_no_piece_of_a_secret(tmp_path, flags, env, logs, monkeypatch):
+    """Real commands print the tokens (one cut by the 2000-character tail right inside the token)
+    and a URL with credentials from their environment, a report holds a token; the captain's
+    engine runs them and journals outcome and evidence. (The plan itself holds no secret: it is
+    journaled as it is.)"""
+    monkeypatch.setenv("REGISTRY_PASSWORD", URL_PASSWORD)
+    monkeypatch.setenv("REGISTRY_KEY", URL_KEY)
     pad = "z" * (checks.TAIL - 12)
     report = tmp_path / "reports" / "trivy-intelgraph-v0.1.0.json"
     report.parent.mkdir()
@@ -224,8 +228,8 @@ def test_preflight_output_and_reports_journal_no_piece_of_a_secret(tmp_path, fla
          "argv": ["sh", "-c", 'printf "%s" "$COCKPIT_GATEWAY_TOKEN"; printf "%s" "$0"; exit 3', pad]},
         {"id": "last_line", "name": "Token on the last line", "type": "command",
          "argv": ["sh", "-c", 'echo "curl -H \'Authorization: Bearer $COCKPIT_PROMETHEUS_TOKEN\' "'
-                              '"http://ops:$0@registry/v2/?api_key=$1"; echo "token $COCKPIT_GATEWAY_TOKEN"',
-                  URL_PASSWORD, URL_KEY]},
+                              '"http://ops:$REGISTRY_PASSWORD@registry/v2/?api_key=$REGISTRY_KEY"; '
+                              'echo "token $COCKPIT_GATEWAY_TOKEN"']},
         {"id": "echo_env", "name": "Prints its environment", "type": "command", "argv": ["env"]},
         {"id": "cve_status", "name": "CVE Status", "type": "report", "file": str(report),
          "expect": {"path": "summary.critical", "comparison": "==", "value": 0}},
