@@ -38,11 +38,21 @@ def cmd_init(args) -> int:
     from cockpit.seed import seed_plan
 
     target = Path(args.file)
+    if not target.parent.is_dir():
+        print(f"{target}: no directory {target.parent}; create it first", file=sys.stderr)
+        return EXIT_USAGE
+    if target.is_dir():
+        print(f"{target}: is a directory; give a file name such as {target / 'plan.toml'}", file=sys.stderr)
+        return EXIT_USAGE
     if target.exists() and not args.force:
         print(f"{target}: exists; pass --force to overwrite", file=sys.stderr)
         return EXIT_USAGE
     header = "# cockpit starter plan (the IntelGraph v0.1.0 seed); edit, then: cockpit check-config FILE\n"
-    target.write_text(header + tomli_w.dumps(dump_plan(seed_plan())))
+    try:
+        target.write_text(header + tomli_w.dumps(dump_plan(seed_plan())))
+    except OSError as e:
+        print(f"{target}: cannot write: {e.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"{target}: written")
     return EXIT_OK
 
@@ -281,6 +291,17 @@ def cmd_guard(args) -> int:
     return EXIT_OK if why != "another guard holds the lock" else 3
 
 
+def _speed(text: str) -> float:
+    """--speed: a finite number of rollout seconds per wall second, above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (0 < value <= 1_000_000):  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text} is not a speed: give a number above 0 (60 makes a minute a second)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cockpit", description="Terminal release cockpit for canary rollouts.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -336,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="the cockpit on an embedded simulated rollout")
     s.add_argument("--scenario", choices=SCENARIOS, default="latency-regression")
-    s.add_argument("--speed", type=float, default=60.0, help="rollout seconds per wall second (default 60)")
+    s.add_argument("--speed", type=_speed, default=60.0, help="rollout seconds per wall second (default 60)")
     s.add_argument("--state-dir", help="keep the demo journal here (default: a temporary dir)")
     s.add_argument("--headless", action="store_true", help="no screen: a scripted captain, events printed")
     s.add_argument("--theme")

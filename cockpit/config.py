@@ -3,43 +3,61 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
+import stat
 import tomllib
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from cockpit import redact
 from cockpit.core.compare import Comparison
 
 # --- small types -------------------------------------------------------------------------------
 
 _DURATION = re.compile(r"^\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
+MAX_DURATION = timedelta(days=366)  # longer than any rollout's wait; beyond it is a typo (or 1e20)
 
 
 def _parse_duration(value: Any) -> Any:
-    """Accept "20m", "1h30m", "45s", "0s" or a number of seconds."""
+    """Accept "20m", "1h30m", "45s", "0s" or a number of seconds, from 0 up to MAX_DURATION."""
     if isinstance(value, timedelta):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m and any(m.groups()):
-            h, mi, s = (int(g or 0) for g in m.groups())
-            return timedelta(hours=h, minutes=mi, seconds=s)
-    raise ValueError(f'not a duration: {value!r} (write it like "20m", "1h30m" or "45s")')
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)) and any(m.groups()):
+        h, mi, s = (int(g or 0) for g in m.groups())
+        seconds = float(h * 3600 + mi * 60 + s)
+    else:
+        raise ValueError(f'not a duration: {value!r} (write it like "20m", "1h30m" or "45s")')
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"not a duration: {value!r} (a duration is 0 or more)")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"duration {value!r} is longer than {MAX_DURATION.days} days")
+    return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
+
+
+def _positive(td: timedelta) -> timedelta:
+    if td <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return td
 
 
 def format_duration(td: timedelta) -> str:
@@ -55,6 +73,7 @@ Duration = Annotated[
     BeforeValidator(_parse_duration),
     PlainSerializer(format_duration, return_type=str),
 ]
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]  # soaks, timeouts, intervals
 
 
 def _parse_hhmm(value: Any) -> Any:
@@ -69,6 +88,20 @@ ClockTime = Annotated[
     time, BeforeValidator(_parse_hhmm), PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)
 ]
 Ident = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+# Numbers are TOML numbers, never booleans (weight = true is not 1), and finite (a NaN threshold
+# would make every comparison false and silently disable the rule that uses it).
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Count = Annotated[int, Strict()]
+
+
+def _haproxy_name(value: str) -> str:
+    from cockpit.adapters.gateway_haproxy import check_name
+
+    return check_name(value)
+
+
+# HAProxy's identifier characters: the only text a runtime-API command is built from.
+HaproxyName = Annotated[str, AfterValidator(_haproxy_name)]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
@@ -84,6 +117,20 @@ class SecretRef(Model):
     env: str | None = None
     file: Path | None = None
 
+    @field_validator("env")
+    @classmethod
+    def _a_variable(cls, name: str | None) -> str | None:
+        if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"{name!r} is not an environment variable name")
+        return name
+
+    @field_validator("file", mode="before")
+    @classmethod
+    def _a_path(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("an empty path names no file")
+        return value
+
     @model_validator(mode="after")
     def _one_source(self) -> "SecretRef":
         if (self.env is None) == (self.file is None):
@@ -93,25 +140,43 @@ class SecretRef(Model):
     def describe(self) -> str:
         return f"env {self.env}" if self.env else f"file {self.file}"
 
-    def resolve(self) -> str:
-        """Read the secret now; the error names where it looked, never a value."""
+    def resolve(self, field: str | None = None) -> str:
+        """Read the secret now and remember it for scrubbing; the error names `field` (the
+        config field, e.g. "prometheus.token") and where it looked, never a value."""
+        where = f"{field}: secret" if field else "secret"
         if self.env:
             value = os.environ.get(self.env)
             if not value:
-                raise ConfigError([f"secret: environment variable {self.env} is not set"])
-            return value
-        try:
-            return Path(self.file).read_text().strip()  # type: ignore[arg-type]
-        except OSError as e:
-            raise ConfigError([f"secret: cannot read file {self.file}: {e.strerror}"]) from None
+                raise ConfigError([f"{where}: environment variable {self.env} is not set"])
+        else:
+            try:
+                value = Path(self.file).read_text().strip()  # type: ignore[arg-type]
+            except (OSError, UnicodeDecodeError) as e:
+                reason = getattr(e, "strerror", None) or "not text"
+                raise ConfigError([f"{where}: cannot read file {self.file}: {reason}"]) from None
+            if not value:
+                raise ConfigError([f"{where}: file {self.file} is empty"])
+        redact.remember(value)
+        return value
 
 
 # --- release, roles, sign-offs -----------------------------------------------------------------
 
 
+def _version(value: str) -> str:
+    """The version is typed to confirm the kill: it must be exactly what an operator can type."""
+    if not value:
+        raise ValueError("must not be empty (the kill switch is confirmed by typing it)")
+    if value != value.strip():
+        raise ValueError(f"{value!r} has leading or trailing whitespace (the kill could never be confirmed)")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{value!r} contains control characters")
+    return value
+
+
 class Release(Model):
     name: str
-    version: str
+    version: Annotated[str, AfterValidator(_version)]
     environment: str
     region: str
     data_residency: str = ""
@@ -127,12 +192,21 @@ class Role(Model):
 # --- preflight checks --------------------------------------------------------------------------
 
 
+def _literal(value: Any) -> Any:
+    """What an expectation compares with: true/false, a finite number or a string."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("Input should be a finite number")
+    if not isinstance(value, (bool, int, float, str)):
+        raise ValueError("give true/false, a number or a string")
+    return value
+
+
 class Expectation(Model):
     """A value found at a dotted path in JSON, compared to a literal: `summary.critical == 0`."""
 
     path: str
     comparison: Comparison = Comparison.EQ
-    value: float | str | bool
+    value: Annotated[StrictBool | float | str, BeforeValidator(_literal)]
 
 
 class _Check(Model):
@@ -157,23 +231,25 @@ class FreezeWindowCheck(_Check):
 class CommandCheck(_Check):
     type: Literal["command"]
     argv: list[str] = Field(min_length=1)
-    timeout: Duration = timedelta(seconds=60)
+    timeout: PositiveDuration = timedelta(seconds=60)
 
 
 class HttpCheck(_Check):
     type: Literal["http"]
     url: str
-    expect_status: int = 200
+    expect_status: Annotated[Count, Field(ge=100, le=599)] = 200
     expect_json: Expectation | None = None
-    timeout: Duration = timedelta(seconds=10)
+    timeout: PositiveDuration = timedelta(seconds=10)
     token: SecretRef | None = None
+
+    _plain_url = field_validator("url")(lambda cls, url: _plain_url(url))
 
 
 class PromQLCheck(_Check):
     type: Literal["promql"]
     query: str
     comparison: Comparison
-    threshold: float
+    threshold: Number
 
 
 class ReportCheck(_Check):
@@ -198,7 +274,7 @@ class Criterion(Model):
     name: str
     query: str
     comparison: Comparison
-    threshold: float
+    threshold: Number
     unit: str = ""
 
 
@@ -207,11 +283,23 @@ class Gate(Model):
     auto: list[Criterion] = []
     manual: list[str] = []
 
+    @field_validator("owners")
+    @classmethod
+    def _unique_owners(cls, owners: list[str]) -> list[str]:
+        _no_duplicates("roles", owners)
+        return owners
+
+    @field_validator("auto")
+    @classmethod
+    def _unique_criteria(cls, auto: list[Criterion]) -> list[Criterion]:
+        _no_duplicates("criterion ids", [c.id for c in auto])
+        return auto
+
 
 class Phase(Model):
-    name: str
-    weight: int = Field(ge=1, le=100)
-    soak: Duration
+    name: Annotated[str, Field(min_length=1)]
+    weight: Annotated[Count, Field(ge=1, le=100)]
+    soak: Duration  # "0s" is no soak: the gate alone decides (test rigs); never negative
     gate: Gate
 
 
@@ -229,14 +317,14 @@ class Trigger(Model):
     query: str | None = None
     check: Ident | None = None
     comparison: Comparison = Comparison.GT
-    threshold: float | None = None
+    threshold: Number | None = None
     baseline: str | None = None  # PromQL for the baseline, e.g. staging p95
-    above_baseline_pct: float | None = None
+    above_baseline_pct: Number | None = None
     for_: Duration = Field(alias="for")
     action: Action
     level: str
     no_data: NoData = "hold"
-    interval: Duration | None = None  # how often a check-backed trigger re-runs its check
+    interval: PositiveDuration | None = None  # how often a check-backed trigger re-runs its check
     unit: str = ""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -257,11 +345,11 @@ class Trigger(Model):
 class KillSwitch(Model):
     gateway: Ident
     flag: str = "canary.enable"
-    value: bool = False
+    value: StrictBool = False
     notify: str = ""  # channel told of a rollback, e.g. "#error-budget"
     verify_query: str | None = None  # canary request rate; must fall to ~0 after the kill
-    verify_within: Duration = timedelta(minutes=2)
-    retries: int = Field(default=3, ge=0, le=10)
+    verify_within: PositiveDuration = timedelta(minutes=2)
+    retries: Annotated[Count, Field(ge=0, le=10)] = 3
 
 
 class EscalationLevel(Model):
@@ -279,13 +367,13 @@ class EscalationLevel(Model):
 class BudgetCategory(Model):
     id: Ident
     name: str
-    monthly: float = Field(gt=0)
-    projected: float = Field(ge=0)
+    monthly: Annotated[Number, Field(gt=0)]
+    projected: Annotated[Number, Field(ge=0)]
     spend_query: str | None = None  # month-to-date spend, if a cost exporter has it
 
 
 class BudgetAlert(Model):
-    at_pct: float = Field(gt=0, le=200)
+    at_pct: Annotated[Number, Field(gt=0, le=200)]
     channel: str
     action: str
 
@@ -303,6 +391,12 @@ class Budget(Model):
             raise ValueError("alert thresholds must strictly increase")
         return alerts
 
+    @field_validator("categories")
+    @classmethod
+    def _unique(cls, categories: list[BudgetCategory]) -> list[BudgetCategory]:
+        _no_duplicates("category ids", [c.id for c in categories])
+        return categories
+
 
 class Evidence(Model):
     dir: Path = Path("evidence")
@@ -313,34 +407,78 @@ class Evidence(Model):
 # --- connections -------------------------------------------------------------------------------
 
 
+_USE_TOKEN = 'use token = { env = "VARIABLE" } (or { file = "..." })'
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
+_AUTH_SCHEME = re.compile(r"^\s*(bearer|basic|token|digest)\s+\S", re.I)
+
+
 def _no_secret_headers(headers: dict[str, str]) -> dict[str, str]:
     """Literal headers are for non-secrets; a credential goes in `token`, which names where it lives."""
-    for key in headers:
-        if key.lower() in {"authorization", "x-api-key", "cookie"}:
-            raise ValueError(f"header {key} carries a secret: use token = {{ env = \"...\" }}")
+    for key, value in headers.items():
+        if not _HEADER_NAME.match(key):
+            raise ValueError(f"{key!r} is not a valid header name")
+        if redact.secret_name(key) or _AUTH_SCHEME.match(value):
+            raise ValueError(f"header {key} carries a secret: {_USE_TOKEN}")
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError(f"header {key}: the value contains control characters")
     return headers
+
+
+def _plain_url(url: str | None) -> str | None:
+    """An http(s) URL with a host and no credentials: a URL is journaled and shown, a secret never is."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as e:
+        raise ValueError(f"not a URL: {e}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL with a host: {redact.public_url(url)!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"the URL carries credentials (user:password@): {_USE_TOKEN}")
+    secret_params = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True) if redact.secret_name(k)]
+    if secret_params:
+        raise ValueError(f"the URL carries a secret in its query ({', '.join(secret_params)}): {_USE_TOKEN}")
+    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+        raise ValueError("the URL contains spaces or control characters")
+    return url
 
 
 class Prometheus(Model):
     url: str
-    timeout: Duration = timedelta(seconds=5)
-    poll_interval: Duration = timedelta(seconds=15)
-    step: Duration = timedelta(seconds=30)
-    verify_tls: bool = True
+    # "promql": check-config parses every query with the PromQL parser. A Prometheus-compatible
+    # engine with its own extensions (VictoriaMetrics' MetricsQL) says "metricsql": queries are
+    # then only required to be non-empty, and the engine itself judges them.
+    dialect: Literal["promql", "metricsql"] = "promql"
+    timeout: PositiveDuration = timedelta(seconds=5)
+    poll_interval: PositiveDuration = timedelta(seconds=15)
+    step: PositiveDuration = timedelta(seconds=30)
+    verify_tls: StrictBool = True
     headers: dict[str, str] = {}
     token: SecretRef | None = None
+    token_header: str = "Authorization"  # the token is sent as token_prefix + token in this header
+    token_prefix: str = "Bearer "
 
     _no_literal_secrets = field_validator("headers")(lambda cls, h: _no_secret_headers(h))
+    _plain_url = field_validator("url")(lambda cls, url: _plain_url(url))
+    _token_header = field_validator("token_header")(lambda cls, h: _header_name(h))
+
+
+def _header_name(name: str) -> str:
+    if not _HEADER_NAME.match(name):
+        raise ValueError(f"{name!r} is not a valid header name")
+    return name
 
 
 class HaproxyGateway(Model):
     type: Literal["haproxy"]
-    socket: str
-    backend: str
-    canary_server: str = "canary"
-    stable_server: str = "stable"
-    timeout: Duration = timedelta(seconds=2)
-    maint_on_kill: bool = False
+    socket: Annotated[str, Field(min_length=1)]
+    backend: HaproxyName
+    canary_server: HaproxyName = "canary"
+    stable_server: HaproxyName = "stable"
+    timeout: PositiveDuration = timedelta(seconds=2)
+    maint_on_kill: StrictBool = False
 
 
 class HttpGateway(Model):
@@ -353,7 +491,7 @@ class HttpGateway(Model):
     weight_flag: str = "canary.weight"
     enabled_field: str = "canary.enable"
     weight_field: str = "canary.weight"
-    timeout: Duration = timedelta(seconds=2)
+    timeout: PositiveDuration = timedelta(seconds=2)
     token: SecretRef | None = None
     token_header: str = "Authorization"
     token_prefix: str = "Bearer "
@@ -362,13 +500,8 @@ class HttpGateway(Model):
     value_key: str = "value"
 
     _no_literal_secrets = field_validator("headers")(lambda cls, h: _no_secret_headers(h))
-
-    @field_validator("url", "read_url")
-    @classmethod
-    def _http_url(cls, url: str | None) -> str | None:
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise ValueError(f"not an http(s) URL: {url!r}")
-        return url
+    _plain_url = field_validator("url", "read_url")(lambda cls, url: _plain_url(url))
+    _token_header = field_validator("token_header")(lambda cls, h: _header_name(h))
 
 
 class SimulatedGateway(Model):
@@ -416,6 +549,15 @@ class Plan(Model):
             if role not in self.roles:
                 errors.append(f"sign_offs.{i}: {role!r} is not a declared role")
         levels = [lvl.level for lvl in self.escalation]
+        for where, what, items in (
+            ("phases", "phase names", [p.name for p in self.phases]),
+            ("sign_offs", "sign-offs", self.sign_offs),
+            ("escalation", "levels", levels),
+        ):
+            try:
+                _no_duplicates(what, items)
+            except ValueError as e:
+                errors.append(f"{where}: {e}")
         for i, lvl in enumerate(self.escalation):
             for owner in lvl.owners:
                 if owner not in self.roles:
@@ -434,6 +576,11 @@ class Plan(Model):
                 errors.append(f"{name}: duplicate ids {dupes}")
         if self.kill_switch.gateway not in self.gateways:
             errors.append(f"kill_switch.gateway: {self.kill_switch.gateway!r} is not a declared gateway")
+        dialect = self.prometheus.dialect if self.prometheus else "promql"
+        for where, query in self.queries():
+            problem = query_problem(query, dialect)
+            if problem:
+                errors.append(f"{where}: {problem}")
         if errors:
             raise ValueError("; ".join(errors))
         return self
@@ -449,6 +596,42 @@ class Plan(Model):
     def check(self, check_id: str) -> Check | None:
         return next((c for c in self.preflight if c.id == check_id), None)
 
+    def queries(self) -> list[tuple[str, str]]:
+        """Every PromQL expression of the plan, with its field path."""
+        found = [(f"preflight.{i}.query", c.query) for i, c in enumerate(self.preflight) if isinstance(c, PromQLCheck)]
+        for i, phase in enumerate(self.phases):
+            found += [(f"phases.{i}.gate.auto.{j}.query", c.query) for j, c in enumerate(phase.gate.auto)]
+        for i, trig in enumerate(self.triggers):
+            found += [(f"triggers.{i}.{k}", q) for k, q in (("query", trig.query), ("baseline", trig.baseline)) if q is not None]
+        if self.kill_switch.verify_query is not None:
+            found.append(("kill_switch.verify_query", self.kill_switch.verify_query))
+        for i, cat in enumerate(self.budget.categories):
+            if cat.spend_query is not None:
+                found.append((f"budget.categories.{i}.spend_query", cat.spend_query))
+        return found
+
+
+def query_problem(query: str, dialect: str = "promql") -> str | None:
+    """Why a query cannot run, or None. PromQL is parsed offline, so a typo fails check-config,
+    not the first evaluation in the middle of a rollout."""
+    if not query.strip():
+        return "empty query"
+    if dialect != "promql":
+        return None
+    import promql_parser  # Python bindings of the Rust PromQL parser; imported when a plan is checked
+
+    try:
+        promql_parser.parse(query)
+    except ValueError as e:
+        return f"PromQL does not parse: {e}"
+    return None
+
+
+def _no_duplicates(what: str, items: list[str]) -> None:
+    dupes = sorted({x for x in items if items.count(x) > 1})
+    if dupes:
+        raise ValueError(f"duplicate {what} {dupes}")
+
 
 # --- loading -----------------------------------------------------------------------------------
 
@@ -457,8 +640,15 @@ class ConfigError(Exception):
     """A config that cannot be used; `errors` are lines of the form `field.path: message`."""
 
     def __init__(self, errors: list[str]):
+        errors = [_one_line(e) for e in errors]
         super().__init__("\n".join(errors))
         self.errors = errors
+
+
+def _one_line(text: str) -> str:
+    """A message echoes what the file says (keys, values): it stays one line of printable text,
+    so a key such as "\\r" or an escape sequence cannot forge or hide other lines on a terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -490,18 +680,49 @@ def parse_plan(data: dict[str, Any]) -> Plan:
         raise ConfigError(lines) from None
 
 
-def load_plan(path: Path) -> Plan:
-    """Read and validate a plan; errors are `FILE: field.path: message` lines."""
+MAX_PLAN_BYTES = 1 << 20  # a plan is a few kilobytes; a megabyte is not a plan
+
+
+def read_plan_text(path: Path) -> str:
+    """The file's text, if it is a regular file of at most MAX_PLAN_BYTES of UTF-8.
+
+    Opened without blocking, so a FIFO is refused instead of waited on; /dev/zero is not regular.
+    """
     try:
-        raw = Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise ConfigError([f"{path}: cannot read: {e.strerror}"]) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError([f"{path}: not a regular file"])
+        raw = os.read(fd, MAX_PLAN_BYTES + 1)
+        while len(raw) <= MAX_PLAN_BYTES and (more := os.read(fd, MAX_PLAN_BYTES + 1 - len(raw))):
+            raw += more
+    except OSError as e:
+        raise ConfigError([f"{path}: cannot read: {e.strerror}"]) from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_PLAN_BYTES:
+        raise ConfigError([f"{path}: larger than {MAX_PLAN_BYTES // 1024} KiB; a plan is a few kilobytes"])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {e.start})"]) from None
+
+
+def load_plan(path: Path) -> Plan:
+    """Read and validate a plan; errors are `FILE: field.path: message` lines."""
+    text = read_plan_text(Path(path))
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
         raise ConfigError([f"{path}: TOML syntax: {e}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{path}: TOML nested too deeply"]) from None
     try:
         return parse_plan(data)
+    except RecursionError:
+        raise ConfigError([f"{path}: nested too deeply"]) from None
     except ConfigError as e:
         raise ConfigError([f"{path}: {line}" for line in e.errors]) from None
 

@@ -55,5 +55,18 @@ def test_a_failing_query_does_not_carry_the_token_into_its_message(plan, monkeyp
 
 def test_a_missing_token_names_where_it_looked(plan, monkeypatch):
     monkeypatch.delenv("COCKPIT_PROMETHEUS_TOKEN", raising=False)
-    with pytest.raises(ConfigError, match="environment variable COCKPIT_PROMETHEUS_TOKEN is not set"):
+    with pytest.raises(ConfigError, match="^prometheus.token: secret: environment variable COCKPIT_PROMETHEUS_TOKEN is not set$"):
         build_metrics(with_prometheus(plan, url="http://127.0.0.1:9", token={"env": "COCKPIT_PROMETHEUS_TOKEN"}))
+
+
+def test_the_token_goes_in_the_header_the_plan_names(plan, monkeypatch):
+    """A Prometheus behind a proxy that wants X-Api-Key: the header is named, the value is a secret ref."""
+    monkeypatch.setenv("COCKPIT_PROMETHEUS_TOKEN", SECRET)
+    seen: list[dict] = []
+    with fixed_answer_server(ANSWER, seen=seen) as url:
+        source = build_metrics(with_prometheus(
+            plan, url=url, token={"env": "COCKPIT_PROMETHEUS_TOKEN"}, token_header="X-Api-Key", token_prefix="",
+        ))
+        assert source.instant("up", datetime.now(timezone.utc)).status == "ok"
+        source.close()
+    assert seen[0]["X-Api-Key"] == SECRET and "Authorization" not in seen[0]

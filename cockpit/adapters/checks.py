@@ -1,7 +1,8 @@
 """Preflight check runners: a command, an HTTP endpoint, a JSON report. Each returns an outcome.
 
 A runner never raises and never hangs past its timeout: a failure to run is an `error`
-outcome with the reason, so the cockpit shows it instead of freezing or crashing.
+outcome with the reason, so the cockpit shows it instead of freezing or crashing. Every
+outcome's detail and evidence is scrubbed of secrets before it is cut and journaled.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import json
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cockpit import redact
 from cockpit.adapters.metrics import MetricsSource
 from cockpit.config import (
     CommandCheck,
@@ -29,6 +31,7 @@ from cockpit.core.compare import Comparison
 from cockpit.core.freeze import describe, in_freeze
 
 TAIL = 2000  # characters of output kept as evidence
+SCRUB_MARGIN = 1024  # scrubbed beyond the tail, so a secret cut by the tail's start is scrubbed whole
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ async def command(check: CommandCheck, cwd: Path | None = None) -> Outcome:
         took = time.monotonic() - started
         return Outcome("fail", f"timed out after {timeout:g}s", {"argv": check.argv}, took)
     took = time.monotonic() - started
-    tail = out.decode(errors="replace")[-TAIL:]
+    tail = redact.scrub(out[-4 * (TAIL + SCRUB_MARGIN):].decode(errors="replace")[-(TAIL + SCRUB_MARGIN):])[-TAIL:]
     evidence = {"argv": check.argv, "exit": proc.returncode, "output_tail": tail}
     last = tail.strip().splitlines()[-1] if tail.strip() else ""
     if proc.returncode == 0:
@@ -87,25 +90,27 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
 async def http(check: HttpCheck, token: str | None = None) -> Outcome:
     import httpx  # imported here: the screen draws before httpx's import cost is paid
 
+    redact.remember(token)
+    url = redact.public_url(check.url)  # journaled and shown: no user info, no secret query values
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     started = time.monotonic()
     try:
         async with httpx.AsyncClient(timeout=check.timeout.total_seconds()) as client:
             resp = await client.get(check.url, headers=headers)
     except httpx.TimeoutException:
-        return Outcome("fail", f"{check.url}: timed out after {check.timeout.total_seconds():g}s")
+        return Outcome("fail", f"{url}: timed out after {check.timeout.total_seconds():g}s")
     except httpx.HTTPError as e:
-        return Outcome("error", f"{check.url}: {type(e).__name__}: {e}")
+        return Outcome("error", redact.scrub(f"{url}: {type(e).__name__}: {e}"))
     took = time.monotonic() - started
-    evidence: dict[str, Any] = {"url": check.url, "status": resp.status_code}
+    evidence: dict[str, Any] = {"url": url, "status": resp.status_code}
     if resp.status_code != check.expect_status:
-        return Outcome("fail", f"{check.url}: HTTP {resp.status_code}, expected {check.expect_status}", evidence, took)
+        return Outcome("fail", f"{url}: HTTP {resp.status_code}, expected {check.expect_status}", evidence, took)
     if check.expect_json is None:
         return Outcome("pass", f"HTTP {resp.status_code}", evidence, took)
     try:
         doc = resp.json()
     except ValueError:
-        return Outcome("fail", f"{check.url}: the answer is not JSON", evidence, took)
+        return Outcome("fail", f"{url}: the answer is not JSON", evidence, took)
     ok, detail = expect(doc, check.expect_json)
     return Outcome("pass" if ok else "fail", f"HTTP {resp.status_code}, {detail}", evidence, took)
 
@@ -170,6 +175,10 @@ def runner(*, clock, base_dir: Path, metrics: MetricsSource | None = None):
     """The engine's check runner: dispatch on the check's type. Secrets resolve at call time."""
 
     async def run(check) -> Outcome:
+        outcome = await _dispatch(check)
+        return replace(outcome, detail=redact.scrub(outcome.detail), evidence=redact.scrub_tree(outcome.evidence))
+
+    async def _dispatch(check) -> Outcome:
         match check:
             case FreezeWindowCheck():
                 return freeze_window(check, clock.now())
@@ -177,7 +186,7 @@ def runner(*, clock, base_dir: Path, metrics: MetricsSource | None = None):
                 return await command(check, cwd=base_dir)
             case HttpCheck():
                 try:
-                    token = check.token.resolve() if check.token else None
+                    token = check.token.resolve(f"preflight.{check.id}.token") if check.token else None
                 except ConfigError as e:
                     return Outcome("error", str(e))
                 return await http(check, token=token)

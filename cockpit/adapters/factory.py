@@ -9,20 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cockpit.adapters.gateway import Gateway
-from cockpit.config import ConfigError, HaproxyGateway, HttpGateway, Plan, SecretRef, SimulatedGateway
+from cockpit.config import ConfigError, HaproxyGateway, HttpGateway, Plan, SimulatedGateway
 
 if TYPE_CHECKING:
     from cockpit.adapters.simulator import SimulatedWorld
 
 UNIX_PATH_MAX = 107  # sun_path is 108 bytes with its terminating NUL
-
-
-def _secret(ref: SecretRef, field: str) -> str:
-    """The secret's value; the error names the config field and where it looked, never a value."""
-    try:
-        return ref.resolve()
-    except ConfigError as e:
-        raise ConfigError([f"{field}: {line}" for line in e.errors]) from None
 
 
 def build_gateway(plan: Plan, name: str | None = None, *, world: "SimulatedWorld | None" = None) -> Gateway:
@@ -69,7 +61,7 @@ def _haproxy(config: HaproxyGateway, where: str) -> Gateway:
 def _http(plan: Plan, config: HttpGateway, where: str) -> Gateway:
     from cockpit.adapters.gateway_http import HTTPFlagGateway
 
-    token = _secret(config.token, f"{where}.token") if config.token else None
+    token = config.token.resolve(f"{where}.token") if config.token else None
     return HTTPFlagGateway(
         config.url,
         method=config.method,

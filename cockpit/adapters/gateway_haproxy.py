@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+from cockpit import redact
 from cockpit.adapters.gateway import GatewayError, GatewayState
 
 # srv_admin_state bits that mean "in maintenance" (forced, inherited, config,
@@ -12,6 +13,17 @@ from cockpit.adapters.gateway import GatewayError, GatewayState
 # draining server still serves sticky sessions.
 _MAINT_BITS = 0x01 | 0x02 | 0x04 | 0x20 | 0x40
 _GET_WEIGHT = re.compile(r"^(\d+) \(initial (\d+)\)$")
+# HAProxy's identifier characters (letters, digits, - _ . :). A backend or server name is the
+# only text a runtime-API command is built from: a ";" or a newline would start another command.
+_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+ANSWER_LIMIT = 200
+
+
+def check_name(name: str) -> str:
+    """`name` if it is a plain HAProxy identifier; ValueError saying what is allowed otherwise."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a plain HAProxy name (1-64 of letters, digits, - _ . :)")
+    return name
 
 
 class HAProxyGateway:
@@ -32,6 +44,8 @@ class HAProxyGateway:
         timeout_s: float = 2.0,
         maint_on_kill: bool = False,
     ) -> None:
+        for name in (backend, canary_server, stable_server):
+            check_name(name)  # again here: no command is ever built from unchecked text
         self.socket = socket
         self.backend = backend
         self.canary = f"{backend}/{canary_server}"
@@ -92,6 +106,8 @@ class HAProxyGateway:
 
     async def command(self, cmd: str) -> str:
         """Send one command on a fresh connection and return the whole answer."""
+        if any(c in cmd for c in ";\r\n"):  # HAProxy would run what follows as further commands
+            raise ValueError(f"one runtime-API command at a time, without ; or line breaks: {cmd!r}")
         try:
             async with asyncio.timeout(self.timeout_s):
                 if self._tcp:
@@ -111,17 +127,21 @@ class HAProxyGateway:
             raise GatewayError(f"haproxy {self.socket}: {cmd!r} failed: {reason}") from None
         return answer.decode(errors="replace")
 
+    def _refused(self, cmd: str, answer: str) -> GatewayError:
+        shown = redact.scrub(answer.strip(), limit=ANSWER_LIMIT)
+        return GatewayError(f"haproxy {self.socket}: {cmd!r} answered {shown!r}")
+
     async def _set(self, cmd: str) -> None:
         answer = (await self.command(cmd)).strip()
         if answer:  # success is an empty line; errors such as "No such server." carry no status
-            raise GatewayError(f"haproxy {self.socket}: {cmd!r} answered {answer!r}")
+            raise self._refused(cmd, answer)
 
     async def _get_weight(self, server: str) -> int:
         cmd = f"get weight {server}"
         answer = (await self.command(cmd)).strip()
         match = _GET_WEIGHT.match(answer)
         if not match:
-            raise GatewayError(f"haproxy {self.socket}: {cmd!r} answered {answer!r}")
+            raise self._refused(cmd, answer)
         return int(match.group(1))
 
     async def _admin_states(self) -> dict[str, int]:
@@ -131,7 +151,7 @@ class HAProxyGateway:
         lines = [line for line in answer.splitlines() if line.strip()]
         header = next((line for line in lines if line.startswith("# be_id")), None)
         if header is None:
-            raise GatewayError(f"haproxy {self.socket}: {cmd!r} answered {answer.strip()[:200]!r}")
+            raise self._refused(cmd, answer)
         columns = header[2:].split()
         be, srv, admin = (columns.index(c) for c in ("be_name", "srv_name", "srv_admin_state"))
         states: dict[str, int] = {}

@@ -6,13 +6,14 @@ import asyncio
 import json
 from collections.abc import Generator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 
+from cockpit import redact
 from cockpit.adapters.gateway import GatewayError, GatewayState
+from cockpit.redact import REDACTED
 
-REDACTED = "<redacted>"
+BODY_LIMIT = 200  # characters of an error body kept, after scrubbing
 
 
 class _TokenAuth(httpx.Auth):
@@ -30,32 +31,12 @@ class _TokenAuth(httpx.Auth):
         return f"<token in {self._header}: {REDACTED}>"
 
 
-class _Secrets:
-    """The strings never to show: the token and any credentials inside the URLs."""
-
-    def __init__(self, token: str | None, header_value: str | None, urls: list[str]) -> None:
-        found = {token, header_value}
-        for url in urls:
-            parts = urlsplit(url)
-            found.add(parts.password)
-            found.update(value for _, value in parse_qsl(parts.query) if len(value) >= 8)  # not "json", "1"
-        self._values = sorted((v for v in found if v), key=len, reverse=True)
-
-    def scrub(self, text: str) -> str:
-        for value in self._values:
-            text = text.replace(value, REDACTED)
-        return text
-
-    def __repr__(self) -> str:
-        return f"<{len(self._values)} secrets {REDACTED}>"
-
-
 class _Endpoint:
     """A URL whose repr is its public form, so a traceback's locals never show credentials."""
 
     def __init__(self, url: str) -> None:
         self.raw = url
-        self.public = _public(url)
+        self.public = redact.public_url(url)  # and remembers the URL's credentials for scrubbing
 
     def __repr__(self) -> str:
         return self.public
@@ -103,7 +84,7 @@ class HTTPFlagGateway:
         self.name = f"http {self.url.public}"
         self._headers = dict(headers or {})
         header_value = f"{token_prefix}{token}" if token else None
-        self._secrets = _Secrets(token, header_value, [url, self.read_url.raw])
+        redact.remember(token)
         self._auth = _TokenAuth(token_header, header_value) if header_value else None
         self._client: httpx.AsyncClient | None = None
 
@@ -132,7 +113,7 @@ class HTTPFlagGateway:
             if self.weight_field is not None:
                 found += f", {self.weight_field}={_short(data, self.weight_field)}"
             message = f"GET {self.read_url.public}: read-back has {found} (want true/false and 0..100)"
-            raise GatewayError(self._secrets.scrub(message))
+            raise GatewayError(redact.scrub(message))
         return GatewayState(weight=weight, enabled=enabled, detail=f"read from {self.read_url.public}")
 
     async def close(self) -> None:
@@ -155,16 +136,21 @@ class HTTPFlagGateway:
         except (TimeoutError, httpx.TimeoutException):  # total bound, or httpx's own per-phase one
             raise GatewayError(f"{where}: no answer within {self.timeout_s:g}s") from None
         except httpx.HTTPError as exc:
-            raise GatewayError(self._secrets.scrub(f"{where}: {type(exc).__name__}: {exc}")) from None
+            raise GatewayError(redact.scrub(f"{where}: {type(exc).__name__}: {exc}")) from None
         answer = f"HTTP {response.status_code}"
         if not response.is_success:
-            raise GatewayError(self._secrets.scrub(f"{where}: {answer} {response.text[:200]!r}"))
+            raise GatewayError(f"{where}: {answer} {_body(response)!r}")
         if method != "GET":
             return None
         try:
             return response.json()
         except ValueError:
-            raise GatewayError(self._secrets.scrub(f"{where}: {answer} but not JSON: {response.text[:200]!r}")) from None
+            raise GatewayError(f"{where}: {answer} but not JSON: {_body(response)!r}") from None
+
+
+def _body(response: httpx.Response) -> str:
+    """The answer's text as it may be shown: scrubbed whole, then cut (never the other way round)."""
+    return redact.scrub(response.text, limit=BODY_LIMIT)
 
 
 def _lookup(data: Any, parts: list[str]) -> Any:
@@ -201,13 +187,4 @@ def _as_weight(value: Any) -> int | None:
 
 
 def _short(data: Any, path: str) -> str:
-    return json.dumps(_lookup(data, path.split(".")))[:40]
-
-
-def _public(url: str) -> str:
-    """The URL without user info, query or fragment: what may be shown and journaled."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return redact.scrub(json.dumps(_lookup(data, path.split("."))), limit=40)

@@ -14,8 +14,8 @@ import re
 import threading
 from datetime import datetime
 from typing import Any, Mapping
-from urllib.parse import urlsplit, urlunsplit
 
+from cockpit import redact
 from cockpit.adapters.metrics import QueryResult, Sample
 
 POOL_SIZE = 32  # concurrent trigger evaluations share one keep-alive pool
@@ -34,7 +34,7 @@ class PrometheusSource:
         retries: int = 0,
     ) -> None:
         self.url = url.rstrip("/")
-        self.endpoint = _without_credentials(self.url)
+        self.endpoint = redact.public_url(self.url)  # and remembers the URL's credentials for scrubbing
         self.timeout_s = timeout_s
         self._headers = dict(headers or {})
         self._verify_tls = verify_tls
@@ -92,9 +92,9 @@ class PrometheusSource:
             client = self._connect()
             return call(client)
         except _Unexpected as exc:
-            return QueryResult.failed(f"{where}: {exc}")
+            return QueryResult.failed(redact.scrub(f"{where}: {exc}"))
         except Exception as exc:  # noqa: BLE001 - a query never raises into the caller
-            return QueryResult.failed(f"{where}: {_describe(exc, self.timeout_s)}")
+            return QueryResult.failed(redact.scrub(f"{where}: {_describe(exc, self.timeout_s)}"))
 
 
 class _Unexpected(Exception):
@@ -156,8 +156,8 @@ def _root_cause(exc: BaseException) -> str:
 
 
 def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """One line of at most `limit` characters, scrubbed of secrets before it is cut."""
+    return redact.scrub(" ".join(text.split()), limit=limit)
 
 
 def _value(raw: Any) -> float:
@@ -211,28 +211,19 @@ def _parse_range(result: Any) -> QueryResult:
     return QueryResult(status="ok", value=kept[-1].value, samples=kept)
 
 
-def _without_credentials(url: str) -> str:
-    """The URL as it may appear in messages: no user:password@, no query string."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-
-
 def build_metrics(plan) -> PrometheusSource | None:
     """The plan's `[prometheus]` as a PrometheusSource, or None when the plan has none.
 
-    The token is resolved now (a missing one is a ConfigError naming where it looked) and sent
-    as `Authorization: Bearer ...`; it lives only in the source's headers, never in a message.
+    The token is resolved now (a missing one is a ConfigError naming `prometheus.token` and where
+    it looked) and sent as `token_header: token_prefix + token` (by default `Authorization:
+    Bearer ...`); it lives only in the source's headers, never in a message.
     """
     cfg = plan.prometheus
     if cfg is None:
         return None
     headers = dict(cfg.headers)
     if cfg.token is not None:
-        headers["Authorization"] = f"Bearer {cfg.token.resolve()}"
+        headers[cfg.token_header] = f"{cfg.token_prefix}{cfg.token.resolve('prometheus.token')}"
     return PrometheusSource(
         cfg.url, timeout_s=cfg.timeout.total_seconds(), headers=headers, verify_tls=cfg.verify_tls
     )

@@ -179,3 +179,18 @@ def test_missing_haproxy_skips_except_in_ci(monkeypatch, ci, outcome):
         monkeypatch.setenv("CI", ci)
     with pytest.raises(outcome, match="haproxy not installed"):
         harness.haproxy_or_skip()
+
+
+@pytest.mark.parametrize("field", ["backend", "canary_server", "stable_server"])
+@pytest.mark.parametrize("name", ["canary;disable server be/stable", "be\nshow info", "be/stable", "", "c a"])
+def test_names_that_are_not_plain_haproxy_names_are_refused_before_any_command(field, name):
+    names = {"backend": "be", "canary_server": "canary", "stable_server": "stable", field: name}
+    with pytest.raises(ValueError, match="not a plain HAProxy name"):
+        HAProxyGateway("/nonexistent.sock", **names)
+
+
+@pytest.mark.parametrize("cmd", ["get weight be/canary; disable server be/stable", "show info\nshutdown sessions"])
+def test_one_command_at_a_time(cmd):
+    gateway = HAProxyGateway("/nonexistent.sock", backend="be", canary_server="canary", stable_server="stable")
+    with pytest.raises(ValueError, match="one runtime-API command at a time"):
+        asyncio.run(gateway.command(cmd))

@@ -155,7 +155,7 @@ def test_an_echoed_token_is_scrubbed_from_the_message(flags):
     flags.raw_answer = f'{{"error": "bad credentials: Bearer {TOKEN}"}}'.encode()
     with pytest.raises(GatewayError) as caught:
         run(gateway(flags), lambda g: g.set_enabled(False))
-    assert "HTTP 401" in str(caught.value) and "bad credentials: <redacted>" in str(caught.value)
+    assert "HTTP 401" in str(caught.value) and "bad credentials: Bearer <redacted>" in str(caught.value)
     assert TOKEN not in everything_shown(caught.value)
 
 

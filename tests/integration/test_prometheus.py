@@ -251,10 +251,11 @@ def test_auth_headers_are_sent_but_never_shown():
 
 def test_credentials_in_the_url_are_not_shown():
     port = free_port()
-    src = PrometheusSource(f"http://ops:pw-in-url@127.0.0.1:{port}/prom/?x=1", timeout_s=2.0)
+    src = PrometheusSource(f"http://ops:pw-in-url@127.0.0.1:{port}/prom/?x=1&api_key=key-in-url", timeout_s=2.0)
     result = src.instant("up", NOW)
-    assert result.error.startswith(f"prometheus at http://127.0.0.1:{port}/prom: ")
-    assert "pw-in-url" not in result.error and "pw-in-url" not in repr(src)
+    assert result.error.startswith(f"prometheus at http://127.0.0.1:{port}/prom/?x=1&api_key=<redacted>: ")
+    for secret in ("pw-in-url", "key-in-url", "ops:"):
+        assert secret not in result.error and secret not in repr(src)
 
 
 def test_importing_the_adapter_does_not_load_the_http_client():
