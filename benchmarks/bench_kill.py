@@ -24,6 +24,10 @@ import tempfile
 import time
 from collections.abc import Callable
 
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the shared loopback helpers live with the tests
+
 import httpx
 
 from cockpit.adapters.gateway import Gateway, GatewayState

@@ -21,6 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the shared loopback helpers live with the tests
+
 from cockpit.adapters.prometheus import PrometheusSource
 from cockpit.core.compare import Comparison
 from tests.integration.prom import PromServer, Series, Trigger, evaluate, silent_server

@@ -367,11 +367,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cockpit.config import ConfigError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except ConfigError as e:  # a plan problem found late (a secret's variable unset): one line per field
+        for line in e.errors:
+            print(f"{getattr(args, 'config', None) or 'config'}: {line}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":
