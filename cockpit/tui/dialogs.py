@@ -118,25 +118,25 @@ class GateDialog(Dialog):
                 yield Button("GO", id="go", variant="success")
 
     def _summary(self) -> Table:
+        """The gate's rows from the read model: criteria with their verdicts, and who decided
+        what (`Sam (SRE) GO, entered by alice@bastion`)."""
         v = self._view()
-        spec = v.plan.phases[v.state.phase]
-        gate = v.state.gates.get(v.state.phase)
+        gate = v.model.gate
         t = Table.grid(padding=(0, 1))
         t.add_column(width=1)
         t.add_column()
         t.add_column()
-        for c in spec.gate.auto:
-            ok, detail = v.criterion(c.id)
-            mark = "·" if ok is None else ("✓" if ok else "✗")
-            t.add_row(mark, c.name, Text(detail, "dim"))
-        for m in spec.gate.manual:
+        if gate.stopped:
+            t.add_row("·", Text(f"stopped: {gate.stopped}", "bold"), "")
+        for c in gate.criteria:
+            t.add_row(Text(c.mark, v.style(c.role)), c.name, Text(c.text if c.met is not None else "not evaluated yet", "dim"))
+        for m in gate.manual:
             t.add_row("·", m, Text("attested by the owners", "dim"))
         t.add_row("", "", "")
-        for role in spec.gate.owners:
-            d = gate.decisions.get(role) if gate else None
-            word = "waiting" if d is None else f"{d.decision} by {d.name} at {d.at:%H:%M:%S}" + (f": {d.note}" if d.note else "")
-            style = "dim" if d is None else ("bold green" if d.decision == "GO" else "bold red")
-            t.add_row("▸", v.plan.role_title(role), Text(word, style))
+        for d in gate.decisions:
+            when = f" at {d.at:%H:%M:%S}" if d.at else ""
+            note = f": {d.note}" if d.note else ""
+            t.add_row(Text("▸", v.style(d.role)), Text(d.text + when + note, v.style(d.role)), "")
         return t
 
     @on(Button.Pressed, "#go")

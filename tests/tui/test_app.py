@@ -111,7 +111,7 @@ async def test_kill_with_wrong_text_is_refused_and_right_text_kills_verified(tmp
         await app.workers.wait_for_complete()
         await pilot.pause()
         header = text_of(app.query_one("#header"))
-        assert "ROLLED BACK · KILL VERIFIED" in header and "canary 0 %" in header
+        assert "ROLLED BACK · KILL VERIFIED" in text_of(app.query_one("#banner")) and "canary 0 %" in header
         assert "KILL VERIFIED" in text_of(app.query_one("#phase"))
     # The gateway's read-back, the channel, then the second proof: canary traffic fell to ~0.
     assert kinds(scene)[-4:] == ["kill_requested", "kill_result", "notified", "rollback_verified"]
@@ -131,7 +131,7 @@ async def test_kill_not_confirmed_is_loud(tmp_path):
         await pilot.click("#pull")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert "KILL NOT CONFIRMED" in text_of(app.query_one("#header"))
+        assert "KILL NOT CONFIRMED" in text_of(app.query_one("#banner"))
         assert any(n.startswith("KILL NOT CONFIRMED") for n in notes(app))
         assert "▶ Emergency" in text_of(app.query_one("#escalation"))
 
@@ -288,8 +288,10 @@ async def test_the_palette_offers_the_captains_actions_and_takes_the_chatops_lin
     async with app.run_test(size=(120, 40)) as pilot:
         provider = CockpitCommands(app.screen)
         offered = [hit.text for hit in [h async for h in provider.discover()]]
-        assert "Pull the kill switch" in offered and "Start the rollout" in offered
-        assert len(offered) == 9 + 6  # the actions, and a re-run for each of the six preflight checks
+        assert "Start the rollout" in offered
+        assert "Pull the kill switch" not in offered and "Advance to the next phase" not in offered  # not in preflight
+        # run, waive, sign, start, note, help; and a re-run for each of the six preflight checks
+        assert len(offered) == 6 + 6
         (rerun,) = [h async for h in provider.search("Run preflight check: CVE")]
         before = len(scene.engine.journal.records)
         await rerun.command()  # the palette awaits what a hit returns
