@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -47,11 +48,18 @@ class KillOrder:
 
 
 class KillDialog(Dialog):
-    """Type the release version to pull the kill switch. A wrong text changes nothing."""
+    """Type the release version to pull the kill switch (GitHub's delete-repository dialog).
+
+    Focus starts in the version field, so typed keys land there; the Kill button stays disabled
+    until the text matches exactly; Enter on a wrong text changes nothing and says so; Escape
+    cancels. The placeholder says what to type and does not look like a value."""
 
     def __init__(self, version: str, flag: str, weight: int):
         super().__init__(classes="dialog danger")
         self.version, self.flag, self.weight = version, flag, weight
+
+    def initial_focus(self) -> str:
+        return "#confirm"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="box"):
@@ -61,14 +69,21 @@ class KillDialog(Dialog):
                 "and the cockpit reads the gateway back before it says so.",
                 classes="explain",
             )
-            yield Label(f"Type the release version ({self.version}) to confirm:")
-            yield Input(placeholder=self.version, id="confirm")
+            yield Label(f"Type the release version {self.version} to confirm:")
+            yield Input(placeholder="type the version here", id="confirm")
             yield Label("Reason (journaled, sent to the channel):")
-            yield Input(placeholder="e.g. p95 regression on dashboards", id="reason")
+            yield Input(placeholder="optional: why (e.g. p95 regression on dashboards)", id="reason")
             yield Static("", id="error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
-                yield Button("Pull kill switch", id="pull", variant="error")
+                yield Button("Pull kill switch", id="pull", variant="error", disabled=True)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "confirm":
+            matches = event.value.strip() == self.version
+            self.query_one("#pull", Button).disabled = not matches
+            if matches:
+                self.query_one("#error", Static).update("")
 
     @on(Button.Pressed, "#pull")
     def _pulled(self) -> None:
@@ -76,6 +91,9 @@ class KillDialog(Dialog):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if event.input.id == "confirm" and event.value.strip() == self.version:
+            self.query_one("#reason", Input).focus()  # the reason next; Enter there pulls
+            return
         self._submit()
 
     def _submit(self) -> None:
@@ -83,7 +101,8 @@ class KillDialog(Dialog):
         reason = self.query_one("#reason", Input).value.strip()
         error = self.query_one("#error", Static)
         if typed != self.version:
-            error.update(Text(f"'{typed}' is not {self.version}: nothing was changed", "bold"))
+            shown = f"'{typed}'" if typed else "an empty version"
+            error.update(Text(f"{shown} is not {self.version}: nothing was changed", "bold"))
             return
         self.dismiss(KillOrder(reason or "kill switch pulled from the cockpit"))
 
@@ -109,7 +128,7 @@ class GateDialog(Dialog):
                 yield Static(self._summary(), id="summary")
             with Horizontal(classes="row"):
                 yield Select(owners, value=owners[0][1], allow_blank=False, id="role")
-                yield Input(placeholder="who decides (name)", id="name")
+                yield Input(placeholder="type who decides (a name)", id="name")
             yield Input(placeholder="note (optional; attests the manual criteria)", id="note")
             yield Static("", id="error")
             with Horizontal(classes="buttons"):
@@ -117,7 +136,19 @@ class GateDialog(Dialog):
                 yield Button("NO-GO", id="nogo", variant="error")
                 yield Button("GO", id="go", variant="success")
 
-    def _summary(self) -> Table:
+    def initial_focus(self) -> str:
+        """The name field: typed keys land in it; GO and NO-GO need a name, so a stray Enter records nothing."""
+        return "#name"
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()  # Enter never decides: GO and NO-GO are pressed on purpose
+        error = self.query_one("#error", Static)
+        if not self.query_one("#name", Input).value.strip():
+            error.update(Text("type who decides, then press GO or NO-GO: nothing was recorded", "bold red"))
+        else:
+            error.update(Text("press GO or NO-GO to record it (Tab to the buttons)", "bold"))
+
+    def _summary(self) -> Group:
         """The gate's rows from the read model: criteria with their verdicts, and who decided
         what (`Sam (SRE) GO, entered by alice@bastion`)."""
         v = self._view()
@@ -132,12 +163,12 @@ class GateDialog(Dialog):
             t.add_row(Text(c.mark, v.style(c.role)), c.name, Text(c.text if c.met is not None else "not evaluated yet", "dim"))
         for m in gate.manual:
             t.add_row("·", m, Text("attested by the owners", "dim"))
-        t.add_row("", "", "")
+        lines: list = [t, Text("")]
         for d in gate.decisions:
             when = f" at {d.at:%H:%M:%S}" if d.at else ""
             note = f": {d.note}" if d.note else ""
-            t.add_row(Text("▸", v.style(d.role)), Text(d.text + when + note, v.style(d.role)), "")
-        return t
+            lines.append(Text(f"▸ {d.text}{when}{note}", v.style(d.role)))
+        return Group(*lines)
 
     @on(Button.Pressed, "#go")
     def _go(self) -> None:

@@ -261,15 +261,14 @@ class PhasePane(Pane):
         head = Text.assemble((f" Gate {gate.name}", "bold"), (f"  owners: {gate.owners}", v.colors.muted))
         if gate.stopped:
             head.append(f"  stopped: {gate.stopped}", f"bold {v.colors.stale}")
-        lines = [head]
+        decisions = Text("  ")  # who decided first: it is what the captain waits for
+        for d in gate.decisions:
+            decisions.append(f"{d.text}  ", v.style(d.role))
+        lines = [head, decisions]
         for c in gate.criteria:
             lines.append(Text.assemble((f"  {c.mark} ", v.style(c.role)), c.text, no_wrap=True, overflow="ellipsis"))
         for item in gate.manual:
             lines.append(Text(f"  · {item} (owners attest)", v.colors.muted, no_wrap=True, overflow="ellipsis"))
-        decisions = Text("  ")
-        for d in gate.decisions:
-            decisions.append(f"{d.text}  ", v.style(d.role))
-        lines.append(decisions)
         return Group(*lines)
 
 

@@ -71,23 +71,75 @@ async def test_gate_dialog_refuses_a_decision_without_a_name(tmp_path):
     assert 0 not in scene.engine.state.gates or not scene.engine.state.gates[0].decisions
 
 
-async def test_kill_dialog_starts_on_cancel_and_escape_cancels(tmp_path):
+async def test_typing_the_version_right_after_k_fills_the_field_and_kills(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    app = scene.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("k", *"v0.1.0")
+        dialog = app.screen
+        assert isinstance(dialog, KillDialog)
+        assert app.focused is dialog.query_one("#confirm", Input)
+        assert dialog.query_one("#confirm", Input).value == "v0.1.0"
+        assert not dialog.query_one("#pull", Button).disabled
+        await pilot.press("enter")  # Enter in the version field moves on to the reason
+        await pilot.press(*"p95", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert kinds(scene)[-4:] == ["kill_requested", "kill_result", "notified", "rollback_verified"]
+    assert scene.engine.state.kill.reason == "p95" and scene.world.enabled is False
+
+
+async def test_kill_button_is_disabled_until_the_text_matches_exactly(tmp_path):
     scene = await Scene(tmp_path / "s").live(phase=0)
     app = scene.app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("k")
+        pull = app.screen.query_one("#pull", Button)
+        seen = [pull.disabled]
+        for key in "v0.1.0":
+            await pilot.press(key)
+            seen.append(pull.disabled)
+        assert seen == [True, True, True, True, True, True, False]
+        await pilot.press("backspace")
+        assert pull.disabled
+        assert app.screen.query_one("#confirm", Input).placeholder == "type the version here"
+
+
+async def test_a_wrong_version_and_enter_change_nothing_and_say_so_and_escape_cancels(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    app = scene.app()
+    before = kinds(scene)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("k", *"v0.1.1", "enter")
         await pilot.pause()
         assert isinstance(app.screen, KillDialog)
-        assert app.focused is app.screen.query_one("#cancel", Button)
-        await pilot.press("enter")  # a stray Enter lands on Cancel
+        assert "'v0.1.1' is not v0.1.0: nothing was changed" in text_of(app.screen.query_one("#error"))
+        await pilot.press("tab", "enter")  # Enter in the reason field: still the wrong version
         await pilot.pause()
-        assert not isinstance(app.screen, KillDialog)
-        await pilot.press("k")
-        await pilot.pause()
+        assert isinstance(app.screen, KillDialog)
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, KillDialog)
-    assert "kill_requested" not in kinds(scene)
+    assert kinds(scene) == before and scene.world.enabled is True
+
+
+async def test_the_gate_dialog_types_into_the_name_and_enter_records_nothing(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g", *"Sam", "enter")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, GateDialog)
+        assert dialog.query_one("#name", Input).value == "Sam"
+        assert 0 not in scene.engine.state.gates or not scene.engine.state.gates[0].decisions
+        await pilot.click("#go")
+        await pilot.pause()
+        assert "Sam (SRE) GO, entered by alice@bastion" in text_of(dialog.query_one("#summary"))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "Sam (SRE) GO, entered by alice@bastion" in text_of(app.query_one("#phase"))
+    assert scene.engine.state.gates[0].decisions["sre"].by == "alice@bastion"
 
 
 async def test_kill_with_wrong_text_is_refused_and_right_text_kills_verified(tmp_path):
@@ -99,7 +151,10 @@ async def test_kill_with_wrong_text_is_refused_and_right_text_kills_verified(tmp
         dialog = app.screen
         dialog.query_one("#confirm", Input).value = "v0.1.1"
         dialog.query_one("#reason", Input).value = "p95 regression"
-        await pilot.click("#pull")
+        await pilot.pause()
+        assert dialog.query_one("#pull", Button).disabled
+        await pilot.click("#pull")  # a disabled button: nothing happens
+        await pilot.press("enter")  # Enter in the version field: refused, and said
         await pilot.pause()
         assert isinstance(app.screen, KillDialog)
         assert "'v0.1.1' is not v0.1.0: nothing was changed" in text_of(dialog.query_one("#error"))
@@ -340,3 +395,107 @@ async def test_quitting_a_live_rollout_asks_first(tmp_path):
         await pilot.pause()
         explain = text_of(app.screen.query_one(".explain")).replace("\n", " ")
         assert "NO GUARD is running: triggers are not watched" in explain
+
+
+# --- the headline, and the footer after a rollback ------------------------------------------------------
+
+
+async def _scene_for(tmp_path, state: str) -> Scene:
+    s = Scene(tmp_path / "s", {"breaching": "latency-regression", "rolled-back": "latency-regression", "blind": "no-data"}.get(state, "healthy"))
+    if state == "preflight":
+        return await s.preflight(signed=3)
+    if state == "ready-to-start":
+        return await s.preflight()
+    if state == "soaking":
+        return await s.live(phase=0, into_soak_min=6)
+    if state == "ready-to-advance":
+        return await s.live(phase=0, into_soak_min=21)
+    if state in ("breaching", "blind"):
+        return await s.live(phase=1, into_soak_min=6 if state == "breaching" else 3)
+    if state == "rolled-back":
+        return await s.live(phase=1, into_soak_min=12)
+    if state in ("killing", "kill-not-confirmed"):
+        await s.live(phase=0)
+        s.world.gateway_down = True
+        if state == "killing":
+            from cockpit.core.events import KillRequested
+
+            s.engine._append(KillRequested(reason="by hand"))  # sent; the gateway has not answered yet
+        else:
+            await s.engine.kill("by hand")
+        return s
+    if state == "completed":
+        await s.live(phase=3, into_soak_min=21)
+        assert (await s.engine.advance()).ok
+        return s
+    if state == "unguarded":
+        await s.live(phase=0)
+        s.clock.advance(181)  # no guard round for three poll intervals
+        return s
+    raise ValueError(state)
+
+
+HEADLINES = {
+    "preflight": "PREFLIGHT: 6/6 checks passed · 3/5 sign-offs",
+    "ready-to-start": "READY: preflight passed, press s to start at 5 %",
+    "soaking": "SOAKING 14m",
+    "ready-to-advance": "READY: GO recorded, press a to advance to 25 %",
+    "breaching": "BREACHING: Performance — auto-rollback in 4m00s",
+    "blind": "BLIND: 3 triggers without data — holding",
+    "killing": "KILL SENT",
+    "rolled-back": "ROLLED BACK · KILL VERIFIED · canary traffic ~0",
+    "kill-not-confirmed": "KILL NOT CONFIRMED",
+    "completed": "COMPLETED",
+    "unguarded": "UNGUARDED: no guard round for 3m01s",
+}
+
+
+@pytest.mark.parametrize("state", list(HEADLINES))
+async def test_the_headline_for_each_rollout_state(tmp_path, state):
+    scene = await _scene_for(tmp_path, state)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        banner = text_of(app.query_one("#banner")).strip()
+        assert banner.startswith(HEADLINES[state]), banner
+
+
+def _offered(app) -> set[str]:
+    return {ab.binding.action for ab in app.screen.active_bindings.values() if ab.enabled and ab.binding.show}
+
+
+async def test_after_a_rollback_the_footer_offers_no_refused_action(tmp_path):
+    scene = await _scene_for(tmp_path, "rolled-back")
+    app = scene.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        offered = _offered(app)
+        assert offered == {"checklist", "help", "quit_cockpit"}, offered
+        before = kinds(scene)
+        for key in ("a", "s", "o", "w", "g", "r"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is app.screen_stack[0], key
+        assert kinds(scene) == before
+
+
+async def test_the_footer_follows_the_state(tmp_path):
+    scene = await _scene_for(tmp_path, "preflight")
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert {"start", "run_checks", "sign_off", "waive"} <= _offered(app) and not {"advance", "kill", "gate"} & _offered(app)
+
+
+async def test_a_rollback_step_is_ticked_by_hand_and_journaled(tmp_path):
+    scene = await _scene_for(tmp_path, "rolled-back")
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        app.screen.query_one("#step", Select).value = "hotfix branch created"
+        await pilot.press(*"hotfix/p95", "enter")
+        await pilot.pause()
+        assert "hotfix/p95 (alice" in text_of(app.query_one("#phase"))
+    note = scene.engine.journal.records[-1]
+    assert note.kind == "note" and note.payload.text == "rollback step done: hotfix branch created: hotfix/p95"
