@@ -47,7 +47,7 @@ class CockpitApp(App):
         Binding("o", "sign_off", "Sign", id="sign_off"),
         Binding("w", "waive", "Waive", id="waive"),
         Binding("c", "checklist", "Tick rollback step", id="checklist"),
-        Binding("n", "note", "Note", id="note", show=False),
+        Binding("n", "note", "Note", id="note"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit_cockpit", "Quit", id="quit"),
         *(Binding(str(i + 1), f"pane('{p}')", p.capitalize(), show=False, id=f"pane.{p}") for i, p in enumerate(PANES)),
@@ -110,7 +110,7 @@ class CockpitApp(App):
             yield BudgetPane(id="budget", classes="pane")
             yield EscalationPane(id="escalation", classes="pane")
         yield TimelinePane(id="timeline", classes="pane")
-        yield Footer(show_command_palette=False, compact=True)
+        yield Footer(show_command_palette=True, compact=True)
 
     def on_mount(self) -> None:
         themes, errors = load_themes(self._themes_dir)
@@ -419,15 +419,28 @@ class CockpitApp(App):
         if not self.observer:
             self.engine.note(f"ChatOps approval checked against the plan: {line}")
 
+    FULL_LABELS = {action: label for action, label, _help in PALETTE} | {
+        "quit_cockpit": "Quit the cockpit (asks first while a rollout is live)",
+        "kill": "Pull the kill switch (type the version to confirm)",
+        "help": "Help: every key, symbol and word",
+    }
+
     def action_help(self) -> None:
+        """Every key with its full label (and whether this terminal may use it now), and a
+        legend for every symbol and word the panes use."""
+        from cockpit.core.readmodel import LEGEND
+
         rows = []
         for binding in self.BINDINGS:
             if binding.action.startswith("pane("):
                 continue
-            rows.append((binding.key.replace("question_mark", "?"), binding.description, self.check_action(binding.action, ()) is True))
-        rows.append(("1-5", "show one pane (compact layout, below 110x34)", True))
-        rows.append(("ctrl+p", "command palette", True))
-        self.push_screen(HelpScreen(rows, self.observer))
+            label = self.FULL_LABELS.get(binding.action, binding.description)
+            allowed = self.check_action(binding.action, ())
+            why = "" if allowed else ("captain only" if self.observer else "not in this state")
+            rows.append((binding.key.replace("question_mark", "?"), label, why))
+        rows.append(("1-5", "Show one pane (compact layout, below 110x34)", ""))
+        rows.append(("ctrl+p", "Command palette: every action, and the ChatOps line checked", ""))
+        self.push_screen(HelpScreen(rows, self.observer, LEGEND))
 
     def action_quit_cockpit(self) -> None:
         if self.observer or not self.engine.state.live:

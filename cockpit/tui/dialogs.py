@@ -268,30 +268,32 @@ class Confirm(Dialog):
 
 
 class HelpScreen(ModalScreen):
-    """Every binding, with what it does; observers see that actions are not theirs."""
+    """Every binding, with what it does, and a legend for every symbol and word on screen."""
 
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
     DEFAULT_CLASSES = "dialog"
 
-    def __init__(self, rows: list[tuple[str, str, bool]], observer: bool):
+    def __init__(self, rows: list[tuple[str, str, str]], observer: bool, legend: tuple[tuple[str, str], ...] = ()):
         super().__init__()
-        self.rows, self.observer = rows, observer
+        self.rows, self.observer, self.legend = rows, observer, legend
 
     def compose(self) -> ComposeResult:
-        t = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
-        t.add_column("key")
-        t.add_column("what it does")
-        t.add_column("")
-        for key, description, allowed in self.rows:
-            t.add_row(key, description, "" if allowed else Text("captain only", "dim"))
+        t = Table(box=None, padding=(0, 1), show_header=True, header_style="bold", expand=True)
+        t.add_column("key", no_wrap=True)
+        t.add_column("what it does", ratio=1)
+        t.add_column("", no_wrap=True)
+        for key, description, why in self.rows:
+            t.add_row(key, description, Text(why, "dim"))
+        legend = Table(box=None, padding=(0, 1), show_header=True, header_style="bold", expand=True)
+        legend.add_column("on screen", no_wrap=True)
+        legend.add_column("means", ratio=1)
+        for symbol, meaning in self.legend:
+            legend.add_row(symbol, meaning)
         with Vertical(id="box"):
-            yield Label("Keys" + (" (OBSERVER: read-only)" if self.observer else ""), id="title")
-            yield Static(t, id="keys")
-            yield Static(
-                "ctrl+p opens the command palette: every action, and the ChatOps line "
-                "(/approve canary …) checked against the plan. Escape closes this.",
-                classes="explain",
-            )
+            yield Label("Help" + (" (OBSERVER: read-only)" if self.observer else "") + " · Escape closes", id="title")
+            with VerticalScroll(id="help-scroll"):
+                yield Static(t, id="keys")
+                yield Static(legend, id="legend")
 
     def action_dismiss(self) -> None:
         self.dismiss(None)

@@ -273,8 +273,13 @@ async def test_help_lists_every_binding(tmp_path):
         await pilot.press("question_mark")
         await pilot.pause()
         text = text_of(app.screen.query_one("#keys"))
-        for key, label in [("a", "Advance"), ("g", "Go/No-Go"), ("k", "KILL"), ("s", "Start"), ("r", "Checks"), ("o", "Sign"), ("w", "Waive"), ("n", "Note"), ("q", "Quit")]:
-            assert label in text, label
+        for label in ["Advance to the next phase", "Go/No-Go for the current gate", "Pull the kill switch", "Start the rollout",
+                      "Run preflight checks", "Record a sign-off", "Waive a preflight check", "Add a note to the journal",
+                      "Quit the cockpit", "Tick a rollback step", "Command palette"]:
+            assert label in text.replace("\n", " "), label
+        legend = text_of(app.screen.query_one("#legend"))
+        for symbol in ["▲", "✗", "◌", "·", "HOLD", "STALE", "FIRED", "UNGUARDED", "BLIND"]:
+            assert f"\n {symbol} " in "\n" + legend or legend.startswith(f" {symbol}") or f"\n{symbol} " in "\n" + legend, symbol
         await pilot.press("escape")
 
 
@@ -470,7 +475,7 @@ async def test_after_a_rollback_the_footer_offers_no_refused_action(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         offered = _offered(app)
-        assert offered == {"checklist", "help", "quit_cockpit"}, offered
+        assert offered == {"checklist", "note", "help", "quit_cockpit"}, offered
         before = kinds(scene)
         for key in ("a", "s", "o", "w", "g", "r"):
             await pilot.press(key)
@@ -499,3 +504,42 @@ async def test_a_rollback_step_is_ticked_by_hand_and_journaled(tmp_path):
         assert "hotfix/p95 (alice" in text_of(app.query_one("#phase"))
     note = scene.engine.journal.records[-1]
     assert note.kind == "note" and note.payload.text == "rollback step done: hotfix branch created: hotfix/p95"
+
+
+async def test_no_contact_channel_or_trigger_name_of_the_seed_plan_is_cut_at_120x40(tmp_path):
+    """Read the rendered screen's text: every escalation contact and channel, the kill switch's
+    channel and every trigger's name appear whole (an ellipsis would cut them)."""
+    scene = await _scene_for(tmp_path, "breaching")
+    plan = scene.engine.plan
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = "\n".join(text_of(app.query_one(f"#{pane}")) for pane in ("phase", "escalation", "budget", "banner"))
+    from cockpit.core.readmodel import trigger_label
+
+    wanted = [c for lvl in plan.escalation for c in lvl.contacts] + [lvl.channel for lvl in plan.escalation]
+    wanted += [plan.kill_switch.notify] + [trigger_label(t.name) for t in plan.triggers]
+    missing = [w for w in wanted if w not in screen]
+    assert missing == [], missing
+
+
+async def test_the_footer_shows_the_palette_and_note_keys(tmp_path):
+    scene = await _scene_for(tmp_path, "soaking")
+    app = scene.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        footer = app.query_one("Footer")
+        shown = " ".join(str(w.render()) for w in footer.query("FooterKey"))
+        assert "^p" in shown or "ctrl+p" in shown, shown
+        assert "Note" in shown
+
+
+async def test_the_demo_says_so_in_its_header(tmp_path):
+    from cockpit import demo
+
+    scene = await _scene_for(tmp_path, "soaking")
+    app = scene.app(banner=demo.banner(60))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "DEMO · simulated · 60x" in text_of(app.query_one("#header"))
+    assert demo.watch_hint(tmp_path) == f"watch it from another terminal: cockpit observe --state-dir {tmp_path}"

@@ -78,3 +78,17 @@ def test_badge_on_a_tab_while_another_is_shown(snap_compare, tmp_path):
     Escalation tabs' badges say so."""
     s = scene(tmp_path, "breaching")
     assert snap_compare(s.app(), terminal_size=(80, 24), press=["3"], run_before=_still)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_demo_header(snap_compare, tmp_path, size):
+    from cockpit import demo
+
+    s = scene(tmp_path, "breaching")
+    assert snap_compare(s.app(banner=demo.banner(60)), terminal_size=size, run_before=_still)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_help_legend(snap_compare, tmp_path, size):
+    s = scene(tmp_path, "rolled-back")
+    assert snap_compare(s.app(), terminal_size=size, press=["question_mark"], run_before=_still)
