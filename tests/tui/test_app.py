@@ -543,3 +543,20 @@ async def test_the_demo_says_so_in_its_header(tmp_path):
         await pilot.pause()
         assert "DEMO · simulated · 60x" in text_of(app.query_one("#header"))
     assert demo.watch_hint(tmp_path) == f"watch it from another terminal: cockpit observe --state-dir {tmp_path}"
+
+
+async def test_captain_and_observer_fed_the_same_evaluation_render_the_same_panes(tmp_path):
+    """The observer reads the guard's published round (guard.json) and the journal; the captain
+    its in-process guard: every pane is the same text, only the header's mode badge differs."""
+    scene = await _scene_for(tmp_path, "breaching")
+    shown = []
+    for app in (scene.app(), scene.observer_app()):
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            shown.append({p: text_of(app.query_one(f"#{p}")) for p in ("header", "banner", "phase", "preflight", "budget", "escalation", "timeline")})
+    captain, observer = shown
+    assert "BREACHING: Performance" in captain["banner"]
+    for pane in ("banner", "phase", "preflight", "budget", "escalation", "timeline"):
+        assert captain[pane] == observer[pane], pane
+    assert captain["header"] != observer["header"]
+    assert captain["header"].replace("CAPTAIN alice@bastion", "X").split("X")[1:] == observer["header"].replace("OBSERVER read-only", "X").split("X")[1:]
