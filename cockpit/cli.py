@@ -159,12 +159,14 @@ def cmd_demo(args) -> int:
     actor = identity("captain")
     engine, guard, _world, people = demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)
     if args.headless:
+        print(f"{demo.banner(args.speed)}; {demo.watch_hint(state_dir)}", flush=True)
         status = asyncio.run(demo.run_headless(engine, guard, people, out=sys.stdout))
         print(f"journal: {state_dir / 'journal.jsonl'}  ({status})")
         return EXIT_OK
     from cockpit.tui.app import CockpitApp
 
-    app = CockpitApp(engine, who=str(actor), theme=args.theme, guard=guard)
+    print(demo.watch_hint(state_dir), flush=True)
+    app = CockpitApp(engine, who=str(actor), theme=args.theme, guard=guard, banner=demo.banner(args.speed))
     app.call_later(lambda: app.run_worker(people.sign_off(), group="demo"))
     app.run()
     guard.stop()

@@ -23,6 +23,16 @@ from cockpit.journal import Journal
 from cockpit.monitor import Monitor
 from cockpit.seed import seed_plan
 
+def banner(speed: float) -> str:
+    """What the demo's header says, so no screenshot of it passes for production."""
+    return f"DEMO · simulated · {speed:g}x"
+
+
+def watch_hint(state_dir: Path) -> str:
+    """How to watch this demo from a second terminal, as printed when it starts."""
+    return f"watch it from another terminal: cockpit observe --state-dir {state_dir}"
+
+
 PEOPLE = {"po": "Priya", "tech_lead": "Tomas", "security": "Sana", "sre": "Sam", "finops": "Fran"}
 
 

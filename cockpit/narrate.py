@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from cockpit.core import events as ev
+from cockpit.core.readmodel import plural, trigger_label, trigger_names, with_names
+
+__all__ = ["line", "plural", "say", "short_name"]
 
 
 def _num(v: float | None, unit: str = "") -> str:
@@ -13,9 +16,7 @@ def _num(v: float | None, unit: str = "") -> str:
 
 def short_name(name: str) -> str:
     """The metric part of a name: "Error Rate ≥ 2 %" -> "Error Rate", "Security: cross-…" -> "Security"."""
-    for sep in (":", " ≤", " ≥", " <", " >", " =", " ("):
-        name = name.split(sep)[0]
-    return name.strip()
+    return trigger_label(name)
 
 
 def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
@@ -23,6 +24,11 @@ def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
     p = record.payload
     who = record.actor.user
     roles = plan.roles if plan else {}
+    names = trigger_names(plan) if plan else {}
+
+    def trig(trigger_id: str) -> str:
+        """One name per thing: the plan's trigger name on screen; the id only in the journal."""
+        return f"trigger {names[trigger_id]}" if trigger_id in names else f"trigger {trigger_id}"
 
     def phase_name(i: int) -> str:
         if plan and 0 <= i < len(plan.phases):
@@ -56,7 +62,7 @@ def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
             return f"{phase_name(p.phase)} soaking at {p.weight} %"
         case ev.GateDecided():
             note = f": {p.note}" if p.note else ""
-            return f"{p.name} ({roles.get(p.role, p.role)}) recorded {p.decision} for {phase_name(p.phase)}{note}"
+            return f"{p.name} ({roles.get(p.role, p.role)}) {p.decision} for {phase_name(p.phase)}, entered by {record.actor}{note}"
         case ev.CriterionEvaluated():
             verdict = "met" if p.passed else "NOT met"
             return f"{phase_name(p.phase)} criterion {p.criterion} {verdict}: {p.detail}"
@@ -64,15 +70,15 @@ def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
             return f"{who} completed the rollout: final validation passed"
         case ev.TriggerBreached():
             if p.no_data:
-                return f"trigger {p.trigger} holding for want of data: {p.detail}"
-            return f"trigger {p.trigger} breaching: {p.detail or _num(p.value)}"
+                return f"{trig(p.trigger)} holding for want of data: {p.detail}"
+            return f"{trig(p.trigger)} breaching: {p.detail or _num(p.value)}"
         case ev.TriggerCleared():
-            return f"trigger {p.trigger} cleared"
+            return f"{trig(p.trigger)} cleared"
         case ev.TriggerFired():
-            return f"trigger {p.trigger} FIRED ({p.action}, {p.level}): {p.detail}"
+            return f"{trig(p.trigger)} FIRED ({p.action}, {p.level}): {p.detail}"
         case ev.KillRequested():
-            by = f"trigger {p.trigger}" if p.trigger else who
-            return f"KILL SWITCH pulled by {by}: {p.reason}"
+            by = trig(p.trigger) if p.trigger else who
+            return f"KILL SWITCH pulled by {by}: {with_names(p.reason, names)}"
         case ev.KillResult():
             if p.confirmed:
                 return f"kill VERIFIED: gateway reads canary off (attempt {p.attempts})"
@@ -80,10 +86,10 @@ def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
         case ev.RollbackVerified():
             return f"rollback {'verified' if p.ok else 'NOT verified'} by canary traffic: {p.detail}"
         case ev.Escalated():
-            return f"escalated to {p.level}: {p.reason}"
+            return f"escalated to {p.level}: {with_names(p.reason, names)}"
         case ev.Notified():
             state = "sent" if p.delivered else f"not sent ({p.error})"
-            return f"notify {p.channel} {state}: {p.text}"
+            return f"notify {p.channel} {state}: {with_names(p.text, names)}"
         case ev.BudgetAlerted():
             return f"budget at {p.spent / p.budget:.0%} (alert {p.at_pct:g} %): {p.action}"
         case ev.GatewayReconciled():

@@ -250,4 +250,4 @@ def test_status_reads_the_journal_alone(engine, clock, state_dir):
     assert len(doc["sign_offs"]) == 5
     text = subprocess.run([sys.executable, "-m", "cockpit", "status", "--state-dir", str(state_dir)], capture_output=True, text=True)
     assert "status   LIVE   canary weight 5 %" in text.stdout
-    assert "bob (SRE) recorded NO-GO for Phase 1: cpu" in text.stdout
+    assert "bob (SRE) NO-GO for Phase 1, entered by alice@bastion: cpu" in text.stdout

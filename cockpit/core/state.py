@@ -47,6 +47,7 @@ class Decision:
     name: str
     at: datetime
     note: str = ""
+    by: str = ""  # user@host that entered it (the captain may enter an owner's decision)
 
 
 @dataclass
@@ -198,7 +199,7 @@ def _phase_started(state: RolloutState, p: ev.PhaseStarted, r: ev.Record) -> Non
 
 
 def _decided(state: RolloutState, p: ev.GateDecided, r: ev.Record) -> None:
-    state.gate(p.phase).decisions[p.role] = Decision(p.decision, p.name, r.ts, p.note)
+    state.gate(p.phase).decisions[p.role] = Decision(p.decision, p.name, r.ts, p.note, str(r.actor))
 
 
 def _criterion(state: RolloutState, p: ev.CriterionEvaluated, r: ev.Record) -> None:

@@ -19,15 +19,16 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Static
 
 from cockpit.core import chatops, rules
+from cockpit.core.readmodel import CHECKLIST_PREFIX, available_actions, checklist, checklist_steps_open
 from cockpit.engine import READ_ONLY, Engine, Outcome
 from cockpit.tui.dialogs import Confirm, FormDialog, GateDialog, HelpScreen, KillDialog, KillOrder
 from cockpit.tui.palette import CockpitCommands
-from cockpit.tui.panes import BudgetPane, EscalationPane, HeaderBar, Pane, PhasePane, PreflightPane, TimelinePane
+from cockpit.tui.panes import Banner, BudgetPane, EscalationPane, HeaderBar, Pane, PhasePane, PreflightPane, TimelinePane
 from cockpit.tui.themes import DEFAULT, THEMES_DIR, load_themes
 from cockpit.tui.view import Palette, View
 
 # Actions that change the rollout. An observer may run none of them.
-MUTATING = frozenset({"run_checks", "run_check", "waive", "sign_off", "start", "advance", "gate", "kill", "note"})
+MUTATING = frozenset({"run_checks", "run_check", "waive", "sign_off", "start", "advance", "gate", "kill", "note", "checklist"})
 PANES = ("phase", "preflight", "budget", "escalation", "timeline")
 
 
@@ -45,7 +46,8 @@ class CockpitApp(App):
         Binding("r", "run_checks", "Checks", id="run_checks"),
         Binding("o", "sign_off", "Sign", id="sign_off"),
         Binding("w", "waive", "Waive", id="waive"),
-        Binding("n", "note", "Note", id="note", show=False),
+        Binding("c", "checklist", "Tick rollback step", id="checklist"),
+        Binding("n", "note", "Note", id="note"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit_cockpit", "Quit", id="quit"),
         *(Binding(str(i + 1), f"pane('{p}')", p.capitalize(), show=False, id=f"pane.{p}") for i, p in enumerate(PANES)),
@@ -58,6 +60,7 @@ class CockpitApp(App):
         ("advance", "Advance to the next phase", "or complete after the final validation"),
         ("gate", "Go/No-Go for the current gate", "record owners' decisions"),
         ("kill", "Pull the kill switch", "canary.enable=false, confirmed by typing the version"),
+        ("checklist", "Tick a rollback step", "journal a step of the rollback procedure as done"),
         ("note", "Add a note to the journal", "a free-text note"),
         ("help", "Help: every key", "list every binding"),
     ]
@@ -74,6 +77,7 @@ class CockpitApp(App):
         watch: bool = True,
         guard=None,
         keeper=None,
+        banner: str = "",
     ):
         """`feed.latest()` is the guard's evaluation (guard.json, or an in-process evaluator);
         `guard` runs in this process (the demo); `keeper()` restarts a dead guard (captain)."""
@@ -90,11 +94,14 @@ class CockpitApp(App):
         self._theme_request = theme or DEFAULT
         self._themes_dir = themes_dir
         self._pane = "phase"
+        self.banner = banner  # "DEMO · simulated · 60x": said in the header, so no screenshot passes for production
+        self._offered: frozenset[str] | None = None
 
     # -- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
+        yield Banner(id="banner")
         yield Static(id="tabs")
         with Horizontal(id="top"):
             yield PreflightPane(id="preflight", classes="pane")
@@ -103,7 +110,7 @@ class CockpitApp(App):
             yield BudgetPane(id="budget", classes="pane")
             yield EscalationPane(id="escalation", classes="pane")
         yield TimelinePane(id="timeline", classes="pane")
-        yield Footer(show_command_palette=False, compact=True)
+        yield Footer(show_command_palette=True, compact=True)
 
     def on_mount(self) -> None:
         themes, errors = load_themes(self._themes_dir)
@@ -147,12 +154,23 @@ class CockpitApp(App):
         self._draw_tabs()
 
     def _draw_tabs(self) -> None:
+        """Tabs for the compact layout; a tab whose pane holds a breach, a fire or blindness
+        carries that pane's badge, so it shows while another tab is open."""
+        badges = getattr(self, "_badges", {})
+        colors = self.view_colors()
         tabs = Text(" ")
         for i, name in enumerate(PANES):
             style = "bold reverse" if name == self._pane else ""
+            if i:
+                tabs.append("│", colors.muted)
             tabs.append(f" {i + 1} {name.capitalize()} ", style)
-            tabs.append(" ")
+            if name in badges:
+                mark, role = badges[name]
+                tabs.append(f"{mark} ", f"bold {colors.style(role).replace('reverse', '')}".strip())
         self.query_one("#tabs", Static).update(tabs)
+
+    def view_colors(self) -> Palette:
+        return Palette.from_variables(self.theme_variables if not self.no_color else {})
 
     def action_pane(self, name: str) -> None:
         self._pane = name
@@ -172,6 +190,7 @@ class CockpitApp(App):
             who=self.who,
             colors=Palette.from_variables(variables),
             busy=self.busy,
+            banner=self.banner,
         )
 
     def refresh_view(self) -> None:
@@ -179,6 +198,12 @@ class CockpitApp(App):
         with self.batch_update():
             for pane in self.query(Pane):  # each repaints only when what it shows has changed
                 pane.show(v)
+            if v.model.badges != getattr(self, "_badges", None):
+                self._badges = v.model.badges
+                self._draw_tabs()
+        if v.model.actions != self._offered:  # the footer offers what this state allows, nothing else
+            self._offered = v.model.actions
+            self.refresh_bindings()
 
     def _evaluated(self) -> None:
         """Gauges repaint with the once-a-second tick (one repaint a second, not one per source);
@@ -212,7 +237,9 @@ class CockpitApp(App):
     # -- safety: what this terminal may do -----------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in MUTATING and self.observer:
+        """An observer has no mutating action; a captain only those the rollout's state offers
+        (after a rollback: tick the checklist and note, never Advance or Start)."""
+        if action in MUTATING and (self.observer or action not in available_actions(self.engine.state)):
             return False
         return True
 
@@ -353,6 +380,21 @@ class CockpitApp(App):
         else:
             self.notify("\n".join(outcome.reasons), title="KILL NOT CONFIRMED", severity="error", timeout=30)
 
+    def action_checklist(self) -> None:
+        """Tick a step of the rollback procedure by hand: journaled as a note, shown as done."""
+        if self._refused_here():
+            return
+        steps = checklist_steps_open(checklist(self.engine.plan, self.engine.state))
+        if not steps:
+            self.notify("no rollback step waits for a tick", title="Rollback checklist")
+            return
+        fields = [("step", "Step", steps), ("what", "What was done (journaled)", "")]
+        self.push_screen(FormDialog("Tick a rollback step", fields, "Tick"), self._ticked)
+
+    def _ticked(self, values: dict | None) -> None:
+        if values:
+            self._report("Checklist", self.engine.note(f"{CHECKLIST_PREFIX}{values['step']}: {values['what']}"))
+
     def action_note(self) -> None:
         if self._refused_here():
             return
@@ -380,15 +422,28 @@ class CockpitApp(App):
         if not self.observer:
             self.engine.note(f"ChatOps approval checked against the plan: {line}")
 
+    FULL_LABELS = {action: label for action, label, _help in PALETTE} | {
+        "quit_cockpit": "Quit the cockpit (asks first while a rollout is live)",
+        "kill": "Pull the kill switch (type the version to confirm)",
+        "help": "Help: every key, symbol and word",
+    }
+
     def action_help(self) -> None:
+        """Every key with its full label (and whether this terminal may use it now), and a
+        legend for every symbol and word the panes use."""
+        from cockpit.core.readmodel import LEGEND
+
         rows = []
         for binding in self.BINDINGS:
             if binding.action.startswith("pane("):
                 continue
-            rows.append((binding.key.replace("question_mark", "?"), binding.description, self.check_action(binding.action, ()) is True))
-        rows.append(("1-5", "show one pane (compact layout, below 110x34)", True))
-        rows.append(("ctrl+p", "command palette", True))
-        self.push_screen(HelpScreen(rows, self.observer))
+            label = self.FULL_LABELS.get(binding.action, binding.description)
+            allowed = self.check_action(binding.action, ())
+            why = "" if allowed else ("captain only" if self.observer else "not in this state")
+            rows.append((binding.key.replace("question_mark", "?"), label, why))
+        rows.append(("1-5", "Show one pane (compact layout, below 110x34)", ""))
+        rows.append(("ctrl+p", "Command palette: every action, and the ChatOps line checked", ""))
+        self.push_screen(HelpScreen(rows, self.observer, LEGEND))
 
     def action_quit_cockpit(self) -> None:
         if self.observer or not self.engine.state.live:

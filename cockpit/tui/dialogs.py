@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -47,11 +48,18 @@ class KillOrder:
 
 
 class KillDialog(Dialog):
-    """Type the release version to pull the kill switch. A wrong text changes nothing."""
+    """Type the release version to pull the kill switch (GitHub's delete-repository dialog).
+
+    Focus starts in the version field, so typed keys land there; the Kill button stays disabled
+    until the text matches exactly; Enter on a wrong text changes nothing and says so; Escape
+    cancels. The placeholder says what to type and does not look like a value."""
 
     def __init__(self, version: str, flag: str, weight: int):
         super().__init__(classes="dialog danger")
         self.version, self.flag, self.weight = version, flag, weight
+
+    def initial_focus(self) -> str:
+        return "#confirm"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="box"):
@@ -61,14 +69,21 @@ class KillDialog(Dialog):
                 "and the cockpit reads the gateway back before it says so.",
                 classes="explain",
             )
-            yield Label(f"Type the release version ({self.version}) to confirm:")
-            yield Input(placeholder=self.version, id="confirm")
+            yield Label(f"Type the release version {self.version} to confirm:")
+            yield Input(placeholder="type the version here", id="confirm")
             yield Label("Reason (journaled, sent to the channel):")
-            yield Input(placeholder="e.g. p95 regression on dashboards", id="reason")
+            yield Input(placeholder="optional: why (e.g. p95 regression on dashboards)", id="reason")
             yield Static("", id="error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
-                yield Button("Pull kill switch", id="pull", variant="error")
+                yield Button("Pull kill switch", id="pull", variant="error", disabled=True)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "confirm":
+            matches = event.value.strip() == self.version
+            self.query_one("#pull", Button).disabled = not matches
+            if matches:
+                self.query_one("#error", Static).update("")
 
     @on(Button.Pressed, "#pull")
     def _pulled(self) -> None:
@@ -76,6 +91,9 @@ class KillDialog(Dialog):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if event.input.id == "confirm" and event.value.strip() == self.version:
+            self.query_one("#reason", Input).focus()  # the reason next; Enter there pulls
+            return
         self._submit()
 
     def _submit(self) -> None:
@@ -83,7 +101,8 @@ class KillDialog(Dialog):
         reason = self.query_one("#reason", Input).value.strip()
         error = self.query_one("#error", Static)
         if typed != self.version:
-            error.update(Text(f"'{typed}' is not {self.version}: nothing was changed", "bold"))
+            shown = f"'{typed}'" if typed else "an empty version"
+            error.update(Text(f"{shown} is not {self.version}: nothing was changed", "bold"))
             return
         self.dismiss(KillOrder(reason or "kill switch pulled from the cockpit"))
 
@@ -109,7 +128,7 @@ class GateDialog(Dialog):
                 yield Static(self._summary(), id="summary")
             with Horizontal(classes="row"):
                 yield Select(owners, value=owners[0][1], allow_blank=False, id="role")
-                yield Input(placeholder="who decides (name)", id="name")
+                yield Input(placeholder="type who decides (a name)", id="name")
             yield Input(placeholder="note (optional; attests the manual criteria)", id="note")
             yield Static("", id="error")
             with Horizontal(classes="buttons"):
@@ -117,27 +136,39 @@ class GateDialog(Dialog):
                 yield Button("NO-GO", id="nogo", variant="error")
                 yield Button("GO", id="go", variant="success")
 
-    def _summary(self) -> Table:
+    def initial_focus(self) -> str:
+        """The name field: typed keys land in it; GO and NO-GO need a name, so a stray Enter records nothing."""
+        return "#name"
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()  # Enter never decides: GO and NO-GO are pressed on purpose
+        error = self.query_one("#error", Static)
+        if not self.query_one("#name", Input).value.strip():
+            error.update(Text("type who decides, then press GO or NO-GO: nothing was recorded", "bold red"))
+        else:
+            error.update(Text("press GO or NO-GO to record it (Tab to the buttons)", "bold"))
+
+    def _summary(self) -> Group:
+        """The gate's rows from the read model: criteria with their verdicts, and who decided
+        what (`Sam (SRE) GO, entered by alice@bastion`)."""
         v = self._view()
-        spec = v.plan.phases[v.state.phase]
-        gate = v.state.gates.get(v.state.phase)
+        gate = v.model.gate
         t = Table.grid(padding=(0, 1))
         t.add_column(width=1)
         t.add_column()
         t.add_column()
-        for c in spec.gate.auto:
-            ok, detail = v.criterion(c.id)
-            mark = "·" if ok is None else ("✓" if ok else "✗")
-            t.add_row(mark, c.name, Text(detail, "dim"))
-        for m in spec.gate.manual:
+        if gate.stopped:
+            t.add_row("·", Text(f"stopped: {gate.stopped}", "bold"), "")
+        for c in gate.criteria:
+            t.add_row(Text(c.mark, v.style(c.role)), c.name, Text(c.text if c.met is not None else "not evaluated yet", "dim"))
+        for m in gate.manual:
             t.add_row("·", m, Text("attested by the owners", "dim"))
-        t.add_row("", "", "")
-        for role in spec.gate.owners:
-            d = gate.decisions.get(role) if gate else None
-            word = "waiting" if d is None else f"{d.decision} by {d.name} at {d.at:%H:%M:%S}" + (f": {d.note}" if d.note else "")
-            style = "dim" if d is None else ("bold green" if d.decision == "GO" else "bold red")
-            t.add_row("▸", v.plan.role_title(role), Text(word, style))
-        return t
+        lines: list = [t, Text("")]
+        for d in gate.decisions:
+            when = f" at {d.at:%H:%M:%S}" if d.at else ""
+            note = f": {d.note}" if d.note else ""
+            lines.append(Text(f"▸ {d.text}{when}{note}", v.style(d.role)))
+        return Group(*lines)
 
     @on(Button.Pressed, "#go")
     def _go(self) -> None:
@@ -237,30 +268,32 @@ class Confirm(Dialog):
 
 
 class HelpScreen(ModalScreen):
-    """Every binding, with what it does; observers see that actions are not theirs."""
+    """Every binding, with what it does, and a legend for every symbol and word on screen."""
 
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
     DEFAULT_CLASSES = "dialog"
 
-    def __init__(self, rows: list[tuple[str, str, bool]], observer: bool):
+    def __init__(self, rows: list[tuple[str, str, str]], observer: bool, legend: tuple[tuple[str, str], ...] = ()):
         super().__init__()
-        self.rows, self.observer = rows, observer
+        self.rows, self.observer, self.legend = rows, observer, legend
 
     def compose(self) -> ComposeResult:
-        t = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
-        t.add_column("key")
-        t.add_column("what it does")
-        t.add_column("")
-        for key, description, allowed in self.rows:
-            t.add_row(key, description, "" if allowed else Text("captain only", "dim"))
+        t = Table(box=None, padding=(0, 1), show_header=True, header_style="bold", expand=True)
+        t.add_column("key", no_wrap=True)
+        t.add_column("what it does", ratio=1)
+        t.add_column("", no_wrap=True)
+        for key, description, why in self.rows:
+            t.add_row(key, description, Text(why, "dim"))
+        legend = Table(box=None, padding=(0, 1), show_header=True, header_style="bold", expand=True)
+        legend.add_column("on screen", no_wrap=True)
+        legend.add_column("means", ratio=1)
+        for symbol, meaning in self.legend:
+            legend.add_row(symbol, meaning)
         with Vertical(id="box"):
-            yield Label("Keys" + (" (OBSERVER: read-only)" if self.observer else ""), id="title")
-            yield Static(t, id="keys")
-            yield Static(
-                "ctrl+p opens the command palette: every action, and the ChatOps line "
-                "(/approve canary …) checked against the plan. Escape closes this.",
-                classes="explain",
-            )
+            yield Label("Help" + (" (OBSERVER: read-only)" if self.observer else "") + " · Escape closes", id="title")
+            with VerticalScroll(id="help-scroll"):
+                yield Static(t, id="keys")
+                yield Static(legend, id="legend")
 
     def action_dismiss(self) -> None:
         self.dismiss(None)

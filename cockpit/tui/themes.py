@@ -11,7 +11,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 DEFAULT = "cockpit-dark"
-THEMES_DIR = Path(__file__).resolve().parents[2] / "themes"
+# The package's themes: cockpit/themes (a link to the repository's themes/ in a checkout, real
+# files in an installed wheel).
+THEMES_DIR = Path(__file__).parent.parent / "themes"
 _HEX = r"^#[0-9a-fA-F]{6}$"
 
 

@@ -1,19 +1,22 @@
-"""What every pane renders from: one snapshot of plan, folded state, the guard's evaluation and clock."""
+"""What every pane renders from: the core's read model of plan, state, the guard's round and clock,
+plus what only this terminal knows (mode, who, busy, theme colours)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
+
+from rich.text import Text
 
 from cockpit.config import Plan
 from cockpit.core.evaluation import Evaluation
+from cockpit.core.readmodel import DOT, FAIL, PASS, RUN, WAIT, WAIVED, WARN, ReadModel, read_model  # noqa: F401
 from cockpit.core.state import RolloutState
-
-# Plain symbols that survive bastion fonts (emoji come out as empty boxes there).
-PASS, FAIL, WAIT, RUN, WAIVED, WARN, DOT = "✓", "✗", "·", "⟳", "~", "▲", "●"
+from cockpit.narrate import say
 
 
-@dataclass
+@dataclass(frozen=True)
 class Palette:
     """The theme's semantic colours (theme files' [roles])."""
 
@@ -34,6 +37,19 @@ class Palette:
             muted=get("cockpit-muted", cls.muted),
         )
 
+    def style(self, role: str) -> str:
+        """A read-model role as a Rich style in this theme. Loud roles are reverse video, never blinking."""
+        return {
+            "ok": self.ok,
+            "warn": f"bold {self.stale}",
+            "breach": f"bold {self.breach}",
+            "alarm": f"bold reverse {self.breach}",
+            "stale": self.stale,
+            "kill": f"bold reverse {self.kill}",
+            "muted": self.muted,
+            "bold": "bold",
+        }.get(role, "")
+
 
 @dataclass
 class View:
@@ -46,19 +62,14 @@ class View:
     who: str  # user@host of this terminal
     colors: Palette
     busy: str = ""  # a command in flight ("KILL SENT", "shifting to 25 %")
+    banner: str = ""  # "DEMO · simulated · 60x": what this screen is not
 
-    def criterion(self, criterion_id: str) -> tuple[bool | None, str]:
-        """(met, why) for a criterion of the current gate: the guard's live verdict when it has
-        one, else what the journal says, else not evaluated yet (None)."""
-        soak = self.live.criteria_for(self.state.phase, self.state.phase_started_at) if self.live else {}
-        live = soak.get(criterion_id)
-        gate = self.state.gates.get(self.state.phase) if self.state.phase is not None else None
-        journaled = gate.criteria.get(criterion_id) if gate else None
-        if live is not None and live.passed is not None:
-            return live.passed, live.detail
-        if journaled is not None:
-            return journaled.passed, journaled.detail
-        return None, live.detail if live else "not evaluated yet"
+    @cached_property
+    def model(self) -> ReadModel:
+        return read_model(self.plan, self.state, self.live, self.now, running=self.running, say=say)
+
+    def style(self, role: str) -> str:
+        return self.colors.style(role)
 
 
 def hhmm(ts: datetime | None) -> str:
@@ -72,13 +83,6 @@ def duration(seconds: float) -> str:
     return f"{s // 60}m{s % 60:02d}s"
 
 
-def money(v: float | None, currency: str = "USD") -> str:
-    if v is None:
-        return "?"
-    sign = "$" if currency == "USD" else ""
-    return f"{sign}{v:,.0f}" + ("" if sign else f" {currency}")
-
-
 def bar(fraction: float, width: int) -> str:
     fraction = min(1.0, max(0.0, fraction))
     full = int(round(fraction * width))
@@ -88,10 +92,20 @@ def bar(fraction: float, width: int) -> str:
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
-def sparkline(values, width: int = 12) -> str:
-    vals = [v for v in values if v == v][-width:]
+def sparkline(values, width: int = 12, threshold: float | None = None, over: str = "", under: str = "") -> Text:
+    """The last `width` values on a fixed scale around the threshold: 0 to twice the threshold
+    (the threshold sits mid-height), so 242–249 ms reads flat and a breach stands out in `over`."""
+    vals = [v for v in values if v is not None and v == v][-width:]
     if not vals:
-        return ""
-    lo, hi = min(vals), max(vals)
-    span = hi - lo or 1.0
-    return "".join(SPARKS[min(7, int((v - lo) / span * 7.999))] for v in vals)
+        return Text("")
+    if threshold is not None and threshold > 0:
+        lo, hi = 0.0, 2.0 * threshold
+    else:
+        lo, hi = min(0.0, min(vals)), max(max(vals), 1.0 if threshold is not None else max(vals))
+    span = (hi - lo) or 1.0
+    text = Text()
+    for v in vals:
+        level = SPARKS[min(7, max(0, int((min(v, hi) - lo) / span * 7.999)))]
+        breached = threshold is not None and v > threshold
+        text.append(level, over if breached else under)
+    return text

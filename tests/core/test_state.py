@@ -132,10 +132,10 @@ def test_gate_decisions_and_criteria(plan):
         ev.GateDecided(phase=0, role="sre", decision="GO", name="Sam"),
     )
     gate = s.gates[0]
-    assert gate.decisions == {"sre": Decision("GO", "Sam", T0 + (n + 3) * SEC, "")}  # the latest decision stands
+    assert gate.decisions == {"sre": Decision("GO", "Sam", T0 + (n + 3) * SEC, "", "alice@bastion")}  # the latest decision stands, with who entered it
     assert gate.criteria == {"api_p95": CriterionState(False, 351.0, "351 ms", T0 + (n + 2) * SEC)}
     no_go = state(plan, *at_phase(plan), ev.GateDecided(phase=0, role="sre", decision="NO-GO", name="Sam", note="cpu"))
-    assert no_go.gates[0].decisions["sre"] == Decision("NO-GO", "Sam", T0 + (n + 1) * SEC, "cpu")
+    assert no_go.gates[0].decisions["sre"] == Decision("NO-GO", "Sam", T0 + (n + 1) * SEC, "cpu", "alice@bastion")
 
 
 def test_re_entering_a_phase_needs_a_fresh_gate(plan):

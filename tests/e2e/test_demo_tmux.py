@@ -64,19 +64,20 @@ def test_demo_start_advance_auto_rollback_quit(tmp_path):
     command = f"env -u COLUMNS -u LINES {sys.executable} -m cockpit demo --scenario latency-regression --speed 120 --state-dir {state}"
     term = Terminal(command)
     try:
-        term.wait_for("PREFLIGHT", "Sign-offs 5/5", "Staging Success  pass")
+        term.wait_for("READY: preflight passed, press s to start at 5 %", "Sign-offs 5/5", "Staging Success  pass")
         term.keys("s")
         term.wait_for("Start the rollout?")
         term.keys("y")  # traffic moves only after a confirmation
-        term.wait_for("Phase 1 (1/4)", "canary 5 %", "LIVE")
-        term.wait_for("SRE: GO (Sam)")  # the simulated SRE says GO once the soak and criteria are done
+        term.wait_for("Phase 1 (1/4)", "canary 5 %", "SOAKING")
+        term.wait_for("Sam (SRE) GO, entered by", "READY: GO recorded, press a to advance to 25 %")  # the simulated SRE says GO once the soak and criteria are done
         term.keys("a")
         term.wait_for("Advance to Phase 2?")
         term.keys("y")
         screen = term.wait_for("Phase 2 (2/4)", "canary 25 %")
         assert "▶25%" in screen
         screen = term.wait_for("ROLLED BACK · KILL VERIFIED", "canary 0 %")
-        assert "FIRED" in screen and "api_p95_regression" in screen
+        assert "FIRED" in screen and "Performance" in screen
+        assert "api_p95_regression" not in screen  # one name per thing: ids only in the journal
         term.keys("q")
         deadline = time.monotonic() + 15
         while not term.dead() and time.monotonic() < deadline:

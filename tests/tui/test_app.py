@@ -71,23 +71,75 @@ async def test_gate_dialog_refuses_a_decision_without_a_name(tmp_path):
     assert 0 not in scene.engine.state.gates or not scene.engine.state.gates[0].decisions
 
 
-async def test_kill_dialog_starts_on_cancel_and_escape_cancels(tmp_path):
+async def test_typing_the_version_right_after_k_fills_the_field_and_kills(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    app = scene.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("k", *"v0.1.0")
+        dialog = app.screen
+        assert isinstance(dialog, KillDialog)
+        assert app.focused is dialog.query_one("#confirm", Input)
+        assert dialog.query_one("#confirm", Input).value == "v0.1.0"
+        assert not dialog.query_one("#pull", Button).disabled
+        await pilot.press("enter")  # Enter in the version field moves on to the reason
+        await pilot.press(*"p95", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert kinds(scene)[-4:] == ["kill_requested", "kill_result", "notified", "rollback_verified"]
+    assert scene.engine.state.kill.reason == "p95" and scene.world.enabled is False
+
+
+async def test_kill_button_is_disabled_until_the_text_matches_exactly(tmp_path):
     scene = await Scene(tmp_path / "s").live(phase=0)
     app = scene.app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("k")
+        pull = app.screen.query_one("#pull", Button)
+        seen = [pull.disabled]
+        for key in "v0.1.0":
+            await pilot.press(key)
+            seen.append(pull.disabled)
+        assert seen == [True, True, True, True, True, True, False]
+        await pilot.press("backspace")
+        assert pull.disabled
+        assert app.screen.query_one("#confirm", Input).placeholder == "type the version here"
+
+
+async def test_a_wrong_version_and_enter_change_nothing_and_say_so_and_escape_cancels(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    app = scene.app()
+    before = kinds(scene)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("k", *"v0.1.1", "enter")
         await pilot.pause()
         assert isinstance(app.screen, KillDialog)
-        assert app.focused is app.screen.query_one("#cancel", Button)
-        await pilot.press("enter")  # a stray Enter lands on Cancel
+        assert "'v0.1.1' is not v0.1.0: nothing was changed" in text_of(app.screen.query_one("#error"))
+        await pilot.press("tab", "enter")  # Enter in the reason field: still the wrong version
         await pilot.pause()
-        assert not isinstance(app.screen, KillDialog)
-        await pilot.press("k")
-        await pilot.pause()
+        assert isinstance(app.screen, KillDialog)
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, KillDialog)
-    assert "kill_requested" not in kinds(scene)
+    assert kinds(scene) == before and scene.world.enabled is True
+
+
+async def test_the_gate_dialog_types_into_the_name_and_enter_records_nothing(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g", *"Sam", "enter")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, GateDialog)
+        assert dialog.query_one("#name", Input).value == "Sam"
+        assert 0 not in scene.engine.state.gates or not scene.engine.state.gates[0].decisions
+        await pilot.click("#go")
+        await pilot.pause()
+        assert "Sam (SRE) GO, entered by alice@bastion" in text_of(dialog.query_one("#summary"))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "Sam (SRE) GO, entered by alice@bastion" in text_of(app.query_one("#phase"))
+    assert scene.engine.state.gates[0].decisions["sre"].by == "alice@bastion"
 
 
 async def test_kill_with_wrong_text_is_refused_and_right_text_kills_verified(tmp_path):
@@ -99,7 +151,10 @@ async def test_kill_with_wrong_text_is_refused_and_right_text_kills_verified(tmp
         dialog = app.screen
         dialog.query_one("#confirm", Input).value = "v0.1.1"
         dialog.query_one("#reason", Input).value = "p95 regression"
-        await pilot.click("#pull")
+        await pilot.pause()
+        assert dialog.query_one("#pull", Button).disabled
+        await pilot.click("#pull")  # a disabled button: nothing happens
+        await pilot.press("enter")  # Enter in the version field: refused, and said
         await pilot.pause()
         assert isinstance(app.screen, KillDialog)
         assert "'v0.1.1' is not v0.1.0: nothing was changed" in text_of(dialog.query_one("#error"))
@@ -111,7 +166,7 @@ async def test_kill_with_wrong_text_is_refused_and_right_text_kills_verified(tmp
         await app.workers.wait_for_complete()
         await pilot.pause()
         header = text_of(app.query_one("#header"))
-        assert "ROLLED BACK · KILL VERIFIED" in header and "canary 0 %" in header
+        assert "ROLLED BACK · KILL VERIFIED" in text_of(app.query_one("#banner")) and "canary 0 %" in header
         assert "KILL VERIFIED" in text_of(app.query_one("#phase"))
     # The gateway's read-back, the channel, then the second proof: canary traffic fell to ~0.
     assert kinds(scene)[-4:] == ["kill_requested", "kill_result", "notified", "rollback_verified"]
@@ -131,7 +186,7 @@ async def test_kill_not_confirmed_is_loud(tmp_path):
         await pilot.click("#pull")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert "KILL NOT CONFIRMED" in text_of(app.query_one("#header"))
+        assert "KILL NOT CONFIRMED" in text_of(app.query_one("#banner"))
         assert any(n.startswith("KILL NOT CONFIRMED") for n in notes(app))
         assert "▶ Emergency" in text_of(app.query_one("#escalation"))
 
@@ -211,10 +266,12 @@ async def test_chatops_line_is_checked_against_the_plan(tmp_path):
     assert scene.engine.journal.records[-1].payload.text.startswith("ChatOps approval checked")
 
 
-HELP_KEYS = [  # key as pressed, as shown in help, the action it runs, its label
-    ("a", "a", "advance", "Advance"), ("g", "g", "gate", "Go/No-Go"), ("k", "k", "kill", "KILL"), ("s", "s", "start", "Start"),
-    ("r", "r", "run_checks", "Checks"), ("o", "o", "sign_off", "Sign"), ("w", "w", "waive", "Waive"), ("n", "n", "note", "Note"),
-    ("question_mark", "?", "help", "Help"), ("q", "q", "quit_cockpit", "Quit"),
+HELP_KEYS = [  # key as pressed, as shown in help, the action it runs, its full label in help
+    ("a", "a", "advance", "Advance to the next phase"), ("g", "g", "gate", "Go/No-Go for the current gate"),
+    ("k", "k", "kill", "Pull the kill switch"), ("s", "s", "start", "Start the rollout"),
+    ("r", "r", "run_checks", "Run preflight checks"), ("o", "o", "sign_off", "Record a sign-off"),
+    ("w", "w", "waive", "Waive a preflight check"), ("n", "n", "note", "Add a note to the journal"),
+    ("c", "c", "checklist", "Tick a rollback step"), ("q", "q", "quit_cockpit", "Quit the cockpit"),
 ]
 
 
@@ -222,15 +279,19 @@ async def test_help_lists_every_binding(tmp_path):
     scene = await Scene(tmp_path / "s").preflight()
     app = scene.app()
     async with app.run_test(size=(120, 40)) as pilot:
-        bound = {key: ab.binding.action for key, ab in app.screen.active_bindings.items()}
+        bound = {b.key: b.action for b in app.BINDINGS}  # every key, whether or not this state offers it
         for key, _, action, _ in HELP_KEYS:
             assert bound.get(key) == action, f"{key} runs {bound.get(key)}, not {action}"
         await pilot.press("question_mark")
         await pilot.pause()
         lines = text_of(app.screen.query_one("#keys")).splitlines()
-        for _, shown, _, label in HELP_KEYS:
+        for _, shown, _, label in HELP_KEYS:  # each label on the row of the key that runs it
             row = next((line.split() for line in lines if f" {label}" in line), None)
             assert row is not None and row[0] == shown, f"help shows {label} on {row}, not on {shown}"
+        assert "Command palette" in " ".join(lines)
+        legend = text_of(app.screen.query_one("#legend"))
+        for symbol in ["▲", "✗", "◌", "·", "HOLD", "STALE", "FIRED", "UNGUARDED", "BLIND"]:
+            assert f"\n {symbol} " in "\n" + legend or legend.startswith(f" {symbol}") or f"\n{symbol} " in "\n" + legend, symbol
         await pilot.press("escape")
 
 
@@ -299,8 +360,10 @@ async def test_the_palette_offers_the_captains_actions_and_takes_the_chatops_lin
     async with app.run_test(size=(120, 40)) as pilot:
         provider = CockpitCommands(app.screen)
         offered = [hit.text for hit in [h async for h in provider.discover()]]
-        assert "Pull the kill switch" in offered and "Start the rollout" in offered
-        assert len(offered) == 9 + 6  # the actions, and a re-run for each of the six preflight checks
+        assert "Start the rollout" in offered
+        assert "Pull the kill switch" not in offered and "Advance to the next phase" not in offered  # not in preflight
+        # run, waive, sign, start, note, help; and a re-run for each of the six preflight checks
+        assert len(offered) == 6 + 6
         (rerun,) = [h async for h in provider.search("Run preflight check: CVE")]
         before = len(scene.engine.journal.records)
         await rerun.command()  # the palette awaits what a hit returns
@@ -349,3 +412,163 @@ async def test_quitting_a_live_rollout_asks_first(tmp_path):
         await pilot.pause()
         explain = text_of(app.screen.query_one(".explain")).replace("\n", " ")
         assert "NO GUARD is running: triggers are not watched" in explain
+
+
+# --- the headline, and the footer after a rollback ------------------------------------------------------
+
+
+async def _scene_for(tmp_path, state: str) -> Scene:
+    s = Scene(tmp_path / "s", {"breaching": "latency-regression", "rolled-back": "latency-regression", "blind": "no-data"}.get(state, "healthy"))
+    if state == "preflight":
+        return await s.preflight(signed=3)
+    if state == "ready-to-start":
+        return await s.preflight()
+    if state == "soaking":
+        return await s.live(phase=0, into_soak_min=6)
+    if state == "ready-to-advance":
+        return await s.live(phase=0, into_soak_min=21)
+    if state in ("breaching", "blind"):
+        return await s.live(phase=1, into_soak_min=6 if state == "breaching" else 3)
+    if state == "rolled-back":
+        return await s.live(phase=1, into_soak_min=12)
+    if state in ("killing", "kill-not-confirmed"):
+        await s.live(phase=0)
+        s.world.gateway_down = True
+        if state == "killing":
+            from cockpit.core.events import KillRequested
+
+            s.engine._append(KillRequested(reason="by hand"))  # sent; the gateway has not answered yet
+        else:
+            await s.engine.kill("by hand")
+        return s
+    if state == "completed":
+        await s.live(phase=3, into_soak_min=21)
+        assert (await s.engine.advance()).ok
+        return s
+    if state == "unguarded":
+        await s.live(phase=0)
+        s.clock.advance(181)  # no guard round for three poll intervals
+        return s
+    raise ValueError(state)
+
+
+HEADLINES = {
+    "preflight": "PREFLIGHT: 6/6 checks passed · 3/5 sign-offs",
+    "ready-to-start": "READY: preflight passed, press s to start at 5 %",
+    "soaking": "SOAKING 14m",
+    "ready-to-advance": "READY: GO recorded, press a to advance to 25 %",
+    "breaching": "BREACHING: Performance — auto-rollback in 4m00s",
+    "blind": "BLIND: 3 triggers without data — holding",
+    "killing": "KILL SENT",
+    "rolled-back": "ROLLED BACK · KILL VERIFIED · canary traffic ~0",
+    "kill-not-confirmed": "KILL NOT CONFIRMED",
+    "completed": "COMPLETED",
+    "unguarded": "UNGUARDED: no guard round for 3m01s",
+}
+
+
+@pytest.mark.parametrize("state", list(HEADLINES))
+async def test_the_headline_for_each_rollout_state(tmp_path, state):
+    scene = await _scene_for(tmp_path, state)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        banner = text_of(app.query_one("#banner")).strip()
+        assert banner.startswith(HEADLINES[state]), banner
+
+
+def _offered(app) -> set[str]:
+    return {ab.binding.action for ab in app.screen.active_bindings.values() if ab.enabled and ab.binding.show}
+
+
+async def test_after_a_rollback_the_footer_offers_no_refused_action(tmp_path):
+    scene = await _scene_for(tmp_path, "rolled-back")
+    app = scene.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        offered = _offered(app)
+        assert offered == {"checklist", "note", "help", "quit_cockpit"}, offered
+        before = kinds(scene)
+        for key in ("a", "s", "o", "w", "g", "r"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is app.screen_stack[0], key
+        assert kinds(scene) == before
+
+
+async def test_the_footer_follows_the_state(tmp_path):
+    scene = await _scene_for(tmp_path, "preflight")
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert {"start", "run_checks", "sign_off", "waive"} <= _offered(app) and not {"advance", "kill", "gate"} & _offered(app)
+
+
+async def test_a_rollback_step_is_ticked_by_hand_and_journaled(tmp_path):
+    scene = await _scene_for(tmp_path, "rolled-back")
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        app.screen.query_one("#step", Select).value = "hotfix branch created"
+        await pilot.press(*"hotfix/p95", "enter")
+        await pilot.pause()
+        assert "hotfix/p95 (alice" in text_of(app.query_one("#phase"))
+    note = scene.engine.journal.records[-1]
+    assert note.kind == "note" and note.payload.text == "rollback step done: hotfix branch created: hotfix/p95"
+
+
+async def test_no_contact_channel_or_trigger_name_of_the_seed_plan_is_cut_at_120x40(tmp_path):
+    """Read the rendered screen's text: every escalation contact and channel, the kill switch's
+    channel and every trigger's name appear whole (an ellipsis would cut them)."""
+    scene = await _scene_for(tmp_path, "breaching")
+    plan = scene.engine.plan
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = "\n".join(text_of(app.query_one(f"#{pane}")) for pane in ("phase", "escalation", "budget", "banner"))
+    from cockpit.core.readmodel import trigger_label
+
+    wanted = [c for lvl in plan.escalation for c in lvl.contacts] + [lvl.channel for lvl in plan.escalation]
+    wanted += [plan.kill_switch.notify] + [trigger_label(t.name) for t in plan.triggers]
+    missing = [w for w in wanted if w not in screen]
+    assert missing == [], missing
+
+
+async def test_the_footer_shows_the_palette_and_note_keys(tmp_path):
+    scene = await _scene_for(tmp_path, "soaking")
+    app = scene.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        footer = app.query_one("Footer")
+        shown = " ".join(str(w.render()) for w in footer.query("FooterKey"))
+        assert "^p" in shown or "ctrl+p" in shown, shown
+        assert "Note" in shown
+
+
+async def test_the_demo_says_so_in_its_header(tmp_path):
+    from cockpit import demo
+
+    scene = await _scene_for(tmp_path, "soaking")
+    app = scene.app(banner=demo.banner(60))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "DEMO · simulated · 60x" in text_of(app.query_one("#header"))
+    assert demo.watch_hint(tmp_path) == f"watch it from another terminal: cockpit observe --state-dir {tmp_path}"
+
+
+async def test_captain_and_observer_fed_the_same_evaluation_render_the_same_panes(tmp_path):
+    """The observer reads the guard's published round (guard.json) and the journal; the captain
+    its in-process guard: every pane is the same text, only the header's mode badge differs."""
+    scene = await _scene_for(tmp_path, "breaching")
+    shown = []
+    for app in (scene.app(), scene.observer_app()):
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            shown.append({p: text_of(app.query_one(f"#{p}")) for p in ("header", "banner", "phase", "preflight", "budget", "escalation", "timeline")})
+    captain, observer = shown
+    assert "BREACHING: Performance" in captain["banner"]
+    for pane in ("banner", "phase", "preflight", "budget", "escalation", "timeline"):
+        assert captain[pane] == observer[pane], pane
+    assert captain["header"] != observer["header"]
+    assert captain["header"].replace("CAPTAIN alice@bastion", "X").split("X")[1:] == observer["header"].replace("OBSERVER read-only", "X").split("X")[1:]

@@ -25,6 +25,12 @@ def scene(tmp_path, state: str) -> Scene:
         return asyncio.run(Scene(tmp_path / "s", "latency-regression").live(phase=1, into_soak_min=6))
     if state == "rolled-back":
         return asyncio.run(Scene(tmp_path / "s", "latency-regression").live(phase=1, into_soak_min=12))
+    if state == "blind":
+        return asyncio.run(Scene(tmp_path / "s", "no-data").live(phase=1, into_soak_min=3))
+    if state == "decided":
+        s = asyncio.run(Scene(tmp_path / "s").live(phase=1, into_soak_min=21))
+        assert s.engine.decide("po", "GO", "Priya", "UI E2E confirmed").ok  # entered by the captain for the owner
+        return s
     raise ValueError(state)
 
 
@@ -36,7 +42,7 @@ async def _still(pilot) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("state", ["preflight", "breaching", "rolled-back"])
+@pytest.mark.parametrize("state", ["preflight", "breaching", "rolled-back", "blind", "decided"])
 def test_main_screen(snap_compare, tmp_path, state, size):
     s = scene(tmp_path, state)
     press = ["2"] if state == "preflight" else []  # compact layout: the preflight tab
@@ -46,12 +52,13 @@ def test_main_screen(snap_compare, tmp_path, state, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize(
     "key, state",
-    [("k", "breaching"), ("g", "breaching"), ("w", "preflight"), ("o", "preflight"), ("question_mark", "breaching"), ("s", "ready"), ("q", "breaching")],
-    ids=["kill", "gate", "waive", "sign-off", "help", "confirm-start", "confirm-quit"],
+    [("k", "breaching"), (("k", *"v0.1.0"), "breaching"), ("g", "decided"), ("g", "breaching"), ("w", "preflight"), ("o", "preflight"), ("question_mark", "breaching"), ("s", "ready"), ("q", "breaching")],
+    ids=["kill", "kill-typed", "gate-decided", "gate", "waive", "sign-off", "help", "confirm-start", "confirm-quit"],
 )
 def test_dialog(snap_compare, tmp_path, key, state, size):
     s = scene(tmp_path, state)
-    assert snap_compare(s.app(), terminal_size=size, press=[key], run_before=_still)
+    press = list(key) if isinstance(key, tuple) else [key]
+    assert snap_compare(s.app(), terminal_size=size, press=press, run_before=_still)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -64,3 +71,24 @@ def test_observer(snap_compare, tmp_path, size):
 def test_compact_tabs(snap_compare, tmp_path, pane):
     s = scene(tmp_path, "rolled-back")
     assert snap_compare(s.app(), terminal_size=(80, 24), press=[pane], run_before=_still)
+
+
+def test_badge_on_a_tab_while_another_is_shown(snap_compare, tmp_path):
+    """80x24, the Budget tab open while Performance breaches: the banner and the Phase and
+    Escalation tabs' badges say so."""
+    s = scene(tmp_path, "breaching")
+    assert snap_compare(s.app(), terminal_size=(80, 24), press=["3"], run_before=_still)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_demo_header(snap_compare, tmp_path, size):
+    from cockpit import demo
+
+    s = scene(tmp_path, "breaching")
+    assert snap_compare(s.app(banner=demo.banner(60)), terminal_size=size, run_before=_still)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_help_legend(snap_compare, tmp_path, size):
+    s = scene(tmp_path, "rolled-back")
+    assert snap_compare(s.app(), terminal_size=size, press=["question_mark"], run_before=_still)

@@ -61,4 +61,4 @@ async def test_no_color_is_honoured(tmp_path, monkeypatch):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert app.no_color
-        assert "PREFLIGHT" in text_of(app.query_one("#header"))  # status is always in words, not colour alone
+        assert "READY" in text_of(app.query_one("#banner"))  # the headline is always in words, not colour alone

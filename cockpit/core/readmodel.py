@@ -1,0 +1,794 @@
+"""The screen's read model: every row a face shows, built purely from state, plan, the guard's round and `now`.
+
+Faces (the captain's screen, observers, `status`) lay these rows out and decide nothing: the
+headline word, each trigger's mark and countdown, which gate criteria hold, the budget's colour,
+which escalation level applies, what the rollback checklist has done. Styles are semantic roles
+(`ROLES`); a face maps them to its theme's colours.
+
+The plan is duck-typed (the config `Plan`: triggers, phases, escalation, budget, preflight,
+sign_offs, kill_switch, role_title); the core imports neither the config nor the screen.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Literal
+
+from cockpit.core import events as ev
+from cockpit.core import rules
+from cockpit.core.budget import BudgetBurn, next_alert
+from cockpit.core.escalation import EMERGENCY
+from cockpit.core.evaluation import CriterionView, Evaluation, GuardId
+from cockpit.core.state import RolloutState
+from cockpit.core.triggers import TriggerTrack, WindowVerdict, format_duration, format_value
+
+Role = Literal["ok", "warn", "breach", "alarm", "stale", "kill", "muted", "bold", "plain"]
+ROLES: tuple[str, ...] = ("ok", "warn", "breach", "alarm", "stale", "kill", "muted", "bold", "plain")
+# ok: healthy, passed. warn: amber, needs attention (breaching, blind). breach: red, failed.
+# alarm: red and loud (fired, unguarded). stale: an old value. kill: the kill switch (loud).
+# muted: waiting, not applicable. bold / plain: emphasis only.
+
+# Plain symbols that survive bastion fonts (emoji come out as empty boxes there).
+PASS, FAIL, WAIT, RUN, WAIVED, WARN, DOT, STALE_MARK = "✓", "✗", "·", "⟳", "~", "▲", "●", "◌"
+
+LEGEND: tuple[tuple[str, str], ...] = (
+    (PASS, "passed, met, signed, healthy"),
+    (FAIL, "failed, not met, or a trigger that FIRED"),
+    (WARN, "breaching now, or holding for want of data"),
+    (STALE_MARK, "STALE: no fresh answer from the guard for this gauge"),
+    (WAIT, "waiting: not evaluated yet, not run yet, missing"),
+    (RUN, "a preflight check running now"),
+    (WAIVED, "a preflight check waived, with its recorded reason"),
+    (DOT, "a connection: green up, red DOWN, grey not used"),
+    ("▶", "the current phase; an escalation level that applies now"),
+    ("HOLD", "a trigger without data that holds the rollout (its no-data policy)"),
+    ("STALE", "the last answer is older than two poll intervals (its age follows)"),
+    ("FIRED", "the trigger held for its whole window and acted (the value and time it fired)"),
+    ("6m00s/10m00s", "breaching for 6 minutes of the 10 it needs to fire"),
+    ("UNGUARDED", "the rollout is live and no guard evaluates the triggers"),
+    ("BLIND", "triggers have no data: a breach could not be seen"),
+)
+
+PANES = ("phase", "preflight", "budget", "escalation", "timeline")
+CHECKLIST_PREFIX = "rollback step done: "
+
+
+# --- wording helpers ----------------------------------------------------------------------------
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """`1 sample`, `3 samples`: counts read as words."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+def trigger_label(name: str) -> str:
+    """The name a trigger goes by on screen: the metric part of the plan's name.
+    "Error Rate ≥ 2 %" -> "Error Rate", "Security: cross-…" -> "Security"."""
+    for sep in (":", " ≤", " ≥", " <", " >", " =", " ("):
+        name = name.split(sep)[0]
+    return name.strip()
+
+
+def trigger_names(plan: Any) -> dict[str, str]:
+    """Trigger id -> its on-screen name, from the config plan or the journal's plan document."""
+    triggers = getattr(plan, "triggers", None)
+    if triggers and not isinstance(triggers[0], str):
+        return {t.id: trigger_label(t.name) for t in triggers}
+    document = getattr(plan, "document", None) or {}
+    return {t["id"]: trigger_label(t.get("name", t["id"])) for t in document.get("triggers", ()) if "id" in t}
+
+
+def _cmp(comparison: Any) -> str:
+    return str(getattr(comparison, "value", comparison)).replace(">=", "≥").replace("<=", "≤")
+
+
+def _hms(ts: datetime | None) -> str:
+    return "--:--:--" if ts is None else ts.strftime("%H:%M:%S")
+
+
+def _seconds(td: timedelta | float | None) -> float:
+    if td is None:
+        return 0.0
+    return td.total_seconds() if isinstance(td, timedelta) else float(td)
+
+
+def baseline_word(trigger: Any) -> str:
+    """What a relative threshold is relative to, in the plan's words: "vs staging" -> "staging"."""
+    name = getattr(trigger, "name", "")
+    if " vs " in name:
+        return name.split(" vs ", 1)[1].split()[0].strip(",;)") or "baseline"
+    return "baseline"
+
+
+def limit_text(trigger: Any, threshold: float | None) -> str:
+    """`> 1,200 ms`; a relative one shows its baseline: `> 285 ms (staging 238 ms +20 %)`."""
+    if getattr(trigger, "check", None):
+        return "check fails"
+    unit = getattr(trigger, "unit", "")
+    sym = _cmp(trigger.comparison)
+    pct = getattr(trigger, "above_baseline_pct", None)
+    if pct is not None:
+        word = baseline_word(trigger)
+        sign = "+" if pct >= 0 else ""
+        if threshold is None:
+            return f"{sym} {word} {sign}{pct:g} %"
+        base = threshold / (1.0 + pct / 100.0)
+        return f"{sym} {format_value(threshold, unit)} ({word} {format_value(base, unit)} {sign}{pct:g} %)"
+    shown = threshold if threshold is not None else getattr(trigger, "threshold", None)
+    return f"{sym} {format_value(shown, unit)}"
+
+
+# --- the rows -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The one state a captain reads first, in words and a role: `BREACHING: Performance — auto-rollback in 5m00s`."""
+
+    word: str
+    detail: str = ""
+    role: Role = "bold"
+    sep: str = ": "
+
+    @property
+    def text(self) -> str:
+        return f"{self.word}{self.sep}{self.detail}" if self.detail else self.word
+
+    @property
+    def alarming(self) -> bool:
+        return self.role in ("warn", "breach", "alarm", "kill")
+
+
+@dataclass(frozen=True)
+class TriggerRow:
+    id: str
+    name: str  # the plan's trigger name as the screen says it ("Performance")
+    mark: str
+    value: str  # "" when there is nothing to show (no data)
+    limit: str
+    pending: str  # "6m00s/10m00s", "FIRED 14:22:00", "HOLD: no data", "STALE 3m00s", "—"
+    role: Role
+    state: str  # waiting | ok | breaching | fired | hold | ignored | stale | stopped
+    history: tuple[float, ...] = ()
+    threshold: float | None = None
+    fires_in: float | None = None  # seconds until a breaching trigger fires
+    action: str = ""
+
+
+@dataclass(frozen=True)
+class CriterionRow:
+    id: str
+    name: str
+    met: bool | None
+    mark: str
+    text: str  # the verdict in words, or the criterion's name while not evaluated
+    role: Role
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    role_id: str
+    title: str
+    decision: str  # GO | NO-GO | waiting
+    name: str
+    entered_by: str
+    at: datetime | None
+    note: str
+    role: Role
+
+    @property
+    def text(self) -> str:
+        """`Sam (SRE) GO, entered by alice@bastion`, or `SRE: waiting`."""
+        if self.decision == "waiting":
+            return f"{self.title}: waiting"
+        by = f", entered by {self.entered_by}" if self.entered_by else ""
+        return f"{self.name} ({self.title}) {self.decision}{by}"
+
+
+@dataclass(frozen=True)
+class GateView:
+    phase: int | None
+    name: str
+    owners: str
+    stopped: str  # "" while the gate is open; "rolled back" after a kill
+    criteria: tuple[CriterionRow, ...]
+    manual: tuple[str, ...]
+    decisions: tuple[DecisionRow, ...]
+
+
+@dataclass(frozen=True)
+class BudgetRow:
+    name: str
+    spent: str  # "$10,625 of $18,000"
+    pct: str
+    projected: str  # "$12,450  69 %"
+    role: Role
+
+
+@dataclass(frozen=True)
+class BudgetView:
+    rows: tuple[BudgetRow, ...]
+    total: BudgetRow | None
+    margin: str
+    role: Role  # the projection's colour
+    next_alert: str
+    next_role: Role
+    raised: str
+    known: bool  # any spend data at all
+
+
+@dataclass(frozen=True)
+class EscalationRow:
+    level: str
+    name: str
+    scope: str
+    owners: str
+    contacts: tuple[str, ...]
+    channel: str
+    reasons: tuple[str, ...]  # why it applies now; empty when it does not
+    role: Role
+
+    @property
+    def applies(self) -> bool:
+        return bool(self.reasons)
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    id: str
+    name: str
+    mark: str
+    word: str
+    at: str
+    detail: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class SignOffRow:
+    role_id: str
+    title: str
+    mark: str
+    word: str
+    at: str
+    name: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    at: datetime
+    text: str
+    role: Role
+    kind: str
+
+
+@dataclass(frozen=True)
+class ChecklistRow:
+    """One step of the plan's rollback procedure, and whether it is done."""
+
+    key: str  # the step's name in the journal (`rollback step done: <key>: ...`)
+    step: str
+    done: bool | None  # None: done by hand, not ticked yet
+    detail: str
+    manual: bool  # a person ticks it (journaled)
+    mark: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class GuardHealth:
+    guarded: bool
+    needed: bool  # a rollout is live: somebody must evaluate
+    text: str  # "GUARD 4242@bastion · last round 3s ago", "UNGUARDED 3m00s", "no guard"
+    short: str  # for narrow headers: "guard ● 3s"
+    role: Role
+    guard: GuardId | None = None
+    age_s: float | None = None
+
+
+@dataclass(frozen=True)
+class SoakView:
+    started: bool
+    stopped: str  # "" while soaking; the status word otherwise
+    fraction: float
+    left_s: float
+    total_s: float
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    headline: Headline
+    banner: tuple[str, ...]  # lines across every tab while something is wrong; () when all is well
+    badges: dict[str, tuple[str, Role]]  # pane -> (mark, role) while it holds a breach, a fire or blindness
+    triggers: tuple[TriggerRow, ...]
+    gate: GateView
+    soak: SoakView
+    budget: BudgetView
+    escalation: tuple[EscalationRow, ...]
+    checks: tuple[CheckRow, ...]
+    sign_offs: tuple[SignOffRow, ...]
+    timeline: tuple[TimelineLine, ...]  # newest first
+    checklist: tuple[ChecklistRow, ...]  # after a kill: the rollback procedure
+    guard: GuardHealth
+    actions: frozenset[str]  # the commands this state offers (the footer shows no other)
+
+
+# --- the rules ----------------------------------------------------------------------------------
+
+
+def criterion(state: RolloutState, live: Evaluation | None, criterion_id: str) -> CriterionView:
+    """A criterion of the current gate: the guard's live verdict when it has one, else what the
+    journal says, else not evaluated yet (passed None)."""
+    soak = live.criteria_for(state.phase, state.phase_started_at) if live else {}
+    current = soak.get(criterion_id)
+    gate = state.gates.get(state.phase) if state.phase is not None else None
+    journaled = gate.criteria.get(criterion_id) if gate else None
+    if current is not None and current.passed is not None:
+        return current
+    if journaled is not None:
+        return CriterionView(journaled.passed, journaled.value, journaled.detail)
+    return CriterionView(None, None, current.detail if current else "not evaluated yet")
+
+
+def _action_words(trigger: Any) -> str:
+    action = getattr(trigger, "action", "rollback")
+    if action == "rollback":
+        return "auto-rollback"
+    if action == "hold":
+        return "holds the rollout"
+    return f"pages {getattr(trigger, 'level', '')}".strip()
+
+
+def trigger_row(trigger: Any, state: RolloutState, live: Evaluation | None, now: datetime) -> TriggerRow:
+    """One trigger as its gauge shows it: value, limit (with its baseline), pending time, mark and role."""
+    name = trigger_label(trigger.name)
+    journaled = state.triggers.get(trigger.id)
+    unit = getattr(trigger, "unit", "")
+    is_check = bool(getattr(trigger, "check", None))
+    base = dict(id=trigger.id, name=name, action=getattr(trigger, "action", ""))
+
+    def shown(value: float | None) -> str:
+        if value is None:
+            return ""
+        if is_check:
+            return "fail" if value > 0.5 else "pass"
+        return format_value(value, unit)
+
+    track: TriggerTrack | None = None
+    stale: float | None = None
+    if live is not None:
+        track, stale = live.gauge(trigger.id, now)
+    verdict: WindowVerdict | None = track.verdict if track else None
+    threshold = verdict.threshold if verdict else (journaled.threshold if journaled and journaled.threshold is not None else None)
+    limit = limit_text(trigger, threshold)
+    history = track.history if track else ()
+
+    if journaled is not None and journaled.fired is not None:
+        f = journaled.fired
+        return TriggerRow(**base, mark=FAIL, value=shown(f.value), limit=limit_text(trigger, f.threshold if f.threshold is not None else threshold),
+                          pending=f"FIRED {_hms(journaled.fired_at)}", role="alarm", state="fired", history=history, threshold=f.threshold)
+    if state.status == "preflight":
+        return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending="armed at start", role="muted", state="waiting", threshold=threshold)
+    if state.status in ("rolled_back", "completed"):
+        return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending="stopped", role="muted", state="stopped", history=history, threshold=threshold)
+    if live is None or verdict is None:
+        if live is None:
+            why = "no guard"
+        elif track is not None and track.last_error:
+            why = "no answer"
+        else:
+            why = "next check run" if is_check else "first poll"
+        return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending=why, role="muted", state="waiting", history=history, threshold=threshold)
+    if stale is not None:
+        last = history[-1] if history else verdict.value
+        age = "" if track.last_good_at is None else format_duration(now.timestamp() - track.last_good_at)
+        value = f"{shown(last)}, {age} ago" if last is not None and age else ""
+        return TriggerRow(**base, mark=STALE_MARK, value=value, limit=limit, pending="STALE " + ("—" if math.isinf(stale) else format_duration(stale)),
+                          role="stale", state="stale", history=history, threshold=threshold)
+    s = verdict.state
+    if s == "fired":
+        return TriggerRow(**base, mark=FAIL, value=shown(verdict.value), limit=limit, pending=f"FIRED {_hms(datetime.fromtimestamp(verdict.at, now.tzinfo))}",
+                          role="alarm", state="fired", history=history, threshold=threshold)
+    if s == "breaching":
+        elapsed = max(0.0, now.timestamp() - verdict.at)
+        fires_in = max(0.0, verdict.needed_s - verdict.breaching_for_s - elapsed)
+        pending = f"{format_duration(verdict.breaching_for_s)}/{format_duration(verdict.needed_s)}"
+        return TriggerRow(**base, mark=WARN, value=shown(verdict.value), limit=limit, pending=pending, role="breach", state="breaching",
+                          history=history, threshold=threshold, fires_in=fires_in)
+    if s == "no_data_hold":
+        return TriggerRow(**base, mark=WARN, value="", limit=limit, pending="HOLD: no data", role="warn", state="hold", history=history, threshold=threshold)
+    if s == "no_data_ignored":
+        return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending="no data (ignored)", role="muted", state="ignored", history=history, threshold=threshold)
+    return TriggerRow(**base, mark=PASS, value=shown(verdict.value), limit=limit, pending="—", role="ok", state="ok", history=history, threshold=threshold)
+
+
+def trigger_rows(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime) -> tuple[TriggerRow, ...]:
+    return tuple(trigger_row(t, state, live, now) for t in plan.triggers)
+
+
+def guard_health(state: RolloutState, live: Evaluation | None, now: datetime) -> GuardHealth:
+    """`GUARD 4242@bastion · last round 3s ago`, or `UNGUARDED` while a rollout is live and no
+    round is fresher than three poll intervals (`Evaluation.guarded`)."""
+    age = live.round_age(now) if live else None
+    if live is not None and live.guarded(now):
+        shown = format_duration(age or 0)
+        return GuardHealth(True, state.live, f"GUARD {live.guard} · last round {shown} ago", f"guard {DOT} {shown}", "ok", live.guard, age)
+    if state.live:
+        since = f" {format_duration(age)}" if age is not None else ""
+        return GuardHealth(False, True, f"UNGUARDED{since}", f"UNGUARDED{since}", "alarm", live.guard if live else None, age)
+    return GuardHealth(False, False, "no guard", "guard none", "muted", live.guard if live else None, age)
+
+
+def soak_view(plan: Any, state: RolloutState, now: datetime) -> SoakView:
+    if state.phase is None or state.phase_started_at is None:
+        return SoakView(False, "", 0.0, 0.0, 0.0)
+    total = _seconds(plan.phases[state.phase].soak)
+    if state.status not in ("live", "killing"):
+        return SoakView(True, status_word(state), 0.0, 0.0, total)
+    left = _seconds(rules.soak_remaining(state, now))
+    return SoakView(True, "", (1 - left / total) if total else 1.0, left, total)
+
+
+def status_word(state: RolloutState) -> str:
+    """The rollout's status in one word, as refusals and the soak line say it."""
+    if state.status == "rolled_back":
+        return "rolled back"
+    return {"preflight": "preflight", "live": "live", "killing": "kill sent", "kill_unconfirmed": "KILL NOT CONFIRMED",
+            "completed": "completed"}[state.status]
+
+
+def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime,
+             triggers: tuple[TriggerRow, ...] | None = None) -> Headline:
+    """The one state the captain reads first. In order: the kill switch, completion, preflight,
+    UNGUARDED, a fired trigger, BREACHING (the soonest to fire, counting down), BLIND, a shift in
+    flight, then READY / HEALTHY / SOAKING."""
+    rows = triggers if triggers is not None else trigger_rows(plan, state, live, now)
+    k = state.kill
+    if state.status == "kill_unconfirmed":
+        error = f": {k.result.error}" if k and k.result and k.result.error else ""
+        return Headline("KILL NOT CONFIRMED", f"the gateway did not confirm the canary is off{error} — Emergency", "kill")
+    if state.status == "killing":
+        return Headline("KILL SENT", "waiting for the gateway to read the canary back off", "kill")
+    if state.status == "rolled_back":
+        if k is not None and k.verified is not None and not k.verified.ok:
+            return Headline("ROLLED BACK · KILL VERIFIED", f"canary traffic NOT ~0: {k.verified.detail}", "breach", " — ")
+        traffic = "canary traffic ~0" if k is not None and k.verified is not None else ""
+        return Headline("ROLLED BACK · KILL VERIFIED", traffic, "warn", " · ")
+    if state.status == "completed":
+        return Headline("COMPLETED", "the canary is the release", "ok")
+    if state.status == "preflight":
+        refusals = rules.start_refusals(state, now)
+        first = plan.phases[0]
+        if not refusals:
+            return Headline("READY", f"preflight passed, press s to start at {first.weight} %", "ok")
+        checks = list(state.checks.values())
+        passed = sum(1 for c in checks if c.satisfied)
+        signed = sum(1 for r in plan.sign_offs if r in state.sign_offs)
+        freeze = next((r for r in refusals if r.startswith("inside the freeze")), "")
+        detail = f"{passed}/{len(checks)} checks passed · {signed}/{len(plan.sign_offs)} sign-offs" + (f" · {freeze}" if freeze else "")
+        return Headline("PREFLIGHT", detail, "bold")
+
+    guard = guard_health(state, live, now)
+    if not guard.guarded:
+        why = "no guard has published a round" if live is None or live.at is None else f"no guard round for {format_duration(guard.age_s or 0)}"
+        return Headline("UNGUARDED", f"{why} — triggers are not evaluated, nothing rolls back on its own", "alarm")
+    fired = [r for r in rows if r.state == "fired"]
+    if fired:
+        r = fired[0]
+        more = f" (+{len(fired) - 1} more)" if len(fired) > 1 else ""
+        return Headline("FIRED", f"{r.name} {r.value} {r.limit} at {r.pending.removeprefix('FIRED ')}{more}", "alarm")
+    breaching = sorted((r for r in rows if r.state == "breaching"), key=lambda r: r.fires_in if r.fires_in is not None else math.inf)
+    if breaching:
+        r = breaching[0]
+        trig = next(t for t in plan.triggers if t.id == r.id)
+        more = f" (+{len(breaching) - 1} more)" if len(breaching) > 1 else ""
+        return Headline("BREACHING", f"{r.name} — {_action_words(trig)} in {format_duration(r.fires_in or 0)}{more}", "warn")
+    blind = [r for r in rows if r.state in ("hold", "stale")]
+    if blind:
+        holding = " — holding" if any(r.state == "hold" for r in blind) else " — stale gauges"
+        return Headline("BLIND", f"{plural(len(blind), 'trigger')} without data{holding}", "warn")
+    if state.pending_shift is not None:
+        return Headline("SHIFTING", f"to {state.pending_shift.weight} %, waiting for the gateway to confirm", "warn")
+    if state.phase is None:
+        return Headline("STARTING", f"shifting to {plan.phases[0].weight} %", "bold")
+    left = _seconds(rules.soak_remaining(state, now))
+    if left > 0:
+        return Headline("SOAKING", f"{format_duration(left)} left", "ok", " ")
+    refusals = rules.advance_refusals(state, now)
+    if not refusals:
+        nxt = rules.next_phase(state)
+        step = "complete the rollout" if nxt is None else f"advance to {plan.phases[nxt].weight} %"
+        return Headline("READY", f"GO recorded, press a to {step}", "ok")
+    nogo = next((r for r in refusals if r.startswith("NO-GO")), None)
+    if nogo:
+        return Headline("NO-GO", nogo.removeprefix("NO-GO ").removeprefix("by "), "breach")
+    return Headline("HEALTHY", f"soak complete; {refusals[0]}", "ok")
+
+
+def gate_view(plan: Any, state: RolloutState, live: Evaluation | None) -> GateView:
+    if state.phase is None:
+        return GateView(None, "", "", "", (), (), ())
+    spec = plan.phases[state.phase]
+    owners = " + ".join(plan.role_title(o) for o in spec.gate.owners)
+    stopped = {"rolled_back": "rolled back", "killing": "kill sent", "kill_unconfirmed": "kill not confirmed"}.get(state.status, "")
+    gate = state.gates.get(state.phase)
+    rows = []
+    if not stopped:
+        for c in spec.gate.auto:
+            v = criterion(state, live, c.id)
+            if v.passed is None:
+                rows.append(CriterionRow(c.id, c.name, None, WAIT, c.name, "muted"))
+            elif v.passed:
+                rows.append(CriterionRow(c.id, c.name, True, PASS, v.detail, "ok"))
+            else:
+                rows.append(CriterionRow(c.id, c.name, False, FAIL, v.detail, "breach"))
+    decisions = []
+    for role in spec.gate.owners:
+        d = gate.decisions.get(role) if gate else None
+        title = plan.role_title(role)
+        if d is None:
+            decisions.append(DecisionRow(role, title, "waiting", "", "", None, "", "muted"))
+        else:
+            decisions.append(DecisionRow(role, title, d.decision, d.name, getattr(d, "by", ""), d.at, d.note,
+                                         "ok" if d.decision == "GO" else "breach"))
+    manual = () if stopped else tuple(spec.gate.manual)
+    return GateView(state.phase, spec.name, owners, stopped, tuple(rows), manual, tuple(decisions))
+
+
+def budget_role(projected_pct: float) -> Role:
+    """The month-end projection's colour: under 75 % fine, under 95 % a warning, above it loud."""
+    if projected_pct < 75:
+        return "ok"
+    return "warn" if projected_pct < 95 else "breach"
+
+
+def _money(v: float | None, currency: str = "USD") -> str:
+    if v is None:
+        return "?"
+    sign = "$" if currency == "USD" else ""
+    return f"{sign}{v:,.0f}" + ("" if sign else f" {currency}")
+
+
+def budget_view(plan: Any, state: RolloutState, burn: BudgetBurn | None) -> BudgetView:
+    budget = plan.budget
+    cur = getattr(budget, "currency", "USD")
+    money = lambda v: _money(v, cur)  # noqa: E731
+    raised = ", ".join(f"{p:g} %" for p in sorted(state.budget_alerts)) or "none"
+    if burn is None:
+        rows = tuple(BudgetRow(c.name, f"? of {money(c.monthly)}", "", f"{money(c.projected)} plan", "plain") for c in budget.categories)
+        return BudgetView(rows, None, "", "muted", "no spend data yet", "muted", raised, False)
+    rows = tuple(
+        BudgetRow(c.name, f"{money(c.spent)} of {money(c.monthly)}", f"{c.pct:.0f} %" if c.pct is not None else "?",
+                  f"{money(c.projected)} {c.projected_pct:3.0f} %", "plain")
+        for c in burn.categories
+    )
+    role = budget_role(burn.projected_pct)
+    known = any(c.spent is not None for c in burn.categories)  # no spend data is "?", never "$0"
+    total = BudgetRow("Total", f"{money(burn.spent if known else None)} of {money(burn.monthly)}",
+                      f"{burn.pct:.0f} %" if known else "?", f"{money(burn.projected)} {burn.projected_pct:3.0f} %", role)
+    nxt = next_alert(burn, budget.alerts)
+    margin = f"{money(burn.safety_margin)} ({100 * burn.safety_margin / burn.monthly:.0f} %)"
+    words = f"next alert at {nxt.at_pct:g} %: {nxt.action}" if nxt else "every alert threshold crossed"
+    return BudgetView(rows, total, margin, role, words, "muted" if nxt else "breach", f"{raised} · {burn.month_fraction:.0%} of the month gone", known)
+
+
+def escalation_rows(plan: Any, state: RolloutState) -> tuple[EscalationRow, ...]:
+    """Every level of the matrix, with the reasons it applies now (breaching or fired triggers by
+    name, explicit escalations, an unconfirmed kill for Emergency)."""
+    names = trigger_names(plan)
+    levels = {t.id: t.level for t in plan.triggers}
+    reasons: dict[str, list[str]] = {}
+    for trigger_id, t in sorted(state.triggers.items()):
+        if t.breaching and not t.no_data and trigger_id in levels:
+            reasons.setdefault(levels[trigger_id], []).append(f"{names.get(trigger_id, trigger_id)} {'fired' if t.fired else 'breaching'}")
+    for _, e in state.escalations:
+        reasons.setdefault(e.level, []).append(with_names(e.reason, names))
+    if state.status == "kill_unconfirmed":
+        reasons.setdefault(EMERGENCY, []).append("KILL NOT CONFIRMED")
+    rows = []
+    for lvl in plan.escalation:
+        why = tuple(dict.fromkeys(reasons.get(lvl.level, ())))
+        role: Role = ("kill" if lvl.level == EMERGENCY else "alarm") if why else "plain"
+        rows.append(EscalationRow(lvl.level, lvl.name, lvl.scope, ", ".join(plan.role_title(o) for o in lvl.owners),
+                                  tuple(lvl.contacts), lvl.channel, why, role))
+    return tuple(rows)
+
+
+def with_names(text: str, names: dict[str, str]) -> str:
+    """A journaled reason that names trigger ids, said with the triggers' names."""
+    for trigger_id, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(f"trigger {trigger_id} ", f"{name} ")
+    return text
+
+
+def check_rows(plan: Any, state: RolloutState, running: frozenset[str] = frozenset()) -> tuple[CheckRow, ...]:
+    rows = []
+    for check in plan.preflight:
+        cs = state.checks.get(check.id)
+        at = f"{cs.at:%H:%M}" if cs and cs.at else ""
+        if check.id in running:
+            rows.append(CheckRow(check.id, check.name, RUN, "running", at, "", "stale"))
+        elif cs and cs.waived:
+            rows.append(CheckRow(check.id, check.name, WAIVED, "waived", at, f"{cs.waived} ({cs.waived_by})", "stale"))
+        elif cs is None or cs.status == "pending":
+            rows.append(CheckRow(check.id, check.name, WAIT, "pending", "", check.description, "muted"))
+        else:
+            ok = cs.status == "pass"
+            rows.append(CheckRow(check.id, check.name, PASS if ok else FAIL, cs.status, at, cs.detail, "ok" if ok else "breach"))
+    return tuple(rows)
+
+
+def sign_off_rows(plan: Any, state: RolloutState) -> tuple[SignOffRow, ...]:
+    rows = []
+    for role in plan.sign_offs:
+        sig = state.sign_offs.get(role)
+        title = plan.role_title(role)
+        if sig:
+            rows.append(SignOffRow(role, title, PASS, "signed", f"{sig.at:%H:%M}", sig.name, "ok"))
+        else:
+            rows.append(SignOffRow(role, title, WAIT, "missing", "", "", "muted"))
+    return tuple(rows)
+
+
+def timeline_role(record: ev.Record) -> Role:
+    p = record.payload
+    if record.kind in ("kill_requested", "trigger_fired", "escalated") or (isinstance(p, ev.KillResult) and not p.confirmed):
+        return "breach"
+    if isinstance(p, ev.TriggerBreached):
+        return "warn"
+    if record.kind in ("kill_result", "phase_started", "rollout_completed"):
+        return "bold"
+    return "plain"
+
+
+def timeline(state: RolloutState, say) -> tuple[TimelineLine, ...]:
+    """Every journal record the state keeps, newest first, said by `say(record, plan)` (the
+    wording module's: the core does not word events)."""
+    return tuple(TimelineLine(r.ts, say(r, state.plan), timeline_role(r), r.kind) for r in reversed(state.recent))
+
+
+def _after_kill(state: RolloutState) -> Iterable[ev.Record]:
+    k = state.kill
+    return [r for r in state.recent if k is not None and r.ts >= k.requested_at]
+
+
+MANUAL_STEPS = ("failure evidence captured", "stakeholders notified", "hotfix branch created")
+
+
+def checklist(plan: Any, state: RolloutState) -> tuple[ChecklistRow, ...]:
+    """The plan's rollback procedure after a kill, with what is done. The gateway read-back and
+    the canary-traffic proof tick themselves; a delivered notification ticks the channel step;
+    the rest are ticked by hand (journaled as a note `rollback step done: <step>: <what>`)."""
+    if state.kill is None:
+        return ()
+    k = state.kill
+    flag = getattr(plan.kill_switch, "flag", "canary.enable")
+    channel = getattr(plan.kill_switch, "notify", "") or "the channel"
+    after = _after_kill(state)
+    ticked: dict[str, str] = {}
+    for r in after:
+        if isinstance(r.payload, ev.Noted) and r.payload.text.startswith(CHECKLIST_PREFIX):
+            rest = r.payload.text[len(CHECKLIST_PREFIX):]
+            step, _, what = rest.partition(": ")
+            ticked[step.strip()] = f"{what.strip() or 'done'} ({r.actor.user}, {r.ts:%H:%M})"
+    rows = []
+    if k.result is None:
+        rows.append(ChecklistRow("gateway flag set", f"gateway flag {flag}=false set", None, "sent, waiting for the read-back", False, RUN, "stale"))
+    elif k.result.confirmed:
+        rows.append(ChecklistRow("gateway flag set", f"gateway flag {flag}=false set", True, f"verified by read-back at {_hms(k.result_at)}", False, PASS, "ok"))
+    else:
+        rows.append(ChecklistRow("gateway flag set", f"gateway flag {flag}=false set", False, f"NOT confirmed: {k.result.error}", False, FAIL, "alarm"))
+    if k.verified is None:
+        rows.append(ChecklistRow("traffic confirmed", "traffic to the previous version confirmed", None, "waiting for canary traffic to fall to ~0", False, WAIT, "muted"))
+    else:
+        rows.append(ChecklistRow("traffic confirmed", "traffic to the previous version confirmed", k.verified.ok, k.verified.detail, False,
+                                 PASS if k.verified.ok else FAIL, "ok" if k.verified.ok else "breach"))
+    for step in MANUAL_STEPS:
+        label = f"stakeholders notified on {channel}" if step == "stakeholders notified" else step
+        if step in ticked:
+            rows.append(ChecklistRow(step, label, True, ticked[step], True, PASS, "ok"))
+            continue
+        if step == "stakeholders notified":
+            sent = [r.payload for r in after if isinstance(r.payload, ev.Notified) and r.payload.channel == getattr(plan.kill_switch, "notify", "")]
+            if any(p.delivered for p in sent):
+                rows.append(ChecklistRow(step, label, True, "sent by the cockpit", False, PASS, "ok"))
+                continue
+            why = f"not sent by the cockpit ({sent[-1].error}): tick it when done" if sent else "tick it when done"
+            rows.append(ChecklistRow(step, label, None, why, True, WAIT, "warn"))
+            continue
+        rows.append(ChecklistRow(step, label, None, "tick it when done (c)", True, WAIT, "warn"))
+    return tuple(rows)
+
+
+def checklist_steps_open(rows: tuple[ChecklistRow, ...]) -> list[tuple[str, str]]:
+    """(label, step key) of the manual steps not ticked yet, for the tick dialog."""
+    return [(row.step, row.key) for row in rows if row.manual and not row.done]
+
+
+def available_actions(state: RolloutState) -> frozenset[str]:
+    """The commands the rollout's state offers; the footer and the palette show no other."""
+    if state.plan is None:
+        return frozenset({"note"})
+    return frozenset({
+        "preflight": {"run_checks", "run_check", "waive", "sign_off", "start", "note"},
+        "live": {"advance", "gate", "kill", "note"},
+        "killing": {"kill", "note"},
+        "kill_unconfirmed": {"kill", "note"},
+        "rolled_back": {"checklist", "note"},
+        "completed": {"note"},
+    }[state.status])
+
+
+def badges(model_triggers: tuple[TriggerRow, ...], escalation: tuple[EscalationRow, ...], budget: BudgetView,
+           checks: tuple[CheckRow, ...], checklist_rows: tuple[ChecklistRow, ...], guard: GuardHealth) -> dict[str, tuple[str, Role]]:
+    """Which tab holds something the captain must not miss (compact layout)."""
+    out: dict[str, tuple[str, Role]] = {}
+    states = {r.state for r in model_triggers}
+    if "fired" in states:
+        out["phase"] = (FAIL, "alarm")
+    elif "breaching" in states:
+        out["phase"] = (WARN, "breach")
+    elif states & {"hold", "stale"}:
+        out["phase"] = (WARN, "warn")
+    elif not guard.guarded and guard.needed:
+        out["phase"] = (WARN, "alarm")
+    elif any(r.manual and not r.done for r in checklist_rows):
+        out["phase"] = (WAIT, "warn")
+    if any(r.applies for r in escalation):
+        out["escalation"] = (WARN, "kill" if any(r.applies and r.level == EMERGENCY for r in escalation) else "breach")
+    if budget.role in ("warn", "breach") or budget.next_role == "breach":
+        out["budget"] = (WARN, budget.role)
+    if any(r.word in ("fail", "error") for r in checks):
+        out["preflight"] = (FAIL, "breach")
+    return out
+
+
+def banner(head: Headline, rows: tuple[TriggerRow, ...], todo: tuple[ChecklistRow, ...] = ()) -> tuple[str, ...]:
+    """The lines across every tab while something is wrong: the headline, then each trigger
+    that breaches, fired or is blind, with its value, limit and pending time (after a rollback:
+    the checklist's progress)."""
+    if not head.alarming:
+        return ()
+    lines = [head.text]
+    if todo:
+        done = sum(1 for r in todo if r.done)
+        left = [r for r in todo if r.manual and not r.done]
+        lines.append(f"rollback checklist {done}/{len(todo)} done" + (" — press c to tick a step" if left else ""))
+        return tuple(lines)
+    for r in rows:
+        if r.state in ("fired", "breaching", "hold", "stale"):
+            value = f" {r.value}" if r.value else ""
+            lines.append(f"{r.mark} {r.name}{value} {r.limit} {r.pending}")
+    return tuple(lines)
+
+
+def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime, *,
+               running: frozenset[str] = frozenset(), say=None) -> ReadModel:
+    """Everything a face shows, from the plan, the journal's state, the guard's round and `now`.
+    `say(record, plan)` words timeline records (the wording module's); without it, their kind."""
+    rows = trigger_rows(plan, state, live, now)
+    head = headline(plan, state, live, now, rows)
+    guard = guard_health(state, live, now)
+    esc = escalation_rows(plan, state)
+    bud = budget_view(plan, state, live.budget if live else None)
+    checks = check_rows(plan, state, running)
+    todo = checklist(plan, state)
+    return ReadModel(
+        headline=head,
+        banner=banner(head, rows, todo if state.status in ('rolled_back', 'kill_unconfirmed', 'killing') else ()),
+        badges=badges(rows, esc, bud, checks, todo, guard),
+        triggers=rows,
+        gate=gate_view(plan, state, live),
+        soak=soak_view(plan, state, now),
+        budget=bud,
+        escalation=esc,
+        checks=checks,
+        sign_offs=sign_off_rows(plan, state),
+        timeline=timeline(state, say or (lambda r, _plan: r.kind)),
+        checklist=todo,
+        guard=guard,
+        actions=available_actions(state),
+    )
