@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -113,9 +114,8 @@ def cmd_status(args) -> int:
 
 
 def _status_once(args) -> int:
-    from cockpit.clock import SystemClock
     from cockpit.core.state import fold
-    from cockpit.published import read_published
+    from cockpit.published import FollowedClock, read_published
     from cockpit.journal import JournalError, read_captain, verify
     from cockpit.lease import guard_holder
     from cockpit.status import guard_json, journal_alarms, status_json, status_lines
@@ -136,8 +136,9 @@ def _status_once(args) -> int:
         return EXIT_USAGE
     alarms = journal_alarms(state_dir, scan)
     state = fold(scan.records)
-    now = SystemClock().now()
-    guard = guard_json(state, read_published(state_dir), guard_holder(state_dir), now)
+    live = read_published(state_dir)
+    now = FollowedClock(lambda: live).now()
+    guard = guard_json(state, live, guard_holder(state_dir), now)
     if args.json:
         print(json.dumps({**status_json(state, now, captain), "guard": guard, "journal_problems": alarms}, indent=2))
     else:
@@ -226,20 +227,21 @@ def cmd_run(args) -> int:
 def cmd_observe(args) -> int:
     """Read-only: the journal and the guard's published evaluation; no credentials, no Prometheus."""
     from cockpit.engine import EngineError
-    from cockpit.published import GuardFeed
     from cockpit.journal import JournalError
+    from cockpit.published import FollowedClock, GuardFeed
     from cockpit.session import SessionError, identity, observer_engine
     from cockpit.tui.app import CockpitApp
 
     state_dir = _state_dir(args)
     local = _plan_or_exit(args.config) if args.config else None
     actor = identity("observer")
+    feed = GuardFeed(state_dir)
     try:
-        engine = observer_engine(state_dir, local, actor)
+        engine = observer_engine(state_dir, local, actor, clock=FollowedClock(feed.latest))
     except (SessionError, JournalError, EngineError) as e:
         print(f"{state_dir}: {e}" if str(state_dir) not in str(e) else str(e), file=sys.stderr)
         return EXIT_USAGE
-    CockpitApp(engine, GuardFeed(state_dir), who=str(actor), theme=args.theme).run()
+    CockpitApp(engine, feed, who=str(actor), theme=args.theme).run()
     return EXIT_OK
 
 
@@ -376,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `cockpit status | head`: the reader has gone, nothing more to say
+        sys.stdout = open(os.devnull, "w")
+        return EXIT_OK
     except ConfigError as e:  # a plan problem found late (a secret's variable unset): one line per field
         for line in e.errors:
             print(f"{getattr(args, 'config', None) or 'config'}: {line}", file=sys.stderr)

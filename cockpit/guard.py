@@ -16,6 +16,8 @@ import asyncio
 import json
 import logging
 import os
+import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -59,7 +61,9 @@ class Guard:
 
     def publish(self) -> Evaluation:
         """This round, to the faces: in process, and atomically to guard.json (temp file, rename)."""
-        self._latest = self.monitor.snapshot(self.identity)
+        self._latest = replace(
+            self.monitor.snapshot(self.identity), speed=float(getattr(self.engine.clock, "speed", 1.0)), wall_at=time.time()
+        )
         path = self.state_dir / PUBLISHED
         tmp = path.with_name(f".{PUBLISHED}.{os.getpid()}")
         try:

@@ -41,3 +41,26 @@ class GuardFeed:
             if fresh is not None:
                 self._latest, self._stamp = fresh, stamp
         return self._latest
+
+
+class FollowedClock:
+    """A face's clock: the guard's own, read from its last round and the wall, so an observer of a
+    demo (an accelerated clock) sees the soak the captain sees. The system clock when no guard has
+    published one."""
+
+    def __init__(self, latest, fallback=None):
+        """`latest()` returns the guard's last round (a GuardFeed's `latest`)."""
+        from cockpit.clock import SystemClock
+
+        self.latest = latest
+        self.fallback = fallback or SystemClock()
+
+    def now(self):
+        import time
+
+        live = self.latest()
+        followed = live.clock_now(time.time()) if live is not None else None
+        return followed or self.fallback.now()
+
+    async def sleep(self, seconds: float) -> None:
+        await self.fallback.sleep(seconds)

@@ -55,7 +55,7 @@ def build_metrics(plan: Plan):
     return build(plan)
 
 
-def observer_engine(state_dir: Path, local_plan: Plan | None, actor: Actor) -> Engine:
+def observer_engine(state_dir: Path, local_plan: Plan | None, actor: Actor, *, clock=None) -> Engine:
     """A follower on a read-only journal. The plan comes from the journal itself, so an observer
     needs no credentials and no config (a local config is used only for an older journal)."""
     if not (Path(state_dir) / "journal.jsonl").exists():
@@ -67,7 +67,7 @@ def observer_engine(state_dir: Path, local_plan: Plan | None, actor: Actor) -> E
         engine_plan = journaled
     if engine_plan is None:
         raise SessionError(f"{state_dir}: the journal carries no plan document; pass --config with the captain's plan")
-    engine = Engine(engine_plan, journal, clock=SystemClock(), actor=actor)
+    engine = Engine(engine_plan, journal, clock=clock or SystemClock(), actor=actor)
     if journaled is None:
         engine.ensure_plan()  # an older journal: the local config must be the captain's
     return engine

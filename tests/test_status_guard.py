@@ -12,6 +12,7 @@ import pytest
 from cockpit.clock import ManualClock
 from cockpit.core.evaluation import GuardId
 from cockpit.guard import Guard
+from cockpit.published import PUBLISHED
 from tests.conftest import ROOT, T0
 from tests.rig import Rig
 
@@ -33,10 +34,13 @@ def test_status_json_on_a_state_dir_without_events_is_a_valid_document(tmp_path)
 
 
 async def test_status_says_unguarded_when_no_round_is_fresh(plan, state_dir, clock):
-    rig = Rig(plan, state_dir, clock)  # its clock is frozen in the past: the last round is old
+    rig = Rig(plan, state_dir, clock)
     await rig.start()
     await rig.tick()
     Guard(rig.engine, rig.monitor, state_dir, GuardId("guard", "bastion", 4242, T0), attended=lambda: True).publish()
+    published = json.loads((state_dir / PUBLISHED).read_text())
+    published["wall_at"] -= 3600  # as a guard that died an hour ago left it
+    (state_dir / PUBLISHED).write_text(json.dumps(published))
     doc = json.loads(status("--state-dir", str(state_dir), "--json").stdout)
     assert doc["guard"]["unguarded"] is True and doc["guard"]["guarded"] is False and doc["guard"]["holder"] is None
     text = status("--state-dir", str(state_dir)).stdout

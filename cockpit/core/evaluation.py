@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from cockpit.core.budget import BudgetBurn, CategoryBurn
@@ -66,6 +66,17 @@ class Evaluation:
     budget: BudgetBurn | None = None
     health: Mapping[str, Health] = field(default_factory=dict)
     faults: tuple[str, ...] = ()
+    speed: float = 1.0  # the guard's clock against the wall: 60 in a demo
+    wall_at: float | None = None  # the wall's unix time when the round was published
+
+    def clock_now(self, wall_now: float) -> datetime | None:
+        """The guard's clock now, from the wall: what a face shows so a demo reads as its captain's."""
+        if self.at is None or self.wall_at is None:
+            return None
+        ahead = max(0.0, wall_now - self.wall_at) * self.speed
+        if self.speed != 1.0 and ahead > UNGUARDED_AFTER_ROUNDS * self.poll_s:
+            return self.at  # an accelerated clock stopped with its guard (a demo that ended)
+        return self.at + timedelta(seconds=ahead)
 
     def gauge(self, trigger_id: str, now: datetime) -> tuple[TriggerTrack, float | None]:
         """(track, stale age in seconds or None when fresh); inf when it never had an answer."""
@@ -105,6 +116,8 @@ class Evaluation:
             "health": {k: {"name": h.name, "ok": h.ok, "detail": h.detail, "since": _ts(h.since),
                            "failures": h.failures, "endpoint": h.endpoint} for k, h in self.health.items()},
             "faults": list(self.faults),
+            "speed": self.speed,
+            "wall_at": self.wall_at,
         }
 
     @classmethod
@@ -124,6 +137,8 @@ class Evaluation:
             health={k: Health(h["name"], h["ok"], h["detail"], _dt(h["since"]), int(h["failures"]), h["endpoint"])
                     for k, h in d.get("health", {}).items()},
             faults=tuple(d.get("faults", ())),
+            speed=float(d.get("speed", 1.0)),
+            wall_at=None if d.get("wall_at") is None else float(d["wall_at"]),
         )
 
 

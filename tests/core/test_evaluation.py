@@ -172,6 +172,8 @@ FULL = Evaluation(
         "chatops": Health("chatops"),
     },
     faults=("budget: no data", "trigger cve: scanner unreachable"),
+    speed=60.0,
+    wall_at=1764165600.5,
 )
 
 
@@ -241,3 +243,18 @@ def test_a_track_field_left_out_reads_as_its_default(key):
 def test_an_empty_track_reads_as_not_evaluated_yet():
     back = Evaluation.from_json({"tracks": {"t": {}}})
     assert back.tracks == {"t": TriggerTrack()}
+
+
+def test_a_face_reads_the_guards_clock_from_the_wall():
+    """A demo guard's clock runs 60x: a second of wall after publishing is a minute of rollout."""
+    assert FULL.clock_now(FULL.wall_at) == FULL.at
+    assert FULL.clock_now(FULL.wall_at + 0.25) == FULL.at + 15 * SEC  # a quarter second of wall, 15 s of rollout
+    assert FULL.clock_now(FULL.wall_at - 5) == FULL.at  # a wall behind the publisher's never runs time back
+    # Three poll intervals of its clock without a round: that demo has ended, its clock stopped with it.
+    limit = 3 * FULL.poll_s / FULL.speed
+    assert FULL.clock_now(FULL.wall_at + limit) == FULL.at + 3 * FULL.poll_s * SEC
+    assert FULL.clock_now(FULL.wall_at + limit + 0.1) == FULL.at
+    assert replace(FULL, speed=1.0).clock_now(FULL.wall_at + 3600) == FULL.at + 3600 * SEC  # a real clock runs on
+    assert replace(FULL, speed=1.0).clock_now(FULL.wall_at + 2) == FULL.at + 2 * SEC
+    assert replace(FULL, wall_at=None).clock_now(FULL.wall_at) is None
+    assert replace(FULL, at=None).clock_now(FULL.wall_at) is None
