@@ -174,6 +174,7 @@ def verify(state_dir: Path) -> Scan:
     """Check the whole chain of a state dir's journal, and its end against the head record,
     without changing anything."""
     path = Path(state_dir) / JOURNAL
+    head = _head_before_reading(Path(state_dir))
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -184,16 +185,30 @@ def verify(state_dir: Path) -> Scan:
         raise JournalError(str(explain(path, e, "reading the journal"))) from None
     scan = scan_bytes(data)
     if scan.problem is None or scan.problem.reason == "torn":
-        scan.head = head_problem(Path(state_dir), scan.records)
+        scan.head = head_problem(Path(state_dir), scan.records, head)
     return scan
 
 
-def head_problem(state_dir: Path, records: list[Record]) -> Problem | None:
-    """The journal's end against the head record (None when they agree or there is none)."""
+def _head_before_reading(state_dir: Path):
+    """The head record read *before* the journal: a writer appends first and moves the head after,
+    so a reader that looked at the journal first could see a head one event ahead of it and call
+    an append in flight a truncation."""
     try:
-        head = read_head(state_dir)
+        return read_head(state_dir)
     except HeadUnreadable as e:
-        return Problem(len(records), "head unreadable", str(e))
+        return e
+
+
+_READ_NOW = object()
+
+
+def head_problem(state_dir: Path, records: list[Record], head=_READ_NOW) -> Problem | None:
+    """The journal's end against the head record (None when they agree or there is none).
+    `head`: as read before the journal was (see _head_before_reading); read now by default."""
+    if head is _READ_NOW:
+        head = _head_before_reading(state_dir)
+    if isinstance(head, HeadUnreadable):
+        return Problem(len(records), "head unreadable", str(head))
     found = compare(head, [r.hash for r in records])
     if found is None:
         return None
@@ -275,8 +290,9 @@ class Journal:
                 except JournalError as e:
                     self.write_error = str(e)  # reading works; the next append tries again
         elif self.path.exists():
+            head = _head_before_reading(self.state_dir)
             self._load()
-            self._check_head(fix=False)
+            self._check_head(fix=False, head=head)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -307,8 +323,8 @@ class Journal:
         self._last_hash = scan.records[-1].hash if scan.records else GENESIS
         self.torn = scan.problem if scan.problem and (not self.readonly or self._writer_gone()) else None
 
-    def _check_head(self, *, fix: bool) -> None:
-        problem = head_problem(self.state_dir, self._records)
+    def _check_head(self, *, fix: bool, head=_READ_NOW) -> None:
+        problem = head_problem(self.state_dir, self._records, head)
         if problem and problem.reason in ("truncated", "rehashed", "head unreadable"):
             raise JournalError(f"{self.path}: {problem} (run `cockpit verify`)")
         if fix and (problem or read_head(self.state_dir) != self._head()):

@@ -26,21 +26,21 @@ from typing import Callable
 from cockpit.adapters.metrics import MetricsSource, QueryResult, Sample
 from cockpit.config import Criterion, Trigger
 from cockpit.core.budget import BudgetBurn, burn
-from cockpit.core.compare import Comparison
 from cockpit.core.evaluation import CriterionView, Evaluation, GuardId, Health
 from cockpit.core.triggers import (
-    MIN_COVERAGE,
     TriggerTrack,
     WindowVerdict,
+    check_verdict,
+    coverage_needed,
     evaluate_criterion,
     evaluate_window,
-    expected_samples,
     format_value,
+    no_data_speaks,
     relative_threshold,
     window_bounds,
 )
 from cockpit.engine import Engine
-from cockpit.narrate import short_name
+from cockpit.narrate import plural, short_name
 
 log = logging.getLogger(__name__)
 
@@ -217,21 +217,15 @@ class Monitor:
             # Keep the last verdict on the gauge (it goes STALE); only once it is stale does the
             # no-data policy speak, so one lost answer is not a rollback.
             track = self.tracks[trigger.id] = track.record_error(error)
-            if self._blind_for(track, now) <= 2 * self.poll_s:
+            if not no_data_speaks(self._blind_for(track, now), self.poll_s):
                 return
             verdict = replace(verdict, why=f"{verdict.why} (queries failing: {error})")
         await self.engine.observe_trigger(trigger, verdict)
 
     def _min_coverage(self, trigger: Trigger, now: datetime) -> float:
-        """90 % of the samples the canary can have had: a window reaching back before the rollout
-        started expects only the part after it, so a young healthy canary is not "no data: hold".
-        A young breach still only pends (the core fires only a breach seen from the window's start).
-        """
-        started, for_s = self.engine.state.started_at, trigger.for_.total_seconds()
-        if started is None or now.timestamp() - for_s >= started.timestamp():
-            return MIN_COVERAGE
-        lived = max(now.timestamp() - started.timestamp(), 0.0)
-        return MIN_COVERAGE * expected_samples(lived, self.step_s) / expected_samples(for_s, self.step_s)
+        started = self.engine.state.started_at
+        return coverage_needed(started.timestamp() if started else None, now.timestamp(),
+                               trigger.for_.total_seconds(), self.step_s)
 
     def _blind_for(self, track: TriggerTrack, now: datetime) -> float:
         """Seconds without an answer: since the last good one, or since this monitor's first round."""
@@ -305,16 +299,8 @@ class Monitor:
         else:
             history.samples = (history.samples + [Sample(at, 1.0 if status == "fail" else 0.0)])[-HISTORY:]
         interval = (trigger.interval or CHECK_INTERVAL).total_seconds()
-        verdict = evaluate_window(
-            history.samples,
-            comparison=Comparison.GT,
-            threshold=0.5,
-            for_s=trigger.for_.total_seconds(),
-            step_s=interval,  # one sample per run; judged as of this run, not of the next poll
-            now=at,
-            no_data=trigger.no_data,
-            label=short_name(trigger.name),
-        )
+        verdict = check_verdict(history.samples, for_s=trigger.for_.total_seconds(), interval_s=interval, now=at,
+                                no_data=trigger.no_data, label=short_name(trigger.name))
         words = {"pass": "passed", "fail": "FAILED"}.get(status, "did not run")
         verdict = replace(verdict, why=f"check {trigger.check} {words}: {detail}" + (
             f" ({verdict.why})" if status == "error" or verdict.state == "breaching" else ""
@@ -428,4 +414,4 @@ def _window_summary(samples: list[Sample], verdict: WindowVerdict, unit: str, st
     low, high = min(s.value for s in seen), max(s.value for s in seen)
     span = format_value(low, unit) if low == high else f"{format_value(low, unit)}..{format_value(high, unit)}"
     first, last = (datetime.fromtimestamp(s.ts, timezone.utc).strftime("%H:%M:%S") for s in (seen[0], seen[-1]))
-    return f"{len(seen)} samples {span} from {first} to {last} UTC"
+    return f"{plural(len(seen), 'sample')} {span} from {first} to {last} UTC"

@@ -166,6 +166,31 @@ def evaluate_window(
     return verdict("ok", f"{shown}, {gap}")
 
 
+def coverage_needed(started_at: float | None, now: float, for_s: float, step_s: float) -> float:
+    """The coverage a window needs: 90 % of the samples the canary can have had. A window reaching
+    back before the rollout started expects only the part after it, so a young healthy canary is
+    not "no data: hold"; a young breach still only pends (it fires only seen from the window's start)."""
+    if started_at is None or now - for_s >= started_at:
+        return MIN_COVERAGE
+    lived = max(now - started_at, 0.0)
+    return MIN_COVERAGE * expected_samples(lived, step_s) / expected_samples(for_s, step_s)
+
+
+def no_data_speaks(blind_for_s: float, poll_s: float) -> bool:
+    """Whether a trigger whose queries fail is judged by its no-data policy yet: only once its gauge
+    is stale (two poll intervals without an answer). One lost answer is not a rollback; a dead
+    Prometheus is not a pass."""
+    return blind_for_s > 2 * poll_s
+
+
+def check_verdict(runs: Sequence[SampleLike], *, for_s: float, interval_s: float, now: float,
+                  no_data: NoDataPolicy, label: str) -> WindowVerdict:
+    """A check-backed trigger ("cosign verify fails"): each failed run is a breaching sample (1.0),
+    each passed run 0.0, one sample per run, judged as of the latest run."""
+    return evaluate_window(runs, comparison=Comparison.GT, threshold=0.5, for_s=for_s, step_s=interval_s,
+                           now=now, no_data=no_data, label=label)
+
+
 @dataclass(frozen=True)
 class CriterionVerdict:
     """A gate's SLO criterion over a soak: met, not met, or not enough data to say (None)."""

@@ -10,6 +10,9 @@ import pytest
 from cockpit.adapters.metrics import Sample
 from cockpit.core.compare import Comparison
 from cockpit.core.triggers import (
+    check_verdict,
+    coverage_needed,
+    no_data_speaks,
     TriggerTrack,
     evaluate_criterion,
     evaluate_window,
@@ -333,3 +336,42 @@ def test_the_sparkline_keeps_the_newest():
     for i in range(5):
         track = track.record(window([Sample(NOW, float(i))], for_s=0), keep=3)
     assert track.history == (2.0, 3.0, 4.0)
+
+
+# -- the guard's rules around a window: young canaries, blind gauges, check runs ---------------------
+
+@pytest.mark.parametrize("started_ago, expected", [
+    (None, 0.9),  # not started: the whole window counts
+    (600, 0.9),  # started exactly one window ago: the whole window is the canary's
+    (601, 0.9),
+    (300, 0.9 * 11 / 21),  # 5 of 10 minutes lived at 30 s steps: 11 of 21 samples possible
+    (0, 0.9 * 1 / 21),  # just started: one sample is all there can be
+    (-30, 0.9 * 1 / 21),  # a clock behind the journal never asks for less than one
+])
+def test_a_young_canary_needs_the_coverage_it_can_have(started_ago, expected):
+    now = 10_000.0
+    started = None if started_ago is None else now - started_ago
+    assert coverage_needed(started, now, 600, 30) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("blind_s, speaks", [(0, False), (29.9, False), (30, False), (30.1, True), (600, True)])
+def test_the_no_data_policy_speaks_only_once_the_gauge_is_stale(blind_s, speaks):
+    assert no_data_speaks(blind_s, poll_s=15) is speaks  # stale: two polls of 15 s without an answer
+
+
+def test_a_check_backed_trigger_fires_on_failed_runs_only():
+    def runs(*failed: bool) -> list[Sample]:  # one run every 5 minutes from 0
+        return [Sample(300.0 * i, 1.0 if f else 0.0) for i, f in enumerate(failed)]
+
+    fired = check_verdict(runs(False, True), for_s=0, interval_s=300, now=300, no_data="breach", label="Supply Chain")
+    assert fired.state == "fired" and fired.value == 1.0 and fired.threshold == 0.5
+    passed = check_verdict(runs(True, False), for_s=0, interval_s=300, now=300, no_data="breach", label="Supply Chain")
+    assert passed.state == "ok"
+    # Two runs of ten minutes must both fail for a `for = 10m` check at 5-minute runs.
+    one = check_verdict(runs(False, False, True), for_s=600, interval_s=300, now=600, no_data="hold", label="x")
+    both = check_verdict(runs(False, True, True), for_s=600, interval_s=300, now=600, no_data="hold", label="x")
+    assert (one.state, both.state) == ("breaching", "breaching")
+    three = check_verdict(runs(True, True, True), for_s=600, interval_s=300, now=600, no_data="hold", label="x")
+    assert three.state == "fired"
+    none = check_verdict([], for_s=0, interval_s=300, now=300, no_data="hold", label="x")
+    assert none.state == "no_data_hold"

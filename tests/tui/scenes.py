@@ -36,7 +36,10 @@ class Scene:
         self.monitor = self.guard.monitor
 
     async def poll(self) -> None:
+        """One guard round, with any check run it started finished: a run that ends on real time
+        (the simulated checks take 0.3 s) must not decide what a snapshot shows."""
         await self.monitor.poll()
+        await self.monitor.settle()
         self.guard.publish()
 
     async def soak(self, minutes: float) -> None:
