@@ -300,6 +300,7 @@ async def _kill_async(engine, reason: str) -> int:
             return EXIT_OK
         return await _wait_for_traffic(engine)
     finally:
+        _state_facts(engine)
         if engine.rollback_check and not engine.rollback_check.done():
             engine.rollback_check.cancel()
         await engine.gateway.close()
@@ -395,15 +396,20 @@ def _captain_engine(plan, config: Path, state_dir: Path, needs: str):
     return engine
 
 
-async def _acting(engine, act: Callable) -> int:
+def _state_facts(engine) -> None:
+    """Where the rollout stands after the command, for `--json`."""
     from cockpit.core.state import STATUS_WORDS
 
+    st = engine.state
+    report.facts.update(status=STATUS_WORDS[st.status], weight=st.weight,
+                        phase=None if st.phase is None else engine.plan.phases[st.phase].name)
+
+
+async def _acting(engine, act: Callable) -> int:
     try:
         return await act(engine)
     finally:
-        st = engine.state
-        report.facts.update(status=STATUS_WORDS[st.status], weight=st.weight,
-                            phase=None if st.phase is None else engine.plan.phases[st.phase].name)
+        _state_facts(engine)
         if engine.gateway is not None:
             await engine.gateway.close()
         if hasattr(engine.metrics, "close"):
