@@ -259,6 +259,7 @@ async def _moved(engine, args, out) -> int:
     if not out.ok:
         h.report.problems += out.reasons
         h._say(f"SHIFT NOT CONFIRMED: {'; '.join(out.reasons)}")
+        h.keep_guarded(Path(args.config), engine)  # live, the gateway unsure: all the more reason to watch
         return EXIT_FAIL
     st = engine.state
     if st.status == "completed":

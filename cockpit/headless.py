@@ -20,9 +20,12 @@ Who may run what:
   captain's screen runs. The journal's file lock orders the appends; the captain's engine
   folds the kill in on its next refresh. Confirmed by typing the release version.
 - `shift` and `reconcile` drive the rollout, so they take the captain lock (refused, naming
-  the holder, while a captain runs). `shift` follows `rules.shift_refusals` and is confirmed
-  like `kill`; `reconcile` only reads the gateway back and journals what it found (and pulls
-  an interrupted kill again), so it asks nothing.
+  the holder, while a captain runs), as every command in commands.py does (`as_captain`).
+  `shift` follows `rules.shift_refusals` and is confirmed like `kill`; `reconcile` only reads the
+  gateway back and journals what it found (and pulls an interrupted kill again), so it asks nothing.
+- After a command that moves traffic, no screen keeps a guard running: `keep_guarded` starts one.
+
+`--json`: one document on stdout (`Report.document`), the words on stderr.
 """
 
 from __future__ import annotations
@@ -484,6 +487,7 @@ async def _shift(engine, args) -> int:
     if not out.ok:
         report.problems += out.reasons
         _say(f"SHIFT NOT CONFIRMED: {'; '.join(out.reasons)}")
+        keep_guarded(args.config, engine)  # live, the gateway unsure: all the more reason to watch
         return EXIT_FAIL
     _say(f"VERIFIED: the gateway reads canary {engine.state.weight} %")
     keep_guarded(args.config, engine)

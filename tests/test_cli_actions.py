@@ -312,3 +312,15 @@ def test_only_the_commands_that_move_traffic_load_the_gateway_credential(capsys,
     assert code == 2 and doc["refusals"] == [
         "gateways.edge.token: secret: environment variable COCKPIT_GATEWAY_TOKEN is not set"]
     assert state(config).status == "preflight"
+
+
+def test_a_start_the_gateway_does_not_confirm_exits_1_and_starts_no_phase(capsys, config, flags, guard):
+    ready(capsys, config)
+    flags.status = 500  # the flag API fails every request
+    code, doc = run_json(capsys, "start", "--config", str(config), "--confirm", VERSION)
+    assert code == 1 and doc["outcome"] == "not confirmed" and doc["refusals"] == []
+    assert doc["problems"][0].startswith(f"traffic shift to 5 % failed: PUT {flags.url}/flags: HTTP 500")
+    kinds = {r.seq: r.kind for r in journal(config)}
+    assert [kinds[s] for s in doc["written"]] == ["rollout_started", "traffic_shift_requested", "traffic_shift_result"]
+    assert state(config).phase is None and state(config).status == "live"  # no phase soaks, the rollout is on
+    assert doc["guard"] == "4242@guardhost" and len(guard) == 1  # so a guard watches, the gateway unsure
