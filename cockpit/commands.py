@@ -124,6 +124,10 @@ def _before_start(engine) -> None:
 
 def cmd_preflight(args) -> int:
     async def act(engine) -> int:
+        from cockpit.core import rules
+
+        if reasons := rules.preflight_refusals(engine.state):
+            raise refusal(reasons)
         out = await engine.run_preflight(args.check)
         if not out.ok:
             raise refusal(out.reasons)

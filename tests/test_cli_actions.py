@@ -239,6 +239,8 @@ def test_refusals_once_live_are_the_cores(capsys, config, guard):
     assert refused(capsys, config, "sign-off", "sre", "--name", "x") == ["sign-offs are recorded before the rollout starts"]
     assert refused(capsys, config, "waive", "builds", "--reason", "x") == ["checks are waived before the rollout starts"]
     assert refused(capsys, config, "start", "--confirm", VERSION) == ["the rollout already started (LIVE)"]
+    assert refused(capsys, config, "preflight") == rules.preflight_refusals(st) == \
+        ["preflight checks run before the rollout starts"]  # as the screen, which offers them only before
     code, out, err = cockpit(capsys, "decide", "1", "sre", "no-go", "--config", str(config), "--name", "Sam",
                              "--note", "p95 wobbles")
     assert code == 0 and "Sam (SRE) NO-GO for Phase 1" in out
@@ -324,3 +326,16 @@ def test_a_start_the_gateway_does_not_confirm_exits_1_and_starts_no_phase(capsys
     assert [kinds[s] for s in doc["written"]] == ["rollout_started", "traffic_shift_requested", "traffic_shift_result"]
     assert state(config).phase is None and state(config).status == "live"  # no phase soaks, the rollout is on
     assert doc["guard"] == "4242@guardhost" and len(guard) == 1  # so a guard watches, the gateway unsure
+
+
+def test_preflight_refusals_follow_the_screens_offer(plan):
+    """core.rules.preflight_refusals says no exactly where the read model offers no check run."""
+    from cockpit.core.readmodel import available_actions
+    from cockpit.core.state import RolloutState
+    from cockpit.engine import plan_snapshot
+
+    assert rules.preflight_refusals(RolloutState()) == ["no plan loaded in this journal"]
+    for status in ("preflight", "live", "killing", "kill_unconfirmed", "rolled_back", "completed"):
+        st = RolloutState()
+        st.plan, st.status = plan_snapshot(plan), status
+        assert (rules.preflight_refusals(st) == []) == ("run_checks" in available_actions(st)), status
