@@ -23,7 +23,7 @@ from cockpit.core import rules
 from cockpit.core.events import Actor
 from cockpit.engine import Engine
 from cockpit.journal import CaptainLock, Journal
-from cockpit.lease import GuardLease, guard_holder
+from cockpit.lease import GuardLease
 from cockpit.seed import seed_plan
 from cockpit.clock import SystemClock
 from tests.integration.flag_server import FlagServer
@@ -153,7 +153,7 @@ def test_waive_and_sign_offs_until_ready_to_start(capsys, config):
         code, out, err = cockpit(capsys, "sign-off", role, "--config", str(config), "--name", "Dana Ruiz")
         assert code == 0, err
     assert "ready to start: cockpit start" in out
-    assert f"Dana Ruiz (FinOps) signed off" in out
+    assert "Dana Ruiz (FinOps) signed off" in out
     signed = [r for r in journal(config) if r.kind == "signed_off"]
     assert [(r.payload.role, r.payload.name, r.actor.role) for r in signed] == \
         [(role, "Dana Ruiz", "captain") for role in seed_plan().sign_offs]
