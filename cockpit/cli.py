@@ -1,4 +1,4 @@
-"""The `cockpit` command: run, observe, demo, and the headless subcommands."""
+"""The `cockpit` command: run, observe, demo, and the headless subcommands (headless.py, commands.py)."""
 
 from __future__ import annotations
 
@@ -366,7 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--headless", action="store_true", help="no screen: a scripted captain, events printed")
     s.add_argument("--theme")
     s.set_defaults(func=cmd_demo)
-    from cockpit import headless; headless.register(sub)  # noqa: E702 (kill, shift, reconcile)
+    from cockpit import commands, headless
+
+    headless.register(sub)  # kill, shift, reconcile
+    commands.register(sub)  # every other captain action: preflight, sign-off, waive, start, decide, ...
     return p
 
 

@@ -1,4 +1,6 @@
-"""`cockpit kill`, `cockpit shift` and `cockpit reconcile`: the engine's traffic commands without a screen.
+"""`cockpit kill`, `cockpit shift` and `cockpit reconcile`: the engine's traffic commands without a
+screen, and what every headless command shares (refusals, confirmation, the captain lock, `--json`).
+The other captain actions (preflight, sign-off, start, decide, advance, ...) are in commands.py.
 
 Exit codes:
   0  done and verified
@@ -18,9 +20,12 @@ Who may run what:
   captain's screen runs. The journal's file lock orders the appends; the captain's engine
   folds the kill in on its next refresh. Confirmed by typing the release version.
 - `shift` and `reconcile` drive the rollout, so they take the captain lock (refused, naming
-  the holder, while a captain runs). `shift` follows `rules.shift_refusals` and is confirmed
-  like `kill`; `reconcile` only reads the gateway back and journals what it found (and pulls
-  an interrupted kill again), so it asks nothing.
+  the holder, while a captain runs), as every command in commands.py does (`as_captain`).
+  `shift` follows `rules.shift_refusals` and is confirmed like `kill`; `reconcile` only reads the
+  gateway back and journals what it found (and pulls an interrupted kill again), so it asks nothing.
+- After a command that moves traffic, no screen keeps a guard running: `keep_guarded` starts one.
+
+`--json`: one document on stdout (`Report.document`), the words on stderr.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import os
 import socket
 import sys
@@ -37,9 +43,20 @@ from typing import Callable
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3  # 3: another captain holds the lock, as for `run`
 EXIT_UNJOURNALED, EXIT_CRASHED, EXIT_FAIL_UNJOURNALED = 4, 5, 6
-KILL_EXIT_CODES = """exit codes: 0 VERIFIED and journaled; 1 KILL NOT CONFIRMED (act on the gateway by hand);
+KILL_EXIT_CODES = """confirmation: type the release version at a terminal, or --confirm VERSION without one
+exit codes: 0 VERIFIED and journaled; 1 KILL NOT CONFIRMED (act on the gateway by hand);
 2 refused, nothing sent; 4 VERIFIED at the gateway but the journal did not take it (kept in
-unjournaled.jsonl or printed); 5 crashed (read the gateway back); 6 KILL NOT CONFIRMED and not journaled"""
+unjournaled.jsonl or printed); 5 crashed (read the gateway back); 6 KILL NOT CONFIRMED and not journaled
+needs no captain lock: works while a captain's screen runs"""
+SHIFT_EXIT_CODES = """confirmation: type the release version at a terminal, or --confirm VERSION without one
+exit codes: 0 VERIFIED at the gateway and journaled; 1 the gateway does not confirm the shift;
+2 refused (the reasons are printed), nothing sent; 3 a captain holds the captain lock, nothing sent"""
+RECONCILE_EXIT_CODES = """confirmation: none (it only reads the gateway back, and pulls an interrupted kill again)
+exit codes: 0 the gateway agrees with the journal; 1 it disagrees or cannot be read;
+2 refused; 3 a captain holds the captain lock"""
+OUTCOMES = {EXIT_OK: "done", EXIT_FAIL: "not confirmed", EXIT_USAGE: "refused", EXIT_LOCKED: "refused: captain lock held",
+            EXIT_UNJOURNALED: "done, not journaled", EXIT_CRASHED: "crashed",
+            EXIT_FAIL_UNJOURNALED: "not confirmed, not journaled"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,21 +67,58 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--confirm", metavar="VERSION", help="the release version; required without a terminal")
     s.add_argument("--no-wait", action="store_true",
                    help="do not wait for the canary's request rate to fall (kill_switch.verify_query)")
+    add_json(s)
     s.set_defaults(func=cmd_kill)
 
-    s = sub.add_parser("shift", help="shift the canary to a phase weight outside the screen (same rules)")
+    s = sub.add_parser("shift", help="shift the canary to a phase weight outside the screen (same rules)",
+                       description="Up one phase is an advance (the same gate rules); the current weight is "
+                       "re-asserted at the gateway; an earlier phase's weight is a partial rollback that restarts "
+                       "that phase's soak and gate. Takes the captain lock; starts a guard when none runs.",
+                       epilog=SHIFT_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--config", required=True)
     s.add_argument("--weight", required=True, type=int, help="a phase weight: the next, the current, or a lower one")
     s.add_argument("--confirm", metavar="VERSION", help="the release version; required without a terminal")
+    add_json(s)
     s.set_defaults(func=cmd_shift)
 
-    s = sub.add_parser("reconcile", help="read the gateway back and journal whether it agrees with the journal")
+    s = sub.add_parser("reconcile", help="read the gateway back and journal whether it agrees with the journal",
+                       epilog=RECONCILE_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--config", required=True)
+    add_json(s)
     s.set_defaults(func=cmd_reconcile)
 
 
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON document on stdout (outcome, refusals, journal seqs written); "
+                             "the words go to stderr")
+
+
+class Report:
+    """What one command did, for `--json`: the outcome, the refusal reasons, the journal seqs written."""
+
+    def __init__(self, command: str = "", as_json: bool = False):
+        self.command = command
+        self.as_json = as_json
+        self.refusals: list[str] = []
+        self.problems: list[str] = []  # tried, but not confirmed: why
+        self.written: list[int] = []
+        self.events: list[str] = []
+        self.facts: dict = {}  # command-specific: status, weight, guard, ...
+        self.outcome = ""  # overrides the exit code's word (preflight: "checks failed")
+
+    def document(self, code: int) -> dict:
+        return {"command": self.command, "outcome": self.outcome or OUTCOMES.get(code, "failed"), "exit_code": code,
+                "refusals": self.refusals, "problems": self.problems, "written": self.written,
+                "events": self.events, **self.facts}
+
+
+report = Report()  # one command per process; _run() sets it
+
+
 def _say(*lines: str, err: bool = False) -> None:
-    print("\n".join(lines), file=sys.stderr if err else sys.stdout, flush=True)
+    """Words for the operator: stdout, or stderr when stdout carries the JSON document."""
+    print("\n".join(lines), file=sys.stderr if err or report.as_json else sys.stdout, flush=True)
 
 
 def _actor(role: str):
@@ -80,6 +134,15 @@ class Refused(Exception):
         super().__init__("\n".join(lines))
         self.lines = lines
         self.code = code
+        self.reasons = [ln.removeprefix("refused: ") for ln in lines if ln != NOTHING_CHANGED]
+
+
+NOTHING_CHANGED = "nothing was changed"
+
+
+def refusal(reasons: list[str], code: int = EXIT_USAGE) -> Refused:
+    """The core's (or the engine's) reasons, verbatim, each on a `refused:` line."""
+    return Refused(*(f"refused: {r}" for r in reasons), code=code)
 
 
 def _load(config: str):
@@ -110,10 +173,9 @@ def _confirm(plan, given: str | None, what: str) -> None:
         if not sys.stdin.isatty():
             raise Refused(f"refused: no terminal to confirm at; pass --confirm {version} to {what}",
                           "nothing was changed")
-        try:
-            given = input(f"About to {what}.\nType the release version ({version}) to confirm: ")
-        except EOFError:
-            given = ""
+        print(f"About to {what}.\nType the release version ({version}) to confirm: ", end="", file=sys.stderr,
+              flush=True)  # stderr: stdout stays for the words, or the JSON document
+        given = sys.stdin.readline()
     if given.strip() != version:
         raise Refused(f"refused: {given.strip()!r} is not the release version {version}", "nothing was changed")
 
@@ -158,30 +220,46 @@ def _print_records(engine, records) -> None:
     from cockpit.narrate import line
 
     for record in records:
-        _say(f"  {line(record, engine.state.plan)}")
+        text = line(record, engine.state.plan)
+        report.written.append(record.seq)
+        report.events.append(text)
+        _say(f"  {text}")
 
 
-def _run(main: Callable[[], int]) -> int:
+def _run(main: Callable[[], int], args=None) -> int:
+    """Run one command; a refusal is said on stderr with its exit code; `--json` prints the report."""
+    global report
+    report = Report(getattr(args, "command", "") or "", bool(getattr(args, "json", False)))
     try:
-        return main()
+        code = main()
     except Refused as e:
         _say(*e.lines, err=True)
-        return e.code
+        report.refusals += e.reasons
+        code = e.code
+    if report.as_json:
+        print(json.dumps(report.document(code), indent=2), flush=True)
+    return code
 
 
 # -- kill --------------------------------------------------------------------------------------
 
 
 def cmd_kill(args) -> int:
-    try:
-        return _run(lambda: _kill(args))
-    except Exception as e:  # noqa: BLE001 - the operator must know the kill's fate is unknown
-        import traceback
+    def guarded() -> int:
+        try:
+            return _kill(args)
+        except Refused:
+            raise
+        except Exception as e:  # noqa: BLE001 - the operator must know the kill's fate is unknown
+            import traceback
 
-        _say(f"cockpit kill CRASHED: {type(e).__name__}: {e}",
-             "the kill may or may not have reached the gateway: read it back (cockpit reconcile, or the gateway)",
-             "details:", traceback.format_exc().rstrip(), err=True)
-        return EXIT_CRASHED
+            report.problems.append(f"crashed: {type(e).__name__}: {e}")
+            _say(f"cockpit kill CRASHED: {type(e).__name__}: {e}",
+                 "the kill may or may not have reached the gateway: read it back (cockpit reconcile, or the gateway)",
+                 "details:", traceback.format_exc().rstrip(), err=True)
+            return EXIT_CRASHED
+
+    return _run(guarded, args)
 
 
 def _kill(args) -> int:
@@ -189,7 +267,7 @@ def _kill(args) -> int:
 
     plan, state_dir, state = _load(args.config)
     if reasons := rules.kill_refusals(state):
-        raise Refused(*(f"refused: {r}" for r in reasons))
+        raise refusal(reasons)
     if not args.reason.strip():
         raise Refused("refused: the kill switch needs a reason (--reason)")
     ks = plan.kill_switch
@@ -203,9 +281,9 @@ async def _kill_async(engine, reason: str) -> int:
     try:
         out = await engine.kill(reason)
         if not out.records and not out.unjournaled:
-            _say(*(f"refused: {r}" for r in out.reasons), err=True)
-            return EXIT_USAGE
+            raise refusal(out.reasons)
         _print_records(engine, out.records)
+        report.problems += out.reasons
         done = [r.payload for r in out.records] + out.unjournaled
         result = next(p for p in done if p.KIND == "kill_result")
         if out.unjournaled:
@@ -225,6 +303,7 @@ async def _kill_async(engine, reason: str) -> int:
             return EXIT_OK
         return await _wait_for_traffic(engine)
     finally:
+        _state_facts(engine)
         if engine.rollback_check and not engine.rollback_check.done():
             engine.rollback_check.cancel()
         await engine.gateway.close()
@@ -245,10 +324,11 @@ async def _wait_for_traffic(engine) -> int:
         _say(f"ROLLBACK VERIFIED by canary traffic: {verdict.records[-1].payload.detail}")
         return EXIT_OK
     _say(verdict.reasons[0])
+    report.problems += verdict.reasons
     return EXIT_FAIL
 
 
-# -- shift and reconcile: the captain's commands -------------------------------------------------
+# -- the captain's commands: one flow, under the captain lock ----------------------------------
 
 
 def _captain_lock(state_dir):
@@ -259,74 +339,169 @@ def _captain_lock(state_dir):
         return CaptainLock(state_dir, user=getpass.getuser(), host=socket.gethostname(), pid=os.getpid(),
                            since=since).acquire()
     except CaptainLockHeld as e:
-        raise Refused(f"refused: {e}", "nothing was changed", code=EXIT_LOCKED) from None
+        raise Refused(f"refused: {e}", NOTHING_CHANGED, code=EXIT_LOCKED) from None
     except JournalError as e:
-        raise Refused(f"refused: {e}", "nothing was changed") from None
+        raise Refused(f"refused: {e}", NOTHING_CHANGED) from None
+
+
+def as_captain(args, act: Callable, *, needs: str) -> int:
+    """Run `await act(engine)` as the captain: the captain lock first (exit 3, naming the holder,
+    while a screen runs), then the engine, the plan journaled on first use as `run` does.
+    `needs`: "gateway" (session.captain_engine: gateway, checks, Prometheus; credentials resolved
+    there), "checks" (the check runner and Prometheus, no gateway credential), or "journal" (no
+    adapter at all: sign-offs, decisions and notes need no credential)."""
+    from cockpit.config import ConfigError, load_plan, resolve_state_dir
+
+    config = Path(args.config)
+    try:
+        plan = load_plan(config)
+    except ConfigError as e:
+        raise Refused(*e.errors) from None
+    state_dir = resolve_state_dir(plan, config)
+    lock = _captain_lock(state_dir)
+    try:
+        engine = _captain_engine(plan, config, state_dir, needs)
+        return asyncio.run(_acting(engine, act))
+    finally:
+        lock.release()
+
+
+def _captain_engine(plan, config: Path, state_dir: Path, needs: str):
+    from cockpit.clock import SystemClock
+    from cockpit.config import ConfigError
+    from cockpit.engine import Engine, EngineError
+    from cockpit.journal import Journal, JournalError
+    from cockpit import session
+
+    actor, clock = session.identity("captain"), SystemClock()
+    try:
+        if needs == "gateway":
+            engine = session.captain_engine(plan, config, actor, clock=clock)
+        else:
+            metrics = session.build_metrics(plan) if needs == "checks" else None
+            runner = None
+            if needs == "checks":
+                from cockpit.adapters import checks
+
+                runner = checks.runner(clock=clock, base_dir=config.resolve().parent, metrics=metrics)
+            engine = Engine(plan, Journal(state_dir), clock=clock, actor=actor, check_runner=runner, metrics=metrics)
+    except ConfigError as e:
+        raise Refused(*e.errors, NOTHING_CHANGED) from None
+    except JournalError as e:
+        raise Refused(f"refused: {e}", NOTHING_CHANGED) from None
+    before = engine.state.seq
+    try:
+        engine.ensure_plan()
+    except (EngineError, JournalError) as e:
+        engine.journal.close()
+        raise Refused(f"refused: {state_dir}: {e}", NOTHING_CHANGED) from None
+    _print_records(engine, engine.journal.records[before:])  # the plan, journaled on first use
+    return engine
+
+
+def _state_facts(engine) -> None:
+    """Where the rollout stands after the command, for `--json`."""
+    from cockpit.core.state import STATUS_WORDS
+
+    st = engine.state
+    report.facts.update(status=STATUS_WORDS[st.status], weight=st.weight,
+                        phase=None if st.phase is None else engine.plan.phases[st.phase].name)
+
+
+async def _acting(engine, act: Callable) -> int:
+    try:
+        return await act(engine)
+    finally:
+        _state_facts(engine)
+        if engine.gateway is not None:
+            await engine.gateway.close()
+        if hasattr(engine.metrics, "close"):
+            engine.metrics.close()
+        engine.journal.close()
+
+
+GUARD_WAIT_S = 15.0  # how long a fresh guard gets to take the guard lock before we say it did not
+
+
+def keep_guarded(config: Path, engine) -> None:
+    """A rollout moved from the command line has no screen to keep a guard running: start one,
+    detached (session.GuardKeeper), when none holds the guard lock, and say who watches."""
+    import time
+
+    from cockpit.config import resolve_state_dir
+    from cockpit.lease import guard_holder
+    from cockpit.session import GuardKeeper
+
+    if not engine.state.live:
+        return
+    state_dir = resolve_state_dir(engine.plan, Path(config))
+    keeper = GuardKeeper(Path(config), state_dir, str(engine.actor))
+    holder = guard_holder(state_dir)
+    if holder is None:
+        keeper.spawn(f"started by {engine.actor}'s `cockpit {report.command}`: no screen keeps one")
+        deadline = time.monotonic() + GUARD_WAIT_S
+        while (holder := guard_holder(state_dir)) is None and keeper.process.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+    if holder is not None:
+        report.facts["guard"] = f"{holder.get('pid')}@{holder.get('host')}"
+        _say(f"guard {report.facts['guard']} watches the triggers")
+        return
+    report.facts["guard"] = None
+    code = keeper.process.poll()
+    why = f"the guard started exited {code}: {_last_log_line(state_dir)}" if code is not None else \
+        f"the guard started (pid {keeper.process.pid}) does not hold the guard lock after {GUARD_WAIT_S:g}s"
+    report.problems.append(f"UNGUARDED: {why}")
+    _say(f"UNGUARDED: nothing evaluates the triggers: {why}; start one: cockpit guard --config {config}", err=True)
+
+
+def _last_log_line(state_dir: Path) -> str:
+    try:
+        return (state_dir / "guard.log").read_text(errors="replace").strip().splitlines()[-1][-200:]
+    except (OSError, IndexError):
+        return "no guard.log"
+
+
+# -- shift and reconcile -------------------------------------------------------------------------
 
 
 def cmd_shift(args) -> int:
-    return _run(lambda: _shift(args))
+    return _run(lambda: as_captain(args, lambda engine: _shift(engine, args), needs="gateway"), args)
 
 
-def _shift(args) -> int:
+async def _shift(engine, args) -> int:
     from cockpit.core import rules
 
-    plan, state_dir, state = _load(args.config)
-    now = datetime.now(timezone.utc)
-    if reasons := rules.shift_refusals(state, args.weight, now):
-        raise Refused(*(f"refused: {r}" for r in reasons))
+    plan, state = engine.plan, engine.state
+    if reasons := rules.shift_refusals(state, args.weight, engine.clock.now()):
+        raise refusal(reasons)
     target = rules.phase_of_weight(state, args.weight)
     kind = ("advance to" if target == rules.next_phase(state) else
             "re-assert" if target == state.phase else "roll back to")
     _confirm(plan, args.confirm, f"{kind} {plan.phases[target].name} on {plan.release.name} {plan.release.version}: "
                                  f"canary from {state.weight} % to {args.weight} %")
-    lock = _captain_lock(state_dir)
-    try:
-        engine = _engine(plan, state_dir, "captain")
-        return asyncio.run(_shift_async(engine, args.weight))
-    finally:
-        lock.release()
-
-
-async def _shift_async(engine, weight: int) -> int:
-    try:
-        out = await engine.shift(weight)  # the rules again, now under the captain lock
-        if not out.records:
-            _say(*(f"refused: {r}" for r in out.reasons), err=True)
-            return EXIT_USAGE
-        _print_records(engine, out.records)
-        if out.ok:
-            _say(f"VERIFIED: the gateway reads canary {engine.state.weight} %")
-            return EXIT_OK
+    out = await engine.shift(args.weight)  # the rules again, in the engine
+    if not out.records:
+        raise refusal(out.reasons)
+    _print_records(engine, out.records)
+    if not out.ok:
+        report.problems += out.reasons
         _say(f"SHIFT NOT CONFIRMED: {'; '.join(out.reasons)}")
+        keep_guarded(args.config, engine)  # live, the gateway unsure: all the more reason to watch
         return EXIT_FAIL
-    finally:
-        await engine.gateway.close()
-        engine.journal.close()
+    _say(f"VERIFIED: the gateway reads canary {engine.state.weight} %")
+    keep_guarded(args.config, engine)
+    return EXIT_OK
 
 
 def cmd_reconcile(args) -> int:
-    return _run(lambda: _reconcile(args))
+    return _run(lambda: as_captain(args, _reconcile, needs="gateway"), args)
 
 
-def _reconcile(args) -> int:
-    plan, state_dir, _ = _load(args.config)
-    lock = _captain_lock(state_dir)
-    try:
-        engine = _engine(plan, state_dir, "captain")
-        return asyncio.run(_reconcile_async(engine))
-    finally:
-        lock.release()
-
-
-async def _reconcile_async(engine) -> int:
-    try:
-        out = await engine.reconcile()
-        if not out.records:
-            _say(*(f"refused: {r}" for r in out.reasons), err=True)
-            return EXIT_USAGE
-        _print_records(engine, out.records)
-        return EXIT_OK if out.ok else EXIT_FAIL
-    finally:
-        await engine.gateway.close()
-        engine.journal.close()
+async def _reconcile(engine) -> int:
+    out = await engine.reconcile()
+    if not out.records:
+        raise refusal(out.reasons)
+    _print_records(engine, out.records)
+    report.problems += out.reasons
+    return EXIT_OK if out.ok else EXIT_FAIL

@@ -159,6 +159,15 @@ def waive_refusals(state: RolloutState, check: str, reason: str) -> list[str]:
     return []
 
 
+def preflight_refusals(state: RolloutState) -> list[str]:
+    """The preflight checks run before the start (the screen offers them only then)."""
+    if state.plan is None:
+        return ["no plan loaded in this journal"]
+    if state.status != "preflight":
+        return ["preflight checks run before the rollout starts"]
+    return []
+
+
 def phase_of_weight(state: RolloutState, weight: int) -> int | None:
     """The phase whose weight this is, or None."""
     weights = [p.weight for p in state.plan.phases] if state.plan else []

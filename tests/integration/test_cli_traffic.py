@@ -82,6 +82,9 @@ def captain(config):
     c.go_live()
     yield c
     c.engine.journal.close()
+    from tests.integration.test_guard_processes import stop_guards
+
+    stop_guards(c.state_dir)  # a shift from the command line starts a guard (no screen keeps one)
 
 
 def canary_hits(rig: LoopbackHAProxy, n: int = 200) -> int:
