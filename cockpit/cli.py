@@ -395,8 +395,13 @@ def cmd_done(args) -> int:
         print(f"{state_dir}: no journal: the rollout has not started", file=sys.stderr)
         return EXIT_USAGE
     actor = identity("captain")
+    if args.item == "auto":  # the items the cockpit can show done itself (needs the plan, for metrics)
+        return _auto_tick(args, state_dir, actor)
     try:
         journal = Journal(state_dir, actor=actor)
+        if not args.name.strip():
+            print("done: give --name (who did it)", file=sys.stderr)
+            return EXIT_USAGE
         if why := tick_refusal(fold(journal.records), args.item):
             print(f"refused: {why}", file=sys.stderr)
             return EXIT_FAIL
@@ -406,6 +411,36 @@ def cmd_done(args) -> int:
         print(f"{state_dir}: {e}", file=sys.stderr)
         return EXIT_USAGE
     print(f"{args.item}: done by {args.name.strip()} (journal event {record.seq})")
+    return EXIT_OK
+
+
+def _auto_tick(args, state_dir: Path, actor) -> int:
+    from cockpit.clock import SystemClock
+    from cockpit.config import ConfigError
+    from cockpit.evidence import auto_tick
+    from cockpit.journal import Journal, JournalError
+    from cockpit.session import build_metrics
+
+    if not args.config:
+        print("done auto: give --config (the SLOs are measured from the plan's Prometheus)", file=sys.stderr)
+        return EXIT_USAGE
+    plan = _plan_or_exit(args.config)
+    try:
+        metrics = build_metrics(plan)
+    except ConfigError as e:
+        print(f"warning: no metrics source: {'; '.join(e.errors)}", file=sys.stderr)
+        metrics = None
+    now = SystemClock().now()
+    try:
+        journal = Journal(state_dir, actor=actor)
+        ticks = auto_tick(plan, journal.records, lambda p: journal.append(p, actor=actor, ts=now), now, metrics)
+    except JournalError as e:
+        print(f"{state_dir}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    for t in ticks:
+        print(f"{t.item}: done by the cockpit: {t.evidence}")
+    if not ticks:
+        print("nothing the cockpit can tick itself now")
     return EXIT_OK
 
 
@@ -448,9 +483,9 @@ def _register_aftercare(sub) -> None:
                                "(with --state-dir/--config: and that the journal vouches for it)")
     verify_parser.set_defaults(func=cmd_verify_any)
 
-    s = sub.add_parser("done", help="tick off a post-deployment item (journaled)")
-    s.add_argument("item")
-    s.add_argument("--name", required=True, help="who did it")
+    s = sub.add_parser("done", help="tick off a post-deployment item (journaled); ITEM auto: those the cockpit can check")
+    s.add_argument("item", help="the item's id in the plan's [[post_deployment]], or auto")
+    s.add_argument("--name", default="", help="who did it (required for an item)")
     s.add_argument("--note", default="", help="what shows it (a link, a document)")
     s.add_argument("--state-dir")
     s.add_argument("--config")

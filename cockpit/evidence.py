@@ -720,6 +720,11 @@ class EvidenceHook:
             journal_bundle(e._append, bundle, evidence_root(e.plan, self.base_dir))
         except Exception as err:  # noqa: BLE001
             self.log.error("evidence %s written to %s but not journaled: %s", which, bundle.dir, err)
+        if which == "final":  # "evidence bundle complete" ticks itself once the journal vouches for it
+            try:
+                auto_tick(e.plan, list(e.journal.records), e._append, e.clock.now(), e.metrics)
+            except Exception as err:  # noqa: BLE001
+                self.log.error("post-deployment self-check failed: %s", err)
         self.log.info("evidence %s: %s (%d files%s)", bundle.name, bundle.dir, len(bundle.files),
                       f", missing {', '.join(sorted(bundle.missing))}" if bundle.missing else "")
         return bundle
@@ -731,3 +736,46 @@ class EvidenceHook:
             if pending:
                 self.log.error("evidence still collecting after %gs: left behind", timeout_s)
                 return
+
+
+# --- post-deployment items the cockpit ticks itself -----------------------------------------
+
+
+def slos_met_proof(plan: Plan, records: list[ev.Record], now: datetime, metrics, item_due_s: float) -> str:
+    """When the window [completion, completion + due] has passed and every SLO (gate criterion)
+    held over all of it (Prometheus range queries), the evidence in one line; else ""."""
+    from datetime import timedelta
+
+    state = fold(records)
+    if state.completed_at is None or metrics is None:
+        return ""
+    end = state.completed_at + timedelta(seconds=item_due_s)
+    if now < end:
+        return ""
+    ctx = Context(plan, records, Path("."), None, now, None, state.completed_at, end, state.completed_at, end, metrics,
+                  plan.prometheus.step.total_seconds() if plan.prometheus else 30.0)
+    said = []
+    for c in _criteria(ctx, list(range(len(plan.phases)))):
+        seen = _observe(ctx, c, (state.completed_at, end))
+        if not seen.get("source", "").startswith("prometheus") or "worst" not in seen:
+            return ""
+        if not c.comparison.holds(seen["worst"], c.threshold):
+            return ""
+        said.append(f"{c.id} worst {seen['worst']:.4g} {c.comparison.value} {c.threshold:g}")
+    return f"SLOs met {_iso(state.completed_at)}..{_iso(end)}: " + ", ".join(said) if said else ""
+
+
+def auto_tick(plan: Plan, records: list[ev.Record], append: Callable[[ev.Payload], Any], now: datetime, metrics=None) -> list[ev.PostDeploymentDone]:
+    """Journal the post-deployment items the cockpit can show done now, with what shows it."""
+    from cockpit.core import postdeploy
+
+    state = fold(records)
+    proof = ""
+    for item in plan.post_deployment:
+        if item.auto == "slos_met" and item.id not in state.post_deployment:
+            proof = slos_met_proof(plan, records, now, metrics, item.due.total_seconds())
+            break
+    ticks = postdeploy.self_ticks(state, now, slos_met=proof)
+    for tick in ticks:
+        append(tick)
+    return ticks
