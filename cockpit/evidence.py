@@ -682,31 +682,35 @@ class EvidenceHook:
         p = record.payload
         if isinstance(p, ev.PhaseStarted):
             if self._phase is not None and self._phase != p.phase:
-                self._schedule("phase", self._phase)
+                self._schedule("phase", self._phase, record.seq)
             self._phase = p.phase
         elif isinstance(p, ev.RolloutCompleted):
             if self._phase is not None:
-                self._schedule("phase", self._phase)
-            self._schedule("final", None)
+                self._schedule("phase", self._phase, record.seq)
+            self._schedule("final", None, record.seq)
         elif isinstance(p, ev.KillResult) and p.confirmed and self.engine.state.status == "rolled_back":
             if not any(t.get_name() == "evidence-rollback" and not t.done() for t in self.tasks):
-                self._schedule("rollback", self._phase)
+                self._schedule("rollback", self._phase, record.seq)
 
-    def _schedule(self, which: str, phase: int | None) -> None:
+    def _schedule(self, which: str, phase: int | None, after_seq: int) -> None:
         if which == "rollback" and phase is None:
             return  # a kill before any phase started has no phase evidence to capture
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        task = loop.create_task(self._collect(which, phase), name=f"evidence-{which}")
+        task = loop.create_task(self._collect(which, phase, after_seq), name=f"evidence-{which}")
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _collect(self, which: str, phase: int | None) -> Bundle | None:
+    async def _collect(self, which: str, phase: int | None, after_seq: int = 0) -> Bundle | None:
         e = self.engine
         now = e.clock.now()
         records = list(e.journal.records)
+        name = {"phase": f"phase-{(phase or 0) + 1}", "final": "final", "rollback": "rollback"}[which]
+        if any(isinstance(r.payload, ev.EvidenceCollected) and r.seq > after_seq
+               and r.payload.file.endswith(f"/{name}/manifest.json") for r in records):
+            return None  # another guard (the one this one took over from) collected it already
         try:
             bundle = await asyncio.to_thread(
                 collect, e.plan, records, base_dir=self.base_dir, which=which, now=now, phase=phase,

@@ -247,3 +247,34 @@ def test_cli_evidence_builds_on_demand_and_journals(tmp_path, capsys):
     assert len(records) == before + 1 and records[-1].kind == "evidence_collected"
     assert main(["evidence", "--config", str(config), "--phase", "9"]) == 2
     assert "no phase 9" in capsys.readouterr().err
+
+
+def test_a_guard_that_takes_over_does_not_collect_again_what_is_journaled(tmp_path):
+    """A standby folds the whole journal when it takes the lock: bundles already journaled stay as they are."""
+    from cockpit.engine import Engine
+    from cockpit.journal import Journal
+
+    engine = asyncio.run(run_rollout(tmp_path / "state", "healthy"))
+    before = len(engine.journal.records)
+    root = evidence.release_dir(engine.plan, tmp_path / "state")
+    stamps = {p.name: (p / "manifest.json").stat().st_mtime_ns for p in root.iterdir()}
+
+    async def takeover():
+        fresh = Engine(engine.plan, Journal(tmp_path / "state"), clock=ManualClock(T0 + timedelta(hours=3)), actor=CAPTAIN)
+        fresh.state = fold_upto(fresh.journal.records, 1)
+        hook = evidence.EvidenceHook(fresh, state_dir=tmp_path / "state", base_dir=tmp_path / "state")
+        for record in fresh.journal.records[1:]:  # as engine.refresh() folds them after a takeover
+            fresh.state.apply(record)
+            hook._on_record(record)
+        await hook.drain()
+        return hook, fresh
+
+    hook, fresh = asyncio.run(takeover())
+    assert hook.bundles == [] and len(Journal(tmp_path / "state", readonly=True).records) == before
+    assert {p.name: (p / "manifest.json").stat().st_mtime_ns for p in root.iterdir()} == stamps
+
+
+def fold_upto(records, n):
+    from cockpit.core.state import fold
+
+    return fold(records[:n])
