@@ -460,7 +460,6 @@ class Evidence(Model):
     jaeger: JaegerEvidence | None = None
     opa: OpaEvidence | None = None
     screen: StrictBool = True  # an SVG (and PNG where rsvg-convert exists) of the cockpit's own screen
-    timeout: PositiveDuration = timedelta(seconds=60)  # a whole bundle; a collector past it is recorded as failed
 
 
 PostDeployCheck = Literal["evidence_complete", "slos_met"]
