@@ -277,7 +277,8 @@ def cmd_guard(args) -> int:
             print(f"{args.config}: {line}", file=sys.stderr) if args.quiet else None
         return EXIT_USAGE
     ident = GuardId(user=actor.user, host=actor.host, pid=os.getpid(), since=engine.clock.now())
-    guard = Guard(engine, Monitor(engine, engine.metrics), state_dir, ident, reason=args.reason)
+    guard = Guard(engine, Monitor(engine, engine.metrics), state_dir, ident, reason=args.reason,
+                  evidence_base=Path(args.config).parent)
 
     async def main() -> str:
         loop = asyncio.get_running_loop()
@@ -304,6 +305,207 @@ def _speed(text: str) -> float:
     if not (0 < value <= 1_000_000):  # also refuses nan and inf
         raise argparse.ArgumentTypeError(f"{text} is not a speed: give a number above 0 (60 makes a minute a second)")
     return value
+
+
+# --- issue 11: evidence, verify --evidence, done, replay, report ------------------------------
+
+
+def cmd_evidence(args) -> int:
+    """Build a bundle now (the current phase by default), journal its manifest's hash; exit 1 when
+    the bundle is incomplete (it says which files are missing and why), 2 when none could be made."""
+    from cockpit import evidence
+    from cockpit.clock import SystemClock
+    from cockpit.config import ConfigError, resolve_state_dir
+    from cockpit.journal import Journal, JournalError
+    from cockpit.session import build_metrics, identity
+
+    plan = _plan_or_exit(args.config)
+    state_dir = resolve_state_dir(plan, Path(args.config))
+    if not (state_dir / "journal.jsonl").exists():
+        print(f"{state_dir}: no journal: the rollout has not started", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        journal = Journal(state_dir, actor=identity("evidence"))
+    except JournalError as e:
+        print(f"{state_dir}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        metrics = build_metrics(plan)
+    except ConfigError as e:
+        print(f"warning: no metrics source: {'; '.join(e.errors)}", file=sys.stderr)
+        metrics = None
+    which = "final" if args.final else "rollback" if args.rollback else "phase"
+    phase = args.phase - 1 if args.phase is not None else None
+    now = SystemClock().now()
+    try:
+        bundle = evidence.collect(plan, journal.records, base_dir=Path(args.config).parent, which=which, now=now,
+                                  phase=phase, state_dir=state_dir, metrics=metrics)
+    except evidence.EvidenceError as e:
+        print(f"evidence: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    actor = identity("evidence")
+    try:
+        evidence.journal_bundle(lambda payload: journal.append(payload, actor=actor, ts=now),
+                                bundle, evidence.evidence_root(plan, Path(args.config).parent))
+    except JournalError as e:
+        print(f"{bundle.dir}: written, but NOT JOURNALED: {e}", file=sys.stderr)
+        return EXIT_FAIL
+    print(f"{bundle.dir}: {len(bundle.files)} files, manifest sha256 {bundle.manifest_sha256} (journaled)")
+    for name, why in sorted(bundle.missing.items()):
+        print(f"  missing {name}: {why}")
+    return EXIT_OK if bundle.complete else EXIT_FAIL
+
+
+def cmd_verify_any(args) -> int:
+    """`verify --evidence DIR`: the bundle against its manifest; otherwise the journal's chain."""
+    if not getattr(args, "evidence", None):
+        return cmd_verify(args)
+    from cockpit.evidence import manifest_sha, verify_bundle
+
+    bundle = Path(args.evidence)
+    problems = verify_bundle(bundle)
+    for problem in problems:
+        print(f"{bundle}: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_FAIL
+    sha = manifest_sha(bundle)
+    vouched = ""
+    if args.state_dir or args.config:  # and the journal vouches for this manifest
+        from cockpit.journal import verify
+
+        scan = verify(_state_dir(args))
+        hit = [r for r in scan.records if r.kind == "evidence_collected" and r.payload.sha256 == sha]
+        if not hit:
+            print(f"{bundle}: the journal has no evidence_collected event for manifest sha256 {sha}", file=sys.stderr)
+            return EXIT_FAIL
+        vouched = f", journaled as event {hit[-1].seq}"
+    print(f"{bundle}: ok: every file matches manifest.json (sha256 {sha[:16]}{vouched})")
+    return EXIT_OK
+
+
+def cmd_done(args) -> int:
+    """Tick off a post-deployment item; journaled with who did it."""
+    from cockpit.clock import SystemClock
+    from cockpit.core import events as ev
+    from cockpit.core.postdeploy import tick_refusal
+    from cockpit.core.state import fold
+    from cockpit.journal import Journal, JournalError
+    from cockpit.session import identity
+
+    state_dir = _state_dir(args)
+    if not (state_dir / "journal.jsonl").exists():
+        print(f"{state_dir}: no journal: the rollout has not started", file=sys.stderr)
+        return EXIT_USAGE
+    actor = identity("captain")
+    if args.item == "auto":  # the items the cockpit can show done itself (needs the plan, for metrics)
+        return _auto_tick(args, state_dir, actor)
+    try:
+        journal = Journal(state_dir, actor=actor)
+        if not args.name.strip():
+            print("done: give --name (who did it)", file=sys.stderr)
+            return EXIT_USAGE
+        if why := tick_refusal(fold(journal.records), args.item):
+            print(f"refused: {why}", file=sys.stderr)
+            return EXIT_FAIL
+        _, record = journal.append(ev.PostDeploymentDone(item=args.item, name=args.name.strip(), evidence=args.note),
+                                   actor=actor, ts=SystemClock().now())
+    except JournalError as e:
+        print(f"{state_dir}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{args.item}: done by {args.name.strip()} (journal event {record.seq})")
+    return EXIT_OK
+
+
+def _auto_tick(args, state_dir: Path, actor) -> int:
+    from cockpit.clock import SystemClock
+    from cockpit.config import ConfigError
+    from cockpit.evidence import auto_tick
+    from cockpit.journal import Journal, JournalError
+    from cockpit.session import build_metrics
+
+    if not args.config:
+        print("done auto: give --config (the SLOs are measured from the plan's Prometheus)", file=sys.stderr)
+        return EXIT_USAGE
+    plan = _plan_or_exit(args.config)
+    try:
+        metrics = build_metrics(plan)
+    except ConfigError as e:
+        print(f"warning: no metrics source: {'; '.join(e.errors)}", file=sys.stderr)
+        metrics = None
+    now = SystemClock().now()
+    try:
+        journal = Journal(state_dir, actor=actor)
+        ticks = auto_tick(plan, journal.records, lambda p: journal.append(p, actor=actor, ts=now), now, metrics)
+    except JournalError as e:
+        print(f"{state_dir}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    for t in ticks:
+        print(f"{t.item}: done by the cockpit: {t.evidence}")
+    if not ticks:
+        print("nothing the cockpit can tick itself now")
+    return EXIT_OK
+
+
+def cmd_replay(args) -> int:
+    from cockpit.tui.replay import ReplayError, replay_app
+
+    try:
+        app = replay_app(_state_dir(args), speed=args.speed, theme=args.theme)
+    except ReplayError as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return EXIT_FAIL
+    app.run()
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from cockpit.report import ReportError, write_report
+
+    try:
+        path = write_report(_state_dir(args), fmt=args.format, out=Path(args.output) if args.output else None)
+    except ReportError as e:
+        print(f"report: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{path}: written")
+    return EXIT_OK
+
+
+def _register_aftercare(sub) -> None:
+    """evidence, verify --evidence, done, replay, report (issue 11)."""
+    s = sub.add_parser("evidence", help="write the evidence bundle now (current phase, --phase N, --final or --rollback)")
+    s.add_argument("--config", required=True)
+    which = s.add_mutually_exclusive_group()
+    which.add_argument("--phase", type=int, metavar="N", help="phase number (1-based)")
+    which.add_argument("--final", action="store_true")
+    which.add_argument("--rollback", action="store_true")
+    s.set_defaults(func=cmd_evidence)
+
+    verify_parser = sub.choices["verify"]
+    verify_parser.add_argument("--evidence", metavar="DIR", help="check a bundle against its manifest instead "
+                               "(with --state-dir/--config: and that the journal vouches for it)")
+    verify_parser.set_defaults(func=cmd_verify_any)
+
+    s = sub.add_parser("done", help="tick off a post-deployment item (journaled); ITEM auto: those the cockpit can check")
+    s.add_argument("item", help="the item's id in the plan's [[post_deployment]], or auto")
+    s.add_argument("--name", default="", help="who did it (required for an item)")
+    s.add_argument("--note", default="", help="what shows it (a link, a document)")
+    s.add_argument("--state-dir")
+    s.add_argument("--config")
+    s.set_defaults(func=cmd_done)
+
+    s = sub.add_parser("replay", help="a past rollout in the same screen, read-only, with a time cursor")
+    s.add_argument("--state-dir")
+    s.add_argument("--config")
+    s.add_argument("--speed", type=_speed, default=60.0, help="rollout seconds per wall second when playing")
+    s.add_argument("--theme")
+    s.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("report", help="one document of the rollout: timeline, gates, triggers, kill, budget, evidence")
+    s.add_argument("--state-dir")
+    s.add_argument("--config")
+    s.add_argument("--format", choices=("md", "html"), default="md")
+    s.add_argument("--output", "-o", help="file to write (default: report.md / report.html in the state dir)")
+    s.set_defaults(func=cmd_report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -359,7 +561,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     from cockpit.adapters.simulator import SCENARIOS
 
-    s = sub.add_parser("demo", help="the cockpit on an embedded simulated rollout")
+    from cockpit.adapters.simulator import SCENARIO_LINES
+
+    themes = ", ".join(sorted(p.stem for p in (Path(__file__).parent / "themes").glob("*.toml")))
+    s = sub.add_parser(
+        "demo", help="the cockpit on an embedded simulated rollout",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="The seed plan on a simulated service and gateway, on an accelerated clock; the guard runs "
+        "in this process. Watch it from a second terminal with the `cockpit observe --state-dir DIR` it prints.",
+        epilog="scenarios:\n" + "\n".join(f"  {k:<20} {v}" for k, v in SCENARIO_LINES.items())
+        + f"\n\nthemes (--theme): {themes}",
+    )
     s.add_argument("--scenario", choices=SCENARIOS, default="latency-regression")
     s.add_argument("--speed", type=_speed, default=60.0, help="rollout seconds per wall second (default 60)")
     s.add_argument("--state-dir", help="keep the demo journal here (default: a temporary dir)")
@@ -370,6 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     headless.register(sub)  # kill, shift, reconcile
     commands.register(sub)  # every other captain action: preflight, sign-off, waive, start, decide, ...
+    _register_aftercare(sub)  # evidence, verify --evidence, done, replay, report
     return p
 
 

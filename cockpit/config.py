@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import os
@@ -398,10 +399,81 @@ class Budget(Model):
         return categories
 
 
+# --- evidence and the post-deployment plan (issue 11) ------------------------------------------
+
+
+def _bundle_name(name: str) -> str:
+    """An evidence file name stays inside its bundle: one plain name, no directory, no `..`."""
+    plain = name.replace("{phase}", "1")
+    if not plain.strip() or plain in (".", "..") or "/" in plain or "\\" in plain or plain.startswith("~"):
+        raise ValueError(f"{name!r} is not a plain file name (no directories, no '..', not absolute)")
+    if any(ord(c) < 32 or ord(c) == 127 for c in plain) or plain == "manifest.json":
+        raise ValueError(f"{name!r} is not a usable evidence file name")
+    return name
+
+
+BundleName = Annotated[str, AfterValidator(_bundle_name)]
+
+
+class GrafanaEvidence(Model):
+    """Grafana's render API: GET {url}/render/d/{dashboard}?from&to&width&height (PNG)."""
+
+    url: Annotated[str, AfterValidator(_plain_url)]
+    dashboard: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]
+    org_id: Count = 1
+    width: Annotated[Count, Field(ge=100, le=4000)] = 1600
+    height: Annotated[Count, Field(ge=100, le=4000)] = 900
+    timeout: PositiveDuration = timedelta(seconds=30)
+    token: SecretRef | None = None
+
+
+class JaegerEvidence(Model):
+    """Jaeger's query API: GET {url}/api/traces?service&start&end&limit (JSON)."""
+
+    url: Annotated[str, AfterValidator(_plain_url)]
+    service: Annotated[str, Field(min_length=1)]
+    limit: Annotated[Count, Field(ge=1, le=1000)] = 20
+    timeout: PositiveDuration = timedelta(seconds=10)
+    token: SecretRef | None = None
+
+
+class OpaEvidence(Model):
+    """OPA decision logs: a JSON (Lines) file the decision-log plugin writes, or an HTTP endpoint."""
+
+    file: Path | None = None
+    url: Annotated[str | None, AfterValidator(_plain_url)] = None
+    timeout: PositiveDuration = timedelta(seconds=10)
+    token: SecretRef | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "OpaEvidence":
+        if (self.file is None) == (self.url is None):
+            raise ValueError("give exactly one of file or url")
+        return self
+
+
 class Evidence(Model):
-    dir: Path = Path("evidence")
-    per_phase: list[str] = []
-    final: list[str] = []
+    dir: Path = Path("evidence")  # relative to the config file
+    per_phase: list[BundleName] = []  # {phase} is the phase number
+    final: list[BundleName] = []
+    k6_summary: Path | None = None  # where k6 --summary-export writes; {phase} is the phase number
+    grafana: GrafanaEvidence | None = None
+    jaeger: JaegerEvidence | None = None
+    opa: OpaEvidence | None = None
+    screen: StrictBool = True  # an SVG (and PNG where rsvg-convert exists) of the cockpit's own screen
+
+
+PostDeployCheck = Literal["evidence_complete", "slos_met"]
+
+
+class PostDeploymentItem(Model):
+    """One item of the post-deployment plan, due `due` after the rollout completed."""
+
+    id: Ident
+    name: str
+    owner: Ident
+    due: Duration
+    auto: PostDeployCheck | None = None  # the cockpit ticks it itself when this holds
 
 
 # --- connections -------------------------------------------------------------------------------
@@ -532,6 +604,7 @@ class Plan(Model):
     evidence: Evidence = Evidence()
     prometheus: Prometheus | None = None
     gateways: dict[Ident, GatewayConfig] = Field(min_length=1)
+    post_deployment: list[PostDeploymentItem] = []  # issue 11: the checklist after completion
 
     @model_validator(mode="after")
     def _cross_field(self) -> "Plan":
@@ -574,6 +647,13 @@ class Plan(Model):
             dupes = sorted({x for x in items if items.count(x) > 1})
             if dupes:
                 errors.append(f"{name}: duplicate ids {dupes}")
+        for i, item in enumerate(self.post_deployment):  # issue 11
+            if item.owner not in self.roles:
+                errors.append(f"post_deployment.{i}.owner: {item.owner!r} is not a declared role")
+        try:
+            _no_duplicates("post-deployment ids", [item.id for item in self.post_deployment])
+        except ValueError as e:
+            errors.append(f"post_deployment: {e}")
         if self.kill_switch.gateway not in self.gateways:
             errors.append(f"kill_switch.gateway: {self.kill_switch.gateway!r} is not a declared gateway")
         dialect = self.prometheus.dialect if self.prometheus else "promql"
@@ -678,6 +758,33 @@ def parse_plan(data: dict[str, Any]) -> Plan:
             else:
                 lines.append(f"{where}: {msg}" if where else msg)
         raise ConfigError(lines) from None
+
+
+def parse_journaled_plan(document: dict[str, Any]) -> Plan:
+    """The plan a journal carries, as this cockpit reads it. A journal written by an older cockpit
+    may carry settings this one no longer knows: they are dropped (the chain vouches for the
+    document, and nothing this cockpit does can depend on them); every other rule applies."""
+    data = copy.deepcopy(document)
+    for _ in range(64):
+        try:
+            return Plan.model_validate(data)
+        except ValidationError as e:
+            unknown = [err["loc"] for err in e.errors() if err["type"] == "extra_forbidden"]
+            if not unknown or not all(_drop(data, loc) for loc in unknown):
+                return parse_plan(data)  # a real problem: said field by field
+    return parse_plan(data)
+
+
+def _drop(data: Any, loc: tuple) -> bool:
+    for key in loc[:-1]:
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if isinstance(data, dict) and loc[-1] in data:
+        del data[loc[-1]]
+        return True
+    return False
 
 
 MAX_PLAN_BYTES = 1 << 20  # a plan is a few kilobytes; a megabyte is not a plan

@@ -91,6 +91,7 @@ def build(
     actor: Actor,
     poll_s: float | None = None,
     identity: GuardId | None = None,
+    evidence: bool = False,
 ):
     """(engine, guard, world, stakeholders) for a demo rollout in `state_dir`: the guard runs in
     this process (the same code as `cockpit guard`), and publishes for `cockpit observe`."""
@@ -114,7 +115,8 @@ def build(
     import os
 
     identity = identity or GuardId(user=actor.user, host=actor.host, pid=os.getpid(), since=clock.now())
-    guard = Guard(engine, monitor, state_dir, identity, reason="demo", attended=lambda: True)
+    guard = Guard(engine, monitor, state_dir, identity, reason="demo", attended=lambda: True,
+                  evidence_base=state_dir if evidence else None)  # bundles under state_dir/evidence
     return engine, guard, world, people
 
 

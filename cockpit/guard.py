@@ -37,9 +37,11 @@ log = logging.getLogger("cockpit.guard")
 
 class Guard:
     def __init__(
-        self, engine: Engine, monitor: Monitor, state_dir: Path, identity: GuardId, *, reason: str = "", attended=None
+        self, engine: Engine, monitor: Monitor, state_dir: Path, identity: GuardId, *, reason: str = "", attended=None,
+        evidence_base: Path | None = None,
     ):
-        """`attended()` says whether a captain is at a screen (default: the captain lock is held)."""
+        """`attended()` says whether a captain is at a screen (default: the captain lock is held).
+        `evidence_base` (the config file's directory): collect the evidence bundles from here."""
         self.engine = engine
         self.attended = attended or (lambda: _captain_present(self.state_dir))
         self.monitor = monitor
@@ -53,6 +55,11 @@ class Guard:
         self._latest: Evaluation | None = None
         self._rekill_at: datetime | None = None
         self._rekill_every = 0.0
+        self.evidence = None
+        if evidence_base is not None:  # issue 11: bundles when a phase ends, on rollback, on completion
+            from cockpit.evidence import EvidenceHook
+
+            self.evidence = EvidenceHook(engine, state_dir=self.state_dir, base_dir=Path(evidence_base))
 
     # -- the feed every face reads --------------------------------------------------------------
 
@@ -123,6 +130,8 @@ class Guard:
                     break
                 await self._wait(self.monitor.poll_s)
         finally:
+            if self.evidence is not None:
+                await self.evidence.drain()
             self.monitor.close()
             self.release(why if not self.stopping.is_set() else "stopped (SIGTERM or the demo ended)")
         return why

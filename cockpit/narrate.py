@@ -101,6 +101,8 @@ def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
             return f"evidence {p.file} {'collected' if p.ok else 'MISSING'}"
         case ev.Noted():
             return f"{who}: {p.text}"
+        case ev.PostDeploymentDone():
+            return f"post-deployment {p.item} done ({'by the cockpit: ' + p.evidence if p.auto else p.name})"
         case ev.TornTailQuarantined():
             return f"journal: a torn tail ({p.size} bytes at offset {p.offset}) was moved to {p.moved_to}"
         case ev.JournaledLate():

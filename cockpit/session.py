@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from cockpit.clock import SystemClock
-from cockpit.config import Plan, parse_plan, resolve_state_dir
+from cockpit.config import Plan, parse_journaled_plan, resolve_state_dir
 from cockpit.core.events import Actor
 from cockpit.engine import Engine, EngineError
 from cockpit.journal import Journal
@@ -79,7 +79,7 @@ def _journaled_plan(journal: Journal) -> Plan | None:
     loaded = fold(journal.records).plan
     if loaded is None or not loaded.document:
         return None
-    return parse_plan(dict(loaded.document))
+    return parse_journaled_plan(dict(loaded.document))
 
 
 def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:

@@ -100,9 +100,25 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
         k = doc["kill"]
         verdict = {True: "VERIFIED", False: "NOT CONFIRMED", None: "SENT"}[k["confirmed"]]
         out.append(f"kill     {verdict}: {k['reason']}")
+    if state.status == "completed" and (post := _post_deployment(state, now)):  # issue 11
+        out.append(post)
     out.append(f"journal  {doc['events']} events; latest:")
     out.extend(f"  {ln}" for ln in doc["last_events"])
     return out
+
+
+def _post_deployment(state: RolloutState, now: datetime) -> str:
+    from cockpit.core.postdeploy import rows
+
+    items = rows(state, now)
+    if not items:
+        return ""
+    done = sum(1 for r in items if r.state == "done")
+    late = [r for r in items if r.state == "overdue"]
+    said = f"post-dep {done}/{len(items)} done"
+    if late:
+        said += f"; {len(late)} OVERDUE: " + ", ".join(f"{r.id} (due {r.due_at:%Y-%m-%d %H:%MZ})" for r in late)
+    return said
 
 
 def kept_aside(state_dir: Path) -> list[str]:

@@ -127,3 +127,17 @@ def test_secret_refs_resolve_from_env_or_file_and_name_the_source(tmp_path, monk
         SecretRef(env="COCKPIT_UNSET_TOKEN").resolve()
     with pytest.raises(ConfigError, match="cannot read file"):
         SecretRef(file=tmp_path / "nope").resolve()
+
+
+def test_a_journaled_plan_from_an_older_cockpit_drops_settings_this_one_no_longer_knows(plan):
+    from cockpit.config import ConfigError, dump_plan, parse_journaled_plan
+
+    old = dump_plan(plan)
+    old["evidence"]["timeout"] = "60s"  # a setting an older cockpit had
+    old["phases"][0]["gate"]["retired"] = True
+    assert parse_journaled_plan(old) == plan
+    assert old["evidence"]["timeout"] == "60s"  # the journal's document is not changed
+    broken = dump_plan(plan)
+    broken["phases"][0]["weight"] = "lots"
+    with pytest.raises(ConfigError, match="phases.0.weight"):
+        parse_journaled_plan(broken)

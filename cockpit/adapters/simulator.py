@@ -45,7 +45,14 @@ from typing import Callable, Mapping
 from cockpit.adapters.gateway import GatewayError, GatewayState
 from cockpit.adapters.metrics import QueryResult, Sample
 
-SCENARIOS = ("healthy", "latency-regression", "error-spike", "tenant-breach", "no-data")
+SCENARIO_LINES = {  # what each demo scenario does, for `cockpit demo --help`
+    "healthy": "canary within a few % of staging; every gate passes to 100 %",
+    "latency-regression": "canary API p95 ~+35 % over staging from 25 %: Performance rolls it back (the default)",
+    "error-spike": "canary errors ~2.6 % from 25 %: Error Rate rolls it back after 5 minutes",
+    "tenant-breach": "one cross-tenant access 3 minutes into 5 %: Security rolls it back at once",
+    "no-data": "canary series vanish from 25 %: the triggers hold, BLIND",
+}
+SCENARIOS = tuple(SCENARIO_LINES)
 PROJECTED_MONTH_USD = {"infrastructure": 12_450.0, "llm_usage": 2_180.0}  # canary-plan.md projections
 CANARY_COST_SHARE = {"infrastructure": 0.04, "llm_usage": 0.06}  # extra spend at 100 % canary
 STAGING_P95_MS = 240.0

@@ -290,12 +290,24 @@ class JournaledLate(Payload):
     error: str  # why the journal refused them, the first time
 
 
+class PostDeploymentDone(Payload):
+    """An item of the post-deployment plan ticked off: by a person (`cockpit done`, the screen)
+    or by the cockpit itself (`auto`), with what shows it (`evidence`)."""
+
+    KIND = "post_deployment_done"
+    item: str
+    name: str
+    auto: bool = False
+    evidence: str = ""
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     PlanLoaded, CheckRan, CheckWaived, SignedOff, RolloutStarted, TrafficShiftRequested,
     TrafficShiftResult, PhaseStarted, GateDecided, CriterionEvaluated, RolloutCompleted,
     TriggerBreached, TriggerCleared, TriggerFired, KillRequested, KillResult, RollbackVerified,
     Escalated, Notified, BudgetAlerted, GatewayReconciled, EvidenceCollected, Noted,
     GuardStarted, GuardStopped, TornTailQuarantined, JournaledLate,
+    PostDeploymentDone,  # issue 11 (appended: kinds keep their order)
 )
 
 

@@ -111,6 +111,7 @@ class RolloutState:
     completed_at: datetime | None = None
     guard: ev.GuardStarted | None = None  # the guard that last took the lock (None after it stopped)
     guard_since: datetime | None = None
+    post_deployment: dict[str, tuple[datetime, ev.PostDeploymentDone]] = field(default_factory=dict)  # item -> first tick
     seq: int = 0
     last_hash: str = ev.GENESIS
     recent: deque = field(default_factory=lambda: deque(maxlen=200))
@@ -298,6 +299,11 @@ def _guard_stopped(state: RolloutState, p: ev.GuardStopped, r: ev.Record) -> Non
         state.guard, state.guard_since = None, None
 
 
+def _post_deployment_done(state: RolloutState, p: ev.PostDeploymentDone, r: ev.Record) -> None:
+    """The first tick of an item stands (a second one changes nothing)."""
+    state.post_deployment.setdefault(p.item, (r.ts, p))
+
+
 _APPLY = {
     ev.PlanLoaded: _plan,
     ev.CheckRan: _check_ran,
@@ -322,4 +328,5 @@ _APPLY = {
     ev.GatewayReconciled: _reconciled,
     ev.GuardStarted: _guard_started,
     ev.GuardStopped: _guard_stopped,
+    ev.PostDeploymentDone: _post_deployment_done,
 }

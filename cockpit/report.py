@@ -1,0 +1,341 @@
+"""`cockpit report`: one document of a rollout, from its journal (Markdown, or HTML with no external assets).
+
+Timeline, each gate with its owners' decisions and notes, each trigger's worst value against its
+threshold, any kill with its verification, budget, the post-deployment plan, the evidence
+manifests (checked against the files when they are found) and the journal's head hash.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cockpit.core import events as ev
+from cockpit.core import postdeploy
+from cockpit.core.state import STATUS_WORDS, RolloutState, fold
+from cockpit.narrate import line, say
+
+
+class ReportError(Exception):
+    pass
+
+
+@dataclass
+class Doc:
+    """A document as blocks, rendered to Markdown or HTML: ("h1"|"h2"|"h3"|"p", text),
+    ("table", headers, rows), ("ul", items), ("svg", caption, svg text; HTML only)."""
+
+    blocks: list[tuple] = field(default_factory=list)
+
+    def h(self, level: int, text: str) -> None:
+        self.blocks.append((f"h{level}", text))
+
+    def p(self, text: str) -> None:
+        self.blocks.append(("p", text))
+
+    def table(self, headers: list[str], rows: list[list[Any]]) -> None:
+        self.blocks.append(("table", headers, [[("" if c is None else str(c)) for c in r] for r in rows]))
+
+    def ul(self, items: list[str]) -> None:
+        self.blocks.append(("ul", items))
+
+    def svg(self, caption: str, text: str) -> None:
+        self.blocks.append(("svg", caption, text))
+
+
+def _t(ts: datetime | None) -> str:
+    return "-" if ts is None else ts.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4g}"
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return (f"{h}h" if h else "") + (f"{m:02d}m" if h or m else "") + f"{s:02d}s"
+
+
+def _trigger_rows(state: RolloutState, records: list[ev.Record]) -> list[list[Any]]:
+    doc = state.plan.document if state.plan else {}
+    rows = []
+    for t in doc.get("triggers", []):
+        cmp = t.get("comparison", ">")
+        values = [r.payload.value for r in records if isinstance(r.payload, (ev.TriggerBreached, ev.TriggerFired))
+                  and r.payload.trigger == t["id"] and r.payload.value is not None]
+        thresholds = [r.payload.threshold for r in records if isinstance(r.payload, (ev.TriggerBreached, ev.TriggerFired))
+                      and r.payload.trigger == t["id"] and r.payload.threshold is not None]
+        worst = (min(values) if cmp in ("<", "<=") else max(values)) if values else None
+        fired = [r for r in records if isinstance(r.payload, ev.TriggerFired) and r.payload.trigger == t["id"]]
+        breaches = sum(1 for r in records if isinstance(r.payload, ev.TriggerBreached) and r.payload.trigger == t["id"])
+        threshold = thresholds[-1] if thresholds else t.get("threshold")
+        limit = f"{cmp} {_num(threshold)}" if threshold is not None else (
+            f"{cmp} baseline +{t.get('above_baseline_pct', 0):g} %" if t.get("baseline") else "(check)")
+        rows.append([t["name"], _num(worst), limit, t.get("unit", ""), breaches,
+                     f"FIRED {_t(fired[-1].ts)} ({fired[-1].payload.action})" if fired else "no"])
+    return rows
+
+
+def _evidence_roots(state_dir: Path, state: RolloutState) -> list[Path]:
+    configured = Path(str((state.plan.document if state.plan else {}).get("evidence", {}).get("dir", "evidence")))
+    if configured.is_absolute():
+        return [configured]
+    return [state_dir.parent / configured, state_dir / configured]
+
+
+def _observed_spend(state_dir: Path, state: RolloutState) -> list[tuple[str, float, float]]:
+    """(bundle, spent, projected) from each journaled bundle's cost analysis found on disk, in order."""
+    out = []
+    for e in state.evidence:
+        for root in _evidence_roots(state_dir, state):
+            bundle = (root / e.file).parent
+            for f in sorted(bundle.glob("cost_delta_analysis*.json")) if (root / e.file).is_file() else ():
+                try:
+                    seen = json.loads(f.read_text()).get("data", {}).get("observed")
+                    out.append((bundle.name, float(seen["spent_month_to_date"]), float(seen["projected_month_end"])))
+                except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                    continue
+    return out
+
+
+def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[str]]:
+    """The document, and the screen SVGs it embeds (paths) for HTML."""
+    from cockpit.journal import verify
+
+    state_dir = Path(state_dir)
+    if not (state_dir / "journal.jsonl").exists():
+        raise ReportError(f"{state_dir}: no journal")
+    scan = verify(state_dir)
+    records = scan.records
+    state = fold(records)
+    if state.plan is None:
+        raise ReportError(f"{state_dir}: the journal has no plan")
+    plan = state.plan
+    now = now or (records[-1].ts if records else datetime.now(timezone.utc))
+    d = Doc()
+    d.h(1, f"Rollout report: {plan.release} {plan.version}")
+    head = records[-1].hash if records else ev.GENESIS
+    d.p(f"{plan.environment} / {plan.region} · outcome **{STATUS_WORDS[state.status]}** · "
+        f"{len(records)} journal events · journal head `{head}`")
+    problems = [str(p) for p in (scan.problem, scan.head) if p]
+    if problems:
+        d.p("**JOURNAL PROBLEM**: " + "; ".join(problems) + f" (this report covers the first {len(records)} intact events)")
+
+    d.h(2, "Summary")
+    ended = state.completed_at or (state.kill.result_at if state.kill and state.kill.result_at else None)
+    d.table(["", ""], [
+        ["Started", _t(state.started_at)],
+        ["Ended", _t(ended)],
+        ["Duration", _duration((ended - state.started_at).total_seconds()) if ended and state.started_at else "-"],
+        ["Outcome", STATUS_WORDS[state.status]],
+        ["Last phase", f"{state.phase + 1} {plan.phases[state.phase].name} ({plan.phases[state.phase].weight} %)" if state.phase is not None else "-"],
+        ["Sign-offs", ", ".join(f"{plan.roles.get(r, r)}: {s.name}" for r, s in state.sign_offs.items()) or "-"],
+    ])
+
+    d.h(2, "Gates")
+    for i, spec in enumerate(plan.phases):
+        starts = [r for r in records if isinstance(r.payload, ev.PhaseStarted) and r.payload.phase == i]
+        decisions = [r for r in records if isinstance(r.payload, ev.GateDecided) and r.payload.phase == i]
+        d.h(3, f"Phase {i + 1}: {spec.name} ({spec.weight} %)")
+        d.p(f"Owners: {', '.join(plan.roles.get(o, o) for o in spec.owners)} · "
+            + (f"started {_t(starts[0].ts)}" if starts else "not reached"))
+        if decisions:
+            d.table(["Owner", "Decision", "Name", "At", "Note"],
+                    [[plan.roles.get(r.payload.role, r.payload.role), r.payload.decision, r.payload.name, _t(r.ts), r.payload.note]
+                     for r in decisions])
+        gate = state.gates.get(i)
+        if gate and gate.criteria:
+            d.table(["Criterion", "Passed", "Value", "At"],
+                    [[c, "yes" if s.passed else "NO", _num(s.value), _t(s.at)] for c, s in gate.criteria.items()])
+
+    d.h(2, "Triggers")
+    d.table(["Trigger", "Worst value", "Threshold", "Unit", "Breaches", "Fired"], _trigger_rows(state, records))
+
+    d.h(2, "Kill switch")
+    if state.kill is None:
+        d.p("Not pulled.")
+    else:
+        k = state.kill
+        result = k.result
+        d.table(["", ""], [
+            ["Requested", f"{_t(k.requested_at)} by {k.by}: {k.reason}"],
+            ["Trigger", k.trigger or "-"],
+            ["Gateway", "-" if result is None else ("CONFIRMED" if result.confirmed else "NOT CONFIRMED")
+             + (f" at {_t(k.result_at)}, {result.attempts} attempt(s), weight read back {result.observed_weight}" if result else "")
+             + (f": {result.error}" if result and result.error else "")],
+            ["Traffic check", "-" if k.verified is None else ("VERIFIED" if k.verified.ok else "NOT VERIFIED") + f": {k.verified.detail}"],
+        ])
+
+    d.h(2, "Escalations")
+    if state.escalations:
+        d.table(["At", "Level", "Reason"], [[_t(at), e.level, e.reason] for at, e in state.escalations])
+    else:
+        d.p("None.")
+
+    d.h(2, "Budget")
+    doc = plan.document
+    cats = doc.get("budget", {}).get("categories", [])
+    monthly = sum(c["monthly"] for c in cats)
+    projected = sum(c["projected"] for c in cats)
+    cur = doc.get("budget", {}).get("currency", "USD")
+    d.p(f"Plan: {cur} {monthly:,.0f} a month, projected {cur} {projected:,.0f} ({100 * projected / monthly:.0f} %)." if monthly else "No budget.")
+    spends = _observed_spend(state_dir, state)
+    if spends:
+        first, last = spends[0], spends[-1]
+        d.p(f"Spend month to date (the guard's round, as the evidence bundles recorded it): "
+            f"{cur} {first[1]:,.0f} at {first[0]}, {cur} {last[1]:,.0f} at {last[0]}; "
+            f"month-end projection {cur} {last[2]:,.0f}.")
+    else:
+        d.p("Spend: no evidence bundle recorded one here.")
+    alerts = [r for r in records if isinstance(r.payload, ev.BudgetAlerted)]
+    d.p("Alerts: " + ("; ".join(f"{_t(r.ts)} {r.payload.at_pct:g} % ({cur} {r.payload.spent:,.0f}): {r.payload.action}" for r in alerts) or "none"))
+
+    pd = postdeploy.rows(state, now) if state.status == "completed" else []
+    if pd:
+        d.h(2, "Post-deployment plan")
+        d.p(f"As of {_t(now)}; due times count from completion.")
+        d.table(["Item", "Owner", "Due", "State", "Done"],
+                [[r.name, plan.roles.get(r.owner, r.owner), _t(r.due_at) if r.due_at else f"+{_duration(r.due_after.total_seconds())}",
+                  r.word, f"{_t(r.done_at)} {r.done_by}" + (f" ({r.evidence})" if r.evidence else "") if r.done_at else ""] for r in pd])
+
+    d.h(2, "Evidence")
+    screens: list[str] = []
+    if not state.evidence:
+        d.p("No evidence bundle was journaled.")
+    else:
+        from cockpit.evidence import manifest_sha, verify_bundle
+
+        roots = _evidence_roots(state_dir, state)
+        rows = []
+        for e in state.evidence:
+            found = next((root / e.file for root in roots if (root / e.file).is_file()), None)
+            if found is None:
+                check = "files not found here"
+            else:
+                problems = verify_bundle(found.parent)
+                if problems:
+                    check = "DIFFERS: " + "; ".join(problems)
+                elif manifest_sha(found.parent) != e.sha256:
+                    check = "DIFFERS: manifest is not the one journaled"
+                else:
+                    check = "matches"
+                    svg = found.parent / "cockpit_screen.svg"
+                    if svg.is_file():
+                        screens.append(str(svg))
+            rows.append([e.file, f"`{e.sha256[:16]}`", "complete" if e.ok else "INCOMPLETE", e.detail, check])
+        d.table(["Manifest", "sha256", "Bundle", "Detail", "On disk"], rows)
+
+    d.h(2, "Timeline")
+    d.table(["Time", "Who", "Event"], [[_t(r.ts), str(r.actor), say(r, plan)] for r in records])
+
+    d.h(2, "Journal")
+    d.p(f"{len(records)} events, chain {'intact' if not problems else 'BROKEN'}, head `{head}`.")
+    return d, screens
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(d: Doc) -> str:
+    out: list[str] = []
+    for block in d.blocks:
+        kind = block[0]
+        if kind in ("h1", "h2", "h3"):
+            out += ["#" * int(kind[1]) + " " + block[1], ""]
+        elif kind == "p":
+            out += [block[1], ""]
+        elif kind == "ul":
+            out += [f"- {i}" for i in block[1]] + [""]
+        elif kind == "table":
+            headers, rows = block[1], block[2]
+            out.append("| " + " | ".join(_md_cell(h) for h in headers) + " |")
+            out.append("|" + "|".join("---" for _ in headers) + "|")
+            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _inline(text: str) -> str:
+    """Markdown's **bold** and `code` in HTML, everything else escaped."""
+    s = html.escape(text)
+    s = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", s)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", s)
+
+
+def standalone_svg(svg: str) -> str:
+    """A Textual screenshot with no external asset: no web fonts (monospace stands in), no links."""
+    svg = re.sub(r"<\?xml[^>]*\?>", "", svg)
+    svg = re.sub(r"@font-face\s*\{[^}]*\}", "", svg)
+    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
+    svg = re.sub(r"url\(\s*['\"]?(?:https?:)?//[^)]*\)", "none", svg)
+    svg = svg.replace(' xmlns="http://www.w3.org/2000/svg"', "")  # inline in HTML, the namespace is implied
+    return svg.strip()
+
+
+CSS = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #111; }
+h1 { border-bottom: 2px solid #333; } h2 { border-bottom: 1px solid #999; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: .6em 0; width: 100%; font-size: 90%; }
+th, td { border: 1px solid #bbb; padding: 3px 6px; text-align: left; vertical-align: top; }
+th { background: #eee; } code { font-size: 90%; word-break: break-all; }
+figure { margin: 1em 0; page-break-inside: avoid; } figure svg { width: 100%; height: auto; border: 1px solid #999; }
+@media print { body { max-width: none; margin: 0; } h2 { page-break-after: avoid; } tr { page-break-inside: avoid; } }
+"""
+
+
+def to_html(d: Doc, screens: list[str]) -> str:
+    title = next((b[1] for b in d.blocks if b[0] == "h1"), "Rollout report")
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{html.escape(title)}</title>",
+           f"<style>{CSS}</style></head><body>"]
+    for block in d.blocks:
+        kind = block[0]
+        if kind in ("h1", "h2", "h3"):
+            out.append(f"<{kind}>{_inline(block[1])}</{kind}>")
+        elif kind == "p":
+            out.append(f"<p>{_inline(block[1])}</p>")
+        elif kind == "ul":
+            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block[1]) + "</ul>")
+        elif kind == "table":
+            head = "".join(f"<th>{_inline(h)}</th>" for h in block[1]) if any(block[1]) else ""
+            body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in block[2])
+            thead = f"<thead><tr>{head}</tr></thead>" if head else ""
+            out.append(f"<table>{thead}<tbody>{body}</tbody></table>")
+    if screens:
+        out.append("<h2>The cockpit's screen at each bundle</h2>")
+        for path in screens:
+            caption = f"{Path(path).parent.name}: {Path(path).name}"
+            out.append(f"<figure>{standalone_svg(Path(path).read_text())}<figcaption>{html.escape(caption)}</figcaption></figure>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def render(state_dir: Path, fmt: str = "md", *, now: datetime | None = None) -> str:
+    d, screens = build(state_dir, now=now)
+    if fmt == "md":
+        return to_markdown(d)
+    if fmt == "html":
+        return to_html(d, screens)
+    raise ReportError(f"no format {fmt!r} (md, html)")
+
+
+def write_report(state_dir: Path, *, fmt: str = "md", out: Path | None = None, now: datetime | None = None) -> Path:
+    text = render(state_dir, fmt, now=now)
+    from cockpit import redact
+
+    path = out or Path(state_dir) / f"report.{fmt}"
+    try:
+        path.write_text(redact.scrub(text))
+    except OSError as e:
+        raise ReportError(f"{path}: cannot write: {e.strerror}") from None
+    return path

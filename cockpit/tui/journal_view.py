@@ -1,0 +1,77 @@
+"""The whole journal on one screen, newest first: scroll it (arrows, PageUp/PageDown, Home/End)
+and filter it (`/`), like k9s' views. Read-only, so observers have it too."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, RichLog
+
+from cockpit.core.readmodel import TimelineLine, timeline_role
+
+
+def journal_lines(records, plan, say) -> list[TimelineLine]:
+    """Every record, newest first, in the operator's words."""
+    return [TimelineLine(r.ts, say(r, plan), timeline_role(r), r.kind) for r in reversed(records)]
+
+
+class JournalScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="journal.back"),
+        Binding("slash", "filter", "Filter", id="journal.filter"),
+    ]
+
+    def __init__(self, lines: list[TimelineLine], style):
+        """`style(role)` maps a read-model role to the theme's style."""
+        super().__init__()
+        self.lines, self.style = lines, style
+        self.shown = 0
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="journal-box"):
+            yield Label(id="journal-title")
+            yield Input(placeholder="filter: words in the line or its kind (Enter keeps it, Escape clears)", id="journal-filter")
+            yield RichLog(id="journal-lines", wrap=False, markup=False, auto_scroll=False)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#journal-filter", Input).display = False
+        self._draw("")
+        self.query_one("#journal-lines", RichLog).focus()
+
+    def _draw(self, words: str) -> None:
+        log = self.query_one("#journal-lines", RichLog)
+        log.clear()
+        wanted = words.lower().split()
+        shown = [ln for ln in self.lines if all(w in f"{ln.text} {ln.kind}".lower() for w in wanted)]
+        for ln in shown:
+            log.write(Text.assemble((f"{ln.at:%Y-%m-%d %H:%M:%S} ", "dim"), (ln.text, self.style(ln.role)), no_wrap=True))
+        log.scroll_home(animate=False)
+        self.shown = len(shown)
+        what = f"{self.shown} of {len(self.lines)} events match {words!r}" if wanted else f"{len(self.lines)} events"
+        self.query_one("#journal-title", Label).update(
+            f"Journal, newest first: {what} · ↑↓ PgUp PgDn Home End scroll · / filter · Escape back"
+        )
+
+    def action_filter(self) -> None:
+        field = self.query_one("#journal-filter", Input)
+        field.display = True
+        field.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._draw(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#journal-lines", RichLog).focus()
+
+    def action_back(self) -> None:
+        field = self.query_one("#journal-filter", Input)
+        if field.display and field.value:
+            field.value = ""  # the first Escape clears the filter, the next one leaves
+            field.display = False
+            self.query_one("#journal-lines", RichLog).focus()
+            return
+        self.app.pop_screen()

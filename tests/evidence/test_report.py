@@ -1,0 +1,85 @@
+"""`cockpit report`: a golden Markdown report of a fixed journal; HTML with no external assets,
+embedding the screen SVGs, opened in a real headless Chromium and screenshotted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cockpit import report
+from cockpit.cli import main
+
+GOLDEN = Path(__file__).with_name("golden")
+
+
+def _state(tmp_path: Path, journal: str) -> Path:
+    state = tmp_path / "state"
+    state.mkdir()
+    shutil.copy(GOLDEN / journal, state / "journal.jsonl")
+    return state
+
+
+def test_markdown_report_of_a_fixed_rollback_journal_is_the_golden_one(tmp_path, capsys):
+    """The journal of a simulated latency regression (tests/evidence/golden/rollback.jsonl): a
+    phase passed, a trigger fired, the kill confirmed and verified, two bundles journaled.
+    Regenerate with: cockpit report --state-dir DIR -o tests/evidence/golden/rollback.md (and read it)."""
+    state = _state(tmp_path, "rollback.jsonl")
+    out = tmp_path / "report.md"
+    assert main(["report", "--state-dir", str(state), "-o", str(out)]) == 0
+    assert out.read_text() == (GOLDEN / "rollback.md").read_text()
+
+
+def test_report_says_a_broken_chain_first(tmp_path):
+    state = _state(tmp_path, "rollback.jsonl")
+    lines = (state / "journal.jsonl").read_text().splitlines(keepends=True)
+    lines[20] = lines[20].replace("GO", "NO-GO", 1) if "GO" in lines[20] else lines[20].replace("1", "2", 1)
+    (state / "journal.jsonl").write_text("".join(lines))
+    text = report.render(state, "md")
+    assert "**JOURNAL PROBLEM**" in text and "line 21" in text and "chain BROKEN" in text
+
+
+def _rolled_back_with_evidence(tmp_path: Path) -> Path:
+    from tests.evidence.test_bundle import run_rollout
+
+    asyncio.run(run_rollout(tmp_path / "state", "latency-regression"))
+    return tmp_path / "state"
+
+
+def test_html_has_no_external_asset_and_embeds_the_screens(tmp_path):
+    state = _rolled_back_with_evidence(tmp_path)
+    path = report.write_report(state, fmt="html")
+    text = path.read_text()
+    assert text.count("<svg") == 2  # phase-1 and rollback bundles' screens, inline
+    for external in ("http://", "https://", "<link", "<script", "src=", "@import", "@font-face"):
+        assert external not in text, external
+    assert "| matches" not in text and "<td>matches</td>" in text  # bundles checked against the journal
+    assert "@media print" in text
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.mark.skipif(CHROMIUM is None and os.environ.get("CI") != "true",
+                    reason="Debian chromium is not installed (make system-deps installs it)")
+def test_html_report_renders_in_headless_chromium(tmp_path):
+    state = _rolled_back_with_evidence(tmp_path)
+    html_path = report.write_report(state, fmt="html")
+    png = tmp_path / "report.png"
+    proc = subprocess.run(
+        [CHROMIUM or "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars", "--window-size=1200,2400",
+         f"--screenshot={png}", html_path.as_uri()],
+        capture_output=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
+    data = png.read_bytes()
+    assert data.startswith(b"\x89PNG") and len(data) > 20_000  # a page with text and tables, not a blank one
+    keep = os.environ.get("COCKPIT_KEEP_REPORT_PNG")
+    if keep:
+        shutil.copy(png, keep)
