@@ -549,7 +549,8 @@ def _money(v: float | None, currency: str = "USD") -> str:
     if v is None:
         return "?"
     sign = "$" if currency == "USD" else ""
-    return f"{sign}{v:,.0f}" + ("" if sign else f" {currency}")
+    minus = "-" if round(v) < 0 else ""  # an overrun reads -$100, not $-100
+    return f"{minus}{sign}{abs(v):,.0f}" + ("" if sign else f" {currency}")
 
 
 def budget_view(plan: Any, state: RolloutState, burn: BudgetBurn | None) -> BudgetView:

@@ -122,6 +122,15 @@ def test_private_helpers():
 
 
 @pytest.mark.parametrize(
+    "v, currency, text",
+    [(0.0, "USD", "$0"), (0.4, "USD", "$0"), (-0.4, "USD", "$0"), (-100.0, "USD", "-$100"), (-8370.2, "USD", "-$8,370"), (-1.6, "USD", "-$2"),
+     (-250.0, "EUR", "-250 EUR"), (0.0, "EUR", "0 EUR")],
+)
+def test_an_overrun_reads_as_minus_money(v, currency, text):
+    assert rm._money(v, currency) == text
+
+
+@pytest.mark.parametrize(
     "trigger, words",
     [(fake_trigger(action="rollback"), "auto-rollback"), (fake_trigger(action="hold"), "holds the rollout"),
      (fake_trigger(action="page", level="L3"), "pages L3"), (NS(action="page"), "pages"), (NS(), "auto-rollback")],
@@ -531,7 +540,7 @@ def test_budget_view_with_one_category_unknown(plan):
 def test_budget_view_when_every_alert_has_been_crossed(plan):
     view = rm.budget_view(plan, state_of(plan), _burn(18000.0, 5100.0, 18000.0, 5100.0))
     assert (view.next_alert, view.next_role, view.role, view.total.role, view.margin) == (
-        "every alert threshold crossed", "breach", "breach", "breach", "$-100 (-0 %)")
+        "every alert threshold crossed", "breach", "breach", "breach", "-$100 (-0 %)")
 
 
 def test_budget_view_without_spend_data(plan):
