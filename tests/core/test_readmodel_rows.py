@@ -895,3 +895,62 @@ def test_the_read_model_wires_every_part(plan):
     assert model.checklist == ()
     assert model.guard == rm.guard_health(state, evaluation, NOW)
     assert model.actions == frozenset({"advance", "gate", "kill", "note"})
+
+
+# --- what the first mutation runs found -----------------------------------------------------------------------
+
+
+def test_criterion_in_full(plan):
+    journaled = ev.CriterionEvaluated(phase=0, criterion="api_p95", passed=False, value=400.0, detail="400 ms > 350 ms")
+    state = _live_state(plan, journaled)
+    soak = (0, state.phase_started_at)
+    assert rm.criterion(state, None, "api_p95") == CriterionView(False, 400.0, "400 ms > 350 ms")
+    undecided = round_at(NOW, criteria={"path_p95": CriterionView(None, None, "too little data: 3 samples")}, soak=soak)
+    assert rm.criterion(state, undecided, "path_p95") == CriterionView(None, None, "too little data: 3 samples")
+    assert rm.criterion(state, undecided, "error_rate") == CriterionView(None, None, "not evaluated yet")
+    # before the rollout starts there is no gate at all
+    assert rm.criterion(state_of(plan), None, "api_p95") == CriterionView(None, None, "not evaluated yet")
+
+
+def test_a_single_fired_trigger_has_no_count(plan):
+    fired = ev.TriggerFired(trigger="path_p95", action="hold", level="L1", value=1500.0, threshold=1200.0, window_s=600, detail="")
+    state = _live_state(plan, fired)
+    assert _head(plan, state, round_at(NOW, ok_tracks(plan, NOW))) == rm.Headline("FIRED", "Path Queries 1,500 ms > 1,200 ms at 14:00:14", "alarm")
+
+
+def _fold_at(plan, *timed):
+    """Fold the plan and (seconds after T0, payload) pairs: records may share an instant, as on a frozen clock."""
+    from cockpit.core.state import fold
+    out, prev = [], ev.GENESIS
+    for i, (s, p) in enumerate(((0, plan_snapshot(plan)),) + timed):
+        r = ev.make_record(seq=i + 1, ts=T0 + timedelta(seconds=s), actor=ev.Actor(user="alice", host="bastion"), payload=p, prev=prev)
+        r = r.model_copy(update={"hash": f"{i + 1:064x}"})
+        prev = r.hash
+        out.append(r)
+    return fold(out)
+
+
+def test_a_notification_sent_in_the_same_instant_as_the_kill_ticks_its_step(plan):
+    timed = [(i + 1, p) for i, p in enumerate(live(plan))]
+    kill_at = len(timed) + 1
+    state = _fold_at(plan, *timed, (kill_at, ev.KillRequested(reason="p95", trigger="t")),
+                     (kill_at, ev.Notified(channel="#error-budget", text="rolling back", delivered=True)))
+    assert rm.checklist(plan, state)[3].detail == "sent by the cockpit"
+
+
+def test_a_soak_without_a_start_time_shows_no_soak(plan):
+    from cockpit.core.state import RolloutState
+    assert rm.soak_view(plan, RolloutState(status="live", phase=0), NOW) == rm.SoakView(False, "", 0.0, 0.0, 0.0)
+
+
+def test_with_names_replaces_an_id_that_ends_like_the_word_trigger_first():
+    names = {"p95": "Latency", "slo_trigger": "SLO"}
+    assert rm.with_names("trigger slo_trigger p95 breached", names) == "SLO p95 breached"
+
+
+def test_the_read_models_gate_shows_the_guards_live_criteria(plan):
+    state = _live_state(plan)
+    evaluation = round_at(NOW, ok_tracks(plan, NOW), criteria={"api_p95": CriterionView(True, 240.0, "240 ms ≤ 350 ms")},
+                          soak=(0, state.phase_started_at))
+    gate = rm.read_model(plan, state, evaluation, NOW).gate
+    assert [(c.id, c.mark, c.text) for c in gate.criteria][0] == ("api_p95", rm.PASS, "240 ms ≤ 350 ms")
