@@ -96,10 +96,8 @@ def _seconds(td: timedelta | float | None) -> float:
 
 def baseline_word(trigger: Any) -> str:
     """What a relative threshold is relative to, in the plan's words: "vs staging" -> "staging"."""
-    name = getattr(trigger, "name", "")
-    if " vs " in name:
-        return name.split(" vs ", 1)[1].split()[0].strip(",;)") or "baseline"
-    return "baseline"
+    words = getattr(trigger, "name", "").partition(" vs ")[2].split()  # none after a bare trailing "vs"
+    return (words[0].strip(",;)") if words else "") or "baseline"
 
 
 def limit_text(trigger: Any, threshold: float | None) -> str:

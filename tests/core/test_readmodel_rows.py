@@ -66,7 +66,9 @@ def test_trigger_names_from_the_config_plan_and_from_the_journal(plan):
 @pytest.mark.parametrize(
     "name, word",
     [("p95 +20 % vs staging", "staging"), ("p95 vs prod, weekly", "prod"), ("p95 vs canary) x", "canary"), ("p95 vs ;", "baseline"),
-     ("p95 above staging", "baseline"), ("a vs b vs c", "b")],
+     ("p95 above staging", "baseline"), ("a vs b vs c", "b"), ("p95 +20 % vs XL-staging", "XL-staging"),
+     # nothing after "vs": the plan's name is cut short, the screen still says what the limit is relative to
+     ("p95 +20 % vs ", "baseline"), ("p95 +20 % vs   ", "baseline"), ("p95 +20 % vs", "baseline")],
 )
 def test_baseline_word(name, word):
     assert rm.baseline_word(NS(name=name)) == word
