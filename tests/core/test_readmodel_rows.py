@@ -716,6 +716,8 @@ def test_checklist_notification_step(plan):
     failed_then_sent = _steps(plan, ev.Notified(channel="#error-budget", text="x", error="500"), ev.Notified(channel="#error-budget", text="x", delivered=True))
     assert failed_then_sent[3] == rm.ChecklistRow("stakeholders notified", "stakeholders notified on #error-budget", True, "sent by the cockpit", False,
                                                   rm.PASS, "ok")
+    assert [r.key for r in failed_then_sent] == ["gateway flag set", "traffic confirmed", "failure evidence captured", "stakeholders notified",
+                                                 "hotfix branch created"]
     failed = _steps(plan, ev.Notified(channel="#error-budget", text="x", error="500"), ev.Notified(channel="#error-budget", text="x", error="503"))
     assert failed[3] == rm.ChecklistRow("stakeholders notified", "stakeholders notified on #error-budget", None,
                                         "not sent by the cockpit (503): tick it when done", True, rm.WAIT, "warn")
@@ -956,3 +958,54 @@ def test_the_read_models_gate_shows_the_guards_live_criteria(plan):
                           soak=(0, state.phase_started_at))
     gate = rm.read_model(plan, state, evaluation, NOW).gate
     assert [(c.id, c.mark, c.text) for c in gate.criteria][0] == ("api_p95", rm.PASS, "240 ms ≤ 350 ms")
+
+
+def test_a_relative_limit_shows_its_baseline_to_the_unit():
+    assert rm.limit_text(fake_trigger(name="p95 vs staging", above_baseline_pct=20.0), 1200.0) == "> 1,200 ms (staging 1,000 ms +20 %)"
+
+
+def test_a_limit_without_any_threshold_reads_a_dash():
+    assert rm.limit_text(NS(name="n", comparison=Comparison.GT), None) == "> —"
+
+
+def test_a_duck_typed_trigger_without_unit_action_or_check(plan):
+    bare = NS(id="queue_depth", name="Queue Depth > 100", comparison=Comparison.GT, threshold=100.0)
+    track = TriggerTrack(verdict("breaching", NOW, value=150.0, threshold=100.0, breaching_for=0.0, needed=60.0), NOW.timestamp())
+    row = rm.trigger_row(bare, _live_state(plan), round_at(NOW, {"queue_depth": track}), NOW)
+    assert row == rm.TriggerRow("queue_depth", "Queue Depth", rm.WARN, "150", "> 100", "0s/1m00s", "breach", "breaching", (), 100.0, 60.0, "")
+
+
+def test_a_breach_for_want_of_data_shows_no_value(plan):
+    """no_data = "breach": the trigger breaches with no sample to show."""
+    state = _live_state(plan)
+    track = TriggerTrack(verdict("breaching", NOW, value=None, threshold=0.0, breaching_for=0.0, needed=0.0), NOW.timestamp())
+    row = _gauge(plan, state, "security_violation", track)
+    assert (row.value, row.limit, row.pending, row.state) == ("", "> 0", "0s/0s", "breaching")
+    head = rm.Headline("BREACHING", "Security — auto-rollback in 0s", "warn")
+    assert rm.banner(head, (row,)) == ("BREACHING: Security — auto-rollback in 0s", "▲ Security > 0 0s/0s")
+
+
+def test_the_plans_own_safety_margin(plan):
+    """The seed plan: $23,000 a month, $14,630 projected: "$8,370 (36 %)"."""
+    assert rm.budget_view(plan, state_of(plan), _burn(None, None)).margin == "$8,370 (36 %)"
+
+
+def test_a_budget_without_a_currency_is_in_dollars(plan):
+    bare = NS(budget=NS(categories=plan.budget.categories, alerts=plan.budget.alerts))
+    view = rm.budget_view(bare, state_of(plan), _burn(1234.0, None))
+    assert (view.rows[0].spent, view.total.spent, view.margin) == ("$1,234 of $18,000", "$1,234 of $23,000", "$8,370 (36 %)")
+    assert rm.budget_view(bare, state_of(plan), None).rows[1].spent == "? of $5,000"
+
+
+def test_a_kill_switch_without_a_channel_leaves_the_notice_to_the_captain(plan):
+    """A journal that notified #error-budget, read with a plan that names no channel: the step is ticked by hand."""
+    state = state_of(plan, *live(plan), ev.KillRequested(reason="p95", trigger="t"), ev.Notified(channel="#error-budget", text="x", delivered=True))
+    row = rm.checklist(NS(kill_switch=NS()), state)[3]
+    assert (row.done, row.detail, row.manual) == (None, "tick it when done", True)
+
+
+def test_a_phase_with_no_gate_record_waits_for_every_owner(plan):
+    from cockpit.core.state import RolloutState
+    gate = rm.gate_view(plan, RolloutState(status="live", phase=1, phase_started_at=T0), None)
+    assert [d.text for d in gate.decisions] == ["Product Owner: waiting", "Tech Lead: waiting"]
+    assert [c.mark for c in gate.criteria] == [rm.WAIT, rm.WAIT]
