@@ -1009,3 +1009,25 @@ def test_a_phase_with_no_gate_record_waits_for_every_owner(plan):
     gate = rm.gate_view(plan, RolloutState(status="live", phase=1, phase_started_at=T0), None)
     assert [d.text for d in gate.decisions] == ["Product Owner: waiting", "Tech Lead: waiting"]
     assert [c.mark for c in gate.criteria] == [rm.WAIT, rm.WAIT]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [ready, live, _kill, lambda p: _kill(p, ev.KillResult(confirmed=False, error="x")), lambda p: _kill(p, ev.KillResult(confirmed=True)),
+     lambda p: live(p, 3) + [ev.RolloutCompleted()]],
+    ids=["ready", "live", "killing", "kill-unconfirmed", "rolled-back", "completed"],
+)
+def test_nothing_the_rules_refuse_for_the_state_is_offered(plan, build):
+    from cockpit.core import rules
+    state = state_of(plan, *build(plan))
+    refused = {
+        "start": rules.start_refusals(state, T0 + timedelta(hours=1)),
+        "advance": rules._not_live(state),
+        "gate": rules.decide_refusals(state, state.phase if state.phase is not None else 0, "sre" if state.phase != 3 else "po"),
+        "kill": rules.kill_refusals(state),
+        "sign_off": rules.sign_off_refusals(state, "sre"),
+        "waive": rules.waive_refusals(state, "secrets", "rotated"),
+    }
+    offered = rm.available_actions(state)
+    assert not {action for action, reasons in refused.items() if reasons and action in offered}
+    assert offered  # a note is always possible
