@@ -96,10 +96,8 @@ def _seconds(td: timedelta | float | None) -> float:
 
 def baseline_word(trigger: Any) -> str:
     """What a relative threshold is relative to, in the plan's words: "vs staging" -> "staging"."""
-    name = getattr(trigger, "name", "")
-    if " vs " in name:
-        return name.split(" vs ", 1)[1].split()[0].strip(",;)") or "baseline"
-    return "baseline"
+    words = getattr(trigger, "name", "").partition(" vs ")[2].split()  # none after a bare trailing "vs"
+    return (words[0].strip(",;)") if words else "") or "baseline"
 
 
 def limit_text(trigger: Any, threshold: float | None) -> str:
@@ -549,7 +547,8 @@ def _money(v: float | None, currency: str = "USD") -> str:
     if v is None:
         return "?"
     sign = "$" if currency == "USD" else ""
-    return f"{sign}{v:,.0f}" + ("" if sign else f" {currency}")
+    minus = "-" if round(v) < 0 else ""  # an overrun reads -$100, not $-100
+    return f"{minus}{sign}{abs(v):,.0f}" + ("" if sign else f" {currency}")
 
 
 def budget_view(plan: Any, state: RolloutState, burn: BudgetBurn | None) -> BudgetView:
