@@ -359,6 +359,11 @@ class EscalationLevel(Model):
     owners: list[Ident] = Field(min_length=1)
     contacts: list[str] = []
     channel: str = ""
+    pages: list[str] = []  # more channels paged at this level (e.g. a PagerDuty service)
+    ack_timeout: PositiveDuration | None = None  # unacknowledged this long: the next level is paged
+
+    def destinations(self) -> list[str]:
+        return list(dict.fromkeys([c for c in [self.channel, *self.pages] if c]))
 
 
 # --- budget and evidence -----------------------------------------------------------------------
@@ -376,6 +381,7 @@ class BudgetAlert(Model):
     at_pct: Annotated[Number, Field(gt=0, le=200)]
     channel: str
     action: str
+    spend_control: "SpendControl | None" = None  # run once when this crossing is reached in a month
 
 
 class Budget(Model):
@@ -513,6 +519,93 @@ GatewayConfig = Annotated[
 ]
 
 
+# --- paging: channels, acknowledgement timers, spend controls, Alertmanager ----------------------
+# (one block; the fields that refer to it are EscalationLevel.pages/ack_timeout,
+# BudgetAlert.spend_control and Plan.channels/alertmanager)
+
+
+class _Channel(Model):
+    retries: Annotated[Count, Field(ge=0, le=10)] = 3  # after the first try: 5xx, 429 and timeouts only
+    timeout: PositiveDuration = timedelta(seconds=5)
+    backoff: PositiveDuration = timedelta(seconds=1)  # doubled per retry; a 429's Retry-After wins
+    max_retry_after: PositiveDuration = timedelta(seconds=60)  # a longer Retry-After gives up instead
+
+
+class SlackChannel(_Channel):
+    """A Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat): the URL is the secret."""
+
+    type: Literal["slack"]
+    url: SecretRef
+
+
+class PagerDutyChannel(_Channel):
+    """PagerDuty Events API v2: trigger, acknowledge, resolve with a dedup_key per incident."""
+
+    type: Literal["pagerduty"]
+    routing_key: SecretRef
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+    severity: Literal["critical", "error", "warning", "info"] = "critical"
+    source: str = "cockpit"
+
+    _plain_url = field_validator("url")(lambda cls, url: _plain_url(url))
+
+
+class WebhookChannel(_Channel):
+    """Any JSON webhook: each string in `body` has {text}, {purpose}, {incident}, {level}, {channel},
+    {release} and {version} replaced; the default body is {"text": "{text}", ...}."""
+
+    type: Literal["webhook"]
+    url: str
+    method: Literal["POST", "PUT"] = "POST"
+    headers: dict[str, str] = {}
+    token: SecretRef | None = None
+    token_header: str = "Authorization"
+    token_prefix: str = "Bearer "
+    body: dict[str, Any] = {}
+
+    _no_literal_secrets = field_validator("headers")(lambda cls, h: _no_secret_headers(h))
+    _plain_url = field_validator("url")(lambda cls, url: _plain_url(url))
+    _token_header = field_validator("token_header")(lambda cls, h: _header_name(h))
+
+
+ChannelConfig = Annotated[Union[SlackChannel, PagerDutyChannel, WebhookChannel], Field(discriminator="type")]
+
+
+class SpendControl(Model):
+    """The budget's "automatic spend controls activated": a command (argv, no shell) or a webhook."""
+
+    argv: list[str] | None = None
+    webhook: str | None = None
+    timeout: PositiveDuration = timedelta(seconds=60)
+    token: SecretRef | None = None  # sent to the webhook as a bearer token
+
+    _plain_url = field_validator("webhook")(lambda cls, url: _plain_url(url))
+
+    @model_validator(mode="after")
+    def _one(self) -> "SpendControl":
+        if (self.argv is None) == (self.webhook is None):
+            raise ValueError("give exactly one of argv or webhook")
+        if self.argv is not None and not self.argv:
+            raise ValueError("argv: give at least the program")
+        return self
+
+    def describe(self) -> str:
+        return f"argv: {' '.join(self.argv)}" if self.argv else f"webhook: {redact.public_url(self.webhook or '')}"
+
+
+class Alertmanager(Model):
+    """Alertmanager's v2 API: "all monitoring alerts quiet", and a silence for expected noise."""
+
+    url: str
+    timeout: PositiveDuration = timedelta(seconds=5)
+    filter: dict[str, str] = {}  # only alerts with these labels count (e.g. {service = "intelgraph"})
+    silence: dict[str, str] = {}  # alerts the plan names as expected noise during the rollout
+    silence_for: PositiveDuration = timedelta(hours=4)
+    token: SecretRef | None = None
+
+    _plain_url = field_validator("url")(lambda cls, url: _plain_url(url))
+
+
 # --- the plan ----------------------------------------------------------------------------------
 
 
@@ -532,6 +625,8 @@ class Plan(Model):
     evidence: Evidence = Evidence()
     prometheus: Prometheus | None = None
     gateways: dict[Ident, GatewayConfig] = Field(min_length=1)
+    channels: dict[str, ChannelConfig] = {}  # by the names levels, alerts and the kill switch use
+    alertmanager: Alertmanager | None = None
 
     @model_validator(mode="after")
     def _cross_field(self) -> "Plan":
@@ -574,6 +669,8 @@ class Plan(Model):
             dupes = sorted({x for x in items if items.count(x) > 1})
             if dupes:
                 errors.append(f"{name}: duplicate ids {dupes}")
+        for i, lvl in enumerate(self.escalation):  # extra pages are new: they must name a channel
+            errors += [f"escalation.{i}.pages: no channel {c!r} in [channels]" for c in lvl.pages if c not in self.channels]
         if self.kill_switch.gateway not in self.gateways:
             errors.append(f"kill_switch.gateway: {self.kill_switch.gateway!r} is not a declared gateway")
         dialect = self.prometheus.dialect if self.prometheus else "promql"

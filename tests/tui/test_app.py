@@ -85,7 +85,7 @@ async def test_typing_the_version_right_after_k_fills_the_field_and_kills(tmp_pa
         await pilot.press(*"p95", "enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
-    assert kinds(scene)[-4:] == ["kill_requested", "kill_result", "notified", "rollback_verified"]
+    assert kinds(scene)[-3:] == ["kill_requested", "kill_result", "rollback_verified"]
     assert scene.engine.state.kill.reason == "p95" and scene.world.enabled is False
 
 
@@ -169,7 +169,7 @@ async def test_kill_with_wrong_text_is_refused_and_right_text_kills_verified(tmp
         assert "ROLLED BACK · KILL VERIFIED" in text_of(app.query_one("#banner")) and "canary 0 %" in header
         assert "KILL VERIFIED" in text_of(app.query_one("#phase"))
     # The gateway's read-back, the channel, then the second proof: canary traffic fell to ~0.
-    assert kinds(scene)[-4:] == ["kill_requested", "kill_result", "notified", "rollback_verified"]
+    assert kinds(scene)[-3:] == ["kill_requested", "kill_result", "rollback_verified"]
     assert scene.engine.state.kill.verified.ok
     assert scene.engine.state.kill.reason == "p95 regression"
     assert scene.world.enabled is False
