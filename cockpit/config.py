@@ -268,14 +268,24 @@ Check = Annotated[
 
 
 class Criterion(Model):
-    """An automatic gate criterion: a metric comparison over the phase's soak."""
+    """An automatic gate criterion: a metric comparison over the phase's soak. With
+    source = "alertmanager" the value is the number of alerts firing in Alertmanager (active, not
+    silenced, not inhibited; only those with `labels`), sampled every round of the soak."""
 
     id: Ident
     name: str
-    query: str
+    query: str = ""
     comparison: Comparison
     threshold: Number
     unit: str = ""
+    source: Literal["prometheus", "alertmanager"] = "prometheus"
+    labels: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _a_query(self) -> "Criterion":
+        if self.source == "prometheus" and not self.query.strip():
+            raise ValueError("a prometheus criterion needs a query")
+        return self
 
 
 class Gate(Model):
@@ -669,6 +679,10 @@ class Plan(Model):
             dupes = sorted({x for x in items if items.count(x) > 1})
             if dupes:
                 errors.append(f"{name}: duplicate ids {dupes}")
+        for i, phase in enumerate(self.phases):
+            for j, c in enumerate(phase.gate.auto):
+                if c.source == "alertmanager" and self.alertmanager is None:
+                    errors.append(f"phases.{i}.gate.auto.{j}.source: an alertmanager criterion needs an [alertmanager] section")
         for i, lvl in enumerate(self.escalation):  # extra pages are new: they must name a channel
             errors += [f"escalation.{i}.pages: no channel {c!r} in [channels]" for c in lvl.pages if c not in self.channels]
         if self.kill_switch.gateway not in self.gateways:
@@ -697,7 +711,8 @@ class Plan(Model):
         """Every PromQL expression of the plan, with its field path."""
         found = [(f"preflight.{i}.query", c.query) for i, c in enumerate(self.preflight) if isinstance(c, PromQLCheck)]
         for i, phase in enumerate(self.phases):
-            found += [(f"phases.{i}.gate.auto.{j}.query", c.query) for j, c in enumerate(phase.gate.auto)]
+            found += [(f"phases.{i}.gate.auto.{j}.query", c.query) for j, c in enumerate(phase.gate.auto)
+                      if c.source == "prometheus"]
         for i, trig in enumerate(self.triggers):
             found += [(f"triggers.{i}.{k}", q) for k, q in (("query", trig.query), ("baseline", trig.baseline)) if q is not None]
         if self.kill_switch.verify_query is not None:

@@ -107,6 +107,7 @@ class Engine:
         self._listeners: list[Callable[[ev.Record], None]] = []
         self._kill_lock = asyncio.Lock()
         self._fired_aside: set[str] = set()  # triggers that fired while the journal would not take it
+        self._silence_failed = False  # Alertmanager refused the rollout's silence (said once)
 
     # -- journal -------------------------------------------------------------------------------
 
@@ -518,6 +519,39 @@ class Engine:
     def record_delivery(self, seq: int, queued: ev.NotificationQueued, delivery) -> ev.Record | None:
         """A delivery's outcome (the Notifier's callback): journaled, delivered or not."""
         return self._append(delivery.notified(seq, queued))
+
+    async def manage_silence(self, client) -> list[ev.Record]:
+        """The rollout's own Alertmanager silence for the noise the plan expects: created once the
+        rollout is live (its comment names the rollout), expired when it ends; both journaled.
+        Alertmanager lives on the wall clock, so the silence's times are wall-clock times."""
+        am = self.plan.alertmanager
+        if self.follower or client is None or am is None or not am.silence:
+            return []
+        from datetime import datetime, timezone
+
+        from cockpit.adapters.alertmanager import AlertmanagerError
+
+        st, records = self.state, []
+        if st.status == "live" and not st.silences and not self._silence_failed:
+            started = f"{st.started_at:%Y-%m-%dT%H:%M:%SZ}" if st.started_at else "?"
+            digest = st.plan.digest[:12] if st.plan else ""
+            comment = (f"cockpit rollout {self.plan.release.name} {self.plan.release.version} "
+                       f"(plan {digest}, started {started}): expected noise while the canary runs")
+            ends = datetime.now(timezone.utc) + am.silence_for
+            try:
+                silence_id = await client.create_silence(dict(am.silence), ends, comment, created_by=str(self.actor))
+            except AlertmanagerError as e:
+                self._silence_failed = True  # said once, not every round
+                return [self._append(ev.Noted(text=f"Alertmanager silence NOT created: {e}"))]
+            records.append(self._append(ev.SilenceCreated(silence_id=silence_id, matchers=dict(am.silence), ends_at=ends, comment=comment)))
+        elif st.status in ("completed", "rolled_back") and st.silences:
+            for silence_id in list(st.silences):
+                try:
+                    await client.expire_silence(silence_id)
+                    records.append(self._append(ev.SilenceExpired(silence_id=silence_id)))
+                except AlertmanagerError as e:
+                    records.append(self._append(ev.SilenceExpired(silence_id=silence_id, ok=False, detail=str(e))))
+        return records
 
     async def run_spend_controls(self) -> list[ev.Record]:
         """The 100 % "automatic spend controls": each configured action once per crossing per month."""

@@ -150,6 +150,7 @@ class Guard:
         try:
             engine.paging_round()
             await engine.run_spend_controls()
+            await engine.manage_silence(self.monitor.alertmanager())
         except Exception as e:  # noqa: BLE001 - paging trouble never stops the watch
             log.error("paging round failed: %s", e)
         st = engine.state
