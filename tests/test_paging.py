@@ -156,3 +156,23 @@ def test_cockpit_ack_from_the_command_line(plan, tmp_path, clock):
     assert again.returncode == 2 and "was acknowledged by Bob Oncall" in again.stderr
     unknown = ack("INC-7", "--name", "Carol", "--config", str(config))
     assert unknown.returncode == 2 and "no incident INC-7" in unknown.stderr
+
+
+async def test_the_escalation_pane_shows_each_incident_with_its_timer(plan, state_dir, clock):
+    from cockpit.core.readmodel import escalation_rows
+
+    p = timed(plan)
+    rig = Rig(p, state_dir, clock)
+    await rig.start()
+    fire(rig.engine)
+    rig.engine.paging_round()
+    clock.advance(4 * 60)
+    rows = {r.level: r for r in escalation_rows(p, rig.engine.state, clock.now())}
+    assert "INC-1 NOT acknowledged: climbs in 6m00s" in rows["L1"].reasons
+    q = next(r for r in rig.engine.journal.records if r.kind == "notification_queued")
+    rig.engine._append(ev.Notified(channel=q.payload.channel, text=q.payload.text, delivered=False, error="HTTP 500",
+                                   queued=q.seq, purpose="page", incident="INC-1", attempts=4))
+    assert rig.engine.acknowledge("INC-1", "bob").ok
+    rows = {r.level: r for r in escalation_rows(p, rig.engine.state, clock.now())}
+    assert "INC-1 acknowledged by bob" in rows["L1"].reasons
+    assert "NOT SENT to #sre-oncall (INC-1): HTTP 500" in rows["L1"].reasons
