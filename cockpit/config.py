@@ -537,7 +537,7 @@ GatewayConfig = Annotated[
 class _Channel(Model):
     retries: Annotated[Count, Field(ge=0, le=10)] = 3  # after the first try: 5xx, 429 and timeouts only
     timeout: PositiveDuration = timedelta(seconds=5)
-    backoff: PositiveDuration = timedelta(seconds=1)  # doubled per retry; a 429's Retry-After wins
+    backoff: Duration = timedelta(seconds=1)  # doubled per retry; a 429's Retry-After wins
     max_retry_after: PositiveDuration = timedelta(seconds=60)  # a longer Retry-After gives up instead
 
 
@@ -556,8 +556,12 @@ class PagerDutyChannel(_Channel):
     url: str = "https://events.pagerduty.com/v2/enqueue"
     severity: Literal["critical", "error", "warning", "info"] = "critical"
     source: str = "cockpit"
+    # PagerDuty's own acknowledgement: with a REST API read token, the guard polls the incident
+    # (GET {api_url}/incidents?incident_key=DEDUP_KEY) each round while it is open and not acknowledged.
+    api_token: SecretRef | None = None
+    api_url: str = "https://api.pagerduty.com"
 
-    _plain_url = field_validator("url")(lambda cls, url: _plain_url(url))
+    _plain_url = field_validator("url", "api_url")(lambda cls, url: _plain_url(url))
 
 
 class WebhookChannel(_Channel):

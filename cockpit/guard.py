@@ -29,7 +29,8 @@ from cockpit.published import PUBLISHED
 LOG = "guard.log"
 STANDBY_POLL_S = 0.25  # how often a standby tries the lock: takeover well within a second
 REKILL_MAX_S = 300.0
-FLUSH_S = 120.0  # how long a stopping guard waits for deliveries still retrying  # an unconfirmed kill is pulled again with backoff up to this interval
+FLUSH_S = 120.0
+ACK_POLL_S = 10.0  # a PagerDuty that does not answer about acknowledgements delays no round longer  # how long a stopping guard waits for deliveries still retrying  # an unconfirmed kill is pulled again with backoff up to this interval
 
 log = logging.getLogger("cockpit.guard")
 
@@ -156,10 +157,20 @@ class Guard:
         st = engine.state
         if st.status == "rolled_back" and st.kill is not None and st.kill.verified is None and st.kill.result is not None:
             engine._start_rollback_check()  # a kill pulled elsewhere (CLI --no-wait) is verified here
-        from cockpit.core.paging import pending_deliveries
+        from cockpit.core.paging import open_incidents, pending_deliveries
 
         for seq, queued in pending_deliveries(st):
             self.notifier.submit(seq, queued)
+        paged = [(i.id, ch) for i in open_incidents(st) if not i.acknowledged
+                 for ch, purposes in i.channels.items() if "page" in purposes]
+        try:
+            acked = await asyncio.wait_for(self.notifier.poll_acknowledgements(paged), ACK_POLL_S) if paged else {}
+        except asyncio.TimeoutError:
+            acked = {}
+        for incident, who in acked.items():
+            out = engine.acknowledge(incident, who, via="pagerduty")
+            if out.ok:
+                log.info("%s acknowledged in PagerDuty by %s", incident, who)
 
     async def flush(self, rounds: int = 3) -> None:
         """Page, wait for the deliveries, page again (a resolve follows a verdict), a few times."""

@@ -74,3 +74,38 @@ async def test_a_breach_pages_l1_and_the_rollback_tells_error_budget(plan, state
     assert len(results) == 5 and all(n.delivered for n in results)
     assert ROUTING_KEY not in (state_dir / "journal.jsonl").read_text()
     assert records[-1].kind == "guard_stopped"
+
+
+async def test_an_acknowledgement_in_pagerduty_stops_the_climb(plan, state_dir, clock, monkeypatch):
+    """The guard polls PagerDuty's REST API (api_token) for the incident's dedup key."""
+    from tests.test_paging import fire, timed
+
+    acked = '{"incidents":[{"status":"acknowledged","acknowledgements":[{"acknowledger":{"summary":"Alice Oncall"}}]}]}'
+    with Receiver() as sre, Receiver(Answer(202)) as pd, Receiver() as budget, Receiver() as other, \
+            Receiver(Answer(200, body='{"incidents":[{"status":"triggered"}]}'), Answer(200, body=acked)) as api:
+        monkeypatch.setenv("T_SLACK_SRE", sre.url)
+        monkeypatch.setenv("T_SLACK_BUDGET", budget.url)
+        monkeypatch.setenv("T_PD_KEY", ROUTING_KEY)
+        monkeypatch.setenv("T_PD_API", "pd-api-read-token-77777777")
+        data = dump_plan(paged_plan(timed(plan), sre.url, pd.url, budget.url, other.url))
+        data["channels"]["pagerduty_sre"].update(api_token={"env": "T_PD_API"}, api_url=api.url)
+        p = parse_plan(data)
+        rig = Rig(p, state_dir, clock)
+        await rig.start()
+        guard = Guard(rig.engine, rig.monitor, state_dir, GuardId(user="guard", host="bastion", pid=9, since=T0),
+                      attended=lambda: True)
+        fire(rig.engine)
+        await guard.page()  # INC-1 paged; PagerDuty says "triggered"
+        assert not rig.engine.state.incidents["INC-1"].acknowledged
+        await guard.page()  # PagerDuty now says acknowledged
+        inc = rig.engine.state.incidents["INC-1"]
+        assert (inc.acked_by, inc.acked_via) == ("Alice Oncall", "pagerduty")
+        clock.advance(3600)
+        await guard.flush()
+        await guard.notifier.close()
+    assert not [r for r in rig.engine.journal.records if r.kind == "incident_escalated"]
+    key = dedup_key("IntelGraph Platform v0.1.0", "INC-1")
+    assert api.seen[0].path == f"/incidents?incident_key={key}"
+    assert api.seen[0].headers["Authorization"] == "Token token=pd-api-read-token-77777777"
+    assert "pd-api-read-token-77777777" not in (state_dir / "journal.jsonl").read_text()
+    assert any("acknowledged by Alice Oncall (pagerduty)" in (s.body or {}).get("text", "") for s in sre.seen)

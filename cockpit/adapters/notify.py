@@ -89,6 +89,41 @@ class Channel:
     def kind(self) -> str:
         return self.config.type
 
+    @property
+    def polls_acknowledgement(self) -> bool:
+        return isinstance(self.config, PagerDutyChannel) and self.config.api_token is not None and not self.problem
+
+    async def acknowledged_by(self, key: str, client: httpx.AsyncClient | None = None) -> str | None:
+        """PagerDuty's own acknowledgement of the incident with this dedup key: who, or None.
+        Polled with the REST API read token (`api_token`); any failure reads as "not yet"."""
+        cfg = self.config
+        if not isinstance(cfg, PagerDutyChannel) or cfg.api_token is None:
+            return None
+        try:
+            token = cfg.api_token.resolve(f"channels.{self.name}.api_token")
+        except ConfigError as e:
+            log.error("channel %s: cannot poll PagerDuty: %s", self.name, "; ".join(e.errors))
+            return None
+        headers = {"Authorization": f"Token token={token}", "Accept": "application/vnd.pagerduty+json;version=2"}
+        own = client is None
+        client = client or httpx.AsyncClient()
+        try:
+            r = await client.get(f"{cfg.api_url.rstrip('/')}/incidents", params={"incident_key": key},
+                                 headers=headers, timeout=cfg.timeout.total_seconds())
+            incidents = r.json().get("incidents", []) if r.status_code == 200 else []
+        except (httpx.HTTPError, ValueError, AttributeError) as e:
+            log.warning("channel %s: cannot poll PagerDuty: %s", self.name, type(e).__name__)
+            return None
+        finally:
+            if own:
+                await client.aclose()
+        for inc in incidents if isinstance(incidents, list) else []:
+            if isinstance(inc, dict) and inc.get("status") in ("acknowledged", "resolved"):
+                acks = inc.get("acknowledgements") or []
+                who = (acks[-1].get("acknowledger") or {}).get("summary") if acks and isinstance(acks[-1], dict) else None
+                return str(who or "PagerDuty")
+        return None
+
     def request(self, m: Message) -> tuple[str, dict[str, str], dict[str, Any]]:
         """(method, headers, JSON body) for this message."""
         cfg = self.config
@@ -225,6 +260,17 @@ class Notifier:
         self._workers: list[asyncio.Task] = []
         self._in_flight: set[int] = set()
         self._client: httpx.AsyncClient | None = None
+
+    async def poll_acknowledgements(self, incidents: list[tuple[str, str]]) -> dict[str, str]:
+        """(incident, channel) pairs paged on PagerDuty -> {incident: who acknowledged it there}."""
+        release = f"{self.plan.release.name} {self.plan.release.version}"
+        asks = [(inc, self.channels[ch]) for inc, ch in incidents
+                if ch in self.channels and self.channels[ch].polls_acknowledgement]
+        if not asks:
+            return {}
+        self._start()
+        answers = await asyncio.gather(*(ch.acknowledged_by(dedup_key(release, inc), self._client) for inc, ch in asks))
+        return {inc: who for (inc, _), who in zip(asks, answers) if who}
 
     def submit(self, seq: int, queued: ev.NotificationQueued) -> bool:
         """Queue one message for delivery; False when it is already in flight or was refused."""
