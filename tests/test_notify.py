@@ -159,7 +159,8 @@ async def test_a_final_failure_is_journaled_and_loud_and_no_secret_leaks(monkeyp
     assert results["#nowhere"].error == "no channel '#nowhere' configured in [channels]"
     assert len(pd.seen) == 3 and len(sl.seen) == 3
     said = [line(r, engine.state.plan) for r in engine.journal.records if r.kind == "notified"]
-    assert all("not sent" in s for s in said)
+    assert all("NOT SENT" in s for s in said)
+    assert any("after 3 attempts (HTTP 500, HTTP 500, HTTP 500)" in s for s in said)
     assert any(r.levelname == "ERROR" and "NOT SENT to pd" in r.getMessage() for r in caplog.records)
     print("\n".join(said))
     journal_text = (state_dir / "journal.jsonl").read_text()

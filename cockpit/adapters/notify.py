@@ -76,7 +76,7 @@ class Channel:
         self._secret = ""
         try:
             if isinstance(config, SlackChannel):
-                self._url = config.url.resolve(f"channels.{name}.url")
+                self._url = _secret_url(config.url, f"channels.{name}.url")
             elif isinstance(config, PagerDutyChannel):
                 self._url, self._secret = config.url, config.routing_key.resolve(f"channels.{name}.routing_key")
             else:
@@ -208,6 +208,36 @@ class Channel:
             if own:
                 await client.aclose()
         return Delivery(False, len(tries), tries, redact.scrub(error), status)
+
+
+def _secret_url(ref, field: str) -> str:
+    """A webhook URL that is itself the secret (Slack's /services/T…/B…/…): read like any secret,
+    but only its path is remembered for scrubbing, not "https://hooks.slack.com" (whose pieces
+    would blank every https:// in every message)."""
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    import os
+
+    where = f"{field}: secret"
+    if ref.env:
+        value = os.environ.get(ref.env, "")
+        if not value:
+            raise ConfigError([f"{where}: environment variable {ref.env} is not set"])
+    else:
+        try:
+            value = Path(ref.file).read_text().strip()
+        except (OSError, UnicodeDecodeError):
+            raise ConfigError([f"{where}: cannot read file {ref.file}"]) from None
+        if not value:
+            raise ConfigError([f"{where}: file {ref.file} is empty"])
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError([f"{where}: not an http(s) URL"])
+    segments = [s for s in parts.path.split("/") if s]
+    tail = "/".join(segments[1:] if len(segments) > 1 else segments)
+    redact.remember(tail, parts.query or None, *redact.url_secrets(value))
+    return value
 
 
 def _retry_after(value: str | None) -> float | None:
