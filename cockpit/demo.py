@@ -114,7 +114,10 @@ def build(
     import os
 
     identity = identity or GuardId(user=actor.user, host=actor.host, pid=os.getpid(), since=clock.now())
-    guard = Guard(engine, monitor, state_dir, identity, reason="demo", attended=lambda: True)
+    from cockpit.adapters.notify import SimulatedNotifier
+
+    guard = Guard(engine, monitor, state_dir, identity, reason="demo", attended=lambda: True,
+                  notifier=SimulatedNotifier(plan, engine.record_delivery))
     return engine, guard, world, people
 
 

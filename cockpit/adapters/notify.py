@@ -368,3 +368,26 @@ class Notifier:
             self.on_result(seq, queued, delivery)
         except Exception as e:  # noqa: BLE001
             log.error("cannot record the delivery to %s: %s", queued.channel, redact.scrub(str(e)))
+
+
+class SimulatedNotifier(Notifier):
+    """The demo's channels: every message is "delivered" at once to nowhere (said so in its tries),
+    so the demo shows the whole paging flow with no webhook and no secret."""
+
+    def __init__(self, plan: Plan, on_result: Result):
+        self.plan = plan
+        self.on_result = on_result
+        self.channels = {}
+        self._workers = []
+        self._in_flight = set()
+        self._client = None
+
+    def submit(self, seq: int, queued: ev.NotificationQueued) -> bool:
+        self._report(seq, queued, Delivery(True, 1, ["simulated (demo): not sent anywhere"]))
+        return True
+
+    async def poll_acknowledgements(self, incidents: list[tuple[str, str]]) -> dict[str, str]:
+        return {}
+
+    async def drain(self) -> None:
+        return None

@@ -749,7 +749,7 @@ def available_actions(state: RolloutState) -> frozenset[str]:
         "kill_unconfirmed": {"kill", "note"},
         "rolled_back": {"checklist", "note"},
         "completed": {"note"},
-    }[state.status])
+    }[state.status] | ({"ack"} if any(i.open and not i.acknowledged for i in state.incidents.values()) else set()))
 
 
 def badges(model_triggers: tuple[TriggerRow, ...], escalation: tuple[EscalationRow, ...], budget: BudgetView,

@@ -572,3 +572,26 @@ async def test_captain_and_observer_fed_the_same_evaluation_render_the_same_pane
         assert captain[pane] == observer[pane], pane
     assert captain["header"] != observer["header"]
     assert captain["header"].replace("CAPTAIN alice@bastion", "X").split("X")[1:] == observer["header"].replace("OBSERVER read-only", "X").split("X")[1:]
+
+
+async def test_a_page_is_acknowledged_from_the_screen(tmp_path):
+    """`e` on an open incident: the form names the incident, the name is typed, the ack journaled."""
+    from cockpit.core import events as ev
+
+    scene = await Scene(tmp_path / "s").live(phase=0, into_soak_min=5)
+    scene.engine._append(ev.IncidentOpened(incident="INC-1", level="L1", reason="trigger error_rate fired", trigger="error_rate"))
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        dialog = app.screen
+        assert dialog.query_one("#incident", Select).value == "INC-1"
+        await pilot.press(*"Bob Oncall", "enter")
+        await pilot.pause()
+        for _ in range(3):
+            if scene.engine.state.incidents["INC-1"].acknowledged:
+                break
+            await pilot.click("#ok")
+            await pilot.pause()
+    inc = scene.engine.state.incidents["INC-1"]
+    assert (inc.acked_by, inc.acked_via) == ("Bob Oncall", "screen")
