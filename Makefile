@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Real components the integration tests start on loopback (Debian packages).
-DEBS   := prometheus haproxy tmux librsvg2-bin chromium  # rsvg-convert, chromium: evidence PNGs, the HTML report
+DEBS   := prometheus haproxy tmux librsvg2-bin chromium prometheus-alertmanager victoria-metrics  # rsvg-convert, chromium: evidence PNGs, the HTML report
 
 .PHONY: demo test bench mutate system-deps clean
 
@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(VENV)/bin/cockpit demo $(ARGS)
 
 system-deps:
-	@missing=""; for bin in prometheus promtool haproxy tmux rsvg-convert chromium; do \
+	@missing=""; for bin in prometheus promtool haproxy tmux rsvg-convert chromium prometheus-alertmanager victoria-metrics; do \
 	  command -v $$bin >/dev/null 2>&1 || missing="$$missing $$bin"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for:$$missing"; \

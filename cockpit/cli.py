@@ -296,6 +296,41 @@ def cmd_guard(args) -> int:
     return EXIT_OK if why != "another guard holds the lock" else 3
 
 
+def cmd_ack(args) -> int:
+    """Acknowledge an incident: it stops climbing, and the guard tells every channel it paged
+    (PagerDuty gets `acknowledge` with the incident's dedup key). Needs no captain lock: whoever
+    is on call acknowledges from wherever they are; the journal's lock orders the append."""
+    from cockpit.clock import SystemClock
+    from cockpit.config import resolve_state_dir
+    from cockpit.engine import Engine, EngineError
+    from cockpit.journal import Journal, JournalError
+    from cockpit.narrate import line
+    from cockpit.session import identity
+
+    plan = _plan_or_exit(args.config)
+    state_dir = resolve_state_dir(plan, Path(args.config))
+    if not (state_dir / "journal.jsonl").exists():
+        print(f"{state_dir}: no journal: nothing has been paged", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        engine = Engine(plan, Journal(state_dir), clock=SystemClock(), actor=identity("cli"))
+        engine.ensure_plan()
+    except (EngineError, JournalError) as e:
+        print(f"refused: {state_dir}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        out = engine.acknowledge(args.incident, args.name, via="cli")
+        if not out.ok:
+            for reason in out.reasons:
+                print(f"refused: {reason}", file=sys.stderr)
+            return EXIT_USAGE
+        for record in out.records:
+            print(line(record, engine.state.plan))
+        return EXIT_OK
+    finally:
+        engine.journal.close()
+
+
 def _speed(text: str) -> float:
     """--speed: a finite number of rollout seconds per wall second, above 0."""
     try:
@@ -583,6 +618,13 @@ def build_parser() -> argparse.ArgumentParser:
     headless.register(sub)  # kill, shift, reconcile
     commands.register(sub)  # every other captain action: preflight, sign-off, waive, start, decide, ...
     _register_aftercare(sub)  # evidence, verify --evidence, done, replay, report
+
+    # -- paging (issue 10) --
+    s = sub.add_parser("ack", help="acknowledge a page (INC-n): it stops climbing; every channel paged is told")
+    s.add_argument("incident", help="the incident, e.g. INC-1 (cockpit status and the escalation pane show it)")
+    s.add_argument("--name", required=True, help="who takes it; journaled and sent to the channels")
+    s.add_argument("--config", required=True, help="the plan the rollout runs")
+    s.set_defaults(func=cmd_ack)
     return p
 
 

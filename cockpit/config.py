@@ -269,14 +269,24 @@ Check = Annotated[
 
 
 class Criterion(Model):
-    """An automatic gate criterion: a metric comparison over the phase's soak."""
+    """An automatic gate criterion: a metric comparison over the phase's soak. With
+    source = "alertmanager" the value is the number of alerts firing in Alertmanager (active, not
+    silenced, not inhibited; only those with `labels`), sampled every round of the soak."""
 
     id: Ident
     name: str
-    query: str
+    query: str = ""
     comparison: Comparison
     threshold: Number
     unit: str = ""
+    source: Literal["prometheus", "alertmanager"] = "prometheus"
+    labels: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _a_query(self) -> "Criterion":
+        if self.source == "prometheus" and not self.query.strip():
+            raise ValueError("a prometheus criterion needs a query")
+        return self
 
 
 class Gate(Model):
@@ -360,6 +370,11 @@ class EscalationLevel(Model):
     owners: list[Ident] = Field(min_length=1)
     contacts: list[str] = []
     channel: str = ""
+    pages: list[str] = []  # more channels paged at this level (e.g. a PagerDuty service)
+    ack_timeout: PositiveDuration | None = None  # unacknowledged this long: the next level is paged
+
+    def destinations(self) -> list[str]:
+        return list(dict.fromkeys([c for c in [self.channel, *self.pages] if c]))
 
 
 # --- budget and evidence -----------------------------------------------------------------------
@@ -377,6 +392,7 @@ class BudgetAlert(Model):
     at_pct: Annotated[Number, Field(gt=0, le=200)]
     channel: str
     action: str
+    spend_control: "SpendControl | None" = None  # run once when this crossing is reached in a month
 
 
 class Budget(Model):
@@ -585,6 +601,97 @@ GatewayConfig = Annotated[
 ]
 
 
+# --- paging: channels, acknowledgement timers, spend controls, Alertmanager ----------------------
+# (one block; the fields that refer to it are EscalationLevel.pages/ack_timeout,
+# BudgetAlert.spend_control and Plan.channels/alertmanager)
+
+
+class _Channel(Model):
+    retries: Annotated[Count, Field(ge=0, le=10)] = 3  # after the first try: 5xx, 429 and timeouts only
+    timeout: PositiveDuration = timedelta(seconds=5)
+    backoff: Duration = timedelta(seconds=1)  # doubled per retry; a 429's Retry-After wins
+    max_retry_after: PositiveDuration = timedelta(seconds=60)  # a longer Retry-After gives up instead
+
+
+class SlackChannel(_Channel):
+    """A Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat): the URL is the secret."""
+
+    type: Literal["slack"]
+    url: SecretRef
+
+
+class PagerDutyChannel(_Channel):
+    """PagerDuty Events API v2: trigger, acknowledge, resolve with a dedup_key per incident."""
+
+    type: Literal["pagerduty"]
+    routing_key: SecretRef
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+    severity: Literal["critical", "error", "warning", "info"] = "critical"
+    source: str = "cockpit"
+    # PagerDuty's own acknowledgement: with a REST API read token, the guard polls the incident
+    # (GET {api_url}/incidents?incident_key=DEDUP_KEY) each round while it is open and not acknowledged.
+    api_token: SecretRef | None = None
+    api_url: str = "https://api.pagerduty.com"
+
+    _plain_url = field_validator("url", "api_url")(lambda cls, url: _plain_url(url))
+
+
+class WebhookChannel(_Channel):
+    """Any JSON webhook: each string in `body` has {text}, {purpose}, {incident}, {level}, {channel},
+    {release} and {version} replaced; the default body is {"text": "{text}", ...}."""
+
+    type: Literal["webhook"]
+    url: str
+    method: Literal["POST", "PUT"] = "POST"
+    headers: dict[str, str] = {}
+    token: SecretRef | None = None
+    token_header: str = "Authorization"
+    token_prefix: str = "Bearer "
+    body: dict[str, Any] = {}
+
+    _no_literal_secrets = field_validator("headers")(lambda cls, h: _no_secret_headers(h))
+    _plain_url = field_validator("url")(lambda cls, url: _plain_url(url))
+    _token_header = field_validator("token_header")(lambda cls, h: _header_name(h))
+
+
+ChannelConfig = Annotated[Union[SlackChannel, PagerDutyChannel, WebhookChannel], Field(discriminator="type")]
+
+
+class SpendControl(Model):
+    """The budget's "automatic spend controls activated": a command (argv, no shell) or a webhook."""
+
+    argv: list[str] | None = None
+    webhook: str | None = None
+    timeout: PositiveDuration = timedelta(seconds=60)
+    token: SecretRef | None = None  # sent to the webhook as a bearer token
+
+    _plain_url = field_validator("webhook")(lambda cls, url: _plain_url(url))
+
+    @model_validator(mode="after")
+    def _one(self) -> "SpendControl":
+        if (self.argv is None) == (self.webhook is None):
+            raise ValueError("give exactly one of argv or webhook")
+        if self.argv is not None and not self.argv:
+            raise ValueError("argv: give at least the program")
+        return self
+
+    def describe(self) -> str:
+        return f"argv: {' '.join(self.argv)}" if self.argv else f"webhook: {redact.public_url(self.webhook or '')}"
+
+
+class Alertmanager(Model):
+    """Alertmanager's v2 API: "all monitoring alerts quiet", and a silence for expected noise."""
+
+    url: str
+    timeout: PositiveDuration = timedelta(seconds=5)
+    filter: dict[str, str] = {}  # only alerts with these labels count (e.g. {service = "intelgraph"})
+    silence: dict[str, str] = {}  # alerts the plan names as expected noise during the rollout
+    silence_for: PositiveDuration = timedelta(hours=4)
+    token: SecretRef | None = None
+
+    _plain_url = field_validator("url")(lambda cls, url: _plain_url(url))
+
+
 # --- the plan ----------------------------------------------------------------------------------
 
 
@@ -605,6 +712,8 @@ class Plan(Model):
     prometheus: Prometheus | None = None
     gateways: dict[Ident, GatewayConfig] = Field(min_length=1)
     post_deployment: list[PostDeploymentItem] = []  # issue 11: the checklist after completion
+    channels: dict[str, ChannelConfig] = {}  # by the names levels, alerts and the kill switch use
+    alertmanager: Alertmanager | None = None
 
     @model_validator(mode="after")
     def _cross_field(self) -> "Plan":
@@ -654,6 +763,12 @@ class Plan(Model):
             _no_duplicates("post-deployment ids", [item.id for item in self.post_deployment])
         except ValueError as e:
             errors.append(f"post_deployment: {e}")
+        for i, phase in enumerate(self.phases):
+            for j, c in enumerate(phase.gate.auto):
+                if c.source == "alertmanager" and self.alertmanager is None:
+                    errors.append(f"phases.{i}.gate.auto.{j}.source: an alertmanager criterion needs an [alertmanager] section")
+        for i, lvl in enumerate(self.escalation):  # extra pages are new: they must name a channel
+            errors += [f"escalation.{i}.pages: no channel {c!r} in [channels]" for c in lvl.pages if c not in self.channels]
         if self.kill_switch.gateway not in self.gateways:
             errors.append(f"kill_switch.gateway: {self.kill_switch.gateway!r} is not a declared gateway")
         dialect = self.prometheus.dialect if self.prometheus else "promql"
@@ -680,7 +795,8 @@ class Plan(Model):
         """Every PromQL expression of the plan, with its field path."""
         found = [(f"preflight.{i}.query", c.query) for i, c in enumerate(self.preflight) if isinstance(c, PromQLCheck)]
         for i, phase in enumerate(self.phases):
-            found += [(f"phases.{i}.gate.auto.{j}.query", c.query) for j, c in enumerate(phase.gate.auto)]
+            found += [(f"phases.{i}.gate.auto.{j}.query", c.query) for j, c in enumerate(phase.gate.auto)
+                      if c.source == "prometheus"]
         for i, trig in enumerate(self.triggers):
             found += [(f"triggers.{i}.{k}", q) for k, q in (("query", trig.query), ("baseline", trig.baseline)) if q is not None]
         if self.kill_switch.verify_query is not None:

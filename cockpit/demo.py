@@ -115,8 +115,11 @@ def build(
     import os
 
     identity = identity or GuardId(user=actor.user, host=actor.host, pid=os.getpid(), since=clock.now())
+    from cockpit.adapters.notify import SimulatedNotifier
+
     guard = Guard(engine, monitor, state_dir, identity, reason="demo", attended=lambda: True,
-                  evidence_base=state_dir if evidence else None)  # bundles under state_dir/evidence
+                  evidence_base=state_dir if evidence else None,  # bundles under state_dir/evidence
+                  notifier=SimulatedNotifier(plan, engine.record_delivery))
     return engine, guard, world, people
 
 

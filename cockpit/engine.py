@@ -107,6 +107,7 @@ class Engine:
         self._listeners: list[Callable[[ev.Record], None]] = []
         self._kill_lock = asyncio.Lock()
         self._fired_aside: set[str] = set()  # triggers that fired while the journal would not take it
+        self._silence_failed = False  # Alertmanager refused the rollout's silence (said once)
 
     # -- journal -------------------------------------------------------------------------------
 
@@ -456,17 +457,119 @@ class Engine:
         return []  # hold: a breaching trigger already blocks advancing until it clears
 
     def observe_budget(self, burn) -> list[ev.Record]:
-        """Journal each budget alert threshold the month-to-date spend crossed, once."""
+        """Journal each budget alert threshold the month-to-date spend crossed, once per month,
+        and queue its message to the alert's channel (the guard delivers it)."""
         if self.follower:
             return []
         from cockpit.core.budget import alerts_due
+        from cockpit.core.paging import budget_month
 
-        return [
-            self._append(
-                ev.BudgetAlerted(at_pct=a.at_pct, spent=burn.spent, budget=burn.monthly, channel=a.channel, action=a.action)
-            )
-            for a in alerts_due(burn, self.plan.budget.alerts, set(self.state.budget_alerts))
-        ]
+        month = budget_month(self.clock.now())
+        already = {pct for pct, a in self.state.budget_alerts.items() if a.month in (month, "")}
+        records = []
+        for a in alerts_due(burn, self.plan.budget.alerts, already):
+            records.append(self._append(ev.BudgetAlerted(
+                at_pct=a.at_pct, spent=burn.spent, budget=burn.monthly, channel=a.channel, action=a.action, month=month
+            )))
+            cur = self.plan.budget.currency
+            text = (f"{self.plan.release.name} {self.plan.release.version}: budget at {burn.pct:.0f} % "
+                    f"({burn.spent:,.0f} of {burn.monthly:,.0f} {cur}, {month}), alert {a.at_pct:g} %: {a.action}")
+            records.append(self._append(ev.NotificationQueued(channel=a.channel, purpose="budget", text=text)))
+        return records
+
+    # -- paging ----------------------------------------------------------------------------------
+
+    def paging_policy(self):
+        from cockpit.core.paging import LevelPolicy, Policy
+
+        return Policy(
+            levels=tuple(
+                LevelPolicy(lvl.level, tuple(lvl.destinations()), lvl.ack_timeout.total_seconds() if lvl.ack_timeout else None)
+                for lvl in self.plan.escalation
+            ),
+            release=f"{self.plan.release.name} {self.plan.release.version}",
+            rollback_channel=self.plan.kill_switch.notify,
+            verify_expected=bool(self.plan.kill_switch.verify_query) and self.metrics is not None,
+        )
+
+    def paging_round(self) -> list[ev.Record]:
+        """The guard's paging step: open, climb, resolve incidents and queue their messages."""
+        if self.follower:
+            return []
+        from cockpit.core.paging import round_events
+
+        return [self._append(p) for p in round_events(self.state, self.paging_policy(), self.clock.now())]
+
+    def acknowledge(self, incident: str, name: str, via: str = "cli") -> Outcome:
+        """Someone has it: the incident stops climbing, and every channel paged is told."""
+        if refused := self._guard():
+            return refused
+        inc = self.state.incidents.get(incident)
+        if not name.strip():
+            return Outcome.refused(["an acknowledgement needs the name of who acknowledges"])
+        if inc is None:
+            known = ", ".join(sorted(i.id for i in self.state.incidents.values() if i.open)) or "none open"
+            return Outcome.refused([f"no incident {incident} (open: {known})"])
+        if not inc.open:
+            return Outcome.refused([f"{incident} is resolved already ({inc.resolution})"])
+        if inc.acknowledged:
+            return Outcome.refused([f"{incident} was acknowledged by {inc.acked_by} at {inc.acked_at:%H:%M:%S}"])
+        return Outcome(True, records=[self._append(ev.IncidentAcknowledged(incident=incident, name=name.strip(), via=via))])
+
+    def record_delivery(self, seq: int, queued: ev.NotificationQueued, delivery) -> ev.Record | None:
+        """A delivery's outcome (the Notifier's callback): journaled, delivered or not."""
+        return self._append(delivery.notified(seq, queued))
+
+    async def manage_silence(self, client) -> list[ev.Record]:
+        """The rollout's own Alertmanager silence for the noise the plan expects: created once the
+        rollout is live (its comment names the rollout), expired when it ends; both journaled.
+        Alertmanager lives on the wall clock, so the silence's times are wall-clock times."""
+        am = self.plan.alertmanager
+        if self.follower or client is None or am is None or not am.silence:
+            return []
+        from datetime import datetime, timezone
+
+        from cockpit.adapters.alertmanager import AlertmanagerError
+
+        st, records = self.state, []
+        if st.status == "live" and not st.silences and not self._silence_failed:
+            started = f"{st.started_at:%Y-%m-%dT%H:%M:%SZ}" if st.started_at else "?"
+            digest = st.plan.digest[:12] if st.plan else ""
+            comment = (f"cockpit rollout {self.plan.release.name} {self.plan.release.version} "
+                       f"(plan {digest}, started {started}): expected noise while the canary runs")
+            ends = datetime.now(timezone.utc) + am.silence_for
+            try:
+                silence_id = await client.create_silence(dict(am.silence), ends, comment, created_by=str(self.actor))
+            except AlertmanagerError as e:
+                self._silence_failed = True  # said once, not every round
+                return [self._append(ev.Noted(text=f"Alertmanager silence NOT created: {e}"))]
+            records.append(self._append(ev.SilenceCreated(silence_id=silence_id, matchers=dict(am.silence), ends_at=ends, comment=comment)))
+        elif st.status in ("completed", "rolled_back") and st.silences:
+            for silence_id in list(st.silences):
+                try:
+                    await client.expire_silence(silence_id)
+                    records.append(self._append(ev.SilenceExpired(silence_id=silence_id)))
+                except AlertmanagerError as e:
+                    records.append(self._append(ev.SilenceExpired(silence_id=silence_id, ok=False, detail=str(e))))
+        return records
+
+    async def run_spend_controls(self) -> list[ev.Record]:
+        """The 100 % "automatic spend controls": each configured action once per crossing per month."""
+        if self.follower:
+            return []
+        from cockpit.core.paging import budget_month, spend_controls_due
+
+        month = budget_month(self.clock.now())
+        controls = {a.at_pct: a.spend_control for a in self.plan.budget.alerts if a.spend_control is not None}
+        records = []
+        for pct in spend_controls_due(self.state, set(controls), month):
+            from cockpit.adapters.spend import run_spend_control
+
+            ok, status, detail = await run_spend_control(controls[pct])
+            records.append(self._append(ev.SpendControlRan(
+                at_pct=pct, month=month, action=controls[pct].describe(), ok=ok, exit_status=status, detail=detail
+            )))
+        return records
 
     def note(self, text: str) -> Outcome:
         if refused := self._guard():
@@ -539,10 +642,8 @@ class Engine:
                 )
             if confirmed and not aside:
                 self._start_rollback_check()  # it needs the journaled result
-            if ks.notify:
-                verdict = "rolled back to 0 %" if confirmed else "KILL NOT CONFIRMED"
-                text = f"{self.plan.release.name} {self.plan.release.version}: kill switch pulled ({reason.strip()}): {verdict}"
-                journal(ev.Notified(channel=ks.notify, text=text, delivered=False, error="no channel adapter configured"))
+            # The rollback notice to kill_switch.notify (release, trigger or operator, verified
+            # result, journal head) is queued by the guard's paging round (paging.round_events).
             reasons = ([] if confirmed else [f"KILL NOT CONFIRMED: {error}"]) + alarms
             return Outcome(confirmed, reasons, records, aside)
 

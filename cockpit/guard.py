@@ -30,7 +30,9 @@ from cockpit.published import PUBLISHED
 
 LOG = "guard.log"
 STANDBY_POLL_S = 0.25  # how often a standby tries the lock: takeover well within a second
-REKILL_MAX_S = 300.0  # an unconfirmed kill is pulled again with backoff up to this interval
+REKILL_MAX_S = 300.0
+FLUSH_S = 120.0
+ACK_POLL_S = 10.0  # a PagerDuty that does not answer about acknowledgements delays no round longer  # how long a stopping guard waits for deliveries still retrying  # an unconfirmed kill is pulled again with backoff up to this interval
 
 log = logging.getLogger("cockpit.guard")
 
@@ -39,10 +41,17 @@ class Guard:
     def __init__(
         self, engine: Engine, monitor: Monitor, state_dir: Path, identity: GuardId, *, reason: str = "", attended=None,
         evidence_base: Path | None = None,
+        notifier=None,
     ):
         """`attended()` says whether a captain is at a screen (default: the captain lock is held).
-        `evidence_base` (the config file's directory): collect the evidence bundles from here."""
+        `evidence_base` (the config file's directory): collect the evidence bundles from here.
+        `notifier` delivers the queued messages (default: the plan's channels, adapters.notify)."""
         self.engine = engine
+        if notifier is None:
+            from cockpit.adapters.notify import Notifier
+
+            notifier = Notifier(engine.plan, engine.record_delivery)
+        self.notifier = notifier
         self.attended = attended or (lambda: _captain_present(self.state_dir))
         self.monitor = monitor
         self.state_dir = Path(state_dir)
@@ -121,11 +130,13 @@ class Guard:
             while not self.stopping.is_set():
                 await self.monitor.poll()  # its faults are logged by the monitor (cockpit.monitor)
                 await self._repull_unconfirmed_kill()
+                await self.page()
                 self.publish()
                 if done := self.finished():
                     if self.engine.rollback_check is not None and not self.engine.rollback_check.done():
                         await self.engine.rollback_check
                         continue
+                    await self.flush()  # the rollback notice and the resolves go out before it stops
                     why = done
                     break
                 await self._wait(self.monitor.poll_s)
@@ -133,11 +144,59 @@ class Guard:
             if self.evidence is not None:
                 await self.evidence.drain()
             self.monitor.close()
+            try:
+                await asyncio.wait_for(self.notifier.drain(), FLUSH_S)
+            except asyncio.TimeoutError:
+                log.error("stopping with messages still being delivered (they are delivered by the next guard)")
+            await self.notifier.close()
             self.release(why if not self.stopping.is_set() else "stopped (SIGTERM or the demo ended)")
         return why
 
     def stop(self) -> None:
         self.stopping.set()
+
+    # -- paging ---------------------------------------------------------------------------------
+
+    async def page(self) -> None:
+        """Open, climb and resolve incidents, run spend controls, and hand every queued message
+        to the notifier, which delivers in the background (no round waits on a webhook)."""
+        engine = self.engine
+        try:
+            engine.paging_round()
+            await engine.run_spend_controls()
+            await engine.manage_silence(self.monitor.alertmanager())
+        except Exception as e:  # noqa: BLE001 - paging trouble never stops the watch
+            log.error("paging round failed: %s", e)
+        st = engine.state
+        if st.status == "rolled_back" and st.kill is not None and st.kill.verified is None and st.kill.result is not None:
+            engine._start_rollback_check()  # a kill pulled elsewhere (CLI --no-wait) is verified here
+        from cockpit.core.paging import open_incidents, pending_deliveries
+
+        for seq, queued in pending_deliveries(st):
+            self.notifier.submit(seq, queued)
+        paged = [(i.id, ch) for i in open_incidents(st) if not i.acknowledged
+                 for ch, purposes in i.channels.items() if "page" in purposes]
+        try:
+            acked = await asyncio.wait_for(self.notifier.poll_acknowledgements(paged), ACK_POLL_S) if paged else {}
+        except asyncio.TimeoutError:
+            acked = {}
+        for incident, who in acked.items():
+            out = engine.acknowledge(incident, who, via="pagerduty")
+            if out.ok:
+                log.info("%s acknowledged in PagerDuty by %s", incident, who)
+
+    async def flush(self, rounds: int = 3) -> None:
+        """Page, wait for the deliveries, page again (a resolve follows a verdict), a few times."""
+        from cockpit.core.paging import pending_deliveries
+
+        for _ in range(rounds):
+            await self.page()
+            try:
+                await asyncio.wait_for(self.notifier.drain(), FLUSH_S)
+            except asyncio.TimeoutError:
+                return
+            if not pending_deliveries(self.engine.state):
+                return
 
     async def _resume(self) -> None:
         """A rollout that a dead process left mid-kill is pulled again at once (engine.reconcile)."""

@@ -97,6 +97,7 @@ class Monitor:
         self._checks: dict[str, CheckSamples] = {}
         self._check_tasks: dict[str, asyncio.Task] = {}
         self._criteria_phase: tuple | None = None
+        self._alertmanager = None
         self._first_poll: datetime | None = None
         self._last_round: datetime | None = None
         self._tally = _Tally()
@@ -346,12 +347,50 @@ class Monitor:
         if self._criteria_phase != (state.phase, state.phase_started_at):  # a new soak: forget the last
             self._criteria_phase = (state.phase, state.phase_started_at)
             self.criteria.clear()
-        if self.metrics is None:
-            return
         phase = self.engine.plan.phases[state.phase]
         await asyncio.gather(
-            *(self._guarded(f"criterion {c.id}", self._criterion(c, state.phase_started_at, now)) for c in phase.gate.auto)
+            *(self._guarded(f"criterion {c.id}", self._alertmanager_criterion(c, state.phase_started_at, now))
+              for c in phase.gate.auto if c.source == "alertmanager"),
+            *(self._guarded(f"criterion {c.id}", self._criterion(c, state.phase_started_at, now))
+              for c in phase.gate.auto if c.source == "prometheus" and self.metrics is not None),
         )
+
+    def alertmanager(self):
+        """The Alertmanager client, when the plan has one (built on first use)."""
+        if self._alertmanager is None and self.engine.plan.alertmanager is not None:
+            from cockpit.adapters.alertmanager import AlertmanagerClient
+
+            self._alertmanager = AlertmanagerClient(self.engine.plan.alertmanager)
+            self.health["alertmanager"] = Health("alertmanager", endpoint=self._alertmanager.endpoint)
+        return self._alertmanager
+
+    async def _alertmanager_criterion(self, c: Criterion, since: datetime, now: datetime) -> None:
+        """"All monitoring alerts quiet": the alerts firing in Alertmanager now (its rules carry
+        their own `for`), judged every round; a failure fails the gate at once, a pass is
+        journaled once the soak is over."""
+        from cockpit.adapters.alertmanager import AlertmanagerError
+
+        client = self.alertmanager()
+        if client is None:
+            return
+        try:
+            alerts = await asyncio.wait_for(client.firing(c.labels), client.config.timeout.total_seconds() + 1)
+        except (AlertmanagerError, asyncio.TimeoutError) as e:
+            detail = str(e) or "no answer"
+            self._health("alertmanager", False, detail, now)
+            self.criteria[c.id] = replace(self.criteria.get(c.id, CriterionView()), detail=f"no answer: {detail}")
+            return
+        self._health("alertmanager", True, f"{len(alerts)} alerts firing", now)
+        value = float(len(alerts))
+        met = c.comparison.holds(value, c.threshold)
+        names = sorted({a.get("labels", {}).get("alertname", "?") for a in alerts})
+        why = (f"{short_name(c.name)}: {len(alerts)} alerts firing in Alertmanager"
+               + (f" ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})" if names else "")
+               + f", needs {c.comparison.value} {c.threshold:g}")
+        self.criteria[c.id] = CriterionView(met, value, why)
+        soaked = now >= since + self.engine.plan.phases[self.engine.state.phase].soak
+        if not met or soaked:
+            self.engine.observe_criterion(c.id, met, value, why)
 
     async def _criterion(self, c: Criterion, since: datetime, now: datetime) -> None:
         """Every sample since the phase started must meet the criterion (core.triggers.evaluate_criterion)."""

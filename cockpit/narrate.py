@@ -88,8 +88,25 @@ def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
         case ev.Escalated():
             return f"escalated to {p.level}: {with_names(p.reason, names)}"
         case ev.Notified():
-            state = "sent" if p.delivered else f"not sent ({p.error})"
-            return f"notify {p.channel} {state}: {with_names(p.text, names)}"
+            state = "sent" if p.delivered else f"NOT SENT ({p.error})" if p.queued else f"not sent ({p.error})"
+            tries = f" after {p.attempts} attempts ({', '.join(p.tries)})" if p.attempts > 1 else ""
+            return f"notify {p.channel} {state}{tries}: {with_names(p.text, names)}"
+        case ev.IncidentOpened():
+            return f"{p.incident} opened: {p.level} paged: {with_names(p.reason, names)}"
+        case ev.IncidentEscalated():
+            return f"{p.incident} climbed to {p.level}: {with_names(p.reason, names)}"
+        case ev.IncidentAcknowledged():
+            return f"{p.incident} acknowledged by {p.name} ({p.via})"
+        case ev.IncidentResolved():
+            return f"{p.incident} resolved: {p.reason}"
+        case ev.NotificationQueued():
+            return f"queued for {p.channel} ({p.purpose}{' ' + p.incident if p.incident else ''})"
+        case ev.SpendControlRan():
+            return f"spend controls at {p.at_pct:g} % ({p.month}) {'ran' if p.ok else 'FAILED'}: {p.action}: {p.detail}"
+        case ev.SilenceCreated():
+            return f"Alertmanager silence {p.silence_id} created until {p.ends_at:%H:%M}: {p.comment}"
+        case ev.SilenceExpired():
+            return f"Alertmanager silence {p.silence_id} {'expired' if p.ok else 'NOT expired'}{': ' + p.detail if p.detail else ''}"
         case ev.BudgetAlerted():
             return f"budget at {p.spent / p.budget:.0%} (alert {p.at_pct:g} %): {p.action}"
         case ev.GatewayReconciled():

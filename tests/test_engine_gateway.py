@@ -138,7 +138,7 @@ def test_an_interrupted_kill_is_pulled_again_on_restart(engine, clock, gateway):
     again = restart(engine, gateway)
     assert again.state.status == "killing"
     out = run(again.reconcile())
-    assert out.ok and kinds(out.records) == ["gateway_reconciled", "kill_requested", "kill_result", "notified"]
+    assert out.ok and kinds(out.records) == ["gateway_reconciled", "kill_requested", "kill_result"]
     assert "has no journaled result (interrupted): pulling it again" in out.records[0].payload.detail
     assert again.state.status == "rolled_back" and gateway.enabled is False
 
@@ -225,7 +225,7 @@ def test_kill_starts_the_traffic_verification_beside_it(plan, state_dir, clock, 
     async def go():
         out = await e.kill("p95 regression")
         assert out.ok and e.rollback_check is not None and not e.rollback_check.done()
-        assert kinds(out.records) == ["kill_requested", "kill_result", "notified"]
+        assert kinds(out.records) == ["kill_requested", "kill_result"]
         return await e.rollback_check
 
     verdict = run(go())

@@ -160,11 +160,11 @@ def test_a_file_size_limit_mid_append_cuts_back_and_the_kill_still_goes_out(engi
     kept = [json.loads(line)["kind"] for line in (state_dir / ASIDE).read_text().splitlines()]
     if who == "operator":
         assert report["ok"] is True
-        assert report["unjournaled"] == ["kill_requested", "kill_result", "notified"] == kept
+        assert report["unjournaled"] == ["kill_requested", "kill_result"] == kept
         assert report["reasons"][0].startswith("JOURNAL NOT WRITTEN (kill_requested): ")
         assert f"kept in {state_dir / ASIDE}" in report["reasons"][0]
     else:
-        assert kept == ["trigger_breached", "trigger_fired", "kill_requested", "kill_result", "notified"]
+        assert kept == ["trigger_breached", "trigger_fired", "kill_requested", "kill_result"]
         assert report["alarm"].startswith(f"trigger {report['trigger']}: kill pulled: VERIFIED at the gateway; ")
     # the captain's next append journals the kept events, late but in order, and clears the side file
     n = len(engine.journal.records)
@@ -240,7 +240,7 @@ def test_a_full_disk_mid_append_keeps_the_journal_valid_and_the_kill_goes_out(pl
     assert out.ok and gateway.enabled is False  # the gateway confirms, whatever the disk says
     unjournaled = [p.KIND for p in out.unjournaled]
     assert "kill_result" in unjournaled  # what did not fit is said, what fitted is journaled
-    assert sorted([r.kind for r in out.records] + unjournaled) == ["kill_requested", "kill_result", "notified"]
+    assert sorted([r.kind for r in out.records] + unjournaled) == ["kill_requested", "kill_result"]
     said = "\n".join(out.reasons)
     assert "JOURNAL NOT WRITTEN (kill_result)" in said
     assert "NOT KEPT either" in said and "write it down: kill VERIFIED: gateway reads canary off" in said

@@ -209,11 +209,19 @@ class Escalated(Payload):
 
 
 class Notified(Payload):
+    """A message sent (or not) to a channel. With `queued`, the result of delivering the
+    NotificationQueued journaled at that seq, after `attempts` tries (each said in `tries`)."""
+
     KIND = "notified"
     channel: str
     text: str
     delivered: bool = False
     error: str = ""
+    queued: int = 0  # seq of the NotificationQueued this delivers; 0 for an older, direct notice
+    purpose: str = ""
+    incident: str = ""
+    attempts: int = 0
+    tries: tuple[str, ...] = ()  # one line per attempt: "HTTP 500", "HTTP 429, Retry-After 1s", "HTTP 202"
 
 
 class BudgetAlerted(Payload):
@@ -223,6 +231,7 @@ class BudgetAlerted(Payload):
     budget: float
     channel: str
     action: str
+    month: str = ""  # "2026-11": a new month starts the crossings over ("" in older journals)
 
 
 class GatewayReconciled(Payload):
@@ -301,13 +310,90 @@ class PostDeploymentDone(Payload):
     evidence: str = ""
 
 
+# --- paging: incidents, the outbox, budget actions, Alertmanager silences ----------------------
+
+Purpose = Literal["page", "acknowledge", "resolve", "rollback", "budget", "message"]
+
+
+class IncidentOpened(Payload):
+    """Somebody must look: a fired trigger or an unconfirmed kill pages its level."""
+
+    KIND = "incident_opened"
+    incident: str  # "INC-1": what `cockpit ack` names; PagerDuty's dedup key is derived from it
+    level: str
+    reason: str
+    trigger: str = ""
+
+
+class IncidentEscalated(Payload):
+    """Not acknowledged within its level's timeout (or a KILL NOT CONFIRMED): the next level is paged."""
+
+    KIND = "incident_escalated"
+    incident: str
+    level: str
+    reason: str
+
+
+class IncidentAcknowledged(Payload):
+    KIND = "incident_acknowledged"
+    incident: str
+    name: str
+    via: str = "cli"  # cli | screen | pagerduty
+
+
+class IncidentResolved(Payload):
+    KIND = "incident_resolved"
+    incident: str
+    reason: str
+
+
+class NotificationQueued(Payload):
+    """The outbox: a message the guard must deliver. Its delivery is a Notified with queued = this seq."""
+
+    KIND = "notification_queued"
+    channel: str
+    purpose: Purpose
+    text: str
+    incident: str = ""
+    level: str = ""
+
+
+class SpendControlRan(Payload):
+    """The budget's automatic spend controls at a crossing: a command (argv) or a webhook, once."""
+
+    KIND = "spend_control_ran"
+    at_pct: float
+    month: str
+    action: str  # what ran, said without secrets: "argv: scale-down --all" or "webhook: https://host/path"
+    ok: bool
+    exit_status: int | None = None  # a command's exit status; a webhook's HTTP status
+    detail: str = ""
+
+
+class SilenceCreated(Payload):
+    KIND = "silence_created"
+    silence_id: str
+    matchers: dict[str, str]
+    ends_at: datetime
+    comment: str = ""
+
+
+class SilenceExpired(Payload):
+    KIND = "silence_expired"
+    silence_id: str
+    ok: bool = True
+    detail: str = ""
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     PlanLoaded, CheckRan, CheckWaived, SignedOff, RolloutStarted, TrafficShiftRequested,
     TrafficShiftResult, PhaseStarted, GateDecided, CriterionEvaluated, RolloutCompleted,
     TriggerBreached, TriggerCleared, TriggerFired, KillRequested, KillResult, RollbackVerified,
     Escalated, Notified, BudgetAlerted, GatewayReconciled, EvidenceCollected, Noted,
     GuardStarted, GuardStopped, TornTailQuarantined, JournaledLate,
-    PostDeploymentDone,  # issue 11 (appended: kinds keep their order)
+    PostDeploymentDone,  # appended, never reordered: kinds keep their order
+    IncidentOpened, IncidentEscalated, IncidentAcknowledged, IncidentResolved, NotificationQueued,
+    SpendControlRan, SilenceCreated, SilenceExpired,
 )
 
 

@@ -574,9 +574,37 @@ def budget_view(plan: Any, state: RolloutState, burn: BudgetBurn | None) -> Budg
     return BudgetView(rows, total, margin, role, words, "muted" if nxt else "breach", f"{raised} · {burn.month_fraction:.0%} of the month gone", known)
 
 
-def escalation_rows(plan: Any, state: RolloutState) -> tuple[EscalationRow, ...]:
+def incident_lines(plan: Any, state: RolloutState, now: datetime | None) -> dict[str, list[str]]:
+    """Level -> one line per open incident paged there: who acknowledged it, or its timer; and
+    every message about it that could not be sent (said loudly, never silent)."""
+    out: dict[str, list[str]] = {}
+    timeouts = {lvl.level: getattr(lvl, "ack_timeout", None) for lvl in plan.escalation}
+    for inc in state.incidents.values():
+        if not inc.open:
+            continue
+        if inc.acknowledged:
+            said = f"{inc.id} acknowledged by {inc.acked_by}"
+        else:
+            timeout = timeouts.get(inc.level)
+            if timeout is not None and now is not None:
+                left = max(0, int((inc.paged_at + timeout - now).total_seconds()))
+                said = f"{inc.id} NOT acknowledged: climbs in {left // 60}m{left % 60:02d}s"
+            else:
+                said = f"{inc.id} NOT acknowledged"
+        out.setdefault(inc.level, []).append(said)
+    for o in state.outbox.values():
+        r = o.result
+        if r is not None and not r.delivered and o.queued.purpose in ("page", "acknowledge", "resolve"):
+            inc = state.incidents.get(o.queued.incident)
+            level = inc.level if inc is not None else o.queued.level
+            out.setdefault(level, []).append(f"NOT SENT to {o.queued.channel} ({o.queued.incident}): {r.error}")
+    return out
+
+
+def escalation_rows(plan: Any, state: RolloutState, now: datetime | None = None) -> tuple[EscalationRow, ...]:
     """Every level of the matrix, with the reasons it applies now (breaching or fired triggers by
-    name, explicit escalations, an unconfirmed kill for Emergency)."""
+    name, explicit escalations, an unconfirmed kill for Emergency, the incidents paged there
+    with their acknowledgement timers, and any page that could not be sent)."""
     names = trigger_names(plan)
     levels = {t.id: t.level for t in plan.triggers}
     reasons: dict[str, list[str]] = {}
@@ -587,6 +615,8 @@ def escalation_rows(plan: Any, state: RolloutState) -> tuple[EscalationRow, ...]
         reasons.setdefault(e.level, []).append(with_names(e.reason, names))
     if state.status == "kill_unconfirmed":
         reasons.setdefault(EMERGENCY, []).append("KILL NOT CONFIRMED")
+    for level, lines in incident_lines(plan, state, now).items():
+        reasons.setdefault(level, []).extend(lines)
     rows = []
     for lvl in plan.escalation:
         why = tuple(dict.fromkeys(reasons.get(lvl.level, ())))
@@ -718,7 +748,7 @@ def available_actions(state: RolloutState) -> frozenset[str]:
         "kill_unconfirmed": {"kill", "note"},
         "rolled_back": {"checklist", "note"},
         "completed": {"note"},
-    }[state.status])
+    }[state.status] | ({"ack"} if any(i.open and not i.acknowledged for i in state.incidents.values()) else set()))
 
 
 def badges(model_triggers: tuple[TriggerRow, ...], escalation: tuple[EscalationRow, ...], budget: BudgetView,
@@ -771,7 +801,7 @@ def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: dat
     rows = trigger_rows(plan, state, live, now)
     head = headline(plan, state, live, now, rows)
     guard = guard_health(state, live, now)
-    esc = escalation_rows(plan, state)
+    esc = escalation_rows(plan, state, now)
     bud = budget_view(plan, state, live.budget if live else None)
     checks = check_rows(plan, state, running)
     todo = checklist(plan, state)

@@ -91,6 +91,43 @@ class KillState:
 
 
 @dataclass
+class Incident:
+    """One page and its life: opened at a level, climbing while nobody acknowledges it."""
+
+    id: str
+    level: str  # the level paged last
+    reason: str
+    trigger: str
+    opened_at: datetime
+    paged_at: datetime  # when `level` was paged: its acknowledgement timer runs from here
+    levels: list[str] = field(default_factory=list)  # every level paged, in order
+    acked_by: str = ""
+    acked_via: str = ""
+    acked_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolution: str = ""
+    channels: dict[str, set[str]] = field(default_factory=dict)  # channel -> purposes queued to it
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_at is None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acked_at is not None
+
+
+@dataclass
+class Outbound:
+    """A queued notification and, once the guard delivered it (or gave up), its result."""
+
+    seq: int
+    at: datetime
+    queued: ev.NotificationQueued
+    result: ev.Notified | None = None
+
+
+@dataclass
 class RolloutState:
     plan: ev.PlanLoaded | None = None
     status: Status = "preflight"
@@ -106,6 +143,10 @@ class RolloutState:
     kill: KillState | None = None
     escalations: list[tuple[datetime, ev.Escalated]] = field(default_factory=list)
     budget_alerts: dict[float, ev.BudgetAlerted] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    outbox: dict[int, Outbound] = field(default_factory=dict)  # NotificationQueued seq -> its delivery
+    spend_controls: dict[tuple[str, float], ev.SpendControlRan] = field(default_factory=dict)  # (month, pct)
+    silences: dict[str, ev.SilenceCreated] = field(default_factory=dict)  # live silences by id
     evidence: list[ev.EvidenceCollected] = field(default_factory=list)
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -304,6 +345,54 @@ def _post_deployment_done(state: RolloutState, p: ev.PostDeploymentDone, r: ev.R
     state.post_deployment.setdefault(p.item, (r.ts, p))
 
 
+def _incident_opened(state: RolloutState, p: ev.IncidentOpened, r: ev.Record) -> None:
+    state.incidents[p.incident] = Incident(p.incident, p.level, p.reason, p.trigger, r.ts, r.ts, [p.level])
+
+
+def _incident_escalated(state: RolloutState, p: ev.IncidentEscalated, r: ev.Record) -> None:
+    inc = state.incidents.get(p.incident)
+    if inc is not None:
+        inc.level, inc.paged_at = p.level, r.ts
+        inc.levels.append(p.level)
+
+
+def _incident_acked(state: RolloutState, p: ev.IncidentAcknowledged, r: ev.Record) -> None:
+    inc = state.incidents.get(p.incident)
+    if inc is not None and inc.acked_at is None:
+        inc.acked_by, inc.acked_via, inc.acked_at = p.name, p.via, r.ts
+
+
+def _incident_resolved(state: RolloutState, p: ev.IncidentResolved, r: ev.Record) -> None:
+    inc = state.incidents.get(p.incident)
+    if inc is not None and inc.resolved_at is None:
+        inc.resolved_at, inc.resolution = r.ts, p.reason
+
+
+def _queued(state: RolloutState, p: ev.NotificationQueued, r: ev.Record) -> None:
+    state.outbox[r.seq] = Outbound(r.seq, r.ts, p)
+    inc = state.incidents.get(p.incident) if p.incident else None
+    if inc is not None:
+        inc.channels.setdefault(p.channel, set()).add(p.purpose)
+
+
+def _notified(state: RolloutState, p: ev.Notified, r: ev.Record) -> None:
+    out = state.outbox.get(p.queued) if p.queued else None
+    if out is not None:
+        out.result = p
+
+
+def _spend_control(state: RolloutState, p: ev.SpendControlRan, r: ev.Record) -> None:
+    state.spend_controls[(p.month, p.at_pct)] = p
+
+
+def _silence_created(state: RolloutState, p: ev.SilenceCreated, r: ev.Record) -> None:
+    state.silences[p.silence_id] = p
+
+
+def _silence_expired(state: RolloutState, p: ev.SilenceExpired, r: ev.Record) -> None:
+    state.silences.pop(p.silence_id, None)
+
+
 _APPLY = {
     ev.PlanLoaded: _plan,
     ev.CheckRan: _check_ran,
@@ -329,4 +418,13 @@ _APPLY = {
     ev.GuardStarted: _guard_started,
     ev.GuardStopped: _guard_stopped,
     ev.PostDeploymentDone: _post_deployment_done,
+    ev.IncidentOpened: _incident_opened,
+    ev.IncidentEscalated: _incident_escalated,
+    ev.IncidentAcknowledged: _incident_acked,
+    ev.IncidentResolved: _incident_resolved,
+    ev.NotificationQueued: _queued,
+    ev.Notified: _notified,
+    ev.SpendControlRan: _spend_control,
+    ev.SilenceCreated: _silence_created,
+    ev.SilenceExpired: _silence_expired,
 }

@@ -28,7 +28,7 @@ from cockpit.tui.themes import DEFAULT, THEMES_DIR, load_themes
 from cockpit.tui.view import Palette, View
 
 # Actions that change the rollout. An observer may run none of them.
-MUTATING = frozenset({"run_checks", "run_check", "waive", "sign_off", "start", "advance", "gate", "kill", "note", "checklist"})
+MUTATING = frozenset({"run_checks", "run_check", "waive", "sign_off", "start", "advance", "gate", "kill", "note", "checklist", "ack"})
 PANES = ("phase", "preflight", "budget", "escalation", "timeline")
 
 
@@ -48,6 +48,8 @@ class CockpitApp(App):
         Binding("w", "waive", "Waive", id="waive"),
         Binding("c", "checklist", "Tick rollback step", id="checklist"),
         Binding("n", "note", "Note", id="note"),
+        Binding("e", "ack", "Ack page", id="ack"),
+        Binding("j", "journal", "Journal", id="journal"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit_cockpit", "Quit", id="quit"),
         *(Binding(str(i + 1), f"pane('{p}')", p.capitalize(), show=False, id=f"pane.{p}") for i, p in enumerate(PANES)),
@@ -62,6 +64,7 @@ class CockpitApp(App):
         ("kill", "Pull the kill switch", "canary.enable=false, confirmed by typing the version"),
         ("checklist", "Tick a rollback step", "journal a step of the rollback procedure as done"),
         ("note", "Add a note to the journal", "a free-text note"),
+        ("ack", "Acknowledge a page", "an open incident stops climbing; every channel paged is told"),
         ("help", "Help: every key", "list every binding"),
     ]
 
@@ -395,6 +398,23 @@ class CockpitApp(App):
         if values:
             self._report("Checklist", self.engine.note(f"{CHECKLIST_PREFIX}{values['step']}: {values['what']}"))
 
+    def action_ack(self) -> None:
+        """Acknowledge a page from the escalation pane: the incident stops climbing (journaled;
+        the guard tells every channel it paged, PagerDuty included)."""
+        if self._refused_here():
+            return
+        waiting = [(f"{i.id} {i.level}: {i.reason}"[:60], i.id) for i in self.engine.state.incidents.values()
+                   if i.open and not i.acknowledged]
+        if not waiting:
+            self.notify("no page waits for an acknowledgement", title="Acknowledge")
+            return
+        fields = [("incident", "Incident", waiting), ("name", "Acknowledged by (name)", "")]
+        self.push_screen(FormDialog("Acknowledge a page", fields, "Acknowledge"), self._acked)
+
+    def _acked(self, values: dict | None) -> None:
+        if values:
+            self._report("Acknowledge", self.engine.acknowledge(values["incident"], values["name"], via="screen"))
+
     def action_note(self) -> None:
         if self._refused_here():
             return
@@ -426,7 +446,16 @@ class CockpitApp(App):
         "quit_cockpit": "Quit the cockpit (asks first while a rollout is live)",
         "kill": "Pull the kill switch (type the version to confirm)",
         "help": "Help: every key, symbol and word",
+        "journal": "The whole journal: scroll (arrows, PgUp/PgDn, Home/End), filter with /",
     }
+
+    def action_journal(self) -> None:
+        """Every journal event on its own screen (read-only: observers have it too)."""
+        from cockpit.narrate import say
+        from cockpit.tui.journal_view import JournalScreen, journal_lines
+
+        v = self.view()
+        self.push_screen(JournalScreen(journal_lines(self.engine.journal.records, self.engine.state.plan, say), v.style))
 
     def action_help(self) -> None:
         """Every key with its full label (and whether this terminal may use it now), and a

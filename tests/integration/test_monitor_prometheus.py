@@ -127,9 +127,15 @@ class Live:
         self.metrics.close()
 
 
-@pytest.fixture(scope="module")
-def prom(tmp_path_factory):
-    server = PromServer(tmp_path_factory.mktemp("prom"), SERIES).start()
+@pytest.fixture(scope="module", params=["prometheus", "victoria-metrics"])
+def prom(request, tmp_path_factory):
+    """The trigger suite runs against both engines, fed the same series (README: engines tested)."""
+    if request.param == "victoria-metrics":
+        from tests.integration.victoria import VictoriaServer
+
+        server = VictoriaServer(tmp_path_factory.mktemp("victoria"), SERIES).start()
+    else:
+        server = PromServer(tmp_path_factory.mktemp("prom"), SERIES).start()
     yield server
     server.stop()
 

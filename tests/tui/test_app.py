@@ -85,7 +85,7 @@ async def test_typing_the_version_right_after_k_fills_the_field_and_kills(tmp_pa
         await pilot.press(*"p95", "enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
-    assert kinds(scene)[-4:] == ["kill_requested", "kill_result", "notified", "rollback_verified"]
+    assert kinds(scene)[-3:] == ["kill_requested", "kill_result", "rollback_verified"]
     assert scene.engine.state.kill.reason == "p95" and scene.world.enabled is False
 
 
@@ -169,7 +169,7 @@ async def test_kill_with_wrong_text_is_refused_and_right_text_kills_verified(tmp
         assert "ROLLED BACK · KILL VERIFIED" in text_of(app.query_one("#banner")) and "canary 0 %" in header
         assert "KILL VERIFIED" in text_of(app.query_one("#phase"))
     # The gateway's read-back, the channel, then the second proof: canary traffic fell to ~0.
-    assert kinds(scene)[-4:] == ["kill_requested", "kill_result", "notified", "rollback_verified"]
+    assert kinds(scene)[-3:] == ["kill_requested", "kill_result", "rollback_verified"]
     assert scene.engine.state.kill.verified.ok
     assert scene.engine.state.kill.reason == "p95 regression"
     assert scene.world.enabled is False
@@ -572,3 +572,67 @@ async def test_captain_and_observer_fed_the_same_evaluation_render_the_same_pane
         assert captain[pane] == observer[pane], pane
     assert captain["header"] != observer["header"]
     assert captain["header"].replace("CAPTAIN alice@bastion", "X").split("X")[1:] == observer["header"].replace("OBSERVER read-only", "X").split("X")[1:]
+
+
+async def test_a_page_is_acknowledged_from_the_screen(tmp_path):
+    """`e` on an open incident: the form names the incident, the name is typed, the ack journaled."""
+    from cockpit.core import events as ev
+
+    scene = await Scene(tmp_path / "s").live(phase=0, into_soak_min=5)
+    scene.engine._append(ev.IncidentOpened(incident="INC-1", level="L1", reason="trigger error_rate fired", trigger="error_rate"))
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        dialog = app.screen
+        assert dialog.query_one("#incident", Select).value == "INC-1"
+        await pilot.press(*"Bob Oncall", "enter")
+        await pilot.pause()
+        for _ in range(3):
+            if scene.engine.state.incidents["INC-1"].acknowledged:
+                break
+            await pilot.click("#ok")
+            await pilot.pause()
+    inc = scene.engine.state.incidents["INC-1"]
+    assert (inc.acked_by, inc.acked_via) == ("Bob Oncall", "screen")
+
+
+async def test_the_whole_journal_scrolls_and_filters(tmp_path):
+    from textual.widgets import RichLog
+
+    from cockpit.tui.journal_view import JournalScreen
+
+    scene = await Scene(tmp_path / "s", "latency-regression").live(phase=1, into_soak_min=12)  # rolled back
+    for i in range(200):
+        scene.engine.note(f"watching p95, note {i}")
+    records = scene.engine.journal.records
+    assert len(records) > 200  # more than the panes keep: the view reads the journal itself
+    app = scene.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("j")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, JournalScreen) and screen.shown == len(records)
+        log = screen.query_one(RichLog)
+        assert log.has_focus and log.scroll_y == 0  # newest first, at the top
+        await pilot.press("pagedown", "down")
+        assert log.scroll_y > 1
+        await pilot.press("end")
+        assert log.scroll_y == log.max_scroll_y
+        await pilot.press("home")
+        assert log.scroll_y == 0
+        await pilot.press("slash", *"trigger_fired")  # a kind, or any words of the line
+        await pilot.pause()
+        fired = [r for r in records if r.kind == "trigger_fired"]
+        assert screen.shown == len(fired) == 1  # only the trigger that fired
+        await pilot.press("escape")  # clears the filter
+        await pilot.pause()
+        assert screen.shown == len(records) and isinstance(app.screen, JournalScreen)
+        await pilot.press("escape")  # and back to the cockpit
+        await pilot.pause()
+        assert not isinstance(app.screen, JournalScreen)
+    follower = scene.observer_app()
+    async with follower.run_test(size=(80, 24)) as pilot:  # read-only, so an observer has it too
+        await pilot.press("j")
+        await pilot.pause()
+        assert isinstance(follower.screen, JournalScreen)

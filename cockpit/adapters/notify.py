@@ -1,0 +1,393 @@
+"""Delivering messages to channels: Slack-compatible webhooks, PagerDuty Events v2, generic JSON webhooks.
+
+Bounded retries with backoff on 5xx, 429 (its Retry-After honoured) and timeouts; any other
+answer is final. Delivery runs in the background (`Notifier`: a bounded queue and a few worker
+tasks), so no kill, round or key waits on a webhook. Secrets (a Slack URL, a routing key, a
+token) are resolved once, remembered by `redact` and never put in a result, a log line or an
+error: results say the channel's name and what answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Awaitable, Callable
+
+import httpx
+
+from cockpit import redact
+from cockpit.config import ChannelConfig, ConfigError, PagerDutyChannel, Plan, SlackChannel, WebhookChannel
+from cockpit.core import events as ev
+from cockpit.core.paging import dedup_key
+
+log = logging.getLogger("cockpit.notify")
+QUEUE_SIZE = 256  # a burst larger than this is refused at once (and journaled as not sent)
+WORKERS = 4
+PD_ACTIONS = {"page": "trigger", "acknowledge": "acknowledge", "resolve": "resolve"}
+
+
+@dataclass(frozen=True)
+class Message:
+    channel: str
+    purpose: str
+    text: str
+    incident: str = ""
+    level: str = ""
+    release: str = ""
+    version: str = ""
+    ref: int = 0  # the outbox seq, for a dedup key when there is no incident
+
+    @classmethod
+    def of(cls, queued: ev.NotificationQueued, plan: Plan, seq: int = 0) -> "Message":
+        return cls(queued.channel, queued.purpose, queued.text, queued.incident, queued.level,
+                   plan.release.name, plan.release.version, seq)
+
+
+@dataclass
+class Delivery:
+    """The outcome after every try: what the journal's Notified says."""
+
+    delivered: bool
+    attempts: int
+    tries: list[str] = field(default_factory=list)
+    error: str = ""
+    status: int | None = None
+
+    def notified(self, seq: int, queued: ev.NotificationQueued) -> ev.Notified:
+        return ev.Notified(
+            channel=queued.channel, text=queued.text, delivered=self.delivered, error=redact.scrub(self.error),
+            queued=seq, purpose=queued.purpose, incident=queued.incident, attempts=self.attempts,
+            tries=tuple(redact.scrub(t) for t in self.tries),
+        )
+
+
+class Channel:
+    """One configured channel with its secrets resolved: builds a request, sends it with retries."""
+
+    def __init__(self, name: str, config: ChannelConfig, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+        self.name = name
+        self.config = config
+        self.sleep = sleep
+        self.problem = ""  # a secret that could not be read: every delivery fails with this
+        self._url = ""
+        self._secret = ""
+        try:
+            if isinstance(config, SlackChannel):
+                self._url = _secret_url(config.url, f"channels.{name}.url")
+            elif isinstance(config, PagerDutyChannel):
+                self._url, self._secret = config.url, config.routing_key.resolve(f"channels.{name}.routing_key")
+            else:
+                self._url = config.url
+                self._secret = config.token.resolve(f"channels.{name}.token") if config.token else ""
+        except ConfigError as e:
+            self.problem = "; ".join(e.errors)
+
+    @property
+    def kind(self) -> str:
+        return self.config.type
+
+    @property
+    def polls_acknowledgement(self) -> bool:
+        return isinstance(self.config, PagerDutyChannel) and self.config.api_token is not None and not self.problem
+
+    async def acknowledged_by(self, key: str, client: httpx.AsyncClient | None = None) -> str | None:
+        """PagerDuty's own acknowledgement of the incident with this dedup key: who, or None.
+        Polled with the REST API read token (`api_token`); any failure reads as "not yet"."""
+        cfg = self.config
+        if not isinstance(cfg, PagerDutyChannel) or cfg.api_token is None:
+            return None
+        try:
+            token = cfg.api_token.resolve(f"channels.{self.name}.api_token")
+        except ConfigError as e:
+            log.error("channel %s: cannot poll PagerDuty: %s", self.name, "; ".join(e.errors))
+            return None
+        headers = {"Authorization": f"Token token={token}", "Accept": "application/vnd.pagerduty+json;version=2"}
+        own = client is None
+        client = client or httpx.AsyncClient()
+        try:
+            r = await client.get(f"{cfg.api_url.rstrip('/')}/incidents", params={"incident_key": key},
+                                 headers=headers, timeout=cfg.timeout.total_seconds())
+            incidents = r.json().get("incidents", []) if r.status_code == 200 else []
+        except (httpx.HTTPError, ValueError, AttributeError) as e:
+            log.warning("channel %s: cannot poll PagerDuty: %s", self.name, type(e).__name__)
+            return None
+        finally:
+            if own:
+                await client.aclose()
+        for inc in incidents if isinstance(incidents, list) else []:
+            if isinstance(inc, dict) and inc.get("status") in ("acknowledged", "resolved"):
+                acks = inc.get("acknowledgements") or []
+                who = (acks[-1].get("acknowledger") or {}).get("summary") if acks and isinstance(acks[-1], dict) else None
+                return str(who or "PagerDuty")
+        return None
+
+    def request(self, m: Message) -> tuple[str, dict[str, str], dict[str, Any]]:
+        """(method, headers, JSON body) for this message."""
+        cfg = self.config
+        if isinstance(cfg, SlackChannel):
+            context = " · ".join(x for x in (m.purpose, m.incident, m.level, f"{m.release} {m.version}".strip()) if x)
+            return "POST", {}, {
+                "text": m.text,
+                "blocks": [
+                    {"type": "section", "text": {"type": "mrkdwn", "text": m.text}},
+                    {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
+                ],
+            }
+        if isinstance(cfg, PagerDutyChannel):
+            action = PD_ACTIONS.get(m.purpose, "trigger")
+            key = dedup_key(f"{m.release} {m.version}", m.incident or f"{m.purpose}-{m.ref}")
+            body: dict[str, Any] = {"routing_key": self._secret, "event_action": action, "dedup_key": key}
+            if action == "trigger":
+                body["payload"] = {
+                    "summary": m.text[:1024], "source": cfg.source, "severity": cfg.severity,
+                    "component": m.release, "group": m.level or m.purpose,
+                    "custom_details": {"incident": m.incident, "level": m.level, "purpose": m.purpose, "version": m.version},
+                }
+            return "POST", {}, body
+        assert isinstance(cfg, WebhookChannel)
+        fields = {"text": m.text, "purpose": m.purpose, "incident": m.incident, "level": m.level,
+                  "channel": m.channel, "release": m.release, "version": m.version}
+        template = cfg.body or {"text": "{text}", "purpose": "{purpose}", "incident": "{incident}", "level": "{level}",
+                                "release": "{release}", "version": "{version}"}
+        headers = dict(cfg.headers)
+        if self._secret:
+            headers[cfg.token_header] = cfg.token_prefix + self._secret
+        return cfg.method, headers, _fill(template, fields)
+
+    async def send(self, m: Message, client: httpx.AsyncClient | None = None) -> Delivery:
+        """Try once, then retry 5xx, 429 and timeouts up to `retries` times with backoff."""
+        if self.problem:
+            return Delivery(False, 0, [], f"channel {self.name} cannot be used: {self.problem}")
+        method, headers, body = self.request(m)
+        cfg = self.config
+        own = client is None
+        client = client or httpx.AsyncClient(timeout=cfg.timeout.total_seconds())
+        tries: list[str] = []
+        error, status = "", None
+        try:
+            for attempt in range(cfg.retries + 1):
+                wait = cfg.backoff.total_seconds() * 2**attempt
+                started = time.monotonic()
+                try:
+                    r = await client.request(method, self._url, json=body, headers=headers,
+                                             timeout=cfg.timeout.total_seconds())
+                except httpx.TimeoutException:
+                    status, error = None, f"timed out after {cfg.timeout.total_seconds():g}s"
+                    tries.append(error)
+                except httpx.HTTPError as e:
+                    status, error = None, f"cannot connect: {type(e).__name__}"
+                    tries.append(error)
+                else:
+                    status = r.status_code
+                    if 200 <= status < 300:
+                        tries.append(f"HTTP {status} in {1000 * (time.monotonic() - started):.0f} ms")
+                        return Delivery(True, attempt + 1, tries, "", status)
+                    snippet = redact.scrub(r.text.strip().replace("\n", " "), 120)
+                    error = f"HTTP {status}" + (f": {snippet}" if snippet else "")
+                    if status == 429:
+                        after = _retry_after(r.headers.get("retry-after"))
+                        if after is not None:
+                            if after > cfg.max_retry_after.total_seconds():
+                                tries.append(f"HTTP 429, Retry-After {after:g}s (longer than {cfg.max_retry_after.total_seconds():g}s)")
+                                error = f"HTTP 429: Retry-After {after:g}s is longer than max_retry_after"
+                                break
+                            wait = after
+                        tries.append(f"HTTP 429" + (f", Retry-After {after:g}s" if after is not None else ""))
+                    elif status >= 500:
+                        tries.append(f"HTTP {status}")
+                    else:
+                        tries.append(error)
+                        break  # 4xx: retrying the same request cannot help
+                if attempt < cfg.retries:
+                    log.warning("channel %s: %s; retrying in %.2gs", self.name, tries[-1], wait)
+                    await self.sleep(wait)
+        finally:
+            if own:
+                await client.aclose()
+        return Delivery(False, len(tries), tries, redact.scrub(error), status)
+
+
+def _secret_url(ref, field: str) -> str:
+    """A webhook URL that is itself the secret (Slack's /services/T…/B…/…): read like any secret,
+    but only its path is remembered for scrubbing, not "https://hooks.slack.com" (whose pieces
+    would blank every https:// in every message)."""
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    import os
+
+    where = f"{field}: secret"
+    if ref.env:
+        value = os.environ.get(ref.env, "")
+        if not value:
+            raise ConfigError([f"{where}: environment variable {ref.env} is not set"])
+    else:
+        try:
+            value = Path(ref.file).read_text().strip()
+        except (OSError, UnicodeDecodeError):
+            raise ConfigError([f"{where}: cannot read file {ref.file}"]) from None
+        if not value:
+            raise ConfigError([f"{where}: file {ref.file} is empty"])
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError([f"{where}: not an http(s) URL"])
+    segments = [s for s in parts.path.split("/") if s]
+    tail = "/".join(segments[1:] if len(segments) > 1 else segments)
+    redact.remember(tail, parts.query or None, *redact.url_secrets(value))
+    return value
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds (a number, or an HTTP date from now)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    from datetime import datetime, timezone
+
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _fill(template: Any, fields: dict[str, str]) -> Any:
+    """Replace {name} placeholders in every string of a JSON template (no format-string evaluation)."""
+    if isinstance(template, str):
+        for k, v in fields.items():
+            template = template.replace("{" + k + "}", v)
+        return template
+    if isinstance(template, dict):
+        return {k: _fill(v, fields) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_fill(v, fields) for v in template]
+    return template
+
+
+Result = Callable[[int, ev.NotificationQueued, Delivery], None]
+
+
+class Notifier:
+    """Delivers queued messages in the background: `submit` never waits on the network.
+
+    `on_result(seq, queued, delivery)` is called on the event loop when a message is delivered
+    or finally fails (the guard journals it); a message already in flight is not sent twice.
+    """
+
+    def __init__(self, plan: Plan, on_result: Result, *, workers: int = WORKERS, queue_size: int = QUEUE_SIZE,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+        self.plan = plan
+        self.on_result = on_result
+        self.channels = {name: Channel(name, cfg, sleep=sleep) for name, cfg in plan.channels.items()}
+        self._queue: asyncio.Queue[tuple[int, ev.NotificationQueued]] = asyncio.Queue(maxsize=queue_size)
+        self._workers_n = workers
+        self._workers: list[asyncio.Task] = []
+        self._in_flight: set[int] = set()
+        self._client: httpx.AsyncClient | None = None
+
+    async def poll_acknowledgements(self, incidents: list[tuple[str, str]]) -> dict[str, str]:
+        """(incident, channel) pairs paged on PagerDuty -> {incident: who acknowledged it there}."""
+        release = f"{self.plan.release.name} {self.plan.release.version}"
+        asks = [(inc, self.channels[ch]) for inc, ch in incidents
+                if ch in self.channels and self.channels[ch].polls_acknowledgement]
+        if not asks:
+            return {}
+        self._start()
+        answers = await asyncio.gather(*(ch.acknowledged_by(dedup_key(release, inc), self._client) for inc, ch in asks))
+        return {inc: who for (inc, _), who in zip(asks, answers) if who}
+
+    def submit(self, seq: int, queued: ev.NotificationQueued) -> bool:
+        """Queue one message for delivery; False when it is already in flight or was refused."""
+        if seq in self._in_flight:
+            return False
+        self._start()
+        channel = self.channels.get(queued.channel)
+        if channel is None:
+            self._report(seq, queued, Delivery(False, 0, [], f"no channel {queued.channel!r} configured in [channels]"))
+            return False
+        try:
+            self._queue.put_nowait((seq, queued))
+        except asyncio.QueueFull:
+            self._report(seq, queued, Delivery(False, 0, [], f"delivery queue full ({self._queue.maxsize} waiting)"))
+            return False
+        self._in_flight.add(seq)
+        return True
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._in_flight)
+
+    async def drain(self) -> None:
+        """Wait until every queued message is delivered or has failed."""
+        if self._workers:
+            await self._queue.join()
+
+    async def close(self) -> None:
+        for w in self._workers:
+            w.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _start(self) -> None:
+        if not self._workers:
+            self._client = httpx.AsyncClient()
+            loop = asyncio.get_running_loop()
+            self._workers = [loop.create_task(self._work()) for _ in range(self._workers_n)]
+
+    async def _work(self) -> None:
+        while True:
+            seq, queued = await self._queue.get()
+            try:
+                message = Message.of(queued, self.plan, seq)
+                try:
+                    delivery = await self.channels[queued.channel].send(message, self._client)
+                except Exception as e:  # noqa: BLE001 - a bug in one delivery must not stop the others
+                    delivery = Delivery(False, 1, [], f"delivery crashed: {type(e).__name__}: {redact.scrub(str(e))}")
+                self._report(seq, queued, delivery)
+            finally:
+                self._in_flight.discard(seq)
+                self._queue.task_done()
+
+    def _report(self, seq: int, queued: ev.NotificationQueued, delivery: Delivery) -> None:
+        if delivery.delivered:
+            log.info("sent to %s (%s%s) after %d attempt(s)", queued.channel, queued.purpose,
+                     f" {queued.incident}" if queued.incident else "", delivery.attempts)
+        else:
+            log.error("NOT SENT to %s (%s%s): %s", queued.channel, queued.purpose,
+                      f" {queued.incident}" if queued.incident else "", redact.scrub(delivery.error))
+        try:
+            self.on_result(seq, queued, delivery)
+        except Exception as e:  # noqa: BLE001
+            log.error("cannot record the delivery to %s: %s", queued.channel, redact.scrub(str(e)))
+
+
+class SimulatedNotifier(Notifier):
+    """The demo's channels: every message is "delivered" at once to nowhere (said so in its tries),
+    so the demo shows the whole paging flow with no webhook and no secret."""
+
+    def __init__(self, plan: Plan, on_result: Result):
+        self.plan = plan
+        self.on_result = on_result
+        self.channels = {}
+        self._workers = []
+        self._in_flight = set()
+        self._client = None
+
+    def submit(self, seq: int, queued: ev.NotificationQueued) -> bool:
+        self._report(seq, queued, Delivery(True, 1, ["simulated (demo): not sent anywhere"]))
+        return True
+
+    async def poll_acknowledgements(self, incidents: list[tuple[str, str]]) -> dict[str, str]:
+        return {}
+
+    async def drain(self) -> None:
+        return None

@@ -1,0 +1,244 @@
+"""Incidents, acknowledgement timers and escalation climbing, as events due at an explicit `now`.
+
+Pure: `round_events(state, policy, now)` says what the guard must journal this round (open an
+incident for a fired trigger, climb an unacknowledged page to the next level, page Emergency at
+once on KILL NOT CONFIRMED, resolve on a verified rollback or a cleared breach, queue every
+message that goes with it, tell the rollback channel). The guard journals them and delivers the
+queued messages; nothing here sends anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cockpit.core import events as ev
+from cockpit.core.state import Incident, RolloutState
+
+
+@dataclass(frozen=True)
+class LevelPolicy:
+    level: str
+    destinations: tuple[str, ...]  # channel names paged at this level
+    ack_timeout_s: float | None = None  # None: this level never climbs by itself
+
+
+@dataclass(frozen=True)
+class Policy:
+    levels: tuple[LevelPolicy, ...]  # in climbing order; the last is Emergency
+    release: str = ""  # "IntelGraph v0.1.0", said in every message
+    rollback_channel: str = ""  # kill_switch.notify: told of every rollback
+    verify_expected: bool = False  # a canary traffic check follows a confirmed kill
+
+    def level(self, name: str) -> LevelPolicy | None:
+        return next((lvl for lvl in self.levels if lvl.level == name), None)
+
+    def after(self, name: str) -> LevelPolicy | None:
+        names = [lvl.level for lvl in self.levels]
+        if name not in names or names.index(name) + 1 >= len(names):
+            return None
+        return self.levels[names.index(name) + 1]
+
+    @property
+    def emergency(self) -> LevelPolicy:
+        return self.levels[-1]
+
+
+def incident_id(n: int) -> str:
+    return f"INC-{n}"
+
+
+def dedup_key(release: str, incident: str) -> str:
+    """PagerDuty's dedup_key: one incident there per incident here, stable across retries and climbs."""
+    slug = "".join(c if c.isalnum() or c in ".-" else "-" for c in release.lower()).strip("-")
+    return f"cockpit-{slug}-{incident}" if slug else f"cockpit-{incident}"
+
+
+def open_incidents(state: RolloutState) -> list[Incident]:
+    return [i for i in state.incidents.values() if i.open]
+
+
+def pending_deliveries(state: RolloutState) -> list[tuple[int, ev.NotificationQueued]]:
+    """Queued messages with no delivery result yet, oldest first."""
+    return [(seq, o.queued) for seq, o in sorted(state.outbox.items()) if o.result is None]
+
+
+def failed_deliveries(state: RolloutState) -> list[tuple[int, ev.NotificationQueued, ev.Notified]]:
+    return [(seq, o.queued, o.result) for seq, o in sorted(state.outbox.items()) if o.result is not None and not o.result.delivered]
+
+
+@dataclass
+class _Round:
+    state: RolloutState
+    policy: Policy
+    now: datetime
+    out: list[ev.Payload] = field(default_factory=list)
+    opened: dict[str, str] = field(default_factory=dict)  # trigger -> incident opened this round
+    levels: dict[str, str] = field(default_factory=dict)  # incident -> level, as of this round
+
+    def page(self, incident: str, level: str, reason: str) -> None:
+        lvl = self.policy.level(level)
+        for channel in lvl.destinations if lvl else ():
+            text = f"{self.policy.release}: {level} paged ({incident}): {reason}".lstrip(": ")
+            self.out.append(ev.NotificationQueued(channel=channel, purpose="page", text=text, incident=incident, level=level))
+
+    def open(self, level: str, reason: str, trigger: str) -> str:
+        incident = incident_id(len(self.state.incidents) + len(self.opened) + 1)
+        self.out.append(ev.IncidentOpened(incident=incident, level=level, reason=reason, trigger=trigger))
+        self.opened[trigger or f"#{incident}"] = incident
+        self.levels[incident] = level
+        self.page(incident, level, reason)
+        return incident
+
+    def climb(self, incident: str, level: str, reason: str) -> None:
+        self.out.append(ev.IncidentEscalated(incident=incident, level=level, reason=reason))
+        self.levels[incident] = level
+        self.page(incident, level, reason)
+
+
+def round_events(state: RolloutState, policy: Policy, now: datetime) -> list[ev.Payload]:
+    """What the guard journals this round, in order. Applying them and asking again gives []."""
+    if not policy.levels:
+        return []
+    r = _Round(state, policy, now)
+    _open_for_fired_triggers(r)
+    _emergency_on_unconfirmed_kill(r)
+    _climb_unacknowledged(r)
+    _tell_acknowledged(r)
+    _resolve(r)
+    _rollback_notice(r)
+    return r.out
+
+
+def _open_for_fired_triggers(r: _Round) -> None:
+    for trigger_id, t in sorted(r.state.triggers.items()):
+        if t.fired is None or t.fired_at is None:
+            continue
+        if any(i.trigger == trigger_id and i.opened_at >= t.fired_at for i in r.state.incidents.values()):
+            continue
+        level = t.fired.level if r.policy.level(t.fired.level) else r.policy.levels[0].level
+        r.open(level, f"trigger {trigger_id} fired: {t.fired.detail}", trigger_id)
+
+
+def _emergency_on_unconfirmed_kill(r: _Round) -> None:
+    st = r.state
+    if st.status != "kill_unconfirmed" or st.kill is None:
+        return
+    emergency = r.policy.emergency.level
+    current = {i.id: i.level for i in open_incidents(st)} | r.levels
+    if emergency in current.values():
+        return
+    error = st.kill.result.error if st.kill.result else ""
+    reason = f"KILL NOT CONFIRMED: {error}".rstrip(": ")
+    mine = r.opened.get(st.kill.trigger) if st.kill.trigger else None
+    if mine is None and st.kill.trigger:
+        mine = next((i.id for i in open_incidents(st) if i.trigger == st.kill.trigger), None)
+    if mine is not None:
+        r.climb(mine, emergency, reason)
+    else:
+        r.open(emergency, reason, "")
+
+
+def _climb_unacknowledged(r: _Round) -> None:
+    for inc in open_incidents(r.state):
+        if inc.acknowledged or inc.id in r.levels:
+            continue
+        lvl = r.policy.level(inc.level)
+        if lvl is None or lvl.ack_timeout_s is None:
+            continue
+        waited = (r.now - inc.paged_at).total_seconds()
+        nxt = r.policy.after(inc.level)
+        if waited >= lvl.ack_timeout_s and nxt is not None:
+            r.climb(inc.id, nxt.level, f"{inc.level} did not acknowledge within {_seconds(lvl.ack_timeout_s)}: {inc.reason}")
+
+
+def _tell_acknowledged(r: _Round) -> None:
+    """An acknowledgement (from the CLI, the screen or PagerDuty) goes to every channel paged."""
+    for inc in open_incidents(r.state):
+        if not inc.acknowledged:
+            continue
+        for channel, purposes in sorted(inc.channels.items()):
+            if "page" in purposes and "acknowledge" not in purposes:
+                text = f"{r.policy.release}: {inc.id} acknowledged by {inc.acked_by} ({inc.acked_via})".lstrip(": ")
+                r.out.append(ev.NotificationQueued(channel=channel, purpose="acknowledge", text=text, incident=inc.id, level=inc.level))
+
+
+def _rolled_back_and_verified(st: RolloutState, policy: Policy) -> str:
+    if st.status != "rolled_back" or st.kill is None:
+        return ""
+    if not policy.verify_expected:
+        return "rolled back: the gateway confirmed 0 %"
+    if st.kill.verified is not None and st.kill.verified.ok:
+        return f"rolled back and verified: {st.kill.verified.detail}"
+    return ""
+
+
+def _resolve(r: _Round) -> None:
+    st = r.state
+    done = _rolled_back_and_verified(st, r.policy)
+    for inc in open_incidents(st):
+        reason = done
+        t = st.triggers.get(inc.trigger) if inc.trigger else None
+        if not reason and t is not None and not t.breaching and st.status == "live":
+            reason = f"the breach of {inc.trigger} cleared"
+        if not reason:
+            continue
+        r.out.append(ev.IncidentResolved(incident=inc.id, reason=reason))
+        for channel, purposes in sorted(inc.channels.items()):
+            if "page" in purposes and "resolve" not in purposes:
+                text = f"{r.policy.release}: {inc.id} resolved: {reason}".lstrip(": ")
+                r.out.append(ev.NotificationQueued(channel=channel, purpose="resolve", text=text, incident=inc.id, level=inc.level))
+
+
+def rollback_text(st: RolloutState, policy: Policy) -> str | None:
+    """The seed's emergency notice: release, trigger or operator, verified result, journal head."""
+    k = st.kill
+    if k is None or k.result is None:
+        return None
+    if k.result.confirmed and policy.verify_expected and k.verified is None:
+        return None  # wait for the canary traffic verdict: the notice says it
+    by = f"trigger {k.trigger}" if k.trigger else f"operator {k.by}"
+    if not k.result.confirmed:
+        verdict = f"KILL NOT CONFIRMED: {k.result.error}"
+    elif k.verified is None:
+        verdict = "gateway confirmed canary at 0 % (no traffic check configured)"
+    elif k.verified.ok:
+        verdict = f"VERIFIED: gateway confirmed 0 %, {k.verified.detail}"
+    else:
+        verdict = f"rollback NOT VERIFIED: {k.verified.detail}"
+    return f"{policy.release}: ROLLBACK by {by} ({k.reason}): {verdict}; journal head {st.last_hash}".lstrip(": ")
+
+
+def _rollback_notice(r: _Round) -> None:
+    st, channel = r.state, r.policy.rollback_channel
+    if not channel or st.kill is None or st.kill.result_at is None:
+        return
+    text = rollback_text(st, r.policy)
+    if text is None:
+        return
+    since = [o for o in st.outbox.values() if o.queued.purpose == "rollback" and o.at >= st.kill.requested_at]
+    if since:
+        last = since[-1]
+        upgraded = st.kill.result.confirmed and "KILL NOT CONFIRMED" in last.queued.text and last.at < st.kill.result_at
+        if not upgraded:
+            return
+    r.out.append(ev.NotificationQueued(channel=channel, purpose="rollback", text=text))
+
+
+def budget_month(now: datetime) -> str:
+    return f"{now.year:04d}-{now.month:02d}"
+
+
+def spend_controls_due(state: RolloutState, pcts_with_action: set[float], month: str) -> list[float]:
+    """Crossings this month whose spend control has not run yet (it runs once per crossing per month)."""
+    return sorted(
+        pct for pct, alert in state.budget_alerts.items()
+        if pct in pcts_with_action and alert.month == month and (month, pct) not in state.spend_controls
+    )
+
+
+def _seconds(s: float) -> str:
+    s = int(s)
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    return (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{sec}s" if sec else "") or "0s"
