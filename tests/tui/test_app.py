@@ -487,7 +487,7 @@ async def test_after_a_rollback_the_footer_offers_no_refused_action(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         offered = _offered(app)
-        assert offered == {"checklist", "note", "help", "quit_cockpit"}, offered
+        assert offered == {"checklist", "note", "journal", "help", "quit_cockpit"}, offered
         before = kinds(scene)
         for key in ("a", "s", "o", "w", "g", "r"):
             await pilot.press(key)
