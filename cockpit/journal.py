@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from cockpit.core.events import (
     GENESIS, Actor, JournaledLate, Payload, Record, TornTailQuarantined, make_record, parse_record,
 )
+from cockpit.lease import HolderLock, holder
 from cockpit.journal_head import HEAD, Head, HeadUnreadable, compare, read_head, write_head
 from cockpit.statedir import LOCK_MODE, SHARED_MODE, StateDirError, explain, make_dir, open_file
 from cockpit.unjournaled import ASIDE, clear, keep, read_kept
@@ -590,66 +591,30 @@ class CaptainLockHeld(Exception):
 
 
 class CaptainLock:
-    """Only one captain per state dir. A kernel lock (flock), so a dead captain's lock is free.
-
-    The file also records who holds it, for the refusal message and for `status`.
-    """
+    """Only one captain per state dir: a lease.HolderLock on captain.lock, so a dead captain's lock
+    is free at once, and the file says who holds it, for the refusal message and for `status`."""
 
     def __init__(self, state_dir: Path, *, user: str, host: str, pid: int, since: str):
-        self.path = Path(state_dir) / CAPTAIN_LOCK
-        self.identity = {"user": user, "host": host, "pid": pid, "since": since}
+        self._lock = HolderLock(Path(state_dir) / CAPTAIN_LOCK, {"user": user, "host": host, "pid": pid, "since": since},
+                                "taking the captain lock")
+        self.path, self.identity = self._lock.path, self._lock.identity
         self.took_over: dict | None = None
-        self._fd = -1
 
     def acquire(self) -> "CaptainLock":
         try:
-            make_dir(self.path.parent)
-            fd, _ = open_file(self.path, os.O_RDWR | os.O_CREAT, SHARED_MODE, "taking the captain lock")
+            free = self._lock.try_acquire()
         except StateDirError as e:
             raise JournalError(str(e)) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(fd)
-            os.close(fd)
-            raise CaptainLockHeld(holder) from None
-        previous = _read_holder(fd)
-        if previous.get("pid"):
-            self.took_over = previous  # its holder died without releasing: the kernel freed it
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(self.identity).encode(), 0)
-        os.fsync(fd)
-        self._fd = fd
+        if not free:
+            raise CaptainLockHeld(holder(self.path) or {"user": "?", "host": "?", "pid": "?"})
+        if self._lock.previous.get("pid"):
+            self.took_over = self._lock.previous  # its holder died without releasing: the kernel freed it
         return self
 
     def release(self) -> None:
-        if self._fd >= 0:
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = -1
-
-
-def _read_holder(fd: int) -> dict:
-    try:
-        return json.loads(os.pread(fd, 4096, 0) or b"{}")
-    except ValueError:
-        return {}
+        self._lock.release()
 
 
 def read_captain(state_dir: Path) -> dict | None:
     """Who holds the captain lock now, or None."""
-    path = Path(state_dir) / CAPTAIN_LOCK
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None  # none, or not ours to read: status says nothing rather than fail
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _read_holder(fd) or {"user": "?", "host": "?", "pid": "?"}
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
+    return holder(Path(state_dir) / CAPTAIN_LOCK)

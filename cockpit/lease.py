@@ -13,13 +13,20 @@ import json
 import os
 from pathlib import Path
 
+from cockpit.statedir import SHARED_MODE, make_dir, open_file
+
 GUARD_LOCK = "guard.lock"
 
 
-class GuardLease:
-    def __init__(self, state_dir: Path, identity: dict):
-        self.path = Path(state_dir) / GUARD_LOCK
+class HolderLock:
+    """A kernel flock on one file of the state dir that also records who holds it. The kernel
+    frees it the instant its holder dies, so a dead holder never blocks anyone; the file keeps the
+    last holder's identity, so the next one can say whom it took over from."""
+
+    def __init__(self, path: Path, identity: dict, doing: str):
+        self.path = Path(path)
         self.identity = identity
+        self.doing = doing  # for the one-line error: "taking the captain lock"
         self.previous: dict = {}  # what the file said when we took it: a holder that died
         self._fd = -1
 
@@ -28,11 +35,12 @@ class GuardLease:
         return self._fd >= 0
 
     def try_acquire(self) -> bool:
-        """Take the lock if it is free; never blocks. True when we hold it."""
+        """Take the lock if it is free; never blocks. True when we hold it. Raises StateDirError
+        when the file cannot be opened (permissions, a read-only disk), in one line."""
         if self._fd >= 0:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        make_dir(self.path.parent)
+        fd, _ = open_file(self.path, os.O_RDWR | os.O_CREAT, SHARED_MODE, self.doing)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -53,22 +61,33 @@ class GuardLease:
             self._fd = -1
 
 
-def guard_holder(state_dir: Path) -> dict | None:
-    """Who holds the guard lock now (a live process), or None when nobody does."""
-    path = Path(state_dir) / GUARD_LOCK
+class GuardLease(HolderLock):
+    """The guard lock of a state dir (see the module's docstring)."""
+
+    def __init__(self, state_dir: Path, identity: dict):
+        super().__init__(Path(state_dir) / GUARD_LOCK, identity, "taking the guard lock")
+
+
+def holder(path: Path) -> dict | None:
+    """Who holds a HolderLock's file now (a live process), or None when nobody does."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
-        return None
+        return None  # none, or not ours to read: say nothing rather than fail
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return _read(fd) or {"pid": "?", "host": "?"}
+            return _read(fd) or {"user": "?", "host": "?", "pid": "?"}
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
     finally:
         os.close(fd)
+
+
+def guard_holder(state_dir: Path) -> dict | None:
+    """Who holds the guard lock now, or None."""
+    return holder(Path(state_dir) / GUARD_LOCK)
 
 
 def _read(fd: int) -> dict:

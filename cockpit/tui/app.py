@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Static
 
-from cockpit.core import chatops, rules
+from cockpit.core import rules
 from cockpit.core.readmodel import CHECKLIST_PREFIX, available_actions, checklist, checklist_steps_open
 from cockpit.engine import READ_ONLY, Engine, Outcome
 from cockpit.tui.dialogs import Confirm, FormDialog, GateDialog, HelpScreen, KillDialog, KillOrder
@@ -426,15 +426,9 @@ class CockpitApp(App):
 
     def check_chatops(self, line: str) -> None:
         """The seed's ChatOps approval, checked field by field against the plan (read-only)."""
-        plan = self.engine.plan
-        problems = chatops.mismatches(
-            line,
-            version=plan.release.version,
-            environment=plan.release.environment,
-            region=plan.release.region,
-            residency=plan.release.data_residency,
-            steps=tuple(p.weight for p in plan.phases),
-        )
+        from cockpit.commands import chatops_mismatches
+
+        problems = chatops_mismatches(self.engine.plan, line)
         if problems:
             self.notify("\n".join(problems), title="ChatOps line does NOT match the plan", severity="error", timeout=15)
             return
