@@ -591,7 +591,10 @@ class Engine:
         if refused := self._guard():
             return refused
         if reasons := rules.kill_refusals(self.state):
-            return Outcome.refused(reasons)
+            # A journal that does not verify may have lost the start: "not started" is then a
+            # guess, and a needless kill costs nothing. A completed rollout stays refused.
+            if not (getattr(self.journal, "broken", None) and self.state.status == "preflight"):
+                return Outcome.refused(reasons)
         if not reason.strip():
             return Outcome.refused(["the kill switch needs a reason"])
         if self.gateway is None:

@@ -161,9 +161,40 @@ def _load(config: str):
     try:
         reader = Engine(plan, Journal(state_dir, readonly=True), clock=SystemClock(), actor=_actor("cli"))
         reader.ensure_plan()  # the same plan the captain runs, or refuse
-    except (EngineError, JournalError) as e:
+    except JournalError as e:
+        raise Refused(f"{state_dir}: {e}") from JournalBroken(str(e))
+    except EngineError as e:
         raise Refused(f"{state_dir}: {e}") from None
     return plan, state_dir, reader.state
+
+
+class JournalBroken(Exception):
+    """The journal cannot be read as it is: every command refuses, except the kill."""
+
+
+def _kill_on_a_broken_journal(args) -> int:
+    """The kill reaches the gateway whatever state the journal is in: on a journal whose chain
+    or head does not verify (tampered, cut off, unreadable line), it acts on the intact events,
+    keeps its own aside (unjournaled.jsonl) and says, loudly, that nothing was journaled."""
+    from cockpit.config import load_plan, resolve_state_dir
+    from cockpit.journal import Journal, JournalError
+
+    plan = load_plan(Path(args.config))
+    state_dir = resolve_state_dir(plan, Path(args.config))
+    try:
+        journal = Journal(state_dir, salvage=True)
+    except JournalError as e:  # not even the lock or the state dir: nothing to act under
+        raise Refused(f"{state_dir}: {e}", "nothing was changed") from None
+    _say(f"JOURNAL BROKEN: {journal.broken}", "pulling the kill all the same, on the "
+         f"{len(journal.records)} intact events; its events are kept aside, not journaled", err=True)
+    report.problems.append(f"journal broken: {journal.broken}")
+    if not args.reason.strip():
+        raise Refused("refused: the kill switch needs a reason (--reason)")
+    ks = plan.kill_switch
+    _confirm(plan, args.confirm, f"pull the kill switch on {plan.release.name} {plan.release.version} "
+                                 f"({ks.flag}={str(ks.value).lower()} at gateway {ks.gateway}, canary to 0 %)")
+    engine = _engine(plan, state_dir, "cli", metrics=False, journal=journal)
+    return asyncio.run(_kill_async(engine, args.reason))
 
 
 def _confirm(plan, given: str | None, what: str) -> None:
@@ -180,7 +211,7 @@ def _confirm(plan, given: str | None, what: str) -> None:
         raise Refused(f"refused: {given.strip()!r} is not the release version {version}", "nothing was changed")
 
 
-def _engine(plan, state_dir, role: str, *, metrics: bool = False):
+def _engine(plan, state_dir, role: str, *, metrics: bool = False, journal=None):
     """A writable engine with the real gateway; credentials are resolved here and only here."""
     from cockpit.adapters.factory import build_gateway
     from cockpit.adapters.prometheus import build_metrics
@@ -200,7 +231,7 @@ def _engine(plan, state_dir, role: str, *, metrics: bool = False):
         except ConfigError as e:  # the kill matters more than its second check
             _say(f"warning: no canary traffic check: {'; '.join(e.errors)}", err=True)
     try:
-        journal = Journal(state_dir)
+        journal = journal or Journal(state_dir)
     except JournalError as e:
         raise Refused(f"refused: {e}", "nothing was changed") from None
     if journal.quarantined:
@@ -265,7 +296,12 @@ def cmd_kill(args) -> int:
 def _kill(args) -> int:
     from cockpit.core import rules
 
-    plan, state_dir, state = _load(args.config)
+    try:
+        plan, state_dir, state = _load(args.config)
+    except Refused as e:
+        if not isinstance(e.__cause__ or e.__context__, JournalBroken):
+            raise
+        return _kill_on_a_broken_journal(args)
     if reasons := rules.kill_refusals(state):
         raise refusal(reasons)
     if not args.reason.strip():

@@ -260,7 +260,11 @@ class Journal:
     journal's end with the head record: a cut-off or re-hashed tail is refused by name.
     """
 
-    def __init__(self, state_dir: Path, *, readonly: bool = False, actor: Actor | None = None):
+    def __init__(self, state_dir: Path, *, readonly: bool = False, actor: Actor | None = None, salvage: bool = False):
+        """`salvage`: a journal whose chain or head does not verify opens all the same, with its
+        intact events and no writes (`broken` says why): the kill needs a state to act on and a
+        lock to keep its events aside under; nothing else may use it."""
+        self.broken: str | None = None
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / JOURNAL
         self.readonly = readonly
@@ -283,8 +287,15 @@ class Journal:
             except StateDirError as e:
                 raise JournalError(str(e)) from None
             with self._locked():
-                self._load()
-                self._check_head(fix=True)
+                try:
+                    self._load()
+                    self._check_head(fix=True)
+                except JournalError as e:
+                    if not salvage:
+                        raise
+                    self.broken = str(e)
+                    self._records = verify(self.state_dir).records  # the events before the break
+                    return
                 try:
                     self._repair()
                     self._journal_kept()
@@ -403,6 +414,8 @@ class Journal:
         """
         if self.readonly:
             raise ReadOnlyJournal(f"{self.path}: opened read-only (observer mode)")
+        if self.broken:
+            raise JournalError(f"{self.broken}: nothing is appended to a journal that does not verify")
         with self._locked():
             others = self._read_new()
             others += self._repair()

@@ -136,3 +136,27 @@ def test_cockpit_kill_under_a_file_size_limit_kills_and_exits_4(config, captain,
     assert captain.engine.note("the journal takes writes again").ok  # the captain journals them late
     assert captain.engine.state.status == "rolled_back" and not (captain.state_dir / ASIDE).exists()
     assert_clean_and_kept(config, captain, before)
+
+
+@pytest.mark.parametrize("damage", ["edited middle line", "cut-off tail"])
+def test_cockpit_kill_on_a_journal_that_does_not_verify_still_reaches_haproxy(config, captain, haproxy, damage):
+    """Every other command refuses a tampered journal; the kill acts on the intact events, keeps its
+    own aside, and exits 4: at the gateway, not in the journal."""
+    captain.engine.journal.close()
+    path = captain.state_dir / "journal.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    if damage == "edited middle line":
+        lines[3] = lines[3].replace(b'"status":"pass"', b'"status":"fail"')  # a check's result, rewritten
+    else:
+        lines = lines[:-1]  # the phase start cut off: the head record still counts it
+    path.write_bytes(b"".join(lines))
+    assert cockpit("verify", "--config", str(config)).returncode == 1
+    assert cockpit("note", "--config", str(config), "after the damage").returncode == 2  # others refuse
+    res = cockpit("kill", "--config", str(config), "--reason", "p95 regression", "--confirm", VERSION, "--no-wait")
+    assert res.returncode == 4, (res.stdout, res.stderr)
+    assert res.stderr.startswith("JOURNAL BROKEN: ") and "pulling the kill all the same" in res.stderr
+    assert "VERIFIED: gateway edge reads the canary off" in res.stdout
+    assert canary_weight(haproxy) == "0" and canary_hits(haproxy) == 0
+    kept = [json.loads(line)["kind"] for line in (captain.state_dir / ASIDE).read_text().splitlines()]
+    assert kept == ["kill_requested", "kill_result"]
+    assert path.read_bytes() == b"".join(lines)  # the evidence of the damage is left as it was
