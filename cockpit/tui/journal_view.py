@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, RichLog
 
 from cockpit.core.readmodel import TimelineLine, timeline_role
@@ -18,7 +18,14 @@ def journal_lines(records, plan, say) -> list[TimelineLine]:
     return [TimelineLine(r.ts, say(r, plan), timeline_role(r), r.kind) for r in reversed(records)]
 
 
-class JournalScreen(Screen):
+class JournalScreen(ModalScreen):
+    """Modal: the cockpit's own keys (a, k, s ...) do nothing here; Escape goes back to them."""
+
+    DEFAULT_CSS = """
+    JournalScreen { align: center middle; }
+    JournalScreen #journal-box { width: 100%; height: 100%; background: $surface; }
+    JournalScreen #journal-lines { height: 1fr; }
+    """
     BINDINGS = [
         Binding("escape", "back", "Back", id="journal.back"),
         Binding("slash", "filter", "Filter", id="journal.filter"),
@@ -33,12 +40,12 @@ class JournalScreen(Screen):
     def compose(self) -> ComposeResult:
         with Vertical(id="journal-box"):
             yield Label(id="journal-title")
-            yield Input(placeholder="filter: words in the line or its kind (Enter keeps it, Escape clears)", id="journal-filter")
+            yield Input(placeholder="filter: words in the line or its kind (Enter keeps it, Escape clears)",
+                        id="journal-filter", select_on_focus=False)  # a key typed before it had focus stays
             yield RichLog(id="journal-lines", wrap=False, markup=False, auto_scroll=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#journal-filter", Input).display = False
         self._draw("")
         self.query_one("#journal-lines", RichLog).focus()
 
@@ -57,9 +64,18 @@ class JournalScreen(Screen):
         )
 
     def action_filter(self) -> None:
+        self.query_one("#journal-filter", Input).focus()  # always shown: a hidden field takes no focus
+
+    def on_key(self, event) -> None:
+        """Typing filters at once, like k9s: a key that arrives before the field has taken the
+        focus (keys typed in one burst over SSH) lands in the field, not nowhere."""
         field = self.query_one("#journal-filter", Input)
-        field.display = True
+        if field.has_focus or not event.is_printable or event.character in (None, "/"):
+            return
+        field.value += event.character
+        field.cursor_position = len(field.value)
         field.focus()
+        event.stop()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._draw(event.value)
@@ -69,9 +85,8 @@ class JournalScreen(Screen):
 
     def action_back(self) -> None:
         field = self.query_one("#journal-filter", Input)
-        if field.display and field.value:
+        if field.value or field.has_focus:
             field.value = ""  # the first Escape clears the filter, the next one leaves
-            field.display = False
             self.query_one("#journal-lines", RichLog).focus()
             return
         self.app.pop_screen()

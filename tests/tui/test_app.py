@@ -615,13 +615,19 @@ async def test_the_whole_journal_scrolls_and_filters(tmp_path):
         assert isinstance(screen, JournalScreen) and screen.shown == len(records)
         log = screen.query_one(RichLog)
         assert log.has_focus and log.scroll_y == 0  # newest first, at the top
+        await pilot.press("a", "k", "s")  # the cockpit's keys do nothing here: typing filters
+        await pilot.pause()
+        assert app.screen is screen and not notes(app) and screen.query_one(Input).value == "aks"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert log.has_focus and screen.shown == len(records)
         await pilot.press("pagedown", "down")
         assert log.scroll_y > 1
         await pilot.press("end")
         assert log.scroll_y == log.max_scroll_y
         await pilot.press("home")
         assert log.scroll_y == 0
-        await pilot.press("slash", *"trigger_fired")  # a kind, or any words of the line
+        await pilot.press("slash", *"trigger_fired")  # a kind, or any words of the line, typed at once
         await pilot.pause()
         fired = [r for r in records if r.kind == "trigger_fired"]
         assert screen.shown == len(fired) == 1  # only the trigger that fired
