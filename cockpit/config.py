@@ -106,12 +106,9 @@ Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "satur
 
 
 class Model(BaseModel):
-    """Strict base: unknown keys are errors, so a typo never silently disables a rule.
+    """Strict base: unknown keys are errors, so a typo never silently disables a rule."""
 
-    Validators are built on first use (`defer_build`): the plan's one validator covers every
-    section, so no section builds its own at import. What is checked does not change."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SecretRef(Model):
@@ -330,7 +327,7 @@ class Trigger(Model):
     interval: PositiveDuration | None = None  # how often a check-backed trigger re-runs its check
     unit: str = ""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
     def _shape(self) -> "Trigger":

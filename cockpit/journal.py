@@ -25,7 +25,7 @@ from typing import Iterator
 from pydantic import ValidationError
 
 from cockpit.core.events import (
-    GENESIS, Actor, JournaledLate, Payload, Record, TornTailQuarantined, make_record, parse_record, record_adapter,
+    GENESIS, Actor, JournaledLate, Payload, Record, TornTailQuarantined, make_record, parse_record,
 )
 from cockpit.journal_head import HEAD, Head, HeadUnreadable, compare, read_head, write_head
 from cockpit.statedir import LOCK_MODE, SHARED_MODE, StateDirError, explain, make_dir, open_file
@@ -105,8 +105,7 @@ def scan_bytes(data: bytes, *, start_seq: int = 1, prev_hash: str = GENESIS, fir
     records = scan.records
     lines = data.split(b"\n")
     tail = lines.pop()  # what follows the last line end: b"" unless the last write was torn
-    seq, offset, sha256 = start_seq, 0, hashlib.sha256
-    parse = record_adapter().validate_json if lines else None  # built on the first line read, once
+    seq, offset, sha256, parse = start_seq, 0, hashlib.sha256, parse_record
     paused = gc.isenabled()
     if paused:
         gc.disable()  # replay allocates many small objects that live on: collections only waste time

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
@@ -16,12 +15,9 @@ Decision = Literal["GO", "NO-GO"]
 
 
 class Payload(BaseModel):
-    """What happened. Subclasses set KIND, the event's name in the journal.
+    """What happened. Subclasses set KIND, the event's name in the journal."""
 
-    Validators are built on first use (`defer_build`): a start that journals two kinds of event
-    does not pay for all of them before its first frame. Validation itself is unchanged."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
     KIND: ClassVar[str] = ""
 
 
@@ -309,7 +305,7 @@ PAYLOADS: tuple[type[Payload], ...] = (
 class Record(BaseModel):
     """One journal line: envelope plus payload. `hash` covers everything else on the line."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
     hash: str = ""
     v: int = SCHEMA_VERSION
     seq: int
@@ -321,32 +317,20 @@ class Record(BaseModel):
 
 
 # One generated record class per payload, so a line validates in one pass on its `kind` tag.
-# Each is made on first use (writing one event makes one class); reading a journal makes all.
-_BY_KIND: dict[str, type[Record]] = {}
-_PAYLOAD_BY_KIND = {p.KIND: p for p in PAYLOADS}
-
-
-def record_class(kind: str) -> type[Record]:
-    """The record class of one kind of event (`kind` pinned, its payload class); KeyError if unknown."""
-    cls = _BY_KIND.get(kind)
-    if cls is None:
-        payload = _PAYLOAD_BY_KIND[kind]
-        cls = _BY_KIND[kind] = create_model(
-            f"{payload.__name__}Record", __base__=Record, kind=(Literal[payload.KIND], ...), payload=(payload, ...)
-        )
-    return cls
-
-
-@cache
-def record_adapter() -> TypeAdapter:
-    """Every kind of record as one tagged union: a line is validated once, by its `kind`."""
-    return TypeAdapter(Annotated[Union[tuple(record_class(p.KIND) for p in PAYLOADS)], Field(discriminator="kind")])
+_RECORDS = [
+    create_model(
+        f"{p.__name__}Record", __base__=Record, kind=(Literal[p.KIND], ...), payload=(p, ...)
+    )
+    for p in PAYLOADS
+]
+_RECORD = TypeAdapter(Annotated[Union[tuple(_RECORDS)], Field(discriminator="kind")])
+_BY_KIND = {p.KIND: cls for p, cls in zip(PAYLOADS, _RECORDS)}
 
 
 def parse_record(line: bytes | str) -> Record:
     """Validate one journal line (raises pydantic.ValidationError)."""
-    return record_adapter().validate_json(line)
+    return _RECORD.validate_json(line)
 
 
 def make_record(*, seq: int, ts: datetime, actor: Actor, payload: Payload, prev: str) -> Record:
-    return record_class(payload.KIND)(seq=seq, ts=ts, actor=actor, kind=payload.KIND, payload=payload, prev=prev)
+    return _BY_KIND[payload.KIND](seq=seq, ts=ts, actor=actor, kind=payload.KIND, payload=payload, prev=prev)
