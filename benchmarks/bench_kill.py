@@ -1,6 +1,6 @@
 """What the kill call path costs on top of one loopback round trip, against real HAProxy and HTTP gateways.
 
-Run: PYTHONPATH=. python benchmarks/bench_kill.py [-n 200] [--dir DIR]
+Run: make bench   (or: .venv/bin/python benchmarks/bench_kill.py [-n 200] [--dir DIR]; any working directory)
 
 Two kinds of rows. The stand-in rows replace the journal by two fsync'd 300-byte appends
 (intent before the gateway call, verified result after): the path minus the engine's Python.
@@ -10,6 +10,7 @@ Notified event the seed's kill switch asks for). "to send" is from the kill comm
 engine calling the gateway; "to verified" is to the KillResult being fsync'd; "kill() returns"
 includes the Notified append.
 Put --dir on the disk the journal will live on: on tmpfs an fsync costs nothing.
+Aim: the engine path adds under 5 ms to one bare loopback round trip (median).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the shared loopback helpers live with the tests

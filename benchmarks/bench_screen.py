@@ -2,7 +2,10 @@
 then CPU and RSS of the demo over N seconds of live 1 Hz updates (a rollout in its soak).
 
 Run: make bench   (or: .venv/bin/python benchmarks/bench_screen.py [--seconds 60] [--runs 5])
+     .venv/bin/python benchmarks/bench_screen.py --minutes 60   (RSS once a minute over an hour of a live demo)
 Each app runs on its own pseudo-terminal of 120x40, as over SSH; nothing is timed inside the app.
+Aims: first frame within 1.4x the one-widget app (ratio of medians, alternating runs); RSS under 64 MB
+and flat over an hour.
 """
 
 from __future__ import annotations
@@ -98,12 +101,54 @@ def first_frame(argv: list[str], marker: bytes) -> float:
         stop(pid, fd)
 
 
+def live_demo(py: str, state_dir: str, scenario: str | None = None) -> tuple[int, int]:
+    """A demo at speed 15 (the monitor polls once a wall second), started and soaking in phase 1."""
+    argv = [py, "-m", "cockpit", "demo", "--speed", "15", "--state-dir", state_dir]
+    if scenario:
+        argv += ["--scenario", scenario]
+    pid, fd = spawn(argv)
+    read_until(fd, b"Timeline (journal, newest first)")
+    drain(fd, 3.0)  # the simulated stakeholders sign off
+    os.write(fd, b"s")  # start: phase 1 soaks for 80 wall seconds at this speed
+    drain(fd, 1.0)
+    os.write(fd, b"y")  # confirm (focus starts on Cancel: this only matters if a dialog asked)
+    drain(fd, 2.0)
+    return pid, fd
+
+
+def memory_curve(py: str, tmp: str, minutes: int) -> None:
+    """RSS once a minute over `minutes` of a live demo (healthy world: it keeps soaking and polling)."""
+    pid, fd = live_demo(py, f"{tmp}/hour", "healthy")
+    try:
+        cpu0, t0 = cpu_seconds(pid), time.monotonic()
+        curve = [rss_mb(pid)]
+        print(f"memory        minute  0   RSS {curve[0]:.1f} MB", flush=True)
+        for minute in range(1, minutes + 1):
+            drain(fd, t0 + 60 * minute - time.monotonic())
+            curve.append(rss_mb(pid))
+            print(f"memory        minute {minute:2d}   RSS {curve[-1]:.1f} MB", flush=True)
+        pct = 100 * (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+        half = len(curve) // 2
+        print(
+            f"memory        {minutes} min live demo: RSS start {curve[0]:.1f} MB, end {curve[-1]:.1f} MB, "
+            f"max {max(curve):.1f} MB; second half {min(curve[half:]):.1f}-{max(curve[half:]):.1f} MB; "
+            f"CPU {pct:.1f} % of one core   (aim: under 64 MB and flat)"
+        )
+    finally:
+        stop(pid, fd)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=60.0, help="live-update window for CPU and RSS")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--minutes", type=int, help="only record RSS once a minute over this many minutes of a live demo")
     args = ap.parse_args()
     py = sys.executable
+    if args.minutes:
+        with tempfile.TemporaryDirectory() as tmp:
+            memory_curve(py, tmp, args.minutes)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         one, demo = [], []
@@ -114,15 +159,12 @@ def main() -> None:
         m_one, m_demo = statistics.median(one), statistics.median(demo)
         print(f"first frame   one-widget app  median {m_one * 1e3:6.0f} ms   (runs: {', '.join(f'{x * 1e3:.0f}' for x in one)})")
         print(f"first frame   cockpit demo    median {m_demo * 1e3:6.0f} ms   (runs: {', '.join(f'{x * 1e3:.0f}' for x in demo)})")
-        print(f"ratio         {m_demo / m_one:.2f}x the one-widget app")
+        ratio = m_demo / m_one
+        print(f"ratio         {ratio:.2f}x the one-widget app   (aim: within 1.4x: {'met' if ratio <= 1.4 else 'NOT met'})")
 
         # Live: speed 15 makes the monitor poll once a wall second (its 15 s poll interval).
-        pid, fd = spawn([py, "-m", "cockpit", "demo", "--speed", "15", "--state-dir", f"{tmp}/live"])
+        pid, fd = live_demo(py, f"{tmp}/live")
         try:
-            read_until(fd, b"Timeline (journal, newest first)")
-            drain(fd, 3.0)  # the simulated stakeholders sign off
-            os.write(fd, b"s")  # start: phase 1 soaks for 80 wall seconds at this speed
-            drain(fd, 3.0)
             rss0, cpu0, t0 = rss_mb(pid), cpu_seconds(pid), time.monotonic()
             samples = []
             while time.monotonic() - t0 < args.seconds:
@@ -132,7 +174,9 @@ def main() -> None:
             pct = 100 * (cpu1 - cpu0) / (t1 - t0)
             print(
                 f"live 1 Hz     {t1 - t0:.0f} s   CPU {pct:.1f} % of one core   "
-                f"RSS {rss0:.1f} MB -> {samples[-1]:.1f} MB (max {max(samples):.1f} MB)"
+                f"RSS {rss0:.1f} MB -> {samples[-1]:.1f} MB (max {max(samples):.1f} MB)   "
+                f"(aims: CPU under 2.5 %: {'met' if pct < 2.5 else 'NOT met'}; "
+                f"RSS under 64 MB: {'met' if max(samples) < 64 else 'NOT met'})"
             )
         finally:
             stop(pid, fd)

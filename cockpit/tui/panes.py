@@ -4,6 +4,7 @@ on change; no pane decides a rollout rule (state words, marks, thresholds and ro
 from __future__ import annotations
 
 from rich.console import Group
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -20,6 +21,14 @@ class Pane(Static):
         super().__init__(**kw)
         self.border_title = self.TITLE
         self._signature: object = None
+        self._drawn: dict[str, Drawn] = {}
+
+    def drawn(self, name: str, key: object, build) -> Drawn:
+        """The part `name` of this pane, laid out again only when `key` (what it shows) changes."""
+        part = self._drawn.get(name)
+        if part is None:
+            part = self._drawn[name] = Drawn()
+        return part(key, build)
 
     def signature(self, v: View) -> object:
         return (v.state.seq, v.busy, v.colors)
@@ -28,10 +37,40 @@ class Pane(Static):
         sig = self.signature(v)
         if sig != self._signature:
             self._signature = sig
-            self.update(self.draw(v))
+            # Every pane's size comes from the stylesheet (fixed rows or fractions), never from what
+            # it shows: a repaint redraws this pane alone, without laying out the whole screen.
+            self.update(self.draw(v), layout=False)
 
     def draw(self, v: View):
         raise NotImplementedError
+
+
+class Drawn:
+    """A part of a pane as Rich laid it out last time, reused while what it shows is unchanged:
+    when one line of a pane changes (the soak countdown), its tables are not laid out again."""
+
+    def __init__(self):
+        self._key: object = None
+        self._part = None
+        self._lines: dict[tuple, list[list[Segment]]] = {}
+
+    def __call__(self, key: object, build):
+        if key != self._key:
+            self._key, self._part, self._lines = key, build(), {}
+        return self
+
+    def __rich_console__(self, console, options):
+        at = (options.max_width, options.min_width, options.height, options.justify, options.overflow, options.no_wrap)
+        lines = self._lines.get(at)
+        if lines is None:
+            lines = self._lines[at] = console.render_lines(self._part, options, pad=False, new_lines=True)
+        for line in lines:
+            yield from line
+
+    def __rich_measure__(self, console, options):
+        from rich.measure import Measurement
+
+        return Measurement.get(console, options, self._part)
 
 
 def _live_sig(v: View) -> object:
@@ -161,7 +200,11 @@ class PhasePane(Pane):
     TITLE = "Phases, triggers & gate"
 
     def signature(self, v: View) -> object:
-        return (*_live_sig(v), self.size.width)
+        """What it shows, not when: the soak line as written (it moves once a second only while it
+        counts down), and the rows the read model built (a new guard round alone repaints nothing)."""
+        s, m = v.state, v.model
+        return (s.seq, s.status, s.phase, v.busy, v.colors, self.size.width,
+                self._soak(v).plain, m.triggers, m.checklist, m.gate)
 
     def draw(self, v: View):
         s, plan, m = v.state, v.plan, v.model
@@ -184,11 +227,11 @@ class PhasePane(Pane):
             parts.append(self._kill(v))
         if m.checklist and s.status != "killing":
             parts.append(self._checklist(v))
-        parts.append(self._triggers(v))
+        parts.append(self.drawn("triggers", (m.triggers, v.colors, self.size.width), lambda: self._triggers(v)))
         stopped = [r.name for r in v.model.triggers if r.state == "stopped"]
         if stopped:  # after a rollback or completion: the triggers that acted above, a count of the rest
             parts.append(Text(f"   {', '.join(stopped)}: stopped", v.colors.muted, no_wrap=True, overflow="ellipsis"))
-        parts.append(self._gate(v))
+        parts.append(self.drawn("gate", (m.gate, v.colors), lambda: self._gate(v)))
         return Group(*parts)
 
     def _soak(self, v: View) -> Text:
@@ -276,7 +319,7 @@ class BudgetPane(Pane):
     TITLE = "Budget burn"
 
     def signature(self, v: View) -> object:
-        return (len(v.state.budget_alerts), v.live.at if v.live else None, v.colors)
+        return (len(v.state.budget_alerts), v.model.budget, v.colors)
 
     def draw(self, v: View):
         b = v.model.budget
