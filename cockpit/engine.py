@@ -571,6 +571,18 @@ class Engine:
             )))
         return records
 
+    def post_deploy_done(self, item: str, name: str, note: str = "") -> Outcome:
+        """Tick an item of the post-deployment plan off, with who did it (core.postdeploy's rule)."""
+        from cockpit.core.postdeploy import tick_refusal
+
+        if refused := self._guard():
+            return refused
+        if not name.strip():
+            return Outcome.refused(["a post-deployment item needs the name of who did it"])
+        if why := tick_refusal(self.state, item):
+            return Outcome.refused([why])
+        return Outcome(True, records=[self._append(ev.PostDeploymentDone(item=item, name=name.strip(), evidence=note.strip()))])
+
     def note(self, text: str) -> Outcome:
         if refused := self._guard():
             return refused

@@ -747,7 +747,7 @@ def available_actions(state: RolloutState) -> frozenset[str]:
         "killing": {"kill", "note"},
         "kill_unconfirmed": {"kill", "note"},
         "rolled_back": {"checklist", "note"},
-        "completed": {"note"},
+        "completed": {"post_deploy", "note"},
     }[state.status] | ({"ack"} if any(i.open and not i.acknowledged for i in state.incidents.values()) else set()))
 
 

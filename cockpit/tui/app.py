@@ -28,7 +28,8 @@ from cockpit.tui.themes import DEFAULT, THEMES_DIR, load_themes
 from cockpit.tui.view import Palette, View
 
 # Actions that change the rollout. An observer may run none of them.
-MUTATING = frozenset({"run_checks", "run_check", "waive", "sign_off", "start", "advance", "gate", "kill", "note", "checklist", "ack"})
+MUTATING = frozenset({"run_checks", "run_check", "waive", "sign_off", "start", "advance", "gate", "kill", "note", "checklist",
+                      "ack", "post_deploy"})
 PANES = ("phase", "preflight", "budget", "escalation", "timeline")
 
 
@@ -47,6 +48,7 @@ class CockpitApp(App):
         Binding("o", "sign_off", "Sign", id="sign_off"),
         Binding("w", "waive", "Waive", id="waive"),
         Binding("c", "checklist", "Tick rollback step", id="checklist"),
+        Binding("c", "post_deploy", "Tick post-deployment item", id="post_deploy"),
         Binding("n", "note", "Note", id="note"),
         Binding("e", "ack", "Ack page", id="ack"),
         Binding("j", "journal", "Journal", id="journal"),
@@ -398,6 +400,23 @@ class CockpitApp(App):
         if values:
             self._report("Checklist", self.engine.note(f"{CHECKLIST_PREFIX}{values['step']}: {values['what']}"))
 
+    def action_post_deploy(self) -> None:
+        """Tick an item of the post-deployment plan off (after completion): journaled with who did it."""
+        if self._refused_here():
+            return
+        from cockpit.core.postdeploy import rows
+
+        open_items = [(f"{r.name} ({r.word})", r.id) for r in rows(self.engine.state, self.engine.clock.now()) if r.state != "done"]
+        if not open_items:
+            self.notify("every post-deployment item is done", title="Post-deployment plan")
+            return
+        fields = [("item", "Item", open_items), ("name", "Done by (name)", ""), ("note", "What shows it (journaled)", "")]
+        self.push_screen(FormDialog("Tick a post-deployment item", fields, "Done"), self._post_deployed)
+
+    def _post_deployed(self, values: dict | None) -> None:
+        if values:
+            self._report("Post-deployment", self.engine.post_deploy_done(values["item"], values["name"], values["note"]))
+
     def action_ack(self) -> None:
         """Acknowledge a page from the escalation pane: the incident stops climbing (journaled;
         the guard tells every channel it paged, PagerDuty included)."""
@@ -441,6 +460,7 @@ class CockpitApp(App):
         "kill": "Pull the kill switch (type the version to confirm)",
         "help": "Help: every key, symbol and word",
         "journal": "The whole journal: scroll (arrows, PgUp/PgDn, Home/End), filter with /",
+        "post_deploy": "Tick a post-deployment item (after completion)",
     }
 
     def action_journal(self) -> None:

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from cockpit.core.readmodel import FAIL, PASS, WAIT
 from cockpit.tui.view import DOT, View, bar, duration, hhmm, sparkline
 
 
@@ -204,7 +205,7 @@ class PhasePane(Pane):
         counts down), and the rows the read model built (a new guard round alone repaints nothing)."""
         s, m = v.state, v.model
         return (s.seq, s.status, s.phase, v.busy, v.colors, self.size.width,
-                self._soak(v).plain, m.triggers, m.checklist, m.gate)
+                self._soak(v).plain, m.triggers, m.checklist, m.gate, self._post_deploy_rows(v))
 
     def draw(self, v: View):
         s, plan, m = v.state, v.plan, v.model
@@ -227,6 +228,8 @@ class PhasePane(Pane):
             parts.append(self._kill(v))
         if m.checklist and s.status != "killing":
             parts.append(self._checklist(v))
+        if s.status == "completed" and (rows := self._post_deploy_rows(v)):
+            parts.append(self._post_deploy(v, rows))
         parts.append(self.drawn("triggers", (m.triggers, v.colors, self.size.width), lambda: self._triggers(v)))
         stopped = [r.name for r in v.model.triggers if r.state == "stopped"]
         if stopped:  # after a rollback or completion: the triggers that acted above, a count of the rest
@@ -275,6 +278,28 @@ class PhasePane(Pane):
         for row in v.model.checklist:
             style = v.style(row.role)
             t.add_row(Text(f" {row.mark}", style), Text(row.step, "bold" if row.done is None else ""), Text(row.detail, v.colors.muted))
+        return t
+
+    @staticmethod
+    def _post_deploy_rows(v: View):
+        from cockpit.core.postdeploy import rows
+
+        return tuple(rows(v.state, v.now)) if v.state.status == "completed" else ()
+
+    def _post_deploy(self, v: View, rows) -> Table:
+        """The seed's post-deployment plan after completion: due times counted from it, what is done."""
+        roles = {"done": "ok", "overdue": "breach", "due_soon": "warn", "open": "plain", "waiting": "muted"}
+        t = Table.grid(padding=(0, 1), expand=True)
+        t.add_column(width=2, no_wrap=True)
+        t.add_column(no_wrap=True, ratio=1, overflow="ellipsis")
+        t.add_column(no_wrap=True)
+        done = sum(1 for r in rows if r.state == "done")
+        t.add_row("", Text("Post-deployment plan", "bold"), Text(f"{done}/{len(rows)} done · c ticks one", v.colors.muted))
+        for r in rows:
+            style = v.style(roles[r.state])
+            mark = PASS if r.state == "done" else (FAIL if r.state == "overdue" else WAIT)
+            when = f"done {r.done_at:%m-%d %H:%M} ({r.done_by})" if r.done_at else f"{r.word} · due {r.due_at:%m-%d %H:%M}Z"
+            t.add_row(Text(f" {mark}", style), Text(r.name), Text(when, style))
         return t
 
     def _triggers(self, v: View) -> Table:

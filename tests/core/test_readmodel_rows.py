@@ -746,7 +746,7 @@ def test_checklist_with_a_bare_kill_switch(plan):
         (_kill, {"kill", "note"}),
         (lambda p: _kill(p, ev.KillResult(confirmed=False, error="x")), {"kill", "note"}),
         (lambda p: _kill(p, ev.KillResult(confirmed=True)), {"checklist", "note"}),
-        (lambda p: live(p, 3) + [ev.RolloutCompleted()], {"note"}),
+        (lambda p: live(p, 3) + [ev.RolloutCompleted()], {"post_deploy", "note"}),
     ],
     ids=["preflight", "live", "killing", "kill-unconfirmed", "rolled-back", "completed"],
 )
