@@ -503,3 +503,78 @@ def test_budget_month_and_spend_controls_run_once_per_crossing_per_month(plan):
             ev.SpendControlRan(at_pct=50.0, month="2026-10", action="argv: x", ok=True))
     assert paging.spend_controls_due(log.state, {50.0, 80.0, 100.0}, "2026-11") == [50.0, 100.0]
     assert paging.spend_controls_due(log.state, {90.0}, "2026-10") == [90.0]
+
+
+# --- every incident of a round is looked at, not only the first --------------------------------------
+
+
+def test_a_breaching_trigger_that_has_not_fired_does_not_stop_the_others_from_paging(plan):
+    log = Log(plan).add(FIRE_AT, ev.TriggerBreached(trigger="api_p95_regression", value=400, threshold=350), fired("error_rate"))
+    assert [p.trigger for p in log.round(FIRE_AT) if isinstance(p, ev.IncidentOpened)] == ["error_rate"]
+
+
+def test_a_trigger_already_paged_does_not_stop_a_new_firing_after_it(plan):
+    log, _ = paged(plan)  # error_rate: INC-1
+    log.add(FIRE_AT + MIN, fired("security_violation", level="L2"))
+    assert [(p.incident, p.trigger) for p in log.round(FIRE_AT + MIN) if isinstance(p, ev.IncidentOpened)] == [("INC-2", "security_violation")]
+
+
+def test_each_unacknowledged_incident_climbs_on_its_own_timer(plan):
+    log = Log(plan).add(FIRE_AT, fired("error_rate"), fired("security_violation", level="L2"))
+    log.round(FIRE_AT)
+    log.add(FIRE_AT + MIN, ev.IncidentAcknowledged(incident="INC-1", name="ann"))
+    out = log.round(FIRE_AT + 10 * MIN)
+    assert [(p.incident, p.level) for p in out if isinstance(p, ev.IncidentEscalated)] == [("INC-2", "L3")]
+    # an incident at a level that never climbs comes first: the next one still climbs
+    still = Policy((LevelPolicy("L1", ("#a",)), LevelPolicy("L2", ("#b",), 60.0), LevelPolicy("L3", ("#c",)),
+                    LevelPolicy("Emergency", ("#e",))))
+    log2 = Log(plan).add(FIRE_AT, fired("error_rate"), fired("security_violation", level="L2"))
+    log2.round(FIRE_AT, still)
+    assert [(p.incident, p.level) for p in log2.round(FIRE_AT + MIN, still) if isinstance(p, ev.IncidentEscalated)] == [("INC-2", "L3")]
+
+
+def test_an_acknowledgement_is_told_for_each_acknowledged_incident(plan):
+    log = Log(plan).add(FIRE_AT, fired("error_rate"), fired("security_violation", level="L2"))
+    log.round(FIRE_AT)
+    log.add(FIRE_AT + MIN, ev.IncidentAcknowledged(incident="INC-2", name="ann"))
+    assert [(p.incident, p.channel) for p in log.round(FIRE_AT + MIN)] == [("INC-2", "#security-incidents")]
+
+
+def test_an_incident_that_cannot_resolve_does_not_keep_the_next_one_open(plan):
+    log = Log(plan).add(FIRE_AT, fired("error_rate"), fired("security_violation", level="L2"))
+    log.round(FIRE_AT)
+    log.add(FIRE_AT + MIN, ev.TriggerCleared(trigger="security_violation"))
+    assert resolutions(log.round(FIRE_AT + MIN)) == [("INC-2", "the breach of security_violation cleared")]
+
+
+def test_a_trigger_that_fires_at_emergency_with_an_unconfirmed_kill_pages_emergency_once(plan):
+    log = Log(plan).add(FIRE_AT, fired("error_rate", level="Emergency"))
+    unconfirmed(log, FIRE_AT)
+    out = log.round(FIRE_AT)
+    assert [(type(p).__name__, p.level) for p in out if not isinstance(p, ev.NotificationQueued)] == [("IncidentOpened", "Emergency")]
+    assert [p.channel for p in out if getattr(p, "purpose", "") == "page"] == ["#error-budget"]
+
+
+def test_the_gateways_error_is_said_whole(plan):
+    log = Log(plan)
+    unconfirmed(log, FIRE_AT, trigger="", error="502 from LB-X: ")
+    assert log.round(FIRE_AT)[0].reason == "KILL NOT CONFIRMED: 502 from LB-X"
+
+
+@pytest.mark.parametrize("release, prefix", [("", ""), ("Xenon 2.0", "Xenon 2.0: ")])
+def test_every_message_starts_with_the_release_or_with_nothing(plan, release, prefix):
+    policy = Policy(LEVELS, release=release, rollback_channel="#error-budget")
+    log, out = paged(plan, policy)
+    assert out[1].text == f"{prefix}L1 paged (INC-1): trigger error_rate fired: 0.9 > 0.5 for 5m"
+    climbed = log.round(FIRE_AT + 10 * MIN, policy)
+    assert climbed[1].text.startswith(f"{prefix}L2 paged (INC-1): L1 did not acknowledge")
+    log.add(FIRE_AT + 11 * MIN, ev.IncidentAcknowledged(incident="INC-1", name="bob", via="screen"))
+    told = log.round(FIRE_AT + 11 * MIN, policy)
+    assert {p.text for p in told} == {f"{prefix}INC-1 acknowledged by bob (screen)"}
+    log.add(FIRE_AT + 12 * MIN, ev.TriggerCleared(trigger="error_rate"))
+    resolved = [p for p in log.round(FIRE_AT + 12 * MIN, policy) if isinstance(p, ev.NotificationQueued)]
+    assert {p.text for p in resolved} == {f"{prefix}INC-1 resolved: the breach of error_rate cleared"}
+    rolled_back(log, FIRE_AT + 13 * MIN)
+    st = log.state
+    assert paging.rollback_text(st, policy) == (f"{prefix}ROLLBACK by trigger error_rate (p95 breach): gateway confirmed canary at 0 % "
+                                                f"(no traffic check configured); journal head {st.last_hash}")

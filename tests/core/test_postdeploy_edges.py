@@ -126,3 +126,16 @@ def test_self_ticks_only_after_completion_and_only_for_auto_items(plan):
                      ev.PostDeploymentDone(item="evidence_audit", name="cockpit", auto=True,
                                            evidence="final bundle R/final/manifest.json sha256 abababababababab")]
     assert [t.item for t in postdeploy.self_ticks(completed(plan), DONE, slos_met="ok")] == ["monitor_slos"]
+
+
+def test_rows_say_name_and_owner_whether_done_or_not(plan):
+    st = completed(plan, At(ev.PostDeploymentDone(item="x", name="guard@bastion", auto=True, evidence="e"), DONE))
+    st.plan = st.plan.model_copy(update={"document": {"post_deployment": [{"id": "x", "name": "X"}, {"id": "y", "name": "Y"}]}})
+    done, todo = postdeploy.rows(st, DONE)
+    assert (done.name, done.owner, done.done_by, done.state) == ("X", "", "cockpit", "done")  # self-ticked: said as the cockpit
+    assert (todo.name, todo.owner) == ("Y", "")
+    assert postdeploy.tick_refusal(st, "x") == f"x was done at {DONE:%Y-%m-%d %H:%M:%S}Z (cockpit)"
+
+
+def test_unknown_units_count_nothing():
+    assert postdeploy._seconds("4X") == 0.0

@@ -107,3 +107,16 @@ def test_preflight_checks_run_only_before_the_start(plan):
     assert rules.preflight_refusals(state(plan)) == []
     assert rules.preflight_refusals(state(plan, *ready(plan))) == []
     assert rules.preflight_refusals(state(plan, *at_phase(plan))) == ["preflight checks run before the rollout starts"]
+
+
+def test_a_plan_whose_levels_carry_no_timeout_shows_no_timer(plan):
+    from types import SimpleNamespace as NS
+    bare = NS(escalation=[NS(level="L1")])
+    assert incident_lines(bare, state(plan, At(opened(), T1)), T1) == {"L1": ["INC-1 NOT acknowledged"]}
+
+
+def test_the_read_model_shows_the_timer_at_now(plan):
+    from cockpit.core.readmodel import read_model
+    st = state(plan, *at_phase(plan), At(opened(), T1))
+    rows = {r.level: r for r in read_model(plan, st, None, T1 + timedelta(minutes=4)).escalation}
+    assert rows["L1"].reasons == ("INC-1 NOT acknowledged: climbs in 6m00s",)
