@@ -578,3 +578,30 @@ def test_every_message_starts_with_the_release_or_with_nothing(plan, release, pr
     st = log.state
     assert paging.rollback_text(st, policy) == (f"{prefix}ROLLBACK by trigger error_rate (p95 breach): gateway confirmed canary at 0 % "
                                                 f"(no traffic check configured); journal head {st.last_hash}")
+
+
+def test_kill_not_confirmed_pages_emergency_even_when_another_incident_is_already_there(plan):
+    # security_violation climbed to Emergency unacknowledged; then error_rate pulls the kill and it fails:
+    # Emergency was paged about something else, not about the kill. It must hear KILL NOT CONFIRMED.
+    log = Log(plan).add(FIRE_AT, fired("security_violation", level="L3"))
+    log.round(FIRE_AT)
+    log.round(FIRE_AT + 15 * MIN)  # INC-1 at Emergency
+    log.add(FIRE_AT + 16 * MIN, fired("error_rate"))
+    log.round(FIRE_AT + 16 * MIN)  # INC-2 at L1
+    unconfirmed(log, FIRE_AT + 17 * MIN)
+    out = log.round(FIRE_AT + 17 * MIN)
+    assert [(p.incident, p.level, p.reason) for p in out if isinstance(p, ev.IncidentEscalated)] == [
+        ("INC-2", "Emergency", "KILL NOT CONFIRMED: gateway timeout")]
+    assert not [p for p in log.round(FIRE_AT + 18 * MIN) if isinstance(p, (ev.IncidentEscalated, ev.IncidentOpened))]  # once
+
+
+def test_kill_not_confirmed_repages_an_incident_that_climbed_to_emergency_before_the_kill_failed(plan):
+    log, _ = paged(plan)
+    for m in (10, 20, 35):
+        log.round(FIRE_AT + m * MIN)  # INC-1 climbed to Emergency, nobody acknowledged
+    unconfirmed(log, FIRE_AT + 40 * MIN)
+    out = log.round(FIRE_AT + 40 * MIN)
+    assert [(p.incident, p.level, p.reason) for p in out if isinstance(p, ev.IncidentEscalated)] == [
+        ("INC-1", "Emergency", "KILL NOT CONFIRMED: gateway timeout")]
+    assert [p.channel for p in out if getattr(p, "purpose", "") == "page"] == ["#error-budget"]
+    assert not [p for p in log.round(FIRE_AT + 41 * MIN) if isinstance(p, ev.IncidentEscalated)]  # once
