@@ -120,3 +120,8 @@ def test_the_read_model_shows_the_timer_at_now(plan):
     st = state(plan, *at_phase(plan), At(opened(), T1))
     rows = {r.level: r for r in read_model(plan, st, None, T1 + timedelta(minutes=4)).escalation}
     assert rows["L1"].reasons == ("INC-1 NOT acknowledged: climbs in 6m00s",)
+
+
+def test_a_resolved_incident_does_not_hide_the_open_ones_after_it(plan):
+    got = lines(plan, At(opened(), T1), At(ev.IncidentResolved(incident="INC-1", reason="ok"), T1), At(opened("INC-2"), T1))
+    assert got == {"L1": ["INC-2 NOT acknowledged: climbs in 10m00s"]}
