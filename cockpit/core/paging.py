@@ -125,8 +125,10 @@ def _emergency_on_unconfirmed_kill(r: _Round) -> None:
     if st.status != "kill_unconfirmed" or st.kill is None:
         return
     emergency = r.policy.emergency.level
-    current = {i.id: i.level for i in open_incidents(st)} | r.levels
-    if emergency in current.values():
+    # Emergency must hear of this failure: a page there from before it (another incident, or this
+    # one climbed by its timers) did not say it. Paged there since the result: once is enough.
+    told = {i.id: i.level for i in open_incidents(st) if i.paged_at >= st.kill.result_at} | r.levels
+    if emergency in told.values():
         return
     error = st.kill.result.error if st.kill.result else ""
     reason = f"KILL NOT CONFIRMED: {error}".rstrip(": ")
