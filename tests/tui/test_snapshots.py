@@ -104,3 +104,17 @@ def test_demo_header(snap_compare, tmp_path, size):
 def test_help_legend(snap_compare, tmp_path, size):
     s = scene(tmp_path, "rolled-back")
     assert snap_compare(s.app(), terminal_size=size, press=["question_mark"], run_before=_still)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_whole_journal_scrolled(snap_compare, tmp_path, size):
+    """`j`: every event, newest first, scrolled down a page and two lines."""
+    s = scene(tmp_path, "rolled-back")
+    assert snap_compare(s.app(), terminal_size=size, run_before=_pressing("j", "pagedown", "down", "down"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_journal_filtered(snap_compare, tmp_path, size):
+    """`/` and words: only the lines that carry them (here the trigger that rolled back)."""
+    s = scene(tmp_path, "rolled-back")
+    assert snap_compare(s.app(), terminal_size=size, run_before=_pressing("j", "slash", *"performance"))
