@@ -269,12 +269,14 @@ def cmd_guard(args) -> int:
         engine = guard_engine(plan, Path(args.config), actor)
     except (SessionError, JournalError, EngineError, OSError) as e:
         logging.getLogger("cockpit.guard").error("cannot start: %s", e)
-        print(f"guard: cannot start: {e}", file=sys.stderr) if args.quiet else None
+        if args.quiet:  # else the log's stderr handler has said it
+            print(f"guard: cannot start: {e}", file=sys.stderr)
         return EXIT_USAGE
     except ConfigError as e:
         for line in e.errors:
             logging.getLogger("cockpit.guard").error("cannot start: %s: %s", args.config, line)
-            print(f"{args.config}: {line}", file=sys.stderr) if args.quiet else None
+            if args.quiet:
+                print(f"{args.config}: {line}", file=sys.stderr)
         return EXIT_USAGE
     ident = GuardId(user=actor.user, host=actor.host, pid=os.getpid(), since=engine.clock.now())
     guard = Guard(engine, Monitor(engine, engine.metrics), state_dir, ident, reason=args.reason,
@@ -292,7 +294,8 @@ def cmd_guard(args) -> int:
                 await engine.gateway.close()
 
     why = asyncio.run(main())
-    print(f"guard: {why}", file=sys.stderr) if not args.quiet else None
+    if not args.quiet:
+        print(f"guard: {why}", file=sys.stderr)
     return EXIT_OK if why != "another guard holds the lock" else 3
 
 

@@ -18,13 +18,14 @@ import logging
 import os
 import time
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cockpit.core import events as ev
 from cockpit.core.evaluation import Evaluation, GuardId
 from cockpit.engine import Engine
-from cockpit.lease import GuardLease
+from cockpit.journal import read_captain
+from cockpit.lease import GuardLease, guard_holder
 from cockpit.monitor import Monitor
 from cockpit.published import PUBLISHED
 
@@ -225,7 +226,7 @@ class Guard:
         if self._rekill_at is not None and now < self._rekill_at:
             return
         self._rekill_every = min(REKILL_MAX_S, max(self.monitor.poll_s, 2 * self._rekill_every))
-        self._rekill_at = now + _seconds(self._rekill_every)
+        self._rekill_at = now + timedelta(seconds=self._rekill_every)
         log.warning("the kill is NOT CONFIRMED: pulling it again")
         out = await self.engine.kill(f"guard re-pulls the unconfirmed kill: {st.kill.reason}", trigger=st.kill.trigger)
         log.warning("re-pulled kill: %s", "VERIFIED" if out.ok else "; ".join(out.reasons))
@@ -248,22 +249,12 @@ class Guard:
             log.error("cannot journal %s: %s", payload.KIND, e)
 
 
-def _seconds(s: float):
-    from datetime import timedelta
-
-    return timedelta(seconds=s)
-
-
 def _holder_of(state_dir: Path) -> str:
-    from cockpit.lease import guard_holder
-
     h = guard_holder(state_dir) or {}
     return f"{h.get('pid', '?')}@{h.get('host', '?')}"
 
 
 def _captain_present(state_dir: Path) -> bool:
-    from cockpit.journal import read_captain
-
     return read_captain(state_dir) is not None
 
 

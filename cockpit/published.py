@@ -7,8 +7,10 @@ evaluates: no monitor, no engine, no adapters.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+from cockpit.clock import SystemClock
 from cockpit.core.evaluation import Evaluation
 
 PUBLISHED = "guard.json"
@@ -50,14 +52,10 @@ class FollowedClock:
 
     def __init__(self, latest, fallback=None):
         """`latest()` returns the guard's last round (a GuardFeed's `latest`)."""
-        from cockpit.clock import SystemClock
-
         self.latest = latest
         self.fallback = fallback or SystemClock()
 
     def now(self):
-        import time
-
         live = self.latest()
         followed = live.clock_now(time.time()) if live is not None else None
         return followed or self.fallback.now()
