@@ -396,6 +396,9 @@ def test_blind_counts_the_triggers_holding_for_want_of_data(plan):
     stale = ok_tracks(plan, NOW)
     stale["error_rate"] = TriggerTrack(verdict("ok", NOW, value=0.01, threshold=0.02), (NOW - timedelta(minutes=2)).timestamp(), "timeout")
     assert _head(plan, state, round_at(NOW, stale)) == rm.Headline("BLIND", "1 trigger without data — stale gauges", "warn")
+    both = ok_tracks(plan, NOW, path_p95=_hold(NOW))
+    both["error_rate"] = stale["error_rate"]
+    assert _head(plan, state, round_at(NOW, both)) == rm.Headline("BLIND", "2 triggers without data — 1 holding, 1 stale", "warn")
 
 
 def test_a_breach_outranks_blindness_and_a_fire_outranks_a_breach(plan):
