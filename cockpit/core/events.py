@@ -1,11 +1,16 @@
-"""Every fact the cockpit learns or causes, as typed journal records (schema version 1)."""
+"""Every fact the cockpit learns or causes, as typed journal records (schema version 1).
+
+msgspec Structs, so a replay validates every line quickly (the plan stays pydantic, in config.py).
+A Struct is not validated when it is built: a record is checked when the journal writes it, by
+reading its encoded line back with the same decoder a replay uses (`parse_record`).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+import msgspec
 
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
@@ -13,18 +18,34 @@ GENESIS = "0" * 64
 CheckStatus = Literal["pass", "fail", "error"]
 Decision = Literal["GO", "NO-GO"]
 
+# What parse_record raises for a line that is not a record: msgspec.ValidationError (a wrong
+# type, a missing or unknown field, a kind that does not match its payload) or a DecodeError
+# (not JSON); the first is a subclass of the second.
+RecordError = msgspec.DecodeError
 
-class Payload(BaseModel):
+
+class _Meta(msgspec.StructMeta):
+    """Every event struct is keyword-only (as the pydantic models were), which also lets a field
+    with a default come before one without; msgspec does not inherit kw_only, so it is set here."""
+
+    def __new__(mcls, name, bases, namespace, **kwargs):
+        kwargs.setdefault("kw_only", True)
+        return super().__new__(mcls, name, bases, namespace, **kwargs)
+
+
+class _Struct(msgspec.Struct, metaclass=_Meta, frozen=True, forbid_unknown_fields=True):
+    pass
+
+
+class Payload(_Struct):
     """What happened. Subclasses set KIND, the event's name in the journal."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     KIND: ClassVar[str] = ""
 
 
-class Actor(BaseModel):
+class Actor(_Struct):
     """Who caused an event: user@host and the role they act in (captain, observer, engine)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     user: str
     host: str
     role: str = "captain"
@@ -36,8 +57,7 @@ class Actor(BaseModel):
 # --- the plan and preflight -------------------------------------------------------------------
 
 
-class PhaseSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class PhaseSpec(_Struct):
     name: str
     weight: int
     soak_s: float
@@ -400,10 +420,11 @@ PAYLOADS: tuple[type[Payload], ...] = (
 # --- the record -------------------------------------------------------------------------------
 
 
-class Record(BaseModel):
-    """One journal line: envelope plus payload. `hash` covers everything else on the line."""
+class Record(_Struct):
+    """One journal line: envelope plus payload. `hash` covers everything else on the line.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    The fields stay in this order: it is the order of the line (hash first)."""
+
     hash: str = ""
     v: int = SCHEMA_VERSION
     seq: int
@@ -414,21 +435,58 @@ class Record(BaseModel):
     prev: str
 
 
-# One generated record class per payload, so a line validates in one pass on its `kind` tag.
+# One record class per payload (`kind` a literal, `payload` that class; a subclass keeps the
+# fields where Record has them), so a line validates in one pass once its kind is known.
 _RECORDS = [
-    create_model(
-        f"{p.__name__}Record", __base__=Record, kind=(Literal[p.KIND], ...), payload=(p, ...)
-    )
+    _Meta(f"{p.__name__}Record", (Record,), {"__module__": __name__, "__qualname__": f"{p.__name__}Record",
+                                            "__annotations__": {"kind": Literal[p.KIND], "payload": p}})
     for p in PAYLOADS
 ]
-_RECORD = TypeAdapter(Annotated[Union[tuple(_RECORDS)], Field(discriminator="kind")])
 _BY_KIND = {p.KIND: cls for p, cls in zip(PAYLOADS, _RECORDS)}
+_DECODE = {p.KIND.encode(): msgspec.json.Decoder(cls).decode for p, cls in zip(PAYLOADS, _RECORDS)}
+_KIND_AT = b',"kind":"'
+
+
+class _Envelope(_Struct):
+    """A line read for its kind alone (the payload left undecoded), when the fast path cannot tell."""
+
+    hash: str = ""
+    v: int = SCHEMA_VERSION
+    seq: int
+    ts: datetime
+    actor: Actor
+    kind: str
+    payload: msgspec.Raw
+    prev: str
+
+
+_DECODE_ENVELOPE = msgspec.json.Decoder(_Envelope).decode
 
 
 def parse_record(line: bytes | str) -> Record:
-    """Validate one journal line (raises pydantic.ValidationError)."""
-    return _RECORD.validate_json(line)
+    """Validate one journal line (raises RecordError).
+
+    The kind is read from the bytes first (`,"kind":"<kind>"`, where every line this journal
+    writes has it), so one typed decode validates the whole line. When that finds no kind, or
+    the kind found does not decode (another key order, or a line that is not valid), the
+    envelope is decoded first for its kind, and that kind's decoder says what is wrong."""
+    if isinstance(line, str):
+        line = line.encode()
+    at = line.find(_KIND_AT) + 9
+    if at > 8:
+        decode = _DECODE.get(line[at : line.find(b'"', at)])
+        if decode is not None:
+            try:
+                return decode(line)
+            except msgspec.ValidationError:
+                pass
+    kind = _DECODE_ENVELOPE(line).kind
+    decode = _DECODE.get(kind.encode())
+    if decode is None:
+        raise msgspec.ValidationError(f"Invalid enum value {kind!r} - at `$.kind`")
+    return decode(line)
 
 
 def make_record(*, seq: int, ts: datetime, actor: Actor, payload: Payload, prev: str) -> Record:
+    """A record as built, not yet validated: the journal validates it when it writes it."""
     return _BY_KIND[payload.KIND](seq=seq, ts=ts, actor=actor, kind=payload.KIND, payload=payload, prev=prev)
