@@ -68,7 +68,7 @@ def read_kept(state_dir: Path) -> tuple[list[KeptEvent], int]:
         try:
             doc = json.loads(raw)
             envelope = {"hash": "", "v": 1, "seq": 1, "prev": "", **{k: doc[k] for k in ("ts", "actor", "kind", "payload")}}
-            record = parse_record(json.dumps(envelope))
+            record = parse_record(msgspec.json.encode(envelope))
             kept.append(KeptEvent(record.ts, record.actor, record.payload, str(doc.get("error", ""))))
         except (ValueError, KeyError, TypeError, RecordError):
             bad += 1

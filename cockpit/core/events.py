@@ -8,7 +8,7 @@ reading its encoded line back with the same decoder a replay uses (`parse_record
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NoReturn
 
 import msgspec
 
@@ -444,11 +444,11 @@ _RECORDS = [
 ]
 _BY_KIND = {p.KIND: cls for p, cls in zip(PAYLOADS, _RECORDS)}
 _DECODE = {p.KIND.encode(): msgspec.json.Decoder(cls).decode for p, cls in zip(PAYLOADS, _RECORDS)}
-_KIND_AT = b',"kind":"'
+_KIND_AT = b',"kind":"'  # as every line is written: the envelope's kind follows the actor
 
 
 class _Envelope(_Struct):
-    """A line read for its kind alone (the payload left undecoded), when the fast path cannot tell."""
+    """A line read without its payload, to say why it is not a record when its kind is not known."""
 
     hash: str = ""
     v: int = SCHEMA_VERSION
@@ -466,25 +466,23 @@ _DECODE_ENVELOPE = msgspec.json.Decoder(_Envelope).decode
 def parse_record(line: bytes | str) -> Record:
     """Validate one journal line (raises RecordError).
 
-    The kind is read from the bytes first (`,"kind":"<kind>"`, where every line this journal
-    writes has it), so one typed decode validates the whole line. When that finds no kind, or
-    the kind found does not decode (another key order, or a line that is not valid), the
-    envelope is decoded first for its kind, and that kind's decoder says what is wrong."""
+    The kind is read from the line's bytes, where the journal writes it (`,"kind":"<kind>"`
+    after the actor: no string before it can hold those bytes, and the actor may hold no other
+    field), so one typed decode validates the whole line, the kind tag against its payload too."""
     if isinstance(line, str):
         line = line.encode()
-    at = line.find(_KIND_AT) + 9
-    if at > 8:
-        decode = _DECODE.get(line[at : line.find(b'"', at)])
-        if decode is not None:
-            try:
-                return decode(line)
-            except msgspec.ValidationError:
-                pass
-    kind = _DECODE_ENVELOPE(line).kind
-    decode = _DECODE.get(kind.encode())
+    _, _, rest = line.partition(_KIND_AT)
+    decode = _DECODE.get(rest[: rest.find(b'"')])
     if decode is None:
-        raise msgspec.ValidationError(f"Invalid enum value {kind!r} - at `$.kind`")
+        _not_a_record(line)
     return decode(line)
+
+
+def _not_a_record(line: bytes) -> NoReturn:
+    """Why a line without a known kind where the journal writes it is not a record."""
+    kind = _DECODE_ENVELOPE(line).kind  # not JSON, a missing field, a wrong type: msgspec says which
+    where = " (the journal writes it after the actor)" if kind.encode() in _DECODE else ""
+    raise msgspec.ValidationError(f"Invalid event kind {kind!r}{where} - at `$.kind`")
 
 
 def make_record(*, seq: int, ts: datetime, actor: Actor, payload: Payload, prev: str) -> Record:
