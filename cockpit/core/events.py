@@ -33,8 +33,10 @@ class _Meta(msgspec.StructMeta):
         return super().__new__(mcls, name, bases, namespace, **kwargs)
 
 
-class _Struct(msgspec.Struct, metaclass=_Meta, frozen=True, forbid_unknown_fields=True):
-    pass
+class _Struct(msgspec.Struct, metaclass=_Meta, frozen=True, forbid_unknown_fields=True, gc=False):
+    """Frozen, unknown fields refused. gc=False: the garbage collector does not track events (a
+    replay makes 100,000s that live as long as the process); they cannot be part of a reference
+    cycle, as nothing in a record refers back to it."""
 
 
 class Payload(_Struct):
