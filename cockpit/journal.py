@@ -575,7 +575,7 @@ def _checked_line(record: Record, refused: str) -> tuple[bytes, Record]:
     try:
         line, _ = _encode(record)
         return line, parse_record(line[:-1])
-    except (msgspec.MsgspecError, TypeError) as e:  # not valid, or not encodable (a Path, a set)
+    except (msgspec.MsgspecError, TypeError, ValueError) as e:  # not valid; not encodable (a Path, a lone surrogate)
         why = _invalid(e) if isinstance(e, RecordError) else str(e)
         raise JournalError(f"{refused}: {record.kind} is not a valid event: {why}") from None
 

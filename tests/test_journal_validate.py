@@ -30,6 +30,7 @@ NAN = float("nan")
     (ev.CheckRan(check="c", status="pass", detail="", evidence={"file": Path("/x")}),
      "check_ran is not a valid event: Encoding objects of type PosixPath is unsupported"),
     (ev.Notified(channel="c", text="t", tries=("ok", 2)), "payload.tries[1]: Expected `str`, got `int`"),
+    (ev.Noted(text="argv not UTF-8: \udcff"), "note is not a valid event: 'utf-8' codec can't encode character '\\udcff'"),
 ], ids=lambda v: getattr(v, "KIND", ""))
 def test_an_event_that_would_not_replay_is_refused_and_nothing_is_written(state_dir, actor, payload, says):
     j = Journal(state_dir)
