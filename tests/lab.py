@@ -58,6 +58,11 @@ HAProxy runtime-API command. Answers are JSON (but /metrics and /haproxy).
 
 The plan's command checks run `python tests/lab.py probe URL NAME` (stdlib only): exit 0 when the
 control server says the check passes.
+
+Another rollout on the same lab: `python -m tests.lab again DIR NAME` writes DIR/plan-NAME.toml,
+the same plan with its own state dir DIR/state-NAME (the lab keeps running). Mind that Prometheus
+remembers: the seed's rate(...[5m]) queries still see an injected fault for 5 minutes after the
+knob is put back, and a canary with no traffic keeps its last ratio in that window.
 """
 
 from __future__ import annotations
@@ -657,6 +662,7 @@ lab up in {self.dir}  (Ctrl-C stops everything)
   status:        {cockpit_cmd} status --config {plan} [--json]
   verify:        {cockpit_cmd} verify --config {plan}
   kill from CLI: {cockpit_cmd} kill --config {plan} --reason "lab" --confirm v0.1.0
+  next rollout:  {sys.executable} -m tests.lab again {self.dir} b   (plan-b.toml, state-b/)
 
   knobs:         curl -s '{self.control}/knobs'
                  curl -s '{self.control}/set?error_ratio=0.05'      (error_rate trigger >= 2 %)
@@ -726,6 +732,20 @@ def cmd_probe(args: argparse.Namespace) -> int:
         return 2
 
 
+def cmd_again(args: argparse.Namespace) -> int:
+    """DIR/plan-NAME.toml: DIR/plan.toml with its own state dir, for another rollout on the same lab."""
+    lab_dir = Path(args.dir).resolve()
+    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in args.name)
+    data = tomllib.loads((lab_dir / "plan.toml").read_text())
+    data["state_dir"] = str(lab_dir / f"state-{name}")
+    import tomli_w
+
+    path = lab_dir / f"plan-{name}.toml"
+    path.write_text(tomli_w.dumps(data))
+    print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.lab", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -739,6 +759,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--for-errors", default="30s", help="`for` of the error_rate trigger (default 30s)")
     up.add_argument("--ack", default="3m", help="escalation ack_timeout (default 3m)")
     up.set_defaults(func=cmd_up)
+    again = sub.add_parser("again", help="DIR/plan-NAME.toml: the lab's plan with its own state dir")
+    again.add_argument("dir")
+    again.add_argument("name")
+    again.set_defaults(func=cmd_again)
     probe = sub.add_parser("probe", help="(used by the plan's command checks)")
     probe.add_argument("url")
     probe.add_argument("name")
