@@ -50,9 +50,10 @@ Knobs (`GET /set?name=value&...`, `GET /knobs` shows them all; unknown names are
 
 One-shots: `GET /bump?cross_tenant=3&residency=1&opa_violations=2` adds to those counters now.
 
-Faults: `GET /fault?prometheus=stop|kill|start`, `GET /fault?haproxy=stop|kill|start` (Prometheus
-restarts on the same port and tsdb; HAProxy on the same socket and port, with its configured
-weights). `GET /status` shows the processes, weights and rates; `GET /hooks` the webhooks received
+Faults: `GET /fault?prometheus=stop|kill|start|hang|resume`, `GET /fault?haproxy=...` the same
+(Prometheus restarts on the same port and tsdb; HAProxy on the same socket and port, with its
+configured weights; `hang` is SIGSTOP: the process keeps its sockets and answers nothing, until
+`resume`). `GET /status` shows the processes, weights and rates; `GET /hooks` the webhooks received
 (`GET /hooks?clear=1` empties the list); `GET /haproxy?cmd=get+weight+be_app/canary` runs one
 HAProxy runtime-API command. Answers are JSON (but /metrics and /haproxy).
 
@@ -573,9 +574,22 @@ class Lab:
     def fault(self, query: dict[str, str]) -> dict:
         done = {}
         for what, how in query.items():
-            if what not in ("prometheus", "haproxy") or how not in ("stop", "kill", "start"):
-                done[what] = f"refused: give prometheus|haproxy = stop|kill|start, not {what}={how}"
+            if what not in ("prometheus", "haproxy") or how not in ("stop", "kill", "start", "hang", "resume"):
+                done[what] = f"refused: give prometheus|haproxy = stop|kill|start|hang|resume, not {what}={how}"
                 continue
+            if how in ("hang", "resume"):  # SIGSTOP / SIGCONT: it holds its sockets and answers nothing
+                proc = self.prom.proc if what == "prometheus" else self.haproxy.process
+                if proc is None or proc.poll() is not None:
+                    done[what] = "stopped"
+                else:
+                    proc.send_signal(signal.SIGSTOP if how == "hang" else signal.SIGCONT)
+                    done[what] = "hung" if how == "hang" else "running"
+                self.say(f"fault {what}={how}: {done[what]}")
+                continue
+            if what == "prometheus" and self.prom.running():
+                self.prom.proc.send_signal(signal.SIGCONT)  # a hung one stops or restarts too
+            if what == "haproxy" and self.haproxy.process and self.haproxy.process.poll() is None:
+                self.haproxy.process.send_signal(signal.SIGCONT)
             if what == "prometheus":
                 if how == "start":
                     self.prom.start()
@@ -671,12 +685,16 @@ lab up in {self.dir}  (Ctrl-C stops everything)
                  curl -s '{self.control}/set?image_signed=0'        (supply_chain, preflight)
   faults:        curl -s '{self.control}/fault?prometheus=stop'     (stop|kill|start)
                  curl -s '{self.control}/fault?haproxy=stop'        (stop|kill|start; restart resets weights)
+                 curl -s '{self.control}/fault?prometheus=hang'     (hang|resume: SIGSTOP/SIGCONT, answers nothing)
                  curl -s '{self.control}/set?scrape_fail=1'         (the exporter's scrape fails)
   see:           curl -s '{self.control}/status'   curl -s '{self.control}/hooks'
   haproxy:       curl -s '{self.control}/haproxy?cmd=get+weight+be_app/canary'   (any runtime-API command)
 """, flush=True)
 
     def down(self) -> None:
+        for proc in (self.prom.proc if self.prom else None, self.haproxy.process if self.haproxy else None):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)  # a hung process cannot stop
         if self.sim:
             self.sim.stop()
         if self.prom:
