@@ -29,7 +29,7 @@ Knobs (`GET /set?name=value&...`, `GET /knobs` shows them all; unknown names are
     canary_rps          -1      >= 0 overrides the canary's request rate (ignores HAProxy)
     error_ratio         0.0005  canary share of requests answered 500
     stable_error_ratio  0.0005  stable share of requests answered 500
-    p95_ms              240     canary API latency p95 (uniform latencies: the histogram's p95 is exact)
+    p95_ms              240     canary API latency p95 (buckets shaped so histogram_quantile(0.95) gives it)
     staging_p95_ms      250     the staging baseline's p95 (the api_p95_regression trigger: canary > +20 %)
     staging_rps         20      staging request rate (for the baseline histogram)
     path_p95_ms         800     canary 3-hop path query p95 (trigger > 1200 ms)
@@ -649,6 +649,7 @@ class Lab:
         self.haproxy = LoopbackHAProxy(binary, dir=gw_dir)
         self.haproxy.start()
         self.sim = Simulation(self.haproxy.socket)
+        self.sim.knobs["rps"] = self.args.rps
         self.server = ThreadingHTTPServer(("127.0.0.1", self.args.port), self.handler())
         self.server.daemon_threads = True
         self.control = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -776,6 +777,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--for-latency", default="1m", help="`for` of the latency triggers (default 1m)")
     up.add_argument("--for-errors", default="30s", help="`for` of the error_rate trigger (default 30s)")
     up.add_argument("--ack", default="3m", help="escalation ack_timeout (default 3m)")
+    up.add_argument("--rps", type=float, default=KNOBS["rps"], help="the rps knob at start (default 200)")
     up.set_defaults(func=cmd_up)
     again = sub.add_parser("again", help="DIR/plan-NAME.toml: the lab's plan with its own state dir")
     again.add_argument("dir")
