@@ -441,7 +441,7 @@ def status_word(state: RolloutState) -> str:
 def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime,
              triggers: tuple[TriggerRow, ...] | None = None) -> Headline:
     """The one state the captain reads first. In order: the kill switch, completion, preflight,
-    UNGUARDED, a fired trigger, BREACHING (the soonest to fire, counting down), BLIND, a shift in
+    UNGUARDED, GATEWAY DRIFT, a fired trigger, BREACHING (the soonest to fire, counting down), BLIND, a shift in
     flight, then READY / HEALTHY / SOAKING."""
     rows = triggers if triggers is not None else trigger_rows(plan, state, live, now)
     k = state.kill
@@ -473,6 +473,8 @@ def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datet
     if not guard.guarded:
         why = "no guard has published a round" if live is None or live.at is None else f"no guard round for {format_duration(guard.age_s or 0)}"
         return Headline("UNGUARDED", f"{why} — triggers are not evaluated, nothing rolls back on its own", "alarm")
+    if state.gateway_drift and rules.expected_share(state) is not None:
+        return Headline("GATEWAY DRIFT", f"{state.gateway_drift} — re-assert the weight or roll back", "alarm")
     fired = [r for r in rows if r.state == "fired"]
     if fired:
         r = fired[0]
