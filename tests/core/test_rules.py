@@ -138,6 +138,20 @@ def test_sign_off_and_waive(plan):
     assert rules.waive_refusals(pre, "nope", "r") == ["no preflight check named nope"]
     assert rules.waive_refusals(pre, "cve_status", " ") == ["a waiver needs a reason"]
     assert rules.waive_refusals(started, "cve_status", "r") == ["checks are waived before the rollout starts"]
+    assert rules.waive_refusals(pre, "image_provenance", "r") == [
+        "image_provenance cannot be waived: trigger supply_chain re-runs it during the rollout and rolls back when it "
+        "fails (a waiver would only move the failure to the start)"]
+
+
+@pytest.mark.parametrize("action, refused", [("rollback", True), ("hold", False), ("page", False)])
+def test_a_check_a_trigger_enforces_by_rolling_back_cannot_be_waived(plan, action, refused):
+    snapshot = plan_snapshot(plan)
+    triggers = [{**t, "action": action} if t.get("check") else t for t in snapshot.document["triggers"]]
+    edited = msgspec.structs.replace(snapshot, document={**snapshot.document, "triggers": triggers})
+    pre = fold(records(plan))
+    pre.plan = edited
+    assert bool(rules.waive_refusals(pre, "image_provenance", "r")) is refused
+    assert rules.waive_refusals(pre, "cve_status", "r") == []
 
 
 # --- edges, from the rule's meaning -----------------------------------------------------------
