@@ -490,6 +490,10 @@ class CockpitApp(App):
         rows.append(("ctrl+p", "Command palette: every action, and the ChatOps line checked", ""))
         self.push_screen(HelpScreen(rows, self.observer, LEGEND))
 
+    async def action_quit(self) -> None:
+        """Ctrl+Q and the command palette's Quit ask as q does while the rollout is live."""
+        self.action_quit_cockpit()
+
     def action_quit_cockpit(self) -> None:
         if self.observer or not self.engine.state.live:
             self.exit()
