@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.console import Group
 from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.geometry import Region
@@ -140,6 +141,41 @@ class Drawn:
         return Measurement.get(console, options, self._part)
 
 
+class Spread:
+    """One row: `left` cut with an ellipsis, `right` whole and flush right. What a two-column
+    `Table.grid(expand=True)` (ratio=1, no_wrap, ellipsis | right, no_wrap) lays out, segment for
+    segment, without measuring a table: the header's rows change every second."""
+
+    def __init__(self, left: Text, right: Text):
+        self.left, self.right = left, right
+
+    def table(self) -> Table:
+        grid = Table.grid(expand=True)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_row(self.left, self.right)
+        return grid
+
+    def __rich_console__(self, console, options):
+        right_width = self.right.cell_len
+        left_width = options.max_width - right_width
+        if left_width < 1 or right_width < 1 or "\n" in self.left.plain or "\n" in self.right.plain:
+            yield self.table()  # no room for the left cell: the table decides, as it always did
+            return
+        cells = ((self.left, left_width, "left", True, "ellipsis"), (self.right, right_width, "right", True, None))
+        null = Style.null()
+        for renderable, width, justify, no_wrap, overflow in cells:  # as Table renders each cell
+            cell = options.update(width=width, justify=justify, no_wrap=no_wrap, overflow=overflow, height=None,
+                                  highlight=False)
+            yield from console.render_lines(renderable, cell, style=null)[0]
+        yield Segment.line()
+
+    def __rich_measure__(self, console, options):
+        from rich.measure import Measurement
+
+        return Measurement.get(console, options, self.table())
+
+
 def _live_sig(v: View) -> object:
     return (v.state.seq, v.busy, v.colors, int(v.now.timestamp()), v.live.at if v.live else None)
 
@@ -172,10 +208,7 @@ class HeaderBar(Pane):
         else:
             badge = (" CAPTAIN " if narrow else f" CAPTAIN {v.who} ", "bold reverse")
         right = Text.assemble(badge, (f" {v.now:%H:%M:%S}Z ", "bold"), no_wrap=True)
-        line1 = Table.grid(expand=True)
-        line1.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-        line1.add_column(justify="right", no_wrap=True)
-        line1.add_row(top, right)
+        line1 = Spread(top, right)
 
         if s.phase is not None:
             spec = plan.phases[s.phase]
@@ -209,11 +242,7 @@ class HeaderBar(Pane):
         else:
             health.append("  guard ")
             health.append("none", v.colors.muted)
-        line2 = Table.grid(expand=True)
-        line2.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-        line2.add_column(justify="right", no_wrap=True)
-        line2.add_row(left, health)
-        return Group(line1, line2)
+        return Group(line1, Spread(left, health))
 
 
 class Banner(Pane):

@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from rich.console import Console
+from rich.text import Text
 from textual.visual import Visual
 
-from cockpit.tui.panes import Pane
+from cockpit.tui.panes import Pane, Spread
 from tests.tui.scenes import Scene
 
-pytestmark = pytest.mark.anyio
 
 
 def painted(app) -> dict[str, int]:
@@ -33,6 +34,7 @@ def counting_refreshes(app) -> list[int]:
     return calls
 
 
+@pytest.mark.anyio
 async def test_a_tick_with_nothing_changed_does_no_work(tmp_path):
     scene = await Scene(tmp_path / "s").live(phase=0, into_soak_min=5)
     for app in (scene.app(), scene.observer_app()):
@@ -48,6 +50,7 @@ async def test_a_tick_with_nothing_changed_does_no_work(tmp_path):
             assert painted(app) == before
 
 
+@pytest.mark.anyio
 async def test_one_second_repaints_the_rows_that_show_time_and_no_other(tmp_path):
     scene = await Scene(tmp_path / "s").live(phase=0, into_soak_min=5)
     app = scene.app()
@@ -73,6 +76,7 @@ async def test_one_second_repaints_the_rows_that_show_time_and_no_other(tmp_path
         assert "14m59s left of 20m00s" in soak[1]
 
 
+@pytest.mark.anyio
 async def test_rows_painted_one_by_one_are_what_a_full_repaint_shows(tmp_path):
     """Every pane, after a minute of seconds and a guard round: its rows equal Textual's own render."""
     scene = await Scene(tmp_path / "s", "latency-regression").live(phase=1, into_soak_min=4)
@@ -95,6 +99,7 @@ async def test_rows_painted_one_by_one_are_what_a_full_repaint_shows(tmp_path):
             assert on_screen(app) == partial
 
 
+@pytest.mark.anyio
 async def test_a_journal_event_still_reaches_the_screen(tmp_path):
     scene = await Scene(tmp_path / "s").live(phase=0, into_soak_min=5)
     app = scene.observer_app()
@@ -107,3 +112,22 @@ async def test_a_journal_event_still_reaches_the_screen(tmp_path):
         app._tick()  # the observer folds the captain's event in and shows it
         await pilot.pause()
         assert any("a note for the idle test" in row for row in on_screen(app))
+
+
+@pytest.mark.parametrize("width", [1, 5, 20, 31, 40, 79, 80, 100, 120, 200])
+def test_a_spread_row_is_the_two_column_grid_segment_for_segment(width):
+    """The header's rows skip the table's measuring; what they yield is what the table yielded."""
+    import io
+
+    console = Console(width=width, file=io.StringIO(), color_system="truecolor")
+    lefts = [Text.assemble((" IntelGraph Platform v0.1.0 ", "bold"), (" production/us-west-2", ""), (" US-only", "grey50")),
+             Text.assemble((" Phase 1 (1/4)", "bold"), ("  canary ", ""), ("5 %", "bold"), ("  shifting…", "bold yellow")),
+             Text(""), Text("x" * 300)]
+    rights = [Text.assemble((" OBSERVER read-only ", "bold reverse"), (" 14:05:01Z ", "bold"), no_wrap=True),
+              Text.assemble(("  prometheus ", ""), ("● ok", "green"), ("  guard ", ""), ("● 4242@bastion 1s", "green")),
+              Text(" UNGUARDED 2m55s ", "bold reverse red"), Text("")]
+    for left in lefts:
+        for right in rights:
+            row = Spread(left, right)
+            for options in (console.options, console.options.update(height=7)):
+                assert list(console.render(row, options)) == list(console.render(row.table(), options)), (left, right)
