@@ -30,6 +30,7 @@ class Pane(Static):
         self._signature: object = None
         self._drawn: dict[str, Drawn] = {}
         self._shown: object = ""  # what this pane shows: a Rich renderable
+        self._texts: dict[tuple, list[Strip]] = {}  # the rows of the Text parts painted last time
         self.painted_rows = 0  # rows repainted since mount (a full repaint counts the pane's height)
 
     @property
@@ -87,8 +88,18 @@ class Pane(Static):
         if not isinstance(renderable, Group):
             return Visual.to_strips(self, visualize(self, renderable), width, None, style)
         lines: list[Strip] = []
+        texts: dict[tuple, list[Strip]] = {}
         for part in renderable.renderables:  # as Rich renders a Group: one part after the other
-            lines += part.strips(self, width, style) if isinstance(part, Drawn) else _to_strips(self, part, width, style)
+            if isinstance(part, Drawn):
+                lines += part.strips(self, width, style)
+            elif isinstance(part, Text):  # a line that did not change (the phase track) is not rendered again
+                key = (part.plain, tuple(part.spans), str(part.style), part.justify, part.overflow, part.no_wrap,
+                       part.end, width, style)
+                strips = texts[key] = self._texts.get(key) or _to_strips(self, part, width, style)
+                lines += strips
+            else:
+                lines += _to_strips(self, part, width, style)
+        self._texts = texts
         return lines
 
     def draw(self, v: View):
