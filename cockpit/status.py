@@ -98,7 +98,7 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
         f"status   {doc['status']}   canary weight {state.weight} %",
     ]
     if seen is not None:  # the screen's headline says more than the status word
-        out[1] = f"status   {seen['headline']}   canary weight {state.weight} %"
+        out.insert(2, f"headline {seen['headline']}")
         down = [f"{k} DOWN since {h['since'][11:19] if h['since'] else '?'}: {h['detail']}"
                 for k, h in seen["sources"].items() if h["ok"] is False]
         if seen["sources"]:

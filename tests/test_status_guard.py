@@ -79,7 +79,8 @@ async def test_status_says_the_screens_headline_the_sources_and_open_incidents(p
     rig.engine._append(ev.IncidentOpened(incident="INC-1", level="L1", reason="error_rate breaching", trigger="error_rate"))
     guard.publish()
     text = status("--state-dir", str(state_dir)).stdout
-    assert "status   GATEWAY DRIFT: the gateway reads canary 0 %, but Phase 1 soaks at 5 % by the journal" in text
+    assert "status   LIVE   canary weight 0 %" in text
+    assert "headline GATEWAY DRIFT: the gateway reads canary 0 %, but Phase 1 soaks at 5 % by the journal" in text
     assert "sources  prometheus ok, gateway ok" in text
     assert "incident INC-1 L1 NOT ACKNOWLEDGED: error_rate breaching" in text
     doc = json.loads(status("--state-dir", str(state_dir), "--json").stdout)
