@@ -71,3 +71,22 @@ def test_a_captain_without_its_gateway_token_is_refused_naming_the_variable(tmp_
     env = {k: v for k, v in os.environ.items() if k != "COCKPIT_GATEWAY_TOKEN"}
     res = subprocess.run([sys.executable, "-m", "cockpit", "run", "--config", config], capture_output=True, text=True, timeout=60, env=env)
     assert res.returncode == 2 and "COCKPIT_GATEWAY_TOKEN" in res.stderr
+
+
+def test_a_bad_plan_is_refused_naming_file_and_field_after_the_loading_frame(tmp_path, plan):
+    """The plan validates after the first frame: the screen ends, then the same error as before."""
+    data = dump_plan(plan)
+    data["phases"][0]["weight"] = 150
+    path = tmp_path / "plan.toml"
+    path.write_text(tomli_w.dumps(data))
+    res = subprocess.run([sys.executable, "-m", "cockpit", "run", "--config", str(path)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    said = res.stderr.rsplit("\x1b[?1049l", 1)[-1]  # what follows the screen (it drew on stderr: no terminal here)
+    assert f"{path}: phases.0.weight:" in said and "Traceback" not in res.stderr
+
+
+def test_observe_a_state_dir_without_a_journal_is_refused_before_any_screen(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "cockpit", "observe", "--state-dir", str(tmp_path / "none")],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert res.stderr == f"{tmp_path / 'none'}: no journal yet; the captain starts it with `cockpit run`\n"  # no screen drawn
