@@ -24,6 +24,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import Footer, Static
 
 from cockpit.tui.palette import CockpitCommands
@@ -131,8 +132,11 @@ class CockpitApp(App):
         self.loaded: Loaded | None = None
         self.load_error: BaseException | None = None
         self._load_done = threading.Event()
+        self._load_lock = threading.Lock()
+        self._load_started = self._load_abandoned = False
         if engine is not None:
             self._take(Loaded(engine, who, feed=feed, guard=guard, keeper=keeper, banner=banner))
+            self._load_started = True
             self._load_done.set()
         self.tick_s = tick_s
         self.watch = watch  # follow the journal and the guard, run an in-process guard (off in snapshot tests)
@@ -154,28 +158,42 @@ class CockpitApp(App):
 
     # -- loading -------------------------------------------------------------------------------
 
+    class LoadEnded(Message):
+        """The loader has returned or raised (posted from its thread)."""
+
     def _load(self) -> None:
-        """In a thread, once the frame is on screen: the loader, then the panes filled (or the end)."""
+        """In a thread, once the frame is on screen: the loader, then a message to fill the panes
+        or end the screen. Posting never blocks: the screen may have been quit meanwhile, and
+        then the caller closes what was loaded (`wait_loaded`)."""
+        with self._load_lock:
+            if self._load_abandoned:  # the screen ended before the loader's turn came
+                return
+            self._load_started = True
         try:
-            loaded = self.loader()
+            self.loaded = self.loader()
         except BaseException as e:  # noqa: BLE001 - handed to the caller, who says it after the screen
             self.load_error = e
+        finally:
             self._load_done.set()
-            self._from_thread(self.exit, return_code=getattr(e, "code", 1))
-            return
-        self.loaded = loaded
-        self._load_done.set()
-        self._from_thread(self._filled, loaded)
+            try:
+                self.post_message(self.LoadEnded())
+            except RuntimeError:  # the event loop has closed: the screen is gone
+                pass
 
-    def _from_thread(self, callback, *args, **kw) -> None:
-        try:
-            self.call_from_thread(callback, *args, **kw)
-        except RuntimeError:  # the screen was quit while loading: the caller cleans up `loaded`
-            pass
+    async def on_cockpit_app_load_ended(self, _message: LoadEnded) -> None:
+        if self.load_error is not None:
+            self.exit(return_code=getattr(self.load_error, "code", 1))
+        elif self.loaded is not None and self.engine is None:
+            await self._filled(self.loaded)
 
     def wait_loaded(self) -> Loaded | None:
         """After the screen: wait for a loader still running (quit while loading), so what it
-        opened (a lock, a guard) is the caller's to close. None when the load failed."""
+        opened (a lock, a guard) is the caller's to close. None when the load failed or never began
+        (quit before the loader's turn: then it never will)."""
+        with self._load_lock:
+            if not self._load_started:
+                self._load_abandoned = True
+                return None
         self._load_done.wait()
         return self.loaded
 

@@ -149,3 +149,22 @@ def test_the_first_frame_imports_neither_pydantic_nor_the_engine():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_screen_ended_before_the_loaders_turn_never_loads():
+    """Quit before the loader's thread began: the caller is not kept waiting, and the loader
+    does not run later (nothing would close what it opened)."""
+    called = []
+    app = CockpitApp(loader=lambda: called.append(1), watch=False)
+    assert app.wait_loaded() is None
+    app._load()
+    assert called == [] and app.loaded is None
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_loading_frame_looks(snap_compare, size):
+    """The frame while the plan loads: the panes' boxes (one, as a tab, at 80x24), the line saying
+    what loads, and quit alone in the footer. (This loader hands over no engine, so the frame stays
+    as it is for the picture; one that blocks would hold the app's exit, which joins its thread.)"""
+    app = CockpitApp(loader=lambda: None, loading="loading the plan plan.toml and its journal", watch=False)
+    assert snap_compare(app, terminal_size=size)
