@@ -58,6 +58,9 @@ def cmd_check_config(args) -> int:
         f"{len(plan.phases)} phases ({'/'.join(str(p.weight) for p in plan.phases)} %), "
         f"{len(plan.preflight)} checks, {len(plan.triggers)} triggers, {len(plan.sign_offs)} sign-offs"
     )
+    for where, channel in plan.undeclared_channels():
+        print(f"{args.file}: warning: {where}: {channel!r} is not in [channels]: "
+              "what goes to it is journaled as not delivered", file=sys.stderr)
     return EXIT_OK
 
 

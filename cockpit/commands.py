@@ -20,12 +20,14 @@ from cockpit import headless as h
 from cockpit.headless import EXIT_FAIL, EXIT_OK, Refused, refusal
 
 RECORD_EXIT = """confirmation: none (it only journals, under the captain lock)
-exit codes: 0 journaled; 2 refused (the reasons are printed, as the screen says them), nothing
-journaled but the plan on first use; 3 a captain holds the captain lock (a screen runs), nothing journaled"""
+exit codes: 0 journaled; 2 refused (the reasons are printed, as the screen says them, a journal
+that will not take the write among them), nothing journaled but the plan on first use; 3 a captain holds the captain lock (a screen runs), nothing journaled"""
 TRAFFIC_EXIT = """confirmation: type the release version at a terminal, or --confirm VERSION without one
 exit codes: 0 done, VERIFIED at the gateway and journaled; 1 the gateway does not confirm the
 shift (the journal says so); 2 refused (the reasons are printed, as the screen says them), nothing
-sent; 3 a captain holds the captain lock (a screen runs), nothing sent
+sent; 3 a captain holds the captain lock (a screen runs), nothing sent; 4 VERIFIED at the gateway
+but the journal did not take what followed (kept in unjournaled.jsonl, journaled by the next
+append); 6 not confirmed and not journaled
 afterwards: a guard watches the triggers (one is started, detached, when none runs)"""
 PREFLIGHT_EXIT = """confirmation: none (checks only read)
 exit codes: 0 every check run passed; 1 a check failed or erred (journaled with its evidence);
@@ -257,22 +259,16 @@ def cmd_advance(args) -> int:
 
 async def _moved(engine, args, out) -> int:
     """A start or advance: said, verified at the gateway or not, and then kept guarded."""
-    if not out.records:
-        raise refusal(out.reasons)
-    h._print_records(engine, out.records)
-    if not out.ok:
-        h.report.problems += out.reasons
-        h._say(f"SHIFT NOT CONFIRMED: {'; '.join(out.reasons)}")
-        h.keep_guarded(Path(args.config), engine)  # live, the gateway unsure: all the more reason to watch
-        return EXIT_FAIL
-    st = engine.state
-    if st.status == "completed":
-        h._say(f"COMPLETED: {engine.plan.release.name} {engine.plan.release.version} is the release")
-    else:
-        h._say(f"VERIFIED: the gateway reads canary {st.weight} %; {engine.plan.phases[st.phase].name} soaks "
-               f"for {_soak(engine.plan.phases[st.phase].soak)}")
-    h.keep_guarded(Path(args.config), engine)
-    return EXIT_OK
+    def verified() -> str:
+        st = engine.state
+        if st.status == "completed":
+            return f"COMPLETED: {engine.plan.release.name} {engine.plan.release.version} is the release"
+        if out.unjournaled:  # the fold has not seen the phase start: say what the gateway read
+            return f"VERIFIED: the gateway reads canary {out.unjournaled[0].weight} %"
+        phase = engine.plan.phases[st.phase]
+        return f"VERIFIED: the gateway reads canary {st.weight} %; {phase.name} soaks for {_soak(phase.soak)}"
+
+    return h.moved(engine, out, Path(args.config), verified)
 
 
 def _soak(soak) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import math
 import os
@@ -769,6 +770,9 @@ class Plan(Model):
                     errors.append(f"phases.{i}.gate.auto.{j}.source: an alertmanager criterion needs an [alertmanager] section")
         for i, lvl in enumerate(self.escalation):  # extra pages are new: they must name a channel
             errors += [f"escalation.{i}.pages: no channel {c!r} in [channels]" for c in lvl.pages if c not in self.channels]
+        for where, c in self.undeclared_channels():  # a typo of a declared name sends nowhere: refused
+            if near := difflib.get_close_matches(c, list(self.channels), n=1, cutoff=0.75):
+                errors.append(f"{where}: no channel {c!r} in [channels] (did you mean {near[0]!r}?)")
         if self.kill_switch.gateway not in self.gateways:
             errors.append(f"kill_switch.gateway: {self.kill_switch.gateway!r} is not a declared gateway")
         dialect = self.prometheus.dialect if self.prometheus else "promql"
@@ -779,6 +783,16 @@ class Plan(Model):
         if errors:
             raise ValueError("; ".join(errors))
         return self
+
+    def undeclared_channels(self) -> list[tuple[str, str]]:
+        """(field, name) of every channel the plan sends to that [channels] does not declare, when
+        it declares any: those messages are journaled as not delivered. check-config warns."""
+        if not self.channels:
+            return []
+        named = [(f"escalation.{i}.channel", lvl.channel) for i, lvl in enumerate(self.escalation)]
+        named += [(f"budget.alerts.{i}.channel", a.channel) for i, a in enumerate(self.budget.alerts)]
+        named.append(("kill_switch.notify", self.kill_switch.notify))
+        return [(where, c) for where, c in named if c and c not in self.channels]
 
     # Helpers the engine and the screen share.
     def role_title(self, role: str) -> str:

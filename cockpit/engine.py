@@ -8,6 +8,8 @@ the read-back, the verified result. The screen and the CLI only call these comma
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
@@ -48,6 +50,37 @@ class Outcome:
     @classmethod
     def refused(cls, reasons: list[str]) -> "Outcome":
         return cls(False, reasons)
+
+
+NOT_RECORDED = "not recorded, and nothing was sent to the gateway"
+
+
+def journal_refuses(command):
+    """A command whose journal write fails is refused, in words, instead of raising.
+
+    Every gateway call is journaled first (its intent), so a write that fails before one
+    means nothing was sent; what a command learns after a gateway call is kept aside
+    (`Engine._keep`) rather than raised. The screen and the CLI then say it like any refusal.
+    """
+    def refused(e: Exception) -> Outcome:
+        return Outcome.refused([f"JOURNAL NOT WRITTEN: {e}: {NOT_RECORDED}"])
+
+    if inspect.iscoroutinefunction(command):
+        @functools.wraps(command)
+        async def run_async(*args, **kwargs) -> Outcome:
+            try:
+                return await command(*args, **kwargs)
+            except (JournalError, OSError) as e:
+                return refused(e)
+        return run_async
+
+    @functools.wraps(command)
+    def run(*args, **kwargs) -> Outcome:
+        try:
+            return command(*args, **kwargs)
+        except (JournalError, OSError) as e:
+            return refused(e)
+    return run
 
 
 def plan_snapshot(plan: Plan) -> ev.PlanLoaded:
@@ -189,6 +222,7 @@ class Engine:
 
     # -- preflight -----------------------------------------------------------------------------
 
+    @journal_refuses
     async def run_preflight(self, check_id: str | None = None) -> Outcome:
         """Run one check, or all of them concurrently; each result is journaled with its evidence."""
         if refused := self._guard():
@@ -214,6 +248,7 @@ class Engine:
         ]
         return Outcome(True, records=records)
 
+    @journal_refuses
     def waive(self, check: str, reason: str) -> Outcome:
         if refused := self._guard():
             return refused
@@ -221,6 +256,7 @@ class Engine:
             return Outcome.refused(reasons)
         return Outcome(True, records=[self._append(ev.CheckWaived(check=check, reason=reason.strip()))])
 
+    @journal_refuses
     def sign_off(self, role: str, name: str, note: str = "") -> Outcome:
         if refused := self._guard():
             return refused
@@ -232,6 +268,7 @@ class Engine:
 
     # -- the rollout ---------------------------------------------------------------------------
 
+    @journal_refuses
     async def start(self) -> Outcome:
         """Start the rollout and shift to the first phase's weight."""
         if refused := self._guard():
@@ -243,6 +280,7 @@ class Engine:
         outcome.records.insert(0, started)
         return outcome
 
+    @journal_refuses
     async def advance(self) -> Outcome:
         """Move to the next phase, or from the last phase complete the rollout."""
         if refused := self._guard():
@@ -259,27 +297,31 @@ class Engine:
         shifted = await self._shift(weight, phase)
         if not shifted.ok:
             return shifted
-        record = self._append(ev.PhaseStarted(phase=phase, weight=weight))
-        return Outcome(True, records=shifted.records + [record])
+        aside = shifted.unjournaled  # kept in order: a write that works again journals them first
+        record = self._keep(ev.PhaseStarted(phase=phase, weight=weight), shifted.reasons, aside)
+        return Outcome(True, shifted.reasons, shifted.records + [r for r in [record] if r], aside)
 
     async def _shift(self, weight: int, phase: int) -> Outcome:
         """Intent, gateway call, read-back, verified result: never "done" on the caller's word."""
         if self.gateway is None:
             return Outcome.refused(["no gateway configured"])
         intent = self._append(ev.TrafficShiftRequested(weight=weight, phase=phase))
+        alarms: list[str] = []  # from here on the gateway may have changed: a failed write is kept aside
+        aside: list[ev.Payload] = []
         try:
             await self.gateway.set_weight(weight)
             seen = await self.gateway.read()
         except GatewayError as e:
-            result = self._append(ev.TrafficShiftResult(weight=weight, verified=False, error=str(e)))
-            return Outcome(False, [f"traffic shift to {weight} % failed: {e}"], [intent, result])
+            result = self._keep(ev.TrafficShiftResult(weight=weight, verified=False, error=str(e)), alarms, aside)
+            return Outcome(False, [f"traffic shift to {weight} % failed: {e}"] + alarms,
+                           [r for r in (intent, result) if r], aside)
         share = self._share(seen)
         verified = share == weight
         error = "" if verified else f"gateway reads back {self._describe(seen)}, wanted {weight} %"
-        result = self._append(
-            ev.TrafficShiftResult(weight=weight, verified=verified, observed_weight=share, error=error)
+        result = self._keep(
+            ev.TrafficShiftResult(weight=weight, verified=verified, observed_weight=share, error=error), alarms, aside
         )
-        return Outcome(verified, [error] if error else [], [intent, result])
+        return Outcome(verified, ([error] if error else []) + alarms, [r for r in (intent, result) if r], aside)
 
     def _share(self, seen: GatewayState) -> int | None:
         """The canary's real share of traffic: 0 with the kill flag set, whatever weight it keeps."""
@@ -289,6 +331,7 @@ class Engine:
         flag = self.plan.kill_switch.flag
         return f"weight {seen.weight}, {flag}={'unknown' if seen.enabled is None else str(seen.enabled).lower()}"
 
+    @journal_refuses
     async def shift(self, weight: int) -> Outcome:
         """An operator shift outside the TUI (see rules.shift_refusals): up one phase is an advance;
         the current weight is re-asserted; an earlier phase's weight is a partial rollback that
@@ -304,6 +347,7 @@ class Engine:
             return await self._shift(weight, target)
         return await self._enter_phase(target)
 
+    @journal_refuses
     async def reconcile(self) -> Outcome:
         """On start-up: read the gateway back and compare it with the journal.
 
@@ -374,6 +418,7 @@ class Engine:
         return Outcome(out.ok, [detail] + alarms + out.reasons, [r for r in [record] if r] + out.records,
                        aside + out.unjournaled)
 
+    @journal_refuses
     def decide(self, role: str, decision: str, name: str, note: str = "") -> Outcome:
         """Record one owner role's GO or NO-GO for the current phase's gate."""
         if refused := self._guard():
@@ -500,6 +545,7 @@ class Engine:
 
         return [self._append(p) for p in round_events(self.state, self.paging_policy(), self.clock.now())]
 
+    @journal_refuses
     def acknowledge(self, incident: str, name: str, via: str = "cli") -> Outcome:
         """Someone has it: the incident stops climbing, and every channel paged is told."""
         if refused := self._guard():
@@ -571,6 +617,7 @@ class Engine:
             )))
         return records
 
+    @journal_refuses
     def post_deploy_done(self, item: str, name: str, note: str = "") -> Outcome:
         """Tick an item of the post-deployment plan off, with who did it (core.postdeploy's rule)."""
         from cockpit.core.postdeploy import tick_refusal
@@ -583,6 +630,7 @@ class Engine:
             return Outcome.refused([why])
         return Outcome(True, records=[self._append(ev.PostDeploymentDone(item=item, name=name.strip(), evidence=note.strip()))])
 
+    @journal_refuses
     def note(self, text: str) -> Outcome:
         if refused := self._guard():
             return refused

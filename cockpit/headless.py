@@ -8,12 +8,13 @@ Exit codes:
      traffic that does not fall)
   2  refused or misconfigured, and 3 captain lock held (as `cockpit run`): both with nothing
      journaled and nothing sent to the gateway
-  4  `kill` only: VERIFIED at the gateway, but the journal did not take its events: they are
-     kept in the state dir's unjournaled.jsonl (journaled by the next append) or, if even that
-     failed, printed for you to write down
+  4  `kill`, `shift`, `start`, `advance`: VERIFIED at the gateway, but the journal did not take
+     what followed the gateway call: kept in the state dir's unjournaled.jsonl (journaled by the
+     next append) or, if even that failed, printed for you to write down
   5  crashed: an unexpected error; the kill may or may not have reached the gateway: read it
      back (`cockpit reconcile`, or the gateway itself)
-  6  `kill` only: KILL NOT CONFIRMED and the journal did not take its events either
+  6  `kill`, `shift`, `start`, `advance`: NOT CONFIRMED at the gateway, and the journal did not
+     take its events either
 
 Who may run what:
 - `kill` needs no captain lock: an emergency from a second terminal must work while the
@@ -50,7 +51,8 @@ unjournaled.jsonl or printed); 5 crashed (read the gateway back); 6 KILL NOT CON
 needs no captain lock: works while a captain's screen runs"""
 SHIFT_EXIT_CODES = """confirmation: type the release version at a terminal, or --confirm VERSION without one
 exit codes: 0 VERIFIED at the gateway and journaled; 1 the gateway does not confirm the shift;
-2 refused (the reasons are printed), nothing sent; 3 a captain holds the captain lock, nothing sent"""
+2 refused (the reasons are printed), nothing sent; 3 a captain holds the captain lock, nothing sent;
+4 VERIFIED but not journaled (kept in unjournaled.jsonl); 6 not confirmed and not journaled"""
 RECONCILE_EXIT_CODES = """confirmation: none (it only reads the gateway back, and pulls an interrupted kill again)
 exit codes: 0 the gateway agrees with the journal; 1 it disagrees or cannot be read;
 2 refused; 3 a captain holds the captain lock"""
@@ -517,17 +519,31 @@ async def _shift(engine, args) -> int:
     _confirm(plan, args.confirm, f"{kind} {plan.phases[target].name} on {plan.release.name} {plan.release.version}: "
                                  f"canary from {state.weight} % to {args.weight} %")
     out = await engine.shift(args.weight)  # the rules again, in the engine
-    if not out.records:
+    return moved(engine, out, Path(args.config), lambda: f"VERIFIED: the gateway reads canary {args.weight} %")
+
+
+def moved(engine, out, config: Path, verified: Callable[[], str]) -> int:
+    """A command that moved traffic (shift, start, advance): said, verified at the gateway or
+    not, journaled or kept aside, then kept guarded. Exit 0/1 as for any command; 4 and 6 as for
+    the kill when the journal did not take what happened after the gateway call."""
+    if not out.records and not out.unjournaled:
         raise refusal(out.reasons)
     _print_records(engine, out.records)
+    unwritten = [r for r in out.reasons if r.startswith("JOURNAL NOT WRITTEN")]
     if not out.ok:
         report.problems += out.reasons
-        _say(f"SHIFT NOT CONFIRMED: {'; '.join(out.reasons)}")
-        keep_guarded(args.config, engine)  # live, the gateway unsure: all the more reason to watch
-        return EXIT_FAIL
-    _say(f"VERIFIED: the gateway reads canary {engine.state.weight} %")
-    keep_guarded(args.config, engine)
-    return EXIT_OK
+        _say(f"SHIFT NOT CONFIRMED: {'; '.join(r for r in out.reasons if r not in unwritten)}")
+    else:
+        report.problems += unwritten
+        _say(verified())
+    if out.unjournaled:
+        _say(*unwritten, "the gateway has changed, but the JOURNAL DOES NOT SAY SO YET "
+             f"({len(out.unjournaled)} events not journaled): free the disk or fix the journal; "
+             "the next append journals them", err=True)
+    keep_guarded(config, engine)  # live, and the gateway or the journal unsure: all the more reason to watch
+    if out.unjournaled:
+        return EXIT_UNJOURNALED if out.ok else EXIT_FAIL_UNJOURNALED
+    return EXIT_OK if out.ok else EXIT_FAIL
 
 
 def cmd_reconcile(args) -> int:

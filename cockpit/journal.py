@@ -22,10 +22,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from pydantic import ValidationError
+import msgspec
 
 from cockpit.core.events import (
-    GENESIS, Actor, JournaledLate, Payload, Record, TornTailQuarantined, make_record, parse_record,
+    GENESIS, Actor, JournaledLate, Payload, Record, RecordError, TornTailQuarantined, make_record, parse_record,
 )
 from cockpit.lease import HolderLock, holder
 from cockpit.journal_head import HEAD, Head, HeadUnreadable, compare, read_head, write_head
@@ -36,6 +36,8 @@ JOURNAL = "journal.jsonl"
 APPEND_LOCK = "journal.lock"
 _PREFIX = b'{"hash":"'
 _BODY_AT = len(_PREFIX) + 64 + 2  # after `{"hash":"<64 hex>",`
+_NO_HASH = b'{"hash":"",'  # how a record with hash="" starts when encoded (hash is its first field)
+_ENCODE = msgspec.json.Encoder().encode
 
 
 class JournalError(Exception):
@@ -51,9 +53,16 @@ def _hash(body: bytes) -> str:
 
 
 def _encode(record: Record) -> tuple[bytes, str]:
-    body = record.model_dump_json(exclude={"hash"}).encode()
-    digest = _hash(body)
-    return _PREFIX + digest.encode() + b'",' + body[1:] + b"\n", digest
+    """The record's line (its hash field set from the rest of the line) and that hash."""
+    rest = _ENCODE(msgspec.structs.replace(record, hash=""))[len(_NO_HASH):]
+    digest = _hash(b"{" + rest)
+    return _PREFIX + digest.encode() + b'",' + rest + b"\n", digest
+
+
+def _invalid(e: RecordError) -> str:
+    """msgspec's "Expected `int`, got `str` - at `$.payload.phase`" as "payload.phase: Expected `int`, got `str`"."""
+    what, sep, where = str(e).rpartition(" - at `$")
+    return f"{where.lstrip('.').rstrip('`')}: {what}" if sep else str(e)
 
 
 @dataclass
@@ -79,10 +88,8 @@ class Scan:
 def _check_line(raw: bytes, lineno: int, prev_hash: str, expect_seq: int) -> tuple[Record | None, Problem | None]:
     try:
         record = parse_record(raw)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return None, Problem(lineno, "invalid", f"{where}: {first['msg']}")
+    except RecordError as e:
+        return None, Problem(lineno, "invalid", _invalid(e))
     if not raw.startswith(_PREFIX) or _hash(b"{" + raw[_BODY_AT:]) != record.hash:
         return None, Problem(lineno, "edited", f"seq {record.seq}: its hash does not match its content")
     if record.seq != expect_seq:
@@ -114,7 +121,7 @@ def scan_bytes(data: bytes, *, start_seq: int = 1, prev_hash: str = GENESIS, fir
         for i, raw in enumerate(lines):
             try:
                 record = parse(raw)
-            except ValidationError:
+            except RecordError:
                 record = None
             if (
                 record is None
@@ -428,6 +435,8 @@ class Journal:
         that succeeds journals it. Raises JournalError when even that cannot be written."""
         if self.readonly:
             raise ReadOnlyJournal(f"{self.path}: opened read-only (observer mode)")
+        _checked_line(make_record(seq=1, ts=ts, actor=actor, payload=payload, prev=GENESIS),
+                      f"{self.state_dir / ASIDE}: nothing kept aside")  # the next append could not journal it
         try:
             with self._locked():
                 return keep(self.state_dir, payload, actor=actor, ts=ts, error=error)
@@ -499,9 +508,9 @@ class Journal:
 
     def _write(self, payload: Payload, *, actor: Actor, ts: datetime) -> Record:
         """One line at the journal's end, fsync'd; on any failure cut back to where it was."""
-        record = make_record(seq=len(self._records) + 1, ts=ts, actor=actor, payload=payload, prev=self._last_hash)
-        line, digest = _encode(record)
-        record = record.model_copy(update={"hash": digest})
+        line, record = _checked_line(
+            make_record(seq=len(self._records) + 1, ts=ts, actor=actor, payload=payload, prev=self._last_hash),
+            f"{self.path}: nothing appended")
         try:
             fd, created = open_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, SHARED_MODE,
                                     "appending to the journal")
@@ -554,6 +563,21 @@ class Journal:
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
+
+
+def _checked_line(record: Record, refused: str) -> tuple[bytes, Record]:
+    """The record's line, and the record as a replay will read it back from that line.
+
+    An event struct is not validated when it is built; its line is, here, by the decoder a
+    replay uses: a line that would not replay (a wrong type, a kind that is not its payload's)
+    is refused with JournalError, and the record kept in memory equals what a replay will see
+    (tuples, not lists; floats where a float is due)."""
+    try:
+        line, _ = _encode(record)
+        return line, parse_record(line[:-1])
+    except (msgspec.MsgspecError, TypeError, ValueError) as e:  # not valid; not encodable (a Path, a lone surrogate)
+        why = _invalid(e) if isinstance(e, RecordError) else str(e)
+        raise JournalError(f"{refused}: {record.kind} is not a valid event: {why}") from None
 
 
 def _now() -> datetime:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import ValidationError
+import msgspec
 
-from cockpit.core.events import Actor, Payload, parse_record
+from cockpit.core.events import Actor, Payload, RecordError, parse_record
 from cockpit.statedir import SHARED_MODE, open_file
 
 ASIDE = "unjournaled.jsonl"
@@ -36,10 +36,9 @@ class KeptEvent:
 def keep(state_dir: Path, payload: Payload, *, actor: Actor, ts: datetime, error: str) -> Path:
     """Append one event to the side file, fsync'd (the caller holds the journal's lock)."""
     path = Path(state_dir) / ASIDE
-    line = json.dumps({
-        "ts": ts.isoformat(), "actor": actor.model_dump(), "kind": payload.KIND,
-        "payload": payload.model_dump(mode="json"), "error": error,
-    }).encode() + b"\n"
+    line = msgspec.json.encode({  # the journal's encoder: what the journal would have written
+        "ts": ts, "actor": actor, "kind": payload.KIND, "payload": payload, "error": error,
+    }) + b"\n"
     fd, created = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, SHARED_MODE, "keeping an unjournaled event")
     try:
         view = memoryview(line)
@@ -69,9 +68,9 @@ def read_kept(state_dir: Path) -> tuple[list[KeptEvent], int]:
         try:
             doc = json.loads(raw)
             envelope = {"hash": "", "v": 1, "seq": 1, "prev": "", **{k: doc[k] for k in ("ts", "actor", "kind", "payload")}}
-            record = parse_record(json.dumps(envelope))
+            record = parse_record(msgspec.json.encode(envelope))
             kept.append(KeptEvent(record.ts, record.actor, record.payload, str(doc.get("error", ""))))
-        except (ValueError, KeyError, TypeError, ValidationError):
+        except (ValueError, KeyError, TypeError, RecordError):
             bad += 1
     return kept, bad
 

@@ -339,3 +339,34 @@ def test_preflight_refusals_follow_the_screens_offer(plan):
         st = RolloutState()
         st.plan, st.status = plan_snapshot(plan), status
         assert (rules.preflight_refusals(st) == []) == ("run_checks" in available_actions(st)), status
+
+
+def test_a_start_whose_journal_fails_after_the_gateway_moved_exits_4_and_keeps_it_aside(capsys, config, flags, guard, monkeypatch):
+    """The flag API moved and read back 5 %, then the journal would not take the result: the start
+    is VERIFIED but not journaled (exit 4, as the kill's), its events wait in unjournaled.jsonl and
+    the next command journals them, late and in order."""
+    from cockpit.journal import Journal as RealJournal, JournalError
+
+    ready(capsys, config)
+    write = RealJournal._write
+
+    def disk_full_after_the_intent(self, payload, **kw):
+        if payload.KIND in ("traffic_shift_result", "phase_started"):
+            raise JournalError(f"{self.path}: cannot append: No space left on device [ENOSPC]")
+        return write(self, payload, **kw)
+
+    monkeypatch.setattr(RealJournal, "_write", disk_full_after_the_intent)
+    code, out, err = cockpit(capsys, "start", "--config", str(config), "--confirm", VERSION, "--json")
+    doc = json.loads(out)
+    assert "VERIFIED: the gateway reads canary 5 %" in err and "the JOURNAL DOES NOT SAY SO YET" in err
+    assert code == 4 and doc["outcome"] == "done, not journaled", doc
+    assert flags.flags["canary.weight"] == 5  # the gateway moved
+    kinds = {r.seq: r.kind for r in journal(config)}
+    assert [kinds[s] for s in doc["written"]] == ["rollout_started", "traffic_shift_requested"]
+    assert doc["problems"][0].startswith("JOURNAL NOT WRITTEN (traffic_shift_result): ")
+    assert len(guard) == 1  # a guard watches all the same
+    monkeypatch.setattr(RealJournal, "_write", write)
+    assert cockpit(capsys, "note", "disk freed", "--config", str(config))[0] == 0
+    late = [r.kind for r in journal(config)][-4:]
+    assert late == ["journaled_late", "traffic_shift_result", "phase_started", "note"]
+    assert state(config).phase == 0 and state(config).weight == 5

@@ -231,10 +231,13 @@ def test_a_full_disk_mid_append_keeps_the_journal_valid_and_the_kill_goes_out(pl
     engine.ensure_plan()
     live(engine, clock)
     fill(small_disk)
-    with pytest.raises(JournalError, match=r"cannot append: No space left on device \[ENOSPC\]"):
-        for _ in range(100):  # the journal's last page fills up too
-            before = (state_dir / JOURNAL).read_bytes()
-            engine.note("n" * 200)
+    for _ in range(100):  # the journal's last page fills up too
+        before = (state_dir / JOURNAL).read_bytes()
+        if not (noted := engine.note("n" * 200)).ok:
+            break
+    assert noted.reasons == [f"JOURNAL NOT WRITTEN: {state_dir / JOURNAL}: cannot append: No space left on device "
+                             f"[ENOSPC]; the journal still ends at event {len(engine.journal.records)}: "
+                             "not recorded, and nothing was sent to the gateway"], noted.reasons
     assert (state_dir / JOURNAL).read_bytes() == before  # the partial line was cut back
     out = run(engine.kill("p95 regression"))
     assert out.ok and gateway.enabled is False  # the gateway confirms, whatever the disk says
@@ -259,3 +262,90 @@ def test_a_kill_with_a_journal_broken_mid_file_still_reaches_the_gateway(engine,
     assert out.ok and engine.gateway.enabled is False
     assert out.reasons[0].startswith(f"JOURNAL NOT WRITTEN (kill_requested): {path}: line ")
     assert (state_dir / ASIDE).exists()
+
+
+_ADVANCE_UNDER_A_FILE_SIZE_LIMIT = """
+    import asyncio, json, sys
+    from datetime import datetime
+    from cockpit.clock import ManualClock
+    from cockpit.core import events as ev
+    from cockpit.engine import Engine
+    from cockpit.journal import Journal
+    from cockpit.seed import seed_plan
+    from tests.support import MemoryGateway
+
+    gateway = MemoryGateway()
+    gateway.weight = 5
+    engine = Engine(seed_plan(), Journal(sys.argv[1]), clock=ManualClock(datetime.fromisoformat(sys.argv[2])),
+                    actor=ev.Actor(user="bob", host="bastion", role="cli"), gateway=gateway)
+    out = asyncio.run(engine.advance())
+    print(json.dumps(dict(ok=out.ok, reasons=out.reasons, written=[r.kind for r in out.records],
+                          unjournaled=[p.KIND for p in out.unjournaled], gateway=gateway.calls, weight=gateway.weight)))
+"""
+
+
+def _advance_under(limit_after: int, state_dir, clock) -> dict:
+    before = (state_dir / JOURNAL).stat().st_size
+    child = spawn(_ADVANCE_UNDER_A_FILE_SIZE_LIMIT, str(state_dir), clock.now().isoformat(), limit=before + limit_after)
+    return json.loads(finish(child))
+
+
+def _advance_lines(engine, state_dir, clock, tmp_path) -> list[int]:
+    """The sizes of the lines an advance writes, found by doing it once in a copy of the state dir."""
+    import shutil
+
+    dry = tmp_path / "dry"
+    shutil.copytree(state_dir, dry)
+    n = len(engine.journal.records)
+    report = _advance_under(10**9, dry, clock)
+    assert report["ok"] and report["written"] == ["traffic_shift_requested", "traffic_shift_result", "phase_started"]
+    return [len(line) + 1 for line in (dry / JOURNAL).read_bytes().splitlines()[n:]]
+
+
+def test_an_advance_whose_journal_fills_after_the_gateway_moved_keeps_its_result_aside(engine, state_dir, clock, tmp_path):
+    """The journal takes the intent, then not the read-back: the shift is done and verified at the
+    gateway, so the advance says so, with JOURNAL NOT WRITTEN, and nothing raises; the result and the
+    phase start wait in the side file and are journaled, in order, by the next append."""
+    from tests.test_engine import pass_gate
+
+    pass_gate(engine, clock)
+    intent, _result, _phase = _advance_lines(engine, state_dir, clock, tmp_path)
+    report = _advance_under(intent + 10, state_dir, clock)
+    assert report["ok"] is True
+    assert report["weight"] == 25 and "set_weight 25" in report["gateway"]
+    assert report["written"] == ["traffic_shift_requested"]
+    assert report["unjournaled"] == ["traffic_shift_result", "phase_started"]
+    assert report["reasons"][0].startswith("JOURNAL NOT WRITTEN (traffic_shift_result): ")
+    assert "File too large" in report["reasons"][0] and f"kept in {state_dir / ASIDE}" in report["reasons"][0]
+    assert verify(state_dir).problem is None  # cut back, nothing half-written
+    n = len(engine.journal.records)
+    assert engine.note("the disk has room again").ok
+    late = [r.kind for r in engine.journal.records[n:]]
+    assert late == ["traffic_shift_requested", "journaled_late", "traffic_shift_result", "phase_started", "note"]
+    assert engine.state.weight == 25 and engine.state.phase == 1 and engine.state.pending_shift is None
+
+
+def test_an_advance_whose_journal_will_not_take_the_intent_sends_nothing(engine, state_dir, clock, tmp_path):
+    from tests.test_engine import pass_gate
+
+    pass_gate(engine, clock)
+    intent, _result, _phase = _advance_lines(engine, state_dir, clock, tmp_path)
+    report = _advance_under(intent - 10, state_dir, clock)
+    assert report["ok"] is False and report["written"] == [] and report["unjournaled"] == []
+    assert report["gateway"] == [] and report["weight"] == 5
+    assert report["reasons"] == [report["reasons"][0]] and report["reasons"][0].startswith("JOURNAL NOT WRITTEN: ")
+    assert report["reasons"][0].endswith("not recorded, and nothing was sent to the gateway")
+    assert not (state_dir / ASIDE).exists() and verify(state_dir).problem is None
+
+
+def test_a_note_the_journal_refuses_is_refused_in_words(engine, state_dir, monkeypatch):
+    """The screen calls the engine from key handlers: a journal error must come back as a refusal
+    the screen shows, never as an exception that takes the captain's screen down."""
+    def full(*_a, **_k):
+        raise JournalError(f"{state_dir / JOURNAL}: cannot append: No space left on device [ENOSPC]")
+
+    calls = list(engine.gateway.calls)
+    monkeypatch.setattr(engine.journal, "append", full)
+    for out in (engine.note("x"), engine.decide("sre", "GO", "alice"), run(engine.shift(5))):
+        assert not out.ok and out.reasons[0].startswith("JOURNAL NOT WRITTEN: ") and "ENOSPC" in out.reasons[0]
+    assert engine.gateway.calls == calls  # the re-assert's intent was not journaled: nothing sent

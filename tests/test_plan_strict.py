@@ -101,6 +101,10 @@ MALFORMED = {
     "duplicate budget categories": (put("budget.categories.1.id", "infrastructure"), "budget.categories", "duplicate category ids ['infrastructure']"),
     "duplicate sign-offs": (put("sign_offs", ["po", "sre", "po"]), "sign_offs", "duplicate sign-offs ['po']"),
     "duplicate check ids": (put("preflight.1.id", "freeze_window"), "preflight", "duplicate ids ['freeze_window']"),
+    # a plan that delivers sends only to channels it declares
+    "escalation channel typo": (put("escalation.0.channel", "#sre-oncal"), "escalation.0.channel", "no channel '#sre-oncal' in [channels] (did you mean '#sre-oncall'?)"),
+    "budget alert channel typo": (put("budget.alerts.1.channel", "#finpos"), "budget.alerts.1.channel", "no channel '#finpos' in [channels] (did you mean '#finops'?)"),
+    "kill notify typo": (put("kill_switch.notify", "#error-budgte"), "kill_switch.notify", "no channel '#error-budgte' in [channels] (did you mean '#error-budget'?)"),
     # the release version the kill is confirmed with
     "empty version": (put("release.version", ""), "release.version", "must not be empty"),
     "trailing space version": (put("release.version", "v0.1.0 "), "release.version", "whitespace"),
@@ -254,3 +258,17 @@ def test_demo_refuses_a_speed_that_is_not_one(speed, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "argument --speed:" in err and "Traceback" not in err
+
+
+def test_a_channel_the_plan_sends_to_but_does_not_declare_is_a_warning(tmp_path):
+    """Declaring only some channels is allowed (the rest are journaled as not delivered), and
+    check-config says which; a near miss of a declared name is refused above."""
+    data = tomllib.loads(EXAMPLE.read_text())
+    del data["channels"]["#finops"]
+    path = tmp_path / "plan.toml"
+    path.write_text(tomli_w.dumps(data))
+    code, out, err = check_config(path)
+    assert code == 0 and "ok:" in out
+    warned = [line for line in err.splitlines() if "warning" in line]
+    assert warned == [f"{path}: warning: budget.alerts.{i}.channel: '#finops' is not in [channels]: "
+                      "what goes to it is journaled as not delivered" for i in range(4)], err

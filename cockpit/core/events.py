@@ -1,11 +1,16 @@
-"""Every fact the cockpit learns or causes, as typed journal records (schema version 1)."""
+"""Every fact the cockpit learns or causes, as typed journal records (schema version 1).
+
+msgspec Structs, so a replay validates every line quickly (the plan stays pydantic, in config.py).
+A Struct is not validated when it is built: a record is checked when the journal writes it, by
+reading its encoded line back with the same decoder a replay uses (`parse_record`).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+import msgspec
 
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
@@ -13,18 +18,36 @@ GENESIS = "0" * 64
 CheckStatus = Literal["pass", "fail", "error"]
 Decision = Literal["GO", "NO-GO"]
 
+# What parse_record raises for a line that is not a record: msgspec.ValidationError (a wrong
+# type, a missing or unknown field, a kind that does not match its payload) or a DecodeError
+# (not JSON); the first is a subclass of the second.
+RecordError = msgspec.DecodeError
 
-class Payload(BaseModel):
+
+class _Meta(msgspec.StructMeta):
+    """Every event struct is keyword-only (as the pydantic models were), which also lets a field
+    with a default come before one without; msgspec does not inherit kw_only, so it is set here."""
+
+    def __new__(mcls, name, bases, namespace, **kwargs):
+        kwargs.setdefault("kw_only", True)
+        return super().__new__(mcls, name, bases, namespace, **kwargs)
+
+
+class _Struct(msgspec.Struct, metaclass=_Meta, frozen=True, forbid_unknown_fields=True, gc=False):
+    """Frozen, unknown fields refused. gc=False: the garbage collector does not track events (a
+    replay makes 100,000s that live as long as the process); they cannot be part of a reference
+    cycle, as nothing in a record refers back to it."""
+
+
+class Payload(_Struct):
     """What happened. Subclasses set KIND, the event's name in the journal."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     KIND: ClassVar[str] = ""
 
 
-class Actor(BaseModel):
+class Actor(_Struct):
     """Who caused an event: user@host and the role they act in (captain, observer, engine)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     user: str
     host: str
     role: str = "captain"
@@ -36,8 +59,7 @@ class Actor(BaseModel):
 # --- the plan and preflight -------------------------------------------------------------------
 
 
-class PhaseSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class PhaseSpec(_Struct):
     name: str
     weight: int
     soak_s: float
@@ -400,10 +422,11 @@ PAYLOADS: tuple[type[Payload], ...] = (
 # --- the record -------------------------------------------------------------------------------
 
 
-class Record(BaseModel):
-    """One journal line: envelope plus payload. `hash` covers everything else on the line."""
+class Record(_Struct):
+    """One journal line: envelope plus payload. `hash` covers everything else on the line.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    The fields stay in this order: it is the order of the line (hash first)."""
+
     hash: str = ""
     v: int = SCHEMA_VERSION
     seq: int
@@ -414,21 +437,56 @@ class Record(BaseModel):
     prev: str
 
 
-# One generated record class per payload, so a line validates in one pass on its `kind` tag.
+# One record class per payload (`kind` a literal, `payload` that class; a subclass keeps the
+# fields where Record has them), so a line validates in one pass once its kind is known.
 _RECORDS = [
-    create_model(
-        f"{p.__name__}Record", __base__=Record, kind=(Literal[p.KIND], ...), payload=(p, ...)
-    )
+    _Meta(f"{p.__name__}Record", (Record,), {"__module__": __name__, "__qualname__": f"{p.__name__}Record",
+                                            "__annotations__": {"kind": Literal[p.KIND], "payload": p}})
     for p in PAYLOADS
 ]
-_RECORD = TypeAdapter(Annotated[Union[tuple(_RECORDS)], Field(discriminator="kind")])
 _BY_KIND = {p.KIND: cls for p, cls in zip(PAYLOADS, _RECORDS)}
+_DECODE = {p.KIND.encode(): msgspec.json.Decoder(cls).decode for p, cls in zip(PAYLOADS, _RECORDS)}
+_KIND_AT = b',"kind":"'  # as every line is written: the envelope's kind follows the actor
+
+
+class _Envelope(_Struct):
+    """A line read without its payload, to say why it is not a record when its kind is not known."""
+
+    hash: str = ""
+    v: int = SCHEMA_VERSION
+    seq: int
+    ts: datetime
+    actor: Actor
+    kind: str
+    payload: msgspec.Raw
+    prev: str
+
+
+_DECODE_ENVELOPE = msgspec.json.Decoder(_Envelope).decode
 
 
 def parse_record(line: bytes | str) -> Record:
-    """Validate one journal line (raises pydantic.ValidationError)."""
-    return _RECORD.validate_json(line)
+    """Validate one journal line (raises RecordError).
+
+    The kind is read from the line's bytes, where the journal writes it (`,"kind":"<kind>"`
+    after the actor: no string before it can hold those bytes, and the actor may hold no other
+    field), so one typed decode validates the whole line, the kind tag against its payload too."""
+    if isinstance(line, str):
+        line = line.encode()
+    _, _, rest = line.partition(_KIND_AT)
+    decode = _DECODE.get(rest[: rest.find(b'"')])
+    if decode is None:
+        _not_a_record(line)
+    return decode(line)
+
+
+def _not_a_record(line: bytes) -> NoReturn:
+    """Why a line without a known kind where the journal writes it is not a record."""
+    kind = _DECODE_ENVELOPE(line).kind  # not JSON, a missing field, a wrong type: msgspec says which
+    where = " (the journal writes it after the actor)" if kind.encode() in _DECODE else ""
+    raise msgspec.ValidationError(f"Invalid event kind {kind!r}{where} - at `$.kind`")
 
 
 def make_record(*, seq: int, ts: datetime, actor: Actor, payload: Payload, prev: str) -> Record:
+    """A record as built, not yet validated: the journal validates it when it writes it."""
     return _BY_KIND[payload.KIND](seq=seq, ts=ts, actor=actor, kind=payload.KIND, payload=payload, prev=prev)

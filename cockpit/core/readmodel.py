@@ -486,8 +486,9 @@ def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datet
         return Headline("BREACHING", f"{r.name} — {_action_words(trig)} in {format_duration(r.fires_in or 0)}{more}", "warn")
     blind = [r for r in rows if r.state in ("hold", "stale")]
     if blind:
-        holding = " — holding" if any(r.state == "hold" for r in blind) else " — stale gauges"
-        return Headline("BLIND", f"{plural(len(blind), 'trigger')} without data{holding}", "warn")
+        holding = sum(r.state == "hold" for r in blind)
+        why = "holding" if holding == len(blind) else "stale gauges" if not holding else f"{holding} holding, {len(blind) - holding} stale"
+        return Headline("BLIND", f"{plural(len(blind), 'trigger')} without data — {why}", "warn")
     if state.pending_shift is not None:
         return Headline("SHIFTING", f"to {state.pending_shift.weight} %, waiting for the gateway to confirm", "warn")
     if state.phase is None:

@@ -427,7 +427,9 @@ class CockpitApp(App):
         return False
 
     def _report(self, title: str, outcome: Outcome) -> None:
-        if not outcome.ok and outcome.reasons:
+        if outcome.unjournaled:  # the gateway moved; the journal did not take what followed
+            self.notify("\n".join(outcome.reasons), title=f"{title}: JOURNAL NOT WRITTEN", severity="error", timeout=30)
+        elif not outcome.ok and outcome.reasons:
             self.notify("\n".join(outcome.reasons), title=f"{title} refused", severity="error", timeout=12)
 
     # -- actions -------------------------------------------------------------------------------

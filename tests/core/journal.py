@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import msgspec
+
 from cockpit.core import events as ev
 from cockpit.core.state import RolloutState, fold
 from cockpit.engine import plan_snapshot
@@ -19,13 +21,19 @@ class At:
         self.payload, self.ts, self.actor = payload, ts, actor
 
 
+def journaled(record: ev.Record, digest: str) -> ev.Record:
+    """The record with this hash, as a replay reads it back: encoded and validated by parse_record,
+    as the journal does when it writes one (tuples, not lists; floats where a float is due)."""
+    return ev.parse_record(msgspec.json.encode(msgspec.structs.replace(record, hash=digest)))
+
+
 def records(plan, *payloads, gap=timedelta(seconds=1), start=T0) -> list[ev.Record]:
     out, prev, ts = [], ev.GENESIS, start
     for i, p in enumerate((plan_snapshot(plan),) + payloads):
         at = p if isinstance(p, At) else At(p)
         ts = at.ts or (start if i == 0 else ts + gap)
         r = ev.make_record(seq=i + 1, ts=ts, actor=at.actor or ACTOR, payload=at.payload, prev=prev)
-        r = r.model_copy(update={"hash": f"{i + 1:064x}"})
+        r = journaled(r, f"{i + 1:064x}")
         prev = r.hash
         out.append(r)
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import msgspec
 import pytest
 
 from cockpit.core import events as ev
@@ -95,7 +96,7 @@ def test_items_of_a_plan_document():
 
 def test_an_item_without_owner_due_or_auto(plan):
     st = completed(plan)
-    st.plan = st.plan.model_copy(update={"document": {"post_deployment": [{"id": "x", "name": "X", "auto": None}]}})
+    st.plan = msgspec.structs.replace(st.plan, document={"post_deployment": [{"id": "x", "name": "X", "auto": None}]})
     [r] = postdeploy.rows(st, DONE)
     assert (r.owner, r.due_after, r.due_at, r.state, r.auto) == ("", timedelta(0), DONE, "due_soon", "")
     assert postdeploy.rows(st, DONE + SEC)[0].state == "overdue"
@@ -130,7 +131,7 @@ def test_self_ticks_only_after_completion_and_only_for_auto_items(plan):
 
 def test_rows_say_name_and_owner_whether_done_or_not(plan):
     st = completed(plan, At(ev.PostDeploymentDone(item="x", name="guard@bastion", auto=True, evidence="e"), DONE))
-    st.plan = st.plan.model_copy(update={"document": {"post_deployment": [{"id": "x", "name": "X"}, {"id": "y", "name": "Y"}]}})
+    st.plan = msgspec.structs.replace(st.plan, document={"post_deployment": [{"id": "x", "name": "X"}, {"id": "y", "name": "Y"}]})
     done, todo = postdeploy.rows(st, DONE)
     assert (done.name, done.owner, done.done_by, done.state) == ("X", "", "cockpit", "done")  # self-ticked: said as the cockpit
     assert (todo.name, todo.owner) == ("Y", "")

@@ -17,6 +17,7 @@ from cockpit.core.state import fold
 from cockpit.core.triggers import TriggerTrack, WindowVerdict
 from cockpit.engine import plan_snapshot
 from tests.conftest import T0
+from tests.core.journal import journaled
 
 CAPTAIN = ev.Actor(user="alice", host="bastion")
 GUARD = GuardId(user="alice", host="bastion", pid=4242, since=T0)
@@ -28,7 +29,7 @@ def state_of(plan, *payloads, actor=CAPTAIN):
     out, prev = [], ev.GENESIS
     for i, p in enumerate((plan_snapshot(plan),) + payloads):
         r = ev.make_record(seq=i + 1, ts=T0 + timedelta(seconds=i), actor=actor, payload=p, prev=prev)
-        r = r.model_copy(update={"hash": f"{i + 1:064x}"})
+        r = journaled(r, f"{i + 1:064x}")
         prev = r.hash
         out.append(r)
     return fold(out)

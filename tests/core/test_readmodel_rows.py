@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace as NS
 
+import msgspec
 import pytest
 
 from cockpit.core import events as ev
@@ -15,6 +16,7 @@ from cockpit.core.evaluation import CriterionView
 from cockpit.core.triggers import TriggerTrack
 from cockpit.engine import plan_snapshot
 from tests.conftest import T0
+from tests.core.journal import journaled
 from tests.core.test_readmodel import GUARD, _kill, gate_met, live, ok_tracks, ready, round_at, state_of, verdict
 
 NOW = T0 + timedelta(minutes=6)
@@ -260,7 +262,7 @@ def test_a_journaled_fire_outranks_the_live_gauge(plan):
     row = _gauge(plan, state, "path_p95", TriggerTrack(verdict("ok", NOW, value=10.0, threshold=1200.0), NOW.timestamp(), None, (10.0,)))
     assert row == rm.TriggerRow("path_p95", "Path Queries", rm.FAIL, "1,500 ms", "> 1,250 ms", "FIRED 14:00:14", "alarm", "fired", (10.0,), 1250.0,
                                 None, "rollback")
-    no_threshold = _live_state(plan, fired.model_copy(update={"threshold": None}))
+    no_threshold = _live_state(plan, msgspec.structs.replace(fired, threshold=None))
     row = _gauge(plan, no_threshold, "path_p95", TriggerTrack(verdict("ok", NOW, value=10.0, threshold=1100.0), NOW.timestamp()))
     assert (row.limit, row.threshold) == ("> 1,100 ms", None)
     # after the rollback the fired row still says what fired
@@ -396,6 +398,9 @@ def test_blind_counts_the_triggers_holding_for_want_of_data(plan):
     stale = ok_tracks(plan, NOW)
     stale["error_rate"] = TriggerTrack(verdict("ok", NOW, value=0.01, threshold=0.02), (NOW - timedelta(minutes=2)).timestamp(), "timeout")
     assert _head(plan, state, round_at(NOW, stale)) == rm.Headline("BLIND", "1 trigger without data — stale gauges", "warn")
+    both = ok_tracks(plan, NOW, path_p95=_hold(NOW))
+    both["error_rate"] = stale["error_rate"]
+    assert _head(plan, state, round_at(NOW, both)) == rm.Headline("BLIND", "2 triggers without data — 1 holding, 1 stale", "warn")
 
 
 def test_a_breach_outranks_blindness_and_a_fire_outranks_a_breach(plan):
@@ -928,7 +933,7 @@ def _fold_at(plan, *timed):
     out, prev = [], ev.GENESIS
     for i, (s, p) in enumerate(((0, plan_snapshot(plan)),) + timed):
         r = ev.make_record(seq=i + 1, ts=T0 + timedelta(seconds=s), actor=ev.Actor(user="alice", host="bastion"), payload=p, prev=prev)
-        r = r.model_copy(update={"hash": f"{i + 1:064x}"})
+        r = journaled(r, f"{i + 1:064x}")
         prev = r.hash
         out.append(r)
     return fold(out)

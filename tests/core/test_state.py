@@ -19,6 +19,7 @@ from cockpit.core.state import (
 )
 from tests.conftest import T0
 from tests.core.journal import ACTOR, At, at_phase, records, ready, state
+from tests.fixtures.journal_v1_all_kinds import PAYLOADS as ALL_KINDS
 
 BOB = ev.Actor(user="bob", host="bastion2")
 SEC = timedelta(seconds=1)
@@ -337,6 +338,16 @@ def test_fold_is_apply_in_order(plan):
     for r in recs:
         assert by_hand.apply(r) is by_hand
     assert by_hand == fold(recs)
+
+
+def test_fold_is_apply_in_order_for_every_kind_and_any_iterable(plan):
+    recs = records(plan, *at_phase(plan), *ALL_KINDS)
+    assert {r.kind for r in recs} == {p.KIND for p in ev.PAYLOADS}
+    by_hand = RolloutState()
+    for r in recs:
+        by_hand.apply(r)
+    assert fold(iter(recs)) == by_hand == fold(recs)
+    assert fold([]) == fold(iter(())) == RolloutState()
 
 
 # --- the guard: who evaluates ------------------------------------------------------------------

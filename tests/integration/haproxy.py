@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.integration.loopback import free_port
+
 BACKEND = "be_app"
 
 
@@ -73,12 +75,6 @@ class _NameHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

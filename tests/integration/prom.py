@@ -9,9 +9,6 @@ backfills them with `promtool tsdb create-blocks-from openmetrics`, starts
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -23,28 +20,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
+from tests.integration.loopback import STOP_TIMEOUT_S, LoopbackServer, free_port, require
+
 if TYPE_CHECKING:
     from cockpit.core.compare import Comparison
 
-READY_TIMEOUT_S = 15.0
-STOP_TIMEOUT_S = 5.0
 
 
 def require_prometheus() -> tuple[str, str]:
     """Paths of prometheus and promtool, or skip (fail under CI=true) saying what to install."""
-    found = {name: shutil.which(name) for name in ("prometheus", "promtool")}
-    missing = [name for name, path in found.items() if path is None]
-    if missing:
-        import pytest
-
-        reason = (
-            f"{' and '.join(missing)} not on PATH: install the Debian package `prometheus` "
-            "(apt-get install -y --no-install-recommends prometheus)"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and {reason}", pytrace=False)
-        pytest.skip(reason)
-    return found["prometheus"], found["promtool"]  # type: ignore[return-value]
+    prometheus, promtool = require(("prometheus", "promtool"), "prometheus")
+    return prometheus, promtool
 
 
 @dataclass
@@ -76,25 +62,15 @@ def openmetrics(series: Iterable[Series]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class PromServer:
+class PromServer(LoopbackServer):
     """One prometheus process with its own data dir under `workdir`."""
 
-    def __init__(self, workdir: Path, series: Iterable[Series] = ()) -> None:
-        self.prometheus, self.promtool = require_prometheus()
-        self.workdir = Path(workdir)
-        self.series = list(series)
-        self.port = 0
-        self.proc: subprocess.Popen | None = None
+    name = "prometheus"
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __init__(self, workdir: Path, series: Iterable[Series] = ()) -> None:
+        super().__init__(workdir)
+        self.prometheus, self.promtool = require_prometheus()
+        self.series = list(series)
 
     def start(self) -> "PromServer":
         data = self.workdir / "data"
@@ -108,60 +84,19 @@ class PromServer:
             )
             if done.returncode != 0:
                 raise RuntimeError(f"promtool backfill failed: {done.stderr.strip()[-500:]}")
-        config = self.workdir / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 15s\n")
-        self.port = free_port()
-        self._log = open(self.workdir / "prometheus.log", "wb")
-        self.proc = subprocess.Popen(
-            [
-                self.prometheus,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={data}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--storage.tsdb.retention.time=3650d",
-                "--log.level=warn",
-            ],
-            stdout=self._log, stderr=subprocess.STDOUT,
-        )
-        self._wait_ready()
+        (self.workdir / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n")
+        self.launch()
         return self
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"prometheus not ready within {READY_TIMEOUT_S:g}s: {self.log_tail()}")
-
-    def log_tail(self) -> str:
-        path = self.workdir / "prometheus.log"
-        return path.read_text(errors="replace")[-800:] if path.exists() else ""
-
-    def kill(self) -> None:
-        """Die without warning, as a crashed server would."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=STOP_TIMEOUT_S)
-        if getattr(self, "_log", None) is not None:
-            self._log.close()
-            self._log = None
+    def argv(self) -> list[str]:
+        return [
+            self.prometheus,
+            f"--config.file={self.workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--storage.tsdb.retention.time=3650d",
+            "--log.level=warn",
+        ]
 
     def __enter__(self) -> "PromServer":
         return self.start()

@@ -4,29 +4,16 @@ then flushed so that queries see them. Skips when the binary is missing; fails u
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import time
 import urllib.request
 from pathlib import Path
 from typing import Iterable
 
-from tests.integration.prom import Series, free_port
-
-READY_TIMEOUT_S = 15.0
+from tests.integration.loopback import LoopbackServer, require
+from tests.integration.prom import Series
 
 
 def require_victoria_metrics() -> str:
-    found = shutil.which("victoria-metrics")
-    if found is None:
-        import pytest
-
-        reason = "victoria-metrics not on PATH: install the Debian package `victoria-metrics` (make system-deps)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and {reason}", pytrace=False)
-        pytest.skip(reason)
-    return found
+    return require(("victoria-metrics",), "victoria-metrics")[0]
 
 
 def prometheus_text(series: Iterable[Series]) -> str:
@@ -38,45 +25,23 @@ def prometheus_text(series: Iterable[Series]) -> str:
     return "\n".join(lines) + "\n"
 
 
-class VictoriaServer:
+class VictoriaServer(LoopbackServer):
     """Same interface as PromServer: start(), stop(), url."""
 
-    engine = "victoria-metrics"
+    engine = name = "victoria-metrics"
+    ready_path = "/health"
 
     def __init__(self, workdir: Path, series: Iterable[Series] = ()) -> None:
+        super().__init__(workdir)
         self.binary = require_victoria_metrics()
-        self.workdir = Path(workdir)
         self.series = list(series)
-        self.port = 0
-        self.proc: subprocess.Popen | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def argv(self) -> list[str]:
+        return [self.binary, f"-storageDataPath={self.workdir / 'data'}", f"-httpListenAddr=127.0.0.1:{self.port}",
+                "-retentionPeriod=100y", "-search.disableCache", "-loggerLevel=WARN"]
 
     def start(self) -> "VictoriaServer":
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self._log = open(self.workdir / "victoria.log", "wb")
-        self.proc = subprocess.Popen(
-            [self.binary, f"-storageDataPath={self.workdir / 'data'}", f"-httpListenAddr=127.0.0.1:{self.port}",
-             "-retentionPeriod=100y", "-search.disableCache", "-loggerLevel=WARN"],
-            stdout=self._log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"victoria-metrics exited: {(self.workdir / 'victoria.log').read_text()[-800:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("victoria-metrics not ready")
-            time.sleep(0.05)
+        self.launch()
         if self.series:
             req = urllib.request.Request(f"{self.url}/api/v1/import/prometheus", data=prometheus_text(self.series).encode(),
                                          method="POST")
@@ -85,15 +50,3 @@ class VictoriaServer:
             with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=30) as answer:
                 assert answer.status == 200
         return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if getattr(self, "_log", None) is not None:
-            self._log.close()
-            self._log = None
