@@ -28,12 +28,11 @@ from textual.message import Message
 from textual.widgets import Footer, Static
 
 from cockpit.tui.palette import CockpitCommands
+from cockpit.tui.themes import DEFAULT, THEMES_DIR, load_themes
 
 if TYPE_CHECKING:
     from cockpit.engine import Engine, Outcome
     from cockpit.tui.view import Palette, View
-
-THEMES_DIR = Path(__file__).parent.parent / "themes"  # as cockpit.tui.themes (which imports pydantic)
 
 # Actions that change the rollout. An observer may run none of them.
 MUTATING = frozenset({"run_checks", "run_check", "waive", "sign_off", "start", "advance", "gate", "kill", "note", "checklist",
@@ -125,8 +124,11 @@ class CockpitApp(App):
         `loading`); what it raises ends the screen and is kept in `load_error` for the caller."""
         super().__init__()
         if (engine is None) == (loader is None):
-            raise TypeError("CockpitApp takes an engine or a loader, not both")
-        self.engine = None
+            raise TypeError("CockpitApp takes either an engine or a loader")
+        self.engine = None  # until loaded: every action but quit refuses (check_action, _loading)
+        self.feed = self.guard = self.keeper = None
+        self.observer = False
+        self.who, self.banner = who, banner
         self.loader = loader
         self.loading = loading
         self.loaded: Loaded | None = None
@@ -141,7 +143,7 @@ class CockpitApp(App):
         self.tick_s = tick_s
         self.watch = watch  # follow the journal and the guard, run an in-process guard (off in snapshot tests)
         self.busy = ""
-        self._theme_request = theme  # None: the default theme
+        self._theme_request = theme or DEFAULT
         self._themes_dir = themes_dir
         self._pane = "phase"
         self._offered: frozenset[str] | None = None
@@ -255,13 +257,10 @@ class CockpitApp(App):
         self._start()
 
     def _themes(self) -> None:
-        from cockpit.tui.themes import DEFAULT, load_themes
-
         themes, errors = load_themes(self._themes_dir)
         for theme in themes:
             self.register_theme(theme)
         names = {t.name for t in themes}
-        self._theme_request = self._theme_request or DEFAULT
         if self._theme_request in names:
             self.theme = self._theme_request
         else:
