@@ -45,7 +45,10 @@ def _say(refused: Refused) -> None:
 
 def _screen(app) -> None:
     """Run a screen that loads its engine after its first frame; what refused the load is raised
-    here, once the terminal is back (main says it and exits with its code)."""
+    here, once the terminal is back (main says it and exits with its code). With no terminal on
+    stderr (where Textual draws) no one sees a frame: load first, so a refusal is its lines alone."""
+    if not sys.stderr.isatty():
+        app.load_now()
     app.run()
     if app.load_error is not None:
         raise app.load_error

@@ -199,10 +199,24 @@ class CockpitApp(App):
         self._load_done.wait()
         return self.loaded
 
+    def load_now(self) -> None:
+        """Load before the screen runs, in this thread (no terminal to draw a frame on: a script,
+        a test); what the loader raises, raises here, before any screen."""
+        with self._load_lock:
+            self._load_started = True
+        try:
+            self.loaded = self.loader()
+        finally:
+            self._load_done.set()
+        self._take(self.loaded)
+
     async def _filled(self, loaded: Loaded) -> None:
         self._take(loaded)
         await self.recompose()
         self._start()
+        self._greet(loaded)
+
+    def _greet(self, loaded: Loaded) -> None:
         for warning in loaded.warnings:
             self.notify(warning, title="Journal", severity="warning", timeout=20)
         if loaded.started is not None:
@@ -255,6 +269,8 @@ class CockpitApp(App):
             self.call_after_refresh(self.run_worker, self._load, thread=True, group="load", exit_on_error=False)
             return
         self._start()
+        if self.loaded is not None:  # loaded before the screen (load_now)
+            self._greet(self.loaded)
 
     def _themes(self) -> None:
         themes, errors = load_themes(self._themes_dir)
