@@ -174,13 +174,28 @@ def _status_once(args) -> int:
     live = read_published(state_dir)
     now = FollowedClock(lambda: live).now()
     guard = guard_json(state, live, guard_holder(state_dir), now)
+    seen = _seen(state, live, now)
     if args.json:
-        print(json.dumps({**status_json(state, now, captain), "guard": guard, "journal_problems": alarms}, indent=2))
+        print(json.dumps({**status_json(state, now, captain), **(seen or {}), "guard": guard, "journal_problems": alarms},
+                         indent=2))
     else:
-        print("\n".join([f"JOURNAL  {a}" for a in alarms] + status_lines(state, now, captain, guard)))
+        print("\n".join([f"JOURNAL  {a}" for a in alarms] + status_lines(state, now, captain, guard, seen)))
     for alarm in alarms:
         print(f"{state_dir}: {alarm}", file=sys.stderr)
     return EXIT_FAIL if alarms else EXIT_OK
+
+
+def _seen(state, live, now) -> dict | None:
+    """The headline and the sources' health, as the screen shows them (None without a plan that parses)."""
+    from cockpit.config import ConfigError, parse_journaled_plan
+    from cockpit.status import headline_json
+
+    if state.plan is None:
+        return None
+    try:
+        return headline_json(parse_journaled_plan(dict(state.plan.document)), state, live, now)
+    except (ConfigError, ValueError):
+        return None
 
 
 def cmd_demo(args) -> int:

@@ -398,7 +398,8 @@ class Engine:
             if share == st.weight:
                 return True, f"{what}; {reads}: it did not take effect, still {st.weight} %", None
             return False, f"{what}; {reads}: neither {pending.weight} % nor {st.weight} %", None
-        expected = 0 if st.status in ("rolled_back", "kill_unconfirmed") else st.weight
+        phase_share = rules.expected_share(st)  # a drift the guard journaled lowered st.weight, not the phase's
+        expected = 0 if st.status in ("rolled_back", "kill_unconfirmed") else st.weight if phase_share is None else phase_share
         if share == expected:
             note = "; the kill is still NOT CONFIRMED in the journal: pull it again" if st.status == "kill_unconfirmed" else ""
             return True, f"{reads}, as journaled{note}", None
@@ -432,6 +433,22 @@ class Engine:
             return Outcome.refused(reasons)
         payload = ev.GateDecided(phase=phase, role=role, decision=decision, name=name.strip(), note=note.strip())
         return Outcome(True, records=[self._append(payload)])
+
+    def observe_gateway(self, seen: GatewayState) -> ev.Record | None:
+        """The guard's read of the gateway each round: a share that is not the journal's is
+        journaled once (GATEWAY DRIFT: the advance is refused until it agrees), and so is its end."""
+        if self.follower:
+            return None
+        share = self._share(seen)
+        drift = rules.gateway_drift(self.state, share)
+        if drift == self.state.gateway_drift:
+            return None  # agrees, or the drift is journaled already
+        expected = rules.expected_share(self.state)
+        return self._append(ev.GatewayReconciled(
+            journal_weight=self.state.weight if expected is None else expected, observed_weight=seen.weight,
+            observed_enabled=seen.enabled, observed_share=share, agrees=not drift,
+            detail=drift or f"the gateway reads canary {share} % again, as the journal says",
+        ))
 
     def observe_criterion(self, criterion: str, passed: bool, value: float | None, detail: str) -> ev.Record | None:
         """The monitor's verdict on a gate criterion; journaled only when the verdict changes."""

@@ -618,7 +618,8 @@ def journal_bundle(append: Callable[[ev.Payload], Any], bundle: Bundle, base_dir
     except ValueError:
         rel = str(bundle.dir / MANIFEST)
     n = len(bundle.files)
-    detail = f"{n} files" + (f"; missing: {', '.join(sorted(bundle.missing))}" if bundle.missing else "; complete")
+    not_there = ", ".join(f"{name} ({why[:60]})" for name, why in sorted(bundle.missing.items()))
+    detail = f"{n} files" + (f"; not collected: {not_there}" if bundle.missing else "; complete")
     return append(ev.EvidenceCollected(phase=None if bundle.name == "final" else bundle.phase, file=rel,
                                        sha256=bundle.manifest_sha256, ok=bundle.complete, detail=redact.scrub(detail, 500)))
 

@@ -444,6 +444,7 @@ class Monitor:
             return
         flag = "on" if seen.enabled else ("off" if seen.enabled is False else "unknown")
         self._health("gateway", True, f"weight {seen.weight} %, flag {flag}", now)
+        self.engine.observe_gateway(seen)  # a share that is not the journal's: GATEWAY DRIFT, journaled once
 
 
 def _window_summary(samples: list[Sample], verdict: WindowVerdict, unit: str, step_s: float) -> str:

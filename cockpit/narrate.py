@@ -115,7 +115,7 @@ def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
             agrees = "agrees" if p.agrees else "DISAGREES"
             return f"gateway read-back {agrees} with the journal: {p.detail}"
         case ev.EvidenceCollected():
-            return f"evidence {p.file} {'collected' if p.ok else 'MISSING'}"
+            return f"evidence {p.file} written" + ("" if p.ok else f", INCOMPLETE: {p.detail}")
         case ev.Noted():
             return f"{who}: {p.text}"
         case ev.PostDeploymentDone():

@@ -3,7 +3,7 @@
 One place for it. Every secret this process resolves (`SecretRef.resolve`, a token handed to an
 adapter, credentials inside a URL) is remembered here, and `scrub` removes each of them, and
 every piece of eight characters or more of each, from any text before it is shortened, stored
-or printed. Scrubbing pieces, not only whole values, is what makes a body cut in the middle of
+or printed (of a secret URL, its token-like parts: its host and words are not secret). Scrubbing pieces, not only whole values, is what makes a body cut in the middle of
 a token, or a server that echoes half of one, safe as well.
 """
 
@@ -45,9 +45,8 @@ def remember(*secrets: str | None) -> None:
     global _pieces, _whole
     forms = set()
     for secret in secrets:
-        if not secret or len(secret) < SHORT:
-            continue
-        forms.update({secret, quote(secret, safe=""), unquote(secret), json.dumps(secret)[1:-1], repr(secret)[1:-1]})
+        for part in _secret_parts(secret or ""):
+            forms.update({part, quote(part, safe=""), unquote(part), json.dumps(part)[1:-1], repr(part)[1:-1]})
     with _lock:
         if forms <= _known:
             return
@@ -56,6 +55,23 @@ def remember(*secrets: str | None) -> None:
         _known.update(f for f in forms if len(f) >= SHORT)
         _pieces = frozenset(f[i : i + PIECE] for f in _known for i in range(len(f) - PIECE + 1))
         _whole = tuple(sorted((f for f in _known if len(f) < PIECE), key=len, reverse=True))
+
+
+_WORDS = re.compile(r"[a-z]+(?:[-_.][a-z]+)*")  # "services", "security-incidents": a path's words, not a token
+
+
+def _secret_parts(secret: str) -> list[str]:
+    """What of a secret must never show. A token or password: all of it. A secret URL (a Slack or
+    PagerDuty webhook): the token-like parts of its path, query and user info, not its scheme,
+    host or plain words, so that `https://hooks.slack.com/services/` or a channel name in
+    ordinary text is not mistaken for a piece of it."""
+    if len(secret) < SHORT:
+        return []
+    parts = urlsplit(secret) if "://" in secret else None
+    if parts is None or not parts.netloc:
+        return [secret]
+    pieces = re.split(r"[/?&=#]", f"{parts.path}?{parts.query}") + [parts.password or ""]
+    return [p for p in pieces if len(p) >= SHORT and not _WORDS.fullmatch(p)]
 
 
 def scrub(text: str, limit: int | None = None) -> str:

@@ -20,7 +20,7 @@ def _phase(state: RolloutState) -> dict[str, Any] | None:
 
 def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dict[str, Any]:
     plan = state.plan
-    left = rules.soak_remaining(state, now)
+    left = rules.soak_remaining(state, now) if state.status == "live" else None
     gates = {}
     for i, spec in enumerate(plan.phases if plan else ()):
         gate = state.gates.get(i)
@@ -45,10 +45,28 @@ def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dic
             "reason": state.kill.reason,
             "confirmed": state.kill.result.confirmed if state.kill.result else None,
         },
+        "incidents": [_incident(i) for i in state.incidents.values() if i.open],
+        "gateway_drift": state.gateway_drift or None,
         "captain": captain,
         "events": state.seq,
         "last_events": [line(r, plan) for r in list(state.recent)[-10:]],
     }
+
+
+def _incident(i) -> dict[str, Any]:
+    return {"id": i.id, "level": i.level, "reason": i.reason, "opened_at": i.opened_at.isoformat(),
+            "acknowledged_by": i.acked_by or None}
+
+
+def headline_json(plan, state: RolloutState, live, now: datetime) -> dict[str, Any]:
+    """The screen's headline (the read model's, so status and the screen never disagree) and the
+    health of each source as the guard's last round saw it."""
+    from cockpit.core.readmodel import headline
+
+    head = headline(plan, state, live, now)
+    health = {k: {"ok": h.ok, "detail": h.detail, "since": h.since.isoformat() if h.since else None}
+              for k, h in (live.health.items() if live is not None else ()) if h.ok is not None}
+    return {"headline": head.text, "sources": health}
 
 
 def guard_json(state: RolloutState, live, holder: dict | None, now: datetime) -> dict[str, Any]:
@@ -70,13 +88,21 @@ def guard_line(doc: dict[str, Any]) -> str:
     return f"guard    {g['holder'] or 'none'}, {ago}"
 
 
-def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard: dict | None = None) -> list[str]:
+def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard: dict | None = None,
+                 seen: dict | None = None) -> list[str]:
+    """`seen`: headline_json's document (the headline and the sources' health), when the plan parses."""
     plan = state.plan
     doc = status_json(state, now, captain)
     out = [
         f"{doc['release']}  {plan.environment}/{plan.region}" if plan else "(no plan)",
         f"status   {doc['status']}   canary weight {state.weight} %",
     ]
+    if seen is not None:  # the screen's headline says more than the status word
+        out[1] = f"status   {seen['headline']}   canary weight {state.weight} %"
+        down = [f"{k} DOWN since {h['since'][11:19] if h['since'] else '?'}: {h['detail']}"
+                for k, h in seen["sources"].items() if h["ok"] is False]
+        if seen["sources"]:
+            out.append("sources  " + ("; ".join(down) if down else ", ".join(f"{k} ok" for k in seen["sources"])))
     if guard is not None:
         out.append(guard_line({"guard": guard}))
     if captain:
@@ -84,7 +110,8 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
     if doc["phase"]:
         ph = doc["phase"]
         left = doc["soak_remaining_s"]
-        out.append(f"phase    {ph['index']}/{len(plan.phases)} {ph['name']} at {ph['weight']} %, soak {left // 60}m{left % 60:02d}s left")
+        soak = f", soak {left // 60}m{left % 60:02d}s left" if left is not None else ""
+        out.append(f"phase    {ph['index']}/{len(plan.phases)} {ph['name']} at {ph['weight']} %{soak}")
     out.append("checks   " + ", ".join(f"{k} {('WAIVED' if c['waived'] else c['status'].upper())}" for k, c in doc["checks"].items()))
     if plan:
         signed = [f"{plan.roles.get(r, r)} ({doc['sign_offs'][r]['name']})" for r in plan.sign_offs if r in doc["sign_offs"]]
@@ -96,6 +123,9 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
             out.append(f"gate     {name}: {ds}")
     if doc["advance_refusals"]:
         out.append("advance  refused: " + "; ".join(doc["advance_refusals"]))
+    for i in doc["incidents"]:
+        acked = f"acknowledged by {i['acknowledged_by']}" if i["acknowledged_by"] else "NOT ACKNOWLEDGED"
+        out.append(f"incident {i['id']} {i['level']} {acked}: {i['reason']}")
     if doc["kill"]:
         k = doc["kill"]
         verdict = {True: "VERIFIED", False: "NOT CONFIRMED", None: "SENT"}[k["confirmed"]]

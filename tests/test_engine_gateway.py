@@ -322,3 +322,52 @@ def test_factory_builds_the_simulated_gateway_only_with_a_world():
     from cockpit.adapters.simulator import SimulatedGateway, SimulatedWorld
 
     assert isinstance(build_gateway(_plan_with({"type": "simulated"}), world=SimulatedWorld()), SimulatedGateway)
+
+
+# -- gateway drift: the guard's read-back each round -------------------------------------------------
+
+
+def test_a_gateway_that_loses_the_canary_weight_is_journaled_once_and_blocks_the_advance(engine, clock, gateway):
+    """Someone (or a restarted HAProxy) sets the canary to 0 % behind the journal's back: the guard's
+    read is journaled as GATEWAY DRIFT once, the fold believes the gateway (canary 0 %), the advance
+    is refused, and a re-assert of the phase's weight ends it."""
+    from cockpit.adapters.gateway import GatewayState
+
+    live(engine, clock)
+    pass_gate(engine, clock)
+    assert engine.observe_gateway(GatewayState(weight=5, enabled=True)) is None  # agrees: nothing journaled
+    drift = engine.observe_gateway(GatewayState(weight=0, enabled=True))
+    assert drift is not None and drift.payload.agrees is False
+    assert (drift.payload.journal_weight, drift.payload.observed_share) == (5, 0)
+    said = "the gateway reads canary 0 %, but Phase 1 soaks at 5 % by the journal: changed outside the cockpit?"
+    assert drift.payload.detail == said and engine.state.gateway_drift == said and engine.state.weight == 0
+    assert engine.observe_gateway(GatewayState(weight=0, enabled=True)) is None  # said once, not every round
+    assert run(engine.advance()).reasons[0] == (f"GATEWAY DRIFT: {said}; re-assert the phase's weight "
+                                                "(cockpit shift --weight N) or roll back")
+    again = restart(engine, gateway)  # the captain's restart compares with the phase, not the drifted weight
+    gateway.weight = 0
+    assert not run(again.reconcile()).ok and again.state.gateway_drift
+    out = run(again.shift(5))
+    assert out.ok and gateway.weight == 5 and again.state.gateway_drift == "" and again.state.weight == 5
+    assert again.observe_gateway(GatewayState(weight=5, enabled=True)) is None
+
+
+def test_a_drift_that_ends_by_itself_is_journaled_as_agreeing_again(engine, clock):
+    from cockpit.adapters.gateway import GatewayState
+
+    live(engine, clock)
+    engine.observe_gateway(GatewayState(weight=0, enabled=True))
+    back = engine.observe_gateway(GatewayState(weight=5, enabled=True))
+    assert back.payload.agrees and back.payload.detail == "the gateway reads canary 5 % again, as the journal says"
+    assert engine.state.gateway_drift == "" and engine.state.weight == 5
+    flag_off = engine.observe_gateway(GatewayState(weight=5, enabled=False))  # the flag off is 0 %, whatever the weight
+    assert flag_off.payload.observed_share == 0 and engine.state.gateway_drift
+
+
+def test_no_drift_is_read_while_a_shift_is_in_flight_or_before_a_phase(engine, clock, gateway):
+    from cockpit.adapters.gateway import GatewayState
+
+    assert engine.observe_gateway(GatewayState(weight=50, enabled=True)) is None  # preflight: nothing expected
+    live(engine, clock)
+    engine._append(ev.TrafficShiftRequested(weight=25, phase=1))
+    assert engine.observe_gateway(GatewayState(weight=25, enabled=True)) is None

@@ -68,3 +68,15 @@ def test_log_records_are_scrubbed_as_they_are_made(caplog):
     caplog.set_level(logging.INFO)
     logging.getLogger("httpx").info('HTTP Request: %s %s', "PUT", f"http://ops:{SECRET}@gw/flags")
     assert SECRET[:8] not in caplog.text and "http://gw/flags" in caplog.text
+
+
+def test_a_secret_webhook_url_scrubs_its_tokens_not_its_host_or_words():
+    """A Slack webhook URL is a secret, but `https://hooks.slack.com/services/`, a runbook link or a
+    channel name in its path are ordinary text: only its token-like parts go, wherever they show."""
+    hook = "https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/xyzXYZ123secretsecret"
+    redact.remember(hook, "https://127.0.0.1:9/hooks/security-incidents")
+    text = "runbook https://hooks.slack.com/services/ see https://grafana.example.internal/d/x; #security-incidents"
+    assert redact.scrub(text) == text
+    shown = redact.scrub(f"POST {hook}: 404; echoed {hook[40:60]}")
+    assert "T0AAAAAAA" not in shown and "B0BBBBBBB" not in shown and "secretsec" not in shown and "XYZ123" not in shown
+    assert shown.startswith("POST https://hooks.slack.com/services/")

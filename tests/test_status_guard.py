@@ -62,3 +62,32 @@ async def test_status_names_the_guard_that_holds_the_lock(plan, state_dir):
         assert "guard    4242@bastion, last round" in status("--state-dir", str(state_dir)).stdout
     finally:
         guard.release("test over")
+
+
+async def test_status_says_the_screens_headline_the_sources_and_open_incidents(plan, state_dir):
+    """`cockpit status` words the rollout as the screen does (the read model's headline), names the
+    sources' health from the guard's round, lists open incidents, and has no soak once rolled back."""
+    from cockpit.adapters.gateway import GatewayState
+    from cockpit.core import events as ev
+
+    clock = ManualClock(datetime.now(timezone.utc))
+    rig = Rig(plan, state_dir, clock)
+    await rig.start()
+    await rig.tick()
+    guard = Guard(rig.engine, rig.monitor, state_dir, GuardId("guard", "bastion", 4242, T0), attended=lambda: True)
+    rig.engine.observe_gateway(GatewayState(weight=0, enabled=True))
+    rig.engine._append(ev.IncidentOpened(incident="INC-1", level="L1", reason="error_rate breaching", trigger="error_rate"))
+    guard.publish()
+    text = status("--state-dir", str(state_dir)).stdout
+    assert "status   GATEWAY DRIFT: the gateway reads canary 0 %, but Phase 1 soaks at 5 % by the journal" in text
+    assert "sources  prometheus ok, gateway ok" in text
+    assert "incident INC-1 L1 NOT ACKNOWLEDGED: error_rate breaching" in text
+    doc = json.loads(status("--state-dir", str(state_dir), "--json").stdout)
+    assert doc["headline"].startswith("GATEWAY DRIFT: ") and doc["gateway_drift"].startswith("the gateway reads canary 0 %")
+    assert doc["incidents"] == [{"id": "INC-1", "level": "L1", "reason": "error_rate breaching",
+                                 "opened_at": doc["incidents"][0]["opened_at"], "acknowledged_by": None}]
+    assert doc["sources"]["prometheus"]["ok"] is True and doc["soak_remaining_s"] > 0
+    await rig.engine.kill("drill")
+    doc = json.loads(status("--state-dir", str(state_dir), "--json").stdout)
+    assert doc["status"] == "ROLLED BACK" and doc["soak_remaining_s"] is None
+    assert "soak" not in next(ln for ln in status("--state-dir", str(state_dir)).stdout.splitlines() if ln.startswith("phase"))

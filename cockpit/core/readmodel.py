@@ -441,7 +441,7 @@ def status_word(state: RolloutState) -> str:
 def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime,
              triggers: tuple[TriggerRow, ...] | None = None) -> Headline:
     """The one state the captain reads first. In order: the kill switch, completion, preflight,
-    UNGUARDED, a fired trigger, BREACHING (the soonest to fire, counting down), BLIND, a shift in
+    UNGUARDED, GATEWAY DRIFT, a fired trigger, BREACHING (the soonest to fire, counting down), BLIND, a shift in
     flight, then READY / HEALTHY / SOAKING."""
     rows = triggers if triggers is not None else trigger_rows(plan, state, live, now)
     k = state.kill
@@ -473,6 +473,8 @@ def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datet
     if not guard.guarded:
         why = "no guard has published a round" if live is None or live.at is None else f"no guard round for {format_duration(guard.age_s or 0)}"
         return Headline("UNGUARDED", f"{why} — triggers are not evaluated, nothing rolls back on its own", "alarm")
+    if state.gateway_drift and rules.expected_share(state) is not None:
+        return Headline("GATEWAY DRIFT", f"{state.gateway_drift} — re-assert the weight or roll back", "alarm")
     fired = [r for r in rows if r.state == "fired"]
     if fired:
         r = fired[0]
@@ -776,17 +778,18 @@ def badges(model_triggers: tuple[TriggerRow, ...], escalation: tuple[EscalationR
     return out
 
 
-def banner(head: Headline, rows: tuple[TriggerRow, ...], todo: tuple[ChecklistRow, ...] = ()) -> tuple[str, ...]:
+def banner(head: Headline, rows: tuple[TriggerRow, ...], todo: tuple[ChecklistRow, ...] = (),
+           captain: bool = True) -> tuple[str, ...]:
     """The lines across every tab while something is wrong: the headline, then each trigger
     that breaches, fired or is blind, with its value, limit and pending time (after a rollback:
-    the checklist's progress)."""
+    the checklist's progress, and to the captain only, the key that ticks it)."""
     if not head.alarming:
         return ()
     lines = [head.text]
     if todo:
         done = sum(1 for r in todo if r.done)
         left = [r for r in todo if r.manual and not r.done]
-        lines.append(f"rollback checklist {done}/{len(todo)} done" + (" — press c to tick a step" if left else ""))
+        lines.append(f"rollback checklist {done}/{len(todo)} done" + (" — press c to tick a step" if left and captain else ""))
         return tuple(lines)
     for r in rows:
         if r.state in ("fired", "breaching", "hold", "stale"):
@@ -796,7 +799,7 @@ def banner(head: Headline, rows: tuple[TriggerRow, ...], todo: tuple[ChecklistRo
 
 
 def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime, *,
-               running: frozenset[str] = frozenset(), say=None) -> ReadModel:
+               running: frozenset[str] = frozenset(), say=None, captain: bool = True) -> ReadModel:
     """Everything a face shows, from the plan, the journal's state, the guard's round and `now`.
     `say(record, plan)` words timeline records (the wording module's); without it, their kind."""
     rows = trigger_rows(plan, state, live, now)
@@ -808,7 +811,7 @@ def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: dat
     todo = checklist(plan, state)
     return ReadModel(
         headline=head,
-        banner=banner(head, rows, todo if state.status in ('rolled_back', 'kill_unconfirmed', 'killing') else ()),
+        banner=banner(head, rows, todo if state.status in ('rolled_back', 'kill_unconfirmed', 'killing') else (), captain),
         badges=badges(rows, esc, bud, checks, todo, guard),
         triggers=rows,
         gate=gate_view(plan, state, live),

@@ -91,6 +91,9 @@ def advance_refusals(state: RolloutState, now: datetime) -> list[str]:
         return reasons
     if state.pending_shift is not None:
         return [f"a traffic shift to {state.pending_shift.weight} % is not confirmed yet"]
+    if state.gateway_drift:
+        reasons.append(f"GATEWAY DRIFT: {state.gateway_drift}; re-assert the phase's weight "
+                       "(cockpit shift --weight N) or roll back")
     if state.phase is not None:
         reasons += gate_refusals(state, state.phase, now)
     for trigger_id, trigger in sorted(state.triggers.items()):
@@ -103,6 +106,24 @@ def advance_refusals(state: RolloutState, now: datetime) -> list[str]:
     if not is_last:
         reasons += _freeze(state, now)
     return reasons
+
+
+def expected_share(state: RolloutState) -> int | None:
+    """The canary share the gateway must read now, by the journal: the soaking phase's weight;
+    None while nothing is settled (a shift in flight, not started, killed: the kill watches its own)."""
+    if state.status != "live" or state.phase is None or state.pending_shift is not None:
+        return None
+    return state.plan.phases[state.phase].weight
+
+
+def gateway_drift(state: RolloutState, share: int | None) -> str:
+    """What is wrong when the gateway's canary share is not what the journal says ("" when it
+    agrees, or when nothing is expected or nothing was read)."""
+    expected = expected_share(state)
+    if expected is None or share is None or share == expected:
+        return ""
+    phase = state.plan.phases[state.phase].name
+    return f"the gateway reads canary {share} %, but {phase} soaks at {expected} % by the journal: changed outside the cockpit?"
 
 
 def next_phase(state: RolloutState) -> int | None:
@@ -156,6 +177,11 @@ def waive_refusals(state: RolloutState, check: str, reason: str) -> list[str]:
         return ["a waiver needs a reason"]
     if state.status != "preflight":
         return ["checks are waived before the rollout starts"]
+    enforcing = [t.get("id", "?") for t in state.plan.document.get("triggers", ())
+                 if t.get("check") == check and t.get("action") == "rollback"]
+    if enforcing:
+        return [f"{check} cannot be waived: trigger {', '.join(enforcing)} re-runs it during the rollout and rolls "
+                "back when it fails (a waiver would only move the failure to the start)"]
     return []
 
 

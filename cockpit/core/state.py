@@ -136,6 +136,7 @@ class RolloutState:
     weight: int = 0  # canary weight the gateway last confirmed
     pending_shift: ev.TrafficShiftRequested | None = None
     shift_error: str = ""
+    gateway_drift: str = ""  # the guard found the gateway's share is not the phase's (until it agrees again)
     checks: dict[str, CheckState] = field(default_factory=dict)
     sign_offs: dict[str, Signature] = field(default_factory=dict)
     gates: dict[int, GateState] = field(default_factory=dict)
@@ -232,7 +233,7 @@ def _shift_result(state: RolloutState, p: ev.TrafficShiftResult, r: ev.Record) -
     state.pending_shift = None
     if p.verified:
         state.weight = p.weight
-        state.shift_error = ""
+        state.shift_error = state.gateway_drift = ""
     else:
         state.shift_error = p.error or f"gateway reports weight {p.observed_weight}, wanted {p.weight}"
         if p.observed_weight is not None:
@@ -330,6 +331,7 @@ def _evidence(state: RolloutState, p: ev.EvidenceCollected, r: ev.Record) -> Non
 
 def _reconciled(state: RolloutState, p: ev.GatewayReconciled, r: ev.Record) -> None:
     """The gateway's read-back is the truth about traffic; an unanswered read resolves nothing."""
+    state.gateway_drift = "" if p.agrees else p.detail
     if not p.agrees:
         state.shift_error = p.detail
     share = p.observed_share if p.observed_share is not None else p.observed_weight

@@ -400,7 +400,17 @@ class CockpitApp(App):
                 said = f"cannot start a guard: {e}"
             if said:
                 self.notify(said, title="Guard", severity="warning", timeout=12)
-        self.refresh_view()
+        seen = self._inputs()
+        if seen != getattr(self, "_seen", None):  # no new event, round, second or theme: no work at all
+            self._seen = seen
+            self.refresh_view()
+
+    def _inputs(self) -> tuple:
+        """Everything the screen is drawn from, as identities: the journal's position, the guard's
+        round (the feed hands back the same object until a new one is published), the clock (a
+        stopped clock, as a finished demo's, stays equal), what runs here and the theme."""
+        return (self.engine.state.seq, self.feed.latest() if self.feed is not None else None, self.engine.clock.now(),
+                self.busy, frozenset(self.engine.running_checks), self.theme, self.no_color)
 
     @work(group="reconcile", exit_on_error=False)
     async def _reconcile(self) -> None:
@@ -709,6 +719,10 @@ class CockpitApp(App):
         rows.append(("1-5", "Show one pane (compact layout, below 110x34)", ""))
         rows.append(("ctrl+p", "Command palette: every action, and the ChatOps line checked", ""))
         self.push_screen(HelpScreen(rows, self.observer, LEGEND))
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q and the command palette's Quit ask as q does while the rollout is live."""
+        self.action_quit_cockpit()
 
     def action_quit_cockpit(self) -> None:
         if self.engine is None or self.observer or not self.engine.state.live:

@@ -51,8 +51,10 @@ class KillDialog(Dialog):
     """Type the release version to pull the kill switch (GitHub's delete-repository dialog).
 
     Focus starts in the version field, so typed keys land there; the Kill button stays disabled
-    until the text matches exactly; Enter on a wrong text changes nothing and says so; Escape
-    cancels. The placeholder says what to type and does not look like a value."""
+    until the text matches exactly; Enter on the right text pulls at once (in an emergency the
+    captain types the version and Enter, and nothing must look done that is not), Tab first adds
+    a reason; Enter on a wrong text changes nothing and says so; Escape cancels. The placeholder
+    says what to type and does not look like a value."""
 
     def __init__(self, version: str, flag: str, weight: int):
         super().__init__(classes="dialog danger")
@@ -69,9 +71,9 @@ class KillDialog(Dialog):
                 "and the cockpit reads the gateway back before it says so.",
                 classes="explain",
             )
-            yield Label(f"Type the release version {self.version} to confirm:")
+            yield Label(f"Type the release version {self.version}, then Enter pulls it:")
             yield Input(placeholder="type the version here", id="confirm")
-            yield Label("Reason (journaled, sent to the channel):")
+            yield Label("Reason (Tab here before Enter; journaled, sent to the channel):")
             yield Input(placeholder="optional: why (e.g. p95 regression on dashboards)", id="reason")
             yield Static("", id="error")
             with Horizontal(classes="buttons"):
@@ -91,9 +93,6 @@ class KillDialog(Dialog):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.input.id == "confirm" and event.value.strip() == self.version:
-            self.query_one("#reason", Input).focus()  # the reason next; Enter there pulls
-            return
         self._submit()
 
     def _submit(self) -> None:
@@ -127,7 +126,7 @@ class GateDialog(Dialog):
             with VerticalScroll(id="gate-scroll"):
                 yield Static(self._summary(), id="summary")
             with Horizontal(classes="row"):
-                yield Select(owners, value=owners[0][1], allow_blank=False, id="role")
+                yield Select(owners, value=(self._waiting() or [owners[0][1]])[0], allow_blank=False, id="role")
                 yield Input(placeholder="type who decides (a name)", id="name")
             yield Input(placeholder="note (optional; attests the manual criteria)", id="note")
             yield Static("", id="error")
@@ -139,6 +138,13 @@ class GateDialog(Dialog):
     def initial_focus(self) -> str:
         """The name field: typed keys land in it; GO and NO-GO need a name, so a stray Enter records nothing."""
         return "#name"
+
+    def _waiting(self) -> list[str]:
+        """The owner roles of this gate with no decision yet, in the plan's order."""
+        v = self._view()
+        gate = v.state.gates.get(v.state.phase)
+        decided = gate.decisions if gate else {}
+        return [o for o in v.plan.phases[v.state.phase].gate.owners if o not in decided]
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()  # Enter never decides: GO and NO-GO are pressed on purpose
@@ -185,8 +191,17 @@ class GateDialog(Dialog):
         outcome = self._decide(role, decision, name, note)
         error = self.query_one("#error", Static)
         if outcome.ok:
-            error.update(Text(f"recorded {decision} for {self._view().plan.role_title(role)}", "bold"))
+            said = f"recorded {decision} for {self._view().plan.role_title(role)}"
+            waiting = self._waiting()  # the next owner is the next to decide: one owner never overwrites another
+            if waiting:
+                self.query_one("#role", Select).value = waiting[0]
+                said += f"; next: {self._view().plan.role_title(waiting[0])}"
+            else:
+                said += "; every owner has decided (Escape closes)"
+            error.update(Text(said, "bold"))
             self.query_one("#note", Input).value = ""
+            self.query_one("#name", Input).value = ""
+            self.query_one("#name", Input).focus()
         else:
             error.update(Text("; ".join(outcome.reasons), "bold red"))
         self.query_one("#summary", Static).update(self._summary())

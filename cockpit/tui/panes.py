@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from rich.console import Group
 from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.visual import RichVisual, Visual, visualize
+from textual.widget import _RenderCache
 from textual.widgets import Static
 
 from cockpit.core.readmodel import FAIL, PASS, WAIT
@@ -14,7 +19,8 @@ from cockpit.tui.view import DOT, View, bar, duration, hhmm, sparkline
 
 
 class Pane(Static):
-    """A pane: `signature` says what its picture depends on; it repaints only when that changes."""
+    """A pane: `signature` says what its picture depends on; it repaints only when that changes,
+    and then only the rows whose rendered text changed (a soak countdown repaints one row)."""
 
     TITLE = ""
 
@@ -23,6 +29,21 @@ class Pane(Static):
         self.border_title = self.TITLE
         self._signature: object = None
         self._drawn: dict[str, Drawn] = {}
+        self._shown: object = ""  # what this pane shows: a Rich renderable
+        self._texts: dict[tuple, list[Strip]] = {}  # the rows of the Text parts painted last time
+        self.painted_rows = 0  # rows repainted since mount (a full repaint counts the pane's height)
+
+    @property
+    def content(self):
+        return self._shown
+
+    def render(self):
+        return self._shown
+
+    def update(self, content="", *, layout: bool = True) -> None:
+        self._shown = content
+        self.painted_rows += self.size.height
+        self.refresh(layout=layout)
 
     def drawn(self, name: str, key: object, build) -> Drawn:
         """The part `name` of this pane, laid out again only when `key` (what it shows) changes."""
@@ -38,12 +59,60 @@ class Pane(Static):
         sig = self.signature(v)
         if sig != self._signature:
             self._signature = sig
-            # Every pane's size comes from the stylesheet (fixed rows or fractions), never from what
-            # it shows: a repaint redraws this pane alone, without laying out the whole screen.
-            self.update(self.draw(v), layout=False)
+            self.paint(self.draw(v))
+
+    def paint(self, renderable) -> None:
+        """Show `renderable`, repainting only the rows whose strips differ from what is on screen.
+
+        Every pane's size comes from the stylesheet (fixed rows or fractions), never from what it
+        shows, so no repaint lays out the screen. The rows are rendered here, part by part (a
+        Group's parts; a `Drawn` part is rendered once per width), exactly as Textual would render
+        the whole; a first paint, a resize or a selection takes Textual's own full repaint."""
+        self._shown = renderable
+        size, cache = self.size, self._render_cache
+        if (not self.is_mounted or not size.area or cache.size != size or self._dirty_regions
+                or self.text_selection is not None):
+            self.update(renderable, layout=False)
+            return
+        lines = self._strips(renderable, size.width)[: size.height]
+        old = cache.lines
+        changed = [y for y in range(size.height) if _row(old, y) != _row(lines, y)]
+        self._render_cache = _RenderCache(size, lines)
+        if changed:
+            self.painted_rows += len(changed)
+            self.refresh(*(Region(0, y, size.width, 1) for y in changed))
+            self._dirty_regions.clear()  # those rows are rendered already: not the whole pane again
+
+    def _strips(self, renderable, width: int) -> list[Strip]:
+        style = self.visual_style
+        if not isinstance(renderable, Group):
+            return Visual.to_strips(self, visualize(self, renderable), width, None, style)
+        lines: list[Strip] = []
+        texts: dict[tuple, list[Strip]] = {}
+        for part in renderable.renderables:  # as Rich renders a Group: one part after the other
+            if isinstance(part, Drawn):
+                lines += part.strips(self, width, style)
+            elif isinstance(part, Text):  # a line that did not change (the phase track) is not rendered again
+                key = (part.plain, tuple(part.spans), str(part.style), part.justify, part.overflow, part.no_wrap,
+                       part.end, width, style)
+                strips = texts[key] = self._texts.get(key) or _to_strips(self, part, width, style)
+                lines += strips
+            else:
+                lines += _to_strips(self, part, width, style)
+        self._texts = texts
+        return lines
 
     def draw(self, v: View):
         raise NotImplementedError
+
+
+def _row(lines: list[Strip], y: int) -> Strip | None:
+    return lines[y] if y < len(lines) else None
+
+
+def _to_strips(widget, part, width: int, style) -> list[Strip]:
+    """A part of a Group as Textual renders the Group: Rich's rendering (a Text is not made Content)."""
+    return Visual.to_strips(widget, RichVisual(widget, part), width, None, style)
 
 
 class Drawn:
@@ -54,11 +123,20 @@ class Drawn:
         self._key: object = None
         self._part = None
         self._lines: dict[tuple, list[list[Segment]]] = {}
+        self._strips: dict[tuple, list[Strip]] = {}
 
     def __call__(self, key: object, build):
         if key != self._key:
-            self._key, self._part, self._lines = key, build(), {}
+            self._key, self._part, self._lines, self._strips = key, build(), {}, {}
         return self
+
+    def strips(self, widget, width: int, style) -> list[Strip]:
+        """This part's rows at `width` in the pane's style, rendered once while its key holds."""
+        at = (width, style)
+        strips = self._strips.get(at)
+        if strips is None:
+            strips = self._strips[at] = _to_strips(widget, self, width, style)
+        return strips
 
     def __rich_console__(self, console, options):
         at = (options.max_width, options.min_width, options.height, options.justify, options.overflow, options.no_wrap)
@@ -72,6 +150,41 @@ class Drawn:
         from rich.measure import Measurement
 
         return Measurement.get(console, options, self._part)
+
+
+class Spread:
+    """One row: `left` cut with an ellipsis, `right` whole and flush right. What a two-column
+    `Table.grid(expand=True)` (ratio=1, no_wrap, ellipsis | right, no_wrap) lays out, segment for
+    segment, without measuring a table: the header's rows change every second."""
+
+    def __init__(self, left: Text, right: Text):
+        self.left, self.right = left, right
+
+    def table(self) -> Table:
+        grid = Table.grid(expand=True)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_row(self.left, self.right)
+        return grid
+
+    def __rich_console__(self, console, options):
+        right_width = self.right.cell_len
+        left_width = options.max_width - right_width
+        if left_width < 1 or right_width < 1 or "\n" in self.left.plain or "\n" in self.right.plain:
+            yield self.table()  # no room for the left cell: the table decides, as it always did
+            return
+        cells = ((self.left, left_width, "left", True, "ellipsis"), (self.right, right_width, "right", True, None))
+        null = Style.null()
+        for renderable, width, justify, no_wrap, overflow in cells:  # as Table renders each cell
+            cell = options.update(width=width, justify=justify, no_wrap=no_wrap, overflow=overflow, height=None,
+                                  highlight=False)
+            yield from console.render_lines(renderable, cell, style=null)[0]
+        yield Segment.line()
+
+    def __rich_measure__(self, console, options):
+        from rich.measure import Measurement
+
+        return Measurement.get(console, options, self.table())
 
 
 def _live_sig(v: View) -> object:
@@ -106,10 +219,7 @@ class HeaderBar(Pane):
         else:
             badge = (" CAPTAIN " if narrow else f" CAPTAIN {v.who} ", "bold reverse")
         right = Text.assemble(badge, (f" {v.now:%H:%M:%S}Z ", "bold"), no_wrap=True)
-        line1 = Table.grid(expand=True)
-        line1.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-        line1.add_column(justify="right", no_wrap=True)
-        line1.add_row(top, right)
+        line1 = Spread(top, right)
 
         if s.phase is not None:
             spec = plan.phases[s.phase]
@@ -143,11 +253,7 @@ class HeaderBar(Pane):
         else:
             health.append("  guard ")
             health.append("none", v.colors.muted)
-        line2 = Table.grid(expand=True)
-        line2.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-        line2.add_column(justify="right", no_wrap=True)
-        line2.add_row(left, health)
-        return Group(line1, line2)
+        return Group(line1, Spread(left, health))
 
 
 class Banner(Pane):

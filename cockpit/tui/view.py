@@ -66,7 +66,8 @@ class View:
 
     @cached_property
     def model(self) -> ReadModel:
-        return read_model(self.plan, self.state, self.live, self.now, running=self.running, say=say)
+        return read_model(self.plan, self.state, self.live, self.now, running=self.running, say=say,
+                          captain=not self.observer)
 
     def style(self, role: str) -> str:
         return self.colors.style(role)

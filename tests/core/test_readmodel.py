@@ -98,6 +98,12 @@ HEADLINES = [
      "KILL NOT CONFIRMED: the gateway did not confirm the canary is off: gateway timeout — Emergency", "kill"),
     ("completed", lambda p: live(p, 3) + [ev.RolloutCompleted()], SOAKED, None, "COMPLETED: the canary is the release", "ok"),
     ("unguarded: no round", live, SOAKING, None, "UNGUARDED: no guard has published a round", "alarm"),
+    ("gateway drift", lambda p: live(p) + [ev.GatewayReconciled(journal_weight=5, observed_weight=0, observed_enabled=True,
+                                                                 agrees=False, detail="X", observed_share=0)],
+     SOAKING, "ok", "GATEWAY DRIFT: X — re-assert the weight or roll back", "alarm"),
+    ("gateway drift, then a shift in flight", lambda p: live(p) + [
+        ev.GatewayReconciled(journal_weight=5, observed_weight=0, observed_enabled=True, agrees=False, detail="X", observed_share=0),
+        ev.TrafficShiftRequested(weight=5, phase=0)], SOAKING, "ok", "SHIFTING: to 5 %", "warn"),
     ("unguarded: old round", live, SOAKING, "old", "UNGUARDED: no guard round for 3m00s", "alarm"),
     ("fired, holding", lambda p: live(p) + [ev.TriggerFired(trigger="path_p95", action="hold", level="L1", value=1500.0, threshold=1200.0, window_s=600, detail="")],
      SOAKING, "ok", "FIRED: Path Queries 1,500 ms > 1,200 ms at 14:00:14", "alarm"),

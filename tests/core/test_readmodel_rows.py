@@ -861,6 +861,7 @@ def test_banner_after_a_rollback_shows_the_checklists_progress():
     assert rm.banner(head, (_trow("fired"),), open_) == ("ROLLED BACK · KILL VERIFIED", "rollback checklist 2/4 done — press c to tick a step")
     only_auto_left = (_todo(False, None), _todo(True, True))
     assert rm.banner(head, (), only_auto_left) == ("ROLLED BACK · KILL VERIFIED", "rollback checklist 1/2 done")
+    assert rm.banner(head, (), open_, captain=False) == ("ROLLED BACK · KILL VERIFIED", "rollback checklist 2/4 done")
 
 
 # --- the whole model ----------------------------------------------------------------------------------------
@@ -870,6 +871,7 @@ def test_the_read_model_banner_and_badges_after_a_rollback(plan):
     state = state_of(plan, *_kill(plan, ev.KillResult(confirmed=True), ev.RollbackVerified(ok=True, detail="0/s")))
     model = rm.read_model(plan, state, None, NOW)
     assert model.banner == ("ROLLED BACK · KILL VERIFIED · canary traffic ~0", "rollback checklist 2/5 done — press c to tick a step")
+    assert rm.read_model(plan, state, None, NOW, captain=False).banner[1] == "rollback checklist 2/5 done"  # an observer
     assert model.badges == {"phase": (rm.WAIT, "warn")}
     assert len(model.checklist) == 5 and model.soak.stopped == "rolled back" and model.gate.stopped == "rolled back"
     assert model.guard == rm.GuardHealth(False, False, "no guard", "guard none", "muted", None, None)

@@ -79,6 +79,10 @@ SOAKED = T0 + timedelta(minutes=30)
             [],
         ),
         (lambda p: at_phase(p) + gate_met(p) + [ev.TrafficShiftRequested(weight=25, phase=1)], SOAKED, ["a traffic shift to 25 % is not confirmed yet"]),
+        (lambda p: at_phase(p) + gate_met(p) + [_drift(0)], SOAKED,
+         ["GATEWAY DRIFT: drift; re-assert the phase's weight (cockpit shift --weight N) or roll back"]),
+        (lambda p: at_phase(p) + gate_met(p) + [_drift(0), _drift(5, agrees=True)], SOAKED, []),
+        (lambda p: at_phase(p) + gate_met(p) + [_drift(0), ev.TrafficShiftResult(weight=5, verified=True, observed_weight=5)], SOAKED, []),
         (lambda p: at_phase(p) + gate_met(p), (SOAKED + timedelta(days=5)).replace(hour=21), ["inside the freeze window Tuesday 20:00-23:00Z"]),
         (lambda p: at_phase(p) + [ev.KillRequested(reason="x")], SOAKED, ["the rollout is KILL SENT"]),
         (lambda p: at_phase(p) + [ev.KillRequested(reason="x"), ev.KillResult(confirmed=True)], SOAKED, ["the rollout is ROLLED BACK"]),
@@ -134,6 +138,20 @@ def test_sign_off_and_waive(plan):
     assert rules.waive_refusals(pre, "nope", "r") == ["no preflight check named nope"]
     assert rules.waive_refusals(pre, "cve_status", " ") == ["a waiver needs a reason"]
     assert rules.waive_refusals(started, "cve_status", "r") == ["checks are waived before the rollout starts"]
+    assert rules.waive_refusals(pre, "image_provenance", "r") == [
+        "image_provenance cannot be waived: trigger supply_chain re-runs it during the rollout and rolls back when it "
+        "fails (a waiver would only move the failure to the start)"]
+
+
+@pytest.mark.parametrize("action, refused", [("rollback", True), ("hold", False), ("page", False)])
+def test_a_check_a_trigger_enforces_by_rolling_back_cannot_be_waived(plan, action, refused):
+    snapshot = plan_snapshot(plan)
+    triggers = [{**t, "action": action} if t.get("check") else t for t in snapshot.document["triggers"]]
+    edited = msgspec.structs.replace(snapshot, document={**snapshot.document, "triggers": triggers})
+    pre = fold(records(plan))
+    pre.plan = edited
+    assert bool(rules.waive_refusals(pre, "image_provenance", "r")) is refused
+    assert rules.waive_refusals(pre, "cve_status", "r") == []
 
 
 # --- edges, from the rule's meaning -----------------------------------------------------------
@@ -374,3 +392,29 @@ def test_a_state_that_never_heard_of_a_check_says_it_is_pending(plan):
 def test_no_soak_without_a_phase_even_with_a_start_time(plan):
     s = RolloutState(plan=plan_snapshot(plan), status="live", phase=None, phase_started_at=T0)
     assert rules.soak_remaining(s, LATER) is None
+
+
+def _drift(share: int, agrees: bool = False) -> ev.GatewayReconciled:
+    return ev.GatewayReconciled(journal_weight=5, observed_weight=share, observed_enabled=True, agrees=agrees,
+                                detail="" if agrees else "drift", observed_share=share)
+
+
+@pytest.mark.parametrize("build, expected", [
+    (lambda p: ready(p), None),  # preflight: nothing is expected of the gateway
+    (lambda p: ready(p) + [ev.RolloutStarted()], None),  # live, no phase yet
+    (lambda p: at_phase(p), 5),
+    (lambda p: at_phase(p, 2), 50),
+    (lambda p: at_phase(p) + [ev.TrafficShiftRequested(weight=25, phase=1)], None),  # in flight
+    (lambda p: at_phase(p) + [_drift(0)], 5),  # the phase's weight, not the drifted one
+    (lambda p: at_phase(p) + [ev.KillRequested(reason="x"), ev.KillResult(confirmed=True)], None),
+    (lambda p: at_phase(p, 3) + [ev.RolloutCompleted()], None),
+])
+def test_expected_share(plan, build, expected):
+    assert rules.expected_share(fold(records(plan, *build(plan)))) == expected
+
+
+def test_gateway_drift_words(plan):
+    st = fold(records(plan, *at_phase(plan, 1)))
+    assert rules.gateway_drift(st, 25) == "" and rules.gateway_drift(st, None) == ""
+    assert rules.gateway_drift(st, 0) == "the gateway reads canary 0 %, but Phase 2 soaks at 25 % by the journal: changed outside the cockpit?"
+    assert rules.gateway_drift(fold(records(plan, *ready(plan))), 0) == ""

@@ -146,7 +146,7 @@ def test_the_demo_without_collectors_says_why_each_is_missing(tmp_path):
     assert (d / "cost_delta_analysis_1.json").is_file()
     assert evidence.verify_bundle(d) == []
     entry = [e for e in engine.state.evidence if e.file.endswith("phase-1/manifest.json")][0]
-    assert not entry.ok and "missing: " in entry.detail
+    assert not entry.ok and "not collected: " in entry.detail
 
 
 def test_failing_collectors_write_why_and_never_block_the_kill(tmp_path, backend, monkeypatch):

@@ -206,3 +206,41 @@ def test_the_rollback_is_verified_by_real_canary_traffic(haproxy, prometheus, tm
         assert record.detail == "canary request rate still 10/s 2m after the kill"
     assert engine.state.kill.verified == record
     assert fold(Journal(tmp_path / "state", readonly=True).records).kill.verified == record
+
+
+def test_a_restarted_haproxy_that_forgot_the_canary_weight_is_gateway_drift(haproxy, tmp_path, clock):
+    """HAProxy restarts with the canary at its initial weight 0 while the journal says 5 %: the
+    guard's round reads it back and journals GATEWAY DRIFT, and the advance is refused until the
+    phase's weight is re-asserted at the gateway."""
+    from cockpit.adapters.simulator import SimulatedMetrics, SimulatedWorld, seed_series
+    from cockpit.monitor import Monitor
+    from tests.integration.rollout import satisfy_gate
+
+    engine = engine_on(haproxy_plan(haproxy), tmp_path / "state", clock)
+    world = SimulatedWorld("healthy", clock=lambda: clock.now().timestamp())
+    monitor = Monitor(engine, SimulatedMetrics(world, series=seed_series(engine.plan)), poll_s=15.0, step_s=30.0)
+
+    async def scenario():
+        await go_live(engine)
+        await monitor.poll()
+        assert engine.state.gateway_drift == ""
+        haproxy.stop()
+        haproxy.start()  # a fresh process: the canary server is back at its configured weight, 0
+        assert canary_share(haproxy)[0] == 0
+        await monitor.poll()
+        satisfy_gate(engine, clock)
+        refused = (await engine.advance()).reasons
+        out = await engine.shift(5)  # re-assert the phase's weight
+        await monitor.poll()
+        return refused, out
+
+    try:
+        refused, out = asyncio.run(scenario())
+    finally:
+        monitor.close()
+    drifts = [r.payload for r in engine.journal.records if isinstance(r.payload, ev.GatewayReconciled)]
+    assert [d.agrees for d in drifts] == [False]  # journaled once; the verified re-assert ends it
+    assert drifts[0].observed_share == 0 and drifts[0].journal_weight == 5
+    assert refused[0].startswith("GATEWAY DRIFT: the gateway reads canary 0 %, but Phase 1 soaks at 5 %")
+    assert out.ok and engine.state.gateway_drift == "" and engine.state.weight == 5
+    assert abs(canary_share(haproxy)[0] - REQUESTS * 5 // 100) <= 2

@@ -59,6 +59,40 @@ async def test_a_gate_recorded_by_two_owners(tmp_path):
     assert fold(Journal(scene.state_dir, readonly=True).records).gates[1].decisions.keys() == {"po", "tech_lead"}
 
 
+async def test_after_one_owners_go_the_dialog_moves_to_the_next_owner(tmp_path):
+    """Type a name, GO, type the next name, GO: each owner's own decision, none overwritten (the
+    lab's captain recorded Tess Lead over Pat Owner's GO when the role stayed put)."""
+    scene = await Scene(tmp_path / "s").live(phase=1, into_soak_min=5)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g", *"Pat Owner")
+        await pilot.pause()
+        dialog = app.screen
+        assert dialog.query_one("#role", Select).value == "po"
+        await pilot.click("#go")
+        await pilot.pause()
+        assert dialog.query_one("#role", Select).value == "tech_lead"
+        assert dialog.query_one("#name", Input).value == "" and app.focused is dialog.query_one("#name", Input)
+        assert "recorded GO for Product Owner; next: Tech Lead" in text_of(dialog.query_one("#error"))
+        await pilot.press(*"Tess Lead")
+        await pilot.click("#go")
+        await pilot.pause()
+        assert "every owner has decided (Escape closes)" in text_of(dialog.query_one("#error"))
+        await pilot.press("escape")
+    gate = scene.engine.state.gates[1].decisions
+    assert (gate["po"].name, gate["tech_lead"].name) == ("Pat Owner", "Tess Lead")
+
+
+async def test_the_gate_dialog_opens_on_the_first_owner_still_waiting(tmp_path):
+    scene = await Scene(tmp_path / "s").live(phase=1, into_soak_min=5)
+    assert scene.engine.decide("po", "GO", "Pat").ok
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.screen.query_one("#role", Select).value == "tech_lead"
+
+
 async def test_gate_dialog_refuses_a_decision_without_a_name(tmp_path):
     scene = await Scene(tmp_path / "s").live(phase=0)
     app = scene.app()
@@ -81,12 +115,24 @@ async def test_typing_the_version_right_after_k_fills_the_field_and_kills(tmp_pa
         assert app.focused is dialog.query_one("#confirm", Input)
         assert dialog.query_one("#confirm", Input).value == "v0.1.0"
         assert not dialog.query_one("#pull", Button).disabled
-        await pilot.press("enter")  # Enter in the version field moves on to the reason
-        await pilot.press(*"p95", "enter")
+        await pilot.press("tab", *"p95", "enter")  # Tab to the reason; Enter there pulls
         await app.workers.wait_for_complete()
         await pilot.pause()
     assert kinds(scene)[-3:] == ["kill_requested", "kill_result", "rollback_verified"]
     assert scene.engine.state.kill.reason == "p95" and scene.world.enabled is False
+
+
+async def test_enter_on_the_right_version_pulls_at_once(tmp_path):
+    """In an emergency: k, the version, Enter. Nothing may look done that is not: it is done."""
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    app = scene.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("k", *"v0.1.0", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not isinstance(app.screen, KillDialog)
+    assert kinds(scene)[-3:] == ["kill_requested", "kill_result", "rollback_verified"]
+    assert scene.engine.state.kill.reason == "kill switch pulled from the cockpit" and scene.world.enabled is False
 
 
 async def test_kill_button_is_disabled_until_the_text_matches_exactly(tmp_path):
@@ -414,6 +460,19 @@ async def test_quitting_a_live_rollout_asks_first(tmp_path):
         await pilot.pause()
         explain = text_of(app.screen.query_one(".explain")).replace("\n", " ")
         assert "NO GUARD is running: triggers are not watched" in explain
+
+
+@pytest.mark.parametrize("keys", [("ctrl+q",), ("ctrl+p", *"Quit the application", "enter")])
+async def test_ctrl_q_and_the_palettes_quit_ask_as_q_does_while_live(tmp_path, keys):
+    scene = await Scene(tmp_path / "s").live(phase=0)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(*keys)
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, Confirm) and app.is_running
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running
 
 
 # --- the headline, and the footer after a rollback ------------------------------------------------------

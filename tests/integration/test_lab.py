@@ -1,0 +1,101 @@
+"""The acceptance lab (tests/lab.py) comes up, the seed plan's trigger queries get data from its
+Prometheus, the canary's traffic follows the HAProxy weight, and Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.integration.haproxy import haproxy_or_skip
+from tests.integration.prom import require_prometheus
+
+pytestmark = pytest.mark.integration
+
+
+def get(url: str, timeout: float = 3) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as answer:
+        return answer.read().decode()
+
+
+def instant(prom: str, query: str) -> list[float]:
+    body = json.loads(get(f"{prom}/api/v1/query?" + urllib.parse.urlencode({"query": query})))
+    return [float(r["value"][1]) for r in body["data"]["result"]]
+
+
+def wait_for(what: str, check, timeout: float):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            if value := check():
+                return value
+        except OSError as exc:
+            last = exc
+        time.sleep(0.25)
+    raise AssertionError(f"{what}: not within {timeout:g}s ({last})")
+
+
+def test_the_lab_feeds_the_seed_plans_triggers_and_stops_cleanly():
+    require_prometheus()
+    haproxy_or_skip()
+    lab_dir = Path(tempfile.mkdtemp(prefix="lab", dir="/tmp"))  # short: the admin socket lives here
+    proc = subprocess.Popen([sys.executable, "-m", "tests.lab", "up", str(lab_dir)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        info = wait_for("lab.json", lambda: (lab_dir / "lab.json").exists() and json.loads((lab_dir / "lab.json").read_text()), 20)
+        control, prom = info["control"], info["prometheus"]
+        plan = tomllib.loads((lab_dir / "plan.toml").read_text())
+        assert plan["prometheus"]["url"] == prom and plan["gateways"]["edge"]["socket"] == info["haproxy_socket"]
+        check = subprocess.run([sys.executable, "-m", "cockpit", "check-config", str(lab_dir / "plan.toml")],
+                               cwd=ROOT, capture_output=True, text=True, timeout=30)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+        json.loads(get(f"{control}/set?error_ratio=0.05&p95_ms=900"))
+        for cmd in ("set weight be_app/canary 5", "set weight be_app/stable 95"):
+            assert get(f"{control}/haproxy?" + urllib.parse.urlencode({"cmd": cmd})).strip() == ""
+        wait_for("the canary's 10 rps", lambda: json.loads(get(f"{control}/status"))["rates"]["canary_rps"] == 10, 5)
+
+        queries = {t["id"]: t["query"] for t in plan["triggers"] if "query" in t}
+        queries["baseline"] = next(t["baseline"] for t in plan["triggers"] if "baseline" in t)
+        queries["verify"] = plan["kill_switch"]["verify_query"]
+
+        def all_answer():
+            values = {name: instant(prom, q) for name, q in queries.items()}
+            return values if all(v and not math.isnan(v[0]) for v in values.values()) else None
+
+        values = wait_for("every trigger query answers a number", all_answer, 20)
+        assert values["error_rate"][0] == pytest.approx(0.05, rel=0.02)
+        assert values["api_p95_regression"][0] == pytest.approx(900, rel=0.02)
+        assert values["baseline"][0] == pytest.approx(250, rel=0.02)
+        assert values["path_p95"][0] == pytest.approx(800, rel=0.02)
+        assert values["security_violation"] == [0]
+        assert instant(prom, plan["preflight"][-1]["query"]) == [pytest.approx(0.9995)]  # staging_success, backfilled
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate(timeout=5)
+            raise AssertionError("the lab did not stop within 20 s of Ctrl-C")
+        finally:
+            shutil.rmtree(lab_dir, ignore_errors=True)
+    assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
+    assert b"lab: stopped" in out
+    with pytest.raises(OSError):
+        get(f"{prom}/-/ready", timeout=1)
