@@ -11,15 +11,47 @@ from pathlib import Path
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
-def _plan_or_exit(path: str):
+class Refused(Exception):
+    """The command cannot go on: the lines to print on stderr, and the exit code. Raised where a
+    screen loads (in a thread, while Textual owns the terminal) and said by `main` after it."""
+
+    def __init__(self, code: int, *lines: str):
+        super().__init__("\n".join(lines))
+        self.code = code
+        self.lines = lines
+
+
+def _plan_or_refuse(path: str):
     from cockpit.config import ConfigError, load_plan
 
     try:
         return load_plan(Path(path))
     except ConfigError as e:
-        for line in e.errors:
-            print(line, file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
+        raise Refused(EXIT_USAGE, *e.errors) from None
+
+
+def _plan_or_exit(path: str):
+    try:
+        return _plan_or_refuse(path)
+    except Refused as e:
+        _say(e)
+        raise SystemExit(e.code) from None
+
+
+def _say(refused: Refused) -> None:
+    for line in refused.lines:
+        print(line, file=sys.stderr)
+
+
+def _screen(app) -> None:
+    """Run a screen that loads its engine after its first frame; what refused the load is raised
+    here, once the terminal is back (main says it and exits with its code). With no terminal on
+    stderr (where Textual draws) no one sees a frame: load first, so a refusal is its lines alone."""
+    if not sys.stderr.isatty():
+        app.load_now()
+    app.run()
+    if app.load_error is not None:
+        raise app.load_error
 
 
 def cmd_check_config(args) -> int:
@@ -61,13 +93,13 @@ def cmd_init(args) -> int:
     return EXIT_OK
 
 
-def _state_dir(args) -> Path:
+def _state_dir(args, plan=None) -> Path:
     if args.state_dir:
         return Path(args.state_dir)
     if getattr(args, "config", None):
         from cockpit.config import resolve_state_dir
 
-        return resolve_state_dir(_plan_or_exit(args.config), Path(args.config))
+        return resolve_state_dir(plan or _plan_or_exit(args.config), Path(args.config))
     return Path("state")
 
 
@@ -167,35 +199,53 @@ def _seen(state, live, now) -> dict | None:
 
 
 def cmd_demo(args) -> int:
-    import asyncio
     import tempfile
 
-    from cockpit import demo
-
     state_dir = Path(args.state_dir) if args.state_dir else Path(tempfile.mkdtemp(prefix="cockpit-demo-"))
-    from cockpit.session import identity
-
-    actor = identity("captain")
-    engine, guard, _world, people = demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)
     if args.headless:
-        print(f"{demo.banner(args.speed)}; {demo.watch_hint(state_dir)}", flush=True)
-        status = asyncio.run(demo.run_headless(engine, guard, people, out=sys.stdout))
-        print(f"journal: {state_dir / 'journal.jsonl'}  ({status})")
-        return EXIT_OK
-    from cockpit.tui.app import CockpitApp
+        return _demo_headless(args, state_dir)
+    from cockpit.demo import banner, watch_hint
+    from cockpit.tui.app import CockpitApp, Loaded
 
-    print(demo.watch_hint(state_dir), flush=True)
-    app = CockpitApp(engine, who=str(actor), theme=args.theme, guard=guard, banner=demo.banner(args.speed))
-    app.call_later(lambda: app.run_worker(people.sign_off(), group="demo"))
-    app.run()
-    guard.stop()
-    guard.monitor.close()
+    def load() -> Loaded:  # after the first frame: the plan, the journal, the simulated world
+        from cockpit import demo
+        from cockpit.session import identity
+
+        actor = identity("captain")
+        engine, guard, _world, people = demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)
+        return Loaded(engine, str(actor), guard=guard, banner=banner(args.speed),
+                      started=lambda app: app.run_worker(people.sign_off(), group="demo"))
+
+    print(watch_hint(state_dir), flush=True)
+    app = CockpitApp(loader=load, loading="loading the demo: its plan, its journal and the simulated service",
+                     theme=args.theme)
+    try:
+        _screen(app)
+    finally:
+        loaded = app.wait_loaded()
+        if loaded is not None:
+            loaded.guard.stop()
+            loaded.guard.monitor.close()
     print(f"demo journal: {state_dir / 'journal.jsonl'}")
     return EXIT_OK
 
 
-def _captain(args):
-    """The captain's engine under the captain lock (credentials resolved here), or exit."""
+def _demo_headless(args, state_dir: Path) -> int:
+    import asyncio
+
+    from cockpit import demo
+    from cockpit.session import identity
+
+    actor = identity("captain")
+    engine, guard, _world, people = demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)
+    print(f"{demo.banner(args.speed)}; {demo.watch_hint(state_dir)}", flush=True)
+    status = asyncio.run(demo.run_headless(engine, guard, people, out=sys.stdout))
+    print(f"journal: {state_dir / 'journal.jsonl'}  ({status})")
+    return EXIT_OK
+
+
+def _captain(args, warnings: list[str] | None = None):
+    """The captain's engine under the captain lock (credentials resolved here), or Refused."""
     import os
 
     from cockpit.clock import SystemClock
@@ -204,62 +254,85 @@ def _captain(args):
     from cockpit.journal import CaptainLock, CaptainLockHeld, JournalError
     from cockpit.session import captain_engine, identity
 
-    plan = _plan_or_exit(args.config)
+    plan = _plan_or_refuse(args.config)
     state_dir = resolve_state_dir(plan, Path(args.config))
     actor = identity("captain")
     try:
         lock = CaptainLock(state_dir, user=actor.user, host=actor.host, pid=os.getpid(),
                            since=f"{SystemClock().now():%Y-%m-%d %H:%M:%SZ}").acquire()
-        engine = captain_engine(plan, Path(args.config), actor)
+    except CaptainLockHeld as e:
+        raise Refused(3, f"refused: {e}") from None
+    except JournalError as e:
+        raise Refused(EXIT_USAGE, f"{state_dir}: {e}") from None
+    try:
+        engine = captain_engine(plan, Path(args.config), actor, warn=warnings.append if warnings is not None else None)
         engine.ensure_plan()
         return engine, actor, lock, state_dir
-    except CaptainLockHeld as e:
-        print(f"refused: {e}", file=sys.stderr)
-        raise SystemExit(3) from None
-    except (JournalError, EngineError) as e:
-        print(f"{state_dir}: {e}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
-    except ConfigError as e:
-        for line in e.errors:
-            print(f"{args.config}: {line}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
+    except BaseException as e:
+        lock.release()  # the screen does not open: the next captain must not find it held
+        if isinstance(e, (JournalError, EngineError)):
+            raise Refused(EXIT_USAGE, f"{state_dir}: {e}") from None
+        if isinstance(e, ConfigError):
+            raise Refused(EXIT_USAGE, *(f"{args.config}: {line}" for line in e.errors)) from None
+        raise
 
 
 def cmd_run(args) -> int:
-    """The captain's screen. A guard is started detached first, so the rollout is watched
-    whether or not this terminal stays."""
-    from cockpit.published import GuardFeed
-    from cockpit.session import GuardKeeper
-    from cockpit.tui.app import CockpitApp
+    """The captain's screen. A guard is started detached first (by the loader, under the lock),
+    so the rollout is watched whether or not this terminal stays."""
+    from cockpit.tui.app import CockpitApp, Loaded
 
-    engine, actor, lock, state_dir = _captain(args)
-    keeper = GuardKeeper(Path(args.config), state_dir, str(actor))
-    try:
+    held = []
+
+    def load() -> Loaded:  # after the first frame: the plan validated, the lock, the engine, the guard
+        from cockpit.published import GuardFeed
+        from cockpit.session import GuardKeeper
+
+        warnings: list[str] = []
+        engine, actor, lock, state_dir = _captain(args, warnings)
+        held.append(lock)
+        keeper = GuardKeeper(Path(args.config), state_dir, str(actor))
         keeper(engine.state)
-        CockpitApp(engine, GuardFeed(state_dir), who=str(actor), theme=args.theme, keeper=keeper).run()
+        return Loaded(engine, str(actor), feed=GuardFeed(state_dir), keeper=keeper, warnings=warnings)
+
+    app = CockpitApp(loader=load, loading=f"loading the plan {args.config} and its journal", theme=args.theme)
+    try:
+        _screen(app)
     finally:
-        lock.release()
+        loaded = app.wait_loaded()
+        for lock in held:
+            lock.release()
+    for warning in loaded.warnings if loaded is not None else ():
+        print(warning, file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_observe(args) -> int:
     """Read-only: the journal and the guard's published evaluation; no credentials, no Prometheus."""
-    from cockpit.engine import EngineError
-    from cockpit.journal import JournalError
-    from cockpit.published import FollowedClock, GuardFeed
-    from cockpit.session import SessionError, identity, observer_engine
-    from cockpit.tui.app import CockpitApp
+    from cockpit.tui.app import CockpitApp, Loaded
 
-    state_dir = _state_dir(args)
-    local = _plan_or_exit(args.config) if args.config else None
-    actor = identity("observer")
-    feed = GuardFeed(state_dir)
-    try:
-        engine = observer_engine(state_dir, local, actor, clock=FollowedClock(feed.latest))
-    except (SessionError, JournalError, EngineError) as e:
-        print(f"{state_dir}: {e}" if str(state_dir) not in str(e) else str(e), file=sys.stderr)
-        return EXIT_USAGE
-    CockpitApp(engine, feed, who=str(actor), theme=args.theme).run()
+    if args.state_dir and not (Path(args.state_dir) / "journal.jsonl").exists():  # a stat: said before any screen
+        print(f"{Path(args.state_dir)}: no journal yet; the captain starts it with `cockpit run`", file=sys.stderr)
+        return EXIT_USAGE  # (session.observer_engine says the same when the state dir comes from --config)
+
+    def load() -> Loaded:  # after the first frame: the journal read, the plan it carries
+        from cockpit.engine import EngineError
+        from cockpit.journal import JournalError
+        from cockpit.published import FollowedClock, GuardFeed
+        from cockpit.session import SessionError, identity, observer_engine
+
+        local = _plan_or_refuse(args.config) if args.config else None
+        state_dir = Path(args.state_dir) if args.state_dir else _state_dir(args, plan=local)
+        actor = identity("observer")
+        feed = GuardFeed(state_dir)
+        try:
+            engine = observer_engine(state_dir, local, actor, clock=FollowedClock(feed.latest))
+        except (SessionError, JournalError, EngineError) as e:
+            raise Refused(EXIT_USAGE, f"{state_dir}: {e}" if str(state_dir) not in str(e) else str(e)) from None
+        return Loaded(engine, str(actor), feed=feed)
+
+    where = f"in {Path(args.state_dir)}" if args.state_dir else f"of the plan {args.config}" if args.config else "in state"
+    _screen(CockpitApp(loader=load, loading=f"loading the journal {where}", theme=args.theme))
     return EXIT_OK
 
 
@@ -650,17 +723,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cockpit.config import ConfigError
-
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except Refused as e:  # a screen that could not load: said once the terminal is back
+        _say(e)
+        return e.code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `cockpit status | head`: the reader has gone, nothing more to say
         sys.stdout = open(os.devnull, "w")
         return EXIT_OK
-    except ConfigError as e:  # a plan problem found late (a secret's variable unset): one line per field
+    except Exception as e:
+        # A plan problem found late (a secret's variable unset): one line per field. Only a command
+        # that imported cockpit.config can raise one; importing it here (pydantic) would cost every
+        # start, the screen's first frame included.
+        config = sys.modules.get("cockpit.config")
+        if config is None or not isinstance(e, config.ConfigError):
+            raise
         for line in e.errors:
             print(f"{getattr(args, 'config', None) or 'config'}: {line}", file=sys.stderr)
         return EXIT_USAGE

@@ -3,25 +3,25 @@
 Everything is real but the world: the journal, the engine, the monitor and the screen are the
 ones a captain uses. The stakeholders are simulated too: they sign off at the start and record
 GO when their gate's criteria are met, so one person can watch a whole rollout.
+
+The plan, the engine and the world are imported where they are built, not at the top: the
+screen imports `banner` and `watch_hint` before its first frame, and builds the rest after it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cockpit.adapters import checks
-from cockpit.adapters.simulator import SimulatedGateway, SimulatedMetrics, SimulatedWorld, seed_series
-from cockpit.clock import AcceleratedClock, Clock
-from cockpit.config import Plan, parse_plan
-from cockpit.core import rules
-from cockpit.core.events import Actor
-from cockpit.core.evaluation import GuardId
-from cockpit.engine import Engine
-from cockpit.guard import Guard
-from cockpit.journal import Journal
-from cockpit.monitor import Monitor
-from cockpit.seed import seed_plan
+if TYPE_CHECKING:
+    from cockpit.clock import Clock
+    from cockpit.config import Plan
+    from cockpit.core.evaluation import GuardId
+    from cockpit.core.events import Actor
+    from cockpit.engine import Engine
+    from cockpit.guard import Guard
+
 
 def banner(speed: float) -> str:
     """What the demo's header says, so no screenshot of it passes for production."""
@@ -38,6 +38,9 @@ PEOPLE = {"po": "Priya", "tech_lead": "Tomas", "security": "Sana", "sre": "Sam",
 
 def demo_plan() -> Plan:
     """The seed plan with its gateway swapped for the simulated one (nothing else changes)."""
+    from cockpit.config import parse_plan
+    from cockpit.seed import seed_plan
+
     data = seed_plan().model_dump(mode="json", by_alias=True, exclude_none=True)
     data["gateways"] = {data["kill_switch"]["gateway"]: {"type": "simulated"}}
     return parse_plan(data)
@@ -45,6 +48,8 @@ def demo_plan() -> Plan:
 
 def demo_checks(clock: Clock, metrics, base_dir: Path):
     """Freeze window and PromQL checks run for real (on the demo clock and world); the rest are simulated."""
+    from cockpit.adapters import checks
+
     real = checks.runner(clock=clock, base_dir=base_dir, metrics=metrics)
 
     async def run(check) -> checks.Outcome:
@@ -68,6 +73,8 @@ class Stakeholders:
             self.engine.sign_off(role, PEOPLE.get(role, role), "approved (demo)")
 
     def on_round(self) -> None:
+        from cockpit.core import rules
+
         e, s = self.engine, self.engine.state
         if s.status != "live" or s.phase is None:
             return
@@ -95,6 +102,14 @@ def build(
 ):
     """(engine, guard, world, stakeholders) for a demo rollout in `state_dir`: the guard runs in
     this process (the same code as `cockpit guard`), and publishes for `cockpit observe`."""
+    from cockpit.adapters.simulator import SimulatedGateway, SimulatedMetrics, SimulatedWorld, seed_series
+    from cockpit.clock import AcceleratedClock
+    from cockpit.core.evaluation import GuardId
+    from cockpit.engine import Engine
+    from cockpit.guard import Guard
+    from cockpit.journal import Journal
+    from cockpit.monitor import Monitor
+
     plan = demo_plan()
     clock = clock or AcceleratedClock(speed)
     world = SimulatedWorld(scenario, clock=lambda: clock.now().timestamp())
@@ -125,6 +140,7 @@ def build(
 
 async def run_headless(engine: Engine, guard: Guard, people: Stakeholders, *, out, max_rounds: int = 400) -> str:
     """A scripted captain: start, advance whenever the core allows, print every journaled event."""
+    from cockpit.core import rules
     from cockpit.narrate import line
 
     engine.subscribe(lambda r: print(line(r, engine.state.plan), file=out, flush=True))

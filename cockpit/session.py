@@ -31,8 +31,9 @@ def identity(role: str) -> Actor:
     return Actor(user=getpass.getuser(), host=socket.gethostname().split(".")[0], role=role)
 
 
-def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None) -> Engine:
-    """A writable engine with the gateway, the check runner and the metrics source."""
+def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None, warn=None) -> Engine:
+    """A writable engine with the gateway, the check runner and the metrics source. `warn(line)`
+    says what the captain must know (default: stderr; a screen loading in a thread collects it)."""
     from cockpit.adapters import checks
     from cockpit.adapters.factory import build_gateway
 
@@ -43,7 +44,11 @@ def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None) -> Eng
     gateway = build_gateway(plan, plan.kill_switch.gateway)
     journal = Journal(state_dir)
     if journal.quarantined:
-        print(f"journal: torn tail quarantined: {journal.quarantined}", file=sys.stderr)
+        line = f"journal: torn tail quarantined: {journal.quarantined}"
+        if warn is not None:
+            warn(line)
+        else:
+            print(line, file=sys.stderr)
     return Engine(plan, journal, clock=clock, actor=actor, gateway=gateway, check_runner=runner, metrics=metrics)
 
 

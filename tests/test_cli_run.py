@@ -71,3 +71,63 @@ def test_a_captain_without_its_gateway_token_is_refused_naming_the_variable(tmp_
     env = {k: v for k, v in os.environ.items() if k != "COCKPIT_GATEWAY_TOKEN"}
     res = subprocess.run([sys.executable, "-m", "cockpit", "run", "--config", config], capture_output=True, text=True, timeout=60, env=env)
     assert res.returncode == 2 and "COCKPIT_GATEWAY_TOKEN" in res.stderr
+
+
+def test_a_bad_plan_is_refused_naming_file_and_field_and_no_screen_without_a_terminal(tmp_path, plan):
+    """With no terminal on stderr (a script) the plan loads before any screen: its error alone.
+    (On a terminal it loads after the first frame, and is said once the screen has ended.)"""
+    data = dump_plan(plan)
+    data["phases"][0]["weight"] = 150
+    path = tmp_path / "plan.toml"
+    path.write_text(tomli_w.dumps(data))
+    res = subprocess.run([sys.executable, "-m", "cockpit", "run", "--config", str(path)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert res.stderr.startswith(f"{path}: phases.0.weight:") and "\x1b[" not in res.stderr and "Traceback" not in res.stderr
+
+
+def test_observe_a_state_dir_without_a_journal_is_refused_before_any_screen(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "cockpit", "observe", "--state-dir", str(tmp_path / "none")],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert res.stderr == f"{tmp_path / 'none'}: no journal yet; the captain starts it with `cockpit run`\n"  # no screen drawn
+
+
+def test_q_on_the_loading_frame_ends_the_demo_and_its_journal_is_whole(tmp_path):
+    """Quit as soon as the frame is drawn (the plan may still be loading): the process ends (the
+    loader's thread does not hold it), says where its journal is, and the journal verifies."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")} | {"TERM": "xterm-256color"}
+        os.execve(sys.executable, [sys.executable, "-m", "cockpit", "demo", "--state-dir", str(tmp_path / "demo")], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 120x40, as a terminal would say
+    seen = b""
+    try:
+        while b"Timeline (journal, newest first)" not in seen:
+            ready, _, _ = select.select([fd], [], [], 30)
+            assert ready, f"no frame: {seen[-300:]!r}"
+            seen += os.read(fd, 65536)
+        os.write(fd, b"q")
+        while True:
+            ready, _, _ = select.select([fd], [], [], 30)
+            assert ready, f"still running after q: {seen[-300:]!r}"
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the terminal's other end has gone: the process ended
+                break
+            if not chunk:
+                break
+            seen += chunk
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"demo journal:" in seen
+    verify = subprocess.run([sys.executable, "-m", "cockpit", "verify", "--state-dir", str(tmp_path / "demo")],
+                            capture_output=True, text=True, timeout=60)
+    assert verify.returncode in (0, 2), verify.stderr  # intact, or nothing journaled yet

@@ -14,14 +14,15 @@ import logging
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Awaitable, Callable
-
-import httpx
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from cockpit import redact
 from cockpit.config import ChannelConfig, ConfigError, PagerDutyChannel, Plan, SlackChannel, WebhookChannel
 from cockpit.core import events as ev
 from cockpit.core.paging import dedup_key
+
+if TYPE_CHECKING:
+    import httpx  # imported where a request is made: the demo's simulated channels never load it
 
 log = logging.getLogger("cockpit.notify")
 QUEUE_SIZE = 256  # a burst larger than this is refused at once (and journaled as not sent)
@@ -104,6 +105,8 @@ class Channel:
         except ConfigError as e:
             log.error("channel %s: cannot poll PagerDuty: %s", self.name, "; ".join(e.errors))
             return None
+        import httpx
+
         headers = {"Authorization": f"Token token={token}", "Accept": "application/vnd.pagerduty+json;version=2"}
         own = client is None
         client = client or httpx.AsyncClient()
@@ -161,6 +164,8 @@ class Channel:
         """Try once, then retry 5xx, 429 and timeouts up to `retries` times with backoff."""
         if self.problem:
             return Delivery(False, 0, [], f"channel {self.name} cannot be used: {self.problem}")
+        import httpx
+
         method, headers, body = self.request(m)
         cfg = self.config
         own = client is None
@@ -339,6 +344,8 @@ class Notifier:
 
     def _start(self) -> None:
         if not self._workers:
+            import httpx
+
             self._client = httpx.AsyncClient()
             loop = asyncio.get_running_loop()
             self._workers = [loop.create_task(self._work()) for _ in range(self._workers_n)]

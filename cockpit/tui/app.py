@@ -4,33 +4,64 @@ No rollout logic lives here. Commands that touch the network run in workers, nev
 inside an action handler (that would hold every following key for the call's duration).
 An observer has no path to a command: `check_action` hides the bindings, the palette does
 not offer them, each action re-checks, and the engine itself refuses (its journal is read-only).
+
+The screen can open before there is an engine (`loader=`): the frame is drawn at once, saying
+that it loads the plan and the journal, with every action refused but quit; the loader runs in
+a thread (the plan's validation, the journal, the adapters), then the panes are filled. So this
+module imports only Textual at the top: the rest is imported where it is used, after the frame.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import Footer, Static
 
-from cockpit.core import rules
-from cockpit.core.readmodel import CHECKLIST_PREFIX, available_actions, checklist, checklist_steps_open
-from cockpit.engine import READ_ONLY, Engine, Outcome
-from cockpit.tui.dialogs import Confirm, FormDialog, GateDialog, HelpScreen, KillDialog, KillOrder
 from cockpit.tui.palette import CockpitCommands
-from cockpit.tui.panes import Banner, BudgetPane, EscalationPane, HeaderBar, Pane, PhasePane, PreflightPane, TimelinePane
 from cockpit.tui.themes import DEFAULT, THEMES_DIR, load_themes
-from cockpit.tui.view import Palette, View
+
+if TYPE_CHECKING:
+    from cockpit.engine import Engine, Outcome
+    from cockpit.tui.view import Palette, View
 
 # Actions that change the rollout. An observer may run none of them.
 MUTATING = frozenset({"run_checks", "run_check", "waive", "sign_off", "start", "advance", "gate", "kill", "note", "checklist",
                       "ack", "post_deploy"})
 PANES = ("phase", "preflight", "budget", "escalation", "timeline")
+# The panes' titles, drawn in the frame before the panes' module (and the plan's) is imported;
+# a test holds them equal to the panes' own TITLEs.
+TITLES = {"preflight": "Preflight & sign-offs", "phase": "Phases, triggers & gate", "budget": "Budget burn",
+          "escalation": "Escalation matrix", "timeline": "Timeline (journal, newest first)"}
+# While loading, nothing can be done but quitting: there is no validated plan to act on.
+WHILE_LOADING = frozenset({"quit_cockpit", "quit", "help_quit"})
+
+
+@dataclass
+class Loaded:
+    """What a loader hands the screen: the engine and the faces around it (as CockpitApp's arguments)."""
+
+    engine: Engine
+    who: str
+    feed: object = None
+    guard: object = None
+    keeper: Callable | None = None
+    banner: str = ""
+    started: Callable[[CockpitApp], None] | None = None  # run once the panes are filled (the demo's stakeholders)
+    warnings: list[str] = field(default_factory=list)  # said on screen, and printed by the CLI after it
+
+
+class Loading(Static):
+    """A pane's frame while the plan and journal load: its box and title, nothing in it."""
 
 
 class CockpitApp(App):
@@ -72,10 +103,10 @@ class CockpitApp(App):
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | None = None,
         feed=None,
         *,
-        who: str,
+        who: str = "",
         theme: str | None = None,
         themes_dir: Path = THEMES_DIR,
         tick_s: float = 1.0,
@@ -83,28 +114,122 @@ class CockpitApp(App):
         guard=None,
         keeper=None,
         banner: str = "",
+        loader: Callable[[], Loaded] | None = None,
+        loading: str = "loading the plan and the journal",
     ):
         """`feed.latest()` is the guard's evaluation (guard.json, or an in-process evaluator);
-        `guard` runs in this process (the demo); `keeper()` restarts a dead guard (captain)."""
+        `guard` runs in this process (the demo); `keeper()` restarts a dead guard (captain).
+
+        Without an engine, `loader()` makes one in a thread once the frame is drawn (saying
+        `loading`); what it raises ends the screen and is kept in `load_error` for the caller."""
         super().__init__()
-        self.engine = engine
-        self.feed = feed if feed is not None else guard
-        self.guard = guard
-        self.keeper = keeper
-        self.observer = engine.follower
-        self.who = who
+        if (engine is None) == (loader is None):
+            raise TypeError("CockpitApp takes either an engine or a loader")
+        self.engine = None  # until loaded: every action but quit refuses (check_action, _loading)
+        self.feed = self.guard = self.keeper = None
+        self.observer = False
+        self.who, self.banner = who, banner
+        self.loader = loader
+        self.loading = loading
+        self.loaded: Loaded | None = None
+        self.load_error: BaseException | None = None
+        self._load_done = threading.Event()
+        self._load_lock = threading.Lock()
+        self._load_started = self._load_abandoned = False
+        if engine is not None:
+            self._take(Loaded(engine, who, feed=feed, guard=guard, keeper=keeper, banner=banner))
+            self._load_started = True
+            self._load_done.set()
         self.tick_s = tick_s
         self.watch = watch  # follow the journal and the guard, run an in-process guard (off in snapshot tests)
         self.busy = ""
         self._theme_request = theme or DEFAULT
         self._themes_dir = themes_dir
         self._pane = "phase"
-        self.banner = banner  # "DEMO · simulated · 60x": said in the header, so no screenshot passes for production
         self._offered: frozenset[str] | None = None
+
+    def _take(self, loaded: Loaded) -> None:
+        engine = loaded.engine
+        self.engine = engine
+        self.feed = loaded.feed if loaded.feed is not None else loaded.guard
+        self.guard = loaded.guard
+        self.keeper = loaded.keeper
+        self.observer = engine.follower
+        self.who = loaded.who
+        self.banner = loaded.banner  # "DEMO · simulated · 60x": said in the header, so no screenshot passes for production
+
+    # -- loading -------------------------------------------------------------------------------
+
+    class LoadEnded(Message):
+        """The loader has returned or raised (posted from its thread)."""
+
+    def _load(self) -> None:
+        """In a thread, once the frame is on screen: the loader, then a message to fill the panes
+        or end the screen. Posting never blocks: the screen may have been quit meanwhile, and
+        then the caller closes what was loaded (`wait_loaded`)."""
+        with self._load_lock:
+            if self._load_abandoned:  # the screen ended before the loader's turn came
+                return
+            self._load_started = True
+        try:
+            self.loaded = self.loader()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller, who says it after the screen
+            self.load_error = e
+        finally:
+            self._load_done.set()
+            try:
+                self.post_message(self.LoadEnded())
+            except RuntimeError:  # the event loop has closed: the screen is gone
+                pass
+
+    async def on_cockpit_app_load_ended(self, _message: LoadEnded) -> None:
+        if self.load_error is not None:
+            self.exit(return_code=getattr(self.load_error, "code", 1))
+        elif self.loaded is not None and self.engine is None:
+            await self._filled(self.loaded)
+
+    def wait_loaded(self) -> Loaded | None:
+        """After the screen: wait for a loader still running (quit while loading), so what it
+        opened (a lock, a guard) is the caller's to close. None when the load failed or never began
+        (quit before the loader's turn: then it never will)."""
+        with self._load_lock:
+            if not self._load_started:
+                self._load_abandoned = True
+                return None
+        self._load_done.wait()
+        return self.loaded
+
+    def load_now(self) -> None:
+        """Load before the screen runs, in this thread (no terminal to draw a frame on: a script,
+        a test); what the loader raises, raises here, before any screen."""
+        with self._load_lock:
+            self._load_started = True
+        try:
+            self.loaded = self.loader()
+        finally:
+            self._load_done.set()
+        self._take(self.loaded)
+
+    async def _filled(self, loaded: Loaded) -> None:
+        self._take(loaded)
+        await self.recompose()
+        self._start()
+        self._greet(loaded)
+
+    def _greet(self, loaded: Loaded) -> None:
+        for warning in loaded.warnings:
+            self.notify(warning, title="Journal", severity="warning", timeout=20)
+        if loaded.started is not None:
+            loaded.started(self)
 
     # -- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        if self.engine is None:
+            yield from self._frame()
+            return
+        from cockpit.tui.panes import Banner, BudgetPane, EscalationPane, HeaderBar, PhasePane, PreflightPane, TimelinePane
+
         yield HeaderBar(id="header")
         yield Banner(id="banner")
         yield Static(id="tabs")
@@ -117,7 +242,37 @@ class CockpitApp(App):
         yield TimelinePane(id="timeline", classes="pane")
         yield Footer(show_command_palette=True, compact=True)
 
+    def _frame(self) -> ComposeResult:
+        """The same boxes, empty, and one line saying what is loading; the footer offers quit only."""
+        yield Static(id="header")
+        yield Static(Text(f" {self.loading}…", "bold"), id="banner")
+        yield Static(id="tabs")
+        with Horizontal(id="top"):
+            for name in ("preflight", "phase"):
+                yield self._empty(name)
+        with Horizontal(id="middle"):
+            for name in ("budget", "escalation"):
+                yield self._empty(name)
+        yield self._empty("timeline")
+        yield Footer(show_command_palette=True, compact=True)
+
+    @staticmethod
+    def _empty(name: str) -> Loading:
+        pane = Loading(id=name, classes="pane")
+        pane.border_title = TITLES[name]
+        return pane
+
     def on_mount(self) -> None:
+        self._themes()
+        if self.engine is None:
+            self._layout(self.size.width, self.size.height)
+            self.call_after_refresh(self.run_worker, self._load, thread=True, group="load", exit_on_error=False)
+            return
+        self._start()
+        if self.loaded is not None:  # loaded before the screen (load_now)
+            self._greet(self.loaded)
+
+    def _themes(self) -> None:
         themes, errors = load_themes(self._themes_dir)
         for theme in themes:
             self.register_theme(theme)
@@ -130,6 +285,9 @@ class CockpitApp(App):
             errors.append(f"theme {self._theme_request!r} not found; using {self.theme}")
         for error in errors:  # a broken theme file is reported, never fatal
             self.notify(error, title="Theme", severity="warning", timeout=8)
+
+    def _start(self) -> None:
+        """The panes follow the engine: today's screen from here on."""
         if self.observer:
             self.screen.add_class("observer")
         self.engine.subscribe(lambda record: self.refresh_view())
@@ -161,6 +319,8 @@ class CockpitApp(App):
     def _draw_tabs(self) -> None:
         """Tabs for the compact layout; a tab whose pane holds a breach, a fire or blindness
         carries that pane's badge, so it shows while another tab is open."""
+        if self.engine is None:
+            return  # while loading: the one pane's box, no tabs to switch to
         badges = getattr(self, "_badges", {})
         colors = self.view_colors()
         tabs = Text(" ")
@@ -175,15 +335,21 @@ class CockpitApp(App):
         self.query_one("#tabs", Static).update(tabs)
 
     def view_colors(self) -> Palette:
+        from cockpit.tui.view import Palette
+
         return Palette.from_variables(self.theme_variables if not self.no_color else {})
 
     def action_pane(self, name: str) -> None:
+        if self._loading():
+            return
         self._pane = name
         self._layout(self.size.width, self.size.height)
 
     # -- refreshing ----------------------------------------------------------------------------
 
     def view(self) -> View:
+        from cockpit.tui.view import Palette, View
+
         variables = self.theme_variables if not self.no_color else {}
         return View(
             plan=self.engine.plan,
@@ -199,6 +365,10 @@ class CockpitApp(App):
         )
 
     def refresh_view(self) -> None:
+        if self.engine is None:
+            return
+        from cockpit.tui.panes import Pane
+
         v = self.view()
         with self.batch_update():
             for pane in self.query(Pane):  # each repaints only when what it shows has changed
@@ -253,14 +423,30 @@ class CockpitApp(App):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """An observer has no mutating action; a captain only those the rollout's state offers
-        (after a rollback: tick the checklist and note, never Advance or Start)."""
+        (after a rollback: tick the checklist and note, never Advance or Start). While the plan
+        loads, nothing but quit (the command palette included)."""
+        if self.engine is None:
+            return action in WHILE_LOADING
+        from cockpit.core.readmodel import available_actions
+
         if action in MUTATING and (self.observer or action not in available_actions(self.engine.state)):
             return False
         return True
 
+    def _loading(self) -> bool:
+        """Every action but quit checks: nothing can be done before the plan has validated."""
+        if self.engine is None:
+            self.notify(f"{self.loading}: nothing can be done yet", title="Loading", severity="warning")
+            return True
+        return False
+
     def _refused_here(self) -> bool:
         """Each mutating action checks again: buttons and palette hits reach methods directly."""
+        if self._loading():
+            return True
         if self.observer:
+            from cockpit.engine import READ_ONLY
+
             self.notify(READ_ONLY, title="Observer", severity="warning")
             return True
         return False
@@ -294,6 +480,8 @@ class CockpitApp(App):
     def action_waive(self) -> None:
         if self._refused_here():
             return
+        from cockpit.tui.dialogs import FormDialog
+
         checks = [(c.name, c.id) for c in self.engine.plan.preflight]
         fields = [("check", "Check to waive", checks), ("reason", "Reason (journaled)", "")]
         self.push_screen(FormDialog("Waive a preflight check", fields, "Waive"), self._waived)
@@ -305,6 +493,8 @@ class CockpitApp(App):
     def action_sign_off(self) -> None:
         if self._refused_here():
             return
+        from cockpit.tui.dialogs import FormDialog
+
         plan = self.engine.plan
         missing = [(plan.role_title(r), r) for r in plan.sign_offs if r not in self.engine.state.sign_offs]
         if not missing:
@@ -320,6 +510,9 @@ class CockpitApp(App):
     def action_start(self) -> None:
         if self._refused_here():
             return
+        from cockpit.core import rules
+        from cockpit.tui.dialogs import Confirm
+
         if reasons := rules.start_refusals(self.engine.state, self.engine.clock.now()):
             self.notify("\n".join(reasons), title="Start refused", severity="error", timeout=12)
             return
@@ -333,6 +526,9 @@ class CockpitApp(App):
         """The core's refusal reasons at once; a step the core allows is confirmed first."""
         if self._refused_here():
             return
+        from cockpit.core import rules
+        from cockpit.tui.dialogs import Confirm
+
         state = self.engine.state
         if reasons := rules.advance_refusals(state, self.engine.clock.now()):
             self.notify("\n".join(reasons), title="Advance refused", severity="error", timeout=12)
@@ -362,6 +558,8 @@ class CockpitApp(App):
     def action_gate(self) -> None:
         if self._refused_here():
             return
+        from cockpit.tui.dialogs import GateDialog
+
         if self.engine.state.phase is None:
             self.notify("no phase is soaking yet", title="Go/No-Go refused", severity="error")
             return
@@ -370,13 +568,16 @@ class CockpitApp(App):
     def action_kill(self) -> None:
         if self._refused_here():
             return
+        from cockpit.core import rules
+        from cockpit.tui.dialogs import KillDialog
+
         if reasons := rules.kill_refusals(self.engine.state):
             self.notify("\n".join(reasons), title="Kill refused", severity="error", timeout=12)
             return
         r = self.engine.plan
         self.push_screen(KillDialog(r.release.version, r.kill_switch.flag, self.engine.state.weight), self._kill_confirmed)
 
-    def _kill_confirmed(self, order: KillOrder | None) -> None:
+    def _kill_confirmed(self, order) -> None:
         if order is not None:
             self._kill(order.reason)  # a worker: the screen keeps drawing, keys keep flowing
 
@@ -401,6 +602,9 @@ class CockpitApp(App):
         """Tick a step of the rollback procedure by hand: journaled as a note, shown as done."""
         if self._refused_here():
             return
+        from cockpit.core.readmodel import checklist, checklist_steps_open
+        from cockpit.tui.dialogs import FormDialog
+
         steps = checklist_steps_open(checklist(self.engine.plan, self.engine.state))
         if not steps:
             self.notify("no rollback step waits for a tick", title="Rollback checklist")
@@ -409,6 +613,8 @@ class CockpitApp(App):
         self.push_screen(FormDialog("Tick a rollback step", fields, "Tick"), self._ticked)
 
     def _ticked(self, values: dict | None) -> None:
+        from cockpit.core.readmodel import CHECKLIST_PREFIX
+
         if values:
             self._report("Checklist", self.engine.note(f"{CHECKLIST_PREFIX}{values['step']}: {values['what']}"))
 
@@ -417,6 +623,8 @@ class CockpitApp(App):
         if self._refused_here():
             return
         from cockpit.core.postdeploy import rows
+
+        from cockpit.tui.dialogs import FormDialog
 
         open_items = [(f"{r.name} ({r.word})", r.id) for r in rows(self.engine.state, self.engine.clock.now()) if r.state != "done"]
         if not open_items:
@@ -434,6 +642,8 @@ class CockpitApp(App):
         the guard tells every channel it paged, PagerDuty included)."""
         if self._refused_here():
             return
+        from cockpit.tui.dialogs import FormDialog
+
         waiting = [(f"{i.id} {i.level}: {i.reason}"[:60], i.id) for i in self.engine.state.incidents.values()
                    if i.open and not i.acknowledged]
         if not waiting:
@@ -449,6 +659,8 @@ class CockpitApp(App):
     def action_note(self) -> None:
         if self._refused_here():
             return
+        from cockpit.tui.dialogs import FormDialog
+
         self.push_screen(FormDialog("Add a note to the journal", [("text", "Note", "")], "Add"), self._noted)
 
     def _noted(self, values: dict | None) -> None:
@@ -457,6 +669,8 @@ class CockpitApp(App):
 
     def check_chatops(self, line: str) -> None:
         """The seed's ChatOps approval, checked field by field against the plan (read-only)."""
+        if self._loading():
+            return
         from cockpit.commands import chatops_mismatches
 
         problems = chatops_mismatches(self.engine.plan, line)
@@ -477,6 +691,8 @@ class CockpitApp(App):
 
     def action_journal(self) -> None:
         """Every journal event on its own screen (read-only: observers have it too)."""
+        if self._loading():
+            return
         from cockpit.narrate import say
         from cockpit.tui.journal_view import JournalScreen, journal_lines
 
@@ -486,7 +702,11 @@ class CockpitApp(App):
     def action_help(self) -> None:
         """Every key with its full label (and whether this terminal may use it now), and a
         legend for every symbol and word the panes use."""
+        if self._loading():
+            return
         from cockpit.core.readmodel import LEGEND
+        from cockpit.tui.dialogs import HelpScreen
+
 
         rows = []
         for binding in self.BINDINGS:
@@ -505,9 +725,11 @@ class CockpitApp(App):
         self.action_quit_cockpit()
 
     def action_quit_cockpit(self) -> None:
-        if self.observer or not self.engine.state.live:
+        if self.engine is None or self.observer or not self.engine.state.live:
             self.exit()
             return
+        from cockpit.tui.dialogs import Confirm
+
         live = self.feed.latest() if self.feed is not None else None
         if self.guard is not None:
             why = "The rollout is live and its guard runs in this process: quitting stops the watch on the triggers."
