@@ -304,7 +304,32 @@ def cmd_run(args) -> int:
             lock.release()
     for warning in loaded.warnings if loaded is not None else ():
         print(warning, file=sys.stderr)
+    if loaded is not None:
+        print(_leaving(loaded))
     return EXIT_OK
+
+
+def _leaving(loaded) -> str:
+    """What the terminal says once the screen has gone: where the rollout stands (the screen's
+    headline) and who watches it now, so a quit never leaves a blank prompt and a guess."""
+    from cockpit.core.readmodel import headline
+    from cockpit.lease import guard_holder
+
+    engine = loaded.engine
+    try:
+        engine.refresh()
+    except Exception:  # noqa: BLE001 - the state as last read is still worth saying
+        pass
+    live = loaded.feed.latest() if loaded.feed is not None else None
+    head = headline(engine.plan, engine.state, live, engine.clock.now())
+    holder = guard_holder(engine.journal.state_dir)
+    if holder:
+        watch = f"guard {holder.get('pid')}@{holder.get('host')} watches the triggers"
+    elif engine.state.live:
+        watch = "NO GUARD runs: start one with `cockpit guard --config PLAN` or `cockpit run`"
+    else:
+        watch = "no guard runs (nothing to watch)"
+    return f"{engine.plan.release.name} {engine.plan.release.version}: {head.text}; {watch}"
 
 
 def cmd_observe(args) -> int:
@@ -332,7 +357,10 @@ def cmd_observe(args) -> int:
         return Loaded(engine, str(actor), feed=feed)
 
     where = f"in {Path(args.state_dir)}" if args.state_dir else f"of the plan {args.config}" if args.config else "in state"
-    _screen(CockpitApp(loader=load, loading=f"loading the journal {where}", theme=args.theme))
+    app = CockpitApp(loader=load, loading=f"loading the journal {where}", theme=args.theme)
+    _screen(app)
+    if (loaded := app.wait_loaded()) is not None:
+        print(_leaving(loaded))
     return EXIT_OK
 
 

@@ -92,9 +92,8 @@ def test_observe_a_state_dir_without_a_journal_is_refused_before_any_screen(tmp_
     assert res.stderr == f"{tmp_path / 'none'}: no journal yet; the captain starts it with `cockpit run`\n"  # no screen drawn
 
 
-def test_q_on_the_loading_frame_ends_the_demo_and_its_journal_is_whole(tmp_path):
-    """Quit as soon as the frame is drawn (the plan may still be loading): the process ends (the
-    loader's thread does not hold it), says where its journal is, and the journal verifies."""
+def _quit_at(argv: list[str], marker: bytes) -> tuple[int, bytes]:
+    """Run the cockpit on a 120x40 pty, press q once `marker` is on screen; (exit code, all it wrote)."""
     import fcntl
     import pty
     import select
@@ -104,13 +103,13 @@ def test_q_on_the_loading_frame_ends_the_demo_and_its_journal_is_whole(tmp_path)
     pid, fd = pty.fork()
     if pid == 0:
         env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")} | {"TERM": "xterm-256color"}
-        os.execve(sys.executable, [sys.executable, "-m", "cockpit", "demo", "--state-dir", str(tmp_path / "demo")], env)
+        os.execve(sys.executable, [sys.executable, "-m", "cockpit", *argv], env)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 120x40, as a terminal would say
     seen = b""
     try:
-        while b"Timeline (journal, newest first)" not in seen:
+        while marker not in seen:
             ready, _, _ = select.select([fd], [], [], 30)
-            assert ready, f"no frame: {seen[-300:]!r}"
+            assert ready, f"no {marker!r}: {seen[-300:]!r}"
             seen += os.read(fd, 65536)
         os.write(fd, b"q")
         while True:
@@ -126,8 +125,29 @@ def test_q_on_the_loading_frame_ends_the_demo_and_its_journal_is_whole(tmp_path)
         _, status = os.waitpid(pid, 0)
     finally:
         os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 0
+    return os.waitstatus_to_exitcode(status), seen
+
+
+def test_q_on_the_loading_frame_ends_the_demo_and_its_journal_is_whole(tmp_path):
+    """Quit as soon as the frame is drawn (the plan may still be loading): the process ends (the
+    loader's thread does not hold it), says where its journal is, and the journal verifies."""
+    code, seen = _quit_at(["demo", "--state-dir", str(tmp_path / "demo")], b"Timeline (journal, newest first)")
+    assert code == 0
     assert b"demo journal:" in seen
     verify = subprocess.run([sys.executable, "-m", "cockpit", "verify", "--state-dir", str(tmp_path / "demo")],
                             capture_output=True, text=True, timeout=60)
     assert verify.returncode in (0, 2), verify.stderr  # intact, or nothing journaled yet
+
+
+def test_leaving_the_screen_says_where_the_rollout_stands_and_who_watches(tmp_path, plan, clock, actor):
+    """q leaves no blank prompt: the last line is the screen's headline and who guards the rollout."""
+    from cockpit.config import load_plan
+    from cockpit.engine import Engine
+    from cockpit.journal import Journal
+
+    config = _config(tmp_path, plan)
+    Engine(load_plan(config), Journal(tmp_path / "state"), clock=clock, actor=actor).ensure_plan()
+    code, seen = _quit_at(["observe", "--state-dir", str(tmp_path / "state")], b"Sign-offs 0/5")
+    last = seen.decode(errors="replace").strip().splitlines()[-1]
+    assert code == 0
+    assert last.endswith("IntelGraph Platform v0.1.0: PREFLIGHT: 0/6 checks passed · 0/5 sign-offs; no guard runs (nothing to watch)"), last
