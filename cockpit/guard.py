@@ -69,6 +69,7 @@ class Guard:
         self._reassert_at: datetime | None = None
         self._reassert_every = 0.0
         self._said: asyncio.Task | None = None  # the last canary traffic check whose outcome was logged
+        self._said_text = ""
         self.evidence = None
         if evidence_base is not None:  # issue 11: bundles when a phase ends, on rollback, on completion
             from cockpit.evidence import EvidenceHook
@@ -279,7 +280,8 @@ class Guard:
         log.warning("re-asserted kill: %s", "gateway confirms" if out.ok else "; ".join(out.reasons))
 
     def _check_outcome(self) -> None:
-        """A canary traffic check that ended with an error is logged (and started again next round)."""
+        """A canary traffic check that ended is logged: an error (it is started again next round),
+        or a reading that says NOT ~0 when it differs from the last one logged."""
         check = self.engine.rollback_check
         if check is None or not check.done() or check.cancelled() or check is self._said:
             return
@@ -287,8 +289,9 @@ class Guard:
         if (e := check.exception()) is not None:
             log.error("the canary traffic check failed: %s", e)
             self.engine.rollback_check = None
-        elif not check.result().ok:
-            log.warning("%s", "; ".join(check.result().reasons))
+        elif not check.result().ok and (said := "; ".join(check.result().reasons)) != self._said_text:
+            log.warning("%s", said)  # once per reading that changed, not once per round
+            self._said_text = said
 
     def _cancel_rollback_check(self) -> str:
         """Stopped mid-check: cancel it; say what it read last (the next guard checks again)."""

@@ -139,12 +139,15 @@ def kill_failure(state: RolloutState) -> tuple[datetime, str] | None:
     k = state.kill
     if k is None:
         return None
-    if state.status == "kill_unconfirmed" and k.failed_at is not None:
-        error = k.result.error if k.result else ""
-        return k.failed_at, f"KILL NOT CONFIRMED: {error}".rstrip(": ")
-    if state.status == "rolled_back" and k.leaking and k.unverified_since is not None:
-        return k.unverified_since, f"ROLLBACK NOT VERIFIED: {k.verified.detail}".rstrip(": ")
+    if state.status == "kill_unconfirmed":  # a result said so: it dated the failure
+        return k.failed_at, _said("KILL NOT CONFIRMED", k.result.error)
+    if state.status == "rolled_back" and k.unverified_since is not None:  # the last verdict: NOT ~0
+        return k.unverified_since, _said("ROLLBACK NOT VERIFIED", k.verified.detail)
     return None
+
+
+def _said(what: str, detail: str) -> str:
+    return f"{what}: {detail}".rstrip(": ")  # the detail whole, without a dangling colon
 
 
 def _emergency_on_kill_failure(r: _Round) -> None:
@@ -160,7 +163,7 @@ def _emergency_on_kill_failure(r: _Round) -> None:
     told = {i.id: i.level for i in open_incidents(st) if i.paged_at >= since} | r.levels
     if emergency in told.values():
         return
-    mine = r.opened.get(st.kill.trigger) if st.kill.trigger else None
+    mine = r.opened.get(st.kill.trigger)  # opened this round for its trigger ("" is never a key)
     if mine is None:
         inc = kill_incident(st)
         mine = inc.id if inc is not None else None

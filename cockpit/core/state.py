@@ -307,12 +307,11 @@ def _fired(state: RolloutState, p: ev.TriggerFired, r: ev.Record) -> None:
 def _kill_requested(state: RolloutState, p: ev.KillRequested, r: ev.Record) -> None:
     if state.status == "rolled_back":
         return  # pulling it twice is safe: the engine re-asserts the flag, the state stays
-    k = state.kill
-    if k is not None and state.status in ("killing", "kill_unconfirmed"):
+    if state.status in ("killing", "kill_unconfirmed"):  # both have a kill
         # A re-pull of the kill in flight or not confirmed: the same kill, its reason, who pulled
         # it and its incident stay; KILL NOT CONFIRMED stays until a result says otherwise.
-        k.pulls += 1
-        k.pulled_at = r.ts
+        state.kill.pulls += 1
+        state.kill.pulled_at = r.ts
         return
     state.kill = KillState(r.ts, p.reason, p.trigger, str(r.actor), pulled_at=r.ts)
     state.status = "killing"

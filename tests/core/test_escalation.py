@@ -78,3 +78,15 @@ def test_current_escalations_and_leaking(plan):
     leak = state(plan, *at_phase(plan), ev.KillRequested(reason="x"), ev.KillResult(confirmed=True),
                  ev.RollbackVerified(ok=False, detail="9/s"))
     assert leaking(leak) and current_escalations(leak) == []
+
+
+def test_an_escalation_said_in_the_instant_of_the_kill_is_over_with_it(plan):
+    from tests.conftest import T0
+    from tests.core.journal import At
+    from datetime import timedelta
+
+    kill_at = T0 + timedelta(hours=1)
+    st = state(plan, *at_phase(plan), At(ev.Escalated(level="L3", reason="before"), kill_at - timedelta(seconds=1)),
+               At(ev.KillRequested(reason="x"), kill_at), At(ev.Escalated(level=EMERGENCY, reason="during"), kill_at),
+               At(ev.KillResult(confirmed=True), kill_at + timedelta(seconds=1)))
+    assert [e.reason for _, e in current_escalations(st)] == ["before"]

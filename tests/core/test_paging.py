@@ -750,6 +750,8 @@ def test_a_leak_that_fell_and_rose_again_is_told_again(plan):
     ([ev.KillRequested(reason="r"), ev.KillResult(confirmed=True), LEAK], (2, f"ROLLBACK NOT VERIFIED: {LEAK.detail}")),
     ([ev.KillRequested(reason="r"), ev.KillResult(confirmed=True), ev.RollbackVerified(ok=False, detail="")],
      (2, "ROLLBACK NOT VERIFIED")),
+    # a verdict journaled before any confirmed result says nothing yet (the kill is in flight)
+    ([ev.KillRequested(reason="r"), ev.RollbackVerified(ok=False, detail="9/s")], None),
 ])
 def test_kill_failure_says_since_when_and_why(plan, payloads, expected):
     log = Log(plan)
