@@ -134,6 +134,7 @@ class Engine:
         self.check_runner = check_runner
         self.metrics = metrics  # blocking: only ever called in a worker thread
         self.rollback_check: asyncio.Task | None = None  # the second verification of a confirmed kill
+        self.rollback_last = ""  # what the canary traffic check read last ("" before any reading)
         self.follower = journal.readonly
         self.state: RolloutState = fold(journal.records)
         self.running_checks: set[str] = set()
@@ -685,6 +686,9 @@ class Engine:
                 if (record := self._keep(payload, alarms, aside)) is not None:
                     records.append(record)
 
+            before = self.state.kill
+            # A re-pull of a kill the gateway already failed to confirm: Emergency was told of it once.
+            failed_before = before is not None and before.failed_at is not None and self.state.status == "kill_unconfirmed"
             journal(ev.KillRequested(reason=reason.strip(), trigger=trigger))
             ks = self.plan.kill_switch
             attempts, error, seen = 0, "", None
@@ -711,7 +715,7 @@ class Engine:
                     error=error,
                 )
             )
-            if not confirmed:
+            if not confirmed and not failed_before:
                 emergency = self.plan.escalation[-1]
                 journal(
                     ev.Escalated(
@@ -770,11 +774,45 @@ class Engine:
                 last = f"canary traffic query failed: {answer.error}"
             else:
                 last = "the canary traffic query has no data"
+            self.rollback_last = f"{last} {elapsed:.0f}s after the gateway confirmed"
             if elapsed >= within:
                 from cockpit.config import format_duration
 
                 return self._rollback_verdict(False, f"{last} {format_duration(ks.verify_within)} after the kill")
             await self.clock.sleep(min(interval, within - elapsed))
+
+    def start_rollback_recheck(self) -> asyncio.Task | None:
+        """Canary traffic did not fall after a confirmed kill: look again, once, beside the rounds
+        (the guard asks every round until it falls). None when a check runs already or none is due."""
+        k = self.state.kill
+        if (not self.can_verify_rollback() or self.state.status != "rolled_back" or k is None or not k.leaking
+                or (self.rollback_check and not self.rollback_check.done())):
+            return None
+        self.rollback_check = asyncio.get_running_loop().create_task(self.recheck_rollback())
+        return self.rollback_check
+
+    async def recheck_rollback(self) -> Outcome:
+        """One look at the canary's request rate: journaled only when it fell to ~0 (the leak is
+        journaled already, once; a reading that says the same again is not a new fact)."""
+        ks = self.plan.kill_switch
+        now = self.clock.now()
+        answer = await asyncio.to_thread(self.metrics.instant, ks.verify_query, now)
+        k = self.state.kill
+        if k is None or not k.leaking:
+            return Outcome(True)  # verified meanwhile (another check, another process)
+        if answer.status == "ok" and answer.value is not None and answer.value <= NEAR_ZERO_RPS:
+            from cockpit.core.triggers import format_duration
+
+            since = format_duration((now - k.requested_at).total_seconds())
+            return self._rollback_verdict(True, f"canary request rate {answer.value:.3g}/s, {since} after the kill")
+        if answer.status == "ok" and answer.value is not None:
+            last = f"canary request rate still {answer.value:.3g}/s"
+        elif answer.status == "error":
+            last = f"canary traffic query failed: {answer.error}"
+        else:
+            last = "the canary traffic query has no data"
+        self.rollback_last = last
+        return Outcome(False, [f"ROLLBACK NOT VERIFIED: {last}"])
 
     def _rollback_verdict(self, ok: bool, detail: str) -> Outcome:
         record = self._append(ev.RollbackVerified(ok=ok, detail=detail))

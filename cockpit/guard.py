@@ -31,9 +31,10 @@ from cockpit.published import PUBLISHED
 
 LOG = "guard.log"
 STANDBY_POLL_S = 0.25  # how often a standby tries the lock: takeover well within a second
-REKILL_MAX_S = 300.0
-FLUSH_S = 120.0
-ACK_POLL_S = 10.0  # a PagerDuty that does not answer about acknowledgements delays no round longer  # how long a stopping guard waits for deliveries still retrying  # an unconfirmed kill is pulled again with backoff up to this interval
+REKILL_MAX_S = 300.0  # an unconfirmed kill is pulled again with backoff up to this interval (a leaking one re-asserted)
+FLUSH_S = 120.0  # how long a guard that is done waits for deliveries still retrying
+STOP_DRAIN_S = 1.0  # how long a guard stopped by SIGTERM waits for them (the next guard delivers the rest)
+ACK_POLL_S = 10.0  # a PagerDuty that does not answer about acknowledgements delays no round longer
 
 log = logging.getLogger("cockpit.guard")
 
@@ -65,6 +66,10 @@ class Guard:
         self._latest: Evaluation | None = None
         self._rekill_at: datetime | None = None
         self._rekill_every = 0.0
+        self._reassert_at: datetime | None = None
+        self._reassert_every = 0.0
+        self._said: asyncio.Task | None = None  # the last canary traffic check whose outcome was logged
+        self._said_text = ""
         self.evidence = None
         if evidence_base is not None:  # issue 11: bundles when a phase ends, on rollback, on completion
             from cockpit.evidence import EvidenceHook
@@ -131,26 +136,27 @@ class Guard:
             while not self.stopping.is_set():
                 await self.monitor.poll()  # its faults are logged by the monitor (cockpit.monitor)
                 await self._repull_unconfirmed_kill()
-                await self.page()
+                await self._watch_leaking_rollback()
+                await self.page()  # starts the canary traffic check after a kill; it runs beside the rounds
+                self._check_outcome()
                 self.publish()
                 if done := self.finished():
-                    if self.engine.rollback_check is not None and not self.engine.rollback_check.done():
-                        await self.engine.rollback_check
-                        continue
                     await self.flush()  # the rollback notice and the resolves go out before it stops
                     why = done
                     break
                 await self._wait(self.monitor.poll_s)
         finally:
+            stopped = self.stopping.is_set()
+            cut_short = self._cancel_rollback_check() if stopped else ""
             if self.evidence is not None:
                 await self.evidence.drain()
             self.monitor.close()
             try:
-                await asyncio.wait_for(self.notifier.drain(), FLUSH_S)
+                await asyncio.wait_for(self.notifier.drain(), STOP_DRAIN_S if stopped else FLUSH_S)
             except asyncio.TimeoutError:
                 log.error("stopping with messages still being delivered (they are delivered by the next guard)")
             await self.notifier.close()
-            self.release(why if not self.stopping.is_set() else "stopped (SIGTERM or the demo ended)")
+            self.release(why if not stopped else "stopped (SIGTERM or the demo ended)" + cut_short)
         return why
 
     def stop(self) -> None:
@@ -207,11 +213,26 @@ class Guard:
             await self.engine.reconcile()
 
     def finished(self) -> str:
-        """Why the guard may stop now, or "" while the rollout still needs watching."""
+        """Why the guard may stop now, or "" while the rollout still needs watching: after a kill,
+        until the canary traffic check has said ~0, or a human acknowledged that it did not."""
         st = self.engine.state
         if st.status == "completed":
             return "the rollout is completed"
         if st.status == "rolled_back":
+            from cockpit.core.paging import kill_incident
+
+            check = self.engine.rollback_check
+            if check is not None and not check.done():
+                return ""
+            k = st.kill
+            if k is not None and self.engine.can_verify_rollback() and k.verified is None:
+                return ""  # the check has not said yet (it is started again each round)
+            if k is not None and k.leaking:
+                inc = kill_incident(st)
+                if inc is None or not inc.acknowledged:
+                    return ""
+                return (f"the rollout is rolled back; canary traffic NOT ~0 ({k.verified.detail}) and "
+                        f"{inc.id} acknowledged by {inc.acked_by}")
             return "the rollout is rolled back and the kill verified"
         if st.status == "preflight" and not self.attended():
             return "the rollout has not started and no captain is at the screen"
@@ -230,6 +251,56 @@ class Guard:
         log.warning("the kill is NOT CONFIRMED: pulling it again")
         out = await self.engine.kill(f"guard re-pulls the unconfirmed kill: {st.kill.reason}", trigger=st.kill.trigger)
         log.warning("re-pulled kill: %s", "VERIFIED" if out.ok else "; ".join(out.reasons))
+
+    async def _watch_leaking_rollback(self) -> None:
+        """The gateway confirmed the kill but the canary still takes traffic: look at its traffic
+        again every round (beside the rounds, never blocking them) and re-assert the kill, backing
+        off like a re-pull, until it falls or a human acknowledges the incident."""
+        from cockpit.core.paging import kill_incident
+
+        st, now = self.engine.state, self.engine.clock.now()
+        k = st.kill
+        if st.status != "rolled_back" or k is None or not k.leaking or self.engine.gateway is None:
+            self._reassert_at, self._reassert_every = None, 0.0
+            return
+        inc = kill_incident(st)
+        if inc is not None and inc.acknowledged:
+            return  # a human has it: the guard stops this round
+        self.engine.start_rollback_recheck()  # unless a check still runs: its verdict comes in a later round
+        if self._reassert_at is None:  # the first round of the leak: the kill was just pulled
+            self._reassert_every = self.monitor.poll_s
+            self._reassert_at = now + timedelta(seconds=self._reassert_every)
+            return
+        if now < self._reassert_at:
+            return
+        self._reassert_every = min(REKILL_MAX_S, 2 * self._reassert_every)
+        self._reassert_at = now + timedelta(seconds=self._reassert_every)
+        log.warning("canary traffic NOT ~0 after the kill (%s): re-asserting the kill", self.engine.rollback_last or k.verified.detail)
+        out = await self.engine.kill("guard re-asserts the kill: canary traffic NOT ~0", trigger=k.trigger)
+        log.warning("re-asserted kill: %s", "gateway confirms" if out.ok else "; ".join(out.reasons))
+
+    def _check_outcome(self) -> None:
+        """A canary traffic check that ended is logged: an error (it is started again next round),
+        or a reading that says NOT ~0 when it differs from the last one logged."""
+        check = self.engine.rollback_check
+        if check is None or not check.done() or check.cancelled() or check is self._said:
+            return
+        self._said = check
+        if (e := check.exception()) is not None:
+            log.error("the canary traffic check failed: %s", e)
+            self.engine.rollback_check = None
+        elif not check.result().ok and (said := "; ".join(check.result().reasons)) != self._said_text:
+            log.warning("%s", said)  # once per reading that changed, not once per round
+            self._said_text = said
+
+    def _cancel_rollback_check(self) -> str:
+        """Stopped mid-check: cancel it; say what it read last (the next guard checks again)."""
+        check = self.engine.rollback_check
+        if check is None or check.done():
+            return ""
+        check.cancel()
+        last = self.engine.rollback_last
+        return f"; the canary traffic check was cut short ({last or 'no reading yet'}): the next guard checks again"
 
     async def _wait(self, seconds: float, *, wall: bool = False) -> None:
         """Sleep on the engine's clock (or the wall), cut short by stop()."""

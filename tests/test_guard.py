@@ -159,3 +159,174 @@ async def test_an_observer_renders_the_guards_round_without_metrics(plan, state_
     for t in plan.triggers:
         assert seen.gauge(t.id, clock.now()) == mine.gauge(t.id, clock.now())
     assert isinstance(rig.monitor, Monitor)
+
+
+# --- after a confirmed kill: the canary traffic check runs beside the rounds -------------------------
+
+
+class Traffic:
+    """The canary's request rate as the kill switch's verify_query reads it, set by the test;
+    `hold()` makes the next reading hang (a Prometheus that does not answer) until `release()`."""
+
+    def __init__(self, rps: float):
+        import threading
+
+        self.rps, self.gate = rps, threading.Event()
+        self.gate.set()
+        self.waiting = threading.Event()
+
+    def __call__(self, ts: float) -> float:
+        if not self.gate.is_set():
+            self.waiting.set()
+            self.gate.wait(30)
+        return self.rps
+
+    def hold(self) -> None:
+        self.gate.clear()
+
+    def release(self) -> None:
+        self.gate.set()
+
+
+def checked_rig(plan, state_dir, clock, traffic: Traffic) -> Rig:
+    from tests.rig import Scripted
+
+    rig = Rig(plan, state_dir, clock)
+    rig.engine.metrics = Scripted(rig.metrics, {plan.kill_switch.verify_query: traffic})
+    return rig
+
+
+def simulated_guard(rig: Rig, state_dir, pid: int = 101) -> Guard:
+    from cockpit.adapters.notify import SimulatedNotifier
+
+    return guard_for(rig, state_dir, pid, notifier=SimulatedNotifier(rig.plan, rig.engine.record_delivery))
+
+
+async def until(what: str, cond, task: asyncio.Future | None = None) -> None:
+    """Let the guard run until `cond()`; a guard that ended first fails the test with its reason."""
+    async def wait():
+        while not cond():
+            if task is not None and task.done():
+                raise AssertionError(f"the guard ended ({task.result()!r}) before: {what}")
+            await asyncio.sleep(0.005)
+    await asyncio.wait_for(wait(), 60)  # a hang guard, not a timing assertion
+
+
+def payloads(rig: Rig, kind: str):
+    return [r.payload for r in rig.engine.journal.records if r.kind == kind]
+
+
+async def test_canary_traffic_that_does_not_fall_after_the_kill_pages_emergency_and_the_guard_stays(plan, state_dir, clock):
+    """Issue 4: the gateway confirmed the kill, the canary still takes traffic: an Emergency
+    incident, the kill re-asserted, the guard watching, until the traffic falls."""
+    traffic = Traffic(9.97)
+    rig = checked_rig(plan, state_dir, clock, traffic)
+    await rig.start()
+    assert (await rig.engine.kill("kill switch pulled from the cockpit")).ok
+    guard = simulated_guard(rig, state_dir)
+    task = asyncio.ensure_future(guard.run(wait=False))
+    try:
+        await until("the incident", lambda: rig.engine.state.incidents, task)
+        inc = rig.engine.state.incidents["INC-1"]
+        assert (inc.level, inc.trigger) == ("Emergency", "")
+        assert inc.reason == "ROLLBACK NOT VERIFIED: canary request rate still 9.97/s 2m after the kill"
+        pages = [p for p in payloads(rig, "notification_queued") if p.purpose == "page"]
+        assert [(p.incident, p.level) for p in pages] == [("INC-1", "Emergency")] * len(pages) and pages
+        # the guard re-asserts the kill and keeps looking while the traffic flows
+        await until("the kill re-asserted twice", lambda: len(payloads(rig, "kill_requested")) >= 3, task)
+        assert not task.done() and list(rig.engine.state.incidents) == ["INC-1"]
+        assert rig.engine.state.kill.reason == "kill switch pulled from the cockpit"
+        traffic.rps = 0.0  # at last
+        why = await asyncio.wait_for(task, 60)
+    finally:
+        guard.stop()
+        traffic.release()
+    assert why == "the rollout is rolled back and the kill verified"
+    assert payloads(rig, "rollback_verified")[-1].ok
+    assert [(r.incident, r.reason.split(":")[0]) for r in payloads(rig, "incident_resolved")] == [("INC-1", "rolled back and verified")]
+    notices = [p.text for p in payloads(rig, "notification_queued") if p.purpose == "rollback"]
+    assert "rollback NOT VERIFIED: canary request rate still 9.97/s" in notices[0] and "VERIFIED: gateway confirmed 0 %" in notices[-1]
+    assert len(payloads(rig, "incident_opened")) == 1 and kinds(rig)[-1] == "guard_stopped"
+
+
+async def test_a_human_who_acknowledges_the_leaking_rollback_lets_the_guard_stop(plan, state_dir, clock):
+    traffic = Traffic(9.97)
+    rig = checked_rig(plan, state_dir, clock, traffic)
+    await rig.start()
+    assert (await rig.engine.kill("kill switch pulled from the cockpit")).ok
+    guard = simulated_guard(rig, state_dir)
+    task = asyncio.ensure_future(guard.run(wait=False))
+    try:
+        await until("the incident", lambda: rig.engine.state.incidents, task)
+        assert rig.engine.acknowledge("INC-1", "Bob Oncall").ok
+        why = await asyncio.wait_for(task, 60)
+    finally:
+        guard.stop()
+    assert why.startswith("the rollout is rolled back; canary traffic NOT ~0 (canary request rate still 9.97/s")
+    assert why.endswith("and INC-1 acknowledged by Bob Oncall")
+    assert rig.engine.state.incidents["INC-1"].open  # nobody says it was fixed: it was taken
+
+
+async def test_the_rounds_go_on_while_the_traffic_check_hangs_and_sigterm_cuts_it_short(plan, state_dir, clock):
+    """Issue 5: a Prometheus that does not answer the traffic check holds up no round, no
+    acknowledgement, and no SIGTERM; the guard says what the check knew when it stopped."""
+    from cockpit.core import events as ev
+
+    traffic = Traffic(9.97)
+    rig = checked_rig(plan, state_dir, clock, traffic)
+    await rig.start()
+    rig.engine._append(ev.IncidentOpened(incident="INC-1", level="L1", reason="by hand"))
+    rig.engine._append(ev.NotificationQueued(channel="#sre-oncall", purpose="page", text="t", incident="INC-1", level="L1"))
+    traffic.hold()  # the check's first reading hangs
+    assert (await rig.engine.kill("kill switch pulled from the cockpit")).ok
+    guard = simulated_guard(rig, state_dir)
+    task = asyncio.ensure_future(guard.run(wait=False))
+    try:
+        await until("the check is asking", traffic.waiting.is_set, task)
+        await until("a round", lambda: guard.latest() is not None, task)
+        first = guard.latest().rounds
+        await until("three more rounds", lambda: guard.latest().rounds >= first + 3, task)
+        assert rig.engine.acknowledge("INC-1", "Bob Oncall").ok
+        await until("the acknowledgement told", lambda: any(
+            p.purpose == "acknowledge" for p in payloads(rig, "notification_queued")), task)
+        assert not rig.engine.rollback_check.done() and not payloads(rig, "rollback_verified")  # still hanging
+        guard.stop()  # SIGTERM
+        why = await asyncio.wait_for(task, 60)
+        assert not traffic.gate.is_set()  # it stopped with the reading still hanging
+    finally:
+        guard.stop()
+        traffic.release()
+    assert why == "stopped" and rig.engine.rollback_check.cancelled()
+    [stopped] = payloads(rig, "guard_stopped")
+    assert stopped.reason == ("stopped (SIGTERM or the demo ended); the canary traffic check was cut short "
+                              "(no reading yet): the next guard checks again")
+
+
+async def test_re_pulls_of_an_unconfirmed_kill_are_one_kill_one_incident_one_notice(plan, state_dir, clock):
+    """Issue 6: the guard pulls an unconfirmed kill again and again: Emergency is paged once, the
+    rollback channel told once (and once more when it is confirmed), the reason is not nested, and
+    KILL NOT CONFIRMED after N attempts is escalated once."""
+    rig = Rig(plan, state_dir, clock)
+    await rig.start()
+    rig.world.gateway_down = True
+    assert not (await rig.engine.kill("kill switch pulled from the cockpit")).ok
+    guard = simulated_guard(rig, state_dir)
+    assert await guard.acquire(wait=False)
+    await guard.page()
+    for round_ in range(16):  # pulled again at rounds 0, 1, 3, 7 and 15 (backing off)
+        if round_ == 8:
+            rig.world.gateway_down = False
+        await rig.tick()
+        await guard._repull_unconfirmed_kill()
+        await guard.page()
+    st = rig.engine.state
+    assert st.status == "rolled_back" and len(payloads(rig, "kill_requested")) == 6
+    assert st.kill.reason == "kill switch pulled from the cockpit" and st.kill.pulls == 6
+    assert payloads(rig, "kill_requested")[1].reason == "guard re-pulls the unconfirmed kill: kill switch pulled from the cockpit"
+    assert [(o.incident, o.level) for o in payloads(rig, "incident_opened")] == [("INC-1", "Emergency")]
+    assert not payloads(rig, "incident_escalated") and [r.incident for r in payloads(rig, "incident_resolved")] == ["INC-1"]
+    assert len([p for p in payloads(rig, "notification_queued") if p.purpose == "page"]) == 1
+    notices = [p.text for p in payloads(rig, "notification_queued") if p.purpose == "rollback"]
+    assert len(notices) == 2 and "KILL NOT CONFIRMED" in notices[0] and "gateway confirmed canary at 0 %" in notices[1]
+    assert len(payloads(rig, "escalated")) == 1
+    guard.release("test over")

@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from cockpit.core import events as ev
 from cockpit.core.state import RolloutState
 
 EMERGENCY = "Emergency"
 
 
+def current_escalations(state: RolloutState) -> list[tuple[datetime, ev.Escalated]]:
+    """The explicit escalations that still apply: those said while a kill was not confirmed (KILL NOT
+    CONFIRMED after N attempts) are over once the gateway confirmed it; the journal keeps them."""
+    k = state.kill
+    if state.status != "rolled_back" or k is None:
+        return list(state.escalations)
+    return [(at, e) for at, e in state.escalations if at < k.requested_at]
+
+
 def active_levels(state: RolloutState, trigger_levels: dict[str, str]) -> dict[str, list[str]]:
-    """Level -> the reasons it applies (firing or breaching triggers, explicit escalations, a kill)."""
+    """Level -> the reasons it applies (firing or breaching triggers, explicit escalations still current,
+    a kill not confirmed, canary traffic not falling after a confirmed one)."""
     levels: dict[str, list[str]] = {}
     for trigger_id, t in sorted(state.triggers.items()):
         if t.breaching and not t.no_data and trigger_id in trigger_levels:
             word = "fired" if t.fired else "breaching"
             levels.setdefault(trigger_levels[trigger_id], []).append(f"{trigger_id} {word}")
-    for _, e in state.escalations:
+    for _, e in current_escalations(state):
         levels.setdefault(e.level, []).append(e.reason)
     if state.status == "kill_unconfirmed":
         levels.setdefault(EMERGENCY, []).append("KILL NOT CONFIRMED")
+    if leaking(state):
+        levels.setdefault(EMERGENCY, []).append(ROLLBACK_NOT_VERIFIED)
     return levels
+
+
+ROLLBACK_NOT_VERIFIED = "ROLLBACK NOT VERIFIED: canary traffic NOT ~0"
+
+
+def leaking(state: RolloutState) -> bool:
+    """Rolled back at the gateway, but the canary still takes traffic: an Emergency until it falls."""
+    return state.status == "rolled_back" and state.kill is not None and state.kill.leaking

@@ -2,7 +2,8 @@
 
 Pure: `round_events(state, policy, now)` says what the guard must journal this round (open an
 incident for a fired trigger, climb an unacknowledged page to the next level, page Emergency at
-once on KILL NOT CONFIRMED, resolve on a verified rollback or a cleared breach, queue every
+once on KILL NOT CONFIRMED or on canary traffic that did not fall after a confirmed kill
+(one incident per kill, however often it is pulled again), resolve on a verified rollback or a cleared breach, queue every
 message that goes with it, tell the rollback channel). The guard journals them and delivers the
 queued messages; nothing here sends anything.
 """
@@ -102,7 +103,7 @@ def round_events(state: RolloutState, policy: Policy, now: datetime) -> list[ev.
         return []
     r = _Round(state, policy, now)
     _open_for_fired_triggers(r)
-    _emergency_on_unconfirmed_kill(r)
+    _emergency_on_kill_failure(r)
     _climb_unacknowledged(r)
     _tell_acknowledged(r)
     _resolve(r)
@@ -120,21 +121,52 @@ def _open_for_fired_triggers(r: _Round) -> None:
         r.open(level, f"trigger {trigger_id} fired: {t.fired.detail}", trigger_id)
 
 
-def _emergency_on_unconfirmed_kill(r: _Round) -> None:
+def kill_incident(state: RolloutState) -> Incident | None:
+    """The open incident that belongs to the kill: its trigger's, else one opened since it was pulled
+    with no trigger of its own (the kill's Emergency page). A kill has one incident, re-pulls or not."""
+    k = state.kill
+    if k is None:
+        return None
+    incidents = open_incidents(state)
+    mine = [i for i in incidents if k.trigger and i.trigger == k.trigger]
+    mine += [i for i in incidents if not i.trigger and i.opened_at >= k.requested_at]
+    return mine[0] if mine else None
+
+
+def kill_failure(state: RolloutState) -> tuple[datetime, str] | None:
+    """Since when and why Emergency must hear of the kill: the gateway did not confirm it, or it
+    confirmed it and the canary's own traffic did not fall to ~0. None while neither."""
+    k = state.kill
+    if k is None:
+        return None
+    if state.status == "kill_unconfirmed":  # a result said so: it dated the failure
+        return k.failed_at, _said("KILL NOT CONFIRMED", k.result.error)
+    if state.status == "rolled_back" and k.unverified_since is not None:  # the last verdict: NOT ~0
+        return k.unverified_since, _said("ROLLBACK NOT VERIFIED", k.verified.detail)
+    return None
+
+
+def _said(what: str, detail: str) -> str:
+    return f"{what}: {detail}".rstrip(": ")  # the detail whole, without a dangling colon
+
+
+def _emergency_on_kill_failure(r: _Round) -> None:
     st = r.state
-    if st.status != "kill_unconfirmed" or st.kill is None:
+    failure = kill_failure(st)
+    if failure is None:
         return
+    since, reason = failure
     emergency = r.policy.emergency.level
     # Emergency must hear of this failure: a page there from before it (another incident, or this
-    # one climbed by its timers) did not say it. Paged there since the result: once is enough.
-    told = {i.id: i.level for i in open_incidents(st) if i.paged_at >= st.kill.result_at} | r.levels
+    # one climbed by its timers) did not say it. Paged there since the failure: once is enough,
+    # however many times the kill is pulled again.
+    told = {i.id: i.level for i in open_incidents(st) if i.paged_at >= since} | r.levels
     if emergency in told.values():
         return
-    error = st.kill.result.error if st.kill.result else ""
-    reason = f"KILL NOT CONFIRMED: {error}".rstrip(": ")
-    mine = r.opened.get(st.kill.trigger) if st.kill.trigger else None
-    if mine is None and st.kill.trigger:
-        mine = next((i.id for i in open_incidents(st) if i.trigger == st.kill.trigger), None)
+    mine = r.opened.get(st.kill.trigger)  # opened this round for its trigger ("" is never a key)
+    if mine is None:
+        inc = kill_incident(st)
+        mine = inc.id if inc is not None else None
     if mine is not None:
         r.climb(mine, emergency, reason)
     else:
@@ -222,7 +254,8 @@ def _rollback_notice(r: _Round) -> None:
     if since:
         last = since[-1]
         upgraded = st.kill.result.confirmed and "KILL NOT CONFIRMED" in last.queued.text and last.at < st.kill.result_at
-        if not upgraded:
+        traffic_fell = st.kill.verified is not None and st.kill.verified.ok and "rollback NOT VERIFIED" in last.queued.text
+        if not (upgraded or traffic_fell):
             return
     r.out.append(ev.NotificationQueued(channel=channel, purpose="rollback", text=text))
 

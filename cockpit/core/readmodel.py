@@ -19,7 +19,8 @@ from typing import Any, Iterable, Literal
 from cockpit.core import events as ev
 from cockpit.core import rules
 from cockpit.core.budget import BudgetBurn, next_alert
-from cockpit.core.escalation import EMERGENCY
+from cockpit.core.escalation import EMERGENCY, ROLLBACK_NOT_VERIFIED, current_escalations, leaking
+from cockpit.core.paging import kill_incident
 from cockpit.core.evaluation import CriterionView, Evaluation, GuardId
 from cockpit.core.state import RolloutState
 from cockpit.core.triggers import TriggerTrack, WindowVerdict, format_duration, format_value
@@ -447,12 +448,17 @@ def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datet
     k = state.kill
     if state.status == "kill_unconfirmed":
         error = f": {k.result.error}" if k and k.result and k.result.error else ""
-        return Headline("KILL NOT CONFIRMED", f"the gateway did not confirm the canary is off{error} — Emergency", "kill")
+        again = f"re-pulling, attempt {k.pulls}: " if k and k.repulling else ""
+        return Headline("KILL NOT CONFIRMED", f"{again}the gateway did not confirm the canary is off{error} — Emergency", "kill")
     if state.status == "killing":
         return Headline("KILL SENT", "waiting for the gateway to read the canary back off", "kill")
     if state.status == "rolled_back":
-        if k is not None and k.verified is not None and not k.verified.ok:
-            return Headline("ROLLED BACK · KILL VERIFIED", f"canary traffic NOT ~0: {k.verified.detail}", "breach", " — ")
+        if k is not None and k.leaking:
+            inc = kill_incident(state)
+            who = (f"{inc.id} acknowledged by {inc.acked_by}" if inc is not None and inc.acknowledged
+                   else "the guard re-asserts the kill")
+            return Headline("ROLLBACK NOT VERIFIED", f"the gateway reads the canary off, but canary traffic NOT ~0: "
+                            f"{k.verified.detail} — Emergency, {who}", "kill")
         traffic = "canary traffic ~0" if k is not None and k.verified is not None else ""
         return Headline("ROLLED BACK · KILL VERIFIED", traffic, "warn", " · ")
     if state.status == "completed":
@@ -614,10 +620,12 @@ def escalation_rows(plan: Any, state: RolloutState, now: datetime | None = None)
     for trigger_id, t in sorted(state.triggers.items()):
         if t.breaching and not t.no_data and trigger_id in levels:
             reasons.setdefault(levels[trigger_id], []).append(f"{names.get(trigger_id, trigger_id)} {'fired' if t.fired else 'breaching'}")
-    for _, e in state.escalations:
+    for _, e in current_escalations(state):
         reasons.setdefault(e.level, []).append(with_names(e.reason, names))
     if state.status == "kill_unconfirmed":
         reasons.setdefault(EMERGENCY, []).append("KILL NOT CONFIRMED")
+    if leaking(state):
+        reasons.setdefault(EMERGENCY, []).append(ROLLBACK_NOT_VERIFIED)
     for level, lines in incident_lines(plan, state, now).items():
         reasons.setdefault(level, []).extend(lines)
     rows = []

@@ -88,6 +88,20 @@ class KillState:
     result: ev.KillResult | None = None
     result_at: datetime | None = None
     verified: ev.RollbackVerified | None = None
+    pulls: int = 1  # every KillRequested of this kill: re-pulls belong to it, they start no new kill
+    pulled_at: datetime | None = None  # the latest pull (the first one: requested_at)
+    failed_at: datetime | None = None  # this kill's first result the gateway did not confirm
+    unverified_since: datetime | None = None  # since when canary traffic is NOT ~0 (None: ~0 or not checked)
+
+    @property
+    def repulling(self) -> bool:
+        """Pulled again after a result, and that pull has no result yet."""
+        return self.result_at is not None and self.pulled_at is not None and self.pulled_at > self.result_at
+
+    @property
+    def leaking(self) -> bool:
+        """The gateway confirmed the kill, but the canary's own traffic did not fall to ~0."""
+        return self.verified is not None and not self.verified.ok
 
 
 @dataclass
@@ -294,16 +308,26 @@ def _fired(state: RolloutState, p: ev.TriggerFired, r: ev.Record) -> None:
 def _kill_requested(state: RolloutState, p: ev.KillRequested, r: ev.Record) -> None:
     if state.status == "rolled_back":
         return  # pulling it twice is safe: the engine re-asserts the flag, the state stays
-    state.kill = KillState(r.ts, p.reason, p.trigger, str(r.actor))
+    if state.status in ("killing", "kill_unconfirmed"):  # both have a kill
+        # A re-pull of the kill in flight or not confirmed: the same kill, its reason, who pulled
+        # it and its incident stay; KILL NOT CONFIRMED stays until a result says otherwise.
+        state.kill.pulls += 1
+        state.kill.pulled_at = r.ts
+        return
+    state.kill = KillState(r.ts, p.reason, p.trigger, str(r.actor), pulled_at=r.ts)
     state.status = "killing"
 
 
 def _kill_result(state: RolloutState, p: ev.KillResult, r: ev.Record) -> None:
-    if state.status == "rolled_back" and not p.confirmed:
-        return  # a re-assert the gateway did not answer undoes no confirmed rollback (it stays journaled)
+    if state.status == "rolled_back":
+        # A re-assert the gateway did not answer undoes no confirmed rollback, and one it confirmed
+        # again changes nothing: the kill was verified when it was first confirmed (both stay journaled).
+        return
     if state.kill is None:  # a result with no request: keep it visible rather than drop it
         state.kill = KillState(r.ts, "(no request recorded)", "", str(r.actor))
     state.kill.result, state.kill.result_at = p, r.ts
+    if not p.confirmed and state.kill.failed_at is None:
+        state.kill.failed_at = r.ts
     if p.confirmed:
         state.status = "rolled_back"
         state.weight = 0
@@ -313,8 +337,14 @@ def _kill_result(state: RolloutState, p: ev.KillResult, r: ev.Record) -> None:
 
 
 def _rollback_verified(state: RolloutState, p: ev.RollbackVerified, r: ev.Record) -> None:
-    if state.kill is not None:
-        state.kill.verified = p
+    k = state.kill
+    if k is None:
+        return
+    if p.ok:
+        k.unverified_since = None
+    elif k.unverified_since is None:
+        k.unverified_since = r.ts  # a second NOT ~0 in a row is the same leak, not a new one
+    k.verified = p
 
 
 def _escalated(state: RolloutState, p: ev.Escalated, r: ev.Record) -> None:

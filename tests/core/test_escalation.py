@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cockpit.core import events as ev
-from cockpit.core.escalation import EMERGENCY, active_levels
+from cockpit.core.escalation import EMERGENCY, ROLLBACK_NOT_VERIFIED, active_levels, current_escalations, leaking
 from tests.core.journal import at_phase, state
 
 
@@ -49,7 +49,44 @@ def fired(trigger, level):
         ([ev.KillRequested(reason="x"), ev.KillResult(confirmed=True)], {}),
         ([ev.KillRequested(reason="x"), ev.KillResult(confirmed=False), ev.Escalated(level=EMERGENCY, reason="all hands")],
          {EMERGENCY: ["all hands", "KILL NOT CONFIRMED"]}),
+        # Issue 6: once the gateway confirmed the kill, what was escalated while it was not is over.
+        ([ev.KillRequested(reason="x"), ev.KillResult(confirmed=False), ev.Escalated(level=EMERGENCY, reason="all hands"),
+          ev.KillRequested(reason="again"), ev.KillResult(confirmed=True)], {}),
+        # ... but not what was escalated before the kill (the journal keeps both)
+        ([ev.Escalated(level="L3", reason="UI broken"), ev.KillRequested(reason="x"), ev.KillResult(confirmed=True)],
+         {"L3": ["UI broken"]}),
+        ([ev.KillRequested(reason="x"), ev.Escalated(level="L3", reason="during")], {"L3": ["during"]}),
+        # Issue 4: canary traffic NOT ~0 after a confirmed kill is an Emergency until it falls.
+        ([ev.KillRequested(reason="x"), ev.KillResult(confirmed=True), ev.RollbackVerified(ok=False, detail="9/s")],
+         {EMERGENCY: [ROLLBACK_NOT_VERIFIED]}),
+        ([ev.KillRequested(reason="x"), ev.KillResult(confirmed=True), ev.RollbackVerified(ok=False, detail="9/s"),
+          ev.RollbackVerified(ok=True, detail="0/s")], {}),
+        ([ev.KillRequested(reason="x"), ev.KillResult(confirmed=True), ev.RollbackVerified(ok=True, detail="0/s")], {}),
     ],
 )
 def test_active_levels(plan, levels, events, expected):
     assert active_levels(state(plan, *at_phase(plan), *events), levels) == expected
+
+
+def test_current_escalations_and_leaking(plan):
+    before = state(plan, *at_phase(plan), ev.Escalated(level="L3", reason="UI"))
+    assert [e.reason for _, e in current_escalations(before)] == ["UI"] and not leaking(before)
+    unconfirmed = state(plan, *at_phase(plan), ev.KillRequested(reason="x"), ev.KillResult(confirmed=False),
+                        ev.Escalated(level=EMERGENCY, reason="KILL NOT CONFIRMED after 4 attempts"))
+    assert [e.reason for _, e in current_escalations(unconfirmed)] == ["KILL NOT CONFIRMED after 4 attempts"]
+    assert not leaking(unconfirmed)
+    leak = state(plan, *at_phase(plan), ev.KillRequested(reason="x"), ev.KillResult(confirmed=True),
+                 ev.RollbackVerified(ok=False, detail="9/s"))
+    assert leaking(leak) and current_escalations(leak) == []
+
+
+def test_an_escalation_said_in_the_instant_of_the_kill_is_over_with_it(plan):
+    from tests.conftest import T0
+    from tests.core.journal import At
+    from datetime import timedelta
+
+    kill_at = T0 + timedelta(hours=1)
+    st = state(plan, *at_phase(plan), At(ev.Escalated(level="L3", reason="before"), kill_at - timedelta(seconds=1)),
+               At(ev.KillRequested(reason="x"), kill_at), At(ev.Escalated(level=EMERGENCY, reason="during"), kill_at),
+               At(ev.KillResult(confirmed=True), kill_at + timedelta(seconds=1)))
+    assert [e.reason for _, e in current_escalations(st)] == ["before"]

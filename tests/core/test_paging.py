@@ -605,3 +605,157 @@ def test_kill_not_confirmed_repages_an_incident_that_climbed_to_emergency_before
         ("INC-1", "Emergency", "KILL NOT CONFIRMED: gateway timeout")]
     assert [p.channel for p in out if getattr(p, "purpose", "") == "page"] == ["#error-budget"]
     assert not [p for p in log.round(FIRE_AT + 41 * MIN) if isinstance(p, ev.IncidentEscalated)]  # once
+
+
+# --- one incident per kill, however often it is pulled again (issue 6) -----------------------------
+
+REPULL = ev.KillRequested(reason="guard re-pulls the unconfirmed kill: p95 breach")
+
+
+def incidents_paged(out):
+    return [(type(p).__name__, p.incident, p.level) for p in out if isinstance(p, (ev.IncidentOpened, ev.IncidentEscalated))]
+
+
+@pytest.mark.parametrize("trigger, first", [("", ("IncidentOpened", "INC-1", "Emergency")),
+                                            ("error_rate", ("IncidentEscalated", "INC-1", "Emergency"))])
+def test_re_pulls_of_an_unconfirmed_kill_page_one_incident_and_tell_the_rollback_channel_once(plan, trigger, first):
+    log = paged(plan)[0] if trigger else Log(plan)
+    unconfirmed(log, FIRE_AT + MIN, trigger=trigger)
+    out = log.round(FIRE_AT + MIN)
+    assert incidents_paged(out) == [first] and len(rollback_notices(out)) == 1
+    for i in range(2, 6):  # the guard pulls it again, and again the gateway does not answer
+        at = FIRE_AT + i * MIN
+        log.add(at, ev.KillRequested(reason=REPULL.reason, trigger=trigger))
+        assert log.round(at) == []  # re-pulling: nothing new to say
+        log.add(at, ev.KillResult(confirmed=False, error="gateway timeout"))
+        out = log.round(at)
+        assert incidents_paged(out) == [] and rollback_notices(out) == []
+        assert [p for p in out if isinstance(p, ev.NotificationQueued) and p.purpose == "page"] == []
+    assert [i.id for i in log.state.incidents.values()] == ["INC-1"]
+    assert log.state.kill.reason == "p95 breach" and log.state.kill.pulls == 5
+
+
+def test_a_re_pull_confirmed_at_last_resolves_the_one_incident_and_upgrades_the_notice(plan):
+    log = Log(plan)
+    unconfirmed(log, FIRE_AT, trigger="")
+    log.round(FIRE_AT)
+    log.add(FIRE_AT + MIN, REPULL, ev.KillResult(confirmed=False, error="again"))
+    log.round(FIRE_AT + MIN)
+    log.add(FIRE_AT + 2 * MIN, REPULL, ev.KillResult(confirmed=True))
+    out = log.round(FIRE_AT + 2 * MIN)
+    assert resolutions(out) == [("INC-1", "rolled back: the gateway confirmed 0 %")]
+    [notice] = rollback_notices(out)
+    assert "ROLLBACK by operator alice@bastion (p95 breach): gateway confirmed canary at 0 %" in notice.text
+    assert incidents_paged(out) == []
+
+
+def test_a_new_failure_of_an_earlier_paged_emergency_is_still_told(plan):
+    # Emergency was paged about something else before this kill failed: the failure is still said.
+    log = Log(plan).add(FIRE_AT, ev.IncidentOpened(incident="INC-1", level="Emergency", reason="other", trigger="x"))
+    unconfirmed(log, FIRE_AT + MIN, trigger="")
+    assert incidents_paged(log.round(FIRE_AT + MIN)) == [("IncidentOpened", "INC-2", "Emergency")]
+    log.add(FIRE_AT + 2 * MIN, REPULL, ev.KillResult(confirmed=False, error="x"))
+    assert incidents_paged(log.round(FIRE_AT + 2 * MIN)) == []
+
+
+def test_kill_incident_is_the_triggers_else_the_kills_own(plan):
+    log = Log(plan).add(FIRE_AT - MIN, ev.IncidentOpened(incident="INC-1", level="L3", reason="before the kill", trigger=""))
+    assert paging.kill_incident(log.state) is None  # no kill
+    log.add(FIRE_AT, ev.IncidentOpened(incident="INC-2", level="L1", reason="r", trigger="error_rate"),
+            ev.KillRequested(reason="r", trigger="error_rate"))
+    assert paging.kill_incident(log.state).id == "INC-2"
+    operator = Log(plan).add(FIRE_AT - MIN, ev.IncidentOpened(incident="INC-1", level="L3", reason="before", trigger=""),
+                             ev.IncidentOpened(incident="INC-2", level="L1", reason="r", trigger="error_rate"))
+    operator.add(FIRE_AT, ev.KillRequested(reason="r"))
+    assert paging.kill_incident(operator.state) is None  # neither from before the kill nor a trigger's
+    operator.add(FIRE_AT, ev.IncidentOpened(incident="INC-3", level="Emergency", reason="k", trigger=""))
+    assert paging.kill_incident(operator.state).id == "INC-3"
+    operator.add(FIRE_AT, ev.IncidentResolved(incident="INC-3", reason="done"))
+    assert paging.kill_incident(operator.state) is None
+
+
+# --- canary traffic that does not fall after a confirmed kill (issue 4) --------------------------------
+
+CHECKED = Policy(LEVELS, release=REL, rollback_channel="#error-budget", verify_expected=True)
+LEAK = ev.RollbackVerified(ok=False, detail="canary request rate still 9.97/s 2m after the kill")
+FELL = ev.RollbackVerified(ok=True, detail="canary request rate 0/s at 30s after the gateway confirmed")
+
+
+def test_canary_traffic_not_falling_after_an_operators_kill_pages_emergency_once(plan):
+    log = Log(plan)
+    rolled_back(log, FIRE_AT, trigger="")
+    assert incidents_paged(log.round(FIRE_AT, CHECKED)) == []  # waiting for the verdict
+    log.add(FIRE_AT + 2 * MIN, LEAK)
+    out = log.round(FIRE_AT + 2 * MIN, CHECKED)
+    assert out[0] == ev.IncidentOpened(incident="INC-1", level="Emergency", trigger="",
+                                       reason="ROLLBACK NOT VERIFIED: canary request rate still 9.97/s 2m after the kill")
+    assert kinds(out)[1] == ("NotificationQueued", "Emergency", "#error-budget", "page")
+    [notice] = rollback_notices(out)
+    assert "rollback NOT VERIFIED: canary request rate still 9.97/s" in notice.text
+    assert resolutions(out) == []
+    # still not falling, the kill re-asserted and confirmed again: the same leak, not paged again
+    log.add(FIRE_AT + 5 * MIN, ev.KillRequested(reason="guard re-asserts the kill"), ev.KillResult(confirmed=True), LEAK)
+    assert log.round(FIRE_AT + 5 * MIN, CHECKED) == []
+    assert log.round(FIRE_AT + timedelta(hours=2), CHECKED) == []  # Emergency never climbs
+    # traffic falls: the incident resolves, the rollback channel hears the better news once
+    log.add(FIRE_AT + 6 * MIN, FELL)
+    out = log.round(FIRE_AT + 6 * MIN, CHECKED)
+    assert resolutions(out) == [("INC-1", f"rolled back and verified: {FELL.detail}")]
+    [better] = rollback_notices(out)
+    assert f"VERIFIED: gateway confirmed 0 %, {FELL.detail}" in better.text
+    assert log.round(FIRE_AT + 7 * MIN, CHECKED) == []
+
+
+def test_canary_traffic_not_falling_climbs_the_triggers_incident(plan):
+    log, _ = paged(plan, CHECKED)
+    rolled_back(log, FIRE_AT + MIN)
+    log.add(FIRE_AT + 2 * MIN, LEAK)
+    out = log.round(FIRE_AT + 2 * MIN, CHECKED)
+    assert out[0] == ev.IncidentEscalated(incident="INC-1", level="Emergency", reason=f"ROLLBACK NOT VERIFIED: {LEAK.detail}")
+
+
+def test_a_leak_after_a_kill_not_confirmed_repages_the_kills_own_incident(plan):
+    log = Log(plan)
+    unconfirmed(log, FIRE_AT, trigger="")
+    log.round(FIRE_AT, CHECKED)  # INC-1 at Emergency: KILL NOT CONFIRMED
+    log.add(FIRE_AT + MIN, REPULL, ev.KillResult(confirmed=True))
+    assert incidents_paged(log.round(FIRE_AT + MIN, CHECKED)) == []
+    log.add(FIRE_AT + 3 * MIN, LEAK)
+    out = log.round(FIRE_AT + 3 * MIN, CHECKED)
+    assert incidents_paged(out) == [("IncidentEscalated", "INC-1", "Emergency")]
+    assert out[0].reason.startswith("ROLLBACK NOT VERIFIED")
+    assert list(log.state.incidents) == ["INC-1"]
+
+
+def test_a_leak_that_fell_and_rose_again_is_told_again(plan):
+    log = Log(plan)
+    rolled_back(log, FIRE_AT, trigger="")
+    log.add(FIRE_AT + MIN, LEAK)
+    log.round(FIRE_AT + MIN, CHECKED)
+    log.add(FIRE_AT + 2 * MIN, FELL)
+    log.round(FIRE_AT + 2 * MIN, CHECKED)
+    log.add(FIRE_AT + 3 * MIN, LEAK)
+    out = log.round(FIRE_AT + 3 * MIN, CHECKED)
+    assert incidents_paged(out) == [("IncidentOpened", "INC-2", "Emergency")]
+
+
+@pytest.mark.parametrize("payloads, expected", [
+    ([], None),
+    ([ev.KillRequested(reason="r")], None),
+    ([ev.KillRequested(reason="r"), ev.KillResult(confirmed=True)], None),
+    ([ev.KillRequested(reason="r"), ev.KillResult(confirmed=True), FELL], None),
+    ([ev.KillRequested(reason="r"), ev.KillResult(confirmed=False, error="e")], (1, "KILL NOT CONFIRMED: e")),
+    ([ev.KillRequested(reason="r"), ev.KillResult(confirmed=False)], (1, "KILL NOT CONFIRMED")),
+    ([ev.KillRequested(reason="r"), ev.KillResult(confirmed=False, error="e"), REPULL], (1, "KILL NOT CONFIRMED: e")),
+    ([ev.KillRequested(reason="r"), ev.KillResult(confirmed=True), LEAK], (2, f"ROLLBACK NOT VERIFIED: {LEAK.detail}")),
+    ([ev.KillRequested(reason="r"), ev.KillResult(confirmed=True), ev.RollbackVerified(ok=False, detail="")],
+     (2, "ROLLBACK NOT VERIFIED")),
+    # a verdict journaled before any confirmed result says nothing yet (the kill is in flight)
+    ([ev.KillRequested(reason="r"), ev.RollbackVerified(ok=False, detail="9/s")], None),
+])
+def test_kill_failure_says_since_when_and_why(plan, payloads, expected):
+    log = Log(plan)
+    for i, p in enumerate(payloads):
+        log.add(FIRE_AT + i * MIN, p)
+    got = paging.kill_failure(log.state)
+    assert got == (None if expected is None else (FIRE_AT + expected[0] * MIN, expected[1]))

@@ -476,8 +476,25 @@ def test_headlines_after_a_kill(plan):
     verified = state_of(plan, *_kill(plan, ev.KillResult(confirmed=True), ev.RollbackVerified(ok=True, detail="0/s")))
     assert _head(plan, verified, None).text == "ROLLED BACK · KILL VERIFIED · canary traffic ~0"
     leaking = state_of(plan, *_kill(plan, ev.KillResult(confirmed=True), ev.RollbackVerified(ok=False, detail="3.2/s")))
-    assert _head(plan, leaking, None) == rm.Headline("ROLLED BACK · KILL VERIFIED", "canary traffic NOT ~0: 3.2/s", "breach", " — ")
-    assert _head(plan, leaking, None).text == "ROLLED BACK · KILL VERIFIED — canary traffic NOT ~0: 3.2/s"
+    # Issue 4: traffic that did not fall after a confirmed kill is an Emergency, said loudly.
+    assert _head(plan, leaking, None) == rm.Headline(
+        "ROLLBACK NOT VERIFIED", "the gateway reads the canary off, but canary traffic NOT ~0: 3.2/s — Emergency, "
+        "the guard re-asserts the kill", "kill")
+    paged = state_of(plan, *_kill(plan, ev.KillResult(confirmed=True), ev.RollbackVerified(ok=False, detail="3.2/s"),
+                                  ev.IncidentOpened(incident="INC-1", level="Emergency", reason="r"),
+                                  ev.IncidentAcknowledged(incident="INC-1", name="Bob Oncall")))
+    assert _head(plan, paged, None).text == ("ROLLBACK NOT VERIFIED: the gateway reads the canary off, but canary traffic "
+                                             "NOT ~0: 3.2/s — Emergency, INC-1 acknowledged by Bob Oncall")
+    fell = state_of(plan, *_kill(plan, ev.KillResult(confirmed=True), ev.RollbackVerified(ok=False, detail="3.2/s"),
+                                 ev.RollbackVerified(ok=True, detail="0/s")))
+    assert _head(plan, fell, None).text == "ROLLED BACK · KILL VERIFIED · canary traffic ~0"
+    # Issue 6: re-pulling stays KILL NOT CONFIRMED, with the attempt, until a result says otherwise.
+    repull = ev.KillRequested(reason="guard re-pulls the unconfirmed kill: x")
+    repulling = state_of(plan, *_kill(plan, ev.KillResult(confirmed=False, error="timeout"), repull, ev.KillResult(confirmed=False, error="timeout"), repull))
+    assert _head(plan, repulling, None) == rm.Headline(
+        "KILL NOT CONFIRMED", "re-pulling, attempt 3: the gateway did not confirm the canary is off: timeout — Emergency", "kill")
+    again = state_of(plan, *_kill(plan, ev.KillResult(confirmed=False, error="timeout"), repull, ev.KillResult(confirmed=False, error="timeout")))
+    assert _head(plan, again, None).text == "KILL NOT CONFIRMED: the gateway did not confirm the canary is off: timeout — Emergency"
     assert _head(plan, state_of(plan, *live(plan, 3), ev.RolloutCompleted()), None) == rm.Headline("COMPLETED", "the canary is the release", "ok")
 
 
@@ -603,6 +620,22 @@ def test_emergency_applies_while_the_kill_is_not_confirmed(plan):
         ("L1", (), "plain"), ("L2", (), "plain"), ("L3", (), "plain"), ("Emergency", ("KILL NOT CONFIRMED",), "kill")]
     for status in (_kill(plan), _kill(plan, ev.KillResult(confirmed=True))):
         assert not any(r.applies for r in rm.escalation_rows(plan, state_of(plan, *status)))
+
+
+def test_the_emergency_highlight_follows_the_kill_once_it_is_verified(plan):
+    """Issue 6: KILL NOT CONFIRMED after N attempts stops applying once the gateway confirmed the kill;
+    canary traffic NOT ~0 after it applies Emergency until it falls."""
+    failed = _kill(plan, ev.KillResult(confirmed=False, error="x"),
+                   ev.Escalated(level="Emergency", reason="KILL NOT CONFIRMED after 4 attempts: x"))
+    rows = rm.escalation_rows(plan, state_of(plan, *failed))
+    assert rows[-1].reasons == ("KILL NOT CONFIRMED after 4 attempts: x", "KILL NOT CONFIRMED") and rows[-1].role == "kill"
+    confirmed = failed + [ev.KillRequested(reason="again"), ev.KillResult(confirmed=True), ev.RollbackVerified(ok=True, detail="0/s")]
+    assert not any(r.applies for r in rm.escalation_rows(plan, state_of(plan, *confirmed)))
+    leak = failed + [ev.KillRequested(reason="again"), ev.KillResult(confirmed=True), ev.RollbackVerified(ok=False, detail="9/s")]
+    rows = rm.escalation_rows(plan, state_of(plan, *leak))
+    assert [(r.level, r.reasons, r.role) for r in rows][-1] == (
+        "Emergency", ("ROLLBACK NOT VERIFIED: canary traffic NOT ~0",), "kill")
+    assert [r.applies for r in rows] == [False, False, False, True]
 
 
 def test_with_names_replaces_the_longest_trigger_id_first():

@@ -203,7 +203,8 @@ VERIFIED = ev.RollbackVerified(ok=True, detail="0/s")
         ([REQ], "killing", True),
         ([REQ, OK], "rolled_back", False),
         ([REQ, NOT_OK], "kill_unconfirmed", True),  # still live: the triggers keep being evaluated
-        ([REQ, NOT_OK, REQ], "killing", True),  # pulled again
+        ([REQ, NOT_OK, REQ], "kill_unconfirmed", True),  # pulled again: NOT CONFIRMED until a result says otherwise
+        ([REQ, REQ], "killing", True),  # pulled again before the first result
         ([REQ, NOT_OK, REQ, OK], "rolled_back", False),
         ([REQ, NOT_OK, OK], "rolled_back", False),
         ([REQ, OK, REQ], "rolled_back", False),  # a re-assert after the rollback changes nothing
@@ -258,9 +259,62 @@ def test_pulling_again_after_the_rollback_keeps_who_pulled_it_and_the_confirmati
     assert (k.result, k.result_at) == (OK, T0 + (n + 2) * SEC)
 
 
-def test_pulling_again_after_an_unconfirmed_kill_is_a_new_kill(plan):
-    s = state(plan, *at_phase(plan), REQ, NOT_OK, At(ev.KillRequested(reason="retry"), actor=BOB))
-    assert (s.kill.reason, s.kill.by, s.kill.result) == ("retry", "bob@bastion2", None)
+def test_a_re_assert_confirmed_again_keeps_when_the_kill_was_first_verified(plan):
+    n = len(at_phase(plan))
+    again = ev.KillResult(confirmed=True, attempts=2, observed_weight=0, observed_enabled=False)
+    s = state(plan, *at_phase(plan), REQ, OK, ev.KillRequested(reason="guard re-asserts the kill"), again)
+    assert (s.kill.result, s.kill.result_at, s.kill.reason, s.kill.pulls) == (OK, T0 + (n + 2) * SEC, "p95 regression", 1)
+
+
+def test_pulling_again_after_an_unconfirmed_kill_is_the_same_kill(plan):
+    """Issue 6: a re-pull belongs to the kill it re-pulls: its reason (not nested), who pulled it,
+    when, and its last result stay; the pulls are counted and the latest one is dated."""
+    n = len(at_phase(plan))
+    retry = At(ev.KillRequested(reason="guard re-pulls the unconfirmed kill: p95 regression"), actor=BOB)
+    s = state(plan, *at_phase(plan), REQ, NOT_OK, retry)
+    k = s.kill
+    assert (k.reason, k.trigger, k.by, k.result, k.requested_at) == (
+        "p95 regression", "api_p95_regression", "alice@bastion", NOT_OK, T0 + (n + 1) * SEC)
+    assert (k.pulls, k.pulled_at, k.failed_at, k.repulling) == (2, T0 + (n + 3) * SEC, T0 + (n + 2) * SEC, True)
+    s = state(plan, *at_phase(plan), REQ, NOT_OK, retry, NOT_OK, retry)
+    assert (s.kill.pulls, s.kill.failed_at, s.kill.repulling, s.kill.reason) == (3, T0 + (n + 2) * SEC, True, "p95 regression")
+    s = state(plan, *at_phase(plan), REQ, NOT_OK, retry, NOT_OK)
+    assert (s.kill.repulling, s.kill.failed_at, s.kill.result_at) == (False, T0 + (n + 2) * SEC, T0 + (n + 4) * SEC)
+    s = state(plan, *at_phase(plan), REQ, REQ)
+    assert (s.kill.pulls, s.kill.repulling, s.kill.failed_at) == (2, False, None)  # no result yet: nothing to re-pull after
+    s = state(plan, *at_phase(plan), REQ)
+    assert (s.kill.pulls, s.kill.pulled_at, s.kill.repulling) == (1, T0 + (n + 1) * SEC, False)
+
+
+def test_a_confirmed_result_keeps_when_the_kill_first_failed(plan):
+    n = len(at_phase(plan))
+    s = state(plan, *at_phase(plan), REQ, NOT_OK, REQ, OK)
+    assert (s.status, s.kill.failed_at, s.kill.pulls, s.kill.repulling) == ("rolled_back", T0 + (n + 2) * SEC, 2, False)
+    s = state(plan, *at_phase(plan), REQ, OK)
+    assert s.kill.failed_at is None
+
+
+LEAK = ev.RollbackVerified(ok=False, detail="canary request rate still 9.97/s 2m after the kill")
+
+
+@pytest.mark.parametrize(
+    "after, leaking, since",
+    [
+        ([], False, None),
+        ([VERIFIED], False, None),
+        ([LEAK], True, 3),
+        ([LEAK, LEAK], True, 3),  # the same leak, still: it started at the first verdict
+        ([LEAK, OK, LEAK], True, 3),  # a re-assert confirmed again is not traffic falling
+        ([LEAK, VERIFIED], False, None),
+        ([LEAK, VERIFIED, LEAK], True, 5),  # fell, then rose again: a new leak
+    ],
+)
+def test_canary_traffic_not_falling_after_a_confirmed_kill(plan, after, leaking, since):
+    """Issue 4: the leak is dated from its first NOT ~0 verdict, until a verdict says ~0."""
+    n = len(at_phase(plan))
+    k = state(plan, *at_phase(plan), REQ, OK, *after).kill
+    assert k.leaking is leaking
+    assert k.unverified_since == (None if since is None else T0 + (n + since) * SEC)
 
 
 def test_a_result_without_a_request_stays_visible(plan):

@@ -202,3 +202,47 @@ def test_a_standby_takes_over_a_dead_guard_and_two_guards_pull_one_kill(tmp_path
             stop_guards(state_dir)
     verify = cockpit("verify", "--state-dir", str(state_dir))
     assert verify.returncode == 0, verify.stderr
+
+
+def test_a_kill_whose_canary_traffic_does_not_fall_pages_emergency_and_the_guard_stays_until_it_falls(tmp_path, haproxy):
+    """Issue 4: the gateway confirms the kill, but the canary keeps taking traffic (a client that
+    ignores the gateway). The guard pages Emergency once, keeps watching and re-asserting the kill,
+    and stops only once the canary's request rate is seen at ~0."""
+    now = time.time()
+    falls_at = now + 80  # well after the 30 s traffic check has said NOT ~0
+    grid = [now - 1800 + k * STEP_S for k in range(int(2700 / STEP_S))]
+    leak = [Series("it_canary_error_ratio", {}, [(t, 0.004) for t in grid]),
+            Series("it_canary_rps", {}, [(t, 9.97 if t < falls_at else 0.0) for t in grid])]
+    with PromServer(tmp_path / "prom", leak) as prom:
+        config = guarded_config(tmp_path, haproxy, prom)
+        captain = Captain(config)
+        captain.go_live()
+        captain.engine.journal.close()
+        state_dir = captain.state_dir
+        log = open(tmp_path / "guard.err", "wb")
+        guard = subprocess.Popen([sys.executable, "-m", "cockpit", "guard", "--config", str(config), "--reason", "watch"],
+                                 stdout=log, stderr=log, stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                 cwd=ROOT)
+        try:
+            wait_for("the guard holds the lock", lambda: (guard_holder(state_dir) or {}).get("pid") == guard.pid, 20)
+            kill = cockpit("kill", "--config", str(config), "--reason", "x", "--confirm", "v0.1.0", "--no-wait")
+            assert kill.returncode == 0, kill.stdout + kill.stderr
+            opened = wait_for("Emergency paged", lambda: first(state_dir, "incident_opened"), 60)
+            assert (opened.payload.incident, opened.payload.level) == ("INC-1", "Emergency")
+            assert opened.payload.reason.startswith("ROLLBACK NOT VERIFIED: canary request rate still 9.97/s")
+            wait_for("the kill re-asserted", lambda: first(
+                state_dir, "kill_requested", reason="guard re-asserts the kill: canary traffic NOT ~0"), 30)
+            assert guard.poll() is None and first(state_dir, "guard_stopped") is None  # still watching
+            assert time.time() < falls_at  # (the traffic has not fallen yet: the guard stayed for the leak)
+            guard.wait(timeout=falls_at + 60 - time.time())
+        finally:
+            if guard.poll() is None:
+                guard.kill()
+            stop_guards(state_dir)
+    state = fold(records(state_dir))
+    assert state.status == "rolled_back" and state.kill.verified.ok and state.kill.reason == "x"
+    assert [i.id for i in state.incidents.values()] == ["INC-1"] and not state.incidents["INC-1"].open
+    stopped = [r for r in records(state_dir) if r.kind == "guard_stopped"]
+    assert [r.payload.reason for r in stopped] == ["the rollout is rolled back and the kill verified"]
+    verify = cockpit("verify", "--state-dir", str(state_dir))
+    assert verify.returncode == 0, verify.stderr
