@@ -44,6 +44,8 @@ def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dic
         else {
             "reason": state.kill.reason,
             "confirmed": state.kill.result.confirmed if state.kill.result else None,
+            "traffic_fell": None if state.kill.verified is None else state.kill.verified.ok,
+            "traffic_detail": state.kill.verified.detail if state.kill.verified else None,
         },
         "incidents": [_incident(i) for i in state.incidents.values() if i.open],
         "gateway_drift": state.gateway_drift or None,
@@ -129,6 +131,8 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
     if doc["kill"]:
         k = doc["kill"]
         verdict = {True: "VERIFIED", False: "NOT CONFIRMED", None: "SENT"}[k["confirmed"]]
+        if k["traffic_fell"] is False:
+            verdict += f", ROLLBACK NOT VERIFIED ({k['traffic_detail']})"
         out.append(f"kill     {verdict}: {k['reason']}")
     if state.status == "completed" and (post := _post_deployment(state, now)):  # issue 11
         out.append(post)

@@ -89,6 +89,10 @@ async def test_status_says_the_screens_headline_the_sources_and_open_incidents(p
                                  "opened_at": doc["incidents"][0]["opened_at"], "acknowledged_by": None}]
     assert doc["sources"]["prometheus"]["ok"] is True and doc["soak_remaining_s"] > 0
     await rig.engine.kill("drill")
+    rig.engine._append(ev.RollbackVerified(ok=False, detail="canary request rate still 9.97/s 2m after the kill"))
     doc = json.loads(status("--state-dir", str(state_dir), "--json").stdout)
     assert doc["status"] == "ROLLED BACK" and doc["soak_remaining_s"] is None
+    assert doc["kill"]["traffic_fell"] is False
+    assert ("kill     VERIFIED, ROLLBACK NOT VERIFIED (canary request rate still 9.97/s 2m after the kill): drill"
+            in status("--state-dir", str(state_dir)).stdout)
     assert "soak" not in next(ln for ln in status("--state-dir", str(state_dir)).stdout.splitlines() if ln.startswith("phase"))
