@@ -218,8 +218,8 @@ class Monitor:
         if error is None:
             self.tracks[trigger.id] = track.record(verdict, keep=HISTORY)
         else:
-            # Keep the last verdict on the gauge (it goes STALE); only once it is stale does the
-            # no-data policy speak, so one lost answer is not a rollback.
+            # Keep the last verdict on the gauge (it goes STALE); only once it is stale does its
+            # on_query_failure policy speak (not no_data), so one lost answer is not a rollback.
             track = self.tracks[trigger.id] = track.record_error(error)
             blind_for = self._blind_for(track, now)
             if not no_data_speaks(blind_for, self.poll_s):
