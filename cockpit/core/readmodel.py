@@ -438,9 +438,10 @@ def status_word(state: RolloutState) -> str:
             "completed": "completed"}[state.status]
 
 
-def _source_down(live: Evaluation | None, now: datetime) -> str:
-    """", Prometheus down for 45s" when the blindness has a cause the guard saw: its queries fail."""
-    h = live.health.get("prometheus") if live is not None else None
+def _source_down(live: Evaluation, now: datetime) -> str:
+    """", Prometheus down for 45s" when the blindness has a cause the guard saw: its queries fail.
+    (Only a guarded headline gets here, so there is a round.)"""
+    h = live.health.get("prometheus")
     if h is None or h.ok is not False:
         return ""
     word = "degraded" if h.detail.startswith("degraded") else "down"
