@@ -110,6 +110,8 @@ def evaluate_window(
     tolerance = step_s / 2  # a sample up to half a step off the grid still belongs to its slot
     start = now - for_s - tolerance
     if since is not None:
+        # A clock behind the journal's start (a round that began just before it) still sees its latest sample.
+        since = min(since, now - tolerance)
         start = max(start, since)
     # Young: the rollout began inside the window, so no breach can have been seen for all of it.
     young = since is not None and since > now - for_s + tolerance

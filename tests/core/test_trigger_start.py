@@ -99,9 +99,11 @@ def test_an_empty_window_under_breach_fires_once_the_start_is_a_window_ago():
 def test_for_zero_is_judged_on_the_latest_sample_whatever_the_start():
     v = judge([Sample(NOW, 1.0)], since=NOW - 1, for_s=0, no_data="breach")
     assert v.state == "fired"
-    before = [Sample(NOW - 12, 1.0)]  # within half a step of now, but from before the start
-    assert judge(before, since=None, for_s=0).state == "fired"
-    assert judge(before, since=NOW - 10, for_s=0).state == "no_data_hold"
+    newest = [Sample(NOW - 12, 1.0)]  # the newest slot (within half a step of now) always counts
+    assert judge(newest, since=NOW - 10, for_s=0).state == "fired"
+    before = [Sample(NOW - 40, 1.0)]  # a slot before the start does not
+    assert judge(before, since=None, for_s=60, min_coverage=0.01).state == "breaching"
+    assert judge(before, since=NOW - 20, for_s=60, min_coverage=0.01).state == "no_data_hold"
 
 
 def test_a_young_healthy_canary_is_not_blind_while_its_first_samples_come_in():
@@ -115,3 +117,16 @@ def test_a_young_healthy_canary_is_not_blind_while_its_first_samples_come_in():
         v = evaluate_window(samples, comparison=Comparison.GT, threshold=1.2, for_s=for_s, step_s=step, now=now,
                             no_data="hold", min_coverage=coverage_needed(since, now, for_s, step), since=since)
         assert v.state == "ok", (lived, v)
+
+
+@pytest.mark.parametrize("started_in, counted", [
+    (5.0, 1),  # a round that began 5 s before the journal's start: its newest sample still counts
+    (0.0, 1),
+    (-STEP / 2, 1),  # started half a step ago: the sample at now
+    (-STEP / 2 - 1, 1),
+    (-STEP - 1, 2),  # a step and a second ago: two samples of this attempt
+])
+def test_a_clock_behind_or_at_the_start_sees_the_latest_sample(started_in, counted):
+    since = NOW + started_in
+    v = judge(grid(0.0005, first=NOW - 600), since=since, min_coverage=coverage_needed(since, NOW, FOR, STEP))
+    assert (v.state, v.value, round(v.coverage * 11)) == ("ok", 0.0005, counted)
