@@ -254,7 +254,7 @@ class Monitor:
             error = result.error or "error"
         started = self.engine.state.started_at
         since = started.timestamp() if started is not None else None
-        samples = [s for s in result.samples if since is None or s.ts >= since] if error is None and threshold is not None else []
+        samples = list(result.samples) if error is None and threshold is not None else []  # evaluate_window clips at `since`
         verdict = evaluate_window(
             samples,
             comparison=trigger.comparison,
@@ -277,7 +277,7 @@ class Monitor:
         elif result.note and not samples:
             verdict = replace(verdict, why=f"{verdict.why} ({result.note})")
         elif verdict.fired and samples:
-            verdict = replace(verdict, why=f"{verdict.why}; {_window_summary(samples, verdict, trigger.unit, self.step_s)}")
+            verdict = replace(verdict, why=f"{verdict.why}; {_window_summary(samples, verdict, trigger.unit, self.step_s, since)}")
         return verdict, error
 
     # -- check-backed triggers -----------------------------------------------------------------
@@ -465,9 +465,12 @@ def _blind_why(trigger: Trigger, verdict: WindowVerdict, blind_for: float, error
     return f"{short_name(trigger.name)}: cannot see for {format_duration(blind_for)}, {does}: queries failing: {error}"
 
 
-def _window_summary(samples: list[Sample], verdict: WindowVerdict, unit: str, step_s: float) -> str:
+def _window_summary(samples: list[Sample], verdict: WindowVerdict, unit: str, step_s: float,
+                    since: float | None = None) -> str:
     """The values behind a fired verdict: "11 samples 2.45 %..2.71 % from 14:25:00 to 14:30:00 UTC"."""
     start = verdict.at - verdict.needed_s - step_s / 2
+    if since is not None:  # as evaluate_window: nothing before the start, but the newest slot
+        start = max(start, min(since, verdict.at - step_s / 2))
     seen = [s for s in samples if start <= s.ts <= verdict.at + step_s / 2] or samples
     low, high = min(s.value for s in seen), max(s.value for s in seen)
     span = format_value(low, unit) if low == high else f"{format_value(low, unit)}..{format_value(high, unit)}"

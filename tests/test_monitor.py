@@ -227,6 +227,40 @@ def test_a_second_attempt_is_not_judged_on_the_first_attempts_samples(plan, stat
     assert cleared.ts == t0 + 60 * S
 
 
+class WholeSeconds:
+    """A source that rounds a range query's start and end to whole seconds, as prometheus-api-client does."""
+
+    def __init__(self, inner):
+        self.inner, self.endpoint = inner, "whole-seconds"
+
+    def instant(self, query, at):
+        return self.inner.instant(query, at)
+
+    def range(self, query, start, end, step_s):
+        from datetime import datetime as dt
+
+        whole = lambda t: dt.fromtimestamp(round(t.timestamp()), t.tzinfo)  # noqa: E731
+        return self.inner.range(query, whole(start), whole(end), step_s)
+
+
+def test_the_first_round_after_the_start_sees_the_newest_sample_a_fraction_of_a_second_old(plan, state_dir, clock):
+    """The client rounds the range to whole seconds, so the newest sample of a round 0.1 s after a
+    start at .3 s is from .0 s: still this attempt's newest slot, not "no data: holding"."""
+    async def go():
+        rig = Rig(plan, state_dir, clock)
+        rig.monitor.metrics = WholeSeconds(Scripted(rig.metrics, {query(plan, "error_rate"): lambda ts: 0.0005}))
+        rig.clock.advance(0.3 * S)
+        t0 = await rig.start()
+        rig.clock.advance(0.1 * S)
+        await rig.monitor.poll()
+        return rig, t0
+
+    rig, t0 = run(go())
+    assert t0.microsecond == 300_000
+    assert [r for r in rig.records("trigger_breached") if r.payload.trigger == "error_rate"] == []
+    assert rig.monitor.tracks["error_rate"].verdict.state == "ok"
+
+
 def test_breach_and_clear_are_one_event_per_transition(plan, state_dir, clock):
     marks: dict[str, float] = {}
 
