@@ -319,6 +319,7 @@ class Phase(Model):
 
 Action = Literal["rollback", "hold", "page"]
 NoData = Literal["breach", "hold", "ignore"]
+QueryFailure = Literal["hold", "breach"]
 
 
 class Trigger(Model):
@@ -335,7 +336,10 @@ class Trigger(Model):
     for_: Duration = Field(alias="for")
     action: Action
     level: str
-    no_data: NoData = "hold"
+    no_data: NoData = "hold"  # Prometheus answered with no series (or only NaN): what that means
+    # Prometheus did not answer (unreachable, timed out, HTTP error) for two polls: the trigger is
+    # blind. "hold" blocks advancing and never acts; "breach" counts it as breaching (fail closed).
+    on_query_failure: QueryFailure = "hold"
     interval: PositiveDuration | None = None  # how often a check-backed trigger re-runs its check
     unit: str = ""
 

@@ -9,8 +9,10 @@ gauges, and the follower engine ignores them.
 
 Nothing raises out of `poll()`: a failed query is an error on its gauge and in `health`; a
 bug in one evaluation is recorded on that gauge and in `faults`, and the round goes on. A
-trigger whose queries keep failing is judged by its no-data policy once its gauge is stale
-(2 poll intervals): one lost answer is not a rollback, a dead Prometheus is not a pass.
+trigger whose queries keep failing is blind: once its gauge is stale (2 poll intervals) it is
+judged by its `on_query_failure` (default hold: it blocks advancing, never rolls back on its
+own), not by `no_data`, which is about an answer without a series: one lost answer is not a
+rollback, a dead Prometheus is neither a pass nor a security incident.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from cockpit.core.triggers import (
     coverage_needed,
     evaluate_criterion,
     evaluate_window,
+    format_duration,
     format_value,
     no_data_speaks,
     relative_threshold,
@@ -215,12 +218,13 @@ class Monitor:
         if error is None:
             self.tracks[trigger.id] = track.record(verdict, keep=HISTORY)
         else:
-            # Keep the last verdict on the gauge (it goes STALE); only once it is stale does the
-            # no-data policy speak, so one lost answer is not a rollback.
+            # Keep the last verdict on the gauge (it goes STALE); only once it is stale does its
+            # on_query_failure policy speak (not no_data), so one lost answer is not a rollback.
             track = self.tracks[trigger.id] = track.record_error(error)
-            if not no_data_speaks(self._blind_for(track, now), self.poll_s):
+            blind_for = self._blind_for(track, now)
+            if not no_data_speaks(blind_for, self.poll_s):
                 return
-            verdict = replace(verdict, why=f"{verdict.why} (queries failing: {error})")
+            verdict = replace(verdict, why=_blind_why(trigger, verdict, blind_for, error))
         await self.engine.observe_trigger(trigger, verdict)
 
     def _min_coverage(self, trigger: Trigger, now: datetime) -> float:
@@ -248,7 +252,9 @@ class Monitor:
                 error = f"baseline: {base.error}"
         if result.status == "error":
             error = result.error or "error"
-        samples = list(result.samples) if error is None and threshold is not None else []
+        started = self.engine.state.started_at
+        since = started.timestamp() if started is not None else None
+        samples = list(result.samples) if error is None and threshold is not None else []  # evaluate_window clips at `since`
         verdict = evaluate_window(
             samples,
             comparison=trigger.comparison,
@@ -256,15 +262,22 @@ class Monitor:
             for_s=trigger.for_.total_seconds(),
             step_s=self.step_s,
             now=now.timestamp(),
-            no_data=trigger.no_data,
+            # An answer with no series is data (the plan's no_data decides); a query that failed is
+            # blindness, judged by on_query_failure (by default: hold, never a rollback on its own).
+            no_data=trigger.no_data if error is None else trigger.on_query_failure,
             label=short_name(trigger.name),
             unit=trigger.unit,
             min_coverage=self._min_coverage(trigger, now),
+            since=since,
         )
+        if error is not None:
+            return verdict, error
         if threshold is None:  # no baseline to compare with: judged as no data, and says so
             verdict = replace(verdict, threshold=None, why=f"{verdict.why} (baseline has no data)")
+        elif result.note and not samples:
+            verdict = replace(verdict, why=f"{verdict.why} ({result.note})")
         elif verdict.fired and samples:
-            verdict = replace(verdict, why=f"{verdict.why}; {_window_summary(samples, verdict, trigger.unit, self.step_s)}")
+            verdict = replace(verdict, why=f"{verdict.why}; {_window_summary(samples, verdict, trigger.unit, self.step_s, since)}")
         return verdict, error
 
     # -- check-backed triggers -----------------------------------------------------------------
@@ -447,9 +460,18 @@ class Monitor:
         self.engine.observe_gateway(seen)  # a share that is not the journal's: GATEWAY DRIFT, journaled once
 
 
-def _window_summary(samples: list[Sample], verdict: WindowVerdict, unit: str, step_s: float) -> str:
+def _blind_why(trigger: Trigger, verdict: WindowVerdict, blind_for: float, error: str) -> str:
+    """A trigger whose queries fail, in operator words: it cannot see, and what its plan does about it."""
+    does = "holding" if verdict.state == "no_data_hold" else 'counted as breaching (on_query_failure = "breach")'
+    return f"{short_name(trigger.name)}: cannot see for {format_duration(blind_for)}, {does}: queries failing: {error}"
+
+
+def _window_summary(samples: list[Sample], verdict: WindowVerdict, unit: str, step_s: float,
+                    since: float | None = None) -> str:
     """The values behind a fired verdict: "11 samples 2.45 %..2.71 % from 14:25:00 to 14:30:00 UTC"."""
     start = verdict.at - verdict.needed_s - step_s / 2
+    if since is not None:  # as evaluate_window: nothing before the start, but the newest slot
+        start = max(start, min(since, verdict.at - step_s / 2))
     seen = [s for s in samples if start <= s.ts <= verdict.at + step_s / 2] or samples
     low, high = min(s.value for s in seen), max(s.value for s in seen)
     span = format_value(low, unit) if low == high else f"{format_value(low, unit)}..{format_value(high, unit)}"

@@ -202,6 +202,65 @@ def test_a_hold_trigger_blocks_advancing_until_it_clears(plan, state_dir, clock)
     assert rig.records("kill_requested", "escalated") == [] and rig.engine.state.phase == 2
 
 
+def test_a_second_attempt_is_not_judged_on_the_first_attempts_samples(plan, state_dir, clock):
+    """The lab's finding: rate[5m] keeps the previous attempt's 3.52 % while the new canary has no
+    traffic yet; a window reaching back before this rollout's start must not fire on it."""
+    marks: dict[str, float] = {}
+
+    def errors(ts):  # the previous attempt's ratio until a minute into this one, then this canary's own
+        return 0.0352 if ts < marks["t0"] + 60 else 0.0005
+
+    async def go():
+        rig = Rig(plan, state_dir, clock)
+        rig.monitor.metrics = Scripted(rig.metrics, {query(plan, "error_rate"): errors})
+        marks["t0"] = rig.clock.now().timestamp()
+        t0 = await rig.start()
+        assert t0.timestamp() == marks["t0"]
+        await rig.until(t0 + 10 * MIN)
+        return rig, t0
+
+    rig, t0 = run(go())
+    assert rig.records("trigger_fired", "kill_requested") == [] and rig.engine.state.status == "live"
+    (breached,), (cleared,) = rig.records("trigger_breached"), rig.records("trigger_cleared")
+    assert breached.ts == t0 + 15 * S and not breached.payload.no_data  # pending, not fired
+    assert breached.payload.detail == "Error Rate 3.52 % ≥ 2 % for 0s of 5m00s (15s since the start)"  # one sample: t0+15s
+    assert cleared.ts == t0 + 60 * S
+
+
+class WholeSeconds:
+    """A source that rounds a range query's start and end to whole seconds, as prometheus-api-client does."""
+
+    def __init__(self, inner):
+        self.inner, self.endpoint = inner, "whole-seconds"
+
+    def instant(self, query, at):
+        return self.inner.instant(query, at)
+
+    def range(self, query, start, end, step_s):
+        from datetime import datetime as dt
+
+        whole = lambda t: dt.fromtimestamp(round(t.timestamp()), t.tzinfo)  # noqa: E731
+        return self.inner.range(query, whole(start), whole(end), step_s)
+
+
+def test_the_first_round_after_the_start_sees_the_newest_sample_a_fraction_of_a_second_old(plan, state_dir, clock):
+    """The client rounds the range to whole seconds, so the newest sample of a round 0.1 s after a
+    start at .3 s is from .0 s: still this attempt's newest slot, not "no data: holding"."""
+    async def go():
+        rig = Rig(plan, state_dir, clock)
+        rig.monitor.metrics = WholeSeconds(Scripted(rig.metrics, {query(plan, "error_rate"): lambda ts: 0.0005}))
+        rig.clock.advance(0.3 * S)
+        t0 = await rig.start()
+        rig.clock.advance(0.1 * S)
+        await rig.monitor.poll()
+        return rig, t0
+
+    rig, t0 = run(go())
+    assert t0.microsecond == 300_000
+    assert [r for r in rig.records("trigger_breached") if r.payload.trigger == "error_rate"] == []
+    assert rig.monitor.tracks["error_rate"].verdict.state == "ok"
+
+
 def test_breach_and_clear_are_one_event_per_transition(plan, state_dir, clock):
     marks: dict[str, float] = {}
 
@@ -469,12 +528,10 @@ class Switchable:
         return self._gone() if self.down else self.inner.range(query, start, end, step_s)
 
 
-def test_a_lost_prometheus_goes_stale_then_the_no_data_policy_holds(plan, state_dir, clock):
-    quiet = variant(plan, "security_violation", no_data="ignore")  # the seed's is fail-closed: see below
-
+def test_a_lost_prometheus_goes_stale_then_every_blind_trigger_holds(plan, state_dir, clock):
     async def go():
-        rig = Rig(quiet, state_dir, clock)
-        source = Switchable(SimulatedMetrics(rig.world, series=seed_series(quiet)))
+        rig = Rig(plan, state_dir, clock)
+        source = Switchable(SimulatedMetrics(rig.world, series=seed_series(plan)))
         rig.monitor.metrics = source
         t0 = await rig.start()
         await rig.until(t0 + 2 * MIN)
@@ -492,22 +549,29 @@ def test_a_lost_prometheus_goes_stale_then_the_no_data_policy_holds(plan, state_
 
     rig, t0, ages, counts, down, refusals = run(go())
     assert ages == [None, None, 45.0, 60.0, 75.0, 90.0]  # STALE after two poll intervals, with its age
-    assert counts == [0, 0, 3, 3, 3, 3]  # then the three `hold` triggers hold, once each
+    # Then every Prometheus trigger holds, once each: the three `no_data = "hold"` ones and the
+    # seed's fail-closed security trigger too, whose `no_data = "breach"` is about an answer without
+    # a series; a query that got no answer is blindness (on_query_failure, by default "hold").
+    assert counts == [0, 0, 4, 4, 4, 4]
     assert down[0] is False and down[1].startswith("down: ") and "prometheus at http://127.0.0.1:9: connection refused" in down[1]
     held = [r.payload for r in rig.records("trigger_breached")]
-    assert {p.trigger for p in held} == {"api_p95_regression", "path_p95", "error_rate"}
-    assert all("queries failing: prometheus at http://127.0.0.1:9: connection refused" in p.detail for p in held)
-    assert sum("is holding for want of data" in r for r in refusals) == 3
-    assert rig.records("trigger_fired") == [] and rig.engine.state.status == "live"
+    assert {p.trigger for p in held} == {"api_p95_regression", "path_p95", "error_rate", "security_violation"}
+    assert all(p.no_data for p in held)
+    assert all("cannot see for 45s, holding: queries failing: prometheus at http://127.0.0.1:9: connection refused"
+               in p.detail for p in held)
+    assert sum("is holding for want of data" in r for r in refusals) == 4
+    assert rig.records("trigger_fired", "kill_requested", "escalated") == [] and rig.engine.state.status == "live"
     # Back: fresh gauges, health up, every hold cleared on the first good round.
     assert rig.monitor.gauge("error_rate")[1] is None and rig.monitor.health["prometheus"].ok
-    assert len(rig.records("trigger_cleared")) == 3
+    assert len(rig.records("trigger_cleared")) == 4
 
 
-def test_the_seeds_fail_closed_security_trigger_rolls_back_when_prometheus_is_gone_two_intervals(plan, state_dir, clock):
+def test_a_plan_may_fail_closed_on_query_failure_explicitly(plan, state_dir, clock):
+    closed = variant(plan, "security_violation", on_query_failure="breach")
+
     async def go():
-        rig = Rig(plan, state_dir, clock)
-        source = Switchable(SimulatedMetrics(rig.world, series=seed_series(plan)))
+        rig = Rig(closed, state_dir, clock)
+        source = Switchable(SimulatedMetrics(rig.world, series=seed_series(closed)))
         rig.monitor.metrics = source
         t0 = await rig.start()
         await rig.until(t0 + 2 * MIN)
@@ -521,7 +585,8 @@ def test_the_seeds_fail_closed_security_trigger_rolls_back_when_prometheus_is_go
     assert quiet_for_two_rounds  # one or two lost answers are not a rollback
     fired = next(r for r in rig.records("trigger_fired") if r.payload.trigger == "security_violation")
     assert fired.ts == t0 + 2 * MIN + 45 * S
-    assert "no data for 0s, counted as breaching" in fired.payload.detail and "connection refused" in fired.payload.detail
+    assert fired.payload.detail.startswith('Security: cannot see for 45s, counted as breaching (on_query_failure = "breach")')
+    assert "connection refused" in fired.payload.detail
     assert rig.engine.state.status == "rolled_back"
 
 
@@ -535,11 +600,12 @@ def test_a_monitor_that_never_reached_prometheus_waits_two_intervals_too(plan, s
         firsts = []
         for _ in range(4):
             await rig.tick()
-            firsts.append((rig.monitor.gauge("error_rate")[1], len(rig.records("trigger_fired"))))
+            firsts.append((rig.monitor.gauge("error_rate")[1], len(rig.records("trigger_breached"))))
         return rig, firsts
 
     rig, firsts = run(go())
     inf = float("inf")
-    # STALE ("never") at once; the no-data policy only after two intervals without an answer.
-    assert firsts == [(inf, 0), (inf, 0), (inf, 0), (inf, 1)]
+    # STALE ("never") at once; holding for want of data only after two intervals without an answer.
+    assert firsts == [(inf, 0), (inf, 0), (inf, 0), (inf, 4)]
+    assert rig.records("trigger_fired") == []
     assert rig.monitor.tracks["error_rate"].verdict is None

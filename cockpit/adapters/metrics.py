@@ -17,12 +17,16 @@ class Sample:
 
 @dataclass(frozen=True)
 class QueryResult:
-    """What one query gave: a value (instant), samples (range), no data, or an error message."""
+    """What one query gave: a value (instant), samples (range), no data, or an error message.
+
+    `no_data` is an answer (Prometheus answered, the query has no series or only NaN: the plan's
+    `no_data` decides); `error` is no answer (unreachable, timed out, HTTP error, a bad query)."""
 
     status: Status
     value: float | None = None
     samples: tuple[Sample, ...] = field(default=())
     error: str | None = None
+    note: str = ""  # why an answer has no data, when the source can tell ("only NaN: no traffic?")
 
     @classmethod
     def failed(cls, message: str) -> "QueryResult":

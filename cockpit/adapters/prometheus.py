@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from cockpit import redact
 from cockpit.adapters.metrics import QueryResult, Sample
 
+NAN_NOTE = "answered only NaN: a ratio over zero traffic?"
 POOL_SIZE = 32  # concurrent trigger evaluations share one keep-alive pool
 
 
@@ -190,8 +191,8 @@ def _parse_instant(result: Any) -> QueryResult:
         if series is None:
             return QueryResult(status="no_data")
         value = _value(series.get("value"))
-    if math.isnan(value):
-        raise _Unexpected("query returned NaN (a ratio over zero traffic?)")
+    if math.isnan(value):  # an answer about the canary (no traffic), not a failed source
+        return QueryResult(status="no_data", note=NAN_NOTE)
     return QueryResult(status="ok", value=value)
 
 
@@ -205,9 +206,7 @@ def _parse_range(result: Any) -> QueryResult:
     points = [Sample(float(raw[0]), _value(raw)) for raw in values]
     kept = tuple(p for p in points if not math.isnan(p.value))  # NaN points count as missing
     if not kept:
-        if points:
-            raise _Unexpected("query returned only NaN (a ratio over zero traffic?)")
-        return QueryResult(status="no_data")
+        return QueryResult(status="no_data", note=NAN_NOTE if points else "")
     return QueryResult(status="ok", value=kept[-1].value, samples=kept)
 
 

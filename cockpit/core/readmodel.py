@@ -439,6 +439,17 @@ def status_word(state: RolloutState) -> str:
             "completed": "completed"}[state.status]
 
 
+def _source_down(live: Evaluation, now: datetime) -> str:
+    """", Prometheus down for 45s" when the blindness has a cause the guard saw: its queries fail.
+    (Only a guarded headline gets here, so there is a round.)"""
+    h = live.health.get("prometheus")
+    if h is None or h.ok is not False:
+        return ""
+    word = "degraded" if h.detail.startswith("degraded") else "down"
+    since = f" for {format_duration((now - h.since).total_seconds())}" if h.since is not None else ""
+    return f", Prometheus {word}{since}"
+
+
 def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime,
              triggers: tuple[TriggerRow, ...] | None = None) -> Headline:
     """The one state the captain reads first. In order: the kill switch, completion, preflight,
@@ -496,7 +507,7 @@ def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datet
     if blind:
         holding = sum(r.state == "hold" for r in blind)
         why = "holding" if holding == len(blind) else "stale gauges" if not holding else f"{holding} holding, {len(blind) - holding} stale"
-        return Headline("BLIND", f"{plural(len(blind), 'trigger')} without data — {why}", "warn")
+        return Headline("BLIND", f"{plural(len(blind), 'trigger')} without data — {why}{_source_down(live, now)}", "warn")
     if state.pending_shift is not None:
         return Headline("SHIFTING", f"to {state.pending_shift.weight} %, waiting for the gateway to confirm", "warn")
     if state.phase is None:

@@ -19,6 +19,10 @@ Semantics (DESIGN.md, "Trigger semantics"):
   trigger's no-data policy: `breach` counts missing samples as breaching,
   `hold` blocks advancing but never fires, `ignore` never fires nor blocks.
 - `for_s == 0` fires on the latest sample breaching (security triggers).
+- Nothing before the rollout's start counts (`since`): a window reaching back before it is
+  young; it pends, and fires only once a breach has been seen for `for_s` after the start (a
+  previous attempt's rate[5m] does not roll the next one back). A phase start does not clip:
+  the earlier phases' samples are this canary's own.
 
 Gate criteria are the other way round: `evaluate_criterion` asks that a
 condition ("API p95 ≤ 350 ms") held at every sample of the phase's soak.
@@ -36,6 +40,7 @@ NoDataPolicy = Literal["breach", "hold", "ignore"]
 TriggerStateName = Literal["ok", "breaching", "fired", "no_data_hold", "no_data_ignored"]
 
 MIN_COVERAGE = 0.9
+FIRST_DATA_STEPS = 2  # a canary's first samples come this many steps after its start (traffic, scrape, rate)
 HISTORY_LEN = 60
 
 
@@ -95,13 +100,21 @@ def evaluate_window(
     label: str = "value",
     unit: str = "",
     min_coverage: float = MIN_COVERAGE,
+    since: float | None = None,
 ) -> WindowVerdict:
-    """Judge the window ending at `now`. Samples outside it, and NaN values, are not counted."""
+    """Judge the window ending at `now`. Samples outside it, before `since` (the rollout's start),
+    and NaN values are not counted; a window reaching back before `since` does not fire."""
     if step_s <= 0:
         raise ValueError("step_s must be positive")
     for_s = max(for_s, 0.0)
     tolerance = step_s / 2  # a sample up to half a step off the grid still belongs to its slot
     start = now - for_s - tolerance
+    if since is not None:
+        # A clock behind the journal's start (a round that began just before it) still sees its latest sample.
+        since = min(since, now - tolerance)
+        start = max(start, since)
+    # Young: the rollout began inside the window, so no breach can have been seen for all of it.
+    young = since is not None and since > now - for_s + tolerance
     in_window = sorted(
         (s for s in samples if start <= s.ts <= now + tolerance and not math.isnan(s.value)),
         key=lambda s: s.ts,
@@ -140,6 +153,12 @@ def evaluate_window(
     held_for = f"for {format_duration(breaching_for)} of {format_duration(for_s)}"
 
     if covered or no_data == "breach":
+        if young and (not in_window or all_breach):
+            # Under `breach`, the time before the start is not missing data: it pends until for_s has passed.
+            lived = f"{format_duration(now - since)} since the start"
+            if not in_window:
+                return verdict("breaching", f"{label}: no data in the {lived}, counted as breaching")
+            return verdict("breaching", f"{shown} {cmp} {held_for} ({lived})")
         if not in_window or (all_breach and (from_start or no_data == "breach")):
             # Under `breach`, missing samples count as breaching: an empty window fires too.
             if not covered:
@@ -168,11 +187,16 @@ def evaluate_window(
 
 def coverage_needed(started_at: float | None, now: float, for_s: float, step_s: float) -> float:
     """The coverage a window needs: 90 % of the samples the canary can have had. A window reaching
-    back before the rollout started expects only the part after it, so a young healthy canary is
-    not "no data: hold"; a young breach still only pends (it fires only seen from the window's start)."""
-    if started_at is None or now - for_s >= started_at:
+    back before the rollout started expects only the part after it, and the canary's first samples
+    only FIRST_DATA_STEPS steps after the start (its traffic arrives, is scraped, a rate needs two
+    scrapes), so a young healthy canary is not "no data: hold"; a young breach still only pends
+    (`evaluate_window(since=...)` fires only on a breach seen for the whole window after the start)."""
+    if started_at is None:
         return MIN_COVERAGE
-    lived = max(now - started_at, 0.0)
+    first_data = started_at + FIRST_DATA_STEPS * step_s
+    if now - for_s >= first_data:
+        return MIN_COVERAGE
+    lived = max(now - first_data, 0.0)
     return MIN_COVERAGE * expected_samples(lived, step_s) / expected_samples(for_s, step_s)
 
 

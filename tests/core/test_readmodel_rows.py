@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace as NS
 
@@ -12,7 +13,7 @@ from cockpit.core import events as ev
 from cockpit.core import readmodel as rm
 from cockpit.core.budget import BudgetBurn, CategoryBurn
 from cockpit.core.compare import Comparison
-from cockpit.core.evaluation import CriterionView
+from cockpit.core.evaluation import CriterionView, Health
 from cockpit.core.triggers import TriggerTrack
 from cockpit.engine import plan_snapshot
 from tests.conftest import T0
@@ -401,6 +402,31 @@ def test_blind_counts_the_triggers_holding_for_want_of_data(plan):
     both = ok_tracks(plan, NOW, path_p95=_hold(NOW))
     both["error_rate"] = stale["error_rate"]
     assert _head(plan, state, round_at(NOW, both)) == rm.Headline("BLIND", "2 triggers without data — 1 holding, 1 stale", "warn")
+
+
+@pytest.mark.parametrize("health, text", [
+    (None, "BLIND: 1 trigger without data — holding"),
+    (Health("prometheus", True, "ok (11 queries)", NOW - timedelta(minutes=5)), "BLIND: 1 trigger without data — holding"),
+    (Health("prometheus", None), "BLIND: 1 trigger without data — holding"),  # not checked yet
+    (Health("prometheus", False, "down: 11 of 11 queries failed: connection refused", NOW - timedelta(seconds=45), 4),
+     "BLIND: 1 trigger without data — holding, Prometheus down for 45s"),
+    (Health("prometheus", False, "degraded: 3 of 11 queries failed: timed out", NOW - timedelta(minutes=2), 8),
+     "BLIND: 1 trigger without data — holding, Prometheus degraded for 2m00s"),
+    (Health("prometheus", False, "down: 11 of 11 queries failed", None, 1), "BLIND: 1 trigger without data — holding, Prometheus down"),
+])
+def test_blindness_names_a_prometheus_that_does_not_answer(plan, health, text):
+    state = _live_state(plan)
+    one = round_at(NOW, ok_tracks(plan, NOW, path_p95=_hold(NOW)))
+    if health is not None:
+        one = dataclasses.replace(one, health={"prometheus": health})
+    assert _head(plan, state, one).text == text
+
+
+def test_a_prometheus_down_without_blind_triggers_is_not_the_headline(plan):
+    state = _live_state(plan)
+    down = Health("prometheus", False, "down: 1 of 11 queries failed", NOW - timedelta(seconds=45), 4)
+    head = _head(plan, state, dataclasses.replace(round_at(NOW, ok_tracks(plan, NOW)), health={"prometheus": down}))
+    assert head.word == "SOAKING"
 
 
 def test_a_breach_outranks_blindness_and_a_fire_outranks_a_breach(plan):

@@ -342,10 +342,16 @@ def test_the_sparkline_keeps_the_newest():
 
 @pytest.mark.parametrize("started_ago, expected", [
     (None, 0.9),  # not started: the whole window counts
-    (600, 0.9),  # started exactly one window ago: the whole window is the canary's
-    (601, 0.9),
-    (300, 0.9 * 11 / 21),  # 5 of 10 minutes lived at 30 s steps: 11 of 21 samples possible
-    (0, 0.9 * 1 / 21),  # just started: one sample is all there can be
+    # The canary's first samples come two steps (60 s) after its start: traffic, a scrape, a rate.
+    (660, 0.9),  # first data exactly one window ago: the whole window is the canary's
+    (661, 0.9),
+    (659, 0.9 * 20 / 21),  # 9m59s of data possible at 30 s steps: 20 of 21 samples
+    (600, 0.9 * 19 / 21),  # started one window ago, data for 9 minutes of it
+    (300, 0.9 * 9 / 21),  # 5 of 10 minutes lived: 4 minutes of data possible, 9 of 21 samples
+    (90, 0.9 * 2 / 21),
+    (61, 0.9 * 1 / 21),
+    (60, 0.9 * 1 / 21),  # first data just due: one sample is all there can be
+    (0, 0.9 * 1 / 21),  # just started
     (-30, 0.9 * 1 / 21),  # a clock behind the journal never asks for less than one
 ])
 def test_a_young_canary_needs_the_coverage_it_can_have(started_ago, expected):

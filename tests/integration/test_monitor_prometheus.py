@@ -56,6 +56,10 @@ SERIES = [
     series("young_p95_ms", {}, 1500.0, born=-3 * 60),  # three minutes old at T, breaching throughout
     series("cross_tenant_access_total", {"scenario": "breach"}, 0.0, 1.0, counter=True),
     series("slow_marker_ratio", {}, 0.001),
+    # The previous attempt's ratio, kept by rate[5m] while the canary has no traffic, until 45 s
+    # into the next attempt (started at T); then this canary's own.
+    Series("again_error_ratio", {}, [(T.timestamp() + k * SCRAPE, 0.0352 if k * SCRAPE < 45 else 0.0005)
+                                     for k in range(-40 * 4, 40 * 4 + 1)]),
 ]
 
 
@@ -199,6 +203,17 @@ def test_a_three_minute_old_breach_is_not_ten_minutes_sustained(prom, tmp_path):
     assert fired.ts == T + 7 * MIN  # ten minutes after the series was born, not at T
 
 
+def test_a_second_attempt_is_not_rolled_back_on_the_first_attempts_samples(prom, tmp_path):
+    again = trigger("error_rate", "again_error_ratio", ">=", "1m", threshold=0.02, name="Error Rate", unit="ratio")
+    live = drive(plan_for(prom.url, [again]), tmp_path, T + 5 * MIN, started=T)
+    assert live.records("trigger_fired", "kill_requested") == [] and live.engine.state.status == "live"
+    (breached,), (cleared,) = live.records("trigger_breached"), live.records("trigger_cleared")
+    assert breached.ts == T + 15 * S and not breached.payload.no_data
+    # Before the fix it fired in its first round, on samples from before the start.
+    assert breached.payload.detail == "Error Rate 3.52 % ≥ 2 % for 0s of 1m00s (15s since the start)"
+    assert cleared.ts == T + 45 * S
+
+
 def test_a_cross_tenant_access_fires_at_once(prom, tmp_path):
     breach = trigger("security_violation", 'sum(increase(cross_tenant_access_total{scenario="breach"}[5m]))',
                      ">", "0s", threshold=0, no_data="breach")
@@ -208,12 +223,47 @@ def test_a_cross_tenant_access_fires_at_once(prom, tmp_path):
     assert live.records("kill_result")[0].payload.confirmed
 
 
+def test_a_canary_without_traffic_is_no_data_and_prometheus_stays_up(prom, tmp_path):
+    """A ratio over zero traffic answers NaN: that is data about the canary (no traffic), so its
+    no-data policy speaks, and Prometheus, which answered, is not DOWN (lab finding 12)."""
+    idle = trigger("idle_ratio", 'canary_error_ratio{scenario="healthy"} * 0 / 0', ">=", "5m", threshold=0.02)
+
+    async def go():
+        live = Live(plan_for(prom.url, [idle, ERROR_HEALTHY]), tmp_path)
+        try:
+            await live.tick()  # preflight: the guard already polls
+            before_start = live.monitor.health["prometheus"]
+            await live.start()
+            await live.tick()
+            return live, before_start
+        finally:
+            live.close()
+
+    live, before_start = asyncio.run(go())
+    for health in (before_start, live.monitor.health["prometheus"]):
+        assert health.ok and health.detail == "ok (2 queries)" and health.failures == 0
+    track = live.monitor.tracks["idle_ratio"]
+    assert track.last_error is None and track.verdict.state == "no_data_hold"
+    # Prometheus answers NaN points (said so); VictoriaMetrics drops them (no series at all).
+    nan = " (answered only NaN: a ratio over zero traffic?)" if isinstance(prom, PromServer) else ""
+    assert track.verdict.why == f"idle_ratio: no data in the last 5m00s, holding{nan}"
+    (held,) = live.records("trigger_breached")
+    assert held.payload.trigger == "idle_ratio" and held.payload.no_data
+
+
 # --- faults ---------------------------------------------------------------------------------------
 
 
 def three_policies(query='canary_error_ratio{scenario="healthy"}'):
+    """The three no-data policies, and one trigger that fails closed when queries fail."""
     return [trigger(f"no_data_{p}", query, ">=", "5m", threshold=0.02, action="page", no_data=p)
-            for p in ("hold", "ignore", "breach")]
+            for p in ("hold", "ignore", "breach")] + [
+        trigger("fail_closed", query, ">=", "5m", threshold=0.02, action="page", on_query_failure="breach")]
+
+
+# A failed source is not "no data": every trigger is blind and holds, whatever its no_data policy,
+# but the one that asked for on_query_failure = "breach", which fires.
+BLIND = (["fail_closed", "no_data_breach", "no_data_hold", "no_data_ignore"], ["fail_closed"])
 
 
 def policy_outcome(live):
@@ -243,7 +293,9 @@ def test_prometheus_not_started(tmp_path):
     live, seen, kill, refusals = asyncio.run(go())
     inf, nothing = float("inf"), ([], [])
     assert seen[:3] == [(inf, nothing)] * 3  # STALE "never" at once; no policy for two intervals
-    assert seen[3] == (inf, (["no_data_breach", "no_data_hold"], ["no_data_breach"]))
+    # A minute into the rollout: fail_closed counts as breaching but only pends (its 5m window is not
+    # yet the rollout's own); the others hold.
+    assert seen[3] == (inf, (BLIND[0], []))
     health = live.monitor.health["prometheus"]
     assert health.ok is False and health.failures == 4
     assert health.detail.startswith("down: ") and f"prometheus at {url}: connection refused" in health.detail
@@ -275,7 +327,7 @@ def test_prometheus_killed_mid_run(tmp_path):
         server.stop()
     assert [age for age, _ in seen] == [None, None, 45.0, 60.0]  # STALE after two intervals, with its age
     assert [outcome for _, outcome in seen[:2]] == [([], [])] * 2
-    assert seen[2][1] == (["no_data_breach", "no_data_hold"], ["no_data_breach"])
+    assert seen[2][1] == BLIND
     track = live.monitor.tracks["no_data_hold"]
     assert track.verdict.state == "ok" and track.verdict.value == 0.004  # the last answer, shown STALE
     assert "connection refused" in track.last_error
@@ -317,9 +369,9 @@ def test_a_server_answering_garbage(tmp_path):
         live = asyncio.run(go())
     health = live.monitor.health["prometheus"]
     assert health.ok is False and "answered with something that is not JSON (is this a Prometheus?)" in health.detail
-    assert policy_outcome(live) == (["no_data_breach", "no_data_hold"], ["no_data_breach"])
+    assert policy_outcome(live) == (BLIND[0], [])  # a minute into the rollout: fail_closed pends
     assert live.monitor.tracks["no_data_ignore"].last_error.endswith("not JSON (is this a Prometheus?)")
-    assert len(seen) == 4 * 3  # one request per trigger per round: no retry storm against a sick server
+    assert len(seen) == 4 * 4  # one request per trigger per round: no retry storm against a sick server
 
 
 def test_one_slow_query_does_not_delay_another_triggers_rollback(prom, tmp_path):

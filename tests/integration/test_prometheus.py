@@ -166,8 +166,17 @@ def test_instant_shapes_and_multi_series(source):
     many = source.instant("canary_error_ratio", at)
     assert many.status == "error"
     assert many.error == f"prometheus at {source.endpoint}: query returned 2 series; aggregate it to one (sum/max)"
+    # NaN is an answer about the canary (a ratio over zero traffic), not a failed Prometheus.
     nan = source.instant("0/0", at)
-    assert nan.status == "error" and "NaN" in nan.error
+    assert (nan.status, nan.error, nan.note) == ("no_data", None, "answered only NaN: a ratio over zero traffic?")
+
+
+def test_a_ratio_over_zero_traffic_is_no_data_not_a_failed_source(source):
+    start = datetime.fromtimestamp(T - 300, timezone.utc)
+    nan = source.range("0/0", start, datetime.fromtimestamp(T, timezone.utc), 30)
+    assert (nan.status, nan.error, nan.samples) == ("no_data", None, ())
+    assert nan.note == "answered only NaN: a ratio over zero traffic?"
+    assert source.range("absent_metric_xyz", start, datetime.fromtimestamp(T, timezone.utc), 30).note == ""
 
 
 def test_bad_promql_names_endpoint_and_parse_error(source):
