@@ -161,6 +161,9 @@ def at_terminal(*args: str, typed: bytes) -> tuple[int, str]:
 
 def test_a_captains_screen_refuses_the_cli_but_not_its_kill(tmp_path, haproxy):
     config = rollout_config(tmp_path, {"type": "haproxy", "socket": haproxy.socket, "backend": BACKEND})
+    data = tomllib.loads(config.read_text())  # every check is waived below: no trigger re-runs one (that one may not be waived)
+    data["triggers"] = [t for t in data["triggers"] if not t.get("check")]
+    config.write_text(tomli_w.dumps(data))
     c = str(config)
     state_dir = tmp_path / "state"
     for check in ("image_provenance", "cve_status", "data_plane", "secrets", "staging_success"):
