@@ -177,7 +177,7 @@ def waive_refusals(state: RolloutState, check: str, reason: str) -> list[str]:
         return ["a waiver needs a reason"]
     if state.status != "preflight":
         return ["checks are waived before the rollout starts"]
-    enforcing = [t.get("id", "?") for t in state.plan.document.get("triggers", ())
+    enforcing = [t["id"] for t in state.plan.document.get("triggers", ())  # a plan's triggers all have ids
                  if t.get("check") == check and t.get("action") == "rollback"]
     if enforcing:
         return [f"{check} cannot be waived: trigger {', '.join(enforcing)} re-runs it during the rollout and rolls "

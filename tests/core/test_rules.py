@@ -81,7 +81,7 @@ SOAKED = T0 + timedelta(minutes=30)
         (lambda p: at_phase(p) + gate_met(p) + [ev.TrafficShiftRequested(weight=25, phase=1)], SOAKED, ["a traffic shift to 25 % is not confirmed yet"]),
         (lambda p: at_phase(p) + gate_met(p) + [_drift(0)], SOAKED,
          ["GATEWAY DRIFT: drift; re-assert the phase's weight (cockpit shift --weight N) or roll back"]),
-        (lambda p: at_phase(p) + gate_met(p) + [_drift(0), _drift(5, agrees=True)], SOAKED, []),
+        (lambda p: at_phase(p) + gate_met(p) + [_drift(0), _drift(5, agrees=True)], SOAKED, []),  # its detail says so, and ends it
         (lambda p: at_phase(p) + gate_met(p) + [_drift(0), ev.TrafficShiftResult(weight=5, verified=True, observed_weight=5)], SOAKED, []),
         (lambda p: at_phase(p) + gate_met(p), (SOAKED + timedelta(days=5)).replace(hour=21), ["inside the freeze window Tuesday 20:00-23:00Z"]),
         (lambda p: at_phase(p) + [ev.KillRequested(reason="x")], SOAKED, ["the rollout is KILL SENT"]),
@@ -152,6 +152,17 @@ def test_a_check_a_trigger_enforces_by_rolling_back_cannot_be_waived(plan, actio
     pre.plan = edited
     assert bool(rules.waive_refusals(pre, "image_provenance", "r")) is refused
     assert rules.waive_refusals(pre, "cve_status", "r") == []
+
+
+def test_every_trigger_that_enforces_a_check_is_named_and_a_plan_without_its_document_waives(plan):
+    snapshot = plan_snapshot(plan)
+    twin = {"id": "provenance_again", "check": "image_provenance", "action": "rollback"}
+    pre = fold(records(plan))
+    pre.plan = msgspec.structs.replace(snapshot, document={**snapshot.document, "triggers": [*snapshot.document["triggers"], twin]})
+    assert rules.waive_refusals(pre, "image_provenance", "r")[0].startswith(
+        "image_provenance cannot be waived: trigger supply_chain, provenance_again re-runs it")
+    pre.plan = msgspec.structs.replace(snapshot, document={})  # a journal from before plans carried their document
+    assert rules.waive_refusals(pre, "image_provenance", "r") == []
 
 
 # --- edges, from the rule's meaning -----------------------------------------------------------
@@ -396,7 +407,7 @@ def test_no_soak_without_a_phase_even_with_a_start_time(plan):
 
 def _drift(share: int, agrees: bool = False) -> ev.GatewayReconciled:
     return ev.GatewayReconciled(journal_weight=5, observed_weight=share, observed_enabled=True, agrees=agrees,
-                                detail="" if agrees else "drift", observed_share=share)
+                                detail="the gateway reads canary 5 % again" if agrees else "drift", observed_share=share)
 
 
 @pytest.mark.parametrize("build, expected", [
