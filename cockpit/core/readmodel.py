@@ -817,6 +817,26 @@ def banner(head: Headline, rows: tuple[TriggerRow, ...], todo: tuple[ChecklistRo
     return tuple(lines)
 
 
+def _kind(record: ev.Record, _plan: Any) -> str:
+    return record.kind
+
+
+_LAST: list = [None, None]  # what the last state read was (the objects themselves, not ids) and its parts
+
+
+def _journaled(plan: Any, state: RolloutState, running: frozenset[str], say) -> tuple:
+    """The parts that depend on the journal alone (not on the clock or the guard's round), kept
+    while the state has folded no new record: a screen rebuilds its read model every second, and
+    these are most of its cost. Only `RolloutState.apply` changes a state, and it moves `seq`."""
+    last, parts = _LAST
+    if not (last and last[0] is plan and last[1] is state and last[2] == state.seq and last[3] == running
+            and last[4] is say):
+        parts = (check_rows(plan, state, running), sign_off_rows(plan, state), timeline(state, say),
+                 checklist(plan, state))
+        _LAST[:] = [(plan, state, state.seq, running, say), parts]
+    return parts
+
+
 def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime, *,
                running: frozenset[str] = frozenset(), say=None, captain: bool = True) -> ReadModel:
     """Everything a face shows, from the plan, the journal's state, the guard's round and `now`.
@@ -826,8 +846,7 @@ def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: dat
     guard = guard_health(state, live, now)
     esc = escalation_rows(plan, state, now)
     bud = budget_view(plan, state, live.budget if live else None)
-    checks = check_rows(plan, state, running)
-    todo = checklist(plan, state)
+    checks, sign_offs, lines, todo = _journaled(plan, state, running, say or _kind)
     return ReadModel(
         headline=head,
         banner=banner(head, rows, todo if state.status in ('rolled_back', 'kill_unconfirmed', 'killing') else (), captain),
@@ -838,8 +857,8 @@ def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: dat
         budget=bud,
         escalation=esc,
         checks=checks,
-        sign_offs=sign_off_rows(plan, state),
-        timeline=timeline(state, say or (lambda r, _plan: r.kind)),
+        sign_offs=sign_offs,
+        timeline=lines,
         checklist=todo,
         guard=guard,
         actions=available_actions(state),

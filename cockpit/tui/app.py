@@ -101,6 +101,19 @@ class CockpitApp(App):
         ("help", "Help: every key", "list every binding"),
     ]
 
+    def get_driver_class(self):
+        """On a Linux terminal, Textual's driver with an input thread that sleeps until a key
+        (cockpit/tui/driver.py); anything else (tests' headless driver, TEXTUAL_DRIVER) as Textual picks."""
+        import sys
+
+        from textual import constants
+
+        if sys.platform.startswith("linux") and constants.DRIVER is None:
+            from cockpit.tui.driver import QuietDriver
+
+            return QuietDriver
+        return super().get_driver_class()
+
     def __init__(
         self,
         engine: Engine | None = None,

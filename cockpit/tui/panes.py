@@ -76,7 +76,7 @@ class Pane(Static):
             return
         lines = self._strips(renderable, size.width)[: size.height]
         old = cache.lines
-        changed = [y for y in range(size.height) if _row(old, y) != _row(lines, y)]
+        changed = [y for y in range(size.height) if not _same(_row(old, y), _row(lines, y))]
         self._render_cache = _RenderCache(size, lines)
         if changed:
             self.painted_rows += len(changed)
@@ -93,8 +93,7 @@ class Pane(Static):
             if isinstance(part, Drawn):
                 lines += part.strips(self, width, style)
             elif isinstance(part, Text):  # a line that did not change (the phase track) is not rendered again
-                key = (part.plain, tuple(part.spans), str(part.style), part.justify, part.overflow, part.no_wrap,
-                       part.end, width, style)
+                key = (_text_key(part), width, style)
                 strips = texts[key] = self._texts.get(key) or _to_strips(self, part, width, style)
                 lines += strips
             else:
@@ -108,6 +107,11 @@ class Pane(Static):
 
 def _row(lines: list[Strip], y: int) -> Strip | None:
     return lines[y] if y < len(lines) else None
+
+
+def _same(old: Strip | None, new: Strip | None) -> bool:
+    """A row reused from the last paint is the same object: no need to compare its segments."""
+    return old is new or old == new
 
 
 def _to_strips(widget, part, width: int, style) -> list[Strip]:
@@ -173,18 +177,31 @@ class Spread:
         if left_width < 1 or right_width < 1 or "\n" in self.left.plain or "\n" in self.right.plain:
             yield self.table()  # no room for the left cell: the table decides, as it always did
             return
-        cells = ((self.left, left_width, "left", True, "ellipsis"), (self.right, right_width, "right", True, None))
-        null = Style.null()
-        for renderable, width, justify, no_wrap, overflow in cells:  # as Table renders each cell
-            cell = options.update(width=width, justify=justify, no_wrap=no_wrap, overflow=overflow, height=None,
-                                  highlight=False)
-            yield from console.render_lines(renderable, cell, style=null)[0]
+        cells = ((self.left, left_width, "left", "ellipsis"), (self.right, right_width, "right", None))
+        for text, width, justify, overflow in cells:  # as Table renders each cell
+            key = (_text_key(text), width, justify, overflow)
+            line = _CELLS.get(key)
+            if line is None:
+                if len(_CELLS) >= 64:  # a clock's cells: one a second, none needed again
+                    _CELLS.clear()
+                cell = options.update(width=width, justify=justify, no_wrap=True, overflow=overflow, height=None,
+                                      highlight=False)
+                line = _CELLS[key] = console.render_lines(text, cell, style=Style.null())[0]
+            yield from line
         yield Segment.line()
 
     def __rich_measure__(self, console, options):
         from rich.measure import Measurement
 
         return Measurement.get(console, options, self.table())
+
+
+_CELLS: dict[tuple, list[Segment]] = {}  # a Spread's cells as rendered, by what they show: the unchanged half is not rendered again
+
+
+def _text_key(text: Text) -> tuple:
+    """What a Text renders as, hashable: its characters, spans and settings."""
+    return (text.plain, tuple(text.spans), str(text.style), text.justify, text.overflow, text.no_wrap, text.end)
 
 
 def _live_sig(v: View) -> object:

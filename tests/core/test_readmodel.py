@@ -18,6 +18,7 @@ from cockpit.core.triggers import TriggerTrack, WindowVerdict
 from cockpit.engine import plan_snapshot
 from tests.conftest import T0
 from tests.core.journal import journaled
+from tests.core.journal import records as journaled_records
 
 CAPTAIN = ev.Actor(user="alice", host="bastion")
 GUARD = GuardId(user="alice", host="bastion", pid=4242, since=T0)
@@ -335,3 +336,27 @@ def test_the_read_model_imports_no_config_wording_or_screen():
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in imported if m and m.split(".")[:2] in (["cockpit", "config"], ["cockpit", "narrate"], ["cockpit", "tui"])}
     assert not {m for m in imported if m and m.split(".")[0] in ("textual", "rich")}
+
+
+def test_a_state_that_folds_one_more_record_reads_anew(plan):
+    """The journal-only parts are kept between reads of one state (a screen reads it every second)
+    and read anew when it folds a record: the same object, one more line in the timeline, one more
+    check passed, one more sign-off."""
+    recs = list(journaled_records(plan, ev.CheckRan(check=plan.preflight[0].id, status="pass", detail="ok")))
+    state = fold(recs[:1])
+    first = rm.read_model(plan, state, None, T0)
+    assert rm.read_model(plan, state, None, T0).timeline is first.timeline  # kept: nothing new was folded
+    assert first.checks[0].word == "pending" and len(first.timeline) == 1
+    state.apply(recs[1])
+    after = rm.read_model(plan, state, None, T0)
+    assert after.checks[0].word == "pass" and len(after.timeline) == 2
+    running = rm.read_model(plan, state, None, T0, running=frozenset({plan.preflight[1].id}))
+    assert running.checks[1].word == "running"  # what runs here is part of what is kept, too
+    worded = rm.read_model(plan, state, None, T0, say=lambda r, _plan: f"said {r.kind}")
+    assert worded.timeline[0].text == "said check_ran"
+    other = fold(recs)  # another state at the same position: its own reading, not the first's
+    assert rm.read_model(plan, other, None, T0).timeline is not after.timeline
+    signed = state_of(plan, ev.SignedOff(role=plan.sign_offs[0], name="Priya"))
+    assert rm.read_model(plan, signed, None, T0).sign_offs[0].word == "signed"
+    checklist_state = state_of(plan, *live(plan), ev.KillRequested(reason="test"))
+    assert rm.read_model(plan, checklist_state, None, T0).checklist

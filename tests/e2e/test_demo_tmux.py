@@ -89,3 +89,30 @@ def test_demo_start_advance_auto_rollback_quit(tmp_path):
     assert verify.returncode == 0, verify.stderr
     status = subprocess.run([sys.executable, "-m", "cockpit", "status", "--state-dir", str(state), "--json"], capture_output=True, text=True, timeout=60)
     assert '"status": "ROLLED BACK"' in status.stdout
+
+
+def test_keys_and_a_lone_escape_reach_the_screen_and_q_leaves_at_once(tmp_path):
+    """The screen's input thread sleeps until a key (cockpit/tui/driver.py): a key still opens a
+    dialog, a lone Esc (an escape sequence's prefix until the parser's timeout) still closes it,
+    and quitting does not wait for the thread's longest sleep to end."""
+    command = f"env -u COLUMNS -u LINES {sys.executable} -m cockpit demo --speed 1 --state-dir {tmp_path / 'state'}"
+    term = Terminal(command)
+    try:
+        term.wait_for("READY: preflight passed, press s to start at 5 %")
+        for _ in range(2):  # the second time after the thread has slept with nothing pending
+            term.keys("s")
+            term.wait_for("Start the rollout?")
+            term.keys("Escape")
+            deadline = time.monotonic() + 10
+            while "Start the rollout?" in term.screen() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert "Start the rollout?" not in term.screen()
+            time.sleep(1.5)
+        term.keys("q")  # preflight: nothing live, q leaves without asking
+        deadline = time.monotonic() + 10
+        while not term.dead() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert term.dead(), term.screen()
+        assert "demo journal:" in term.screen()  # what leaving prints, once the screen has ended
+    finally:
+        term.close()
