@@ -131,3 +131,26 @@ def test_a_spread_row_is_the_two_column_grid_segment_for_segment(width):
             row = Spread(left, right)
             for options in (console.options, console.options.update(height=7)):
                 assert list(console.render(row, options)) == list(console.render(row.table(), options)), (left, right)
+
+
+@pytest.mark.anyio
+async def test_measured_strings_are_forgotten_every_few_minutes(tmp_path, monkeypatch):
+    """Rich caches the width of every string it measures (up to 4096): a clock fills it with
+    strings never shown again, so the screen empties it every FORGET_MEASURED_S."""
+    from rich.cells import cached_cell_len
+
+    import cockpit.tui.app as app_module
+
+    scene = await Scene(tmp_path / "s").live(phase=0, into_soak_min=5)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app._tick()
+        cached_cell_len("a string measured once, 20:13:05Z")
+        assert cached_cell_len.cache_info().currsize > 0
+        monkeypatch.setattr(app_module, "FORGET_MEASURED_S", 10_000.0)
+        app._tick()  # not yet due
+        assert cached_cell_len.cache_info().currsize > 0
+        monkeypatch.setattr(app_module, "FORGET_MEASURED_S", 0.0)
+        app._tick()  # due: emptied
+        assert cached_cell_len.cache_info().currsize == 0
