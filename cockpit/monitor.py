@@ -51,6 +51,8 @@ HISTORY = 40  # sparkline points kept per gauge
 FAULTS_KEPT = 20  # internal errors kept for the screen
 CHECK_INTERVAL = timedelta(minutes=5)  # a check-backed trigger without `interval`
 GATEWAY_TIMEOUT_S = 5.0
+NO_LIVE_DATA = ("no live data: every target its series come from is down (scrapes fail, up == 0); "
+                "Prometheus still answers from the last minutes of old samples")
 
 
 @dataclass
@@ -241,17 +243,20 @@ class Monitor:
         """The window's verdict, and the query error when there was one (then judged on no data)."""
         start, _ = window_bounds(now.timestamp(), trigger.for_.total_seconds())
         window = self._query(self.metrics.range, trigger.query, datetime.fromtimestamp(start, now.tzinfo), now, self.step_s)
-        if trigger.baseline is None:
-            result, threshold, error = await window, trigger.threshold, None
-        else:
-            base, result = await asyncio.gather(self._query(self.metrics.instant, trigger.baseline, now), window)
-            threshold, error = None, None
-            if base.status == "ok":
-                threshold = relative_threshold(base.value, trigger.above_baseline_pct)
-            elif base.status == "error":
-                error = f"baseline: {base.error}"
+        stopped = getattr(self.metrics, "stopped", None)  # a source that can tell old data from live data
+        asked = [window, self._query(stopped, trigger.query, now) if stopped else _answer(QueryResult(status="no_data"))]
+        if trigger.baseline is not None:
+            asked.append(self._query(self.metrics.instant, trigger.baseline, now))
+        result, halted, *base = await asyncio.gather(*asked)
+        threshold, error = trigger.threshold, None
+        if base:
+            threshold = relative_threshold(base[0].value, trigger.above_baseline_pct) if base[0].status == "ok" else None
+            if base[0].status == "error":
+                error = f"baseline: {base[0].error}"
         if result.status == "error":
             error = result.error or "error"
+        elif halted.status == "ok":  # the answer is the last minutes of old samples, not the canary now
+            error = NO_LIVE_DATA
         started = self.engine.state.started_at
         since = started.timestamp() if started is not None else None
         samples = list(result.samples) if error is None and threshold is not None else []  # evaluate_window clips at `since`
@@ -460,10 +465,15 @@ class Monitor:
         self.engine.observe_gateway(seen)  # a share that is not the journal's: GATEWAY DRIFT, journaled once
 
 
+async def _answer(result: QueryResult) -> QueryResult:
+    return result
+
+
 def _blind_why(trigger: Trigger, verdict: WindowVerdict, blind_for: float, error: str) -> str:
     """A trigger whose queries fail, in operator words: it cannot see, and what its plan does about it."""
     does = "holding" if verdict.state == "no_data_hold" else 'counted as breaching (on_query_failure = "breach")'
-    return f"{short_name(trigger.name)}: cannot see for {format_duration(blind_for)}, {does}: queries failing: {error}"
+    cause = error if error == NO_LIVE_DATA else f"queries failing: {error}"
+    return f"{short_name(trigger.name)}: cannot see for {format_duration(blind_for)}, {does}: {cause}"
 
 
 def _window_summary(samples: list[Sample], verdict: WindowVerdict, unit: str, step_s: float,

@@ -609,3 +609,55 @@ def test_a_monitor_that_never_reached_prometheus_waits_two_intervals_too(plan, s
     assert firsts == [(inf, 0), (inf, 0), (inf, 0), (inf, 4)]
     assert rig.records("trigger_fired") == []
     assert rig.monitor.tracks["error_rate"].verdict is None
+
+
+class TargetsDown(Switchable):
+    """Prometheus up, the canary's targets down: the queries still answer (the last five minutes
+    of old samples), and `stopped` says the data behind them has stopped."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.asked: list[str] = []
+
+    def instant(self, query, at):
+        return self.inner.instant(query, at)
+
+    def range(self, query, start, end, step_s):
+        return self.inner.range(query, start, end, step_s)
+
+    def stopped(self, query, at):
+        self.asked.append(query)
+        return QueryResult(status="ok", value=3.0) if self.down else QueryResult(status="no_data")
+
+
+def test_answers_from_targets_that_are_down_are_blindness_not_green(plan, state_dir, clock):
+    """A failed scrape leaves rate(...[5m]) answering from old samples for five minutes: a trigger
+    whose targets are all down is blind (held, by default), says why, and sees again when they return."""
+    async def go():
+        rig = Rig(plan, state_dir, clock)
+        source = TargetsDown(SimulatedMetrics(rig.world, series=seed_series(plan)))
+        rig.monitor.metrics = source
+        t0 = await rig.start()
+        await rig.until(t0 + 2 * MIN)
+        source.down = True
+        ages = []
+        for _ in range(3):
+            await rig.tick()
+            ages.append(rig.monitor.gauge("error_rate")[1])
+        health = rig.monitor.health["prometheus"].ok
+        source.down = False
+        await rig.tick()
+        return rig, source, ages, health
+
+    rig, source, ages, health = run(go())
+    asked = {t.id for t in plan.triggers if t.query in source.asked}
+    assert asked == {t.id for t in plan.triggers if t.query and t.check is None}  # every Prometheus trigger asks
+    assert ages == [None, None, 45.0]  # its last good answer ages: STALE, as when Prometheus is gone
+    assert health is True  # Prometheus itself answers: its health is not what failed
+    held = [r.payload for r in rig.records("trigger_breached")]
+    assert {p.trigger for p in held} == {"api_p95_regression", "path_p95", "error_rate", "security_violation"}
+    assert all(p.no_data for p in held)
+    assert all("cannot see for 45s, holding: no live data: every target its series come from is down "
+               "(scrapes fail, up == 0)" in p.detail for p in held)
+    assert rig.records("trigger_fired", "kill_requested") == [] and rig.engine.state.status == "live"
+    assert len(rig.records("trigger_cleared")) == 4  # live data again: every hold cleared

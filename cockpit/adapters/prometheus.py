@@ -8,6 +8,7 @@ costs nothing at TUI start-up. Header values (auth) are never put in messages.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import math
 import re
@@ -56,6 +57,16 @@ class PrometheusSource:
         """Samples of a one-series query from `start` to `end` every `step_s` (aware datetimes)."""
         return self._guarded(query, lambda client: _parse_range(
             client.custom_query_range(query, start_time=start, end_time=end, step=f"{step_s:g}")
+        ))
+
+    def stopped(self, query: str, at: datetime) -> QueryResult:
+        """Whether the data `query` reads has stopped arriving (`stopped_query`): a value when it
+        has, no_data while it arrives (or when there is nothing to ask)."""
+        stopped = stopped_query(query)
+        if stopped is None:
+            return QueryResult(status="no_data")
+        return self._guarded(stopped, lambda client: _parse_instant(
+            client.custom_query(stopped, params={"time": f"{at.timestamp():.3f}"})
         ))
 
     def close(self) -> None:
@@ -208,6 +219,50 @@ def _parse_range(result: Any) -> QueryResult:
     if not kept:
         return QueryResult(status="no_data", note=NAN_NOTE if points else "")
     return QueryResult(status="ok", value=kept[-1].value, samples=kept)
+
+
+LOOKBACK_S = 300  # Prometheus' default lookback: an instant selector answers from this far back
+
+
+@functools.lru_cache(maxsize=256)
+def stopped_query(query: str) -> str | None:
+    """PromQL that answers only while the data `query` reads has stopped: for one of its selectors
+    S (not those with `offset` or `@`, which look back on purpose), every target whose series of S
+    were seen within the query's longest range is down now (`up == 0`: its scrape fails). Then
+    `rate(S[5m])` keeps answering from the last five minutes of old samples, and the trigger must
+    not believe it. A target that went away (a pod replaced) is not down. Series whose `instance`
+    label was dropped (relabelling, recording rules) cannot be matched with `up`: for them, all of
+    them gone from an instant query (stale-marked: their scrape failed) is the sign. None: nothing
+    to ask."""
+    import promql_parser
+
+    try:
+        expr = promql_parser.parse(query)
+    except ValueError:
+        return None  # check-config refuses it; the query itself will fail loudly
+    selectors: dict[str, None] = {}
+    ranges = [LOOKBACK_S]
+
+    def visit(node) -> None:
+        if isinstance(node, (promql_parser.MatrixSelector, promql_parser.SubqueryExpr)):
+            ranges.append(int(node.range.total_seconds()))
+        elif isinstance(node, promql_parser.VectorSelector) and node.offset is None and node.at is None:
+            selectors[str(node)] = None
+
+    promql_parser.walk(expr, visit)
+    if not selectors:
+        return None
+    window = f"{max(ranges)}s"
+
+    def stopped(s: str) -> str:
+        seen = f"last_over_time({s}[{window}])"
+        down = f"(count({seen} and on(job, instance) (up == 0)) unless count({seen} and on(job, instance) (up == 1)))"
+        if "instance" in s or not s.endswith("}"):
+            return down
+        bare = s[:-1] + ("" if s.endswith("{}") else ",") + 'instance=""}'  # series whose target label was dropped
+        return f"{down} or (count(last_over_time({bare}[{window}])) unless count({bare}))"
+
+    return " or ".join(stopped(s) for s in selectors)
 
 
 def build_metrics(plan) -> PrometheusSource | None:

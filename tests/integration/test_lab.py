@@ -15,10 +15,12 @@ import time
 import tomllib
 import urllib.parse
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from cockpit.adapters.prometheus import PrometheusSource
 from tests.conftest import ROOT
 from tests.integration.haproxy import haproxy_or_skip
 from tests.integration.prom import require_prometheus
@@ -85,6 +87,23 @@ def test_the_lab_feeds_the_seed_plans_triggers_and_stops_cleanly():
         assert values["path_p95"][0] == pytest.approx(800, rel=0.02)
         assert values["security_violation"] == [0]
         assert instant(prom, plan["preflight"][-1]["query"]) == [pytest.approx(0.9995)]  # staging_success, backfilled
+
+        # The exporter's scrape fails: every trigger query still answers from the last minutes of
+        # old samples, and `stopped` tells the monitor that the data behind them has stopped.
+        source = PrometheusSource(prom, timeout_s=5)
+        triggers = [name for name in queries if name not in ("baseline", "verify")]
+
+        def stopped() -> dict[str, str]:
+            at = datetime.now(timezone.utc)
+            return {name: source.stopped(queries[name], at).status for name in triggers}
+
+        assert set(stopped().values()) == {"no_data"}  # live data
+        get(f"{control}/set?scrape_fail=1")
+        wait_for("every trigger's data has stopped", lambda: set(stopped().values()) == {"ok"}, 15)
+        assert all(v and not math.isnan(v[0]) for v in (instant(prom, queries[t]) for t in triggers))  # still answering
+        get(f"{control}/set?scrape_fail=0")
+        wait_for("live data again", lambda: set(stopped().values()) == {"no_data"}, 15)
+        source.close()
     finally:
         proc.send_signal(signal.SIGINT)
         try:
