@@ -244,18 +244,23 @@ class Monitor:
         start, _ = window_bounds(now.timestamp(), trigger.for_.total_seconds())
         window = self._query(self.metrics.range, trigger.query, datetime.fromtimestamp(start, now.tzinfo), now, self.step_s)
         stopped = getattr(self.metrics, "stopped", None)  # a source that can tell old data from live data
-        asked = [window, self._query(stopped, trigger.query, now) if stopped else _answer(QueryResult(status="no_data"))]
+        asked = [window]
         if trigger.baseline is not None:
-            asked.append(self._query(self.metrics.instant, trigger.baseline, now))
-        result, halted, *base = await asyncio.gather(*asked)
+            asked.insert(0, self._query(self.metrics.instant, trigger.baseline, now))
+        if stopped is not None:
+            asked.append(self._query(stopped, trigger.query, now))
+        answers = await asyncio.gather(*asked) if len(asked) > 1 else [await window]
+        base = answers.pop(0) if trigger.baseline is not None else None
+        result = answers[0]
+        halted = answers[1] if stopped is not None else None
         threshold, error = trigger.threshold, None
-        if base:
-            threshold = relative_threshold(base[0].value, trigger.above_baseline_pct) if base[0].status == "ok" else None
-            if base[0].status == "error":
-                error = f"baseline: {base[0].error}"
+        if base is not None:
+            threshold = relative_threshold(base.value, trigger.above_baseline_pct) if base.status == "ok" else None
+            if base.status == "error":
+                error = f"baseline: {base.error}"
         if result.status == "error":
             error = result.error or "error"
-        elif halted.status == "ok":  # the answer is the last minutes of old samples, not the canary now
+        elif halted is not None and halted.status == "ok":  # the answer is the last minutes of old samples, not the canary now
             error = NO_LIVE_DATA
         started = self.engine.state.started_at
         since = started.timestamp() if started is not None else None
@@ -463,10 +468,6 @@ class Monitor:
         flag = "on" if seen.enabled else ("off" if seen.enabled is False else "unknown")
         self._health("gateway", True, f"weight {seen.weight} %, flag {flag}", now)
         self.engine.observe_gateway(seen)  # a share that is not the journal's: GATEWAY DRIFT, journaled once
-
-
-async def _answer(result: QueryResult) -> QueryResult:
-    return result
 
 
 def _blind_why(trigger: Trigger, verdict: WindowVerdict, blind_for: float, error: str) -> str:

@@ -241,7 +241,7 @@ def test_a_canary_without_traffic_is_no_data_and_prometheus_stays_up(prom, tmp_p
 
     live, before_start = asyncio.run(go())
     for health in (before_start, live.monitor.health["prometheus"]):
-        assert health.ok and health.detail == "ok (2 queries)" and health.failures == 0
+        assert health.ok and health.detail == "ok (4 queries)" and health.failures == 0  # each: its window, whether its data stopped
     track = live.monitor.tracks["idle_ratio"]
     assert track.last_error is None and track.verdict.state == "no_data_hold"
     # Prometheus answers NaN points (said so); VictoriaMetrics drops them (no series at all).
@@ -371,7 +371,7 @@ def test_a_server_answering_garbage(tmp_path):
     assert health.ok is False and "answered with something that is not JSON (is this a Prometheus?)" in health.detail
     assert policy_outcome(live) == (BLIND[0], [])  # a minute into the rollout: fail_closed pends
     assert live.monitor.tracks["no_data_ignore"].last_error.endswith("not JSON (is this a Prometheus?)")
-    assert len(seen) == 4 * 4  # one request per trigger per round: no retry storm against a sick server
+    assert len(seen) == 4 * 4 * 2  # per trigger per round: its window and whether its data stopped; no retry storm
 
 
 def test_one_slow_query_does_not_delay_another_triggers_rollback(prom, tmp_path):
