@@ -284,7 +284,7 @@ def _wait(url: str, within_s: float, proc: subprocess.Popen | None = None) -> bo
 class LabPrometheus:
     """The Debian prometheus scraping the exporter every second; same port and tsdb on restart."""
 
-    def __init__(self, workdir: Path, target: str, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, target: str, port: int | None = None, *, drop_target_labels: bool = True) -> None:
         self.binary = shutil.which("prometheus") or "/usr/bin/prometheus"
         self.promtool = shutil.which("promtool") or "/usr/bin/promtool"
         self.workdir = workdir
@@ -295,6 +295,7 @@ class LabPrometheus:
         self.config = workdir / "prometheus.yml"
         workdir.mkdir(parents=True, exist_ok=True)
         # labeldrop job/instance: the scraped series are the backfilled ones, whatever the port
+        drop = '    metric_relabel_configs:\n      - action: labeldrop\n        regex: "job|instance"\n'
         self.config.write_text(f"""\
 global:
   scrape_interval: 1s
@@ -304,10 +305,7 @@ scrape_configs:
   - job_name: intelgraph
     static_configs:
       - targets: ["{target}"]
-    metric_relabel_configs:
-      - action: labeldrop
-        regex: "job|instance"
-""")
+""" + (drop if drop_target_labels else ""))
 
     def backfill(self, slo: float) -> None:
         """26 h of intelgraph_slo_compliance{env="staging"} before now, once per tsdb, so the
