@@ -44,7 +44,6 @@ TITLES = {"preflight": "Preflight & sign-offs", "phase": "Phases, triggers & gat
           "escalation": "Escalation matrix", "timeline": "Timeline (journal, newest first)"}
 # While loading, nothing can be done but quitting: there is no validated plan to act on.
 WHILE_LOADING = frozenset({"quit_cockpit", "quit", "help_quit"})
-FORGET_MEASURED_S = 300.0  # how often Rich's cache of measured strings is emptied (_forget_measured_text)
 
 
 @dataclass
@@ -146,7 +145,7 @@ class CockpitApp(App):
         self.loader = loader
         self.loading = loading
         self.loaded: Loaded | None = None
-        self._measured_since = 0.0
+        self._released_at = float("-inf")  # memory is released after the load, then every RELEASE_S
         self.load_error: BaseException | None = None
         self._load_done = threading.Event()
         self._load_lock = threading.Lock()
@@ -415,23 +414,21 @@ class CockpitApp(App):
                 said = f"cannot start a guard: {e}"
             if said:
                 self.notify(said, title="Guard", severity="warning", timeout=12)
-        self._forget_measured_text()
+        self._release_memory()
         seen = self._inputs()
         if seen != getattr(self, "_seen", None):  # no new event, round, second or theme: no work at all
             self._seen = seen
             self.refresh_view()
 
-    def _forget_measured_text(self) -> None:
-        """Rich keeps the width of every string it measures, up to 4096 of them: a screen that
-        shows a new clock, countdown and reading every second fills that with strings it never
-        shows again (about 1.5 MB over an hour). Emptied every few minutes, memory stays flat."""
+    def _release_memory(self) -> None:
+        """Every RELEASE_S, give back what a screen that runs for hours accumulates (tui/memory.py)."""
         from time import monotonic
 
-        from rich.cells import cached_cell_len
+        from cockpit.tui import memory
 
-        if monotonic() - self._measured_since >= FORGET_MEASURED_S:
-            self._measured_since = monotonic()
-            cached_cell_len.cache_clear()
+        if monotonic() - self._released_at >= memory.RELEASE_S:
+            self._released_at = monotonic()
+            memory.release()
 
     def _inputs(self) -> tuple:
         """Everything the screen is drawn from, as identities: the journal's position, the guard's
