@@ -30,6 +30,7 @@ class Policy:
     release: str = ""  # "IntelGraph v0.1.0", said in every message
     rollback_channel: str = ""  # kill_switch.notify: told of every rollback
     verify_expected: bool = False  # a canary traffic check follows a confirmed kill
+    blind_page_s: float = 300.0  # a live rollout whose triggers hold for want of data this long pages the first level
 
     def level(self, name: str) -> LevelPolicy | None:
         return next((lvl for lvl in self.levels if lvl.level == name), None)
@@ -103,6 +104,7 @@ def round_events(state: RolloutState, policy: Policy, now: datetime) -> list[ev.
         return []
     r = _Round(state, policy, now)
     _open_for_fired_triggers(r)
+    _open_while_unprotected(r)
     _emergency_on_kill_failure(r)
     _climb_unacknowledged(r)
     _tell_acknowledged(r)
@@ -119,6 +121,35 @@ def _open_for_fired_triggers(r: _Round) -> None:
             continue
         level = t.fired.level if r.policy.level(t.fired.level) else r.policy.levels[0].level
         r.open(level, f"trigger {trigger_id} fired: {t.fired.detail}", trigger_id)
+
+
+BLIND = "#blind"  # the incident of a guard that cannot see (not a trigger id: no trigger starts with #)
+DRIFT = "#drift"  # the incident of a gateway whose canary share is not the phase's
+
+
+def unprotected(state: RolloutState, policy: Policy, now: datetime) -> dict[str, str]:
+    """What leaves a live rollout without its protection, by incident key: triggers that have held
+    for want of data for `blind_page_s` (Prometheus down, the canary's scrapes failing: nothing can
+    fire), and a gateway whose canary share is not the phase's (the triggers judge other traffic)."""
+    if state.status != "live":
+        return {}
+    out = {}
+    blind = sorted((t.breaching_since, trigger_id, t.detail) for trigger_id, t in state.triggers.items()
+                   if t.no_data and t.breaching_since is not None)
+    if blind and (now - blind[0][0]).total_seconds() >= policy.blind_page_s:
+        since, _, detail = blind[0]
+        ids = ", ".join(trigger_id for _, trigger_id, _ in blind)
+        out[BLIND] = f"the guard cannot see: {ids} holding for want of data since {since:%H:%M:%S}Z: {detail}".rstrip(": ")
+    if state.gateway_drift:
+        out[DRIFT] = f"GATEWAY DRIFT: {state.gateway_drift}"
+    return out
+
+
+def _open_while_unprotected(r: _Round) -> None:
+    """Page the first level once per spell; `_resolve` ends it when the spell ends."""
+    for key, reason in unprotected(r.state, r.policy, r.now).items():
+        if not any(i.trigger == key for i in open_incidents(r.state)):
+            r.open(r.policy.levels[0].level, reason, key)
 
 
 def kill_incident(state: RolloutState) -> Incident | None:
@@ -210,11 +241,14 @@ def _rolled_back_and_verified(st: RolloutState, policy: Policy) -> str:
 def _resolve(r: _Round) -> None:
     st = r.state
     done = _rolled_back_and_verified(st, r.policy)
+    spells = unprotected(st, r.policy, r.now)
     for inc in open_incidents(st):
         reason = done
         t = st.triggers.get(inc.trigger) if inc.trigger else None
         if not reason and t is not None and not t.breaching and st.status == "live":
             reason = f"the breach of {inc.trigger} cleared"
+        if not reason and inc.trigger in (BLIND, DRIFT) and inc.trigger not in spells:
+            reason = _spell_ended(st, inc.trigger)
         if not reason:
             continue
         r.out.append(ev.IncidentResolved(incident=inc.id, reason=reason))
@@ -222,6 +256,14 @@ def _resolve(r: _Round) -> None:
             if "page" in purposes and "resolve" not in purposes:
                 text = f"{r.policy.release}: {inc.id} resolved: {reason}".lstrip(": ")
                 r.out.append(ev.NotificationQueued(channel=channel, purpose="resolve", text=text, incident=inc.id, level=inc.level))
+
+
+def _spell_ended(st: RolloutState, key: str) -> str:
+    if st.status != "live":
+        return f"the rollout is {st.status.replace('_', ' ')}"
+    if key == BLIND:
+        return "every trigger sees again" if not any(t.no_data and t.breaching for t in st.triggers.values()) else ""
+    return "the gateway agrees with the phase again"
 
 
 def rollback_text(st: RolloutState, policy: Policy) -> str | None:

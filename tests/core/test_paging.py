@@ -759,3 +759,87 @@ def test_kill_failure_says_since_when_and_why(plan, payloads, expected):
         log.add(FIRE_AT + i * MIN, p)
     got = paging.kill_failure(log.state)
     assert got == (None if expected is None else (FIRE_AT + expected[0] * MIN, expected[1]))
+
+
+# --- a live rollout without its protection ---------------------------------------------------------
+
+HOLD_AT = T0 + timedelta(minutes=3)
+
+
+def holding(trigger="error_rate", detail="Error Rate: cannot see for 45s, holding: queries failing: connection refused"):
+    return ev.TriggerBreached(trigger=trigger, value=None, threshold=0.02, detail=detail, no_data=True)
+
+
+def test_a_guard_that_cannot_see_for_five_minutes_pages_the_first_level_once_and_resolves_when_it_sees(plan):
+    log = Log(plan).add(HOLD_AT, holding()).add(HOLD_AT + MIN, holding("api_p95_regression", "Performance: ..."))
+    assert log.round(HOLD_AT + 5 * MIN - SEC) == []  # not yet five minutes
+    out = log.round(HOLD_AT + 5 * MIN)
+    reason = ("the guard cannot see: error_rate, api_p95_regression holding for want of data since "
+              f"{HOLD_AT:%H:%M:%S}Z: Error Rate: cannot see for 45s, holding: queries failing: connection refused")
+    assert out[0] == ev.IncidentOpened(incident="INC-1", level="L1", reason=reason, trigger=paging.BLIND)
+    assert kinds(out[1:]) == [("NotificationQueued", "L1", "#sre-oncall", "page"), ("NotificationQueued", "L1", "pagerduty_sre", "page")]
+    assert log.round(HOLD_AT + 6 * MIN) == []  # one page per spell
+    log.add(HOLD_AT + 7 * MIN, ev.TriggerCleared(trigger="error_rate"))
+    assert log.round(HOLD_AT + 7 * MIN) == []  # one trigger still holds: the spell goes on
+    log.add(HOLD_AT + 8 * MIN, ev.TriggerCleared(trigger="api_p95_regression"))
+    out = log.round(HOLD_AT + 8 * MIN)
+    assert out[0] == ev.IncidentResolved(incident="INC-1", reason="every trigger sees again")
+    assert [(p.channel, p.purpose) for p in out[1:]] == [("#sre-oncall", "resolve"), ("pagerduty_sre", "resolve")]
+    assert log.round(HOLD_AT + 9 * MIN) == []
+
+
+def test_a_new_hold_keeps_the_spell_open_though_younger_than_five_minutes(plan):
+    log = Log(plan).add(HOLD_AT, holding())
+    assert [type(p).__name__ for p in log.round(HOLD_AT + 5 * MIN)][0] == "IncidentOpened"
+    log.add(HOLD_AT + 6 * MIN, ev.TriggerCleared(trigger="error_rate"), holding("path_p95", "Path Queries: ..."))
+    assert log.round(HOLD_AT + 6 * MIN) == []  # path_p95 holds for 0 s: still blind, not resolved
+    # and a spell of its own pages again once the first has ended
+    log.add(HOLD_AT + 7 * MIN, ev.TriggerCleared(trigger="path_p95"))
+    assert [type(p).__name__ for p in log.round(HOLD_AT + 7 * MIN)][0] == "IncidentResolved"
+    log.add(HOLD_AT + 8 * MIN, holding())
+    assert log.round(HOLD_AT + 12 * MIN) == []
+    out = log.round(HOLD_AT + 13 * MIN)
+    assert out[0].incident == "INC-2" and out[0].trigger == paging.BLIND
+
+
+def test_the_wait_before_a_blind_page_is_the_policys(plan):
+    log = Log(plan).add(HOLD_AT, holding())
+    quick = Policy(LEVELS, release=REL, blind_page_s=60.0)
+    assert log.round(HOLD_AT + 59 * SEC, quick) == []
+    assert log.round(HOLD_AT + 60 * SEC, quick)[0].trigger == paging.BLIND
+
+
+def test_a_measured_breach_is_not_blindness(plan):
+    log = Log(plan).add(HOLD_AT, ev.TriggerBreached(trigger="error_rate", value=0.9, threshold=0.02))
+    assert log.round(HOLD_AT + 30 * MIN) == []
+
+
+def drift(agrees=False, share=0):
+    return ev.GatewayReconciled(journal_weight=5, observed_weight=share, observed_enabled=True, agrees=agrees,
+                                detail="" if agrees else f"the gateway gives the canary {share} %, the phase 5 %",
+                                observed_share=share)
+
+
+def test_gateway_drift_pages_at_once_and_resolves_when_the_gateway_agrees(plan):
+    log = Log(plan).add(HOLD_AT, drift())
+    out = log.round(HOLD_AT)
+    assert out[0] == ev.IncidentOpened(incident="INC-1", level="L1", trigger=paging.DRIFT,
+                                       reason="GATEWAY DRIFT: the gateway gives the canary 0 %, the phase 5 %")
+    assert {p.text for p in out[1:]} == {f"{REL}: L1 paged (INC-1): GATEWAY DRIFT: the gateway gives the canary 0 %, the phase 5 %"}
+    assert log.round(HOLD_AT + MIN) == []
+    log.add(HOLD_AT + 2 * MIN, drift(agrees=True, share=5))
+    out = log.round(HOLD_AT + 2 * MIN)
+    assert out[0] == ev.IncidentResolved(incident="INC-1", reason="the gateway agrees with the phase again")
+
+
+def test_a_rollout_that_is_no_longer_live_ends_the_spell(plan):
+    log = Log(plan).add(HOLD_AT, holding(), drift())
+    opened = log.round(HOLD_AT + 5 * MIN)
+    assert sorted(p.trigger for p in opened if isinstance(p, ev.IncidentOpened)) == [paging.BLIND, paging.DRIFT]
+    log.add(HOLD_AT + 6 * MIN, ev.RolloutCompleted())
+    out = log.round(HOLD_AT + 6 * MIN)
+    assert [p for p in out if isinstance(p, ev.IncidentResolved)] == [
+        ev.IncidentResolved(incident="INC-1", reason="the rollout is completed"),
+        ev.IncidentResolved(incident="INC-2", reason="the rollout is completed"),
+    ]
+    assert paging.unprotected(log.state, POLICY, HOLD_AT + 7 * MIN) == {}
