@@ -843,3 +843,17 @@ def test_a_rollout_that_is_no_longer_live_ends_the_spell(plan):
         ev.IncidentResolved(incident="INC-2", reason="the rollout is completed"),
     ]
     assert paging.unprotected(log.state, POLICY, HOLD_AT + 7 * MIN) == {}
+
+
+def test_a_hold_without_a_detail_is_said_without_a_dangling_colon(plan):
+    log = Log(plan).add(HOLD_AT, holding(detail=""))
+    (opened, *_) = log.round(HOLD_AT + 5 * MIN)
+    assert opened.reason == f"the guard cannot see: error_rate holding for want of data since {HOLD_AT:%H:%M:%S}Z"
+
+
+def test_a_kill_that_is_not_confirmed_ends_the_blind_spell_in_words(plan):
+    log = Log(plan).add(HOLD_AT, holding())
+    assert log.round(HOLD_AT + 5 * MIN)[0].trigger == paging.BLIND
+    unconfirmed(log, HOLD_AT + 6 * MIN, trigger="")
+    resolved = [p for p in log.round(HOLD_AT + 6 * MIN) if isinstance(p, ev.IncidentResolved)]
+    assert resolved == [ev.IncidentResolved(incident="INC-1", reason="the rollout is kill unconfirmed")]
