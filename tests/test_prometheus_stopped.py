@@ -6,18 +6,21 @@ P95 = 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_
 
 
 def test_a_selector_is_judged_by_its_targets_and_when_unlabelled_by_its_series():
+    """Over 15 minutes: once a dead target's series fall out of the window, `... or vector(0)` would
+    read 0 again while the target is still down."""
     q = stopped_query(P95)
-    seen = 'last_over_time(http_request_duration_seconds_bucket{app="api",track="canary"}[300s])'
+    seen = 'last_over_time(http_request_duration_seconds_bucket{app="api",track="canary"}[900s])'
     bare = 'http_request_duration_seconds_bucket{app="api",track="canary",instance=""}'
     assert q == (f"(count({seen} and on(job, instance) (up == 0)) unless count({seen} and on(job, instance) (up == 1)))"
-                 f" or (count(last_over_time({bare}[300s])) unless count({bare}))")
+                 f" or (count(last_over_time({bare}[900s])) unless count({bare}))")
 
 
-def test_every_selector_once_over_the_longest_range():
+def test_every_selector_once_over_fifteen_minutes_or_three_of_the_longest_range():
     q = stopped_query('sum(rate(reqs{code=~"5.."}[5m])) / sum(rate(reqs[10m])) + sum(rate(reqs[10m]))')
-    assert q.count('last_over_time(reqs{code=~"5.."}[600s])') == 2 and q.count("last_over_time(reqs{}[600s])") == 2
+    # three of the longest range (10m) when that is more than 15 minutes
+    assert q.count('last_over_time(reqs{code=~"5.."}[1800s])') == 2 and q.count("last_over_time(reqs{}[1800s])") == 2
     assert 'reqs{instance=""}' in q and 'reqs{code=~"5..",instance=""}' in q
-    assert stopped_query("max_over_time(rate(x[1m])[30m:1m])").count("[1800s]") == 3  # a subquery's range counts
+    assert stopped_query("max_over_time(rate(x[1m])[30m:1m])").count("[5400s]") == 3  # a subquery's range counts
 
 
 def test_what_looks_back_on_purpose_or_names_its_instance_is_not_asked():

@@ -222,18 +222,20 @@ def _parse_range(result: Any) -> QueryResult:
 
 
 LOOKBACK_S = 300  # Prometheus' default lookback: an instant selector answers from this far back
+STOPPED_WINDOW_S = 900  # how far back a dead target's series are still remembered (at least 3x the query's range):
+# once they fall out of it, `sum(increase(x[5m])) or vector(0)` would read 0 again while the target is down
 
 
 @functools.lru_cache(maxsize=256)
 def stopped_query(query: str) -> str | None:
     """PromQL that answers only while the data `query` reads has stopped: for one of its selectors
     S (not those with `offset` or `@`, which look back on purpose), every target whose series of S
-    were seen within the query's longest range is down now (`up == 0`: its scrape fails). Then
-    `rate(S[5m])` keeps answering from the last five minutes of old samples, and the trigger must
-    not believe it. A target that went away (a pod replaced) is not down. Series whose `instance`
-    label was dropped (relabelling, recording rules) cannot be matched with `up`: for them, all of
-    them gone from an instant query (stale-marked: their scrape failed) is the sign. None: nothing
-    to ask."""
+    were seen within the last 15 minutes (or three of the query's longest ranges) is down now
+    (`up == 0`: its scrape fails). Then `rate(S[5m])` keeps answering from the last five minutes
+    of old samples, and the trigger must not believe it. A target that went away (a pod replaced)
+    is not down. Series whose `instance` label was dropped (relabelling, recording rules) cannot
+    be matched with `up`: for them, all of them gone from an instant query (stale-marked: their
+    scrape failed) is the sign. None: nothing to ask."""
     import promql_parser
 
     try:
@@ -252,7 +254,7 @@ def stopped_query(query: str) -> str | None:
     promql_parser.walk(expr, visit)
     if not selectors:
         return None
-    window = f"{max(ranges)}s"
+    window = f"{max(STOPPED_WINDOW_S, 3 * max(ranges))}s"
 
     def stopped(s: str) -> str:
         seen = f"last_over_time({s}[{window}])"
