@@ -765,15 +765,10 @@ class Engine:
             now = self.clock.now()
             elapsed = (now - started).total_seconds()
             answer = await asyncio.to_thread(self.metrics.instant, ks.verify_query, now)
-            if answer.status == "ok" and answer.value is not None and answer.value <= NEAR_ZERO_RPS:
+            fell, last = _canary_reading(answer)
+            if fell:
                 detail = f"canary request rate {answer.value:.3g}/s at {elapsed:.0f}s after the gateway confirmed"
                 return self._rollback_verdict(True, detail)
-            if answer.status == "ok" and answer.value is not None:
-                last = f"canary request rate still {answer.value:.3g}/s"
-            elif answer.status == "error":
-                last = f"canary traffic query failed: {answer.error}"
-            else:
-                last = "the canary traffic query has no data"
             self.rollback_last = f"{last} {elapsed:.0f}s after the gateway confirmed"
             if elapsed >= within:
                 from cockpit.config import format_duration
@@ -800,20 +795,26 @@ class Engine:
         k = self.state.kill
         if k is None or not k.leaking:
             return Outcome(True)  # verified meanwhile (another check, another process)
-        if answer.status == "ok" and answer.value is not None and answer.value <= NEAR_ZERO_RPS:
+        fell, last = _canary_reading(answer)
+        if fell:
             from cockpit.core.triggers import format_duration
 
             since = format_duration((now - k.requested_at).total_seconds())
             return self._rollback_verdict(True, f"canary request rate {answer.value:.3g}/s, {since} after the kill")
-        if answer.status == "ok" and answer.value is not None:
-            last = f"canary request rate still {answer.value:.3g}/s"
-        elif answer.status == "error":
-            last = f"canary traffic query failed: {answer.error}"
-        else:
-            last = "the canary traffic query has no data"
         self.rollback_last = last
         return Outcome(False, [f"ROLLBACK NOT VERIFIED: {last}"])
 
     def _rollback_verdict(self, ok: bool, detail: str) -> Outcome:
         record = self._append(ev.RollbackVerified(ok=ok, detail=detail))
         return Outcome(ok, [] if ok else [f"ROLLBACK NOT VERIFIED: {detail}"], [record])
+
+
+def _canary_reading(answer) -> tuple[bool, str]:
+    """Whether the canary's request rate fell to ~0, and what a reading that did not says."""
+    if answer.status == "ok" and answer.value is not None:
+        if answer.value <= NEAR_ZERO_RPS:
+            return True, ""
+        return False, f"canary request rate still {answer.value:.3g}/s"
+    if answer.status == "error":
+        return False, f"canary traffic query failed: {answer.error}"
+    return False, "the canary traffic query has no data"

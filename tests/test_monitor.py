@@ -618,16 +618,11 @@ class TargetsDown(Switchable):
     def __init__(self, inner):
         super().__init__(inner)
         self.asked: list[str] = []
-
-    def instant(self, query, at):
-        return self.inner.instant(query, at)
-
-    def range(self, query, start, end, step_s):
-        return self.inner.range(query, start, end, step_s)
+        self.targets_down = False  # Prometheus itself stays up (`down` stays False)
 
     def stopped(self, query, at):
         self.asked.append(query)
-        return QueryResult(status="ok", value=3.0) if self.down else QueryResult(status="no_data")
+        return QueryResult(status="ok", value=3.0) if self.targets_down else QueryResult(status="no_data")
 
 
 def test_answers_from_targets_that_are_down_are_blindness_not_green(plan, state_dir, clock):
@@ -639,13 +634,13 @@ def test_answers_from_targets_that_are_down_are_blindness_not_green(plan, state_
         rig.monitor.metrics = source
         t0 = await rig.start()
         await rig.until(t0 + 2 * MIN)
-        source.down = True
+        source.targets_down = True
         ages = []
         for _ in range(3):
             await rig.tick()
             ages.append(rig.monitor.gauge("error_rate")[1])
         health = rig.monitor.health["prometheus"].ok
-        source.down = False
+        source.targets_down = False
         await rig.tick()
         return rig, source, ages, health
 
