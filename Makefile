@@ -27,8 +27,10 @@ system-deps:
 	  $(SUDO) apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 $(DEBS); \
 	fi
 
+# Every test is independent (ports, tmux servers and temp dirs are picked per test): one worker per core.
+JOBS   ?= auto
 test: $(STAMP) system-deps
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n $(JOBS) $(ARGS)
 
 bench: $(STAMP) system-deps
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
