@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_GUARD_UNRECORDED = 7  # `guard`: stopped with events nothing could record (as `kill` exits 7/8)
 
 
 class Refused(Exception):
@@ -415,6 +416,8 @@ def cmd_guard(args) -> int:
     why = asyncio.run(main())
     if not args.quiet:
         print(f"guard: {why}", file=sys.stderr)
+    if guard.unrecorded:  # printed on stderr and guard.log by the guard as it stopped
+        return EXIT_GUARD_UNRECORDED
     return EXIT_OK if why != "another guard holds the lock" else 3
 
 
@@ -708,7 +711,10 @@ def build_parser() -> argparse.ArgumentParser:
         "holder dies), evaluates every poll interval, publishes guard.json for the screens and logs to "
         "guard.log. Stops by itself when the rollout is completed or rolled back. `cockpit run` starts one "
         "detached; run it yourself (or from contrib/cockpit-guard@.service) for a standby. "
-        "Exit codes: 0 done or stopped by SIGTERM, 2 cannot start, 3 another guard holds the lock (--no-wait).",
+        "It guards on a state dir it cannot write (read-only, full, not its files): what it cannot record is "
+        "held, said on stderr and journaled late; it stays until then. "
+        "Exit codes: 0 done or stopped by SIGTERM, 2 cannot start, 3 another guard holds the lock (--no-wait), "
+        "7 stopped with events nothing could record (printed on stderr as unjournaled.jsonl lines).",
     )
     s.add_argument("--config", required=True)
     s.add_argument("--reason", default="", help="journaled with the takeover (who started it and why)")

@@ -244,8 +244,8 @@ class Engine:
             if self.held:
                 self.write_held()
                 if self.held:
-                    raise JournalError(f"{len(self.held)} earlier events wait to be journaled first "
-                                       f"({self.held[0].error})")
+                    raise JournalError(f"{self.held[0].error} ({len(self.held)} earlier events wait to be "
+                                       "journaled first)")
             _, record = self.journal.append(self._relinked(payload), actor=self.actor, ts=self.clock.now())
         finally:
             self._catch_up()  # what the journal read, failed or not, is folded all the same
@@ -298,8 +298,8 @@ class Engine:
         else:
             from cockpit.narrate import say
 
-            where = (f"NOT KEPT either ({kept}): held in this process's memory until the state dir takes "
-                     f"writes: {say(record)}")
+            why = "" if kept in error else f" ({kept})"
+            where = f"NOT KEPT either{why}: held in this process's memory only: {say(record)}"
         alarms.append(f"JOURNAL NOT WRITTEN ({payload.KIND}): {error}; {where}")
         return None
 

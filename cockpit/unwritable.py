@@ -43,7 +43,7 @@ class UnwritableJournal:
             self._reader = Journal(self.state_dir, readonly=True, salvage=True)
             self.broken = getattr(self._reader, "broken", None)
         except JournalError as e:
-            self.broken = f"{e} (and it cannot be written: {why})"
+            self.broken = str(e) if str(e) in why else f"{e} (and it cannot be written: {why})"
 
     @property
     def torn(self):
