@@ -183,7 +183,7 @@ class Guard:
                   len(self.unrecorded), ASIDE, self.unrecorded[0].error, self.state_dir / ASIDE)
         for h in self.unrecorded:
             r = h.record
-            log.error("%s", kept_line(r.payload, actor=r.actor, ts=r.ts, error=h.error).decode().rstrip())
+            log.error("%s", kept_line(r.payload, actor=r.actor, ts=r.ts, error=h.error, pseq=r.seq).decode().rstrip())
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -285,11 +285,10 @@ class Guard:
         process alone holds events the journal has not taken (they would be lost with it)."""
         done = self._done()
         if done and (held := self.engine.unrecorded):
-            why = (f"{done}, but {len(held)} events are held in memory only ({held[0].error}): the guard stays "
-                   "until the state dir takes writes (SIGTERM stops it and prints them)")
-            if why != self._waits_to_record:
-                log.error("%s", why)
-            self._waits_to_record = why
+            if done != self._waits_to_record:  # once, not every round
+                log.error("%s, but %d events are held in memory only (%s): the guard stays until the state dir "
+                          "takes writes (SIGTERM stops it and prints them)", done, len(held), held[0].error)
+            self._waits_to_record = done
             return ""
         return done
 

@@ -386,8 +386,8 @@ def _say_unrecorded(engine) -> bool:
         return False
     side = engine.journal.state_dir / ASIDE
     report.problems.append(f"NOTHING RECORDED: {len(lost)} events: {lost[0].error}")
-    report.facts["unrecorded"] = [kept_line(h.record.payload, actor=h.record.actor, ts=h.record.ts,
-                                            error=h.error).decode().rstrip() for h in lost]
+    report.facts["unrecorded"] = [kept_line(h.record.payload, actor=h.record.actor, ts=h.record.ts, error=h.error,
+                                            pseq=h.record.seq).decode().rstrip() for h in lost]
     _say(f"NOTHING RECORDED: neither the journal nor {ASIDE} could take what this command did at the gateway "
          f"({lost[0].error}).",
          *(f"  {line(h.record, engine.state.plan)}" for h in lost),
