@@ -330,7 +330,16 @@ def _leaving(loaded) -> str:
         watch = "NO GUARD runs: start one with `cockpit guard --config PLAN` or `cockpit run`"
     else:
         watch = "no guard runs (nothing to watch)"
-    return f"{engine.plan.release.name} {engine.plan.release.version}: {head.text}; {watch}"
+    said = f"{engine.plan.release.name} {engine.plan.release.version}: {head.text}; {watch}"
+    engine.write_held()  # what the screen did while the journal would not take it: one more try
+    if lost := engine.unrecorded:
+        from cockpit.unjournaled import ASIDE, kept_line
+
+        said += (f"\nNOTHING RECORDED: {len(lost)} events neither the journal nor {ASIDE} took ({lost[0].error}); "
+                 f"append these lines to {engine.journal.state_dir / ASIDE} once it can be written:\n" + "".join(
+                     kept_line(h.record.payload, actor=h.record.actor, ts=h.record.ts, error=h.error,
+                               pseq=h.record.seq).decode() for h in lost).rstrip())
+    return said
 
 
 def cmd_observe(args) -> int:

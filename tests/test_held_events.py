@@ -228,3 +228,47 @@ def test_an_event_is_never_lost_for_a_byte_it_cannot_encode(engine, actor, clock
     assert isinstance(bad, ev.Noted) and bad.text.startswith("trigger_fired could not be journaled as it was: ")
     assert engine.note(bad.text).ok  # it is a note a replay reads
     clock.advance(timedelta(seconds=1))
+
+
+def test_a_guard_on_a_read_only_state_dir_with_no_lock_file_guards_and_says_so(plan, clock, actor, disk, caplog,
+                                                                             capfd):
+    """No guard ever ran here, so there is no guard.lock to flock read-only: it guards without it, loudly;
+    its guard.log goes to stderr; what it journals is held in its memory."""
+    import logging
+
+    from cockpit.guard import LogFile
+    from cockpit.monitor import Monitor
+    from cockpit.unwritable import UnwritableJournal, acting_journal
+
+    state_dir = disk / "state"
+    e = Engine(plan, Journal(state_dir), clock=clock, actor=actor, gateway=MemoryGateway(), check_runner=passing_runner())
+    e.ensure_plan()
+    live(e, clock)
+    e.journal.close()
+    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    try:
+        journal = acting_journal(state_dir)
+        assert isinstance(journal, UnwritableJournal) and "read-only file system" in journal.why
+        engine = Engine(plan, journal, clock=clock, actor=actor, gateway=MemoryGateway())
+        assert engine.state.status == "live" and not engine.follower
+        guard = Guard(engine, Monitor(engine, None), state_dir, GuardId(user="g", host="b", pid=7, since=T0),
+                      attended=lambda: True)
+        with caplog.at_level(logging.INFO, logger="cockpit"):
+            assert asyncio.run(guard.acquire(wait=False)) is True
+        said = caplog.text
+        assert "NO GUARD LOCK: " in said and "guarding WITHOUT the lock" in said
+        assert [h.record.kind for h in engine.unrecorded] == ["guard_started"]
+        handler = LogFile(state_dir / "guard.log", stderr_too=False)
+        for text in ("first", "second"):
+            handler.emit(logging.LogRecord("cockpit.guard", logging.ERROR, __file__, 1, text, None, None))
+        err = capfd.readouterr().err
+        assert err.count("guard.log cannot be written (Read-only file system): its lines go to stderr") == 1
+        assert err.endswith("first\nsecond\n")
+        guard.release("test over")
+        assert [h.record.kind for h in engine.unrecorded] == ["guard_started", "guard_stopped"]
+        assert guard.unrecorded and "NOT RECORDED: stopping with 2 events" in caplog.text
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
+    assert engine.write_held() == 2 and engine.held == []  # writable again: journaled late, in order
+    assert [r.kind for r in engine.journal.records[-3:]] == ["journaled_late", "guard_started", "guard_stopped"]
+    assert verify(state_dir).problem is None
