@@ -306,6 +306,8 @@ class Engine:
     def record(self, payload: ev.Payload) -> ev.Record | None:
         """Journal what the guard learns or does; never raises: what the journal will not take is
         held (and folded) all the same, and said in the log. None when it was not journaled."""
+        if self.follower:
+            return None  # an observer never writes, not even aside
         alarms: list[str] = []
         record = self._keep(payload, alarms, [])
         for alarm in alarms:
