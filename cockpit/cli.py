@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_GUARD_UNRECORDED = 7  # `guard`: stopped with events nothing could record (as `kill` exits 7/8)
 
 
 class Refused(Exception):
@@ -329,7 +330,16 @@ def _leaving(loaded) -> str:
         watch = "NO GUARD runs: start one with `cockpit guard --config PLAN` or `cockpit run`"
     else:
         watch = "no guard runs (nothing to watch)"
-    return f"{engine.plan.release.name} {engine.plan.release.version}: {head.text}; {watch}"
+    said = f"{engine.plan.release.name} {engine.plan.release.version}: {head.text}; {watch}"
+    engine.write_held()  # what the screen did while the journal would not take it: one more try
+    if lost := engine.unrecorded:
+        from cockpit.unjournaled import ASIDE, kept_line
+
+        said += (f"\nNOTHING RECORDED: {len(lost)} events neither the journal nor {ASIDE} took ({lost[0].error}); "
+                 f"append these lines to {engine.journal.state_dir / ASIDE} once it can be written:\n" + "".join(
+                     kept_line(h.record.payload, actor=h.record.actor, ts=h.record.ts, error=h.error,
+                               pseq=h.record.seq).decode() for h in lost).rstrip())
+    return said
 
 
 def cmd_observe(args) -> int:
@@ -415,6 +425,8 @@ def cmd_guard(args) -> int:
     why = asyncio.run(main())
     if not args.quiet:
         print(f"guard: {why}", file=sys.stderr)
+    if guard.unrecorded:  # printed on stderr and guard.log by the guard as it stopped
+        return EXIT_GUARD_UNRECORDED
     return EXIT_OK if why != "another guard holds the lock" else 3
 
 
@@ -708,7 +720,10 @@ def build_parser() -> argparse.ArgumentParser:
         "holder dies), evaluates every poll interval, publishes guard.json for the screens and logs to "
         "guard.log. Stops by itself when the rollout is completed or rolled back. `cockpit run` starts one "
         "detached; run it yourself (or from contrib/cockpit-guard@.service) for a standby. "
-        "Exit codes: 0 done or stopped by SIGTERM, 2 cannot start, 3 another guard holds the lock (--no-wait).",
+        "It guards on a state dir it cannot write (read-only, full, not its files): what it cannot record is "
+        "held, said on stderr and journaled late; it stays until then. "
+        "Exit codes: 0 done or stopped by SIGTERM, 2 cannot start, 3 another guard holds the lock (--no-wait), "
+        "7 stopped with events nothing could record (printed on stderr as unjournaled.jsonl lines).",
     )
     s.add_argument("--config", required=True)
     s.add_argument("--reason", default="", help="journaled with the takeover (who started it and why)")

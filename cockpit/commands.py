@@ -27,7 +27,8 @@ exit codes: 0 done, VERIFIED at the gateway and journaled; 1 the gateway does no
 shift (the journal says so); 2 refused (the reasons are printed, as the screen says them), nothing
 sent; 3 a captain holds the captain lock (a screen runs), nothing sent; 4 VERIFIED at the gateway
 but the journal did not take what followed (kept in unjournaled.jsonl, journaled by the next
-append); 6 not confirmed and not journaled
+append); 6 not confirmed and not journaled; 7 VERIFIED but nothing could record what followed (it is
+printed on stderr as unjournaled.jsonl lines); 8 not confirmed and nothing recorded
 afterwards: a guard watches the triggers (one is started, detached, when none runs)"""
 PREFLIGHT_EXIT = """confirmation: none (checks only read)
 exit codes: 0 every check run passed; 1 a check failed or erred (journaled with its evidence);

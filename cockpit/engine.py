@@ -10,8 +10,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import itertools
+import logging
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Awaitable, Callable
+
+import msgspec
 
 from cockpit.adapters.gateway import Gateway, GatewayError, GatewayState
 from cockpit.adapters.metrics import MetricsSource
@@ -27,17 +33,88 @@ READ_ONLY = "observer mode: read-only (this terminal cannot change the rollout)"
 NEAR_ZERO_RPS = 0.01  # a canary request rate at or below this counts as "no traffic" after a kill
 
 
+log = logging.getLogger("cockpit.engine")
+
+
 class EngineError(Exception):
     """The engine cannot run on this journal/config as they are."""
 
 
-class JournalNotWritten(JournalError):
-    """A monitor verdict acted (a trigger's kill went to the gateway) but its events are not
-    journaled: they wait in the side file. Raised after acting, so the monitor shows it."""
+# Provisional seqs: far past any journal's end (so nothing they key, the outbox, meets a journaled
+# seq), and apart per process (the side file may hold two processes' events).
+PROVISIONAL = 10**12
+_PROVISIONAL_SEQS = itertools.count(PROVISIONAL + os.getpid() * 10**6 + 1)
 
-    def __init__(self, message: str, records: list[ev.Record]):
-        super().__init__(message)
-        self.records = records
+
+@dataclass
+class Held:
+    """An event the journal would not take (a full or read-only disk, a broken chain), folded all the same.
+
+    The state moves on without the journal: an incident opened, a page queued, a kill requested
+    while the disk is full are in the state, so pages go out, the escalation climbs and the rollback
+    notice is sent. The event is folded as a provisional record (seq from PROVISIONAL; hash the
+    journal's head then, which a rollback notice quotes) and kept in the side file when it can be
+    written, else in memory (never a later one in the file before an earlier one in memory). The
+    first append that works journals them late, in order, with their own times and actors: the
+    engine's own, a round's retry (`write_held`), or another process's for the side file. When the
+    journal shows them, the state is folded again from the journal with what still waits on top,
+    so it equals a replay (the core's fold stays pure and deterministic). A `notified` names its
+    queued message by provisional seq until that is journaled (unjournaled.write_late relinks it);
+    a delivery keeps the key it started under (`Engine.delivery_key`)."""
+
+    record: ev.Record
+    error: str  # why the journal refused it
+    kept: bool = False  # in the side file; else in this process's memory only
+
+
+def _same_event(held: ev.Record, journaled: ev.Record) -> bool:
+    """A held record and a journaled line are one event (its reference to a queued message aside)."""
+    if (held.kind, held.ts, held.actor) != (journaled.kind, journaled.ts, journaled.actor):
+        return False
+    a, b = held.payload, journaled.payload
+    if isinstance(a, ev.Notified) and isinstance(b, ev.Notified):
+        a, b = msgspec.structs.replace(a, queued=0), msgspec.structs.replace(b, queued=0)
+    return a == b
+
+
+def recordable(payload: ev.Payload, actor: ev.Actor, ts) -> ev.Payload:
+    """The payload as a replay will read it back from its line. An event is never lost for its
+    text: a string the journal cannot encode (a non-UTF-8 byte from a terminal reaches us as a lone
+    surrogate) is written with it escaped (\\xe9), and an event not valid even so becomes a note
+    that says what it was."""
+    for candidate in (payload, escaped(payload)):
+        try:
+            line = msgspec.json.encode(ev.make_record(seq=1, ts=ts, actor=actor, payload=candidate, prev=ev.GENESIS))
+            return ev.parse_record(line).payload
+        except (msgspec.MsgspecError, TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+            continue
+    fields = {f: getattr(payload, f, None) for f in payload.__struct_fields__}
+    return ev.Noted(text=escaped(f"{payload.KIND} could not be journaled as it was: {fields!r}"))
+
+
+def escaped(value):
+    """`value` with every lone surrogate in its strings written out: a byte smuggled in by
+    surrogateescape as \\xNN, any other as \\uNNNN. Structs, tuples, lists and dicts are walked."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+            return value
+        except UnicodeEncodeError:
+            return "".join(_escape_char(c) for c in value)
+    if isinstance(value, msgspec.Struct):
+        return msgspec.structs.replace(value, **{f: escaped(getattr(value, f)) for f in value.__struct_fields__})
+    if isinstance(value, (tuple, list)):
+        return type(value)(escaped(v) for v in value)
+    if isinstance(value, dict):
+        return {escaped(k): escaped(v) for k, v in value.items()}
+    return value
+
+
+def _escape_char(c: str) -> str:
+    n = ord(c)
+    if 0xDC80 <= n <= 0xDCFF:
+        return f"\\x{n - 0xDC00:02x}"
+    return f"\\u{n:04x}" if 0xD800 <= n <= 0xDFFF else c
 
 
 @dataclass
@@ -129,7 +206,7 @@ class Engine:
         self.plan = plan
         self.journal = journal
         self.clock = clock
-        self.actor = actor
+        self.actor = escaped(actor)  # a user or host name the journal could not encode loses no event
         self.gateway = gateway
         self.check_runner = check_runner
         self.metrics = metrics  # blocking: only ever called in a worker thread
@@ -137,10 +214,14 @@ class Engine:
         self.rollback_last = ""  # what the canary traffic check read last ("" before any reading)
         self.follower = journal.readonly
         self.state: RolloutState = fold(journal.records)
+        self._journaled = len(journal.records)  # how many of the journal's records are folded
+        self.held: list[Held] = []  # folded, not journaled yet, oldest first
+        self._late: dict[int, int] = {}  # provisional seq -> the seq it was journaled at
+        self._first: dict[int, int] = {}  # the other way round (delivery_key)
+        self._keep_error = ""  # why the side file refused the last event kept in memory
         self.running_checks: set[str] = set()
         self._listeners: list[Callable[[ev.Record], None]] = []
         self._kill_lock = asyncio.Lock()
-        self._fired_aside: set[str] = set()  # triggers that fired while the journal would not take it
         self._silence_failed = False  # Alertmanager refused the rollout's silence (said once)
 
     # -- journal -------------------------------------------------------------------------------
@@ -156,47 +237,165 @@ class Engine:
                 listener(record)
 
     def _append(self, payload: ev.Payload) -> ev.Record:
+        """Journal one event, or raise JournalError: when the journal will not take it, and when
+        events held before it cannot be journaled first (they come first: the journal keeps order)."""
+        payload = recordable(payload, self.actor, self.clock.now())
         try:
-            others, record = self.journal.append(payload, actor=self.actor, ts=self.clock.now())
-        except Exception:
-            self._catch_up()  # what the journal read before it failed is folded all the same
-            raise
-        self._fold(others + [record])
+            if self.held:
+                self.write_held()
+                if self.held:
+                    raise JournalError(f"{self.held[0].error} ({len(self.held)} earlier events wait to be "
+                                       "journaled first)")
+            _, record = self.journal.append(self._relinked(payload), actor=self.actor, ts=self.clock.now())
+        finally:
+            self._catch_up()  # what the journal read, failed or not, is folded all the same
         return record
 
-    def _catch_up(self) -> None:
-        self._fold(self.journal.records[self.state.seq :])
+    def _catch_up(self) -> list[ev.Record]:
+        """Fold the journal's records not folded yet; held events among them were journaled late
+        (by us, a round's retry or another process's append): the state is folded again from the
+        journal, with what still waits on top, so that it is what a replay will read."""
+        records = self.journal.records
+        new = records[self._journaled:]
+        self._journaled = len(records)
+        if not self.held:
+            self._fold(new)
+            return new
+        fresh, late = [], False
+        for r in new:
+            if self.held and _same_event(self.held[0].record, r):
+                pseq = self.held.pop(0).record.seq
+                self._late[pseq], self._first[r.seq], late = r.seq, pseq, True
+            else:
+                fresh.append(r)
+        if not late:
+            self._fold(fresh)
+            return new
+        self.state = fold(records)
+        for h in self.held:
+            h.record = msgspec.structs.replace(h.record, payload=self._relinked(h.record.payload))
+            self.state.apply(h.record)
+        for record in fresh:
+            for listener in self._listeners:
+                listener(record)
+        return new
 
     def _keep(self, payload: ev.Payload, alarms: list[str], aside: list[ev.Payload]) -> ev.Record | None:
-        """Journal it; when the journal will not take it, keep it in the side file and say so.
+        """Journal it; when the journal will not take it, hold it (`Held`) and say so in `alarms`.
 
-        For what must happen whatever state the journal is in (the kill and what leads to it):
-        the caller goes on, and puts `alarms` in front of the operator.
+        For what must happen whatever state the journal is in (the kill and what leads to it, what
+        the guard learns): the caller goes on, and puts `alarms` in front of the operator.
         """
+        payload = recordable(payload, self.actor, self.clock.now())
         try:
             return self._append(payload)
         except (JournalError, OSError) as e:
             error = str(e)
         aside.append(payload)
-        try:
-            side = self.journal.keep_aside(payload, actor=self.actor, ts=self.clock.now(), error=error)
-            kept = f"kept in {side}; journaled when the journal takes writes again"
-        except (JournalError, OSError) as e:
+        record, kept = self._hold(payload, error)
+        if isinstance(kept, Path):
+            where = f"kept in {kept}; journaled when the journal takes writes again"
+        else:
             from cockpit.narrate import say
 
-            record = ev.make_record(seq=0, ts=self.clock.now(), actor=self.actor, payload=payload, prev="")
-            kept = f"NOT KEPT either ({e}): write it down: {say(record)}"
-        alarms.append(f"JOURNAL NOT WRITTEN ({payload.KIND}): {error}; {kept}")
+            why = "" if kept in error else f" ({kept})"
+            where = f"NOT KEPT either{why}: held in this process's memory only: {say(record)}"
+        alarms.append(f"JOURNAL NOT WRITTEN ({payload.KIND}): {error}; {where}")
         return None
+
+    def record(self, payload: ev.Payload) -> ev.Record | None:
+        """Journal what the guard learns or does; never raises: what the journal will not take is
+        held (and folded) all the same, and said in the log. None when it was not journaled."""
+        if self.follower:
+            return None  # an observer never writes, not even aside
+        alarms: list[str] = []
+        record = self._keep(payload, alarms, [])
+        for alarm in alarms:
+            log.error("%s", alarm)
+        return record
+
+    # -- what the journal would not take --------------------------------------------------------
+
+    def _hold(self, payload: ev.Payload, error: str) -> tuple[ev.Record, Path | str]:
+        """Fold it as a provisional record and keep it: in the side file when it can be written
+        (and every event held before it is there), else in memory. Returns the record and the
+        side file, or why it is in memory only."""
+        head = self.journal.records[-1].hash if self.journal.records else ev.GENESIS
+        record = ev.make_record(seq=next(_PROVISIONAL_SEQS), ts=self.clock.now(), actor=self.actor,
+                                payload=self._relinked(payload), prev=head)
+        held = Held(msgspec.structs.replace(record, hash=head), error)
+        self.held.append(held)
+        kept = self._keep_in_order()
+        self._fold([held.record])
+        return held.record, kept if held.kept else self._keep_error
+
+    def _keep_in_order(self) -> Path | None:
+        """Put the held events the side file lacks there, oldest first; stop at the first it refuses
+        (a later one never goes before an earlier one). The side file, or None when one was refused."""
+        path = None
+        for h in self.held:
+            if h.kept:
+                continue
+            r = h.record
+            try:
+                path = self.journal.keep_aside(self._relinked(r.payload), actor=r.actor, ts=r.ts, error=h.error,
+                                               pseq=r.seq)
+            except (JournalError, OSError) as e:
+                self._keep_error = str(e)
+                return None
+            h.kept = True
+        return path
+
+    def write_held(self) -> int:
+        """Journal the held events now, late and in order, if the journal takes them: through the
+        side file (one JournaledLate before them, under one lock), or one by one when only the journal
+        can be written. Never raises; returns how many were journaled. The guard calls it each round."""
+        before = len(self.held)
+        if not before:
+            return 0
+        try:
+            self._keep_in_order()
+            if self.held[0].kept:
+                self.journal.journal_kept()
+                self._catch_up()
+                for h in self.held:  # journaled and cleared: one still here was lost with the side file
+                    h.kept = False
+                self._keep_in_order()
+            if self.held and not any(h.kept for h in self.held):
+                first = self.held[0]
+                self.journal.append(ev.JournaledLate(count=len(self.held), error=first.error), actor=self.actor,
+                                    ts=self.clock.now())
+                for h in list(self.held):
+                    r = h.record
+                    self.journal.append(self._relinked(r.payload), actor=r.actor, ts=r.ts)
+                    self._catch_up()
+        except (JournalError, OSError):
+            pass  # still held: tried again next round
+        finally:
+            self._catch_up()
+        return before - len(self.held)
+
+    @property
+    def unrecorded(self) -> list[Held]:
+        """Held events in this process's memory only: lost if it ends before the journal takes them."""
+        return [h for h in self.held if not h.kept]
+
+    def delivery_key(self, seq: int) -> int:
+        """The key a queued message is delivered under: the seq it was first folded at, so that a
+        delivery started before it was journaled late is not started again under its new seq."""
+        return self._first.get(seq, seq)
+
+    def _relinked(self, payload: ev.Payload) -> ev.Payload:
+        from cockpit.unjournaled import relinked
+
+        return relinked(payload, self._late)
 
     def refresh(self) -> list[ev.Record]:
         """Fold in what other processes appended (an observer's follow, a headless kill)."""
         try:
-            new = self.journal.poll()
-        except Exception:
-            self._catch_up()
-            raise
-        self._fold(new)
+            self.journal.poll()
+        finally:
+            new = self._catch_up()
         return new
 
     def ensure_plan(self) -> None:
@@ -445,7 +644,7 @@ class Engine:
         if drift == self.state.gateway_drift:
             return None  # agrees, or the drift is journaled already
         expected = rules.expected_share(self.state)
-        return self._append(ev.GatewayReconciled(
+        return self.record(ev.GatewayReconciled(
             journal_weight=self.state.weight if expected is None else expected, observed_weight=seen.weight,
             observed_enabled=seen.enabled, observed_share=share, agrees=not drift,
             detail=drift or f"the gateway reads canary {share} % again, as the journal says",
@@ -458,7 +657,7 @@ class Engine:
         previous = self.state.gate(self.state.phase).criteria.get(criterion)
         if previous is not None and previous.passed == passed:
             return None
-        return self._append(
+        return self.record(
             ev.CriterionEvaluated(phase=self.state.phase, criterion=criterion, passed=passed, value=value, detail=detail)
         )
 
@@ -467,9 +666,10 @@ class Engine:
 
         `trigger` is the config Trigger, `verdict` a core.triggers.WindowVerdict.
         A journal that will not take the verdict does not stop the action: a fired rollback
-        trigger still pulls the kill; then JournalNotWritten says what was kept aside.
+        trigger still pulls the kill (the verdict is held and folded: it fires once), and what the
+        journal did not take is said in the log.
         """
-        if self.follower or self.state.status != "live" or trigger.id in self._fired_aside:
+        if self.follower or self.state.status != "live":
             return []
         current = self.state.triggers.get(trigger.id)
         breaching_now = verdict.state in ("breaching", "fired", "no_data_hold")
@@ -494,15 +694,11 @@ class Engine:
                 window_s=verdict.needed_s,
                 detail=verdict.why,
             )
-            fired_record = self._keep(fired, alarms, aside)
-            if fired_record is None:
-                self._fired_aside.add(trigger.id)  # act once; the side file remembers that it fired
-            records.append(fired_record)
+            records.append(self._keep(fired, alarms, aside))
             records += await self._act(trigger, verdict, alarms)
-        done = [r for r in records if r is not None]
         if alarms:
-            raise JournalNotWritten(f"trigger {trigger.id}: " + "; ".join(alarms), done)
-        return done
+            log.error("trigger %s: %s", trigger.id, "; ".join(alarms))
+        return [r for r in records if r is not None]
 
     async def _act(self, trigger, verdict, alarms: list[str]) -> list[ev.Record]:
         if trigger.action == "rollback":
@@ -531,14 +727,14 @@ class Engine:
         already = {pct for pct, a in self.state.budget_alerts.items() if a.month in (month, "")}
         records = []
         for a in alerts_due(burn, self.plan.budget.alerts, already):
-            records.append(self._append(ev.BudgetAlerted(
+            records.append(self.record(ev.BudgetAlerted(
                 at_pct=a.at_pct, spent=burn.spent, budget=burn.monthly, channel=a.channel, action=a.action, month=month
             )))
             cur = self.plan.budget.currency
             text = (f"{self.plan.release.name} {self.plan.release.version}: budget at {burn.pct:.0f} % "
                     f"({burn.spent:,.0f} of {burn.monthly:,.0f} {cur}, {month}), alert {a.at_pct:g} %: {a.action}")
-            records.append(self._append(ev.NotificationQueued(channel=a.channel, purpose="budget", text=text)))
-        return records
+            records.append(self.record(ev.NotificationQueued(channel=a.channel, purpose="budget", text=text)))
+        return [r for r in records if r is not None]
 
     # -- paging ----------------------------------------------------------------------------------
 
@@ -561,7 +757,8 @@ class Engine:
             return []
         from cockpit.core.paging import round_events
 
-        return [self._append(p) for p in round_events(self.state, self.paging_policy(), self.clock.now())]
+        records = [self.record(p) for p in round_events(self.state, self.paging_policy(), self.clock.now())]
+        return [r for r in records if r is not None]
 
     @journal_refuses
     def acknowledge(self, incident: str, name: str, via: str = "cli") -> Outcome:
@@ -580,9 +777,10 @@ class Engine:
             return Outcome.refused([f"{incident} was acknowledged by {inc.acked_by} at {inc.acked_at:%H:%M:%S}"])
         return Outcome(True, records=[self._append(ev.IncidentAcknowledged(incident=incident, name=name.strip(), via=via))])
 
-    def record_delivery(self, seq: int, queued: ev.NotificationQueued, delivery) -> ev.Record | None:
-        """A delivery's outcome (the Notifier's callback): journaled, delivered or not."""
-        return self._append(delivery.notified(seq, queued))
+    def record_delivery(self, key: int, queued: ev.NotificationQueued, delivery) -> ev.Record | None:
+        """A delivery's outcome (the Notifier's callback): journaled, delivered or not. `key`: the
+        seq the message was submitted under (delivery_key); the result names the seq it has now."""
+        return self.record(delivery.notified(self._late.get(key, key), queued))
 
     async def manage_silence(self, client) -> list[ev.Record]:
         """The rollout's own Alertmanager silence for the noise the plan expects: created once the
@@ -606,16 +804,17 @@ class Engine:
                 silence_id = await client.create_silence(dict(am.silence), ends, comment, created_by=str(self.actor))
             except AlertmanagerError as e:
                 self._silence_failed = True  # said once, not every round
-                return [self._append(ev.Noted(text=f"Alertmanager silence NOT created: {e}"))]
-            records.append(self._append(ev.SilenceCreated(silence_id=silence_id, matchers=dict(am.silence), ends_at=ends, comment=comment)))
+                records.append(self.record(ev.Noted(text=f"Alertmanager silence NOT created: {e}")))
+                return [r for r in records if r is not None]
+            records.append(self.record(ev.SilenceCreated(silence_id=silence_id, matchers=dict(am.silence), ends_at=ends, comment=comment)))
         elif st.status in ("completed", "rolled_back") and st.silences:
             for silence_id in list(st.silences):
                 try:
                     await client.expire_silence(silence_id)
-                    records.append(self._append(ev.SilenceExpired(silence_id=silence_id)))
+                    records.append(self.record(ev.SilenceExpired(silence_id=silence_id)))
                 except AlertmanagerError as e:
-                    records.append(self._append(ev.SilenceExpired(silence_id=silence_id, ok=False, detail=str(e))))
-        return records
+                    records.append(self.record(ev.SilenceExpired(silence_id=silence_id, ok=False, detail=str(e))))
+        return [r for r in records if r is not None]
 
     async def run_spend_controls(self) -> list[ev.Record]:
         """The 100 % "automatic spend controls": each configured action once per crossing per month."""
@@ -630,10 +829,10 @@ class Engine:
             from cockpit.adapters.spend import run_spend_control
 
             ok, status, detail = await run_spend_control(controls[pct])
-            records.append(self._append(ev.SpendControlRan(
+            records.append(self.record(ev.SpendControlRan(
                 at_pct=pct, month=month, action=controls[pct].describe(), ok=ok, exit_status=status, detail=detail
             )))
-        return records
+        return [r for r in records if r is not None]
 
     @journal_refuses
     def post_deploy_done(self, item: str, name: str, note: str = "") -> Outcome:
@@ -724,8 +923,8 @@ class Engine:
                         channel=emergency.channel,
                     )
                 )
-            if confirmed and not aside:
-                self._start_rollback_check()  # it needs the journaled result
+            if confirmed:
+                self._start_rollback_check()  # on the result as folded, journaled or held
             # The rollback notice to kill_switch.notify (release, trigger or operator, verified
             # result, journal head) is queued by the guard's paging round (paging.round_events).
             reasons = ([] if confirmed else [f"KILL NOT CONFIRMED: {error}"]) + alarms
@@ -805,8 +1004,10 @@ class Engine:
         return Outcome(False, [f"ROLLBACK NOT VERIFIED: {last}"])
 
     def _rollback_verdict(self, ok: bool, detail: str) -> Outcome:
-        record = self._append(ev.RollbackVerified(ok=ok, detail=detail))
-        return Outcome(ok, [] if ok else [f"ROLLBACK NOT VERIFIED: {detail}"], [record])
+        verdict = ev.RollbackVerified(ok=ok, detail=detail)
+        record = self.record(verdict)
+        return Outcome(ok, [] if ok else [f"ROLLBACK NOT VERIFIED: {detail}"], [record] if record else [],
+                       [] if record else [verdict])
 
 
 def _canary_reading(answer) -> tuple[bool, str]:

@@ -722,7 +722,7 @@ class EvidenceHook:
             return None
         self.bundles.append(bundle)
         try:
-            journal_bundle(e._append, bundle, evidence_root(e.plan, self.base_dir))
+            journal_bundle(e.record, bundle, evidence_root(e.plan, self.base_dir))  # held and journaled late if need be
         except Exception as err:  # noqa: BLE001
             self.log.error("evidence %s written to %s but not journaled: %s", which, bundle.dir, err)
         if which == "final":  # "evidence bundle complete" ticks itself once the journal vouches for it

@@ -13,9 +13,11 @@ with the rollback check done, or still in preflight with no captain at the scree
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -28,6 +30,7 @@ from cockpit.journal import read_captain
 from cockpit.lease import GuardLease, guard_holder
 from cockpit.monitor import Monitor
 from cockpit.published import PUBLISHED
+from cockpit.statedir import StateDirError
 
 LOG = "guard.log"
 STANDBY_POLL_S = 0.25  # how often a standby tries the lock: takeover well within a second
@@ -70,6 +73,10 @@ class Guard:
         self._reassert_every = 0.0
         self._said: asyncio.Task | None = None  # the last canary traffic check whose outcome was logged
         self._said_text = ""
+        self._lock_fd: int | None = None  # the guard lock taken read-only (-1: guarding without it)
+        self._publish_error = ""
+        self._waits_to_record = ""  # why it stays although done: events only its memory holds (said once)
+        self.unrecorded: list = []  # engine.Held events it stopped with that nothing could record
         self.evidence = None
         if evidence_base is not None:  # issue 11: bundles when a phase ends, on rollback, on completion
             from cockpit.evidence import EvidenceHook
@@ -91,8 +98,11 @@ class Guard:
         try:
             tmp.write_text(json.dumps(self._latest.to_json(), separators=(",", ":")))
             os.replace(tmp, path)
+            self._publish_error = ""
         except OSError as e:  # the faces go UNGUARDED on a stale file; the guard itself keeps guarding
-            log.error("cannot publish %s: %s", path, e)
+            if str(e) != self._publish_error:  # once, not every round
+                log.error("cannot publish %s: %s", path, e)
+            self._publish_error = str(e)
         return self._latest
 
     # -- the lock -------------------------------------------------------------------------------
@@ -100,7 +110,7 @@ class Guard:
     async def acquire(self, *, wait: bool = True) -> bool:
         """Take the guard lock; as a standby, wait for it (until stopped). Journals the takeover."""
         announced = False
-        while not self.lease.try_acquire():
+        while not self._try_lock():
             if not wait or self.stopping.is_set():
                 return False
             if not announced:
@@ -118,11 +128,62 @@ class Guard:
         log.info("guard %s holds the guard lock%s", self.identity, f" (took over from {took_over})" if took_over else "")
         return True
 
+    def _try_lock(self) -> bool:
+        """The guard lock. On a state dir this guard cannot write (read-only, not its files) it is
+        taken through a read-only descriptor (flock needs no other); when it cannot be opened at all,
+        the guard guards without it and says so: another guard may act too, and a kill is idempotent."""
+        if self._lock_fd is not None:
+            return True
+        try:
+            return self.lease.try_acquire()
+        except (StateDirError, OSError) as e:
+            why = str(e)
+        path = self.lease.path
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as e:
+            log.error("NO GUARD LOCK: %s; and %s cannot be opened read-only (%s): guarding WITHOUT the lock "
+                      "(another guard may act too; a kill is idempotent)", why, path, e.strerror or e)
+            self._lock_fd = -1
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except OSError as e:
+            os.close(fd)
+            log.error("NO GUARD LOCK: %s; flock on %s failed (%s): guarding WITHOUT the lock", why, path, e.strerror or e)
+            self._lock_fd = -1
+            return True
+        log.warning("%s: holding the guard lock through a read-only descriptor (the file still names its last "
+                    "holder)", why)
+        self._lock_fd = fd
+        return True
+
     def release(self, why: str) -> None:
-        if self.lease.held:
+        if self.lease.held or self._lock_fd is not None:
             self._append(ev.GuardStopped(pid=self.identity.pid, host=self.identity.host, reason=why))
             self.lease.release()
+            if self._lock_fd is not None and self._lock_fd >= 0:
+                os.close(self._lock_fd)
+            self._lock_fd = None
         log.info("guard %s stopped: %s", self.identity, why)
+        self._say_unrecorded()
+
+    def _say_unrecorded(self) -> None:
+        """Stopping with events only this process held: print them, loudly, as side-file lines."""
+        from cockpit.unjournaled import ASIDE, kept_line
+
+        self.unrecorded = list(self.engine.unrecorded)
+        if not self.unrecorded:
+            return
+        log.error("NOT RECORDED: stopping with %d events that neither the journal nor %s could take (%s); "
+                  "append these lines to %s once it can be written, and the next append journals them:",
+                  len(self.unrecorded), ASIDE, self.unrecorded[0].error, self.state_dir / ASIDE)
+        for h in self.unrecorded:
+            r = h.record
+            log.error("%s", kept_line(r.payload, actor=r.actor, ts=r.ts, error=h.error, pseq=r.seq).decode().rstrip())
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -134,6 +195,7 @@ class Guard:
         try:
             await self._resume()
             while not self.stopping.is_set():
+                self._journal_late()
                 await self.monitor.poll()  # its faults are logged by the monitor (cockpit.monitor)
                 await self._repull_unconfirmed_kill()
                 await self._watch_leaking_rollback()
@@ -180,7 +242,7 @@ class Guard:
         from cockpit.core.paging import open_incidents, pending_deliveries
 
         for seq, queued in pending_deliveries(st):
-            self.notifier.submit(seq, queued)
+            self.notifier.submit(engine.delivery_key(seq), queued)  # the key it was first submitted under
         paged = [(i.id, ch) for i in open_incidents(st) if not i.acknowledged
                  for ch, purposes in i.channels.items() if "page" in purposes]
         try:
@@ -212,9 +274,27 @@ class Guard:
             log.warning("the journal has a kill without a result: pulling it again")
             await self.engine.reconcile()
 
+    def _journal_late(self) -> None:
+        """Each round: events the journal would not take are journaled as soon as it takes writes."""
+        if self.engine.held and (n := self.engine.write_held()):
+            log.warning("journaled late: %d events the journal would not take%s", n,
+                        f"; {len(self.engine.held)} still wait" if self.engine.held else "")
+
     def finished(self) -> str:
-        """Why the guard may stop now, or "" while the rollout still needs watching: after a kill,
-        until the canary traffic check has said ~0, or a human acknowledged that it did not."""
+        """Why the guard may stop now, or "" while the rollout still needs watching, or while this
+        process alone holds events the journal has not taken (they would be lost with it)."""
+        done = self._done()
+        if done and (held := self.engine.unrecorded):
+            if done != self._waits_to_record:  # once, not every round
+                log.error("%s, but %d events are held in memory only (%s): the guard stays until the state dir "
+                          "takes writes (SIGTERM stops it and prints them)", done, len(held), held[0].error)
+            self._waits_to_record = done
+            return ""
+        return done
+
+    def _done(self) -> str:
+        """Why the rollout needs this guard no longer: after a kill, not until the canary traffic
+        check has said ~0, or a human acknowledged that it did not."""
         st = self.engine.state
         if st.status == "completed":
             return "the rollout is completed"
@@ -313,9 +393,9 @@ class Guard:
                 f.cancel()
 
     def _append(self, payload: ev.Payload) -> None:
-        """The guard's own comings and goings: journaled when the journal takes them, else logged."""
+        """The guard's own comings and goings: journaled, or held and journaled late (said in the log)."""
         try:
-            self.engine._append(payload)
+            self.engine.record(payload)
         except Exception as e:  # noqa: BLE001 - guarding matters more than saying so in the journal
             log.error("cannot journal %s: %s", payload.KIND, e)
 
@@ -330,13 +410,57 @@ def _captain_present(state_dir: Path) -> bool:
 
 
 def setup_logging(state_dir: Path, *, stderr: bool) -> None:
-    """Plain lines to guard.log in the state dir (and stderr in the foreground)."""
+    """Plain lines to guard.log in the state dir (and stderr in the foreground). Never fails: a
+    guard.log that cannot be written (a read-only or full disk) sends its lines to stderr."""
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s", "%Y-%m-%dT%H:%M:%S%z")
     root = logging.getLogger("cockpit")
     root.setLevel(logging.INFO)
-    handlers: list[logging.Handler] = [logging.FileHandler(Path(state_dir) / LOG)]
+    handlers: list[logging.Handler] = [LogFile(Path(state_dir) / LOG, stderr_too=stderr)]
     if stderr:
         handlers.append(logging.StreamHandler())
     for h in handlers:
         h.setFormatter(fmt)
         root.addHandler(h)
+
+
+class LogFile(logging.Handler):
+    """guard.log, one unbuffered append a line. A line it cannot take goes to stderr instead
+    (unless stderr has it already), and why is said there once per spell; it is tried again
+    with the next line, so the file takes lines again once the disk does."""
+
+    def __init__(self, path: Path, *, stderr_too: bool):
+        super().__init__()
+        self.path = Path(path)
+        self.stderr_too = stderr_too
+        self.failing = ""  # why the last line could not be written ("" while it can)
+        self._fd = -1
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+        except Exception:  # noqa: BLE001 - logging's own contract: a bad record is reported, not raised
+            self.handleError(record)
+            return
+        error = self._write(line.encode(errors="backslashreplace"))
+        if error and error != self.failing:
+            sys.stderr.write(f"guard: {self.path} cannot be written ({error}): its lines go to stderr\n")
+        self.failing = error
+        if error and not self.stderr_too:
+            sys.stderr.write(line)
+        if error:
+            sys.stderr.flush()
+
+    def _write(self, data: bytes) -> str:
+        try:
+            if self._fd < 0:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o664)
+            os.write(self._fd, data)
+            return ""
+        except OSError as e:
+            return e.strerror or str(e)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        super().close()

@@ -14,7 +14,14 @@ Exit codes:
   5  crashed: an unexpected error; the kill may or may not have reached the gateway: read it
      back (`cockpit reconcile`, or the gateway itself)
   6  `kill`, `shift`, `start`, `advance`: NOT CONFIRMED at the gateway, and the journal did not
-     take its events either
+     take its events either (kept in unjournaled.jsonl)
+  7  `kill`, `shift`, `start`, `advance`: VERIFIED at the gateway, but NOTHING could be recorded:
+     neither the journal nor unjournaled.jsonl took its events (a read-only or full state dir, one
+     this user may not write); they are printed on stderr as unjournaled.jsonl lines to keep
+  8  as 7, but NOT CONFIRMED at the gateway
+
+The kill needs no writable state dir: on a read-only one, a full one or one this user may only
+read, it reaches the gateway and reads it back all the same, and says what it could not record.
 
 Who may run what:
 - `kill` needs no captain lock: an emergency from a second terminal must work while the
@@ -44,21 +51,27 @@ from typing import Callable
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3  # 3: another captain holds the lock, as for `run`
 EXIT_UNJOURNALED, EXIT_CRASHED, EXIT_FAIL_UNJOURNALED = 4, 5, 6
+EXIT_UNRECORDED, EXIT_FAIL_UNRECORDED = 7, 8  # nothing could record what happened at the gateway
 KILL_EXIT_CODES = """confirmation: type the release version at a terminal, or --confirm VERSION without one
 exit codes: 0 VERIFIED and journaled; 1 KILL NOT CONFIRMED (act on the gateway by hand);
 2 refused, nothing sent; 4 VERIFIED at the gateway but the journal did not take it (kept in
-unjournaled.jsonl or printed); 5 crashed (read the gateway back); 6 KILL NOT CONFIRMED and not journaled
-needs no captain lock: works while a captain's screen runs"""
+unjournaled.jsonl, journaled by the next append); 5 crashed (read the gateway back); 6 KILL NOT
+CONFIRMED and not journaled (kept); 7 VERIFIED at the gateway but NOTHING RECORDED (a read-only, full
+or unwritable state dir: the events are printed on stderr as unjournaled.jsonl lines); 8 KILL NOT
+CONFIRMED and nothing recorded
+needs no captain lock and no writable state dir: works while a captain's screen runs"""
 SHIFT_EXIT_CODES = """confirmation: type the release version at a terminal, or --confirm VERSION without one
 exit codes: 0 VERIFIED at the gateway and journaled; 1 the gateway does not confirm the shift;
 2 refused (the reasons are printed), nothing sent; 3 a captain holds the captain lock, nothing sent;
-4 VERIFIED but not journaled (kept in unjournaled.jsonl); 6 not confirmed and not journaled"""
+4 VERIFIED but not journaled (kept in unjournaled.jsonl); 6 not confirmed and not journaled;
+7 VERIFIED but nothing recorded (printed on stderr); 8 not confirmed and nothing recorded"""
 RECONCILE_EXIT_CODES = """confirmation: none (it only reads the gateway back, and pulls an interrupted kill again)
 exit codes: 0 the gateway agrees with the journal; 1 it disagrees or cannot be read;
 2 refused; 3 a captain holds the captain lock"""
 OUTCOMES = {EXIT_OK: "done", EXIT_FAIL: "not confirmed", EXIT_USAGE: "refused", EXIT_LOCKED: "refused: captain lock held",
             EXIT_UNJOURNALED: "done, not journaled", EXIT_CRASHED: "crashed",
-            EXIT_FAIL_UNJOURNALED: "not confirmed, not journaled"}
+            EXIT_FAIL_UNJOURNALED: "not confirmed, not journaled", EXIT_UNRECORDED: "done, not recorded",
+            EXIT_FAIL_UNRECORDED: "not confirmed, not recorded"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -179,14 +192,11 @@ def _kill_on_a_broken_journal(args) -> int:
     or head does not verify (tampered, cut off, unreadable line), it acts on the intact events,
     keeps its own aside (unjournaled.jsonl) and says, loudly, that nothing was journaled."""
     from cockpit.config import load_plan, resolve_state_dir
-    from cockpit.journal import Journal, JournalError
+    from cockpit.unwritable import acting_journal
 
     plan = load_plan(Path(args.config))
     state_dir = resolve_state_dir(plan, Path(args.config))
-    try:
-        journal = Journal(state_dir, salvage=True)
-    except JournalError as e:  # not even the lock or the state dir: nothing to act under
-        raise Refused(f"{state_dir}: {e}", "nothing was changed") from None
+    journal = acting_journal(state_dir, salvage=True)  # not even writable: its events are printed
     _say(f"JOURNAL BROKEN: {journal.broken}", "pulling the kill all the same, on the "
          f"{len(journal.records)} intact events; its events are kept aside, not journaled", err=True)
     report.problems.append(f"journal broken: {journal.broken}")
@@ -220,7 +230,8 @@ def _engine(plan, state_dir, role: str, *, metrics: bool = False, journal=None):
     from cockpit.clock import SystemClock
     from cockpit.config import ConfigError
     from cockpit.engine import Engine, EngineError
-    from cockpit.journal import Journal, JournalError
+    from cockpit.journal import JournalError
+    from cockpit.unwritable import UnwritableJournal, acting_journal
 
     try:
         gateway = build_gateway(plan)
@@ -232,20 +243,28 @@ def _engine(plan, state_dir, role: str, *, metrics: bool = False, journal=None):
             source = build_metrics(plan)
         except ConfigError as e:  # the kill matters more than its second check
             _say(f"warning: no canary traffic check: {'; '.join(e.errors)}", err=True)
-    try:
-        journal = journal or Journal(state_dir)
-    except JournalError as e:
-        raise Refused(f"refused: {e}", "nothing was changed") from None
+    journal = journal or acting_journal(state_dir)  # the kill needs no writable state dir
+    unwritable = isinstance(journal, UnwritableJournal)
     if journal.quarantined:
         _say(f"journal: torn tail quarantined: {journal.quarantined}", err=True)
-    if journal.write_error:
+    if unwritable:
+        if journal.why not in (journal.broken or ""):  # a broken one was said already
+            _say(f"STATE DIR NOT WRITABLE: {journal.why}", "pulling the kill all the same: what it does cannot "
+                 "be recorded here, so its events are printed below", err=True)
+    elif journal.write_error:
         _say(f"journal: {journal.write_error}", err=True)
     engine = Engine(plan, journal, clock=SystemClock(), actor=_actor(role), gateway=gateway, metrics=source)
     try:
         engine.ensure_plan()
-    except (EngineError, JournalError) as e:
+    except EngineError as e:
         journal.close()
         raise Refused(f"refused: {state_dir}: {e}", "nothing was changed") from None
+    except JournalError as e:
+        if not (unwritable or journal.broken):
+            journal.close()
+            raise Refused(f"refused: {state_dir}: {e}", "nothing was changed") from None
+        _say(f"warning: the plan is not journaled ({e}): pulling the kill on {plan.release.name} "
+             f"{plan.release.version} as the config says", err=True)
     return engine
 
 
@@ -324,14 +343,19 @@ async def _kill_async(engine, reason: str) -> int:
         report.problems += out.reasons
         done = [r.payload for r in out.records] + out.unjournaled
         result = next(p for p in done if p.KIND == "kill_result")
-        if out.unjournaled:
+        engine.write_held()  # one more try: the disk may have room again
+        if out.unjournaled and not engine.unrecorded:  # else _say_unrecorded says it all
             _say(*(r for r in out.reasons if r.startswith("JOURNAL NOT WRITTEN")), err=True)
         if not out.ok:
             _say(f"KILL NOT CONFIRMED after {result.attempts} attempts: {result.error}",
                  f"escalated to {engine.plan.escalation[-1].level}: act on the gateway by hand")
+            if _say_unrecorded(engine):
+                return EXIT_FAIL_UNRECORDED
             return EXIT_FAIL_UNJOURNALED if out.unjournaled else EXIT_FAIL
         _say(f"VERIFIED: gateway {engine.plan.kill_switch.gateway} reads the canary off "
              f"({engine.plan.kill_switch.flag}={str(result.observed_enabled).lower()}, weight {result.observed_weight})")
+        if _say_unrecorded(engine):
+            return EXIT_UNRECORDED
         if out.unjournaled:
             _say("the canary is off at the gateway, but the JOURNAL DOES NOT SAY SO YET "
                  f"({len(out.unjournaled)} events not journaled): free the disk or fix the journal; "
@@ -350,6 +374,29 @@ async def _kill_async(engine, reason: str) -> int:
         engine.journal.close()
 
 
+def _say_unrecorded(engine) -> bool:
+    """Events that neither the journal nor the side file took, this process about to end: said
+    loudly on stderr, each as the side-file line that journals it once appended there."""
+    from cockpit.narrate import line
+    from cockpit.unjournaled import ASIDE, kept_line
+
+    engine.write_held()  # one more try: the disk may have room again
+    lost = engine.unrecorded
+    if not lost:
+        return False
+    side = engine.journal.state_dir / ASIDE
+    report.problems.append(f"NOTHING RECORDED: {len(lost)} events: {lost[0].error}")
+    report.facts["unrecorded"] = [kept_line(h.record.payload, actor=h.record.actor, ts=h.record.ts, error=h.error,
+                                            pseq=h.record.seq).decode().rstrip() for h in lost]
+    _say(f"NOTHING RECORDED: neither the journal nor {ASIDE} could take what this command did at the gateway "
+         f"({lost[0].error}).",
+         *(f"  {line(h.record, engine.state.plan)}" for h in lost),
+         f"The {len(lost)} events it would have journaled, as lines to append to {side} once the state dir "
+         "can be written (the next append journals them, late and in order):",
+         *report.facts["unrecorded"], err=True)
+    return True
+
+
 async def _wait_for_traffic(engine) -> int:
     from cockpit.config import format_duration
 
@@ -359,7 +406,8 @@ async def _wait_for_traffic(engine) -> int:
     verdict = await engine.rollback_check
     _print_records(engine, verdict.records)
     if verdict.ok:
-        _say(f"ROLLBACK VERIFIED by canary traffic: {verdict.records[-1].payload.detail}")
+        said = verdict.records[-1].payload if verdict.records else verdict.unjournaled[-1]  # journaled or held
+        _say(f"ROLLBACK VERIFIED by canary traffic: {said.detail}")
         return EXIT_OK
     _say(verdict.reasons[0])
     report.problems += verdict.reasons
@@ -540,7 +588,10 @@ def moved(engine, out, config: Path, verified: Callable[[], str]) -> int:
         _say(*unwritten, "the gateway has changed, but the JOURNAL DOES NOT SAY SO YET "
              f"({len(out.unjournaled)} events not journaled): free the disk or fix the journal; "
              "the next append journals them", err=True)
+    unrecorded = _say_unrecorded(engine)
     keep_guarded(config, engine)  # live, and the gateway or the journal unsure: all the more reason to watch
+    if unrecorded:
+        return EXIT_UNRECORDED if out.ok else EXIT_FAIL_UNRECORDED
     if out.unjournaled:
         return EXIT_UNJOURNALED if out.ok else EXIT_FAIL_UNJOURNALED
     return EXIT_OK if out.ok else EXIT_FAIL

@@ -25,12 +25,12 @@ from typing import Iterator
 import msgspec
 
 from cockpit.core.events import (
-    GENESIS, Actor, JournaledLate, Payload, Record, RecordError, TornTailQuarantined, make_record, parse_record,
+    GENESIS, Actor, Payload, Record, RecordError, TornTailQuarantined, make_record, parse_record,
 )
 from cockpit.lease import HolderLock, holder
 from cockpit.journal_head import HEAD, Head, HeadUnreadable, compare, read_head, write_head
 from cockpit.statedir import LOCK_MODE, SHARED_MODE, StateDirError, explain, make_dir, open_file
-from cockpit.unjournaled import ASIDE, clear, keep, read_kept
+from cockpit.unjournaled import ASIDE, clear, keep, read_kept, write_late
 
 JOURNAL = "journal.jsonl"
 APPEND_LOCK = "journal.lock"
@@ -430,16 +430,27 @@ class Journal:
             record = self._write(payload, actor=actor, ts=ts)
         return others, record
 
-    def keep_aside(self, payload: Payload, *, actor: Actor, ts: datetime, error: str) -> Path:
+    def journal_kept(self) -> list[Record]:
+        """Journal the events kept aside now, with nothing of the caller's (a guard retries each
+        round); returns what was appended, others' new lines first. Raises JournalError as append."""
+        if self.readonly:
+            raise ReadOnlyJournal(f"{self.path}: opened read-only (observer mode)")
+        if self.broken:
+            raise JournalError(f"{self.broken}: nothing is appended to a journal that does not verify")
+        with self._locked():
+            return self._read_new() + self._repair() + self._journal_kept()
+
+    def keep_aside(self, payload: Payload, *, actor: Actor, ts: datetime, error: str, pseq: int = 0) -> Path:
         """Keep an event the journal would not take in the side file, fsync'd; the next append
-        that succeeds journals it. Raises JournalError when even that cannot be written."""
+        that succeeds journals it. Raises JournalError when even that cannot be written.
+        `pseq`: the provisional seq an engine folded it at (unjournaled.write_late)."""
         if self.readonly:
             raise ReadOnlyJournal(f"{self.path}: opened read-only (observer mode)")
         _checked_line(make_record(seq=1, ts=ts, actor=actor, payload=payload, prev=GENESIS),
                       f"{self.state_dir / ASIDE}: nothing kept aside")  # the next append could not journal it
         try:
             with self._locked():
-                return keep(self.state_dir, payload, actor=actor, ts=ts, error=error)
+                return keep(self.state_dir, payload, actor=actor, ts=ts, error=error, pseq=pseq)
         except StateDirError as e:
             raise JournalError(str(e)) from None
         except OSError as e:
@@ -493,13 +504,7 @@ class Journal:
             raise JournalError(str(explain(self.state_dir / ASIDE, e, "reading the kept events"))) from None
         if not kept and not unreadable:
             return []
-        recent = self._records[-500:]
-        todo = [k for k in kept if not any(
-            r.ts == k.ts and r.actor == k.actor and r.payload == k.payload for r in recent)]  # a crash mid-way
-        written = []
-        if todo:
-            written.append(self._write(JournaledLate(count=len(todo), error=todo[0].error), actor=self.actor, ts=_now()))
-            written += [self._write(k.payload, actor=k.actor, ts=k.ts) for k in todo]
+        written = write_late(kept, self._records[-500:], self._write, actor=self.actor, now=_now())  # once, in order
         try:
             clear(self.state_dir, unreadable)
         except OSError as e:

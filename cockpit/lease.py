@@ -47,9 +47,12 @@ class HolderLock:
             os.close(fd)
             return False
         self.previous = _read(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(self.identity).encode(), 0)
-        os.fsync(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(self.identity).encode(), 0)
+            os.fsync(fd)
+        except OSError:
+            pass  # a full disk: the lock is held all the same (who holds it is only for display)
         self._fd = fd
         return True
 

@@ -19,6 +19,8 @@ from cockpit.config import Plan, parse_journaled_plan, resolve_state_dir
 from cockpit.core.events import Actor
 from cockpit.engine import Engine, EngineError
 from cockpit.journal import Journal
+from cockpit.unwritable import UnwritableJournal as _Unwritable
+from cockpit.unwritable import acting_journal
 
 RESPAWN_AFTER_S = 10.0  # a guard that the keeper started gets this long to take the lock
 
@@ -31,9 +33,10 @@ def identity(role: str) -> Actor:
     return Actor(user=getpass.getuser(), host=socket.gethostname().split(".")[0], role=role)
 
 
-def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None, warn=None) -> Engine:
+def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None, warn=None, journal=None) -> Engine:
     """A writable engine with the gateway, the check runner and the metrics source. `warn(line)`
-    says what the captain must know (default: stderr; a screen loading in a thread collects it)."""
+    says what the captain must know (default: stderr; a screen loading in a thread collects it).
+    `journal`: one opened already (the guard's, which may not be writable)."""
     from cockpit.adapters import checks
     from cockpit.adapters.factory import build_gateway
 
@@ -42,7 +45,7 @@ def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None, warn=N
     metrics = build_metrics(plan)
     runner = checks.runner(clock=clock, base_dir=Path(config).resolve().parent, metrics=metrics)
     gateway = build_gateway(plan, plan.kill_switch.gateway)
-    journal = Journal(state_dir)
+    journal = journal or Journal(state_dir)
     if journal.quarantined:
         line = f"journal: torn tail quarantined: {journal.quarantined}"
         if warn is not None:
@@ -88,8 +91,24 @@ def _journaled_plan(journal: Journal) -> Plan | None:
 
 
 def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
-    """The guard's engine: the captain's adapters, on the plan the journal already runs."""
-    engine = captain_engine(plan, config, actor)
+    """The guard's engine: the captain's adapters, on the plan the journal already runs. A state dir
+    it cannot write (read-only, full, not this user's) or a journal that does not verify does not
+    stop it: the kill path needs neither; what it cannot record is held and journaled late."""
+    import logging
+
+    journal = acting_journal(resolve_state_dir(plan, config), salvage=True)
+    said = logging.getLogger("cockpit.guard")
+    if getattr(journal, "broken", None):
+        said.error("JOURNAL BROKEN: %s: guarding on its intact events; what cannot be journaled is kept aside",
+                   journal.broken)
+    if isinstance(journal, _Unwritable):
+        said.error("STATE DIR NOT WRITABLE: %s: guarding all the same; what cannot be recorded is said here "
+                   "and journaled as soon as the state dir takes writes", journal.why)
+    try:
+        engine = captain_engine(plan, config, actor, journal=journal, warn=said.warning)
+    except BaseException:
+        journal.close()
+        raise
     journaled = engine.state.plan
     if journaled is None:
         raise SessionError(f"{engine.journal.path}: no plan journaled yet; the captain starts it with `cockpit run`")

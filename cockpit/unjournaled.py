@@ -6,7 +6,9 @@ forgotten: its events wait here and are journaled, with their own times and acto
 next append that succeeds (or the next writable open); then the file is removed.
 
 One JSON object a line: {"ts", "actor", "kind", "payload", "error"}; `error` says why the
-journal refused it.
+journal refused it. An event an engine has already folded (engine.Held) also carries "pseq", the
+provisional seq it was folded at: a `notified` kept beside its `notification_queued` refers to it
+by that seq, and `write_late` gives it the queued message's journaled seq.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 import msgspec
 
-from cockpit.core.events import Actor, Payload, RecordError, parse_record
+from cockpit.core.events import Actor, JournaledLate, Notified, Payload, Record, RecordError, parse_record
 from cockpit.statedir import SHARED_MODE, open_file
 
 ASIDE = "unjournaled.jsonl"
@@ -31,14 +34,22 @@ class KeptEvent:
     actor: Actor
     payload: Payload
     error: str
+    pseq: int = 0  # the provisional seq an engine folded it at (0: none)
 
 
-def keep(state_dir: Path, payload: Payload, *, actor: Actor, ts: datetime, error: str) -> Path:
+def kept_line(payload: Payload, *, actor: Actor, ts: datetime, error: str, pseq: int = 0) -> bytes:
+    """One side-file line, as the journal's encoder writes it (also what `cockpit kill` prints
+    when not even the side file can be written: append it here later and it is journaled)."""
+    doc = {"ts": ts, "actor": actor, "kind": payload.KIND, "payload": payload, "error": error}
+    if pseq:
+        doc["pseq"] = pseq
+    return msgspec.json.encode(doc) + b"\n"
+
+
+def keep(state_dir: Path, payload: Payload, *, actor: Actor, ts: datetime, error: str, pseq: int = 0) -> Path:
     """Append one event to the side file, fsync'd (the caller holds the journal's lock)."""
     path = Path(state_dir) / ASIDE
-    line = msgspec.json.encode({  # the journal's encoder: what the journal would have written
-        "ts": ts, "actor": actor, "kind": payload.KIND, "payload": payload, "error": error,
-    }) + b"\n"
+    line = kept_line(payload, actor=actor, ts=ts, error=error, pseq=pseq)
     fd, created = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, SHARED_MODE, "keeping an unjournaled event")
     try:
         view = memoryview(line)
@@ -69,10 +80,45 @@ def read_kept(state_dir: Path) -> tuple[list[KeptEvent], int]:
             doc = json.loads(raw)
             envelope = {"hash": "", "v": 1, "seq": 1, "prev": "", **{k: doc[k] for k in ("ts", "actor", "kind", "payload")}}
             record = parse_record(msgspec.json.encode(envelope))
-            kept.append(KeptEvent(record.ts, record.actor, record.payload, str(doc.get("error", ""))))
+            pseq = doc.get("pseq", 0)
+            kept.append(KeptEvent(record.ts, record.actor, record.payload, str(doc.get("error", "")),
+                                  pseq if isinstance(pseq, int) and not isinstance(pseq, bool) else 0))
         except (ValueError, KeyError, TypeError, RecordError):
             bad += 1
     return kept, bad
+
+
+def write_late(kept: list[KeptEvent], recent: list[Record], write: Callable[..., Record], *, actor: Actor,
+               now: datetime) -> list[Record]:
+    """Journal the kept events in order, each with its own time and actor, after a JournaledLate
+    that counts them; `write(payload, actor=, ts=)` appends one line. An event already in `recent`
+    (a crash between journaling them and clearing the file) is not written twice. A `notified`
+    that names its queued message by provisional seq names the seq it is journaled at."""
+    seqs: dict[int, int] = {}  # provisional seq -> journaled seq
+    todo: list[KeptEvent] = []
+    for k in kept:
+        payload = relinked(k.payload, seqs)
+        done = next((r for r in reversed(recent) if r.ts == k.ts and r.actor == k.actor and r.payload == payload), None)
+        if done is None:
+            todo.append(k)
+        elif k.pseq:
+            seqs[k.pseq] = done.seq
+    if not todo:
+        return []
+    written = [write(JournaledLate(count=len(todo), error=todo[0].error), actor=actor, ts=now)]
+    for k in todo:
+        record = write(relinked(k.payload, seqs), actor=k.actor, ts=k.ts)
+        if k.pseq:
+            seqs[k.pseq] = record.seq
+        written.append(record)
+    return written
+
+
+def relinked(payload: Payload, seqs: dict[int, int]) -> Payload:
+    """A delivery's reference to its queued message, moved from a provisional seq to a journaled one."""
+    if isinstance(payload, Notified) and payload.queued in seqs:
+        return msgspec.structs.replace(payload, queued=seqs[payload.queued])
+    return payload
 
 
 def clear(state_dir: Path, unreadable: int) -> None:

@@ -3,6 +3,7 @@ to do, never a traceback; a second Unix user acts only as a member of the state 
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -39,13 +40,28 @@ def one_line(res: subprocess.CompletedProcess, says: str) -> None:
     assert says in res.stderr, res.stderr
 
 
-@pytest.mark.parametrize("command", ["verify", "status", "kill", "run"])
+@pytest.mark.parametrize("command", ["verify", "status", "run"])
 def test_a_directory_where_the_journal_belongs_is_one_line(tmp_path, command):
     state_dir = tmp_path / "state"
     (state_dir / JOURNAL).mkdir(parents=True)
     config = config_at(tmp_path, state_dir)
-    args = {"kill": ["--reason", "x", "--confirm", "v0.1.0"]}.get(command, [])
-    one_line(cockpit(command, "--config", str(config), *args), f"{state_dir / JOURNAL}: is a directory where a file belongs")
+    one_line(cockpit(command, "--config", str(config)), f"{state_dir / JOURNAL}: is a directory where a file belongs")
+
+
+def test_a_directory_where_the_journal_belongs_does_not_stop_the_kill(tmp_path):
+    """The kill needs no journal (DESIGN.md principle 7): it goes to the gateway (nothing listens at
+    this plan's, so it is NOT CONFIRMED) and says what it could not record, in words and as lines."""
+    state_dir = tmp_path / "state"
+    (state_dir / JOURNAL).mkdir(parents=True)
+    config = config_at(tmp_path, state_dir)
+    res = cockpit("kill", "--config", str(config), "--reason", "x", "--confirm", "v0.1.0")
+    assert res.returncode == 8 and "Traceback" not in res.stderr, res
+    assert "KILL NOT CONFIRMED after 4 attempts: PUT http://127.0.0.1:9/flags" in res.stdout
+    assert f"{state_dir / JOURNAL}: is a directory where a file belongs" in res.stderr
+    assert "NOTHING RECORDED: neither the journal nor unjournaled.jsonl could take" in res.stderr
+    lines = [json.loads(ln) for ln in res.stderr.splitlines() if ln.startswith("{")]
+    assert [d["kind"] for d in lines] == ["kill_requested", "kill_result", "escalated"]
+    assert list((state_dir / JOURNAL).iterdir()) == [] and not (state_dir / "unjournaled.jsonl").exists()
 
 
 @pytest.mark.parametrize("command", ["verify", "status", "run"])
@@ -151,16 +167,21 @@ def live_captain(config, state_dir):
     return engine
 
 
-def test_a_second_user_outside_the_group_is_refused_in_one_line_and_may_watch(bastion):
+def test_a_second_user_outside_the_group_records_nothing_and_may_watch(bastion):
+    """Outside the group nothing in the state dir is written; the kill still goes to the gateway
+    with whatever credentials its user holds (the kill path needs no writable state dir: nothing
+    listens at this plan's gateway, so it is NOT CONFIRMED, exit 8) and says why nothing is recorded."""
     config, state_dir = bastion
     live_captain(config, state_dir)
     assert stat.S_IMODE((state_dir / JOURNAL).stat().st_mode) == 0o664 and (state_dir / JOURNAL).stat().st_gid == GROUP
     before = (state_dir / JOURNAL).read_bytes()
     res = as_user([], "kill", "--config", str(config), "--reason", "spike", "--confirm", "v0.1.0")
-    one_line(res, f"{state_dir / 'journal.lock'}: permission denied (taking the journal's append lock): "
-                  "only members of group 'users'")
-    assert "usermod -aG users $USER" in res.stderr and "cockpit observe" in res.stderr
-    assert (state_dir / JOURNAL).read_bytes() == before
+    assert res.returncode == 8 and "Traceback" not in res.stderr, res
+    assert "KILL NOT CONFIRMED after 4 attempts" in res.stdout
+    assert res.stderr.startswith(f"STATE DIR NOT WRITABLE: {state_dir / 'journal.lock'}: permission denied (taking "
+                                 "the journal's append lock): only members of group 'users'"), res.stderr
+    assert "usermod -aG users $USER" in res.stderr and "NOTHING RECORDED" in res.stderr
+    assert (state_dir / JOURNAL).read_bytes() == before and not (state_dir / "unjournaled.jsonl").exists()
     watched = as_user([], "status", "--config", str(config))
     assert watched.returncode == 0 and "status   LIVE" in watched.stdout, watched
     assert as_user([], "verify", "--config", str(config)).returncode == 0
