@@ -109,7 +109,17 @@ MALFORMED = {
     "empty version": (put("release.version", ""), "release.version", "must not be empty"),
     "trailing space version": (put("release.version", "v0.1.0 "), "release.version", "whitespace"),
     "leading space version": (put("release.version", " v0.1.0"), "release.version", "whitespace"),
-    "control char version": (put("release.version", "v0.1\x070"), "release.version", "control characters"),
+    "control char version": (put("release.version", "v0.1\x070"), "release.version", "control, bidi or invisible character \\x07 at position 5"),
+    # names the faces show and people type: plain characters only (a U+202E reverses a line, a NUL ends it)
+    "bidi release name": (put("release.name", "Intel\u202eGraph"), "release.name", "character \\u202e at position 6"),
+    "NUL release name": (put("release.name", "Intel\x00Graph"), "release.name", "character \\x00 at position 6"),
+    "ESC environment": (put("release.environment", "prod\x1b[2J"), "release.environment", "character \\x1b"),
+    "zero-width phase name": (put("phases.0.name", "Phase\u200b1"), "phases.0.name", "character \\u200b"),
+    "bidi trigger name": (put("triggers.0.name", "\u2066Latency"), "triggers.0.name", "character \\u2066 at position 1"),
+    "newline trigger level": (put("triggers.0.level", "L1\nL2"), "triggers.0.level", "character \\n"),
+    "C1 role title": (put("roles.po.title", "Product\x9bOwner"), "roles.po.title", "character \\x9b"),
+    "BOM check name": (put("preflight.0.name", "\ufeffFreeze"), "preflight.0.freeze_window.name", "character \\ufeff"),
+    "bidi escalation channel": (put("escalation.0.channel", "#ops\u202e"), "escalation.0.channel", "character \\u202e"),
     # PromQL that does not parse, wherever a query lives
     "unclosed trigger query": (put("triggers.2.query", "sum(rate(foo[5m]"), "triggers.2.query", "PromQL does not parse: unclosed left parenthesis"),
     "empty trigger query": (put("triggers.1.query", ""), "triggers.1.query", "empty query"),
