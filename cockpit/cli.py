@@ -209,11 +209,10 @@ def cmd_demo(args) -> int:
     from cockpit.tui.app import CockpitApp, Loaded
 
     def load() -> Loaded:  # after the first frame: the plan, the journal, the simulated world
-        from cockpit import demo
         from cockpit.session import identity
 
         actor = identity("captain")
-        engine, guard, _world, people = demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)
+        engine, guard, _world, people = _demo_build(args, state_dir, actor)
         return Loaded(engine, str(actor), guard=guard, banner=banner(args.speed),
                       started=lambda app: app.run_worker(people.sign_off(), group="demo"))
 
@@ -231,14 +230,27 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
+def _demo_build(args, state_dir: Path, actor):
+    """The demo's engine, guard, world and people, or Refused: a --state-dir whose journal is
+    not a demo's (or not a journal) is said in one line."""
+    from cockpit import demo
+    from cockpit.engine import EngineError
+    from cockpit.journal import JournalError
+
+    try:
+        return demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)
+    except (JournalError, EngineError) as e:
+        raise Refused(EXIT_USAGE, f"{state_dir}: {e}" if str(state_dir) not in str(e) else str(e),
+                      "give a new --state-dir, or none (a temporary one)") from None
+
+
 def _demo_headless(args, state_dir: Path) -> int:
     import asyncio
 
     from cockpit import demo
     from cockpit.session import identity
 
-    actor = identity("captain")
-    engine, guard, _world, people = demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)
+    engine, guard, _world, people = _demo_build(args, state_dir, identity("captain"))  # or Refused, said by main
     print(f"{demo.banner(args.speed)}; {demo.watch_hint(state_dir)}", flush=True)
     status = asyncio.run(demo.run_headless(engine, guard, people, out=sys.stdout))
     print(f"journal: {state_dir / 'journal.jsonl'}  ({status})")
@@ -518,9 +530,14 @@ def cmd_verify_any(args) -> int:
     """`verify --evidence DIR`: the bundle against its manifest; otherwise the journal's chain."""
     if not getattr(args, "evidence", None):
         return cmd_verify(args)
-    from cockpit.evidence import manifest_sha, verify_bundle
+    from cockpit.evidence import EvidenceError, manifest_files, manifest_sha, verify_bundle
 
     bundle = Path(args.evidence)
+    try:
+        manifest_files(bundle)
+    except EvidenceError as e:  # nothing to check the files against
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
     problems = verify_bundle(bundle)
     for problem in problems:
         print(f"{bundle}: {problem}", file=sys.stderr)
@@ -529,9 +546,13 @@ def cmd_verify_any(args) -> int:
     sha = manifest_sha(bundle)
     vouched = ""
     if args.state_dir or args.config:  # and the journal vouches for this manifest
-        from cockpit.journal import verify
+        from cockpit.journal import JournalError, verify
 
-        scan = verify(_state_dir(args))
+        try:
+            scan = verify(_state_dir(args))
+        except JournalError as e:
+            print(e, file=sys.stderr)
+            return EXIT_USAGE
         hit = [r for r in scan.records if r.kind == "evidence_collected" and r.payload.sha256 == sha]
         if not hit:
             print(f"{bundle}: the journal has no evidence_collected event for manifest sha256 {sha}", file=sys.stderr)

@@ -105,6 +105,15 @@ def _plain(value: str) -> str:
 
 # A name or label the faces show (release, phase, trigger, role, channel...): plain characters only.
 Name = Annotated[str, AfterValidator(_plain)]
+
+
+def _a_path(value: Path) -> Path:
+    if "\x00" in str(value):
+        raise ValueError("contains a NUL character: no file can have that path")
+    return value
+
+
+FilePath = Annotated[Path, AfterValidator(_a_path)]  # the OS refuses a NUL in a path: said here, by field
 # Numbers are TOML numbers, never booleans (weight = true is not 1), and finite (a NaN threshold
 # would make every comparison false and silently disable the rule that uses it).
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
@@ -132,7 +141,7 @@ class SecretRef(Model):
     """A secret named by reference: an environment variable or a file. The value never lives in config."""
 
     env: str | None = None
-    file: Path | None = None
+    file: FilePath | None = None
 
     @field_validator("env")
     @classmethod
@@ -269,7 +278,7 @@ class PromQLCheck(_Check):
 
 class ReportCheck(_Check):
     type: Literal["report"]
-    file: Path
+    file: FilePath
     expect: Expectation
 
 
@@ -474,7 +483,7 @@ class JaegerEvidence(Model):
 class OpaEvidence(Model):
     """OPA decision logs: a JSON (Lines) file the decision-log plugin writes, or an HTTP endpoint."""
 
-    file: Path | None = None
+    file: FilePath | None = None
     url: Annotated[str | None, AfterValidator(_plain_url)] = None
     timeout: PositiveDuration = timedelta(seconds=10)
     token: SecretRef | None = None
@@ -487,10 +496,10 @@ class OpaEvidence(Model):
 
 
 class Evidence(Model):
-    dir: Path = Path("evidence")  # relative to the config file
+    dir: FilePath = Path("evidence")  # relative to the config file
     per_phase: list[BundleName] = []  # {phase} is the phase number
     final: list[BundleName] = []
-    k6_summary: Path | None = None  # where k6 --summary-export writes; {phase} is the phase number
+    k6_summary: FilePath | None = None  # where k6 --summary-export writes; {phase} is the phase number
     grafana: GrafanaEvidence | None = None
     jaeger: JaegerEvidence | None = None
     opa: OpaEvidence | None = None
@@ -716,7 +725,7 @@ class Alertmanager(Model):
 class Plan(Model):
     """The whole canary plan. Cross-field rules are checked here, so a bad plan never starts."""
 
-    state_dir: Path = Path("state")  # relative to the config file
+    state_dir: FilePath = Path("state")  # relative to the config file
     release: Release
     roles: dict[Ident, Role] = Field(min_length=1)
     sign_offs: list[Ident] = []

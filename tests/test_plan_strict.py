@@ -119,6 +119,8 @@ MALFORMED = {
     "newline trigger level": (put("triggers.0.level", "L1\nL2"), "triggers.0.level", "character \\n"),
     "C1 role title": (put("roles.po.title", "Product\x9bOwner"), "roles.po.title", "character \\x9b"),
     "BOM check name": (put("preflight.0.name", "\ufeffFreeze"), "preflight.0.freeze_window.name", "character \\ufeff"),
+    "NUL state dir": (put("state_dir", "st\x00ate"), "state_dir", "contains a NUL character"),
+    "NUL evidence dir": (put("evidence.dir", "ev\x00"), "evidence.dir", "contains a NUL character"),
     "bidi escalation channel": (put("escalation.0.channel", "#ops\u202e"), "escalation.0.channel", "character \\u202e"),
     # PromQL that does not parse, wherever a query lives
     "unclosed trigger query": (put("triggers.2.query", "sum(rate(foo[5m]"), "triggers.2.query", "PromQL does not parse: unclosed left parenthesis"),
