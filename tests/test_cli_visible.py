@@ -227,3 +227,36 @@ def test_verify_evidence_on_a_deeply_nested_manifest_is_one_line(tmp_path):
     err = res.stderr.decode()
     assert "Traceback" not in err and err.count("\n") == 1, err
     assert f"{tmp_path / 'manifest.json'}: not a manifest (nested too deeply)" in err, err
+
+
+def test_evidence_files_carry_no_raw_control_character(noted):
+    """The bundle's text files (JSON documents, the screen's SVG) after the issue's note: JSON
+    escapes it (\\u001b), the screen shows it as the timeline does (\\x1b)."""
+    res = cockpit("evidence", "--config", noted, "--rollback")
+    assert res.returncode in (0, 1), res  # 1: incomplete (no Prometheus, no Grafana here)
+    files = [p for p in (noted.parent / "evidence").rglob("*") if p.suffix in (".json", ".svg")]
+    assert {p.suffix for p in files} == {".json", ".svg"}, files
+    for path in files:
+        nothing_hidden(path.read_bytes())
+    svg = next(p for p in files if p.suffix == ".svg").read_text()
+    assert "ok\\x1b[s" in svg.replace("&#160;", " "), "the note, escaped, on the captured screen"
+
+
+def test_status_watch_clears_the_screen_itself_and_nothing_else_does(noted):
+    """`status --watch` sends the one control sequence it means (clear, home) once a second; the
+    note's sequences come out escaped."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "status", "--config", noted, "--watch"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        out, err = proc.communicate(timeout=2.5)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    screens = out.split(b"\x1b[H\x1b[2J")
+    assert screens[0] == b"" and len(screens) >= 2, out[:200]
+    for screen in screens[1:]:
+        text = nothing_hidden(screen)
+        assert "status   ROLLED BACK" in text and "ok\\x1b[s\\x1b[2;1H" in text
