@@ -846,7 +846,6 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     finally:
         if (sys.stdout, sys.stderr) == shown:  # as they were (a pipe whose reader left keeps /dev/null)
-            sys.stdout.flush()
             sys.stdout, sys.stderr = out, err
 
 

@@ -856,7 +856,7 @@ def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: dat
         badges=badges(rows, esc, bud, checks, todo, guard),
         triggers=rows,
         gate=visible_fields(gate_view(plan, state, live)),
-        soak=visible_fields(soak_view(plan, state, now)),
+        soak=soak_view(plan, state, now),  # numbers and a status word: nothing anyone typed
         budget=bud,
         escalation=esc,
         checks=checks,
