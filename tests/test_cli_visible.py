@@ -260,3 +260,15 @@ def test_status_watch_clears_the_screen_itself_and_nothing_else_does(noted):
     for screen in screens[1:]:
         text = nothing_hidden(screen)
         assert "status   ROLLED BACK" in text and "ok\\x1b[s\\x1b[2;1H" in text
+
+
+def test_a_terminal_without_utf8_gets_backslash_escapes_not_a_traceback(noted):
+    """A terminal whose encoding has no `é` or `日` (PYTHONIOENCODING=ascii): what it cannot show
+    comes out as backslash escapes; nothing raises UnicodeEncodeError."""
+    assert cockpit("note", "--config", noted, "café 日本".encode()).returncode == 0
+    res = subprocess.run([sys.executable, "-m", "cockpit", "status", "--config", noted], capture_output=True, cwd=ROOT,
+                         timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "ascii"})
+    assert res.returncode == 0, res
+    assert b"Traceback" not in res.stderr
+    assert b"caf\\xe9 \\u65e5\\u672c" in res.stdout, res.stdout[-400:]
+    res.stdout.decode("ascii")  # nothing but ASCII reached the terminal

@@ -53,24 +53,33 @@ def visible(text: str, *, newlines: bool = False) -> str:
 
 
 T = TypeVar("T")
+_FIELDS: dict[type, tuple[str, ...]] = {}  # a dataclass's field names (none for any other type), by type
+
+
+def _fields(kind: type) -> tuple[str, ...]:
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else ()
+    return names
 
 
 def visible_fields(value: T) -> T:
     """`value` with every text in it made visible: a str, and the strs in tuples, lists, dict
     values and (frozen) dataclasses, all the way down. The same object back when nothing in it
     needed escaping, so a face that compares what it shows repaints nothing."""
-    if isinstance(value, str):
-        return visible(value)  # type: ignore[return-value]
-    if type(value) in (tuple, list):  # a named tuple or other subclass is left as it is
-        items = [visible_fields(v) for v in value]
-        if all(a is b for a, b in zip(items, value)):
+    kind = type(value)
+    if kind is str:
+        return visible(value)  # type: ignore[arg-type,return-value]
+    if kind is tuple or kind is list:  # a named tuple or other subclass is left as it is
+        items = [visible_fields(v) for v in value]  # type: ignore[attr-defined]
+        if all(a is b for a, b in zip(items, value)):  # type: ignore[call-overload]
             return value
-        return type(value)(items)  # type: ignore[return-value]
-    if isinstance(value, dict):
-        shown = {k: visible_fields(v) for k, v in value.items()}
-        return value if all(shown[k] is v for k, v in value.items()) else shown  # type: ignore[return-value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changed = {f.name: new for f in dataclasses.fields(value)
-                   if (new := visible_fields(old := getattr(value, f.name))) is not old}
-        return dataclasses.replace(value, **changed) if changed else value
-    return value
+        return kind(items)  # type: ignore[return-value]
+    if kind is dict:
+        shown = {k: visible_fields(v) for k, v in value.items()}  # type: ignore[attr-defined]
+        return value if all(shown[k] is v for k, v in value.items()) else shown  # type: ignore[attr-defined,return-value]
+    names = _fields(kind)
+    if not names:
+        return value
+    changed = {name: new for name in names if (new := visible_fields(old := getattr(value, name))) is not old}
+    return dataclasses.replace(value, **changed) if changed else value  # type: ignore[type-var]
