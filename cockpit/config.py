@@ -114,6 +114,7 @@ def _a_path(value: Path) -> Path:
 
 
 FilePath = Annotated[Path, AfterValidator(_a_path)]  # the OS refuses a NUL in a path: said here, by field
+
 # Numbers are TOML numbers, never booleans (weight = true is not 1), and finite (a NaN threshold
 # would make every comparison false and silently disable the rule that uses it).
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
@@ -195,7 +196,7 @@ def _version(value: str) -> str:
         raise ValueError("must not be empty (the kill switch is confirmed by typing it)")
     if value != value.strip():
         raise ValueError(f"{value!r} has leading or trailing whitespace (the kill could never be confirmed)")
-    return value  # and plain characters only: a Name
+    return value  # (and plain characters only: the version is a Name)
 
 
 class Release(Model):
