@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -142,7 +143,7 @@ def cmd_status(args) -> int:
 
     try:
         while True:
-            print("\x1b[H\x1b[2J", end="")  # clear, then draw: one screen a second
+            terminal(sys.stdout).write("\x1b[H\x1b[2J")  # clear, then draw: one screen a second
             _status_once(args)
             time.sleep(1.0)
     except KeyboardInterrupt:
@@ -209,11 +210,10 @@ def cmd_demo(args) -> int:
     from cockpit.tui.app import CockpitApp, Loaded
 
     def load() -> Loaded:  # after the first frame: the plan, the journal, the simulated world
-        from cockpit import demo
         from cockpit.session import identity
 
         actor = identity("captain")
-        engine, guard, _world, people = demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)
+        engine, guard, _world, people = _demo_build(args, state_dir, actor)
         return Loaded(engine, str(actor), guard=guard, banner=banner(args.speed),
                       started=lambda app: app.run_worker(people.sign_off(), group="demo"))
 
@@ -231,14 +231,27 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
+def _demo_build(args, state_dir: Path, actor):
+    """The demo's engine, guard, world and people, or Refused: a --state-dir whose journal is
+    not a demo's (or not a journal) is said in one line."""
+    from cockpit import demo
+    from cockpit.engine import EngineError
+    from cockpit.journal import JournalError
+
+    try:
+        return demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)
+    except (JournalError, EngineError) as e:
+        raise Refused(EXIT_USAGE, f"{state_dir}: {e}" if str(state_dir) not in str(e) else str(e),
+                      "give a new --state-dir, or none (a temporary one)") from None
+
+
 def _demo_headless(args, state_dir: Path) -> int:
     import asyncio
 
     from cockpit import demo
     from cockpit.session import identity
 
-    actor = identity("captain")
-    engine, guard, _world, people = demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)
+    engine, guard, _world, people = _demo_build(args, state_dir, identity("captain"))  # or Refused, said by main
     print(f"{demo.banner(args.speed)}; {demo.watch_hint(state_dir)}", flush=True)
     status = asyncio.run(demo.run_headless(engine, guard, people, out=sys.stdout))
     print(f"journal: {state_dir / 'journal.jsonl'}  ({status})")
@@ -529,9 +542,14 @@ def cmd_verify_any(args) -> int:
     """`verify --evidence DIR`: the bundle against its manifest; otherwise the journal's chain."""
     if not getattr(args, "evidence", None):
         return cmd_verify(args)
-    from cockpit.evidence import manifest_sha, verify_bundle
+    from cockpit.evidence import EvidenceError, manifest_files, manifest_sha, verify_bundle
 
     bundle = Path(args.evidence)
+    try:
+        manifest_files(bundle)
+    except EvidenceError as e:  # nothing to check the files against
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
     problems = verify_bundle(bundle)
     for problem in problems:
         print(f"{bundle}: {problem}", file=sys.stderr)
@@ -540,9 +558,13 @@ def cmd_verify_any(args) -> int:
     sha = manifest_sha(bundle)
     vouched = ""
     if args.state_dir or args.config:  # and the journal vouches for this manifest
-        from cockpit.journal import verify
+        from cockpit.journal import JournalError, verify
 
-        scan = verify(_state_dir(args))
+        try:
+            scan = verify(_state_dir(args))
+        except JournalError as e:
+            print(e, file=sys.stderr)
+            return EXIT_USAGE
         hit = [r for r in scan.records if r.kind == "evidence_collected" and r.payload.sha256 == sha]
         if not hit:
             print(f"{bundle}: the journal has no evidence_collected event for manifest sha256 {sha}", file=sys.stderr)
@@ -628,11 +650,12 @@ def cmd_replay(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from cockpit.journal import JournalError
     from cockpit.report import ReportError, write_report
 
     try:
         path = write_report(_state_dir(args), fmt=args.format, out=Path(args.output) if args.output else None)
-    except ReportError as e:
+    except (ReportError, JournalError) as e:
         print(f"report: {e}", file=sys.stderr)
         return EXIT_USAGE
     print(f"{path}: written")
@@ -765,8 +788,85 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Shown:
+    """stdout or stderr as the command writes them: every line reaches the terminal with its
+    control and bidi characters shown as escapes (core.visible), whoever wrote it (a refusal
+    quoting a server's error, argparse quoting an argument, a traceback), and a character the
+    terminal's encoding lacks as a backslash escape, never a UnicodeEncodeError. `terminal` is
+    the stream itself, for the one escape the command means (`status --watch` clears the screen)."""
+
+    def __init__(self, terminal):
+        self.terminal = terminal
+
+    @classmethod
+    def around(cls, stream):
+        if stream is None or isinstance(stream, cls):
+            return stream
+        if stream in (sys.__stdout__, sys.__stderr__) and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+        return cls(stream)
+
+    def write(self, text: str) -> int:
+        from cockpit.core.visible import visible
+
+        return self.terminal.write(visible(text, newlines=True))
+
+    def __getattr__(self, name: str):
+        return getattr(self.terminal, name)
+
+
+def terminal(stream):
+    """The stream under `Shown`, for a control sequence the command means to send."""
+    return getattr(stream, "terminal", stream)
+
+
+ADVICE = {
+    errno.ENAMETOOLONG: "give a shorter path (at most 255 bytes a name, 4095 a path)",
+    errno.ENOENT: "check the path",
+    errno.ENOTDIR: "a part of the path is a file, not a directory: check the path",
+    errno.EISDIR: "give a file, not a directory",
+    errno.EACCES: "ask for access, or run as a user of the state dir's group",
+    errno.EPERM: "ask for access, or run as a user of the state dir's group",
+    errno.ELOOP: "a symbolic link points to itself: check the path",
+    errno.EROFS: "the file system is read-only: give a writable path",
+    errno.ENOSPC: "the disk is full: free some space",
+}
+
+
+def os_problem(e: OSError) -> str:
+    """One line for an OSError: the path, what the OS said, and what to do."""
+    where = f"{e.filename}: " if e.filename is not None else ""
+    advice = ADVICE.get(e.errno, "check the path") if e.filename is not None else "try again"
+    return f"{where}{e.strerror or e}: {advice}"
+
+
+PATH_ARGUMENTS = {"file", "config", "state_dir", "evidence", "output"}
+
+
+def _text_arguments(args) -> None:
+    """Every text argument (a reason, a note, a name) as it can be journaled: a byte the terminal
+    sent that is not UTF-8 (Python gives it as a lone surrogate) becomes the four characters `\\xe9`,
+    kept visibly, rather than text the journal cannot encode. Paths stay paths: the OS takes their bytes."""
+    from cockpit.core.visible import SURROGATE, escape
+
+    for name, value in vars(args).items():
+        if isinstance(value, str) and name not in PATH_ARGUMENTS:
+            setattr(args, name, SURROGATE.sub(lambda m: escape(m[0]), value))
+
+
 def main(argv: list[str] | None = None) -> int:
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = shown = Shown.around(out), Shown.around(err)
+    try:
+        return _main(argv)
+    finally:
+        if (sys.stdout, sys.stderr) == shown:  # as they were (a pipe whose reader left keeps /dev/null)
+            sys.stdout, sys.stderr = out, err
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    _text_arguments(args)
     try:
         return args.func(args)
     except Refused as e:  # a screen that could not load: said once the terminal is back
@@ -777,6 +877,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `cockpit status | head`: the reader has gone, nothing more to say
         sys.stdout = open(os.devnull, "w")
         return EXIT_OK
+    except OSError as e:  # a path the OS refuses (too long, not a directory, denied): one line, not a traceback
+        print(os_problem(e), file=sys.stderr)
+        return EXIT_USAGE
     except Exception as e:
         # A plan problem found late (a secret's variable unset): one line per field. Only a command
         # that imported cockpit.config can raise one; importing it here (pydantic) would cost every

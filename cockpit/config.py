@@ -90,6 +90,31 @@ ClockTime = Annotated[
     time, BeforeValidator(_parse_hhmm), PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)
 ]
 Ident = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+def _plain(value: str) -> str:
+    """A name is shown on every face and typed to confirm: no character that a terminal would
+    act on or hide (control, bidi, zero-width, NUL; core.visible.HIDDEN)."""
+    from cockpit.core.visible import HIDDEN, escape
+
+    if found := HIDDEN.search(value):
+        raise ValueError(f"contains the control, bidi or invisible character {escape(found.group())} at "
+                         f"position {found.start() + 1}: write the name in plain characters")
+    return value
+
+
+# A name or label the faces show (release, phase, trigger, role, channel...): plain characters only.
+Name = Annotated[str, AfterValidator(_plain)]
+
+
+def _a_path(value: Path) -> Path:
+    if "\x00" in str(value):
+        raise ValueError("contains a NUL character: no file can have that path")
+    return value
+
+
+FilePath = Annotated[Path, AfterValidator(_a_path)]  # the OS refuses a NUL in a path: said here, by field
+
 # Numbers are TOML numbers, never booleans (weight = true is not 1), and finite (a NaN threshold
 # would make every comparison false and silently disable the rule that uses it).
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
@@ -117,7 +142,7 @@ class SecretRef(Model):
     """A secret named by reference: an environment variable or a file. The value never lives in config."""
 
     env: str | None = None
-    file: Path | None = None
+    file: FilePath | None = None
 
     @field_validator("env")
     @classmethod
@@ -171,24 +196,22 @@ def _version(value: str) -> str:
         raise ValueError("must not be empty (the kill switch is confirmed by typing it)")
     if value != value.strip():
         raise ValueError(f"{value!r} has leading or trailing whitespace (the kill could never be confirmed)")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError(f"{value!r} contains control characters")
-    return value
+    return value  # (and plain characters only: the version is a Name)
 
 
 class Release(Model):
-    name: str
-    version: Annotated[str, AfterValidator(_version)]
-    environment: str
-    region: str
-    data_residency: str = ""
+    name: Name
+    version: Annotated[Name, AfterValidator(_version)]
+    environment: Name
+    region: Name
+    data_residency: Name = ""
     chatops: str = ""  # the authorising ChatOps line, checked against this plan
 
 
 class Role(Model):
-    title: str
-    people: list[str] = []
-    contact: str = ""
+    title: Name
+    people: list[Name] = []
+    contact: Name = ""
 
 
 # --- preflight checks --------------------------------------------------------------------------
@@ -213,7 +236,7 @@ class Expectation(Model):
 
 class _Check(Model):
     id: Ident
-    name: str
+    name: Name
     description: str = ""
 
 
@@ -256,7 +279,7 @@ class PromQLCheck(_Check):
 
 class ReportCheck(_Check):
     type: Literal["report"]
-    file: Path
+    file: FilePath
     expect: Expectation
 
 
@@ -275,11 +298,11 @@ class Criterion(Model):
     silenced, not inhibited; only those with `labels`), sampled every round of the soak."""
 
     id: Ident
-    name: str
+    name: Name
     query: str = ""
     comparison: Comparison
     threshold: Number
-    unit: str = ""
+    unit: Name = ""
     source: Literal["prometheus", "alertmanager"] = "prometheus"
     labels: dict[str, str] = {}
 
@@ -293,7 +316,7 @@ class Criterion(Model):
 class Gate(Model):
     owners: list[Ident] = Field(min_length=1)
     auto: list[Criterion] = []
-    manual: list[str] = []
+    manual: list[Name] = []
 
     @field_validator("owners")
     @classmethod
@@ -309,7 +332,7 @@ class Gate(Model):
 
 
 class Phase(Model):
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[Name, Field(min_length=1)]
     weight: Annotated[Count, Field(ge=1, le=100)]
     soak: Duration  # "0s" is no soak: the gate alone decides (test rigs); never negative
     gate: Gate
@@ -326,7 +349,7 @@ class Trigger(Model):
     """A rule that acts on its own: a query (or a re-run check) that breaches for its window."""
 
     id: Ident
-    name: str
+    name: Name
     query: str | None = None
     check: Ident | None = None
     comparison: Comparison = Comparison.GT
@@ -335,13 +358,13 @@ class Trigger(Model):
     above_baseline_pct: Number | None = None
     for_: Duration = Field(alias="for")
     action: Action
-    level: str
+    level: Name
     no_data: NoData = "hold"  # Prometheus answered with no series (or only NaN): what that means
     # Prometheus did not answer (unreachable, timed out, HTTP error) for two polls: the trigger is
     # blind. "hold" blocks advancing and never acts; "breach" counts it as breaching (fail closed).
     on_query_failure: QueryFailure = "hold"
     interval: PositiveDuration | None = None  # how often a check-backed trigger re-runs its check
-    unit: str = ""
+    unit: Name = ""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -360,22 +383,22 @@ class Trigger(Model):
 
 class KillSwitch(Model):
     gateway: Ident
-    flag: str = "canary.enable"
+    flag: Name = "canary.enable"
     value: StrictBool = False
-    notify: str = ""  # channel told of a rollback, e.g. "#error-budget"
+    notify: Name = ""  # channel told of a rollback, e.g. "#error-budget"
     verify_query: str | None = None  # canary request rate; must fall to ~0 after the kill
     verify_within: PositiveDuration = timedelta(minutes=2)
     retries: Annotated[Count, Field(ge=0, le=10)] = 3
 
 
 class EscalationLevel(Model):
-    level: str
-    name: str
+    level: Name
+    name: Name
     scope: str
     owners: list[Ident] = Field(min_length=1)
-    contacts: list[str] = []
-    channel: str = ""
-    pages: list[str] = []  # more channels paged at this level (e.g. a PagerDuty service)
+    contacts: list[Name] = []
+    channel: Name = ""
+    pages: list[Name] = []  # more channels paged at this level (e.g. a PagerDuty service)
     ack_timeout: PositiveDuration | None = None  # unacknowledged this long: the next level is paged
 
     def destinations(self) -> list[str]:
@@ -387,7 +410,7 @@ class EscalationLevel(Model):
 
 class BudgetCategory(Model):
     id: Ident
-    name: str
+    name: Name
     monthly: Annotated[Number, Field(gt=0)]
     projected: Annotated[Number, Field(ge=0)]
     spend_query: str | None = None  # month-to-date spend, if a cost exporter has it
@@ -395,13 +418,13 @@ class BudgetCategory(Model):
 
 class BudgetAlert(Model):
     at_pct: Annotated[Number, Field(gt=0, le=200)]
-    channel: str
+    channel: Name
     action: str
     spend_control: "SpendControl | None" = None  # run once when this crossing is reached in a month
 
 
 class Budget(Model):
-    currency: str = "USD"
+    currency: Name = "USD"
     categories: list[BudgetCategory] = Field(min_length=1)
     alerts: list[BudgetAlert] = []
 
@@ -461,7 +484,7 @@ class JaegerEvidence(Model):
 class OpaEvidence(Model):
     """OPA decision logs: a JSON (Lines) file the decision-log plugin writes, or an HTTP endpoint."""
 
-    file: Path | None = None
+    file: FilePath | None = None
     url: Annotated[str | None, AfterValidator(_plain_url)] = None
     timeout: PositiveDuration = timedelta(seconds=10)
     token: SecretRef | None = None
@@ -474,10 +497,10 @@ class OpaEvidence(Model):
 
 
 class Evidence(Model):
-    dir: Path = Path("evidence")  # relative to the config file
+    dir: FilePath = Path("evidence")  # relative to the config file
     per_phase: list[BundleName] = []  # {phase} is the phase number
     final: list[BundleName] = []
-    k6_summary: Path | None = None  # where k6 --summary-export writes; {phase} is the phase number
+    k6_summary: FilePath | None = None  # where k6 --summary-export writes; {phase} is the phase number
     grafana: GrafanaEvidence | None = None
     jaeger: JaegerEvidence | None = None
     opa: OpaEvidence | None = None
@@ -491,7 +514,7 @@ class PostDeploymentItem(Model):
     """One item of the post-deployment plan, due `due` after the rollout completed."""
 
     id: Ident
-    name: str
+    name: Name
     owner: Ident
     due: Duration
     auto: PostDeployCheck | None = None  # the cockpit ticks it itself when this holds
@@ -703,7 +726,7 @@ class Alertmanager(Model):
 class Plan(Model):
     """The whole canary plan. Cross-field rules are checked here, so a bad plan never starts."""
 
-    state_dir: Path = Path("state")  # relative to the config file
+    state_dir: FilePath = Path("state")  # relative to the config file
     release: Release
     roles: dict[Ident, Role] = Field(min_length=1)
     sign_offs: list[Ident] = []
@@ -717,7 +740,7 @@ class Plan(Model):
     prometheus: Prometheus | None = None
     gateways: dict[Ident, GatewayConfig] = Field(min_length=1)
     post_deployment: list[PostDeploymentItem] = []  # issue 11: the checklist after completion
-    channels: dict[str, ChannelConfig] = {}  # by the names levels, alerts and the kill switch use
+    channels: dict[Name, ChannelConfig] = {}  # by the names levels, alerts and the kill switch use
     alertmanager: Alertmanager | None = None
 
     @model_validator(mode="after")

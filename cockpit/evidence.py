@@ -627,31 +627,57 @@ def journal_bundle(append: Callable[[ev.Payload], Any], bundle: Bundle, base_dir
 # --- checking a bundle -------------------------------------------------------------------------
 
 
+def manifest_files(bundle_dir: Path) -> dict[str, Any]:
+    """The manifest's files (name -> {sha256, size}), or EvidenceError naming the manifest and
+    what is wrong with it (unreadable, not JSON, nested too deeply, no files table)."""
+    path = Path(bundle_dir) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+        files = manifest["files"]
+    except OSError as e:
+        raise EvidenceError(f"{path}: no readable manifest: {e.strerror}: give the bundle's directory") from None
+    except RecursionError:  # json nests as deep as the file says; the parser's stack does not
+        raise EvidenceError(f"{path}: not a manifest (nested too deeply): the bundle was not written by the cockpit") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise EvidenceError(f"{path}: not a manifest ({type(e).__name__}): the bundle was not written by the cockpit") from None
+    if not isinstance(files, dict):
+        raise EvidenceError(f"{path}: not a manifest (files is not a table): the bundle was not written by the cockpit")
+    return files
+
+
 def verify_bundle(bundle_dir: Path) -> list[str]:
-    """Every difference between the bundle on disk and its manifest: changed, missing, added."""
+    """Every difference between the bundle on disk and its manifest: changed, missing, added.
+    A manifest or a file that cannot be read is a problem named here, never an exception."""
     bundle_dir = Path(bundle_dir)
     try:
-        manifest = json.loads((bundle_dir / MANIFEST).read_text())
-        files = manifest["files"]
-        assert isinstance(files, dict)
-    except (OSError, ValueError, KeyError, AssertionError) as e:
-        return [f"{bundle_dir / MANIFEST}: no readable manifest ({type(e).__name__})"]
+        files = manifest_files(bundle_dir)
+    except EvidenceError as e:
+        return [str(e)]
     problems = []
     for name, want in sorted(files.items()):
+        if not isinstance(want, dict):
+            problems.append(f"manifest entry {name!r} is not a table of sha256 and size")
+            continue
         try:
             path = inside(bundle_dir, name)
+            if not path.is_file():
+                problems.append(f"missing: {name}")
+                continue
+            sha, size = _sha(path)
         except EvidenceError as e:
             problems.append(f"manifest names a path outside the bundle: {e}")
             continue
-        if not path.is_file():
-            problems.append(f"missing: {name}")
+        except (OSError, ValueError) as e:  # a name too long, a NUL in it, a file this user cannot read
+            problems.append(f"cannot check {name!r}: {getattr(e, 'strerror', None) or e}")
             continue
-        sha, size = _sha(path)
         if (sha, size) != (want.get("sha256"), want.get("size")):
             problems.append(f"changed: {name} (sha256 {sha[:12]}, {size} bytes; manifest {str(want.get('sha256'))[:12]}, {want.get('size')} bytes)")
-    for path in sorted(bundle_dir.iterdir()):
-        if path.name != MANIFEST and path.name not in files:
-            problems.append(f"added: {path.name}")
+    try:
+        extra = sorted(path.name for path in bundle_dir.iterdir() if path.name != MANIFEST and path.name not in files)
+    except OSError as e:
+        extra = []
+        problems.append(f"{bundle_dir}: cannot list: {e.strerror}")
+    problems += [f"added: {name}" for name in extra]
     return problems
 
 

@@ -409,10 +409,20 @@ def _captain_present(state_dir: Path) -> bool:
     return read_captain(state_dir) is not None
 
 
+class ShownFormatter(logging.Formatter):
+    """guard.log is read in terminals (`tail -f`): a server's error or a reason in it has its
+    control and bidi characters shown as escapes (core.visible), as on every face."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from cockpit.core.visible import visible
+
+        return visible(super().format(record), newlines=True)
+
+
 def setup_logging(state_dir: Path, *, stderr: bool) -> None:
     """Plain lines to guard.log in the state dir (and stderr in the foreground). Never fails: a
     guard.log that cannot be written (a read-only or full disk) sends its lines to stderr."""
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+    fmt = ShownFormatter("%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s", "%Y-%m-%dT%H:%M:%S%z")
     root = logging.getLogger("cockpit")
     root.setLevel(logging.INFO)
     handlers: list[logging.Handler] = [LogFile(Path(state_dir) / LOG, stderr_too=stderr)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cockpit.core import events as ev
 from cockpit.core.readmodel import plural, trigger_label, trigger_names, with_names
+from cockpit.core.visible import visible
 
 __all__ = ["line", "plural", "say", "short_name"]
 
@@ -20,7 +21,12 @@ def short_name(name: str) -> str:
 
 
 def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
-    """One line: what happened, without the time (callers prefix it)."""
+    """One line: what happened, without the time (callers prefix it), with every control and
+    bidi character of what a person typed or a server sent shown as an escape (core.visible)."""
+    return visible(_said(record, plan))
+
+
+def _said(record: ev.Record, plan: ev.PlanLoaded | None) -> str:
     p = record.payload
     who = record.actor.user
     roles = plan.roles if plan else {}

@@ -18,6 +18,7 @@ from typing import Any
 from cockpit.core import events as ev
 from cockpit.core import postdeploy
 from cockpit.core.state import STATUS_WORDS, RolloutState, fold
+from cockpit.core.visible import visible
 from cockpit.narrate import line, say
 
 
@@ -243,8 +244,14 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
 # --- rendering ---------------------------------------------------------------------------------
 
 
+def _md(text: str) -> str:
+    """A block's text in Markdown: control and bidi characters shown as escapes (a note read in a
+    terminal or an editor cannot move the cursor or reverse a line)."""
+    return visible(text)
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _md(text.replace("\n", " ")).replace("|", "\\|")
 
 
 def to_markdown(d: Doc) -> str:
@@ -252,11 +259,11 @@ def to_markdown(d: Doc) -> str:
     for block in d.blocks:
         kind = block[0]
         if kind in ("h1", "h2", "h3"):
-            out += ["#" * int(kind[1]) + " " + block[1], ""]
+            out += ["#" * int(kind[1]) + " " + _md(block[1]), ""]
         elif kind == "p":
-            out += [block[1], ""]
+            out += [_md(block[1]), ""]
         elif kind == "ul":
-            out += [f"- {i}" for i in block[1]] + [""]
+            out += [f"- {_md(i)}" for i in block[1]] + [""]
         elif kind == "table":
             headers, rows = block[1], block[2]
             out.append("| " + " | ".join(_md_cell(h) for h in headers) + " |")
@@ -267,8 +274,9 @@ def to_markdown(d: Doc) -> str:
 
 
 def _inline(text: str) -> str:
-    """Markdown's **bold** and `code` in HTML, everything else escaped."""
-    s = html.escape(text)
+    """Markdown's **bold** and `code` in HTML, everything else escaped (control and bidi
+    characters as visible escapes, then HTML's)."""
+    s = html.escape(visible(text))
     s = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", s)
     return re.sub(r"`(.+?)`", r"<code>\1</code>", s)
 
@@ -296,7 +304,7 @@ figure { margin: 1em 0; page-break-inside: avoid; } figure svg { width: 100%; he
 
 def to_html(d: Doc, screens: list[str]) -> str:
     title = next((b[1] for b in d.blocks if b[0] == "h1"), "Rollout report")
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{html.escape(title)}</title>",
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{html.escape(visible(title))}</title>",
            f"<style>{CSS}</style></head><body>"]
     for block in d.blocks:
         kind = block[0]
@@ -315,7 +323,7 @@ def to_html(d: Doc, screens: list[str]) -> str:
         out.append("<h2>The cockpit's screen at each bundle</h2>")
         for path in screens:
             caption = f"{Path(path).parent.name}: {Path(path).name}"
-            out.append(f"<figure>{standalone_svg(Path(path).read_text())}<figcaption>{html.escape(caption)}</figcaption></figure>")
+            out.append(f"<figure>{standalone_svg(Path(path).read_text())}<figcaption>{html.escape(visible(caption))}</figcaption></figure>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from cockpit.core import rules
 from cockpit.core.state import STATUS_WORDS, RolloutState
+from cockpit.core.visible import visible
 from cockpit.narrate import line
 
 
@@ -92,7 +93,8 @@ def guard_line(doc: dict[str, Any]) -> str:
 
 def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard: dict | None = None,
                  seen: dict | None = None) -> list[str]:
-    """`seen`: headline_json's document (the headline and the sources' health), when the plan parses."""
+    """`seen`: headline_json's document (the headline and the sources' health), when the plan parses.
+    Every line with its control and bidi characters shown (a note cannot paint a status line)."""
     plan = state.plan
     doc = status_json(state, now, captain)
     out = [
@@ -138,7 +140,7 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
         out.append(post)
     out.append(f"journal  {doc['events']} events; latest:")
     out.extend(f"  {ln}" for ln in doc["last_events"])
-    return out
+    return [visible(ln) for ln in out]
 
 
 def _post_deployment(state: RolloutState, now: datetime) -> str:

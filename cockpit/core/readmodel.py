@@ -24,6 +24,7 @@ from cockpit.core.paging import kill_incident
 from cockpit.core.evaluation import CriterionView, Evaluation, GuardId
 from cockpit.core.state import RolloutState
 from cockpit.core.triggers import TriggerTrack, WindowVerdict, format_duration, format_value
+from cockpit.core.visible import visible_fields
 
 Role = Literal["ok", "warn", "breach", "alarm", "stale", "kill", "muted", "bold", "plain"]
 ROLES: tuple[str, ...] = ("ok", "warn", "breach", "alarm", "stale", "kill", "muted", "bold", "plain")
@@ -831,8 +832,8 @@ def _journaled(plan: Any, state: RolloutState, running: frozenset[str], say) -> 
     last, parts = _LAST
     if not (last and last[0] is plan and last[1] is state and last[2] == state.seq and last[3] == running
             and last[4] is say):
-        parts = (check_rows(plan, state, running), sign_off_rows(plan, state), timeline(state, say),
-                 checklist(plan, state))
+        parts = visible_fields((check_rows(plan, state, running), sign_off_rows(plan, state), timeline(state, say),
+                                checklist(plan, state)))
         _LAST[:] = [(plan, state, state.seq, running, say), parts]
     return parts
 
@@ -840,20 +841,22 @@ def _journaled(plan: Any, state: RolloutState, running: frozenset[str], say) -> 
 def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime, *,
                running: frozenset[str] = frozenset(), say=None, captain: bool = True) -> ReadModel:
     """Everything a face shows, from the plan, the journal's state, the guard's round and `now`.
-    `say(record, plan)` words timeline records (the wording module's); without it, their kind."""
-    rows = trigger_rows(plan, state, live, now)
-    head = headline(plan, state, live, now, rows)
-    guard = guard_health(state, live, now)
-    esc = escalation_rows(plan, state, now)
-    bud = budget_view(plan, state, live.budget if live else None)
+    `say(record, plan)` words timeline records (the wording module's); without it, their kind.
+    Every text in it (notes, reasons, names, servers' errors, the guard's host) has its control
+    and bidi characters shown as escapes (core.visible): no row can move a face's cursor."""
+    rows = visible_fields(trigger_rows(plan, state, live, now))
+    head = visible_fields(headline(plan, state, live, now, rows))
+    guard = visible_fields(guard_health(state, live, now))
+    esc = visible_fields(escalation_rows(plan, state, now))
+    bud = visible_fields(budget_view(plan, state, live.budget if live else None))
     checks, sign_offs, lines, todo = _journaled(plan, state, running, say or _kind)
     return ReadModel(
         headline=head,
         banner=banner(head, rows, todo if state.status in ('rolled_back', 'kill_unconfirmed', 'killing') else (), captain),
         badges=badges(rows, esc, bud, checks, todo, guard),
         triggers=rows,
-        gate=gate_view(plan, state, live),
-        soak=soak_view(plan, state, now),
+        gate=visible_fields(gate_view(plan, state, live)),
+        soak=soak_view(plan, state, now),  # numbers and a status word: nothing anyone typed
         budget=bud,
         escalation=esc,
         checks=checks,

@@ -27,6 +27,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Footer, Static
 
+from cockpit.core.visible import visible
 from cockpit.tui.palette import CockpitCommands
 from cockpit.tui.themes import DEFAULT, THEMES_DIR, load_themes
 
@@ -230,6 +231,13 @@ class CockpitApp(App):
         self._start()
         self._greet(loaded)
 
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """A toast says what the engine, a server or a person said: as text, never markup (a `[`
+        in a server's error is a bracket), with control and bidi characters shown (core.visible)."""
+        super().notify(visible(message, newlines=True), title=visible(title), severity=severity, timeout=timeout,
+                       markup=False)
+
     def _greet(self, loaded: Loaded) -> None:
         for warning in loaded.warnings:
             self.notify(warning, title="Journal", severity="warning", timeout=20)
@@ -259,7 +267,7 @@ class CockpitApp(App):
     def _frame(self) -> ComposeResult:
         """The same boxes, empty, and one line saying what is loading; the footer offers quit only."""
         yield Static(id="header")
-        yield Static(Text(f" {self.loading}…", "bold"), id="banner")
+        yield Static(Text(f" {visible(self.loading)}…", "bold"), id="banner")
         yield Static(id="tabs")
         with Horizontal(id="top"):
             for name in ("preflight", "phase"):

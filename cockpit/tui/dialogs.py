@@ -1,5 +1,8 @@
 """Modal dialogs: the confirmed kill switch, go/no-go, waiver, sign-off, note, quit and help.
 
+What a dialog shows from the plan, the journal or a server is text, never markup, with its
+control and bidi characters shown (core.visible): `text_label(...)`, `Text(visible(...))`.
+
 Dialogs collect input and return typed results; the app calls the engine. The gate dialog is
 the exception: it records each owner's decision as it is made (partial decisions persist).
 """
@@ -17,6 +20,18 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
+
+from cockpit.core.visible import visible
+
+
+def text_label(text: str, **kw) -> Label:
+    """A label of text that may come from the plan, the journal or a server: no markup, nothing hidden."""
+    return Label(visible(text), markup=False, **kw)
+
+
+def options(spec: list) -> list:
+    """A Select's (prompt, value) pairs with each prompt shown as text (an incident's reason, a role's title)."""
+    return [(Text(visible(str(prompt))), value) for prompt, value in spec]
 
 
 class Dialog(ModalScreen):
@@ -67,11 +82,11 @@ class KillDialog(Dialog):
         with Vertical(id="box"):
             yield Label("PULL THE KILL SWITCH", id="title")
             yield Static(
-                f"Sets {self.flag}=false at the gateway: the canary goes from {self.weight} % to 0 %, "
-                "and the cockpit reads the gateway back before it says so.",
-                classes="explain",
+                visible(f"Sets {self.flag}=false at the gateway: the canary goes from {self.weight} % to 0 %, "
+                        "and the cockpit reads the gateway back before it says so."),
+                classes="explain", markup=False,
             )
-            yield Label(f"Type the release version {self.version}, then Enter pulls it:")
+            yield text_label(f"Type the release version {self.version}, then Enter pulls it:")
             yield Input(placeholder="type the version here", id="confirm")
             yield Label("Reason (Tab here before Enter; journaled, sent to the channel):")
             yield Input(placeholder="optional: why (e.g. p95 regression on dashboards)", id="reason")
@@ -101,7 +116,7 @@ class KillDialog(Dialog):
         error = self.query_one("#error", Static)
         if typed != self.version:
             shown = f"'{typed}'" if typed else "an empty version"
-            error.update(Text(f"{shown} is not {self.version}: nothing was changed", "bold"))
+            error.update(Text(visible(f"{shown} is not {self.version}: nothing was changed"), "bold"))
             return
         self.dismiss(KillOrder(reason or "kill switch pulled from the cockpit"))
 
@@ -120,9 +135,9 @@ class GateDialog(Dialog):
     def compose(self) -> ComposeResult:
         v = self._view()
         spec = v.plan.phases[v.state.phase]
-        owners = [(v.plan.role_title(o), o) for o in spec.gate.owners]
+        owners = options([(v.plan.role_title(o), o) for o in spec.gate.owners])
         with Vertical(id="box"):
-            yield Label(f"GO / NO-GO: {spec.name} gate ({spec.weight} %)", id="title")
+            yield text_label(f"GO / NO-GO: {spec.name} gate ({spec.weight} %)", id="title")
             with VerticalScroll(id="gate-scroll"):
                 yield Static(self._summary(), id="summary")
             with Horizontal(classes="row"):
@@ -166,9 +181,9 @@ class GateDialog(Dialog):
         if gate.stopped:
             t.add_row("·", Text(f"stopped: {gate.stopped}", "bold"), "")
         for c in gate.criteria:
-            t.add_row(Text(c.mark, v.style(c.role)), c.name, Text(c.text if c.met is not None else "not evaluated yet", "dim"))
+            t.add_row(Text(c.mark, v.style(c.role)), Text(c.name), Text(c.text if c.met is not None else "not evaluated yet", "dim"))
         for m in gate.manual:
-            t.add_row("·", m, Text("attested by the owners", "dim"))
+            t.add_row("·", Text(m), Text("attested by the owners", "dim"))
         lines: list = [t, Text("")]
         for d in gate.decisions:
             when = f" at {d.at:%H:%M:%S}" if d.at else ""
@@ -198,12 +213,12 @@ class GateDialog(Dialog):
                 said += f"; next: {self._view().plan.role_title(waiting[0])}"
             else:
                 said += "; every owner has decided (Escape closes)"
-            error.update(Text(said, "bold"))
+            error.update(Text(visible(said), "bold"))
             self.query_one("#note", Input).value = ""
             self.query_one("#name", Input).value = ""
             self.query_one("#name", Input).focus()
         else:
-            error.update(Text("; ".join(outcome.reasons), "bold red"))
+            error.update(Text(visible("; ".join(outcome.reasons)), "bold red"))
         self.query_one("#summary", Static).update(self._summary())
 
 
@@ -225,11 +240,11 @@ class FormDialog(Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="box"):
-            yield Label(self.title_text, id="title")
+            yield text_label(self.title_text, id="title")
             for key, label, spec in self.fields:
-                yield Label(label)
+                yield text_label(label)
                 if isinstance(spec, list):
-                    yield Select(spec, value=spec[0][1], allow_blank=False, id=key)
+                    yield Select(options(spec), value=spec[0][1], allow_blank=False, id=key)
                 else:
                     yield Input(value=str(spec or ""), id=key)
             yield Static("", id="error")
@@ -252,7 +267,7 @@ class FormDialog(Dialog):
             values[key] = widget.value if not isinstance(widget, Input) else widget.value.strip()
         empty = [label for key, label, spec in self.fields if not isinstance(spec, list) and not values[key]]
         if empty:
-            self.query_one("#error", Static).update(Text(f"required: {empty[0]}", "bold red"))
+            self.query_one("#error", Static).update(Text(visible(f"required: {empty[0]}"), "bold red"))
             return
         self.dismiss(values)
 
@@ -271,8 +286,8 @@ class Confirm(Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="box"):
-            yield Label(self.title_text, id="title")
-            yield Static(self.message, classes="explain")
+            yield text_label(self.title_text, id="title")
+            yield Static(visible(self.message, newlines=True), classes="explain", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button(f"{self.yes} (y)", id="yes", variant="warning")

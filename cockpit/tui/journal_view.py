@@ -11,10 +11,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, RichLog
 
 from cockpit.core.readmodel import TimelineLine, timeline_role
+from cockpit.core.visible import visible
 
 
 def journal_lines(records, plan, say) -> list[TimelineLine]:
-    """Every record, newest first, in the operator's words."""
+    """Every record, newest first, in the operator's words (narrate.say shows what a person typed
+    or a server sent with its control and bidi characters as escapes)."""
     return [TimelineLine(r.ts, say(r, plan), timeline_role(r), r.kind) for r in reversed(records)]
 
 
@@ -59,8 +61,8 @@ class JournalScreen(ModalScreen):
         log.scroll_home(animate=False)
         self.shown = len(shown)
         what = f"{self.shown} of {len(self.lines)} events match {words!r}" if wanted else f"{len(self.lines)} events"
-        self.query_one("#journal-title", Label).update(
-            f"Journal, newest first: {what} · ↑↓ PgUp PgDn Home End scroll · / filter · Escape back"
+        self.query_one("#journal-title", Label).update(  # the filter as typed: text, not markup
+            Text(visible(f"Journal, newest first: {what} · ↑↓ PgUp PgDn Home End scroll · / filter · Escape back"))
         )
 
     def action_filter(self) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from functools import partial
 
+from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from cockpit.core.visible import visible
 
 
 class CockpitCommands(Provider):
@@ -15,7 +18,7 @@ class CockpitCommands(Provider):
                 yield action, label, help_text
         if app.check_action("run_checks", ()) is True:
             for check in app.engine.plan.preflight:  # re-run one check, not all of them
-                yield f"run_check('{check.id}')", f"Run preflight check: {check.name}", check.description
+                yield f"run_check('{check.id}')", visible(f"Run preflight check: {check.name}"), visible(check.description)
 
     async def discover(self) -> Hits:
         for action, label, help_text in self._actions():
@@ -23,7 +26,7 @@ class CockpitCommands(Provider):
 
     async def search(self, query: str) -> Hits:
         if query.lstrip().startswith("/approve"):
-            yield Hit(100, f"ChatOps: {query.strip()}", partial(self.app.check_chatops, query.strip()), help="check this approval line against the plan")
+            yield Hit(100, Text(visible(f"ChatOps: {query.strip()}")), partial(self.app.check_chatops, query.strip()), help="check this approval line against the plan")
             return
         matcher = self.matcher(query)
         for action, label, help_text in self._actions():

@@ -1,5 +1,9 @@
 """The cockpit's panes. Each lays out rows of the core's read model (View.model) and repaints only
-on change; no pane decides a rollout rule (state words, marks, thresholds and roles come built)."""
+on change; no pane decides a rollout rule (state words, marks, thresholds and roles come built).
+
+The read model's texts come with control and bidi characters shown (core.visible); what a pane
+reads from the plan or the state itself goes through `visible` here. Every cell is a Text, never
+a str: a str in a Rich table is markup, and a `[` in a server's error is a bracket."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from textual.widget import _RenderCache
 from textual.widgets import Static
 
 from cockpit.core.readmodel import FAIL, PASS, WAIT
+from cockpit.core.visible import visible
 from cockpit.tui.view import DOT, View, bar, duration, hhmm, sparkline
 
 
@@ -223,9 +228,9 @@ class HeaderBar(Pane):
         r = plan.release
         narrow = self.size.width < 100
         top = Text.assemble(
-            (f" {r.name} {r.version} ", "bold"),
-            (f" {r.environment}/{r.region}", ""),
-            (f" {r.data_residency}" if r.data_residency else "", v.colors.muted),
+            (visible(f" {r.name} {r.version} "), "bold"),
+            (visible(f" {r.environment}/{r.region}"), ""),
+            (visible(f" {r.data_residency}") if r.data_residency else "", v.colors.muted),
             no_wrap=True,
             overflow="ellipsis",
         )
@@ -234,13 +239,13 @@ class HeaderBar(Pane):
         elif v.observer:
             badge = (" OBSERVER read-only ", "bold reverse")
         else:
-            badge = (" CAPTAIN " if narrow else f" CAPTAIN {v.who} ", "bold reverse")
+            badge = (" CAPTAIN " if narrow else visible(f" CAPTAIN {v.who} "), "bold reverse")
         right = Text.assemble(badge, (f" {v.now:%H:%M:%S}Z ", "bold"), no_wrap=True)
         line1 = Spread(top, right)
 
         if s.phase is not None:
             spec = plan.phases[s.phase]
-            where = f" {spec.name} ({s.phase + 1}/{len(plan.phases)})"
+            where = visible(f" {spec.name} ({s.phase + 1}/{len(plan.phases)})")
         else:
             where = " Preflight" if s.status == "preflight" else " Starting"
         left = Text.assemble((where, "bold"), ("  canary ", ""), (f"{s.weight} %", "bold"))
@@ -257,7 +262,7 @@ class HeaderBar(Pane):
                 else:
                     age = f" {duration((v.now - h.since).total_seconds())}" if h.since else ""
                     word, style = f"DOWN{age}", f"bold {v.colors.breach}"
-                health.append(f"  {name} ", "")
+                health.append(visible(f"  {name} "), "")
                 health.append(f"{DOT} {word}".rstrip(), style)
         g = v.model.guard
         if g.guarded:
@@ -310,13 +315,13 @@ class PreflightPane(Pane):
         t.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         for row in m.checks:
             style = v.style(row.role)
-            t.add_row(Text(row.mark, style), row.name, Text(row.word, style), Text(row.at, v.colors.muted), row.detail)
+            t.add_row(Text(row.mark, style), Text(row.name), Text(row.word, style), Text(row.at, v.colors.muted), Text(row.detail))
         signed = sum(1 for r in m.sign_offs if r.word == "signed")
         t.add_row("", "", "", "", "")
         t.add_row("", Text(f"Sign-offs {signed}/{len(m.sign_offs)}", "bold"), "", "", "")
         for row in m.sign_offs:
             style = v.style(row.role)
-            t.add_row(Text(row.mark, style), row.title, Text(row.word, style), Text(row.at, v.colors.muted), row.name)
+            t.add_row(Text(row.mark, style), Text(row.title), Text(row.word, style), Text(row.at, v.colors.muted), Text(row.name))
         return t
 
 
@@ -388,7 +393,8 @@ class PhasePane(Pane):
         t = Table.grid(padding=(0, 1), expand=True)  # the reason wraps indented, under itself
         t.add_column(no_wrap=True)
         t.add_column(ratio=1)
-        t.add_row(Text(f" {head}", style), Text(with_names(rest, names), v.colors.muted if k.result and k.result.confirmed else style))
+        t.add_row(Text(f" {head}", style),
+                  Text(visible(with_names(rest, names)), v.colors.muted if k.result and k.result.confirmed else style))
         return t
 
     def _checklist(self, v: View) -> Table:
@@ -422,7 +428,7 @@ class PhasePane(Pane):
             style = v.style(roles[r.state])
             mark = PASS if r.state == "done" else (FAIL if r.state == "overdue" else WAIT)
             when = f"done {r.done_at:%m-%d %H:%M} ({r.done_by})" if r.done_at else f"{r.word} · due {r.due_at:%m-%d %H:%M}Z"
-            t.add_row(Text(f" {mark}", style), Text(r.name), Text(when, style))
+            t.add_row(Text(f" {mark}", style), Text(visible(r.name)), Text(visible(when), style))
         return t
 
     def _triggers(self, v: View) -> Table:
@@ -439,7 +445,7 @@ class PhasePane(Pane):
             t.add_column("trend", no_wrap=True, width=10)
         for r in rows:
             style = v.style(r.role)
-            cells = [Text(r.mark, style), r.name, Text(r.value, style), r.limit, Text(r.pending, style)]
+            cells = [Text(r.mark, style), Text(r.name), Text(r.value, style), Text(r.limit), Text(r.pending, style)]
             if wide:
                 cells.append(sparkline(r.history, 10, r.threshold, over=f"bold {v.colors.breach}", under=v.colors.muted))
             t.add_row(*cells)
@@ -478,12 +484,12 @@ class BudgetPane(Pane):
         t.add_column("now", justify="right", no_wrap=True)
         t.add_column("month-end", justify="right", no_wrap=True)
         for r in b.rows:
-            t.add_row(r.name, r.spent, r.pct, r.projected)
+            t.add_row(Text(r.name), Text(r.spent), Text(r.pct), Text(r.projected))
         if b.total is None:
             t.add_row(Text(b.next_alert, v.colors.muted), "", "", "")
             return t
         style = v.style(b.role)
-        t.add_row(Text("Total", "bold"), b.total.spent, b.total.pct, Text(b.total.projected, style))
+        t.add_row(Text("Total", "bold"), Text(b.total.spent), Text(b.total.pct), Text(b.total.projected, style))
         margin = Text.assemble(("Safety margin ", "bold"), (b.margin, style))
         alert = Text(b.next_alert, v.style(b.next_role))
         foot = Text(f"alerts raised: {b.raised}", v.colors.muted, no_wrap=True, overflow="ellipsis")
