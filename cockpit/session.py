@@ -31,9 +31,10 @@ def identity(role: str) -> Actor:
     return Actor(user=getpass.getuser(), host=socket.gethostname().split(".")[0], role=role)
 
 
-def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None, warn=None) -> Engine:
+def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None, warn=None, salvage: bool = False) -> Engine:
     """A writable engine with the gateway, the check runner and the metrics source. `warn(line)`
-    says what the captain must know (default: stderr; a screen loading in a thread collects it)."""
+    says what the captain must know (default: stderr; a screen loading in a thread collects it).
+    `salvage`: open a journal that does not verify all the same (the guard: see Journal)."""
     from cockpit.adapters import checks
     from cockpit.adapters.factory import build_gateway
 
@@ -42,7 +43,7 @@ def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None, warn=N
     metrics = build_metrics(plan)
     runner = checks.runner(clock=clock, base_dir=Path(config).resolve().parent, metrics=metrics)
     gateway = build_gateway(plan, plan.kill_switch.gateway)
-    journal = Journal(state_dir)
+    journal = Journal(state_dir, salvage=salvage)
     if journal.quarantined:
         line = f"journal: torn tail quarantined: {journal.quarantined}"
         if warn is not None:
@@ -89,7 +90,14 @@ def _journaled_plan(journal: Journal) -> Plan | None:
 
 def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
     """The guard's engine: the captain's adapters, on the plan the journal already runs."""
-    engine = captain_engine(plan, config, actor)
+    engine = captain_engine(plan, config, actor, salvage=True)
+    if engine.journal.broken:  # the guard guards whatever the journal holds; its events wait aside
+        import logging
+
+        logging.getLogger("cockpit.journal").error(
+            "JOURNAL BROKEN: %s: guarding all the same, on the %d events that still read; nothing more is "
+            "journaled (what the guard does is kept in unjournaled.jsonl)", engine.journal.broken,
+            len(engine.journal.records))
     journaled = engine.state.plan
     if journaled is None:
         raise SessionError(f"{engine.journal.path}: no plan journaled yet; the captain starts it with `cockpit run`")
