@@ -81,6 +81,7 @@ class Problem:
     line: int  # 1-based
     reason: str  # "torn", "garbage", "edited", "reordered", "deleted", "invalid", or a head problem
     detail: str
+    lines: int = 1  # how many lines it spans from `line` (a garbage tail: all of them)
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}: {self.detail}"
@@ -244,7 +245,8 @@ def _survey(scan: Scan, lines: list[bytes], i: int, first_line: int, top: int, l
         n = len(lines) - end
         problems.append(Problem(first_line + end, "garbage",
                                 f"{n} line{'s' if n > 1 else ''} at the end ({size} bytes) "
-                                f"{'are' if n > 1 else 'is'} not a journal record ({_why_not(lines[end])})"))
+                                f"{'are' if n > 1 else 'is'} not a journal record ({_why_not(lines[end])})",
+                                n + bool(tail)))
     elif tail:
         problems.append(Problem(first_line + len(lines), "torn", f"{len(tail)} bytes without a line end"))
 
