@@ -373,6 +373,13 @@ def _ignore_file_size_signal() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except ValueError as e:  # a path no file system takes (a NUL byte)
+        raise JournalError(f"{path}: {e}") from None
+
+
 def _refusal(path: Path, problems: list[Problem]) -> str:
     more = f"; and {len(problems) - 1} more problems after it" if len(problems) > 1 else ""
     return f"{path}: {problems[0]}{more} (run `cockpit verify`)"
@@ -420,6 +427,8 @@ class Journal:
                                              "taking the journal's append lock")
             except StateDirError as e:
                 raise JournalError(str(e)) from None
+            except ValueError as e:  # a path no file system takes (a NUL byte)
+                raise JournalError(f"{self.state_dir}: {e}") from None
             with self._locked():
                 try:
                     self._load()
@@ -434,7 +443,7 @@ class Journal:
                     self._journal_kept()
                 except JournalError as e:
                     self.write_error = str(e)  # reading works; the next append tries again
-        elif self.path.exists():
+        elif _exists(self.path):
             head = _head_before_reading(self.state_dir)
             self._load()
             self._check_head(fix=False, head=head)
@@ -463,6 +472,8 @@ class Journal:
             return b""
         except OSError as e:
             raise JournalError(str(explain(self.path, e, "reading the journal"))) from None
+        except ValueError as e:  # a path no file system takes (a NUL byte)
+            raise JournalError(f"{self.path}: {e}") from None
 
     def _load(self) -> None:
         data = self._read()

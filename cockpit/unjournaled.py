@@ -70,7 +70,7 @@ def read_kept(state_dir: Path) -> tuple[list[KeptEvent], int]:
             envelope = {"hash": "", "v": 1, "seq": 1, "prev": "", **{k: doc[k] for k in ("ts", "actor", "kind", "payload")}}
             record = parse_record(msgspec.json.encode(envelope))
             kept.append(KeptEvent(record.ts, record.actor, record.payload, str(doc.get("error", ""))))
-        except (ValueError, KeyError, TypeError, RecordError):
+        except (ValueError, KeyError, TypeError, RecordError, RecursionError):  # not JSON, not an event, too deep
             bad += 1
     return kept, bad
 
