@@ -244,6 +244,8 @@ def _engine(plan, state_dir, role: str, *, metrics: bool = False, journal=None):
     try:
         engine.ensure_plan()
     except (EngineError, JournalError) as e:
+        if journal.broken and engine.state.plan is None:  # its plan line does not read: the kill goes on
+            return engine                                 # with the config's plan (its kill switch)
         journal.close()
         raise Refused(f"refused: {state_dir}: {e}", "nothing was changed") from None
     return engine

@@ -100,6 +100,8 @@ def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
             len(engine.journal.records))
     journaled = engine.state.plan
     if journaled is None:
+        if engine.journal.broken:  # its plan line does not read: the config's plan is all there is to guard
+            return engine
         raise SessionError(f"{engine.journal.path}: no plan journaled yet; the captain starts it with `cockpit run`")
     if journaled.digest != _digest(plan):
         raise SessionError(

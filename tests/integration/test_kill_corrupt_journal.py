@@ -37,6 +37,11 @@ def bad_byte(state_dir: Path, lines: list[bytes]) -> str:
     return "line 20: invalid: not UTF-8: byte 0xff at column "
 
 
+def bad_byte_in_the_plan(state_dir: Path, lines: list[bytes]) -> str:
+    lines[0] = lines[0].replace(b'"host":"', b'"host":"r\xffot', 1)  # the line the plan is journaled in
+    return "line 1: invalid: not UTF-8: byte 0xff at column "
+
+
 def garbage_tail(state_dir: Path, lines: list[bytes]) -> str:
     lines.append(b"GET /healthz 200 (another writer's log line)\n")
     return f"line {len(lines)}: garbage: 1 line at the end (45 bytes) is not a journal record"
@@ -49,7 +54,7 @@ def head_gone_tail_cut(state_dir: Path, lines: list[bytes]) -> str:
 
 
 CORRUPTIONS = [bad_byte, garbage_tail, head_gone_tail_cut]
-BROKEN = {bad_byte: True, garbage_tail: False, head_gone_tail_cut: True}  # does the journal still take appends?
+BROKEN = {bad_byte: True, bad_byte_in_the_plan: True, garbage_tail: False, head_gone_tail_cut: True}  # does the journal still take appends?
 
 
 def corrupt(state_dir: Path, corruption) -> tuple[str, list[tuple[int, str]]]:
@@ -63,6 +68,8 @@ def corrupt(state_dir: Path, corruption) -> tuple[str, list[tuple[int, str]]]:
     path.write_bytes(b"".join(lines))
     if corruption is bad_byte:
         before = [e for e in before if e[0] != 20]
+    elif corruption is bad_byte_in_the_plan:
+        before = before[1:]
     elif corruption is head_gone_tail_cut:
         before = before[:-3]
     return says, before
@@ -86,7 +93,7 @@ def verified_naming(state_dir: Path, says: str) -> None:
     assert "status   LIVE" in status.stdout  # the events after a bad line still count: not PREFLIGHT
 
 
-@pytest.mark.parametrize("corruption", CORRUPTIONS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("corruption", CORRUPTIONS + [bad_byte_in_the_plan], ids=lambda c: c.__name__)
 def test_cockpit_kill_on_a_corrupt_journal_takes_the_canary_to_0_at_haproxy(tmp_path, haproxy, corruption):
     from tests.integration.haproxy import BACKEND
     from tests.integration.test_cli_traffic import rollout_config
