@@ -101,6 +101,9 @@ def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
     journaled = engine.state.plan
     if journaled is None:
         if engine.journal.broken:  # its plan line does not read: the config's plan is all there is to guard
+            from cockpit.engine import plan_snapshot
+
+            engine.state.plan = plan_snapshot(plan)
             return engine
         raise SessionError(f"{engine.journal.path}: no plan journaled yet; the captain starts it with `cockpit run`")
     if journaled.digest != _digest(plan):

@@ -127,7 +127,7 @@ def test_cockpit_kill_on_a_corrupt_journal_takes_the_canary_to_0_at_haproxy(tmp_
     assert set(acknowledged) <= set(still_read(state_dir))
 
 
-@pytest.mark.parametrize("corruption", CORRUPTIONS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("corruption", CORRUPTIONS + [bad_byte_in_the_plan], ids=lambda c: c.__name__)
 def test_a_running_guard_on_a_corrupt_journal_kills_within_a_poll_of_the_due_time(tmp_path, haproxy, corruption):
     now = time.time()
     bad_at = now + 30
