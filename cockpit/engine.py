@@ -868,9 +868,9 @@ class Engine:
         if refused := self._guard():
             return refused
         if reasons := rules.kill_refusals(self.state):
-            # A journal that does not verify may have lost the start: "not started" is then a
-            # guess, and a needless kill costs nothing. A completed rollout stays refused.
-            if not (getattr(self.journal, "broken", None) and self.state.status == "preflight"):
+            # A journal that does not verify may have lost the start or the plan: "not started" is
+            # then a guess, and a needless kill costs nothing. A completed rollout stays refused.
+            if not (getattr(self.journal, "broken", None) and self.state.status != "completed"):
                 return Outcome.refused(reasons)
         if not reason.strip():
             return Outcome.refused(["the kill switch needs a reason"])

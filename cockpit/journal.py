@@ -3,6 +3,11 @@
 A line is `{"hash":"<sha256 of the rest>",<the rest>}`: the hash covers the bytes of the
 line without its own hash field, and the rest carries the previous line's hash, so an
 edited, deleted, reordered or torn line breaks the chain at a line we can name.
+
+It is read two ways. Strictly, for `verify` and for every command but the kill: the intact
+events up to the first problem, and every problem named by line. Tolerantly, for the kill and
+the guard (`Journal(..., salvage=True)`): every line that still reads as a record, before and
+after a bad one, so one bad byte in line 20 of 100 cannot make a live rollout read as not started.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ import fcntl
 import gc
 import getpass
 import hashlib
-import json
+import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -28,7 +34,7 @@ from cockpit.core.events import (
     GENESIS, Actor, Payload, Record, RecordError, TornTailQuarantined, make_record, parse_record,
 )
 from cockpit.lease import HolderLock, holder
-from cockpit.journal_head import HEAD, Head, HeadUnreadable, compare, read_head, write_head
+from cockpit.journal_head import HEAD, HEADED, Head, HeadUnreadable, compare, read_head, write_head
 from cockpit.statedir import LOCK_MODE, SHARED_MODE, StateDirError, explain, make_dir, open_file
 from cockpit.unjournaled import ASIDE, clear, keep, read_kept, write_late
 
@@ -38,6 +44,11 @@ _PREFIX = b'{"hash":"'
 _BODY_AT = len(_PREFIX) + 64 + 2  # after `{"hash":"<64 hex>",`
 _NO_HASH = b'{"hash":"",'  # how a record with hash="" starts when encoded (hash is its first field)
 _ENCODE = msgspec.json.Encoder().encode
+_ENVELOPE = re.compile(rb'\{"hash":"([0-9a-f]{64})","v":\d{1,9},"seq":(\d{1,18}),')  # as the journal writes one
+TAIL = ("torn", "garbage")  # problems at the journal's end that the next append moves aside
+REFUSED = ("truncated", "rehashed", "head unreadable", "head missing")  # head problems nothing writes past
+
+log = logging.getLogger("cockpit.journal")
 
 
 class JournalError(Exception):
@@ -68,8 +79,9 @@ def _invalid(e: RecordError) -> str:
 @dataclass
 class Problem:
     line: int  # 1-based
-    reason: str  # "torn", "edited", "reordered", "deleted", "invalid"
+    reason: str  # "torn", "garbage", "edited", "reordered", "deleted", "invalid", or a head problem
     detail: str
+    lines: int = 1  # how many lines it spans from `line` (a garbage tail: all of them)
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}: {self.detail}"
@@ -77,42 +89,52 @@ class Problem:
 
 @dataclass
 class Scan:
-    """What reading a journal file found: the good records, and the first problem if any."""
+    """What reading a journal file found: the intact events up to the first problem, every
+    problem by line, and the events past the first problem that still read."""
 
-    records: list[Record] = field(default_factory=list)
-    good_bytes: int = 0  # offset just past the last good line
-    problem: Problem | None = None
+    records: list[Record] = field(default_factory=list)  # the intact events, up to the first problem
+    good_bytes: int = 0  # offset just past the last intact line
+    problems: list[Problem] = field(default_factory=list)  # every problem, in line order
+    later: list[Record] = field(default_factory=list)  # past the first problem: lines that read, each hash its own
+    claims: dict[int, str] = field(default_factory=dict)  # seq -> hash, as every line past the first problem says
+    lines: int = 0  # complete lines
     head: Problem | None = None  # the journal's end against the head record (verify only)
 
+    @property
+    def problem(self) -> Problem | None:
+        """The first problem: where the intact events end."""
+        return self.problems[0] if self.problems else None
 
-def _check_line(raw: bytes, lineno: int, prev_hash: str, expect_seq: int) -> tuple[Record | None, Problem | None]:
-    try:
-        record = parse_record(raw)
-    except RecordError as e:
-        return None, Problem(lineno, "invalid", _invalid(e))
-    if not raw.startswith(_PREFIX) or _hash(b"{" + raw[_BODY_AT:]) != record.hash:
-        return None, Problem(lineno, "edited", f"seq {record.seq}: its hash does not match its content")
-    if record.seq != expect_seq:
-        reason = "reordered" if record.seq < expect_seq else "deleted"
-        detail = f"expected seq {expect_seq}, found seq {record.seq}"
-        if reason == "deleted":
-            detail += f" (lines with seq {expect_seq}..{record.seq - 1} are missing or moved)"
-        return None, Problem(lineno, reason, detail)
-    if record.prev != prev_hash:
-        return None, Problem(lineno, "edited", f"seq {record.seq}: prev does not match the hash of line {lineno - 1}")
-    return record, None
+    @property
+    def tail_only(self) -> bool:
+        """Intact but for a dead writer's fragment or another writer's junk at the end."""
+        return not self.problems or (len(self.problems) == 1 and self.problems[0].reason in TAIL)
+
+    @property
+    def salvaged(self) -> list[Record]:
+        """Every line that still reads as a record, in seq order, each seq once: what the kill
+        and the guard act on when the chain is broken."""
+        if not self.later:
+            return self.records
+        return sorted(self.records + self.later, key=lambda r: r.seq)
+
+    def hashes(self) -> dict[int, str]:
+        """seq -> hash of every event the file holds or names (for the comparison with the head)."""
+        return {**self.claims, **{r.seq: r.hash for r in self.salvaged}}
 
 
 def scan_bytes(data: bytes, *, start_seq: int = 1, prev_hash: str = GENESIS, first_line: int = 1) -> Scan:
-    """Check every line; stop at the first problem. An unterminated last line is torn.
+    """Check every line. An unterminated last line is torn; complete lines at the end that are
+    not records are garbage (both: the next append moves them aside).
 
-    The happy path is one validation and one hash per line; the reasons are worked out
-    (by `_check_line`) only for the first line that fails.
+    The happy path is one validation and one hash per line; from the first line that fails,
+    `_survey` names every problem after it and keeps every line that still reads.
     """
     scan = Scan()
     records = scan.records
     lines = data.split(b"\n")
     tail = lines.pop()  # what follows the last line end: b"" unless the last write was torn
+    scan.lines = len(lines)
     seq, offset, sha256, parse = start_seq, 0, hashlib.sha256, parse_record
     paused = gc.isenabled()
     if paused:
@@ -130,7 +152,7 @@ def scan_bytes(data: bytes, *, start_seq: int = 1, prev_hash: str = GENESIS, fir
                 or not raw.startswith(_PREFIX)
                 or sha256(b"{" + raw[_BODY_AT:]).hexdigest() != record.hash
             ):
-                scan.problem = _diagnose(lines, i, first_line + i, prev_hash, seq, tail)
+                _survey(scan, lines, i, first_line, seq - 1, prev_hash, tail)
                 break
             records.append(record)
             prev_hash = record.hash
@@ -138,7 +160,7 @@ def scan_bytes(data: bytes, *, start_seq: int = 1, prev_hash: str = GENESIS, fir
             offset += len(raw) + 1
         else:
             if tail:
-                scan.problem = Problem(first_line + len(lines), "torn", f"{len(tail)} bytes without a line end")
+                scan.problems.append(Problem(first_line + len(lines), "torn", f"{len(tail)} bytes without a line end"))
     finally:
         if paused:
             gc.freeze()  # the records live as long as the process: later collections need not scan them
@@ -147,53 +169,133 @@ def scan_bytes(data: bytes, *, start_seq: int = 1, prev_hash: str = GENESIS, fir
     return scan
 
 
-def _diagnose(lines: list[bytes], i: int, lineno: int, prev_hash: str, seq: int, tail: bytes) -> Problem:
-    raw = lines[i]
-    _, problem = _check_line(raw, lineno, prev_hash, seq)
-    last = i == len(lines) - 1 and not tail
-    if problem.reason == "invalid" and last and not _is_json(raw):
-        return Problem(lineno, "torn", "the last line is not complete JSON")  # a crash mid-write, not tampering
-    if problem.reason == "deleted":
-        return _moved_or_deleted(b"\n".join(lines[i + 1 :]), problem, seq)
-    return problem
+def _survey(scan: Scan, lines: list[bytes], i: int, first_line: int, top: int, link: str, tail: bytes) -> None:
+    """From line i (the first that fails) to the end: every problem, named by line, and every line
+    that still reads. `top` is the last seq in order, `link` the hash the next line's prev must be.
 
+    A line that cannot be read keeps the seq and hash its envelope claims (when that much is
+    intact), so the lines after it still chain to it: one bad line is one problem, not a cascade.
+    Lines after an unreadable line that claims nothing may take the seqs it may have held."""
+    intact = top  # the seqs up to here are the intact lines' (or an earlier read's)
+    end = len(lines)
+    while end > i and _junk(lines[end - 1]):
+        end -= 1  # complete lines at the end that are not records: another writer's junk
+    problems, later, claims = scan.problems, scan.later, scan.claims
+    unknown = 0  # lines since `top` that held no seq we could read
+    taken: set[int] = set()  # seqs past the intact ones that a line already holds
+    named: set[int] = set()  # lines a "reordered" problem already names
+    where: dict[int, int] | None = None  # seq -> index of the first line from i that claims it
 
-def _moved_or_deleted(rest: bytes, problem: Problem, expected: int) -> Problem:
-    """A seq gap is a reorder when the missing seq turns up further down, else a deletion."""
-    for k, raw in enumerate(rest.splitlines(), start=problem.line + 1):
-        try:
-            seq = json.loads(raw).get("seq")
-        except (ValueError, AttributeError):
-            continue
-        if seq == expected:
-            return Problem(problem.line, "reordered", f"expected seq {expected} here; it stands at line {k}")
-    return problem
-
-
-def _is_json(raw: bytes) -> bool:
-    try:
-        json.loads(raw)
-        return True
-    except ValueError:
+    def advance(seq: int, digest: str) -> bool:
+        nonlocal top, link, unknown
+        if top < seq <= top + 1 + unknown:
+            top, link, unknown = seq, digest, 0
+            return True
         return False
+
+    for k in range(i, end):
+        raw, lineno = lines[k], first_line + k
+        try:
+            record = parse_record(raw)
+        except RecordError as e:
+            problems.append(Problem(lineno, "invalid", _invalid(e)))
+            claim = _claim(raw)
+            if claim is not None:
+                claims.setdefault(*claim)
+            if claim is None or not advance(*claim):
+                unknown += 1
+            continue
+        seq = record.seq
+        if not raw.startswith(_PREFIX) or _hash(b"{" + raw[_BODY_AT:]) != record.hash:
+            problems.append(Problem(lineno, "edited", f"seq {seq}: its hash does not match its content"))
+            claims.setdefault(seq, record.hash)
+            if not advance(seq, record.hash):
+                unknown += 1
+            continue
+        if seq <= top:  # out of order: moved or copied here
+            if k not in named:
+                problems.append(Problem(lineno, "reordered", f"expected seq {top + 1}, found seq {seq}"))
+            if seq > intact and seq not in taken:  # a seq no line before it holds: it still reads
+                taken.add(seq)
+                later.append(record)
+            continue
+        if seq == top + 1:
+            if record.prev != link:
+                problems.append(Problem(lineno, "edited", f"seq {seq}: prev does not match the hash of line {lineno - 1}"))
+        elif seq > top + 1 + unknown:
+            want = top + 1 + unknown
+            if where is None:
+                where = {}
+                for j in range(i, len(lines)):
+                    if (c := _claim(lines[j])) is not None:
+                        where.setdefault(c[0], j)
+            at = where.get(want, -1)
+            if at > k:
+                named.add(at)
+                problems.append(Problem(lineno, "reordered", f"expected seq {want} here; it stands at line {first_line + at}"))
+            else:
+                problems.append(Problem(lineno, "deleted", f"expected seq {want}, found seq {seq} "
+                                                           f"(lines with seq {want}..{seq - 1} are missing or moved)"))
+        top, link, unknown = seq, record.hash, 0
+        taken.add(seq)
+        later.append(record)
+        claims[seq] = record.hash
+    if end < len(lines):
+        size = sum(len(raw) + 1 for raw in lines[end:]) + len(tail)
+        n = len(lines) - end
+        problems.append(Problem(first_line + end, "garbage",
+                                f"{n} line{'s' if n > 1 else ''} at the end ({size} bytes) "
+                                f"{'are' if n > 1 else 'is'} not a journal record ({_why_not(lines[end])})",
+                                n + bool(tail)))
+    elif tail:
+        problems.append(Problem(first_line + len(lines), "torn", f"{len(tail)} bytes without a line end"))
+
+
+def _claim(raw: bytes) -> tuple[int, str] | None:
+    """The seq and hash a line's envelope claims, when that much of it is as the journal writes it."""
+    m = _ENVELOPE.match(raw)
+    return (int(m.group(2)), m.group(1).decode()) if m else None
+
+
+def _junk(raw: bytes) -> bool:
+    """A complete line that is no record: not one this version reads, nor a whole line with its own
+    hash (a newer version's event: a problem in the chain, not junk to move aside)."""
+    try:
+        parse_record(raw)
+        return False
+    except RecordError:
+        pass
+    return not (raw.startswith(_PREFIX) and raw[_BODY_AT - 2:_BODY_AT] == b'",'
+                and _hash(b"{" + raw[_BODY_AT:]).encode() == raw[len(_PREFIX):_BODY_AT - 2])
+
+
+def _why_not(raw: bytes) -> str:
+    try:
+        parse_record(raw)
+    except RecordError as e:
+        return _invalid(e)
+    return "a record"
 
 
 def verify(state_dir: Path) -> Scan:
     """Check the whole chain of a state dir's journal, and its end against the head record,
-    without changing anything."""
-    path = Path(state_dir) / JOURNAL
-    head = _head_before_reading(Path(state_dir))
+    without changing anything: every problem, named by line."""
+    state_dir = Path(state_dir)
+    path = state_dir / JOURNAL
+    head = _head_before_reading(state_dir)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        if not Path(state_dir).is_dir():
+        if not state_dir.is_dir():
             raise JournalError(f"{state_dir}: no state dir here") from None
         raise JournalError(f"{path}: no journal here") from None
     except OSError as e:
         raise JournalError(str(explain(path, e, "reading the journal"))) from None
+    except ValueError as e:  # a path no file system takes (a NUL byte)
+        raise JournalError(f"{path}: {e}") from None
     scan = scan_bytes(data)
-    if scan.problem is None or scan.problem.reason == "torn":
-        scan.head = head_problem(Path(state_dir), scan.records, head)
+    hashes = scan.hashes() if scan.later or scan.claims else None
+    scan.head = head_problem(state_dir, scan.salvaged, head, hashes=hashes, lines=scan.lines)
     return scan
 
 
@@ -210,18 +312,32 @@ def _head_before_reading(state_dir: Path):
 _READ_NOW = object()
 
 
-def head_problem(state_dir: Path, records: list[Record], head=_READ_NOW) -> Problem | None:
-    """The journal's end against the head record (None when they agree or there is none).
-    `head`: as read before the journal was (see _head_before_reading); read now by default."""
+def head_problem(state_dir: Path, records: list[Record], head=_READ_NOW, *, hashes: dict[int, str] | None = None,
+                 lines: int | None = None) -> Problem | None:
+    """The journal's end against the head record (None when they agree, or when there is none and
+    never was). `records`: seq 1, 2, ... in order, unless `hashes` (seq -> hash of every event the
+    file holds or names) says what it holds; `lines`: how many the file has. `head`: as read before
+    the journal was (see _head_before_reading)."""
     if head is _READ_NOW:
         head = _head_before_reading(state_dir)
+    lines = len(records) if lines is None else lines
     if isinstance(head, HeadUnreadable):
-        return Problem(len(records), "head unreadable", str(head))
-    found = compare(head, [r.hash for r in records])
+        return Problem(lines, "head unreadable", str(head))
+    if head is None:
+        headed = next((r for r in records if r.v >= HEADED), None)
+        if headed is None:
+            return None  # a journal from before head records
+        return Problem(lines + 1, "head missing", f"{HEAD} is gone, but event {headed.seq} was written by a journal "
+                                                  "that keeps one: lines cut off the journal's end cannot be ruled out")
+    if hashes is not None:
+        found = compare(head, max(hashes, default=0), hashes.get)
+    else:
+        found = compare(head, records[-1].seq if records else 0,
+                        lambda seq: records[seq - 1].hash if 0 < seq <= len(records) else None)
     if found is None:
         return None
     reason, detail = found
-    line = {"truncated": len(records) + 1, "rehashed": head.seq}.get(reason, head.seq + 1)
+    line = {"truncated": lines + 1, "rehashed": head.seq}.get(reason, head.seq + 1)
     return Problem(line, reason, detail)
 
 
@@ -230,7 +346,7 @@ def writer_busy(state_dir: Path) -> bool:
     lock is free, or cannot be opened (a watcher outside the group cannot tell)."""
     try:
         fd = os.open(Path(state_dir) / APPEND_LOCK, os.O_RDONLY)
-    except OSError:
+    except (OSError, ValueError):
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -257,33 +373,51 @@ def _ignore_file_size_signal() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except ValueError as e:  # a path no file system takes (a NUL byte)
+        raise JournalError(f"{path}: {e}") from None
+
+
+def _refusal(path: Path, problems: list[Problem]) -> str:
+    more = f"; and {len(problems) - 1} more problems after it" if len(problems) > 1 else ""
+    return f"{path}: {problems[0]}{more} (run `cockpit verify`)"
+
+
 class Journal:
     """One state dir's journal. Writers serialise on a file lock; readers never lock.
 
     Open it writable (captain, headless commands) or read-only (observer). A writable open,
-    and every append, first moves a torn final line (a writer that died mid-append) to a side
-    file and journals that it did (`quarantined` says so), then journals any events kept
-    aside while the journal could not be written (`unjournaled`). Every open compares the
-    journal's end with the head record: a cut-off or re-hashed tail is refused by name.
+    and every append, first moves a torn final line (a writer that died mid-append) or junk
+    lines another writer left at the end to a side file and journals that it did
+    (`quarantined` says so), then journals any events kept aside while the journal could not
+    be written (`unjournaled`). Every open compares the journal's end with the head record: a
+    cut-off or re-hashed tail, or a head gone from a journal that kept one, is refused by name.
     """
 
     def __init__(self, state_dir: Path, *, readonly: bool = False, actor: Actor | None = None, salvage: bool = False):
-        """`salvage`: a journal whose chain or head does not verify opens all the same, with its
-        intact events and no writes (`broken` says why): the kill needs a state to act on and a
-        lock to keep its events aside under; nothing else may use it."""
+        """`salvage`: a journal whose chain or head does not verify opens all the same, with every
+        event that still reads and no writes (`broken` says why): the kill needs a state to act on
+        and a lock to keep its events aside under; nothing else may use it. Reading it never raises."""
         self.broken: str | None = None
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / JOURNAL
         self.readonly = readonly
         self.actor = actor or _default_actor()
         self.quarantined: str | None = None  # what a writable open or append moved aside, said once
-        self.torn: Problem | None = None  # a fragment a dead writer left (read-only: it stays)
+        self.torn: Problem | None = None  # a fragment a dead writer left, or junk (read-only: it stays)
         self.head_error: str | None = None  # the head record could not be updated (the journal was)
         self.write_error: str | None = None  # a repair or late journaling that failed on open
         self._records: list[Record] = []
-        self._offset = 0
-        self._fragment = 0  # bytes after the last line end, as last read
-        self._last_hash = GENESIS
+        self._offset = 0  # just past the last line read
+        self._fragment = 0  # bytes after the last line read, as last read
+        self._tail: Problem | None = None  # those bytes when they hold complete junk lines
+        self._last_hash = GENESIS  # the hash of the event with the highest seq read
+        self._top = 0  # the highest seq read
+        self._lines = 0  # complete lines read (a broken journal's lines and events differ)
+        self._said: str | None = None  # the follow's trouble last raised: said once
+        self._told: str | None = None  # a broken journal's trouble last logged: said once
         self._lock_fd = -1
         if not readonly:
             _ignore_file_size_signal()
@@ -293,6 +427,8 @@ class Journal:
                                              "taking the journal's append lock")
             except StateDirError as e:
                 raise JournalError(str(e)) from None
+            except ValueError as e:  # a path no file system takes (a NUL byte)
+                raise JournalError(f"{self.state_dir}: {e}") from None
             with self._locked():
                 try:
                     self._load()
@@ -300,15 +436,14 @@ class Journal:
                 except JournalError as e:
                     if not salvage:
                         raise
-                    self.broken = str(e)
-                    self._records = verify(self.state_dir).records  # the events before the break
+                    self._salvage(str(e))
                     return
                 try:
                     self._repair()
                     self._journal_kept()
                 except JournalError as e:
                     self.write_error = str(e)  # reading works; the next append tries again
-        elif self.path.exists():
+        elif _exists(self.path):
             head = _head_before_reading(self.state_dir)
             self._load()
             self._check_head(fix=False, head=head)
@@ -322,7 +457,14 @@ class Journal:
     def _read(self, start: int = 0) -> bytes:
         try:
             with open(self.path, "rb") as f:
-                f.seek(start)
+                size = os.fstat(f.fileno()).st_size
+                if size < start:
+                    raise JournalError(f"{self.path}: is {size} bytes, was {start} when last read: "
+                                       "cut while open (run `cockpit verify`)")
+                f.seek(max(start - 1, 0))
+                if start and f.read(1) != b"\n":  # every line read ends there: an edit moved the lines
+                    raise JournalError(f"{self.path}: changed before offset {start}, where line {self._lines} "
+                                       "ended when last read: rewritten while open (run `cockpit verify`)")
                 return f.read()
         except FileNotFoundError:
             if start or not self.state_dir.is_dir():
@@ -330,32 +472,63 @@ class Journal:
             return b""
         except OSError as e:
             raise JournalError(str(explain(self.path, e, "reading the journal"))) from None
+        except ValueError as e:  # a path no file system takes (a NUL byte)
+            raise JournalError(f"{self.path}: {e}") from None
 
     def _load(self) -> None:
         data = self._read()
         scan = scan_bytes(data)
-        if scan.problem and scan.problem.reason != "torn":
-            raise JournalError(f"{self.path}: {scan.problem} (run `cockpit verify`)")
-        self._records = scan.records
-        self._offset = scan.good_bytes
+        if not scan.tail_only:
+            raise JournalError(_refusal(self.path, scan.problems))
+        self._accept(scan.records, scan.good_bytes)
         self._fragment = len(data) - scan.good_bytes
-        self._last_hash = scan.records[-1].hash if scan.records else GENESIS
-        self.torn = scan.problem if scan.problem and (not self.readonly or self._writer_gone()) else None
+        self._tail = scan.problem if scan.problem and scan.problem.reason == "garbage" else None
+        if scan.problem and (self._tail or not self.readonly or self._writer_gone()):
+            self.torn = scan.problem
+
+    def _salvage(self, why: str) -> None:
+        """Open broken: every event that still reads, no writes. A journal that cannot be read at
+        all (not there, a directory, not ours to read) raises JournalError: nothing to act on."""
+        self.broken = self._told = why
+        self._records, self._offset, self._fragment, self._tail = [], 0, 0, None
+        self._top, self._last_hash, self._lines = 0, GENESIS, 0
+        self._read(0)
+        self._follow(tell=False)
 
     def _check_head(self, *, fix: bool, head=_READ_NOW) -> None:
+        if head is _READ_NOW:
+            head = _head_before_reading(self.state_dir)
         problem = head_problem(self.state_dir, self._records, head)
-        if problem and problem.reason in ("truncated", "rehashed", "head unreadable"):
+        if problem and problem.reason in REFUSED:
             raise JournalError(f"{self.path}: {problem} (run `cockpit verify`)")
-        if fix and (problem or read_head(self.state_dir) != self._head()):
+        if fix and (problem or head != self._head()):
             self._write_head()  # behind (a crash after an append), or a journal older than heads
 
     def poll(self) -> list[Record]:
         """New complete records appended since we last looked (by us or another process).
 
         A fragment without a line end is a write in flight while its writer holds the append
-        lock. When the lock is free its writer is dead: a writable journal quarantines it (and
-        returns the repair with the new records); a read-only one reports it in `torn`.
+        lock. When the lock is free its writer is dead: a writable journal quarantines it, and
+        junk lines another writer left at the end (and returns the repair with the new records);
+        a read-only one reports them in `torn`.
+
+        A problem is raised once (a JournalError naming it), not at every poll: a journal found
+        broken here is followed on tolerantly, as `salvage` opens one, and what goes wrong after
+        that is logged once. A broken journal's poll never raises.
         """
+        if self.broken:
+            return self._follow()
+        try:
+            new = self._poll()
+        except JournalError as e:
+            if str(e) == self._said and not self.broken:
+                return []
+            self._said = str(e)
+            raise
+        self._said = None
+        return new
+
+    def _poll(self) -> list[Record]:
         new = self._read_new()
         if self._fragment and self._lock_fd >= 0:
             try:
@@ -364,11 +537,15 @@ class Journal:
                 return new  # a writer is mid-append
             try:
                 new += self._read_new()
-                new += self._repair()
+                try:
+                    new += self._repair()
+                except JournalError as e:  # the next append tries again, and says so
+                    self.write_error = str(e)
+                    self._tell(str(e))
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         elif self._fragment:
-            self.torn = self._fragment_problem() if self._writer_gone() else None
+            self.torn = self._tail or (self._fragment_problem() if self._writer_gone() else None)
         else:
             self.torn = None
         return new
@@ -384,26 +561,64 @@ class Journal:
             and not writer_busy(self.state_dir)
 
     def _read_new(self) -> list[Record]:
+        """The intact journal's new lines. A problem that is not at its end breaks it: what still
+        reads is taken in (as `salvage` would), appends are refused, and JournalError names it."""
         data = self._read(self._offset)
         end = data.rfind(b"\n")
         self._fragment = len(data) - (end + 1)
         if end == -1:
+            self._tail = None
             return []  # nothing complete yet: a line being written is not torn until its writer dies
         scan = scan_bytes(
             data[: end + 1],
-            start_seq=len(self._records) + 1,
+            start_seq=self._top + 1,
             prev_hash=self._last_hash,
-            first_line=len(self._records) + 1,
+            first_line=self._lines + 1,
         )
-        if scan.problem:
-            raise JournalError(f"{self.path}: {scan.problem}")
+        if not scan.tail_only:
+            self.broken = self._told = _refusal(self.path, scan.problems)
+            self._follow(tell=False)  # the caller folds them in from `records` (engine._catch_up)
+            raise JournalError(f"{self.broken}: the journal broke while open; it is followed as it reads, "
+                               "and nothing more is appended")
         self._accept(scan.records, scan.good_bytes)
+        self._fragment = len(data) - scan.good_bytes
+        self._tail = scan.problem  # complete junk lines at the end (a fragment alone is not scanned)
         return scan.records
+
+    def _follow(self, *, tell: bool = True) -> list[Record]:
+        """A broken journal's new lines: every one that still reads, in seq order; never an
+        exception. What is wrong with them is logged, once (unless the caller says it)."""
+        try:
+            data = self._read(self._offset)
+        except JournalError as e:
+            self._tell(str(e))
+            return []
+        end = data.rfind(b"\n")
+        if end == -1:
+            return []
+        chunk = data[: end + 1]
+        scan = scan_bytes(chunk, start_seq=self._top + 1, prev_hash=self._last_hash, first_line=self._lines + 1)
+        if scan.problems and tell:
+            self._tell(f"{self.path}: " + "; ".join(str(p) for p in scan.problems))
+        new = [r for r in scan.salvaged if r.seq > self._top]
+        self._records.extend(new)
+        if new:
+            self._top, self._last_hash = new[-1].seq, new[-1].hash
+        self._offset += len(chunk)
+        self._lines += scan.lines
+        return new
+
+    def _tell(self, trouble: str) -> None:
+        """Log a trouble the follow cannot raise, once (and again when it changes)."""
+        if trouble != self._told:
+            self._told = trouble
+            log.error("journal: %s", trouble)
 
     def _accept(self, records: list[Record], nbytes: int) -> None:
         if records:
             self._records.extend(records)
-            self._last_hash = records[-1].hash
+            self._top, self._last_hash = records[-1].seq, records[-1].hash
+            self._lines += len(records)
         self._offset += nbytes
 
     def __iter__(self) -> Iterator[Record]:
@@ -458,26 +673,29 @@ class Journal:
                                f"{e.strerror or e}") from None
 
     def _repair(self) -> list[Record]:
-        """Holding the lock nobody is mid-append: bytes past the last line end are a dead
-        writer's fragment. Move them aside, cut the journal back, and journal the repair."""
+        """Holding the lock, just after reading the journal's new lines, nobody is mid-append:
+        the bytes past the last record are a dead writer's fragment or another writer's junk
+        lines. Move them aside, cut the journal back, and journal the repair."""
         if not self._fragment:
             return []
         keep_at, data = self._offset, self._read(self._offset)
-        if not data or b"\n" in data:
-            return self._read_new()  # it was completed meanwhile (cannot happen under the lock)
-        problem = Problem(len(self._records) + 1, "torn", f"{len(data)} bytes without a line end")
+        if not data:
+            self._fragment = 0
+            return []
+        problem = self._tail or Problem(self._lines + 1, "torn", f"{len(data)} bytes without a line end")
         try:
             side = self._quarantine(data, keep_at, problem)
         except OSError as e:
-            raise JournalError(f"{self.path}: a torn tail ({len(data)} bytes at offset {keep_at}) cannot be "
-                               f"moved aside: {e.strerror or e}") from None
+            raise JournalError(f"{self.path}: a {'garbage' if self._tail else 'torn'} tail ({len(data)} bytes at "
+                               f"offset {keep_at}) cannot be moved aside: {e.strerror or e}") from None
         self._fragment = 0
+        self._tail = None
         self.torn = None
         return [self._write(TornTailQuarantined(offset=keep_at, size=len(data), moved_to=side.name,
                                                 detail=str(problem)), actor=self.actor, ts=_now())]
 
     def _quarantine(self, tail: bytes, keep: int, problem: Problem) -> Path:
-        """Move a torn tail aside (never delete it) so the good lines before it stay usable."""
+        """Move a torn or junk tail aside (never delete it) so the good lines before it stay usable."""
         side = self.path.with_name(f"{JOURNAL}.torn-at-{keep}")
         n = 0
         while side.exists():
@@ -514,7 +732,7 @@ class Journal:
     def _write(self, payload: Payload, *, actor: Actor, ts: datetime) -> Record:
         """One line at the journal's end, fsync'd; on any failure cut back to where it was."""
         line, record = _checked_line(
-            make_record(seq=len(self._records) + 1, ts=ts, actor=actor, payload=payload, prev=self._last_hash),
+            self._headed(make_record(seq=self._top + 1, ts=ts, actor=actor, payload=payload, prev=self._last_hash)),
             f"{self.path}: nothing appended")
         try:
             fd, created = open_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, SHARED_MODE,
@@ -549,10 +767,15 @@ class Journal:
             self._fragment = max(self._fragment, 1)
             return JournalError(f"{what}; cutting back the partial line failed too ({e2.strerror or e2}): "
                                 "the next append moves it aside")
-        return JournalError(f"{what}; the journal still ends at event {len(self._records)}")
+        return JournalError(f"{what}; the journal still ends at event {self._top}")
+
+    def _headed(self, record: Record) -> Record:
+        """Written while the head record is kept, a line says so (its format version): a journal
+        with such a line whose head is gone is said to be, and not taken for one from before heads."""
+        return record if self.head_error else msgspec.structs.replace(record, v=HEADED)
 
     def _head(self) -> Head:
-        return Head(len(self._records), self._last_hash)
+        return Head(self._top, self._last_hash)
 
     def _write_head(self) -> None:
         try:

@@ -4,6 +4,11 @@ The hash chain names an edited, deleted or reordered line, but not a tail cut of
 end nor a last line edited and re-hashed: both leave a valid chain. The head record, replaced
 atomically after every append, remembers where the journal ended. A writer that dies between
 its append and the head update leaves the head one event behind: that is not tampering.
+
+Deleting the head with the tail would hide the cut, so the proof that a journal keeps a head
+is in its chained lines: each line written while the head is kept has format version HEADED.
+A journal with such a line and no head is named ("head missing"), never taken for one from
+before head records.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from cockpit.statedir import SHARED_MODE
 
 HEAD = "journal.head"
+HEADED = 2  # a line's `v` when written by a journal that keeps a head record (1: from before)
 
 
 @dataclass(frozen=True)
@@ -35,12 +42,12 @@ def read_head(state_dir: Path) -> Head | None:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
-    except OSError as e:
-        raise HeadUnreadable(f"{path}: {e.strerror or e}") from None
+    except (OSError, ValueError) as e:  # ValueError: a path with a NUL byte
+        raise HeadUnreadable(f"{path}: {getattr(e, 'strerror', None) or e}") from None
     try:
         doc = json.loads(data)
         return Head(int(doc["seq"]), str(doc["hash"]))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
         raise HeadUnreadable(f"{path}: not a head record ({len(data)} bytes)") from None
 
 
@@ -77,22 +84,23 @@ def _unlink(path: Path) -> None:
         pass
 
 
-def compare(head: Head | None, hashes: list[str]) -> tuple[str, str] | None:
-    """(reason, detail) when the journal's events (their hashes, in order) disagree with the head.
+def compare(head: Head | None, n: int, hash_of: Callable[[int], str | None]) -> tuple[str, str] | None:
+    """(reason, detail) when the journal's events (the last one's seq, and each one's hash by seq:
+    None for one no line holds) disagree with the head.
 
     Reasons: "truncated" (fewer events than the head says), "rehashed" (the head's last event
     has another hash now), "head behind" (more than one event appended without the head).
     """
     if head is None:
         return None
-    n = len(hashes)
     short = head.hash[:12]
     if head.seq > n:
         return "truncated", f"the head record says {head.seq} events ending in {short}, the journal has {n}"
-    if head.seq > 0 and hashes[head.seq - 1] != head.hash:
+    found = hash_of(head.seq) if head.seq > 0 else None
+    if found is not None and found != head.hash:
         return "rehashed", (
             f"the head record says event {head.seq} has hash {short}, the journal's event {head.seq} "
-            f"has {hashes[head.seq - 1][:12]}: it was edited and re-hashed"
+            f"has {found[:12]}: it was edited and re-hashed"
         )
     if head.seq < n - 1:
         return "head behind", (

@@ -43,6 +43,7 @@ from cockpit.core.triggers import (
     window_bounds,
 )
 from cockpit.engine import Engine
+from cockpit.journal import JournalError
 from cockpit.narrate import plural, short_name
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class Monitor:
             "gateway": Health("gateway", endpoint=getattr(gw, "name", "") if gw else ""),
         }
         self.faults: deque[str] = deque(maxlen=FAULTS_KEPT)  # internal errors, newest last
+        self._journal_said: dict[str, str] = {}  # what -> the journal problem last logged for it
         self.rounds = 0
         self._checks: dict[str, CheckSamples] = {}
         self._check_tasks: dict[str, asyncio.Task] = {}
@@ -169,8 +171,14 @@ class Monitor:
                 self.tracks[trigger_id] = self.tracks[trigger_id].record_error(message)
 
     def _fault(self, what: str, exc: BaseException) -> str:
-        message = f"{what}: internal error: {type(exc).__name__}: {exc}"
-        log.error("monitor %s", message, exc_info=exc)
+        if isinstance(exc, JournalError):  # a named journal problem, not a bug: no traceback, and said
+            message = f"{what}: {exc}"     # once while it stays the same (not once a round)
+            if self._journal_said.get(what) != message:
+                self._journal_said[what] = message
+                log.error("monitor %s", message)
+        else:
+            message = f"{what}: internal error: {type(exc).__name__}: {exc}"
+            log.error("monitor %s", message, exc_info=exc)
         self.faults.append(message)
         return message
 

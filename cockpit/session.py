@@ -36,7 +36,7 @@ def identity(role: str) -> Actor:
 def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None, warn=None, journal=None) -> Engine:
     """A writable engine with the gateway, the check runner and the metrics source. `warn(line)`
     says what the captain must know (default: stderr; a screen loading in a thread collects it).
-    `journal`: one opened already (the guard's, which may not be writable)."""
+    `journal`: one opened already (the guard's, which may not be writable or may not verify)."""
     from cockpit.adapters import checks
     from cockpit.adapters.factory import build_gateway
 
@@ -99,8 +99,8 @@ def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
     journal = acting_journal(resolve_state_dir(plan, config), salvage=True)
     said = logging.getLogger("cockpit.guard")
     if getattr(journal, "broken", None):
-        said.error("JOURNAL BROKEN: %s: guarding on its intact events; what cannot be journaled is kept aside",
-                   journal.broken)
+        said.error("JOURNAL BROKEN: %s: guarding all the same, on the %d events that still read; what cannot be "
+                   "journaled is held and kept aside", journal.broken, len(journal.records))
     if isinstance(journal, _Unwritable):
         said.error("STATE DIR NOT WRITABLE: %s: guarding all the same; what cannot be recorded is said here "
                    "and journaled as soon as the state dir takes writes", journal.why)
@@ -111,6 +111,11 @@ def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
         raise
     journaled = engine.state.plan
     if journaled is None:
+        if engine.journal.broken:  # its plan line does not read: the config's plan is all there is to guard
+            from cockpit.engine import plan_snapshot
+
+            engine.state.plan = plan_snapshot(plan)
+            return engine
         raise SessionError(f"{engine.journal.path}: no plan journaled yet; the captain starts it with `cockpit run`")
     if journaled.digest != _digest(plan):
         raise SessionError(

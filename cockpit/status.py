@@ -171,20 +171,26 @@ def kept_aside(state_dir: Path) -> list[str]:
     return [f"NOT JOURNALED YET: {len(kept)} events kept in {ASIDE} ({kinds}): the next append journals them"]
 
 
-def journal_alarms(state_dir: Path, scan) -> list[str]:
-    """What is wrong with the journal, in the order an operator needs it; [] when nothing is."""
-    from cockpit.journal import writer_busy
+def journal_alarms(state_dir: Path, scan, *, most: int = 5) -> list[str]:
+    """What is wrong with the journal, in the order an operator needs it, one line a problem (the
+    first `most`; `cockpit verify` names them all); [] when nothing is."""
+    from cockpit.journal import TAIL, writer_busy
 
     alarms = []
-    problem = scan.problem
-    if problem and problem.reason == "torn":
-        if writer_busy(state_dir):
-            problem = None  # a write in flight, not a tear
-        else:
-            alarms.append(f"TORN TAIL: {problem} (a writer died mid-append; the next append moves it aside)")
-    elif problem:
-        alarms.append(f"{problem.reason.upper()}: {problem}: status shows the {len(scan.records)} intact events "
-                      "before it (run `cockpit verify`)")
+    problems = list(scan.problems)
+    tail = problems.pop() if problems and problems[-1].reason in TAIL else None
+    for n, problem in enumerate(problems[:most]):
+        said = f"{problem.reason.upper()}: {problem}"
+        if n == 0:
+            said += (f": status shows the {len(scan.salvaged)} events that still read "
+                     f"({len(scan.records)} intact before it) (run `cockpit verify`)")
+        alarms.append(said)
+    if len(problems) > most:
+        alarms.append(f"... and {len(problems) - most} more problems (run `cockpit verify`)")
+    if tail and tail.reason == "garbage":
+        alarms.append(f"GARBAGE TAIL: {tail} (another writer's lines; the next append moves them aside)")
+    elif tail and not writer_busy(state_dir):  # torn, and not a write in flight
+        alarms.append(f"TORN TAIL: {tail} (a writer died mid-append; the next append moves it aside)")
     if scan.head:
-        alarms.append(f"{scan.head.reason.upper()}: {scan.head.detail} (run `cockpit verify`)")
+        alarms.append(f"{scan.head.reason.upper()}: {scan.head.detail} (line {scan.head.line}; run `cockpit verify`)")
     return alarms + kept_aside(state_dir)

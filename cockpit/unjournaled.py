@@ -83,7 +83,7 @@ def read_kept(state_dir: Path) -> tuple[list[KeptEvent], int]:
             pseq = doc.get("pseq", 0)
             kept.append(KeptEvent(record.ts, record.actor, record.payload, str(doc.get("error", "")),
                                   pseq if isinstance(pseq, int) and not isinstance(pseq, bool) else 0))
-        except (ValueError, KeyError, TypeError, RecordError):
+        except (ValueError, KeyError, TypeError, RecordError, RecursionError):  # not JSON, not an event, too deep
             bad += 1
     return kept, bad
 

@@ -428,7 +428,7 @@ class Record(_Struct):
     The fields stay in this order: it is the order of the line (hash first)."""
 
     hash: str = ""
-    v: int = SCHEMA_VERSION
+    v: int = SCHEMA_VERSION  # the journal writes 2 while it keeps a head record (journal_head.HEADED)
     seq: int
     ts: datetime
     actor: Actor
@@ -472,12 +472,24 @@ def parse_record(line: bytes | str) -> Record:
     after the actor: no string before it can hold those bytes, and the actor may hold no other
     field), so one typed decode validates the whole line, the kind tag against its payload too."""
     if isinstance(line, str):
-        line = line.encode()
+        line = line.encode("utf-8", "surrogatepass")  # a lone surrogate is then a byte that is not UTF-8
     _, _, rest = line.partition(_KIND_AT)
     decode = _DECODE.get(rest[: rest.find(b'"')])
-    if decode is None:
-        _not_a_record(line)
-    return decode(line)
+    try:
+        if decode is None:
+            _not_a_record(line)
+        return decode(line)
+    except UnicodeDecodeError:  # msgspec's own, for a string that is not UTF-8: a RecordError like any other
+        raise msgspec.DecodeError(_not_utf8(line)) from None
+
+
+def _not_utf8(line: bytes) -> str:
+    """Where a line stops being UTF-8, counted in bytes from 1 (msgspec counts from its string)."""
+    try:
+        line.decode()
+    except UnicodeDecodeError as e:
+        return f"not UTF-8: byte 0x{line[e.start]:02x} at column {e.start + 1}"
+    return "not UTF-8"
 
 
 def _not_a_record(line: bytes) -> NoReturn:

@@ -141,3 +141,31 @@ def test_an_actor_reads_as_user_at_host():
 def test_every_payload_has_its_own_kind():
     kinds = [p.KIND for p in ev.PAYLOADS]
     assert len(set(kinds)) == len(kinds) == 36 and "" not in kinds and ev.Payload.KIND == ""
+
+
+def not_utf8(line: bytes | str) -> str:
+    with pytest.raises(ev.RecordError) as e:
+        ev.parse_record(line)
+    assert not isinstance(e.value, msgspec.ValidationError) and not isinstance(e.value, UnicodeError)
+    return str(e.value)
+
+
+@pytest.mark.parametrize("line, says", [
+    (NOTE.replace(b'"host":"bastion"', b'"host":"r\xffot"'), "not UTF-8: byte 0xff at column 151"),  # a known kind
+    (NOTE.replace(b'"kind":"note"', b'"kind":"n\xffte"'), "not UTF-8: byte 0xff at column "),  # no kind found
+    (NOTE.replace(b'"text":"hello"', b'"text":"h\xc3llo"'), "not UTF-8: byte 0xc3 at column "),  # a sequence cut short
+    (NOTE.replace(b'"text":"hello"', b'"text":"\xed\xa0\x80"'), "not UTF-8: byte 0xed at column "),  # a surrogate's bytes
+    (NOTE.decode().replace("hello", "\udc80"), "not UTF-8: byte 0xed at column "),  # a str with a lone surrogate
+])
+def test_a_line_that_is_not_utf8_is_a_record_error_that_says_where(line, says):
+    """Item 1 of issue 20: `r\\xffot` in a line raised UnicodeDecodeError through verify, status,
+    the kill and the guard; it is a RecordError like any other line that is not a record."""
+    said = not_utf8(line)
+    assert said.startswith(says), said
+    column = int(said.rsplit(" ", 1)[1])
+    raw = line if isinstance(line, bytes) else line.encode("utf-8", "surrogatepass")
+    assert raw[column - 1] >= 0x80 and raw[:column - 1].decode()  # the first byte that is not UTF-8, counted from 1
+
+
+def test_where_a_line_stops_being_utf8_is_said_even_when_the_whole_line_decodes():
+    assert ev._not_utf8(b"plain") == "not UTF-8"  # msgspec's error came from somewhere else: no column to give
