@@ -194,7 +194,8 @@ def test_held_events_in_the_side_file_are_relinked_by_whoever_journals_them(engi
     the process that journals the side file names the journaled seq."""
     path = state_dir / JOURNAL
     good = path.read_bytes()
-    path.write_bytes(good + b'{"glued": true}\n')  # a line no cockpit wrote: every append refused
+    first, rest = good.split(b"\n", 1)
+    path.write_bytes(first + b'\n{"glued": true}\n' + rest)  # a line no cockpit wrote, mid-file: every append refused
     engine.paging_round()
     out = run(engine.kill("p95 regression"))
     assert out.ok and engine.held and all(h.kept for h in engine.held)
