@@ -151,9 +151,18 @@ def argv(command: str, parser: argparse.ArgumentParser, case: Path, big: Path, h
         if value is None:
             continue  # left out on purpose (the confirmation then comes from stdin)
         if value == b"{big}":  # the 10 MB file where this argument is read
-            value = bytes(big if action.dest in ("state_dir", "evidence") else big / "plan.toml")
+            value = bytes(_own_big(big, case) if action.dest in ("state_dir", "evidence") else big / "plan.toml")
         out += [*action.option_strings[-1:], value]
     return out + EXTRA.get(command, [])
+
+
+def _own_big(big: Path, case: Path) -> Path:
+    """The 10 MB state dir as this case's own copy: a command that may write repairs a garbage
+    journal (moves it aside, journals its plan), and the next case must meet the garbage again."""
+    own = case / "big"
+    if not own.exists():
+        shutil.copytree(big, own, ignore=shutil.ignore_patterns("plan.toml"))
+    return own
 
 
 def cases(base: Path) -> list[tuple[str, tuple, bytes]]:
