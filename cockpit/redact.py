@@ -256,27 +256,51 @@ def _known_spans(text: str, known: _Known) -> list[tuple[int, int, str]]:
 
 
 def _escaped_spans(text: str, known: _Known) -> list[tuple[int, int, str]]:
-    """Known pieces written with escapes (`Tok%33n`, `\\u0054ok3n`): found in the text with its
-    escapes decoded, and mapped back to the escaped text they came from."""
+    """Known pieces written with escapes (`Tok%33n`, `\\u0054ok3n`): a piece that holds an escape
+    lies within PIECE - 1 characters of it, so only those stretches are decoded and looked at (or,
+    where escapes are everywhere, all of the text at once), and what is found is mapped back to the
+    escaped text it came from."""
     parts = _ESCAPE.split(text)  # text, escape, text, escape, ..., text
     if len(parts) == 1:
         return []
-    escapes = parts[1::2]
-    table = {e: _unescape(e) for e in set(escapes)}
-    plain = parts[:]
-    plain[1::2] = [table[e] for e in escapes]
-    found = _known_spans("".join(plain), known)
-    if not found:
-        return []
-    ends, plain_ends = list(accumulate(map(len, parts))), list(accumulate(map(len, plain)))
+    starts = list(accumulate(map(len, parts), initial=0))  # where each part starts in `text`
+    if len(parts) > len(text) // 32:
+        plain = parts[:]
+        table = {e: _unescape(e) for e in set(parts[1::2])}
+        plain[1::2] = [table[e] for e in parts[1::2]]
+        return _mapped(plain, starts, list(map(len, parts)), known)
+    reach = PIECE - 1
+    spans: list[tuple[int, int, str]] = []
+    k = 1
+    while k < len(parts):
+        first = k
+        while k + 2 < len(parts) and len(parts[k + 1]) < 2 * reach:  # escapes close together: one stretch
+            k += 2
+        # the stretch: the end of the text before the first escape, up to the start of the one after the last
+        before = parts[first - 1][-reach:]
+        plain, where, sizes = [before], [starts[first] - len(before)], [len(before)]
+        for j in range(first, k + 1, 2):
+            after = parts[j + 1] if j < k else parts[j + 1][:reach]
+            plain += [_unescape(parts[j]), after]
+            where += [starts[j], starts[j + 1]]
+            sizes += [len(parts[j]), len(after)]
+        spans += _mapped(plain, where, sizes, known)
+        k += 2
+    return spans
+
+
+def _mapped(plain: list[str], where: list[int], sizes: list[int], known: _Known) -> list[tuple[int, int, str]]:
+    """Known pieces in decoded segments (text, escape, text, ...: each decoded, where it starts in
+    the escaped text and how long it is there), as spans of the escaped text (an escape goes whole)."""
+    ends = list(accumulate(map(len, plain)))
 
     def back(at: int, end: bool) -> int:
-        k = bisect_right(plain_ends, at - end)  # the part holding the character at (or before) `at`
+        k = bisect_right(ends, at - end)  # the segment holding the character at (or before) `at`
         if k % 2:  # an escape: all of it
-            return ends[k] if end else ends[k] - len(parts[k])
-        return ends[k] - len(parts[k]) + at - (plain_ends[k] - len(plain[k]))
+            return where[k] + sizes[k] if end else where[k]
+        return where[k] + at - (ends[k] - len(plain[k]))
 
-    return [(back(a, False), back(b, True), r) for a, b, r in found]
+    return [(back(a, False), back(b, True), r) for a, b, r in _known_spans("".join(plain), known)]
 
 
 def _unescape(escape: str) -> str:
