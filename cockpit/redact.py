@@ -11,9 +11,10 @@ segment it is in; its scheme, host and plain words ("services", "security-incide
 text and stay ordinary text everywhere else. Credentials nobody told us about (URL user info, an
 auth scheme's value, a query value named like a credential) are caught by patterns, a second net.
 
-Linear in the text, whatever it holds: the known pieces are found by looking up every fourth
-five-character window in a set (an eight-character piece always holds one such window), and the
-second net's patterns cannot restart inside a run of letters. A text cut to `limit` is scrubbed
+Linear in the text, whatever it holds: the known pieces are found by looking up every fifth
+four-character window in a set (an eight-character piece always holds one such window), escapes
+are decoded only around themselves, and the second net's patterns cannot restart inside a run of
+letters. A text cut to `limit` is scrubbed
 over `limit` plus the reach of a secret first (`scan_size`), so a cut never splits a secret unseen.
 """
 
@@ -33,7 +34,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsp
 REDACTED = "<redacted>"
 PIECE = 8  # no run of this many characters of a known secret survives a scrub
 SHORT = 6  # a secret shorter than PIECE is replaced whole; shorter than this, it cannot be told from text
-STRIDE = 4  # every STRIDE-th window of GRAM characters is looked up: a PIECE always holds one of them
+STRIDE = 5  # every STRIDE-th window of GRAM characters is looked up: a PIECE always holds one of them
 GRAM = PIECE - STRIDE + 1
 NET_REACH = 256  # how long an unknown credential the second net still sees whole across a cut
 
@@ -42,15 +43,16 @@ _SECRET_WORDS = "token|key|secret|password|passwd|pwd|auth|authorization|credent
 _SECRET_NAMES = "authorization|proxy-authorization|cookie|set-cookie|apikey|api_key|access_token|x-amz-security-token"
 _SECRET_NAME = re.compile(rf"(^|[-_.])({_SECRET_WORDS})$|^({_SECRET_NAMES})$", re.I)
 
-# The second net. No pattern may start a match inside a run it could have started at the run's
-# beginning (the look-behinds), so a long run of letters is walked once, not once per letter.
-_USERINFO = re.compile(r"(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]*://(?P<userinfo>[^/?#@\s]*@)")
-# (a value with a digit or a symbol: "Basic checks passed" is prose, "Basic dXNlcjpw..." is not)
-_AUTH_VALUE = re.compile(
-    r"(?<![A-Za-z0-9_])(?:Bearer|Basic|Token)\s+(?P<value>(?=[^\s]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,})", re.I
-)
-_QUERY_PAIR = re.compile(  # a credential word that ends a parameter's name ("api_key", "X-Auth-Token")
-    rf"(?<![A-Za-z0-9])(?:{_SECRET_WORDS}|cookie|apikey)=(?P<value>[^&\s#'\"<>]+)", re.I
+# The second net, in two patterns that cannot restart inside a run (so a long run of letters is
+# walked once, not once per letter): URL user info, found from its "://"; an auth scheme's value
+# (with a digit or a symbol: "Basic checks passed" is prose, "Basic dXNlcjpw..." is not) and a
+# query value whose name ends in a credential word ("api_key", "X-Auth-Token"), found from a
+# word's start (the look-behind fails at once inside a run).
+_USERINFO = re.compile(r"://(?P<userinfo>[^/?#@\s]*@)")
+_CREDENTIAL = re.compile(
+    rf"(?<![A-Za-z0-9])(?:(?:{_SECRET_WORDS}|cookie|apikey)=(?P<value>[^&\s#'\"<>]+)"
+    r"|(?<!_)(?:Bearer|Basic|Token)\s+(?P<auth>(?=[^\s]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}))",
+    re.I,
 )
 # Escapes a server may write a secret in: runs of %XX (UTF-8), \uXXXX, \xXX, \/.
 _ESCAPE = re.compile(r"((?:%[0-9A-Fa-f]{2})+|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}|\\/)")
@@ -314,11 +316,11 @@ def _unescape(escape: str) -> str:
 def _net_spans(text: str) -> list[tuple[int, int, str]]:
     """The second net: URL user info (dropped), auth values and credential-named query values."""
     spans: list[tuple[int, int, str]] = []
-    if "://" in text and "@" in text:
+    if "@" in text:
         spans += [(m.start("userinfo"), m.end("userinfo"), "") for m in _USERINFO.finditer(text)]
-    spans += [(m.start("value"), m.end("value"), REDACTED) for m in _AUTH_VALUE.finditer(text)]
-    if "=" in text:
-        spans += [(m.start("value"), m.end("value"), REDACTED) for m in _QUERY_PAIR.finditer(text)]
+    for m in _CREDENTIAL.finditer(text):
+        said = "value" if m.start("value") >= 0 else "auth"
+        spans.append((m.start(said), m.end(said), REDACTED))
     return spans
 
 
