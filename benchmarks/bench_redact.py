@@ -247,7 +247,7 @@ def main() -> int:
     rounds = lateness(args.seconds, args.messages, args.pythonpath)
     for label, (late, delivered, tries) in rounds.items():
         print(f"guard rounds ({label}), every channel answering 500 with 400 KB, poll {POLL_S:g} s, "
-              f"{args.seconds:g} s watched: {len(late)} rounds, lateness median {statistics.median(late):.2f} s, "
+              f"{args.seconds:g} s watched: {len(late)} round(s), lateness median {statistics.median(late):.2f} s, "
               f"max {max(late):.2f} s (aim < {POLL_S:g} s); {tries} tries answered, {delivered} deliveries journaled")
 
     for label, (md, html) in report_s(1000 * args.note_kb, args.pythonpath).items():
