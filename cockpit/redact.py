@@ -64,11 +64,11 @@ _WORDS = re.compile(r"[A-Za-z][a-z]{0,11}(?:[-_.~][A-Za-z][a-z]{0,11})*")
 class _Known:
     """What `scrub` looks for, replaced as a whole when a secret is added (readers never lock)."""
 
-    forms: frozenset[str] = frozenset()  # every form of every secret part, PIECE or longer, or SHORT to PIECE
+    forms: frozenset[str] = frozenset()  # every form of every secret part (SHORT characters or more)
     pieces: frozenset[str] = frozenset()  # every PIECE-long window of the forms
     grams: frozenset[str] = frozenset()  # every GRAM-long window of the pieces
     whole: tuple[str, ...] = ()  # forms shorter than PIECE: found whole
-    longest: int = 0
+    longest: int = 0  # the longest secret part (its escaped forms are up to six times as long)
 
 
 _lock = threading.Lock()
@@ -78,7 +78,8 @@ _known = _Known()
 def remember(*secrets: str | None) -> None:
     """Add secrets (and the forms they take when quoted, escaped or URL-encoded) to those scrubbed."""
     global _known
-    forms = {f for secret in secrets for part in _secret_parts(secret or "") for f in _forms(part) if len(f) >= SHORT}
+    parts = [part for secret in secrets for part in _secret_parts(secret or "")]
+    forms = {f for part in parts for f in _forms(part) if len(f) >= SHORT}
     with _lock:
         known = _known
         if forms <= known.forms:
@@ -92,7 +93,7 @@ def remember(*secrets: str | None) -> None:
         _known = _Known(
             forms=everything, pieces=known.pieces | pieces, grams=known.grams | grams,
             whole=tuple(sorted((f for f in everything if len(f) < PIECE), key=len, reverse=True)),
-            longest=max(known.longest, *(len(f) for f in new)),
+            longest=max(known.longest, *(len(p) for p in parts)),
         )
 
 

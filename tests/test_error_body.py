@@ -5,7 +5,6 @@ What the adapter says is short, scrubbed, and carries no piece of a token the bo
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 
 import pytest

@@ -7,7 +7,6 @@ of a secret URL (a channel's name) stay readable in guard.log.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import string
