@@ -170,3 +170,20 @@ async def test_a_final_failure_is_journaled_and_loud_and_no_secret_leaks(monkeyp
         for where in (journal_text, logged, out.out, out.err):
             assert secret not in where
     assert "ROUTING" not in journal_text.upper().replace("ROUTING_KEY", "")  # not even a piece of it
+
+
+async def test_a_slow_pagerduty_delays_no_round_its_answer_comes_with_the_next(monkeypatch, plan, state_dir, clock):
+    """Acknowledgements are polled beside the rounds: a round waits a moment for them, not for a
+    PagerDuty that takes seconds; what it said comes back from the next call, and no second poll
+    is started while one runs."""
+    monkeypatch.setenv("TEST_PD_KEY", ROUTING_KEY)
+    monkeypatch.setenv("TEST_PD_API", "pd-api-read-token-77777777")
+    acked = '{"incidents":[{"status":"acknowledged","acknowledgements":[{"acknowledger":{"summary":"Alice Oncall"}}]}]}'
+    with Receiver(Answer(200, body=acked, delay_s=3.0)) as api:
+        p = with_channels(plan, {"pd": pagerduty(api.url, api_token={"env": "TEST_PD_API"}, api_url=api.url)})
+        notifier = Notifier(p, lambda *a: None)
+        assert await notifier.poll_acknowledgements([("INC-1", "pd")], wait_s=0.1) == {}  # still asking
+        assert await notifier.poll_acknowledgements([("INC-1", "pd")], wait_s=0.1) == {}
+        assert await notifier.poll_acknowledgements([("INC-1", "pd")], wait_s=30) == {"INC-1": "Alice Oncall"}
+        await notifier.close()
+    assert len(api.seen) == 1

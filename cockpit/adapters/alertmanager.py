@@ -7,14 +7,20 @@ plan names as expected noise (created when the rollout is live, expired when it 
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 
 from cockpit import redact
+from cockpit.adapters import error_body
 from cockpit.config import Alertmanager as AlertmanagerConfig
 from cockpit.config import ConfigError
+
+
+ERROR_LIMIT = 200  # characters of an error's body shown
 
 
 class AlertmanagerError(Exception):
@@ -48,19 +54,23 @@ class AlertmanagerClient:
         return httpx.AsyncClient(timeout=self.config.timeout.total_seconds(), headers=self._headers, transport=self._transport)
 
     async def _call(self, method: str, path: str, **kw) -> Any:
+        """One call, bounded in total by the timeout; an error's body is read only as far as it is shown."""
+        timeout = self.config.timeout.total_seconds()
         try:
-            async with self._client() as client:
-                r = await client.request(method, f"{self.url}{path}", **kw)
-        except httpx.TimeoutException:
-            raise AlertmanagerError(f"{self.endpoint}: no answer within {self.config.timeout.total_seconds():g}s") from None
+            async with asyncio.timeout(timeout), self._client() as client:
+                async with client.stream(method, f"{self.url}{path}", **kw) as r:
+                    if not 200 <= r.status_code < 300:
+                        said = await error_body.read(r, ERROR_LIMIT)
+                        raise AlertmanagerError(f"{self.endpoint}{path}: HTTP {r.status_code}: {said}")
+                    content = await r.aread()
+        except (TimeoutError, httpx.TimeoutException):
+            raise AlertmanagerError(f"{self.endpoint}: no answer within {timeout:g}s") from None
         except httpx.HTTPError as e:
             raise AlertmanagerError(f"{self.endpoint}: cannot connect ({type(e).__name__})") from None
-        if not 200 <= r.status_code < 300:
-            raise AlertmanagerError(f"{self.endpoint}{path}: HTTP {r.status_code}: {redact.scrub(r.text.strip(), 200)}")
-        if not r.content:
+        if not content:
             return None
         try:
-            return r.json()
+            return json.loads(content)
         except ValueError:
             raise AlertmanagerError(f"{self.endpoint}{path}: not JSON") from None
 

@@ -10,10 +10,12 @@ from typing import Any
 import httpx
 
 from cockpit import redact
+from cockpit.adapters import error_body
 from cockpit.adapters.gateway import GatewayError, GatewayState
 from cockpit.redact import REDACTED
 
 BODY_LIMIT = 200  # characters of an error body kept, after scrubbing
+READ_LIMIT = 1 << 20  # bytes of a read-back read at most
 
 
 class _TokenAuth(httpx.Auth):
@@ -126,31 +128,32 @@ class HTTPFlagGateway:
         await self._send(self.method, self.url, body)
 
     async def _send(self, method: str, endpoint: _Endpoint, body: object) -> Any:
-        """One request, bounded in total by timeout_s; every failure is a GatewayError without secrets."""
+        """One request, bounded in total by timeout_s; every failure is a GatewayError without secrets.
+        A body is read only as far as it is used: an error's as far as BODY_LIMIT shown characters
+        need, a read-back's up to READ_LIMIT bytes (a flag API's answer is small)."""
         where = f"{method} {endpoint.public}"
         if self._client is None:  # created here so it belongs to the running event loop
             self._client = httpx.AsyncClient(headers=self._headers, auth=self._auth, timeout=self.timeout_s)
         try:
             async with asyncio.timeout(self.timeout_s):
-                response = await self._client.request(method, endpoint.raw, json=body)
+                async with self._client.stream(method, endpoint.raw, json=body) as response:
+                    answer = f"HTTP {response.status_code}"
+                    if not response.is_success:
+                        raise GatewayError(f"{where}: {answer} {await error_body.read(response, BODY_LIMIT)!r}")
+                    data, more = await error_body.read_bytes(response, READ_LIMIT)  # read whole: the connection is kept
         except (TimeoutError, httpx.TimeoutException):  # total bound, or httpx's own per-phase one
             raise GatewayError(f"{where}: no answer within {self.timeout_s:g}s") from None
         except httpx.HTTPError as exc:
-            raise GatewayError(redact.scrub(f"{where}: {type(exc).__name__}: {exc}")) from None
-        answer = f"HTTP {response.status_code}"
-        if not response.is_success:
-            raise GatewayError(f"{where}: {answer} {_body(response)!r}")
+            raise GatewayError(redact.scrub(f"{where}: {type(exc).__name__}: {exc}", 500)) from None
         if method != "GET":
             return None
+        if more:
+            raise GatewayError(f"{where}: {answer} but longer than {READ_LIMIT} bytes (not a flag API's read-back?)")
         try:
-            return response.json()
+            return json.loads(data)
         except ValueError:
-            raise GatewayError(f"{where}: {answer} but not JSON: {_body(response)!r}") from None
-
-
-def _body(response: httpx.Response) -> str:
-    """The answer's text as it may be shown: scrubbed whole, then cut (never the other way round)."""
-    return redact.scrub(response.text, limit=BODY_LIMIT)
+            raise GatewayError(f"{where}: {answer} but not JSON: "
+                               f"{error_body.shown(data, BODY_LIMIT, encoding=response.encoding)!r}") from None
 
 
 def _lookup(data: Any, parts: list[str]) -> Any:

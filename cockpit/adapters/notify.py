@@ -10,6 +10,7 @@ error: results say the channel's name and what answered.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from cockpit import redact
+from cockpit.adapters import error_body
 from cockpit.config import ChannelConfig, ConfigError, PagerDutyChannel, Plan, SlackChannel, WebhookChannel
 from cockpit.core import events as ev
 from cockpit.core.paging import dedup_key
@@ -28,6 +30,11 @@ log = logging.getLogger("cockpit.notify")
 QUEUE_SIZE = 256  # a burst larger than this is refused at once (and journaled as not sent)
 WORKERS = 4
 PD_ACTIONS = {"page": "trigger", "acknowledge": "acknowledge", "resolve": "resolve"}
+SNIPPET = 120  # characters of a failed answer's body said in its error
+ERROR_LIMIT = 300  # characters of an error or a try journaled
+WHO_LIMIT = 120  # characters of who acknowledged, as PagerDuty says it
+ACK_BYTES = 1 << 20  # PagerDuty's answer about one incident key is a few KB; more is not read
+ACK_WAIT_S = 0.5  # how long a round waits for PagerDuty's acknowledgements; a slower poll is read next round
 
 
 @dataclass(frozen=True)
@@ -59,9 +66,9 @@ class Delivery:
 
     def notified(self, seq: int, queued: ev.NotificationQueued) -> ev.Notified:
         return ev.Notified(
-            channel=queued.channel, text=queued.text, delivered=self.delivered, error=redact.scrub(self.error),
-            queued=seq, purpose=queued.purpose, incident=queued.incident, attempts=self.attempts,
-            tries=tuple(redact.scrub(t) for t in self.tries),
+            channel=queued.channel, text=queued.text, delivered=self.delivered,
+            error=redact.scrub(self.error, ERROR_LIMIT), queued=seq, purpose=queued.purpose, incident=queued.incident,
+            attempts=self.attempts, tries=tuple(redact.scrub(t, ERROR_LIMIT) for t in self.tries),
         )
 
 
@@ -110,11 +117,19 @@ class Channel:
         headers = {"Authorization": f"Token token={token}", "Accept": "application/vnd.pagerduty+json;version=2"}
         own = client is None
         client = client or httpx.AsyncClient()
+        timeout = cfg.timeout.total_seconds()
         try:
-            r = await client.get(f"{cfg.api_url.rstrip('/')}/incidents", params={"incident_key": key},
-                                 headers=headers, timeout=cfg.timeout.total_seconds())
-            incidents = r.json().get("incidents", []) if r.status_code == 200 else []
-        except (httpx.HTTPError, ValueError, AttributeError) as e:
+            async with asyncio.timeout(timeout):
+                async with client.stream("GET", f"{cfg.api_url.rstrip('/')}/incidents", params={"incident_key": key},
+                                         headers=headers, timeout=timeout) as r:
+                    if r.status_code != 200:  # its body is not read at all
+                        return None
+                    data, more = await error_body.read_bytes(r, ACK_BYTES)
+            if more:
+                log.warning("channel %s: PagerDuty's answer is larger than %d bytes: not read", self.name, ACK_BYTES)
+                return None
+            incidents = json.loads(data).get("incidents", [])
+        except (TimeoutError, httpx.HTTPError, ValueError, AttributeError) as e:
             log.warning("channel %s: cannot poll PagerDuty: %s", self.name, type(e).__name__)
             return None
         finally:
@@ -124,7 +139,7 @@ class Channel:
             if isinstance(inc, dict) and inc.get("status") in ("acknowledged", "resolved"):
                 acks = inc.get("acknowledgements") or []
                 who = (acks[-1].get("acknowledger") or {}).get("summary") if acks and isinstance(acks[-1], dict) else None
-                return str(who or "PagerDuty")
+                return redact.scrub(str(who or "PagerDuty"), WHO_LIMIT)  # a name, journaled: never a page of text
         return None
 
     def request(self, m: Message) -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -168,8 +183,9 @@ class Channel:
 
         method, headers, body = self.request(m)
         cfg = self.config
+        timeout = cfg.timeout.total_seconds()
         own = client is None
-        client = client or httpx.AsyncClient(timeout=cfg.timeout.total_seconds())
+        client = client or httpx.AsyncClient(timeout=timeout)
         tries: list[str] = []
         error, status = "", None
         try:
@@ -177,23 +193,20 @@ class Channel:
                 wait = cfg.backoff.total_seconds() * 2**attempt
                 started = time.monotonic()
                 try:
-                    r = await client.request(method, self._url, json=body, headers=headers,
-                                             timeout=cfg.timeout.total_seconds())
-                except httpx.TimeoutException:
-                    status, error = None, f"timed out after {cfg.timeout.total_seconds():g}s"
+                    status, snippet, retry_after = await self._try(client, method, headers, body, timeout)
+                except (TimeoutError, httpx.TimeoutException):
+                    status, error = None, f"timed out after {timeout:g}s"
                     tries.append(error)
                 except httpx.HTTPError as e:
                     status, error = None, f"cannot connect: {type(e).__name__}"
                     tries.append(error)
                 else:
-                    status = r.status_code
                     if 200 <= status < 300:
                         tries.append(f"HTTP {status} in {1000 * (time.monotonic() - started):.0f} ms")
                         return Delivery(True, attempt + 1, tries, "", status)
-                    snippet = redact.scrub(r.text.strip().replace("\n", " "), 120)
                     error = f"HTTP {status}" + (f": {snippet}" if snippet else "")
                     if status == 429:
-                        after = _retry_after(r.headers.get("retry-after"))
+                        after = _retry_after(retry_after)
                         if after is not None:
                             if after > cfg.max_retry_after.total_seconds():
                                 tries.append(f"HTTP 429, Retry-After {after:g}s (longer than {cfg.max_retry_after.total_seconds():g}s)")
@@ -212,36 +225,28 @@ class Channel:
         finally:
             if own:
                 await client.aclose()
-        return Delivery(False, len(tries), tries, redact.scrub(error), status)
+        return Delivery(False, len(tries), tries, error, status)
+
+    async def _try(self, client: httpx.AsyncClient, method: str, headers: dict[str, str], body: Any,
+                   timeout: float) -> tuple[int, str, str | None]:
+        """One request, bounded in total by the channel's timeout: (status, what its body said,
+        Retry-After). The body is read only as far as SNIPPET characters of it need (a channel
+        answering 500 with 400 KB costs a few KB), and scrubbed."""
+        async with asyncio.timeout(timeout):
+            async with client.stream(method, self._url, json=body, headers=headers, timeout=timeout) as r:
+                return r.status_code, await error_body.read(r, SNIPPET), r.headers.get("retry-after")
 
 
 def _secret_url(ref, field: str) -> str:
-    """A webhook URL that is itself the secret (Slack's /services/T…/B…/…): read like any secret,
-    but only its path is remembered for scrubbing, not "https://hooks.slack.com" (whose pieces
-    would blank every https:// in every message)."""
-    from pathlib import Path
+    """A webhook URL that is itself the secret (Slack's /services/T…/B…/…, or a token in any
+    segment): resolved like any secret, and so remembered as a whole; `redact` scrubs every
+    token-like part of it, wherever it shows, and leaves its scheme, host and plain words alone."""
     from urllib.parse import urlsplit
 
-    import os
-
-    where = f"{field}: secret"
-    if ref.env:
-        value = os.environ.get(ref.env, "")
-        if not value:
-            raise ConfigError([f"{where}: environment variable {ref.env} is not set"])
-    else:
-        try:
-            value = Path(ref.file).read_text().strip()
-        except (OSError, UnicodeDecodeError):
-            raise ConfigError([f"{where}: cannot read file {ref.file}"]) from None
-        if not value:
-            raise ConfigError([f"{where}: file {ref.file} is empty"])
+    value = ref.resolve(field)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError([f"{where}: not an http(s) URL"])
-    segments = [s for s in parts.path.split("/") if s]
-    tail = "/".join(segments[1:] if len(segments) > 1 else segments)
-    redact.remember(tail, parts.query or None, *redact.url_secrets(value))
+        raise ConfigError([f"{field}: secret: not an http(s) URL"])
     return value
 
 
@@ -295,15 +300,27 @@ class Notifier:
         self._workers: list[asyncio.Task] = []
         self._in_flight: set[int] = set()
         self._client: httpx.AsyncClient | None = None
+        self._ack_poll: asyncio.Future[dict[str, str]] | None = None
 
-    async def poll_acknowledgements(self, incidents: list[tuple[str, str]]) -> dict[str, str]:
-        """(incident, channel) pairs paged on PagerDuty -> {incident: who acknowledged it there}."""
-        release = f"{self.plan.release.name} {self.plan.release.version}"
-        asks = [(inc, self.channels[ch]) for inc, ch in incidents
-                if ch in self.channels and self.channels[ch].polls_acknowledgement]
-        if not asks:
+    async def poll_acknowledgements(self, incidents: list[tuple[str, str]], wait_s: float = ACK_WAIT_S) -> dict[str, str]:
+        """(incident, channel) pairs paged on PagerDuty -> {incident: who acknowledged it there}.
+        Polled beside the rounds: a round waits at most `wait_s` for the answers; a slower poll's
+        answers are returned by the next call (which starts no new poll while one runs)."""
+        if self._ack_poll is None:
+            release = f"{self.plan.release.name} {self.plan.release.version}"
+            asks = [(inc, self.channels[ch]) for inc, ch in incidents
+                    if ch in self.channels and self.channels[ch].polls_acknowledgement]
+            if not asks:
+                return {}
+            self._start()
+            self._ack_poll = asyncio.ensure_future(self._poll(release, asks))
+        await asyncio.wait({self._ack_poll}, timeout=wait_s)
+        if not self._ack_poll.done():
             return {}
-        self._start()
+        poll, self._ack_poll = self._ack_poll, None
+        return poll.result() if not poll.cancelled() and poll.exception() is None else {}
+
+    async def _poll(self, release: str, asks: list[tuple[str, Channel]]) -> dict[str, str]:
         answers = await asyncio.gather(*(ch.acknowledged_by(dedup_key(release, inc), self._client) for inc, ch in asks))
         return {inc: who for (inc, _), who in zip(asks, answers) if who}
 
@@ -334,9 +351,11 @@ class Notifier:
             await self._queue.join()
 
     async def close(self) -> None:
-        for w in self._workers:
+        polls = [self._ack_poll] if self._ack_poll is not None else []
+        for w in self._workers + polls:
             w.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        await asyncio.gather(*self._workers, *polls, return_exceptions=True)
+        self._ack_poll = None
         self._workers.clear()
         if self._client is not None:
             await self._client.aclose()
@@ -358,7 +377,7 @@ class Notifier:
                 try:
                     delivery = await self.channels[queued.channel].send(message, self._client)
                 except Exception as e:  # noqa: BLE001 - a bug in one delivery must not stop the others
-                    delivery = Delivery(False, 1, [], f"delivery crashed: {type(e).__name__}: {redact.scrub(str(e))}")
+                    delivery = Delivery(False, 1, [], f"delivery crashed: {type(e).__name__}: {redact.scrub(str(e), ERROR_LIMIT)}")
                 self._report(seq, queued, delivery)
             finally:
                 self._in_flight.discard(seq)
@@ -370,11 +389,11 @@ class Notifier:
                      f" {queued.incident}" if queued.incident else "", delivery.attempts)
         else:
             log.error("NOT SENT to %s (%s%s): %s", queued.channel, queued.purpose,
-                      f" {queued.incident}" if queued.incident else "", redact.scrub(delivery.error))
+                      f" {queued.incident}" if queued.incident else "", redact.scrub(delivery.error, ERROR_LIMIT))
         try:
             self.on_result(seq, queued, delivery)
         except Exception as e:  # noqa: BLE001
-            log.error("cannot record the delivery to %s: %s", queued.channel, redact.scrub(str(e)))
+            log.error("cannot record the delivery to %s: %s", queued.channel, redact.scrub(str(e), ERROR_LIMIT))
 
 
 class SimulatedNotifier(Notifier):
@@ -388,6 +407,7 @@ class SimulatedNotifier(Notifier):
         self._workers = []
         self._in_flight = set()
         self._client = None
+        self._ack_poll = None
 
     def submit(self, seq: int, queued: ev.NotificationQueued) -> bool:
         self._report(seq, queued, Delivery(True, 1, ["simulated (demo): not sent anywhere"]))

@@ -7,7 +7,6 @@ costs nothing at TUI start-up. Header values (auth) are never put in messages.
 
 from __future__ import annotations
 
-import ast
 import functools
 import json
 import math
@@ -17,10 +16,12 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from cockpit import redact
+from cockpit.adapters import error_body
 from cockpit.adapters.metrics import QueryResult, Sample
 
 NAN_NOTE = "answered only NaN: a ratio over zero traffic?"
 POOL_SIZE = 32  # concurrent trigger evaluations share one keep-alive pool
+ERROR_LIMIT = 2000  # characters of a failed answer's body read for its `error` field (160 of it are shown)
 
 
 class PrometheusSource:
@@ -85,6 +86,7 @@ class PrometheusSource:
 
                 retry = Retry(total=self._retries, backoff_factor=0, status_forcelist=(), raise_on_status=False)
                 session = requests.Session()
+                session.hooks["response"].append(self._refuse_error_body)
                 self._client = PrometheusConnect(
                     url=self.url,
                     headers=self._headers or None,
@@ -97,6 +99,12 @@ class PrometheusSource:
                 session.verify = self._verify_tls
                 session.mount(self.url, HTTPAdapter(max_retries=retry, pool_maxsize=POOL_SIZE))
             return self._client
+
+    def _refuse_error_body(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        """A failed answer ends the query here, before its body is read whole: only as much of it
+        as the error shows is read (a Prometheus or proxy answering 400 KB costs a few KB)."""
+        if response.status_code != 200:  # what prometheus-api-client takes for an error
+            raise _ErrorAnswer(response.status_code, error_body.read_sync(response, ERROR_LIMIT, timeout_s=self.timeout_s))
 
     def _guarded(self, query: str, call) -> QueryResult:
         where = f"prometheus at {self.endpoint}"
@@ -113,18 +121,25 @@ class _Unexpected(Exception):
     """An answer that parsed but does not have the shape of a one-series result."""
 
 
+class _ErrorAnswer(Exception):
+    """An answer that is not a 200: its status and the start of its body, scrubbed."""
+
+    def __init__(self, status: int, said: str) -> None:
+        super().__init__(status, said)
+        self.status, self.said = status, said
+
+
 def _describe(exc: Exception, timeout_s: float) -> str:
     """Operator words for what went wrong; never includes request headers."""
     try:
         import requests
-        from prometheus_api_client import PrometheusApiClientException
     except ImportError:
         return f"query failed: {type(exc).__name__}: {_short(str(exc))}"
 
+    if isinstance(exc, _ErrorAnswer):
+        return f"HTTP {exc.status}: {_error_field(exc.said) or 'empty answer'}"
     if isinstance(exc, requests.exceptions.JSONDecodeError):
         return "answered with something that is not JSON (is this a Prometheus?)"
-    if isinstance(exc, PrometheusApiClientException):
-        return _http_error(str(exc))
     if isinstance(exc, requests.RequestException):
         text = _root_cause(exc)
         if "timed out" in text.lower() or isinstance(exc, requests.Timeout):
@@ -141,22 +156,15 @@ def _describe(exc: Exception, timeout_s: float) -> str:
     return f"query failed: {type(exc).__name__}: {_short(str(exc))}"
 
 
-def _http_error(message: str) -> str:
-    """`HTTP Status Code 400 (b'{...}')` → `HTTP 400: parse error ...` using Prometheus' own error field."""
-    match = re.match(r"HTTP Status Code (\d+) \((.*)\)$", message, re.S)
-    if not match:
-        return _short(message)
-    status, body = match.group(1), match.group(2)
+def _error_field(said: str) -> str:
+    """Prometheus' own `error` field of an error body, or the body as it came; the body may
+    have been cut, so a JSON that does not end is read as far as its `error` goes."""
     try:
-        raw = ast.literal_eval(body)
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    except (ValueError, SyntaxError):
-        text = body
-    try:
-        detail = json.loads(text).get("error") or text
+        detail = json.loads(said).get("error") or said
     except (ValueError, AttributeError):
-        detail = text
-    return f"HTTP {status}: {_short(str(detail).strip()) or 'empty answer'}"
+        cut = re.search(r'"error"\s*:\s*"((?:[^"\\]|\\.)*)', said)
+        detail = cut[1] if cut else said
+    return _short(str(detail).strip())
 
 
 def _root_cause(exc: BaseException) -> str:
