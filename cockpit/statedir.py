@@ -2,9 +2,10 @@
 
 The state dir belongs to a group (say `cockpit`): its members may act (run, kill, shift),
 everyone else on the bastion may only watch (observe, status, verify). So the dir is
-setgid (new files take its group) and group-writable; the journal, its head record and
-the side file are group-writable and world-readable; the append lock is group-only, so a
-watcher can never hold it and stall a kill.
+setgid (new files take its group) and group-writable; the journal, its head record, the side
+file, guard.json and the locks' holder files are group-writable and world-readable; the lock
+files (the journal's append lock, the guard lock, the captain lock) are group-only: flock works
+on a read-only descriptor, so a watcher who could open one could hold it and stall a kill.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import os
 from pathlib import Path
 
 DIR_MODE = 0o2775  # setgid: files made here belong to the dir's group, whoever makes them
-SHARED_MODE = 0o664  # journal, head record, side file, captain lock: the group writes, all read
-LOCK_MODE = 0o660  # the append lock: only those who may act may hold it
+SHARED_MODE = 0o664  # journal, head record, side file, holder files: the group writes, all read
+LOCK_MODE = 0o660  # the append, guard and captain locks: only those who may act may open (so hold) them
 
 
 class StateDirError(Exception):
