@@ -124,8 +124,8 @@ def holder_pids(path: Path) -> list[int | None] | None:
     except OSError:
         return []
     try:
-        with open(PROC_LOCKS, encoding="ascii", errors="replace") as f:
-            listing = f.read()
+        with open(PROC_LOCKS, "rb") as f:
+            listing = f.read().decode("utf-8", "replace")
     except OSError:
         return None
     key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
