@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -186,3 +187,105 @@ async def test_status_says_the_screens_headline_the_sources_and_open_incidents(p
             in status("--state-dir", str(state_dir)).stdout)
     assert "soak" not in next(ln for ln in status("--state-dir", str(state_dir)).stdout.splitlines() if ln.startswith("phase"))
     guard.release("test over")
+
+
+# --- a real guard process: the headless demo ---------------------------------------------------------
+
+
+def _demo(state_dir, speed: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "cockpit", "demo", "--headless", "--speed", speed, "--scenario", "healthy",
+                             "--state-dir", str(state_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+async def _observer_header(state_dir) -> tuple[str, str]:
+    """What `cockpit observe` shows in its header and banner, built as cmd_observe builds it."""
+    from cockpit.core.events import Actor
+    from cockpit.published import FollowedClock, GuardFeed
+    from cockpit.session import observer_engine
+    from cockpit.tui.app import CockpitApp
+    from tests.tui.scenes import text_of
+
+    feed = GuardFeed(state_dir)
+    clock = FollowedClock(feed)
+    engine = observer_engine(state_dir, None, Actor(user="bob", host="bastion", role="observer"), clock=clock)
+    clock.follow(engine)
+    app = CockpitApp(engine, feed, who="bob@bastion", watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        return text_of(app.query_one("#header")), text_of(app.query_one("#banner"))
+
+
+async def test_a_fake_round_renamed_in_every_second_after_the_guard_is_sigkilled(tmp_path):
+    """Issue 20's run: SIGKILL the guard, rename a fresh-looking guard.json in every second: status
+    (text and JSON) and an observer say UNGUARDED every time, never HEALTHY."""
+    state_dir = tmp_path / "demo"
+    demo = _demo(state_dir, "1")  # a real guard: the lock, guard_started, a round every 15 s
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                (state_dir / PUBLISHED).exists() and json.loads(status("--state-dir", str(state_dir), "--json").stdout)
+                .get("status") == "LIVE"):
+            time.sleep(0.2)
+        doc, line = guard_doc(state_dir)
+        assert doc["guard"]["state"] == "live" and doc["guard"]["holder"] == f"{demo.pid}@{doc['guard']['holder'].split('@')[1]}"
+        header, _ = await _observer_header(state_dir)
+        assert f"guard ● {demo.pid}@" in header, header
+    finally:
+        demo.kill()  # SIGKILL: no guard_stopped, the kernel frees the lock
+        demo.wait(timeout=10)
+    last = json.loads((state_dir / PUBLISHED).read_text())
+    for _ in range(4):
+        forge(state_dir, at=datetime.now(timezone.utc).isoformat(), rounds=last["rounds"] + 1)
+        doc, line = guard_doc(state_dir)
+        assert (doc["guard"]["state"], doc["guard"]["holder"], doc["guard"]["guarded"]) == ("unguarded", None, False)
+        assert line.startswith(f"guard    UNGUARDED: guard {demo.pid}@") and doc["headline"].startswith("UNGUARDED")
+        header, banner = await _observer_header(state_dir)
+        assert "UNGUARDED" in header and "guard ●" not in header and banner.strip().startswith("UNGUARDED"), header
+        time.sleep(1.0)
+
+
+async def test_a_demo_that_ended_says_its_guard_stopped(tmp_path):
+    """Issue 21: the demo's guard stops with it; status and an observer say stopped, with when."""
+    state_dir = tmp_path / "demo"
+    demo = _demo(state_dir, "600")
+    assert demo.wait(timeout=120) == 0
+    doc, line = guard_doc(state_dir)
+    stopped = datetime.fromisoformat(doc["guard"]["stopped_at"])
+    assert (doc["guard"]["state"], doc["guard"]["holder"], doc["guard"]["guarded"], doc["guard"]["unguarded"]) == (
+        "stopped", None, False, False)
+    assert line.startswith("guard    ") and f"stopped at {stopped:%H:%M:%S}: the demo ended" in line
+    header, banner = await _observer_header(state_dir)
+    assert f"guard stopped {stopped:%H:%M:%S}" in header and "guard ●" not in header, header
+
+
+def test_an_observer_of_a_demo_follows_its_accelerated_clock_by_the_journals_speed(tmp_path):
+    """The demo journals its guard's speed (guard_started); an observer's clock follows the believed
+    round by it, so its soak reads as the captain's, while a file claiming another speed changes nothing."""
+    from cockpit.core.events import Actor
+    from cockpit.journal import Journal
+    from cockpit.published import FollowedClock, GuardFeed
+    from cockpit.session import observer_engine
+
+    state_dir = tmp_path / "demo"
+    demo = _demo(state_dir, "60")
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (state_dir / PUBLISHED).exists():
+            time.sleep(0.1)
+        time.sleep(2.0)  # two wall seconds: two minutes of the demo's rollout
+        started = next(r for r in Journal(state_dir, readonly=True).records if r.kind == "guard_started")
+        assert started.payload.speed == 60.0
+        feed = GuardFeed(state_dir)
+        clock = FollowedClock(feed)
+        engine = observer_engine(state_dir, None, Actor(user="bob", host="bastion", role="observer"), clock=clock)
+        clock.follow(engine)
+        live = feed.latest()
+        followed, wall = clock.now(), datetime.now(timezone.utc)
+        assert live.at <= followed <= live.at + timedelta(seconds=3 * 60)  # at most three rounds past the last
+        assert (followed - wall).total_seconds() > 60  # the demo's clock, well ahead of the wall's
+        forge(state_dir, speed=1.0, wall_at=1.0)  # what the file claims is not read
+        assert live.at <= clock.now() <= live.at + timedelta(seconds=3 * 60)
+    finally:
+        demo.kill()
+        demo.wait(timeout=10)
