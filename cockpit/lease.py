@@ -28,7 +28,7 @@ import socket
 import time
 from pathlib import Path
 
-from cockpit.statedir import LOCK_MODE, SHARED_MODE, StateDirError, explain, make_dir, open_file
+from cockpit.statedir import LOCK_MODE, SHARED_MODE, StateDirError, explain, make_dir, open_file, read_regular
 
 GUARD_LOCK = "guard.lock"
 SWAP_LOCK = "swap.lock"  # held while a lock file held by an outsider is swapped for a fresh one
@@ -58,8 +58,9 @@ class HolderLock:
         return self._fd >= 0
 
     def try_acquire(self) -> bool:
-        """Take the lock if it is free; never blocks. True when we hold it. Raises StateDirError
-        when the file cannot be opened (permissions, a read-only disk without the file), in one line."""
+        """Take the lock if it is free; never waits on its holder (only, at most a second, on another
+        holder's swap of a lock file). True when we hold it. Raises StateDirError when the file
+        cannot be opened (permissions, a read-only disk without the file), in one line."""
         if self._fd >= 0:
             return True
         make_dir(self.path.parent)
@@ -333,7 +334,7 @@ def _write_holder(path: Path, identity: dict) -> None:
 
 def _read_json(path: Path) -> dict:
     try:
-        got = json.loads(Path(path).read_bytes()[:4096] or b"{}")
+        got = json.loads(read_regular(path, 4096) or b"{}")
     except (OSError, ValueError):
         return {}
     return got if isinstance(got, dict) else {}

@@ -17,6 +17,7 @@ from cockpit.clock import SystemClock
 from cockpit.core.evaluation import Evaluation
 from cockpit.core.guardsight import GuardSight, face_now
 from cockpit.lease import guard_lock_pid
+from cockpit.statedir import read_regular
 
 PUBLISHED = "guard.json"
 
@@ -24,7 +25,7 @@ PUBLISHED = "guard.json"
 def read_published(state_dir: Path) -> Evaluation | None:
     """The guard's latest published round, or None (no guard yet, or a file being replaced)."""
     try:
-        return Evaluation.from_json(json.loads((Path(state_dir) / PUBLISHED).read_text()))
+        return Evaluation.from_json(json.loads(read_regular(Path(state_dir) / PUBLISHED)))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 

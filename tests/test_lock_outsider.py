@@ -224,3 +224,19 @@ def test_a_holder_in_another_process_is_listed_by_the_kernel(tmp_path):
         time.sleep(0.05)
     assert holder_pids(tmp_path / GUARD_LOCK) == []
     assert holder_pids(tmp_path / "missing.lock") == []
+
+
+def test_a_fifo_where_a_side_file_belongs_never_blocks_a_reader(tmp_path):
+    """A group member can rename a FIFO over guard.holder or guard.json: a standby taking the lock and
+    every face read past it at once (a reader of a FIFO without a writer would wait for good)."""
+    from cockpit.published import PUBLISHED, GuardFeed, read_published
+
+    os.mkfifo(holder_file(tmp_path / GUARD_LOCK))
+    os.mkfifo(tmp_path / PUBLISHED)
+    lease = GuardLease(tmp_path, {"user": "alice", "host": "bastion", "pid": os.getpid(), "since": "14:00Z"})
+    assert lease.try_acquire() and lease.previous == {}  # (and its own side file replaced the FIFO)
+    try:
+        assert guard_holder(tmp_path)["verified"]
+        assert read_published(tmp_path) is None and GuardFeed(tmp_path).latest() is None
+    finally:
+        lease.release()

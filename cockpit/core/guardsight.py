@@ -89,8 +89,8 @@ def shown(plan: Any, state: RolloutState, live: Evaluation | None, sight: GuardS
 
 
 def _nobody(state: RolloutState) -> str:
-    stop = state.guard_stop
-    if state.guard is None and stop is not None:
+    stop = state.guard_stop  # (set only while no guard runs)
+    if stop is not None:
         return f"guard {stop.started.pid}@{stop.started.host} stopped at {stop.at:%H:%M:%S}: {stop.stopped.reason}"
     if state.guard is not None:
         return f"guard {state.guard.pid}@{state.guard.host} no longer holds the guard lock"

@@ -425,8 +425,8 @@ def guard_health(plan: Any, state: RolloutState, live: Evaluation | None, sight:
     if state.live:
         text = f"UNGUARDED {format_duration(j.age_s or 0)}" if j.stale else "UNGUARDED"
         return GuardHealth(False, True, text, text, "alarm", named, j.age_s, "unguarded", j.why)
-    stop = state.guard_stop
-    if state.guard is None and stop is not None:
+    stop = state.guard_stop  # (set only while no guard runs: the fold clears it when one starts)
+    if stop is not None:
         g = stop.started
         return GuardHealth(False, False, f"guard {g.pid}@{g.host} stopped at {_hms(stop.at)}: {stop.stopped.reason}",
                            f"guard stopped {_hms(stop.at)}", "muted", None, j.age_s, "stopped", stop.stopped.reason, stop.at)

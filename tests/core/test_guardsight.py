@@ -133,6 +133,7 @@ def test_what_a_face_shows_of_the_guard(plan):
     state = state_of(plan, *live(plan))
     assert shown(plan, state, round_at(T0), GuardSight(GUARD.pid, 3.4)) == (True, "", 3)
     assert shown(plan, state, round_at(T0), GuardSight(GUARD.pid, 46.0)) == (False, "no guard round for 46s", 46)
+    assert shown(plan, state, round_at(T0), GuardSight(GUARD.pid, None)) == (False, "no guard round for 0s", None)
     gone = shown(plan, state, round_at(T0), GuardSight(None, 46.0))
     assert gone == shown(plan, state, round_at(T0), GuardSight(None, 4600.0))
     assert gone == (False, "guard 4242@bastion no longer holds the guard lock", None)

@@ -310,6 +310,8 @@ def test_guard_health_without_a_live_rollout_or_a_round(plan):
     live_state = _live_state(plan)
     assert rm.guard_health(plan, live_state, None, GuardSight(GUARD.pid, None)) == rm.GuardHealth(
         False, True, "UNGUARDED", "UNGUARDED", "alarm", None, None, "unguarded", "no guard has published a round")
+    unseen = rm.guard_health(plan, live_state, round_at(NOW), GuardSight(GUARD.pid, None))  # guard.json gone meanwhile
+    assert (unseen.text, unseen.why) == ("UNGUARDED 0s", "no guard round for 0s")
     no_round = rm.Evaluation(guard=GUARD)
     assert rm.guard_health(plan, live_state, no_round, GuardSight(GUARD.pid, 2.0)) == rm.GuardHealth(
         False, True, "UNGUARDED", "UNGUARDED", "alarm", GUARD, None, "unguarded", "no guard has published a round")
