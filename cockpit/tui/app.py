@@ -434,7 +434,8 @@ class CockpitApp(App):
     def _inputs(self) -> tuple:
         """Everything the screen is drawn from, as identities: the journal's position, the guard's
         round (the feed hands back the same object until a new one is published), the clock (a
-        stopped clock, as a finished demo's, stays equal), what runs here and the theme."""
+        stopped clock, as a finished demo's, stays equal), what the screen shows of the guard (its
+        own sight of it, judged: a dead guard's age runs on unseen), what runs here and the theme."""
         from cockpit.core.guardsight import shown
 
         live = self.feed.latest() if self.feed is not None else None
