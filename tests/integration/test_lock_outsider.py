@@ -108,8 +108,10 @@ def test_an_outsider_cannot_keep_the_standby_from_pulling_the_kill(tmp_path, hap
             fired = first(state_dir, "trigger_fired")
             assert fired.actor.role == "guard" and fired.payload.trigger == "error_rate"
             assert result.payload.confirmed and result.payload.observed_weight == 0
-            # Read back 0 within one poll of the due time (a second more for the gateway's round trip).
-            assert due - timedelta(seconds=STEP_S) <= result.ts <= due + timedelta(seconds=POLL_S + 1), (due, fired.ts, result.ts)
+            # Read back 0 within one poll of the due time (a second more for the gateway's round trip),
+            # and never before the breach could be seen (test_guard_processes' lower bound).
+            earliest = datetime.fromtimestamp(bad_at + FOR_S - STEP_S, timezone.utc)
+            assert earliest <= fired.ts <= result.ts <= due + timedelta(seconds=POLL_S + 1), (due, fired.ts, result.ts)
             assert canary_weight(haproxy) == "0" and canary_hits(haproxy) == 0
             print(f"takeover {takeover_s:.2f}s; fired {(fired.ts - due).total_seconds():+.2f}s, "
                   f"read back 0 {(result.ts - due).total_seconds():+.2f}s from the due time")
