@@ -157,11 +157,13 @@ def cmd_status(args) -> int:
 
 
 def _status_once(args) -> int:
+    from cockpit.clock import SystemClock
+    from cockpit.core.guardsight import face_now
     from cockpit.core.state import fold
-    from cockpit.published import FollowedClock, read_published
+    from cockpit.published import guard_sight, read_published
     from cockpit.journal import JournalError, read_captain, verify
     from cockpit.lease import guard_holder
-    from cockpit.status import guard_json, journal_alarms, status_json, status_lines
+    from cockpit.status import guard_json, headline_json, journal_alarms, status_json, status_lines
 
     state_dir = _state_dir(args)
     if not (state_dir / "journal.jsonl").exists() and state_dir.is_dir() or not state_dir.exists():
@@ -180,9 +182,12 @@ def _status_once(args) -> int:
     alarms = journal_alarms(state_dir, scan)
     state = fold(scan.salvaged)  # a bad line 20 of 100 does not make a live rollout read as not started
     live = read_published(state_dir)
-    now = FollowedClock(lambda: live).now()
-    guard = guard_json(state, live, guard_holder(state_dir), now)
-    seen = _seen(state, live, now)
+    holder = guard_holder(state_dir)
+    sight = guard_sight(state_dir, holder)
+    plan = _journaled_plan(state)
+    now = face_now(plan, state, live, sight, SystemClock().now())
+    guard = guard_json(plan, state, live, sight, holder)
+    seen = headline_json(plan, state, live, now, sight) if plan is not None else None
     if args.json:
         print(json.dumps({**status_json(state, now, captain), **(seen or {}), "guard": guard, "journal_problems": alarms},
                          indent=2))
@@ -193,15 +198,14 @@ def _status_once(args) -> int:
     return EXIT_FAIL if alarms else EXIT_OK
 
 
-def _seen(state, live, now) -> dict | None:
-    """The headline and the sources' health, as the screen shows them (None without a plan that parses)."""
+def _journaled_plan(state):
+    """The plan the journal runs, parsed (None without one that parses here)."""
     from cockpit.config import ConfigError, parse_journaled_plan
-    from cockpit.status import headline_json
 
     if state.plan is None:
         return None
     try:
-        return headline_json(parse_journaled_plan(dict(state.plan.document)), state, live, now)
+        return parse_journaled_plan(dict(state.plan.document))
     except (ConfigError, ValueError):
         return None
 
@@ -333,7 +337,7 @@ def _leaving(loaded) -> str:
     """What the terminal says once the screen has gone: where the rollout stands (the screen's
     headline) and who watches it now, so a quit never leaves a blank prompt and a guess."""
     from cockpit.core.readmodel import headline
-    from cockpit.lease import guard_holder
+    from cockpit.lease import guarding
 
     engine = loaded.engine
     try:
@@ -341,8 +345,9 @@ def _leaving(loaded) -> str:
     except Exception:  # noqa: BLE001 - the state as last read is still worth saying
         pass
     live = loaded.feed.latest() if loaded.feed is not None else None
-    head = headline(engine.plan, engine.state, live, engine.clock.now())
-    holder = guard_holder(engine.journal.state_dir)
+    sight = loaded.feed.sight() if loaded.feed is not None else None
+    head = headline(engine.plan, engine.state, live, engine.clock.now(), sight=sight)
+    holder = guarding(engine.journal.state_dir)
     if holder:
         watch = f"guard {holder.get('pid')}@{holder.get('host')} watches the triggers"
     elif engine.state.live:
@@ -379,8 +384,10 @@ def cmd_observe(args) -> int:
         state_dir = Path(args.state_dir) if args.state_dir else _state_dir(args, plan=local)
         actor = identity("observer")
         feed = GuardFeed(state_dir)
+        clock = FollowedClock(feed)
         try:
-            engine = observer_engine(state_dir, local, actor, clock=FollowedClock(feed.latest))
+            engine = observer_engine(state_dir, local, actor, clock=clock)
+            clock.follow(engine)
         except (SessionError, JournalError, EngineError) as e:
             raise Refused(EXIT_USAGE, f"{state_dir}: {e}" if str(state_dir) not in str(e) else str(e)) from None
         return Loaded(engine, str(actor), feed=feed)

@@ -147,6 +147,7 @@ async def run_headless(engine: Engine, guard: Guard, people: Stakeholders, *, ou
     for r in engine.journal.records:
         print(line(r, engine.state.plan), file=out, flush=True)
     monitor = guard.monitor
+    await guard.acquire(wait=False)  # its observers see a guard by the kernel's lock and the journal
     await people.sign_off()
     await engine.start()
     for _ in range(max_rounds):
@@ -160,4 +161,5 @@ async def run_headless(engine: Engine, guard: Guard, people: Stakeholders, *, ou
                 break
         await engine.clock.sleep(monitor.poll_s)
     monitor.close()
+    guard.release("the demo ended")
     return engine.state.status

@@ -18,13 +18,12 @@ import json
 import logging
 import os
 import sys
-import time
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from cockpit.core import events as ev
 from cockpit.core.evaluation import Evaluation, GuardId
+from cockpit.core.guardsight import GuardSight
 from cockpit.engine import Engine
 from cockpit.journal import read_captain
 from cockpit.lease import GuardLease, guard_holder
@@ -88,11 +87,20 @@ class Guard:
     def latest(self) -> Evaluation | None:
         return self._latest
 
+    def sight(self) -> GuardSight:
+        """What a face in this process sees of its own guard: itself, while it holds the lock, and
+        its last round's age on its own clock (in wall seconds)."""
+        age = None
+        if self._latest is not None and self._latest.at is not None:
+            age = max(0.0, (self.engine.clock.now() - self._latest.at).total_seconds()) / self._speed()
+        return GuardSight(self.identity.pid if self.lease.held else None, age)
+
+    def _speed(self) -> float:
+        return float(getattr(self.engine.clock, "speed", 1.0))
+
     def publish(self) -> Evaluation:
         """This round, to the faces: in process, and atomically to guard.json (temp file, rename)."""
-        self._latest = replace(
-            self.monitor.snapshot(self.identity), speed=float(getattr(self.engine.clock, "speed", 1.0)), wall_at=time.time()
-        )
+        self._latest = self.monitor.snapshot(self.identity)
         path = self.state_dir / PUBLISHED
         tmp = path.with_name(f".{PUBLISHED}.{os.getpid()}")
         try:
@@ -124,7 +132,8 @@ class Guard:
             self.engine.refresh()
         except Exception as e:  # noqa: BLE001 - a bad journal does not stop the watch (the kill keeps its events aside)
             log.error("cannot follow the journal: %s", e)
-        self._append(ev.GuardStarted(pid=self.identity.pid, host=self.identity.host, reason=self.reason, took_over=took_over))
+        self._append(ev.GuardStarted(pid=self.identity.pid, host=self.identity.host, reason=self.reason, took_over=took_over,
+                                     speed=self._speed()))
         log.info("guard %s holds the guard lock%s", self.identity, f" (took over from {took_over})" if took_over else "")
         return True
 

@@ -515,18 +515,18 @@ def keep_guarded(config: Path, engine) -> None:
     import time
 
     from cockpit.config import resolve_state_dir
-    from cockpit.lease import guard_holder
+    from cockpit.lease import guarding
     from cockpit.session import GuardKeeper
 
     if not engine.state.live:
         return
     state_dir = resolve_state_dir(engine.plan, Path(config))
     keeper = GuardKeeper(Path(config), state_dir, str(engine.actor))
-    holder = guard_holder(state_dir)
+    holder = guarding(state_dir)
     if holder is None:
         keeper.spawn(f"started by {engine.actor}'s `cockpit {report.command}`: no screen keeps one")
         deadline = time.monotonic() + GUARD_WAIT_S
-        while (holder := guard_holder(state_dir)) is None and keeper.process.poll() is None \
+        while (holder := guarding(state_dir)) is None and keeper.process.poll() is None \
                 and time.monotonic() < deadline:
             time.sleep(0.1)
     if holder is not None:

@@ -856,8 +856,9 @@ class CaptainLockHeld(Exception):
 
 
 class CaptainLock:
-    """Only one captain per state dir: a lease.HolderLock on captain.lock, so a dead captain's lock
-    is free at once, and the file says who holds it, for the refusal message and for `status`."""
+    """Only one captain per state dir: a lease.HolderLock on captain.lock (0660: no watcher can hold
+    it), so a dead captain's lock is free at once; captain.holder says who holds it, for the refusal
+    message and for `status`."""
 
     def __init__(self, state_dir: Path, *, user: str, host: str, pid: int, since: str):
         self._lock = HolderLock(Path(state_dir) / CAPTAIN_LOCK, {"user": user, "host": host, "pid": pid, "since": since},
@@ -881,5 +882,6 @@ class CaptainLock:
 
 
 def read_captain(state_dir: Path) -> dict | None:
-    """Who holds the captain lock now, or None."""
-    return holder(Path(state_dir) / CAPTAIN_LOCK)
+    """Who holds the captain lock now, or None (a process outside the group is no captain)."""
+    found = holder(Path(state_dir) / CAPTAIN_LOCK)
+    return None if found is None or found["outsider"] else found

@@ -145,13 +145,13 @@ class GuardKeeper:
 
     def __call__(self, state) -> str:
         """Called once a second with the rollout state; returns what to tell the captain, if anything."""
-        from cockpit.lease import guard_holder
+        from cockpit.lease import guarding
 
         if state.status in ("completed", "rolled_back"):
             return ""
         if self.process is not None and self.process.poll() is None and time.monotonic() - self._spawned_at < RESPAWN_AFTER_S:
             return ""  # just started: give it time to take the lock
-        if guard_holder(self.state_dir) is not None:
+        if guarding(self.state_dir) is not None:
             return ""
         first = self.process is None
         died = "" if first else self._why_it_ended()

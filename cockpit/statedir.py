@@ -2,9 +2,10 @@
 
 The state dir belongs to a group (say `cockpit`): its members may act (run, kill, shift),
 everyone else on the bastion may only watch (observe, status, verify). So the dir is
-setgid (new files take its group) and group-writable; the journal, its head record and
-the side file are group-writable and world-readable; the append lock is group-only, so a
-watcher can never hold it and stall a kill.
+setgid (new files take its group) and group-writable; the journal, its head record, the side
+file, guard.json and the locks' holder files are group-writable and world-readable; the lock
+files (the journal's append lock, the guard lock, the captain lock) are group-only: flock works
+on a read-only descriptor, so a watcher who could open one could hold it and stall a kill.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import errno
 import grp
 import os
+import stat
 from pathlib import Path
 
 DIR_MODE = 0o2775  # setgid: files made here belong to the dir's group, whoever makes them
-SHARED_MODE = 0o664  # journal, head record, side file, captain lock: the group writes, all read
-LOCK_MODE = 0o660  # the append lock: only those who may act may hold it
+SHARED_MODE = 0o664  # journal, head record, side file, holder files: the group writes, all read
+LOCK_MODE = 0o660  # the append, guard and captain locks: only those who may act may open (so hold) them
 
 
 class StateDirError(Exception):
@@ -85,3 +87,23 @@ def open_file(path: Path, flags: int, mode: int, doing: str) -> tuple[int, bool]
         return os.open(path, flags), False
     except OSError as e:
         raise explain(path, e, doing) from None
+
+
+def read_regular(path: Path, limit: int | None = None) -> bytes:
+    """A state-dir file another user may have replaced, read without waiting on it: a FIFO or a
+    device where a file belongs raises OSError at once instead of blocking the reader (a face, a
+    standby guard). `limit`: read at most this many bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        chunks, left = [], limit if limit is not None else -1
+        while left != 0:
+            chunk = os.read(fd, 1 << 16 if left < 0 else min(left, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left = left - len(chunk) if left > 0 else left
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

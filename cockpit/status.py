@@ -61,34 +61,45 @@ def _incident(i) -> dict[str, Any]:
             "acknowledged_by": i.acked_by or None}
 
 
-def headline_json(plan, state: RolloutState, live, now: datetime) -> dict[str, Any]:
+def headline_json(plan, state: RolloutState, live, now: datetime, sight=None) -> dict[str, Any]:
     """The screen's headline (the read model's, so status and the screen never disagree) and the
-    health of each source as the guard's last round saw it."""
+    health of each source as the guard's last round saw it. `sight`: what `status` saw of the guard."""
     from cockpit.core.readmodel import headline
 
-    head = headline(plan, state, live, now)
+    head = headline(plan, state, live, now, sight=sight)
     health = {k: {"ok": h.ok, "detail": h.detail, "since": h.since.isoformat() if h.since else None}
               for k, h in (live.health.items() if live is not None else ()) if h.ok is not None}
     return {"headline": head.text, "sources": health}
 
 
-def guard_json(state: RolloutState, live, holder: dict | None, now: datetime) -> dict[str, Any]:
-    """Who evaluates the triggers: the guard lock's holder and the age of its last published round."""
-    age = live.round_age(now) if live is not None else None
+def guard_json(plan, state: RolloutState, live, sight, holder: dict | None) -> dict[str, Any]:
+    """Who evaluates the triggers, as the read model judges it on what `status` saw itself (`sight`:
+    the guard lock's holder by the kernel, guard.json's age by this clock): `state` is live,
+    unguarded, stopped or none; `holder` the lock's holder (null: nobody, so never guarded)."""
+    from cockpit.core.readmodel import guard_health
+
+    g = guard_health(plan, state, live, sight)
     return {
+        "state": g.state,
         "holder": None if not holder else f"{holder.get('pid')}@{holder.get('host')}",
-        "last_round_s": None if age is None else round(age, 1),
-        "guarded": bool(live is not None and live.guarded(now)),
-        "unguarded": bool(state.live and not (live is not None and live.guarded(now))),
+        "last_round_s": None if g.age_s is None else round(g.age_s, 1),
+        "guarded": g.guarded,
+        "unguarded": g.state == "unguarded",
+        "why": g.why or None,
+        "stopped_at": g.stopped_at.isoformat() if g.stopped_at else None,
+        "text": g.text,
     }
 
 
 def guard_line(doc: dict[str, Any]) -> str:
     g = doc["guard"]
-    ago = "no round yet" if g["last_round_s"] is None else f"last round {g['last_round_s']:.0f}s ago"
-    if g["unguarded"]:
-        return f"guard    UNGUARDED: {ago}; nothing evaluates the triggers (start `cockpit guard`)"
-    return f"guard    {g['holder'] or 'none'}, {ago}"
+    if g["state"] == "unguarded":
+        return f"guard    UNGUARDED: {g['why']}; nothing evaluates the triggers (start `cockpit guard`)"
+    if g["state"] == "live":
+        return f"guard    {g['holder']}, last round {g['last_round_s']:.0f}s ago"
+    if g["state"] == "stopped":
+        return f"guard    {g['text'].removeprefix('guard ')}"
+    return "guard    none" + (f" (the guard lock is held by {g['holder']}: {g['why']})" if g["holder"] else "")
 
 
 def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard: dict | None = None,

@@ -61,7 +61,7 @@ def config(tmp_path, flags) -> Path:
 
 @pytest.fixture
 def guard(monkeypatch, config):
-    """`keep_guarded` starts a stand-in guard: this process takes the guard lock as pid 4242."""
+    """`keep_guarded` starts a stand-in guard: this process takes the guard lock (as host guardhost)."""
     spawned: list[str] = []
 
     class StandInKeeper:
@@ -70,7 +70,7 @@ def guard(monkeypatch, config):
 
         def spawn(self, reason):
             spawned.append(reason)
-            lease = GuardLease(self.state_dir, {"pid": 4242, "host": "guardhost"})
+            lease = GuardLease(self.state_dir, {"pid": os.getpid(), "host": "guardhost"})
             assert lease.try_acquire()
             leases.append(lease)
 
@@ -166,7 +166,7 @@ def test_start_advance_decide_and_complete(capsys, config, flags, guard):
     kinds = {r.seq: r.kind for r in journal(config)}
     assert [kinds[s] for s in doc["written"]] == \
         ["rollout_started", "traffic_shift_requested", "traffic_shift_result", "phase_started"]
-    assert (doc["status"], doc["phase"], doc["weight"], doc["guard"]) == ("LIVE", "Phase 1", 5, "4242@guardhost")
+    assert (doc["status"], doc["phase"], doc["weight"], doc["guard"]) == ("LIVE", "Phase 1", 5, f"{os.getpid()}@guardhost")
     assert flags.flags["canary.weight"] == 5 and len(guard) == 1
     for phase in (1, 2, 3, 4):
         criteria_met(config)
@@ -183,7 +183,7 @@ def test_advance_says_who_guards(capsys, config, guard):
     code, out, err = cockpit(capsys, "start", "--config", str(config), "--confirm", VERSION)
     assert code == 0, err
     assert "VERIFIED: the gateway reads canary 5 %; Phase 1 soaks for 0s" in out
-    assert "guard 4242@guardhost watches the triggers" in out
+    assert f"guard {os.getpid()}@guardhost watches the triggers" in out
     assert len(guard) == 1 and guard[0].endswith("'s `cockpit start`: no screen keeps one")
 
 
@@ -325,7 +325,7 @@ def test_a_start_the_gateway_does_not_confirm_exits_1_and_starts_no_phase(capsys
     kinds = {r.seq: r.kind for r in journal(config)}
     assert [kinds[s] for s in doc["written"]] == ["rollout_started", "traffic_shift_requested", "traffic_shift_result"]
     assert state(config).phase is None and state(config).status == "live"  # no phase soaks, the rollout is on
-    assert doc["guard"] == "4242@guardhost" and len(guard) == 1  # so a guard watches, the gateway unsure
+    assert doc["guard"] == f"{os.getpid()}@guardhost" and len(guard) == 1  # so a guard watches, the gateway unsure
 
 
 def test_preflight_refusals_follow_the_screens_offer(plan):

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from datetime import timedelta
 import subprocess
 import sys
 
 import pytest
 
-from cockpit.core.evaluation import Evaluation, GuardId
+from cockpit.core.evaluation import GuardId
+from cockpit.core.guardsight import GuardSight
 from cockpit.guard import Guard
 from cockpit.published import PUBLISHED, GuardFeed
 from cockpit.lease import guard_holder
@@ -28,11 +30,11 @@ def guard_for(rig: Rig, state_dir, pid: int, **kw) -> Guard:
     return Guard(rig.engine, rig.monitor, state_dir, ident, attended=lambda: True, **kw)
 
 
-def holder_process(state_dir, pid_label: int) -> subprocess.Popen:
+def holder_process(state_dir) -> subprocess.Popen:
     """Another process that takes the guard lock and holds it until killed."""
     code = (
-        "import sys, time; from cockpit.lease import GuardLease; "
-        f"l = GuardLease({str(state_dir)!r}, {{'pid': {pid_label}, 'host': 'bastion'}}); "
+        "import os, sys, time; from cockpit.lease import GuardLease; "
+        f"l = GuardLease({str(state_dir)!r}, {{'pid': os.getpid(), 'host': 'bastion', 'user': 'guard'}}); "
         "assert l.try_acquire(); print('held', flush=True); time.sleep(60)"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -63,31 +65,51 @@ async def test_a_round_never_evaluated_reads_as_no_round(tmp_path):
     assert GuardFeed(tmp_path).latest() is None
 
 
-async def test_guarded_means_a_round_within_three_poll_intervals(plan, state_dir, clock):
+async def test_a_faces_sight_is_its_own_clock_against_the_files_ctime(plan, state_dir, clock):
+    """The round's age is the older of: the wall against guard.json's ctime (which no user can set;
+    the owner can set the mtime), and this face's monotonic clock since it saw the file as it is."""
     rig = Rig(plan, state_dir, clock, poll_s=15)
     await rig.start()
     await rig.tick()
-    live = rig.monitor.snapshot()
-    assert live.guarded(clock.now()) and live.guarded(clock.now() + timedelta(seconds=45))
-    assert not live.guarded(clock.now() + timedelta(seconds=46))
-    assert not Evaluation().guarded(clock.now())  # no round at all
+    guard_for(rig, state_dir, 101).publish()
+    path = state_dir / PUBLISHED
+    ctime = path.stat().st_ctime
+    wall, mono = [ctime + 2.0], [100.0]
+    feed = GuardFeed(state_dir, wall=lambda: wall[0], monotonic=lambda: mono[0])
+    assert feed.sight() == GuardSight(None, 2.0)  # nobody holds the lock; 2 s by the wall
+    mono[0] += 30.0  # the wall set back (or not moving): the face has watched it unchanged for 30 s
+    assert feed.sight().round_age_s == 30.0
+    os.utime(path, (ctime + 3600, ctime + 3600))  # an mtime of the future, set by the file's owner
+    mono[0] += 1.0
+    wall[0] = path.stat().st_ctime  # the kernel stamped the change with its own time
+    assert feed.sight().round_age_s == 0.0  # a change the face saw
+    wall[0] = path.stat().st_ctime + 46.0
+    assert feed.sight().round_age_s == 46.0  # and it ages by the ctime, not by the mtime of the future
+    mono[0] += 50.0
+    assert feed.sight().round_age_s == 50.0
+    path.unlink()
+    assert feed.sight() == GuardSight(None, None)
 
 
 async def test_one_guard_at_a_time_and_a_takeover_is_journaled(plan, state_dir, clock):
     rig = Rig(plan, state_dir, clock)
     await rig.start()
-    other = holder_process(state_dir, 101)  # a guard in another process holds the lock
+    other = holder_process(state_dir)  # a guard in another process holds the lock
     try:
         mine = guard_for(rig, state_dir, 202)
         assert not await mine.acquire(wait=False)  # the lock is held: no second evaluator
-        assert guard_holder(state_dir)["pid"] == 101
+        assert guard_holder(state_dir) == {"user": "guard", "host": "bastion", "pid": other.pid, "since": "?",
+                                           "verified": True, "outsider": False}
     finally:
         other.kill()  # SIGKILL: no clean release, the kernel frees the lock
         other.wait()
+    assert guard_holder(state_dir) is None  # its side file stays, naming a dead holder: not believed
     assert await mine.acquire(wait=False)
     started = [r.payload for r in rig.engine.journal.records if r.kind == "guard_started"]
-    assert [(g.pid, g.took_over) for g in started] == [(202, "101@bastion")]
-    assert rig.engine.state.guard.pid == 202 and guard_holder(state_dir)["pid"] == 202
+    assert [(g.pid, g.took_over) for g in started] == [(202, f"{other.pid}@bastion")]
+    # This process holds it under the label 202: the kernel names this process, the side file does not.
+    assert rig.engine.state.guard.pid == 202 and guard_holder(state_dir)["pid"] == os.getpid()
+    assert not guard_holder(state_dir)["verified"]
     mine.release("test over")
     assert rig.engine.state.guard is None and guard_holder(state_dir) is None
 
@@ -103,7 +125,7 @@ async def test_a_standby_takes_over_when_the_holder_goes(plan, state_dir, clock)
     assert not waiting.done()
     holder.lease.release()
     assert await asyncio.wait_for(waiting, 5)
-    assert guard_holder(state_dir)["pid"] == 202
+    assert rig.engine.state.guard.pid == 202 and guard_holder(state_dir)["pid"] == os.getpid()
 
 
 async def test_the_guard_acts_on_a_breach_and_stops_once_rolled_back(plan, state_dir, clock):

@@ -2,21 +2,20 @@
 
 One process evaluates (the guard); it publishes an `Evaluation` after every round, and the
 faces read it back instead of asking Prometheus themselves, so the captain, every observer
-and `status` see the same verdicts. Pure data with a JSON form; no I/O here.
+and `status` see the same verdicts. Pure data with a JSON form; no I/O here. Whether a round is
+the guard's and fresh is a face's judgement (core.guardsight), never the file's claim.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Mapping
 
 from cockpit.core.budget import BudgetBurn, CategoryBurn
 from cockpit.core.compare import Comparison
 from cockpit.core.triggers import TriggerTrack, WindowVerdict
-
-UNGUARDED_AFTER_ROUNDS = 3  # no round fresher than this many poll intervals: nobody is watching
 
 
 @dataclass(frozen=True)
@@ -66,17 +65,6 @@ class Evaluation:
     budget: BudgetBurn | None = None
     health: Mapping[str, Health] = field(default_factory=dict)
     faults: tuple[str, ...] = ()
-    speed: float = 1.0  # the guard's clock against the wall: 60 in a demo
-    wall_at: float | None = None  # the wall's unix time when the round was published
-
-    def clock_now(self, wall_now: float) -> datetime | None:
-        """The guard's clock now, from the wall: what a face shows so a demo reads as its captain's."""
-        if self.at is None or self.wall_at is None:
-            return None
-        ahead = max(0.0, wall_now - self.wall_at) * self.speed
-        if self.speed != 1.0 and ahead > UNGUARDED_AFTER_ROUNDS * self.poll_s:
-            return self.at  # an accelerated clock stopped with its guard (a demo that ended)
-        return self.at + timedelta(seconds=ahead)
 
     def gauge(self, trigger_id: str, now: datetime) -> tuple[TriggerTrack, float | None]:
         """(track, stale age in seconds or None when fresh); inf when it never had an answer."""
@@ -89,14 +77,6 @@ class Evaluation:
         if self.soak is None or phase is None or (phase, soak_start) != self.soak:
             return {}
         return self.criteria
-
-    def round_age(self, now: datetime) -> float | None:
-        return None if self.at is None else max(0.0, (now - self.at).total_seconds())
-
-    def guarded(self, now: datetime) -> bool:
-        """A guard round fresher than three poll intervals: somebody is evaluating the triggers."""
-        age = self.round_age(now)
-        return age is not None and age <= UNGUARDED_AFTER_ROUNDS * self.poll_s
 
     # -- the published form --------------------------------------------------------------------
 
@@ -116,8 +96,6 @@ class Evaluation:
             "health": {k: {"name": h.name, "ok": h.ok, "detail": h.detail, "since": _ts(h.since),
                            "failures": h.failures, "endpoint": h.endpoint} for k, h in self.health.items()},
             "faults": list(self.faults),
-            "speed": self.speed,
-            "wall_at": self.wall_at,
         }
 
     @classmethod
@@ -137,8 +115,6 @@ class Evaluation:
             health={k: Health(h["name"], h["ok"], h["detail"], _dt(h["since"]), int(h["failures"]), h["endpoint"])
                     for k, h in d.get("health", {}).items()},
             faults=tuple(d.get("faults", ())),
-            speed=float(d.get("speed", 1.0)),
-            wall_at=None if d.get("wall_at") is None else float(d["wall_at"]),
         )
 
 

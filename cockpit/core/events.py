@@ -277,14 +277,17 @@ class EvidenceCollected(Payload):
     detail: str = ""
 
 
-class GuardStarted(Payload):
-    """A guard took the guard lock and evaluates from now on (`took_over`: the holder that died)."""
+class GuardStarted(Payload, omit_defaults=True):
+    """A guard took the guard lock and evaluates from now on (`took_over`: the holder that died).
+    `speed`: its clock's rollout seconds per wall second (a demo's; not written when 1), so an
+    observer follows a demo's soak by the journal's word, not by a speed a file claims."""
 
     KIND = "guard_started"
     pid: int
     host: str
     reason: str = ""
     took_over: str = ""  # "pid@host" of a previous guard whose lock the kernel freed
+    speed: float = 1.0
 
 
 class GuardStopped(Payload):

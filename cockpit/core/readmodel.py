@@ -22,6 +22,7 @@ from cockpit.core.budget import BudgetBurn, next_alert
 from cockpit.core.escalation import EMERGENCY, ROLLBACK_NOT_VERIFIED, current_escalations, leaking
 from cockpit.core.paging import kill_incident
 from cockpit.core.evaluation import CriterionView, Evaluation, GuardId
+from cockpit.core.guardsight import GuardSight, judge
 from cockpit.core.state import RolloutState
 from cockpit.core.triggers import TriggerTrack, WindowVerdict, format_duration, format_value
 from cockpit.core.visible import visible_fields
@@ -282,11 +283,14 @@ class ChecklistRow:
 class GuardHealth:
     guarded: bool
     needed: bool  # a rollout is live: somebody must evaluate
-    text: str  # "GUARD 4242@bastion · last round 3s ago", "UNGUARDED 3m00s", "no guard"
-    short: str  # for narrow headers: "guard ● 3s"
+    text: str  # "GUARD 4242@bastion · last round 3s ago", "UNGUARDED 3m00s", "guard 4242@bastion stopped at ...", "no guard"
+    short: str  # for narrow headers: "guard ● 3s", "guard stopped 14:32:10", "guard none"
     role: Role
     guard: GuardId | None = None
-    age_s: float | None = None
+    age_s: float | None = None  # wall seconds since the round, by the face's own clock
+    state: Literal["live", "unguarded", "stopped", "none"] = "none"
+    why: str = ""  # why UNGUARDED; a stopped guard's reason
+    stopped_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -409,17 +413,25 @@ def trigger_rows(plan: Any, state: RolloutState, live: Evaluation | None, now: d
     return tuple(trigger_row(t, state, live, now) for t in plan.triggers)
 
 
-def guard_health(state: RolloutState, live: Evaluation | None, now: datetime) -> GuardHealth:
-    """`GUARD 4242@bastion · last round 3s ago`, or `UNGUARDED` while a rollout is live and no
-    round is fresher than three poll intervals (`Evaluation.guarded`)."""
-    age = live.round_age(now) if live else None
-    if live is not None and live.guarded(now):
-        shown = format_duration(age or 0)
-        return GuardHealth(True, state.live, f"GUARD {live.guard} · last round {shown} ago", f"guard {DOT} {shown}", "ok", live.guard, age)
+def guard_health(plan: Any, state: RolloutState, live: Evaluation | None, sight: GuardSight | None) -> GuardHealth:
+    """`GUARD 4242@bastion · last round 3s ago` when the guard lock's holder published a fresh round
+    and the journal names it (core.guardsight.judge, on the face's own sight); `UNGUARDED` while a
+    rollout is live and it did not; a guard that stopped says so and when; else no guard."""
+    j = judge(plan, state, live, sight)
+    named = live.guard if live is not None else None
+    if j.guarded:
+        shown = format_duration(j.age_s or 0)
+        return GuardHealth(True, state.live, f"GUARD {named} · last round {shown} ago", f"guard {DOT} {shown}", "ok", named,
+                           j.age_s, "live")
     if state.live:
-        since = f" {format_duration(age)}" if age is not None else ""
-        return GuardHealth(False, True, f"UNGUARDED{since}", f"UNGUARDED{since}", "alarm", live.guard if live else None, age)
-    return GuardHealth(False, False, "no guard", "guard none", "muted", live.guard if live else None, age)
+        text = f"UNGUARDED {format_duration(j.age_s or 0)}" if j.stale else "UNGUARDED"
+        return GuardHealth(False, True, text, text, "alarm", named, j.age_s, "unguarded", j.why)
+    stop = state.guard_stop  # (set only while no guard runs: the fold clears it when one starts)
+    if stop is not None:
+        g = stop.started
+        return GuardHealth(False, False, f"guard {g.pid}@{g.host} stopped at {_hms(stop.at)}: {stop.stopped.reason}",
+                           f"guard stopped {_hms(stop.at)}", "muted", None, j.age_s, "stopped", stop.stopped.reason, stop.at)
+    return GuardHealth(False, False, "no guard", "guard none", "muted", named, j.age_s, "none", j.why)
 
 
 def soak_view(plan: Any, state: RolloutState, now: datetime) -> SoakView:
@@ -452,10 +464,10 @@ def _source_down(live: Evaluation, now: datetime) -> str:
 
 
 def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime,
-             triggers: tuple[TriggerRow, ...] | None = None) -> Headline:
+             triggers: tuple[TriggerRow, ...] | None = None, *, sight: GuardSight | None = None) -> Headline:
     """The one state the captain reads first. In order: the kill switch, completion, preflight,
     UNGUARDED, GATEWAY DRIFT, a fired trigger, BREACHING (the soonest to fire, counting down), BLIND, a shift in
-    flight, then READY / HEALTHY / SOAKING."""
+    flight, then READY / HEALTHY / SOAKING. `sight`: what the face saw of the guard (none: UNGUARDED)."""
     rows = triggers if triggers is not None else trigger_rows(plan, state, live, now)
     k = state.kill
     if state.status == "kill_unconfirmed":
@@ -487,10 +499,9 @@ def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datet
         detail = f"{passed}/{len(checks)} checks passed · {signed}/{len(plan.sign_offs)} sign-offs" + (f" · {freeze}" if freeze else "")
         return Headline("PREFLIGHT", detail, "bold")
 
-    guard = guard_health(state, live, now)
+    guard = guard_health(plan, state, live, sight)
     if not guard.guarded:
-        why = "no guard has published a round" if live is None or live.at is None else f"no guard round for {format_duration(guard.age_s or 0)}"
-        return Headline("UNGUARDED", f"{why} — triggers are not evaluated, nothing rolls back on its own", "alarm")
+        return Headline("UNGUARDED", f"{guard.why} — triggers are not evaluated, nothing rolls back on its own", "alarm")
     if state.gateway_drift and rules.expected_share(state) is not None:
         return Headline("GATEWAY DRIFT", f"{state.gateway_drift} — re-assert the weight or roll back", "alarm")
     fired = [r for r in rows if r.state == "fired"]
@@ -839,14 +850,16 @@ def _journaled(plan: Any, state: RolloutState, running: frozenset[str], say) -> 
 
 
 def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime, *,
-               running: frozenset[str] = frozenset(), say=None, captain: bool = True) -> ReadModel:
-    """Everything a face shows, from the plan, the journal's state, the guard's round and `now`.
+               running: frozenset[str] = frozenset(), say=None, captain: bool = True,
+               sight: GuardSight | None = None) -> ReadModel:
+    """Everything a face shows, from the plan, the journal's state, the guard's round, what the face
+    saw of the guard (`sight`) and `now`.
     `say(record, plan)` words timeline records (the wording module's); without it, their kind.
     Every text in it (notes, reasons, names, servers' errors, the guard's host) has its control
     and bidi characters shown as escapes (core.visible): no row can move a face's cursor."""
     rows = visible_fields(trigger_rows(plan, state, live, now))
-    head = visible_fields(headline(plan, state, live, now, rows))
-    guard = visible_fields(guard_health(state, live, now))
+    head = visible_fields(headline(plan, state, live, now, rows, sight=sight))
+    guard = visible_fields(guard_health(plan, state, live, sight))
     esc = visible_fields(escalation_rows(plan, state, now))
     bud = visible_fields(budget_view(plan, state, live.budget if live else None))
     checks, sign_offs, lines, todo = _journaled(plan, state, running, say or _kind)

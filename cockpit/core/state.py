@@ -131,6 +131,15 @@ class Incident:
         return self.acked_at is not None
 
 
+@dataclass(frozen=True)
+class GuardStop:
+    """The last guard that stopped (until another starts): "guard 4242@bastion stopped at 14:32:10"."""
+
+    started: ev.GuardStarted
+    stopped: ev.GuardStopped
+    at: datetime
+
+
 @dataclass
 class Outbound:
     """A queued notification and, once the guard delivered it (or gave up), its result."""
@@ -167,6 +176,7 @@ class RolloutState:
     completed_at: datetime | None = None
     guard: ev.GuardStarted | None = None  # the guard that last took the lock (None after it stopped)
     guard_since: datetime | None = None
+    guard_stop: GuardStop | None = None  # that guard's stop, once it stopped (None while one runs)
     post_deployment: dict[str, tuple[datetime, ev.PostDeploymentDone]] = field(default_factory=dict)  # item -> first tick
     seq: int = 0
     last_hash: str = ev.GENESIS
@@ -372,11 +382,12 @@ def _reconciled(state: RolloutState, p: ev.GatewayReconciled, r: ev.Record) -> N
 
 
 def _guard_started(state: RolloutState, p: ev.GuardStarted, r: ev.Record) -> None:
-    state.guard, state.guard_since = p, r.ts
+    state.guard, state.guard_since, state.guard_stop = p, r.ts, None
 
 
 def _guard_stopped(state: RolloutState, p: ev.GuardStopped, r: ev.Record) -> None:
     if state.guard is not None and (state.guard.pid, state.guard.host) == (p.pid, p.host):
+        state.guard_stop = GuardStop(state.guard, p, r.ts)
         state.guard, state.guard_since = None, None
 
 

@@ -377,6 +377,7 @@ class CockpitApp(App):
             plan=self.engine.plan,
             state=self.engine.state,
             live=self.feed.latest() if self.feed is not None else None,
+            sight=self._sight(),
             now=self.engine.clock.now(),
             running=frozenset(self.engine.running_checks),
             observer=self.observer,
@@ -441,9 +442,17 @@ class CockpitApp(App):
     def _inputs(self) -> tuple:
         """Everything the screen is drawn from, as identities: the journal's position, the guard's
         round (the feed hands back the same object until a new one is published), the clock (a
-        stopped clock, as a finished demo's, stays equal), what runs here and the theme."""
-        return (self.engine.state.seq, self.feed.latest() if self.feed is not None else None, self.engine.clock.now(),
+        stopped clock, as a finished demo's, stays equal), what the screen shows of the guard (its
+        own sight of it, judged: a dead guard's age runs on unseen), what runs here and the theme."""
+        from cockpit.core.guardsight import shown
+
+        live = self.feed.latest() if self.feed is not None else None
+        return (self.engine.state.seq, live, self.engine.clock.now(), shown(self.engine.plan, self.engine.state, live, self._sight()),
                 self.busy, frozenset(self.engine.running_checks), self.theme, self.no_color)
+
+    def _sight(self):
+        """What this screen sees of the guard for itself (the feed's: the lock's holder, the round's age)."""
+        return self.feed.sight() if self.feed is not None else None
 
     @work(group="reconcile", exit_on_error=False)
     async def _reconcile(self) -> None:
@@ -763,11 +772,11 @@ class CockpitApp(App):
             return
         from cockpit.tui.dialogs import Confirm
 
-        live = self.feed.latest() if self.feed is not None else None
+        guard = self.view().model.guard
         if self.guard is not None:
             why = "The rollout is live and its guard runs in this process: quitting stops the watch on the triggers."
-        elif live is not None and live.guarded(self.engine.clock.now()):
-            why = f"The rollout is live. Guard {live.guard} keeps watching the triggers and rolls back on its own."
+        elif guard.guarded:
+            why = f"The rollout is live. Guard {guard.guard} keeps watching the triggers and rolls back on its own."
         else:
             why = "The rollout is live and NO GUARD is running: triggers are not watched and nothing rolls back on its own."
         self.push_screen(

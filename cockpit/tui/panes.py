@@ -272,9 +272,9 @@ class HeaderBar(Pane):
         elif g.needed:
             health.append("  ")
             health.append(f" {g.text} ", v.style("alarm"))
-        else:
+        else:  # "none", or "stopped 14:32:10"
             health.append("  guard ")
-            health.append("none", v.colors.muted)
+            health.append(g.short.removeprefix("guard "), v.colors.muted)
         return Group(line1, Spread(left, health))
 
 

@@ -20,6 +20,7 @@ from textual.widgets import Static
 from cockpit.clock import ManualClock
 from cockpit.core import events as ev
 from cockpit.core.evaluation import CriterionView, Evaluation, GuardId
+from cockpit.core.guardsight import GuardSight
 from cockpit.core.state import RolloutState, fold
 from cockpit.tui.app import CockpitApp
 
@@ -73,10 +74,13 @@ class JournalFeed:
         soak = (state.phase, state.phase_started_at) if state.phase is not None and state.phase_started_at else None
         self.evaluation = Evaluation(at=now if guard is not None else None, guard=guard, criteria=criteria, soak=soak,
                                      tracks=self._tracks(state, now), poll_s=1e9)  # no round goes stale in a replay
+        # The journal's guard held the lock then, its round as fresh as the cursor.
+        self.seen = GuardSight(guard.pid, 0.0) if guard is not None else GuardSight()
 
     def __init__(self, plan=None):
         self.plan = plan
         self.evaluation = None
+        self.seen = GuardSight()
 
     def _tracks(self, state: RolloutState, now: datetime) -> dict:
         """Gauges as journaled: a trigger breaching or fired at the cursor, with its journaled value."""
@@ -98,6 +102,9 @@ class JournalFeed:
 
     def latest(self) -> Evaluation | None:
         return self.evaluation
+
+    def sight(self) -> GuardSight:
+        return self.seen
 
 
 class Scrubber(Static):

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from cockpit.config import Plan
 from cockpit.core.evaluation import Evaluation
+from cockpit.core.guardsight import GuardSight
 from cockpit.core.readmodel import DOT, FAIL, PASS, RUN, WAIT, WAIVED, WARN, ReadModel, read_model  # noqa: F401
 from cockpit.core.state import RolloutState
 from cockpit.narrate import say
@@ -56,6 +57,7 @@ class View:
     plan: Plan
     state: RolloutState
     live: Evaluation | None  # the guard's latest round; None when no guard has published one
+    sight: GuardSight | None  # what this terminal saw of the guard itself: the lock's holder, the round's age
     now: datetime
     running: frozenset[str]  # preflight checks running now
     observer: bool
@@ -67,7 +69,7 @@ class View:
     @cached_property
     def model(self) -> ReadModel:
         return read_model(self.plan, self.state, self.live, self.now, running=self.running, say=say,
-                          captain=not self.observer)
+                          captain=not self.observer, sight=self.sight)
 
     def style(self, role: str) -> str:
         return self.colors.style(role)

@@ -13,6 +13,7 @@ from cockpit.core import readmodel as rm
 from cockpit.core.budget import BudgetBurn, CategoryBurn
 from cockpit.core.compare import Comparison
 from cockpit.core.evaluation import CriterionView, Evaluation, GuardId
+from cockpit.core.guardsight import GuardSight
 from cockpit.core.state import fold
 from cockpit.core.triggers import TriggerTrack, WindowVerdict
 from cockpit.engine import plan_snapshot
@@ -25,15 +26,29 @@ GUARD = GuardId(user="alice", host="bastion", pid=4242, since=T0)
 SOAK = timedelta(minutes=20)
 
 
-def state_of(plan, *payloads, actor=CAPTAIN):
-    """Fold the plan and `payloads`, one second apart from T0."""
+STARTED = ev.GuardStarted(pid=GUARD.pid, host=GUARD.host, reason="with the plan")
+
+
+def state_of(plan, *payloads, actor=CAPTAIN, guard=True):
+    """Fold the plan and `payloads`, one second apart from T0; with the plan (and at its time), the
+    journal's word that GUARD took the guard lock, as `cockpit run` journals it before anything else."""
+    timed = [(T0, plan_snapshot(plan))] + ([(T0, STARTED)] if guard else [])
+    timed += [(T0 + timedelta(seconds=i + 1), p) for i, p in enumerate(payloads)]
     out, prev = [], ev.GENESIS
-    for i, p in enumerate((plan_snapshot(plan),) + payloads):
-        r = ev.make_record(seq=i + 1, ts=T0 + timedelta(seconds=i), actor=actor, payload=p, prev=prev)
+    for i, (ts, p) in enumerate(timed):
+        r = ev.make_record(seq=i + 1, ts=ts, actor=actor, payload=p, prev=prev)
         r = journaled(r, f"{i + 1:064x}")
         prev = r.hash
         out.append(r)
     return fold(out)
+
+
+def seen(evaluation, now):
+    """What a face saw of the guard that published `evaluation`: its pid holds the guard lock, and
+    guard.json changed when the round ran (by the face's clock)."""
+    if evaluation is None or evaluation.at is None:
+        return GuardSight(GUARD.pid, None)
+    return GuardSight(evaluation.guard.pid if evaluation.guard else None, max(0.0, (now - evaluation.at).total_seconds()))
 
 
 def ready(plan):
@@ -132,7 +147,8 @@ def _round(plan, now, kind):
 @pytest.mark.parametrize("name, build, now, kind, expected, role", HEADLINES, ids=[h[0] for h in HEADLINES])
 def test_headline_for_every_rollout_state(plan, name, build, now, kind, expected, role):
     state = state_of(plan, *build(plan))
-    head = rm.read_model(plan, state, _round(plan, now, kind), now).headline
+    evaluation = _round(plan, now, kind)
+    head = rm.read_model(plan, state, evaluation, now, sight=seen(evaluation, now)).headline
     assert head.text.startswith(expected), head.text
     assert head.role == role
 
@@ -142,7 +158,7 @@ def test_the_breaching_countdown_runs_on_between_rounds(plan):
     state = state_of(plan, *live(plan))
     evaluation = _round(plan, SOAKING, "breaching")
     later = SOAKING + timedelta(seconds=30)
-    assert rm.headline(plan, state, evaluation, later).detail == "Performance — auto-rollback in 4m30s"
+    assert rm.headline(plan, state, evaluation, later, sight=seen(evaluation, later)).detail == "Performance — auto-rollback in 4m30s"
 
 
 # --- trigger rows --------------------------------------------------------------------------------------
@@ -309,19 +325,22 @@ def test_available_actions_follow_the_state(plan, build, offered, refused):
 
 def test_banner_and_badges_while_breaching_and_none_while_soaking(plan):
     state = state_of(plan, *live(plan), ev.TriggerBreached(trigger="api_p95_regression", value=320.0, threshold=285.0, detail=""))
-    model = rm.read_model(plan, state, _round(plan, SOAKING, "breaching"), SOAKING)
+    breaching = _round(plan, SOAKING, "breaching")
+    model = rm.read_model(plan, state, breaching, SOAKING, sight=seen(breaching, SOAKING))
     assert model.banner[0] == "BREACHING: Performance — auto-rollback in 5m00s"
     assert model.banner[1] == "▲ Performance 320 ms > 285 ms (staging 238 ms +20 %) 5m00s/10m00s"
     assert model.badges["phase"] == (rm.WARN, "breach") and model.badges["escalation"][0] == rm.WARN
-    calm = rm.read_model(plan, state_of(plan, *live(plan)), _round(plan, SOAKING, "ok"), SOAKING)
+    ok = _round(plan, SOAKING, "ok")
+    calm = rm.read_model(plan, state_of(plan, *live(plan)), ok, SOAKING, sight=seen(ok, SOAKING))
     assert calm.banner == () and calm.badges == {}
 
 
 def test_guard_health_words(plan):
     state = state_of(plan, *live(plan))
-    assert rm.guard_health(state, round_at(SOAKING, at=SOAKING - timedelta(seconds=3)), SOAKING).text == "GUARD 4242@bastion · last round 3s ago"
-    assert rm.guard_health(state, round_at(SOAKING, at=SOAKING - timedelta(seconds=46)), SOAKING).text == "UNGUARDED 46s"
-    assert rm.guard_health(state_of(plan), None, SOAKING).text == "no guard"
+    fresh, old = round_at(SOAKING, at=SOAKING - timedelta(seconds=3)), round_at(SOAKING, at=SOAKING - timedelta(seconds=46))
+    assert rm.guard_health(plan, state, fresh, seen(fresh, SOAKING)).text == "GUARD 4242@bastion · last round 3s ago"
+    assert rm.guard_health(plan, state, old, seen(old, SOAKING)).text == "UNGUARDED 46s"
+    assert rm.guard_health(plan, state_of(plan, guard=False), None, GuardSight()).text == "no guard"
 
 
 def test_timeline_is_newest_first_and_uses_the_given_wording(plan):

@@ -14,11 +14,12 @@ from cockpit.core import readmodel as rm
 from cockpit.core.budget import BudgetBurn, CategoryBurn
 from cockpit.core.compare import Comparison
 from cockpit.core.evaluation import CriterionView, Health
+from cockpit.core.guardsight import GuardSight, judge
 from cockpit.core.triggers import TriggerTrack
 from cockpit.engine import plan_snapshot
 from tests.conftest import T0
 from tests.core.journal import journaled
-from tests.core.test_readmodel import GUARD, _kill, gate_met, live, ok_tracks, ready, round_at, state_of, verdict
+from tests.core.test_readmodel import GUARD, _kill, gate_met, live, ok_tracks, ready, round_at, seen, state_of, verdict
 
 NOW = T0 + timedelta(minutes=6)
 
@@ -282,21 +283,96 @@ def test_a_journaled_fire_outranks_the_live_gauge(plan):
      (180, False, "UNGUARDED 3m00s", "UNGUARDED 3m00s", "alarm")],
 )
 def test_unguarded_after_exactly_three_poll_intervals(plan, age, guarded, text, short, role):
+    """Three of the plan's 15 s polls by the face's own sight of the file's age; the round's `at` is not read."""
     state = _live_state(plan)
-    health = rm.guard_health(state, round_at(NOW, at=NOW - timedelta(seconds=age)), NOW)
-    assert health == rm.GuardHealth(guarded, True, text, short, role, GUARD, float(age))
+    health = rm.guard_health(plan, state, round_at(NOW), GuardSight(GUARD.pid, float(age)))
+    why = "" if guarded else f"no guard round for {rm.format_duration(age)}"
+    assert health == rm.GuardHealth(guarded, True, text, short, role, GUARD, float(age), "live" if guarded else "unguarded", why)
+
+
+def test_the_rounds_claimed_time_is_not_its_age(plan):
+    """A round that claims to be from now, seen unchanged for 46 s, is 46 s old; one that claims an hour
+    ago, seen changing just now, is fresh (the guard's clock is its own)."""
+    state = _live_state(plan)
+    assert not rm.guard_health(plan, state, round_at(NOW), GuardSight(GUARD.pid, 46.0)).guarded
+    assert rm.guard_health(plan, state, round_at(NOW, at=NOW - timedelta(hours=1)), GuardSight(GUARD.pid, 0.0)).guarded
 
 
 def test_guard_health_without_a_live_rollout_or_a_round(plan):
-    pre = state_of(plan)
-    assert rm.guard_health(pre, None, NOW) == rm.GuardHealth(False, False, "no guard", "guard none", "muted", None, None)
-    old = round_at(NOW, at=NOW - timedelta(minutes=5))
-    assert rm.guard_health(pre, old, NOW) == rm.GuardHealth(False, False, "no guard", "guard none", "muted", GUARD, 300.0)
-    assert rm.guard_health(pre, round_at(NOW), NOW) == rm.GuardHealth(True, False, "GUARD 4242@bastion · last round 0s ago", "guard ● 0s", "ok", GUARD, 0.0)
+    pre = state_of(plan, guard=False)
+    assert rm.guard_health(plan, pre, None, GuardSight()) == rm.GuardHealth(
+        False, False, "no guard", "guard none", "muted", None, None, "none", "no guard holds the guard lock")
+    assert rm.guard_health(plan, pre, round_at(NOW), GuardSight(None, 300.0)) == rm.GuardHealth(
+        False, False, "no guard", "guard none", "muted", GUARD, 300.0, "none", "no guard holds the guard lock")
+    ready_state = state_of(plan)  # preflight, its guard journaled and holding the lock
+    assert rm.guard_health(plan, ready_state, round_at(NOW), GuardSight(GUARD.pid, 0.0)) == rm.GuardHealth(
+        True, False, "GUARD 4242@bastion · last round 0s ago", "guard ● 0s", "ok", GUARD, 0.0, "live")
     live_state = _live_state(plan)
-    assert rm.guard_health(live_state, None, NOW) == rm.GuardHealth(False, True, "UNGUARDED", "UNGUARDED", "alarm", None, None)
+    assert rm.guard_health(plan, live_state, None, GuardSight(GUARD.pid, None)) == rm.GuardHealth(
+        False, True, "UNGUARDED", "UNGUARDED", "alarm", None, None, "unguarded", "no guard has published a round")
+    unseen = rm.guard_health(plan, live_state, round_at(NOW), GuardSight(GUARD.pid, None))  # guard.json gone meanwhile
+    assert (unseen.text, unseen.why) == ("UNGUARDED 0s", "no guard round for 0s")
     no_round = rm.Evaluation(guard=GUARD)
-    assert rm.guard_health(live_state, no_round, NOW) == rm.GuardHealth(False, True, "UNGUARDED", "UNGUARDED", "alarm", GUARD, None)
+    assert rm.guard_health(plan, live_state, no_round, GuardSight(GUARD.pid, 2.0)) == rm.GuardHealth(
+        False, True, "UNGUARDED", "UNGUARDED", "alarm", GUARD, None, "unguarded", "no guard has published a round")
+
+
+OTHER = dataclasses.replace(GUARD, pid=5151)
+STOPPED = ev.GuardStopped(pid=GUARD.pid, host=GUARD.host, reason="the rollout is rolled back and the kill verified")
+
+
+@pytest.mark.parametrize(
+    "case, more, evaluation, sight, why",
+    [
+        ("nobody holds the lock: the journal's guard died", (), "fresh", GuardSight(None, 0.0),
+         "guard 4242@bastion no longer holds the guard lock"),
+        ("nobody holds the lock, and none was ever journaled", "unjournaled", "fresh", GuardSight(None, 0.0),
+         "no guard holds the guard lock"),
+        ("nobody holds the lock: the journal's guard stopped", (STOPPED,), "fresh", GuardSight(None, 0.0),
+         "guard 4242@bastion stopped at 14:00:14: the rollout is rolled back and the kill verified"),
+        ("nobody saw anything (no sight)", (), "fresh", None, "guard 4242@bastion no longer holds the guard lock"),
+        ("a holder, no guard.json", (), None, GuardSight(GUARD.pid, None), "no guard has published a round"),
+        ("guard.json not from the holder", (), "fresh", GuardSight(OTHER.pid, 0.0),
+         "guard.json is not from the guard lock's holder (pid 5151)"),
+        ("guard.json naming no guard", (), "anonymous", GuardSight(GUARD.pid, 0.0),
+         "guard.json is not from the guard lock's holder (pid 4242)"),
+        ("the holder published it, but the journal names another", (ev.GuardStarted(pid=OTHER.pid, host="bastion"),),
+         "fresh", GuardSight(GUARD.pid, 0.0), "the guard lock's holder (pid 4242) is not the journal's guard (5151@bastion)"),
+        ("the journal names the pid on another host", (ev.GuardStarted(pid=GUARD.pid, host="elsewhere"),),
+         "fresh", GuardSight(GUARD.pid, 0.0), "the guard lock's holder (pid 4242) is not the journal's guard (4242@elsewhere)"),
+        ("the holder published it, the journal has no guard", "unjournaled", "fresh", GuardSight(GUARD.pid, 0.0),
+         "the guard lock's holder (pid 4242) is not the journal's guard (none)"),
+        ("the guard's own round, no age seen", (), "fresh", GuardSight(GUARD.pid, None), "no guard round for 0s"),
+        ("the guard's own round, too old", (), "fresh", GuardSight(GUARD.pid, 45.5), "no guard round for 46s"),
+        ("the guard's own round, fresh", (), "fresh", GuardSight(GUARD.pid, 45.0), ""),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_why_a_live_rollout_is_unguarded(plan, case, more, evaluation, sight, why):
+    """Guarded only when the lock's holder (the kernel's pid) published the round and is the journal's
+    latest guard, and the face saw the round change within three polls; else why not, first reason first."""
+    state = state_of(plan, *live(plan), *more) if more != "unjournaled" else state_of(plan, *live(plan), guard=False)
+    live_round = {"fresh": round_at(NOW), "anonymous": rm.Evaluation(at=NOW), None: None}[evaluation]
+    j = judge(plan, state, live_round, sight)
+    assert (j.guarded, j.why) == (not why, why)
+    head = rm.headline(plan, state, live_round, NOW, sight=sight)
+    if why:
+        assert head == rm.Headline("UNGUARDED", f"{why} — triggers are not evaluated, nothing rolls back on its own", "alarm")
+    else:
+        assert head.word == "SOAKING"
+
+
+def test_a_stopped_guard_says_stopped_and_when_once_nothing_is_live(plan):
+    """After a rollback the guard stops (as designed): not "guard ● 0s", not UNGUARDED (nothing is live)."""
+    rolled = state_of(plan, *_kill(plan, ev.KillResult(confirmed=True), ev.RollbackVerified(ok=True, detail="0/s")), STOPPED)
+    health = rm.guard_health(plan, rolled, round_at(NOW), GuardSight(None, 0.0))
+    stop_at = rolled.guard_stop.at
+    assert health == rm.GuardHealth(
+        False, False, f"guard 4242@bastion stopped at {stop_at:%H:%M:%S}: the rollout is rolled back and the kill verified",
+        f"guard stopped {stop_at:%H:%M:%S}", "muted", None, 0.0, "stopped", STOPPED.reason, stop_at)
+    # A guard that started again since is not the stopped one.
+    again = state_of(plan, *_kill(plan, ev.KillResult(confirmed=True)), STOPPED, ev.GuardStarted(pid=OTHER.pid, host="bastion"))
+    assert rm.guard_health(plan, again, None, GuardSight(None, None)).state == "none"
 
 
 # --- soak ----------------------------------------------------------------------------------------------
@@ -336,7 +412,7 @@ def test_status_word(plan, build, word):
 
 
 def _head(plan, state, evaluation, now=NOW):
-    return rm.read_model(plan, state, evaluation, now).headline
+    return rm.read_model(plan, state, evaluation, now, sight=seen(evaluation, now)).headline
 
 
 def _breaching(now, breaching_for, needed=600.0, **kw):
@@ -378,9 +454,9 @@ def test_breaching_rows_without_a_countdown_sort_last(plan):
     state = _live_state(plan)
     row = lambda tid, fires_in: rm.TriggerRow(tid, tid, rm.WARN, "", "", "", "breach", "breaching", fires_in=fires_in)  # noqa: E731
     rows = (row("path_p95", None), row("error_rate", 90.0))
-    head = rm.headline(plan, state, round_at(NOW, ok_tracks(plan, NOW)), NOW, rows)
+    head = rm.headline(plan, state, round_at(NOW, ok_tracks(plan, NOW)), NOW, rows, sight=seen(round_at(NOW), NOW))
     assert head.text == "BREACHING: error_rate — auto-rollback in 1m30s (+1 more)"
-    only = rm.headline(plan, state, round_at(NOW, ok_tracks(plan, NOW)), NOW, (row("path_p95", None),))
+    only = rm.headline(plan, state, round_at(NOW, ok_tracks(plan, NOW)), NOW, (row("path_p95", None),), sight=seen(round_at(NOW), NOW))
     assert only.text == "BREACHING: path_p95 — auto-rollback in 0s"
 
 
@@ -723,7 +799,7 @@ def test_timeline_role(payload, role):
 
 
 def test_timeline_lines_in_full(plan):
-    state = state_of(plan, ev.Noted(text="hello"))
+    state = state_of(plan, ev.Noted(text="hello"), guard=False)
     said = []
     lines = rm.timeline(state, lambda r, p: said.append(p) or f"{r.seq}:{r.kind}")
     assert lines == (rm.TimelineLine(T0 + timedelta(seconds=1), "2:note", "plain", "note"),
@@ -933,7 +1009,8 @@ def test_the_read_model_banner_and_badges_after_a_rollback(plan):
     assert rm.read_model(plan, state, None, NOW, captain=False).banner[1] == "rollback checklist 2/5 done"  # an observer
     assert model.badges == {"phase": (rm.WAIT, "warn")}
     assert len(model.checklist) == 5 and model.soak.stopped == "rolled back" and model.gate.stopped == "rolled back"
-    assert model.guard == rm.GuardHealth(False, False, "no guard", "guard none", "muted", None, None)
+    assert model.guard == rm.GuardHealth(False, False, "no guard", "guard none", "muted", None, None, "none",
+                                         "guard 4242@bastion no longer holds the guard lock")
 
 
 def test_the_read_model_while_killing_and_unconfirmed_shows_the_checklist(plan):
@@ -950,7 +1027,8 @@ def test_the_read_model_wires_every_part(plan):
     state = state_of(plan, *live(plan), ev.CheckRan(check="cve_status", status="fail", detail="late"))
     burn = _burn(15000.0, 4000.0, 21000.0, 2000.0)
     evaluation = round_at(NOW, ok_tracks(plan, NOW, path_p95=_hold(NOW)), budget=burn)
-    model = rm.read_model(plan, state, evaluation, NOW, running=frozenset({"secrets"}), say=lambda r, p: r.kind.upper())
+    model = rm.read_model(plan, state, evaluation, NOW, running=frozenset({"secrets"}), say=lambda r, p: r.kind.upper(),
+                          sight=seen(evaluation, NOW))
     assert model.headline == rm.Headline("BLIND", "1 trigger without data — holding", "warn")
     assert model.banner == ("BLIND: 1 trigger without data — holding", "▲ Path Queries > 1,200 ms HOLD: no data")
     assert model.badges == {"phase": (rm.WARN, "warn"), "budget": (rm.WARN, "breach"), "preflight": (rm.FAIL, "breach")}
@@ -963,7 +1041,7 @@ def test_the_read_model_wires_every_part(plan):
     assert model.sign_offs == rm.sign_off_rows(plan, state)
     assert model.timeline[0].text == "CHECK_RAN"
     assert model.checklist == ()
-    assert model.guard == rm.guard_health(state, evaluation, NOW)
+    assert model.guard == rm.guard_health(plan, state, evaluation, seen(evaluation, NOW))
     assert model.actions == frozenset({"advance", "gate", "kill", "note"})
 
 
@@ -1022,7 +1100,7 @@ def test_the_read_models_gate_shows_the_guards_live_criteria(plan):
     state = _live_state(plan)
     evaluation = round_at(NOW, ok_tracks(plan, NOW), criteria={"api_p95": CriterionView(True, 240.0, "240 ms ≤ 350 ms")},
                           soak=(0, state.phase_started_at))
-    gate = rm.read_model(plan, state, evaluation, NOW).gate
+    gate = rm.read_model(plan, state, evaluation, NOW, sight=seen(evaluation, NOW)).gate
     assert [(c.id, c.mark, c.text) for c in gate.criteria][0] == ("api_p95", rm.PASS, "240 ms ≤ 350 ms")
 
 

@@ -13,6 +13,7 @@ from cockpit.core.state import (
     CriterionState,
     Decision,
     GateState,
+    GuardStop,
     RolloutState,
     Signature,
     fold,
@@ -423,8 +424,17 @@ def test_a_standby_taking_over_replaces_the_guard(plan):
 
 
 def test_the_guard_that_stopped_leaves_nobody_guarding(plan):
-    s = state(plan, *at_phase(plan), GUARD_A, ev.GuardStopped(pid=4242, host="bastion", reason="rollout over"))
+    n = len(at_phase(plan))
+    stop = ev.GuardStopped(pid=4242, host="bastion", reason="rollout over")
+    s = state(plan, *at_phase(plan), GUARD_A, stop)
     assert (s.guard, s.guard_since) == (None, None)
+    assert s.guard_stop == GuardStop(GUARD_A, stop, T0 + (n + 2) * SEC)  # "guard 4242@bastion stopped at ..."
+
+
+def test_a_guard_that_starts_again_is_not_the_stopped_one(plan):
+    s = state(plan, *at_phase(plan), GUARD_A, ev.GuardStopped(pid=4242, host="bastion", reason="over"), GUARD_B)
+    assert (s.guard, s.guard_stop) == (GUARD_B, None)
+    assert state(plan, *at_phase(plan), GUARD_A).guard_stop is None
 
 
 @pytest.mark.parametrize(
@@ -438,9 +448,9 @@ def test_the_guard_that_stopped_leaves_nobody_guarding(plan):
 def test_a_stop_from_another_guard_leaves_the_current_one_in_place(plan, stopped):
     n = len(at_phase(plan))
     s = state(plan, *at_phase(plan), GUARD_A, GUARD_B, stopped)
-    assert (s.guard, s.guard_since) == (GUARD_B, T0 + (n + 2) * SEC)
+    assert (s.guard, s.guard_since, s.guard_stop) == (GUARD_B, T0 + (n + 2) * SEC, None)
 
 
 def test_a_stop_without_a_guard_changes_nothing(plan):
     s = state(plan, *at_phase(plan), ev.GuardStopped(pid=4242, host="bastion", reason="late"))
-    assert (s.guard, s.guard_since, s.status) == (None, None, "live")
+    assert (s.guard, s.guard_since, s.guard_stop, s.status) == (None, None, None, "live")

@@ -27,11 +27,12 @@ class Scene:
     The guard's rounds are driven by hand (`poll`), and each is published to guard.json as
     the guard process would, so an observer app renders the same evaluation."""
 
-    def __init__(self, state_dir: Path, scenario: str = "healthy"):
+    def __init__(self, state_dir: Path, scenario: str = "healthy", identity: GuardId = GUARD):
+        """`identity`: the guard's (GUARD, pid 4242, for pictures that do not depend on this test's pid)."""
         self.state_dir = state_dir
         self.clock = ManualClock(T0)
         self.engine, self.guard, self.world, self.people = demo.build(
-            scenario, state_dir, clock=self.clock, actor=CAPTAIN, poll_s=60, identity=GUARD
+            scenario, state_dir, clock=self.clock, actor=CAPTAIN, poll_s=60, identity=identity
         )
         self.monitor = self.guard.monitor
 
@@ -53,6 +54,7 @@ class Scene:
                 await self.engine.rollback_check
 
     async def preflight(self, signed: int = 5) -> "Scene":
+        await self.guard.acquire(wait=False)  # as the demo's guard: the lock held, guard_started journaled
         await self.engine.run_preflight()
         for role in self.engine.plan.sign_offs[:signed]:
             self.engine.sign_off(role, demo.PEOPLE[role], "approved")
@@ -77,7 +79,21 @@ class Scene:
     def observer_app(self) -> CockpitApp:
         follower = Engine(self.engine.plan, Journal(self.state_dir, readonly=True), clock=self.clock, actor=Actor(user="bob", host="bastion", role="observer"))
         follower.ensure_plan()
-        return CockpitApp(follower, GuardFeed(self.state_dir), who="bob@bastion", watch=False)
+        return CockpitApp(follower, ObserverFeed(self.state_dir, self.guard), who="bob@bastion", watch=False)
+
+
+class ObserverFeed(GuardFeed):
+    """An observer's feed on a frozen clock: guard.json as any observer reads it, and the sight the
+    guard's own process has (the lock held under GUARD's pid, the round's age on the scene's clock),
+    so a picture does not depend on this test's pid or on real seconds. The sight a face takes of a
+    real guard (the kernel's holder, the file's ctime) is tested in test_guard.py and test_status_guard.py."""
+
+    def __init__(self, state_dir: Path, guard):
+        super().__init__(state_dir)
+        self.guard = guard
+
+    def sight(self):
+        return self.guard.sight()
 
 
 def text_of(widget) -> str:
