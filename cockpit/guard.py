@@ -144,9 +144,14 @@ class Guard:
         if self._lock_fd is not None:
             return True
         try:
-            return self.lease.try_acquire()
+            held = self.lease.try_acquire()
         except (StateDirError, OSError) as e:
             why = str(e)
+        else:
+            if held and self.lease.read_only:
+                log.warning("%s: a read-only file system: holding the guard lock through a read-only descriptor",
+                            self.lease.path)
+            return held
         path = self.lease.path
         try:
             fd = os.open(path, os.O_RDONLY)

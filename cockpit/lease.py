@@ -51,6 +51,7 @@ class HolderLock:
         self.identity = identity
         self.doing = doing  # for the one-line error: "taking the captain lock"
         self.previous: dict = {}  # what the side file said when we took it: a holder that died
+        self.read_only = False  # held through a read-only descriptor (a read-only file system)
         self._fd = -1
 
     @property
@@ -100,7 +101,9 @@ class HolderLock:
             if not _read_only(self.path.parent):
                 raise
             try:
-                return os.open(self.path, os.O_RDONLY)
+                fd = os.open(self.path, os.O_RDONLY)
+                self.read_only = True
+                return fd
             except OSError:
                 raise explain(self.path, OSError(errno.EROFS, "read-only file system"), self.doing) from None
         return fd
