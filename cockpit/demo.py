@@ -144,7 +144,7 @@ def build(
         metrics=metrics,
     )
     engine.ensure_plan()
-    monitor = Monitor(engine, metrics, poll_s=poll_s or max(15.0, speed), step_s=30.0)  # a round a wall second
+    monitor = Monitor(engine, metrics, poll_s=poll_s or max(15.0, speed), step_s=30.0)  # a round a wall second (from 15x)
     people = Stakeholders(engine)
     monitor.subscribe(people.on_round)
     import os

@@ -231,10 +231,11 @@ def judge_round(
 ) -> WindowVerdict:
     """One round's verdict over every sample after `judged_until` (the previous round's `now`;
     None: a first round judges the window at `now` only). The window at `now`, unless a window
-    ending at a breaching sample after `judged_until` (at most CATCH_UP_S back, and not before the
-    rollout's start `since`) fired: then the first such window, said as seen between rounds. Each window is `evaluate_window` with the
-    coverage the canary could have had by its end (`coverage_needed`): the clipping at `since`,
-    the coverage, no-data and young rules are the same at every end."""
+    ending at a breaching sample after `judged_until` (at most CATCH_UP_S back, and not before
+    the rollout's start `since`) fired: then the first such window, said as seen between rounds.
+    Each window is `evaluate_window` with the coverage the canary could have had by its end
+    (`coverage_needed`): the clipping at `since`, the coverage, no-data and young rules are the
+    same at every end. Rehearsal over history calls it the same way, a step at a time or at once."""
 
     def window(pool: Sequence[SampleLike], end: float) -> WindowVerdict:
         return evaluate_window(pool, comparison=comparison, threshold=threshold, for_s=for_s, step_s=step_s,
@@ -244,7 +245,7 @@ def judge_round(
     current = window(samples, now)
     if current.fired or judged_until is None:
         return current
-    tolerance, first = step_s / 2, max(judged_until, now - CATCH_UP_S)
+    first = max(judged_until, now - CATCH_UP_S)
     ordered = sorted((s for s in samples if not math.isnan(s.value)), key=lambda s: s.ts)
     times = [s.ts for s in ordered]
     # Only a window ending at a breaching sample can fire (its latest sample must breach); the one
@@ -252,7 +253,8 @@ def judge_round(
     started = -math.inf if since is None else since
     for end in [s.ts for s in ordered
                 if first < s.ts < now and s.ts >= started and comparison.holds(s.value, threshold)]:
-        earlier = window(ordered[bisect_left(times, end - for_s - tolerance):bisect_right(times, end + tolerance)], end)
+        # evaluate_window picks the window's samples exactly: these are the ones within a step of it.
+        earlier = window(ordered[bisect_left(times, end - for_s - step_s):bisect_right(times, end + step_s)], end)
         if earlier.fired:
             return replace(earlier, at=now, seen_at=end,
                            why=f"{earlier.why} (between rounds, {format_duration(now - end)} before this one)")
