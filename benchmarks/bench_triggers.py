@@ -5,11 +5,16 @@ evaluates 20 triggers (range queries over their `for` windows, relative ones
 with a baseline query first) for several rounds, and prints a table. A last
 pair of rows adds one trigger whose Prometheus never answers (timeout 1 s), to
 show that a slow source delays the others only when evaluated in sequence.
+Then rounds that judge every sample since the last round (core.triggers.judge_round):
+on time (15 s since the last), 10 minutes late, an hour late (the bound); and the
+judging alone, in the core, of an hour of samples that breach every other step (every
+breaching sample ends a window to judge, none fires: its worst case).
 
     make bench   (or: .venv/bin/python benchmarks/bench_triggers.py [--rounds N])
 
-Aims: one poll of 20 triggers well inside the seed's 15 s poll interval (under 1 s, concurrently);
-a source that never answers delays none of the others when they are judged concurrently.
+Aims: one poll of 20 triggers well inside the seed's 15 s poll interval (under 1 s, concurrently),
+also when a round judges the hour it fell behind; a source that never answers delays none of
+the others when they are judged concurrently.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the shared loopback helpers live with the tests
 
 from cockpit.adapters.prometheus import PrometheusSource
+from cockpit.adapters.metrics import Sample
 from cockpit.core.compare import Comparison
+from cockpit.core.triggers import judge_round
 from tests.integration.prom import PromServer, Series, Trigger, evaluate, silent_server
 
 T = datetime(2024, 5, 14, 12, 0, tzinfo=timezone.utc).timestamp()
@@ -70,14 +77,15 @@ def triggers() -> list[Trigger]:
     return out
 
 
-def one_poll(jobs, pool: ThreadPoolExecutor | None) -> tuple[float, float]:
-    """One poll: (wall time for all triggers, time until every trigger of a *responsive* source was judged)."""
+def one_poll(jobs, pool: ThreadPoolExecutor | None, behind_s: float | None = None) -> tuple[float, float]:
+    """One poll: (wall time for all triggers, time until every trigger of a *responsive* source was judged).
+    `behind_s`: the last round was that long ago, and this one judges every sample since (None: the window only)."""
     started = time.perf_counter()
     done_at: list[tuple[bool, float]] = []
 
     def run(job):
         source, trigger = job
-        verdict, error = evaluate(source, trigger, T)
+        verdict, error = evaluate(source, trigger, T, judged_until=None if behind_s is None else T - behind_s)
         responsive = "timed out" not in (error or "")
         if verdict is None and responsive:
             raise SystemExit(f"benchmark trigger failed: {error}")
@@ -92,11 +100,11 @@ def one_poll(jobs, pool: ThreadPoolExecutor | None) -> tuple[float, float]:
     return took, max(t for responsive, t in done_at if responsive)
 
 
-def measure(label, jobs, rounds, workers) -> tuple:
+def measure(label, jobs, rounds, workers, behind_s: float | None = None) -> tuple:
     pool = ThreadPoolExecutor(max_workers=workers) if workers else None
     try:
-        one_poll(jobs, pool)  # warm the connection pool
-        polls = [one_poll(jobs, pool) for _ in range(rounds)]
+        one_poll(jobs, pool, behind_s)  # warm the connection pool
+        polls = [one_poll(jobs, pool, behind_s) for _ in range(rounds)]
     finally:
         if pool:
             pool.shutdown()
@@ -104,6 +112,20 @@ def measure(label, jobs, rounds, workers) -> tuple:
     p95 = walls[min(len(walls) - 1, int(round(0.95 * (len(walls) - 1))))]
     healthy_done = statistics.median(p[1] for p in polls)
     return label, len(jobs), rounds, statistics.median(walls) * 1000, p95 * 1000, healthy_done * 1000
+
+
+def judging_only(repeats: int = 50) -> float:
+    """Milliseconds of CPU to judge an hour-late round of one `for = 10m` trigger whose samples
+    breach every other step: 120 windows to judge, none fires (judge_round's worst case)."""
+    step, for_s = 30.0, 600.0
+    first = T - 3600 - for_s
+    samples = [Sample(first + i * step, 0.03 if i % 2 else 0.001) for i in range(int((3600 + for_s) / step) + 1)]
+    started = time.process_time()
+    for _ in range(repeats):
+        v = judge_round(samples, judged_until=T - 3600, comparison=Comparison.GE, threshold=0.02, for_s=for_s,
+                        step_s=step, now=T, no_data="hold")
+        assert not v.fired
+    return (time.process_time() - started) / repeats * 1000
 
 
 def main() -> int:
@@ -123,6 +145,9 @@ def main() -> int:
             rows.append(measure("sequential", jobs, args.rounds, 0))
             rows.append(measure("thread pool, 4 workers", jobs, args.rounds, 4))
             rows.append(measure("thread pool, 20 workers", jobs, args.rounds, 20))
+            late = [measure("20 workers, rounds on time", jobs, args.rounds, 20, behind_s=15.0),
+                    measure("20 workers, 10 minutes late", jobs, args.rounds, 20, behind_s=600.0),
+                    measure("20 workers, an hour late", jobs, args.rounds, 20, behind_s=3600.0)]
             with silent_server() as slow_url:
                 slow = PrometheusSource(slow_url, timeout_s=1.0)
                 slow_jobs = [(slow, Trigger("up", Comparison.LT, 1, 0))] + jobs  # the slow one first
@@ -135,11 +160,17 @@ def main() -> int:
     for label, n, rounds, median, p95, healthy in rows:
         print(f"{label:<30} {n:>8} {rounds:>6} {median:>10.1f} {p95:>8.1f} {healthy:>10.1f} ms")
     print("(median/p95: wall time of one poll; '20 judged by': when the last trigger on the live Prometheus was judged)")
+    print("rounds that judge every sample since the last one (the window only: 'thread pool, 20 workers' above):")
+    for label, n, rounds, median, p95, healthy in late:
+        print(f"{label:<30} {n:>8} {rounds:>6} {median:>10.1f} {p95:>8.1f} {healthy:>10.1f} ms")
+    judging_ms = judging_only()
+    print(f"judging alone, an hour late, for = 10m, every other sample breaching: {judging_ms:.2f} ms CPU a trigger")
     pool_ms = rows[2][3]
     slow_seq, slow_pool = rows[3][5], rows[4][5]
     print(f"aims          20 triggers concurrently under 1 s a poll: {'met' if pool_ms < 1000 else 'NOT met'}"
           f" ({pool_ms:.0f} ms); a silent source delays the others concurrently: "
-          f"{'no (met)' if slow_pool < 1000 else 'yes (NOT met)'} ({slow_pool:.0f} ms, in sequence {slow_seq:.0f} ms)")
+          f"{'no (met)' if slow_pool < 1000 else 'yes (NOT met)'} ({slow_pool:.0f} ms, in sequence {slow_seq:.0f} ms); "
+          f"an hour late under 1 s a poll: {'met' if late[2][3] < 1000 else 'NOT met'} ({late[2][3]:.0f} ms)")
     return 0
 
 

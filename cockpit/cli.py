@@ -263,6 +263,8 @@ def _demo_headless(args, state_dir: Path) -> int:
 
     engine, guard, _world, people = _demo_build(args, state_dir, identity("captain"))  # or Refused, said by main
     print(f"{demo.banner(args.speed)}; {demo.watch_hint(state_dir)}", flush=True)
+    if note := demo.speed_note(args.speed):
+        print(note, flush=True)
     status = asyncio.run(demo.run_headless(engine, guard, people, out=sys.stdout))
     print(f"journal: {state_dir / 'journal.jsonl'}  ({status})")
     return EXIT_OK
@@ -781,7 +783,7 @@ def build_parser() -> argparse.ArgumentParser:
         + f"\n\nthemes (--theme): {themes}",
     )
     s.add_argument("--scenario", choices=SCENARIOS, default="latency-regression")
-    s.add_argument("--speed", type=_speed, default=60.0, help="rollout seconds per wall second (default 60)")
+    s.add_argument("--speed", type=_speed, default=60.0, help="rollout seconds per wall second (default 60, at most 1800)")
     s.add_argument("--state-dir", help="keep the demo journal here (default: a temporary dir)")
     s.add_argument("--headless", action="store_true", help="no screen: a scripted captain, events printed")
     s.add_argument("--theme")

@@ -23,9 +23,28 @@ if TYPE_CHECKING:
     from cockpit.guard import Guard
 
 
+MAX_SPEED = 1800.0  # a round a wall second judges half an hour of samples; one twice late still judges them all
+
+
+def demo_speed(asked: float) -> float:
+    """The speed the demo runs at: as asked, up to MAX_SPEED. Its guard runs a round every wall
+    second, each judging every sample since the last (`speed` rollout seconds of them), and a
+    round judges at most an hour (core.triggers.CATCH_UP_S): faster, samples would go unjudged."""
+    return min(asked, MAX_SPEED)
+
+
 def banner(speed: float) -> str:
-    """What the demo's header says, so no screenshot of it passes for production."""
-    return f"DEMO · simulated · {speed:g}x"
+    """What the demo's header says, so no screenshot of it passes for production (and a capped speed)."""
+    shown = demo_speed(speed)
+    return f"DEMO · simulated · {shown:g}x" + (f" ({speed:g}x asked: capped)" if shown < speed else "")
+
+
+def speed_note(speed: float) -> str:
+    """Why a speed was capped, for the headless output ("" when it was not)."""
+    if demo_speed(speed) == speed:
+        return ""
+    return (f"speed {speed:g}x is capped at {MAX_SPEED:g}x: the guard runs a round every wall second, "
+            f"each judging every sample since the last, and a round judges at most an hour of them")
 
 
 def watch_hint(state_dir: Path) -> str:
@@ -111,6 +130,7 @@ def build(
     from cockpit.monitor import Monitor
 
     plan = demo_plan()
+    speed = demo_speed(speed)
     clock = clock or AcceleratedClock(speed)
     world = SimulatedWorld(scenario, clock=lambda: clock.now().timestamp())
     metrics = SimulatedMetrics(world, series=seed_series(plan))
@@ -124,7 +144,7 @@ def build(
         metrics=metrics,
     )
     engine.ensure_plan()
-    monitor = Monitor(engine, metrics, poll_s=poll_s or max(15.0, speed), step_s=30.0)
+    monitor = Monitor(engine, metrics, poll_s=poll_s or max(15.0, speed), step_s=30.0)  # a round a wall second (from 15x)
     people = Stakeholders(engine)
     monitor.subscribe(people.on_round)
     import os
@@ -159,7 +179,7 @@ async def run_headless(engine: Engine, guard: Guard, people: Stakeholders, *, ou
             await engine.advance()
             if engine.state.status != "live":
                 break
-        await engine.clock.sleep(monitor.poll_s)
+        await engine.clock.sleep(monitor.until_due())
     monitor.close()
     guard.release("the demo ended")
     return engine.state.status

@@ -220,7 +220,7 @@ class Guard:
                     await self.flush()  # the rollback notice and the resolves go out before it stops
                     why = done
                     break
-                await self._wait(self.monitor.poll_s)
+                await self._wait(self.monitor.until_due())  # a round every poll interval, from its start
         finally:
             stopped = self.stopping.is_set()
             cut_short = self._cancel_rollback_check() if stopped else ""

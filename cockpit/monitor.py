@@ -13,12 +13,19 @@ trigger whose queries keep failing is blind: once its gauge is stale (2 poll int
 judged by its `on_query_failure` (default hold: it blocks advancing, never rolls back on its
 own), not by `no_data`, which is about an answer without a series: one lost answer is not a
 rollback, a dead Prometheus is neither a pass nor a security incident.
+
+A round judges, per trigger, every sample since the last round that judged its samples (it asks
+Prometheus for that range, at most an hour back: core.triggers.judge_round), so a round that
+falls behind still sees a breach that began and ended between two rounds. Rounds are due one
+poll interval apart (`until_due`); a round's lateness is measured on the engine's clock and the
+wall, and a spell of late rounds is journaled (`round_late`, core.rounds).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -27,24 +34,26 @@ from typing import Callable
 
 from cockpit.adapters.metrics import MetricsSource, QueryResult, Sample
 from cockpit.config import Criterion, Trigger
+from cockpit.core import events as ev
 from cockpit.core.budget import BudgetBurn, burn
 from cockpit.core.evaluation import CriterionView, Evaluation, GuardId, Health
+from cockpit.core.rounds import LateNews, LateRound, LateSpell, late_spell, lateness
 from cockpit.core.triggers import (
     TriggerTrack,
     WindowVerdict,
     check_verdict,
-    coverage_needed,
     evaluate_criterion,
-    evaluate_window,
     format_duration,
     format_value,
+    judge_round,
     no_data_speaks,
     relative_threshold,
-    window_bounds,
+    round_bounds,
+    unjudged_s,
 )
 from cockpit.engine import Engine
 from cockpit.journal import JournalError
-from cockpit.narrate import plural, short_name
+from cockpit.narrate import plural, say, short_name
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +115,10 @@ class Monitor:
         self._criteria_phase: tuple | None = None
         self._alertmanager = None
         self._first_poll: datetime | None = None
-        self._last_round: datetime | None = None
+        self._last_round: datetime | None = None  # when the previous round started, on the engine's clock
+        self._last_wall: float | None = None  # ... and on the wall (monotonic)
+        self._late: LateSpell | None = None  # a spell of late rounds, until they are on time again
+        self._judged: dict[str, float] = {}  # per trigger: the `now` of the last round that judged its samples
         self._tally = _Tally()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="cockpit-query")
         self._listeners: list[Callable[[], None]] = []
@@ -134,7 +146,8 @@ class Monitor:
 
     async def poll(self) -> None:
         """One round: every trigger, the current gate's criteria, the budget, the gateway."""
-        now = self.engine.clock.now()
+        now, wall = self.engine.clock.now(), time.monotonic()
+        late = self._late_round(now, wall)
         self._first_poll = self._first_poll or now
         try:
             self.engine.refresh()
@@ -148,8 +161,9 @@ class Monitor:
             self._guarded("gateway", self._gateway(now)),
         )
         self._prometheus_health(now)
+        self._say_late(late)  # after the round: a late round's kill waits for no journal line about it
         self.rounds += 1
-        self._last_round = now
+        self._last_round, self._last_wall = now, wall
         for listener in self._listeners:
             try:
                 listener()
@@ -157,10 +171,55 @@ class Monitor:
                 self._fault("listener", e)
 
     async def run(self) -> None:
-        """Poll forever on the engine's clock (rescheduled after each round, never overlapping)."""
+        """Poll forever on the engine's clock, a round every poll interval (never overlapping)."""
         while True:
             await self.poll()
-            await self.engine.clock.sleep(self.poll_s)
+            await self.engine.clock.sleep(self.until_due())
+
+    def until_due(self) -> float:
+        """Seconds on the engine's clock until the next round is due: one poll interval after this
+        one started (0 when it is late already: the next round starts at once, and catches up)."""
+        if self._last_round is None:
+            return 0.0
+        due = self._last_round + timedelta(seconds=self.poll_s)
+        return max(0.0, (due - self.engine.clock.now()).total_seconds())
+
+    # -- lateness ------------------------------------------------------------------------------
+
+    def _late_round(self, now: datetime, wall: float) -> LateRound:
+        """How long after it was due this round started, on the engine's clock and on the wall."""
+        prev = self._last_round
+        if prev is None or self._last_wall is None:
+            return LateRound(0.0, 0.0, now.timestamp())
+        speed = float(getattr(self.engine.clock, "speed", 1.0) or 1.0)  # a demo's clock runs faster than the wall
+        return LateRound(
+            late_s=lateness(prev.timestamp() + self.poll_s, now.timestamp()),
+            wall_late_s=lateness(self._last_wall + self.poll_s / speed, wall),
+            judged_since=prev.timestamp(),
+            unjudged_s=unjudged_s(now.timestamp(), prev.timestamp()),
+        )
+
+    def _say_late(self, late: LateRound) -> None:
+        """Journal a spell of late rounds when it begins, gets twice as late, and ends (core.rounds)."""
+        self._late, news = late_spell(self._late, late, self.poll_s)
+        if news is not None:
+            self._journal_late(news)
+
+    def _journal_late(self, news: LateNews) -> None:
+        r, tz = news.round, self.engine.clock.now().tzinfo
+        payload = ev.RoundLate(
+            late_s=round(r.late_s, 3), wall_late_s=round(r.wall_late_s, 3), poll_s=self.poll_s,
+            judged_since=datetime.fromtimestamp(r.judged_since, tz), late_rounds=news.late_rounds,
+            unjudged_s=round(r.unjudged_s, 3), caught_up=news.caught_up,
+        )
+        log.log(logging.INFO if news.caught_up else logging.WARNING, "%s",
+                say(ev.make_record(seq=0, ts=self.engine.clock.now(), actor=self.engine.actor, payload=payload, prev="")))
+        if self.engine.follower:
+            return
+        try:
+            self.engine._append(payload)
+        except Exception as e:  # noqa: BLE001 - a journal that will not take it stops no round
+            log.error("cannot journal %s: %s", payload.KIND, e)
 
     async def _guarded(self, what: str, coro, trigger_id: str | None = None) -> None:
         try:
@@ -237,19 +296,16 @@ class Monitor:
             verdict = replace(verdict, why=_blind_why(trigger, verdict, blind_for, error))
         await self.engine.observe_trigger(trigger, verdict)
 
-    def _min_coverage(self, trigger: Trigger, now: datetime) -> float:
-        started = self.engine.state.started_at
-        return coverage_needed(started.timestamp() if started else None, now.timestamp(),
-                               trigger.for_.total_seconds(), self.step_s)
-
     def _blind_for(self, track: TriggerTrack, now: datetime) -> float:
         """Seconds without an answer: since the last good one, or since this monitor's first round."""
         seen = track.last_good_at if track.last_good_at is not None else self._first_poll.timestamp()
         return now.timestamp() - seen
 
     async def _judge(self, trigger: Trigger, now: datetime) -> tuple[WindowVerdict, str | None]:
-        """The window's verdict, and the query error when there was one (then judged on no data)."""
-        start, _ = window_bounds(now.timestamp(), trigger.for_.total_seconds())
+        """The round's verdict over every sample since the last round that judged this trigger's
+        (core.triggers.judge_round), and the query error when there was one (then judged on no data)."""
+        judged_until = self._judged.get(trigger.id)
+        start, _ = round_bounds(now.timestamp(), trigger.for_.total_seconds(), self.step_s, judged_until)
         window = self._query(self.metrics.range, trigger.query, datetime.fromtimestamp(start, now.tzinfo), now, self.step_s)
         stopped = getattr(self.metrics, "stopped", None)  # a source that can tell old data from live data
         asked = [window]
@@ -273,8 +329,9 @@ class Monitor:
         started = self.engine.state.started_at
         since = started.timestamp() if started is not None else None
         samples = list(result.samples) if error is None and threshold is not None else []  # evaluate_window clips at `since`
-        verdict = evaluate_window(
+        verdict = judge_round(
             samples,
+            judged_until=judged_until,
             comparison=trigger.comparison,
             threshold=0.0 if threshold is None else threshold,
             for_s=trigger.for_.total_seconds(),
@@ -285,9 +342,12 @@ class Monitor:
             no_data=trigger.no_data if error is None else trigger.on_query_failure,
             label=short_name(trigger.name),
             unit=trigger.unit,
-            min_coverage=self._min_coverage(trigger, now),
             since=since,
         )
+        if result.status == "ok" and threshold is not None:
+            # Judged (old data from dead targets too: as blindness); after a failed query the next
+            # answer judges what this one missed.
+            self._judged[trigger.id] = now.timestamp()
         if error is not None:
             return verdict, error
         if threshold is None:  # no baseline to compare with: judged as no data, and says so
@@ -488,10 +548,11 @@ def _blind_why(trigger: Trigger, verdict: WindowVerdict, blind_for: float, error
 def _window_summary(samples: list[Sample], verdict: WindowVerdict, unit: str, step_s: float,
                     since: float | None = None) -> str:
     """The values behind a fired verdict: "11 samples 2.45 %..2.71 % from 14:25:00 to 14:30:00 UTC"."""
-    start = verdict.at - verdict.needed_s - step_s / 2
+    end = verdict.at if verdict.seen_at is None else verdict.seen_at  # a window that fired between rounds
+    start = end - verdict.needed_s - step_s / 2
     if since is not None:  # as evaluate_window: nothing before the start, but the newest slot
-        start = max(start, min(since, verdict.at - step_s / 2))
-    seen = [s for s in samples if start <= s.ts <= verdict.at + step_s / 2] or samples
+        start = max(start, min(since, end - step_s / 2))
+    seen = [s for s in samples if start <= s.ts <= end + step_s / 2] or samples
     low, high = min(s.value for s in seen), max(s.value for s in seen)
     span = format_value(low, unit) if low == high else f"{format_value(low, unit)}..{format_value(high, unit)}"
     first, last = (datetime.fromtimestamp(s.ts, timezone.utc).strftime("%H:%M:%S") for s in (seen[0], seen[-1]))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from cockpit.core import events as ev
 from cockpit.core.readmodel import plural, trigger_label, trigger_names, with_names
+from cockpit.core.triggers import format_duration
 from cockpit.core.visible import visible
 
 __all__ = ["line", "plural", "say", "short_name"]
@@ -130,7 +133,31 @@ def _said(record: ev.Record, plan: ev.PlanLoaded | None) -> str:
             return f"journal: a torn tail ({p.size} bytes at offset {p.offset}) was moved to {p.moved_to}"
         case ev.JournaledLate():
             return f"journal: {p.count} events kept aside while the journal could not be written follow ({p.error})"
+        case ev.RoundLate():
+            return _round_late(p)
     return f"{record.kind}"
+
+
+def _round_late(p: ev.RoundLate) -> str:
+    """A spell of late rounds: how far behind, and which samples were judged (all of them, or not)."""
+    behind = format_duration(p.late_s)
+    # A demo's clock runs faster than the wall: both figures (a test's frozen clock has no wall figure).
+    wall = f", {_seconds(p.wall_late_s)} on the wall" if p.wall_late_s > 0 and abs(p.wall_late_s - p.late_s) >= 0.5 else ""
+    poll = f"poll every {format_duration(p.poll_s)}"
+    judged_from = p.judged_since + timedelta(seconds=p.unjudged_s)
+    skipped = (f"; samples from {p.judged_since:%H:%M:%S} to {judged_from:%H:%M:%S} were NOT judged "
+               "(a round judges at most the last hour)") if p.unjudged_s > 0 else ""
+    if p.caught_up:
+        return (f"the guard caught up after {plural(p.late_rounds, 'late round')}: the worst was {behind} behind{wall} "
+                f"({poll}){skipped}")
+    so_far = f", {plural(p.late_rounds, 'late round')} so far" if p.late_rounds > 1 else ""
+    return (f"the guard fell behind by {behind}{wall} ({poll}{so_far}): the round judged every sample since "
+            f"{judged_from:%H:%M:%S}{skipped}")
+
+
+def _seconds(s: float) -> str:
+    """A wall-clock lag: tenths under ten seconds (a demo's), else as durations are written."""
+    return f"{s:.1f}s" if s < 10 else format_duration(s)
 
 
 def line(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:

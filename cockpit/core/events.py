@@ -410,6 +410,25 @@ class SilenceExpired(Payload):
     detail: str = ""
 
 
+# --- the guard's rounds ------------------------------------------------------------------------
+
+
+class RoundLate(Payload):
+    """The guard's rounds fell behind their poll interval (a slow Prometheus, a busy bastion, a
+    pause, a demo faster than the machine): each late round judged every sample since the one
+    before it. Journaled when a spell of late rounds begins, when it gets twice as late, and once
+    when it ends (`caught_up`, with the spell's worst round), never once per round."""
+
+    KIND = "round_late"
+    late_s: float  # how long after it was due the round started, on the guard's clock
+    wall_late_s: float  # the same on the wall (a demo's clock runs faster)
+    poll_s: float
+    judged_since: datetime  # the round before: every sample since was judged by this one
+    late_rounds: int = 1  # late rounds in the spell so far
+    unjudged_s: float = 0.0  # samples older than the catch-up bound (an hour) that no round judged
+    caught_up: bool = False  # the spell ended: rounds on time again
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     PlanLoaded, CheckRan, CheckWaived, SignedOff, RolloutStarted, TrafficShiftRequested,
     TrafficShiftResult, PhaseStarted, GateDecided, CriterionEvaluated, RolloutCompleted,
@@ -419,6 +438,7 @@ PAYLOADS: tuple[type[Payload], ...] = (
     PostDeploymentDone,  # appended, never reordered: kinds keep their order
     IncidentOpened, IncidentEscalated, IncidentAcknowledged, IncidentResolved, NotificationQueued,
     SpendControlRan, SilenceCreated, SilenceExpired,
+    RoundLate,
 )
 
 

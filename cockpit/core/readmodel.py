@@ -700,7 +700,7 @@ def timeline_role(record: ev.Record) -> Role:
     p = record.payload
     if record.kind in ("kill_requested", "trigger_fired", "escalated") or (isinstance(p, ev.KillResult) and not p.confirmed):
         return "breach"
-    if isinstance(p, ev.TriggerBreached):
+    if isinstance(p, ev.TriggerBreached) or (isinstance(p, ev.RoundLate) and not p.caught_up):
         return "warn"
     if record.kind in ("kill_result", "phase_started", "rollout_completed"):
         return "bold"

@@ -177,6 +177,7 @@ class RolloutState:
     guard: ev.GuardStarted | None = None  # the guard that last took the lock (None after it stopped)
     guard_since: datetime | None = None
     guard_stop: GuardStop | None = None  # that guard's stop, once it stopped (None while one runs)
+    behind: ev.RoundLate | None = None  # the guard's rounds are late (until it caught up, or another guard started)
     post_deployment: dict[str, tuple[datetime, ev.PostDeploymentDone]] = field(default_factory=dict)  # item -> first tick
     seq: int = 0
     last_hash: str = ev.GENESIS
@@ -382,13 +383,17 @@ def _reconciled(state: RolloutState, p: ev.GatewayReconciled, r: ev.Record) -> N
 
 
 def _guard_started(state: RolloutState, p: ev.GuardStarted, r: ev.Record) -> None:
-    state.guard, state.guard_since, state.guard_stop = p, r.ts, None
+    state.guard, state.guard_since, state.guard_stop, state.behind = p, r.ts, None, None
 
 
 def _guard_stopped(state: RolloutState, p: ev.GuardStopped, r: ev.Record) -> None:
     if state.guard is not None and (state.guard.pid, state.guard.host) == (p.pid, p.host):
         state.guard_stop = GuardStop(state.guard, p, r.ts)
-        state.guard, state.guard_since = None, None
+        state.guard, state.guard_since, state.behind = None, None, None
+
+
+def _round_late(state: RolloutState, p: ev.RoundLate, r: ev.Record) -> None:
+    state.behind = None if p.caught_up else p
 
 
 def _post_deployment_done(state: RolloutState, p: ev.PostDeploymentDone, r: ev.Record) -> None:
@@ -478,4 +483,5 @@ _APPLY = {
     ev.SpendControlRan: _spend_control,
     ev.SilenceCreated: _silence_created,
     ev.SilenceExpired: _silence_expired,
+    ev.RoundLate: _round_late,
 }

@@ -1,9 +1,9 @@
 """Trigger windows: whether a metric has breached long enough, judged like Prometheus' `for:`.
 
-Pure: samples, thresholds and `now` come in, a verdict comes out. The engine
-fetches the samples with `window_bounds` (a range query from `now - for_s` to
-`now` at `step_s`), calls `evaluate_window`, and keeps a `TriggerTrack` per
-trigger for the gauges.
+Pure: samples, thresholds and `now` come in, a verdict comes out. The monitor
+fetches the samples with `round_bounds` (a range query at `step_s` from the
+`for` window before the first sample it has not judged yet, to `now`), calls
+`judge_round`, and keeps a `TriggerTrack` per trigger for the gauges.
 
 Semantics (DESIGN.md, "Trigger semantics"):
 - The window is the closed interval [now - for_s, now]; at `step_s` it holds
@@ -24,6 +24,14 @@ Semantics (DESIGN.md, "Trigger semantics"):
   previous attempt's rate[5m] does not roll the next one back). A phase start does not clip:
   the earlier phases' samples are this canary's own.
 
+A round judges every sample since the last one it judged (`judge_round`), so a
+round that falls behind its poll interval (a slow Prometheus, a busy bastion, a
+pause, a fast demo) still fires on a breach that began and ended between two
+rounds: it fires when the window ending at any sample after the previous round
+would have fired (for_s == 0: any breaching sample), by the rules above at that
+sample. At most CATCH_UP_S back: a guard away for longer judges the last hour,
+and journals what it could not judge (core.rounds).
+
 Gate criteria are the other way round: `evaluate_criterion` asks that a
 condition ("API p95 ≤ 350 ms") held at every sample of the phase's soak.
 """
@@ -31,6 +39,7 @@ condition ("API p95 ≤ 350 ms") held at every sample of the phase's soak.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, Sequence
 
@@ -40,6 +49,7 @@ NoDataPolicy = Literal["breach", "hold", "ignore"]
 TriggerStateName = Literal["ok", "breaching", "fired", "no_data_hold", "no_data_ignored"]
 
 MIN_COVERAGE = 0.9
+CATCH_UP_S = 3600.0  # a round judges at most the last hour of samples it has not judged
 FIRST_DATA_STEPS = 2  # a canary's first samples come this many steps after its start (traffic, scrape, rate)
 HISTORY_LEN = 60
 
@@ -62,6 +72,7 @@ class WindowVerdict:
     coverage: float  # fraction of expected samples present, 0..1
     at: float  # the evaluation time (`now`)
     why: str  # one line in operator words
+    seen_at: float | None = None  # fired between rounds: when the window that fired ended (None: at `at`)
 
     @property
     def fired(self) -> bool:
@@ -76,6 +87,25 @@ class WindowVerdict:
 def window_bounds(now: float, for_s: float) -> tuple[float, float]:
     """The range query that feeds `evaluate_window`: [now - for_s, now]; for=0 is the single point `now`."""
     return now - max(for_s, 0.0), now
+
+
+def round_bounds(now: float, for_s: float, step_s: float, judged_until: float | None) -> tuple[float, float]:
+    """The range query that feeds `judge_round`: the `for` window before every sample after
+    `judged_until` (at most CATCH_UP_S back), on the grid of `now` (so the window at `now` keeps
+    every sample it has on its own); without a previous round, `window_bounds`."""
+    start, end = window_bounds(now, for_s)
+    if judged_until is None:
+        return start, end
+    behind = min(max(now - judged_until, 0.0), CATCH_UP_S)
+    return start - math.ceil(behind / step_s - 1e-9) * step_s, end
+
+
+def unjudged_s(now: float, judged_until: float | None) -> float:
+    """Seconds of samples a round cannot judge: those more than CATCH_UP_S before `now` that no
+    earlier round judged (0 when the previous round was less than an hour ago)."""
+    if judged_until is None:
+        return 0.0
+    return max(0.0, now - CATCH_UP_S - judged_until)
 
 
 def expected_samples(for_s: float, step_s: float) -> int:
@@ -183,6 +213,52 @@ def evaluate_window(
     if latest_breaches:
         return verdict("breaching", f"{shown} {cmp} {held_for}, {gap}")
     return verdict("ok", f"{shown}, {gap}")
+
+
+def judge_round(
+    samples: Sequence[SampleLike],
+    *,
+    judged_until: float | None,
+    comparison: Comparison,
+    threshold: float,
+    for_s: float,
+    step_s: float,
+    now: float,
+    no_data: NoDataPolicy,
+    label: str = "value",
+    unit: str = "",
+    since: float | None = None,
+) -> WindowVerdict:
+    """One round's verdict over every sample after `judged_until` (the previous round's `now`;
+    None: a first round judges the window at `now` only). The window at `now`, unless a window
+    ending at a breaching sample after `judged_until` (at most CATCH_UP_S back, and not before
+    the rollout's start `since`) fired: then the first such window, said as seen between rounds.
+    Each window is `evaluate_window` with the coverage the canary could have had by its end
+    (`coverage_needed`): the clipping at `since`, the coverage, no-data and young rules are the
+    same at every end. Rehearsal over history calls it the same way, a step at a time or at once."""
+
+    def window(pool: Sequence[SampleLike], end: float) -> WindowVerdict:
+        return evaluate_window(pool, comparison=comparison, threshold=threshold, for_s=for_s, step_s=step_s,
+                               now=end, no_data=no_data, label=label, unit=unit, since=since,
+                               min_coverage=coverage_needed(since, end, for_s, step_s))
+
+    current = window(samples, now)
+    if current.fired or judged_until is None:
+        return current
+    first = max(judged_until, now - CATCH_UP_S)
+    ordered = sorted((s for s in samples if not math.isnan(s.value)), key=lambda s: s.ts)
+    times = [s.ts for s in ordered]
+    # Only a window ending at a breaching sample can fire (its latest sample must breach); the one
+    # ending at `now` is `current`; none ends before the rollout's start (a previous attempt's).
+    started = -math.inf if since is None else since
+    for end in [s.ts for s in ordered
+                if first < s.ts < now and s.ts >= started and comparison.holds(s.value, threshold)]:
+        # evaluate_window picks the window's samples exactly: these are the ones within a step of it.
+        earlier = window(ordered[bisect_left(times, end - for_s - step_s):bisect_right(times, end + step_s)], end)
+        if earlier.fired:
+            return replace(earlier, at=now, seen_at=end,
+                           why=f"{earlier.why} (between rounds, {format_duration(now - end)} before this one)")
+    return current
 
 
 def coverage_needed(started_at: float | None, now: float, for_s: float, step_s: float) -> float:

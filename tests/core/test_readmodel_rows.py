@@ -792,7 +792,9 @@ def _record(payload):
      (ev.TriggerFired(trigger="t", action="rollback", level="L1", value=1.0, threshold=0.0, window_s=0, detail=""), "breach"),
      (ev.Escalated(level="L1", reason="r"), "breach"), (ev.KillResult(confirmed=False), "breach"), (ev.KillResult(confirmed=True), "bold"),
      (ev.TriggerBreached(trigger="t", value=1.0, threshold=0.0), "warn"), (ev.PhaseStarted(phase=0, weight=5), "bold"),
-     (ev.RolloutCompleted(), "bold"), (ev.Noted(text="hi"), "plain"), (ev.SignedOff(role="sre", name="Sam"), "plain")],
+     (ev.RolloutCompleted(), "bold"), (ev.Noted(text="hi"), "plain"), (ev.SignedOff(role="sre", name="Sam"), "plain"),
+     (ev.RoundLate(late_s=47.0, wall_late_s=47.0, poll_s=15.0, judged_since=T0), "warn"),
+     (ev.RoundLate(late_s=47.0, wall_late_s=47.0, poll_s=15.0, judged_since=T0, caught_up=True), "plain")],
 )
 def test_timeline_role(payload, role):
     assert rm.timeline_role(_record(payload)) == role

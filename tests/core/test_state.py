@@ -20,7 +20,10 @@ from cockpit.core.state import (
 )
 from tests.conftest import T0
 from tests.core.journal import ACTOR, At, at_phase, records, ready, state
-from tests.fixtures.journal_v1_all_kinds import PAYLOADS as ALL_KINDS
+from tests.fixtures.journal_v1_all_kinds import LATER
+from tests.fixtures.journal_v1_all_kinds import PAYLOADS as GOLDEN_KINDS
+
+ALL_KINDS = GOLDEN_KINDS + LATER
 
 BOB = ev.Actor(user="bob", host="bastion2")
 SEC = timedelta(seconds=1)
@@ -454,3 +457,30 @@ def test_a_stop_from_another_guard_leaves_the_current_one_in_place(plan, stopped
 def test_a_stop_without_a_guard_changes_nothing(plan):
     s = state(plan, *at_phase(plan), ev.GuardStopped(pid=4242, host="bastion", reason="late"))
     assert (s.guard, s.guard_since, s.guard_stop, s.status) == (None, None, None, "live")
+
+
+# --- the guard's late rounds -------------------------------------------------------------------
+
+LATE = ev.RoundLate(late_s=47.0, wall_late_s=47.2, poll_s=15.0, judged_since=T0)
+LATER_STILL = ev.RoundLate(late_s=95.0, wall_late_s=95.1, poll_s=15.0, judged_since=T0 + 60 * SEC, late_rounds=4)
+CAUGHT_UP = ev.RoundLate(late_s=95.0, wall_late_s=95.1, poll_s=15.0, judged_since=T0 + 60 * SEC, late_rounds=6,
+                         caught_up=True)
+
+
+@pytest.mark.parametrize(
+    "events, behind",
+    [
+        ([], None),
+        ([GUARD_A, LATE], LATE),
+        ([GUARD_A, LATE, LATER_STILL], LATER_STILL),
+        ([GUARD_A, LATE, LATER_STILL, CAUGHT_UP], None),
+        ([GUARD_A, LATE, CAUGHT_UP, LATE], LATE),
+        ([GUARD_A, LATE, GUARD_B], None),  # a new guard: its own rounds
+        ([GUARD_A, LATE, ev.GuardStopped(pid=4242, host="bastion", reason="done")], None),
+        ([GUARD_A, LATE, ev.GuardStopped(pid=1, host="bastion", reason="another guard's")], LATE),
+    ],
+    ids=["none", "fell behind", "further behind", "caught up", "behind again", "another guard",
+         "its guard stopped", "another guard stopped"],
+)
+def test_the_guard_is_behind_until_it_caught_up_or_another_guard_started(plan, events, behind):
+    assert state(plan, *at_phase(plan), *events).behind == behind

@@ -235,14 +235,15 @@ class Trigger:
     pct: float | None = None
 
 
-def evaluate(source, trigger: Trigger, now: float, *, step_s: float = 30.0):
-    """The engine's poll in miniature: baseline (if relative), range over the window, judge it.
+def evaluate(source, trigger: Trigger, now: float, *, step_s: float = 30.0, judged_until: float | None = None):
+    """The monitor's round in miniature: baseline (if relative), a range over the window and every
+    sample since `judged_until` (the last round; None: the window only), judged.
 
     Returns (WindowVerdict | None, error message | None).
     """
     from datetime import datetime, timezone
 
-    from cockpit.core.triggers import evaluate_window, relative_threshold, window_bounds
+    from cockpit.core.triggers import judge_round, relative_threshold, round_bounds
 
     def at(ts: float) -> datetime:
         return datetime.fromtimestamp(ts, timezone.utc)
@@ -253,12 +254,12 @@ def evaluate(source, trigger: Trigger, now: float, *, step_s: float = 30.0):
         if baseline.status != "ok":
             return None, baseline.error or "baseline has no data"
         threshold = relative_threshold(baseline.value, trigger.pct)
-    start, end = window_bounds(now, trigger.for_s)
+    start, end = round_bounds(now, trigger.for_s, step_s, judged_until)
     result = source.range(trigger.query, at(start), at(end), step_s)
     if result.status == "error":
         return None, result.error
-    verdict = evaluate_window(
-        result.samples, comparison=trigger.comparison, threshold=threshold, for_s=trigger.for_s,
-        step_s=step_s, now=now, no_data=trigger.no_data,
+    verdict = judge_round(
+        result.samples, judged_until=judged_until, comparison=trigger.comparison, threshold=threshold,
+        for_s=trigger.for_s, step_s=step_s, now=now, no_data=trigger.no_data,
     )
     return verdict, None

@@ -60,6 +60,12 @@ SERIES = [
     # into the next attempt (started at T); then this canary's own.
     Series("again_error_ratio", {}, [(T.timestamp() + k * SCRAPE, 0.0352 if k * SCRAPE < 45 else 0.0005)
                                      for k in range(-40 * 4, 40 * 4 + 1)]),
+    # Breaches that begin and end between a round at T and the next one at T+10m.
+    Series("between_violations", {}, [(T.timestamp() + k * SCRAPE, 1.0 if 120 <= k * SCRAPE < 180 else 0.0)
+                                      for k in range(-40 * 4, 40 * 4 + 1)]),
+    *(Series("between_error_ratio", {"run": run}, [(T.timestamp() + k * SCRAPE, 0.03 if 60 <= k * SCRAPE < end else 0.001)
+                                                 for k in range(-40 * 4, 40 * 4 + 1)])
+      for run, end in (("6m", 420), ("3m", 240))),
 ]
 
 
@@ -221,6 +227,45 @@ def test_a_cross_tenant_access_fires_at_once(prom, tmp_path):
     (fired,) = live.records("trigger_fired")
     assert fired.ts == T and fired.payload.window_s == 0.0 and fired.payload.value >= 1.0
     assert live.records("kill_result")[0].payload.confirmed
+
+
+def test_a_breach_that_began_and_ended_between_two_rounds_ten_minutes_apart_fires(prom, tmp_path):
+    """Rounds every 15 s up to T, then none until T+10m (a pause, a busy bastion): the round at
+    T+10m judges every sample since T. A minute of violations (for = 0) fires, and so does 6
+    minutes of errors over 2 % (for = 5m); 3 minutes of them does not. The guard says it fell behind."""
+    breaches = [
+        trigger("violations", "between_violations", ">", "0s", threshold=0, action="page", name="Security"),
+        trigger("errors_6m", 'between_error_ratio{run="6m"}', ">=", "5m", threshold=0.02, action="page",
+                name="Error Rate", unit="ratio"),
+        trigger("errors_3m", 'between_error_ratio{run="3m"}', ">=", "5m", threshold=0.02, action="page"),
+    ]
+
+    async def go():
+        live = Live(plan_for(prom.url, breaches), tmp_path)
+        try:
+            await live.start()
+            await live.until(T)
+            quiet = live.records("trigger_breached", "trigger_fired")
+            live.clock.advance(10 * MIN)
+            await asyncio.wait_for(live.monitor.poll(), 4 * WAIT_S)
+            return live, quiet
+        finally:
+            live.close()
+
+    live, quiet = asyncio.run(go())
+    assert quiet == []
+    fired = {r.payload.trigger: r for r in live.records("trigger_fired")}
+    assert set(fired) == {"violations", "errors_6m"}
+    assert all(r.ts == T + 10 * MIN for r in fired.values())
+    assert fired["violations"].payload.detail == (
+        "Security 1 > 0 (between rounds, 8m00s before this one); 1 sample 1 from 12:02:00 to 12:02:00 UTC")
+    assert fired["errors_6m"].payload.detail == (
+        "Error Rate 3 % ≥ 2 % for 5m00s of 5m00s (between rounds, 4m00s before this one); "
+        "11 samples 3 % from 12:01:00 to 12:06:00 UTC")
+    assert live.records("trigger_breached", trigger="errors_3m") == []
+    (late,) = live.records("round_late")
+    assert (late.payload.late_s, late.payload.judged_since, late.payload.unjudged_s) == (585.0, T, 0.0)
+    assert live.engine.state.status == "live" and len(live.records("escalated")) == 2
 
 
 def test_a_canary_without_traffic_is_no_data_and_prometheus_stays_up(prom, tmp_path):
