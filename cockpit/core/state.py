@@ -272,6 +272,9 @@ def _phase_started(state: RolloutState, p: ev.PhaseStarted, r: ev.Record) -> Non
     state.phase_started_at = r.ts
     state.weight = p.weight
     state.gates[p.phase] = GateState()
+    if state.status == "preflight":  # its start line did not read (a journal that does not verify, read
+        state.status = "live"  # tolerantly): a phase soaking is a live rollout, which the guard must watch
+        state.started_at = r.ts
 
 
 def _decided(state: RolloutState, p: ev.GateDecided, r: ev.Record) -> None:

@@ -484,3 +484,13 @@ CAUGHT_UP = ev.RoundLate(late_s=95.0, wall_late_s=95.1, poll_s=15.0, judged_sinc
 )
 def test_the_guard_is_behind_until_it_caught_up_or_another_guard_started(plan, events, behind):
     assert state(plan, *at_phase(plan), *events).behind == behind
+
+
+def test_a_phase_started_after_a_start_line_that_did_not_read_is_a_live_rollout(plan):
+    """Issue 20: a bad byte in the `rollout_started` line of a journal read tolerantly (the kill path,
+    the guard) must not make a soaking rollout read PREFLIGHT: the guard would judge no trigger and stop."""
+    at = T0 + 60 * SEC
+    s = state(plan, *ready(plan), At(ev.PhaseStarted(phase=0, weight=5), ts=at))
+    assert (s.status, s.started_at, s.phase, s.weight) == ("live", at, 0, 5)
+    started = state(plan, *at_phase(plan), At(ev.PhaseStarted(phase=1, weight=25), ts=at + 60 * SEC))
+    assert (started.status, started.started_at) == ("live", T0 + (len(ready(plan)) + 1) * SEC)  # a real start stays
