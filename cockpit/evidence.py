@@ -484,7 +484,7 @@ def capture_screen(plan: Plan, state_dir: Path, now: datetime, svg: Path, *, siz
     if "error" in result:
         return result["error"]
     if svg.exists():  # scrubbed like any other text of the bundle
-        svg.write_text(redact.scrub(svg.read_text()))
+        svg.write_text(redact.scrub(svg.read_text(), markup=True))
     return ""
 
 

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit, urlunsplit
 
 REDACTED = "<redacted>"
+MARKUP_REDACTED = "&lt;redacted&gt;"  # the same, written inside HTML or SVG
 PIECE = 8  # no run of this many characters of a known secret survives a scrub
 SHORT = 6  # a secret shorter than PIECE is replaced whole; shorter than this, it cannot be told from text
 STRIDE = 5  # every STRIDE-th window of GRAM characters is looked up: a PIECE always holds one of them
@@ -135,14 +136,18 @@ def scan_size(limit: int) -> int:
     return limit + _reach(_known)
 
 
-def scrub(text: str, limit: int | None = None, *, more: bool = False) -> str:
+def scrub(text: str, limit: int | None = None, *, more: bool = False, markup: bool = False) -> str:
     """`text` without any known secret or piece of one, without URL credentials or auth values;
     then, and only then, cut to `limit` characters. A long text is cut before it is scrubbed, but
     only where the cut cannot split a secret that would then show. `more`: the text is itself the
-    start of a longer one (a body read only in part)."""
+    start of a longer one (a body read only in part). `markup`: the text is HTML or SVG, where a
+    bare `<redacted>` would be read as a tag (an SVG that no longer parses, a word that vanishes)."""
     text, known = str(text), _known
     if limit is None:
-        return _apply(text, _spans(text, known))
+        spans = _spans(text, known)
+        if markup:
+            spans = [(start, end, MARKUP_REDACTED if said == REDACTED else said) for start, end, said in spans]
+        return _apply(text, spans)
     reach = _reach(known)
     keep = limit + reach
     while True:

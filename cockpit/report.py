@@ -343,7 +343,7 @@ def write_report(state_dir: Path, *, fmt: str = "md", out: Path | None = None, n
 
     path = out or Path(state_dir) / f"report.{fmt}"
     try:
-        path.write_text(redact.scrub(text))
+        path.write_text(redact.scrub(text, markup=fmt == "html"))
     except OSError as e:
         raise ReportError(f"{path}: cannot write: {e.strerror}") from None
     return path

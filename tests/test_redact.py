@@ -214,3 +214,28 @@ def test_escaped_tokens_are_found_amid_any_amount_of_text(echo, around):
     shown = redact.scrub(text)
     assert not pieces_in(shown) and REDACTED in shown
     assert shown.endswith(" and" * around + " %41%42 \\u0043") and shown.startswith("ok%2Fok%2Fok")
+
+
+def test_a_secret_on_a_screenshot_leaves_an_svg_that_still_parses(tmp_path):
+    """The evidence screenshot (SVG) and the HTML report are scrubbed as markup: a bare `<redacted>`
+    there is read as a tag (the SVG no longer parses, rsvg-convert makes no PNG; HTML hides the word)."""
+    import shutil
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="400" height="40"><text x="0" y="20">'
+           f"token {SECRET} on screen</text></svg>")
+    shown = redact.scrub(svg, markup=True)
+    assert SECRET[:8] not in shown and "token &lt;redacted&gt; on screen" in shown
+    assert ET.fromstring(shown).find("{http://www.w3.org/2000/svg}text").text == "token <redacted> on screen"
+    with pytest.raises(ET.ParseError):
+        ET.fromstring(redact.scrub(svg))  # what the bundle wrote before
+    if shutil.which("rsvg-convert"):
+        (tmp_path / "s.svg").write_text(shown)
+        assert subprocess.run(["rsvg-convert", tmp_path / "s.svg", "-o", tmp_path / "s.png"]).returncode == 0
+
+
+def test_markup_keeps_the_second_nets_words():
+    shown = redact.scrub("<p>https://user:pa55w0rd-x@host/x Bearer abc.def-123456</p>", markup=True)
+    assert "pa55w0rd" not in shown and "abc.def" not in shown and "<redacted>" not in shown
+    assert shown.startswith("<p>https://host/x Bearer &lt;redacted&gt;")

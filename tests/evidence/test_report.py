@@ -83,3 +83,28 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
     keep = os.environ.get("COCKPIT_KEEP_REPORT_PNG")
     if keep:
         shutil.copy(png, keep)
+
+
+def test_a_secret_in_a_note_reads_redacted_in_the_html_report_not_as_a_tag(tmp_path):
+    """The HTML report is scrubbed as markup: a bare `<redacted>` would be an unknown tag, and the
+    reader would see nothing where the secret was (nor know that something was taken out)."""
+    from cockpit import redact
+    from cockpit.journal import Journal
+    from cockpit.core import events as ev
+    from tests.conftest import T0
+
+    state = _state(tmp_path, "rollback.jsonl")
+    secret = "rp-Tq7Wz3Lm9Xk2Vb8Ns4"
+    before = redact._known
+    try:
+        redact.remember(secret)
+        j = Journal(state)
+        j.append(ev.Noted(text=f"pasted by mistake: {secret}"), actor=ev.Actor(user="bob", host="b"), ts=T0)
+        j.close()
+        html_text = report.write_report(state, fmt="html", out=tmp_path / "r.html").read_text()
+        md_text = report.write_report(state, fmt="md", out=tmp_path / "r.md").read_text()
+    finally:
+        redact._known = before
+    assert secret[:8] not in html_text and "pasted by mistake: &lt;redacted&gt;" in html_text
+    assert "<redacted>" not in html_text
+    assert "pasted by mistake: <redacted>" in md_text  # Markdown shows it as it is
