@@ -159,11 +159,13 @@ def cmd_status(args) -> int:
 def _status_once(args) -> int:
     from cockpit.clock import SystemClock
     from cockpit.core.guardsight import face_now
+    from cockpit.core.events import GENESIS
     from cockpit.core.state import fold
     from cockpit.published import guard_sight, read_published
     from cockpit.journal import JournalError, read_captain, verify
     from cockpit.lease import guard_holder
     from cockpit.status import guard_json, headline_json, journal_alarms, status_json, status_lines
+    from cockpit.unjournaled import kept_records
 
     state_dir = _state_dir(args)
     if not (state_dir / "journal.jsonl").exists() and state_dir.is_dir() or not state_dir.exists():
@@ -180,7 +182,11 @@ def _status_once(args) -> int:
         print(e, file=sys.stderr)
         return EXIT_USAGE
     alarms = journal_alarms(state_dir, scan)
-    state = fold(scan.salvaged)  # a bad line 20 of 100 does not make a live rollout read as not started
+    # A bad line 20 of 100 does not make a live rollout read as not started, and what a guard or a
+    # kill kept aside (the journal would not take it) is a fact all the same: a kill verified at the
+    # gateway reads ROLLED BACK, not LIVE 5 %.
+    head = scan.salvaged[-1].hash if scan.salvaged else GENESIS
+    state = fold(scan.salvaged + kept_records(state_dir, head))
     live = read_published(state_dir)
     holder = guard_holder(state_dir)
     sight = guard_sight(state_dir, holder)

@@ -27,6 +27,7 @@ from cockpit.core import events as ev
 from cockpit.core import rules
 from cockpit.core.state import RolloutState, fold
 from cockpit.journal import Journal, JournalError
+from cockpit.unjournaled import kept_records, kept_stamp
 
 CheckRunner = Callable[[Check], Awaitable["object"]]
 READ_ONLY = "observer mode: read-only (this terminal cannot change the rollout)"
@@ -219,10 +220,14 @@ class Engine:
         self._late: dict[int, int] = {}  # provisional seq -> the seq it was journaled at
         self._first: dict[int, int] = {}  # the other way round (delivery_key)
         self._keep_error = ""  # why the side file refused the last event kept in memory
+        self._others: list[ev.Record] = []  # other processes' kept events, folded on top (`_follow_kept`)
+        self._kept_stamp: tuple[int, int, int] | None = None
         self.running_checks: set[str] = set()
         self._listeners: list[Callable[[ev.Record], None]] = []
         self._kill_lock = asyncio.Lock()
         self._silence_failed = False  # Alertmanager refused the rollout's silence (said once)
+        if self._follow_kept():
+            self._refold()
 
     # -- journal -------------------------------------------------------------------------------
 
@@ -258,9 +263,6 @@ class Engine:
         records = self.journal.records
         new = records[self._journaled:]
         self._journaled = len(records)
-        if not self.held:
-            self._fold(new)
-            return new
         fresh, late = [], False
         for r in new:
             if self.held and _same_event(self.held[0].record, r):
@@ -268,17 +270,41 @@ class Engine:
                 self._late[pseq], self._first[r.seq], late = r.seq, pseq, True
             else:
                 fresh.append(r)
-        if not late:
+        kept_changed = self._follow_kept()
+        if not (late or kept_changed or self._others):
             self._fold(fresh)
             return new
-        self.state = fold(records)
         for h in self.held:
             h.record = msgspec.structs.replace(h.record, payload=self._relinked(h.record.payload))
-            self.state.apply(h.record)
+        self._refold()
         for record in fresh:
             for listener in self._listeners:
                 listener(record)
         return new
+
+    def _refold(self) -> None:
+        """The state folded again from the journal, with what is not journaled yet on top: our own
+        held events, then other processes' kept ones."""
+        self.state = fold(self.journal.records)
+        for record in [h.record for h in self.held] + self._others:
+            self.state.apply(record)
+
+    def _follow_kept(self) -> bool:
+        """Read the side file again when it changed: the events another process (a guard, a
+        `cockpit kill`) keeps there because the journal would not take them are facts every face
+        folds, so that a kill verified at the gateway never reads as LIVE. True when they changed."""
+        state_dir = getattr(self.journal, "state_dir", None)
+        stamp = kept_stamp(state_dir) if state_dir is not None else None
+        if stamp == self._kept_stamp:
+            return False
+        self._kept_stamp = stamp
+        mine = {h.record.seq for h in self.held}
+        head = self.journal.records[-1].hash if self.journal.records else ev.GENESIS
+        others = [r for r in kept_records(state_dir, head) if r.seq not in mine] if stamp else []
+        if not others and not self._others:
+            return False
+        self._others = others
+        return True
 
     def _keep(self, payload: ev.Payload, alarms: list[str], aside: list[ev.Payload]) -> ev.Record | None:
         """Journal it; when the journal will not take it, hold it (`Held`) and say so in `alarms`.

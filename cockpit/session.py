@@ -23,6 +23,8 @@ from cockpit.unwritable import UnwritableJournal as _Unwritable
 from cockpit.unwritable import acting_journal
 
 RESPAWN_AFTER_S = 10.0  # a guard that the keeper started gets this long to take the lock
+QUICK_EXIT_S = 60.0  # a guard that ended sooner than this after its start is not started again at once:
+RESPAWN_MAX_S = 300.0  # the wait doubles, up to this (a guard that finds nothing to protect, again and again)
 
 
 class SessionError(Exception):
@@ -142,6 +144,8 @@ class GuardKeeper:
         self.who = who
         self.process: subprocess.Popen | None = None
         self._spawned_at = 0.0
+        self._wait_s = 0.0  # before the next start, after guards that ended quickly
+        self._seen_end = False  # the current process's end has been counted
 
     def __call__(self, state) -> str:
         """Called once a second with the rollout state; returns what to tell the captain, if anything."""
@@ -152,6 +156,12 @@ class GuardKeeper:
         if self.process is not None and self.process.poll() is None and time.monotonic() - self._spawned_at < RESPAWN_AFTER_S:
             return ""  # just started: give it time to take the lock
         if guarding(self.state_dir) is not None:
+            return ""
+        if self.process is not None and self.process.poll() is not None and not self._seen_end:
+            self._seen_end = True  # it ended: quickly means it found nothing to protect, or could not start
+            quick = time.monotonic() - self._spawned_at < QUICK_EXIT_S
+            self._wait_s = min(RESPAWN_MAX_S, max(1.0, 2 * self._wait_s)) if quick else 0.0
+        if self.process is not None and time.monotonic() - self._spawned_at < self._wait_s:
             return ""
         first = self.process is None
         died = "" if first else self._why_it_ended()
@@ -184,6 +194,7 @@ class GuardKeeper:
             env={**os.environ, "PYTHONPATH": _package_root() + os.pathsep + os.environ.get("PYTHONPATH", "")},
         )
         self._spawned_at = time.monotonic()
+        self._seen_end = False
         return self.process
 
 

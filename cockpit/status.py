@@ -179,7 +179,8 @@ def kept_aside(state_dir: Path) -> list[str]:
     if not kept and not unreadable:
         return []
     kinds = ", ".join(k.payload.KIND for k in kept) + (f" and {unreadable} unreadable lines" if unreadable else "")
-    return [f"NOT JOURNALED YET: {len(kept)} events kept in {ASIDE} ({kinds}): the next append journals them"]
+    return [f"NOT JOURNALED YET: {len(kept)} events kept in {ASIDE} ({kinds}): shown here, and journaled by "
+            "the next append"]
 
 
 def journal_alarms(state_dir: Path, scan, *, most: int = 5) -> list[str]:

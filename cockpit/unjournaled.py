@@ -22,10 +22,13 @@ from typing import Callable
 
 import msgspec
 
-from cockpit.core.events import Actor, JournaledLate, Notified, Payload, Record, RecordError, parse_record
+from cockpit.core.events import (
+    Actor, JournaledLate, Notified, Payload, Record, RecordError, make_record, parse_record,
+)
 from cockpit.statedir import SHARED_MODE, open_file
 
 ASIDE = "unjournaled.jsonl"
+UNNUMBERED = 2 * 10**12  # provisional seqs for kept events written without one (an older cockpit's)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,28 @@ def read_kept(state_dir: Path) -> tuple[list[KeptEvent], int]:
         except (ValueError, KeyError, TypeError, RecordError, RecursionError):  # not JSON, not an event, too deep
             bad += 1
     return kept, bad
+
+
+def kept_records(state_dir: Path, head: str) -> list[Record]:
+    """The kept events as the records an engine folded them as (its provisional seqs, the journal's
+    head as their hash), for every face to fold on top of the journal's: they are facts all the same
+    (a kill verified at the gateway while the journal would not take it reads as a rollback, not as
+    LIVE at 5 %). [] when there are none, or the side file cannot be read."""
+    try:
+        kept, _ = read_kept(state_dir)
+    except OSError:
+        return []
+    return [msgspec.structs.replace(make_record(seq=k.pseq or UNNUMBERED + i, ts=k.ts, actor=k.actor, payload=k.payload,
+                                                prev=head), hash=head) for i, k in enumerate(kept)]
+
+
+def kept_stamp(state_dir: Path) -> tuple[int, int, int] | None:
+    """What changes when the side file does (None: there is none), so a face reads it only then."""
+    try:
+        st = (Path(state_dir) / ASIDE).stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def write_late(kept: list[KeptEvent], recent: list[Record], write: Callable[..., Record], *, actor: Actor,
