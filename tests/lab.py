@@ -69,6 +69,7 @@ knob is put back, and a canary with no traffic keeps its last ratio in that wind
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -372,6 +373,11 @@ def _seconds(text: str) -> float:
     return total
 
 
+def secrets_token(name: str) -> str:
+    """A lab secret shaped as a real one (hex, no words), so that scrubbing it blanks no channel name."""
+    return hashlib.sha256(f"cockpit-lab-{name}".encode()).hexdigest()[:32]
+
+
 def write_plan(lab_dir: Path, control: str, prom_url: str, admin_socket: str, args: argparse.Namespace) -> Path:
     """config.example.toml pointed at the lab: its queries untouched, its clocks shortened."""
     import tomli_w
@@ -417,7 +423,7 @@ def write_plan(lab_dir: Path, control: str, prom_url: str, admin_socket: str, ar
             secret.write_text(f"{control}/hook/{slug}\n")
             channel["url"] = {"file": str(secret)}
         elif channel["type"] == "pagerduty":
-            secret.write_text(f"lab-routing-key-{slug}\n")
+            secret.write_text(f"{secrets_token(slug)}\n")  # 32 hex digits, as PagerDuty's are: no words in it
             channel["routing_key"] = {"file": str(secret)}
             channel["url"] = f"{control}/hook/{slug}"
         os.chmod(secret, 0o600)
