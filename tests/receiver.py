@@ -28,6 +28,7 @@ class Seen:
     at: float
     sent: int = 0  # bytes of the answer's body sent
     hung_up: bool = False  # the client hung up before the whole body was sent
+    answered: bool = False  # the handler is done with it (sent, or saw the client hang up)
 
 
 @dataclass
@@ -66,6 +67,12 @@ class Receiver:
                     answer = receiver.answers[min(n - 1, len(receiver.answers) - 1)]
                 if answer.delay_s:
                     time.sleep(answer.delay_s)
+                try:
+                    self._answer(seen, answer)
+                finally:
+                    seen.answered = True
+
+            def _answer(self, seen: Seen, answer: Answer) -> None:
                 data = answer.body.replace("{path}", self.path).encode()
                 size = answer.size or len(data)
                 try:
@@ -123,6 +130,9 @@ class Receiver:
         return self
 
     def __exit__(self, *exc) -> None:
+        deadline = time.monotonic() + 5.0  # a handler still sending or waiting for a hang-up says so first
+        while time.monotonic() < deadline and not all(s.answered for s in list(self.seen)):
+            time.sleep(0.01)
         self.server.shutdown()
         self.server.server_close()
 
