@@ -196,9 +196,10 @@ def _status_once(args, *, clear: bool = False) -> int:
 
     state_dir = _state_dir(args)
     if not state_dir.exists() or state_dir.is_dir() and not (state_dir / JOURNAL).exists():
-        said = f"{state_dir}: no journal yet: the rollout has not started (the captain starts it with `cockpit run`)"
-        if not state_dir.exists():
-            said = f"{state_dir}: no such directory: no rollout has started there (check the path; `cockpit run` makes it)"
+        said = (f"{state_dir}: no journal yet: the rollout has not started (the captain starts it with `cockpit run`)"
+                if state_dir.exists() else
+                f"{state_dir}: no such directory: no rollout has started there "
+                "(check the path; `cockpit run` makes it)")
         print(said, file=sys.stderr)
         return _status_document(args, Exit.REFUSED, {"status": "not started", "state_dir": str(state_dir),
                                                      "events": 0, "refusals": [said]})
@@ -795,7 +796,8 @@ def _register_plans(sub) -> None:
     s = subcommand(sub, "init", "write a starter plan (the IntelGraph seed plan, as TOML) to FILE",
                    "Edit it, then check it with `cockpit check-config FILE`. A file is never overwritten without "
                    "--force.", needs="a directory to write FILE in",
-                   codes={Exit.OK: "written", Exit.REFUSED: "not written (FILE exists, no such directory, cannot write)"})
+                   codes={Exit.OK: "written",
+                          Exit.REFUSED: "not written (FILE exists, no such directory, cannot write)"})
     s.add_argument("file", metavar="FILE")
     s.add_argument("--force", action="store_true", help="overwrite FILE")
     s.set_defaults(func=cmd_init)
@@ -1081,7 +1083,7 @@ def _main(argv: list[str] | None) -> int:
     h.report = h.Report(args.command, bool(getattr(args, "json", False)))  # a command's own _run makes its own
     try:
         return args.func(args)
-    except Refused as e:  # a screen that could not load: said once the terminal is back
+    except h.Refused as e:  # a screen that could not load, or any refusal: said once the terminal is back
         _say(e)
         return _failed(e.code, refusals=e.reasons)
     except KeyboardInterrupt:

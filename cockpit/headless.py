@@ -3,7 +3,7 @@ screen, and what every headless command shares (refusals, confirmation, the capt
 The other captain actions (preflight, sign-off, start, decide, advance, ...) are in commands.py.
 
 Exit codes: one table for every subcommand (cockpit/exits.py); each subcommand's --help lists
-those it exits with, in its own words (`explain`).
+those it exits with, in its own words (`subcommand`).
 
 The kill needs no writable state dir: on a read-only one, a full one or one this user may only
 read, it reaches the gateway and reads it back all the same, and says what it could not record.
@@ -77,8 +77,10 @@ def subcommand(sub, name: str, summary: str, description: str, *, needs: str, co
     epilog = [textwrap.fill(f"needs: {needs}", WIDTH)]
     if confirmation:
         epilog.append(textwrap.fill(f"confirmation: {confirmation}", WIDTH))
-    s = sub.add_parser(name, help=summary.replace("%", "%%"), description=textwrap.fill(f"{summary}. {description}".strip(), WIDTH),
-                       epilog="\n".join([*epilog, said(codes, WIDTH)]), formatter_class=argparse.RawDescriptionHelpFormatter)
+    s = sub.add_parser(name, help=summary.replace("%", "%%"),  # help is %-formatted, the rest is not
+                       description=textwrap.fill(f"{summary}. {description}".strip(), WIDTH),
+                       epilog="\n".join([*epilog, said(codes, WIDTH)]),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     s.exit_codes = codes
     return s
 

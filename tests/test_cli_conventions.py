@@ -120,7 +120,8 @@ SCENARIOS = [
     (["done", "auto", "--state-dir", "{c}/state"], Exit.REFUSED),  # auto needs --config
     (["ack", "INC-99", "--name", "Bob", "--config", "{c}/plan.toml"], Exit.REFUSED),
     (["note", "a note", "--config", "{c}/plan.toml"], Exit.OK),
-    (["kill", "--config", "{c}/plan.toml", "--reason", "again", "--confirm", VERSION, "--no-wait"], Exit.FAIL),  # its gateway: a closed port
+    # the kill again, on a gateway that is a closed port: KILL NOT CONFIRMED
+    (["kill", "--config", "{c}/plan.toml", "--reason", "again", "--confirm", VERSION, "--no-wait"], Exit.FAIL),
 ]
 
 
