@@ -13,62 +13,63 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import textwrap
 from pathlib import Path
 
 from cockpit import headless as h
-from cockpit.headless import EXIT_FAIL, EXIT_OK, Refused, refusal
+from cockpit.exits import Exit
+from cockpit.headless import CONFIRM_VERSION, TRAFFIC_EXIT_CODES, TRAFFIC_NEEDS, Refused, refusal
 
-RECORD_EXIT = """confirmation: none (it only journals, under the captain lock)
-exit codes: 0 journaled; 2 refused (the reasons are printed, as the screen says them, a journal
-that will not take the write among them), nothing journaled but the plan on first use; 3 a captain holds the captain lock (a screen runs), nothing journaled"""
-TRAFFIC_EXIT = """confirmation: type the release version at a terminal, or --confirm VERSION without one
-exit codes: 0 done, VERIFIED at the gateway and journaled; 1 the gateway does not confirm the
-shift (the journal says so); 2 refused (the reasons are printed, as the screen says them), nothing
-sent; 3 a captain holds the captain lock (a screen runs), nothing sent; 4 VERIFIED at the gateway
-but the journal did not take what followed (kept in unjournaled.jsonl, journaled by the next
-append); 6 not confirmed and not journaled; 7 VERIFIED but nothing could record what followed (it is
-printed on stderr as unjournaled.jsonl lines); 8 not confirmed and nothing recorded
-afterwards: a guard watches the triggers (one is started, detached, when none runs)"""
-PREFLIGHT_EXIT = """confirmation: none (checks only read)
-exit codes: 0 every check run passed; 1 a check failed or erred (journaled with its evidence);
-2 refused (no such check); 3 a captain holds the captain lock (a screen runs)"""
+RECORD = dict(
+    needs="the plan (--config), the captain lock (refused while a screen runs) and a state dir it may write; "
+          "no credential",
+    confirmation="none (it only journals, under the captain lock)",
+    codes={Exit.OK: "journaled",
+           Exit.REFUSED: "refused (the reasons are printed, as the screen says them, a journal that will not take "
+                         "the write among them), nothing journaled but the plan on first use",
+           Exit.LOCKED: "a captain holds the captain lock (a screen runs), nothing journaled"})
+TRAFFIC = dict(needs=TRAFFIC_NEEDS, confirmation=CONFIRM_VERSION, codes=TRAFFIC_EXIT_CODES)
+PREFLIGHT = dict(
+    needs="the plan (--config), the captain lock, a state dir it may write, and what the checks read "
+          "(Prometheus' credential); no gateway credential",
+    confirmation="none (checks only read)",
+    codes={Exit.OK: "every check run passed", Exit.FAIL: "a check failed or erred (journaled with its evidence)",
+           Exit.REFUSED: "refused (no such check; the rollout has started)",
+           Exit.LOCKED: "a captain holds the captain lock (a screen runs)"})
 
 
-def _parser(sub, name: str, summary: str, description: str, epilog: str) -> argparse.ArgumentParser:
-    s = sub.add_parser(name, help=summary, description=textwrap.fill(f"{summary}. {description}", 100), epilog=epilog,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+def _parser(sub, name: str, summary: str, description: str, said: dict) -> argparse.ArgumentParser:
+    s = h.subcommand(sub, name, summary, description, **said)
     s.add_argument("--config", required=True, help="the plan the captain runs")
     return s
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     s = _parser(sub, "preflight", "run the preflight checks (or one) and journal each result with its evidence",
-                "Then says what the start still waits for.", PREFLIGHT_EXIT)
+                "Then says what the start still waits for.", PREFLIGHT)
     s.add_argument("--check", metavar="ID", help="run only this check (its id in the plan)")
     _done(s, cmd_preflight)
 
     s = _parser(sub, "sign-off", "record one of the required sign-offs before the start",
-                "ROLE is the role id in the plan (po, tech_lead, security, sre, finops in the seed).", RECORD_EXIT)
+                "ROLE is the role id in the plan (po, tech_lead, security, sre, finops in the seed).", RECORD)
     s.add_argument("role", metavar="ROLE")
     s.add_argument("--name", required=True, help="who signs (journaled)")
     s.add_argument("--note", default="approved", help="journaled with the sign-off (default: approved)")
     _done(s, cmd_sign_off)
 
     s = _parser(sub, "waive", "waive a preflight check with a reason, before the start",
-                "The waiver and its reason are journaled; the check then counts as satisfied.", RECORD_EXIT)
+                "The waiver and its reason are journaled; the check then counts as satisfied.", RECORD)
     s.add_argument("check", metavar="CHECK", help="the check's id in the plan")
     s.add_argument("--reason", required=True, help="why (journaled)")
     _done(s, cmd_waive)
 
     s = _parser(sub, "start", "start the rollout: the canary takes the first phase's weight at the gateway",
-                "Needs every preflight check passed or waived, every sign-off, and no freeze window.", TRAFFIC_EXIT)
+                "Needs every preflight check passed or waived, every sign-off, and no freeze window.", TRAFFIC)
     s.add_argument("--confirm", metavar="VERSION", help="the release version; required without a terminal")
     _done(s, cmd_start)
 
     s = _parser(sub, "decide", "record an owner's GO or NO-GO for the current phase's gate",
                 "PHASE is the phase number (1 for the first) or its name; ROLE a role id that owns that gate.",
-                RECORD_EXIT)
+                RECORD)
     s.add_argument("phase", metavar="PHASE")
     s.add_argument("role", metavar="ROLE")
     s.add_argument("decision", type=str.lower, choices=("go", "no-go"))
@@ -78,17 +79,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     s = _parser(sub, "advance", "advance to the next phase, or complete the rollout from the last one",
                 "Needs the soak done, every gate criterion met, a GO from every owner, no trigger breaching "
-                "and no freeze window.", TRAFFIC_EXIT)
+                "and no freeze window.", TRAFFIC)
     s.add_argument("--confirm", metavar="VERSION", help="the release version; required without a terminal")
     _done(s, cmd_advance)
 
-    s = _parser(sub, "note", "add a free-text note to the journal", "", RECORD_EXIT)
+    s = _parser(sub, "note", "add a free-text note to the journal",
+                "It is journaled with who wrote it and when, and shows in the timeline, `status` and the report; "
+                "its text is shown, never obeyed (control characters come out as escapes).", RECORD)
     s.add_argument("text", metavar="TEXT")
     _done(s, cmd_note)
 
     s = _parser(sub, "approve", "check a ChatOps approval line against the plan and journal it when it matches",
                 'LINE as sent in chat: "/approve canary v0.1.0 → prod (us-west-2, US-only) steps: 5/25/50/100 '
-                'kill-switch:gateway-flag". A line that does not match is refused, field by field.', RECORD_EXIT)
+                'kill-switch:gateway-flag". A line that does not match is refused, field by field.', RECORD)
     s.add_argument("line", metavar="LINE")
     s.add_argument("--name", default=getpass.getuser(), help="who sent it in chat (default: you)")
     _done(s, cmd_approve)
@@ -108,7 +111,7 @@ def _journaled(engine, out) -> int:
     if not out.ok:
         raise refusal(out.reasons)
     h._print_records(engine, out.records)
-    return EXIT_OK
+    return Exit.OK
 
 
 def _before_start(engine) -> None:
@@ -140,8 +143,8 @@ def cmd_preflight(args) -> int:
         if failed:
             h.report.outcome = "checks failed"
             h.report.problems += [f"check {c} did not pass" for c in failed]
-            return EXIT_FAIL
-        return EXIT_OK
+            return Exit.FAIL
+        return Exit.OK
 
     return _captain(args, act, needs="checks")
 

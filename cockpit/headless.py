@@ -2,23 +2,8 @@
 screen, and what every headless command shares (refusals, confirmation, the captain lock, `--json`).
 The other captain actions (preflight, sign-off, start, decide, advance, ...) are in commands.py.
 
-Exit codes:
-  0  done and verified
-  1  tried but not verified (KILL NOT CONFIRMED, a shift the gateway does not confirm, canary
-     traffic that does not fall)
-  2  refused or misconfigured, and 3 captain lock held (as `cockpit run`): both with nothing
-     journaled and nothing sent to the gateway
-  4  `kill`, `shift`, `start`, `advance`: VERIFIED at the gateway, but the journal did not take
-     what followed the gateway call: kept in the state dir's unjournaled.jsonl (journaled by the
-     next append) or, if even that failed, printed for you to write down
-  5  crashed: an unexpected error; the kill may or may not have reached the gateway: read it
-     back (`cockpit reconcile`, or the gateway itself)
-  6  `kill`, `shift`, `start`, `advance`: NOT CONFIRMED at the gateway, and the journal did not
-     take its events either (kept in unjournaled.jsonl)
-  7  `kill`, `shift`, `start`, `advance`: VERIFIED at the gateway, but NOTHING could be recorded:
-     neither the journal nor unjournaled.jsonl took its events (a read-only or full state dir, one
-     this user may not write); they are printed on stderr as unjournaled.jsonl lines to keep
-  8  as 7, but NOT CONFIRMED at the gateway
+Exit codes: one table for every subcommand (cockpit/exits.py); each subcommand's --help lists
+those it exits with, in its own words (`subcommand`).
 
 The kill needs no writable state dir: on a read-only one, a full one or one this user may only
 read, it reaches the gateway and reads it back all the same, and says what it could not record.
@@ -45,38 +30,68 @@ import json
 import os
 import socket
 import sys
+import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3  # 3: another captain holds the lock, as for `run`
-EXIT_UNJOURNALED, EXIT_CRASHED, EXIT_FAIL_UNJOURNALED = 4, 5, 6
-EXIT_UNRECORDED, EXIT_FAIL_UNRECORDED = 7, 8  # nothing could record what happened at the gateway
-KILL_EXIT_CODES = """confirmation: type the release version at a terminal, or --confirm VERSION without one
-exit codes: 0 VERIFIED and journaled; 1 KILL NOT CONFIRMED (act on the gateway by hand);
-2 refused, nothing sent; 4 VERIFIED at the gateway but the journal did not take it (kept in
-unjournaled.jsonl, journaled by the next append); 5 crashed (read the gateway back); 6 KILL NOT
-CONFIRMED and not journaled (kept); 7 VERIFIED at the gateway but NOTHING RECORDED (a read-only, full
-or unwritable state dir: the events are printed on stderr as unjournaled.jsonl lines); 8 KILL NOT
-CONFIRMED and nothing recorded
-needs no captain lock and no writable state dir: works while a captain's screen runs"""
-SHIFT_EXIT_CODES = """confirmation: type the release version at a terminal, or --confirm VERSION without one
-exit codes: 0 VERIFIED at the gateway and journaled; 1 the gateway does not confirm the shift;
-2 refused (the reasons are printed), nothing sent; 3 a captain holds the captain lock, nothing sent;
-4 VERIFIED but not journaled (kept in unjournaled.jsonl); 6 not confirmed and not journaled;
-7 VERIFIED but nothing recorded (printed on stderr); 8 not confirmed and nothing recorded"""
-RECONCILE_EXIT_CODES = """confirmation: none (it only reads the gateway back, and pulls an interrupted kill again)
-exit codes: 0 the gateway agrees with the journal; 1 it disagrees or cannot be read;
-2 refused; 3 a captain holds the captain lock"""
-OUTCOMES = {EXIT_OK: "done", EXIT_FAIL: "not confirmed", EXIT_USAGE: "refused", EXIT_LOCKED: "refused: captain lock held",
-            EXIT_UNJOURNALED: "done, not journaled", EXIT_CRASHED: "crashed",
-            EXIT_FAIL_UNJOURNALED: "not confirmed, not journaled", EXIT_UNRECORDED: "done, not recorded",
-            EXIT_FAIL_UNRECORDED: "not confirmed, not recorded"}
+from cockpit.exits import TABLE, Exit, said
+
+KILL_EXIT_CODES = {
+    Exit.OK: "VERIFIED and journaled (and, without --no-wait, the canary traffic fell)",
+    Exit.FAIL: "KILL NOT CONFIRMED (act on the gateway by hand), or the canary traffic did not fall",
+    Exit.REFUSED: "refused, nothing sent",
+    Exit.UNJOURNALED: "VERIFIED at the gateway but the journal did not take it (kept in unjournaled.jsonl, "
+                      "journaled by the next append)",
+    Exit.CRASHED: "crashed (read the gateway back)",
+    Exit.FAIL_UNJOURNALED: "KILL NOT CONFIRMED and not journaled (kept)",
+    Exit.UNRECORDED: "VERIFIED at the gateway but NOTHING RECORDED (a read-only, full or unwritable state dir: the "
+                     "events are printed on stderr as unjournaled.jsonl lines)",
+    Exit.FAIL_UNRECORDED: "KILL NOT CONFIRMED and nothing recorded",
+}
+TRAFFIC_EXIT_CODES = {
+    Exit.OK: "done, VERIFIED at the gateway and journaled",
+    Exit.FAIL: "the gateway does not confirm the shift (the journal says so)",
+    Exit.REFUSED: "refused (the reasons are printed, as the screen says them), nothing sent",
+    Exit.LOCKED: "a captain holds the captain lock (a screen runs), nothing sent",
+    Exit.UNJOURNALED: "VERIFIED at the gateway but the journal did not take what followed (kept in "
+                      "unjournaled.jsonl, journaled by the next append)",
+    Exit.FAIL_UNJOURNALED: "not confirmed and not journaled",
+    Exit.UNRECORDED: "VERIFIED but nothing could record what followed (it is printed on stderr as "
+                     "unjournaled.jsonl lines)",
+    Exit.FAIL_UNRECORDED: "not confirmed and nothing recorded",
+}
+CONFIRM_VERSION = "type the release version at a terminal, or --confirm VERSION without one"
+TRAFFIC_NEEDS = ("the plan (--config), the captain lock (refused while a screen runs), the gateway's credential and a "
+                 "state dir it may write; afterwards a guard watches the triggers (one is started, detached, when "
+                 "none runs)")
+
+
+WIDTH = 100  # --help's paragraphs, wrapped
+
+
+def subcommand(sub, name: str, summary: str, description: str, *, needs: str, codes: dict[Exit, str],
+               confirmation: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand whose --help says what it does, what it needs, how it is confirmed, and the
+    exit codes it exits with (in its own words; each a row of exits.TABLE, kept as `exit_codes`)."""
+    epilog = [textwrap.fill(f"needs: {needs}", WIDTH)]
+    if confirmation:
+        epilog.append(textwrap.fill(f"confirmation: {confirmation}", WIDTH))
+    s = sub.add_parser(name, help=summary.replace("%", "%%"),  # help is %-formatted, the rest is not
+                       description=textwrap.fill(f"{summary}. {description}".strip(), WIDTH),
+                       epilog="\n".join([*epilog, said(codes, WIDTH)]),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.exit_codes = codes
+    return s
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("kill", help="pull the kill switch: canary to 0 %% at the gateway, read back, journaled",
-                       epilog=KILL_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s = subcommand(sub, "kill", "pull the kill switch: canary to 0 % at the gateway, read back, journaled",
+                   "Then, when the plan names kill_switch.verify_query, waits up to verify_within for the canary's "
+                   "request rate to fall to ~0 (--no-wait skips that).",
+                   needs="the plan (--config) and the gateway's credential; no captain lock and no writable state "
+                   "dir: works while a captain's screen runs, and on a journal that does not verify",
+                   confirmation=CONFIRM_VERSION, codes=KILL_EXIT_CODES)
     s.add_argument("--config", required=True, help="the plan the captain runs")
     s.add_argument("--reason", required=True, help="why, in words; journaled and sent with the notification")
     s.add_argument("--confirm", metavar="VERSION", help="the release version; required without a terminal")
@@ -85,28 +100,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(s)
     s.set_defaults(func=cmd_kill)
 
-    s = sub.add_parser("shift", help="shift the canary to a phase weight outside the screen (same rules)",
-                       description="Up one phase is an advance (the same gate rules); the current weight is "
-                       "re-asserted at the gateway; an earlier phase's weight is a partial rollback that restarts "
-                       "that phase's soak and gate. Takes the captain lock; starts a guard when none runs.",
-                       epilog=SHIFT_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("--config", required=True)
+    s = subcommand(sub, "shift", "shift the canary to a phase weight outside the screen (same rules)",
+                   "Up one phase is an advance (the same gate rules); the current weight is re-asserted at the "
+                   "gateway; an earlier phase's weight is a partial rollback that restarts that phase's soak and "
+                   "gate.", needs=TRAFFIC_NEEDS, confirmation=CONFIRM_VERSION, codes=TRAFFIC_EXIT_CODES)
+    s.add_argument("--config", required=True, help="the plan the captain runs")
     s.add_argument("--weight", required=True, type=int, help="a phase weight: the next, the current, or a lower one")
     s.add_argument("--confirm", metavar="VERSION", help="the release version; required without a terminal")
     add_json(s)
     s.set_defaults(func=cmd_shift)
 
-    s = sub.add_parser("reconcile", help="read the gateway back and journal whether it agrees with the journal",
-                       epilog=RECONCILE_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("--config", required=True)
+    s = subcommand(sub, "reconcile", "read the gateway back and journal whether it agrees with the journal",
+                   "A kill that was interrupted (requested, no result) is pulled again.",
+                   needs="the plan (--config), the captain lock, the gateway's credential and a state dir it may "
+                   "write", confirmation="none (it only reads the gateway back, and pulls an interrupted kill again)",
+                   codes={Exit.OK: "the gateway agrees with the journal", Exit.FAIL: "it disagrees or cannot be read",
+                          Exit.REFUSED: "refused", Exit.LOCKED: "a captain holds the captain lock"})
+    s.add_argument("--config", required=True, help="the plan the captain runs")
     add_json(s)
     s.set_defaults(func=cmd_reconcile)
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
-                        help="print one JSON document on stdout (outcome, refusals, journal seqs written); "
-                             "the words go to stderr")
+                        help="print one JSON document on stdout (outcome, exit code, refusals, what it did); "
+                             "the words go to stderr; the same exit code as without it")
 
 
 class Report:
@@ -122,8 +140,16 @@ class Report:
         self.facts: dict = {}  # command-specific: status, weight, guard, ...
         self.outcome = ""  # overrides the exit code's word (preflight: "checks failed")
 
+    printed = False
+
+    def print_document(self, code: int) -> None:
+        """The one document on stdout (with --json), once."""
+        if self.as_json and not self.printed:
+            self.printed = True
+            print(json.dumps(self.document(code), indent=2), flush=True)
+
     def document(self, code: int) -> dict:
-        return {"command": self.command, "outcome": self.outcome or OUTCOMES.get(code, "failed"), "exit_code": code,
+        return {"command": self.command, "outcome": self.outcome or TABLE[Exit(code)].outcome, "exit_code": code,
                 "refusals": self.refusals, "problems": self.problems, "written": self.written,
                 "events": self.events, **self.facts}
 
@@ -145,7 +171,7 @@ def _actor(role: str):
 class Refused(Exception):
     """Nothing was changed; the lines say why."""
 
-    def __init__(self, *lines: str, code: int = EXIT_USAGE):
+    def __init__(self, *lines: str, code: int = Exit.REFUSED):
         super().__init__("\n".join(lines))
         self.lines = lines
         self.code = code
@@ -155,7 +181,7 @@ class Refused(Exception):
 NOTHING_CHANGED = "nothing was changed"
 
 
-def refusal(reasons: list[str], code: int = EXIT_USAGE) -> Refused:
+def refusal(reasons: list[str], code: int = Exit.REFUSED) -> Refused:
     """The core's (or the engine's) reasons, verbatim, each on a `refused:` line."""
     return Refused(*(f"refused: {r}" for r in reasons), code=code)
 
@@ -279,17 +305,23 @@ def _print_records(engine, records) -> None:
 
 
 def _run(main: Callable[[], int], args=None) -> int:
-    """Run one command; a refusal is said on stderr with its exit code; `--json` prints the report."""
+    """Run one command; a refusal is said on stderr with its exit code. `--json`: whatever the
+    command prints goes to stderr, and stdout gets one document (`Report.document`), exit code in it."""
     global report
     report = Report(getattr(args, "command", "") or "", bool(getattr(args, "json", False)))
+    out = sys.stdout
+    if report.as_json:
+        sys.stdout = sys.stderr  # a stray print cannot break the document
     try:
         code = main()
     except Refused as e:
         _say(*e.lines, err=True)
         report.refusals += e.reasons
         code = e.code
-    if report.as_json:
-        print(json.dumps(report.document(code), indent=2), flush=True)
+    finally:
+        if sys.stdout is sys.stderr:
+            sys.stdout = out
+    report.print_document(code)
     return code
 
 
@@ -309,7 +341,7 @@ def cmd_kill(args) -> int:
             _say(f"cockpit kill CRASHED: {type(e).__name__}: {e}",
                  "the kill may or may not have reached the gateway: read it back (cockpit reconcile, or the gateway)",
                  "details:", traceback.format_exc().rstrip(), err=True)
-            return EXIT_CRASHED
+            return Exit.CRASHED
 
     return _run(guarded, args)
 
@@ -350,19 +382,19 @@ async def _kill_async(engine, reason: str) -> int:
             _say(f"KILL NOT CONFIRMED after {result.attempts} attempts: {result.error}",
                  f"escalated to {engine.plan.escalation[-1].level}: act on the gateway by hand")
             if _say_unrecorded(engine):
-                return EXIT_FAIL_UNRECORDED
-            return EXIT_FAIL_UNJOURNALED if out.unjournaled else EXIT_FAIL
+                return Exit.FAIL_UNRECORDED
+            return Exit.FAIL_UNJOURNALED if out.unjournaled else Exit.FAIL
         _say(f"VERIFIED: gateway {engine.plan.kill_switch.gateway} reads the canary off "
              f"({engine.plan.kill_switch.flag}={str(result.observed_enabled).lower()}, weight {result.observed_weight})")
         if _say_unrecorded(engine):
-            return EXIT_UNRECORDED
+            return Exit.UNRECORDED
         if out.unjournaled:
             _say("the canary is off at the gateway, but the JOURNAL DOES NOT SAY SO YET "
                  f"({len(out.unjournaled)} events not journaled): free the disk or fix the journal; "
                  "the next append journals them", err=True)
-            return EXIT_UNJOURNALED
+            return Exit.UNJOURNALED
         if engine.rollback_check is None:
-            return EXIT_OK
+            return Exit.OK
         return await _wait_for_traffic(engine)
     finally:
         _state_facts(engine)
@@ -408,10 +440,10 @@ async def _wait_for_traffic(engine) -> int:
     if verdict.ok:
         said = verdict.records[-1].payload if verdict.records else verdict.unjournaled[-1]  # journaled or held
         _say(f"ROLLBACK VERIFIED by canary traffic: {said.detail}")
-        return EXIT_OK
+        return Exit.OK
     _say(verdict.reasons[0])
     report.problems += verdict.reasons
-    return EXIT_FAIL
+    return Exit.FAIL
 
 
 # -- the captain's commands: one flow, under the captain lock ----------------------------------
@@ -425,7 +457,7 @@ def _captain_lock(state_dir):
         return CaptainLock(state_dir, user=getpass.getuser(), host=socket.gethostname(), pid=os.getpid(),
                            since=since).acquire()
     except CaptainLockHeld as e:
-        raise Refused(f"refused: {e}", NOTHING_CHANGED, code=EXIT_LOCKED) from None
+        raise Refused(f"refused: {e}", NOTHING_CHANGED, code=Exit.LOCKED) from None
     except JournalError as e:
         raise Refused(f"refused: {e}", NOTHING_CHANGED) from None
 
@@ -591,10 +623,10 @@ def moved(engine, out, config: Path, verified: Callable[[], str]) -> int:
     unrecorded = _say_unrecorded(engine)
     keep_guarded(config, engine)  # live, and the gateway or the journal unsure: all the more reason to watch
     if unrecorded:
-        return EXIT_UNRECORDED if out.ok else EXIT_FAIL_UNRECORDED
+        return Exit.UNRECORDED if out.ok else Exit.FAIL_UNRECORDED
     if out.unjournaled:
-        return EXIT_UNJOURNALED if out.ok else EXIT_FAIL_UNJOURNALED
-    return EXIT_OK if out.ok else EXIT_FAIL
+        return Exit.UNJOURNALED if out.ok else Exit.FAIL_UNJOURNALED
+    return Exit.OK if out.ok else Exit.FAIL
 
 
 def cmd_reconcile(args) -> int:
@@ -607,4 +639,4 @@ async def _reconcile(engine) -> int:
         raise refusal(out.reasons)
     _print_records(engine, out.records)
     report.problems += out.reasons
-    return EXIT_OK if out.ok else EXIT_FAIL
+    return Exit.OK if out.ok else Exit.FAIL

@@ -337,13 +337,18 @@ def render(state_dir: Path, fmt: str = "md", *, now: datetime | None = None) -> 
     raise ReportError(f"no format {fmt!r} (md, html)")
 
 
-def write_report(state_dir: Path, *, fmt: str = "md", out: Path | None = None, now: datetime | None = None) -> Path:
-    text = render(state_dir, fmt, now=now)
+def scrubbed(state_dir: Path, fmt: str = "md", *, now: datetime | None = None) -> str:
+    """The report as it is written: every known secret scrubbed (`cockpit report -o -` prints it)."""
     from cockpit import redact
 
+    return redact.scrub(render(state_dir, fmt, now=now), markup=fmt == "html")
+
+
+def write_report(state_dir: Path, *, fmt: str = "md", out: Path | None = None, now: datetime | None = None) -> Path:
+    text = scrubbed(state_dir, fmt, now=now)
     path = out or Path(state_dir) / f"report.{fmt}"
     try:
-        path.write_text(redact.scrub(text, markup=fmt == "html"))
+        path.write_text(text)
     except OSError as e:
         raise ReportError(f"{path}: cannot write: {e.strerror}") from None
     return path

@@ -297,7 +297,7 @@ def test_each_subcommand_says_what_it_needs_and_its_exit_codes(capsys):
         with pytest.raises(SystemExit):
             main([name, "--help"])
         text = capsys.readouterr().out
-        assert "exit codes: 0 " in text and "--json" in text, name
+        assert "\nexit codes:\n  0  " in text and "--json" in text and "\nneeds: " in text, name
         said = next(ln for ln in text.splitlines() if ln.startswith("confirmation: "))
         assert confirmation in said, name
 

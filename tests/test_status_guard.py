@@ -26,13 +26,15 @@ def status(*args: str) -> subprocess.CompletedProcess:
                           timeout=60, cwd=ROOT)
 
 
-def test_status_json_on_a_state_dir_without_events_is_a_valid_document(tmp_path):
-    for where in (tmp_path / "missing", tmp_path):
+def test_status_json_on_a_state_dir_without_events_is_a_valid_document_with_the_texts_exit_code(tmp_path):
+    for where, said in ((tmp_path / "missing", "no such directory"), (tmp_path, "the rollout has not started")):
         res = status("--state-dir", str(where), "--json")
-        assert res.returncode == 0, res.stderr
-        assert json.loads(res.stdout) == {"status": "not started", "state_dir": str(where), "events": 0}
-    res = status("--state-dir", str(tmp_path))
-    assert res.returncode == 2 and "the rollout has not started" in res.stderr
+        assert res.returncode == 2 and said in res.stderr, res.stderr
+        assert json.loads(res.stdout) == {"command": "status", "outcome": "refused", "exit_code": 2,
+                                          "status": "not started", "state_dir": str(where), "events": 0,
+                                          "refusals": [res.stderr.strip()]}
+        text = status("--state-dir", str(where))
+        assert text.returncode == 2 and text.stderr == res.stderr and text.stdout == ""
 
 
 def this_guard(rig: Rig, state_dir, **kw) -> Guard:

@@ -37,9 +37,9 @@ def test_completion_self_ticks_evidence_then_slos_after_four_hours_then_people_a
 
     state_dir = tmp_path / "state"
     assert main(["done", "cost_tracking", "--name", "Fran", "--note", "FIN-123", "--state-dir", str(state_dir)]) == 0
-    assert main(["done", "cost_tracking", "--name", "Fran", "--state-dir", str(state_dir)]) == 1
+    assert main(["done", "cost_tracking", "--name", "Fran", "--state-dir", str(state_dir)]) == 2  # refused, as any
     assert "was done at" in capsys.readouterr().err
-    assert main(["done", "no_such_item", "--name", "Fran", "--state-dir", str(state_dir)]) == 1
+    assert main(["done", "no_such_item", "--name", "Fran", "--state-dir", str(state_dir)]) == 2
     records = Journal(state_dir, readonly=True).records
     assert records[-1].kind == "post_deployment_done" and records[-1].payload.name == "Fran"
 

@@ -95,7 +95,7 @@ def test_a_rollout_through_every_phase_from_the_command_line_only(tmp_path, hapr
         c = str(config)
         state_dir = tmp_path / "state"
         try:
-            assert cockpit("status", "--config", c, "--json").returncode == 0
+            assert cockpit("status", "--config", c, "--json").returncode == 2  # not started: as the text says it
             assert status(config)["status"] == "not started"
             res = ok("preflight", "--config", c)
             assert "check staging_success: PASS" in res.stdout and "the start waits for: sign-off missing" in res.stdout
