@@ -5,7 +5,6 @@ and said loudly, and no secret in the journal, the log or the output."""
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 
@@ -146,9 +145,8 @@ async def test_a_final_failure_is_journaled_and_loud_and_no_secret_leaks(monkeyp
         caplog.set_level(logging.INFO, logger="cockpit")
         queued = [engine._append(ev.NotificationQueued(channel=c, purpose="page", text="L1 paged", incident="INC-1", level="L1"))
                   for c in ("#sre-oncall", "pd", "#nowhere")]
-        started = time.monotonic()
         assert notifier.submit(queued[0].seq, queued[0].payload) and notifier.submit(queued[1].seq, queued[1].payload)
-        assert time.monotonic() - started < 0.05  # submit never waits on the network
+        assert pd.seen == [] and sl.seen == []  # submit returned before any request went out: it never waits on one
         assert not notifier.submit(queued[2].seq, queued[2].payload)  # no such channel: journaled at once
         await notifier.drain()
         await notifier.close()
