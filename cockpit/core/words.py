@@ -50,15 +50,20 @@ def duration(seconds: float | timedelta) -> str:
 def _number(x: float) -> str:
     """Three significant digits and never an exponent (`0.0694`, `2.5`, `73.5`, `249`); from
     1,000 up the whole number with thousands separators (`1,200`): digits a person compares
-    against a threshold, not a float's noise. Below 0.001 it says so (`<0.001`) rather than show
-    a row of zeros, or `0`, which would read as none at all."""
+    against a threshold, not a float's noise. A value just under a round number never reads as
+    it: rounding that would reach the next power of ten takes a digit more, up to six (0.9995 is
+    `0.9995`, not `1`, beside `≥ 0.999`; 99.95 % availability is not `100 %`). Below 0.001 it
+    says so (`<0.001`) rather than show a row of zeros, or `0`, which would read as none at all."""
     size = abs(x)
-    if size >= 999.5:  # what rounds to 1,000 or more (`.3g` would write 999.6 as 1e+03)
+    if size >= 1000:
         return f"{x:,.0f}"
     if size < 0.001:
         sign = (x > 0) - (x < 0)
         return {1: "<0.001", 0: "0", -1: ">-0.001"}[sign]  # 0 and -0.0 are "0"
-    return f"{x:.3g}"
+    digits, power = 3, 10.0 ** (math.floor(math.log10(size)) + 1)  # the next power of ten above it
+    while digits < 6 and abs(float(f"{x:.{digits}g}")) >= power:
+        digits += 1
+    return f"{x:.{digits}g}"
 
 
 def _amount(x: float | None) -> str:

@@ -312,7 +312,7 @@ class PreflightPane(Pane):
         t.add_column(width=1)
         t.add_column(min_width=16, no_wrap=True)
         t.add_column(width=7, no_wrap=True)
-        t.add_column(width=5, no_wrap=True)
+        t.add_column(width=10, no_wrap=True)  # words.clock (14:03:07Z) and a space
         t.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         for row in m.checks:
             style = v.style(row.role)
@@ -478,7 +478,7 @@ class BudgetPane(Pane):
 
     def draw(self, v: View):
         b = v.model.budget
-        t = Table(box=None, padding=(0, 1), expand=True, show_edge=False, header_style="bold", pad_edge=False)
+        t = Table(box=None, padding=(0, 1), collapse_padding=True, expand=True, show_edge=False, header_style="bold", pad_edge=False)
         names = [r.name for r in b.rows]
         t.add_column("category", min_width=max([8, *map(len, names)]), no_wrap=True)
         t.add_column("spent of budget", justify="right", no_wrap=True)
