@@ -446,7 +446,7 @@ def _source_down(live: Evaluation, now: datetime) -> str:
     if h is None or h.ok is not False:
         return ""
     word = "degraded" if h.detail.startswith("degraded") else "down"
-    since = f" for {words.duration((now - h.since).total_seconds())}" if h.since is not None else ""
+    since = f" for {words.duration(now - h.since)}" if h.since is not None else ""
     return f", Prometheus {word}{since}"
 
 
