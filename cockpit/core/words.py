@@ -1,4 +1,4 @@
-"""How the cockpit says a fact to a person: one spelling each for durations, values with their units, money, percentages, times and comparisons.
+"""One spelling per fact for people: durations, values with their units, money, percentages, times, comparisons.
 
 Every face (the captain's screen, observers, replay, `status`, the report, evidence) and every
 message (refusals, verdicts, the journal's wording) says a fact through these functions, so one
@@ -22,9 +22,10 @@ def duration(seconds: float | timedelta) -> str:
     two digits after the first, so a countdown keeps its width and never reads `61m40s`.
 
     Whole seconds are cut, not rounded: a stopwatch does not show a second that has not passed
-    (and Python's round() reads 58.5 as 58 but 59.5 as 60). First to the microsecond, a
-    datetime's resolution: a minute computed as 59.99999976 from float timestamps is a minute. Under a second it is whole
-    milliseconds (`400ms`, as Prometheus writes them), so a short wait is never said as `0s`.
+    (and Python's round() reads 58.5 as 58 but 59.5 as 60); first to the microsecond, a
+    datetime's resolution, so a minute computed as 59.99999976 from float timestamps is a minute.
+    Under a second it is whole milliseconds (`400ms`, as Prometheus writes them), so a short wait
+    is never said as `0s`.
     A negative duration keeps its minus (`-5s`): a clock that went backwards is shown, not
     hidden; callers that mean "not yet" or "over" say so themselves. Not a number: no data.
     """
