@@ -310,6 +310,7 @@ def _captain(args, warnings: list[str] | None = None):
 
     from cockpit.clock import SystemClock
     from cockpit.config import ConfigError, resolve_state_dir
+    from cockpit.core import words
     from cockpit.engine import EngineError
     from cockpit.journal import CaptainLock, CaptainLockHeld, JournalError
     from cockpit.session import captain_engine, identity
@@ -319,7 +320,7 @@ def _captain(args, warnings: list[str] | None = None):
     actor = identity("captain")
     try:
         lock = CaptainLock(state_dir, user=actor.user, host=actor.host, pid=os.getpid(),
-                           since=f"{SystemClock().now():%Y-%m-%d %H:%M:%SZ}").acquire()
+                           since=words.stamp(SystemClock().now())).acquire()
     except CaptainLockHeld as e:
         raise Refused(Exit.LOCKED, f"refused: {e}") from None
     except JournalError as e:

@@ -276,6 +276,6 @@ async def _moved(engine, args, out) -> int:
 
 
 def _soak(soak) -> str:
-    from cockpit.config import format_duration
+    from cockpit.core import words
 
-    return format_duration(soak)
+    return words.duration(soak)

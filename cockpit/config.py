@@ -62,7 +62,10 @@ def _positive(td: timedelta) -> timedelta:
     return td
 
 
-def format_duration(td: timedelta) -> str:
+def _plan_duration(td: timedelta) -> str:
+    """The plan's own spelling of a duration ("1h1m40s"), as `dump_plan` writes it back to TOML.
+    Not words for people (core.words.duration is): the journal's plan document and `plan_digest`
+    are made of it, so another spelling would read as a changed plan to a running rollout."""
     total = int(td.total_seconds())
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
@@ -73,7 +76,7 @@ def format_duration(td: timedelta) -> str:
 Duration = Annotated[
     timedelta,
     BeforeValidator(_parse_duration),
-    PlainSerializer(format_duration, return_type=str),
+    PlainSerializer(_plan_duration, return_type=str),
 ]
 PositiveDuration = Annotated[Duration, AfterValidator(_positive)]  # soaks, timeouts, intervals
 

@@ -24,7 +24,7 @@ from cockpit.adapters.metrics import MetricsSource
 from cockpit.clock import Clock
 from cockpit.config import Check, Plan, dump_plan, plan_digest
 from cockpit.core import events as ev
-from cockpit.core import rules
+from cockpit.core import rules, words
 from cockpit.core.state import RolloutState, fold
 from cockpit.journal import Journal, JournalError
 from cockpit.unjournaled import kept_records, kept_stamp
@@ -634,7 +634,7 @@ class Engine:
     async def _resume_kill(self) -> Outcome:
         """A kill requested with no result journaled: the process died mid-kill. Pull it again."""
         kill = self.state.kill
-        detail = (f"the kill pulled at {kill.requested_at:%H:%M:%S} by {kill.by} has no journaled result "
+        detail = (f"the kill pulled at {words.clock(kill.requested_at)} by {kill.by} has no journaled result "
                   "(interrupted): pulling it again")
         alarms: list[str] = []
         aside: list[ev.Payload] = []
@@ -757,8 +757,9 @@ class Engine:
                 at_pct=a.at_pct, spent=burn.spent, budget=burn.monthly, channel=a.channel, action=a.action, month=month
             )))
             cur = self.plan.budget.currency
-            text = (f"{self.plan.release.name} {self.plan.release.version}: budget at {burn.pct:.0f} % "
-                    f"({burn.spent:,.0f} of {burn.monthly:,.0f} {cur}, {month}), alert {a.at_pct:g} %: {a.action}")
+            text = (f"{self.plan.release.name} {self.plan.release.version}: budget at {words.percent(burn.pct)} "
+                    f"({words.money(burn.spent, cur)} of {words.money(burn.monthly, cur)}, {month}), "
+                    f"alert {words.percent(a.at_pct)}: {a.action}")
             records.append(self.record(ev.NotificationQueued(channel=a.channel, purpose="budget", text=text)))
         return [r for r in records if r is not None]
 
@@ -800,7 +801,7 @@ class Engine:
         if not inc.open:
             return Outcome.refused([f"{incident} is resolved already ({inc.resolution})"])
         if inc.acknowledged:
-            return Outcome.refused([f"{incident} was acknowledged by {inc.acked_by} at {inc.acked_at:%H:%M:%S}"])
+            return Outcome.refused([f"{incident} was acknowledged by {inc.acked_by} at {words.clock(inc.acked_at)}"])
         return Outcome(True, records=[self._append(ev.IncidentAcknowledged(incident=incident, name=name.strip(), via=via))])
 
     def record_delivery(self, key: int, queued: ev.NotificationQueued, delivery) -> ev.Record | None:
@@ -821,7 +822,7 @@ class Engine:
 
         st, records = self.state, []
         if st.status == "live" and not st.silences and not self._silence_failed:
-            started = f"{st.started_at:%Y-%m-%dT%H:%M:%SZ}" if st.started_at else "?"
+            started = words.stamp(st.started_at)
             digest = st.plan.digest[:12] if st.plan else ""
             comment = (f"cockpit rollout {self.plan.release.name} {self.plan.release.version} "
                        f"(plan {digest}, started {started}): expected noise while the canary runs")
@@ -992,13 +993,11 @@ class Engine:
             answer = await asyncio.to_thread(self.metrics.instant, ks.verify_query, now)
             fell, last = _canary_reading(answer)
             if fell:
-                detail = f"canary request rate {answer.value:.3g}/s at {elapsed:.0f}s after the gateway confirmed"
+                detail = f"canary request rate {words.value(answer.value, 'req/s')} at {words.duration(elapsed)} after the gateway confirmed"
                 return self._rollback_verdict(True, detail)
-            self.rollback_last = f"{last} {elapsed:.0f}s after the gateway confirmed"
+            self.rollback_last = f"{last} {words.duration(elapsed)} after the gateway confirmed"
             if elapsed >= within:
-                from cockpit.config import format_duration
-
-                return self._rollback_verdict(False, f"{last} {format_duration(ks.verify_within)} after the kill")
+                return self._rollback_verdict(False, f"{last} {words.duration(ks.verify_within)} after the kill")
             await self.clock.sleep(min(interval, within - elapsed))
 
     def start_rollback_recheck(self) -> asyncio.Task | None:
@@ -1022,10 +1021,8 @@ class Engine:
             return Outcome(True)  # verified meanwhile (another check, another process)
         fell, last = _canary_reading(answer)
         if fell:
-            from cockpit.core.triggers import format_duration
-
-            since = format_duration((now - k.requested_at).total_seconds())
-            return self._rollback_verdict(True, f"canary request rate {answer.value:.3g}/s, {since} after the kill")
+            since = words.duration(now - k.requested_at)
+            return self._rollback_verdict(True, f"canary request rate {words.value(answer.value, 'req/s')}, {since} after the kill")
         self.rollback_last = last
         return Outcome(False, [f"ROLLBACK NOT VERIFIED: {last}"])
 
@@ -1041,7 +1038,7 @@ def _canary_reading(answer) -> tuple[bool, str]:
     if answer.status == "ok" and answer.value is not None:
         if answer.value <= NEAR_ZERO_RPS:
             return True, ""
-        return False, f"canary request rate still {answer.value:.3g}/s"
+        return False, f"canary request rate still {words.value(answer.value, 'req/s')}"
     if answer.status == "error":
         return False, f"canary traffic query failed: {answer.error}"
     return False, "the canary traffic query has no data"

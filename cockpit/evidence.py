@@ -29,6 +29,7 @@ from cockpit.adapters import collectors
 from cockpit.adapters.collectors import CollectorError
 from cockpit.config import Plan
 from cockpit.core import events as ev
+from cockpit.core import words
 from cockpit.core.compare import Comparison
 from cockpit.core.state import fold
 from cockpit.narrate import line
@@ -333,7 +334,7 @@ def _slo(ctx: Context, name: str) -> tuple[Any, str]:
     for c in _criteria(ctx, list(range(len(ctx.plan.phases)))):
         seen = _observe(ctx, c, ctx.rollout_span)
         worst = seen.get("worst")
-        rows.append({"slo": c.name, "id": c.id, "target": f"{c.comparison.value} {c.threshold:g}{(' ' + c.unit) if c.unit else ''}",
+        rows.append({"slo": c.name, "id": c.id, "target": words.limit(c.comparison, c.threshold, c.unit),
                      "threshold": c.threshold, "comparison": c.comparison.value, "observed_worst": worst,
                      "met": None if worst is None else c.comparison.holds(worst, c.threshold), "observed": seen})
     unknown = [r["id"] for r in rows if r["met"] is None]
@@ -470,7 +471,7 @@ def capture_screen(plan: Plan, state_dir: Path, now: datetime, svg: Path, *, siz
     # Textual redirects sys.stdout/stderr (process-wide) while an app runs: one capture at a time,
     # and the streams put back as they were, whatever two overlapping runs would have left.
     if not _SCREEN_LOCK.acquire(timeout=timeout_s):
-        return f"another screen capture held on for {timeout_s:g}s"
+        return f"another screen capture held on for {words.duration(timeout_s)}"
     out, err = sys.stdout, sys.stderr
     try:
         t = threading.Thread(target=run, name="evidence-screen", daemon=True)
@@ -480,7 +481,7 @@ def capture_screen(plan: Plan, state_dir: Path, now: datetime, svg: Path, *, siz
         sys.stdout, sys.stderr = out, err
         _SCREEN_LOCK.release()
     if t.is_alive():
-        return f"the screen did not render within {timeout_s:g}s"
+        return f"the screen did not render within {words.duration(timeout_s)}"
     if "error" in result:
         return result["error"]
     if svg.exists():  # scrubbed like any other text of the bundle
@@ -792,8 +793,8 @@ def slos_met_proof(plan: Plan, records: list[ev.Record], now: datetime, metrics,
             return ""
         if not c.comparison.holds(seen["worst"], c.threshold):
             return ""
-        said.append(f"{c.id} worst {seen['worst']:.4g} {c.comparison.value} {c.threshold:g}")
-    return f"SLOs met {_iso(state.completed_at)}..{_iso(end)}: " + ", ".join(said) if said else ""
+        said.append(f"{c.id} worst {words.value(seen['worst'], c.unit)} {words.limit(c.comparison, c.threshold, c.unit)}")
+    return f"SLOs met {words.stamp(state.completed_at)}..{words.stamp(end)}: " + ", ".join(said) if said else ""
 
 
 def auto_tick(plan: Plan, records: list[ev.Record], append: Callable[[ev.Payload], Any], now: datetime, metrics=None) -> list[ev.PostDeploymentDone]:

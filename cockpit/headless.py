@@ -430,9 +430,9 @@ def _say_unrecorded(engine) -> bool:
 
 
 async def _wait_for_traffic(engine) -> int:
-    from cockpit.config import format_duration
+    from cockpit.core import words
 
-    within = format_duration(engine.plan.kill_switch.verify_within)
+    within = words.duration(engine.plan.kill_switch.verify_within)
     _say(f"waiting up to {within} for the canary's request rate to fall to ~0 "
          "(Ctrl-C stops waiting; the kill stands)")
     verdict = await engine.rollback_check
@@ -450,9 +450,10 @@ async def _wait_for_traffic(engine) -> int:
 
 
 def _captain_lock(state_dir):
+    from cockpit.core import words
     from cockpit.journal import CaptainLock, CaptainLockHeld, JournalError
 
-    since = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+    since = words.stamp(datetime.now(timezone.utc))
     try:
         return CaptainLock(state_dir, user=getpass.getuser(), host=socket.gethostname(), pid=os.getpid(),
                            since=since).acquire()
@@ -547,6 +548,7 @@ def keep_guarded(config: Path, engine) -> None:
     import time
 
     from cockpit.config import resolve_state_dir
+    from cockpit.core import words
     from cockpit.lease import guarding
     from cockpit.session import GuardKeeper
 
@@ -568,7 +570,7 @@ def keep_guarded(config: Path, engine) -> None:
     report.facts["guard"] = None
     code = keeper.process.poll()
     why = f"the guard started exited {code}: {_last_log_line(state_dir)}" if code is not None else \
-        f"the guard started (pid {keeper.process.pid}) does not hold the guard lock after {GUARD_WAIT_S:g}s"
+        f"the guard started (pid {keeper.process.pid}) does not hold the guard lock after {words.duration(GUARD_WAIT_S)}"
     report.problems.append(f"UNGUARDED: {why}")
     _say(f"UNGUARDED: nothing evaluates the triggers: {why}; start one: cockpit guard --config {config}", err=True)
 

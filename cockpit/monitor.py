@@ -35,6 +35,7 @@ from typing import Callable
 from cockpit.adapters.metrics import MetricsSource, QueryResult, Sample
 from cockpit.config import Criterion, Trigger
 from cockpit.core import events as ev
+from cockpit.core import words
 from cockpit.core.budget import BudgetBurn, burn
 from cockpit.core.evaluation import CriterionView, Evaluation, GuardId, Health
 from cockpit.core.rounds import LateNews, LateRound, LateSpell, late_spell, lateness
@@ -43,8 +44,6 @@ from cockpit.core.triggers import (
     WindowVerdict,
     check_verdict,
     evaluate_criterion,
-    format_duration,
-    format_value,
     judge_round,
     no_data_speaks,
     relative_threshold,
@@ -53,7 +52,7 @@ from cockpit.core.triggers import (
 )
 from cockpit.engine import Engine
 from cockpit.journal import JournalError
-from cockpit.narrate import plural, say, short_name
+from cockpit.narrate import say, short_name
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +247,7 @@ class Monitor:
         try:
             result = await asyncio.wait_for(loop.run_in_executor(self._pool, call, *args), self.query_deadline_s)
         except asyncio.TimeoutError:
-            result = QueryResult.failed(f"no answer within {self.query_deadline_s:g}s (monitor deadline)")
+            result = QueryResult.failed(f"no answer within {words.duration(self.query_deadline_s)} (monitor deadline)")
         except Exception as e:  # noqa: BLE001 - a source that raises breaks its protocol; still a result
             result = QueryResult.failed(f"query raised {type(e).__name__}: {e}")
         if result.status == "error":
@@ -393,8 +392,8 @@ class Monitor:
         interval = (trigger.interval or CHECK_INTERVAL).total_seconds()
         verdict = check_verdict(history.samples, for_s=trigger.for_.total_seconds(), interval_s=interval, now=at,
                                 no_data=trigger.no_data, label=short_name(trigger.name))
-        words = {"pass": "passed", "fail": "FAILED"}.get(status, "did not run")
-        verdict = replace(verdict, why=f"check {trigger.check} {words}: {detail}" + (
+        ran = {"pass": "passed", "fail": "FAILED"}.get(status, "did not run")
+        verdict = replace(verdict, why=f"check {trigger.check} {ran}: {detail}" + (
             f" ({verdict.why})" if status == "error" or verdict.state == "breaching" else ""
         ))
         track = self.tracks[trigger.id].record(verdict, keep=HISTORY)
@@ -477,7 +476,7 @@ class Monitor:
         names = sorted({a.get("labels", {}).get("alertname", "?") for a in alerts})
         why = (f"{short_name(c.name)}: {len(alerts)} alerts firing in Alertmanager"
                + (f" ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})" if names else "")
-               + f", needs {c.comparison.value} {c.threshold:g}")
+               + f", needs {words.limit(c.comparison, c.threshold, c.unit)}")
         self.criteria[c.id] = CriterionView(met, value, why)
         soaked = now >= since + self.engine.plan.phases[self.engine.state.phase].soak
         if not met or soaked:
@@ -528,7 +527,7 @@ class Monitor:
         try:
             seen = await asyncio.wait_for(gw.read(), timeout=GATEWAY_TIMEOUT_S)
         except asyncio.TimeoutError:
-            self._health("gateway", False, f"no answer within {GATEWAY_TIMEOUT_S:g}s", now)
+            self._health("gateway", False, f"no answer within {words.duration(GATEWAY_TIMEOUT_S)}", now)
             return
         except Exception as e:  # noqa: BLE001 - GatewayError, or an adapter that broke its protocol
             self._health("gateway", False, str(e) or type(e).__name__, now)
@@ -542,18 +541,18 @@ def _blind_why(trigger: Trigger, verdict: WindowVerdict, blind_for: float, error
     """A trigger whose queries fail, in operator words: it cannot see, and what its plan does about it."""
     does = "holding" if verdict.state == "no_data_hold" else 'counted as breaching (on_query_failure = "breach")'
     cause = error if error == NO_LIVE_DATA else f"queries failing: {error}"
-    return f"{short_name(trigger.name)}: cannot see for {format_duration(blind_for)}, {does}: {cause}"
+    return f"{short_name(trigger.name)}: cannot see for {words.duration(blind_for)}, {does}: {cause}"
 
 
 def _window_summary(samples: list[Sample], verdict: WindowVerdict, unit: str, step_s: float,
                     since: float | None = None) -> str:
-    """The values behind a fired verdict: "11 samples 2.45 %..2.71 % from 14:25:00 to 14:30:00 UTC"."""
+    """The values behind a fired verdict: "11 samples 2.45 %..2.71 % from 14:25:00Z to 14:30:00Z"."""
     end = verdict.at if verdict.seen_at is None else verdict.seen_at  # a window that fired between rounds
     start = end - verdict.needed_s - step_s / 2
     if since is not None:  # as evaluate_window: nothing before the start, but the newest slot
         start = max(start, min(since, end - step_s / 2))
     seen = [s for s in samples if start <= s.ts <= end + step_s / 2] or samples
     low, high = min(s.value for s in seen), max(s.value for s in seen)
-    span = format_value(low, unit) if low == high else f"{format_value(low, unit)}..{format_value(high, unit)}"
-    first, last = (datetime.fromtimestamp(s.ts, timezone.utc).strftime("%H:%M:%S") for s in (seen[0], seen[-1]))
-    return f"{plural(len(seen), 'sample')} {span} from {first} to {last} UTC"
+    span = words.value(low, unit) if low == high else f"{words.value(low, unit)}..{words.value(high, unit)}"
+    first, last = (words.clock(datetime.fromtimestamp(s.ts, timezone.utc)) for s in (seen[0], seen[-1]))
+    return f"{words.plural(len(seen), 'sample')} {span} from {first} to {last}"

@@ -5,17 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from cockpit.core import events as ev
-from cockpit.core.readmodel import plural, trigger_label, trigger_names, with_names
-from cockpit.core.triggers import format_duration
+from cockpit.core import words
+from cockpit.core.readmodel import trigger_label, trigger_names, with_names
 from cockpit.core.visible import visible
 
-__all__ = ["line", "plural", "say", "short_name"]
-
-
-def _num(v: float | None, unit: str = "") -> str:
-    if v is None:
-        return "no data"
-    return f"{v:.4g}{unit}"
+__all__ = ["line", "say", "short_name"]
 
 
 def short_name(name: str) -> str:
@@ -80,7 +74,7 @@ def _said(record: ev.Record, plan: ev.PlanLoaded | None) -> str:
         case ev.TriggerBreached():
             if p.no_data:
                 return f"{trig(p.trigger)} holding for want of data: {p.detail}"
-            return f"{trig(p.trigger)} breaching: {p.detail or _num(p.value)}"
+            return f"{trig(p.trigger)} breaching: {p.detail or words.value(p.value)}"
         case ev.TriggerCleared():
             return f"{trig(p.trigger)} cleared"
         case ev.TriggerFired():
@@ -111,13 +105,13 @@ def _said(record: ev.Record, plan: ev.PlanLoaded | None) -> str:
         case ev.NotificationQueued():
             return f"queued for {p.channel} ({p.purpose}{' ' + p.incident if p.incident else ''})"
         case ev.SpendControlRan():
-            return f"spend controls at {p.at_pct:g} % ({p.month}) {'ran' if p.ok else 'FAILED'}: {p.action}: {p.detail}"
+            return f"spend controls at {words.percent(p.at_pct)} ({p.month}) {'ran' if p.ok else 'FAILED'}: {p.action}: {p.detail}"
         case ev.SilenceCreated():
-            return f"Alertmanager silence {p.silence_id} created until {p.ends_at:%H:%M}: {p.comment}"
+            return f"Alertmanager silence {p.silence_id} created until {words.clock(p.ends_at)}: {p.comment}"
         case ev.SilenceExpired():
             return f"Alertmanager silence {p.silence_id} {'expired' if p.ok else 'NOT expired'}{': ' + p.detail if p.detail else ''}"
         case ev.BudgetAlerted():
-            return f"budget at {p.spent / p.budget:.0%} (alert {p.at_pct:g} %): {p.action}"
+            return f"budget at {words.percent(100 * p.spent / p.budget)} (alert {words.percent(p.at_pct)}): {p.action}"
         case ev.GatewayReconciled():
             if p.observed_weight is None and p.observed_enabled is None and not p.agrees:
                 return f"gateway NOT READ BACK at start-up: {p.detail}"
@@ -140,25 +134,20 @@ def _said(record: ev.Record, plan: ev.PlanLoaded | None) -> str:
 
 def _round_late(p: ev.RoundLate) -> str:
     """A spell of late rounds: how far behind, and which samples were judged (all of them, or not)."""
-    behind = format_duration(p.late_s)
+    behind = words.duration(p.late_s)
     # A demo's clock runs faster than the wall: both figures (a test's frozen clock has no wall figure).
-    wall = f", {_seconds(p.wall_late_s)} on the wall" if p.wall_late_s > 0 and abs(p.wall_late_s - p.late_s) >= 0.5 else ""
-    poll = f"poll every {format_duration(p.poll_s)}"
+    wall = f", {words.duration(p.wall_late_s)} on the wall" if p.wall_late_s > 0 and abs(p.wall_late_s - p.late_s) >= 0.5 else ""
+    poll = f"poll every {words.duration(p.poll_s)}"
     judged_from = p.judged_since + timedelta(seconds=p.unjudged_s)
-    skipped = (f"; samples from {p.judged_since:%H:%M:%S} to {judged_from:%H:%M:%S} were NOT judged "
+    skipped = (f"; samples from {words.clock(p.judged_since)} to {words.clock(judged_from)} were NOT judged "
                "(a round judges at most the last hour)") if p.unjudged_s > 0 else ""
     if p.caught_up:
-        return (f"the guard caught up after {plural(p.late_rounds, 'late round')}: the worst was {behind} behind{wall} "
+        return (f"the guard caught up after {words.plural(p.late_rounds, 'late round')}: the worst was {behind} behind{wall} "
                 f"({poll}){skipped}")
-    so_far = f", {plural(p.late_rounds, 'late round')} so far" if p.late_rounds > 1 else ""
+    so_far = f", {words.plural(p.late_rounds, 'late round')} so far" if p.late_rounds > 1 else ""
     return (f"the guard fell behind by {behind}{wall} ({poll}{so_far}): the round judged every sample since "
-            f"{judged_from:%H:%M:%S}{skipped}")
-
-
-def _seconds(s: float) -> str:
-    """A wall-clock lag: tenths under ten seconds (a demo's), else as durations are written."""
-    return f"{s:.1f}s" if s < 10 else format_duration(s)
+            f"{words.clock(judged_from)}{skipped}")
 
 
 def line(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
-    return f"{record.ts:%H:%M:%S} {say(record, plan)}"
+    return f"{words.clock(record.ts)} {say(record, plan)}"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.core import events as ev
-from cockpit.core import postdeploy
+from cockpit.core import postdeploy, words
 from cockpit.core.state import STATUS_WORDS, RolloutState, fold
 from cockpit.core.visible import visible
 from cockpit.narrate import line, say
@@ -49,21 +49,6 @@ class Doc:
         self.blocks.append(("svg", caption, text))
 
 
-def _t(ts: datetime | None) -> str:
-    return "-" if ts is None else ts.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def _num(v: float | None) -> str:
-    return "-" if v is None else f"{v:.4g}"
-
-
-def _duration(seconds: float) -> str:
-    s = int(seconds)
-    h, rest = divmod(s, 3600)
-    m, s = divmod(rest, 60)
-    return (f"{h}h" if h else "") + (f"{m:02d}m" if h or m else "") + f"{s:02d}s"
-
-
 def _trigger_rows(state: RolloutState, records: list[ev.Record]) -> list[list[Any]]:
     doc = state.plan.document if state.plan else {}
     rows = []
@@ -77,11 +62,19 @@ def _trigger_rows(state: RolloutState, records: list[ev.Record]) -> list[list[An
         fired = [r for r in records if isinstance(r.payload, ev.TriggerFired) and r.payload.trigger == t["id"]]
         breaches = sum(1 for r in records if isinstance(r.payload, ev.TriggerBreached) and r.payload.trigger == t["id"])
         threshold = thresholds[-1] if thresholds else t.get("threshold")
-        limit = f"{cmp} {_num(threshold)}" if threshold is not None else (
-            f"{cmp} baseline +{t.get('above_baseline_pct', 0):g} %" if t.get("baseline") else "(check)")
-        rows.append([t["name"], _num(worst), limit, t.get("unit", ""), breaches,
-                     f"FIRED {_t(fired[-1].ts)} ({fired[-1].payload.action})" if fired else "no"])
+        unit = t.get("unit", "")
+        limit = words.limit(cmp, threshold, unit) if threshold is not None else (
+            f"{words.symbol(cmp)} baseline +{words.percent(t.get('above_baseline_pct', 0))}" if t.get("baseline") else "(check)")
+        rows.append([t["name"], words.value(worst, unit), limit, breaches,
+                     f"FIRED {words.stamp(fired[-1].ts)} ({fired[-1].payload.action})" if fired else "no"])
     return rows
+
+
+def _criterion_units(document: dict[str, Any], phase: int) -> dict[str, str]:
+    """Criterion id -> its unit in the plan, so a gate's values read `248 ms`, not `248.5`."""
+    phases = document.get("phases", [])
+    auto = phases[phase].get("gate", {}).get("auto", []) if phase < len(phases) else []
+    return {c["id"]: c.get("unit", "") for c in auto if "id" in c}
 
 
 def _evidence_roots(state_dir: Path, state: RolloutState) -> list[Path]:
@@ -132,12 +125,12 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
     d.h(2, "Summary")
     ended = state.completed_at or (state.kill.result_at if state.kill and state.kill.result_at else None)
     d.table(["", ""], [
-        ["Started", _t(state.started_at)],
-        ["Ended", _t(ended)],
-        ["Duration", _duration((ended - state.started_at).total_seconds()) if ended and state.started_at else "-"],
+        ["Started", words.stamp(state.started_at)],
+        ["Ended", words.stamp(ended)],
+        ["Duration", words.duration(ended - state.started_at) if ended and state.started_at else words.NO_DATA],
         ["Outcome", STATUS_WORDS[state.status]],
-        ["Last phase", f"{state.phase + 1} {plan.phases[state.phase].name} ({plan.phases[state.phase].weight} %)" if state.phase is not None else "-"],
-        ["Sign-offs", ", ".join(f"{plan.roles.get(r, r)}: {s.name}" for r, s in state.sign_offs.items()) or "-"],
+        ["Last phase", f"{state.phase + 1} {plan.phases[state.phase].name} ({plan.phases[state.phase].weight} %)" if state.phase is not None else words.NO_DATA],
+        ["Sign-offs", ", ".join(f"{plan.roles.get(r, r)}: {s.name}" for r, s in state.sign_offs.items()) or words.NO_DATA],
     ])
 
     d.h(2, "Gates")
@@ -146,18 +139,20 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
         decisions = [r for r in records if isinstance(r.payload, ev.GateDecided) and r.payload.phase == i]
         d.h(3, f"Phase {i + 1}: {spec.name} ({spec.weight} %)")
         d.p(f"Owners: {', '.join(plan.roles.get(o, o) for o in spec.owners)} · "
-            + (f"started {_t(starts[0].ts)}" if starts else "not reached"))
+            + (f"started {words.stamp(starts[0].ts)}" if starts else "not reached"))
         if decisions:
             d.table(["Owner", "Decision", "Name", "At", "Note"],
-                    [[plan.roles.get(r.payload.role, r.payload.role), r.payload.decision, r.payload.name, _t(r.ts), r.payload.note]
+                    [[plan.roles.get(r.payload.role, r.payload.role), r.payload.decision, r.payload.name, words.stamp(r.ts), r.payload.note]
                      for r in decisions])
         gate = state.gates.get(i)
+        units = _criterion_units(plan.document, i)
         if gate and gate.criteria:
             d.table(["Criterion", "Passed", "Value", "At"],
-                    [[c, "yes" if s.passed else "NO", _num(s.value), _t(s.at)] for c, s in gate.criteria.items()])
+                    [[c, "yes" if s.passed else "NO", words.value(s.value, units.get(c, "")), words.stamp(s.at)]
+                     for c, s in gate.criteria.items()])
 
     d.h(2, "Triggers")
-    d.table(["Trigger", "Worst value", "Threshold", "Unit", "Breaches", "Fired"], _trigger_rows(state, records))
+    d.table(["Trigger", "Worst value", "Threshold", "Breaches", "Fired"], _trigger_rows(state, records))
 
     d.h(2, "Kill switch")
     if state.kill is None:
@@ -166,17 +161,17 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
         k = state.kill
         result = k.result
         d.table(["", ""], [
-            ["Requested", f"{_t(k.requested_at)} by {k.by}: {k.reason}"],
-            ["Trigger", k.trigger or "-"],
-            ["Gateway", "-" if result is None else ("CONFIRMED" if result.confirmed else "NOT CONFIRMED")
-             + (f" at {_t(k.result_at)}, {result.attempts} attempt(s), weight read back {result.observed_weight}" if result else "")
+            ["Requested", f"{words.stamp(k.requested_at)} by {k.by}: {k.reason}"],
+            ["Trigger", k.trigger or words.NO_DATA],
+            ["Gateway", words.NO_DATA if result is None else ("CONFIRMED" if result.confirmed else "NOT CONFIRMED")
+             + (f" at {words.stamp(k.result_at)}, {result.attempts} attempt(s), weight read back {result.observed_weight}" if result else "")
              + (f": {result.error}" if result and result.error else "")],
-            ["Traffic check", "-" if k.verified is None else ("VERIFIED" if k.verified.ok else "NOT VERIFIED") + f": {k.verified.detail}"],
+            ["Traffic check", words.NO_DATA if k.verified is None else ("VERIFIED" if k.verified.ok else "NOT VERIFIED") + f": {k.verified.detail}"],
         ])
 
     d.h(2, "Escalations")
     if state.escalations:
-        d.table(["At", "Level", "Reason"], [[_t(at), e.level, e.reason] for at, e in state.escalations])
+        d.table(["At", "Level", "Reason"], [[words.stamp(at), e.level, e.reason] for at, e in state.escalations])
     else:
         d.p("None.")
 
@@ -186,25 +181,27 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
     monthly = sum(c["monthly"] for c in cats)
     projected = sum(c["projected"] for c in cats)
     cur = doc.get("budget", {}).get("currency", "USD")
-    d.p(f"Plan: {cur} {monthly:,.0f} a month, projected {cur} {projected:,.0f} ({100 * projected / monthly:.0f} %)." if monthly else "No budget.")
+    money = lambda v: words.money(v, cur)  # noqa: E731
+    d.p(f"Plan: {money(monthly)} a month, projected {money(projected)} ({words.percent(100 * projected / monthly)})."
+        if monthly else "No budget.")
     spends = _observed_spend(state_dir, state)
     if spends:
         first, last = spends[0], spends[-1]
         d.p(f"Spend month to date (the guard's round, as the evidence bundles recorded it): "
-            f"{cur} {first[1]:,.0f} at {first[0]}, {cur} {last[1]:,.0f} at {last[0]}; "
-            f"month-end projection {cur} {last[2]:,.0f}.")
+            f"{money(first[1])} at {first[0]}, {money(last[1])} at {last[0]}; "
+            f"month-end projection {money(last[2])}.")
     else:
         d.p("Spend: no evidence bundle recorded one here.")
     alerts = [r for r in records if isinstance(r.payload, ev.BudgetAlerted)]
-    d.p("Alerts: " + ("; ".join(f"{_t(r.ts)} {r.payload.at_pct:g} % ({cur} {r.payload.spent:,.0f}): {r.payload.action}" for r in alerts) or "none"))
+    d.p("Alerts: " + ("; ".join(f"{words.stamp(r.ts)} {words.percent(r.payload.at_pct)} ({money(r.payload.spent)}): {r.payload.action}" for r in alerts) or "none"))
 
     pd = postdeploy.rows(state, now) if state.status == "completed" else []
     if pd:
         d.h(2, "Post-deployment plan")
-        d.p(f"As of {_t(now)}; due times count from completion.")
+        d.p(f"As of {words.stamp(now)}; due times count from completion.")
         d.table(["Item", "Owner", "Due", "State", "Done"],
-                [[r.name, plan.roles.get(r.owner, r.owner), _t(r.due_at) if r.due_at else f"+{_duration(r.due_after.total_seconds())}",
-                  r.word, f"{_t(r.done_at)} {r.done_by}" + (f" ({r.evidence})" if r.evidence else "") if r.done_at else ""] for r in pd])
+                [[r.name, plan.roles.get(r.owner, r.owner), words.stamp(r.due_at) if r.due_at else f"+{words.duration(r.due_after)}",
+                  r.word, f"{words.stamp(r.done_at)} {r.done_by}" + (f" ({r.evidence})" if r.evidence else "") if r.done_at else ""] for r in pd])
 
     d.h(2, "Evidence")
     screens: list[str] = []
@@ -234,7 +231,7 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
         d.table(["Manifest", "sha256", "Bundle", "Detail", "On disk"], rows)
 
     d.h(2, "Timeline")
-    d.table(["Time", "Who", "Event"], [[_t(r.ts), str(r.actor), say(r, plan)] for r in records])
+    d.table(["Time", "Who", "Event"], [[words.stamp(r.ts), str(r.actor), say(r, plan)] for r in records])
 
     d.h(2, "Journal")
     d.p(f"{len(records)} events, chain {'intact' if not problems else 'BROKEN'}, head `{head}`.")

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cockpit.core import rules
+from cockpit.core import rules, words
 from cockpit.core.state import STATUS_WORDS, RolloutState
 from cockpit.core.visible import visible
 from cockpit.narrate import line
@@ -96,7 +96,7 @@ def guard_line(doc: dict[str, Any]) -> str:
     if g["state"] == "unguarded":
         return f"guard    UNGUARDED: {g['why']}; nothing evaluates the triggers (start `cockpit guard`)"
     if g["state"] == "live":
-        return f"guard    {g['holder']}, last round {g['last_round_s']:.0f}s ago"
+        return f"guard    {g['holder']}, last round {words.duration(g['last_round_s'])} ago"
     if g["state"] == "stopped":
         return f"guard    {g['text'].removeprefix('guard ')}"
     return "guard    none" + (f" (the guard lock is held by {g['holder']}: {g['why']})" if g["holder"] else "")
@@ -114,7 +114,7 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
     ]
     if seen is not None:  # the screen's headline says more than the status word
         out.insert(2, f"headline {seen['headline']}")
-        down = [f"{k} DOWN since {h['since'][11:19] if h['since'] else '?'}: {h['detail']}"
+        down = [f"{k} DOWN since {words.clock(datetime.fromisoformat(h['since']) if h['since'] else None)}: {h['detail']}"
                 for k, h in seen["sources"].items() if h["ok"] is False]
         if seen["sources"]:
             out.append("sources  " + ("; ".join(down) if down else ", ".join(f"{k} ok" for k in seen["sources"])))
@@ -125,7 +125,7 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
     if doc["phase"]:
         ph = doc["phase"]
         left = doc["soak_remaining_s"]
-        soak = f", soak {left // 60}m{left % 60:02d}s left" if left is not None else ""
+        soak = f", soak {words.duration(left)} left" if left is not None else ""
         out.append(f"phase    {ph['index']}/{len(plan.phases)} {ph['name']} at {ph['weight']} %{soak}")
     out.append("checks   " + ", ".join(f"{k} {('WAIVED' if c['waived'] else c['status'].upper())}" for k, c in doc["checks"].items()))
     if plan:
@@ -164,7 +164,7 @@ def _post_deployment(state: RolloutState, now: datetime) -> str:
     late = [r for r in items if r.state == "overdue"]
     said = f"post-dep {done}/{len(items)} done"
     if late:
-        said += f"; {len(late)} OVERDUE: " + ", ".join(f"{r.id} (due {r.due_at:%Y-%m-%d %H:%MZ})" for r in late)
+        said += f"; {len(late)} OVERDUE: " + ", ".join(f"{r.id} (due {words.stamp(r.due_at)})" for r in late)
     return said
 
 

@@ -29,7 +29,7 @@ def test_a_tenant_breach_between_two_rounds_at_600x_fires_security_and_kills(tmp
     """At 600x the guard runs a round every 10 rollout minutes; the cross-tenant access lasts 5."""
     lines = headless(tmp_path, "tenant-breach", "600")
     assert lines[0].startswith("DEMO · simulated · 600x; watch it")
-    said = [line[9:] for line in lines[1:-1]]  # without the time
+    said = [line.split(" ", 1)[1] for line in lines[1:-1]]  # without the time
     fired = next(s for s in said if "FIRED" in s)
     assert fired.startswith("trigger Security FIRED (rollback, L2): Security 1 > 0 (between rounds, ")
     assert said[-3].startswith("KILL SWITCH pulled by trigger Security")

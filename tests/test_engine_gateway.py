@@ -230,7 +230,7 @@ def test_kill_starts_the_traffic_verification_beside_it(plan, state_dir, clock, 
 
     verdict = run(go())
     assert verdict.ok and kinds(verdict.records) == ["rollback_verified"]
-    assert verdict.records[0].payload.detail == "canary request rate 0/s at 30s after the gateway confirmed"
+    assert verdict.records[0].payload.detail == "canary request rate 0 req/s at 30s after the gateway confirmed"
     assert [q for q, _ in metrics.asked] == [plan.kill_switch.verify_query] * 3
     assert e.state.kill.verified.ok
 
@@ -247,7 +247,7 @@ def test_traffic_that_does_not_fall_is_journaled_not_verified_within_the_window(
 
     verdict = run(go())
     assert not verdict.ok
-    assert verdict.reasons == ["ROLLBACK NOT VERIFIED: canary request rate still 30/s 2m after the kill"]
+    assert verdict.reasons == ["ROLLBACK NOT VERIFIED: canary request rate still 30 req/s 2m00s after the kill"]
     assert clock.now() - start == timedelta(minutes=2)  # bounded by verify_within, on the engine's clock
     assert len(metrics.asked) == 9  # every 15 s (the plan's poll interval), both ends included
     assert e.state.kill.verified.ok is False

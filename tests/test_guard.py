@@ -251,7 +251,7 @@ async def test_canary_traffic_that_does_not_fall_after_the_kill_pages_emergency_
         await until("the incident", lambda: rig.engine.state.incidents, task)
         inc = rig.engine.state.incidents["INC-1"]
         assert (inc.level, inc.trigger) == ("Emergency", "")
-        assert inc.reason == "ROLLBACK NOT VERIFIED: canary request rate still 9.97/s 2m after the kill"
+        assert inc.reason == "ROLLBACK NOT VERIFIED: canary request rate still 9.97 req/s 2m00s after the kill"
         pages = [p for p in payloads(rig, "notification_queued") if p.purpose == "page"]
         assert [(p.incident, p.level) for p in pages] == [("INC-1", "Emergency")] * len(pages) and pages
         # the guard re-asserts the kill and keeps looking while the traffic flows
@@ -267,7 +267,7 @@ async def test_canary_traffic_that_does_not_fall_after_the_kill_pages_emergency_
     assert payloads(rig, "rollback_verified")[-1].ok
     assert [(r.incident, r.reason.split(":")[0]) for r in payloads(rig, "incident_resolved")] == [("INC-1", "rolled back and verified")]
     notices = [p.text for p in payloads(rig, "notification_queued") if p.purpose == "rollback"]
-    assert "rollback NOT VERIFIED: canary request rate still 9.97/s" in notices[0] and "VERIFIED: gateway confirmed 0 %" in notices[-1]
+    assert "rollback NOT VERIFIED: canary request rate still 9.97 req/s" in notices[0] and "VERIFIED: gateway confirmed 0 %" in notices[-1]
     assert len(payloads(rig, "incident_opened")) == 1 and kinds(rig)[-1] == "guard_stopped"
 
 
@@ -284,7 +284,7 @@ async def test_a_human_who_acknowledges_the_leaking_rollback_lets_the_guard_stop
         why = await asyncio.wait_for(task, 60)
     finally:
         guard.stop()
-    assert why.startswith("the rollout is rolled back; canary traffic NOT ~0 (canary request rate still 9.97/s")
+    assert why.startswith("the rollout is rolled back; canary traffic NOT ~0 (canary request rate still 9.97 req/s")
     assert why.endswith("and INC-1 acknowledged by Bob Oncall")
     assert rig.engine.state.incidents["INC-1"].open  # nobody says it was fixed: it was taken
 

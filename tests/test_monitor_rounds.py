@@ -69,7 +69,7 @@ def test_a_breach_between_two_rounds_ten_minutes_apart_fires_and_kills(plan, sta
     (fired,) = rig.records("trigger_fired")
     assert fired.payload.trigger == "security_violation" and fired.ts == t0 + 10 * MIN
     assert fired.payload.detail == ("Security 1 > 0 (between rounds, 7m00s before this one); "
-                                    "1 sample 1 from 14:03:00 to 14:03:00 UTC")
+                                    "1 sample 1 from 14:03:00Z to 14:03:00Z")
     assert rig.records("kill_result")[0].payload.confirmed and rig.engine.state.status == "rolled_back"
     assert rig.records("round_late") == []  # rounds 10 minutes apart at a 10-minute poll are on time
 
@@ -156,7 +156,7 @@ def test_a_spell_of_late_rounds_is_journaled_when_it_begins_worsens_and_ends(pla
     assert (ended.payload.late_s, ended.payload.late_rounds, ended.payload.caught_up) == (95.0, 3, True)
     assert ended.ts == worse.ts + SPELL_ENDS_AFTER * 15 * S
     plan_ = rig.engine.state.plan
-    assert say(begun, plan_) == "the guard fell behind by 47s (poll every 15s): the round judged every sample since 14:00:15"
+    assert say(begun, plan_) == "the guard fell behind by 47s (poll every 15s): the round judged every sample since 14:00:15Z"
     assert say(worse, plan_).startswith("the guard fell behind by 1m35s (poll every 15s, 3 late rounds so far): ")
     assert say(ended, plan_) == "the guard caught up after 3 late rounds: the worst was 1m35s behind (poll every 15s)"
     assert rig.engine.state.behind is None
@@ -174,8 +174,8 @@ def test_a_round_hours_late_says_which_samples_it_could_not_judge(plan, state_di
     (late,) = rig.records("round_late")
     assert late.payload.unjudged_s == 2 * 3600 and rig.engine.state.behind == late.payload
     assert say(late, rig.engine.state.plan) == (
-        "the guard fell behind by 2h59m (poll every 15s): the round judged every sample since 16:00:00; "
-        "samples from 14:00:00 to 16:00:00 were NOT judged (a round judges at most the last hour)")
+        "the guard fell behind by 2h59m45s (poll every 15s): the round judged every sample since 16:00:00Z; "
+        "samples from 14:00:00Z to 16:00:00Z were NOT judged (a round judges at most the last hour)")
 
 
 def test_a_demo_round_late_on_its_accelerated_clock_says_the_wall_too():
@@ -184,7 +184,7 @@ def test_a_demo_round_late_on_its_accelerated_clock_says_the_wall_too():
 
     late = ev.RoundLate(late_s=900.0, wall_late_s=1.5, poll_s=600.0, judged_since=T0, late_rounds=2, caught_up=True)
     record = make_record(seq=1, ts=T0, actor=Actor(user="a", host="b"), payload=late, prev="")
-    assert say(record) == "the guard caught up after 2 late rounds: the worst was 15m00s behind, 1.5s on the wall (poll every 10m00s)"
+    assert say(record) == "the guard caught up after 2 late rounds: the worst was 15m00s behind, 1s on the wall (poll every 10m00s)"
     wall = make_record(seq=1, ts=T0, actor=Actor(user="a", host="b"), payload=ev.RoundLate(
         late_s=40.0, wall_late_s=40.2, poll_s=15.0, judged_since=T0), prev="")
     assert "on the wall" not in say(wall)  # the same clock: said once

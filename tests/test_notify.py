@@ -109,7 +109,7 @@ async def test_a_timeout_is_retried(monkeypatch, plan):
         monkeypatch.setenv("TEST_SLACK_URL", f"{rx.url}/hook")
         ch = Channel("#s", with_channels(plan, {"#sre-oncall": slack(timeout=0.3)}).channels["#sre-oncall"])
         out = await ch.send(message())
-    assert out.delivered and out.attempts == 2 and out.tries[0] == "timed out after 0.3s"
+    assert out.delivered and out.attempts == 2 and out.tries[0] == "timed out after 300ms"
 
 
 async def test_a_4xx_is_final(monkeypatch, plan):

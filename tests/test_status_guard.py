@@ -150,9 +150,9 @@ async def test_a_stopped_guard_says_stopped_and_when(plan, state_dir):
     assert doc["guard"] == {"state": "stopped", "holder": None, "last_round_s": doc["guard"]["last_round_s"],
                             "guarded": False, "unguarded": False, "why": "the rollout is rolled back and the kill verified",
                             "stopped_at": stopped.isoformat(),
-                            "text": f"guard {os.getpid()}@bastion stopped at {stopped:%H:%M:%S}: "
+                            "text": f"guard {os.getpid()}@bastion stopped at {stopped:%H:%M:%S}Z: "
                                     "the rollout is rolled back and the kill verified"}
-    assert line == f"guard    {os.getpid()}@bastion stopped at {stopped:%H:%M:%S}: the rollout is rolled back and the kill verified"
+    assert line == f"guard    {os.getpid()}@bastion stopped at {stopped:%H:%M:%S}Z: the rollout is rolled back and the kill verified"
 
 
 async def test_status_says_the_screens_headline_the_sources_and_open_incidents(plan, state_dir):
@@ -181,11 +181,11 @@ async def test_status_says_the_screens_headline_the_sources_and_open_incidents(p
                                  "opened_at": doc["incidents"][0]["opened_at"], "acknowledged_by": None}]
     assert doc["sources"]["prometheus"]["ok"] is True and doc["soak_remaining_s"] > 0
     await rig.engine.kill("drill")
-    rig.engine._append(ev.RollbackVerified(ok=False, detail="canary request rate still 9.97/s 2m after the kill"))
+    rig.engine._append(ev.RollbackVerified(ok=False, detail="canary request rate still 9.97 req/s 2m00s after the kill"))
     doc = json.loads(status("--state-dir", str(state_dir), "--json").stdout)
     assert doc["status"] == "ROLLED BACK" and doc["soak_remaining_s"] is None
     assert doc["kill"]["traffic_fell"] is False
-    assert ("kill     VERIFIED, ROLLBACK NOT VERIFIED (canary request rate still 9.97/s 2m after the kill): drill"
+    assert ("kill     VERIFIED, ROLLBACK NOT VERIFIED (canary request rate still 9.97 req/s 2m00s after the kill): drill"
             in status("--state-dir", str(state_dir)).stdout)
     assert "soak" not in next(ln for ln in status("--state-dir", str(state_dir)).stdout.splitlines() if ln.startswith("phase"))
     guard.release("test over")
@@ -256,7 +256,7 @@ async def test_a_demo_that_ended_says_its_guard_stopped(tmp_path):
     stopped = datetime.fromisoformat(doc["guard"]["stopped_at"])
     assert (doc["guard"]["state"], doc["guard"]["holder"], doc["guard"]["guarded"], doc["guard"]["unguarded"]) == (
         "stopped", None, False, False)
-    assert line.startswith("guard    ") and f"stopped at {stopped:%H:%M:%S}: the demo ended" in line
+    assert line.startswith("guard    ") and f"stopped at {stopped:%H:%M:%S}Z: the demo ended" in line
     header, banner = await _observer_header(state_dir)
     assert f"guard stopped {stopped:%H:%M:%S}" in header and "guard ●" not in header, header
 

@@ -18,6 +18,7 @@ from cockpit import redact
 from cockpit.adapters import error_body
 from cockpit.config import Alertmanager as AlertmanagerConfig
 from cockpit.config import ConfigError
+from cockpit.core import words
 
 
 ERROR_LIMIT = 200  # characters of an error's body shown
@@ -64,7 +65,7 @@ class AlertmanagerClient:
                         raise AlertmanagerError(f"{self.endpoint}{path}: HTTP {r.status_code}: {said}")
                     content = await r.aread()
         except (TimeoutError, httpx.TimeoutException):
-            raise AlertmanagerError(f"{self.endpoint}: no answer within {timeout:g}s") from None
+            raise AlertmanagerError(f"{self.endpoint}: no answer within {words.duration(timeout)}") from None
         except httpx.HTTPError as e:
             raise AlertmanagerError(f"{self.endpoint}: cannot connect ({type(e).__name__})") from None
         if not content:

@@ -27,6 +27,7 @@ from cockpit.config import (
     PromQLCheck,
     ReportCheck,
 )
+from cockpit.core import words
 from cockpit.core.compare import Comparison
 from cockpit.core.freeze import describe, in_freeze
 
@@ -70,7 +71,7 @@ async def command(check: CommandCheck, cwd: Path | None = None) -> Outcome:
         _kill_group(proc)
         await proc.wait()
         took = time.monotonic() - started
-        return Outcome("fail", f"timed out after {timeout:g}s", {"argv": check.argv}, took)
+        return Outcome("fail", f"timed out after {words.duration(timeout)}", {"argv": check.argv}, took)
     took = time.monotonic() - started
     tail = redact.scrub(out[-4 * (TAIL + SCRUB_MARGIN):].decode(errors="replace")[-(TAIL + SCRUB_MARGIN):])[-TAIL:]
     evidence = {"argv": check.argv, "exit": proc.returncode, "output_tail": tail}
@@ -98,7 +99,7 @@ async def http(check: HttpCheck, token: str | None = None) -> Outcome:
         async with httpx.AsyncClient(timeout=check.timeout.total_seconds()) as client:
             resp = await client.get(check.url, headers=headers)
     except httpx.TimeoutException:
-        return Outcome("fail", f"{url}: timed out after {check.timeout.total_seconds():g}s")
+        return Outcome("fail", f"{url}: timed out after {words.duration(check.timeout)}")
     except httpx.HTTPError as e:
         return Outcome("error", redact.scrub(f"{url}: {type(e).__name__}: {e}"))
     took = time.monotonic() - started
@@ -167,7 +168,7 @@ async def promql(check: PromQLCheck, metrics: MetricsSource | None, now) -> Outc
     if result.status != "ok":
         return Outcome("error" if result.status == "error" else "fail", result.error or "no data")
     ok = check.comparison.holds(result.value, check.threshold)
-    detail = f"{result.value:.4g} {'meets' if ok else 'fails'} {check.comparison.value} {check.threshold:g}"
+    detail = f"{words.value(result.value)} {'meets' if ok else 'fails'} {words.limit(check.comparison, check.threshold)}"
     return Outcome("pass" if ok else "fail", detail, {"query": check.query, "value": result.value})
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from cockpit import redact
+from cockpit.core import words
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_BYTES = 32 << 20  # an evidence file larger than this is not evidence of a canary phase
@@ -43,7 +44,7 @@ def _get(url: str, params: dict[str, Any], headers: dict[str, str], timeout_s: f
         with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
             resp = client.get(url, params=params, headers=headers)
     except httpx.TimeoutException:
-        raise CollectorError(f"{where}: no answer within {timeout_s:g}s (timeout)") from None
+        raise CollectorError(f"{where}: no answer within {words.duration(timeout_s)} (timeout)") from None
     except httpx.HTTPError as e:
         raise CollectorError(f"{where}: {type(e).__name__}: {e}") from None
     if resp.status_code != 200:

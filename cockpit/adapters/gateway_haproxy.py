@@ -7,6 +7,7 @@ import re
 
 from cockpit import redact
 from cockpit.adapters.gateway import GatewayError, GatewayState
+from cockpit.core import words
 
 # srv_admin_state bits that mean "in maintenance" (forced, inherited, config,
 # resolution, hostname). The drain bits (0x08, 0x10) are not maintenance: a
@@ -121,7 +122,7 @@ class HAProxyGateway:
                 finally:
                     writer.close()
         except TimeoutError:
-            raise GatewayError(f"haproxy {self.socket}: {cmd!r} got no answer within {self.timeout_s:g}s") from None
+            raise GatewayError(f"haproxy {self.socket}: {cmd!r} got no answer within {words.duration(self.timeout_s)}") from None
         except OSError as exc:
             reason = exc.strerror or str(exc) or type(exc).__name__
             raise GatewayError(f"haproxy {self.socket}: {cmd!r} failed: {reason}") from None

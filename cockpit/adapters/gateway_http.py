@@ -12,6 +12,7 @@ import httpx
 from cockpit import redact
 from cockpit.adapters import error_body
 from cockpit.adapters.gateway import GatewayError, GatewayState
+from cockpit.core import words
 from cockpit.redact import REDACTED
 
 BODY_LIMIT = 200  # characters of an error body kept, after scrubbing
@@ -142,7 +143,7 @@ class HTTPFlagGateway:
                         raise GatewayError(f"{where}: {answer} {await error_body.read(response, BODY_LIMIT)!r}")
                     data, more = await error_body.read_bytes(response, READ_LIMIT)  # read whole: the connection is kept
         except (TimeoutError, httpx.TimeoutException):  # total bound, or httpx's own per-phase one
-            raise GatewayError(f"{where}: no answer within {self.timeout_s:g}s") from None
+            raise GatewayError(f"{where}: no answer within {words.duration(self.timeout_s)}") from None
         except httpx.HTTPError as exc:
             raise GatewayError(redact.scrub(f"{where}: {type(exc).__name__}: {exc}", 500)) from None
         if method != "GET":

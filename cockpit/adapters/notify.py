@@ -21,6 +21,7 @@ from cockpit import redact
 from cockpit.adapters import error_body
 from cockpit.config import ChannelConfig, ConfigError, PagerDutyChannel, Plan, SlackChannel, WebhookChannel
 from cockpit.core import events as ev
+from cockpit.core import words
 from cockpit.core.paging import dedup_key
 
 if TYPE_CHECKING:
@@ -195,25 +196,25 @@ class Channel:
                 try:
                     status, snippet, retry_after = await self._try(client, method, headers, body, timeout)
                 except (TimeoutError, httpx.TimeoutException):
-                    status, error = None, f"timed out after {timeout:g}s"
+                    status, error = None, f"timed out after {words.duration(timeout)}"
                     tries.append(error)
                 except httpx.HTTPError as e:
                     status, error = None, f"cannot connect: {type(e).__name__}"
                     tries.append(error)
                 else:
                     if 200 <= status < 300:
-                        tries.append(f"HTTP {status} in {1000 * (time.monotonic() - started):.0f} ms")
+                        tries.append(f"HTTP {status} in {words.duration(time.monotonic() - started)}")
                         return Delivery(True, attempt + 1, tries, "", status)
                     error = f"HTTP {status}" + (f": {snippet}" if snippet else "")
                     if status == 429:
                         after = _retry_after(retry_after)
                         if after is not None:
                             if after > cfg.max_retry_after.total_seconds():
-                                tries.append(f"HTTP 429, Retry-After {after:g}s (longer than {cfg.max_retry_after.total_seconds():g}s)")
-                                error = f"HTTP 429: Retry-After {after:g}s is longer than max_retry_after"
+                                tries.append(f"HTTP 429, Retry-After {words.duration(after)} (longer than {words.duration(cfg.max_retry_after)})")
+                                error = f"HTTP 429: Retry-After {words.duration(after)} is longer than max_retry_after"
                                 break
                             wait = after
-                        tries.append(f"HTTP 429" + (f", Retry-After {after:g}s" if after is not None else ""))
+                        tries.append("HTTP 429" + (f", Retry-After {words.duration(after)}" if after is not None else ""))
                     elif status >= 500:
                         tries.append(f"HTTP {status}")
                     else:

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from cockpit import redact
 from cockpit.adapters import error_body
 from cockpit.adapters.metrics import QueryResult, Sample
+from cockpit.core import words
 
 NAN_NOTE = "answered only NaN: a ratio over zero traffic?"
 POOL_SIZE = 32  # concurrent trigger evaluations share one keep-alive pool
@@ -143,7 +144,7 @@ def _describe(exc: Exception, timeout_s: float) -> str:
     if isinstance(exc, requests.RequestException):
         text = _root_cause(exc)
         if "timed out" in text.lower() or isinstance(exc, requests.Timeout):
-            return f"no answer within {timeout_s:g}s (timed out)"
+            return f"no answer within {words.duration(timeout_s)} (timed out)"
         if "refused" in text.lower():
             return "connection refused (is Prometheus running?)"
         if "name or service not known" in text.lower() or "nodename nor servname" in text.lower():

@@ -8,6 +8,7 @@ import httpx
 
 from cockpit import redact
 from cockpit.config import ConfigError, SpendControl
+from cockpit.core import words
 
 
 async def run_spend_control(control: SpendControl) -> tuple[bool, int | None, str]:
@@ -26,7 +27,7 @@ async def run_spend_control(control: SpendControl) -> tuple[bool, int | None, st
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
-            return False, None, f"killed after {timeout:g}s"
+            return False, None, f"killed after {words.duration(timeout)}"
         tail = redact.scrub(out.decode(errors="replace").strip().splitlines()[-1] if out.strip() else "", 200)
         return proc.returncode == 0, proc.returncode, f"exit {proc.returncode}" + (f": {tail}" if tail else "")
     headers = {}

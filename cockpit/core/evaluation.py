@@ -90,7 +90,7 @@ class Evaluation:
             },
             "tracks": {k: _track_json(t) for k, t in self.tracks.items()},
             "periods": dict(self.periods),
-            "criteria": {k: {"passed": c.passed, "value": _num(c.value), "detail": c.detail} for k, c in self.criteria.items()},
+            "criteria": {k: {"passed": c.passed, "value": _json_float(c.value), "detail": c.detail} for k, c in self.criteria.items()},
             "soak": None if self.soak is None else [self.soak[0], _ts(self.soak[1])],
             "budget": None if self.budget is None else _budget_json(self.budget),
             "health": {k: {"name": h.name, "ok": h.ok, "detail": h.detail, "since": _ts(h.since),
@@ -109,7 +109,7 @@ class Evaluation:
             guard=None if not g else GuardId(g["user"], g["host"], int(g["pid"]), _dt(g["since"])),
             tracks={k: _track(t) for k, t in d.get("tracks", {}).items()},
             periods={k: float(v) for k, v in d.get("periods", {}).items()},
-            criteria={k: CriterionView(c["passed"], _unnum(c["value"]), c["detail"]) for k, c in d.get("criteria", {}).items()},
+            criteria={k: CriterionView(c["passed"], _from_json_float(c["value"]), c["detail"]) for k, c in d.get("criteria", {}).items()},
             soak=None if not soak else (int(soak[0]), _dt(soak[1])),
             budget=None if not d.get("budget") else _budget(d["budget"]),
             health={k: Health(h["name"], h["ok"], h["detail"], _dt(h["since"]), int(h["failures"]), h["endpoint"])
@@ -129,26 +129,27 @@ def _dt(s: str | None) -> datetime | None:
     return None if s is None else datetime.fromisoformat(s)
 
 
-def _num(v: float | None) -> float | str | None:
+def _json_float(v: float | None) -> float | str | None:
+    """A float as guard.json keeps it (a file format, not words for people: core.words says values)."""
     if v is None or math.isfinite(v):
         return v
     return repr(v)  # "inf", "-inf", "nan"
 
 
-def _unnum(v: float | str | None) -> float | None:
+def _from_json_float(v: float | str | None) -> float | None:
     return None if v is None else float(v)
 
 
 def _verdict_json(v: WindowVerdict) -> dict[str, Any]:
     return {
-        "state": v.state, "value": _num(v.value), "threshold": _num(v.threshold), "comparison": v.comparison.value,
+        "state": v.state, "value": _json_float(v.value), "threshold": _json_float(v.threshold), "comparison": v.comparison.value,
         "breaching_for_s": v.breaching_for_s, "needed_s": v.needed_s, "coverage": v.coverage, "at": v.at, "why": v.why,
     }
 
 
 def _verdict(d: Mapping[str, Any]) -> WindowVerdict:
     return WindowVerdict(
-        state=d["state"], value=_unnum(d["value"]), threshold=_unnum(d["threshold"]),
+        state=d["state"], value=_from_json_float(d["value"]), threshold=_from_json_float(d["threshold"]),
         comparison=Comparison(d["comparison"]), breaching_for_s=float(d["breaching_for_s"]),
         needed_s=float(d["needed_s"]), coverage=float(d["coverage"]), at=float(d["at"]), why=d["why"],
     )
@@ -159,7 +160,7 @@ def _track_json(t: TriggerTrack) -> dict[str, Any]:
         "verdict": None if t.verdict is None else _verdict_json(t.verdict),
         "last_good_at": t.last_good_at,
         "last_error": t.last_error,
-        "history": [_num(v) for v in t.history],
+        "history": [_json_float(v) for v in t.history],
     }
 
 
@@ -168,22 +169,22 @@ def _track(d: Mapping[str, Any]) -> TriggerTrack:
         verdict=None if d.get("verdict") is None else _verdict(d["verdict"]),
         last_good_at=d.get("last_good_at"),
         last_error=d.get("last_error"),
-        history=tuple(_unnum(v) for v in d.get("history", ())),
+        history=tuple(_from_json_float(v) for v in d.get("history", ())),
     )
 
 
 def _budget_json(b: BudgetBurn) -> dict[str, Any]:
     return {
-        "categories": [{"id": c.id, "name": c.name, "monthly": c.monthly, "spent": _num(c.spent), "projected": _num(c.projected)}
+        "categories": [{"id": c.id, "name": c.name, "monthly": c.monthly, "spent": _json_float(c.spent), "projected": _json_float(c.projected)}
                        for c in b.categories],
-        "monthly": b.monthly, "spent": _num(b.spent), "projected": _num(b.projected), "month_fraction": b.month_fraction,
+        "monthly": b.monthly, "spent": _json_float(b.spent), "projected": _json_float(b.projected), "month_fraction": b.month_fraction,
     }
 
 
 def _budget(d: Mapping[str, Any]) -> BudgetBurn:
     return BudgetBurn(
-        categories=tuple(CategoryBurn(c["id"], c["name"], float(c["monthly"]), _unnum(c["spent"]), _unnum(c["projected"]))
+        categories=tuple(CategoryBurn(c["id"], c["name"], float(c["monthly"]), _from_json_float(c["spent"]), _from_json_float(c["projected"]))
                          for c in d["categories"]),
-        monthly=float(d["monthly"]), spent=_unnum(d["spent"]), projected=_unnum(d["projected"]),
+        monthly=float(d["monthly"]), spent=_from_json_float(d["spent"]), projected=_from_json_float(d["projected"]),
         month_fraction=float(d["month_fraction"]),
     )

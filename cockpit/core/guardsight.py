@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cockpit.core import words
 from cockpit.core.evaluation import Evaluation
 from cockpit.core.state import RolloutState
-from cockpit.core.triggers import format_duration
 
 UNGUARDED_AFTER_ROUNDS = 3  # no round fresher than this many poll intervals: nobody is watching
 DEFAULT_POLL_S = 15.0  # a plan without Prometheus: the monitor's own default
@@ -77,7 +77,7 @@ def judge(plan: Any, state: RolloutState, live: Evaluation | None, sight: GuardS
         named = f"{journaled.pid}@{journaled.host}" if journaled is not None else "none"
         return GuardJudgement(False, f"the guard lock's holder (pid {pid}) is not the journal's guard ({named})", age)
     if age is None or age > UNGUARDED_AFTER_ROUNDS * round_every_s(plan, state, live):
-        return GuardJudgement(False, f"no guard round for {format_duration(age or 0)}", age, stale=True)
+        return GuardJudgement(False, f"no guard round for {words.duration(age or 0)}", age, stale=True)
     return GuardJudgement(True, "", age)
 
 
@@ -91,7 +91,7 @@ def shown(plan: Any, state: RolloutState, live: Evaluation | None, sight: GuardS
 def _nobody(state: RolloutState) -> str:
     stop = state.guard_stop  # (set only while no guard runs)
     if stop is not None:
-        return f"guard {stop.started.pid}@{stop.started.host} stopped at {stop.at:%H:%M:%S}: {stop.stopped.reason}"
+        return f"guard {stop.started.pid}@{stop.started.host} stopped at {words.clock(stop.at)}: {stop.stopped.reason}"
     if state.guard is not None:
         return f"guard {state.guard.pid}@{state.guard.host} no longer holds the guard lock"
     return "no guard holds the guard lock"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cockpit.core import events as ev
+from cockpit.core import words
 from cockpit.core.state import Incident, RolloutState
 
 
@@ -139,7 +140,7 @@ def unprotected(state: RolloutState, policy: Policy, now: datetime) -> dict[str,
     if blind and (now - blind[0][0]).total_seconds() >= policy.blind_page_s:
         since, _, detail = blind[0]
         ids = ", ".join(trigger_id for _, trigger_id, _ in blind)
-        out[BLIND] = f"the guard cannot see: {ids} holding for want of data since {since:%H:%M:%S}Z" + (f": {detail}" if detail else "")
+        out[BLIND] = f"the guard cannot see: {ids} holding for want of data since {words.clock(since)}" + (f": {detail}" if detail else "")
     if state.gateway_drift:
         out[DRIFT] = f"GATEWAY DRIFT: {state.gateway_drift}"
     return out

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from cockpit.core import events as ev
+from cockpit.core import words
 from cockpit.core.state import RolloutState
 
 ItemState = Literal["waiting", "open", "due_soon", "overdue", "done"]
@@ -88,7 +89,7 @@ def tick_refusal(state: RolloutState, item: str) -> str:
         return "the post-deployment plan starts when the rollout has completed"
     if item in state.post_deployment:
         at, p = state.post_deployment[item]
-        return f"{item} was done at {at:%Y-%m-%d %H:%M:%SZ} ({'cockpit' if p.auto else p.name})"
+        return f"{item} was done at {words.stamp(at)} ({'cockpit' if p.auto else p.name})"
     return ""
 
 

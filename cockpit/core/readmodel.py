@@ -17,14 +17,14 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Literal
 
 from cockpit.core import events as ev
-from cockpit.core import rules
+from cockpit.core import rules, words
 from cockpit.core.budget import BudgetBurn, next_alert
 from cockpit.core.escalation import EMERGENCY, ROLLBACK_NOT_VERIFIED, current_escalations, leaking
 from cockpit.core.paging import kill_incident
 from cockpit.core.evaluation import CriterionView, Evaluation, GuardId
 from cockpit.core.guardsight import GuardSight, judge
 from cockpit.core.state import RolloutState
-from cockpit.core.triggers import TriggerTrack, WindowVerdict, format_duration, format_value
+from cockpit.core.triggers import TriggerTrack, WindowVerdict
 from cockpit.core.visible import visible_fields
 
 Role = Literal["ok", "warn", "breach", "alarm", "stale", "kill", "muted", "bold", "plain"]
@@ -61,11 +61,6 @@ CHECKLIST_PREFIX = "rollback step done: "
 # --- wording helpers ----------------------------------------------------------------------------
 
 
-def plural(n: int, word: str, words: str | None = None) -> str:
-    """`1 sample`, `3 samples`: counts read as words."""
-    return f"{n} {word if n == 1 else (words or word + 's')}"
-
-
 def trigger_label(name: str) -> str:
     """The name a trigger goes by on screen: the metric part of the plan's name.
     "Error Rate ≥ 2 %" -> "Error Rate", "Security: cross-…" -> "Security"."""
@@ -83,14 +78,6 @@ def trigger_names(plan: Any) -> dict[str, str]:
     return {t["id"]: trigger_label(t.get("name", t["id"])) for t in document.get("triggers", ()) if "id" in t}
 
 
-def _cmp(comparison: Any) -> str:
-    return str(getattr(comparison, "value", comparison)).replace(">=", "≥").replace("<=", "≤")
-
-
-def _hms(ts: datetime | None) -> str:
-    return "--:--:--" if ts is None else ts.strftime("%H:%M:%S")
-
-
 def _seconds(td: timedelta | float | None) -> float:
     if td is None:
         return 0.0
@@ -99,8 +86,8 @@ def _seconds(td: timedelta | float | None) -> float:
 
 def baseline_word(trigger: Any) -> str:
     """What a relative threshold is relative to, in the plan's words: "vs staging" -> "staging"."""
-    words = getattr(trigger, "name", "").partition(" vs ")[2].split()  # none after a bare trailing "vs"
-    return (words[0].strip(",;)") if words else "") or "baseline"
+    parts = getattr(trigger, "name", "").partition(" vs ")[2].split()  # none after a bare trailing "vs"
+    return (parts[0].strip(",;)") if parts else "") or "baseline"
 
 
 def limit_text(trigger: Any, threshold: float | None) -> str:
@@ -108,17 +95,17 @@ def limit_text(trigger: Any, threshold: float | None) -> str:
     if getattr(trigger, "check", None):
         return "check fails"
     unit = getattr(trigger, "unit", "")
-    sym = _cmp(trigger.comparison)
+    sym = words.symbol(trigger.comparison)
     pct = getattr(trigger, "above_baseline_pct", None)
     if pct is not None:
         word = baseline_word(trigger)
         sign = "+" if pct >= 0 else ""
         if threshold is None:
-            return f"{sym} {word} {sign}{pct:g} %"
+            return f"{sym} {word} {sign}{words.percent(pct)}"
         base = threshold / (1.0 + pct / 100.0)
-        return f"{sym} {format_value(threshold, unit)} ({word} {format_value(base, unit)} {sign}{pct:g} %)"
+        return f"{sym} {words.value(threshold, unit)} ({word} {words.value(base, unit)} {sign}{words.percent(pct)})"
     shown = threshold if threshold is not None else getattr(trigger, "threshold", None)
-    return f"{sym} {format_value(shown, unit)}"
+    return words.limit(trigger.comparison, shown, unit)
 
 
 # --- the rows -----------------------------------------------------------------------------------
@@ -359,7 +346,7 @@ def trigger_row(trigger: Any, state: RolloutState, live: Evaluation | None, now:
             return ""
         if is_check:
             return "fail" if value > 0.5 else "pass"
-        return format_value(value, unit)
+        return words.value(value, unit)
 
     track: TriggerTrack | None = None
     stale: float | None = None
@@ -373,7 +360,7 @@ def trigger_row(trigger: Any, state: RolloutState, live: Evaluation | None, now:
     if journaled is not None and journaled.fired is not None:
         f = journaled.fired
         return TriggerRow(**base, mark=FAIL, value=shown(f.value), limit=limit_text(trigger, f.threshold if f.threshold is not None else threshold),
-                          pending=f"FIRED {_hms(journaled.fired_at)}", role="alarm", state="fired", history=history, threshold=f.threshold)
+                          pending=f"FIRED {words.clock(journaled.fired_at)}", role="alarm", state="fired", history=history, threshold=f.threshold)
     if state.status == "preflight":
         return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending="armed at start", role="muted", state="waiting", threshold=threshold)
     if state.status in ("rolled_back", "completed"):
@@ -388,18 +375,18 @@ def trigger_row(trigger: Any, state: RolloutState, live: Evaluation | None, now:
         return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending=why, role="muted", state="waiting", history=history, threshold=threshold)
     if stale is not None:
         last = history[-1] if history else verdict.value
-        age = "" if track.last_good_at is None else format_duration(now.timestamp() - track.last_good_at)
+        age = "" if track.last_good_at is None else words.duration(now.timestamp() - track.last_good_at)
         value = f"{shown(last)}, {age} ago" if last is not None and age else ""
-        return TriggerRow(**base, mark=STALE_MARK, value=value, limit=limit, pending="STALE " + ("—" if math.isinf(stale) else format_duration(stale)),
+        return TriggerRow(**base, mark=STALE_MARK, value=value, limit=limit, pending="STALE " + words.duration(stale),
                           role="stale", state="stale", history=history, threshold=threshold)
     s = verdict.state
     if s == "fired":
-        return TriggerRow(**base, mark=FAIL, value=shown(verdict.value), limit=limit, pending=f"FIRED {_hms(datetime.fromtimestamp(verdict.at, now.tzinfo))}",
+        return TriggerRow(**base, mark=FAIL, value=shown(verdict.value), limit=limit, pending=f"FIRED {words.clock(datetime.fromtimestamp(verdict.at, now.tzinfo))}",
                           role="alarm", state="fired", history=history, threshold=threshold)
     if s == "breaching":
         elapsed = max(0.0, now.timestamp() - verdict.at)
         fires_in = max(0.0, verdict.needed_s - verdict.breaching_for_s - elapsed)
-        pending = f"{format_duration(verdict.breaching_for_s)}/{format_duration(verdict.needed_s)}"
+        pending = f"{words.duration(verdict.breaching_for_s)}/{words.duration(verdict.needed_s)}"
         return TriggerRow(**base, mark=WARN, value=shown(verdict.value), limit=limit, pending=pending, role="breach", state="breaching",
                           history=history, threshold=threshold, fires_in=fires_in)
     if s == "no_data_hold":
@@ -420,17 +407,17 @@ def guard_health(plan: Any, state: RolloutState, live: Evaluation | None, sight:
     j = judge(plan, state, live, sight)
     named = live.guard if live is not None else None
     if j.guarded:
-        shown = format_duration(j.age_s or 0)
+        shown = words.duration(j.age_s or 0)
         return GuardHealth(True, state.live, f"GUARD {named} · last round {shown} ago", f"guard {DOT} {shown}", "ok", named,
                            j.age_s, "live")
     if state.live:
-        text = f"UNGUARDED {format_duration(j.age_s or 0)}" if j.stale else "UNGUARDED"
+        text = f"UNGUARDED {words.duration(j.age_s or 0)}" if j.stale else "UNGUARDED"
         return GuardHealth(False, True, text, text, "alarm", named, j.age_s, "unguarded", j.why)
     stop = state.guard_stop  # (set only while no guard runs: the fold clears it when one starts)
     if stop is not None:
         g = stop.started
-        return GuardHealth(False, False, f"guard {g.pid}@{g.host} stopped at {_hms(stop.at)}: {stop.stopped.reason}",
-                           f"guard stopped {_hms(stop.at)}", "muted", None, j.age_s, "stopped", stop.stopped.reason, stop.at)
+        return GuardHealth(False, False, f"guard {g.pid}@{g.host} stopped at {words.clock(stop.at)}: {stop.stopped.reason}",
+                           f"guard stopped {words.clock(stop.at)}", "muted", None, j.age_s, "stopped", stop.stopped.reason, stop.at)
     return GuardHealth(False, False, "no guard", "guard none", "muted", named, j.age_s, "none", j.why)
 
 
@@ -459,7 +446,7 @@ def _source_down(live: Evaluation, now: datetime) -> str:
     if h is None or h.ok is not False:
         return ""
     word = "degraded" if h.detail.startswith("degraded") else "down"
-    since = f" for {format_duration((now - h.since).total_seconds())}" if h.since is not None else ""
+    since = f" for {words.duration(now - h.since)}" if h.since is not None else ""
     return f", Prometheus {word}{since}"
 
 
@@ -514,19 +501,19 @@ def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datet
         r = breaching[0]
         trig = next(t for t in plan.triggers if t.id == r.id)
         more = f" (+{len(breaching) - 1} more)" if len(breaching) > 1 else ""
-        return Headline("BREACHING", f"{r.name} — {_action_words(trig)} in {format_duration(r.fires_in or 0)}{more}", "warn")
+        return Headline("BREACHING", f"{r.name} — {_action_words(trig)} in {words.duration(r.fires_in or 0)}{more}", "warn")
     blind = [r for r in rows if r.state in ("hold", "stale")]
     if blind:
         holding = sum(r.state == "hold" for r in blind)
         why = "holding" if holding == len(blind) else "stale gauges" if not holding else f"{holding} holding, {len(blind) - holding} stale"
-        return Headline("BLIND", f"{plural(len(blind), 'trigger')} without data — {why}{_source_down(live, now)}", "warn")
+        return Headline("BLIND", f"{words.plural(len(blind), 'trigger')} without data — {why}{_source_down(live, now)}", "warn")
     if state.pending_shift is not None:
         return Headline("SHIFTING", f"to {state.pending_shift.weight} %, waiting for the gateway to confirm", "warn")
     if state.phase is None:
         return Headline("STARTING", f"shifting to {plan.phases[0].weight} %", "bold")
     left = _seconds(rules.soak_remaining(state, now))
     if left > 0:
-        return Headline("SOAKING", f"{format_duration(left)} left", "ok", " ")
+        return Headline("SOAKING", f"{words.duration(left)} left", "ok", " ")
     refusals = rules.advance_refusals(state, now)
     if not refusals:
         nxt = rules.next_phase(state)
@@ -575,35 +562,27 @@ def budget_role(projected_pct: float) -> Role:
     return "warn" if projected_pct < 95 else "breach"
 
 
-def _money(v: float | None, currency: str = "USD") -> str:
-    if v is None:
-        return "?"
-    sign = "$" if currency == "USD" else ""
-    minus = "-" if round(v) < 0 else ""  # an overrun reads -$100, not $-100
-    return f"{minus}{sign}{abs(v):,.0f}" + ("" if sign else f" {currency}")
-
-
 def budget_view(plan: Any, state: RolloutState, burn: BudgetBurn | None) -> BudgetView:
     budget = plan.budget
     cur = getattr(budget, "currency", "USD")
-    money = lambda v: _money(v, cur)  # noqa: E731
-    raised = ", ".join(f"{p:g} %" for p in sorted(state.budget_alerts)) or "none"
+    money = lambda v: words.money(v, cur)  # noqa: E731
+    raised = ", ".join(words.percent(p) for p in sorted(state.budget_alerts)) or "none"
     if burn is None:
-        rows = tuple(BudgetRow(c.name, f"? of {money(c.monthly)}", "", f"{money(c.projected)} plan", "plain") for c in budget.categories)
+        rows = tuple(BudgetRow(c.name, f"{words.NO_DATA} of {money(c.monthly)}", "", f"{money(c.projected)} plan", "plain") for c in budget.categories)
         return BudgetView(rows, None, "", "muted", "no spend data yet", "muted", raised, False)
     rows = tuple(
-        BudgetRow(c.name, f"{money(c.spent)} of {money(c.monthly)}", f"{c.pct:.0f} %" if c.pct is not None else "?",
-                  f"{money(c.projected)} {c.projected_pct:3.0f} %", "plain")
+        BudgetRow(c.name, f"{money(c.spent)} of {money(c.monthly)}", words.percent(c.pct),
+                  f"{money(c.projected)} {words.percent(c.projected_pct)}", "plain")
         for c in burn.categories
     )
     role = budget_role(burn.projected_pct)
-    known = any(c.spent is not None for c in burn.categories)  # no spend data is "?", never "$0"
+    known = any(c.spent is not None for c in burn.categories)  # no spend data is no data, never "$0"
     total = BudgetRow("Total", f"{money(burn.spent if known else None)} of {money(burn.monthly)}",
-                      f"{burn.pct:.0f} %" if known else "?", f"{money(burn.projected)} {burn.projected_pct:3.0f} %", role)
+                      words.percent(burn.pct if known else None), f"{money(burn.projected)} {words.percent(burn.projected_pct)}", role)
     nxt = next_alert(burn, budget.alerts)
-    margin = f"{money(burn.safety_margin)} ({100 * burn.safety_margin / burn.monthly:.0f} %)"
-    words = f"next alert at {nxt.at_pct:g} %: {nxt.action}" if nxt else "every alert threshold crossed"
-    return BudgetView(rows, total, margin, role, words, "muted" if nxt else "breach", f"{raised} · {burn.month_fraction:.0%} of the month gone", known)
+    margin = f"{money(burn.safety_margin)} ({words.percent(100 * burn.safety_margin / burn.monthly)})"
+    said = f"next alert at {words.percent(nxt.at_pct)}: {nxt.action}" if nxt else "every alert threshold crossed"
+    return BudgetView(rows, total, margin, role, said, "muted" if nxt else "breach", f"{raised} · {words.percent(100 * burn.month_fraction)} of the month gone", known)
 
 
 def incident_lines(plan: Any, state: RolloutState, now: datetime | None) -> dict[str, list[str]]:
@@ -619,8 +598,8 @@ def incident_lines(plan: Any, state: RolloutState, now: datetime | None) -> dict
         else:
             timeout = timeouts.get(inc.level)
             if timeout is not None and now is not None:
-                left = max(0, int((inc.paged_at + timeout - now).total_seconds()))
-                said = f"{inc.id} NOT acknowledged: climbs in {left // 60}m{left % 60:02d}s"
+                left = max(timedelta(0), inc.paged_at + timeout - now)
+                said = f"{inc.id} NOT acknowledged: climbs in {words.duration(left)}"
             else:
                 said = f"{inc.id} NOT acknowledged"
         out.setdefault(inc.level, []).append(said)
@@ -671,7 +650,7 @@ def check_rows(plan: Any, state: RolloutState, running: frozenset[str] = frozens
     rows = []
     for check in plan.preflight:
         cs = state.checks.get(check.id)
-        at = f"{cs.at:%H:%M}" if cs and cs.at else ""
+        at = words.clock(cs.at) if cs and cs.at else ""
         if check.id in running:
             rows.append(CheckRow(check.id, check.name, RUN, "running", at, "", "stale"))
         elif cs and cs.waived:
@@ -690,7 +669,7 @@ def sign_off_rows(plan: Any, state: RolloutState) -> tuple[SignOffRow, ...]:
         sig = state.sign_offs.get(role)
         title = plan.role_title(role)
         if sig:
-            rows.append(SignOffRow(role, title, PASS, "signed", f"{sig.at:%H:%M}", sig.name, "ok"))
+            rows.append(SignOffRow(role, title, PASS, "signed", words.clock(sig.at), sig.name, "ok"))
         else:
             rows.append(SignOffRow(role, title, WAIT, "missing", "", "", "muted"))
     return tuple(rows)
@@ -736,12 +715,12 @@ def checklist(plan: Any, state: RolloutState) -> tuple[ChecklistRow, ...]:
         if isinstance(r.payload, ev.Noted) and r.payload.text.startswith(CHECKLIST_PREFIX):
             rest = r.payload.text[len(CHECKLIST_PREFIX):]
             step, _, what = rest.partition(": ")
-            ticked[step.strip()] = f"{what.strip() or 'done'} ({r.actor.user}, {r.ts:%H:%M})"
+            ticked[step.strip()] = f"{what.strip() or 'done'} ({r.actor.user}, {words.clock(r.ts)})"
     rows = []
     if k.result is None:
         rows.append(ChecklistRow("gateway flag set", f"gateway flag {flag}=false set", None, "sent, waiting for the read-back", False, RUN, "stale"))
     elif k.result.confirmed:
-        rows.append(ChecklistRow("gateway flag set", f"gateway flag {flag}=false set", True, f"verified by read-back at {_hms(k.result_at)}", False, PASS, "ok"))
+        rows.append(ChecklistRow("gateway flag set", f"gateway flag {flag}=false set", True, f"verified by read-back at {words.clock(k.result_at)}", False, PASS, "ok"))
     else:
         rows.append(ChecklistRow("gateway flag set", f"gateway flag {flag}=false set", False, f"NOT confirmed: {k.result.error}", False, FAIL, "alarm"))
     if k.verified is None:

@@ -7,13 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from cockpit.core import words
 from cockpit.core.freeze import active_freeze, describe
 from cockpit.core.state import STATUS_WORDS, RolloutState
-
-
-def _fmt(td: timedelta) -> str:
-    s = max(0, int(td.total_seconds() + 0.999))
-    return f"{s // 60}m{s % 60:02d}s"
 
 
 def _not_live(state: RolloutState) -> list[str]:
@@ -63,7 +59,7 @@ def gate_refusals(state: RolloutState, phase: int, now: datetime) -> list[str]:
     reasons = []
     left = soak_remaining(state, now)
     if left is not None and left > timedelta(0):
-        reasons.append(f"{spec.name} soak has {_fmt(left)} left")
+        reasons.append(f"{spec.name} soak has {words.duration(left)} left")
     for criterion in spec.criteria:
         result = gate.criteria.get(criterion) if gate else None
         if result is None:
@@ -98,7 +94,7 @@ def advance_refusals(state: RolloutState, now: datetime) -> list[str]:
         reasons += gate_refusals(state, state.phase, now)
     for trigger_id, trigger in sorted(state.triggers.items()):
         if trigger.breaching:
-            since = _fmt(now - trigger.breaching_since)
+            since = words.duration(now - trigger.breaching_since)
             detail = f": {trigger.detail}" if trigger.detail else ""
             what = "is holding for want of data" if trigger.no_data else "is breaching"
             reasons.append(f"trigger {trigger_id} {what} (for {since}){detail}")

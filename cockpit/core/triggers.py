@@ -43,6 +43,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, Sequence
 
+from cockpit.core import words
 from cockpit.core.compare import Comparison
 
 NoDataPolicy = Literal["breach", "hold", "ignore"]
@@ -178,14 +179,14 @@ def evaluate_window(
             why=why,
         )
 
-    cmp = f"{comparison.value} {format_value(threshold, unit)}".replace(">=", "≥").replace("<=", "≤")
-    shown = f"{label} {format_value(latest, unit)}" if latest is not None else label
-    held_for = f"for {format_duration(breaching_for)} of {format_duration(for_s)}"
+    cmp = words.limit(comparison, threshold, unit)
+    shown = f"{label} {words.value(latest, unit)}" if latest is not None else label
+    held_for = f"for {words.duration(breaching_for)} of {words.duration(for_s)}"
 
     if covered or no_data == "breach":
         if young and (not in_window or all_breach):
             # Under `breach`, the time before the start is not missing data: it pends until for_s has passed.
-            lived = f"{format_duration(now - since)} since the start"
+            lived = f"{words.duration(now - since)} since the start"
             if not in_window:
                 return verdict("breaching", f"{label}: no data in the {lived}, counted as breaching")
             return verdict("breaching", f"{shown} {cmp} {held_for} ({lived})")
@@ -193,19 +194,19 @@ def evaluate_window(
             # Under `breach`, missing samples count as breaching: an empty window fires too.
             if not covered:
                 if not in_window:
-                    return verdict("fired", f"{label}: no data for {format_duration(for_s)}, counted as breaching")
+                    return verdict("fired", f"{label}: no data for {words.duration(for_s)}, counted as breaching")
                 return verdict(
                     "fired",
-                    f"{shown} {cmp}, window {coverage * 100:.0f} % covered, missing counted as breaching",
+                    f"{shown} {cmp}, window {words.percent(coverage * 100)} covered, missing counted as breaching",
                 )
             if for_s == 0:
                 return verdict("fired", f"{shown} {cmp}")
             return verdict("fired", f"{shown} {cmp} {held_for}")
         if latest_breaches:
             return verdict("breaching", f"{shown} {cmp} {held_for}")
-        return verdict("ok", f"{shown}, fires at {cmp}" + (f" for {format_duration(for_s)}" if for_s else ""))
+        return verdict("ok", f"{shown}, fires at {cmp}" + (f" for {words.duration(for_s)}" if for_s else ""))
 
-    gap = f"no data in the last {format_duration(for_s)}" if not in_window else f"window {coverage * 100:.0f} % covered"
+    gap = f"no data in the last {words.duration(for_s)}" if not in_window else f"window {words.percent(coverage * 100)} covered"
     if no_data == "hold":
         return verdict("no_data_hold", f"{shown}: {gap}, holding")
     if not in_window:
@@ -257,7 +258,7 @@ def judge_round(
         earlier = window(ordered[bisect_left(times, end - for_s - step_s):bisect_right(times, end + step_s)], end)
         if earlier.fired:
             return replace(earlier, at=now, seen_at=end,
-                           why=f"{earlier.why} (between rounds, {format_duration(now - end)} before this one)")
+                           why=f"{earlier.why} (between rounds, {words.duration(now - end)} before this one)")
     return current
 
 
@@ -317,7 +318,7 @@ def evaluate_criterion(
     tolerance = step_s / 2
     seen = [s for s in samples if since - tolerance <= s.ts <= now + tolerance and not math.isnan(s.value)]
     coverage = min(1.0, len(seen) / expected_samples(max(now - since, 0.0), step_s))
-    must = f"{comparison.value} {format_value(threshold, unit)}".replace(">=", "≥").replace("<=", "≤")
+    must = words.limit(comparison, threshold, unit)
     if not seen:
         return CriterionVerdict(None, None, 0.0, f"{label}: no data since the soak began")
     high_is_bad = comparison in (Comparison.LT, Comparison.LE)
@@ -325,19 +326,19 @@ def evaluate_criterion(
     bad = [s for s in seen if not comparison.holds(s.value, threshold)]
     if bad:
         worst = pick(bad, key=lambda s: s.value)
-        when = format_duration(worst.ts - since)
+        when = words.duration(worst.ts - since)
         return CriterionVerdict(
             False, worst.value, coverage,
-            f"{label} reached {format_value(worst.value, unit)} {when} into the soak (must be {must})",
+            f"{label} reached {words.value(worst.value, unit)} {when} into the soak (must be {must})",
         )
     worst_value = pick(s.value for s in seen)
     if coverage < min_coverage - 1e-9:
         return CriterionVerdict(
-            None, worst_value, coverage, f"{label} {must} so far, but only {coverage * 100:.0f} % of the soak observed"
+            None, worst_value, coverage, f"{label} {must} so far, but only {words.percent(coverage * 100)} of the soak observed"
         )
     return CriterionVerdict(
         True, worst_value, coverage,
-        f"{label} {must} throughout {format_duration(now - since)} (worst {format_value(worst_value, unit)})",
+        f"{label} {must} throughout {words.duration(now - since)} (worst {words.value(worst_value, unit)})",
     )
 
 
@@ -366,32 +367,3 @@ class TriggerTrack:
         age = now - self.last_good_at
         return age if age > 2 * poll_s else None
 
-
-def format_duration(seconds: float) -> str:
-    """5m00s, 45s, 1h05m: how Prometheus and operators write durations."""
-    total = int(round(seconds))
-    if total < 60:
-        return f"{total}s"
-    if total < 3600:
-        return f"{total // 60}m{total % 60:02d}s"
-    return f"{total // 3600}h{(total % 3600) // 60:02d}m"
-
-
-def format_value(value: float | None, unit: str = "") -> str:
-    """A value in the unit operators read: `ratio` as percent, `ms`, `s`, `$`, or plain."""
-    if value is None:
-        return "—"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if unit == "ratio":
-        return f"{value * 100:.3g} %"
-    if unit == "%":
-        return f"{value:.3g} %"
-    if unit == "ms":
-        return f"{value:,.0f} ms"
-    if unit == "s":
-        return f"{value * 1000:,.0f} ms"
-    if unit == "$":
-        return f"${value:,.0f}"
-    text = f"{value:.4g}"
-    return f"{text} {unit}" if unit else text

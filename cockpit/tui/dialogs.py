@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from cockpit.core import words
 from cockpit.core.visible import visible
 
 
@@ -186,7 +187,7 @@ class GateDialog(Dialog):
             t.add_row("·", Text(m), Text("attested by the owners", "dim"))
         lines: list = [t, Text("")]
         for d in gate.decisions:
-            when = f" at {d.at:%H:%M:%S}" if d.at else ""
+            when = f" at {words.clock(d.at)}" if d.at else ""
             note = f": {d.note}" if d.note else ""
             lines.append(Text(f"▸ {d.text}{when}{note}", v.style(d.role)))
         return Group(*lines)

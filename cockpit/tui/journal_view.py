@@ -12,6 +12,7 @@ from textual.widgets import Footer, Input, Label, RichLog
 
 from cockpit.core.readmodel import TimelineLine, timeline_role
 from cockpit.core.visible import visible
+from cockpit.core.words import stamp
 
 
 def journal_lines(records, plan, say) -> list[TimelineLine]:
@@ -57,7 +58,7 @@ class JournalScreen(ModalScreen):
         wanted = words.lower().split()
         shown = [ln for ln in self.lines if all(w in f"{ln.text} {ln.kind}".lower() for w in wanted)]
         for ln in shown:
-            log.write(Text.assemble((f"{ln.at:%Y-%m-%d %H:%M:%S} ", "dim"), (ln.text, self.style(ln.role)), no_wrap=True))
+            log.write(Text.assemble((f"{stamp(ln.at)} ", "dim"), (ln.text, self.style(ln.role)), no_wrap=True))
         log.scroll_home(animate=False)
         self.shown = len(shown)
         what = f"{self.shown} of {len(self.lines)} events match {words!r}" if wanted else f"{len(self.lines)} events"

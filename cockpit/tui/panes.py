@@ -18,9 +18,10 @@ from textual.visual import RichVisual, Visual, visualize
 from textual.widget import _RenderCache
 from textual.widgets import Static
 
+from cockpit.core import words
 from cockpit.core.readmodel import FAIL, PASS, WAIT
 from cockpit.core.visible import visible
-from cockpit.tui.view import DOT, View, bar, duration, hhmm, sparkline
+from cockpit.tui.view import DOT, View, bar, sparkline
 
 
 class Pane(Static):
@@ -240,7 +241,7 @@ class HeaderBar(Pane):
             badge = (" OBSERVER read-only ", "bold reverse")
         else:
             badge = (" CAPTAIN " if narrow else visible(f" CAPTAIN {v.who} "), "bold reverse")
-        right = Text.assemble(badge, (f" {v.now:%H:%M:%S}Z ", "bold"), no_wrap=True)
+        right = Text.assemble(badge, (f" {words.clock(v.now)} ", "bold"), no_wrap=True)
         line1 = Spread(top, right)
 
         if s.phase is not None:
@@ -260,7 +261,7 @@ class HeaderBar(Pane):
                 elif h.ok:
                     word, style = ("" if narrow else "ok"), v.colors.ok
                 else:
-                    age = f" {duration((v.now - h.since).total_seconds())}" if h.since else ""
+                    age = f" {words.duration(v.now - h.since)}" if h.since else ""
                     word, style = f"DOWN{age}", f"bold {v.colors.breach}"
                 health.append(visible(f"  {name} "), "")
                 health.append(f"{DOT} {word}".rstrip(), style)
@@ -311,7 +312,7 @@ class PreflightPane(Pane):
         t.add_column(width=1)
         t.add_column(min_width=16, no_wrap=True)
         t.add_column(width=7, no_wrap=True)
-        t.add_column(width=5, no_wrap=True)
+        t.add_column(width=10, no_wrap=True)  # words.clock (14:03:07Z) and a space
         t.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         for row in m.checks:
             style = v.style(row.role)
@@ -373,7 +374,7 @@ class PhasePane(Pane):
             return Text(f" Soak   stopped: {soak.stopped}", f"bold {v.colors.stale}")
         text = Text(" Soak   ")
         text.append(bar(soak.fraction, 24), v.colors.ok if soak.left_s == 0 else "")
-        text.append(f"  {duration(soak.left_s)} left of {duration(soak.total_s)}" if soak.left_s else "  soak complete", "" if soak.left_s else "bold")
+        text.append(f"  {words.duration(soak.left_s)} left of {words.duration(soak.total_s)}" if soak.left_s else "  soak complete", "" if soak.left_s else "bold")
         return text
 
     def _kill(self, v: View) -> Table:
@@ -386,7 +387,7 @@ class PhasePane(Pane):
         if k.result is None:
             head, rest, style = "KILL SENT", why, f"bold reverse {v.colors.kill}"
         elif k.result.confirmed:
-            head, rest, style = f"KILL VERIFIED {hhmm(k.result_at)}", why, f"bold {v.colors.stale}"
+            head, rest, style = f"KILL VERIFIED {words.clock(k.result_at)}", why, f"bold {v.colors.stale}"
         else:
             head = "KILL NOT CONFIRMED"
             rest, style = f"{k.result.attempts} attempts: {k.result.error} — ESCALATED TO EMERGENCY", f"bold reverse {v.colors.kill}"
@@ -427,7 +428,7 @@ class PhasePane(Pane):
         for r in rows:
             style = v.style(roles[r.state])
             mark = PASS if r.state == "done" else (FAIL if r.state == "overdue" else WAIT)
-            when = f"done {r.done_at:%m-%d %H:%M} ({r.done_by})" if r.done_at else f"{r.word} · due {r.due_at:%m-%d %H:%M}Z"
+            when = f"done {words.stamp(r.done_at)} ({r.done_by})" if r.done_at else f"{r.word} · due {words.stamp(r.due_at)}"
             t.add_row(Text(f" {mark}", style), Text(visible(r.name)), Text(visible(when), style))
         return t
 
@@ -477,7 +478,7 @@ class BudgetPane(Pane):
 
     def draw(self, v: View):
         b = v.model.budget
-        t = Table(box=None, padding=(0, 1), expand=True, show_edge=False, header_style="bold", pad_edge=False)
+        t = Table(box=None, padding=(0, 1), collapse_padding=True, expand=True, show_edge=False, header_style="bold", pad_edge=False)
         names = [r.name for r in b.rows]
         t.add_column("category", min_width=max([8, *map(len, names)]), no_wrap=True)
         t.add_column("spent of budget", justify="right", no_wrap=True)
@@ -527,5 +528,5 @@ class TimelinePane(Pane):
     def draw(self, v: View):
         lines = []
         for line in v.model.timeline[: self.SHOWN]:
-            lines.append(Text.assemble((f"{line.at:%H:%M:%S} ", v.colors.muted), (line.text, v.style(line.role)), no_wrap=True, overflow="ellipsis"))
+            lines.append(Text.assemble((f"{words.clock(line.at)} ", v.colors.muted), (line.text, v.style(line.role)), no_wrap=True, overflow="ellipsis"))
         return Group(*lines)

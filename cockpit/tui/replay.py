@@ -19,6 +19,7 @@ from textual.widgets import Static
 
 from cockpit.clock import ManualClock
 from cockpit.core import events as ev
+from cockpit.core import words
 from cockpit.core.evaluation import CriterionView, Evaluation, GuardId
 from cockpit.core.guardsight import GuardSight
 from cockpit.core.state import RolloutState, fold
@@ -177,7 +178,7 @@ class ReplayApp(CockpitApp):
         self._set_clock(record.ts)
         self.engine.state = self.state_at(n)
         self.replay_feed.set(self.engine.state, record.ts)
-        self.banner = f"REPLAY · event {n}/{len(self.records)} · {record.ts:%Y-%m-%d %H:%M:%SZ} · {'▶ ' if self.playing else ''}{self.speed:g}x"
+        self.banner = f"REPLAY · event {n}/{len(self.records)} · {words.stamp(record.ts)} · {'▶ ' if self.playing else ''}{self.speed:g}x"
         self.refresh_view()
         self._draw_scrubber()
 
@@ -210,7 +211,7 @@ class ReplayApp(CockpitApp):
         record = self.records[self.cursor - 1]
         from cockpit.narrate import say
 
-        caption = Text(f" {self.cursor}/{total} {record.ts:%H:%M:%S} {say(record, self.engine.state.plan)}")
+        caption = Text(f" {self.cursor}/{total} {words.clock(record.ts)} {say(record, self.engine.state.plan)}")
         caption.no_wrap, caption.overflow = True, "ellipsis"
         bar.update(Text.assemble(line, "\n", caption, no_wrap=True, overflow="ellipsis"))
 

@@ -75,17 +75,6 @@ class View:
         return self.colors.style(role)
 
 
-def hhmm(ts: datetime | None) -> str:
-    return "--:--" if ts is None else ts.strftime("%H:%M:%S")
-
-
-def duration(seconds: float) -> str:
-    s = max(0, int(round(seconds)))
-    if s >= 3600:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 60}m{s % 60:02d}s"
-
-
 def bar(fraction: float, width: int) -> str:
     fraction = min(1.0, max(0.0, fraction))
     full = int(round(fraction * width))

@@ -11,6 +11,7 @@ import pytest
 
 from cockpit.core import events as ev
 from cockpit.core import readmodel as rm
+from cockpit.core import words
 from cockpit.core.budget import BudgetBurn, CategoryBurn
 from cockpit.core.compare import Comparison
 from cockpit.core.evaluation import CriterionView, Health
@@ -35,15 +36,6 @@ def fake_trigger(**kw):
 
 
 # --- wording helpers ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "n, word, words, expected",
-    [(0, "sample", None, "0 samples"), (1, "sample", None, "1 sample"), (2, "sample", None, "2 samples"),
-     (1, "entry", "entries", "1 entry"), (3, "entry", "entries", "3 entries"), (-1, "trigger", None, "-1 triggers")],
-)
-def test_plural(n, word, words, expected):
-    assert rm.plural(n, word, words) == expected
 
 
 @pytest.mark.parametrize(
@@ -117,23 +109,9 @@ def test_decision_text():
 
 
 def test_private_helpers():
-    assert rm._hms(None) == "--:--:--"
-    assert rm._hms(T0 + timedelta(seconds=3725)) == "15:02:05"
     assert rm._seconds(None) == 0.0
     assert rm._seconds(timedelta(minutes=2)) == 120.0
     assert rm._seconds(7) == 7.0 and isinstance(rm._seconds(7), float)
-    assert rm._money(None) == "?"
-    assert rm._money(12450.4) == "$12,450"
-    assert rm._money(1234.5, "EUR") == "1,234 EUR"
-
-
-@pytest.mark.parametrize(
-    "v, currency, text",
-    [(0.0, "USD", "$0"), (0.4, "USD", "$0"), (-0.4, "USD", "$0"), (-100.0, "USD", "-$100"), (-8370.2, "USD", "-$8,370"), (-1.6, "USD", "-$2"),
-     (-250.0, "EUR", "-250 EUR"), (0.0, "EUR", "0 EUR")],
-)
-def test_an_overrun_reads_as_minus_money(v, currency, text):
-    assert rm._money(v, currency) == text
 
 
 @pytest.mark.parametrize(
@@ -190,14 +168,14 @@ def test_hold_and_ignored_rows_in_full(plan):
                                     1200.0, None, "rollback")
 
 
-def test_a_fired_verdict_says_when_in_the_screens_zone(plan):
+def test_a_fired_verdict_says_when_in_utc_whatever_the_screens_zone(plan):
     at = NOW - timedelta(seconds=5)
     row = _gauge(plan, _live_state(plan), "error_rate", TriggerTrack(verdict("fired", at, value=0.031, threshold=0.02), at.timestamp(), None, (0.031,)))
-    assert row == rm.TriggerRow("error_rate", "Error Rate", rm.FAIL, "3.1 %", "≥ 2 %", "FIRED 14:05:55", "alarm", "fired", (0.031,), 0.02, None, "rollback")
+    assert row == rm.TriggerRow("error_rate", "Error Rate", rm.FAIL, "3.1 %", "≥ 2 %", "FIRED 14:05:55Z", "alarm", "fired", (0.031,), 0.02, None, "rollback")
     plus_two = timezone(timedelta(hours=2))
     local = _gauge(plan, _live_state(plan), "error_rate", TriggerTrack(verdict("fired", at, value=0.031, threshold=0.02), at.timestamp()),
                    now=NOW.astimezone(plus_two))
-    assert local.pending == "FIRED 16:05:55"
+    assert local.pending == "FIRED 14:05:55Z"
 
 
 def test_stale_rows_show_the_last_value_and_its_age(plan):
@@ -262,14 +240,14 @@ def test_a_journaled_fire_outranks_the_live_gauge(plan):
     fired = ev.TriggerFired(trigger="path_p95", action="rollback", level="L1", value=1500.0, threshold=1250.0, window_s=600, detail="")
     state = _live_state(plan, fired)
     row = _gauge(plan, state, "path_p95", TriggerTrack(verdict("ok", NOW, value=10.0, threshold=1200.0), NOW.timestamp(), None, (10.0,)))
-    assert row == rm.TriggerRow("path_p95", "Path Queries", rm.FAIL, "1,500 ms", "> 1,250 ms", "FIRED 14:00:14", "alarm", "fired", (10.0,), 1250.0,
+    assert row == rm.TriggerRow("path_p95", "Path Queries", rm.FAIL, "1,500 ms", "> 1,250 ms", "FIRED 14:00:14Z", "alarm", "fired", (10.0,), 1250.0,
                                 None, "rollback")
     no_threshold = _live_state(plan, msgspec.structs.replace(fired, threshold=None))
     row = _gauge(plan, no_threshold, "path_p95", TriggerTrack(verdict("ok", NOW, value=10.0, threshold=1100.0), NOW.timestamp()))
     assert (row.limit, row.threshold) == ("> 1,100 ms", None)
     # after the rollback the fired row still says what fired
     killed = state_of(plan, *live(plan), fired, ev.KillRequested(reason="p", trigger="path_p95"), ev.KillResult(confirmed=True))
-    assert rm.trigger_row(_trigger(plan, "path_p95"), killed, None, NOW).pending == "FIRED 14:00:14"
+    assert rm.trigger_row(_trigger(plan, "path_p95"), killed, None, NOW).pending == "FIRED 14:00:14Z"
 
 
 # --- guard health -------------------------------------------------------------------------------------
@@ -286,7 +264,7 @@ def test_unguarded_after_exactly_three_poll_intervals(plan, age, guarded, text, 
     """Three of the plan's 15 s polls by the face's own sight of the file's age; the round's `at` is not read."""
     state = _live_state(plan)
     health = rm.guard_health(plan, state, round_at(NOW), GuardSight(GUARD.pid, float(age)))
-    why = "" if guarded else f"no guard round for {rm.format_duration(age)}"
+    why = "" if guarded else f"no guard round for {words.duration(age)}"
     assert health == rm.GuardHealth(guarded, True, text, short, role, GUARD, float(age), "live" if guarded else "unguarded", why)
 
 
@@ -329,7 +307,7 @@ STOPPED = ev.GuardStopped(pid=GUARD.pid, host=GUARD.host, reason="the rollout is
         ("nobody holds the lock, and none was ever journaled", "unjournaled", "fresh", GuardSight(None, 0.0),
          "no guard holds the guard lock"),
         ("nobody holds the lock: the journal's guard stopped", (STOPPED,), "fresh", GuardSight(None, 0.0),
-         "guard 4242@bastion stopped at 14:00:14: the rollout is rolled back and the kill verified"),
+         "guard 4242@bastion stopped at 14:00:14Z: the rollout is rolled back and the kill verified"),
         ("nobody saw anything (no sight)", (), "fresh", None, "guard 4242@bastion no longer holds the guard lock"),
         ("a holder, no guard.json", (), None, GuardSight(GUARD.pid, None), "no guard has published a round"),
         ("guard.json not from the holder", (), "fresh", GuardSight(OTHER.pid, 0.0),
@@ -343,7 +321,7 @@ STOPPED = ev.GuardStopped(pid=GUARD.pid, host=GUARD.host, reason="the rollout is
         ("the holder published it, the journal has no guard", "unjournaled", "fresh", GuardSight(GUARD.pid, 0.0),
          "the guard lock's holder (pid 4242) is not the journal's guard (none)"),
         ("the guard's own round, no age seen", (), "fresh", GuardSight(GUARD.pid, None), "no guard round for 0s"),
-        ("the guard's own round, too old", (), "fresh", GuardSight(GUARD.pid, 45.5), "no guard round for 46s"),
+        ("the guard's own round, too old", (), "fresh", GuardSight(GUARD.pid, 45.5), "no guard round for 45s"),  # a stopwatch: 45.5 s is 45s
         ("the guard's own round, fresh", (), "fresh", GuardSight(GUARD.pid, 45.0), ""),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
@@ -368,8 +346,8 @@ def test_a_stopped_guard_says_stopped_and_when_once_nothing_is_live(plan):
     health = rm.guard_health(plan, rolled, round_at(NOW), GuardSight(None, 0.0))
     stop_at = rolled.guard_stop.at
     assert health == rm.GuardHealth(
-        False, False, f"guard 4242@bastion stopped at {stop_at:%H:%M:%S}: the rollout is rolled back and the kill verified",
-        f"guard stopped {stop_at:%H:%M:%S}", "muted", None, 0.0, "stopped", STOPPED.reason, stop_at)
+        False, False, f"guard 4242@bastion stopped at {stop_at:%H:%M:%S}Z: the rollout is rolled back and the kill verified",
+        f"guard stopped {stop_at:%H:%M:%S}Z", "muted", None, 0.0, "stopped", STOPPED.reason, stop_at)
     # A guard that started again since is not the stopped one.
     again = state_of(plan, *_kill(plan, ev.KillResult(confirmed=True)), STOPPED, ev.GuardStarted(pid=OTHER.pid, host="bastion"))
     assert rm.guard_health(plan, again, None, GuardSight(None, None)).state == "none"
@@ -512,7 +490,7 @@ def test_a_breach_outranks_blindness_and_a_fire_outranks_a_breach(plan):
     fired = state_of(plan, *live(plan), ev.TriggerFired(trigger="error_rate", action="rollback", level="L1", value=0.05, threshold=0.02, window_s=300,
                                                         detail=""),
                      ev.TriggerFired(trigger="path_p95", action="hold", level="L1", value=1500.0, threshold=1200.0, window_s=600, detail=""))
-    assert _head(plan, fired, round_at(NOW, tracks)) == rm.Headline("FIRED", "Path Queries 1,500 ms > 1,200 ms at 14:00:15 (+1 more)", "alarm")
+    assert _head(plan, fired, round_at(NOW, tracks)) == rm.Headline("FIRED", "Path Queries 1,500 ms > 1,200 ms at 14:00:15Z (+1 more)", "alarm")
 
 
 @pytest.mark.parametrize("age, word", [(45, "SOAKING"), (46, "UNGUARDED")])
@@ -649,36 +627,36 @@ def test_budget_view_in_full(plan):
     burn = _burn(10625.0, 1875.0, 17000.0, 3000.0, fraction=0.62)
     view = rm.budget_view(plan, state, burn)
     assert view == rm.BudgetView(
-        rows=(rm.BudgetRow("Infrastructure", "$10,625 of $18,000", "59 %", "$17,000  94 %", "plain"),
-              rm.BudgetRow("LLM usage", "$1,875 of $5,000", "38 %", "$3,000  60 %", "plain")),
-        total=rm.BudgetRow("Total", "$12,500 of $23,000", "54 %", "$20,000  87 %", "warn"),
+        rows=(rm.BudgetRow("Infrastructure", "$10,625 of $18,000", "59 %", "$17,000 94.4 %", "plain"),
+              rm.BudgetRow("LLM usage", "$1,875 of $5,000", "37.5 %", "$3,000 60 %", "plain")),
+        total=rm.BudgetRow("Total", "$12,500 of $23,000", "54.3 %", "$20,000 87 %", "warn"),
         margin="$3,000 (13 %)", role="warn", next_alert="next alert at 75 %: Warning to #finops", next_role="muted",
-        raised="75 %, 85 % · 62% of the month gone", known=True,
+        raised="75 %, 85 % · 62 % of the month gone", known=True,
     )
 
 
 def test_budget_view_with_one_category_unknown(plan):
     view = rm.budget_view(plan, state_of(plan), _burn(None, 1000.0))
-    assert view.rows[0] == rm.BudgetRow("Infrastructure", "? of $18,000", "?", "$12,450  69 %", "plain")
-    assert (view.total.spent, view.total.pct, view.known, view.raised) == ("$1,000 of $23,000", "4 %", True, "none · 50% of the month gone")
+    assert view.rows[0] == rm.BudgetRow("Infrastructure", "— of $18,000", "—", "$12,450 69.2 %", "plain")
+    assert (view.total.spent, view.total.pct, view.known, view.raised) == ("$1,000 of $23,000", "4.35 %", True, "none · 50 % of the month gone")
 
 
 def test_budget_view_when_every_alert_has_been_crossed(plan):
     view = rm.budget_view(plan, state_of(plan), _burn(18000.0, 5100.0, 18000.0, 5100.0))
     assert (view.next_alert, view.next_role, view.role, view.total.role, view.margin) == (
-        "every alert threshold crossed", "breach", "breach", "breach", "-$100 (-0 %)")
+        "every alert threshold crossed", "breach", "breach", "breach", "-$100 (-0.435 %)")
 
 
 def test_budget_view_without_spend_data(plan):
     view = rm.budget_view(plan, state_of(plan), None)
     assert view == rm.BudgetView(
-        (rm.BudgetRow("Infrastructure", "? of $18,000", "", "$12,450 plan", "plain"), rm.BudgetRow("LLM usage", "? of $5,000", "", "$2,180 plan", "plain")),
+        (rm.BudgetRow("Infrastructure", "— of $18,000", "", "$12,450 plan", "plain"), rm.BudgetRow("LLM usage", "— of $5,000", "", "$2,180 plan", "plain")),
         None, "", "muted", "no spend data yet", "muted", "none", False)
 
 
 def test_a_budget_in_another_currency(plan):
     euro = NS(budget=NS(categories=plan.budget.categories[:1], alerts=plan.budget.alerts, currency="EUR"))
-    assert rm.budget_view(euro, state_of(plan), None).rows[0].spent == "? of 18,000 EUR"
+    assert rm.budget_view(euro, state_of(plan), None).rows[0].spent == "— of 18,000 EUR"
 
 
 @pytest.mark.parametrize("pct, role", [(74.99, "ok"), (75.0, "warn"), (94.99, "warn"), (95.0, "breach")])
@@ -760,11 +738,11 @@ def test_check_rows_in_full(plan):
     spec = {c.id: c for c in plan.preflight}
     assert rows == (
         rm.CheckRow("freeze_window", spec["freeze_window"].name, rm.WAIT, "pending", "", spec["freeze_window"].description, "muted"),
-        rm.CheckRow("image_provenance", spec["image_provenance"].name, rm.PASS, "pass", "14:00", "signed", "ok"),
-        rm.CheckRow("cve_status", spec["cve_status"].name, rm.FAIL, "fail", "14:00", "2 high", "breach"),
-        rm.CheckRow("data_plane", spec["data_plane"].name, rm.FAIL, "error", "14:00", "timeout", "breach"),
+        rm.CheckRow("image_provenance", spec["image_provenance"].name, rm.PASS, "pass", "14:00:01Z", "signed", "ok"),
+        rm.CheckRow("cve_status", spec["cve_status"].name, rm.FAIL, "fail", "14:00:02Z", "2 high", "breach"),
+        rm.CheckRow("data_plane", spec["data_plane"].name, rm.FAIL, "error", "14:00:03Z", "timeout", "breach"),
         rm.CheckRow("secrets", spec["secrets"].name, rm.WAIVED, "waived", "", "rotated (alice@bastion)", "stale"),
-        rm.CheckRow("staging_success", spec["staging_success"].name, rm.RUN, "running", "14:00", "", "stale"),
+        rm.CheckRow("staging_success", spec["staging_success"].name, rm.RUN, "running", "14:00:05Z", "", "stale"),
     )
     assert rm.check_rows(plan, state_of(plan), frozenset({"cve_status"}))[2] == rm.CheckRow(
         "cve_status", spec["cve_status"].name, rm.RUN, "running", "", "", "stale")
@@ -776,7 +754,7 @@ def test_sign_off_rows_in_full(plan):
     assert rm.sign_off_rows(plan, state) == (
         rm.SignOffRow("po", "Product Owner", rm.WAIT, "missing", "", "", "muted"),
         rm.SignOffRow("tech_lead", "Tech Lead", rm.WAIT, "missing", "", "", "muted"),
-        rm.SignOffRow("security", "Security Lead", rm.PASS, "signed", "14:00", "Sue", "ok"),
+        rm.SignOffRow("security", "Security Lead", rm.PASS, "signed", "14:00:01Z", "Sue", "ok"),
         rm.SignOffRow("sre", "SRE", rm.WAIT, "missing", "", "", "muted"),
         rm.SignOffRow("finops", "FinOps", rm.WAIT, "missing", "", "", "muted"),
     )
@@ -835,12 +813,12 @@ def test_checklist_after_a_confirmed_kill_and_ticks(plan):
              ev.Noted(text="an ordinary note"))
     rows = _steps(plan, ev.KillResult(confirmed=True), ev.RollbackVerified(ok=False, detail="3/s still"), *ticks,
                   before=(ev.Noted(text=f"{rm.CHECKLIST_PREFIX}stakeholders notified: before the kill"),))
-    assert rows[0] == rm.ChecklistRow("gateway flag set", "gateway flag canary.enable=false set", True, "verified by read-back at 14:00:16", False,
+    assert rows[0] == rm.ChecklistRow("gateway flag set", "gateway flag canary.enable=false set", True, "verified by read-back at 14:00:16Z", False,
                                       rm.PASS, "ok")
     assert rows[1] == rm.ChecklistRow("traffic confirmed", "traffic to the previous version confirmed", False, "3/s still", False, rm.FAIL, "breach")
-    assert rows[2] == rm.ChecklistRow("failure evidence captured", "failure evidence captured", True, "done (alice, 14:00)", True, rm.PASS, "ok")
+    assert rows[2] == rm.ChecklistRow("failure evidence captured", "failure evidence captured", True, "done (alice, 14:00:18Z)", True, rm.PASS, "ok")
     assert rows[3].done is None
-    assert rows[4] == rm.ChecklistRow("hotfix branch created", "hotfix branch created", True, "hotfix/p95 (alice, 14:00)", True, rm.PASS, "ok")
+    assert rows[4] == rm.ChecklistRow("hotfix branch created", "hotfix branch created", True, "hotfix/p95 (alice, 14:00:19Z)", True, rm.PASS, "ok")
     assert rm.checklist_steps_open(rows) == [("stakeholders notified on #error-budget", "stakeholders notified")]
     verified = _steps(plan, ev.KillResult(confirmed=True), ev.RollbackVerified(ok=True, detail="0.0/s"))
     assert verified[1] == rm.ChecklistRow("traffic confirmed", "traffic to the previous version confirmed", True, "0.0/s", False, rm.PASS, "ok")
@@ -980,13 +958,13 @@ def test_banner_lines():
     head = rm.Headline("BLIND", "2 triggers without data — holding", "warn")
     rows = tuple(rm.TriggerRow(s, s.title(), rm.WARN, v, "> 1", p, "warn", s) for s, v, p in
                  [("ok", "1", "—"), ("hold", "", "HOLD: no data"), ("stale", "2, 1m00s ago", "STALE 1m00s"), ("ignored", "", "no data"),
-                  ("breaching", "3", "1m00s/5m00s"), ("fired", "4", "FIRED 14:00:00"), ("waiting", "", "first poll")])
+                  ("breaching", "3", "1m00s/5m00s"), ("fired", "4", "FIRED 14:00:00Z"), ("waiting", "", "first poll")])
     assert rm.banner(head, rows) == (
         "BLIND: 2 triggers without data — holding",
         "▲ Hold > 1 HOLD: no data",
         "▲ Stale 2, 1m00s ago > 1 STALE 1m00s",
         "▲ Breaching 3 > 1 1m00s/5m00s",
-        "▲ Fired 4 > 1 FIRED 14:00:00",
+        "▲ Fired 4 > 1 FIRED 14:00:00Z",
     )
     for role in ("warn", "breach", "alarm", "kill"):
         assert rm.banner(rm.Headline("X", role=role), ()) == ("X",)
@@ -1065,7 +1043,7 @@ def test_criterion_in_full(plan):
 def test_a_single_fired_trigger_has_no_count(plan):
     fired = ev.TriggerFired(trigger="path_p95", action="hold", level="L1", value=1500.0, threshold=1200.0, window_s=600, detail="")
     state = _live_state(plan, fired)
-    assert _head(plan, state, round_at(NOW, ok_tracks(plan, NOW))) == rm.Headline("FIRED", "Path Queries 1,500 ms > 1,200 ms at 14:00:14", "alarm")
+    assert _head(plan, state, round_at(NOW, ok_tracks(plan, NOW))) == rm.Headline("FIRED", "Path Queries 1,500 ms > 1,200 ms at 14:00:14Z", "alarm")
 
 
 def _fold_at(plan, *timed):
@@ -1132,15 +1110,15 @@ def test_a_breach_for_want_of_data_shows_no_value(plan):
 
 
 def test_the_plans_own_safety_margin(plan):
-    """The seed plan: $23,000 a month, $14,630 projected: "$8,370 (36 %)"."""
-    assert rm.budget_view(plan, state_of(plan), _burn(None, None)).margin == "$8,370 (36 %)"
+    """The seed plan: $23,000 a month, $14,630 projected: "$8,370 (36.4 %)"."""
+    assert rm.budget_view(plan, state_of(plan), _burn(None, None)).margin == "$8,370 (36.4 %)"
 
 
 def test_a_budget_without_a_currency_is_in_dollars(plan):
     bare = NS(budget=NS(categories=plan.budget.categories, alerts=plan.budget.alerts))
     view = rm.budget_view(bare, state_of(plan), _burn(1234.0, None))
-    assert (view.rows[0].spent, view.total.spent, view.margin) == ("$1,234 of $18,000", "$1,234 of $23,000", "$8,370 (36 %)")
-    assert rm.budget_view(bare, state_of(plan), None).rows[1].spent == "? of $5,000"
+    assert (view.rows[0].spent, view.total.spent, view.margin) == ("$1,234 of $18,000", "$1,234 of $23,000", "$8,370 (36.4 %)")
+    assert rm.budget_view(bare, state_of(plan), None).rows[1].spent == "— of $5,000"
 
 
 def test_a_kill_switch_without_a_channel_leaves_the_notice_to_the_captain(plan):

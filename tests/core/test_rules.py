@@ -237,8 +237,8 @@ def test_a_role_without_a_title_is_named_by_its_id(plan):
     "after, left",
     [
         (timedelta(0), "20m00s"),
-        (timedelta(minutes=19, seconds=59), "0m01s"),
-        (timedelta(minutes=19, seconds=59, milliseconds=500), "0m01s"),  # half a second left still reads 1s, never 0s
+        (timedelta(minutes=19, seconds=59), "1s"),
+        (timedelta(minutes=19, seconds=59, milliseconds=500), "500ms"),  # half a second left is not 0s
         (timedelta(minutes=18, seconds=59), "1m01s"),
         (timedelta(minutes=20), None),  # the soak is over at exactly 20 minutes
         (timedelta(minutes=25), None),
@@ -382,7 +382,7 @@ def test_shift_before_the_first_phase(plan):
 
 def test_a_breach_that_began_this_instant_reads_zero_seconds(plan):
     s = fold(records(plan, *at_phase(plan), *gate_met(plan), At(ev.TriggerBreached(trigger="error_rate", value=0.03, threshold=0.02), ts=SOAKED)))
-    assert rules.advance_refusals(s, SOAKED) == ["trigger error_rate is breaching (for 0m00s)"]
+    assert rules.advance_refusals(s, SOAKED) == ["trigger error_rate is breaching (for 0s)"]
 
 
 def test_no_soak_in_a_journal_that_lost_its_plan(plan):

@@ -229,7 +229,7 @@ def test_a_kill_whose_canary_traffic_does_not_fall_pages_emergency_and_the_guard
             assert kill.returncode == 0, kill.stdout + kill.stderr
             opened = wait_for("Emergency paged", lambda: first(state_dir, "incident_opened"), 60)
             assert (opened.payload.incident, opened.payload.level) == ("INC-1", "Emergency")
-            assert opened.payload.reason.startswith("ROLLBACK NOT VERIFIED: canary request rate still 9.97/s")
+            assert opened.payload.reason.startswith("ROLLBACK NOT VERIFIED: canary request rate still 9.97 req/s")
             wait_for("the kill re-asserted", lambda: first(
                 state_dir, "kill_requested", reason="guard re-asserts the kill: canary traffic NOT ~0"), 30)
             assert guard.poll() is None and first(state_dir, "guard_stopped") is None  # still watching

@@ -200,10 +200,10 @@ def test_the_rollback_is_verified_by_real_canary_traffic(haproxy, prometheus, tm
     if scenario == "killed":
         assert verdict.ok, verdict.reasons
         # Polled every 15 s of engine time; rate[1m] still sees the last minute's requests until 60 s.
-        assert record.detail == "canary request rate 0/s at 60s after the gateway confirmed"
+        assert record.detail == "canary request rate 0 req/s at 1m00s after the gateway confirmed"
     else:
         assert not verdict.ok
-        assert record.detail == "canary request rate still 10/s 2m after the kill"
+        assert record.detail == "canary request rate still 10 req/s 2m00s after the kill"
     assert engine.state.kill.verified == record
     assert fold(Journal(tmp_path / "state", readonly=True).records).kill.verified == record
 

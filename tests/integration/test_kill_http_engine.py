@@ -87,7 +87,7 @@ def test_a_failing_flag_api_is_kill_not_confirmed(engine, flags, capsys, caplog,
     out = run(engine, body)
     assert not out.ok
     url = f"PUT {flags.url}/flags"
-    expected = f"{url}: HTTP 500" if fault == "http-500" else f"{url}: no answer within 0.3s"
+    expected = f"{url}: HTTP 500" if fault == "http-500" else f"{url}: no answer within 300ms"
     assert out.reasons[0].startswith(f"KILL NOT CONFIRMED: {expected}"), out.reasons
     assert [r.kind for r in out.records] == ["kill_requested", "kill_result", "escalated"]
     result = out.records[1].payload

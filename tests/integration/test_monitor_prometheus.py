@@ -177,7 +177,7 @@ def test_an_error_spike_fires_at_five_minutes_and_the_gateway_rolls_back(prom, t
     assert breached.ts == T and fired.ts == T + 5 * MIN  # not at T+4m45s
     why = fired.payload
     assert (why.value, why.threshold, why.window_s) == (0.024, 0.02, 300.0)
-    assert why.detail == "Error Rate 2.4 % ≥ 2 % for 5m00s of 5m00s; 11 samples 2.4 % from 12:00:00 to 12:05:00 UTC"
+    assert why.detail == "Error Rate 2.4 % ≥ 2 % for 5m00s of 5m00s; 11 samples 2.4 % from 12:00:00Z to 12:05:00Z"
     kill, result = live.records("kill_requested")[0].payload, live.records("kill_result")[0].payload
     assert kill.trigger == "error_rate" and why.detail in kill.reason
     assert result.confirmed and live.world.enabled is False and live.engine.state.status == "rolled_back"
@@ -258,10 +258,10 @@ def test_a_breach_that_began_and_ended_between_two_rounds_ten_minutes_apart_fire
     assert set(fired) == {"violations", "errors_6m"}
     assert all(r.ts == T + 10 * MIN for r in fired.values())
     assert fired["violations"].payload.detail == (
-        "Security 1 > 0 (between rounds, 8m00s before this one); 1 sample 1 from 12:02:00 to 12:02:00 UTC")
+        "Security 1 > 0 (between rounds, 8m00s before this one); 1 sample 1 from 12:02:00Z to 12:02:00Z")
     assert fired["errors_6m"].payload.detail == (
         "Error Rate 3 % ≥ 2 % for 5m00s of 5m00s (between rounds, 4m00s before this one); "
-        "11 samples 3 % from 12:01:00 to 12:06:00 UTC")
+        "11 samples 3 % from 12:01:00Z to 12:06:00Z")
     assert live.records("trigger_breached", trigger="errors_3m") == []
     (late,) = live.records("round_late")
     assert (late.payload.late_s, late.payload.judged_since, late.payload.unjudged_s) == (585.0, T, 0.0)

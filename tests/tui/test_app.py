@@ -717,7 +717,7 @@ async def test_after_completion_the_post_deployment_plan_shows_what_is_overdue_a
         await pilot.pause()
         shown = text_of(app.query_one("#phase"))
         assert "Post-deployment plan" in shown and "0/12 done" in shown
-        assert "Monitor all SLO metrics continuously" in shown and "OVERDUE" in shown and "open · due" in shown  # 24 h items not yet due
+        assert "✗ Monitor all SLO metrics" in shown and "OVERDUE · due 2026-" in shown and "open · due" in shown  # 24 h items not yet due
         assert app.check_action("post_deploy", ()) and not app.check_action("advance", ())
         await pilot.press("c")
         await pilot.pause()
