@@ -199,7 +199,8 @@ def run_cases(tmp_path: Path, base: Path, table: list) -> list[dict]:
         line = argv(command, parser, case_dir, big, hostile)
         cases.append({"id": name, "argv": [(a if isinstance(a, bytes) else a.encode()).hex() for a in line],
                       "cwd": str(case_dir), "stdin": str(feed) if feed else None, "timeout": TIMEOUT_S,
-                      "env": {"COLUMNS": "100", "TMPDIR": str(case_dir)}})
+                      "env": {"COLUMNS": "100", "TMPDIR": str(case_dir)},
+                      "sleeps": command == "demo"})  # a demo at full speed waits on the wall clock: run beside the rest
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     subprocess.run([PYTHON, Path(__file__).parent / "cli_forks.py", tmp_path / "cases.json", tmp_path / "results.json"],
                    check=True, timeout=300)
