@@ -100,10 +100,11 @@ class Exporter:
         return f"127.0.0.1:{self._server.server_address[1]}"
 
     def set(self, **values: float) -> float:
-        """From now on the page shows these values; returns the instant they took effect."""
+        """From now on the page shows these values; returns the instant they took effect (to the
+        millisecond, as samples are stamped: no sample with them is stamped earlier)."""
         with self._lock:
             self.values.update(values)
-            return time.time()
+            return int(time.time() * 1000) / 1000
 
     def __enter__(self) -> "Exporter":
         self._thread.start()

@@ -36,7 +36,7 @@ from tests.integration.test_cli_traffic import Captain, canary_about, canary_hit
 
 pytestmark = pytest.mark.integration
 
-STEP_S, FOR_S, POLL_S = 1, 6, 2  # `for` is six steps and three rounds: "held for its whole window" still
+STEP_S, FOR_S, POLL_S = 1, 6, 2  # a window of six steps and three rounds: "held for all of it" still means something
 ERRORS = "it_canary_error_ratio"
 GOOD, BAD, THRESHOLD = 0.004, 0.03, 0.02
 HOST = socket.gethostname().split(".")[0]
@@ -76,7 +76,7 @@ def guarded_config(tmp_path: Path, haproxy, prom: PromServer) -> Path:
     data = tomllib.loads(path.read_text())
     data["prometheus"] = {"url": prom.url, "timeout": "2s", "poll_interval": f"{POLL_S}s", "step": f"{STEP_S}s"}
     data["triggers"] = [{
-        "id": "error_rate", "name": "Error Rate ≥ 2 %", "query": "it_canary_error_ratio", "comparison": ">=",
+        "id": "error_rate", "name": "Error Rate ≥ 2 %", "query": ERRORS, "comparison": ">=",
         "threshold": THRESHOLD, "for": f"{FOR_S}s", "action": "rollback", "level": "L1", "no_data": "hold", "unit": "ratio",
     }]
     data["kill_switch"].update(verify_query="it_canary_rps", verify_within="4s")
