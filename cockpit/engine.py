@@ -247,7 +247,8 @@ class Engine:
         payload = recordable(payload, self.actor, self.clock.now())
         try:
             if self.held:
-                self.write_held()
+                if n := self.write_held():  # said here too: a delivery's record may journal them before a round does
+                    log.warning("journaled late: %d events the journal would not take, before %s", n, payload.KIND)
                 if self.held:
                     raise JournalError(f"{self.held[0].error} ({len(self.held)} earlier events wait to be "
                                        "journaled first)")

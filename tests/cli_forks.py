@@ -5,7 +5,8 @@ directory), killing it when it outlives its timeout.
 
     python tests/cli_forks.py CASES.json RESULTS.json
 
-CASES: [{"id", "argv": [hex bytes...], "cwd", "stdin": path or null, "timeout": seconds, "env": {}}].
+CASES: [{"id", "argv": [hex bytes...], "cwd", "stdin": path or null, "timeout": seconds, "env": {},
+"sleeps": true when the command mostly waits on the wall clock (a demo): those run beside the others}].
 RESULTS: [{"id", "code" (None when it timed out), "out": stdout + stderr, decoded with backslashreplace}].
 """
 
@@ -33,6 +34,7 @@ import cockpit.session  # noqa: E402,F401
 import cockpit.status  # noqa: E402,F401
 
 PARALLEL = max(1, min(4, os.cpu_count() or 1))
+SLEEPING = 4  # cases that mostly wait on the wall clock, run beside the PARALLEL ones
 
 
 def child(case: dict, out_path: str) -> None:
@@ -70,8 +72,7 @@ def run_all(cases: list[dict]) -> list[dict]:
     running: dict[int, tuple[dict, str, float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         while waiting or running:
-            while waiting and len(running) < PARALLEL:
-                case = waiting.pop(0)
+            while case := _next(waiting, running):
                 out_path = os.path.join(scratch, f"{len(results) + len(running)}-{os.getpid()}.out")
                 pid = os.fork()
                 if pid == 0:
@@ -92,6 +93,15 @@ def run_all(cases: list[dict]) -> list[dict]:
             code = os.waitstatus_to_exitcode(status)
             results[case["id"]] = {"id": case["id"], "code": code, "out": _read(out_path)}
     return [results[c["id"]] for c in cases]
+
+
+def _next(waiting: list[dict], running: dict) -> dict | None:
+    """The first case queued whose kind (sleeps or computes) has a free slot, taken off the queue."""
+    for i, case in enumerate(waiting):
+        sleeps = bool(case.get("sleeps"))
+        if sum(bool(c.get("sleeps")) == sleeps for c, _, _ in running.values()) < (SLEEPING if sleeps else PARALLEL):
+            return waiting.pop(i)
+    return None
 
 
 def _read(path: str) -> str:

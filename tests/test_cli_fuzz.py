@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -198,7 +199,8 @@ def run_cases(tmp_path: Path, base: Path, table: list) -> list[dict]:
         line = argv(command, parser, case_dir, big, hostile)
         cases.append({"id": name, "argv": [(a if isinstance(a, bytes) else a.encode()).hex() for a in line],
                       "cwd": str(case_dir), "stdin": str(feed) if feed else None, "timeout": TIMEOUT_S,
-                      "env": {"COLUMNS": "100", "TMPDIR": str(case_dir)}})
+                      "env": {"COLUMNS": "100", "TMPDIR": str(case_dir)},
+                      "sleeps": command == "demo"})  # a demo at full speed waits on the wall clock: run beside the rest
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     subprocess.run([PYTHON, Path(__file__).parent / "cli_forks.py", tmp_path / "cases.json", tmp_path / "results.json"],
                    check=True, timeout=300)
@@ -231,14 +233,21 @@ def test_a_screen_given_a_hostile_theme_opens_and_says_it_plainly(base, tmp_path
     shutil.copytree(base, case_dir)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent), "COLUMNS": "80", "LINES": "24"}
     hostile = TEXTS["hostile"]
-    proc = subprocess.Popen([PYTHON, "-m", "cockpit", "observe", "--state-dir", case_dir / "state", "--theme", hostile],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=case_dir, env=env)
+    said = tmp_path / "observer.out"
+    with open(said, "wb") as sink:
+        proc = subprocess.Popen([PYTHON, "-m", "cockpit", "observe", "--state-dir", case_dir / "state", "--theme", hostile],
+                                stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, cwd=case_dir, env=env)
     try:
-        out, err = proc.communicate(timeout=6)
-        pytest.fail(f"the observer exited by itself ({proc.returncode}): {err[-600:]!r}")
-    except subprocess.TimeoutExpired:
+        deadline = time.monotonic() + 30
+        while b"OBSERVER" not in said.read_bytes() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # drawn: it stays open
+        if proc.poll() is not None:
+            pytest.fail(f"the observer exited by itself ({proc.returncode}): {said.read_bytes()[-600:]!r}")
+    finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=10)
+        proc.wait(timeout=10)
+    out, err = b"", said.read_bytes()
     assert b"Traceback" not in out + err
     assert b"OBSERVER" in err  # it drew its screen
     assert b"' not found; using" in err and b"ok\\x1b[s" in err  # the theme it could not find, said escaped

@@ -7,6 +7,7 @@ Also: an event is never lost for a byte it cannot encode."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 
@@ -153,7 +154,7 @@ def engine(plan, state_dir, clock, actor):
 
 
 def test_a_captains_note_while_events_are_held_comes_before_them_and_replay_equals_live(plan, clock, actor,
-                                                                                              disk):
+                                                                                              disk, caplog):
     """Another process appends while the guard holds events in memory (the disk had room for one
     note): its line keeps its place, the held ones follow, late and in order; the state refolds."""
     state_dir = disk / "state"
@@ -177,8 +178,10 @@ def test_a_captains_note_while_events_are_held_comes_before_them_and_replay_equa
     assert e.state.status == "rolled_back" and len(e.held) == 3  # still folded, on top of the note
     from cockpit.adapters.notify import Delivery
 
-    e.record_delivery(key, queued[0][1], Delivery(True, 1, ["HTTP 200"]))  # appends: the held go first
+    with caplog.at_level(logging.WARNING, logger="cockpit.engine"):
+        e.record_delivery(key, queued[0][1], Delivery(True, 1, ["HTTP 200"]))  # appends: the held go first
     assert e.held == []
+    assert "journaled late: 3 events the journal would not take, before notified" in caplog.text  # said, as a round says it
     kinds = [r.kind for r in e.journal.records[-6:]]
     assert kinds == ["note", "journaled_late", "kill_requested", "kill_result", "notification_queued", "notified"]
     notified, queued_line = e.journal.records[-1], e.journal.records[-2]

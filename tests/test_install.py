@@ -41,9 +41,9 @@ def test_a_wheel_installed_in_a_fresh_venv_runs_the_demo_and_checks_the_example(
     themes = run(py, "-c", "from cockpit.tui.themes import load_themes; t, e = load_themes(); print(sorted(x.name for x in t), e)", cwd=tmp_path)
     assert "'cockpit-dark'" in themes.stdout and "[]" in themes.stdout, themes.stdout + themes.stderr
 
-    demo = run(cockpit, "demo", "--headless", "--speed", "600", "--state-dir", tmp_path / "demo", cwd=tmp_path)
+    demo = run(cockpit, "demo", "--headless", "--speed", "1800", "--state-dir", tmp_path / "demo", cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
-    assert "DEMO · simulated · 600x" in demo.stdout
+    assert "DEMO · simulated · 1800x" in demo.stdout
     assert f"cockpit observe --state-dir {tmp_path / 'demo'}" in demo.stdout
     assert "(rolled_back)" in demo.stdout  # the default scenario's auto-rollback ran to its end
 

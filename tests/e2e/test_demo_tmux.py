@@ -61,7 +61,7 @@ class Terminal:
 def test_demo_start_advance_auto_rollback_quit(tmp_path):
     state = tmp_path / "state"
     # COLUMNS/LINES from the test runner would override the pane size Textual sees.
-    command = f"env -u COLUMNS -u LINES {sys.executable} -m cockpit demo --scenario latency-regression --speed 120 --state-dir {state}"
+    command = f"env -u COLUMNS -u LINES {sys.executable} -m cockpit demo --scenario latency-regression --speed 240 --state-dir {state}"
     term = Terminal(command)
     try:
         term.wait_for("READY: preflight passed, press s to start at 5 %", "Sign-offs 5/5", "Staging Success  pass")

@@ -5,6 +5,9 @@ backfills them with `promtool tsdb create-blocks-from openmetrics`, starts
 `prometheus` on a free 127.0.0.1 port with its own data dir, and waits for
 `/-/ready`. `stop()` terminates, then kills. Every wait is bounded.
 `require_prometheus()` skips when the binaries are missing, and fails under CI=true.
+`PromServer(workdir, series, scrape=exporter)` also scrapes an `Exporter` every second: live
+values the test sets as it goes (a breach that begins once what must come first has happened),
+continuing the backfilled history of the same series.
 """
 
 from __future__ import annotations
@@ -62,15 +65,73 @@ def openmetrics(series: Iterable[Series]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class Exporter:
+    """A metrics page on loopback showing the values the test sets now, each sample stamped with
+    the instant it is served: a value set at T is in every sample Prometheus takes after T, and in
+    none before. Serves until the block ends."""
+
+    def __init__(self, **values: float) -> None:
+        self.values = dict(values)
+        self._lock = threading.Lock()
+        exporter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server naming
+                with exporter._lock:
+                    ms = int(time.time() * 1000)
+                    body = "".join(f"{k} {v!r} {ms}\n" for k, v in exporter.values.items()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def set(self, **values: float) -> float:
+        """From now on the page shows these values; returns the instant they took effect (to the
+        millisecond, as samples are stamped: no sample with them is stamped earlier)."""
+        with self._lock:
+            self.values.update(values)
+            return int(time.time() * 1000) / 1000
+
+    def __enter__(self) -> "Exporter":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=STOP_TIMEOUT_S)
+
+
+SCRAPE_S = 1  # how often a PromServer scrapes its exporter
+
+
 class PromServer(LoopbackServer):
-    """One prometheus process with its own data dir under `workdir`."""
+    """One prometheus process with its own data dir under `workdir`; with `scrape`, it scrapes that
+    exporter every SCRAPE_S into the same series as the backfill (no job or instance label), so the
+    series must end before the start. Its first scrape comes about 5 s after ready (Prometheus
+    hands targets to its scrapers on a 5 s tick)."""
 
     name = "prometheus"
 
-    def __init__(self, workdir: Path, series: Iterable[Series] = ()) -> None:
+    def __init__(self, workdir: Path, series: Iterable[Series] = (), *, scrape: Exporter | None = None) -> None:
         super().__init__(workdir)
         self.prometheus, self.promtool = require_prometheus()
         self.series = list(series)
+        self.scrape = scrape
 
     def start(self) -> "PromServer":
         data = self.workdir / "data"
@@ -84,7 +145,13 @@ class PromServer(LoopbackServer):
             )
             if done.returncode != 0:
                 raise RuntimeError(f"promtool backfill failed: {done.stderr.strip()[-500:]}")
-        (self.workdir / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n")
+        config = "global:\n  scrape_interval: 15s\n"
+        if self.scrape is not None:
+            config += (f"scrape_configs:\n  - job_name: live\n    scrape_interval: {SCRAPE_S}s\n"
+                       f"    scrape_timeout: {SCRAPE_S}s\n    static_configs:\n"
+                       f"      - targets: ['{self.scrape.target}']\n"
+                       "    metric_relabel_configs:\n      - action: labeldrop\n        regex: job|instance\n")
+        (self.workdir / "prometheus.yml").write_text(config)
         self.launch()
         return self
 
@@ -97,6 +164,16 @@ class PromServer(LoopbackServer):
             "--storage.tsdb.retention.time=3650d",
             "--log.level=warn",
         ]
+
+    def samples(self, name: str, seconds: int = 3600) -> list[tuple[float, float]]:
+        """The raw samples of one series (no labels) over the last `seconds`, oldest first."""
+        import json
+        import urllib.parse
+
+        query = urllib.parse.urlencode({"query": f"{name}[{seconds}s]", "time": f"{time.time():.3f}"})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?{query}", timeout=10) as answer:
+            result = json.load(answer)["data"]["result"]
+        return [(float(ts), float(v)) for ts, v in result[0]["values"]] if result else []
 
     def __enter__(self) -> "PromServer":
         return self.start()

@@ -46,7 +46,7 @@ def healthy(now: float) -> list[Series]:
 
 def scripted_config(tmp_path: Path, haproxy, prom_url: str) -> Path:
     """The seed plan on the loopback HAProxy and Prometheus: checks, triggers and gate criteria on
-    the backfilled series, 3-second soaks, 1-second polls."""
+    the backfilled series, 2-second soaks, 1-second polls."""
     path = rollout_config(tmp_path, {"type": "haproxy", "socket": haproxy.socket, "backend": BACKEND})
     data = tomllib.loads(path.read_text())
     data["prometheus"] = {"url": prom_url, "timeout": "2s", "poll_interval": "1s", "step": f"{STEP_S}s"}
@@ -68,7 +68,7 @@ def scripted_config(tmp_path: Path, haproxy, prom_url: str) -> Path:
          "threshold": 350, "unit": "ms"},
     ]
     for phase in data["phases"]:
-        phase["soak"] = "3s"
+        phase["soak"] = "2s"  # three samples at the 1 s step: a criterion held over the soak, not one reading
         phase["gate"]["auto"] = criteria
     data["kill_switch"]["verify_query"] = "it_canary_rps_never_backfilled"
     path.write_text(tomli_w.dumps(data))

@@ -21,10 +21,12 @@ import pytest
 import tomli_w
 
 from cockpit.core.state import fold
+from cockpit.lease import guard_holder
 from tests.conftest import ROOT
-from tests.integration.prom import PromServer, Series
+from tests.integration.prom import PromServer
 from tests.integration.test_cli_traffic import Captain, canary_about, canary_hits, cockpit
-from tests.integration.test_guard_processes import FOR_S, POLL_S, STEP_S, first, guarded_config, records, series, stop_guards, wait_for
+from tests.integration.test_guard_processes import (
+    BAD, ERRORS, FOR_S, POLL_S, STEP_S, breach_began, first, guarded_config, records, stop_guards, wait_for, watched)
 from tests.receiver import Answer, Receiver
 from tests.test_redact import TOKEN, pieces_in
 
@@ -62,21 +64,24 @@ def guard(config: Path, env: dict[str, str], err: Path) -> subprocess.Popen:
                             stdout=err.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
 
 
-def kill_on_time(state_dir: Path, haproxy, bad_at: float) -> None:
-    """The kill confirmed, the canary's weight read back 0 within one poll of the due time."""
-    result = wait_for("the kill's result", lambda: first(state_dir, "kill_result"), bad_at + FOR_S + 60 - time.time())
-    due = datetime.fromtimestamp(bad_at + FOR_S, timezone.utc)
+def guarding(state_dir: Path, proc: subprocess.Popen) -> None:
+    wait_for("the guard holds the lock", lambda: (guard_holder(state_dir) or {}).get("pid") == proc.pid, 20)
+
+
+def kill_on_time(state_dir: Path, haproxy, prom: PromServer) -> datetime:
+    """The kill confirmed, the canary's weight read back 0 within one poll of the due time (returned)."""
+    result = wait_for("the kill's result", lambda: first(state_dir, "kill_result"), FOR_S + 60)
+    due = datetime.fromtimestamp(breach_began(prom) + FOR_S, timezone.utc)
     assert result.payload.confirmed and result.payload.observed_weight == 0
     assert due - timedelta(seconds=STEP_S) <= result.ts <= due + timedelta(seconds=POLL_S + STEP_S + 3), (result.ts, due)
     assert canary_hits(haproxy) == 0
+    return due
 
 
 def test_a_secret_url_echoed_in_400_and_500_bodies_leaves_no_piece_of_its_token_anywhere(tmp_path, haproxy):
-    now = time.time()
-    bad_at = now + 25
     echoes = [Answer(500, body="no route for POST {path}"), Answer(400, body="." * 100 + " {path} (unknown hook)"),
               Answer(500, body='{"error":"' + "." * 113 + '{path}"}'), Answer(400, body="<pre>bad hook {path}</pre>")]
-    with PromServer(tmp_path / "prom", series(now, bad_at)) as prom, Receiver(*echoes) as rx:
+    with watched(tmp_path) as (prom, exporter), Receiver(*echoes) as rx:
         config, env = paging_config(tmp_path, haproxy, prom, rx, retries=1, backoff=0.05)
         captain = Captain(config)
         captain.go_live()
@@ -84,7 +89,9 @@ def test_a_secret_url_echoed_in_400_and_500_bodies_leaves_no_piece_of_its_token_
         state_dir = captain.state_dir
         proc = guard(config, env, tmp_path / "guard.err")
         try:
-            kill_on_time(state_dir, haproxy, bad_at)
+            guarding(state_dir, proc)
+            exporter.set(**{ERRORS: BAD})
+            kill_on_time(state_dir, haproxy, prom)
             wait_for("the guard stops by itself", lambda: proc.poll() is not None, 60)
         finally:
             if proc.poll() is None:
@@ -117,27 +124,25 @@ def test_a_secret_url_echoed_in_400_and_500_bodies_leaves_no_piece_of_its_token_
 def test_channels_answering_500_with_400_kb_never_delay_the_kill(tmp_path, haproxy):
     """Item 2 of issue 20: with every channel answering 500 and 400 KB of letters and digits, the
     guard froze on its first round (minutes scrubbing) and the breach was never acted on."""
-    now = time.time()
-    bad_at = now + 30
     rng = random.Random(20)
     junk = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(4000))
-    latency = [Series("it_canary_latency_s", {}, [(now - 1800 + k * STEP_S, 5.0) for k in range(int(2700 / STEP_S))])]
-    with PromServer(tmp_path / "prom", series(now, bad_at) + latency) as prom, \
+    with watched(tmp_path, it_canary_latency_s=5.0) as (prom, exporter), \
             Receiver(Answer(500, body=junk, size=400_000, first=400_000)) as rx:
-        # 7 retries from 0.5 s, doubling: each page is tried for about a minute, across the due time
-        config, env = paging_config(tmp_path, haproxy, prom, rx, retries=7, backoff=0.5, page_trigger=True)
+        # 5 retries from 0.5 s, doubling: each page is tried for 15 s, across the due time
+        config, env = paging_config(tmp_path, haproxy, prom, rx, retries=5, backoff=0.5, page_trigger=True)
         captain = Captain(config)
         captain.go_live()
         assert canary_about(haproxy, 5)
         captain.engine.journal.close()
         state_dir = captain.state_dir
-        due = time.monotonic() + bad_at + FOR_S - time.time()
         proc = guard(config, env, tmp_path / "guard.err")
         try:
             wait_for("pages tried and failed", lambda: len(rx.seen) >= 4, 60)
-            assert time.monotonic() < due  # the channels were failing before the kill was due
-            kill_on_time(state_dir, haproxy, bad_at)
-            wait_for("a page tried after the kill was due", lambda: rx.seen[-1].at > due, 60)
+            exporter.set(**{ERRORS: BAD})  # the breach begins while the channels fail
+            due = kill_on_time(state_dir, haproxy, prom).timestamp() - time.time() + time.monotonic()
+            assert rx.seen[3].at < due  # the channels were failing before the kill was due
+            wait_for("a page tried before the kill was due and again after it", lambda: any(  # in flight across it
+                s.at > due and any(t.at < due and (t.path, t.body) == (s.path, s.body) for t in rx.seen) for s in rx.seen), 60)
             wait_for("the pages given up", lambda: len([r for r in records(state_dir) if r.kind == "notified"]) >= 2, 90)
         finally:  # (a guard done with its rollout flushes deliveries that still retry: not this test's matter)
             proc.kill()

@@ -2,8 +2,10 @@
 terminal goes (SIGHUP, SIGKILL) and the rollout stays watched; a guard dies and its standby
 takes over; two guards on one breach pull one kill.
 
-Prometheus is backfilled with an error ratio that turns bad at a wall-clock instant a little
-in the future; the trigger needs 20 s of breach, so each test asserts *when* the kill lands.
+Prometheus holds half an hour of healthy history and scrapes an exporter every second; the test
+turns the error ratio bad once what must come first has happened (the captain gone, a standby in
+charge). The trigger needs 6 s of breach, judged on a 1 s step every 2 s; each test reads when the
+breach began from Prometheus and asserts *when* the kill lands.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import tomli_w
@@ -27,36 +31,55 @@ from cockpit.lease import guard_holder
 from tests.conftest import ROOT
 from tests.e2e.test_demo_tmux import Terminal
 from tests.integration.haproxy import BACKEND
-from tests.integration.prom import PromServer, Series
+from tests.integration.prom import Exporter, PromServer, Series
 from tests.integration.test_cli_traffic import Captain, canary_about, canary_hits, cockpit, rollout_config
 
 pytestmark = pytest.mark.integration
 
-STEP_S, FOR_S, POLL_S = 5, 20, 2
+STEP_S, FOR_S, POLL_S = 1, 6, 2  # a window of six steps and three rounds: "held for all of it" still means something
+ERRORS = "it_canary_error_ratio"
+GOOD, BAD, THRESHOLD = 0.004, 0.03, 0.02
 HOST = socket.gethostname().split(".")[0]
 
 
-def series(now: float, bad_at: float) -> list[Series]:
-    """Every 5 s from 30 minutes ago to 15 minutes ahead: errors 0.4 % until `bad_at`, then 3 %."""
-    grid = [now - 1800 + k * STEP_S for k in range(int(2700 / STEP_S))]
-    return [
-        Series("it_canary_error_ratio", {}, [(t, 0.004 if t < bad_at else 0.03) for t in grid]),
-        Series("it_canary_rps", {}, [(t, 0.0) for t in grid]),  # the canary's traffic after the kill
-    ]
+def history(now: float, values: dict[str, float]) -> list[Series]:
+    """Every 5 s for the last 30 minutes, each series at its value: what came before the test."""
+    grid = [now - 1800 + k * 5 for k in range(360)]
+    return [Series(name, {}, [(t, value) for t in grid]) for name, value in values.items()]
+
+
+@contextmanager
+def watched(tmp_path: Path, **values: float) -> Iterator[tuple[PromServer, Exporter]]:
+    """A Prometheus with healthy history (errors 0.4 %, no canary traffic after a kill, unless
+    `values` say otherwise), scraping an exporter that goes on from there as the test sets it."""
+    values = {ERRORS: GOOD, "it_canary_rps": 0.0, **values}  # it_canary_rps: the canary's traffic after the kill
+    with Exporter(**values) as exporter, PromServer(tmp_path / "prom", history(time.time(), values),
+                                                     scrape=exporter) as prom:
+        yield prom, exporter
+
+
+def breach_began(prom: PromServer) -> float:
+    """When the breach the guard acted on began: the first sample of the error ratio's last run at
+    or over the threshold, as Prometheus holds it."""
+    began = None
+    for ts, value in prom.samples(ERRORS):
+        began = (began or ts) if value >= THRESHOLD else None
+    assert began is not None, prom.samples(ERRORS)[-5:]
+    return began
 
 
 def guarded_config(tmp_path: Path, haproxy, prom: PromServer) -> Path:
-    """The seed plan on the loopback haproxy, one error trigger on the backfilled series, 2 s polls."""
+    """The seed plan on the loopback haproxy, one error trigger on the watched series, 2 s polls."""
     path = rollout_config(tmp_path, {"type": "haproxy", "socket": haproxy.socket, "backend": BACKEND})
     import tomllib
 
     data = tomllib.loads(path.read_text())
     data["prometheus"] = {"url": prom.url, "timeout": "2s", "poll_interval": f"{POLL_S}s", "step": f"{STEP_S}s"}
     data["triggers"] = [{
-        "id": "error_rate", "name": "Error Rate ≥ 2 %", "query": "it_canary_error_ratio", "comparison": ">=",
-        "threshold": 0.02, "for": f"{FOR_S}s", "action": "rollback", "level": "L1", "no_data": "hold", "unit": "ratio",
+        "id": "error_rate", "name": "Error Rate ≥ 2 %", "query": ERRORS, "comparison": ">=",
+        "threshold": THRESHOLD, "for": f"{FOR_S}s", "action": "rollback", "level": "L1", "no_data": "hold", "unit": "ratio",
     }]
-    data["kill_switch"].update(verify_query="it_canary_rps", verify_within="30s")
+    data["kill_switch"].update(verify_query="it_canary_rps", verify_within="4s")
     path.write_text(tomli_w.dumps(data))
     return path
 
@@ -99,9 +122,7 @@ def stop_guards(state_dir: Path) -> None:
 
 @pytest.mark.parametrize("how", ["SIGHUP", "SIGKILL"])
 def test_the_captains_terminal_goes_and_the_guard_rolls_back_at_the_due_time(tmp_path, haproxy, how):
-    now = time.time()
-    bad_at = now + 40  # the breach begins well after the captain is gone
-    with PromServer(tmp_path / "prom", series(now, bad_at)) as prom:
+    with watched(tmp_path) as (prom, exporter):
         config = guarded_config(tmp_path, haproxy, prom)
         captain = Captain(config)  # preflight and sign-offs, journaled; the screen starts the rollout
         asyncio.run(captain.engine.run_preflight())
@@ -124,11 +145,15 @@ def test_the_captains_terminal_goes_and_the_guard_rolls_back_at_the_due_time(tmp
             else:
                 os.kill(captain_pid, signal.SIGKILL)
             wait_for("the captain gone", lambda: read_captain(state_dir) is None, 15)
-            assert time.time() < bad_at  # nobody at the screen before the breach began
+            gone = exporter.set(**{ERRORS: BAD})  # the breach begins once nobody is at the screen
 
-            fired = wait_for("the trigger fired", lambda: first(state_dir, "trigger_fired"), bad_at + 60 - time.time())
+            fired = wait_for("the trigger fired", lambda: first(state_dir, "trigger_fired"), FOR_S + 60)
             result = wait_for("the kill's result", lambda: first(state_dir, "kill_result"), 20)
-            due = datetime.fromtimestamp(bad_at + FOR_S, timezone.utc)
+            began = breach_began(prom)
+            assert began >= gone  # nobody at the screen before the breach began
+            due = datetime.fromtimestamp(began + FOR_S, timezone.utc)
+            print(f"breach {began - gone:+.2f}s after the captain was gone; fired {(fired.ts - due).total_seconds():+.2f}s, "
+                  f"read back 0 {(result.ts - due).total_seconds():+.2f}s from the due time")
             assert due - timedelta(seconds=STEP_S) <= fired.ts <= due + timedelta(seconds=2 * POLL_S + STEP_S + 3)
             assert fired.payload.trigger == "error_rate" and fired.actor.role == "guard"
             kill = first(state_dir, "kill_requested")
@@ -152,9 +177,7 @@ def test_the_captains_terminal_goes_and_the_guard_rolls_back_at_the_due_time(tmp
 
 
 def test_a_standby_takes_over_a_dead_guard_and_two_guards_pull_one_kill(tmp_path, haproxy):
-    now = time.time()
-    bad_at = now + 25
-    with PromServer(tmp_path / "prom", series(now, bad_at)) as prom:
+    with watched(tmp_path) as (prom, exporter):
         config = guarded_config(tmp_path, haproxy, prom)
         captain = Captain(config)
         captain.go_live()
@@ -182,9 +205,10 @@ def test_a_standby_takes_over_a_dead_guard_and_two_guards_pull_one_kill(tmp_path
             took = wait_for("a standby took over", lambda: first(state_dir, "guard_started", took_over=f"{a.pid}@{HOST}"), 10)
             takeover_s = time.monotonic() - died
             assert took.payload.pid in (b.pid, c.pid) and takeover_s < 10
-            assert time.time() < bad_at  # the takeover came before the breach
+            taken = exporter.set(**{ERRORS: BAD})  # the breach begins once the standby is in charge
 
-            wait_for("the kill verified", lambda: (r := first(state_dir, "kill_result")) and r.payload.confirmed, bad_at + 60 - time.time())
+            wait_for("the kill verified", lambda: (r := first(state_dir, "kill_result")) and r.payload.confirmed, FOR_S + 60)
+            assert breach_began(prom) >= taken and took.ts.timestamp() < taken  # the takeover came before the breach
             wait_for("the rollback checked", lambda: first(state_dir, "rollback_verified"), 40)
             kinds = [r.kind for r in records(state_dir)]
             assert kinds.count("trigger_fired") == 1 and kinds.count("kill_requested") == 1
@@ -208,12 +232,7 @@ def test_a_kill_whose_canary_traffic_does_not_fall_pages_emergency_and_the_guard
     """Issue 4: the gateway confirms the kill, but the canary keeps taking traffic (a client that
     ignores the gateway). The guard pages Emergency once, keeps watching and re-asserting the kill,
     and stops only once the canary's request rate is seen at ~0."""
-    now = time.time()
-    falls_at = now + 80  # well after the 30 s traffic check has said NOT ~0
-    grid = [now - 1800 + k * STEP_S for k in range(int(2700 / STEP_S))]
-    leak = [Series("it_canary_error_ratio", {}, [(t, 0.004) for t in grid]),
-            Series("it_canary_rps", {}, [(t, 9.97 if t < falls_at else 0.0) for t in grid])]
-    with PromServer(tmp_path / "prom", leak) as prom:
+    with watched(tmp_path, it_canary_rps=9.97) as (prom, exporter):  # the traffic falls when the test says
         config = guarded_config(tmp_path, haproxy, prom)
         captain = Captain(config)
         captain.go_live()
@@ -233,8 +252,8 @@ def test_a_kill_whose_canary_traffic_does_not_fall_pages_emergency_and_the_guard
             wait_for("the kill re-asserted", lambda: first(
                 state_dir, "kill_requested", reason="guard re-asserts the kill: canary traffic NOT ~0"), 30)
             assert guard.poll() is None and first(state_dir, "guard_stopped") is None  # still watching
-            assert time.time() < falls_at  # (the traffic has not fallen yet: the guard stayed for the leak)
-            guard.wait(timeout=falls_at + 60 - time.time())
+            exporter.set(it_canary_rps=0.0)  # only now does the canary's traffic fall: the guard stayed for the leak
+            guard.wait(timeout=60)
         finally:
             if guard.poll() is None:
                 guard.kill()

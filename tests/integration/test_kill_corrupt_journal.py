@@ -22,9 +22,9 @@ from cockpit.journal_head import HEAD
 from cockpit.lease import guard_holder
 from cockpit.unjournaled import ASIDE
 from tests.conftest import ROOT
-from tests.integration.prom import PromServer
 from tests.integration.test_cli_traffic import VERSION, Captain, cockpit
-from tests.integration.test_guard_processes import FOR_S, POLL_S, STEP_S, guarded_config, series, stop_guards, wait_for
+from tests.integration.test_guard_processes import (
+    BAD, ERRORS, FOR_S, POLL_S, breach_began, guarded_config, stop_guards, wait_for, watched)
 from tests.integration.test_kill_torn_journal import canary_weight
 
 pytestmark = pytest.mark.integration
@@ -129,11 +129,7 @@ def test_cockpit_kill_on_a_corrupt_journal_takes_the_canary_to_0_at_haproxy(tmp_
 
 @pytest.mark.parametrize("corruption", CORRUPTIONS + [bad_byte_in_the_plan], ids=lambda c: c.__name__)
 def test_a_running_guard_on_a_corrupt_journal_kills_within_a_poll_of_the_due_time(tmp_path, haproxy, corruption):
-    now = time.time()
-    bad_at = now + 30
-    grid = [now - 1800 + k * STEP_S for k in range(int(2700 / STEP_S))]
-    due = min(t for t in grid if t >= bad_at) + FOR_S  # the first breaching sample, plus the trigger's `for`
-    with PromServer(tmp_path / "prom", series(now, bad_at)) as prom:
+    with watched(tmp_path) as (prom, exporter):
         config = guarded_config(tmp_path, haproxy, prom)
         captain = Captain(config)
         captain.go_live()
@@ -151,9 +147,11 @@ def test_a_running_guard_on_a_corrupt_journal_kills_within_a_poll_of_the_due_tim
             wait_for("the guard holds the lock, or ends", lambda: guard.poll() is not None
                      or (guard_holder(state_dir) or {}).get("pid") == guard.pid, 20)
             assert guard.poll() is None, err.read_text()
-            assert time.time() < bad_at and canary_weight(haproxy) == "5"
+            assert canary_weight(haproxy) == "5"
+            exporter.set(**{ERRORS: BAD})  # the breach begins once the guard watches
             zero_at = wait_for("the canary at weight 0 at haproxy",
-                               lambda: canary_weight(haproxy) == "0" and time.time(), due + 30 - time.time())
+                               lambda: canary_weight(haproxy) == "0" and time.time(), FOR_S + 30)
+            due = breach_began(prom) + FOR_S  # the first breaching sample, plus the trigger's `for`
             wait_for("the kill's result journaled or kept", lambda: "kill_result" in (
                 kinds := [r.kind for r in Journal(state_dir, salvage=True).records] + kept_kinds(state_dir)), 10)
             kinds = [r.kind for r in Journal(state_dir, salvage=True).records] + kept_kinds(state_dir)

@@ -24,9 +24,9 @@ import pytest
 
 from cockpit.lease import GUARD_LOCK, guard_holder, holder_pids
 from tests.conftest import ROOT
-from tests.integration.prom import PromServer
 from tests.integration.test_cli_traffic import Captain, canary_hits, cockpit
-from tests.integration.test_guard_processes import FOR_S, HOST, POLL_S, STEP_S, first, guarded_config, series, stop_guards, wait_for
+from tests.integration.test_guard_processes import (
+    BAD, ERRORS, FOR_S, HOST, POLL_S, STEP_S, breach_began, first, guarded_config, stop_guards, wait_for, watched)
 from tests.integration.test_kill_torn_journal import canary_weight
 from tests.test_lock_outsider import Outsider, older_lock_file
 from tests.test_state_dir_errors import GROUP
@@ -49,18 +49,9 @@ def bastion_base():
     subprocess.run(["rm", "-rf", str(base)], check=True)
 
 
-def due_time(bad_at: float) -> datetime:
-    """When the trigger is due: its first breaching sample (on Prometheus' 5 s grid) plus its `for`."""
-    grid = STEP_S * int(bad_at // STEP_S)
-    first_bad = grid if grid >= bad_at else grid + STEP_S
-    return datetime.fromtimestamp(first_bad + FOR_S, timezone.utc)
-
-
 @pytest.mark.parametrize("lock_file", ["made-0660", "older-0664"])
 def test_an_outsider_cannot_keep_the_standby_from_pulling_the_kill(tmp_path, haproxy, bastion_base, lock_file):
-    now = time.time()
-    bad_at = now + 35  # the breach begins after the takeover
-    with PromServer(tmp_path / "prom", series(now, bad_at)) as prom:
+    with watched(tmp_path) as (prom, exporter):
         config = guarded_config(bastion_base, haproxy, prom)
         captain = Captain(config)
         captain.go_live()
@@ -101,16 +92,18 @@ def test_an_outsider_cannot_keep_the_standby_from_pulling_the_kill(tmp_path, hap
             takeover_s = time.monotonic() - died
             assert took.payload.pid == b.pid and takeover_s < 10
             assert holder_pids(lock) == [b.pid] and stat.S_IMODE(lock.stat().st_mode) == 0o660
-            assert time.time() < bad_at  # the takeover came before the breach
+            taken = exporter.set(**{ERRORS: BAD})  # the breach begins after the takeover
 
-            result = wait_for("the kill's result", lambda: first(state_dir, "kill_result"), bad_at + 60 - time.time())
-            due = due_time(bad_at)
+            result = wait_for("the kill's result", lambda: first(state_dir, "kill_result"), FOR_S + 60)
+            began = breach_began(prom)
+            assert began >= taken
+            due = datetime.fromtimestamp(began + FOR_S, timezone.utc)  # its first breaching sample plus its `for`
             fired = first(state_dir, "trigger_fired")
             assert fired.actor.role == "guard" and fired.payload.trigger == "error_rate"
             assert result.payload.confirmed and result.payload.observed_weight == 0
             # Read back 0 within one poll of the due time (a second more for the gateway's round trip),
             # and never before the breach could be seen (test_guard_processes' lower bound).
-            earliest = datetime.fromtimestamp(bad_at + FOR_S - STEP_S, timezone.utc)
+            earliest = due - timedelta(seconds=STEP_S)
             assert earliest <= fired.ts <= result.ts <= due + timedelta(seconds=POLL_S + 1), (due, fired.ts, result.ts)
             assert canary_weight(haproxy) == "0" and canary_hits(haproxy) == 0
             print(f"takeover {takeover_s:.2f}s; fired {(fired.ts - due).total_seconds():+.2f}s, "

@@ -13,7 +13,6 @@ a real Prometheus, with the state dir on a tmpfs (root only):
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import subprocess
@@ -29,9 +28,9 @@ from cockpit.core.state import fold
 from cockpit.lease import GuardLease
 from cockpit.unjournaled import ASIDE
 from tests.conftest import ROOT
-from tests.integration.prom import PromServer
 from tests.integration.test_cli_traffic import VERSION, Captain, canary_hits, cockpit
-from tests.integration.test_guard_processes import FOR_S, POLL_S, STEP_S, guarded_config, records, series, wait_for
+from tests.integration.test_guard_processes import (
+    BAD, ERRORS, FOR_S, POLL_S, STEP_S, breach_began, guarded_config, records, wait_for, watched)
 from tests.integration.test_kill_torn_journal import canary_weight
 from tests.receiver import Receiver
 
@@ -67,12 +66,6 @@ def on_disk(config: Path, disk: Path, **extra) -> Path:
     data.update(extra)
     config.write_text(tomli_w.dumps(data))
     return config
-
-
-def grid_aligned(now: float, ahead: float) -> float:
-    """The first point of `series`' 5 s grid at least `ahead` seconds from now: the breach's start."""
-    start = now - 1800
-    return start + STEP_S * math.ceil((now + ahead - start) / STEP_S)
 
 
 def first_zero(haproxy, deadline: float) -> float:
@@ -151,9 +144,7 @@ def test_cockpit_kill_on_a_read_only_state_dir_reaches_haproxy_and_prints_what_i
 
 def test_a_guard_started_on_a_read_only_state_dir_kills_within_a_poll_and_prints_what_it_could_not_record(
         tmp_path, haproxy, disk):
-    now = time.time()
-    bad_at = grid_aligned(now, 30)
-    with PromServer(tmp_path / "prom", series(now, bad_at)) as prom:
+    with watched(tmp_path) as (prom, exporter):
         config = on_disk(guarded_config(tmp_path, haproxy, prom), disk)
         captain = Captain(config)
         captain.go_live()
@@ -166,8 +157,10 @@ def test_a_guard_started_on_a_read_only_state_dir_kills_within_a_poll_and_prints
         err = tmp_path / "guard.err"
         guard = guard_process(config, err)
         try:
-            landed = first_zero(haproxy, bad_at + FOR_S + 60)
-            due = bad_at + FOR_S
+            wait_for("the guard holds the lock", lambda: b"holds the guard lock" in err.read_bytes(), 20)
+            exporter.set(**{ERRORS: BAD})  # the breach begins once the guard watches
+            landed = first_zero(haproxy, time.time() + FOR_S + 60)
+            due = breach_began(prom) + FOR_S
             print(f"canary weight 0 at due {landed - due:+.2f}s (poll {POLL_S}s)")
             assert due - STEP_S <= landed <= due + POLL_S + LAND_S, landed - due
             assert canary_hits(haproxy) == 0
@@ -227,9 +220,7 @@ CHANNELS = ("#sre-oncall", "pagerduty_sre", "#security-incidents", "#intelgraph-
 
 
 def test_a_disk_filled_after_the_start_kills_pages_and_journals_every_event_late(tmp_path, haproxy, disk):
-    now = time.time()
-    bad_at = grid_aligned(now, 40)
-    with PromServer(tmp_path / "prom", series(now, bad_at)) as prom, Receiver() as rx:
+    with watched(tmp_path) as (prom, exporter), Receiver() as rx:
         channels = {name: {"type": "webhook", "url": f"{rx.url}/{name.strip('#')}", "backoff": 0.05}
                     for name in CHANNELS}
         config = on_disk(guarded_config(tmp_path, haproxy, prom), disk, channels=channels)
@@ -242,9 +233,10 @@ def test_a_disk_filled_after_the_start_kills_pages_and_journals_every_event_late
             wait_for("the guard started", lambda: any(r.kind == "guard_started" for r in records(state_dir)), 20)
             fill(disk, captain)
             journaled = len(records(state_dir))
-            assert time.time() < bad_at  # full before the breach begins
-            landed = first_zero(haproxy, bad_at + FOR_S + 60)
-            due = bad_at + FOR_S
+            full = exporter.set(**{ERRORS: BAD})  # the breach begins once the disk is full
+            landed = first_zero(haproxy, time.time() + FOR_S + 60)
+            due = breach_began(prom) + FOR_S
+            assert due - FOR_S >= full  # full before the breach began
             print(f"canary weight 0 at due {landed - due:+.2f}s (poll {POLL_S}s)")
             assert due - STEP_S <= landed <= due + POLL_S + LAND_S, landed - due
             paths = lambda: [s.path for s in rx.seen]  # noqa: E731
