@@ -102,19 +102,6 @@ class CockpitApp(App):
         ("help", "Help: every key", "list every binding"),
     ]
 
-    def get_driver_class(self):
-        """On a Linux terminal, Textual's driver with an input thread that sleeps until a key
-        (cockpit/tui/driver.py); anything else (tests' headless driver, TEXTUAL_DRIVER) as Textual picks."""
-        import sys
-
-        from textual import constants
-
-        if sys.platform.startswith("linux") and constants.DRIVER is None:
-            from cockpit.tui.driver import QuietDriver
-
-            return QuietDriver
-        return super().get_driver_class()
-
     def __init__(
         self,
         engine: Engine | None = None,
@@ -362,10 +349,25 @@ class CockpitApp(App):
         return Palette.from_variables(self.theme_variables if not self.no_color else {})
 
     def action_pane(self, name: str) -> None:
+        """Show pane `name` (a tab in the compact layout) and focus it: j/k and the arrows scroll it."""
         if self._loading():
             return
         self._pane = name
         self._layout(self.size.width, self.size.height)
+        self.query_one(f"#{name}").focus()
+
+    def action_next_pane(self) -> None:
+        """Tab: the next pane in the order of the keys 1-5 (in the compact layout, the next tab)."""
+        self.action_pane(PANES[(PANES.index(self._pane) + 1) % len(PANES)])
+
+    def action_previous_pane(self) -> None:
+        self.action_pane(PANES[(PANES.index(self._pane) - 1) % len(PANES)])
+
+    def on_descendant_focus(self, event) -> None:
+        """A pane focused by a click is the current one (the next Tab goes on from it)."""
+        if event.widget.id in PANES and event.widget.id != self._pane:
+            self._pane = event.widget.id
+            self._layout(self.size.width, self.size.height)
 
     # -- refreshing ----------------------------------------------------------------------------
 
@@ -390,11 +392,11 @@ class CockpitApp(App):
     def refresh_view(self) -> None:
         if self.engine is None:
             return
-        from cockpit.tui.panes import Pane
+        from cockpit.tui.panes import Rows
 
         v = self.view()
         with self.batch_update():
-            for pane in self.query(Pane):  # each repaints only when what it shows has changed
+            for pane in self.query(Rows):  # each repaints only when what it shows has changed
                 pane.show(v)
             if v.model.badges != getattr(self, "_badges", None):
                 self._badges = v.model.badges

@@ -12,43 +12,35 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from textual.geometry import Region
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import RichVisual, Visual, visualize
-from textual.widget import _RenderCache
-from textual.widgets import Static
 
 from cockpit.core.readmodel import FAIL, PASS, WAIT
 from cockpit.core.visible import visible
 from cockpit.tui.view import DOT, View, bar, duration, hhmm, sparkline
 
 
-class Pane(Static):
-    """A pane: `signature` says what its picture depends on; it repaints only when that changes,
-    and then only the rows whose rendered text changed (a soak countdown repaints one row)."""
-
-    TITLE = ""
+class Rows(ScrollView):
+    """Rows laid out from a renderable and drawn through Textual's line API: `signature` says what
+    the picture depends on; it is laid out again only when that changes, and then only the rows
+    whose rendered text changed are refreshed (`refresh_line`: a soak countdown repaints one row)."""
 
     def __init__(self, **kw):
         super().__init__(**kw)
-        self.border_title = self.TITLE
         self._signature: object = None
         self._drawn: dict[str, Drawn] = {}
         self._shown: object = ""  # what this pane shows: a Rich renderable
         self._texts: dict[tuple, list[Strip]] = {}  # the rows of the Text parts painted last time
-        self.painted_rows = 0  # rows repainted since mount (a full repaint counts the pane's height)
+        self.lines: list[Strip] = []  # the rows as laid out, at `self.laid_width`
+        self.laid_width = 0
+        self.painted_rows = 0  # rows refreshed since mount (a whole refresh counts the rows on screen)
 
     @property
     def content(self):
         return self._shown
-
-    def render(self):
-        return self._shown
-
-    def update(self, content="", *, layout: bool = True) -> None:
-        self._shown = content
-        self.painted_rows += self.size.height
-        self.refresh(layout=layout)
 
     def drawn(self, name: str, key: object, build) -> Drawn:
         """The part `name` of this pane, laid out again only when `key` (what it shows) changes."""
@@ -67,26 +59,43 @@ class Pane(Static):
             self.paint(self.draw(v))
 
     def paint(self, renderable) -> None:
-        """Show `renderable`, repainting only the rows whose strips differ from what is on screen.
-
-        Every pane's size comes from the stylesheet (fixed rows or fractions), never from what it
-        shows, so no repaint lays out the screen. The rows are rendered here, part by part (a
-        Group's parts; a `Drawn` part is rendered once per width), exactly as Textual would render
-        the whole; a first paint, a resize or a selection takes Textual's own full repaint."""
+        """Show `renderable`: its rows laid out at the width there is, and only the rows whose
+        strips differ from what is on screen refreshed. Every pane's size comes from the stylesheet
+        (fixed rows or fractions), never from what it shows: only a change in the number of rows
+        lays the screen out again (the scrollbar's length)."""
         self._shown = renderable
-        size, cache = self.size, self._render_cache
-        if (not self.is_mounted or not size.area or cache.size != size or self._dirty_regions
-                or self.text_selection is not None):
-            self.update(renderable, layout=False)
+        self._lay()
+
+    def _lay(self) -> None:
+        width = self.scrollable_content_region.width
+        if not self.is_mounted or width <= 0:
+            return  # laid out once it has a size (on_resize)
+        lines = self._strips(self._shown, width)
+        old, whole = self.lines, width != self.laid_width
+        self.lines, self.laid_width = lines, width
+        if self.virtual_size != (width, len(lines)):
+            self.virtual_size = Size(width, len(lines))
+        if whole:
+            self.painted_rows += self.scrollable_content_region.height
+            self.refresh()
             return
-        lines = self._strips(renderable, size.width)[: size.height]
-        old = cache.lines
-        changed = [y for y in range(size.height) if not _same(_row(old, y), _row(lines, y))]
-        self._render_cache = _RenderCache(size, lines)
-        if changed:
-            self.painted_rows += len(changed)
-            self.refresh(*(Region(0, y, size.width, 1) for y in changed))
-            self._dirty_regions.clear()  # those rows are rendered already: not the whole pane again
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        for y in range(max(len(old), len(lines))):
+            if not _same(_row(old, y), _row(lines, y)):
+                if top <= y < top + height:
+                    self.painted_rows += 1
+                self.refresh_line(y)
+
+    def on_resize(self) -> None:
+        if self.scrollable_content_region.width != self.laid_width:
+            self._lay()
+
+    def render_line(self, y: int) -> Strip:
+        """Row `y` of what is on screen (scrolled): the laid-out row, or a blank one below the last."""
+        row = _row(self.lines, self.scroll_offset.y + y)
+        if row is None:
+            return Strip.blank(self.scrollable_content_region.width, self.visual_style.rich_style)
+        return row
 
     def _strips(self, renderable, width: int) -> list[Strip]:
         style = self.visual_style
@@ -108,6 +117,22 @@ class Pane(Static):
 
     def draw(self, v: View):
         raise NotImplementedError
+
+
+class Pane(Rows, can_focus=True):
+    """A boxed pane: focused with Tab (or a click), scrolled with j/k, the arrows, PgUp/PgDn, Home/End."""
+
+    TITLE = ""
+    BINDINGS = [
+        Binding("j", "scroll_down", "Down", show=False, id="pane.down"),
+        Binding("k", "scroll_up", "Up", show=False, id="pane.up"),
+        Binding("tab", "app.next_pane", "Next pane", show=False, id="pane.next"),
+        Binding("shift+tab", "app.previous_pane", "Previous pane", show=False, id="pane.previous"),
+    ]
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.border_title = self.TITLE
 
 
 def _row(lines: list[Strip], y: int) -> Strip | None:
@@ -213,7 +238,7 @@ def _live_sig(v: View) -> object:
     return (v.state.seq, v.busy, v.colors, int(v.now.timestamp()), v.live.at if v.live else None)
 
 
-class HeaderBar(Pane):
+class HeaderBar(Rows):
     """Release, phase and weight, mode badge, UTC clock and the health of every connection."""
 
     def signature(self, v: View) -> object:
@@ -278,7 +303,7 @@ class HeaderBar(Pane):
         return Group(line1, Spread(left, health))
 
 
-class Banner(Pane):
+class Banner(Rows):
     """The headline across every tab: one word first, then what it means; loud while something is wrong."""
 
     def signature(self, v: View) -> object:
