@@ -18,9 +18,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import RichVisual, Visual, visualize
 
-from cockpit.core.readmodel import FAIL, PASS, WAIT
+from cockpit.core.readmodel import DOT, FAIL, PASS, WAIT
 from cockpit.core.visible import visible
-from cockpit.tui.view import DOT, View, bar, duration, hhmm, sparkline
+from cockpit.tui.view import View, bar, duration, hhmm, sparkline
 
 
 class Rows(ScrollView):
@@ -403,23 +403,17 @@ class PhasePane(Pane):
 
     def _kill(self, v: View) -> Table:
         k = v.state.kill
-        from cockpit.core.readmodel import trigger_names, with_names
-
-        names = trigger_names(v.plan)
-        # Pulled by a trigger: its FIRED row below says why; by a person: their reason, whole.
-        why = f"pulled by trigger {names.get(k.trigger, k.trigger)}" if k.trigger else f"pulled by {k.by}: {k.reason}"
         if k.result is None:
-            head, rest, style = "KILL SENT", why, f"bold reverse {v.colors.kill}"
+            head, style = "KILL SENT", f"bold reverse {v.colors.kill}"
         elif k.result.confirmed:
-            head, rest, style = f"KILL VERIFIED {hhmm(k.result_at)}", why, f"bold {v.colors.stale}"
+            head, style = f"KILL VERIFIED {hhmm(k.result_at)}", f"bold {v.colors.stale}"
         else:
-            head = "KILL NOT CONFIRMED"
-            rest, style = f"{k.result.attempts} attempts: {k.result.error} — ESCALATED TO EMERGENCY", f"bold reverse {v.colors.kill}"
+            head, style = "KILL NOT CONFIRMED", f"bold reverse {v.colors.kill}"
         t = Table.grid(padding=(0, 1), expand=True)  # the reason wraps indented, under itself
         t.add_column(no_wrap=True)
         t.add_column(ratio=1)
         t.add_row(Text(f" {head}", style),
-                  Text(visible(with_names(rest, names)), v.colors.muted if k.result and k.result.confirmed else style))
+                  Text(visible(v.shown.kill_why), v.colors.muted if k.result and k.result.confirmed else style))
         return t
 
     def _checklist(self, v: View) -> Table:
@@ -436,9 +430,7 @@ class PhasePane(Pane):
 
     @staticmethod
     def _post_deploy_rows(v: View):
-        from cockpit.core.postdeploy import rows
-
-        return tuple(rows(v.state, v.now)) if v.state.status == "completed" else ()
+        return v.shown.post_deploy
 
     def _post_deploy(self, v: View, rows) -> Table:
         """The seed's post-deployment plan after completion: due times counted from it, what is done."""

@@ -135,6 +135,7 @@ class ReplayApp(CockpitApp):
         Binding("minus", "speed(-1)", "Slower", show=False, id="replay.slower"),
         Binding("N", "next_kind", "Next decision/fire", show=False, id="replay.next_mark"),
     ]
+    FOCUS_PANE = False  # the arrows, PgUp/PgDn, Home/End move the cursor until Tab focuses a pane
     MARKS = ("phase_started", "gate_decided", "trigger_fired", "kill_requested", "kill_result", "rollout_completed")
 
     def __init__(self, records: list[ev.Record], plan, *, state_dir: Path, speed: float = 60.0, theme: str | None = None,
