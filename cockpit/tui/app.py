@@ -31,7 +31,9 @@ from textual.message import Message
 from textual.widgets import Footer, Static
 
 from cockpit.core.visible import visible
+from cockpit.tui import kept
 from cockpit.tui.palette import CockpitCommands
+from cockpit.tui.rows import Pane, Rows
 from cockpit.tui.themes import DEFAULT, THEMES_DIR, load_themes
 
 if TYPE_CHECKING:
@@ -68,8 +70,9 @@ class Loaded:
     warnings: list[str] = field(default_factory=list)  # said on screen, and printed by the CLI after it
 
 
-class Loading(Static):
-    """A pane's frame while the plan and journal load: its box and title, nothing in it."""
+class Loading(Pane, can_focus=False):
+    """A pane's frame while the plan and journal load: its box and title, and the rows this
+    screen drew last time if it kept them (cockpit/tui/kept.py)."""
 
 
 class TabBar(Static):
@@ -78,6 +81,11 @@ class TabBar(Static):
     def __init__(self, **kw):
         super().__init__(**kw)
         self.spans: list[tuple[int, int, str]] = []  # (first column, end column, pane) as drawn
+        self.text = Text()
+
+    def draw(self, text: Text) -> None:
+        self.text = text
+        self.update(text)
 
     async def on_click(self, event) -> None:
         for start, end, name in self.spans:
@@ -246,6 +254,7 @@ class CockpitApp(App):
         await self.recompose()
         self._start()
         self._greet(loaded)
+        self.call_after_refresh(self._keep)
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = False) -> None:
@@ -281,8 +290,9 @@ class CockpitApp(App):
         yield Footer(show_command_palette=True, compact=True)
 
     def _frame(self) -> ComposeResult:
-        """The same boxes, empty, and one line saying what is loading; the footer offers quit only."""
-        yield Static(id="header")
+        """The same boxes, and one line saying what is loading; the footer offers quit only. The
+        boxes are empty, or hold the rows this screen drew last time (filled in `on_mount`)."""
+        yield Rows(id="header")
         yield Static(Text(f" {visible(self.loading)}…", "bold"), id="banner")
         yield TabBar(id="tabs")
         with Horizontal(id="top"):
@@ -302,13 +312,45 @@ class CockpitApp(App):
 
     def on_mount(self) -> None:
         self._themes()
+        if self.loader is not None:  # a screen from the command line keeps its frames (tui/kept.py)
+            self._kept_as = kept.key(self.loading, (self.size.width, self.size.height), self.theme, self.no_color)
         if self.desk is None:
             self._layout(self.size.width, self.size.height)
+            self._show_kept()
             self.call_after_refresh(self.run_worker, self._load, thread=True, group="load", exit_on_error=False)
             return
         self._start()
         if self.loaded is not None:  # loaded before the screen (load_now)
             self._greet(self.loaded)
+
+    _kept_as: str | None = None
+
+    def _show_kept(self) -> None:
+        """The rows this screen drew last time, while it loads; the loading line says when."""
+        frame = kept.load(self._kept_as) if self._kept_as else None
+        if frame is None:
+            return
+        if tabs := frame.rows.get("tabs"):
+            self.query_one("#tabs", TabBar).update(Text.assemble(*((s.text, s.style) for s in tabs[0])))
+        for widget in self.query(Rows):
+            if widget.id in frame.rows:
+                widget.show_lines(frame.rows[widget.id])
+        self.query_one("#banner", Static).update(Text.assemble((f" {visible(self.loading)}…", "bold"),
+                                                               f"  (the panes as this screen drew them at {frame.at})"))
+
+    def _keep(self) -> None:
+        """Keep what the panes show now for the next start of this screen (tui/kept.py)."""
+        if self._kept_as is None or self.desk is None:
+            return
+        from datetime import datetime, timezone
+
+        rows = {w.id: w.lines for w in self.query(Rows) if w.id and w.lines and w.id != "banner"}
+        tabs = self.query_one("#tabs", TabBar)
+        if tabs.display and tabs.text:
+            from textual.strip import Strip
+
+            rows["tabs"] = [Strip(list(tabs.text.render(self.console)))]
+        kept.save(self._kept_as, rows, f"{datetime.now(timezone.utc):%H:%M:%S}Z")
 
     def _themes(self) -> None:
         """The cockpit's themes (themes/*.toml), and no other: Textual's own would paint the
@@ -401,7 +443,7 @@ class CockpitApp(App):
                 mark, role = badges[name]
                 tabs.append(f"{mark} ", f"bold {colors.style(role).replace('reverse', '')}".strip())
             bar.spans.append((start, len(tabs), name))
-        bar.update(tabs)
+        bar.draw(tabs)
 
     def view_colors(self) -> Palette:
         from cockpit.tui.view import Palette
@@ -440,7 +482,7 @@ class CockpitApp(App):
     def refresh_view(self) -> None:
         if self.desk is None:
             return
-        from cockpit.tui.panes import Rows
+        from cockpit.tui.rows import Rows
 
         v = self.view()
         with self.batch_update():
@@ -483,6 +525,7 @@ class CockpitApp(App):
         if monotonic() - self._released_at >= memory.RELEASE_S:
             self._released_at = monotonic()
             memory.release()
+            self._keep()  # and what the panes show, for the next start (once a minute, a small file)
 
     @work(group="reconcile", exit_on_error=False)
     async def _reconcile(self) -> None:
@@ -768,6 +811,11 @@ class CockpitApp(App):
     async def action_quit(self) -> None:
         """Ctrl+Q and the command palette's Quit ask as q does while the rollout is live."""
         self.action_quit_cockpit()
+
+    def exit(self, *args, **kwargs) -> None:
+        """Leaving keeps the last frame for the next start (tui/kept.py)."""
+        self._keep()
+        super().exit(*args, **kwargs)
 
     def action_quit_cockpit(self) -> None:
         question = self.desk.quit_question(self.view().model.guard) if self.desk is not None else None

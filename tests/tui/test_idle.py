@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.text import Text
 from textual.visual import Visual, visualize
 
-from cockpit.tui.panes import Rows, Spread
+from cockpit.tui.panes import Spread
+from cockpit.tui.rows import Rows
 from tests.tui.scenes import Scene
 
 
