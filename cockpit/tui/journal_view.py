@@ -63,12 +63,13 @@ class LongLines(ScrollView, can_focus=True):
 
 
 class JournalScreen(ModalScreen):
-    """Modal: the cockpit's own keys (a, k, s ...) do nothing here; Escape goes back to them."""
+    """Modal: the cockpit's own keys (a, K, s ...) do nothing here; Escape goes back to them."""
 
     DEFAULT_CSS = """
     JournalScreen { align: center middle; }
     JournalScreen #journal-box { width: 100%; height: 100%; background: $surface; }
-    JournalScreen #journal-lines { height: 1fr; }
+    JournalScreen #journal-title { width: 1fr; }
+    JournalScreen #journal-lines { height: 1fr; scrollbar-size: 1 1; }
     """
     BINDINGS = [
         Binding("escape", "back", "Back", id="journal.back"),

@@ -10,9 +10,9 @@ screen draws its own. A kept frame is a picture, never read back as a fact.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import zlib
 from pathlib import Path
 
 from rich.segment import Segment
@@ -43,8 +43,8 @@ def _code_stamp() -> list:
 
 def key(source: str, size: tuple[int, int], theme: str, no_color: bool) -> str:
     """What a kept frame is filed under: the same source on the same terminal, theme and code."""
-    what = json.dumps([VERSION, source, list(size), theme, no_color, _code_stamp()])
-    return hashlib.sha256(what.encode()).hexdigest()[:32]
+    what = json.dumps([VERSION, source, list(size), theme, no_color, _code_stamp()]).encode()
+    return f"{zlib.crc32(what):08x}{zlib.adler32(what):08x}"  # a file name, not a secret: no OpenSSL to load
 
 
 class Frame:
