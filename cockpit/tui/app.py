@@ -49,6 +49,7 @@ PANES = ("phase", "preflight", "budget", "escalation", "timeline")
 # a test holds them equal to the panes' own TITLEs.
 TITLES = {"preflight": "Preflight & sign-offs", "phase": "Phases, triggers & gate", "budget": "Budget burn",
           "escalation": "Escalation matrix", "timeline": "Timeline (journal, newest first)"}
+KEEP_AFTER_S = 0.5  # the frame is kept this long after the panes are filled (the header has its width by then)
 # While loading, nothing can be done but quitting: there is no validated plan to act on.
 WHILE_LOADING = frozenset({"quit_cockpit", "quit", "help_quit"})
 # The command palette's own entries that the cockpit replaces (Textual's theme list offers its
@@ -254,7 +255,7 @@ class CockpitApp(App):
         await self.recompose()
         self._start()
         self._greet(loaded)
-        self.call_after_refresh(self._keep)
+        self.set_timer(KEEP_AFTER_S, self._keep)
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = False) -> None:

@@ -28,7 +28,7 @@ class Rows(ScrollView):
         super().__init__(**kw)
         self._signature: object = None
         self._drawn: dict[str, Drawn] = {}
-        self._shown: object = ""  # what this pane shows: a Rich renderable
+        self._shown: object = None  # what this pane shows: a Rich renderable (None: nothing drawn yet)
         self._texts: dict[tuple, list[Strip]] = {}  # the rows of the Text parts painted last time
         self.lines: list[Strip] = []  # the rows as laid out, at `self.laid_width`
         self.laid_width = 0
@@ -36,7 +36,7 @@ class Rows(ScrollView):
 
     @property
     def content(self):
-        return self._shown
+        return "" if self._shown is None else self._shown
 
     def drawn(self, name: str, key: object, build) -> Drawn:
         """The part `name` of this pane, laid out again only when `key` (what it shows) changes."""
@@ -64,8 +64,8 @@ class Rows(ScrollView):
 
     def _lay(self) -> None:
         width = self.scrollable_content_region.width
-        if not self.is_mounted or width <= 0:
-            return  # laid out once it has a size (on_resize)
+        if not self.is_mounted or width <= 0 or self._shown is None:
+            return  # laid out once it has a size (on_resize) and something to show
         lines = self._strips(self._shown, width)
         old, whole = self.lines, width != self.laid_width
         self.lines, self.laid_width = lines, width
@@ -88,7 +88,7 @@ class Rows(ScrollView):
 
     def show_lines(self, lines: list[Strip]) -> None:
         """Rows already laid out (a kept frame): shown as they are until the pane draws its own."""
-        self._shown, self.lines = "", lines
+        self._shown, self.lines = None, lines
         self.laid_width = -1  # the pane's first paint lays out all of its rows again
         self.virtual_size = Size(max((line.cell_length for line in lines), default=0), len(lines))
         self.refresh()
