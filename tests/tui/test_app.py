@@ -749,3 +749,20 @@ async def test_after_completion_the_post_deployment_plan_shows_what_is_overdue_a
     done = scene.engine.journal.records[-1]
     assert done.kind == "post_deployment_done" and (done.payload.item, done.payload.name) == (first, "Sam")
     assert not scene.engine.post_deploy_done(first, "Sam").ok  # once is enough: the rule says when it was done
+
+
+async def test_the_gate_dialog_says_each_criterion_once(tmp_path):
+    """Each criterion on one row: its verdict in words once evaluated (which names it), its name
+    and "not evaluated yet" before; never the name and then the verdict that repeats it."""
+    scene = await Scene(tmp_path / "s").live(phase=1, into_soak_min=21)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        summary = text_of(app.screen.query_one("#summary"))
+    criteria = scene.engine.plan.phases[1].gate.auto
+    assert len(criteria) == 2
+    rows = [line for line in summary.splitlines() if "throughout" in line]
+    assert len(rows) == len(criteria), summary  # one row each, its verdict in words
+    for criterion in criteria:
+        assert summary.count(criterion.name[:12]) == 1, (criterion.name, summary)
