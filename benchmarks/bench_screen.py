@@ -30,6 +30,7 @@ import tempfile
 import termios
 import time
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout
 FRAME = b"Timeline (journal, newest first)"  # a pane's title: the panes are laid out
 FILLED = (b"Freeze Window", b"Path Queries")  # a preflight row and a trigger row of the demo's plan
 LOADED = b"Checks"  # the footer's `r Checks`: offered only once the plan is loaded and validated
@@ -45,10 +46,14 @@ One().run()
 """
 
 
-def spawn(argv: list[str], cols: int = 120, rows: int = 40, env: dict[str, str] | None = None) -> tuple[int, int]:
-    """`argv` on a new pty of cols x rows; `env`: variables set for it on top of this process's."""
+def spawn(argv: list[str], cols: int = 120, rows: int = 40, env: dict[str, str] | None = None,
+          cwd: str | None = None) -> tuple[int, int]:
+    """`argv` on a new pty of cols x rows; `env`: variables set for it on top of this process's;
+    `cwd`: where it runs (`python -m` imports from there first: not from a checkout by chance)."""
     pid, fd = pty.fork()
     if pid == 0:
+        if cwd:
+            os.chdir(cwd)
         # COLUMNS/LINES would override the pty's size; PYTHONDONTWRITEBYTECODE (set on these machines)
         # would recompile every module on every start, which no installed cockpit does.
         child = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "PYTHONDONTWRITEBYTECODE")}
@@ -112,8 +117,8 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def first_frame(argv: list[str], *markers: bytes, env: dict[str, str] | None = None) -> list[float]:
-    pid, fd = spawn(argv, env=env)
+def first_frame(argv: list[str], *markers: bytes, env: dict[str, str] | None = None, cwd: str | None = None) -> list[float]:
+    pid, fd = spawn(argv, env=env, cwd=cwd)
     try:
         return read_until(fd, *markers)
     finally:
@@ -128,7 +133,7 @@ def starts(py: str, tmp: str, runs: int, checkouts: list[tuple[str, dict[str, st
     times: dict[str, dict[str, list[float]]] = {}
     for label, env in checkouts:  # bytecode compiled, a frame kept (an earlier start of the same screen)
         pid, fd = spawn([py, "-m", "cockpit", "demo", "--state-dir", f"{tmp}/{label}-warm"],
-                        env={**env, "XDG_CACHE_HOME": f"{tmp}/{label}-cache"})
+                        env={**env, "XDG_CACHE_HOME": f"{tmp}/{label}-cache"}, cwd=tmp)
         try:
             read_until(fd, LOADED)
             drain(fd, 1.0)  # the screen keeps its frame once it has drawn it
@@ -136,14 +141,15 @@ def starts(py: str, tmp: str, runs: int, checkouts: list[tuple[str, dict[str, st
             stop(pid, fd)
         times[label] = {"frame": [], "filled": [], "loaded": [], "cold": []}
     for i in range(runs):  # interleaved, so all of them see the same machine
-        one.extend(first_frame([py, "-c", ONE_WIDGET], b"hello, one widget"))
+        one.extend(first_frame([py, "-c", ONE_WIDGET], b"hello, one widget", cwd=tmp))
         for label, env in checkouts:
             demo = [py, "-m", "cockpit", "demo", "--state-dir", f"{tmp}/{label}-{i}"]
-            at = first_frame(demo, FRAME, *FILLED, LOADED, env={**env, "XDG_CACHE_HOME": f"{tmp}/{label}-cache"})
+            at = first_frame(demo, FRAME, *FILLED, LOADED, env={**env, "XDG_CACHE_HOME": f"{tmp}/{label}-cache"}, cwd=tmp)
             times[label]["frame"].append(at[0])
             times[label]["filled"].append(max(at[1:-1]))
             times[label]["loaded"].append(at[-1])
-            cold = first_frame([*demo[:-1], f"{tmp}/{label}-cold{i}"], *FILLED, env={**env, "XDG_CACHE_HOME": f"{tmp}/{label}-cold{i}-cache"})
+            cold = first_frame([*demo[:-1], f"{tmp}/{label}-cold{i}"], *FILLED, cwd=tmp,
+                               env={**env, "XDG_CACHE_HOME": f"{tmp}/{label}-cold{i}-cache"})
             times[label]["cold"].append(max(cold))
     m_one = statistics.median(one)
 
@@ -213,7 +219,7 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory() as tmp:
-        checkouts = [("this code", {})]
+        checkouts = [("this code", {"PYTHONPATH": ROOT})]
         if args.pythonpath:
             checkouts.append(("--pythonpath", {"PYTHONPATH": os.path.abspath(args.pythonpath)}))
         starts(py, tmp, args.runs, checkouts)

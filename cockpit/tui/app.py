@@ -398,8 +398,8 @@ class CockpitApp(App):
         self.desk.on_round(self._evaluated)
         self._layout(self.size.width, self.size.height)
         self.refresh_view()
-        if self.FOCUS_PANE:
-            self.query_one(f"#{self._pane}").focus()
+        if self.FOCUS_PANE:  # after the panes are on screen: a focus restyles the screen (~25 ms)
+            self.call_after_refresh(self._focus_pane)
         if self.watch:
             if not self.observer:
                 self._reconcile()
@@ -420,8 +420,10 @@ class CockpitApp(App):
             self.query_one(f"#{name}").set_class(compact and name == self._pane, "shown")
         for box in ("#top", "#middle"):
             container = self.query_one(box)
-            container.set_class(any(c.id == self._pane for c in container.children), "holds-shown")
-        self.query_one(Footer).show_command_palette = not compact
+            container.set_class(compact and any(c.id == self._pane for c in container.children), "holds-shown")
+        footer = self.query_one(Footer)
+        if footer.show_command_palette == compact:  # a change recomposes the footer: only when it changes
+            footer.show_command_palette = not compact
         self._draw_tabs()
 
     def _draw_tabs(self) -> None:
@@ -458,6 +460,10 @@ class CockpitApp(App):
         self._pane = name
         self._layout(self.size.width, self.size.height)
         self.query_one(f"#{name}").focus()
+
+    def _focus_pane(self) -> None:
+        if self.focused is None:  # unless a key or a click has focused something meanwhile
+            self.query_one(f"#{self._pane}").focus()
 
     def action_next_pane(self) -> None:
         """Tab: the next pane in the order of the keys 1-5 (in the compact layout, the next tab)."""

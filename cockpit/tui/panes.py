@@ -79,7 +79,7 @@ class HeaderBar(Rows):
     def draw(self, v: View):
         plan, s = v.plan, v.state
         r = plan.release
-        narrow = self.size.width < 100
+        narrow = (self.size.width or self.app.size.width) < 100  # the whole width: known before the header is laid out
         top = Text.assemble(
             (visible(f" {r.name} {r.version} "), "bold"),
             (visible(f" {r.environment}/{r.region}"), ""),

@@ -94,7 +94,14 @@ class Rows(ScrollView):
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
-        """Row `y` of what is on screen (scrolled): the laid-out row, or a blank one below the last."""
+        """Row `y` of what is on screen (scrolled): the laid-out row, or a blank one below the last.
+        A pane shown before it had its width is laid out here, in the frame that first draws it
+        (its scrollbar follows with the next layout)."""
+        width = self.scrollable_content_region.width
+        if width != self.laid_width and self._shown is not None and width > 0:
+            self.lines, self.laid_width = self._strips(self._shown, width), width
+            if self.virtual_size != (width, len(self.lines)):
+                self.virtual_size = Size(width, len(self.lines))
         row = _row(self.lines, self.scroll_offset.y + y)
         if row is None:
             return Strip.blank(self.scrollable_content_region.width, self.visual_style.rich_style)

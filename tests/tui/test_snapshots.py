@@ -46,6 +46,7 @@ def _pressing(*keys: str):
     field mounts after its key: stilled only then, its blink would decide the picture)."""
 
     async def run_before(pilot) -> None:
+        await pilot.pause()  # the screen settled (its pane focused after the first refresh), as a captain finds it
         await pilot.press(*keys)
         await pilot.pause()
         await _still(pilot)
