@@ -1,9 +1,11 @@
-"""The cockpit screen: a view of the engine's state plus key bindings that call engine commands.
+"""The cockpit screen: lays out what the desk shows (cockpit/desk.py) and hands it what a person decided.
 
-No rollout logic lives here. Commands that touch the network run in workers, never awaited
-inside an action handler (that would hold every following key for the call's duration).
-An observer has no path to a command: `check_action` hides the bindings, the palette does
-not offer them, each action re-checks, and the engine itself refuses (its journal is read-only).
+No rollout logic lives here, and nothing here calls the engine or a core rule: the desk does,
+and a dialog returns a typed decision (`ModalScreen[T]`) that the app hands to the desk.
+Commands that touch the network run in workers, never awaited inside an action handler (that
+would hold every following key for the call's duration). An observer has no path to a command:
+`check_action` hides the bindings, the palette does not offer them, each action re-checks, and
+the engine itself refuses (its journal is read-only).
 
 The screen can open before there is an engine (`loader=`): the frame is drawn at once, saying
 that it loads the plan and the journal, with every action refused but quit; the loader runs in
@@ -14,6 +16,7 @@ module imports only Textual at the top: the rest is imported where it is used, a
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,17 +24,21 @@ from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Footer, Static
 
+from cockpit.core import words
 from cockpit.core.visible import visible
+from cockpit.tui import kept
 from cockpit.tui.palette import CockpitCommands
+from cockpit.tui.rows import Pane, Rows
 from cockpit.tui.themes import DEFAULT, THEMES_DIR, load_themes
 
 if TYPE_CHECKING:
+    from cockpit.desk import Desk, Question
     from cockpit.engine import Engine, Outcome
     from cockpit.tui.view import Palette, View
 
@@ -43,8 +50,12 @@ PANES = ("phase", "preflight", "budget", "escalation", "timeline")
 # a test holds them equal to the panes' own TITLEs.
 TITLES = {"preflight": "Preflight & sign-offs", "phase": "Phases, triggers & gate", "budget": "Budget burn",
           "escalation": "Escalation matrix", "timeline": "Timeline (journal, newest first)"}
+KEEP_AFTER_S = 0.5  # the frame is kept this long after the panes are filled (the header has its width by then)
 # While loading, nothing can be done but quitting: there is no validated plan to act on.
 WHILE_LOADING = frozenset({"quit_cockpit", "quit", "help_quit"})
+# The command palette's own entries that the cockpit replaces (Textual's theme list offers its
+# own themes; its screenshot goes to a Downloads folder and fails without saying why).
+REPLACED_SYSTEM_COMMANDS = frozenset({"Theme", "Screenshot"})
 
 
 @dataclass
@@ -61,8 +72,28 @@ class Loaded:
     warnings: list[str] = field(default_factory=list)  # said on screen, and printed by the CLI after it
 
 
-class Loading(Static):
-    """A pane's frame while the plan and journal load: its box and title, nothing in it."""
+class Loading(Pane, can_focus=False):
+    """A pane's frame while the plan and journal load: its box and title, and the rows this
+    screen drew last time if it kept them (cockpit/tui/kept.py)."""
+
+
+class TabBar(Static):
+    """The compact layout's tabs (keys 1-5); a click on a tab shows its pane."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.spans: list[tuple[int, int, str]] = []  # (first column, end column, pane) as drawn
+        self.text = Text()
+
+    def draw(self, text: Text) -> None:
+        self.text = text
+        self.update(text)
+
+    async def on_click(self, event) -> None:
+        for start, end, name in self.spans:
+            if start <= event.x < end:
+                await self.app.run_action(f"pane('{name}')")
+                return
 
 
 class CockpitApp(App):
@@ -70,11 +101,13 @@ class CockpitApp(App):
     TITLE = "cockpit"
     COMMANDS = App.COMMANDS | {CockpitCommands}
     ENABLE_COMMAND_PALETTE = True
+    AUTO_FOCUS = None  # the current pane takes the focus once the panes are filled
+    FOCUS_PANE = True  # replay: no pane takes the keys at the start (its cursor keys are the app's)
 
     BINDINGS = [
         Binding("a", "advance", "Advance", id="advance"),
         Binding("g", "gate", "Go/No-Go", id="gate"),
-        Binding("k", "kill", "KILL", id="kill"),
+        Binding("K", "kill", "KILL", id="kill"),  # shift+k: j/k scroll (vim, k9s, htop); the dialog still asks for the version
         Binding("s", "start", "Start", id="start"),
         Binding("r", "run_checks", "Checks", id="run_checks"),
         Binding("o", "sign_off", "Sign", id="sign_off"),
@@ -83,7 +116,7 @@ class CockpitApp(App):
         Binding("c", "post_deploy", "Tick post-deployment item", id="post_deploy"),
         Binding("n", "note", "Note", id="note"),
         Binding("e", "ack", "Ack page", id="ack"),
-        Binding("j", "journal", "Journal", id="journal"),
+        Binding("J", "journal", "Journal", id="journal"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit_cockpit", "Quit", id="quit"),
         *(Binding(str(i + 1), f"pane('{p}')", p.capitalize(), show=False, id=f"pane.{p}") for i, p in enumerate(PANES)),
@@ -101,19 +134,6 @@ class CockpitApp(App):
         ("ack", "Acknowledge a page", "an open incident stops climbing; every channel paged is told"),
         ("help", "Help: every key", "list every binding"),
     ]
-
-    def get_driver_class(self):
-        """On a Linux terminal, Textual's driver with an input thread that sleeps until a key
-        (cockpit/tui/driver.py); anything else (tests' headless driver, TEXTUAL_DRIVER) as Textual picks."""
-        import sys
-
-        from textual import constants
-
-        if sys.platform.startswith("linux") and constants.DRIVER is None:
-            from cockpit.tui.driver import QuietDriver
-
-            return QuietDriver
-        return super().get_driver_class()
 
     def __init__(
         self,
@@ -135,12 +155,12 @@ class CockpitApp(App):
         `guard` runs in this process (the demo); `keeper()` restarts a dead guard (captain).
 
         Without an engine, `loader()` makes one in a thread once the frame is drawn (saying
-        `loading`); what it raises ends the screen and is kept in `load_error` for the caller."""
+        `loading`); what it raises ends the screen and is kept in `load_error` for the caller.
+        A theme that does not exist is said on stderr at once (and on screen)."""
         super().__init__()
         if (engine is None) == (loader is None):
             raise TypeError("CockpitApp takes either an engine or a loader")
-        self.engine = None  # until loaded: every action but quit refuses (check_action, _loading)
-        self.feed = self.guard = self.keeper = None
+        self.desk: Desk | None = None  # until loaded: every action but quit refuses (check_action, _loading)
         self.observer = False
         self.who, self.banner = who, banner
         self.loader = loader
@@ -158,18 +178,24 @@ class CockpitApp(App):
         self.tick_s = tick_s
         self.watch = watch  # follow the journal and the guard, run an in-process guard (off in snapshot tests)
         self.busy = ""
+        self._themes_found, self._theme_errors = load_themes(themes_dir)
         self._theme_request = theme or DEFAULT
-        self._themes_dir = themes_dir
+        if theme and theme not in {t.name for t in self._themes_found}:
+            names = ", ".join(sorted(t.name for t in self._themes_found)) or "none"
+            print(f"cockpit: theme {theme!r} not found (themes: {names}); using {DEFAULT}", file=sys.stderr)
         self._pane = "phase"
         self._offered: frozenset[str] | None = None
 
+    @property
+    def engine(self) -> Engine | None:
+        """The desk's engine (the replay moves its state; nothing here calls it)."""
+        return self.desk.engine if self.desk is not None else None
+
     def _take(self, loaded: Loaded) -> None:
-        engine = loaded.engine
-        self.engine = engine
-        self.feed = loaded.feed if loaded.feed is not None else loaded.guard
-        self.guard = loaded.guard
-        self.keeper = loaded.keeper
-        self.observer = engine.follower
+        from cockpit.desk import Desk
+
+        self.desk = Desk(loaded.engine, feed=loaded.feed, guard=loaded.guard, keeper=loaded.keeper)
+        self.observer = self.desk.observer
         self.who = loaded.who
         self.banner = loaded.banner  # "DEMO · simulated · 60x": said in the header, so no screenshot passes for production
 
@@ -200,7 +226,7 @@ class CockpitApp(App):
     async def on_cockpit_app_load_ended(self, _message: LoadEnded) -> None:
         if self.load_error is not None:
             self.exit(return_code=getattr(self.load_error, "code", 1))
-        elif self.loaded is not None and self.engine is None:
+        elif self.loaded is not None and self.desk is None:
             await self._filled(self.loaded)
 
     def wait_loaded(self) -> Loaded | None:
@@ -230,6 +256,7 @@ class CockpitApp(App):
         await self.recompose()
         self._start()
         self._greet(loaded)
+        self.set_timer(KEEP_AFTER_S, self._keep)
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = False) -> None:
@@ -247,14 +274,14 @@ class CockpitApp(App):
     # -- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        if self.engine is None:
+        if self.desk is None:
             yield from self._frame()
             return
         from cockpit.tui.panes import Banner, BudgetPane, EscalationPane, HeaderBar, PhasePane, PreflightPane, TimelinePane
 
         yield HeaderBar(id="header")
         yield Banner(id="banner")
-        yield Static(id="tabs")
+        yield TabBar(id="tabs")
         with Horizontal(id="top"):
             yield PreflightPane(id="preflight", classes="pane")
             yield PhasePane(id="phase", classes="pane")
@@ -265,10 +292,11 @@ class CockpitApp(App):
         yield Footer(show_command_palette=True, compact=True)
 
     def _frame(self) -> ComposeResult:
-        """The same boxes, empty, and one line saying what is loading; the footer offers quit only."""
-        yield Static(id="header")
+        """The same boxes, and one line saying what is loading; the footer offers quit only. The
+        boxes are empty, or hold the rows this screen drew last time (filled in `on_mount`)."""
+        yield Rows(id="header")
         yield Static(Text(f" {visible(self.loading)}…", "bold"), id="banner")
-        yield Static(id="tabs")
+        yield TabBar(id="tabs")
         with Horizontal(id="top"):
             for name in ("preflight", "phase"):
                 yield self._empty(name)
@@ -286,16 +314,50 @@ class CockpitApp(App):
 
     def on_mount(self) -> None:
         self._themes()
-        if self.engine is None:
+        if self.loader is not None:  # a screen from the command line keeps its frames (tui/kept.py)
+            self._kept_as = kept.key(self.loading, (self.size.width, self.size.height), self.theme, self.no_color)
+        if self.desk is None:
             self._layout(self.size.width, self.size.height)
+            self._show_kept()
             self.call_after_refresh(self.run_worker, self._load, thread=True, group="load", exit_on_error=False)
             return
         self._start()
         if self.loaded is not None:  # loaded before the screen (load_now)
             self._greet(self.loaded)
 
+    _kept_as: str | None = None
+
+    def _show_kept(self) -> None:
+        """The rows this screen drew last time, while it loads; the loading line says when."""
+        frame = kept.load(self._kept_as) if self._kept_as else None
+        if frame is None:
+            return
+        if tabs := frame.rows.get("tabs"):
+            self.query_one("#tabs", TabBar).update(Text.assemble(*((s.text, s.style) for s in tabs[0])))
+        for widget in self.query(Rows):
+            if widget.id in frame.rows:
+                widget.show_lines(frame.rows[widget.id])
+        self.query_one("#banner", Static).update(Text.assemble((f" {visible(self.loading)}…", "bold"),
+                                                               f"  (the panes as this screen drew them at {frame.at})"))
+
+    def _keep(self) -> None:
+        """Keep what the panes show now for the next start of this screen (tui/kept.py)."""
+        if self._kept_as is None or self.desk is None:
+            return
+        from datetime import datetime, timezone
+
+        rows = {w.id: w.lines for w in self.query(Rows) if w.id and w.lines and w.id != "banner"}
+        tabs = self.query_one("#tabs", TabBar)
+        if tabs.display and tabs.text:
+            from textual.strip import Strip
+
+            rows["tabs"] = [Strip(list(tabs.text.render(self.console)))]
+        kept.save(self._kept_as, rows, words.clock(datetime.now(timezone.utc)))
+
     def _themes(self) -> None:
-        themes, errors = load_themes(self._themes_dir)
+        """The cockpit's themes (themes/*.toml), and no other: Textual's own would paint the
+        headline's roles in colours no one checked (light grey on bright yellow)."""
+        themes, errors = self._themes_found, list(self._theme_errors)
         for theme in themes:
             self.register_theme(theme)
         names = {t.name for t in themes}
@@ -308,53 +370,84 @@ class CockpitApp(App):
         for error in errors:  # a broken theme file is reported, never fatal
             self.notify(error, title="Theme", severity="warning", timeout=8)
 
+    def get_system_commands(self, screen) -> object:
+        """Textual's palette entries that work here (Quit asks as q does; Keys; Maximize a pane),
+        the cockpit's themes instead of Textual's, and a screenshot that says where it went."""
+        for command in super().get_system_commands(screen):
+            if command.title not in REPLACED_SYSTEM_COMMANDS:
+                yield command
+        for theme in self._themes_found:
+            yield SystemCommand(f"Theme: {theme.name}", "colours for this screen (as --theme)",
+                                lambda name=theme.name: setattr(self, "theme", name))
+        yield SystemCommand("Screenshot", "save this screen as an SVG file in the current directory", self.action_save_screenshot)
+
+    def action_save_screenshot(self) -> None:
+        """This screen as an SVG in the current directory: where it was saved, or why not."""
+        try:
+            path = self.save_screenshot()
+        except OSError as e:  # a directory gone, not writable, a full disk: said with the file it tried
+            self.notify(f"not saved in the current directory: {e.strerror or e}: {e.filename}", title="Screenshot",
+                        severity="error", timeout=12)
+            return
+        self.notify(f"saved {Path(path).resolve()}", title="Screenshot", timeout=12)
+
     def _start(self) -> None:
-        """The panes follow the engine: today's screen from here on."""
+        """The panes follow the desk: today's screen from here on."""
         if self.observer:
             self.screen.add_class("observer")
-        self.engine.subscribe(lambda record: self.refresh_view())
-        if hasattr(self.feed, "subscribe"):
-            self.feed.subscribe(self._evaluated)
+        self.desk.on_record(self.refresh_view)
+        self.desk.on_round(self._evaluated)
         self._layout(self.size.width, self.size.height)
         self.refresh_view()
+        if self.FOCUS_PANE:  # after the panes are on screen: a focus restyles the screen (~25 ms)
+            self.call_after_refresh(self._focus_pane)
         if self.watch:
             if not self.observer:
                 self._reconcile()
             self.set_interval(self.tick_s, self._tick)
-            if self.guard is not None:
-                self.run_worker(self.guard.run(), group="guard", exit_on_error=False)
+            if (guarding := self.desk.guarding()) is not None:
+                self.run_worker(guarding, group="guard", exit_on_error=False)
 
     def on_resize(self, event) -> None:
         self._layout(event.size.width, event.size.height)
 
     def _layout(self, width: int, height: int) -> None:
-        """Below 110x34 the panes become tabs (keys 1-5); above, all of them are on screen."""
+        """Below 110x34 the panes become tabs (keys 1-5, or a click); above, all of them are on
+        screen. In the compact layout the footer leaves out its palette key (`?` and the help
+        say ctrl+p), so that at 80 columns no label of the keys is cut."""
         compact = width < 110 or height < 34
         self.screen.set_class(compact, "compact")
         for name in PANES:
             self.query_one(f"#{name}").set_class(compact and name == self._pane, "shown")
         for box in ("#top", "#middle"):
             container = self.query_one(box)
-            container.set_class(any(c.id == self._pane for c in container.children), "holds-shown")
+            container.set_class(compact and any(c.id == self._pane for c in container.children), "holds-shown")
+        footer = self.query_one(Footer)
+        if footer.show_command_palette == compact:  # a change recomposes the footer: only when it changes
+            footer.show_command_palette = not compact
         self._draw_tabs()
 
     def _draw_tabs(self) -> None:
         """Tabs for the compact layout; a tab whose pane holds a breach, a fire or blindness
         carries that pane's badge, so it shows while another tab is open."""
-        if self.engine is None:
+        if self.desk is None:
             return  # while loading: the one pane's box, no tabs to switch to
         badges = getattr(self, "_badges", {})
         colors = self.view_colors()
         tabs = Text(" ")
+        bar = self.query_one("#tabs", TabBar)
+        bar.spans = []
         for i, name in enumerate(PANES):
             style = "bold reverse" if name == self._pane else ""
             if i:
                 tabs.append("│", colors.muted)
+            start = len(tabs)
             tabs.append(f" {i + 1} {name.capitalize()} ", style)
             if name in badges:
                 mark, role = badges[name]
                 tabs.append(f"{mark} ", f"bold {colors.style(role).replace('reverse', '')}".strip())
-        self.query_one("#tabs", Static).update(tabs)
+            bar.spans.append((start, len(tabs), name))
+        bar.draw(tabs)
 
     def view_colors(self) -> Palette:
         from cockpit.tui.view import Palette
@@ -362,39 +455,46 @@ class CockpitApp(App):
         return Palette.from_variables(self.theme_variables if not self.no_color else {})
 
     def action_pane(self, name: str) -> None:
+        """Show pane `name` (a tab in the compact layout) and focus it: j/k and the arrows scroll it."""
         if self._loading():
             return
         self._pane = name
         self._layout(self.size.width, self.size.height)
+        self.query_one(f"#{name}").focus()
+
+    def _focus_pane(self) -> None:
+        if self.focused is None:  # unless a key or a click has focused something meanwhile
+            self.query_one(f"#{self._pane}").focus()
+
+    def action_next_pane(self) -> None:
+        """Tab: the next pane in the order of the keys 1-5 (in the compact layout, the next tab)."""
+        self.action_pane(PANES[(PANES.index(self._pane) + 1) % len(PANES)])
+
+    def action_previous_pane(self) -> None:
+        self.action_pane(PANES[(PANES.index(self._pane) - 1) % len(PANES)])
+
+    def on_descendant_focus(self, event) -> None:
+        """A pane focused by a click is the current one (the next Tab goes on from it)."""
+        if event.widget.id in PANES and event.widget.id != self._pane:
+            self._pane = event.widget.id
+            self._layout(self.size.width, self.size.height)
 
     # -- refreshing ----------------------------------------------------------------------------
 
     def view(self) -> View:
-        from cockpit.tui.view import Palette, View
+        from cockpit.tui.view import View
 
-        variables = self.theme_variables if not self.no_color else {}
-        return View(
-            plan=self.engine.plan,
-            state=self.engine.state,
-            live=self.feed.latest() if self.feed is not None else None,
-            sight=self._sight(),
-            now=self.engine.clock.now(),
-            running=frozenset(self.engine.running_checks),
-            observer=self.observer,
-            who=self.who,
-            colors=Palette.from_variables(variables),
-            busy=self.busy,
-            banner=self.banner,
-        )
+        return View(self.desk.shown(), observer=self.observer, who=self.who, colors=self.view_colors(),
+                    busy=self.busy, banner=self.banner)
 
     def refresh_view(self) -> None:
-        if self.engine is None:
+        if self.desk is None:
             return
-        from cockpit.tui.panes import Pane
+        from cockpit.tui.rows import Rows
 
         v = self.view()
         with self.batch_update():
-            for pane in self.query(Pane):  # each repaints only when what it shows has changed
+            for pane in self.query(Rows):  # each repaints only when what it shows has changed
                 pane.show(v)
             if v.model.badges != getattr(self, "_badges", None):
                 self._badges = v.model.badges
@@ -413,18 +513,13 @@ class CockpitApp(App):
         """Once a second: fold in what the guard and other terminals journaled, keep a guard
         running (captain), and move the clocks on."""
         try:
-            self.engine.refresh()
+            self.desk.follow()
         except Exception as e:  # a tampered or unreadable journal: say so loudly, keep the screen
             self.notify(str(e), title="Journal", severity="error", timeout=30)
-        if self.keeper is not None and not self.observer:
-            try:
-                said = self.keeper(self.engine.state)
-            except Exception as e:  # noqa: BLE001 - the screen outlives a failed spawn, and says so
-                said = f"cannot start a guard: {e}"
-            if said:
-                self.notify(said, title="Guard", severity="warning", timeout=12)
+        if said := self.desk.keep_guard():
+            self.notify(said, title="Guard", severity="warning", timeout=12)
         self._release_memory()
-        seen = self._inputs()
+        seen = (self.desk.inputs(), self.busy, self.theme, self.no_color)
         if seen != getattr(self, "_seen", None):  # no new event, round, second or theme: no work at all
             self._seen = seen
             self.refresh_view()
@@ -438,26 +533,12 @@ class CockpitApp(App):
         if monotonic() - self._released_at >= memory.RELEASE_S:
             self._released_at = monotonic()
             memory.release()
-
-    def _inputs(self) -> tuple:
-        """Everything the screen is drawn from, as identities: the journal's position, the guard's
-        round (the feed hands back the same object until a new one is published), the clock (a
-        stopped clock, as a finished demo's, stays equal), what the screen shows of the guard (its
-        own sight of it, judged: a dead guard's age runs on unseen), what runs here and the theme."""
-        from cockpit.core.guardsight import shown
-
-        live = self.feed.latest() if self.feed is not None else None
-        return (self.engine.state.seq, live, self.engine.clock.now(), shown(self.engine.plan, self.engine.state, live, self._sight()),
-                self.busy, frozenset(self.engine.running_checks), self.theme, self.no_color)
-
-    def _sight(self):
-        """What this screen sees of the guard for itself (the feed's: the lock's holder, the round's age)."""
-        return self.feed.sight() if self.feed is not None else None
+            self._keep()  # and what the panes show, for the next start (once a minute, a small file)
 
     @work(group="reconcile", exit_on_error=False)
     async def _reconcile(self) -> None:
         """On start-up, the gateway read back against the journal; a disagreement is said loudly."""
-        outcome = await self.engine.reconcile()
+        outcome = await self.desk.reconcile()
         if not outcome.ok and outcome.reasons:
             self.notify("\n".join(outcome.reasons), title="Gateway vs journal", severity="error", timeout=30)
 
@@ -467,17 +548,15 @@ class CockpitApp(App):
         """An observer has no mutating action; a captain only those the rollout's state offers
         (after a rollback: tick the checklist and note, never Advance or Start). While the plan
         loads, nothing but quit (the command palette included)."""
-        if self.engine is None:
+        if self.desk is None:
             return action in WHILE_LOADING
-        from cockpit.core.readmodel import available_actions
-
-        if action in MUTATING and (self.observer or action not in available_actions(self.engine.state)):
+        if action in MUTATING and (self.observer or action not in self.desk.actions()):
             return False
         return True
 
     def _loading(self) -> bool:
         """Every action but quit checks: nothing can be done before the plan has validated."""
-        if self.engine is None:
+        if self.desk is None:
             self.notify(f"{self.loading}: nothing can be done yet", title="Loading", severity="warning")
             return True
         return False
@@ -487,17 +566,33 @@ class CockpitApp(App):
         if self._loading():
             return True
         if self.observer:
-            from cockpit.engine import READ_ONLY
-
-            self.notify(READ_ONLY, title="Observer", severity="warning")
+            self.notify(self.desk.read_only(), title="Observer", severity="warning")
             return True
         return False
+
+    def _refused(self, title: str, reasons: list[str]) -> bool:
+        """The core's refusal reasons, verbatim, before any dialog opens."""
+        if reasons:
+            self.notify("\n".join(reasons), title=f"{title} refused", severity="error", timeout=12)
+        return bool(reasons)
 
     def _report(self, title: str, outcome: Outcome) -> None:
         if outcome.unjournaled:  # the gateway moved; the journal did not take what followed
             self.notify("\n".join(outcome.reasons), title=f"{title}: JOURNAL NOT WRITTEN", severity="error", timeout=30)
         elif not outcome.ok and outcome.reasons:
             self.notify("\n".join(outcome.reasons), title=f"{title} refused", severity="error", timeout=12)
+
+    def _form(self, dialog, record: Callable[[object], Outcome], title: str) -> None:
+        """Open a form; what it returns goes to the desk (`record`), and a form left without
+        recording says so: a Tab to Cancel and Enter must not look like a recorded fact."""
+
+        def done(decision) -> None:
+            if decision is None:
+                self.notify("cancelled: nothing was journaled", title=title, timeout=6)
+            else:
+                self._report(title, record(decision))
+
+        self.push_screen(dialog, done)
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -514,7 +609,7 @@ class CockpitApp(App):
 
     @work(exclusive=True, group="preflight", exit_on_error=False)
     async def _run_checks(self, check_id: str | None = None) -> None:
-        task = asyncio.ensure_future(self.engine.run_preflight(check_id))
+        task = asyncio.ensure_future(self.desk.run_checks(check_id))
         await asyncio.sleep(0)  # let the checks start, so the pane shows them running
         self.refresh_view()
         self._report("Preflight", await task)
@@ -522,70 +617,40 @@ class CockpitApp(App):
     def action_waive(self) -> None:
         if self._refused_here():
             return
-        from cockpit.tui.dialogs import FormDialog
+        from cockpit.desk import Waiver
+        from cockpit.tui.dialogs import Field, FormDialog
 
-        checks = [(c.name, c.id) for c in self.engine.plan.preflight]
-        fields = [("check", "Check to waive", checks), ("reason", "Reason (journaled)", "")]
-        self.push_screen(FormDialog("Waive a preflight check", fields, "Waive"), self._waived)
-
-    def _waived(self, values: dict | None) -> None:
-        if values:
-            self._report("Waiver", self.engine.waive(values["check"], values["reason"]))
+        fields = [Field("check", "Check to waive", self.desk.checks()), Field("reason", "Reason (journaled)")]
+        self._form(FormDialog("Waive a preflight check", fields, Waiver, "Waive"), self.desk.waive, "Waiver")
 
     def action_sign_off(self) -> None:
         if self._refused_here():
             return
-        from cockpit.tui.dialogs import FormDialog
+        from cockpit.desk import SignOff
+        from cockpit.tui.dialogs import Field, FormDialog
 
-        plan = self.engine.plan
-        missing = [(plan.role_title(r), r) for r in plan.sign_offs if r not in self.engine.state.sign_offs]
+        missing = self.desk.missing_sign_offs()
         if not missing:
             self.notify("every sign-off is recorded", title="Sign-off")
             return
-        fields = [("role", "Role", missing), ("name", "Signed by (name)", ""), ("note", "Note", "approved")]
-        self.push_screen(FormDialog("Record a sign-off", fields), self._signed)
+        fields = [Field("role", "Role", missing), Field("name", "Signed by (name)"), Field("note", "Note", value="approved")]
+        self._form(FormDialog("Record a sign-off", fields, SignOff), self.desk.sign_off, "Sign-off")
 
-    def _signed(self, values: dict | None) -> None:
-        if values:
-            self._report("Sign-off", self.engine.sign_off(values["role"], values["name"], values["note"]))
-
-    def action_start(self) -> None:
-        if self._refused_here():
-            return
-        from cockpit.core import rules
+    def _ask(self, question: Question, then: Callable[[], None]) -> None:
         from cockpit.tui.dialogs import Confirm
 
-        if reasons := rules.start_refusals(self.engine.state, self.engine.clock.now()):
-            self.notify("\n".join(reasons), title="Start refused", severity="error", timeout=12)
+        self.push_screen(Confirm(question), lambda yes: then() if yes else None)
+
+    def action_start(self) -> None:
+        if self._refused_here() or self._refused("Start", self.desk.start_refusals()):
             return
-        first = self.engine.plan.phases[0]
-        self.push_screen(
-            Confirm("Start the rollout?", f"{first.name}: the canary takes {first.weight} % of traffic.", "Start"),
-            lambda yes: self._command("Start", self.engine.start, "starting") if yes else None,
-        )
+        self._ask(self.desk.start_question(), lambda: self._command("Start", self.desk.start, "starting"))
 
     def action_advance(self) -> None:
         """The core's refusal reasons at once; a step the core allows is confirmed first."""
-        if self._refused_here():
+        if self._refused_here() or self._refused("Advance", self.desk.advance_refusals()):
             return
-        from cockpit.core import rules
-        from cockpit.tui.dialogs import Confirm
-
-        state = self.engine.state
-        if reasons := rules.advance_refusals(state, self.engine.clock.now()):
-            self.notify("\n".join(reasons), title="Advance refused", severity="error", timeout=12)
-            return
-        nxt = rules.next_phase(state)
-        if nxt is None:
-            title, message, yes = "Complete the rollout?", "Final validation passed: the canary is the release.", "Complete"
-        else:
-            phase = self.engine.plan.phases[nxt]
-            title, yes = f"Advance to {phase.name}?", "Advance"
-            message = f"The canary goes from {state.weight} % to {phase.weight} % of traffic."
-        self.push_screen(
-            Confirm(title, message, yes),
-            lambda ok: self._command("Advance", self.engine.advance, "advancing") if ok else None,
-        )
+        self._ask(self.desk.advance_question(), lambda: self._command("Advance", self.desk.advance, "advancing"))
 
     @work(exclusive=True, group="command", exit_on_error=False)
     async def _command(self, title: str, command, busy: str) -> None:
@@ -598,37 +663,49 @@ class CockpitApp(App):
             self.refresh_view()
 
     def action_gate(self) -> None:
-        if self._refused_here():
+        if self._refused_here() or self._refused("Go/No-Go", self.desk.gate_refusals()):
             return
+        self._gate_dialog()
+
+    def _gate_dialog(self, said: str = "", error: str = "", kept=None) -> None:
+        """The go/no-go dialog returns one owner's decision; once the desk has recorded it, the
+        dialog opens again on the next owner still waiting (one owner never overwrites another),
+        saying what was recorded; a refused decision reopens it with the reasons and what was typed."""
         from cockpit.tui.dialogs import GateDialog
 
-        if self.engine.state.phase is None:
-            self.notify("no phase is soaking yet", title="Go/No-Go refused", severity="error")
+        v = self.view()
+        ask = self.desk.gate_ask(v.model)
+        self.push_screen(GateDialog(ask, v.style, said=said, error=error, kept=kept), self._gate_decided)
+
+    def _gate_decided(self, decision) -> None:
+        if decision is None:
             return
-        self.push_screen(GateDialog(self.view, self.engine.decide))
+        outcome = self.desk.decide(decision)
+        if not outcome.ok:
+            self._gate_dialog(error="; ".join(outcome.reasons), kept=decision)
+            return
+        said = f"recorded {decision.decision} for {self.desk.role_title(decision.role)}"
+        waiting = self.desk.gate_ask(self.view().model).waiting
+        said += f"; next: {self.desk.role_title(waiting[0])}" if waiting else "; every owner has decided (Escape closes)"
+        self._gate_dialog(said=said)
 
     def action_kill(self) -> None:
-        if self._refused_here():
+        if self._refused_here() or self._refused("Kill", self.desk.kill_refusals()):
             return
-        from cockpit.core import rules
         from cockpit.tui.dialogs import KillDialog
 
-        if reasons := rules.kill_refusals(self.engine.state):
-            self.notify("\n".join(reasons), title="Kill refused", severity="error", timeout=12)
-            return
-        r = self.engine.plan
-        self.push_screen(KillDialog(r.release.version, r.kill_switch.flag, self.engine.state.weight), self._kill_confirmed)
+        self.push_screen(KillDialog(self.desk.kill_ask()), self._kill_confirmed)
 
     def _kill_confirmed(self, order) -> None:
         if order is not None:
-            self._kill(order.reason)  # a worker: the screen keeps drawing, keys keep flowing
+            self._kill(order)  # a worker: the screen keeps drawing, keys keep flowing
 
     @work(exclusive=True, group="kill", exit_on_error=False)
-    async def _kill(self, reason: str) -> None:
+    async def _kill(self, order) -> None:
         self.busy = "KILL SENT"
         self.refresh_view()
         try:
-            outcome = await self.engine.kill(reason)
+            outcome = await self.desk.kill(order)
         finally:
             self.busy = ""
             self.refresh_view()
@@ -644,84 +721,62 @@ class CockpitApp(App):
         """Tick a step of the rollback procedure by hand: journaled as a note, shown as done."""
         if self._refused_here():
             return
-        from cockpit.core.readmodel import checklist, checklist_steps_open
-        from cockpit.tui.dialogs import FormDialog
+        from cockpit.desk import StepDone
+        from cockpit.tui.dialogs import Field, FormDialog
 
-        steps = checklist_steps_open(checklist(self.engine.plan, self.engine.state))
+        steps = self.desk.open_steps()
         if not steps:
             self.notify("no rollback step waits for a tick", title="Rollback checklist")
             return
-        fields = [("step", "Step", steps), ("what", "What was done (journaled)", "")]
-        self.push_screen(FormDialog("Tick a rollback step", fields, "Tick"), self._ticked)
-
-    def _ticked(self, values: dict | None) -> None:
-        from cockpit.core.readmodel import CHECKLIST_PREFIX
-
-        if values:
-            self._report("Checklist", self.engine.note(f"{CHECKLIST_PREFIX}{values['step']}: {values['what']}"))
+        fields = [Field("step", "Step", steps), Field("what", "What was done (journaled)")]
+        self._form(FormDialog("Tick a rollback step", fields, StepDone, "Tick"), self.desk.tick_step, "Checklist")
 
     def action_post_deploy(self) -> None:
         """Tick an item of the post-deployment plan off (after completion): journaled with who did it."""
         if self._refused_here():
             return
-        from cockpit.core.postdeploy import rows
+        from cockpit.desk import ItemDone
+        from cockpit.tui.dialogs import Field, FormDialog
 
-        from cockpit.tui.dialogs import FormDialog
-
-        open_items = [(f"{r.name} ({r.word})", r.id) for r in rows(self.engine.state, self.engine.clock.now()) if r.state != "done"]
-        if not open_items:
+        items = self.desk.open_items()
+        if not items:
             self.notify("every post-deployment item is done", title="Post-deployment plan")
             return
-        fields = [("item", "Item", open_items), ("name", "Done by (name)", ""), ("note", "What shows it (journaled)", "")]
-        self.push_screen(FormDialog("Tick a post-deployment item", fields, "Done"), self._post_deployed)
-
-    def _post_deployed(self, values: dict | None) -> None:
-        if values:
-            self._report("Post-deployment", self.engine.post_deploy_done(values["item"], values["name"], values["note"]))
+        fields = [Field("item", "Item", items), Field("name", "Done by (name)"), Field("note", "What shows it (journaled)")]
+        self._form(FormDialog("Tick a post-deployment item", fields, ItemDone, "Done"), self.desk.item_done,
+                   "Post-deployment")
 
     def action_ack(self) -> None:
         """Acknowledge a page from the escalation pane: the incident stops climbing (journaled;
         the guard tells every channel it paged, PagerDuty included)."""
         if self._refused_here():
             return
-        from cockpit.tui.dialogs import FormDialog
+        from cockpit.desk import PageAck
+        from cockpit.tui.dialogs import Field, FormDialog
 
-        waiting = [(f"{i.id} {i.level}: {i.reason}"[:60], i.id) for i in self.engine.state.incidents.values()
-                   if i.open and not i.acknowledged]
+        waiting = self.desk.waiting_pages()
         if not waiting:
             self.notify("no page waits for an acknowledgement", title="Acknowledge")
             return
-        fields = [("incident", "Incident", waiting), ("name", "Acknowledged by (name)", "")]
-        self.push_screen(FormDialog("Acknowledge a page", fields, "Acknowledge"), self._acked)
-
-    def _acked(self, values: dict | None) -> None:
-        if values:
-            self._report("Acknowledge", self.engine.acknowledge(values["incident"], values["name"], via="screen"))
+        fields = [Field("incident", "Incident", waiting), Field("name", "Acknowledged by (name)")]
+        self._form(FormDialog("Acknowledge a page", fields, PageAck, "Acknowledge"), self.desk.acknowledge, "Acknowledge")
 
     def action_note(self) -> None:
         if self._refused_here():
             return
-        from cockpit.tui.dialogs import FormDialog
+        from cockpit.desk import Note
+        from cockpit.tui.dialogs import Field, FormDialog
 
-        self.push_screen(FormDialog("Add a note to the journal", [("text", "Note", "")], "Add"), self._noted)
-
-    def _noted(self, values: dict | None) -> None:
-        if values:
-            self._report("Note", self.engine.note(values["text"]))
+        self._form(FormDialog("Add a note to the journal", [Field("text", "Note")], Note, "Add"), self.desk.note, "Note")
 
     def check_chatops(self, line: str) -> None:
         """The seed's ChatOps approval, checked field by field against the plan (read-only)."""
         if self._loading():
             return
-        from cockpit.commands import chatops_mismatches
-
-        problems = chatops_mismatches(self.engine.plan, line)
-        if problems:
+        if problems := self.desk.chatops(line):
             self.notify("\n".join(problems), title="ChatOps line does NOT match the plan", severity="error", timeout=15)
             return
         self.notify(line, title="ChatOps approval matches the plan", timeout=10)
-        if not self.observer:
-            self.engine.note(f"ChatOps approval checked against the plan: {line}")
 
     FULL_LABELS = {action: label for action, label, _help in PALETTE} | {
         "quit_cockpit": "Quit the cockpit (asks first while a rollout is live)",
@@ -735,11 +790,9 @@ class CockpitApp(App):
         """Every journal event on its own screen (read-only: observers have it too)."""
         if self._loading():
             return
-        from cockpit.narrate import say
-        from cockpit.tui.journal_view import JournalScreen, journal_lines
+        from cockpit.tui.journal_view import JournalScreen
 
-        v = self.view()
-        self.push_screen(JournalScreen(journal_lines(self.engine.journal.records, self.engine.state.plan, say), v.style))
+        self.push_screen(JournalScreen(self.desk.journal_lines(), self.view_colors().style))
 
     def action_help(self) -> None:
         """Every key with its full label (and whether this terminal may use it now), and a
@@ -749,7 +802,6 @@ class CockpitApp(App):
         from cockpit.core.readmodel import LEGEND
         from cockpit.tui.dialogs import HelpScreen
 
-
         rows = []
         for binding in self.BINDINGS:
             if binding.action.startswith("pane("):
@@ -758,28 +810,24 @@ class CockpitApp(App):
             allowed = self.check_action(binding.action, ())
             why = "" if allowed else ("captain only" if self.observer else "not in this state")
             rows.append((binding.key.replace("question_mark", "?"), label, why))
-        rows.append(("1-5", "Show one pane (compact layout, below 110x34)", ""))
-        rows.append(("ctrl+p", "Command palette: every action, and the ChatOps line checked", ""))
+        rows.append(("1-5", "Show one pane (compact layout, below 110x34; or click its tab) and focus it", ""))
+        rows.append(("Tab", "The next pane (shift+Tab the one before); a click focuses a pane too", ""))
+        rows.append(("j k ↑ ↓", "Scroll the focused pane (PgUp/PgDn, Home/End)", ""))
+        rows.append(("ctrl+p", "Command palette: every action, the themes, a screenshot, and the ChatOps line checked", ""))
         self.push_screen(HelpScreen(rows, self.observer, LEGEND))
 
     async def action_quit(self) -> None:
         """Ctrl+Q and the command palette's Quit ask as q does while the rollout is live."""
         self.action_quit_cockpit()
 
+    def exit(self, *args, **kwargs) -> None:
+        """Leaving keeps the last frame for the next start (tui/kept.py)."""
+        self._keep()
+        super().exit(*args, **kwargs)
+
     def action_quit_cockpit(self) -> None:
-        if self.engine is None or self.observer or not self.engine.state.live:
+        question = self.desk.quit_question(self.view().model.guard) if self.desk is not None else None
+        if question is None:
             self.exit()
             return
-        from cockpit.tui.dialogs import Confirm
-
-        guard = self.view().model.guard
-        if self.guard is not None:
-            why = "The rollout is live and its guard runs in this process: quitting stops the watch on the triggers."
-        elif guard.guarded:
-            why = f"The rollout is live. Guard {guard.guard} keeps watching the triggers and rolls back on its own."
-        else:
-            why = "The rollout is live and NO GUARD is running: triggers are not watched and nothing rolls back on its own."
-        self.push_screen(
-            Confirm("Quit the cockpit?", why, "Quit"),
-            lambda quit_: self.exit() if quit_ else None,
-        )
+        self._ask(question, self.exit)

@@ -3,13 +3,14 @@
 What a dialog shows from the plan, the journal or a server is text, never markup, with its
 control and bidi characters shown (core.visible): `text_label(...)`, `Text(visible(...))`.
 
-Dialogs collect input and return typed results; the app calls the engine. The gate dialog is
-the exception: it records each owner's decision as it is made (partial decisions persist).
+Dialogs collect input and return typed results (cockpit/desk.py's decisions: `KillOrder`,
+`GateDecision`, `Waiver`, ...); the app hands them to the desk, which asks the engine.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Generic, TypeVar
 
 from rich.console import Group
 from rich.table import Table
@@ -23,6 +24,9 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from cockpit.core import words
 from cockpit.core.visible import visible
+from cockpit.desk import Choice, GateAsk, GateDecision, KillAsk, KillOrder, Question
+
+T = TypeVar("T")
 
 
 def text_label(text: str, **kw) -> Label:
@@ -30,12 +34,12 @@ def text_label(text: str, **kw) -> Label:
     return Label(visible(text), markup=False, **kw)
 
 
-def options(spec: list) -> list:
+def options(choices) -> list:
     """A Select's (prompt, value) pairs with each prompt shown as text (an incident's reason, a role's title)."""
-    return [(Text(visible(str(prompt))), value) for prompt, value in spec]
+    return [(Text(visible(c.label)), c.value) for c in choices]
 
 
-class Dialog(ModalScreen):
+class Dialog(ModalScreen[T]):
     """Escape always cancels; focus starts on Cancel so a stray Enter does nothing."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
@@ -58,12 +62,7 @@ class Dialog(ModalScreen):
 # --- the kill switch --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class KillOrder:
-    reason: str
-
-
-class KillDialog(Dialog):
+class KillDialog(Dialog[KillOrder]):
     """Type the release version to pull the kill switch (GitHub's delete-repository dialog).
 
     Focus starts in the version field, so typed keys land there; the Kill button stays disabled
@@ -72,9 +71,9 @@ class KillDialog(Dialog):
     a reason; Enter on a wrong text changes nothing and says so; Escape cancels. The placeholder
     says what to type and does not look like a value."""
 
-    def __init__(self, version: str, flag: str, weight: int):
+    def __init__(self, ask: KillAsk):
         super().__init__(classes="dialog danger")
-        self.version, self.flag, self.weight = version, flag, weight
+        self.version, self.flag, self.weight = ask.version, ask.flag, ask.weight
 
     def initial_focus(self) -> str:
         return "#confirm"
@@ -125,27 +124,35 @@ class KillDialog(Dialog):
 # --- go / no-go -------------------------------------------------------------------------------
 
 
-class GateDialog(Dialog):
-    """One phase's gate: its criteria with live status, and each owner role's decision."""
+class GateDialog(Dialog[GateDecision]):
+    """One phase's gate: its criteria with live status, and one owner role's decision, returned
+    typed; the app records it and opens the dialog again on the next owner still waiting."""
 
-    def __init__(self, app_view, decide):
+    def __init__(self, ask: GateAsk, style: Callable[[str], str], *, said: str = "", error: str = "",
+                 kept: GateDecision | None = None):
+        """`style(role)`: a read-model role as the theme's style; `said`: what was recorded last;
+        `error`: why the last decision was refused (then `kept` is what was typed)."""
         super().__init__()
-        self._view = app_view  # callable returning the current View
-        self._decide = decide  # callable(role, decision, name, note) -> Outcome
+        self.ask, self.style = ask, style
+        self.said, self.error, self.kept = said, error, kept
 
     def compose(self) -> ComposeResult:
-        v = self._view()
-        spec = v.plan.phases[v.state.phase]
-        owners = options([(v.plan.role_title(o), o) for o in spec.gate.owners])
+        ask = self.ask
+        owners = options(ask.owners)
+        role = self.kept.role if self.kept else (ask.waiting or (owners[0][1],))[0]
         with Vertical(id="box"):
-            yield text_label(f"GO / NO-GO: {spec.name} gate ({spec.weight} %)", id="title")
+            yield text_label(ask.title, id="title")
             with VerticalScroll(id="gate-scroll"):
                 yield Static(self._summary(), id="summary")
             with Horizontal(classes="row"):
-                yield Select(owners, value=(self._waiting() or [owners[0][1]])[0], allow_blank=False, id="role")
-                yield Input(placeholder="type who decides (a name)", id="name")
-            yield Input(placeholder="note (optional; attests the manual criteria)", id="note")
-            yield Static("", id="error")
+                yield Select(owners, value=role, allow_blank=False, id="role")
+                yield Input(self.kept.name if self.kept else "", placeholder="type who decides (a name)", id="name")
+            yield Input(self.kept.note if self.kept else "", placeholder="note (optional; attests the manual criteria)",
+                        id="note")
+            if self.error:
+                yield Static(Text(visible(self.error), "bold red"), id="error")
+            else:
+                yield Static(Text(visible(self.said), "bold"), id="error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("NO-GO", id="nogo", variant="error")
@@ -154,13 +161,6 @@ class GateDialog(Dialog):
     def initial_focus(self) -> str:
         """The name field: typed keys land in it; GO and NO-GO need a name, so a stray Enter records nothing."""
         return "#name"
-
-    def _waiting(self) -> list[str]:
-        """The owner roles of this gate with no decision yet, in the plan's order."""
-        v = self._view()
-        gate = v.state.gates.get(v.state.phase)
-        decided = gate.decisions if gate else {}
-        return [o for o in v.plan.phases[v.state.phase].gate.owners if o not in decided]
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()  # Enter never decides: GO and NO-GO are pressed on purpose
@@ -171,83 +171,78 @@ class GateDialog(Dialog):
             error.update(Text("press GO or NO-GO to record it (Tab to the buttons)", "bold"))
 
     def _summary(self) -> Group:
-        """The gate's rows from the read model: criteria with their verdicts, and who decided
-        what (`Sam (SRE) GO, entered by alice@bastion`)."""
-        v = self._view()
-        gate = v.model.gate
+        """The gate's rows from the read model: each criterion once, with its verdict in words
+        (its name alone while not evaluated), and who decided what (`Sam (SRE) GO, entered by
+        alice@bastion`)."""
+        gate, style = self.ask.gate, self.style
         t = Table.grid(padding=(0, 1))
         t.add_column(width=1)
         t.add_column()
-        t.add_column()
         if gate.stopped:
-            t.add_row("·", Text(f"stopped: {gate.stopped}", "bold"), "")
+            t.add_row("·", Text(f"stopped: {gate.stopped}", "bold"))
         for c in gate.criteria:
-            t.add_row(Text(c.mark, v.style(c.role)), Text(c.name), Text(c.text if c.met is not None else "not evaluated yet", "dim"))
+            if c.met is None:
+                t.add_row(Text(c.mark, style(c.role)), Text.assemble(c.name, ("  not evaluated yet", "dim")))
+            else:
+                t.add_row(Text(c.mark, style(c.role)), Text(c.text))
         for m in gate.manual:
-            t.add_row("·", Text(m), Text("attested by the owners", "dim"))
+            t.add_row("·", Text.assemble(m, ("  attested by the owners", "dim")))
         lines: list = [t, Text("")]
         for d in gate.decisions:
             when = f" at {words.clock(d.at)}" if d.at else ""
             note = f": {d.note}" if d.note else ""
-            lines.append(Text(f"▸ {d.text}{when}{note}", v.style(d.role)))
+            lines.append(Text(f"▸ {d.text}{when}{note}", style(d.role)))
         return Group(*lines)
 
     @on(Button.Pressed, "#go")
     def _go(self) -> None:
-        self._record("GO")
+        self._decide("GO")
 
     @on(Button.Pressed, "#nogo")
     def _no_go(self) -> None:
-        self._record("NO-GO")
+        self._decide("NO-GO")
 
-    def _record(self, decision: str) -> None:
-        role = self.query_one("#role", Select).value
-        name = self.query_one("#name", Input).value
-        note = self.query_one("#note", Input).value
-        outcome = self._decide(role, decision, name, note)
-        error = self.query_one("#error", Static)
-        if outcome.ok:
-            said = f"recorded {decision} for {self._view().plan.role_title(role)}"
-            waiting = self._waiting()  # the next owner is the next to decide: one owner never overwrites another
-            if waiting:
-                self.query_one("#role", Select).value = waiting[0]
-                said += f"; next: {self._view().plan.role_title(waiting[0])}"
-            else:
-                said += "; every owner has decided (Escape closes)"
-            error.update(Text(visible(said), "bold"))
-            self.query_one("#note", Input).value = ""
-            self.query_one("#name", Input).value = ""
-            self.query_one("#name", Input).focus()
-        else:
-            error.update(Text(visible("; ".join(outcome.reasons)), "bold red"))
-        self.query_one("#summary", Static).update(self._summary())
+    def _decide(self, decision: str) -> None:
+        self.dismiss(GateDecision(self.query_one("#role", Select).value, decision, self.query_one("#name", Input).value,
+                                  self.query_one("#note", Input).value))
 
 
 # --- small forms ------------------------------------------------------------------------------
 
 
-class FormDialog(Dialog):
-    """A title, a few fields, Cancel and OK. Returns a dict of the fields, or None."""
+@dataclass(frozen=True)
+class Field:
+    """A form's field: its key (the decision's attribute), its label, and either choices (a
+    list to pick from) or a text to type (`value` prefilled)."""
 
-    def __init__(self, title: str, fields: list[tuple[str, str, object]], ok_label: str = "Record"):
+    key: str
+    label: str
+    choices: list[Choice] | None = None
+    value: str = ""
+
+
+class FormDialog(Dialog[T], Generic[T]):
+    """A title, a few fields, Cancel and OK. Returns `make(**fields)` (a desk decision), or None."""
+
+    def __init__(self, title: str, fields: list[Field], make: Callable[..., T], ok_label: str = "Record"):
         super().__init__()
-        self.title_text, self.fields, self.ok_label = title, fields, ok_label
+        self.title_text, self.fields, self.make, self.ok_label = title, fields, make, ok_label
 
     def initial_focus(self) -> str:
         """Forms start on their first text field: they record facts, they move no traffic, and a
         stray Enter submits nothing while a required field is empty."""
-        first = next((key for key, _label, spec in self.fields if not isinstance(spec, list)), None)
+        first = next((f.key for f in self.fields if f.choices is None), None)
         return f"#{first}" if first else "#cancel"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="box"):
             yield text_label(self.title_text, id="title")
-            for key, label, spec in self.fields:
-                yield text_label(label)
-                if isinstance(spec, list):
-                    yield Select(options(spec), value=spec[0][1], allow_blank=False, id=key)
+            for f in self.fields:
+                yield text_label(f.label)
+                if f.choices is not None:
+                    yield Select(options(f.choices), value=f.choices[0].value, allow_blank=False, id=f.key)
                 else:
-                    yield Input(value=str(spec or ""), id=key)
+                    yield Input(value=f.value, id=f.key)
             yield Static("", id="error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
@@ -263,17 +258,17 @@ class FormDialog(Dialog):
 
     def _submit(self) -> None:
         values = {}
-        for key, _label, _spec in self.fields:
-            widget = self.query_one(f"#{key}")
-            values[key] = widget.value if not isinstance(widget, Input) else widget.value.strip()
-        empty = [label for key, label, spec in self.fields if not isinstance(spec, list) and not values[key]]
+        for f in self.fields:
+            widget = self.query_one(f"#{f.key}")
+            values[f.key] = widget.value if not isinstance(widget, Input) else widget.value.strip()
+        empty = [f.label for f in self.fields if f.choices is None and not values[f.key]]
         if empty:
             self.query_one("#error", Static).update(Text(visible(f"required: {empty[0]}"), "bold red"))
             return
-        self.dismiss(values)
+        self.dismiss(self.make(**values))
 
 
-class Confirm(Dialog):
+class Confirm(Dialog[bool]):
     """A yes/no for a step that changes traffic or leaves the rollout unwatched.
 
     Focus starts on Cancel; `y` or the button confirms, so one stray key never moves traffic.
@@ -281,9 +276,9 @@ class Confirm(Dialog):
 
     BINDINGS = [Binding("y", "confirm", "Yes", id="dialog.confirm")]
 
-    def __init__(self, title: str, message: str, yes: str):
+    def __init__(self, question: Question):
         super().__init__()
-        self.title_text, self.message, self.yes = title, message, yes
+        self.title_text, self.message, self.yes = question.title, question.message, question.yes
 
     def compose(self) -> ComposeResult:
         with Vertical(id="box"):

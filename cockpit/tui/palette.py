@@ -17,8 +17,10 @@ class CockpitCommands(Provider):
             if app.check_action(action, ()) is True:  # an observer is never offered a mutating action
                 yield action, label, help_text
         if app.check_action("run_checks", ()) is True:
-            for check in app.engine.plan.preflight:  # re-run one check, not all of them
-                yield f"run_check('{check.id}')", visible(f"Run preflight check: {check.name}"), visible(check.description)
+            described = app.desk.check_help()
+            for check in app.desk.checks():  # re-run one check, not all of them
+                yield (f"run_check('{check.value}')", visible(f"Run preflight check: {check.label}"),
+                       visible(described.get(check.value, "")))
 
     async def discover(self) -> Hits:
         for action, label, help_text in self._actions():

@@ -12,154 +12,12 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from textual.geometry import Region
-from textual.strip import Strip
-from textual.visual import RichVisual, Visual, visualize
-from textual.widget import _RenderCache
-from textual.widgets import Static
 
 from cockpit.core import words
-from cockpit.core.readmodel import FAIL, PASS, WAIT
+from cockpit.core.readmodel import DOT, FAIL, PASS, WAIT
 from cockpit.core.visible import visible
-from cockpit.tui.view import DOT, View, bar, sparkline
-
-
-class Pane(Static):
-    """A pane: `signature` says what its picture depends on; it repaints only when that changes,
-    and then only the rows whose rendered text changed (a soak countdown repaints one row)."""
-
-    TITLE = ""
-
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.border_title = self.TITLE
-        self._signature: object = None
-        self._drawn: dict[str, Drawn] = {}
-        self._shown: object = ""  # what this pane shows: a Rich renderable
-        self._texts: dict[tuple, list[Strip]] = {}  # the rows of the Text parts painted last time
-        self.painted_rows = 0  # rows repainted since mount (a full repaint counts the pane's height)
-
-    @property
-    def content(self):
-        return self._shown
-
-    def render(self):
-        return self._shown
-
-    def update(self, content="", *, layout: bool = True) -> None:
-        self._shown = content
-        self.painted_rows += self.size.height
-        self.refresh(layout=layout)
-
-    def drawn(self, name: str, key: object, build) -> Drawn:
-        """The part `name` of this pane, laid out again only when `key` (what it shows) changes."""
-        part = self._drawn.get(name)
-        if part is None:
-            part = self._drawn[name] = Drawn()
-        return part(key, build)
-
-    def signature(self, v: View) -> object:
-        return (v.state.seq, v.busy, v.colors)
-
-    def show(self, v: View) -> None:
-        sig = self.signature(v)
-        if sig != self._signature:
-            self._signature = sig
-            self.paint(self.draw(v))
-
-    def paint(self, renderable) -> None:
-        """Show `renderable`, repainting only the rows whose strips differ from what is on screen.
-
-        Every pane's size comes from the stylesheet (fixed rows or fractions), never from what it
-        shows, so no repaint lays out the screen. The rows are rendered here, part by part (a
-        Group's parts; a `Drawn` part is rendered once per width), exactly as Textual would render
-        the whole; a first paint, a resize or a selection takes Textual's own full repaint."""
-        self._shown = renderable
-        size, cache = self.size, self._render_cache
-        if (not self.is_mounted or not size.area or cache.size != size or self._dirty_regions
-                or self.text_selection is not None):
-            self.update(renderable, layout=False)
-            return
-        lines = self._strips(renderable, size.width)[: size.height]
-        old = cache.lines
-        changed = [y for y in range(size.height) if not _same(_row(old, y), _row(lines, y))]
-        self._render_cache = _RenderCache(size, lines)
-        if changed:
-            self.painted_rows += len(changed)
-            self.refresh(*(Region(0, y, size.width, 1) for y in changed))
-            self._dirty_regions.clear()  # those rows are rendered already: not the whole pane again
-
-    def _strips(self, renderable, width: int) -> list[Strip]:
-        style = self.visual_style
-        if not isinstance(renderable, Group):
-            return Visual.to_strips(self, visualize(self, renderable), width, None, style)
-        lines: list[Strip] = []
-        texts: dict[tuple, list[Strip]] = {}
-        for part in renderable.renderables:  # as Rich renders a Group: one part after the other
-            if isinstance(part, Drawn):
-                lines += part.strips(self, width, style)
-            elif isinstance(part, Text):  # a line that did not change (the phase track) is not rendered again
-                key = (_text_key(part), width, style)
-                strips = texts[key] = self._texts.get(key) or _to_strips(self, part, width, style)
-                lines += strips
-            else:
-                lines += _to_strips(self, part, width, style)
-        self._texts = texts
-        return lines
-
-    def draw(self, v: View):
-        raise NotImplementedError
-
-
-def _row(lines: list[Strip], y: int) -> Strip | None:
-    return lines[y] if y < len(lines) else None
-
-
-def _same(old: Strip | None, new: Strip | None) -> bool:
-    """A row reused from the last paint is the same object: no need to compare its segments."""
-    return old is new or old == new
-
-
-def _to_strips(widget, part, width: int, style) -> list[Strip]:
-    """A part of a Group as Textual renders the Group: Rich's rendering (a Text is not made Content)."""
-    return Visual.to_strips(widget, RichVisual(widget, part), width, None, style)
-
-
-class Drawn:
-    """A part of a pane as Rich laid it out last time, reused while what it shows is unchanged:
-    when one line of a pane changes (the soak countdown), its tables are not laid out again."""
-
-    def __init__(self):
-        self._key: object = None
-        self._part = None
-        self._lines: dict[tuple, list[list[Segment]]] = {}
-        self._strips: dict[tuple, list[Strip]] = {}
-
-    def __call__(self, key: object, build):
-        if key != self._key:
-            self._key, self._part, self._lines, self._strips = key, build(), {}, {}
-        return self
-
-    def strips(self, widget, width: int, style) -> list[Strip]:
-        """This part's rows at `width` in the pane's style, rendered once while its key holds."""
-        at = (width, style)
-        strips = self._strips.get(at)
-        if strips is None:
-            strips = self._strips[at] = _to_strips(widget, self, width, style)
-        return strips
-
-    def __rich_console__(self, console, options):
-        at = (options.max_width, options.min_width, options.height, options.justify, options.overflow, options.no_wrap)
-        lines = self._lines.get(at)
-        if lines is None:
-            lines = self._lines[at] = console.render_lines(self._part, options, pad=False, new_lines=True)
-        for line in lines:
-            yield from line
-
-    def __rich_measure__(self, console, options):
-        from rich.measure import Measurement
-
-        return Measurement.get(console, options, self._part)
+from cockpit.tui.rows import Pane, Rows, text_key
+from cockpit.tui.view import View, bar, sparkline
 
 
 class Spread:
@@ -185,7 +43,7 @@ class Spread:
             return
         cells = ((self.left, left_width, "left", "ellipsis"), (self.right, right_width, "right", None))
         for text, width, justify, overflow in cells:  # as Table renders each cell
-            key = (_text_key(text), width, justify, overflow)
+            key = (text_key(text), width, justify, overflow)
             line = _CELLS.get(key)
             if line is None:
                 if len(_CELLS) >= 64:  # a clock's cells: one a second, none needed again
@@ -205,16 +63,11 @@ class Spread:
 _CELLS: dict[tuple, list[Segment]] = {}  # a Spread's cells as rendered, by what they show: the unchanged half is not rendered again
 
 
-def _text_key(text: Text) -> tuple:
-    """What a Text renders as, hashable: its characters, spans and settings."""
-    return (text.plain, tuple(text.spans), str(text.style), text.justify, text.overflow, text.no_wrap, text.end)
-
-
 def _live_sig(v: View) -> object:
     return (v.state.seq, v.busy, v.colors, int(v.now.timestamp()), v.live.at if v.live else None)
 
 
-class HeaderBar(Pane):
+class HeaderBar(Rows):
     """Release, phase and weight, mode badge, UTC clock and the health of every connection."""
 
     def signature(self, v: View) -> object:
@@ -227,7 +80,7 @@ class HeaderBar(Pane):
     def draw(self, v: View):
         plan, s = v.plan, v.state
         r = plan.release
-        narrow = self.size.width < 100
+        narrow = (self.size.width or self.app.size.width) < 100  # the whole width: known before the header is laid out
         top = Text.assemble(
             (visible(f" {r.name} {r.version} "), "bold"),
             (visible(f" {r.environment}/{r.region}"), ""),
@@ -279,7 +132,7 @@ class HeaderBar(Pane):
         return Group(line1, Spread(left, health))
 
 
-class Banner(Pane):
+class Banner(Rows):
     """The headline across every tab: one word first, then what it means; loud while something is wrong."""
 
     def signature(self, v: View) -> object:
@@ -379,23 +232,17 @@ class PhasePane(Pane):
 
     def _kill(self, v: View) -> Table:
         k = v.state.kill
-        from cockpit.core.readmodel import trigger_names, with_names
-
-        names = trigger_names(v.plan)
-        # Pulled by a trigger: its FIRED row below says why; by a person: their reason, whole.
-        why = f"pulled by trigger {names.get(k.trigger, k.trigger)}" if k.trigger else f"pulled by {k.by}: {k.reason}"
         if k.result is None:
-            head, rest, style = "KILL SENT", why, f"bold reverse {v.colors.kill}"
+            head, style = "KILL SENT", f"bold reverse {v.colors.kill}"
         elif k.result.confirmed:
-            head, rest, style = f"KILL VERIFIED {words.clock(k.result_at)}", why, f"bold {v.colors.stale}"
+            head, style = f"KILL VERIFIED {words.clock(k.result_at)}", f"bold {v.colors.stale}"
         else:
-            head = "KILL NOT CONFIRMED"
-            rest, style = f"{k.result.attempts} attempts: {k.result.error} — ESCALATED TO EMERGENCY", f"bold reverse {v.colors.kill}"
+            head, style = "KILL NOT CONFIRMED", f"bold reverse {v.colors.kill}"
         t = Table.grid(padding=(0, 1), expand=True)  # the reason wraps indented, under itself
         t.add_column(no_wrap=True)
         t.add_column(ratio=1)
         t.add_row(Text(f" {head}", style),
-                  Text(visible(with_names(rest, names)), v.colors.muted if k.result and k.result.confirmed else style))
+                  Text(visible(v.shown.kill_why), v.colors.muted if k.result and k.result.confirmed else style))
         return t
 
     def _checklist(self, v: View) -> Table:
@@ -412,9 +259,7 @@ class PhasePane(Pane):
 
     @staticmethod
     def _post_deploy_rows(v: View):
-        from cockpit.core.postdeploy import rows
-
-        return tuple(rows(v.state, v.now)) if v.state.status == "completed" else ()
+        return v.shown.post_deploy
 
     def _post_deploy(self, v: View, rows) -> Table:
         """The seed's post-deployment plan after completion: due times counted from it, what is done."""

@@ -1,20 +1,15 @@
-"""What every pane renders from: the core's read model of plan, state, the guard's round and clock,
-plus what only this terminal knows (mode, who, busy, theme colours)."""
+"""What every pane renders from: the desk's `Shown` (the core's read model and what it was built
+from), plus what only this terminal knows (mode, who, busy, theme colours)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from functools import cached_property
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from cockpit.config import Plan
-from cockpit.core.evaluation import Evaluation
-from cockpit.core.guardsight import GuardSight
-from cockpit.core.readmodel import DOT, FAIL, PASS, RUN, WAIT, WAIVED, WARN, ReadModel, read_model  # noqa: F401
-from cockpit.core.state import RolloutState
-from cockpit.narrate import say
+if TYPE_CHECKING:
+    from cockpit.desk import Shown
 
 
 @dataclass(frozen=True)
@@ -54,22 +49,16 @@ class Palette:
 
 @dataclass
 class View:
-    plan: Plan
-    state: RolloutState
-    live: Evaluation | None  # the guard's latest round; None when no guard has published one
-    sight: GuardSight | None  # what this terminal saw of the guard itself: the lock's holder, the round's age
-    now: datetime
-    running: frozenset[str]  # preflight checks running now
+    shown: Shown  # the read model, and the plan, state, guard's round and clock it was built from
     observer: bool
     who: str  # user@host of this terminal
     colors: Palette
     busy: str = ""  # a command in flight ("KILL SENT", "shifting to 25 %")
     banner: str = ""  # "DEMO · simulated · 60x": what this screen is not
 
-    @cached_property
-    def model(self) -> ReadModel:
-        return read_model(self.plan, self.state, self.live, self.now, running=self.running, say=say,
-                          captain=not self.observer, sight=self.sight)
+    def __post_init__(self):
+        s = self.shown
+        self.plan, self.state, self.live, self.now, self.running, self.model = s.plan, s.state, s.live, s.now, s.running, s.model
 
     def style(self, role: str) -> str:
         return self.colors.style(role)

@@ -69,6 +69,16 @@ def test_demo_start_advance_auto_rollback_quit(tmp_path):
         term.wait_for("Start the rollout?")
         term.keys("y")  # traffic moves only after a confirmation
         term.wait_for("Phase 1 (1/4)", "canary 5 %", "SOAKING")
+        term.keys("k")  # k scrolls the focused pane, as in vim, k9s and htop: no kill dialog
+        time.sleep(1.0)
+        assert "PULL THE KILL SWITCH" not in term.screen()
+        term.keys("K")  # the kill switch's key, still behind the version typed
+        term.wait_for("PULL THE KILL SWITCH", "Type the release version v0.1.0")
+        term.keys("Escape")
+        deadline = time.monotonic() + 10
+        while "PULL THE KILL SWITCH" in term.screen() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "PULL THE KILL SWITCH" not in term.screen()
         term.wait_for("Sam (SRE) GO, entered by", "READY: GO recorded, press a to advance to 25 %")  # the simulated SRE says GO once the soak and criteria are done
         term.keys("a")
         term.wait_for("Advance to Phase 2?")
@@ -92,9 +102,8 @@ def test_demo_start_advance_auto_rollback_quit(tmp_path):
 
 
 def test_keys_and_a_lone_escape_reach_the_screen_and_q_leaves_at_once(tmp_path):
-    """The screen's input thread sleeps until a key (cockpit/tui/driver.py): a key still opens a
-    dialog, a lone Esc (an escape sequence's prefix until the parser's timeout) still closes it,
-    and quitting does not wait for the thread's longest sleep to end."""
+    """Through Textual's own driver, in a real terminal: a key opens a dialog, a lone Esc (an
+    escape sequence's prefix until the parser's timeout) closes it, and q leaves at once."""
     command = f"env -u COLUMNS -u LINES {sys.executable} -m cockpit demo --speed 1 --state-dir {tmp_path / 'state'}"
     term = Terminal(command)
     try:

@@ -10,15 +10,16 @@ from datetime import timedelta
 import pytest
 from rich.console import Console
 from rich.text import Text
-from textual.visual import Visual
+from textual.visual import Visual, visualize
 
-from cockpit.tui.panes import Pane, Spread
+from cockpit.tui.panes import Spread
+from cockpit.tui.rows import Rows
 from tests.tui.scenes import Scene
 
 
 
 def painted(app) -> dict[str, int]:
-    return {pane.id: pane.painted_rows for pane in app.query(Pane)}
+    return {pane.id: pane.painted_rows for pane in app.query(Rows)}
 
 
 def on_screen(app) -> list[str]:
@@ -90,10 +91,9 @@ async def test_rows_painted_one_by_one_are_what_a_full_repaint_shows(tmp_path):
                 app._tick()
                 await pilot.pause()
             partial = on_screen(app)
-            for pane in app.query(Pane):
-                width, height = pane.size
-                full = Visual.to_strips(pane, pane._render(), width, height, pane.visual_style)
-                assert pane._render_cache.lines == full, pane.id
+            for pane in app.query(Rows):  # each row as Textual lays out the pane's whole content
+                full = Visual.to_strips(pane, visualize(pane, pane.content), pane.laid_width, None, pane.visual_style)
+                assert pane.lines == full, pane.id
             app.screen.refresh()  # everything repainted from scratch
             await pilot.pause()
             assert on_screen(app) == partial

@@ -168,3 +168,83 @@ def test_the_loading_frame_looks(snap_compare, size):
     as it is for the picture; one that blocks would hold the app's exit, which joins its thread.)"""
     app = CockpitApp(loader=lambda: None, loading="loading the plan plan.toml and its journal", watch=False)
     assert snap_compare(app, terminal_size=size)
+
+
+# --- the frame a screen kept (tui/kept.py) ----------------------------------------------------------
+
+LOADING = "loading the plan p.toml and its journal"
+
+
+async def kept_once(pilot, tmp_path) -> None:
+    """Until the screen has kept its frame (KEEP_AFTER_S after it was filled)."""
+    frames = tmp_path / "cache" / "cockpit" / "frames"
+    for _ in range(100):
+        if list(frames.glob("*.json")):
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("no frame kept")
+
+
+def rows_of(app) -> dict[str, list[str]]:
+    from cockpit.tui.rows import Rows
+
+    return {w.id: [line.text for line in w.lines] for w in app.query(Rows) if w.id != "banner"}
+
+
+async def test_a_screen_started_again_shows_the_frame_it_kept_while_it_loads(tmp_path):
+    """The second start of the same screen shows the panes as the first drew them (a preflight
+    row, a trigger row) under a line saying it loads and when they were drawn; nothing can be done
+    until the plan is loaded, and then the screen draws its own."""
+    scene = await Scene(tmp_path / "s", "latency-regression").live(phase=1, into_soak_min=6)
+    first = Gate(scene)
+    first.release.set()
+    app = CockpitApp(loader=first, loading=LOADING, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await first.filled.wait()
+        await kept_once(pilot, tmp_path)
+        drawn = rows_of(app)
+    assert any("Freeze Window" in row for row in drawn["preflight"]) and any("Performance" in row for row in drawn["phase"])
+    assert len(list((tmp_path / "cache" / "cockpit" / "frames").glob("*.json"))) == 1
+
+    second = Gate(scene)
+    again = CockpitApp(loader=second, loading=LOADING, watch=False)
+    try:
+        async with again.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            assert rows_of(again) == drawn  # every pane and the header, row for row
+            banner = text_of(again.query_one("#banner"))
+            assert LOADING in banner and "the panes as this screen drew them at" in banner
+            for key in KEYS:
+                await pilot.press(key)
+                await pilot.pause()
+                assert again.screen is again.screen_stack[0], f"{key} opened {again.screen}"
+            assert not any(again.check_action(a, ()) for a in [*MUTATING, "command_palette", "journal", "help"])
+            second.release.set()
+            await second.filled.wait()
+            await pilot.pause()
+            assert "BREACHING" in text_of(again.query_one("#banner"))  # its own headline, once loaded
+    finally:
+        second.release.set()
+
+
+async def test_no_frame_is_kept_for_another_size_or_from_a_broken_file(tmp_path):
+    scene = await Scene(tmp_path / "s").preflight()
+    first = Gate(scene)
+    first.release.set()
+    app = CockpitApp(loader=first, loading=LOADING, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await first.filled.wait()
+        await kept_once(pilot, tmp_path)
+    for size, spoil in (((80, 24), False), ((120, 40), True)):
+        if spoil:
+            for kept_file in (tmp_path / "cache" / "cockpit" / "frames").glob("*.json"):
+                kept_file.write_text('{"v": 1, "at": "x", "rows": {"phase": [[["a", 5]]]')  # torn
+        gate = Gate(scene)
+        again = CockpitApp(loader=gate, loading=LOADING, watch=False)
+        try:
+            async with again.run_test(size=size) as pilot:
+                await pilot.pause()
+                assert all(rows == [] for rows in rows_of(again).values()), size
+                assert "drew them" not in text_of(again.query_one("#banner"))
+        finally:
+            gate.release.set()

@@ -46,6 +46,7 @@ def _pressing(*keys: str):
     field mounts after its key: stilled only then, its blink would decide the picture)."""
 
     async def run_before(pilot) -> None:
+        await pilot.pause()  # the screen settled (its pane focused after the first refresh), as a captain finds it
         await pilot.press(*keys)
         await pilot.pause()
         await _still(pilot)
@@ -64,7 +65,7 @@ def test_main_screen(snap_compare, tmp_path, state, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize(
     "key, state",
-    [("k", "breaching"), (("k", *"v0.1.0"), "breaching"), ("g", "decided"), ("g", "breaching"), ("w", "preflight"), ("o", "preflight"), ("question_mark", "breaching"), ("s", "ready"), ("q", "breaching")],
+    [("K", "breaching"), (("K", *"v0.1.0"), "breaching"), ("g", "decided"), ("g", "breaching"), ("w", "preflight"), ("o", "preflight"), ("question_mark", "breaching"), ("s", "ready"), ("q", "breaching")],
     ids=["kill", "kill-typed", "gate-decided", "gate", "waive", "sign-off", "help", "confirm-start", "confirm-quit"],
 )
 def test_dialog(snap_compare, tmp_path, key, state, size):
@@ -110,11 +111,11 @@ def test_help_legend(snap_compare, tmp_path, size):
 def test_the_whole_journal_scrolled(snap_compare, tmp_path, size):
     """`j`: every event, newest first, scrolled down a page and two lines."""
     s = scene(tmp_path, "rolled-back")
-    assert snap_compare(s.app(), terminal_size=size, run_before=_pressing("j", "pagedown", "down", "down"))
+    assert snap_compare(s.app(), terminal_size=size, run_before=_pressing("J", "pagedown", "down", "down"))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_the_journal_filtered(snap_compare, tmp_path, size):
     """`/` and words: only the lines that carry them (here the trigger that rolled back)."""
     s = scene(tmp_path, "rolled-back")
-    assert snap_compare(s.app(), terminal_size=size, run_before=_pressing("j", "slash", *"performance"))
+    assert snap_compare(s.app(), terminal_size=size, run_before=_pressing("J", "slash", *"performance"))
