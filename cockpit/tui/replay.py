@@ -10,7 +10,7 @@ does not verify is refused, naming where it breaks.
 from __future__ import annotations
 
 import bisect
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from rich.text import Text
@@ -140,14 +140,12 @@ class ReplayApp(CockpitApp):
 
     def __init__(self, records: list[ev.Record], plan, *, state_dir: Path, speed: float = 60.0, theme: str | None = None,
                  cursor: int | None = None):
-        from cockpit.engine import Engine
-        from cockpit.journal import Journal
+        from cockpit.session import follower_engine
 
         self.records = records
         self.times = [r.ts.timestamp() for r in records]
         self.clock = ManualClock(records[0].ts)
-        engine = Engine(plan, Journal(state_dir, readonly=True), clock=self.clock,
-                        actor=ev.Actor(user="replay", host="journal", role="observer"))
+        engine = follower_engine(plan, state_dir, ev.Actor(user="replay", host="journal", role="observer"), clock=self.clock)
         self.replay_feed = JournalFeed(plan)
         self.speed = speed
         self.playing = False
@@ -262,10 +260,6 @@ class ReplayApp(CockpitApp):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return super().check_action(action, parameters)  # the follower engine: no mutating action
-
-    def play_seconds_to(self, n: int) -> float:
-        """Wall seconds that playing from the cursor takes to reach event n at the current speed."""
-        return max(0.0, (self.times[n - 1] - self.times[self.cursor - 1]) / self.speed)
 
 
 def replay_app(state_dir: Path, *, speed: float = 60.0, theme: str | None = None, cursor: int | None = None) -> ReplayApp:
