@@ -19,14 +19,7 @@ from cockpit import __version__
 from cockpit import headless as h
 from cockpit.exits import Exit, summary
 from cockpit.headless import subcommand
-
-
-class Refused(h.Refused):
-    """The command cannot go on: the lines to print on stderr, and the exit code. Raised where a
-    screen loads (in a thread, while Textual owns the terminal) and said by `main` after it."""
-
-    def __init__(self, code: int, *lines: str):
-        super().__init__(*lines, code=code)
+from cockpit.refused import Refused, refusal
 
 
 def _plan_or_refuse(path: str):
@@ -35,7 +28,7 @@ def _plan_or_refuse(path: str):
     try:
         return load_plan(Path(path))
     except ConfigError as e:
-        raise Refused(Exit.REFUSED, *e.errors) from None
+        raise Refused(*e.errors) from None
 
 
 def _say(refused: Refused) -> None:
@@ -91,16 +84,16 @@ def cmd_init(args) -> int:
 
     target = Path(args.file)
     if not target.parent.is_dir():
-        raise Refused(Exit.REFUSED, f"{target}: no directory {target.parent}; create it first")
+        raise Refused(f"{target}: no directory {target.parent}; create it first")
     if target.is_dir():
-        raise Refused(Exit.REFUSED, f"{target}: is a directory; give a file name such as {target / 'plan.toml'}")
+        raise Refused(f"{target}: is a directory; give a file name such as {target / 'plan.toml'}")
     if target.exists() and not args.force:
-        raise Refused(Exit.REFUSED, f"{target}: exists; pass --force to overwrite")
+        raise Refused(f"{target}: exists; pass --force to overwrite")
     header = "# cockpit starter plan (the IntelGraph v0.1.0 seed); edit, then: cockpit check-config FILE\n"
     try:
         target.write_text(header + tomli_w.dumps(dump_plan(seed_plan())))
     except OSError as e:
-        raise Refused(Exit.REFUSED, f"{target}: cannot write: {e.strerror}") from None
+        raise Refused(f"{target}: cannot write: {e.strerror}") from None
     print(f"{target}: written")
     return Exit.OK
 
@@ -127,7 +120,7 @@ def cmd_verify(args) -> int:
     try:
         scan = verify(state_dir)
     except JournalError as e:
-        raise Refused(Exit.REFUSED, str(e)) from None
+        raise Refused(str(e)) from None
     aside = kept_aside(state_dir)
     for line in aside:
         print(f"{path}: {line}", file=sys.stderr)
@@ -207,7 +200,7 @@ def _status_once(args, *, clear: bool = False) -> int:
         scan = verify(state_dir)
         captain = read_captain(state_dir)
     except (JournalError, OSError) as e:
-        raise Refused(Exit.REFUSED, str(e)) from None
+        raise Refused(str(e)) from None
     alarms = journal_alarms(state_dir, scan)
     # A bad line 20 of 100 does not make a live rollout read as not started, and what a guard or a
     # kill kept aside (the journal would not take it) is a fact all the same: a kill verified at the
@@ -254,9 +247,9 @@ def cmd_demo(args) -> int:
     from cockpit.tui.app import CockpitApp, Loaded
 
     def load() -> Loaded:  # after the first frame: the plan, the journal, the simulated world
-        from cockpit.session import identity
+        from cockpit.whoami import whoami
 
-        actor = identity("captain")
+        actor = whoami("captain")
         engine, guard, _world, people = _demo_build(args, state_dir, actor)
         return Loaded(engine, str(actor), guard=guard, banner=banner(args.speed),
                       started=lambda app: app.run_worker(people.sign_off(), group="demo"))
@@ -285,7 +278,7 @@ def _demo_build(args, state_dir: Path, actor):
     try:
         return demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)
     except (JournalError, EngineError) as e:
-        raise Refused(Exit.REFUSED, f"{state_dir}: {e}" if str(state_dir) not in str(e) else str(e),
+        raise Refused(f"{state_dir}: {e}" if str(state_dir) not in str(e) else str(e),
                       "give a new --state-dir, or none (a temporary one)") from None
 
 
@@ -293,49 +286,15 @@ def _demo_headless(args, state_dir: Path) -> int:
     import asyncio
 
     from cockpit import demo
-    from cockpit.session import identity
+    from cockpit.whoami import whoami
 
-    engine, guard, _world, people = _demo_build(args, state_dir, identity("captain"))  # or Refused, said by main
+    engine, guard, _world, people = _demo_build(args, state_dir, whoami("captain"))  # or Refused, said by main
     print(f"{demo.banner(args.speed)}; {demo.watch_hint(state_dir)}", flush=True)
     if note := demo.speed_note(args.speed):
         print(note, flush=True)
     status = asyncio.run(demo.run_headless(engine, guard, people, out=sys.stdout))
     print(f"journal: {state_dir / 'journal.jsonl'}  ({status})")
     return Exit.OK
-
-
-def _captain(args, warnings: list[str] | None = None):
-    """The captain's engine under the captain lock (credentials resolved here), or Refused."""
-    import os
-
-    from cockpit.clock import SystemClock
-    from cockpit.config import ConfigError, resolve_state_dir
-    from cockpit.core import words
-    from cockpit.engine import EngineError
-    from cockpit.journal import CaptainLock, CaptainLockHeld, JournalError
-    from cockpit.session import captain_engine, identity
-
-    plan = _plan_or_refuse(args.config)
-    state_dir = resolve_state_dir(plan, Path(args.config))
-    actor = identity("captain")
-    try:
-        lock = CaptainLock(state_dir, user=actor.user, host=actor.host, pid=os.getpid(),
-                           since=words.stamp(SystemClock().now())).acquire()
-    except CaptainLockHeld as e:
-        raise Refused(Exit.LOCKED, f"refused: {e}") from None
-    except JournalError as e:
-        raise Refused(Exit.REFUSED, f"{state_dir}: {e}") from None
-    try:
-        engine = captain_engine(plan, Path(args.config), actor, warn=warnings.append if warnings is not None else None)
-        engine.ensure_plan()
-        return engine, actor, lock, state_dir
-    except BaseException as e:
-        lock.release()  # the screen does not open: the next captain must not find it held
-        if isinstance(e, (JournalError, EngineError)):
-            raise Refused(Exit.REFUSED, f"{state_dir}: {e}") from None
-        if isinstance(e, ConfigError):
-            raise Refused(Exit.REFUSED, *(f"{args.config}: {line}" for line in e.errors)) from None
-        raise
 
 
 def cmd_run(args) -> int:
@@ -347,14 +306,15 @@ def cmd_run(args) -> int:
 
     def load() -> Loaded:  # after the first frame: the plan validated, the lock, the engine, the guard
         from cockpit.published import GuardFeed
-        from cockpit.session import GuardKeeper
+        from cockpit.session import GuardKeeper, captain
 
         warnings: list[str] = []
-        engine, actor, lock, state_dir = _captain(args, warnings)
-        held.append(lock)
-        keeper = GuardKeeper(Path(args.config), state_dir, str(actor))
-        keeper(engine.state)
-        return Loaded(engine, str(actor), feed=GuardFeed(state_dir), keeper=keeper, warnings=warnings)
+        session = captain(_plan_or_refuse(args.config), Path(args.config), warn=warnings.append)
+        held.append(session.lock)
+        state_dir = session.engine.journal.state_dir
+        keeper = GuardKeeper(Path(args.config), state_dir, str(session.actor))
+        keeper(session.engine.state)
+        return Loaded(session.engine, str(session.actor), feed=GuardFeed(state_dir), keeper=keeper, warnings=warnings)
 
     app = CockpitApp(loader=load, loading=f"loading the plan {args.config} and its journal", theme=args.theme)
     try:
@@ -414,20 +374,15 @@ def cmd_observe(args) -> int:
     def load() -> Loaded:  # after the first frame: the journal read, the plan it carries
         from cockpit.engine import EngineError
         from cockpit.journal import JournalError
-        from cockpit.published import FollowedClock, GuardFeed
-        from cockpit.session import SessionError, identity, observer_engine
+        from cockpit.session import SessionError, observer
 
         local = _plan_or_refuse(args.config) if args.config else None
         state_dir = Path(args.state_dir) if args.state_dir else _state_dir(args, plan=local)
-        actor = identity("observer")
-        feed = GuardFeed(state_dir)
-        clock = FollowedClock(feed)
         try:
-            engine = observer_engine(state_dir, local, actor, clock=clock)
-            clock.follow(engine)
+            engine, feed = observer(state_dir, local)
         except (SessionError, JournalError, EngineError) as e:
-            raise Refused(Exit.REFUSED, f"{state_dir}: {e}" if str(state_dir) not in str(e) else str(e)) from None
-        return Loaded(engine, str(actor), feed=feed)
+            raise Refused(f"{state_dir}: {e}" if str(state_dir) not in str(e) else str(e)) from None
+        return Loaded(engine, str(engine.actor), feed=feed)
 
     where = f"in {Path(args.state_dir)}" if args.state_dir else f"of the plan {args.config}" if args.config else "in state"
     app = CockpitApp(loader=load, loading=f"loading the journal {where}", theme=args.theme)
@@ -441,20 +396,19 @@ def cmd_guard(args) -> int:
     """The one evaluator, with no terminal: see cockpit/guard.py."""
     import asyncio
     import logging
-    import os
     import signal
 
+    from cockpit import session
     from cockpit.config import ConfigError, resolve_state_dir
-    from cockpit.core.evaluation import GuardId
     from cockpit.engine import EngineError
-    from cockpit.guard import Guard, setup_logging
+    from cockpit.guard import setup_logging
     from cockpit.journal import JournalError
-    from cockpit.monitor import Monitor
-    from cockpit.session import SessionError, guard_engine, identity
+    from cockpit.session import SessionError, guard_engine
+    from cockpit.whoami import whoami
 
     plan = _plan_or_refuse(args.config)
     state_dir = resolve_state_dir(plan, Path(args.config))
-    actor = identity("guard")
+    actor = whoami("guard")
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
         setup_logging(state_dir, stderr=not args.quiet)
@@ -470,9 +424,7 @@ def cmd_guard(args) -> int:
             if args.quiet:
                 print(f"{args.config}: {line}", file=sys.stderr)
         return Exit.REFUSED
-    ident = GuardId(user=actor.user, host=actor.host, pid=os.getpid(), since=engine.clock.now())
-    guard = Guard(engine, Monitor(engine, engine.metrics), state_dir, ident, reason=args.reason,
-                  evidence_base=Path(args.config).parent)
+    guard = session.guard(engine, state_dir, reason=args.reason, evidence_base=Path(args.config).parent)
 
     async def main() -> str:
         loop = asyncio.get_running_loop()
@@ -498,26 +450,26 @@ def cmd_ack(args) -> int:
     """Acknowledge an incident: it stops climbing, and the guard tells every channel it paged
     (PagerDuty gets `acknowledge` with the incident's dedup key). Needs no captain lock: whoever
     is on call acknowledges from wherever they are; the journal's lock orders the append."""
-    from cockpit.clock import SystemClock
     from cockpit.config import resolve_state_dir
-    from cockpit.engine import Engine, EngineError
-    from cockpit.journal import Journal, JournalError
+    from cockpit.engine import EngineError
+    from cockpit.journal import JournalError
     from cockpit.narrate import line
-    from cockpit.session import identity
+    from cockpit.session import captain_engine
+    from cockpit.whoami import whoami
 
     plan = _plan_or_refuse(args.config)
     state_dir = resolve_state_dir(plan, Path(args.config))
     if not (state_dir / "journal.jsonl").exists():
-        raise Refused(Exit.REFUSED, f"{state_dir}: no journal: nothing has been paged")
+        raise Refused(f"{state_dir}: no journal: nothing has been paged")
     try:
-        engine = Engine(plan, Journal(state_dir), clock=SystemClock(), actor=identity("cli"))
+        engine = captain_engine(plan, Path(args.config), whoami("cli"), needs="journal")  # no captain lock
         engine.ensure_plan()
     except (EngineError, JournalError) as e:
-        raise Refused(Exit.REFUSED, f"refused: {state_dir}: {e}") from None
+        raise Refused(f"refused: {state_dir}: {e}") from None
     try:
         out = engine.acknowledge(args.incident, args.name, via="cli")
         if not out.ok:
-            raise h.refusal(out.reasons)
+            raise refusal(out.reasons)
         for record in out.records:
             h.report.written.append(record.seq)
             h.report.events.append(said := line(record, engine.state.plan))
@@ -549,16 +501,17 @@ def cmd_evidence(args) -> int:
     from cockpit.clock import SystemClock
     from cockpit.config import ConfigError, resolve_state_dir
     from cockpit.journal import Journal, JournalError
-    from cockpit.session import build_metrics, identity
+    from cockpit.session import build_metrics
+    from cockpit.whoami import whoami
 
     plan = _plan_or_refuse(args.config)
     state_dir = resolve_state_dir(plan, Path(args.config))
     if not (state_dir / "journal.jsonl").exists():
-        raise Refused(Exit.REFUSED, f"{state_dir}: no journal: the rollout has not started")
+        raise Refused(f"{state_dir}: no journal: the rollout has not started")
     try:
-        journal = Journal(state_dir, actor=identity("evidence"))
+        journal = Journal(state_dir, actor=whoami("evidence"))
     except JournalError as e:
-        raise Refused(Exit.REFUSED, f"{state_dir}: {e}") from None
+        raise Refused(f"{state_dir}: {e}") from None
     try:
         metrics = build_metrics(plan)
     except ConfigError as e:
@@ -571,10 +524,10 @@ def cmd_evidence(args) -> int:
         bundle = evidence.collect(plan, journal.records, base_dir=Path(args.config).parent, which=which, now=now,
                                   phase=phase, state_dir=state_dir, metrics=metrics)
     except evidence.EvidenceError as e:
-        raise Refused(Exit.REFUSED, f"evidence: {e}") from None
+        raise Refused(f"evidence: {e}") from None
     h.report.facts.update(bundle=str(bundle.dir), files=len(bundle.files), missing=dict(sorted(bundle.missing.items())),
                           manifest_sha256=bundle.manifest_sha256, journaled=False)
-    actor = identity("evidence")
+    actor = whoami("evidence")
     try:
         evidence.journal_bundle(lambda payload: journal.append(payload, actor=actor, ts=now),
                                 bundle, evidence.evidence_root(plan, Path(args.config).parent))
@@ -605,7 +558,7 @@ def cmd_verify_any(args) -> int:
     try:
         manifest_files(bundle)
     except EvidenceError as e:  # nothing to check the files against
-        raise Refused(Exit.REFUSED, str(e)) from None
+        raise Refused(str(e)) from None
     problems = verify_bundle(bundle)
     for problem in problems:
         print(f"{bundle}: {problem}", file=sys.stderr)
@@ -622,7 +575,7 @@ def cmd_verify_any(args) -> int:
         try:
             scan = verify(_state_dir(args))
         except JournalError as e:
-            raise Refused(Exit.REFUSED, str(e)) from None
+            raise Refused(str(e)) from None
         hit = [r for r in scan.records if r.kind == "evidence_collected" and r.payload.sha256 == sha]
         if not hit:
             said = f"the journal has no evidence_collected event for manifest sha256 {sha}"
@@ -645,24 +598,24 @@ def cmd_done(args) -> int:
     from cockpit.core.postdeploy import tick_refusal
     from cockpit.core.state import fold
     from cockpit.journal import Journal, JournalError
-    from cockpit.session import identity
+    from cockpit.whoami import whoami
 
     state_dir = _state_dir(args)
     if not (state_dir / "journal.jsonl").exists():
-        raise Refused(Exit.REFUSED, f"{state_dir}: no journal: the rollout has not started")
-    actor = identity("captain")
+        raise Refused(f"{state_dir}: no journal: the rollout has not started")
+    actor = whoami("captain")
     if args.item == "auto":  # the items the cockpit can show done itself (needs the plan, for metrics)
         return _auto_tick(args, state_dir, actor)
     try:
         journal = Journal(state_dir, actor=actor)
         if not args.name.strip():
-            raise Refused(Exit.REFUSED, "done: give --name (who did it)")
+            raise Refused("done: give --name (who did it)")
         if why := tick_refusal(fold(journal.records), args.item):
-            raise h.refusal([why])
+            raise refusal([why])
         _, record = journal.append(ev.PostDeploymentDone(item=args.item, name=args.name.strip(), evidence=args.note),
                                    actor=actor, ts=SystemClock().now())
     except JournalError as e:
-        raise Refused(Exit.REFUSED, f"{state_dir}: {e}") from None
+        raise Refused(f"{state_dir}: {e}") from None
     h.report.written.append(record.seq)
     h.report.facts.update(ticked=[args.item])
     print(f"{args.item}: done by {args.name.strip()} (journal event {record.seq})")
@@ -677,7 +630,7 @@ def _auto_tick(args, state_dir: Path, actor) -> int:
     from cockpit.session import build_metrics
 
     if not args.config:
-        raise Refused(Exit.REFUSED, "done auto: give --config (the SLOs are measured from the plan's Prometheus)")
+        raise Refused("done auto: give --config (the SLOs are measured from the plan's Prometheus)")
     plan = _plan_or_refuse(args.config)
     try:
         metrics = build_metrics(plan)
@@ -689,7 +642,7 @@ def _auto_tick(args, state_dir: Path, actor) -> int:
         journal = Journal(state_dir, actor=actor)
         ticks = auto_tick(plan, journal.records, lambda p: journal.append(p, actor=actor, ts=now), now, metrics)
     except JournalError as e:
-        raise Refused(Exit.REFUSED, f"{state_dir}: {e}") from None
+        raise Refused(f"{state_dir}: {e}") from None
     h.report.facts.update(ticked=[t.item for t in ticks])
     for t in ticks:
         print(f"{t.item}: done by the cockpit: {t.evidence}")
@@ -705,7 +658,7 @@ def cmd_replay(args) -> int:
     try:
         app = replay_app(state_dir, speed=args.speed, theme=args.theme)
     except ReplayError as e:  # 1 as `verify` and `status` for a chain that does not verify; 2 for no journal
-        raise Refused(Exit.FAIL if _does_not_verify(state_dir) else Exit.REFUSED, f"refused: {e}") from None
+        raise Refused(f"refused: {e}", code=Exit.FAIL if _does_not_verify(state_dir) else Exit.REFUSED) from None
     app.run()
     return Exit.OK
 
@@ -731,7 +684,7 @@ def cmd_report(args) -> int:
     state_dir = _state_dir(args)
     to_stdout = args.output == "-"
     if to_stdout and args.json:
-        raise Refused(Exit.REFUSED, "report: -o - writes the report to stdout, where --json writes its document: "
+        raise Refused("report: -o - writes the report to stdout, where --json writes its document: "
                                     "give -o FILE with --json")
     try:
         if to_stdout:
@@ -740,7 +693,7 @@ def cmd_report(args) -> int:
             path = write_report(state_dir, fmt=args.format, out=Path(args.output) if args.output else None)
         problems = _report_problems(state_dir)
     except (ReportError, JournalError) as e:
-        raise Refused(Exit.REFUSED, f"report: {e}") from None
+        raise Refused(f"report: {e}") from None
     h.report.facts.update(report="-" if to_stdout else str(path), format=args.format, journal_problems=problems)
     if to_stdout:
         sys.stdout.write(text)
@@ -1084,7 +1037,7 @@ def _main(argv: list[str] | None) -> int:
     h.report = h.Report(args.command, bool(getattr(args, "json", False)))  # a command's own _run makes its own
     try:
         return args.func(args)
-    except h.Refused as e:  # a screen that could not load, or any refusal: said once the terminal is back
+    except Refused as e:  # a screen that could not load, or any refusal: said once the terminal is back
         _say(e)
         return _failed(e.code, refusals=e.reasons)
     except KeyboardInterrupt:

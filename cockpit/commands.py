@@ -12,12 +12,12 @@ triggers, since no screen will.
 from __future__ import annotations
 
 import argparse
-import getpass
 from pathlib import Path
 
 from cockpit import headless as h
 from cockpit.exits import Exit
-from cockpit.headless import CONFIRM_VERSION, TRAFFIC_EXIT_CODES, TRAFFIC_NEEDS, Refused, refusal
+from cockpit.headless import CONFIRM_VERSION, TRAFFIC_EXIT_CODES, TRAFFIC_NEEDS
+from cockpit.refused import Refused, refusal
 
 RECORD = dict(
     needs="the plan (--config), the captain lock (refused while a screen runs) and a state dir it may write; "
@@ -93,7 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                 'LINE as sent in chat: "/approve canary v0.1.0 → prod (us-west-2, US-only) steps: 5/25/50/100 '
                 'kill-switch:gateway-flag". A line that does not match is refused, field by field.', RECORD)
     s.add_argument("line", metavar="LINE")
-    s.add_argument("--name", default=getpass.getuser(), help="who sent it in chat (default: you)")
+    s.add_argument("--name", help="who sent it in chat (default: you)")
     _done(s, cmd_approve)
 
 
@@ -217,9 +217,10 @@ def cmd_approve(args) -> int:
     async def act(engine) -> int:
         if problems := chatops_mismatches(engine.plan, args.line):
             raise Refused("refused: the ChatOps line does NOT match the plan", *(f"refused: {p}" for p in problems))
-        if not args.name.strip():
+        name = engine.actor.user if args.name is None else args.name  # you: as the journal names you
+        if not name.strip():
             raise refusal(["an approval needs the name of who sent it (--name)"])
-        text = f"ChatOps approval from {args.name.strip()} checked against the plan: {args.line.strip()}"
+        text = f"ChatOps approval from {name.strip()} checked against the plan: {args.line.strip()}"
         return _journaled(engine, engine.note(text))
 
     return _captain(args, act)

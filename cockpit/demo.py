@@ -121,12 +121,10 @@ def build(
 ):
     """(engine, guard, world, stakeholders) for a demo rollout in `state_dir`: the guard runs in
     this process (the same code as `cockpit guard`), and publishes for `cockpit observe`."""
-    from cockpit.adapters.simulator import SimulatedGateway, SimulatedMetrics, SimulatedWorld, seed_series
+    from cockpit import session
+    from cockpit.adapters.notify import SimulatedNotifier
+    from cockpit.adapters.simulator import SimulatedMetrics, SimulatedWorld, seed_series
     from cockpit.clock import AcceleratedClock
-    from cockpit.core.evaluation import GuardId
-    from cockpit.engine import Engine
-    from cockpit.guard import Guard
-    from cockpit.journal import Journal
     from cockpit.monitor import Monitor
 
     plan = demo_plan()
@@ -134,27 +132,15 @@ def build(
     clock = clock or AcceleratedClock(speed)
     world = SimulatedWorld(scenario, clock=lambda: clock.now().timestamp())
     metrics = SimulatedMetrics(world, series=seed_series(plan))
-    engine = Engine(
-        plan,
-        Journal(state_dir),
-        clock=clock,
-        actor=actor,
-        gateway=SimulatedGateway(world),
-        check_runner=demo_checks(clock, metrics, state_dir),
-        metrics=metrics,
-    )
+    engine = session.demo_engine(plan, state_dir, actor, clock=clock, world=world, metrics=metrics,
+                                 check_runner=demo_checks(clock, metrics, state_dir))
     engine.ensure_plan()
     monitor = Monitor(engine, metrics, poll_s=poll_s or max(15.0, speed), step_s=30.0)  # a round a wall second (from 15x)
     people = Stakeholders(engine)
     monitor.subscribe(people.on_round)
-    import os
-
-    identity = identity or GuardId(user=actor.user, host=actor.host, pid=os.getpid(), since=clock.now())
-    from cockpit.adapters.notify import SimulatedNotifier
-
-    guard = Guard(engine, monitor, state_dir, identity, reason="demo", attended=lambda: True,
-                  evidence_base=state_dir if evidence else None,  # bundles under state_dir/evidence
-                  notifier=SimulatedNotifier(plan, engine.record_delivery))
+    guard = session.guard(engine, state_dir, monitor=monitor, identity=identity, reason="demo", attended=lambda: True,
+                          evidence_base=state_dir if evidence else None,  # bundles under state_dir/evidence
+                          notifier=SimulatedNotifier(plan, engine.record_delivery))
     return engine, guard, world, people
 
 

@@ -37,7 +37,6 @@ from cockpit.narrate import line
 MANIFEST = "manifest.json"
 SCREEN = "cockpit_screen"  # .svg and .png of the cockpit's own screen at collection time
 KINDS = ("phase", "final", "rollback")
-_SCREEN_LOCK = threading.Lock()
 
 
 class EvidenceError(Exception):
@@ -254,7 +253,7 @@ def _cost(ctx: Context, name: str) -> tuple[Any, str]:
         "alerts": [{"at": _iso(r.ts), "at_pct": r.payload.at_pct, "spent": r.payload.spent, "channel": r.payload.channel}
                    for r in _between(ctx, ctx.phase_span, ev.BudgetAlerted)],
     }
-    source = f"the plan's budget figures; budget alerts from the journal"
+    source = "the plan's budget figures; budget alerts from the journal"
     live = _published(ctx)
     if live is not None and live.budget is not None:
         burn = live.budget
@@ -444,48 +443,28 @@ def collector_for(name: str) -> Callable[[Context, str], tuple[Any, str]]:
 
 
 def capture_screen(plan: Plan, state_dir: Path, now: datetime, svg: Path, *, size=(120, 40), timeout_s: float = 30.0) -> str:
-    """The cockpit's screen as an observer sees it at `now`, saved as SVG (headless Textual, in a
-    thread of its own so no caller's event loop is touched). Returns "" or why not."""
-    result: dict[str, str] = {}
+    """The cockpit's screen as an observer sees it at `now`, saved as SVG by `python -m
+    cockpit.screenshot` in a process of its own, within `timeout_s`: Textual never runs in the caller
+    (the guard), whose stdout and stderr it would take over while it draws. The plan goes to it on
+    stdin, as the journal carries it. Returns "" or why not."""
+    from cockpit.config import dump_plan
+    from cockpit.session import cockpit_env
 
-    async def shoot() -> None:
-        from cockpit.clock import ManualClock
-        from cockpit.engine import Engine
-        from cockpit.journal import Journal
-        from cockpit.published import GuardFeed
-        from cockpit.tui.app import CockpitApp
-
-        engine = Engine(plan, Journal(state_dir, readonly=True), clock=ManualClock(now),
-                        actor=ev.Actor(user="evidence", host="cockpit", role="observer"))
-        app = CockpitApp(engine, GuardFeed(state_dir), who="evidence (read-only)", watch=False)
-        async with app.run_test(size=size) as pilot:
-            await pilot.pause()
-            app.save_screenshot(filename=svg.name, path=str(svg.parent))
-
-    def run() -> None:
-        try:
-            asyncio.run(shoot())
-        except Exception as e:  # noqa: BLE001 - a screen that cannot be drawn is a missing file, said why
-            result["error"] = f"{type(e).__name__}: {e}"
-
-    # Textual redirects sys.stdout/stderr (process-wide) while an app runs: one capture at a time,
-    # and the streams put back as they were, whatever two overlapping runs would have left.
-    if not _SCREEN_LOCK.acquire(timeout=timeout_s):
-        return f"another screen capture held on for {words.duration(timeout_s)}"
-    out, err = sys.stdout, sys.stderr
+    argv = [sys.executable, "-m", "cockpit.screenshot", str(Path(state_dir).resolve()), str(svg.resolve()),
+            "--at", now.isoformat(), "--size", f"{size[0]}x{size[1]}"]
     try:
-        t = threading.Thread(target=run, name="evidence-screen", daemon=True)
-        t.start()
-        t.join(timeout_s)
-    finally:
-        sys.stdout, sys.stderr = out, err
-        _SCREEN_LOCK.release()
-    if t.is_alive():
+        done = subprocess.run(argv, input=json.dumps(dump_plan(plan)), capture_output=True, text=True,
+                              timeout=timeout_s, env=cockpit_env())
+    except subprocess.TimeoutExpired:
         return f"the screen did not render within {words.duration(timeout_s)}"
-    if "error" in result:
-        return result["error"]
-    if svg.exists():  # scrubbed like any other text of the bundle
-        svg.write_text(redact.scrub(svg.read_text(), markup=True))
+    except OSError as e:
+        return f"cannot start {sys.executable}: {e.strerror or e}"
+    if done.returncode != 0:
+        said = done.stderr.strip().splitlines()
+        return said[-1][-300:] if said else f"the screen's process exited {done.returncode}"
+    if not svg.is_file():
+        return "the screen's process wrote no SVG"
+    svg.write_text(redact.scrub(svg.read_text(), markup=True))  # scrubbed like any other text of the bundle
     return ""
 
 

@@ -25,17 +25,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
-import os
-import socket
 import sys
 import textwrap
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from cockpit.exits import TABLE, Exit, said
+from cockpit.refused import NOTHING_CHANGED, Refused, refusal
 
 KILL_EXIT_CODES = {
     Exit.OK: "VERIFIED and journaled (and, without --no-wait, the canary traffic fell)",
@@ -162,37 +159,14 @@ def _say(*lines: str, err: bool = False) -> None:
     print("\n".join(lines), file=sys.stderr if err or report.as_json else sys.stdout, flush=True)
 
 
-def _actor(role: str):
-    from cockpit.core.events import Actor
-
-    return Actor(user=getpass.getuser(), host=socket.gethostname(), role=role)
-
-
-class Refused(Exception):
-    """Nothing was changed; the lines say why."""
-
-    def __init__(self, *lines: str, code: int = Exit.REFUSED):
-        super().__init__("\n".join(lines))
-        self.lines = lines
-        self.code = code
-        self.reasons = [ln.removeprefix("refused: ") for ln in lines if ln != NOTHING_CHANGED]
-
-
-NOTHING_CHANGED = "nothing was changed"
-
-
-def refusal(reasons: list[str], code: int = Exit.REFUSED) -> Refused:
-    """The core's (or the engine's) reasons, verbatim, each on a `refused:` line."""
-    return Refused(*(f"refused: {r}" for r in reasons), code=code)
-
-
 def _load(config: str):
     """The plan, its state dir, and the rollout state as the journal has it (read-only: a
     refused command must not so much as create the state dir)."""
     from cockpit.config import ConfigError, load_plan, resolve_state_dir
-    from cockpit.engine import Engine, EngineError
-    from cockpit.journal import Journal, JournalError
-    from cockpit.clock import SystemClock
+    from cockpit.engine import EngineError
+    from cockpit.journal import JournalError
+    from cockpit.session import follower_engine
+    from cockpit.whoami import whoami
 
     try:
         plan = load_plan(Path(config))
@@ -200,7 +174,7 @@ def _load(config: str):
         raise Refused(*e.errors) from None
     state_dir = resolve_state_dir(plan, Path(config))
     try:
-        reader = Engine(plan, Journal(state_dir, readonly=True), clock=SystemClock(), actor=_actor("cli"))
+        reader = follower_engine(plan, state_dir, whoami("cli"))
         reader.ensure_plan()  # the same plan the captain runs, or refuse
     except JournalError as e:
         raise Refused(f"{state_dir}: {e}") from JournalBroken(str(e))
@@ -241,35 +215,30 @@ def _confirm(plan, given: str | None, what: str) -> None:
     if given is None:
         if not sys.stdin.isatty():
             raise Refused(f"refused: no terminal to confirm at; pass --confirm {version} to {what}",
-                          "nothing was changed")
+                          NOTHING_CHANGED)
         print(f"About to {what}.\nType the release version ({version}) to confirm: ", end="", file=sys.stderr,
               flush=True)  # stderr: stdout stays for the words, or the JSON document
         given = sys.stdin.readline()
     if given.strip() != version:
-        raise Refused(f"refused: {given.strip()!r} is not the release version {version}", "nothing was changed")
+        raise Refused(f"refused: {given.strip()!r} is not the release version {version}", NOTHING_CHANGED)
 
 
 def _engine(plan, state_dir, role: str, *, metrics: bool = False, journal=None):
-    """A writable engine with the real gateway; credentials are resolved here and only here."""
-    from cockpit.adapters.factory import build_gateway
-    from cockpit.adapters.prometheus import build_metrics
-    from cockpit.clock import SystemClock
+    """The kill's engine (session.kill_engine: the gateway's credential resolved there), and what
+    the operator must know about the journal it acts on."""
     from cockpit.config import ConfigError
-    from cockpit.engine import Engine, EngineError
+    from cockpit.engine import EngineError
     from cockpit.journal import JournalError
-    from cockpit.unwritable import UnwritableJournal, acting_journal
+    from cockpit.session import kill_engine
+    from cockpit.unwritable import UnwritableJournal
+    from cockpit.whoami import whoami
 
     try:
-        gateway = build_gateway(plan)
+        engine = kill_engine(plan, state_dir, whoami(role), metrics=metrics, journal=journal,
+                             warn=lambda line: _say(line, err=True))
     except ConfigError as e:
-        raise Refused(*e.errors, "nothing was changed") from None
-    source = None
-    if metrics and plan.kill_switch.verify_query:
-        try:
-            source = build_metrics(plan)
-        except ConfigError as e:  # the kill matters more than its second check
-            _say(f"warning: no canary traffic check: {'; '.join(e.errors)}", err=True)
-    journal = journal or acting_journal(state_dir)  # the kill needs no writable state dir
+        raise Refused(*e.errors, NOTHING_CHANGED) from None
+    journal = engine.journal  # acting on whatever the state dir allows: the kill needs no writable one
     unwritable = isinstance(journal, UnwritableJournal)
     if journal.quarantined:
         _say(f"journal: torn tail quarantined: {journal.quarantined}", err=True)
@@ -279,16 +248,15 @@ def _engine(plan, state_dir, role: str, *, metrics: bool = False, journal=None):
                  "be recorded here, so its events are printed below", err=True)
     elif journal.write_error:
         _say(f"journal: {journal.write_error}", err=True)
-    engine = Engine(plan, journal, clock=SystemClock(), actor=_actor(role), gateway=gateway, metrics=source)
     try:
         engine.ensure_plan()
     except EngineError as e:
         journal.close()
-        raise Refused(f"refused: {state_dir}: {e}", "nothing was changed") from None
+        raise Refused(f"refused: {state_dir}: {e}", NOTHING_CHANGED) from None
     except JournalError as e:
         if not (unwritable or journal.broken):
             journal.close()
-            raise Refused(f"refused: {state_dir}: {e}", "nothing was changed") from None
+            raise Refused(f"refused: {state_dir}: {e}", NOTHING_CHANGED) from None
         _say(f"warning: the plan is not journaled ({e}): pulling the kill on {plan.release.name} "
              f"{plan.release.version} as the config says", err=True)
     return engine
@@ -449,73 +417,25 @@ async def _wait_for_traffic(engine) -> int:
 # -- the captain's commands: one flow, under the captain lock ----------------------------------
 
 
-def _captain_lock(state_dir):
-    from cockpit.core import words
-    from cockpit.journal import CaptainLock, CaptainLockHeld, JournalError
-
-    since = words.stamp(datetime.now(timezone.utc))
-    try:
-        return CaptainLock(state_dir, user=getpass.getuser(), host=socket.gethostname(), pid=os.getpid(),
-                           since=since).acquire()
-    except CaptainLockHeld as e:
-        raise Refused(f"refused: {e}", NOTHING_CHANGED, code=Exit.LOCKED) from None
-    except JournalError as e:
-        raise Refused(f"refused: {e}", NOTHING_CHANGED) from None
-
-
 def as_captain(args, act: Callable, *, needs: str) -> int:
-    """Run `await act(engine)` as the captain: the captain lock first (exit 3, naming the holder,
-    while a screen runs), then the engine, the plan journaled on first use as `run` does.
-    `needs`: "gateway" (session.captain_engine: gateway, checks, Prometheus; credentials resolved
-    there), "checks" (the check runner and Prometheus, no gateway credential), or "journal" (no
-    adapter at all: sign-offs, decisions and notes need no credential)."""
-    from cockpit.config import ConfigError, load_plan, resolve_state_dir
+    """Run `await act(engine)` as the captain (session.captain: the captain lock first, refused with
+    exit 3 naming the holder while a screen runs, then the engine, the plan journaled on first use as
+    `run` does). `needs`: what the engine wires (session.captain_engine): "gateway", "checks" or
+    "journal" (sign-offs, decisions and notes need no credential)."""
+    from cockpit.config import ConfigError, load_plan
+    from cockpit.session import captain
 
     config = Path(args.config)
     try:
         plan = load_plan(config)
     except ConfigError as e:
         raise Refused(*e.errors) from None
-    state_dir = resolve_state_dir(plan, config)
-    lock = _captain_lock(state_dir)
+    session = captain(plan, config, needs=needs)
     try:
-        engine = _captain_engine(plan, config, state_dir, needs)
-        return asyncio.run(_acting(engine, act))
+        _print_records(session.engine, session.plan_journaled)
+        return asyncio.run(_acting(session.engine, act))
     finally:
-        lock.release()
-
-
-def _captain_engine(plan, config: Path, state_dir: Path, needs: str):
-    from cockpit.clock import SystemClock
-    from cockpit.config import ConfigError
-    from cockpit.engine import Engine, EngineError
-    from cockpit.journal import Journal, JournalError
-    from cockpit import session
-
-    actor, clock = session.identity("captain"), SystemClock()
-    try:
-        if needs == "gateway":
-            engine = session.captain_engine(plan, config, actor, clock=clock)
-        else:
-            metrics = session.build_metrics(plan) if needs == "checks" else None
-            runner = None
-            if needs == "checks":
-                from cockpit.adapters import checks
-
-                runner = checks.runner(clock=clock, base_dir=config.resolve().parent, metrics=metrics)
-            engine = Engine(plan, Journal(state_dir), clock=clock, actor=actor, check_runner=runner, metrics=metrics)
-    except ConfigError as e:
-        raise Refused(*e.errors, NOTHING_CHANGED) from None
-    except JournalError as e:
-        raise Refused(f"refused: {e}", NOTHING_CHANGED) from None
-    before = engine.state.seq
-    try:
-        engine.ensure_plan()
-    except (EngineError, JournalError) as e:
-        engine.journal.close()
-        raise Refused(f"refused: {state_dir}: {e}", NOTHING_CHANGED) from None
-    _print_records(engine, engine.journal.records[before:])  # the plan, journaled on first use
-    return engine
+        session.lock.release()
 
 
 def _state_facts(engine) -> None:

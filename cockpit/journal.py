@@ -15,13 +15,11 @@ from __future__ import annotations
 import errno
 import fcntl
 import gc
-import getpass
 import hashlib
 import logging
 import os
 import re
 import signal
-import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,6 +35,7 @@ from cockpit.lease import HolderLock, holder
 from cockpit.journal_head import HEAD, HEADED, Head, HeadUnreadable, compare, read_head, write_head
 from cockpit.statedir import LOCK_MODE, SHARED_MODE, StateDirError, explain, make_dir, open_file
 from cockpit.unjournaled import ASIDE, clear, keep, read_kept, write_late
+from cockpit.whoami import whoami
 
 JOURNAL = "journal.jsonl"
 APPEND_LOCK = "journal.lock"
@@ -359,11 +358,7 @@ def writer_busy(state_dir: Path) -> bool:
 
 def _default_actor() -> Actor:
     """Who the journal's own repairs are by: this process's user, acting as the journal."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return Actor(user=user, host=socket.gethostname().split(".")[0], role="journal")
+    return whoami("journal")
 
 
 def _ignore_file_size_signal() -> None:

@@ -24,11 +24,11 @@ import fcntl
 import json
 import os
 import pwd
-import socket
 import time
 from pathlib import Path
 
 from cockpit.statedir import LOCK_MODE, SHARED_MODE, StateDirError, explain, make_dir, open_file, read_regular
+from cockpit.whoami import whoami
 
 GUARD_LOCK = "guard.lock"
 SWAP_LOCK = "swap.lock"  # held while a lock file held by an outsider is swapped for a fresh one
@@ -164,7 +164,7 @@ def holder(path: Path) -> dict | None:
     if pid is not None and said.get("pid") == pid and start is not None and said.get("start") == start:
         return {"user": said.get("user", "?"), "host": said.get("host", "?"), "pid": pid, "since": said.get("since", "?"),
                 "verified": True, "outsider": outsider}
-    return {"user": _owner(pid), "host": socket.gethostname().split(".")[0] if pid is not None else "?",
+    return {"user": _owner(pid), "host": whoami("holder").host if pid is not None else "?",
             "pid": pid if pid is not None else "?", "since": "?", "verified": False, "outsider": outsider}
 
 

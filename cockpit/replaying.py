@@ -98,14 +98,13 @@ class Replay:
     clock standing at that event's time, and the guard's view there (`feed`)."""
 
     def __init__(self, records: list[ev.Record], plan, state_dir: Path):
-        from cockpit.engine import Engine
-        from cockpit.journal import Journal
+        from cockpit.session import follower_engine
 
         self.records = records
         self.times = [r.ts.timestamp() for r in records]
         self.clock = ManualClock(records[0].ts)
-        self.engine = Engine(plan, Journal(state_dir, readonly=True), clock=self.clock,
-                             actor=ev.Actor(user="replay", host="journal", role="observer"))
+        self.engine = follower_engine(plan, state_dir, ev.Actor(user="replay", host="journal", role="observer"),
+                                      clock=self.clock)
         self.feed = JournalFeed(plan)
 
     def state_at(self, n: int) -> RolloutState:

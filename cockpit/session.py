@@ -1,59 +1,78 @@
-"""One place that wires a session: the captain, an observer, the guard, and the guard's keeper.
+"""The one place that builds engines and sessions: the captain's, an observer's, the guard's, the
+headless commands', the demo's, a replay's and the evidence screen's.
 
-Credentials are resolved here for the captain and the guard only; an observer gets a
-read-only journal, the plan the journal carries, and the guard's published evaluation.
+Each says which journal it opens (writable, read-only, or acting on whatever the state dir allows)
+and which adapters it wires. Credentials are resolved here and only here, for those that act (the
+captain, the guard, the kill); a follower (an observer, a replay, a refused command, the evidence
+screen) gets a read-only journal, no adapter and no credential. Who acts is `whoami`.
 """
 
 from __future__ import annotations
 
-import getpass
 import os
-import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from cockpit.clock import SystemClock
-from cockpit.config import Plan, parse_journaled_plan, resolve_state_dir
+from cockpit.config import ConfigError, Plan, parse_journaled_plan, resolve_state_dir
 from cockpit.core.events import Actor
 from cockpit.engine import Engine, EngineError
-from cockpit.journal import Journal
+from cockpit.journal import CaptainLock, CaptainLockHeld, Journal, JournalError
+from cockpit.refused import NOTHING_CHANGED, Refused
 from cockpit.unwritable import UnwritableJournal as _Unwritable
 from cockpit.unwritable import acting_journal
+from cockpit.whoami import whoami
+
+if TYPE_CHECKING:
+    from cockpit.guard import Guard
+    from cockpit.monitor import Monitor
+    from cockpit.published import GuardFeed
 
 RESPAWN_AFTER_S = 10.0  # a guard that the keeper started gets this long to take the lock
 QUICK_EXIT_S = 60.0  # a guard that ended sooner than this after its start is not started again at once:
 RESPAWN_MAX_S = 300.0  # the wait doubles, up to this (a guard that finds nothing to protect, again and again)
+NEEDS = ("gateway", "checks", "journal")  # what a captain's engine wires: see captain_engine
 
 
 class SessionError(Exception):
     """The session cannot open; the message names the state dir or file."""
 
 
-def identity(role: str) -> Actor:
-    return Actor(user=getpass.getuser(), host=socket.gethostname().split(".")[0], role=role)
+def _said(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
-def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None, warn=None, journal=None) -> Engine:
-    """A writable engine with the gateway, the check runner and the metrics source. `warn(line)`
-    says what the captain must know (default: stderr; a screen loading in a thread collects it).
-    `journal`: one opened already (the guard's, which may not be writable or may not verify)."""
-    from cockpit.adapters import checks
-    from cockpit.adapters.factory import build_gateway
+# --- engines ------------------------------------------------------------------------------------
 
+
+def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None, warn=None, journal=None,
+                   needs: str = "gateway") -> Engine:
+    """A writable engine for the captain. `needs`: "gateway" (the gateway, the check runner and the
+    metrics source: the screen, and the commands that move traffic), "checks" (the check runner and
+    the metrics source, no gateway credential: preflight) or "journal" (no adapter at all: sign-offs,
+    decisions, notes, acknowledgements). `warn(line)` says what the captain must know (default:
+    stderr; a screen loading in a thread collects it). `journal`: one opened already (the guard's,
+    which may not be writable or may not verify)."""
+    if needs not in NEEDS:
+        raise ValueError(f"needs: {needs!r} is not one of {', '.join(NEEDS)}")
     clock = clock or SystemClock()
-    state_dir = resolve_state_dir(plan, config)
-    metrics = build_metrics(plan)
-    runner = checks.runner(clock=clock, base_dir=Path(config).resolve().parent, metrics=metrics)
-    gateway = build_gateway(plan, plan.kill_switch.gateway)
-    journal = journal or Journal(state_dir)
+    metrics = build_metrics(plan) if needs != "journal" else None
+    runner = gateway = None
+    if needs != "journal":
+        from cockpit.adapters import checks
+
+        runner = checks.runner(clock=clock, base_dir=Path(config).resolve().parent, metrics=metrics)
+    if needs == "gateway":
+        from cockpit.adapters.factory import build_gateway
+
+        gateway = build_gateway(plan, plan.kill_switch.gateway)
+    journal = journal or Journal(resolve_state_dir(plan, config))
     if journal.quarantined:
-        line = f"journal: torn tail quarantined: {journal.quarantined}"
-        if warn is not None:
-            warn(line)
-        else:
-            print(line, file=sys.stderr)
+        (warn or _said)(f"journal: torn tail quarantined: {journal.quarantined}")
     return Engine(plan, journal, clock=clock, actor=actor, gateway=gateway, check_runner=runner, metrics=metrics)
 
 
@@ -63,6 +82,32 @@ def build_metrics(plan: Plan):
     from cockpit.adapters.prometheus import build_metrics as build
 
     return build(plan)
+
+
+def kill_engine(plan: Plan, state_dir: Path, actor: Actor, *, metrics: bool = False, journal=None,
+                warn: Callable[[str], None] = _said) -> Engine:
+    """The engine of a kill (or a traffic command) from a terminal: the kill switch's gateway (its
+    credential resolved here; a ConfigError before anything is opened), the metrics source when
+    `metrics` and the plan checks the canary's traffic after the kill, and a journal acting on
+    whatever the state dir allows (`unwritable.acting_journal`: the kill needs no writable one)."""
+    from cockpit.adapters.factory import build_gateway
+
+    gateway = build_gateway(plan)
+    source = None
+    if metrics and plan.kill_switch.verify_query:
+        try:
+            source = build_metrics(plan)
+        except ConfigError as e:  # the kill matters more than its second check
+            warn(f"warning: no canary traffic check: {'; '.join(e.errors)}")
+    journal = journal or acting_journal(state_dir)
+    return Engine(plan, journal, clock=SystemClock(), actor=actor, gateway=gateway, metrics=source)
+
+
+def follower_engine(plan: Plan, state_dir: Path, actor: Actor, *, clock=None) -> Engine:
+    """A follower on a read-only journal with no adapter and no credential: what a command reads
+    before it may act (a refused one must not so much as create the state dir), a replay, the
+    evidence screen. It refuses every command (engine.READ_ONLY)."""
+    return Engine(plan, Journal(state_dir, readonly=True), clock=clock or SystemClock(), actor=actor)
 
 
 def observer_engine(state_dir: Path, local_plan: Plan | None, actor: Actor, *, clock=None) -> Engine:
@@ -76,6 +121,7 @@ def observer_engine(state_dir: Path, local_plan: Plan | None, actor: Actor, *, c
     if journaled is not None:
         engine_plan = journaled
     if engine_plan is None:
+        journal.close()
         raise SessionError(f"{state_dir}: the journal carries no plan document; pass --config with the captain's plan")
     engine = Engine(engine_plan, journal, clock=clock or SystemClock(), actor=actor)
     if journaled is None:
@@ -90,6 +136,15 @@ def _journaled_plan(journal: Journal) -> Plan | None:
     if loaded is None or not loaded.document:
         return None
     return parse_journaled_plan(dict(loaded.document))
+
+
+def demo_engine(plan: Plan, state_dir: Path, actor: Actor, *, clock, world, metrics, check_runner) -> Engine:
+    """The demo's engine: a writable journal, the simulated world's gateway and metrics, its checks;
+    no credential (adapters.simulator)."""
+    from cockpit.adapters.simulator import SimulatedGateway
+
+    return Engine(plan, Journal(state_dir), clock=clock, actor=actor, gateway=SimulatedGateway(world),
+                  check_runner=check_runner, metrics=metrics)
 
 
 def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
@@ -125,6 +180,89 @@ def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
             "a guard evaluates only the plan the rollout runs"
         )
     return engine
+
+
+# --- sessions: an engine with what holds it --------------------------------------------------------
+
+
+def captain_lock(state_dir: Path, actor: Actor, clock=None) -> CaptainLock:
+    """The captain lock, held in `actor`'s name (CaptainLockHeld names the holder; JournalError:
+    a state dir where it cannot be taken)."""
+    from cockpit.core import words
+
+    return CaptainLock(state_dir, user=actor.user, host=actor.host, pid=os.getpid(),
+                       since=words.stamp((clock or SystemClock()).now())).acquire()
+
+
+@dataclass
+class Captain:
+    """The captain's session: the engine, the captain lock it holds, and the events that journaled
+    the plan on first use (said by a headless command, as it says every event it journals)."""
+
+    engine: Engine
+    lock: CaptainLock
+    plan_journaled: list = field(default_factory=list)
+
+    @property
+    def actor(self) -> Actor:
+        return self.engine.actor
+
+
+def captain(plan: Plan, config: Path, *, needs: str = "gateway", warn=None) -> Captain:
+    """The captain's session: the captain lock, then the engine (`captain_engine`) with the plan
+    journaled on first use. Refused (exit 3 naming the holder while a screen runs, else 2) when
+    either cannot be had; the lock is not left held then."""
+    actor = whoami("captain")
+    state_dir = resolve_state_dir(plan, config)
+    try:
+        lock = captain_lock(state_dir, actor)
+    except CaptainLockHeld as e:
+        from cockpit.exits import Exit
+
+        raise Refused(f"refused: {e}", NOTHING_CHANGED, code=Exit.LOCKED) from None
+    except JournalError as e:
+        raise Refused(f"refused: {e}" if str(state_dir) in str(e) else f"refused: {state_dir}: {e}",
+                      NOTHING_CHANGED) from None
+    engine = None
+    try:
+        engine = captain_engine(plan, config, actor, warn=warn, needs=needs)
+        before = engine.state.seq
+        engine.ensure_plan()
+        return Captain(engine, lock, engine.journal.records[before:])
+    except BaseException as e:
+        if engine is not None:
+            engine.journal.close()
+        lock.release()  # nothing opens: the next captain must not find it held
+        if isinstance(e, (JournalError, EngineError)):
+            raise Refused(f"refused: {state_dir}: {e}", NOTHING_CHANGED) from None
+        if isinstance(e, ConfigError):
+            raise Refused(*e.errors, NOTHING_CHANGED) from None
+        raise
+
+
+def observer(state_dir: Path, local_plan: Plan | None) -> tuple[Engine, GuardFeed]:
+    """An observer's session: the follower engine (`observer_engine`) and the guard's published
+    rounds, on the face's own clock (the guard's in a demo: published.FollowedClock)."""
+    from cockpit.published import FollowedClock, GuardFeed
+
+    feed = GuardFeed(state_dir)
+    clock = FollowedClock(feed)
+    engine = observer_engine(state_dir, local_plan, whoami("observer"), clock=clock)
+    clock.follow(engine)
+    return engine, feed
+
+
+def guard(engine: Engine, state_dir: Path, *, monitor: Monitor | None = None, identity=None, **kw) -> Guard:
+    """The guard's session around its engine: the monitor (the engine's metrics source, by default),
+    the guard lock in the engine's actor's name (this process, since now), and what the guard
+    takes (`reason`, `attended`, `evidence_base`, `notifier`: see guard.Guard)."""
+    from cockpit.core.evaluation import GuardId
+    from cockpit.guard import Guard
+    from cockpit.monitor import Monitor
+
+    actor = engine.actor
+    identity = identity or GuardId(user=actor.user, host=actor.host, pid=os.getpid(), since=engine.clock.now())
+    return Guard(engine, monitor or Monitor(engine, engine.metrics), state_dir, identity, **kw)
 
 
 def _digest(plan: Plan) -> str:
@@ -191,13 +329,15 @@ class GuardKeeper:
             start_new_session=True,  # setsid: no controlling terminal, no SIGHUP when the SSH session drops
             close_fds=True,
             cwd="/",
-            env={**os.environ, "PYTHONPATH": _package_root() + os.pathsep + os.environ.get("PYTHONPATH", "")},
+            env=cockpit_env(),
         )
         self._spawned_at = time.monotonic()
         self._seen_end = False
         return self.process
 
 
-def _package_root() -> str:
-    """Where this cockpit is imported from, so the guard runs the same code as the screen."""
-    return str(Path(__file__).resolve().parent.parent)
+def cockpit_env() -> dict[str, str]:
+    """The environment of a process this one starts (a guard, the evidence screen): this one's, with
+    the directory this cockpit is imported from first on PYTHONPATH, so it runs the same code."""
+    root = str(Path(__file__).resolve().parent.parent)
+    return {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}

@@ -44,7 +44,7 @@ def test_an_observer_loads_no_credentials_and_takes_the_plan_from_the_journal(tm
     from cockpit.config import load_plan
     from cockpit.engine import Engine
     from cockpit.journal import Journal
-    from cockpit.session import identity, observer_engine
+    from cockpit.session import observer
 
     config = _config(tmp_path, plan)
     captain = Engine(load_plan(config), Journal(tmp_path / "state"), clock=clock, actor=actor)
@@ -56,14 +56,15 @@ def test_an_observer_loads_no_credentials_and_takes_the_plan_from_the_journal(tm
 
     monkeypatch.setattr("cockpit.adapters.factory.build_gateway", no_credentials)
     monkeypatch.setattr("cockpit.adapters.prometheus.build_metrics", no_credentials)
-    engine = observer_engine(tmp_path / "state", None, identity("observer"))  # no config at all
+    engine, feed = observer(tmp_path / "state", None)  # no config at all
     assert engine.follower and engine.gateway is None and engine.metrics is None and engine.journal.readonly
+    assert engine.actor.role == "observer" and feed.path.parent == tmp_path / "state"
     assert engine.plan.release.version == plan.release.version
     assert [t.name for t in engine.plan.triggers] == [t.name for t in plan.triggers]
 
     # A local copy of the config that differs (an older edit) does not stop the observer following.
     edited = load_plan(config).model_copy(update={"sign_offs": ["po"]})
-    assert observer_engine(tmp_path / "state", edited, identity("observer")).plan.sign_offs == plan.sign_offs
+    assert observer(tmp_path / "state", edited)[0].plan.sign_offs == plan.sign_offs
 
 
 def test_a_captain_without_its_gateway_token_is_refused_naming_the_variable(tmp_path, plan):

@@ -114,10 +114,10 @@ async def test_quit_works_while_loading_and_the_caller_gets_what_was_loaded(tmp_
 
 
 async def test_a_refused_load_ends_the_screen_with_its_code(tmp_path):
-    from cockpit.cli import Refused
+    from cockpit.refused import Refused
 
     def refuse() -> Loaded:
-        raise Refused(2, "plan.toml: phases.0.weight: Input should be less than or equal to 100")
+        raise Refused("plan.toml: phases.0.weight: Input should be less than or equal to 100", code=2)
 
     app = CockpitApp(loader=refuse, watch=False)
     async with app.run_test(size=(80, 24)) as pilot:
