@@ -17,6 +17,7 @@ from typing import Any
 
 from cockpit.core import events as ev
 from cockpit.core import postdeploy, words
+from cockpit.core.readmodel import demo_marker, incident_rows, kill_line
 from cockpit.core.state import STATUS_WORDS, RolloutState, fold
 from cockpit.core.visible import visible
 from cockpit.narrate import line, say
@@ -114,7 +115,10 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
     plan = state.plan
     now = now or (records[-1].ts if records else datetime.now(timezone.utc))
     d = Doc()
-    d.h(1, f"Rollout report: {plan.release} {plan.version}")
+    demo = demo_marker(state)
+    d.h(1, f"Rollout report: {plan.release} {plan.version}" + (f" — {demo}" if demo else ""))
+    if demo:  # no report of a demo passes for production's
+        d.p(f"**{demo}**: a demo on a simulated service and gateway; no production traffic was shifted.")
     head = records[-1].hash if records else ev.GENESIS
     d.p(f"{plan.environment} / {plan.region} · outcome **{STATUS_WORDS[state.status]}** · "
         f"{len(records)} journal events · journal head `{head}`")
@@ -160,19 +164,24 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
     else:
         k = state.kill
         result = k.result
+        said = kill_line(plan, state)
         d.table(["", ""], [
             ["Requested", f"{words.stamp(k.requested_at)} by {k.by}: {k.reason}"],
             ["Trigger", k.trigger or words.NO_DATA],
             ["Gateway", words.NO_DATA if result is None else ("CONFIRMED" if result.confirmed else "NOT CONFIRMED")
-             + (f" at {words.stamp(k.result_at)}, {result.attempts} attempt(s), weight read back {result.observed_weight}" if result else "")
-             + (f": {result.error}" if result and result.error else "")],
+             + f" at {words.stamp(k.result_at)}: {said.detail}" + (f", {words.plural(result.attempts, 'attempt')}" if result.confirmed else "")],
             ["Traffic check", words.NO_DATA if k.verified is None else ("VERIFIED" if k.verified.ok else "NOT VERIFIED") + f": {k.verified.detail}"],
         ])
 
     d.h(2, "Escalations")
+    incidents = incident_rows(state)
+    if incidents:  # open and past: a page that was resolved stays in the record
+        d.table(["Incident", "Levels paged", "Opened", "Reason", "Acknowledged", "Resolved"],
+                [[i.id, i.levels, words.stamp(i.opened_at), i.reason, i.acked or "NOT acknowledged", i.resolved or "open"]
+                 for i in incidents])
     if state.escalations:
         d.table(["At", "Level", "Reason"], [[words.stamp(at), e.level, e.reason] for at, e in state.escalations])
-    else:
+    if not incidents and not state.escalations:
         d.p("None.")
 
     d.h(2, "Budget")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.core import rules, words
+from cockpit.core.readmodel import demo_marker, phase_view
 from cockpit.core.state import STATUS_WORDS, RolloutState
 from cockpit.core.visible import visible
 from cockpit.narrate import line
@@ -34,6 +35,8 @@ def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dic
         "release": f"{plan.release} {plan.version}" if plan else None,
         "status": STATUS_WORDS[state.status],
         "phase": _phase(state),
+        "where": phase_view(plan, state).text if plan else None,
+        "demo": (demo_marker(state) or None) if plan else None,
         "weight": state.weight,
         "soak_remaining_s": None if left is None else int(left.total_seconds()),
         "advance_refusals": rules.advance_refusals(state, now) if state.status == "live" else [],
@@ -109,7 +112,7 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
     plan = state.plan
     doc = status_json(state, now, captain)
     out = [
-        f"{doc['release']}  {plan.environment}/{plan.region}" if plan else "(no plan)",
+        f"{doc['release']}  {plan.environment}/{plan.region}" + (f"  {doc['demo']}" if doc["demo"] else "") if plan else "(no plan)",
         f"status   {doc['status']}   canary weight {state.weight} %",
     ]
     if seen is not None:  # the screen's headline says more than the status word
@@ -122,11 +125,10 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
         out.append(guard_line({"guard": guard}))
     if captain:
         out.append(f"captain  {captain.get('user')}@{captain.get('host')} (pid {captain.get('pid')}, since {captain.get('since')})")
-    if doc["phase"]:
-        ph = doc["phase"]
+    if doc["phase"]:  # where it stands and the canary's confirmed share: `Phase 2 (2/4) rolled back · canary 0 %`
         left = doc["soak_remaining_s"]
         soak = f", soak {words.duration(left)} left" if left is not None else ""
-        out.append(f"phase    {ph['index']}/{len(plan.phases)} {ph['name']} at {ph['weight']} %{soak}")
+        out.append(f"phase    {doc['where']}{soak}")
     out.append("checks   " + ", ".join(f"{k} {('WAIVED' if c['waived'] else c['status'].upper())}" for k, c in doc["checks"].items()))
     if plan:
         signed = [f"{plan.roles.get(r, r)} ({doc['sign_offs'][r]['name']})" for r in plan.sign_offs if r in doc["sign_offs"]]

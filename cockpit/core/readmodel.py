@@ -12,22 +12,23 @@ sign_offs, kill_switch, role_title); the core imports neither the config nor the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Literal
 
 from cockpit.core import events as ev
-from cockpit.core import rules, words
+from cockpit.core import headline as heads
+from cockpit.core import postdeploy, rules, words
 from cockpit.core.budget import BudgetBurn, next_alert
-from cockpit.core.escalation import EMERGENCY, ROLLBACK_NOT_VERIFIED, current_escalations, leaking
-from cockpit.core.paging import kill_incident
+from cockpit.core.escalation import EMERGENCY, ROLLBACK_NOT_VERIFIED, active_levels, with_names
 from cockpit.core.evaluation import CriterionView, Evaluation, GuardId
-from cockpit.core.guardsight import GuardSight, judge
+from cockpit.core.guardsight import GuardSight, journaled_speed, judge
+from cockpit.core.headline import Headline, Role
+from cockpit.core.nextstep import NextStep, next_step, refusals
 from cockpit.core.state import RolloutState
 from cockpit.core.triggers import TriggerTrack, WindowVerdict
 from cockpit.core.visible import visible_fields
 
-Role = Literal["ok", "warn", "breach", "alarm", "stale", "kill", "muted", "bold", "plain"]
 ROLES: tuple[str, ...] = ("ok", "warn", "breach", "alarm", "stale", "kill", "muted", "bold", "plain")
 # ok: healthy, passed. warn: amber, needs attention (breaching, blind). breach: red, failed.
 # alarm: red and loud (fired, unguarded). stale: an old value. kill: the kill switch (loud).
@@ -112,24 +113,6 @@ def limit_text(trigger: Any, threshold: float | None) -> str:
 
 
 @dataclass(frozen=True)
-class Headline:
-    """The one state a captain reads first, in words and a role: `BREACHING: Performance — auto-rollback in 5m00s`."""
-
-    word: str
-    detail: str = ""
-    role: Role = "bold"
-    sep: str = ": "
-
-    @property
-    def text(self) -> str:
-        return f"{self.word}{self.sep}{self.detail}" if self.detail else self.word
-
-    @property
-    def alarming(self) -> bool:
-        return self.role in ("warn", "breach", "alarm", "kill")
-
-
-@dataclass(frozen=True)
 class TriggerRow:
     id: str
     name: str  # the plan's trigger name as the screen says it ("Performance")
@@ -184,6 +167,73 @@ class GateView:
     criteria: tuple[CriterionRow, ...]
     manual: tuple[str, ...]
     decisions: tuple[DecisionRow, ...]
+    waiting: tuple[str, ...] = ()  # the owners (titles) whose GO or NO-GO the open gate waits for
+
+
+@dataclass(frozen=True)
+class TrackStep:
+    """One phase on the phase track: `▶25%` soaking, `✗25%` where the kill stopped it, `5%` passed."""
+
+    weight: int
+    text: str
+    state: Literal["passed", "soaking", "stopped", "ahead", "completed"]
+    role: Role
+
+
+@dataclass(frozen=True)
+class PhaseView:
+    """Where the rollout is: the phase track and one line of it (`Phase 2 (2/4) · canary 25 %`;
+    after a kill `Phase 2 (2/4) rolled back · canary 0 %`: the weight the gateway last confirmed)."""
+
+    track: tuple[TrackStep, ...]
+    where: str  # "Preflight", "Starting", "Phase 2 (2/4)"
+    stopped: str  # "" while it runs; "rolled back", "kill sent", "KILL NOT CONFIRMED", "completed"
+    canary: str  # "25 %": the canary's share the gateway last confirmed
+
+    @property
+    def text(self) -> str:
+        stopped = f" {self.stopped}" if self.stopped else ""
+        return f"{self.where}{stopped} · canary {self.canary}"
+
+
+@dataclass(frozen=True)
+class KillLine:
+    """The kill switch in one line and its proofs, as every face says it."""
+
+    head: str  # "KILL SENT", "KILL VERIFIED 14:30:00Z", "KILL NOT CONFIRMED"
+    why: str  # "pulled by trigger Performance", "pulled by alice@bastion: p95 regression"
+    detail: str  # the gateway's answer: "the gateway reads the canary off: canary share 0 %", "3 attempts: timeout"
+    traffic: str  # the second proof: "canary traffic ~0: ...", "ROLLBACK NOT VERIFIED: ...", "waiting ..."
+    role: Role
+    requested_at: datetime
+    by: str  # user@host that pulled it (a trigger's kill: the guard's)
+    attempts: int  # the gateway's attempts in its last answer (0: no answer yet)
+
+    @property
+    def text(self) -> str:
+        return f"{self.head} · {self.why}"
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """One incident, open or past: who was paged, who took it, how it ended."""
+
+    id: str
+    level: str  # the level paged last
+    levels: str  # every level paged: "L1 → L2"
+    reason: str
+    opened_at: datetime
+    state: Literal["open", "acknowledged", "resolved"]
+    acked: str  # "Sam (cli) 14:05:00Z", or ""
+    resolved: str  # "14:30:00Z: the rollback is verified", or ""
+    role: Role
+
+    @property
+    def text(self) -> str:
+        """`INC-1 L1 opened 14:20:00Z: Performance fired ...; acknowledged by Sam (cli) 14:21:00Z; resolved 14:30:00Z: ...`"""
+        said = f"{self.id} {self.levels} opened {words.clock(self.opened_at)}: {self.reason}"
+        said += f"; acknowledged by {self.acked}" if self.acked else ("; NOT acknowledged" if self.state == "open" else "")
+        return said + (f"; resolved {self.resolved}" if self.resolved else "")
 
 
 @dataclass(frozen=True)
@@ -305,6 +355,14 @@ class ReadModel:
     checklist: tuple[ChecklistRow, ...]  # after a kill: the rollback procedure
     guard: GuardHealth
     actions: frozenset[str]  # the commands this state offers (the footer shows no other)
+    phase: PhaseView | None = None
+    kill: KillLine | None = None
+    incidents: tuple[IncidentRow, ...] = ()  # open and past, in the order they opened
+    post_deployment: tuple[postdeploy.ItemRow, ...] = ()  # after completion: the plan's items as they stand
+    next_step: NextStep | None = None  # what the rollout waits for (faces that can act say its key)
+    refusals: dict[str, tuple[str, ...]] = field(default_factory=dict)  # action -> why not now
+    missing_sign_offs: tuple[str, ...] = ()  # the titles of the sign-offs not recorded yet
+    demo: str = ""  # "DEMO · simulated · 60x" when the journal is a demo's: no picture of it passes for production
 
 
 # --- the rules ----------------------------------------------------------------------------------
@@ -322,15 +380,6 @@ def criterion(state: RolloutState, live: Evaluation | None, criterion_id: str) -
     if journaled is not None:
         return CriterionView(journaled.passed, journaled.value, journaled.detail)
     return CriterionView(None, None, current.detail if current else "not evaluated yet")
-
-
-def _action_words(trigger: Any) -> str:
-    action = getattr(trigger, "action", "rollback")
-    if action == "rollback":
-        return "auto-rollback"
-    if action == "hold":
-        return "holds the rollout"
-    return f"pages {getattr(trigger, 'level', '')}".strip()
 
 
 def trigger_row(trigger: Any, state: RolloutState, live: Evaluation | None, now: datetime) -> TriggerRow:
@@ -384,9 +433,11 @@ def trigger_row(trigger: Any, state: RolloutState, live: Evaluation | None, now:
         return TriggerRow(**base, mark=FAIL, value=shown(verdict.value), limit=limit, pending=f"FIRED {words.clock(datetime.fromtimestamp(verdict.at, now.tzinfo))}",
                           role="alarm", state="fired", history=history, threshold=threshold)
     if s == "breaching":
-        elapsed = max(0.0, now.timestamp() - verdict.at)
-        fires_in = max(0.0, verdict.needed_s - verdict.breaching_for_s - elapsed)
-        pending = f"{words.duration(verdict.breaching_for_s)}/{words.duration(verdict.needed_s)}"
+        # As of `now`, as the headline's countdown: the round's figure moved on by the round's age
+        # (a breach goes on until a round says otherwise), so the two always add up to the window.
+        breached = min(verdict.needed_s, verdict.breaching_for_s + max(0.0, now.timestamp() - verdict.at))
+        fires_in = verdict.needed_s - breached
+        pending = f"{words.duration(breached)}/{words.duration(verdict.needed_s)}"
         return TriggerRow(**base, mark=WARN, value=shown(verdict.value), limit=limit, pending=pending, role="breach", state="breaching",
                           history=history, threshold=threshold, fires_in=fires_in)
     if s == "no_data_hold":
@@ -439,90 +490,12 @@ def status_word(state: RolloutState) -> str:
             "completed": "completed"}[state.status]
 
 
-def _source_down(live: Evaluation, now: datetime) -> str:
-    """", Prometheus down for 45s" when the blindness has a cause the guard saw: its queries fail.
-    (Only a guarded headline gets here, so there is a round.)"""
-    h = live.health.get("prometheus")
-    if h is None or h.ok is not False:
-        return ""
-    word = "degraded" if h.detail.startswith("degraded") else "down"
-    since = f" for {words.duration(now - h.since)}" if h.since is not None else ""
-    return f", Prometheus {word}{since}"
-
-
 def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime,
              triggers: tuple[TriggerRow, ...] | None = None, *, sight: GuardSight | None = None) -> Headline:
-    """The one state the captain reads first. In order: the kill switch, completion, preflight,
-    UNGUARDED, GATEWAY DRIFT, a fired trigger, BREACHING (the soonest to fire, counting down), BLIND, a shift in
-    flight, then READY / HEALTHY / SOAKING. `sight`: what the face saw of the guard (none: UNGUARDED)."""
+    """The one state the captain reads first: the first rule of core.headline.PRECEDENCE that
+    applies. `sight`: what the face saw of the guard (none: UNGUARDED)."""
     rows = triggers if triggers is not None else trigger_rows(plan, state, live, now)
-    k = state.kill
-    if state.status == "kill_unconfirmed":
-        error = f": {k.result.error}" if k and k.result and k.result.error else ""
-        again = f"re-pulling, attempt {k.pulls}: " if k and k.repulling else ""
-        return Headline("KILL NOT CONFIRMED", f"{again}the gateway did not confirm the canary is off{error} — Emergency", "kill")
-    if state.status == "killing":
-        return Headline("KILL SENT", "waiting for the gateway to read the canary back off", "kill")
-    if state.status == "rolled_back":
-        if k is not None and k.leaking:
-            inc = kill_incident(state)
-            who = (f"{inc.id} acknowledged by {inc.acked_by}" if inc is not None and inc.acknowledged
-                   else "the guard re-asserts the kill")
-            return Headline("ROLLBACK NOT VERIFIED", f"the gateway reads the canary off, but canary traffic NOT ~0: "
-                            f"{k.verified.detail} — Emergency, {who}", "kill")
-        traffic = "canary traffic ~0" if k is not None and k.verified is not None else ""
-        return Headline("ROLLED BACK · KILL VERIFIED", traffic, "warn", " · ")
-    if state.status == "completed":
-        return Headline("COMPLETED", "the canary is the release", "ok")
-    if state.status == "preflight":
-        refusals = rules.start_refusals(state, now)
-        first = plan.phases[0]
-        if not refusals:
-            return Headline("READY", f"preflight passed, press s to start at {first.weight} %", "ok")
-        checks = list(state.checks.values())
-        passed = sum(1 for c in checks if c.satisfied)
-        signed = sum(1 for r in plan.sign_offs if r in state.sign_offs)
-        freeze = next((r for r in refusals if r.startswith("inside the freeze")), "")
-        detail = f"{passed}/{len(checks)} checks passed · {signed}/{len(plan.sign_offs)} sign-offs" + (f" · {freeze}" if freeze else "")
-        return Headline("PREFLIGHT", detail, "bold")
-
-    guard = guard_health(plan, state, live, sight)
-    if not guard.guarded:
-        return Headline("UNGUARDED", f"{guard.why} — triggers are not evaluated, nothing rolls back on its own", "alarm")
-    if state.gateway_drift and rules.expected_share(state) is not None:
-        return Headline("GATEWAY DRIFT", f"{state.gateway_drift} — re-assert the weight or roll back", "alarm")
-    fired = [r for r in rows if r.state == "fired"]
-    if fired:
-        r = fired[0]
-        more = f" (+{len(fired) - 1} more)" if len(fired) > 1 else ""
-        return Headline("FIRED", f"{r.name} {r.value} {r.limit} at {r.pending.removeprefix('FIRED ')}{more}", "alarm")
-    breaching = sorted((r for r in rows if r.state == "breaching"), key=lambda r: r.fires_in if r.fires_in is not None else math.inf)
-    if breaching:
-        r = breaching[0]
-        trig = next(t for t in plan.triggers if t.id == r.id)
-        more = f" (+{len(breaching) - 1} more)" if len(breaching) > 1 else ""
-        return Headline("BREACHING", f"{r.name} — {_action_words(trig)} in {words.duration(r.fires_in or 0)}{more}", "warn")
-    blind = [r for r in rows if r.state in ("hold", "stale")]
-    if blind:
-        holding = sum(r.state == "hold" for r in blind)
-        why = "holding" if holding == len(blind) else "stale gauges" if not holding else f"{holding} holding, {len(blind) - holding} stale"
-        return Headline("BLIND", f"{words.plural(len(blind), 'trigger')} without data — {why}{_source_down(live, now)}", "warn")
-    if state.pending_shift is not None:
-        return Headline("SHIFTING", f"to {state.pending_shift.weight} %, waiting for the gateway to confirm", "warn")
-    if state.phase is None:
-        return Headline("STARTING", f"shifting to {plan.phases[0].weight} %", "bold")
-    left = _seconds(rules.soak_remaining(state, now))
-    if left > 0:
-        return Headline("SOAKING", f"{words.duration(left)} left", "ok", " ")
-    refusals = rules.advance_refusals(state, now)
-    if not refusals:
-        nxt = rules.next_phase(state)
-        step = "complete the rollout" if nxt is None else f"advance to {plan.phases[nxt].weight} %"
-        return Headline("READY", f"GO recorded, press a to {step}", "ok")
-    nogo = next((r for r in refusals if r.startswith("NO-GO")), None)
-    if nogo:
-        return Headline("NO-GO", nogo.removeprefix("NO-GO ").removeprefix("by "), "breach")
-    return Headline("HEALTHY", f"soak complete; {refusals[0]}", "ok")
+    return heads.first(heads.Seen(plan, state, live, now, rows, guard_health(plan, state, live, sight)))
 
 
 def gate_view(plan: Any, state: RolloutState, live: Evaluation | None) -> GateView:
@@ -616,18 +589,7 @@ def escalation_rows(plan: Any, state: RolloutState, now: datetime | None = None)
     """Every level of the matrix, with the reasons it applies now (breaching or fired triggers by
     name, explicit escalations, an unconfirmed kill for Emergency, the incidents paged there
     with their acknowledgement timers, and any page that could not be sent)."""
-    names = trigger_names(plan)
-    levels = {t.id: t.level for t in plan.triggers}
-    reasons: dict[str, list[str]] = {}
-    for trigger_id, t in sorted(state.triggers.items()):
-        if t.breaching and not t.no_data and trigger_id in levels:
-            reasons.setdefault(levels[trigger_id], []).append(f"{names.get(trigger_id, trigger_id)} {'fired' if t.fired else 'breaching'}")
-    for _, e in current_escalations(state):
-        reasons.setdefault(e.level, []).append(with_names(e.reason, names))
-    if state.status == "kill_unconfirmed":
-        reasons.setdefault(EMERGENCY, []).append("KILL NOT CONFIRMED")
-    if leaking(state):
-        reasons.setdefault(EMERGENCY, []).append(ROLLBACK_NOT_VERIFIED)
+    reasons = active_levels(state, {t.id: t.level for t in plan.triggers}, trigger_names(plan))
     for level, lines in incident_lines(plan, state, now).items():
         reasons.setdefault(level, []).extend(lines)
     rows = []
@@ -637,13 +599,6 @@ def escalation_rows(plan: Any, state: RolloutState, now: datetime | None = None)
         rows.append(EscalationRow(lvl.level, lvl.name, lvl.scope, ", ".join(plan.role_title(o) for o in lvl.owners),
                                   tuple(lvl.contacts), lvl.channel, why, role))
     return tuple(rows)
-
-
-def with_names(text: str, names: dict[str, str]) -> str:
-    """A journaled reason that names trigger ids, said with the triggers' names."""
-    for trigger_id, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
-        text = text.replace(f"trigger {trigger_id} ", f"{name} ")
-    return text
 
 
 def check_rows(plan: Any, state: RolloutState, running: frozenset[str] = frozenset()) -> tuple[CheckRow, ...]:
@@ -750,6 +705,85 @@ def checklist_steps_open(rows: tuple[ChecklistRow, ...]) -> list[tuple[str, str]
     return [(row.step, row.key) for row in rows if row.manual and not row.done]
 
 
+def phase_view(plan: Any, state: RolloutState) -> PhaseView:
+    """The phase track and where the rollout stands. After a kill the phase it stopped reads `✗25%`
+    and the canary the weight the gateway last confirmed (0 once the kill is confirmed), never the
+    phase's weight: one number for one fact."""
+    stopped = {"rolled_back": "rolled back", "killing": "kill sent", "kill_unconfirmed": "KILL NOT CONFIRMED",
+               "completed": "completed"}.get(state.status, "")
+    steps = []
+    for i, spec in enumerate(plan.phases):
+        w = spec.weight
+        if state.status == "completed" or (state.phase is not None and i < state.phase):
+            steps.append(TrackStep(w, f"{w}%", "passed", "ok"))
+        elif i == state.phase and state.status == "live":
+            steps.append(TrackStep(w, f"▶{w}%", "soaking", "ok"))
+        elif i == state.phase:
+            steps.append(TrackStep(w, f"{FAIL}{w}%", "stopped", "breach"))
+        else:
+            steps.append(TrackStep(w, f"{w}%", "ahead", "muted"))
+    if state.phase is not None:
+        where = f"{plan.phases[state.phase].name} ({state.phase + 1}/{len(plan.phases)})"
+    else:
+        where = "Preflight" if state.status == "preflight" else "Starting"
+    if state.status == "completed":
+        stopped = ""  # "Phase 4 (4/4) · canary 100 %" says it; the headline says COMPLETED
+    return PhaseView(tuple(steps), where, stopped, words.percent(state.weight))
+
+
+def kill_line(plan: Any, state: RolloutState) -> KillLine | None:
+    """The kill switch in one line as every face says it: who pulled it and why, what the gateway
+    read back (the canary's share: 0 % once the flag reads off, whatever weight the server keeps),
+    and the second proof, the canary's own traffic."""
+    k = state.kill
+    if k is None:
+        return None
+    names = trigger_names(plan)
+    why = f"pulled by trigger {names.get(k.trigger, k.trigger)}" if k.trigger else f"pulled by {k.by}: {with_names(k.reason, names)}"
+    r = k.result
+    if r is None:
+        head, detail, role = "KILL SENT", "waiting for the gateway to read the canary back off", "kill"
+    elif r.confirmed:
+        share = 0 if r.observed_enabled is False or r.observed_weight is None else r.observed_weight
+        head, detail, role = (f"KILL VERIFIED {words.clock(k.result_at)}",
+                              f"the gateway reads the canary off: canary share {words.percent(share)}", "warn")
+    else:
+        head, detail, role = "KILL NOT CONFIRMED", f"{words.plural(r.attempts, 'attempt')}: {r.error}", "kill"
+    if k.verified is None:
+        traffic = "canary traffic: waiting for it to fall to ~0" if r is not None and r.confirmed else ""
+    elif k.verified.ok:
+        traffic = f"canary traffic ~0: {k.verified.detail}"
+    else:
+        traffic, role = f"{ROLLBACK_NOT_VERIFIED}: {k.verified.detail}", "kill"
+    return KillLine(head, why, detail, traffic, role, k.requested_at, k.by, r.attempts if r is not None else 0)
+
+
+def incident_rows(state: RolloutState) -> tuple[IncidentRow, ...]:
+    """Every incident, open and past, in the order they opened: a resolved one stays in the record."""
+    rows = []
+    for inc in state.incidents.values():
+        via = f" ({inc.acked_via})" if inc.acked_via else ""
+        acked = f"{inc.acked_by}{via} {words.clock(inc.acked_at)}" if inc.acknowledged else ""
+        resolved = f"{words.clock(inc.resolved_at)}: {inc.resolution}" if not inc.open else ""
+        st = "resolved" if not inc.open else "acknowledged" if inc.acknowledged else "open"
+        role: Role = "muted" if st == "resolved" else "warn" if st == "acknowledged" else "alarm"
+        rows.append(IncidentRow(inc.id, inc.level, " → ".join(inc.levels or [inc.level]), inc.reason, inc.opened_at,
+                                st, acked, resolved.rstrip(": "), role))
+    return tuple(rows)
+
+
+def demo_marker(state: RolloutState) -> str:
+    """"DEMO · simulated · 60x" when the journal's plan kills through a simulated gateway (a demo's),
+    with the speed its guard journaled; "" for a real rollout. Judged from the journal, so every
+    face of it (observer, replay, status, report, evidence) says it."""
+    document = state.plan.document if state.plan is not None else {}
+    gateways = document.get("gateways", {}) if isinstance(document, dict) else {}
+    if not any(isinstance(g, dict) and g.get("type") == "simulated" for g in gateways.values()):
+        return ""
+    speed = journaled_speed(state)
+    return "DEMO · simulated" + (f" · {speed:g}x" if speed != 1 else "")
+
+
 def available_actions(state: RolloutState) -> frozenset[str]:
     """The commands the rollout's state offers; the footer and the palette show no other."""
     if state.plan is None:
@@ -842,6 +876,8 @@ def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: dat
     esc = visible_fields(escalation_rows(plan, state, now))
     bud = visible_fields(budget_view(plan, state, live.budget if live else None))
     checks, sign_offs, lines, todo = _journaled(plan, state, running, say or _kind)
+    post = tuple(postdeploy.rows(state, now)) if state.status == "completed" else ()
+    todo_open = tuple(row.key for row in todo if row.manual and not row.done)
     return ReadModel(
         headline=head,
         banner=banner(head, rows, todo if state.status in ('rolled_back', 'kill_unconfirmed', 'killing') else (), captain),
@@ -857,4 +893,12 @@ def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: dat
         checklist=todo,
         guard=guard,
         actions=available_actions(state),
+        phase=visible_fields(phase_view(plan, state)),
+        kill=visible_fields(kill_line(plan, state)),
+        incidents=visible_fields(incident_rows(state)),
+        post_deployment=visible_fields(post),
+        next_step=visible_fields(next_step(state, now, todo_open, post)),
+        refusals=visible_fields(refusals(state, now, todo_open, post)),
+        missing_sign_offs=tuple(plan.role_title(r) for r in rules.missing_sign_offs(state)),
+        demo=visible_fields(demo_marker(state)),
     )

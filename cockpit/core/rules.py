@@ -39,10 +39,16 @@ def start_refusals(state: RolloutState, now: datetime) -> list[str]:
             status = check.status if check else "pending"
             detail = f": {check.detail}" if check and check.detail else ""
             reasons.append(f"preflight check {check_id} has not passed ({status}{detail})")
-    for role in state.plan.sign_offs:
-        if role not in state.sign_offs:
-            reasons.append(f"sign-off missing: {state.plan.roles.get(role, role)}")
+    reasons += [f"sign-off missing: {state.plan.roles.get(role, role)}" for role in missing_sign_offs(state)]
     return reasons + _freeze(state, now)
+
+
+def missing_sign_offs(state: RolloutState) -> list[str]:
+    """The plan's required sign-offs (role ids, in the plan's order) not recorded yet: the one
+    place every face and the start's refusal learn who has not signed."""
+    if state.plan is None:
+        return []
+    return [role for role in state.plan.sign_offs if role not in state.sign_offs]
 
 
 def soak_remaining(state: RolloutState, now: datetime) -> timedelta | None:

@@ -137,7 +137,7 @@ class Banner(Rows):
 
     def signature(self, v: View) -> object:
         m = v.model
-        return (m.headline, m.banner, v.colors, self.size.width)
+        return (m.headline, m.banner, m.next_step, v.observer, v.colors, self.size.width)
 
     def draw(self, v: View):
         m = v.model
@@ -145,7 +145,12 @@ class Banner(Rows):
         style = v.style(head.role) if not head.alarming else v.style("alarm" if head.role in ("breach", "alarm") else head.role)
         if head.role == "warn":
             style = f"bold reverse {v.colors.stale}"
-        text = Text(f" {head.text} ", style, no_wrap=True, overflow="ellipsis")
+        said = head.text
+        step = m.next_step
+        if head.step and step is not None and not v.observer:  # only a captain can take the step: its key
+            key = next((b.key for b in self.app.BINDINGS if b.action == step.action), "")
+            said += f", press {key} to {step.text}" if key else ""
+        text = Text(f" {said} ", style, no_wrap=True, overflow="ellipsis")
         if len(m.banner) > 1:
             text.append("  " + "  ·  ".join(m.banner[1:]) + " " * max(0, self.size.width), style)
         elif head.alarming:

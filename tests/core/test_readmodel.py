@@ -99,10 +99,10 @@ def _kill(plan, *more):
 
 HEADLINES = [
     ("preflight", lambda p: [], T0, None, "PREFLIGHT: 0/6 checks passed · 0/5 sign-offs", "bold"),
-    ("ready to start", ready, T0 + timedelta(hours=1), None, "READY: preflight passed, press s to start at 5 %", "ok"),
+    ("ready to start", ready, T0 + timedelta(hours=1), None, "READY: preflight passed", "ok"),
     ("soaking", live, SOAKING, "ok", "SOAKING 14m", "ok"),
-    ("ready to advance", lambda p: live(p) + gate_met(p), SOAKED, "ok", "READY: GO recorded, press a to advance to 25 %", "ok"),
-    ("ready to complete", lambda p: live(p, 3) + gate_met(p, 3), SOAKED, "ok", "READY: GO recorded, press a to complete the rollout", "ok"),
+    ("ready to advance", lambda p: live(p) + gate_met(p), SOAKED, "ok", "READY: GO recorded", "ok"),
+    ("ready to complete", lambda p: live(p, 3) + gate_met(p, 3), SOAKED, "ok", "READY: GO recorded", "ok"),
     ("healthy, waiting for GO", lambda p: live(p) + gate_met(p)[:-1], SOAKED, "ok", "HEALTHY: soak complete; waiting for GO from: SRE", "ok"),
     ("breaching, counting down", live, SOAKING, "breaching", "BREACHING: Performance — auto-rollback in 5m00s", "warn"),
     ("two breaching: the soonest", live, SOAKING, "two", "BREACHING: Error Rate — auto-rollback in 1m00s (+1 more)", "warn"),

@@ -11,6 +11,8 @@ import pytest
 
 from cockpit.core import events as ev
 from cockpit.core import readmodel as rm
+from cockpit.core import headline as heads
+from cockpit.core.nextstep import NextStep, next_step
 from cockpit.core import words
 from cockpit.core.budget import BudgetBurn, CategoryBurn
 from cockpit.core.compare import Comparison
@@ -120,7 +122,7 @@ def test_private_helpers():
      (fake_trigger(action="page", level="L3"), "pages L3"), (NS(action="page"), "pages"), (NS(), "auto-rollback")],
 )
 def test_action_words(trigger, words):
-    assert rm._action_words(trigger) == words
+    assert heads._action_words(trigger) == words
 
 
 # --- trigger rows ---------------------------------------------------------------------------------------
@@ -147,7 +149,7 @@ def test_ok_row_in_full(plan):
 
 @pytest.mark.parametrize(
     "breaching_for, needed, age, fires_in, pending",
-    [(360.0, 600.0, 0, 240.0, "6m00s/10m00s"), (360.0, 600.0, 30, 210.0, "6m00s/10m00s"), (590.0, 600.0, 30, 0.0, "9m50s/10m00s"),
+    [(360.0, 600.0, 0, 240.0, "6m00s/10m00s"), (360.0, 600.0, 30, 210.0, "6m30s/10m00s"), (590.0, 600.0, 30, 0.0, "10m00s/10m00s"),
      (0.0, 600.0, -30, 600.0, "0s/10m00s")],
     ids=["fresh", "30s-after-the-round", "overdue-clamps-at-zero", "round-from-the-future"],
 )
@@ -157,6 +159,23 @@ def test_breaching_row_counts_down(plan, breaching_for, needed, age, fires_in, p
     row = _gauge(plan, _live_state(plan), "api_p95_regression", track)
     assert row == rm.TriggerRow("api_p95_regression", "Performance", rm.WARN, "320 ms", PERF_LIMIT, pending, "breach", "breaching",
                                 (320.0,), 285.0, fires_in, "rollback")
+
+
+@pytest.mark.parametrize("age", [0, 1, 14, 29])  # the gauge is STALE past two polls
+def test_the_headlines_countdown_and_the_gauge_add_up_to_the_window(plan, age):
+    """One number per fact: "auto-rollback in 5m26s" never stands beside a gauge "4m00s/10m00s"
+    (the difference was the round's age); both are said as of the face's now."""
+    at = NOW - timedelta(seconds=age)
+    track = TriggerTrack(verdict("breaching", at, breaching_for=360.0, needed=600.0), at.timestamp(), None, (320.0,))
+    state = _live_state(plan)
+    tracks = ok_tracks(plan, NOW)
+    tracks["api_p95_regression"] = track
+    model = rm.read_model(plan, state, round_at(NOW, tracks, at=at), NOW, sight=GuardSight(GUARD.pid, 0.5))
+    row = next(r for r in model.triggers if r.id == "api_p95_regression")
+    breached, needed = row.pending.split("/")
+    countdown = model.headline.detail.rsplit(" in ", 1)[1]
+    assert words.duration(min(600, 360 + age)) == breached and needed == "10m00s"
+    assert countdown == words.duration(max(0, 240 - age))
 
 
 def test_hold_and_ignored_rows_in_full(plan):
@@ -523,17 +542,21 @@ def test_preflight_headline_names_the_freeze(plan):
     assert head.word == "PREFLIGHT" and head.detail.startswith("6/6 checks passed · 5/5 sign-offs · inside the freeze window ")
 
 
-def test_ready_to_start_names_the_first_weight(plan):
-    assert _head(plan, state_of(plan, *ready(plan)), None, T0) == rm.Headline("READY", "preflight passed, press s to start at 5 %", "ok")
+def test_ready_to_start_says_the_fact_and_the_next_step_names_the_first_weight(plan):
+    state = state_of(plan, *ready(plan))
+    assert _head(plan, state, None, T0) == rm.Headline("READY", "preflight passed", "ok", step=True)
+    assert next_step(state, T0) == NextStep("start", "start at 5 %")
 
 
 def test_ready_and_no_go_after_the_soak(plan):
     state = state_of(plan, *live(plan), *gate_met(plan))
     done = state.phase_started_at + timedelta(minutes=20)
-    assert _head(plan, state, round_at(done, ok_tracks(plan, done)), done) == rm.Headline("READY", "GO recorded, press a to advance to 25 %", "ok")
+    assert _head(plan, state, round_at(done, ok_tracks(plan, done)), done) == rm.Headline("READY", "GO recorded", "ok", step=True)
+    assert next_step(state, done) == NextStep("advance", "advance to 25 %")
     last = state_of(plan, *live(plan, 3), *gate_met(plan, 3))
     done = last.phase_started_at + timedelta(minutes=20)
-    assert _head(plan, last, round_at(done, ok_tracks(plan, done)), done).detail == "GO recorded, press a to complete the rollout"
+    assert _head(plan, last, round_at(done, ok_tracks(plan, done)), done).detail == "GO recorded"
+    assert next_step(last, done) == NextStep("advance", "complete the rollout")
     nogo = state_of(plan, *live(plan), *gate_met(plan)[:-1], ev.GateDecided(phase=0, role="sre", decision="NO-GO", name="Sam", note="p99 wobbly"))
     done = nogo.phase_started_at + timedelta(minutes=20)
     assert _head(plan, nogo, round_at(done, ok_tracks(plan, done)), done) == rm.Headline("NO-GO", "SRE (Sam): p99 wobbly", "breach")

@@ -108,3 +108,33 @@ def test_a_secret_in_a_note_reads_redacted_in_the_html_report_not_as_a_tag(tmp_p
     assert secret[:8] not in html_text and "pasted by mistake: &lt;redacted&gt;" in html_text
     assert "<redacted>" not in html_text
     assert "pasted by mistake: <redacted>" in md_text  # Markdown shows it as it is
+
+
+def test_the_report_of_a_demo_says_simulated_and_the_kill_read_back_the_canary_share(tmp_path):
+    """The golden journal is a demo's (its gateway is the simulated one): the title and a line say so,
+    and the kill's read-back is the canary's share (0 % with the flag off), not the server's weight 25."""
+    state = _state(tmp_path, "rollback.jsonl")
+    text = report.to_markdown(report.build(state)[0])
+    assert text.startswith("# Rollout report: IntelGraph Platform v0.1.0 — DEMO · simulated\n")
+    assert "**DEMO · simulated**: a demo on a simulated service and gateway" in text
+    assert "canary share 0 %" in text and "weight read back 25" not in text
+
+
+def test_the_report_lists_incidents_open_and_resolved(tmp_path):
+    """INC-1 paged L1 and was resolved: the report says so, never "Escalations: None"."""
+    from datetime import timedelta
+
+    from cockpit.core import events as ev
+    from cockpit.journal import Journal
+
+    state = _state(tmp_path, "rollback.jsonl")
+    journal = Journal(state)
+    last = journal.records[-1].ts
+    guard = ev.Actor(user="cockpit", host="vm", role="guard")
+    journal.append(ev.IncidentOpened(incident="INC-1", level="L1", reason="Performance fired"), actor=guard, ts=last + timedelta(seconds=1))
+    journal.append(ev.IncidentAcknowledged(incident="INC-1", name="Sam", via="cli"), actor=guard, ts=last + timedelta(seconds=2))
+    journal.append(ev.IncidentResolved(incident="INC-1", reason="the rollback is verified"), actor=guard, ts=last + timedelta(seconds=3))
+    text = report.to_markdown(report.build(state)[0])
+    section = text.split("## Escalations", 1)[1].split("\n## ", 1)[0]
+    assert "None." not in section
+    assert "| INC-1 | L1 |" in section and "Sam (cli)" in section and "the rollback is verified" in section
