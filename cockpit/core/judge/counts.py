@@ -20,7 +20,7 @@ def upper_tail(k: int, n: int, p: float) -> float:
         return 0.0
     if p >= 1.0:
         return 1.0
-    if k <= (n + 1) * p:  # at or below the mode: the other tail is the short one
+    if k < (n + 1) * p:  # below the mode: the other tail is the short one (from the mode on, terms fall)
         return 1.0 - lower_tail(k - 1, n, p)
     term = math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
                     + k * math.log(p) + (n - k) * math.log1p(-p))

@@ -56,7 +56,8 @@ def summary(values: np.ndarray) -> Summary:
     """Count, mean, median, sample standard deviation, min and max; zeros for no values (Kayenta's)."""
     if not len(values):
         return Summary(0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    with np.errstate(invalid="ignore"):  # an infinite sample: a NaN spread, said as no data
+        std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
     return Summary(len(values), float(np.mean(values)), percentile(values, 50), std,
                    float(np.min(values)), float(np.max(values)))
 

@@ -44,5 +44,8 @@ def spread(canary: np.ndarray, baseline: np.ndarray, limit: float | None, confid
         ratios = _resampled_iqrs(canary, resamples, rng) / _resampled_iqrs(baseline, resamples, rng)
     ratios = np.where(np.isnan(ratios), 1.0, ratios)  # 0/0: neither resample spread
     alpha = (1.0 - confidence) / 2 * 100
-    lower, upper = (float(v) for v in np.percentile(ratios, [alpha, 100 - alpha]))
+    # the order statistics themselves, not interpolated: a ratio may be +inf (a resample of the baseline
+    # without spread), and inf - inf is no number
+    lower = float(np.percentile(ratios, alpha, method="lower"))
+    upper = float(np.percentile(ratios, 100 - alpha, method="higher"))
     return Spread(ratio, lower, upper, lower >= limit)
