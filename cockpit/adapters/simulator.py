@@ -75,6 +75,7 @@ class SimulatedWorld:
         self._states: list[tuple[int, bool]] = []  # (weight, enabled) from the matching time on
         self.gateway_down = False  # fault switch: the simulated gateway raises GatewayError
         self.gateway_delay_s = 0.0  # a slow gateway
+        self.gateway_held: asyncio.Event | None = None  # a gateway that answers once this is set (tests)
 
     # --- weight and flag history ---------------------------------------
 
@@ -359,6 +360,8 @@ class SimulatedGateway:
     async def _reach(self) -> None:
         if self.world.gateway_delay_s > 0:
             await asyncio.sleep(self.world.gateway_delay_s)
+        if self.world.gateway_held is not None:
+            await self.world.gateway_held.wait()
         if self.world.gateway_down:
             raise GatewayError("simulated gateway: unreachable (fault switch gateway_down is on)")
 

@@ -347,7 +347,10 @@ class CockpitApp(App):
         from datetime import datetime, timezone
 
         rows = {w.id: w.lines for w in self.query(Rows) if w.id and w.lines and w.id != "banner"}
-        tabs = self.query_one("#tabs", TabBar)
+        found = self.query("#tabs")
+        if not rows or not found:  # the screen is closing (or never drew): nothing worth keeping
+            return
+        tabs = found.first(TabBar)
         if tabs.display and tabs.text:
             from textual.strip import Strip
 

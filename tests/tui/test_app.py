@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from textual.widgets import Button, Input, Select
 
@@ -243,9 +245,9 @@ async def test_kill_not_confirmed_is_loud(tmp_path):
 
 
 async def test_keys_keep_flowing_while_the_kill_runs(tmp_path):
-    """The kill runs in a worker: the help screen opens while a slow gateway is still answering."""
+    """The kill runs in a worker: the help screen opens while the gateway has not answered yet."""
     scene = await Scene(tmp_path / "s").live(phase=0)
-    scene.world.gateway_delay_s = 0.5
+    scene.world.gateway_held = asyncio.Event()  # it answers once the test has looked
     app = scene.app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("K")
@@ -258,6 +260,7 @@ async def test_keys_keep_flowing_while_the_kill_runs(tmp_path):
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         assert scene.engine.state.kill is not None and scene.engine.state.kill.result is None  # still in flight
+        scene.world.gateway_held.set()
         await app.workers.wait_for_complete()
     assert scene.engine.state.status == "rolled_back"
 
@@ -474,7 +477,7 @@ async def test_ctrl_q_and_the_palettes_quit_ask_as_q_does_while_live(tmp_path, k
     app = scene.app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press(*keys[:-1] if len(keys) > 1 else keys)
-        for _ in range(50):  # the palette searches in a worker: its hits come when they come
+        for _ in range(300):  # the palette searches in a worker: its hits come when they come
             hits = app.screen.query("CommandList")
             if len(keys) == 1 or (hits and hits.first().option_count
                                   and "Quit" in str(hits.first().get_option_at_index(0).prompt)):
@@ -482,7 +485,10 @@ async def test_ctrl_q_and_the_palettes_quit_ask_as_q_does_while_live(tmp_path, k
             await pilot.pause(0.1)
         if len(keys) > 1:
             await pilot.press(keys[-1])
-        await pilot.pause(0.5)
+        for _ in range(100):  # the palette closes, then the question opens
+            if isinstance(app.screen, Confirm):
+                break
+            await pilot.pause(0.1)
         assert isinstance(app.screen, Confirm) and app.is_running
         await pilot.press("escape")
         await pilot.pause()
