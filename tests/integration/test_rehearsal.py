@@ -151,3 +151,73 @@ def test_a_sweep_matches_the_single_threshold_rehearsal_at_each_point(prom):
     assert detected[0.002] is not None and detected[0.002] < t0 + 12 * 60  # 0.4 % breaches from the start
     fires = {r.limit: r.quiet_fires for r in swept.sweep[1]}
     assert fires[0.002] == fires[0.004] == 1 and fires[0.006] == 0  # a threshold at the quiet level fires on it
+
+
+def plan_file(path, url, triggers, criteria=(), **prometheus):
+    import tomli_w
+
+    path.write_text(tomli_w.dumps({
+        "release": {"name": "it", "version": "v1", "environment": "test", "region": "loopback"},
+        "roles": {"sre": {"title": "SRE"}},
+        "phases": [{"name": "Phase 1", "weight": 5, "soak": "20m", "gate": {"owners": ["sre"], "auto": list(criteria)}},
+                   {"name": "Phase 2", "weight": 100, "soak": "20m", "gate": {"owners": ["sre"]}}],
+        "triggers": triggers,
+        "kill_switch": {"gateway": "edge"},
+        "gateways": {"edge": {"type": "simulated"}},
+        "escalation": [{"level": "L1", "name": "SRE", "scope": "all", "owners": ["sre"], "channel": "#sre"}],
+        "budget": {"categories": [{"id": "infra", "name": "Infra", "monthly": 1000, "projected": 500}]},
+        "prometheus": {"url": url, "poll_interval": "15s", "step": "30s", **prometheus},
+    }))
+    return path
+
+
+def test_the_command_says_it_in_words_and_writes_one_reproducible_document(prom, tmp_path, capsys, monkeypatch):
+    import json
+
+    from cockpit.cli import main
+
+    triggers = [dict(page("regress", "regress"), action="rollback"), page("blip", "blip")]
+    monkeypatch.setenv("REHEARSE_TOKEN", "s3cret-token")  # the credential is sent, and never written
+    config = plan_file(tmp_path / "plan.toml", prom.url, triggers, CRITERIA, token={"env": "REHEARSE_TOKEN"})
+    argv = ["rehearse", "--config", str(config), "--at", "2024-05-14T12:00:00Z",
+            "--quiet-from", str(t0 - 30 * 60), "--quiet-to", str(t0), "--sweep", "regress=0.01:0.03:0.01"]
+    assert main([*argv, "-o", str(tmp_path / "a.json")]) == 1  # killed
+    said = capsys.readouterr().out
+    assert "regress: breached 12:07:00Z, FIRED 12:12:00Z (12m00s in), rollback" in said
+    assert "KILLED at 2024-05-14 12:12:00Z by regress" in said and "gate errors_low: NOT MET" in said
+    assert "blip: would have fired 0 times" in said and "never fired: blip" in said
+    assert main([*argv, "-o", "-"]) == 1
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads((tmp_path / "a.json").read_text())
+    assert printed == written  # two runs on the same data: the same document
+    assert "s3cret" not in json.dumps(written) + said and written["prometheus"] == prom.url
+    assert len(written["plan_digest"]) == len(written["samples_sha256"]) == 64
+    res = written["results"]
+    assert res["rollout"]["killed_at"] == t0 + 720 and res["rollout"]["killed_by"] == "regress"
+    assert [r["detected_at"] for r in res["sweep"]["rows"]] == [t0 + 720, t0 + 720, t0 + 720]
+    assert main([*argv, "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["exit_code"] == 1 and doc["rehearsal"]["samples_sha256"] == written["samples_sha256"]
+
+
+def test_a_prometheus_that_does_not_answer_is_refused_naming_it(tmp_path, capsys):
+    from cockpit.cli import main
+    from tests.integration.prom import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    config = plan_file(tmp_path / "plan.toml", url, [page("regress", "regress")])
+    assert main(["rehearse", "--config", str(config), "--at", str(t0)]) == 2
+    err = capsys.readouterr().err
+    assert f"prometheus at {url}" in err and "connection refused" in err and "Traceback" not in err
+
+
+def test_arguments_that_cannot_be_rehearsed_are_refused(prom, tmp_path, capsys):
+    from cockpit.cli import main
+
+    config = plan_file(tmp_path / "plan.toml", prom.url, [page("regress", "regress")])
+    for extra, words in ((["--at", "yesterday"], "--at 'yesterday'"), ([], "a span to rehearse on"),
+                         (["--at", str(t0), "--sweep", "nope=1:2:1"], "no query-backed trigger"),
+                         (["--at", str(t0), "--sweep", "regress=1:2"], "TRIGGER=LOW:HIGH:STEP"),
+                         (["--quiet-from", str(t0)], "both --quiet-from and --quiet-to")):
+        assert main(["rehearse", "--config", str(config), *extra]) == 2
+        assert words in capsys.readouterr().err
