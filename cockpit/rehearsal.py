@@ -418,15 +418,23 @@ def rehearse(plan, fetch: Fetch, *, at: float | None = None, journal_dir=None, q
         spans.append(quiet)
     reach = max([r.for_s for r in trigger_list] + [0.0]) + 3600.0 + t.step_s  # round_bounds' catch-up, before a span
 
+    fetched_spans: dict[str, list[tuple[float, float]]] = {}
+
     def history(query: str, start: float, end: float) -> Series:
-        # Fetched once per query and span, on the grid of the span's start (every round's `now` is on it).
+        # Fetched once per query and span, on the grid of the span's start (every round's `now` is on it);
+        # a span a query's history already covers (a criterion on a trigger's query) is not asked again.
         key = query
+        prev = out.histories.get(key)
+        if prev is not None and any(a <= start + ON_GRID and end <= b + ON_GRID and _on(start - a, t.grid_s)
+                                    for a, b in fetched_spans[key]):
+            return Series(prev.samples)
         got = fetch(query, start, end, t.grid_s)
-        if key in out.histories:
-            prev = out.histories[key]
+        fetched_spans.setdefault(key, []).append((start, end))
+        if prev is not None:
             merged = {s.ts: s for s in prev.samples}
             merged.update({s.ts: s for s in got.samples})
-            got = replace(prev, samples=tuple(merged[k] for k in sorted(merged)), chunks=prev.chunks + got.chunks)
+            got = replace(prev, samples=tuple(merged[k] for k in sorted(merged)), chunks=prev.chunks + got.chunks,
+                          start=min(prev.start, got.start), end=max(prev.end, got.end))
         out.histories[key] = got
         return Series(got.samples)
 
@@ -533,6 +541,10 @@ def sweep_limits(text: str) -> tuple[str, list[float]]:
     if n > 1000:
         raise RehearsalError(f"--sweep {text!r}: {n} thresholds; at most 1000")
     return name, [round(low + i * step, 12) for i in range(n)]
+
+
+def _on(offset: float, grid_s: float) -> bool:
+    return abs(offset / grid_s - round(offset / grid_s)) * grid_s < ON_GRID
 
 
 def _num(v: float | None) -> float | str | None:
