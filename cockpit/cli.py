@@ -946,6 +946,9 @@ def build_parser() -> argparse.ArgumentParser:
     h.register(sub)  # kill, shift, reconcile
     commands.register(sub)  # every other captain action: preflight, sign-off, waive, start, decide, ...
     _register_aftercare(sub)  # evidence, done, replay, report, ack
+    from cockpit import rehearsal_command
+
+    rehearsal_command.register(sub)  # rehearse (issue 24)
     return p
 
 

@@ -1,0 +1,96 @@
+"""A rehearsal in words (the text output) and as one reproducibility document (plan digest, span, endpoint, samples' hash, results)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from cockpit import __version__
+from cockpit.core import words
+from cockpit.rehearsal import Rehearsal, phase_of
+
+DOCUMENT_VERSION = 1
+
+
+def _t(ts: float | None) -> str:
+    return words.stamp(None if ts is None else datetime.fromtimestamp(ts, timezone.utc))
+
+
+def _c(ts: float) -> str:
+    return words.clock(datetime.fromtimestamp(ts, timezone.utc))
+
+
+def document(r: Rehearsal, *, plan_digest: str, plan_path: str, endpoint: str) -> dict[str, Any]:
+    """Everything two people need to compare rehearsals: inputs, the data's hash, the results."""
+    spans: dict[str, Any] = {}
+    if r.at is not None:
+        spans["rollout"] = {"from": r.at, "to": r.phases[-1].end if r.phases else r.at,
+                            "from_utc": _t(r.at), "laid_from": "journal" if r.from_journal else "--at"}
+    if r.quiet is not None:
+        spans["quiet"] = {"from": r.quiet[0], "to": r.quiet[1], "from_utc": _t(r.quiet[0]), "to_utc": _t(r.quiet[1])}
+    return {
+        "rehearsal": DOCUMENT_VERSION,
+        "cockpit": __version__,
+        "plan": plan_path,
+        "plan_digest": plan_digest,
+        "prometheus": endpoint,
+        "spans": spans,
+        "poll_s": r.timing.poll_s,
+        "step_s": r.timing.step_s,
+        "samples_sha256": r.samples_digest(),
+        "histories": {q: {"points": len(h.samples), "expected": h.expected, "chunks": h.chunks,
+                          "retried": h.retried, "sha256": h.digest()} for q, h in sorted(r.histories.items())},
+        "results": r.results_json(),
+    }
+
+
+def lines(r: Rehearsal, names: dict[str, str]) -> list[str]:
+    """The text output: per phase, when each trigger breached and fired and what each gate read;
+    the kill; the quiet span's counts; the sweep's table."""
+    out: list[str] = []
+    if r.at is not None:
+        laid = "its journal's phase starts" if r.from_journal else "the plan's soaks back to back"
+        out.append(f"rollout rehearsed from {_t(r.at)} ({laid}), a round every {words.duration(r.timing.poll_s)}, "
+                   f"step {words.duration(r.timing.step_s)}")
+        for p in r.phases:
+            out.append(f"phase {p.index + 1} {p.name}: {_c(p.start)} to {_c(p.end)}")
+            for tid, run in r.triggers.items():
+                if run.acted_at is not None and phase_of(r.phases, run.acted_at) == p:
+                    after = " (after the kill: not watched by then)" if r.killed_at is not None and run.acted_at > r.killed_at else ""
+                    out.append(f"  {tid}: breached {_c(run.breached_at)}, FIRED {_c(run.fired_at)} "
+                               f"({words.duration(run.fired_at - r.at)} in), {run.action}{after}: {run.why}")
+            for c in r.criteria:
+                if c.phase == p.index:
+                    word = {True: "met", False: "NOT MET", None: "not enough data"}[c.met]
+                    out.append(f"  gate {c.id}: {word} at the soak's end: {c.why}")
+        never = [tid for tid, run in r.triggers.items() if run.acted_at is None]
+        if never:
+            out.append(f"never fired: {', '.join(never)}")
+        if r.killed_at is not None:
+            out.append(f"KILLED at {_t(r.killed_at)} by {r.killed_by} ({names.get(r.killed_by, r.killed_by)}), "
+                       f"in phase {(r.killed_in_phase or 0) + 1}")
+        else:
+            out.append("would not have been killed")
+        if r.gate_failed is not None:
+            out.append(f"the gate of phase {r.gate_failed + 1} would have failed: the rollout would have held there")
+    if r.quiet is not None:
+        hours = (r.quiet[1] - r.quiet[0]) / 3600
+        out.append(f"quiet span {_t(r.quiet[0])} to {_t(r.quiet[1])}: {words.plural(r.quiet_rounds, 'round')}")
+        for tid, run in r.quiet_triggers.items():
+            first = f" (first {_t(run.fires[0])})" if run.fires else ""
+            rate = f", {len(run.fires) / hours * 24:.2f} a day" if hours > 0 and run.fires else ""
+            out.append(f"  {tid}: would have fired {words.plural(len(run.fires), 'time')}{rate}{first}")
+        for c in r.quiet_criteria:
+            out.append(f"  gate {c.id} (phase {c.phase + 1}): {len(c.failed)} of {words.plural(c.soaks, 'soak')} "
+                       f"would have failed" + (f", {c.unknown} with too little data" if c.unknown else ""))
+    if r.sweep is not None:
+        tid, rows = r.sweep
+        out.append(f"sweep of {tid}: limit, fires on the quiet span, detected after the start")
+        for row in rows:
+            fires = "-" if row.quiet_fires is None else str(row.quiet_fires)
+            found = "never" if row.detected_at is None else (
+                f"{_c(row.detected_at)} (+{words.duration(row.detected_at - r.at)})" if r.at is not None else "-")
+            out.append(f"  {row.limit:>12g}  {fires:>6}  {found}")
+    for why in r.not_rehearsed:
+        out.append(f"not rehearsed: {why}")
+    return out
