@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +84,7 @@ async def rounds_cpu(url: str, n: int, rounds: int, tmp: Path) -> tuple[float, f
 
     state_dir = tmp / f"state-{n}"
     plan = parse_plan(plan_with(url, n, state_dir))
-    clock = ManualClock(datetime.fromtimestamp(T, timezone.utc) - timedelta(minutes=60))
+    clock = ManualClock(datetime.fromtimestamp(T, UTC) - timedelta(minutes=60))
     world = SimulatedWorld("healthy", clock=lambda: clock.now().timestamp())
     engine = Engine(plan, Journal(state_dir), clock=clock, actor=Actor(user="bench", host="b", role="guard"),
                     gateway=SimulatedGateway(world), check_runner=passing_runner(), metrics=build_metrics(plan))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cockpit.core import events as ev
@@ -23,7 +23,7 @@ from cockpit.core.state import fold
 from cockpit.journal import JOURNAL, Journal, _encode
 
 ACTOR = ev.Actor(user="bench", host="bastion")
-T0 = datetime(2026, 11, 26, 14, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
 
 
 def bench_append(n: int = 3000) -> list[float]:

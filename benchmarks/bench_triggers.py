@@ -26,18 +26,18 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the shared loopback helpers live with the tests
 
-from cockpit.adapters.prometheus import PrometheusSource
 from cockpit.adapters.metrics import Sample
+from cockpit.adapters.prometheus import PrometheusSource
 from cockpit.core.compare import Comparison
 from cockpit.core.triggers import judge_round
 from tests.integration.prom import PromServer, Series, Trigger, evaluate, silent_server
 
-T = datetime(2024, 5, 14, 12, 0, tzinfo=timezone.utc).timestamp()
+T = datetime(2024, 5, 14, 12, 0, tzinfo=UTC).timestamp()
 SCRAPE = 15.0
 BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, float("inf"))
 

@@ -178,12 +178,12 @@ def _status_document(args, code: Exit, doc: dict) -> Exit:
 
 def _status_once(args, *, clear: bool = False) -> int:
     from cockpit.clock import SystemClock
-    from cockpit.core.guardsight import face_now
     from cockpit.core.events import GENESIS
+    from cockpit.core.guardsight import face_now
     from cockpit.core.state import fold
-    from cockpit.published import guard_sight, read_published
     from cockpit.journal import JOURNAL, JournalError, read_captain, verify
     from cockpit.lease import guard_holder
+    from cockpit.published import guard_sight, read_published
     from cockpit.status import guard_json, headline_json, journal_alarms, status_json, status_lines
     from cockpit.unjournaled import kept_records
 

@@ -28,8 +28,8 @@ import asyncio
 import json
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from cockpit.exits import TABLE, Exit, said
 from cockpit.refused import NOTHING_CHANGED, Refused, refusal

@@ -21,18 +21,25 @@ import os
 import re
 import signal
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import msgspec
 
 from cockpit.core.events import (
-    GENESIS, Actor, Payload, Record, RecordError, TornTailQuarantined, make_record, parse_record,
+    GENESIS,
+    Actor,
+    Payload,
+    Record,
+    RecordError,
+    TornTailQuarantined,
+    make_record,
+    parse_record,
 )
-from cockpit.lease import HolderLock, holder
 from cockpit.journal_head import HEAD, HEADED, Head, HeadUnreadable, compare, read_head, write_head
+from cockpit.lease import HolderLock, holder
 from cockpit.statedir import LOCK_MODE, SHARED_MODE, StateDirError, explain, make_dir, open_file
 from cockpit.unjournaled import ASIDE, clear, keep, read_kept, write_late
 from cockpit.whoami import whoami
@@ -804,7 +811,7 @@ def _checked_line(record: Record, refused: str) -> tuple[bytes, Record]:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class _FileLock:
@@ -861,7 +868,7 @@ class CaptainLock:
         self.path, self.identity = self._lock.path, self._lock.identity
         self.took_over: dict | None = None
 
-    def acquire(self) -> "CaptainLock":
+    def acquire(self) -> CaptainLock:
         try:
             free = self._lock.try_acquire()
         except StateDirError as e:

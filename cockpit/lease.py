@@ -252,7 +252,7 @@ class _SwapLock:
         self.fd = -1
         self.held = False
 
-    def __enter__(self) -> "_SwapLock":
+    def __enter__(self) -> _SwapLock:
         try:
             self.fd, _ = open_file(self.path, os.O_RDWR | os.O_CREAT, LOCK_MODE, "taking the swap lock")
         except Exception:  # noqa: BLE001 - StateDirError: no swap lock, so no swap to wait for

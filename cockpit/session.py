@@ -13,9 +13,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from cockpit.clock import SystemClock
 from cockpit.config import ConfigError, Plan, parse_journaled_plan, resolve_state_dir

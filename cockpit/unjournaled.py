@@ -15,15 +15,22 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import msgspec
 
 from cockpit.core.events import (
-    Actor, JournaledLate, Notified, Payload, Record, RecordError, make_record, parse_record,
+    Actor,
+    JournaledLate,
+    Notified,
+    Payload,
+    Record,
+    RecordError,
+    make_record,
+    parse_record,
 )
 from cockpit.statedir import SHARED_MODE, open_file
 

@@ -67,7 +67,7 @@ async def command(check: CommandCheck, cwd: Path | None = None) -> Outcome:
         return Outcome("error", f"cannot run {check.argv[0]}: {e.strerror}", {"argv": check.argv})
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         _kill_group(proc)
         await proc.wait()
         took = time.monotonic() - started

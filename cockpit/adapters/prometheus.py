@@ -12,8 +12,9 @@ import json
 import math
 import re
 import threading
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from cockpit import redact
 from cockpit.adapters import error_body

@@ -39,8 +39,8 @@ import asyncio
 import bisect
 import time
 import zlib
-from datetime import datetime, timezone
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from cockpit.adapters.gateway import GatewayError, GatewayState
 from cockpit.adapters.metrics import QueryResult, Sample
@@ -131,9 +131,9 @@ class SimulatedWorld:
         """Month-to-date spend in dollars, on track for the plan's projection plus the canary's share."""
         if category not in PROJECTED_MONTH_USD:
             raise ValueError(f"unknown budget category {category!r}; one of {', '.join(PROJECTED_MONTH_USD)}")
-        now = datetime.fromtimestamp(at, timezone.utc)
-        start = datetime(now.year, now.month, 1, tzinfo=timezone.utc)
-        end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=timezone.utc)
+        now = datetime.fromtimestamp(at, UTC)
+        start = datetime(now.year, now.month, 1, tzinfo=UTC)
+        end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
         month_s = (end - start).total_seconds()
         rate = PROJECTED_MONTH_USD[category] / month_s
         base = rate * (at - start.timestamp())

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def in_freeze(window: tuple[str, str, str], now: datetime) -> bool:
     weekday, start, end = window
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     hhmm = now.strftime("%H:%M")
     return WEEKDAYS[now.weekday()] == weekday and start <= hhmm < end
 

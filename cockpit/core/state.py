@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Literal
+from typing import Literal
 
 from cockpit.core import events as ev
 
@@ -193,7 +194,7 @@ class RolloutState:
             gate = self.gates[phase] = GateState()
         return gate
 
-    def apply(self, record: ev.Record) -> "RolloutState":
+    def apply(self, record: ev.Record) -> RolloutState:
         """Fold one record in. Unknown-to-this-state facts are kept in `recent` only."""
         payload = record.payload
         _APPLY.get(payload.__class__, _ignore)(self, payload, record)

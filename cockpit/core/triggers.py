@@ -40,8 +40,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 from cockpit.core import words
 from cockpit.core.compare import Comparison
@@ -351,12 +352,12 @@ class TriggerTrack:
     last_error: str | None = None
     history: tuple[float, ...] = field(default=())
 
-    def record(self, verdict: WindowVerdict, *, keep: int = HISTORY_LEN) -> "TriggerTrack":
+    def record(self, verdict: WindowVerdict, *, keep: int = HISTORY_LEN) -> TriggerTrack:
         """A successful evaluation: new verdict, fresh time, its value appended to the sparkline."""
         history = self.history if verdict.value is None else (self.history + (verdict.value,))[-keep:]
         return TriggerTrack(verdict=verdict, last_good_at=verdict.at, last_error=None, history=history)
 
-    def record_error(self, message: str) -> "TriggerTrack":
+    def record_error(self, message: str) -> TriggerTrack:
         """A failed query: keep the last verdict (it goes stale), remember why."""
         return replace(self, last_error=message)
 

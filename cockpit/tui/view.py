@@ -23,7 +23,7 @@ class Palette:
     muted: str = "grey50"
 
     @classmethod
-    def from_variables(cls, variables: dict[str, str]) -> "Palette":
+    def from_variables(cls, variables: dict[str, str]) -> Palette:
         get = variables.get
         return cls(
             ok=get("cockpit-pass", cls.ok),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import fields, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -174,7 +174,7 @@ def test_the_guard_and_its_times_come_back():
     assert back.guard == GUARD and str(back.guard) == "4242@bastion"
     assert back.at == T0 + 12.5 * SEC and back.soak == (2, T0 - 300 * SEC)
     assert back.health["gateway"].since.utcoffset() == timedelta(hours=2)
-    assert back.health["gateway"].since == datetime(2026, 11, 26, 13, 59, tzinfo=timezone.utc)
+    assert back.health["gateway"].since == datetime(2026, 11, 26, 13, 59, tzinfo=UTC)
 
 
 def test_no_round_yet_comes_back_as_no_round_yet():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,14 +18,14 @@ from cockpit.adapters.simulator import (
 from cockpit.core.compare import Comparison
 from cockpit.core.triggers import evaluate_window, relative_threshold, window_bounds
 
-T0 = datetime(2024, 5, 14, 12, 0, tzinfo=timezone.utc).timestamp()
+T0 = datetime(2024, 5, 14, 12, 0, tzinfo=UTC).timestamp()
 MIN = 60.0
 P95, STAGING = 'api_p95_ms{track="canary"}', 'api_p95_ms{track="staging"}'
 ERRORS, TENANT = 'error_ratio{track="canary"}', "sum(increase(cross_tenant_access_total[5m]))"
 
 
 def at(ts):
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
 def rollout(scenario, seed=0):
@@ -156,8 +156,8 @@ def test_unknown_scenario_names_the_choices():
 
 def test_budget_spend_tracks_the_plan_projection():
     world = SimulatedWorld("healthy")
-    june_1, june_30_end = datetime(2024, 6, 1, tzinfo=timezone.utc).timestamp(), datetime(
-        2024, 7, 1, tzinfo=timezone.utc).timestamp() - 1
+    june_1, june_30_end = datetime(2024, 6, 1, tzinfo=UTC).timestamp(), datetime(
+        2024, 7, 1, tzinfo=UTC).timestamp() - 1
     assert world.spend("infrastructure", june_1) == pytest.approx(0.0, abs=0.01)
     assert world.spend("infrastructure", june_30_end) == pytest.approx(12_450, rel=0.001)
     assert world.spend("llm_usage", june_30_end) == pytest.approx(2_180, rel=0.001)

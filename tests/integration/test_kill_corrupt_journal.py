@@ -24,7 +24,16 @@ from cockpit.unjournaled import ASIDE
 from tests.conftest import ROOT
 from tests.integration.test_cli_traffic import VERSION, Captain, cockpit
 from tests.integration.test_guard_processes import (
-    BAD, ERRORS, FOR_S, POLL_S, breach_began, guarded_config, stop_guards, wait_for, watched)
+    BAD,
+    ERRORS,
+    FOR_S,
+    POLL_S,
+    breach_began,
+    guarded_config,
+    stop_guards,
+    wait_for,
+    watched,
+)
 from tests.integration.test_kill_torn_journal import canary_weight
 
 pytestmark = pytest.mark.integration

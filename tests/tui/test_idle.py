@@ -17,7 +17,6 @@ from cockpit.tui.rows import Rows
 from tests.tui.scenes import Scene
 
 
-
 def painted(app) -> dict[str, int]:
     return {pane.id: pane.painted_rows for pane in app.query(Rows)}
 
