@@ -159,7 +159,7 @@ def takeover_s(config: Path, runs: int) -> list[float]:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
         died = time.perf_counter()
-        until(lambda: (ev := read_published(state_dir)) and ev.guard and ev.guard.pid == standby.pid, standby)
+        until(lambda: (ev := read_published(state_dir)) and ev.guard and ev.guard.pid == standby.pid, standby)  # noqa: B023 - waited for here
         times.append(time.perf_counter() - died)
         holder = standby
     holder.send_signal(signal.SIGTERM)

@@ -750,7 +750,7 @@ class Plan(Model):
     def _cross_field(self) -> Plan:
         errors: list[str] = []
         weights = [p.weight for p in self.phases]
-        if any(b <= a for a, b in zip(weights, weights[1:])):
+        if any(b <= a for a, b in zip(weights, weights[1:], strict=False)):
             errors.append(f"phases: weights must strictly increase, got {weights}")
         if weights[-1] != 100:
             errors.append(f"phases: the last phase must reach weight 100, got {weights[-1]}")

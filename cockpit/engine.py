@@ -472,7 +472,7 @@ class Engine:
                     check=c.id, status=o.status, detail=o.detail, evidence=o.evidence, duration_s=o.duration_s
                 )
             )
-            for c, o in zip(checks, outcomes)
+            for c, o in zip(checks, outcomes, strict=False)
         ]
         return Outcome(True, records=records)
 

@@ -515,7 +515,7 @@ class Monitor:
             return
         answers = await asyncio.gather(*(self._query(self.metrics.instant, c.spend_query, now) for c in cats))
         spent: dict[str, float | None] = {c.id: None for c in self.engine.plan.budget.categories}
-        for c, a in zip(cats, answers):
+        for c, a in zip(cats, answers, strict=False):
             spent[c.id] = a.value if a.status == "ok" else None
         self.budget = burn(self.engine.plan.budget.categories, spent, now)
         self.engine.observe_budget(self.budget)

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.anyio
 
 def timed(plan, l1="10m", l2="10m", l3="15m"):
     data = dump_plan(plan)
-    for lvl, t in zip(data["escalation"], (l1, l2, l3, None)):
+    for lvl, t in zip(data["escalation"], (l1, l2, l3, None), strict=False):
         if t:
             lvl["ack_timeout"] = t
     return parse_plan(data)

@@ -325,7 +325,7 @@ class Notifier:
 
     async def _poll(self, release: str, asks: list[tuple[str, Channel]]) -> dict[str, str]:
         answers = await asyncio.gather(*(ch.acknowledged_by(dedup_key(release, inc), self._client) for inc, ch in asks))
-        return {inc: who for (inc, _), who in zip(asks, answers) if who}
+        return {inc: who for (inc, _), who in zip(asks, answers, strict=False) if who}
 
     def submit(self, seq: int, queued: ev.NotificationQueued) -> bool:
         """Queue one message for delivery; False when it is already in flight or was refused."""

@@ -113,7 +113,7 @@ class SimulatedWorld:
 
     def first_reached(self, share: int, until: float) -> float | None:
         """When the canary first took at least `share` percent, up to `until`."""
-        for ts, (weight, enabled) in zip(self._times, self._states):
+        for ts, (weight, enabled) in zip(self._times, self._states, strict=False):
             if ts > until:
                 return None
             if enabled and weight >= share:
@@ -123,7 +123,7 @@ class SimulatedWorld:
     def _share_seconds(self, start: float, end: float) -> float:
         """Integral of share/100 over [start, end]: canary-seconds at full traffic."""
         edges = [start] + [t for t in self._times if start < t < end] + [end]
-        return sum(self.share_at(a) / 100 * (b - a) for a, b in zip(edges, edges[1:]))
+        return sum(self.share_at(a) / 100 * (b - a) for a, b in zip(edges, edges[1:], strict=False))
 
     # --- what the world measures ---------------------------------------
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import operator
-from enum import Enum
+from enum import StrEnum
 
 
-class Comparison(str, Enum):
+class Comparison(StrEnum):
     LT = "<"
     LE = "<="
     GT = ">"

@@ -467,8 +467,8 @@ _RECORDS = [
                                             "__annotations__": {"kind": Literal[p.KIND], "payload": p}})
     for p in PAYLOADS
 ]
-_BY_KIND = {p.KIND: cls for p, cls in zip(PAYLOADS, _RECORDS)}
-_DECODE = {p.KIND.encode(): msgspec.json.Decoder(cls).decode for p, cls in zip(PAYLOADS, _RECORDS)}
+_BY_KIND = {p.KIND: cls for p, cls in zip(PAYLOADS, _RECORDS, strict=False)}
+_DECODE = {p.KIND.encode(): msgspec.json.Decoder(cls).decode for p, cls in zip(PAYLOADS, _RECORDS, strict=False)}
 _KIND_AT = b',"kind":"'  # as every line is written: the envelope's kind follows the actor
 
 

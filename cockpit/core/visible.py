@@ -72,7 +72,7 @@ def visible_fields(value: T) -> T:
         return visible(value)  # type: ignore[arg-type,return-value]
     if kind is tuple or kind is list:  # a named tuple or other subclass is left as it is
         items = [visible_fields(v) for v in value]  # type: ignore[attr-defined]
-        if all(a is b for a, b in zip(items, value)):  # type: ignore[call-overload]
+        if all(a is b for a, b in zip(items, value, strict=False)):  # type: ignore[call-overload]
             return value
         return kind(items)  # type: ignore[return-value]
     if kind is dict:

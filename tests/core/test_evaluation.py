@@ -21,7 +21,7 @@ INF, NAN = math.inf, math.nan
 CEST = timezone(timedelta(hours=2))
 
 
-def verdict(state="ok", value=0.004, threshold=0.02, *, at=T0.timestamp(), comparison=Comparison.GE, **kw) -> WindowVerdict:
+def verdict(state="ok", value=0.004, threshold=0.02, *, at=T0.timestamp(), comparison=Comparison.GE, **kw) -> WindowVerdict:  # noqa: B008 - T0 is a constant
     return WindowVerdict(
         state=state, value=value, threshold=threshold, comparison=comparison,
         breaching_for_s=kw.get("breaching_for_s", 0.0), needed_s=kw.get("needed_s", 300.0),

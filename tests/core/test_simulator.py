@@ -61,7 +61,7 @@ def test_healthy_rollout_stays_inside_every_trigger():
     staging = values(m, STAGING, T0, end)
     canary = values(m, P95, T0, end)
     assert len(canary) == len(staging) == 161
-    assert all(c / s < 1.2 for c, s in zip(canary, staging))
+    assert all(c / s < 1.2 for c, s in zip(canary, staging, strict=False))
     assert max(values(m, ERRORS, T0, end)) < 0.01
     assert max(values(m, 'path3_p95_ms{track="canary"}', T0, end)) < 1200
     assert set(values(m, TENANT, T0, end)) == {0.0}
@@ -70,7 +70,10 @@ def test_healthy_rollout_stays_inside_every_trigger():
 def test_canary_metrics_follow_the_weight():
     world, m = rollout("healthy")
     cpu = 'cpu_utilisation{track="canary"}'
-    mean = lambda q, a: sum(values(m, q, a, a + 10 * MIN)) / 21
+
+    def mean(q, a):
+        return sum(values(m, q, a, a + 10 * MIN)) / 21
+
     assert mean(cpu, T0) < mean(cpu, T0 + 20 * MIN) < mean(cpu, T0 + 40 * MIN) < mean(cpu, T0 + 60 * MIN)
     assert m.instant("canary_weight", at(T0 + 30 * MIN)).value == 25
 
@@ -86,7 +89,10 @@ def test_no_canary_series_without_canary_traffic():
 
 def test_latency_regression_only_from_25_percent():
     world, m = rollout("latency-regression")
-    ratios = lambda a, b: [c / s for c, s in zip(values(m, P95, a, b), values(m, STAGING, a, b))]
+
+    def ratios(a, b):
+        return [c / s for c, s in zip(values(m, P95, a, b), values(m, STAGING, a, b), strict=False)]
+
     assert max(ratios(T0, T0 + 19.5 * MIN)) < 1.1
     assert 1.3 < min(ratios(T0 + 20 * MIN, T0 + 40 * MIN)) and max(ratios(T0 + 20 * MIN, T0 + 40 * MIN)) < 1.4
     limit = relative_threshold(240, 20)

@@ -111,7 +111,7 @@ def test_the_lab_feeds_the_seed_plans_triggers_and_stops_cleanly():
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate(timeout=5)
-            raise AssertionError("the lab did not stop within 20 s of Ctrl-C")
+            raise AssertionError("the lab did not stop within 20 s of Ctrl-C") from None
         finally:
             shutil.rmtree(lab_dir, ignore_errors=True)
     assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
