@@ -33,8 +33,9 @@ system-deps:
 # and idle workers steal queued tests from busy ones (the minute-long guard tests do not queue up).
 # The fast lane: what needs no Prometheus, HAProxy, tmux or Chromium, and no wall-clock wait.
 CHECK_TESTS ?= tests/core $(FAST_UNIT)
-FAST_UNIT := tests/test_journal_golden.py tests/test_plan_property.py tests/test_replay_property.py \
-	tests/test_status_faces.py tests/test_redact.py tests/test_journal_validate.py tests/test_config.py
+# (the plan's hypothesis properties and check-config's subprocesses take ~40 s: make test runs them)
+FAST_UNIT := tests/test_journal_golden.py tests/test_replay_property.py tests/test_status_faces.py \
+	tests/test_redact.py tests/test_journal_validate.py
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy

@@ -76,7 +76,8 @@ def write_journal(path: Path, n: int) -> None:
     prev = ev.GENESIS
     chunks = []
     for i in range(n):
-        r = ev.make_record(seq=i + 1, ts=T0 + timedelta(seconds=i), actor=ACTOR, payload=kinds[i % len(kinds)], prev=prev)
+        r = ev.make_record(seq=i + 1, ts=T0 + timedelta(seconds=i), actor=ACTOR, payload=kinds[i % len(kinds)],
+                           prev=prev)
         line, prev = _encode(r)
         chunks.append(line)
     path.write_bytes(b"".join(chunks))

@@ -159,7 +159,8 @@ def main() -> int:
     print(f"{'mode':<30} {'triggers':>8} {'rounds':>6} {'median ms':>10} {'p95 ms':>8} {'20 judged by':>13}")
     for label, n, rounds, median, p95, healthy in rows:
         print(f"{label:<30} {n:>8} {rounds:>6} {median:>10.1f} {p95:>8.1f} {healthy:>10.1f} ms")
-    print("(median/p95: wall time of one poll; '20 judged by': when the last trigger on the live Prometheus was judged)")
+    print("(median/p95: wall time of one poll; "
+          "'20 judged by': when the last trigger on the live Prometheus was judged)")
     print("rounds that judge every sample since the last one (the window only: 'thread pool, 20 workers' above):")
     for label, n, rounds, median, p95, healthy in late:
         print(f"{label:<30} {n:>8} {rounds:>6} {median:>10.1f} {p95:>8.1f} {healthy:>10.1f} ms")

@@ -384,7 +384,8 @@ def cmd_observe(args) -> int:
             raise Refused(f"{state_dir}: {e}" if str(state_dir) not in str(e) else str(e)) from None
         return Loaded(engine, str(engine.actor), feed=feed)
 
-    where = f"in {Path(args.state_dir)}" if args.state_dir else f"of the plan {args.config}" if args.config else "in state"
+    where = (f"in {Path(args.state_dir)}" if args.state_dir
+             else f"of the plan {args.config}" if args.config else "in state")
     app = CockpitApp(loader=load, loading=f"loading the journal {where}", theme=args.theme)
     _screen(app)
     if (loaded := app.wait_loaded()) is not None:
@@ -838,7 +839,8 @@ def _register_screens(sub) -> None:
     s.epilog += "\n\nscenarios:\n" + "\n".join(f"  {k:<20} {v}" for k, v in SCENARIO_LINES.items()) \
         + f"\n\nthemes (--theme): {themes}"
     s.add_argument("--scenario", choices=SCENARIOS, default="latency-regression")
-    s.add_argument("--speed", type=_speed, default=60.0, help="rollout seconds per wall second (default 60, at most 1800)")
+    s.add_argument("--speed", type=_speed, default=60.0,
+                   help="rollout seconds per wall second (default 60, at most 1800)")
     s.add_argument("--state-dir", help="keep the demo journal here (default: a temporary dir)")
     s.add_argument("--headless", action="store_true", help="no screen: a scripted captain, events printed")
     s.add_argument("--theme", help="a theme's name (below)")

@@ -797,9 +797,11 @@ class Plan(Model):
         for i, phase in enumerate(self.phases):
             for j, c in enumerate(phase.gate.auto):
                 if c.source == "alertmanager" and self.alertmanager is None:
-                    errors.append(f"phases.{i}.gate.auto.{j}.source: an alertmanager criterion needs an [alertmanager] section")
+                    errors.append(f"phases.{i}.gate.auto.{j}.source: "
+                                  "an alertmanager criterion needs an [alertmanager] section")
         for i, lvl in enumerate(self.escalation):  # extra pages are new: they must name a channel
-            errors += [f"escalation.{i}.pages: no channel {c!r} in [channels]" for c in lvl.pages if c not in self.channels]
+            errors += [f"escalation.{i}.pages: no channel {c!r} in [channels]"
+                       for c in lvl.pages if c not in self.channels]
         for where, c in self.undeclared_channels():  # a typo of a declared name sends nowhere: refused
             if near := difflib.get_close_matches(c, list(self.channels), n=1, cutoff=0.75):
                 errors.append(f"{where}: no channel {c!r} in [channels] (did you mean {near[0]!r}?)")
@@ -842,7 +844,8 @@ class Plan(Model):
             found += [(f"phases.{i}.gate.auto.{j}.query", c.query) for j, c in enumerate(phase.gate.auto)
                       if c.source == "prometheus"]
         for i, trig in enumerate(self.triggers):
-            found += [(f"triggers.{i}.{k}", q) for k, q in (("query", trig.query), ("baseline", trig.baseline)) if q is not None]
+            found += [(f"triggers.{i}.{k}", q) for k, q in (("query", trig.query), ("baseline", trig.baseline))
+                      if q is not None]
         if self.kill_switch.verify_query is not None:
             found.append(("kill_switch.verify_query", self.kill_switch.verify_query))
         for i, cat in enumerate(self.budget.categories):

@@ -227,7 +227,8 @@ def _survey(scan: Scan, lines: list[bytes], i: int, first_line: int, top: int, l
             continue
         if seq == top + 1:
             if record.prev != link:
-                problems.append(Problem(lineno, "edited", f"seq {seq}: prev does not match the hash of line {lineno - 1}"))
+                problems.append(Problem(lineno, "edited",
+                                        f"seq {seq}: prev does not match the hash of line {lineno - 1}"))
         elif seq > top + 1 + unknown:
             want = top + 1 + unknown
             if where is None:
@@ -238,7 +239,8 @@ def _survey(scan: Scan, lines: list[bytes], i: int, first_line: int, top: int, l
             at = where.get(want, -1)
             if at > k:
                 named.add(at)
-                problems.append(Problem(lineno, "reordered", f"expected seq {want} here; it stands at line {first_line + at}"))
+                problems.append(Problem(lineno, "reordered",
+                                        f"expected seq {want} here; it stands at line {first_line + at}"))
             else:
                 problems.append(Problem(lineno, "deleted", f"expected seq {want}, found seq {seq} "
                                                            f"(lines with seq {want}..{seq - 1} are missing or moved)"))
@@ -863,7 +865,8 @@ class CaptainLock:
     message and for `status`."""
 
     def __init__(self, state_dir: Path, *, user: str, host: str, pid: int, since: str):
-        self._lock = HolderLock(Path(state_dir) / CAPTAIN_LOCK, {"user": user, "host": host, "pid": pid, "since": since},
+        self._lock = HolderLock(Path(state_dir) / CAPTAIN_LOCK,
+                                {"user": user, "host": host, "pid": pid, "since": since},
                                 "taking the captain lock")
         self.path, self.identity = self._lock.path, self._lock.identity
         self.took_over: dict | None = None

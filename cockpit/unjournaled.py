@@ -88,7 +88,8 @@ def read_kept(state_dir: Path) -> tuple[list[KeptEvent], int]:
     for raw in data.splitlines():
         try:
             doc = json.loads(raw)
-            envelope = {"hash": "", "v": 1, "seq": 1, "prev": "", **{k: doc[k] for k in ("ts", "actor", "kind", "payload")}}
+            envelope = {"hash": "", "v": 1, "seq": 1, "prev": "",
+                        **{k: doc[k] for k in ("ts", "actor", "kind", "payload")}}
             record = parse_record(msgspec.json.encode(envelope))
             pseq = doc.get("pseq", 0)
             kept.append(KeptEvent(record.ts, record.actor, record.payload, str(doc.get("error", "")),

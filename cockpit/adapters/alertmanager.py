@@ -51,7 +51,8 @@ class AlertmanagerClient:
         self._transport = transport
 
     def _client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.config.timeout.total_seconds(), headers=self._headers, transport=self._transport)
+        return httpx.AsyncClient(timeout=self.config.timeout.total_seconds(), headers=self._headers,
+                                 transport=self._transport)
 
     async def _call(self, method: str, path: str, **kw) -> Any:
         """One call, bounded in total by the timeout; an error's body is read only as far as it is shown."""

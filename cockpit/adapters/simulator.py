@@ -224,7 +224,8 @@ MODELS: dict[str, Callable[[SimulatedWorld, float], float | None]] = {
     "spend_llm_usage": lambda w, ts: w.spend("llm_usage", ts),
     # Gate criteria of the seed plan.
     "cost_delta_ratio": lambda w, ts: 0.03 + 0.04 * w.share_at(ts) / 100 + w.noise("cost_delta", ts, 0.005),
-    "alerts_firing": lambda w, ts: 1.0 if w._regressed("latency-regression", ts) or w._regressed("error-spike", ts) else 0.0,
+    "alerts_firing": lambda w, ts: (
+        1.0 if w._regressed("latency-regression", ts) or w._regressed("error-spike", ts) else 0.0),
     "availability": lambda w, ts: 1.0 - (_error_ratio_canary(w, ts) or 0.0) * w.share_at(ts) / 100,
     "slo_compliance_staging": lambda w, ts: 0.9995,
 }

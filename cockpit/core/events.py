@@ -469,7 +469,8 @@ _RECORDS: list[type[Record]] = [
     for p in PAYLOADS
 ]
 _BY_KIND: dict[str, type[Record]] = {p.KIND: cls for p, cls in zip(PAYLOADS, _RECORDS, strict=False)}
-_DECODE: dict[bytes, Callable[[bytes], Record]] = {p.KIND.encode(): msgspec.json.Decoder(cls).decode for p, cls in zip(PAYLOADS, _RECORDS, strict=False)}
+_DECODE: dict[bytes, Callable[[bytes], Record]] = {
+    p.KIND.encode(): msgspec.json.Decoder(cls).decode for p, cls in zip(PAYLOADS, _RECORDS, strict=False)}
 _KIND_AT = b',"kind":"'  # as every line is written: the envelope's kind follows the actor
 
 

@@ -179,7 +179,8 @@ class RolloutState:
     guard_since: datetime | None = None
     guard_stop: GuardStop | None = None  # that guard's stop, once it stopped (None while one runs)
     behind: ev.RoundLate | None = None  # the guard's rounds are late (until it caught up, or another guard started)
-    post_deployment: dict[str, tuple[datetime, ev.PostDeploymentDone]] = field(default_factory=dict)  # item -> first tick
+    # item -> first tick
+    post_deployment: dict[str, tuple[datetime, ev.PostDeploymentDone]] = field(default_factory=dict)
     seq: int = 0
     last_hash: str = ev.GENESIS
     recent: deque = field(default_factory=lambda: deque(maxlen=200))

@@ -207,7 +207,8 @@ def evaluate_window(
             return verdict("breaching", f"{shown} {cmp} {held_for}")
         return verdict("ok", f"{shown}, fires at {cmp}" + (f" for {words.duration(for_s)}" if for_s else ""))
 
-    gap = f"no data in the last {words.duration(for_s)}" if not in_window else f"window {words.percent(coverage * 100)} covered"
+    gap = (f"no data in the last {words.duration(for_s)}" if not in_window
+           else f"window {words.percent(coverage * 100)} covered")
     if no_data == "hold":
         return verdict("no_data_hold", f"{shown}: {gap}, holding")
     if not in_window:
@@ -335,7 +336,8 @@ def evaluate_criterion(
     worst_value = pick(s.value for s in seen)
     if coverage < min_coverage - 1e-9:
         return CriterionVerdict(
-            None, worst_value, coverage, f"{label} {must} so far, but only {words.percent(coverage * 100)} of the soak observed"
+            None, worst_value, coverage,
+            f"{label} {must} so far, but only {words.percent(coverage * 100)} of the soak observed"
         )
     return CriterionVerdict(
         True, worst_value, coverage,

@@ -58,7 +58,8 @@ class View:
 
     def __post_init__(self):
         s = self.shown
-        self.plan, self.state, self.live, self.now, self.running, self.model = s.plan, s.state, s.live, s.now, s.running, s.model
+        self.plan, self.state, self.live, self.now = s.plan, s.state, s.live, s.now
+        self.running, self.model = s.running, s.model
 
     def style(self, role: str) -> str:
         return self.colors.style(role)
