@@ -16,7 +16,7 @@ class Comparison(StrEnum):
 
     def holds(self, value: float, threshold: float) -> bool:
         """True when `value <op> threshold` holds."""
-        return _OPS[self](value, threshold)
+        return bool(_OPS[self](value, threshold))
 
 
 _OPS = {

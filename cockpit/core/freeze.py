@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -19,5 +20,5 @@ def describe(window: tuple[str, str, str]) -> str:
     return f"{weekday.capitalize()} {start}-{end}Z"
 
 
-def active_freeze(windows, now: datetime) -> tuple[str, str, str] | None:
+def active_freeze(windows: Iterable[tuple[str, str, str]], now: datetime) -> tuple[str, str, str] | None:
     return next((w for w in windows if in_freeze(w, now)), None)

@@ -75,7 +75,7 @@ def visible_fields(value: T) -> T:
         items = [visible_fields(v) for v in value]  # type: ignore[attr-defined]
         if all(a is b for a, b in zip(items, value, strict=False)):  # type: ignore[call-overload]
             return value
-        return kind(items)  # type: ignore[return-value]
+        return kind(items)  # type: ignore[call-arg]
     if kind is dict:
         shown = {k: visible_fields(v) for k, v in value.items()}  # type: ignore[attr-defined]
         return value if all(shown[k] is v for k, v in value.items()) else shown  # type: ignore[attr-defined,return-value]
