@@ -1,4 +1,5 @@
 # make demo: the cockpit on an embedded simulated rollout.  make test: everything CI runs.
+# make check: the fast lane (lint, types, import contracts, the core and unit tests), under a minute; make test runs it first.
 # make mutate: mutation score of cockpit/core against the fast core tests (minutes; not in make test).
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -7,7 +8,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Real components the integration tests start on loopback (Debian packages).
 DEBS   := prometheus haproxy tmux librsvg2-bin chromium prometheus-alertmanager victoria-metrics  # rsvg-convert, chromium: evidence PNGs, the HTML report
 
-.PHONY: demo test bench mutate system-deps clean
+.PHONY: demo check test bench mutate system-deps clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,8 +31,19 @@ system-deps:
 # Every test is independent (ports, tmux servers and temp dirs are picked per test). Most of the suite's
 # time is spent waiting on real components and wall-clock soaks, not computing: three workers per core,
 # and idle workers steal queued tests from busy ones (the minute-long guard tests do not queue up).
+# The fast lane: what needs no Prometheus, HAProxy, tmux or Chromium, and no wall-clock wait.
+CHECK_TESTS ?= tests/core $(FAST_UNIT)
+# (the plan's hypothesis properties and check-config's subprocesses take ~40 s: make test runs them)
+FAST_UNIT := tests/test_journal_golden.py tests/test_replay_property.py tests/test_status_faces.py \
+	tests/test_redact.py tests/test_journal_validate.py
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -n $(shell nproc) -q -p no:cacheprovider $(CHECK_TESTS)
+
 JOBS   ?= $(shell echo $$(( $$(nproc) * 3 )))
-test: $(STAMP) system-deps
+test: check system-deps
 	$(PY) -m pytest -n $(JOBS) --dist worksteal $(ARGS)
 
 bench: $(STAMP) system-deps

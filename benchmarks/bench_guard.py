@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +84,7 @@ async def rounds_cpu(url: str, n: int, rounds: int, tmp: Path) -> tuple[float, f
 
     state_dir = tmp / f"state-{n}"
     plan = parse_plan(plan_with(url, n, state_dir))
-    clock = ManualClock(datetime.fromtimestamp(T, timezone.utc) - timedelta(minutes=60))
+    clock = ManualClock(datetime.fromtimestamp(T, UTC) - timedelta(minutes=60))
     world = SimulatedWorld("healthy", clock=lambda: clock.now().timestamp())
     engine = Engine(plan, Journal(state_dir), clock=clock, actor=Actor(user="bench", host="b", role="guard"),
                     gateway=SimulatedGateway(world), check_runner=passing_runner(), metrics=build_metrics(plan))
@@ -159,7 +159,7 @@ def takeover_s(config: Path, runs: int) -> list[float]:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
         died = time.perf_counter()
-        until(lambda: (ev := read_published(state_dir)) and ev.guard and ev.guard.pid == standby.pid, standby)
+        until(lambda: (ev := read_published(state_dir)) and ev.guard and ev.guard.pid == standby.pid, standby)  # noqa: B023 - waited for here
         times.append(time.perf_counter() - died)
         holder = standby
     holder.send_signal(signal.SIGTERM)

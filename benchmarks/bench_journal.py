@@ -15,7 +15,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cockpit.core import events as ev
@@ -23,7 +23,7 @@ from cockpit.core.state import fold
 from cockpit.journal import JOURNAL, Journal, _encode
 
 ACTOR = ev.Actor(user="bench", host="bastion")
-T0 = datetime(2026, 11, 26, 14, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
 
 
 def bench_append(n: int = 3000) -> list[float]:
@@ -76,7 +76,8 @@ def write_journal(path: Path, n: int) -> None:
     prev = ev.GENESIS
     chunks = []
     for i in range(n):
-        r = ev.make_record(seq=i + 1, ts=T0 + timedelta(seconds=i), actor=ACTOR, payload=kinds[i % len(kinds)], prev=prev)
+        r = ev.make_record(seq=i + 1, ts=T0 + timedelta(seconds=i), actor=ACTOR, payload=kinds[i % len(kinds)],
+                           prev=prev)
         line, prev = _encode(r)
         chunks.append(line)
     path.write_bytes(b"".join(chunks))

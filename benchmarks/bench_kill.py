@@ -188,7 +188,8 @@ def main() -> int:
     try:
         proxy.start()
         rows.append(("bare httpx.Client POST (keep-alive)", bare_round_trips(f"{flags.url}/flags", args.n), None))
-        rows.append(("bare httpx.AsyncClient POST", asyncio.run(bare_async_round_trips(f"{flags.url}/flags", args.n)), None))
+        rows.append(("bare httpx.AsyncClient POST",
+                     asyncio.run(bare_async_round_trips(f"{flags.url}/flags", args.n)), None))
         fsyncs = []
         for _ in range(args.n):
             started = time.perf_counter()

@@ -159,7 +159,7 @@ def round_lateness(config: Path, env: dict[str, str], seconds: float) -> tuple[l
     finally:
         proc.kill()
         proc.wait(timeout=30)
-    gaps = [b - a for a, b in zip(rounds, rounds[1:])]
+    gaps = [b - a for a, b in zip(rounds, rounds[1:], strict=False)]
     if not rounds:  # not one round in all that time
         gaps = [seconds]
     elif time.monotonic() - rounds[-1] > POLL_S:  # the round under way when it was stopped, so far

@@ -117,7 +117,8 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def first_frame(argv: list[str], *markers: bytes, env: dict[str, str] | None = None, cwd: str | None = None) -> list[float]:
+def first_frame(argv: list[str], *markers: bytes, env: dict[str, str] | None = None,
+                cwd: str | None = None) -> list[float]:
     pid, fd = spawn(argv, env=env, cwd=cwd)
     try:
         return read_until(fd, *markers)
@@ -144,7 +145,8 @@ def starts(py: str, tmp: str, runs: int, checkouts: list[tuple[str, dict[str, st
         one.extend(first_frame([py, "-c", ONE_WIDGET], b"hello, one widget", cwd=tmp))
         for label, env in checkouts:
             demo = [py, "-m", "cockpit", "demo", "--state-dir", f"{tmp}/{label}-{i}"]
-            at = first_frame(demo, FRAME, *FILLED, LOADED, env={**env, "XDG_CACHE_HOME": f"{tmp}/{label}-cache"}, cwd=tmp)
+            at = first_frame(demo, FRAME, *FILLED, LOADED, env={**env, "XDG_CACHE_HOME": f"{tmp}/{label}-cache"},
+                             cwd=tmp)
             times[label]["frame"].append(at[0])
             times[label]["filled"].append(max(at[1:-1]))
             times[label]["loaded"].append(at[-1])

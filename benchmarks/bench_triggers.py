@@ -26,18 +26,18 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the shared loopback helpers live with the tests
 
-from cockpit.adapters.prometheus import PrometheusSource
 from cockpit.adapters.metrics import Sample
+from cockpit.adapters.prometheus import PrometheusSource
 from cockpit.core.compare import Comparison
 from cockpit.core.triggers import judge_round
 from tests.integration.prom import PromServer, Series, Trigger, evaluate, silent_server
 
-T = datetime(2024, 5, 14, 12, 0, tzinfo=timezone.utc).timestamp()
+T = datetime(2024, 5, 14, 12, 0, tzinfo=UTC).timestamp()
 SCRAPE = 15.0
 BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, float("inf"))
 
@@ -159,7 +159,8 @@ def main() -> int:
     print(f"{'mode':<30} {'triggers':>8} {'rounds':>6} {'median ms':>10} {'p95 ms':>8} {'20 judged by':>13}")
     for label, n, rounds, median, p95, healthy in rows:
         print(f"{label:<30} {n:>8} {rounds:>6} {median:>10.1f} {p95:>8.1f} {healthy:>10.1f} ms")
-    print("(median/p95: wall time of one poll; '20 judged by': when the last trigger on the live Prometheus was judged)")
+    print("(median/p95: wall time of one poll; "
+          "'20 judged by': when the last trigger on the live Prometheus was judged)")
     print("rounds that judge every sample since the last one (the window only: 'thread pool, 20 workers' above):")
     for label, n, rounds, median, p95, healthy in late:
         print(f"{label:<30} {n:>8} {rounds:>6} {median:>10.1f} {p95:>8.1f} {healthy:>10.1f} ms")

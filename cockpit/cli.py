@@ -178,12 +178,12 @@ def _status_document(args, code: Exit, doc: dict) -> Exit:
 
 def _status_once(args, *, clear: bool = False) -> int:
     from cockpit.clock import SystemClock
-    from cockpit.core.guardsight import face_now
     from cockpit.core.events import GENESIS
+    from cockpit.core.guardsight import face_now
     from cockpit.core.state import fold
-    from cockpit.published import guard_sight, read_published
     from cockpit.journal import JOURNAL, JournalError, read_captain, verify
     from cockpit.lease import guard_holder
+    from cockpit.published import guard_sight, read_published
     from cockpit.status import guard_json, headline_json, journal_alarms, status_json, status_lines
     from cockpit.unjournaled import kept_records
 
@@ -384,7 +384,8 @@ def cmd_observe(args) -> int:
             raise Refused(f"{state_dir}: {e}" if str(state_dir) not in str(e) else str(e)) from None
         return Loaded(engine, str(engine.actor), feed=feed)
 
-    where = f"in {Path(args.state_dir)}" if args.state_dir else f"of the plan {args.config}" if args.config else "in state"
+    where = (f"in {Path(args.state_dir)}" if args.state_dir
+             else f"of the plan {args.config}" if args.config else "in state")
     app = CockpitApp(loader=load, loading=f"loading the journal {where}", theme=args.theme)
     _screen(app)
     if (loaded := app.wait_loaded()) is not None:
@@ -838,7 +839,8 @@ def _register_screens(sub) -> None:
     s.epilog += "\n\nscenarios:\n" + "\n".join(f"  {k:<20} {v}" for k, v in SCENARIO_LINES.items()) \
         + f"\n\nthemes (--theme): {themes}"
     s.add_argument("--scenario", choices=SCENARIOS, default="latency-regression")
-    s.add_argument("--speed", type=_speed, default=60.0, help="rollout seconds per wall second (default 60, at most 1800)")
+    s.add_argument("--speed", type=_speed, default=60.0,
+                   help="rollout seconds per wall second (default 60, at most 1800)")
     s.add_argument("--state-dir", help="keep the demo journal here (default: a temporary dir)")
     s.add_argument("--headless", action="store_true", help="no screen: a scripted captain, events printed")
     s.add_argument("--theme", help="a theme's name (below)")

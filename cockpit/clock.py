@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -16,7 +16,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -44,7 +44,7 @@ class AcceleratedClock:
 
     def __init__(self, speed: float, start: datetime | None = None):
         self.speed = speed
-        self._start = start or datetime.now(timezone.utc)
+        self._start = start or datetime.now(UTC)
         self._t0 = time.monotonic()
 
     def now(self) -> datetime:

@@ -12,7 +12,7 @@ import stat
 import tomllib
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
@@ -162,7 +162,7 @@ class SecretRef(Model):
         return value
 
     @model_validator(mode="after")
-    def _one_source(self) -> "SecretRef":
+    def _one_source(self) -> SecretRef:
         if (self.env is None) == (self.file is None):
             raise ValueError("give exactly one of env or file")
         return self
@@ -250,7 +250,7 @@ class FreezeWindowCheck(_Check):
     end: ClockTime
 
     @model_validator(mode="after")
-    def _ordered(self) -> "FreezeWindowCheck":
+    def _ordered(self) -> FreezeWindowCheck:
         if self.end <= self.start:
             raise ValueError("end must be after start (a window within one UTC day)")
         return self
@@ -287,7 +287,7 @@ class ReportCheck(_Check):
 
 
 Check = Annotated[
-    Union[FreezeWindowCheck, CommandCheck, HttpCheck, PromQLCheck, ReportCheck],
+    FreezeWindowCheck | CommandCheck | HttpCheck | PromQLCheck | ReportCheck,
     Field(discriminator="type"),
 ]
 
@@ -310,7 +310,7 @@ class Criterion(Model):
     labels: dict[str, str] = {}
 
     @model_validator(mode="after")
-    def _a_query(self) -> "Criterion":
+    def _a_query(self) -> Criterion:
         if self.source == "prometheus" and not self.query.strip():
             raise ValueError("a prometheus criterion needs a query")
         return self
@@ -372,7 +372,7 @@ class Trigger(Model):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
-    def _shape(self) -> "Trigger":
+    def _shape(self) -> Trigger:
         if (self.query is None) == (self.check is None):
             raise ValueError("give exactly one of query or check")
         if self.query is not None:
@@ -423,7 +423,7 @@ class BudgetAlert(Model):
     at_pct: Annotated[Number, Field(gt=0, le=200)]
     channel: Name
     action: str
-    spend_control: "SpendControl | None" = None  # run once when this crossing is reached in a month
+    spend_control: SpendControl | None = None  # run once when this crossing is reached in a month
 
 
 class Budget(Model):
@@ -493,7 +493,7 @@ class OpaEvidence(Model):
     token: SecretRef | None = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "OpaEvidence":
+    def _one_source(self) -> OpaEvidence:
         if (self.file is None) == (self.url is None):
             raise ValueError("give exactly one of file or url")
         return self
@@ -628,7 +628,7 @@ class SimulatedGateway(Model):
 
 
 GatewayConfig = Annotated[
-    Union[HaproxyGateway, HttpGateway, SimulatedGateway], Field(discriminator="type")
+    HaproxyGateway | HttpGateway | SimulatedGateway, Field(discriminator="type")
 ]
 
 
@@ -685,7 +685,7 @@ class WebhookChannel(_Channel):
     _token_header = field_validator("token_header")(lambda cls, h: _header_name(h))
 
 
-ChannelConfig = Annotated[Union[SlackChannel, PagerDutyChannel, WebhookChannel], Field(discriminator="type")]
+ChannelConfig = Annotated[SlackChannel | PagerDutyChannel | WebhookChannel, Field(discriminator="type")]
 
 
 class SpendControl(Model):
@@ -699,7 +699,7 @@ class SpendControl(Model):
     _plain_url = field_validator("webhook")(lambda cls, url: _plain_url(url))
 
     @model_validator(mode="after")
-    def _one(self) -> "SpendControl":
+    def _one(self) -> SpendControl:
         if (self.argv is None) == (self.webhook is None):
             raise ValueError("give exactly one of argv or webhook")
         if self.argv is not None and not self.argv:
@@ -747,10 +747,10 @@ class Plan(Model):
     alertmanager: Alertmanager | None = None
 
     @model_validator(mode="after")
-    def _cross_field(self) -> "Plan":
+    def _cross_field(self) -> Plan:
         errors: list[str] = []
         weights = [p.weight for p in self.phases]
-        if any(b <= a for a, b in zip(weights, weights[1:])):
+        if any(b <= a for a, b in zip(weights, weights[1:], strict=False)):
             errors.append(f"phases: weights must strictly increase, got {weights}")
         if weights[-1] != 100:
             errors.append(f"phases: the last phase must reach weight 100, got {weights[-1]}")
@@ -797,9 +797,11 @@ class Plan(Model):
         for i, phase in enumerate(self.phases):
             for j, c in enumerate(phase.gate.auto):
                 if c.source == "alertmanager" and self.alertmanager is None:
-                    errors.append(f"phases.{i}.gate.auto.{j}.source: an alertmanager criterion needs an [alertmanager] section")
+                    errors.append(f"phases.{i}.gate.auto.{j}.source: "
+                                  "an alertmanager criterion needs an [alertmanager] section")
         for i, lvl in enumerate(self.escalation):  # extra pages are new: they must name a channel
-            errors += [f"escalation.{i}.pages: no channel {c!r} in [channels]" for c in lvl.pages if c not in self.channels]
+            errors += [f"escalation.{i}.pages: no channel {c!r} in [channels]"
+                       for c in lvl.pages if c not in self.channels]
         for where, c in self.undeclared_channels():  # a typo of a declared name sends nowhere: refused
             if near := difflib.get_close_matches(c, list(self.channels), n=1, cutoff=0.75):
                 errors.append(f"{where}: no channel {c!r} in [channels] (did you mean {near[0]!r}?)")
@@ -842,7 +844,8 @@ class Plan(Model):
             found += [(f"phases.{i}.gate.auto.{j}.query", c.query) for j, c in enumerate(phase.gate.auto)
                       if c.source == "prometheus"]
         for i, trig in enumerate(self.triggers):
-            found += [(f"triggers.{i}.{k}", q) for k, q in (("query", trig.query), ("baseline", trig.baseline)) if q is not None]
+            found += [(f"triggers.{i}.{k}", q) for k, q in (("query", trig.query), ("baseline", trig.baseline))
+                      if q is not None]
         if self.kill_switch.verify_query is not None:
             found.append(("kill_switch.verify_query", self.kill_switch.verify_query))
         for i, cat in enumerate(self.budget.categories):

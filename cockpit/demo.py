@@ -135,7 +135,8 @@ def build(
     engine = session.demo_engine(plan, state_dir, actor, clock=clock, world=world, metrics=metrics,
                                  check_runner=demo_checks(clock, metrics, state_dir))
     engine.ensure_plan()
-    monitor = Monitor(engine, metrics, poll_s=poll_s or max(15.0, speed), step_s=30.0)  # a round a wall second (from 15x)
+    # a round a wall second (from 15x)
+    monitor = Monitor(engine, metrics, poll_s=poll_s or max(15.0, speed), step_s=30.0)
     people = Stakeholders(engine)
     monitor.subscribe(people.on_round)
     guard = session.guard(engine, state_dir, monitor=monitor, identity=identity, reason="demo", attended=lambda: True,

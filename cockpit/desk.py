@@ -10,9 +10,10 @@ the core and the plan's models are imported where they are used, once they are l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cockpit.core.readmodel import GateView, GuardHealth, ReadModel, TimelineLine

@@ -13,9 +13,10 @@ import inspect
 import itertools
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import msgspec
 
@@ -126,7 +127,7 @@ class Outcome:
     unjournaled: list[ev.Payload] = field(default_factory=list)  # done, but kept aside, not journaled
 
     @classmethod
-    def refused(cls, reasons: list[str]) -> "Outcome":
+    def refused(cls, reasons: list[str]) -> Outcome:
         return cls(False, reasons)
 
 
@@ -471,7 +472,7 @@ class Engine:
                     check=c.id, status=o.status, detail=o.detail, evidence=o.evidence, duration_s=o.duration_s
                 )
             )
-            for c, o in zip(checks, outcomes)
+            for c, o in zip(checks, outcomes, strict=False)
         ]
         return Outcome(True, records=records)
 
@@ -817,7 +818,7 @@ class Engine:
         am = self.plan.alertmanager
         if self.follower or client is None or am is None or not am.silence:
             return []
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from cockpit.adapters.alertmanager import AlertmanagerError
 
@@ -827,7 +828,7 @@ class Engine:
             digest = st.plan.digest[:12] if st.plan else ""
             comment = (f"cockpit rollout {self.plan.release.name} {self.plan.release.version} "
                        f"(plan {digest}, started {started}): expected noise while the canary runs")
-            ends = datetime.now(timezone.utc) + am.silence_for
+            ends = datetime.now(UTC) + am.silence_for
             try:
                 silence_id = await client.create_silence(dict(am.silence), ends, comment, created_by=str(self.actor))
             except AlertmanagerError as e:

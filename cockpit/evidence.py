@@ -19,10 +19,11 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cockpit import redact
 from cockpit.adapters import collectors
@@ -99,7 +100,7 @@ def file_names(plan: Plan, which: str, phase: int | None) -> list[str]:
 
 
 def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return None if t is None else t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def phase_range(records: list[ev.Record], phase: int, now: datetime) -> tuple[datetime, datetime]:

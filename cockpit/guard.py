@@ -229,7 +229,7 @@ class Guard:
             self.monitor.close()
             try:
                 await asyncio.wait_for(self.notifier.drain(), STOP_DRAIN_S if stopped else FLUSH_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.error("stopping with messages still being delivered (they are delivered by the next guard)")
             await self.notifier.close()
             self.release(why if not stopped else "stopped (SIGTERM or the demo ended)" + cut_short)
@@ -261,7 +261,7 @@ class Guard:
                  for ch, purposes in i.channels.items() if "page" in purposes]
         try:
             acked = await asyncio.wait_for(self.notifier.poll_acknowledgements(paged), ACK_POLL_S) if paged else {}
-        except asyncio.TimeoutError:
+        except TimeoutError:
             acked = {}
         for incident, who in acked.items():
             out = engine.acknowledge(incident, who, via="pagerduty")
@@ -276,7 +276,7 @@ class Guard:
             await self.page()
             try:
                 await asyncio.wait_for(self.notifier.drain(), FLUSH_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             if not pending_deliveries(self.engine.state):
                 return

@@ -28,8 +28,8 @@ import asyncio
 import json
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from cockpit.exits import TABLE, Exit, said
 from cockpit.refused import NOTHING_CHANGED, Refused, refusal
@@ -353,7 +353,8 @@ async def _kill_async(engine, reason: str) -> int:
                 return Exit.FAIL_UNRECORDED
             return Exit.FAIL_UNJOURNALED if out.unjournaled else Exit.FAIL
         _say(f"VERIFIED: gateway {engine.plan.kill_switch.gateway} reads the canary off "
-             f"({engine.plan.kill_switch.flag}={str(result.observed_enabled).lower()}, weight {result.observed_weight})")
+             f"({engine.plan.kill_switch.flag}={str(result.observed_enabled).lower()}, "
+             f"weight {result.observed_weight})")
         if _say_unrecorded(engine):
             return Exit.UNRECORDED
         if out.unjournaled:
@@ -489,8 +490,9 @@ def keep_guarded(config: Path, engine) -> None:
         return
     report.facts["guard"] = None
     code = keeper.process.poll()
-    why = f"the guard started exited {code}: {_last_log_line(state_dir)}" if code is not None else \
-        f"the guard started (pid {keeper.process.pid}) does not hold the guard lock after {words.duration(GUARD_WAIT_S)}"
+    why = f"the guard started exited {code}: {_last_log_line(state_dir)}" if code is not None else (
+        f"the guard started (pid {keeper.process.pid}) does not hold the guard lock "
+        f"after {words.duration(GUARD_WAIT_S)}")
     report.problems.append(f"UNGUARDED: {why}")
     _say(f"UNGUARDED: nothing evaluates the triggers: {why}; start one: cockpit guard --config {config}", err=True)
 

@@ -21,18 +21,25 @@ import os
 import re
 import signal
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import msgspec
 
 from cockpit.core.events import (
-    GENESIS, Actor, Payload, Record, RecordError, TornTailQuarantined, make_record, parse_record,
+    GENESIS,
+    Actor,
+    Payload,
+    Record,
+    RecordError,
+    TornTailQuarantined,
+    make_record,
+    parse_record,
 )
-from cockpit.lease import HolderLock, holder
 from cockpit.journal_head import HEAD, HEADED, Head, HeadUnreadable, compare, read_head, write_head
+from cockpit.lease import HolderLock, holder
 from cockpit.statedir import LOCK_MODE, SHARED_MODE, StateDirError, explain, make_dir, open_file
 from cockpit.unjournaled import ASIDE, clear, keep, read_kept, write_late
 from cockpit.whoami import whoami
@@ -220,7 +227,8 @@ def _survey(scan: Scan, lines: list[bytes], i: int, first_line: int, top: int, l
             continue
         if seq == top + 1:
             if record.prev != link:
-                problems.append(Problem(lineno, "edited", f"seq {seq}: prev does not match the hash of line {lineno - 1}"))
+                problems.append(Problem(lineno, "edited",
+                                        f"seq {seq}: prev does not match the hash of line {lineno - 1}"))
         elif seq > top + 1 + unknown:
             want = top + 1 + unknown
             if where is None:
@@ -231,7 +239,8 @@ def _survey(scan: Scan, lines: list[bytes], i: int, first_line: int, top: int, l
             at = where.get(want, -1)
             if at > k:
                 named.add(at)
-                problems.append(Problem(lineno, "reordered", f"expected seq {want} here; it stands at line {first_line + at}"))
+                problems.append(Problem(lineno, "reordered",
+                                        f"expected seq {want} here; it stands at line {first_line + at}"))
             else:
                 problems.append(Problem(lineno, "deleted", f"expected seq {want}, found seq {seq} "
                                                            f"(lines with seq {want}..{seq - 1} are missing or moved)"))
@@ -804,7 +813,7 @@ def _checked_line(record: Record, refused: str) -> tuple[bytes, Record]:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class _FileLock:
@@ -856,12 +865,13 @@ class CaptainLock:
     message and for `status`."""
 
     def __init__(self, state_dir: Path, *, user: str, host: str, pid: int, since: str):
-        self._lock = HolderLock(Path(state_dir) / CAPTAIN_LOCK, {"user": user, "host": host, "pid": pid, "since": since},
+        self._lock = HolderLock(Path(state_dir) / CAPTAIN_LOCK,
+                                {"user": user, "host": host, "pid": pid, "since": since},
                                 "taking the captain lock")
         self.path, self.identity = self._lock.path, self._lock.identity
         self.took_over: dict | None = None
 
-    def acquire(self) -> "CaptainLock":
+    def acquire(self) -> CaptainLock:
         try:
             free = self._lock.try_acquire()
         except StateDirError as e:

@@ -162,7 +162,8 @@ def holder(path: Path) -> dict | None:
     start = _start_time(pid) if pid is not None else None
     outsider = pid is not None and _may_open(pid, path) is False
     if pid is not None and said.get("pid") == pid and start is not None and said.get("start") == start:
-        return {"user": said.get("user", "?"), "host": said.get("host", "?"), "pid": pid, "since": said.get("since", "?"),
+        return {"user": said.get("user", "?"), "host": said.get("host", "?"), "pid": pid,
+                "since": said.get("since", "?"),
                 "verified": True, "outsider": outsider}
     return {"user": _owner(pid), "host": whoami("holder").host if pid is not None else "?",
             "pid": pid if pid is not None else "?", "since": "?", "verified": False, "outsider": outsider}
@@ -252,7 +253,7 @@ class _SwapLock:
         self.fd = -1
         self.held = False
 
-    def __enter__(self) -> "_SwapLock":
+    def __enter__(self) -> _SwapLock:
         try:
             self.fd, _ = open_file(self.path, os.O_RDWR | os.O_CREAT, LOCK_MODE, "taking the swap lock")
         except Exception:  # noqa: BLE001 - StateDirError: no swap lock, so no swap to wait for

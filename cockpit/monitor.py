@@ -27,10 +27,10 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
 from cockpit.adapters.metrics import MetricsSource, QueryResult, Sample
 from cockpit.config import Criterion, Trigger
@@ -246,7 +246,7 @@ class Monitor:
         loop = asyncio.get_running_loop()
         try:
             result = await asyncio.wait_for(loop.run_in_executor(self._pool, call, *args), self.query_deadline_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             result = QueryResult.failed(f"no answer within {words.duration(self.query_deadline_s)} (monitor deadline)")
         except Exception as e:  # noqa: BLE001 - a source that raises breaks its protocol; still a result
             result = QueryResult.failed(f"query raised {type(e).__name__}: {e}")
@@ -465,7 +465,7 @@ class Monitor:
             return
         try:
             alerts = await asyncio.wait_for(client.firing(c.labels), client.config.timeout.total_seconds() + 1)
-        except (AlertmanagerError, asyncio.TimeoutError) as e:
+        except (TimeoutError, AlertmanagerError) as e:
             detail = str(e) or "no answer"
             self._health("alertmanager", False, detail, now)
             self.criteria[c.id] = replace(self.criteria.get(c.id, CriterionView()), detail=f"no answer: {detail}")
@@ -515,7 +515,7 @@ class Monitor:
             return
         answers = await asyncio.gather(*(self._query(self.metrics.instant, c.spend_query, now) for c in cats))
         spent: dict[str, float | None] = {c.id: None for c in self.engine.plan.budget.categories}
-        for c, a in zip(cats, answers):
+        for c, a in zip(cats, answers, strict=False):
             spent[c.id] = a.value if a.status == "ok" else None
         self.budget = burn(self.engine.plan.budget.categories, spent, now)
         self.engine.observe_budget(self.budget)
@@ -526,7 +526,7 @@ class Monitor:
             return
         try:
             seen = await asyncio.wait_for(gw.read(), timeout=GATEWAY_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._health("gateway", False, f"no answer within {words.duration(GATEWAY_TIMEOUT_S)}", now)
             return
         except Exception as e:  # noqa: BLE001 - GatewayError, or an adapter that broke its protocol
@@ -554,5 +554,5 @@ def _window_summary(samples: list[Sample], verdict: WindowVerdict, unit: str, st
     seen = [s for s in samples if start <= s.ts <= end + step_s / 2] or samples
     low, high = min(s.value for s in seen), max(s.value for s in seen)
     span = words.value(low, unit) if low == high else f"{words.value(low, unit)}..{words.value(high, unit)}"
-    first, last = (words.clock(datetime.fromtimestamp(s.ts, timezone.utc)) for s in (seen[0], seen[-1]))
+    first, last = (words.clock(datetime.fromtimestamp(s.ts, UTC)) for s in (seen[0], seen[-1]))
     return f"{words.plural(len(seen), 'sample')} {span} from {first} to {last}"

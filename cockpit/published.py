@@ -91,7 +91,7 @@ class FollowedClock:
         self.fallback = fallback or SystemClock()
         self.engine = None
 
-    def follow(self, engine) -> "FollowedClock":
+    def follow(self, engine) -> FollowedClock:
         self.engine = engine
         return self
 

@@ -1,4 +1,5 @@
-"""A command that changed nothing: the lines that say why, and the exit code it ends with (one class for every subcommand and screen)."""
+"""A command that changed nothing: the lines that say why, and the exit code it ends with (one class for every
+subcommand and screen)."""
 
 from __future__ import annotations
 

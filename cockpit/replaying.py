@@ -33,7 +33,8 @@ def load(state_dir: Path) -> tuple[list[ev.Record], object]:
         raise ReplayError(str(e)) from None
     if scan.problem:
         raise ReplayError(f"{state_dir / JOURNAL}: the hash chain does not verify: {scan.problem} "
-                          f"(the first {len(scan.records)} events are intact); not replaying a journal that may have been altered")
+                          f"(the first {len(scan.records)} events are intact); "
+                          "not replaying a journal that may have been altered")
     if not scan.records:
         raise ReplayError(f"{state_dir / JOURNAL}: empty")
     loaded = fold(scan.records).plan

@@ -11,7 +11,7 @@ import html
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from cockpit.core import postdeploy, words
 from cockpit.core.readmodel import demo_marker, incident_rows, kill_line
 from cockpit.core.state import STATUS_WORDS, RolloutState, fold
 from cockpit.core.visible import visible
-from cockpit.narrate import line, say
+from cockpit.narrate import say
 
 
 class ReportError(Exception):
@@ -113,7 +113,7 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
     if state.plan is None:
         raise ReportError(f"{state_dir}: the journal has no plan")
     plan = state.plan
-    now = now or (records[-1].ts if records else datetime.now(timezone.utc))
+    now = now or (records[-1].ts if records else datetime.now(UTC))
     d = Doc()
     demo = demo_marker(state)
     d.h(1, f"Rollout report: {plan.release} {plan.version}" + (f" — {demo}" if demo else ""))

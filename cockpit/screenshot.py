@@ -1,4 +1,5 @@
-"""`python -m cockpit.screenshot STATE_DIR SVG --at TIME`: the cockpit's screen as an observer sees it at a moment, drawn headless to SVG.
+"""`python -m cockpit.screenshot STATE_DIR SVG --at TIME`: the cockpit's screen as an observer sees it at a
+moment, drawn headless to SVG.
 
 The evidence bundle's picture, drawn in a short-lived process of its own (evidence.capture_screen
 starts it, with a timeout) so that Textual never runs in the guard. The plan comes on stdin as the

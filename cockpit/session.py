@@ -13,9 +13,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from cockpit.clock import SystemClock
 from cockpit.config import ConfigError, Plan, parse_journaled_plan, resolve_state_dir
@@ -176,7 +177,8 @@ def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
         raise SessionError(f"{engine.journal.path}: no plan journaled yet; the captain starts it with `cockpit run`")
     if journaled.digest != _digest(plan):
         raise SessionError(
-            f"{config}: this config ({_digest(plan)[:12]}) differs from the plan in the journal ({journaled.digest[:12]}); "
+            f"{config}: this config ({_digest(plan)[:12]}) differs from the plan in the journal "
+            f"({journaled.digest[:12]}); "
             "a guard evaluates only the plan the rollout runs"
         )
     return engine
@@ -291,7 +293,8 @@ class GuardKeeper:
 
         if state.status in ("completed", "rolled_back"):
             return ""
-        if self.process is not None and self.process.poll() is None and time.monotonic() - self._spawned_at < RESPAWN_AFTER_S:
+        if (self.process is not None and self.process.poll() is None
+                and time.monotonic() - self._spawned_at < RESPAWN_AFTER_S):
             return ""  # just started: give it time to take the lock
         if guarding(self.state_dir) is not None:
             return ""
@@ -303,7 +306,8 @@ class GuardKeeper:
             return ""
         first = self.process is None
         died = "" if first else self._why_it_ended()
-        reason = f"started by {self.who}'s screen" if first else f"restarted by {self.who}'s screen: no guard held the lock"
+        reason = (f"started by {self.who}'s screen" if first
+                  else f"restarted by {self.who}'s screen: no guard held the lock")
         self.spawn(reason)
         return "" if first else f"no guard was running{died}: started a new one"
 

@@ -15,15 +15,22 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import msgspec
 
 from cockpit.core.events import (
-    Actor, JournaledLate, Notified, Payload, Record, RecordError, make_record, parse_record,
+    Actor,
+    JournaledLate,
+    Notified,
+    Payload,
+    Record,
+    RecordError,
+    make_record,
+    parse_record,
 )
 from cockpit.statedir import SHARED_MODE, open_file
 
@@ -81,7 +88,8 @@ def read_kept(state_dir: Path) -> tuple[list[KeptEvent], int]:
     for raw in data.splitlines():
         try:
             doc = json.loads(raw)
-            envelope = {"hash": "", "v": 1, "seq": 1, "prev": "", **{k: doc[k] for k in ("ts", "actor", "kind", "payload")}}
+            envelope = {"hash": "", "v": 1, "seq": 1, "prev": "",
+                        **{k: doc[k] for k in ("ts", "actor", "kind", "payload")}}
             record = parse_record(msgspec.json.encode(envelope))
             pseq = doc.get("pseq", 0)
             kept.append(KeptEvent(record.ts, record.actor, record.payload, str(doc.get("error", "")),

@@ -15,7 +15,7 @@ from cockpit.core.events import Actor, Payload, Record
 from cockpit.journal import JOURNAL, Journal, JournalError
 
 
-def acting_journal(state_dir: Path, *, salvage: bool = False) -> Journal | "UnwritableJournal":
+def acting_journal(state_dir: Path, *, salvage: bool = False) -> Journal | UnwritableJournal:
     """The writable journal when it opens; else an UnwritableJournal on what can be read."""
     try:
         return Journal(state_dir, salvage=salvage)

@@ -1,4 +1,5 @@
-"""Who this process acts as: its user and the host's short name, spelled one way for the journal, the locks and every face."""
+"""Who this process acts as: its user and the host's short name, spelled one way for the journal, the locks and
+every face."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from cockpit.seed import seed_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 # A Thursday, well outside the seed's Tuesday 20:00-23:00Z freeze.
-T0 = datetime(2026, 11, 26, 14, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 26, 14, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)

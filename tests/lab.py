@@ -139,7 +139,7 @@ class Histogram:
         self.sum += n * p95_s * 0.55
 
     def lines(self, name: str, labels: str) -> list[str]:
-        out = [f'{name}_bucket{{{labels},le="{le:g}"}} {c!r}' for le, c in zip(self.buckets, self.counts)]
+        out = [f'{name}_bucket{{{labels},le="{le:g}"}} {c!r}' for le, c in zip(self.buckets, self.counts, strict=False)]
         out.append(f'{name}_bucket{{{labels},le="+Inf"}} {self.count!r}')
         out.append(f"{name}_sum{{{labels}}} {self.sum!r}")
         out.append(f"{name}_count{{{labels}}} {self.count!r}")

@@ -5,7 +5,7 @@ command, argv and no shell) runs once, journaled with its exit status."""
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,7 +18,7 @@ from tests.receiver import Receiver
 from tests.rig import ACTOR
 
 pytestmark = pytest.mark.anyio
-NOV_28 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+NOV_28 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 def with_spend_control(plan, control: dict):
@@ -65,7 +65,7 @@ async def test_one_alert_per_crossing_per_month_and_the_spend_control_runs_once(
     assert (c.at_pct, c.month, c.ok, c.exit_status) == (100.0, "2026-11", False, 3)
     assert c.detail == "exit 3: scaled down 3 services" and c.action.startswith("argv: ")
 
-    clock.advance((datetime(2026, 12, 1, 0, 5, tzinfo=timezone.utc) - clock.now()).total_seconds())  # a new month
+    clock.advance((datetime(2026, 12, 1, 0, 5, tzinfo=UTC) - clock.now()).total_seconds())  # a new month
     assert spend(engine, clock, 2) == []
     assert await engine.run_spend_controls() == []
     assert alerted(spend(engine, clock, 76)) == [(75.0, "2026-12")]

@@ -11,13 +11,14 @@ import io
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import tomli_w
 
 from cockpit.cli import main
+from cockpit.clock import SystemClock
 from cockpit.config import dump_plan, load_plan
 from cockpit.core import rules
 from cockpit.core.events import Actor
@@ -25,7 +26,6 @@ from cockpit.engine import Engine
 from cockpit.journal import CaptainLock, Journal
 from cockpit.lease import GuardLease
 from cockpit.seed import seed_plan
-from cockpit.clock import SystemClock
 from tests.integration.flag_server import FlagServer
 
 VERSION = "v0.1.0"
@@ -138,7 +138,7 @@ def test_preflight_journals_each_check_and_says_what_the_start_waits_for(capsys,
     assert [r.kind for r in records] == ["plan_loaded", "check_ran", "check_ran"]  # the plan, on first use
     assert doc["written"] == [r.seq for r in records] == [1, 2, 3]
     assert doc["refusals"] == [] and doc["problems"] == ["check data_plane did not pass"]
-    assert doc["start_refusals"] == rules.start_refusals(state(config), datetime.now(timezone.utc))
+    assert doc["start_refusals"] == rules.start_refusals(state(config), datetime.now(UTC))
     assert "preflight check data_plane has not passed (fail: exit 3: bucket missing)" in doc["start_refusals"]
     code, doc = run_json(capsys, "preflight", "--config", str(config), "--check", "builds")
     assert code == 0 and doc["outcome"] == "done" and doc["written"] == [4]
@@ -217,7 +217,7 @@ def test_refusals_before_the_start_are_the_cores(capsys, config):
     assert refused(capsys, config, "waive", "nope", "--reason", "x") == rules.waive_refusals(st, "nope", "x")
     assert refused(capsys, config, "waive", "builds", "--reason", " ") == ["a waiver needs a reason"]
     assert refused(capsys, config, "preflight", "--check", "nope") == ["no preflight check named nope"]
-    assert refused(capsys, config, "start", "--confirm", VERSION) == rules.start_refusals(st, datetime.now(timezone.utc))
+    assert refused(capsys, config, "start", "--confirm", VERSION) == rules.start_refusals(st, datetime.now(UTC))
     assert refused(capsys, config, "advance", "--confirm", VERSION) == ["the rollout has not started"]
     assert refused(capsys, config, "decide", "1", "sre", "go", "--name", "x") == ["the rollout has not started"]
     assert refused(capsys, config, "note", "  ") == ["an empty note"]
@@ -234,7 +234,7 @@ def test_refusals_once_live_are_the_cores(capsys, config, guard):
     assert refused(capsys, config, "decide", "7", "sre", "go", "--name", "x") == \
         ["no phase '7': give its number or name: 1 (Phase 1), 2 (Phase 2), 3 (Phase 3), 4 (Phase 4)"]
     reasons = refused(capsys, config, "advance", "--confirm", VERSION)
-    assert reasons == rules.advance_refusals(st, datetime.now(timezone.utc))
+    assert reasons == rules.advance_refusals(st, datetime.now(UTC))
     assert "waiting for GO from: SRE" in reasons and any(r.startswith("criterion api_p95 not evaluated") for r in reasons)
     assert refused(capsys, config, "sign-off", "sre", "--name", "x") == ["sign-offs are recorded before the rollout starts"]
     assert refused(capsys, config, "waive", "builds", "--reason", "x") == ["checks are waived before the rollout starts"]
@@ -345,7 +345,8 @@ def test_a_start_whose_journal_fails_after_the_gateway_moved_exits_4_and_keeps_i
     """The flag API moved and read back 5 %, then the journal would not take the result: the start
     is VERIFIED but not journaled (exit 4, as the kill's), its events wait in unjournaled.jsonl and
     the next command journals them, late and in order."""
-    from cockpit.journal import Journal as RealJournal, JournalError
+    from cockpit.journal import Journal as RealJournal
+    from cockpit.journal import JournalError
 
     ready(capsys, config)
     write = RealJournal._write

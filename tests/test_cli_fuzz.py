@@ -31,13 +31,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cockpit.cli import PATH_ARGUMENTS, build_parser, main
+from cockpit.clock import SystemClock
 from cockpit.config import dump_plan, load_plan
 from cockpit.core.events import Actor
 from cockpit.core.visible import HIDDEN
 from cockpit.engine import Engine
 from cockpit.journal import Journal
 from cockpit.seed import seed_plan
-from cockpit.clock import SystemClock
 from tests.support import MemoryGateway, passing_runner
 
 PYTHON = sys.executable

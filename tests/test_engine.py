@@ -137,7 +137,7 @@ def test_criteria_are_journaled_on_transitions_only(engine, clock):
 
 def test_full_rollout_completes_after_the_final_validation(engine, clock):
     live(engine, clock)
-    for phase in range(4):
+    for _ in range(4):
         pass_gate(engine, clock)
         out = run(engine.advance())
         assert out.ok, out.reasons

@@ -5,7 +5,7 @@ What the adapter says is short, scrubbed, and carries no piece of a token the bo
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -61,7 +61,7 @@ async def test_a_channel_answering_500_with_a_huge_body(size, monkeypatch, plan)
 @pytest.mark.parametrize("status", [400, 500])
 async def test_a_secret_url_echoed_by_the_channel_shows_no_piece_of_its_first_segment(status, monkeypatch, plan, caplog):
     """Issue 20's leak: the token in the URL's first path segment, echoed in a 400 or a 500 body."""
-    bodies = [f"no route for POST {{path}}", "." * 100 + " {path}", "." * 113 + "{path}", '{"error":"unknown hook {path}"}']
+    bodies = ["no route for POST {path}", "." * 100 + " {path}", "." * 113 + "{path}", '{"error":"unknown hook {path}"}']
     with Receiver(*[Answer(status, body=b) for b in bodies]) as rx:
         monkeypatch.setenv("TEST_SLACK_URL", f"{rx.url}/{TOKEN}/hook")
         cfg = with_channels(plan, {"#sre-oncall": slack(retries=0)}).channels["#sre-oncall"]
@@ -102,7 +102,7 @@ async def test_the_gateway_reads_at_most_a_megabyte_of_a_read_back():
 def test_prometheus_reads_an_error_body_bounded(size):
     with Receiver(huge(500, size)) as rx:
         source = PrometheusSource(rx.url, timeout_s=5, headers={"Authorization": f"Bearer {TOKEN}"})
-        result = source.instant("up", datetime.now(timezone.utc))
+        result = source.instant("up", datetime.now(UTC))
         source.close()
     assert result.status == "error" and "HTTP 500: " in result.error and "<redacted>/hook x9x9" in result.error, result.error
     assert len(result.error) < 300 and not pieces_in(result.error)
@@ -112,7 +112,7 @@ def test_prometheus_reads_an_error_body_bounded(size):
 def test_prometheus_still_says_its_own_error_field():
     with Receiver(Answer(400, body='{"status":"error","errorType":"bad_data","error":"parse error at char 3"}')) as rx:
         source = PrometheusSource(rx.url, timeout_s=5)
-        result = source.instant("up{", datetime.now(timezone.utc))
+        result = source.instant("up{", datetime.now(UTC))
         source.close()
     assert result.error.endswith("HTTP 400: parse error at char 3")
 
@@ -121,7 +121,7 @@ def test_prometheus_says_the_error_field_of_a_body_it_read_only_in_part():
     body = '{"status":"error","errorType":"execution","error":"query processing would load too many samples ' + "y" * 30
     with Receiver(Answer(422, body=body, size=400_000_000)) as rx:
         source = PrometheusSource(rx.url, timeout_s=5)
-        result = source.instant("up", datetime.now(timezone.utc))
+        result = source.instant("up", datetime.now(UTC))
         source.close()
     assert "HTTP 422: query processing would load too many samples yyy" in result.error
     assert_bounded(rx, 400_000_000)

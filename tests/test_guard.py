@@ -7,18 +7,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import timedelta
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 
 from cockpit.core.evaluation import GuardId
 from cockpit.core.guardsight import GuardSight
 from cockpit.guard import Guard
-from cockpit.published import PUBLISHED, GuardFeed
 from cockpit.lease import guard_holder
 from cockpit.monitor import Monitor
+from cockpit.published import PUBLISHED, GuardFeed
 from tests.conftest import ROOT, T0
 from tests.rig import Rig
 

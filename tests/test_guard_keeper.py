@@ -43,7 +43,7 @@ def test_guards_that_end_at_once_are_started_again_ever_later(tmp_path, monkeypa
     for _ in range(1200):  # 20 minutes, once a second
         k(LIVE)
         clock.t += 1.0
-    gaps = [b - a for a, b in zip(started, started[1:])]
+    gaps = [b - a for a, b in zip(started, started[1:], strict=False)]
     assert gaps[:6] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]  # not once a second for good
     assert max(gaps) == RESPAWN_MAX_S and len(started) < 15
 

@@ -28,6 +28,7 @@ from tests.support import MemoryGateway, passing_runner
 from tests.test_engine import live, run
 from tests.test_guard_paging import ROUTING_KEY, paged_plan
 
+
 @pytest.fixture
 def disk(tmp_path):
     """A 512 KiB tmpfs: a disk that really fills up."""

@@ -41,7 +41,7 @@ def test_append_chains_and_reopens(state_dir, actor):
     j = Journal(state_dir)
     assert [r.seq for r in j.records] == [1, 2, 3]
     assert j.records[0].prev == ev.GENESIS
-    assert all(b.prev == a.hash for a, b in zip(j.records, j.records[1:]))
+    assert all(b.prev == a.hash for a, b in zip(j.records, j.records[1:], strict=False))
     first = json.loads(_lines(path)[0])
     assert set(first) == {"hash", "v", "seq", "ts", "actor", "kind", "payload", "prev"}
     assert first["actor"] == {"user": "alice", "host": "bastion", "role": "captain"}

@@ -18,11 +18,10 @@ import pytest
 
 from cockpit.core import events as ev
 from cockpit.core.state import fold
-from cockpit.core.triggers import WindowVerdict
 from cockpit.engine import Engine
 from cockpit.journal import JOURNAL, Journal, JournalError, verify
 from cockpit.unjournaled import ASIDE
-from tests.conftest import ROOT, T0
+from tests.conftest import ROOT
 from tests.support import MemoryGateway, passing_runner
 from tests.test_engine import live, run
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -36,7 +36,7 @@ def test_the_token_is_sent_as_a_bearer_header_and_never_shown(plan, monkeypatch)
             token={"env": "COCKPIT_PROMETHEUS_TOKEN"},
         ))
         assert isinstance(source, PrometheusSource) and source.timeout_s == 3.0
-        answer = source.instant("up", datetime.now(timezone.utc))
+        answer = source.instant("up", datetime.now(UTC))
         source.close()
     assert answer.status == "ok" and answer.value == 0.5
     assert len(seen) == 1
@@ -48,7 +48,7 @@ def test_a_failing_query_does_not_carry_the_token_into_its_message(plan, monkeyp
     monkeypatch.setenv("COCKPIT_PROMETHEUS_TOKEN", SECRET)
     with fixed_answer_server(b"<html>no</html>", status=500, content_type="text/html") as url:
         source = build_metrics(with_prometheus(plan, url=url, token={"env": "COCKPIT_PROMETHEUS_TOKEN"}))
-        answer = source.instant("up", datetime.now(timezone.utc))
+        answer = source.instant("up", datetime.now(UTC))
         source.close()
     assert answer.status == "error" and url in answer.error and SECRET not in answer.error
 
@@ -67,6 +67,6 @@ def test_the_token_goes_in_the_header_the_plan_names(plan, monkeypatch):
         source = build_metrics(with_prometheus(
             plan, url=url, token={"env": "COCKPIT_PROMETHEUS_TOKEN"}, token_header="X-Api-Key", token_prefix="",
         ))
-        assert source.instant("up", datetime.now(timezone.utc)).status == "ok"
+        assert source.instant("up", datetime.now(UTC)).status == "ok"
         source.close()
     assert seen[0]["X-Api-Key"] == SECRET and "Authorization" not in seen[0]

@@ -267,7 +267,7 @@ def test_the_guard_runs_a_round_every_poll_interval_and_says_when_it_falls_behin
         return rig, starts
 
     rig, starts = run(go())
-    gaps = {(b - a).total_seconds() for a, b in zip(starts, starts[1:])}
+    gaps = {(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)}
     assert rig.engine.state.status == "rolled_back"
     if late:
         assert min(gaps) >= 40.0

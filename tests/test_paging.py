@@ -15,8 +15,8 @@ import tomli_w
 from cockpit.config import dump_plan, parse_plan
 from cockpit.core import events as ev
 from cockpit.core.paging import dedup_key
-from cockpit.journal import Journal
 from cockpit.core.state import fold
+from cockpit.journal import Journal
 from tests.conftest import ROOT
 from tests.rig import Rig
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.anyio
 
 def timed(plan, l1="10m", l2="10m", l3="15m"):
     data = dump_plan(plan)
-    for lvl, t in zip(data["escalation"], (l1, l2, l3, None)):
+    for lvl, t in zip(data["escalation"], (l1, l2, l3, None), strict=False):
         if t:
             lvl["ack_timeout"] = t
     return parse_plan(data)

@@ -9,7 +9,7 @@ import math
 import os
 import tempfile
 import tomllib
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import tomli_w
@@ -30,7 +30,7 @@ scalars = st.one_of(
     st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30),
     st.sampled_from(["", " ", "0s", "-1s", "20m", "99999999999h", "1e20", "nan", "canary;disable server be/stable",
                      "http://u:p@h/?api_key=x", "sum(rate(foo[5m]", "L1", "sre", "v0.1.0 ", "Phase 1"]),
-    st.datetimes(timezones=st.just(timezone.utc)), st.dates(), st.times(),
+    st.datetimes(timezones=st.just(UTC)), st.dates(), st.times(),
 )
 toml_values = st.recursive(
     scalars,

@@ -83,11 +83,11 @@ def test_a_read_only_state_dir_refuses_to_act_in_one_line(tmp_path):
     try:
         state_dir = disk / "state"
         config = config_at(tmp_path, state_dir)
-        from cockpit.config import load_plan
-        from tests.conftest import T0
         from cockpit.clock import ManualClock
+        from cockpit.config import load_plan
         from cockpit.core.events import Actor
         from cockpit.engine import Engine
+        from tests.conftest import T0
 
         j = Journal(state_dir)
         Engine(load_plan(config), j, clock=ManualClock(T0), actor=Actor(user="a", host="b"),

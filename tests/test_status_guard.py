@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -62,7 +62,7 @@ def forge(state_dir, **claims) -> None:
     os.replace(tmp, state_dir / PUBLISHED)
 
 
-FAR = datetime(2099, 1, 1, tzinfo=timezone.utc)
+FAR = datetime(2099, 1, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ FAR = datetime(2099, 1, 1, tzinfo=timezone.utc)
 async def test_a_forged_round_after_the_guard_died_is_unguarded(plan, state_dir, claims):
     """Issue 20: guard.json is not a guard. With the guard's lock freed (it died), any file, however
     fresh its times, reads UNGUARDED, and JSON and text agree: holder null, not guarded."""
-    rig = Rig(plan, state_dir, ManualClock(datetime.now(timezone.utc)))
+    rig = Rig(plan, state_dir, ManualClock(datetime.now(UTC)))
     await rig.start()
     await rig.tick()
     guard = this_guard(rig, state_dir)
@@ -99,7 +99,7 @@ async def test_a_forged_round_after_the_guard_died_is_unguarded(plan, state_dir,
 
 async def test_a_round_not_from_the_lock_holder_is_unguarded(plan, state_dir):
     """The guard lives and holds the lock, but guard.json names another guard: not its round."""
-    rig = Rig(plan, state_dir, ManualClock(datetime.now(timezone.utc)))
+    rig = Rig(plan, state_dir, ManualClock(datetime.now(UTC)))
     await rig.start()
     await rig.tick()
     guard = this_guard(rig, state_dir)
@@ -118,7 +118,7 @@ async def test_a_round_not_from_the_lock_holder_is_unguarded(plan, state_dir):
 
 
 async def test_status_names_the_guard_that_holds_the_lock(plan, state_dir):
-    clock = ManualClock(datetime.now(timezone.utc))
+    clock = ManualClock(datetime.now(UTC))
     rig = Rig(plan, state_dir, clock)
     await rig.start()
     await rig.tick()
@@ -136,7 +136,7 @@ async def test_status_names_the_guard_that_holds_the_lock(plan, state_dir):
 
 async def test_a_stopped_guard_says_stopped_and_when(plan, state_dir):
     """Issue 21: after a rollback the guard stops; status says so, with when, never "last round 0s ago"."""
-    rig = Rig(plan, state_dir, ManualClock(datetime.now(timezone.utc)))
+    rig = Rig(plan, state_dir, ManualClock(datetime.now(UTC)))
     await rig.start()
     await rig.tick()
     guard = this_guard(rig, state_dir)
@@ -161,7 +161,7 @@ async def test_status_says_the_screens_headline_the_sources_and_open_incidents(p
     from cockpit.adapters.gateway import GatewayState
     from cockpit.core import events as ev
 
-    clock = ManualClock(datetime.now(timezone.utc))
+    clock = ManualClock(datetime.now(UTC))
     rig = Rig(plan, state_dir, clock)
     await rig.start()
     await rig.tick()
@@ -238,7 +238,7 @@ async def test_a_fake_round_renamed_in_every_second_after_the_guard_is_sigkilled
         demo.wait(timeout=10)
     last = json.loads((state_dir / PUBLISHED).read_text())
     for _ in range(4):
-        forge(state_dir, at=datetime.now(timezone.utc).isoformat(), rounds=last["rounds"] + 1)
+        forge(state_dir, at=datetime.now(UTC).isoformat(), rounds=last["rounds"] + 1)
         doc, line = guard_doc(state_dir)
         assert (doc["guard"]["state"], doc["guard"]["holder"], doc["guard"]["guarded"]) == ("unguarded", None, False)
         assert line.startswith(f"guard    UNGUARDED: guard {demo.pid}@") and doc["headline"].startswith("UNGUARDED")
@@ -283,7 +283,7 @@ def test_an_observer_of_a_demo_follows_its_accelerated_clock_by_the_journals_spe
         engine = observer_engine(state_dir, None, Actor(user="bob", host="bastion", role="observer"), clock=clock)
         clock.follow(engine)
         live = feed.latest()
-        followed, wall = clock.now(), datetime.now(timezone.utc)
+        followed, wall = clock.now(), datetime.now(UTC)
         assert live.at <= followed <= live.at + timedelta(seconds=3 * 60)  # at most three rounds past the last
         assert (followed - wall).total_seconds() > 60  # the demo's clock, well ahead of the wall's
         forge(state_dir, speed=1.0, wall_at=1.0)  # what the file claims is not read

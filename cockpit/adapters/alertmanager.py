@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,7 +19,6 @@ from cockpit.adapters import error_body
 from cockpit.config import Alertmanager as AlertmanagerConfig
 from cockpit.config import ConfigError
 from cockpit.core import words
-
 
 ERROR_LIMIT = 200  # characters of an error's body shown
 
@@ -52,7 +51,8 @@ class AlertmanagerClient:
         self._transport = transport
 
     def _client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.config.timeout.total_seconds(), headers=self._headers, transport=self._transport)
+        return httpx.AsyncClient(timeout=self.config.timeout.total_seconds(), headers=self._headers,
+                                 transport=self._transport)
 
     async def _call(self, method: str, path: str, **kw) -> Any:
         """One call, bounded in total by the timeout; an error's body is read only as far as it is shown."""
@@ -89,7 +89,7 @@ class AlertmanagerClient:
                              starts_at: datetime | None = None) -> str:
         body = {
             "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in sorted(labels.items())],
-            "startsAt": _iso(starts_at or datetime.now(timezone.utc)),
+            "startsAt": _iso(starts_at or datetime.now(UTC)),
             "endsAt": _iso(ends_at),
             "createdBy": created_by,
             "comment": comment,
@@ -107,4 +107,4 @@ class AlertmanagerClient:
 
 
 def _iso(t: datetime) -> str:
-    return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")

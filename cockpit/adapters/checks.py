@@ -67,7 +67,7 @@ async def command(check: CommandCheck, cwd: Path | None = None) -> Outcome:
         return Outcome("error", f"cannot run {check.argv[0]}: {e.strerror}", {"argv": check.argv})
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         _kill_group(proc)
         await proc.wait()
         took = time.monotonic() - started
@@ -168,7 +168,8 @@ async def promql(check: PromQLCheck, metrics: MetricsSource | None, now) -> Outc
     if result.status != "ok":
         return Outcome("error" if result.status == "error" else "fail", result.error or "no data")
     ok = check.comparison.holds(result.value, check.threshold)
-    detail = f"{words.value(result.value)} {'meets' if ok else 'fails'} {words.limit(check.comparison, check.threshold)}"
+    detail = (f"{words.value(result.value)} {'meets' if ok else 'fails'} "
+              f"{words.limit(check.comparison, check.threshold)}")
     return Outcome("pass" if ok else "fail", detail, {"query": check.query, "value": result.value})
 
 

@@ -58,7 +58,8 @@ def _json(resp: httpx.Response, where: str) -> Any:
     try:
         return resp.json()
     except ValueError:
-        raise CollectorError(f"{where}: the answer is not JSON ({resp.headers.get('content-type', 'no content type')})") from None
+        content_type = resp.headers.get('content-type', 'no content type')
+        raise CollectorError(f"{where}: the answer is not JSON ({content_type})") from None
 
 
 # --- k6 ----------------------------------------------------------------------------------------
@@ -165,7 +166,8 @@ def trace_summary(traces: list[dict[str, Any]]) -> dict[str, Any]:
     ds = sorted(r["duration_ms"] for r in rows)
     dist = {}
     if ds:
-        dist = {"count": len(ds), "min_ms": ds[0], "p50_ms": ds[len(ds) // 2], "p95_ms": ds[min(len(ds) - 1, int(0.95 * len(ds)))], "max_ms": ds[-1]}
+        dist = {"count": len(ds), "min_ms": ds[0], "p50_ms": ds[len(ds) // 2],
+                "p95_ms": ds[min(len(ds) - 1, int(0.95 * len(ds)))], "max_ms": ds[-1]}
     return {"traces": rows, "latency": dist}
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 UNIX_PATH_MAX = 107  # sun_path is 108 bytes with its terminating NUL
 
 
-def build_gateway(plan: Plan, name: str | None = None, *, world: "SimulatedWorld | None" = None) -> Gateway:
+def build_gateway(plan: Plan, name: str | None = None, *, world: SimulatedWorld | None = None) -> Gateway:
     """The gateway `gateways.NAME` (default: the kill switch's), ready to call.
 
     `simulated` needs the demo's `world`: outside the demo there is nothing for it to steer,

@@ -122,7 +122,8 @@ class HAProxyGateway:
                 finally:
                     writer.close()
         except TimeoutError:
-            raise GatewayError(f"haproxy {self.socket}: {cmd!r} got no answer within {words.duration(self.timeout_s)}") from None
+            raise GatewayError(
+                f"haproxy {self.socket}: {cmd!r} got no answer within {words.duration(self.timeout_s)}") from None
         except OSError as exc:
             reason = exc.strerror or str(exc) or type(exc).__name__
             raise GatewayError(f"haproxy {self.socket}: {cmd!r} failed: {reason}") from None

@@ -29,7 +29,7 @@ class QueryResult:
     note: str = ""  # why an answer has no data, when the source can tell ("only NaN: no traffic?")
 
     @classmethod
-    def failed(cls, message: str) -> "QueryResult":
+    def failed(cls, message: str) -> QueryResult:
         return cls(status="error", error=message)
 
 

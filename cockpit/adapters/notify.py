@@ -13,9 +13,11 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from cockpit import redact
 from cockpit.adapters import error_body
@@ -50,7 +52,7 @@ class Message:
     ref: int = 0  # the outbox seq, for a dedup key when there is no incident
 
     @classmethod
-    def of(cls, queued: ev.NotificationQueued, plan: Plan, seq: int = 0) -> "Message":
+    def of(cls, queued: ev.NotificationQueued, plan: Plan, seq: int = 0) -> Message:
         return cls(queued.channel, queued.purpose, queued.text, queued.incident, queued.level,
                    plan.release.name, plan.release.version, seq)
 
@@ -263,9 +265,9 @@ def _retry_after(value: str | None) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _fill(template: Any, fields: dict[str, str]) -> Any:
@@ -323,7 +325,7 @@ class Notifier:
 
     async def _poll(self, release: str, asks: list[tuple[str, Channel]]) -> dict[str, str]:
         answers = await asyncio.gather(*(ch.acknowledged_by(dedup_key(release, inc), self._client) for inc, ch in asks))
-        return {inc: who for (inc, _), who in zip(asks, answers) if who}
+        return {inc: who for (inc, _), who in zip(asks, answers, strict=False) if who}
 
     def submit(self, seq: int, queued: ev.NotificationQueued) -> bool:
         """Queue one message for delivery; False when it is already in flight or was refused."""

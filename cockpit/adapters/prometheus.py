@@ -12,8 +12,9 @@ import json
 import math
 import re
 import threading
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from cockpit import redact
 from cockpit.adapters import error_body
@@ -105,7 +106,8 @@ class PrometheusSource:
         """A failed answer ends the query here, before its body is read whole: only as much of it
         as the error shows is read (a Prometheus or proxy answering 400 KB costs a few KB)."""
         if response.status_code != 200:  # what prometheus-api-client takes for an error
-            raise _ErrorAnswer(response.status_code, error_body.read_sync(response, ERROR_LIMIT, timeout_s=self.timeout_s))
+            raise _ErrorAnswer(response.status_code,
+                               error_body.read_sync(response, ERROR_LIMIT, timeout_s=self.timeout_s))
 
     def _guarded(self, query: str, call) -> QueryResult:
         where = f"prometheus at {self.endpoint}"

@@ -39,8 +39,8 @@ import asyncio
 import bisect
 import time
 import zlib
-from datetime import datetime, timezone
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from cockpit.adapters.gateway import GatewayError, GatewayState
 from cockpit.adapters.metrics import QueryResult, Sample
@@ -114,7 +114,7 @@ class SimulatedWorld:
 
     def first_reached(self, share: int, until: float) -> float | None:
         """When the canary first took at least `share` percent, up to `until`."""
-        for ts, (weight, enabled) in zip(self._times, self._states):
+        for ts, (weight, enabled) in zip(self._times, self._states, strict=False):
             if ts > until:
                 return None
             if enabled and weight >= share:
@@ -124,7 +124,7 @@ class SimulatedWorld:
     def _share_seconds(self, start: float, end: float) -> float:
         """Integral of share/100 over [start, end]: canary-seconds at full traffic."""
         edges = [start] + [t for t in self._times if start < t < end] + [end]
-        return sum(self.share_at(a) / 100 * (b - a) for a, b in zip(edges, edges[1:]))
+        return sum(self.share_at(a) / 100 * (b - a) for a, b in zip(edges, edges[1:], strict=False))
 
     # --- what the world measures ---------------------------------------
 
@@ -132,9 +132,9 @@ class SimulatedWorld:
         """Month-to-date spend in dollars, on track for the plan's projection plus the canary's share."""
         if category not in PROJECTED_MONTH_USD:
             raise ValueError(f"unknown budget category {category!r}; one of {', '.join(PROJECTED_MONTH_USD)}")
-        now = datetime.fromtimestamp(at, timezone.utc)
-        start = datetime(now.year, now.month, 1, tzinfo=timezone.utc)
-        end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=timezone.utc)
+        now = datetime.fromtimestamp(at, UTC)
+        start = datetime(now.year, now.month, 1, tzinfo=UTC)
+        end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
         month_s = (end - start).total_seconds()
         rate = PROJECTED_MONTH_USD[category] / month_s
         base = rate * (at - start.timestamp())
@@ -225,7 +225,8 @@ MODELS: dict[str, Callable[[SimulatedWorld, float], float | None]] = {
     "spend_llm_usage": lambda w, ts: w.spend("llm_usage", ts),
     # Gate criteria of the seed plan.
     "cost_delta_ratio": lambda w, ts: 0.03 + 0.04 * w.share_at(ts) / 100 + w.noise("cost_delta", ts, 0.005),
-    "alerts_firing": lambda w, ts: 1.0 if w._regressed("latency-regression", ts) or w._regressed("error-spike", ts) else 0.0,
+    "alerts_firing": lambda w, ts: (
+        1.0 if w._regressed("latency-regression", ts) or w._regressed("error-spike", ts) else 0.0),
     "availability": lambda w, ts: 1.0 - (_error_ratio_canary(w, ts) or 0.0) * w.share_at(ts) / 100,
     "slo_compliance_staging": lambda w, ts: 0.9995,
 }

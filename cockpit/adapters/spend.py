@@ -24,7 +24,7 @@ async def run_spend_control(control: SpendControl) -> tuple[bool, int | None, st
             return False, None, f"cannot run {control.argv[0]}: {e.strerror}"
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
             return False, None, f"killed after {words.duration(timeout)}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class BudgetBurn:
 
 
 def month_fraction(now: datetime) -> float:
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     days = calendar.monthrange(now.year, now.month)[1]
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return min(1.0, max(1e-6, (now - start).total_seconds() / (days * 86400)))

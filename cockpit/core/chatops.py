@@ -39,7 +39,8 @@ def parse(line: str) -> Approval | None:
     )
 
 
-def mismatches(line: str, *, version: str, environment: str, region: str, residency: str, steps: tuple[int, ...]) -> list[str]:
+def mismatches(line: str, *, version: str, environment: str, region: str, residency: str,
+               steps: tuple[int, ...]) -> list[str]:
     """What the line says that the plan does not; [] when it authorises exactly this plan."""
     approval = parse(line)
     if approval is None:

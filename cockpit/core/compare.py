@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import operator
-from enum import Enum
+from enum import StrEnum
 
 
-class Comparison(str, Enum):
+class Comparison(StrEnum):
     LT = "<"
     LE = "<="
     GT = ">"
@@ -16,7 +16,7 @@ class Comparison(str, Enum):
 
     def holds(self, value: float, threshold: float) -> bool:
         """True when `value <op> threshold` holds."""
-        return _OPS[self](value, threshold)
+        return bool(_OPS[self](value, threshold))
 
 
 _OPS = {

@@ -9,9 +9,10 @@ the guard's and fresh is a face's judgement (core.guardsight), never the file's 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from cockpit.core.budget import BudgetBurn, CategoryBurn
 from cockpit.core.compare import Comparison
@@ -99,7 +100,7 @@ class Evaluation:
         }
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> "Evaluation":
+    def from_json(cls, d: Mapping[str, Any]) -> Evaluation:
         g = d.get("guard")
         soak = d.get("soak")
         return cls(

@@ -7,6 +7,7 @@ reading its encoded line back with the same decoder a replay uses (`parse_record
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, Literal, NoReturn
 
@@ -28,7 +29,7 @@ class _Meta(msgspec.StructMeta):
     """Every event struct is keyword-only (as the pydantic models were), which also lets a field
     with a default come before one without; msgspec does not inherit kw_only, so it is set here."""
 
-    def __new__(mcls, name, bases, namespace, **kwargs):
+    def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> Any:
         kwargs.setdefault("kw_only", True)
         return super().__new__(mcls, name, bases, namespace, **kwargs)
 
@@ -462,13 +463,14 @@ class Record(_Struct):
 
 # One record class per payload (`kind` a literal, `payload` that class; a subclass keeps the
 # fields where Record has them), so a line validates in one pass once its kind is known.
-_RECORDS = [
+_RECORDS: list[type[Record]] = [
     _Meta(f"{p.__name__}Record", (Record,), {"__module__": __name__, "__qualname__": f"{p.__name__}Record",
                                             "__annotations__": {"kind": Literal[p.KIND], "payload": p}})
     for p in PAYLOADS
 ]
-_BY_KIND = {p.KIND: cls for p, cls in zip(PAYLOADS, _RECORDS)}
-_DECODE = {p.KIND.encode(): msgspec.json.Decoder(cls).decode for p, cls in zip(PAYLOADS, _RECORDS)}
+_BY_KIND: dict[str, type[Record]] = {p.KIND: cls for p, cls in zip(PAYLOADS, _RECORDS, strict=False)}
+_DECODE: dict[bytes, Callable[[bytes], Record]] = {
+    p.KIND.encode(): msgspec.json.Decoder(cls).decode for p, cls in zip(PAYLOADS, _RECORDS, strict=False)}
 _KIND_AT = b',"kind":"'  # as every line is written: the envelope's kind follows the actor
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def in_freeze(window: tuple[str, str, str], now: datetime) -> bool:
     weekday, start, end = window
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     hhmm = now.strftime("%H:%M")
     return WEEKDAYS[now.weekday()] == weekday and start <= hhmm < end
 
@@ -19,5 +20,5 @@ def describe(window: tuple[str, str, str]) -> str:
     return f"{weekday.capitalize()} {start}-{end}Z"
 
 
-def active_freeze(windows, now: datetime) -> tuple[str, str, str] | None:
+def active_freeze(windows: Iterable[tuple[str, str, str]], now: datetime) -> tuple[str, str, str] | None:
     return next((w for w in windows if in_freeze(w, now)), None)

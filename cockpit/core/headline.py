@@ -13,9 +13,10 @@ model's `next_step`, and each face says it in its own way (a key, a command, not
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from cockpit.core import rules, words
 from cockpit.core.evaluation import Evaluation

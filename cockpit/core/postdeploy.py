@@ -29,7 +29,8 @@ class ItemRow:
 
     @property
     def word(self) -> str:
-        return {"waiting": "waiting", "open": "open", "due_soon": "DUE SOON", "overdue": "OVERDUE", "done": "done"}[self.state]
+        return {"waiting": "waiting", "open": "open", "due_soon": "DUE SOON", "overdue": "OVERDUE",
+                "done": "done"}[self.state]
 
 
 def _seconds(value: Any) -> float:
@@ -72,7 +73,8 @@ def rows(state: RolloutState, now: datetime) -> list[ItemRow]:
             st = "due_soon"
         else:
             st = "open"
-        out.append(ItemRow(item["id"], item["name"], item.get("owner", ""), after, due_at, st, auto=item.get("auto") or ""))
+        out.append(ItemRow(item["id"], item["name"], item.get("owner", ""), after, due_at, st,
+                           auto=item.get("auto") or ""))
     return out
 
 

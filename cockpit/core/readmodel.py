@@ -11,10 +11,10 @@ sign_offs, kill_switch, role_title); the core imports neither the config nor the
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from cockpit.core import events as ev
 from cockpit.core import headline as heads

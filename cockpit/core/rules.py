@@ -125,7 +125,8 @@ def gateway_drift(state: RolloutState, share: int | None) -> str:
     if expected is None or share is None or share == expected:
         return ""
     phase = state.plan.phases[state.phase].name
-    return f"the gateway reads canary {share} %, but {phase} soaks at {expected} % by the journal: changed outside the cockpit?"
+    return (f"the gateway reads canary {share} %, but {phase} soaks at {expected} % by the journal: "
+            "changed outside the cockpit?")
 
 
 def next_phase(state: RolloutState) -> int | None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Literal
+from typing import Literal
 
 from cockpit.core import events as ev
 
@@ -178,7 +179,8 @@ class RolloutState:
     guard_since: datetime | None = None
     guard_stop: GuardStop | None = None  # that guard's stop, once it stopped (None while one runs)
     behind: ev.RoundLate | None = None  # the guard's rounds are late (until it caught up, or another guard started)
-    post_deployment: dict[str, tuple[datetime, ev.PostDeploymentDone]] = field(default_factory=dict)  # item -> first tick
+    # item -> first tick
+    post_deployment: dict[str, tuple[datetime, ev.PostDeploymentDone]] = field(default_factory=dict)
     seq: int = 0
     last_hash: str = ev.GENESIS
     recent: deque = field(default_factory=lambda: deque(maxlen=200))
@@ -193,7 +195,7 @@ class RolloutState:
             gate = self.gates[phase] = GateState()
         return gate
 
-    def apply(self, record: ev.Record) -> "RolloutState":
+    def apply(self, record: ev.Record) -> RolloutState:
         """Fold one record in. Unknown-to-this-state facts are kept in `recent` only."""
         payload = record.payload
         _APPLY.get(payload.__class__, _ignore)(self, payload, record)

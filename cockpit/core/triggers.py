@@ -40,8 +40,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 from cockpit.core import words
 from cockpit.core.compare import Comparison
@@ -206,7 +207,8 @@ def evaluate_window(
             return verdict("breaching", f"{shown} {cmp} {held_for}")
         return verdict("ok", f"{shown}, fires at {cmp}" + (f" for {words.duration(for_s)}" if for_s else ""))
 
-    gap = f"no data in the last {words.duration(for_s)}" if not in_window else f"window {words.percent(coverage * 100)} covered"
+    gap = (f"no data in the last {words.duration(for_s)}" if not in_window
+           else f"window {words.percent(coverage * 100)} covered")
     if no_data == "hold":
         return verdict("no_data_hold", f"{shown}: {gap}, holding")
     if not in_window:
@@ -334,7 +336,8 @@ def evaluate_criterion(
     worst_value = pick(s.value for s in seen)
     if coverage < min_coverage - 1e-9:
         return CriterionVerdict(
-            None, worst_value, coverage, f"{label} {must} so far, but only {words.percent(coverage * 100)} of the soak observed"
+            None, worst_value, coverage,
+            f"{label} {must} so far, but only {words.percent(coverage * 100)} of the soak observed"
         )
     return CriterionVerdict(
         True, worst_value, coverage,
@@ -351,12 +354,12 @@ class TriggerTrack:
     last_error: str | None = None
     history: tuple[float, ...] = field(default=())
 
-    def record(self, verdict: WindowVerdict, *, keep: int = HISTORY_LEN) -> "TriggerTrack":
+    def record(self, verdict: WindowVerdict, *, keep: int = HISTORY_LEN) -> TriggerTrack:
         """A successful evaluation: new verdict, fresh time, its value appended to the sparkline."""
         history = self.history if verdict.value is None else (self.history + (verdict.value,))[-keep:]
         return TriggerTrack(verdict=verdict, last_good_at=verdict.at, last_error=None, history=history)
 
-    def record_error(self, message: str) -> "TriggerTrack":
+    def record_error(self, message: str) -> TriggerTrack:
         """A failed query: keep the last verdict (it goes stale), remember why."""
         return replace(self, last_error=message)
 

@@ -59,7 +59,8 @@ _FIELDS: dict[type, tuple[str, ...]] = {}  # a dataclass's field names (none for
 def _fields(kind: type) -> tuple[str, ...]:
     names = _FIELDS.get(kind)
     if names is None:
-        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else ()
+        names = _FIELDS[kind] = (tuple(f.name for f in dataclasses.fields(kind))
+                                 if dataclasses.is_dataclass(kind) else ())
     return names
 
 
@@ -72,9 +73,9 @@ def visible_fields(value: T) -> T:
         return visible(value)  # type: ignore[arg-type,return-value]
     if kind is tuple or kind is list:  # a named tuple or other subclass is left as it is
         items = [visible_fields(v) for v in value]  # type: ignore[attr-defined]
-        if all(a is b for a, b in zip(items, value)):  # type: ignore[call-overload]
+        if all(a is b for a, b in zip(items, value, strict=False)):  # type: ignore[call-overload]
             return value
-        return kind(items)  # type: ignore[return-value]
+        return kind(items)  # type: ignore[call-arg]
     if kind is dict:
         shown = {k: visible_fields(v) for k, v in value.items()}  # type: ignore[attr-defined]
         return value if all(shown[k] is v for k, v in value.items()) else shown  # type: ignore[attr-defined,return-value]

@@ -9,7 +9,7 @@ TOML spelling) are not words and do not come from here.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 NO_DATA = "—"  # a value nobody measured (None, NaN): a dash, never "0" and never "?"
@@ -136,7 +136,7 @@ def limit(comparison: Any, threshold: float | None, unit: str = "") -> str:
 def _utc(ts: datetime) -> datetime:
     """Times are UTC (the clocks give aware UTC times); a naive one is taken as UTC as it is, never
     converted from the machine's local time, which the pure core does not know."""
-    return ts if ts.tzinfo is None else ts.astimezone(timezone.utc)
+    return ts if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def clock(ts: datetime | None) -> str:

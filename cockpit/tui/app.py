@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -277,7 +279,15 @@ class CockpitApp(App):
         if self.desk is None:
             yield from self._frame()
             return
-        from cockpit.tui.panes import Banner, BudgetPane, EscalationPane, HeaderBar, PhasePane, PreflightPane, TimelinePane
+        from cockpit.tui.panes import (
+            Banner,
+            BudgetPane,
+            EscalationPane,
+            HeaderBar,
+            PhasePane,
+            PreflightPane,
+            TimelinePane,
+        )
 
         yield HeaderBar(id="header")
         yield Banner(id="banner")
@@ -344,7 +354,7 @@ class CockpitApp(App):
         """Keep what the panes show now for the next start of this screen (tui/kept.py)."""
         if self._kept_as is None or self.desk is None:
             return
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         rows = {w.id: w.lines for w in self.query(Rows) if w.id and w.lines and w.id != "banner"}
         found = self.query("#tabs")
@@ -355,7 +365,7 @@ class CockpitApp(App):
             from textual.strip import Strip
 
             rows["tabs"] = [Strip(list(tabs.text.render(self.console)))]
-        kept.save(self._kept_as, rows, words.clock(datetime.now(timezone.utc)))
+        kept.save(self._kept_as, rows, words.clock(datetime.now(UTC)))
 
     def _themes(self) -> None:
         """The cockpit's themes (themes/*.toml), and no other: Textual's own would paint the

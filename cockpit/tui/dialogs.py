@@ -9,8 +9,9 @@ Dialogs collect input and return typed results (cockpit/desk.py's decisions: `Ki
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from rich.console import Group
 from rich.table import Table

@@ -80,7 +80,8 @@ def load(name: str) -> Frame | None:
 def save(name: str, rows: dict[str, list[Strip]], at: str) -> None:
     """Keep `rows` under `name` (the user's own cache: 0700 directory, 0600 file, replaced whole)."""
     data = {"v": VERSION, "at": at, "rows": {
-        widget: [[[seg.text, str(seg.style) if seg.style else ""] for seg in strip if not seg.control] for strip in lines]
+        widget: [[[seg.text, str(seg.style) if seg.style else ""] for seg in strip if not seg.control]
+                 for strip in lines]
         for widget, lines in rows.items()}}
     directory = cache_dir()
     tmp = directory / f".{name}.{os.getpid()}"

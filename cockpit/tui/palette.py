@@ -28,7 +28,8 @@ class CockpitCommands(Provider):
 
     async def search(self, query: str) -> Hits:
         if query.lstrip().startswith("/approve"):
-            yield Hit(100, Text(visible(f"ChatOps: {query.strip()}")), partial(self.app.check_chatops, query.strip()), help="check this approval line against the plan")
+            yield Hit(100, Text(visible(f"ChatOps: {query.strip()}")), partial(self.app.check_chatops, query.strip()),
+                      help="check this approval line against the plan")
             return
         matcher = self.matcher(query)
         for action, label, help_text in self._actions():

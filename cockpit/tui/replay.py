@@ -84,7 +84,8 @@ class ReplayApp(CockpitApp):
         n = max(1, min(len(self.records), n))
         self.cursor = n
         record = self.replay.goto(n)
-        self.banner = f"REPLAY · event {n}/{len(self.records)} · {words.stamp(record.ts)} · {'▶ ' if self.playing else ''}{self.speed:g}x"
+        self.banner = (f"REPLAY · event {n}/{len(self.records)} · {words.stamp(record.ts)} · "
+                       f"{'▶ ' if self.playing else ''}{self.speed:g}x")
         self.refresh_view()
         self._draw_scrubber()
 
@@ -167,6 +168,7 @@ class ReplayApp(CockpitApp):
         return max(0.0, (self.times[n - 1] - self.times[self.cursor - 1]) / self.speed)
 
 
-def replay_app(state_dir: Path, *, speed: float = 60.0, theme: str | None = None, cursor: int | None = None) -> ReplayApp:
+def replay_app(state_dir: Path, *, speed: float = 60.0, theme: str | None = None,
+               cursor: int | None = None) -> ReplayApp:
     records, plan = load(state_dir)
     return ReplayApp(Replay(records, plan, Path(state_dir)), speed=speed, theme=theme, cursor=cursor)

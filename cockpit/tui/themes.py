@@ -16,7 +16,8 @@ THEMES_DIR = Path(__file__).parent.parent / "themes"
 _HEX = r"^#[0-9a-fA-F]{6}$"
 # Checked by hand, not with a pydantic model: themes load before the screen's first frame, and
 # pydantic's import and model build cost more than that whole frame (issue 12).
-COLOURS = ("primary", "secondary", "accent", "foreground", "background", "surface", "panel", "success", "warning", "error")
+COLOURS = ("primary", "secondary", "accent", "foreground", "background", "surface", "panel", "success",
+           "warning", "error")
 ROLES = ("pass", "breach", "stale", "kill", "muted")  # the cockpit's semantic colours (the [roles] table)
 
 

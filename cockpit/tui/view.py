@@ -23,7 +23,7 @@ class Palette:
     muted: str = "grey50"
 
     @classmethod
-    def from_variables(cls, variables: dict[str, str]) -> "Palette":
+    def from_variables(cls, variables: dict[str, str]) -> Palette:
         get = variables.get
         return cls(
             ok=get("cockpit-pass", cls.ok),
@@ -58,7 +58,8 @@ class View:
 
     def __post_init__(self):
         s = self.shown
-        self.plan, self.state, self.live, self.now, self.running, self.model = s.plan, s.state, s.live, s.now, s.running, s.model
+        self.plan, self.state, self.live, self.now = s.plan, s.state, s.live, s.now
+        self.running, self.model = s.running, s.model
 
     def style(self, role: str) -> str:
         return self.colors.style(role)

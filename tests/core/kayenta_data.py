@@ -410,7 +410,7 @@ DATA = {
         },
         'Mann-Whitney Missing Experiment Data': {
             'experimentData': [
-               
+
             ],
             'controlData': [
                 1.0, 2.0, 3.0, 4.0, 5.0,
@@ -418,7 +418,7 @@ DATA = {
         },
         'Mann-Whitney Missing Experiment Data: Critical Metric': {
             'experimentData': [
-               
+
             ],
             'controlData': [
                 1.0, 2.0, 3.0, 4.0, 5.0,
@@ -426,7 +426,7 @@ DATA = {
         },
         'Mann-Whitney Missing Experiment Data with NaN Replacement': {
             'experimentData': [
-               
+
             ],
             'controlData': [
                 1.0, 2.0, 3.0, 4.0, 5.0,
@@ -434,10 +434,10 @@ DATA = {
         },
         'Mann-Whitney Missing Data: Reason String': {
             'experimentData': [
-               
+
             ],
             'controlData': [
-               
+
             ],
         },
         'Mann-Whitney Majority Tied Observations': {
@@ -1634,7 +1634,7 @@ DATA = {
         },
         'IQR Empty Data': {
             'testData': [
-               
+
             ],
         },
         'IQR NIST Test': {
@@ -1663,7 +1663,7 @@ DATA = {
                 NAN, NAN, NAN,
             ],
             'truth': [
-               
+
             ],
         },
         'Replace NANs': {

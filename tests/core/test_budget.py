@@ -3,13 +3,13 @@ safety margin $8,370 (36 %), alerts at 75 / 85 / 95 / 100 % of actual spend."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from cockpit.core.budget import BudgetBurn, CategoryBurn, alerts_due, burn, month_fraction, next_alert
 
-UTC = timezone.utc
+UTC = UTC
 # November 2026 has 30 days; the 16th at 00:00Z is exactly half of it gone.
 MID_NOVEMBER = datetime(2026, 11, 16, tzinfo=UTC)
 

@@ -81,9 +81,10 @@ def test_current_escalations_and_leaking(plan):
 
 
 def test_an_escalation_said_in_the_instant_of_the_kill_is_over_with_it(plan):
+    from datetime import timedelta
+
     from tests.conftest import T0
     from tests.core.journal import At
-    from datetime import timedelta
 
     kill_at = T0 + timedelta(hours=1)
     st = state(plan, *at_phase(plan), At(ev.Escalated(level="L3", reason="before"), kill_at - timedelta(seconds=1)),

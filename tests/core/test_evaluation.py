@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import fields, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -21,7 +21,7 @@ INF, NAN = math.inf, math.nan
 CEST = timezone(timedelta(hours=2))
 
 
-def verdict(state="ok", value=0.004, threshold=0.02, *, at=T0.timestamp(), comparison=Comparison.GE, **kw) -> WindowVerdict:
+def verdict(state="ok", value=0.004, threshold=0.02, *, at=T0.timestamp(), comparison=Comparison.GE, **kw) -> WindowVerdict:  # noqa: B008 - T0 is a constant
     return WindowVerdict(
         state=state, value=value, threshold=threshold, comparison=comparison,
         breaching_for_s=kw.get("breaching_for_s", 0.0), needed_s=kw.get("needed_s", 300.0),
@@ -174,7 +174,7 @@ def test_the_guard_and_its_times_come_back():
     assert back.guard == GUARD and str(back.guard) == "4242@bastion"
     assert back.at == T0 + 12.5 * SEC and back.soak == (2, T0 - 300 * SEC)
     assert back.health["gateway"].since.utcoffset() == timedelta(hours=2)
-    assert back.health["gateway"].since == datetime(2026, 11, 26, 13, 59, tzinfo=timezone.utc)
+    assert back.health["gateway"].since == datetime(2026, 11, 26, 13, 59, tzinfo=UTC)
 
 
 def test_no_round_yet_comes_back_as_no_round_yet():

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from cockpit.core.freeze import WEEKDAYS, active_freeze, describe, in_freeze
 
 SEED = ("tuesday", "20:00", "23:00")
-TUESDAY = datetime(2026, 11, 24, tzinfo=timezone.utc)  # the Tuesday before tests.conftest.T0
+TUESDAY = datetime(2026, 11, 24, tzinfo=UTC)  # the Tuesday before tests.conftest.T0
 assert TUESDAY.weekday() == 1
 
 

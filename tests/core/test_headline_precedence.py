@@ -68,7 +68,7 @@ def test_the_precedence_table_reads_most_urgent_first():
 def test_every_pair_of_neighbours_is_shown_or_cannot_apply_together():
     names = [name for name, _ in heads.PRECEDENCE]
     shown = {(upper, lower) for upper, lower, *_ in NEIGHBOURS}
-    for pair in zip(names, names[1:]):
+    for pair in zip(names, names[1:], strict=False):
         assert pair in shown or set(pair) <= set(BY_STATUS), pair
 
 

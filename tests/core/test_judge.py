@@ -1,24 +1,32 @@
 """The judge's own rules beyond Kayenta's, and every branch of the port Kayenta's cases do not reach."""
 
 import math
-from fractions import Fraction
 import subprocess
 import sys
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from cockpit.core.judge import (
-    Classification, Direction, EffectMeasure, EventCounts, JudgeRules, MetricRule, MetricSamples,
-    NanStrategy, Verdict, judge,
+    Classification,
+    Direction,
+    EffectMeasure,
+    EventCounts,
+    JudgeRules,
+    MetricRule,
+    MetricSamples,
+    NanStrategy,
+    Verdict,
+    judge,
 )
 from cockpit.core.judge.counts import count_test, lower_tail, rate_ratio, upper_tail
 from cockpit.core.judge.kayenta import Thresholds, classify, iqr_outliers, mean_ratio
 from cockpit.core.judge.mannwhitney import AllTied, brent, wilcoxon_diff
+from cockpit.core.judge.model import GroupScore
 from cockpit.core.judge.run import judge_metric
 from cockpit.core.judge.score import Scorable, _round2, group_score, score, summary_score, verdict
 from cockpit.core.judge.spread import spread
-from cockpit.core.judge.model import GroupScore
 
 C = Classification
 RNG = np.random.default_rng(20240601)

@@ -15,8 +15,18 @@ import numpy as np
 import pytest
 
 from cockpit.core.judge.kayenta import (
-    Thresholds, classify, cles, handle_nans, iqr_outliers, mean_ratio, percentile, remove_nans,
-    remove_outliers, replace_nans, summary, with_noise,
+    Thresholds,
+    classify,
+    cles,
+    handle_nans,
+    iqr_outliers,
+    mean_ratio,
+    percentile,
+    remove_nans,
+    remove_outliers,
+    replace_nans,
+    summary,
+    with_noise,
 )
 from cockpit.core.judge.mannwhitney import brent, mann_whitney, wilcoxon_diff, z_quantile
 from cockpit.core.judge.model import Classification, Direction, EffectMeasure, NanStrategy, Summary

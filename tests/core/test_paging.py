@@ -5,7 +5,7 @@ cleared breach resolves; the rollback channel hears every rollback once (again w
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -491,9 +491,9 @@ def test_pending_and_failed_deliveries_oldest_first(plan):
 
 
 def test_budget_month_and_spend_controls_run_once_per_crossing_per_month(plan):
-    from datetime import datetime, timezone
-    assert paging.budget_month(datetime(2026, 3, 9, tzinfo=timezone.utc)) == "2026-03"
-    assert paging.budget_month(datetime(987, 11, 1, tzinfo=timezone.utc)) == "0987-11"
+    from datetime import datetime
+    assert paging.budget_month(datetime(2026, 3, 9, tzinfo=UTC)) == "2026-03"
+    assert paging.budget_month(datetime(987, 11, 1, tzinfo=UTC)) == "0987-11"
     alert = lambda pct, month: ev.BudgetAlerted(at_pct=pct, spent=1, budget=2, channel="#c", action="a", month=month)  # noqa: E731
     log = Log(plan).add(FIRE_AT, alert(80.0, "2026-11"), alert(50.0, "2026-11"), alert(100.0, "2026-11"), alert(90.0, "2026-10"))
     st = log.state

@@ -4,8 +4,7 @@ action's refusals, missing sign-offs, the journaled spend. Table-driven: every b
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from types import SimpleNamespace as NS
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -134,10 +133,10 @@ def _with_gateway(plan, kind, speed=1.0):
 
 
 def fold_with(plan, document, speed):
-    from tests.core.journal import records
-    from cockpit.core.state import fold
-
     import msgspec
+
+    from cockpit.core.state import fold
+    from tests.core.journal import records
 
     snap = msgspec.structs.replace(plan_snapshot(plan), document=document)
     rs = records(plan, ev.GuardStarted(pid=1, host="vm", speed=speed))
@@ -193,7 +192,7 @@ def test_the_next_step_is_data_no_face_words_a_key_in_it(plan, moment, todo, pos
 
 
 def test_in_a_freeze_window_there_is_no_next_step(plan):
-    tuesday_night = datetime(2026, 11, 24, 21, 0, tzinfo=timezone.utc)
+    tuesday_night = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
     state = state_of(plan, *ready(plan))
     assert rules.start_refusals(state, tuesday_night) and next_step(state, tuesday_night) is None
 

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace as NS
 
 import msgspec
 import pytest
 
 from cockpit.core import events as ev
-from cockpit.core import readmodel as rm
 from cockpit.core import headline as heads
-from cockpit.core.nextstep import NextStep, next_step
+from cockpit.core import readmodel as rm
 from cockpit.core import words
 from cockpit.core.budget import BudgetBurn, CategoryBurn
 from cockpit.core.compare import Comparison
 from cockpit.core.evaluation import CriterionView, Health
 from cockpit.core.guardsight import GuardSight, judge
+from cockpit.core.nextstep import NextStep, next_step
 from cockpit.core.triggers import TriggerTrack
 from cockpit.engine import plan_snapshot
 from tests.conftest import T0
@@ -536,7 +536,7 @@ def test_preflight_headline_counts_checks_and_sign_offs(plan):
 
 
 def test_preflight_headline_names_the_freeze(plan):
-    tuesday = datetime(2026, 11, 24, 21, 0, tzinfo=timezone.utc)
+    tuesday = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
     state = state_of(plan, *ready(plan))
     head = _head(plan, state, None, tuesday)
     assert head.word == "PREFLIGHT" and head.detail.startswith("6/6 checks passed · 5/5 sign-offs · inside the freeze window ")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
@@ -167,7 +167,7 @@ def test_every_trigger_that_enforces_a_check_is_named_and_a_plan_without_its_doc
 
 # --- edges, from the rule's meaning -----------------------------------------------------------
 
-TUESDAY_20 = datetime(2026, 11, 24, 20, 0, tzinfo=timezone.utc)  # the first minute of the seed's freeze
+TUESDAY_20 = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)  # the first minute of the seed's freeze
 NONE = RolloutState()  # a journal without a plan
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,14 +18,14 @@ from cockpit.adapters.simulator import (
 from cockpit.core.compare import Comparison
 from cockpit.core.triggers import evaluate_window, relative_threshold, window_bounds
 
-T0 = datetime(2024, 5, 14, 12, 0, tzinfo=timezone.utc).timestamp()
+T0 = datetime(2024, 5, 14, 12, 0, tzinfo=UTC).timestamp()
 MIN = 60.0
 P95, STAGING = 'api_p95_ms{track="canary"}', 'api_p95_ms{track="staging"}'
 ERRORS, TENANT = 'error_ratio{track="canary"}', "sum(increase(cross_tenant_access_total[5m]))"
 
 
 def at(ts):
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
 def rollout(scenario, seed=0):
@@ -61,7 +61,7 @@ def test_healthy_rollout_stays_inside_every_trigger():
     staging = values(m, STAGING, T0, end)
     canary = values(m, P95, T0, end)
     assert len(canary) == len(staging) == 161
-    assert all(c / s < 1.2 for c, s in zip(canary, staging))
+    assert all(c / s < 1.2 for c, s in zip(canary, staging, strict=False))
     assert max(values(m, ERRORS, T0, end)) < 0.01
     assert max(values(m, 'path3_p95_ms{track="canary"}', T0, end)) < 1200
     assert set(values(m, TENANT, T0, end)) == {0.0}
@@ -70,7 +70,10 @@ def test_healthy_rollout_stays_inside_every_trigger():
 def test_canary_metrics_follow_the_weight():
     world, m = rollout("healthy")
     cpu = 'cpu_utilisation{track="canary"}'
-    mean = lambda q, a: sum(values(m, q, a, a + 10 * MIN)) / 21
+
+    def mean(q, a):
+        return sum(values(m, q, a, a + 10 * MIN)) / 21
+
     assert mean(cpu, T0) < mean(cpu, T0 + 20 * MIN) < mean(cpu, T0 + 40 * MIN) < mean(cpu, T0 + 60 * MIN)
     assert m.instant("canary_weight", at(T0 + 30 * MIN)).value == 25
 
@@ -86,7 +89,10 @@ def test_no_canary_series_without_canary_traffic():
 
 def test_latency_regression_only_from_25_percent():
     world, m = rollout("latency-regression")
-    ratios = lambda a, b: [c / s for c, s in zip(values(m, P95, a, b), values(m, STAGING, a, b))]
+
+    def ratios(a, b):
+        return [c / s for c, s in zip(values(m, P95, a, b), values(m, STAGING, a, b), strict=False)]
+
     assert max(ratios(T0, T0 + 19.5 * MIN)) < 1.1
     assert 1.3 < min(ratios(T0 + 20 * MIN, T0 + 40 * MIN)) and max(ratios(T0 + 20 * MIN, T0 + 40 * MIN)) < 1.4
     limit = relative_threshold(240, 20)
@@ -156,8 +162,8 @@ def test_unknown_scenario_names_the_choices():
 
 def test_budget_spend_tracks_the_plan_projection():
     world = SimulatedWorld("healthy")
-    june_1, june_30_end = datetime(2024, 6, 1, tzinfo=timezone.utc).timestamp(), datetime(
-        2024, 7, 1, tzinfo=timezone.utc).timestamp() - 1
+    june_1, june_30_end = datetime(2024, 6, 1, tzinfo=UTC).timestamp(), datetime(
+        2024, 7, 1, tzinfo=UTC).timestamp() - 1
     assert world.spend("infrastructure", june_1) == pytest.approx(0.0, abs=0.01)
     assert world.spend("infrastructure", june_30_end) == pytest.approx(12_450, rel=0.001)
     assert world.spend("llm_usage", june_30_end) == pytest.approx(2_180, rel=0.001)

@@ -19,7 +19,7 @@ from cockpit.core.state import (
     fold,
 )
 from tests.conftest import T0
-from tests.core.journal import ACTOR, At, at_phase, records, ready, state
+from tests.core.journal import At, at_phase, ready, records, state
 from tests.fixtures.journal_v1_all_kinds import LATER
 from tests.fixtures.journal_v1_all_kinds import PAYLOADS as GOLDEN_KINDS
 

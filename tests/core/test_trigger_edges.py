@@ -10,12 +10,12 @@ import pytest
 from cockpit.adapters.metrics import Sample
 from cockpit.core.compare import Comparison
 from cockpit.core.triggers import (
+    TriggerTrack,
     check_verdict,
     coverage_needed,
-    no_data_speaks,
-    TriggerTrack,
     evaluate_criterion,
     evaluate_window,
+    no_data_speaks,
 )
 
 NOW = 10_000.0

@@ -7,7 +7,7 @@ import pytest
 
 from cockpit.adapters.metrics import Sample
 from cockpit.core.compare import Comparison
-from cockpit.core.triggers import FIRST_DATA_STEPS, MIN_COVERAGE, coverage_needed, evaluate_window
+from cockpit.core.triggers import MIN_COVERAGE, coverage_needed, evaluate_window
 
 NOW = 10_000.0
 STEP = 30.0

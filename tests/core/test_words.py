@@ -2,7 +2,7 @@
 
 import math
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -223,7 +223,7 @@ def test_a_limit_without_a_unit_is_the_number_alone():
     assert words.limit(Comparison.LT, 1200) == "< 1,200"
 
 
-UTC = timezone.utc
+UTC = UTC
 T = datetime(2026, 11, 26, 14, 3, 7, 900_000, tzinfo=UTC)
 
 

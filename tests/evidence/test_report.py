@@ -89,8 +89,8 @@ def test_a_secret_in_a_note_reads_redacted_in_the_html_report_not_as_a_tag(tmp_p
     """The HTML report is scrubbed as markup: a bare `<redacted>` would be an unknown tag, and the
     reader would see nothing where the secret was (nor know that something was taken out)."""
     from cockpit import redact
-    from cockpit.journal import Journal
     from cockpit.core import events as ev
+    from cockpit.journal import Journal
     from tests.conftest import T0
 
     state = _state(tmp_path, "rollback.jsonl")

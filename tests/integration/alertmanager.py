@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.integration.loopback import LoopbackServer, require
@@ -34,7 +34,7 @@ class LoopbackAlertmanager(LoopbackServer):
                 f"--storage.path={self.workdir / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
                 "--cluster.listen-address=", "--log.level=warn"]
 
-    def __enter__(self) -> "LoopbackAlertmanager":
+    def __enter__(self) -> LoopbackAlertmanager:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "alertmanager.yml").write_text(CONFIG)
         self.launch()
@@ -55,5 +55,5 @@ class LoopbackAlertmanager(LoopbackServer):
             return json.loads(answer.read())
 
     def fire(self, **labels: str) -> None:
-        ends = datetime.now(timezone.utc) + timedelta(minutes=30)
+        ends = datetime.now(UTC) + timedelta(minutes=30)
         self.post("/api/v2/alerts", [{"labels": labels, "endsAt": ends.isoformat().replace("+00:00", "Z")}])

@@ -16,14 +16,15 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.request
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING
 
-from tests.integration.loopback import STOP_TIMEOUT_S, LoopbackServer, free_port, require
+from tests.integration.loopback import STOP_TIMEOUT_S, LoopbackServer, require
 
 if TYPE_CHECKING:
     from cockpit.core.compare import Comparison
@@ -106,7 +107,7 @@ class Exporter:
             self.values.update(values)
             return int(time.time() * 1000) / 1000
 
-    def __enter__(self) -> "Exporter":
+    def __enter__(self) -> Exporter:
         self._thread.start()
         return self
 
@@ -134,7 +135,7 @@ class PromServer(LoopbackServer):
         self.series = list(series)
         self.scrape = scrape
 
-    def start(self) -> "PromServer":
+    def start(self) -> PromServer:
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
         if self.series:
@@ -176,7 +177,7 @@ class PromServer(LoopbackServer):
             result = json.load(answer)["data"]["result"]
         return [(float(ts), float(v)) for ts, v in result[0]["values"]] if result else []
 
-    def __enter__(self) -> "PromServer":
+    def __enter__(self) -> PromServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -305,7 +306,7 @@ class Trigger:
     """A trigger as `evaluate` needs it: the config's Trigger without the parts it does not use."""
 
     query: str
-    comparison: "Comparison"
+    comparison: Comparison
     threshold: float
     for_s: float
     no_data: str = "hold"
@@ -319,12 +320,12 @@ def evaluate(source, trigger: Trigger, now: float, *, step_s: float = 30.0, judg
 
     Returns (WindowVerdict | None, error message | None).
     """
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from cockpit.core.triggers import judge_round, relative_threshold, round_bounds
 
     def at(ts: float) -> datetime:
-        return datetime.fromtimestamp(ts, timezone.utc)
+        return datetime.fromtimestamp(ts, UTC)
 
     threshold = trigger.threshold
     if trigger.baseline_query:

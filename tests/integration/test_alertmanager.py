@@ -5,7 +5,7 @@ the plan expects, created when the rollout is live and expired when it ends, jou
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC
 
 import pytest
 
@@ -58,9 +58,9 @@ async def test_alerts_quiet_fails_on_an_alert_and_passes_once_silenced(plan, sta
         assert failed[-1].passed is False  # a failure is journaled at once
 
         client = AlertmanagerClient(p.alertmanager)
-        from datetime import datetime, timedelta, timezone
+        from datetime import datetime, timedelta
 
-        await client.create_silence({"alertname": "HighLatency"}, datetime.now(timezone.utc) + timedelta(hours=1), "known")
+        await client.create_silence({"alertname": "HighLatency"}, datetime.now(UTC) + timedelta(hours=1), "known")
         await rig.until(rig.t0 + p.phases[0].soak + timedelta(minutes=1))  # quiet again, through the soak
         view = rig.monitor.criteria["alerts_quiet"]
         assert view.passed is True and view.value == 0

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,19 @@ from tests.conftest import ROOT
 from tests.integration.prom import PromServer
 from tests.integration.test_cli_traffic import Captain, canary_about, canary_hits, cockpit
 from tests.integration.test_guard_processes import (
-    BAD, ERRORS, FOR_S, POLL_S, STEP_S, breach_began, first, guarded_config, records, stop_guards, wait_for, watched)
+    BAD,
+    ERRORS,
+    FOR_S,
+    POLL_S,
+    STEP_S,
+    breach_began,
+    first,
+    guarded_config,
+    records,
+    stop_guards,
+    wait_for,
+    watched,
+)
 from tests.receiver import Answer, Receiver
 from tests.test_redact import TOKEN, pieces_in
 
@@ -71,7 +83,7 @@ def guarding(state_dir: Path, proc: subprocess.Popen) -> None:
 def kill_on_time(state_dir: Path, haproxy, prom: PromServer) -> datetime:
     """The kill confirmed, the canary's weight read back 0 within one poll of the due time (returned)."""
     result = wait_for("the kill's result", lambda: first(state_dir, "kill_result"), FOR_S + 60)
-    due = datetime.fromtimestamp(breach_began(prom) + FOR_S, timezone.utc)
+    due = datetime.fromtimestamp(breach_began(prom) + FOR_S, UTC)
     assert result.payload.confirmed and result.payload.observed_weight == 0
     assert due - timedelta(seconds=STEP_S) <= result.ts <= due + timedelta(seconds=POLL_S + STEP_S + 3), (result.ts, due)
     assert canary_hits(haproxy) == 0

@@ -17,10 +17,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import tomli_w
@@ -165,7 +165,7 @@ def test_the_captains_terminal_goes_and_the_guard_rolls_back_at_the_due_time(tmp
             result = wait_for("the kill's result", lambda: first(state_dir, "kill_result"), 20)
             began = breach_began(prom)
             assert began >= gone  # nobody at the screen before the breach began
-            due = datetime.fromtimestamp(began + FOR_S, timezone.utc)
+            due = datetime.fromtimestamp(began + FOR_S, UTC)
             print(f"breach {began - gone:+.2f}s after the captain was gone; fired {(fired.ts - due).total_seconds():+.2f}s, "
                   f"read back 0 {(result.ts - due).total_seconds():+.2f}s from the due time")
             assert due - timedelta(seconds=STEP_S) <= fired.ts <= due + timedelta(seconds=2 * POLL_S + STEP_S + 3)
@@ -173,7 +173,7 @@ def test_the_captains_terminal_goes_and_the_guard_rolls_back_at_the_due_time(tmp
             kill = first(state_dir, "kill_requested")
             assert kill.payload.trigger == "error_rate" and kill.actor.role == "guard"
             started = first(state_dir, "guard_started", pid=guard_pid)
-            assert started is not None and f"started by" in started.payload.reason
+            assert started is not None and "started by" in started.payload.reason
             assert result.payload.confirmed and result.payload.observed_weight == 0
             assert canary_hits(haproxy) == 0  # HAProxy sends the canary nothing
             # Its job done, the guard stops by itself once the canary's traffic is seen at ~0.

@@ -24,7 +24,16 @@ from cockpit.unjournaled import ASIDE
 from tests.conftest import ROOT
 from tests.integration.test_cli_traffic import VERSION, Captain, cockpit
 from tests.integration.test_guard_processes import (
-    BAD, ERRORS, FOR_S, POLL_S, breach_began, guarded_config, stop_guards, wait_for, watched)
+    BAD,
+    ERRORS,
+    FOR_S,
+    POLL_S,
+    breach_began,
+    guarded_config,
+    stop_guards,
+    wait_for,
+    watched,
+)
 from tests.integration.test_kill_torn_journal import canary_weight
 
 pytestmark = pytest.mark.integration
@@ -153,7 +162,7 @@ def test_a_running_guard_on_a_corrupt_journal_kills_within_a_poll_of_the_due_tim
                                lambda: canary_weight(haproxy) == "0" and time.time(), FOR_S + 30)
             due = breach_began(prom) + FOR_S  # the first breaching sample, plus the trigger's `for`
             wait_for("the kill's result journaled or kept", lambda: "kill_result" in (
-                kinds := [r.kind for r in Journal(state_dir, salvage=True).records] + kept_kinds(state_dir)), 10)
+                [r.kind for r in Journal(state_dir, salvage=True).records] + kept_kinds(state_dir)), 10)
             kinds = [r.kind for r in Journal(state_dir, salvage=True).records] + kept_kinds(state_dir)
             assert {"trigger_fired", "kill_requested", "kill_result"} <= set(kinds)
             if BROKEN[corruption]:

@@ -4,7 +4,7 @@ reconciles, a dead haproxy is KILL NOT CONFIRMED, and real Prometheus data verif
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -21,7 +21,7 @@ from tests.integration.rollout import advance, engine_on, go_live, plan_for
 pytestmark = pytest.mark.integration
 
 REQUESTS = 200
-T0 = datetime(2024, 5, 16, 14, 0, tzinfo=timezone.utc)  # a Thursday, outside the Tuesday freeze
+T0 = datetime(2024, 5, 16, 14, 0, tzinfo=UTC)  # a Thursday, outside the Tuesday freeze
 
 
 

@@ -15,7 +15,7 @@ import time
 import tomllib
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -94,7 +94,7 @@ def test_the_lab_feeds_the_seed_plans_triggers_and_stops_cleanly():
         triggers = [name for name in queries if name not in ("baseline", "verify")]
 
         def stopped() -> dict[str, str]:
-            at = datetime.now(timezone.utc)
+            at = datetime.now(UTC)
             return {name: source.stopped(queries[name], at).status for name in triggers}
 
         assert set(stopped().values()) == {"no_data"}  # live data
@@ -111,7 +111,7 @@ def test_the_lab_feeds_the_seed_plans_triggers_and_stops_cleanly():
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate(timeout=5)
-            raise AssertionError("the lab did not stop within 20 s of Ctrl-C")
+            raise AssertionError("the lab did not stop within 20 s of Ctrl-C") from None
         finally:
             shutil.rmtree(lab_dir, ignore_errors=True)
     assert proc.returncode == 0, out.decode(errors="replace")[-2000:]

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,19 @@ from cockpit.lease import GUARD_LOCK, guard_holder, holder_pids
 from tests.conftest import ROOT
 from tests.integration.test_cli_traffic import Captain, canary_hits, cockpit
 from tests.integration.test_guard_processes import (
-    BAD, ERRORS, FOR_S, HOST, POLL_S, STEP_S, breach_began, first, guarded_config, stop_guards, wait_for, watched)
+    BAD,
+    ERRORS,
+    FOR_S,
+    HOST,
+    POLL_S,
+    STEP_S,
+    breach_began,
+    first,
+    guarded_config,
+    stop_guards,
+    wait_for,
+    watched,
+)
 from tests.integration.test_kill_torn_journal import canary_weight
 from tests.test_lock_outsider import Outsider, older_lock_file
 from tests.test_state_dir_errors import GROUP
@@ -97,7 +109,7 @@ def test_an_outsider_cannot_keep_the_standby_from_pulling_the_kill(tmp_path, hap
             result = wait_for("the kill's result", lambda: first(state_dir, "kill_result"), FOR_S + 60)
             began = breach_began(prom)
             assert began >= taken
-            due = datetime.fromtimestamp(began + FOR_S, timezone.utc)  # its first breaching sample plus its `for`
+            due = datetime.fromtimestamp(began + FOR_S, UTC)  # its first breaching sample plus its `for`
             fired = first(state_dir, "trigger_fired")
             assert fired.actor.role == "guard" and fired.payload.trigger == "error_rate"
             assert result.payload.confirmed and result.payload.observed_weight == 0

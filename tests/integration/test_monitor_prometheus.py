@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -33,7 +33,7 @@ from tests.integration.prom import (
 
 pytestmark = pytest.mark.integration
 
-T = datetime(2024, 5, 14, 12, 0, tzinfo=timezone.utc)  # each scenario goes bad at T
+T = datetime(2024, 5, 14, 12, 0, tzinfo=UTC)  # each scenario goes bad at T
 S, MIN = timedelta(seconds=1), timedelta(minutes=1)
 SCRAPE = 15.0
 WAIT_S = 5.0

@@ -7,7 +7,7 @@ Evaluation times are explicit, relative to T, the moment each scenario goes bad.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -25,7 +25,7 @@ from tests.integration.prom import (
 
 pytestmark = pytest.mark.integration
 
-T = datetime(2024, 5, 14, 12, 0, tzinfo=timezone.utc).timestamp()  # fixed: the data is deterministic
+T = datetime(2024, 5, 14, 12, 0, tzinfo=UTC).timestamp()  # fixed: the data is deterministic
 MIN = 60.0
 SCRAPE = 15.0
 
@@ -159,7 +159,7 @@ def test_no_data_under_each_policy(source, policy, state):
 
 
 def test_instant_shapes_and_multi_series(source):
-    at = datetime.fromtimestamp(T, timezone.utc)
+    at = datetime.fromtimestamp(T, UTC)
     assert source.instant('scalar(api_p95_seconds{track="staging"})', at).value == pytest.approx(0.24)
     assert source.instant('api_p95_seconds{track="staging"}', at).value == pytest.approx(0.24)
     assert source.instant("absent_metric_xyz", at).status == "no_data"
@@ -172,15 +172,15 @@ def test_instant_shapes_and_multi_series(source):
 
 
 def test_a_ratio_over_zero_traffic_is_no_data_not_a_failed_source(source):
-    start = datetime.fromtimestamp(T - 300, timezone.utc)
-    nan = source.range("0/0", start, datetime.fromtimestamp(T, timezone.utc), 30)
+    start = datetime.fromtimestamp(T - 300, UTC)
+    nan = source.range("0/0", start, datetime.fromtimestamp(T, UTC), 30)
     assert (nan.status, nan.error, nan.samples) == ("no_data", None, ())
     assert nan.note == "answered only NaN: a ratio over zero traffic?"
-    assert source.range("absent_metric_xyz", start, datetime.fromtimestamp(T, timezone.utc), 30).note == ""
+    assert source.range("absent_metric_xyz", start, datetime.fromtimestamp(T, UTC), 30).note == ""
 
 
 def test_bad_promql_names_endpoint_and_parse_error(source):
-    result = source.instant("rate(", datetime.fromtimestamp(T, timezone.utc))
+    result = source.instant("rate(", datetime.fromtimestamp(T, UTC))
     assert result.status == "error"
     assert result.error.startswith(f"prometheus at {source.endpoint}: HTTP 400:")
     assert "parse error" in result.error
@@ -188,7 +188,7 @@ def test_bad_promql_names_endpoint_and_parse_error(source):
 
 # --- faults: each is an error QueryResult naming the endpoint, quickly, never an exception ----------
 
-NOW = datetime.fromtimestamp(T, timezone.utc)
+NOW = datetime.fromtimestamp(T, UTC)
 
 
 def timed(call):

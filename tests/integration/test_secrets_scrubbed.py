@@ -14,7 +14,7 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -186,7 +186,7 @@ def prometheus_error(n: int) -> bytes:
 def test_prometheus_errors_never_carry_the_token(tmp_path, flags, env, logs):
     """Instant and range queries against servers that echo the token, and through a promql check."""
     shown: list[str] = []
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for n in range(0, 200, 7):
         with fixed_answer_server(prometheus_error(n), status=400) as url:
             source = build_metrics(parse_plan(seed_with(tmp_path, flags, url)))

@@ -9,7 +9,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -75,7 +75,7 @@ def test_a_target_whose_scrape_fails_has_stopped_and_one_that_is_back_has_not(tm
         prom.start()
 
         def status() -> str:
-            return source.stopped(QUERY, datetime.now(timezone.utc)).status
+            return source.stopped(QUERY, datetime.now(UTC)).status
 
         until("two scrapes", lambda: answers(prom.url, QUERY))
         series = answers(prom.url, 'reqs_total{track="canary"}')[0]["metric"]

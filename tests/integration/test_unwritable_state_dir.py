@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,17 @@ from cockpit.unjournaled import ASIDE
 from tests.conftest import ROOT
 from tests.integration.test_cli_traffic import VERSION, Captain, canary_hits, cockpit
 from tests.integration.test_guard_processes import (
-    BAD, ERRORS, FOR_S, POLL_S, STEP_S, breach_began, guarded_config, records, wait_for, watched)
+    BAD,
+    ERRORS,
+    FOR_S,
+    POLL_S,
+    STEP_S,
+    breach_began,
+    guarded_config,
+    records,
+    wait_for,
+    watched,
+)
 from tests.integration.test_kill_torn_journal import canary_weight
 from tests.receiver import Receiver
 
@@ -106,8 +116,8 @@ def journal_late_by_hand(config: Path, state_dir: Path, lines: list[dict]) -> su
 
 def test_cockpit_kill_on_a_read_only_state_dir_reaches_haproxy_and_prints_what_it_could_not_record(
         tmp_path, haproxy, disk):
-    from tests.integration.test_cli_traffic import rollout_config
     from tests.integration.haproxy import BACKEND
+    from tests.integration.test_cli_traffic import rollout_config
 
     config = on_disk(rollout_config(tmp_path, {"type": "haproxy", "socket": haproxy.socket, "backend": BACKEND}), disk)
     captain = Captain(config)
@@ -187,7 +197,7 @@ def test_a_guard_started_on_a_read_only_state_dir_kills_within_a_poll_and_prints
         < kinds.index("rollback_verified")
     kill = lines[kinds.index("kill_requested")]
     requested = datetime.fromisoformat(kill["ts"].replace("Z", "+00:00"))
-    assert requested <= datetime.fromtimestamp(landed, timezone.utc)
+    assert requested <= datetime.fromtimestamp(landed, UTC)
     assert kill["payload"]["trigger"] == "error_rate" and kill["actor"]["role"] == "guard"
     done = journal_late_by_hand(config, state_dir, lines)  # the lines journal them, late and in order
     assert done.returncode == 0, done.stderr
@@ -269,7 +279,7 @@ def test_a_disk_filled_after_the_start_kills_pages_and_journals_every_event_late
     count = late[0].payload.count
     assert [r.ts for r in late[1:count + 1]] == sorted(r.ts for r in late[1:count + 1])  # their own times
     fired = next(r for r in late if r.kind == "trigger_fired")
-    assert fired.actor.role == "guard" and fired.ts <= datetime.fromtimestamp(landed, timezone.utc)
+    assert fired.actor.role == "guard" and fired.ts <= datetime.fromtimestamp(landed, UTC)
     by_seq = {r.seq: r for r in all_records}
     notified = [r for r in late if r.kind == "notified"]
     for r in notified:  # each delivery names its queued message's journaled seq
@@ -288,8 +298,8 @@ def test_a_disk_filled_after_the_start_kills_pages_and_journals_every_event_late
 
 
 def test_kill_with_a_latin1_reason_journals_its_kill_requested(tmp_path, haproxy):
-    from tests.integration.test_cli_traffic import rollout_config
     from tests.integration.haproxy import BACKEND
+    from tests.integration.test_cli_traffic import rollout_config
 
     config = rollout_config(tmp_path, {"type": "haproxy", "socket": haproxy.socket, "backend": BACKEND})
     captain = Captain(config)

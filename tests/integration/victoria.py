@@ -5,8 +5,8 @@ then flushed so that queries see them. Skips when the binary is missing; fails u
 from __future__ import annotations
 
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from tests.integration.loopback import LoopbackServer, require
 from tests.integration.prom import Series
@@ -40,7 +40,7 @@ class VictoriaServer(LoopbackServer):
         return [self.binary, f"-storageDataPath={self.workdir / 'data'}", f"-httpListenAddr=127.0.0.1:{self.port}",
                 "-retentionPeriod=100y", "-search.disableCache", "-loggerLevel=WARN"]
 
-    def start(self) -> "VictoriaServer":
+    def start(self) -> VictoriaServer:
         self.launch()
         if self.series:
             req = urllib.request.Request(f"{self.url}/api/v1/import/prometheus", data=prometheus_text(self.series).encode(),

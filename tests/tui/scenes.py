@@ -10,8 +10,8 @@ from cockpit.clock import ManualClock
 from cockpit.core.evaluation import GuardId
 from cockpit.core.events import Actor
 from cockpit.engine import Engine
-from cockpit.published import GuardFeed
 from cockpit.journal import Journal
+from cockpit.published import GuardFeed
 from cockpit.tui.app import CockpitApp
 from tests.conftest import T0
 
@@ -53,7 +53,7 @@ class Scene:
                 # the time and the journal are the same on every run.
                 await self.engine.rollback_check
 
-    async def preflight(self, signed: int = 5) -> "Scene":
+    async def preflight(self, signed: int = 5) -> Scene:
         await self.guard.acquire(wait=False)  # as the demo's guard: the lock held, guard_started journaled
         await self.engine.run_preflight()
         for role in self.engine.plan.sign_offs[:signed]:
@@ -61,7 +61,7 @@ class Scene:
         await self.poll()
         return self
 
-    async def live(self, *, phase: int = 0, into_soak_min: float = 7) -> "Scene":
+    async def live(self, *, phase: int = 0, into_soak_min: float = 7) -> Scene:
         """Started, advanced to `phase` with every earlier gate passed, `into_soak_min` into its soak."""
         await self.preflight()
         await self.engine.start()

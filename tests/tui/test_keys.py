@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from textual.widgets import Footer, Input, Select
+from textual.widgets import Footer, Select
 
 from cockpit.core import events as ev
 from cockpit.tui.app import PANES, CockpitApp

@@ -31,8 +31,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .model import (
-    Classification, Direction, EffectMeasure, EventCounts, GroupScore, Judgment, JudgeRules,
-    MetricJudgment, MetricRule, MetricSamples, NanStrategy, Spread, Summary, Verdict,
+    Classification,
+    Direction,
+    EffectMeasure,
+    EventCounts,
+    GroupScore,
+    JudgeRules,
+    Judgment,
+    MetricJudgment,
+    MetricRule,
+    MetricSamples,
+    NanStrategy,
+    Spread,
+    Summary,
+    Verdict,
 )
 
 __all__ = [

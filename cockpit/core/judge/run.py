@@ -13,8 +13,17 @@ from .. import words
 from .counts import count_test, rate_ratio
 from .kayenta import Classified, Thresholds, classify, handle_nans, remove_outliers, summary
 from .model import (
-    Classification, Direction, EffectMeasure, EventCounts, Judgment, JudgeRules, MetricJudgment,
-    MetricRule, MetricSamples, Spread, Verdict,
+    Classification,
+    Direction,
+    EffectMeasure,
+    EventCounts,
+    JudgeRules,
+    Judgment,
+    MetricJudgment,
+    MetricRule,
+    MetricSamples,
+    Spread,
+    Verdict,
 )
 from .score import Scorable, score, verdict
 from .spread import spread

@@ -27,7 +27,7 @@ def spread_ratio(canary: np.ndarray, baseline: np.ndarray) -> float | None:
 def _resampled_iqrs(values: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
     drawn = values[rng.integers(0, len(values), (resamples, len(values)))]
     p25, p75 = np.percentile(drawn, [25, 75], axis=1)
-    return p75 - p25
+    return np.asarray(p75 - p25)
 
 
 def spread(canary: np.ndarray, baseline: np.ndarray, limit: float | None, confidence: float,
