@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,7 +34,7 @@ from tests.integration.prom import PromServer, Series
 
 AIM_S = 10.0
 STEP = 15.0
-START = datetime(2024, 5, 6, 0, 0, tzinfo=timezone.utc).timestamp()
+START = datetime(2024, 5, 6, 0, 0, tzinfo=UTC).timestamp()
 LE = ("0.2", "0.3", "0.5", "1", "+Inf")
 HEALTHY = (70, 97, 100, 100, 100)  # requests at or under each bucket, of 100 (p95 ~ 293 ms)
 SLOW = (10, 40, 90, 97, 100)  # a regression (p95 ~ 700 ms)
@@ -71,8 +71,9 @@ def week(days: int) -> list[Series]:
         errors += bad
         ok_rows.append((START + k * STEP, ok))
         err_rows.append((START + k * STEP, errors))
-    series.append(Series("http_requests_total", {"app": "intelgraph-api", "track": "canary", "code": "200"}, ok_rows, counter=True))
-    series.append(Series("http_requests_total", {"app": "intelgraph-api", "track": "canary", "code": "500"}, err_rows, counter=True))
+    canary = {"app": "intelgraph-api", "track": "canary"}
+    series.append(Series("http_requests_total", {**canary, "code": "200"}, ok_rows, counter=True))
+    series.append(Series("http_requests_total", {**canary, "code": "500"}, err_rows, counter=True))
     for name in ("intelgraph_cross_tenant_access_total", "intelgraph_residency_violations_total"):
         series.append(Series(name, {"track": "canary"}, [(START + k * STEP, 0.0) for k in range(n)], counter=True))
     return series
@@ -111,7 +112,7 @@ def main() -> int:
         print(f"  {n} points in {c} chunks: {q[:90]}")
     print(f"histories fetched: {len(points)}, {sum(n for n, _ in points.values())} points")
     for tid, run in got.quiet_triggers.items():
-        first = datetime.fromtimestamp(run.fires[0], timezone.utc).strftime("%a %H:%M:%SZ") if run.fires else "-"
+        first = datetime.fromtimestamp(run.fires[0], UTC).strftime("%a %H:%M:%SZ") if run.fires else "-"
         print(f"  trigger {tid:<20} fires {len(run.fires):>3}  first {first}")
     failed = {f"{c.phase + 1}/{c.id}": (len(c.failed), c.soaks) for c in got.quiet_criteria}
     for k, (f, n) in failed.items():

@@ -22,13 +22,16 @@ from __future__ import annotations
 import hashlib
 import math
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from cockpit.adapters.metrics import MetricsSource, Sample
 from cockpit.adapters.prom_range import History, fetch_history
 from cockpit.core.compare import Comparison
+from cockpit.core.events import PhaseStarted
 from cockpit.core.triggers import (
+    NoDataPolicy,
     WindowVerdict,
     evaluate_criterion,
     judge_round,
@@ -56,7 +59,7 @@ class Rule:
     comparison: Comparison
     threshold: float | None  # None: relative to `baseline`
     for_s: float
-    no_data: str
+    no_data: NoDataPolicy
     action: str
     unit: str = ""
     baseline: str | None = None
@@ -67,7 +70,7 @@ class Rule:
         """What a sweep moves: the threshold, or the percentage over the baseline."""
         return self.pct if self.baseline else self.threshold
 
-    def at_limit(self, limit: float) -> "Rule":
+    def at_limit(self, limit: float) -> Rule:
         return replace(self, pct=limit) if self.baseline else replace(self, threshold=limit)
 
 
@@ -166,7 +169,7 @@ def judge_rounds(rule: Rule, series: Series, baseline: Series | None, *, times: 
         threshold = rule.threshold
         if rule.baseline is not None:
             base = baseline.at(now) if baseline is not None else None
-            threshold = None if base is None else relative_threshold(base, rule.pct)
+            threshold = None if base is None else relative_threshold(base, rule.pct or 0.0)
         start, _ = round_bounds(now, rule.for_s, t.step_s, judged_until)
         answered = on_grid(series.between(start, now), now, t.step_s, t.grid_s)
         samples = answered if threshold is not None else []
@@ -176,7 +179,7 @@ def judge_rounds(rule: Rule, series: Series, baseline: Series | None, *, times: 
                               since=since)
         if answered and threshold is not None:  # live: a range answer with a series, and a threshold
             judged_until = now
-        verdicts.append(verdict if threshold is not None else replace(verdict, threshold=None))
+        verdicts.append(verdict if threshold is not None else replace(verdict, threshold=None))  # type: ignore[arg-type]  # no baseline, no limit
     return verdicts
 
 
@@ -316,7 +319,8 @@ class Rehearsal:
         if self.quiet is not None:
             out["quiet"] = {
                 "from": self.quiet[0], "to": self.quiet[1], "rounds": self.quiet_rounds,
-                "triggers": {k: {"fires": len(v.fires), "fired_at": list(v.fires), "timeline": [list(r) for r in v.timeline]}
+                "triggers": {k: {"fires": len(v.fires), "fired_at": list(v.fires),
+                                 "timeline": [list(r) for r in v.timeline]}
                              for k, v in self.quiet_triggers.items()},
                 "criteria": [c.to_json() for c in self.quiet_criteria],
             }
@@ -351,7 +355,7 @@ def journal_phases(plan, state_dir) -> tuple[float, tuple[PhaseSpan, ...]]:
         kind, ts = r.kind, r.ts.timestamp()
         if kind == "rollout_started" and started is None:
             started = ts
-        elif kind == "phase_started":
+        elif isinstance(r.payload, PhaseStarted):
             starts[r.payload.phase] = ts
         elif kind in ("kill_requested", "rollout_completed") and ended is None:
             ended = ts
@@ -363,7 +367,8 @@ def journal_phases(plan, state_dir) -> tuple[float, tuple[PhaseSpan, ...]]:
         if i >= len(plan.phases):
             raise RehearsalError(f"{state_dir}: the journal's phase {i + 1} is not in this plan")
         soak_end = starts[i] + plan.phases[i].soak.total_seconds()
-        end = starts[order[n + 1]] if n + 1 < len(order) else (min(ended, soak_end) if ended and ended > starts[i] else soak_end)
+        last = min(ended, soak_end) if ended and ended > starts[i] else soak_end
+        end = starts[order[n + 1]] if n + 1 < len(order) else last
         spans.append(PhaseSpan(i, plan.phases[i].name, starts[i], end))
     return started, tuple(spans)
 
@@ -462,7 +467,8 @@ def rehearse(plan, fetch: Fetch, *, at: float | None = None, journal_dir=None, q
             detected = fires = None
             if at is not None:
                 s, b = per_span[0][rule.id]
-                run = trigger_run(moved, judge_rounds(moved, s, b, times=rounds(at, spans[0][1], t.poll_s), t=t, since=at))
+                judged = judge_rounds(moved, s, b, times=rounds(at, spans[0][1], t.poll_s), t=t, since=at)
+                run = trigger_run(moved, judged)
                 detected = run.fired_at
             if quiet is not None:
                 s, b = per_span[-1][rule.id]
@@ -475,6 +481,8 @@ def rehearse(plan, fetch: Fetch, *, at: float | None = None, journal_dir=None, q
 
 def _rollout(out: Rehearsal, plan, trigger_list, crit_list, fetched, t: Timing, history) -> None:
     at = out.at
+    if at is None:
+        return
     end = out.phases[-1].end if out.phases else at
     times = rounds(at, end, t.poll_s)
     for r in trigger_list:
@@ -499,6 +507,8 @@ def _rollout(out: Rehearsal, plan, trigger_list, crit_list, fetched, t: Timing, 
 
 
 def _quiet(out: Rehearsal, plan, trigger_list, crit_list, fetched, t: Timing, history) -> None:
+    if out.quiet is None:
+        return
     start, end = out.quiet
     times = rounds(start, end, t.poll_s)
     out.quiet_rounds = len(times)

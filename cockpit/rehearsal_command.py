@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cockpit import headless as h
@@ -35,7 +35,8 @@ def register(sub) -> None:
                    codes=CODES)
     s.add_argument("--config", required=True, help="the plan to rehearse")
     when = s.add_mutually_exclusive_group()
-    when.add_argument("--at", metavar="TIME", help="the rollout's start: ISO 8601 (2024-05-14T12:00:00Z) or unix seconds")
+    when.add_argument("--at", metavar="TIME",
+                      help="the rollout's start: ISO 8601 (2024-05-14T12:00:00Z) or unix seconds")
     when.add_argument("--journal", metavar="DIR", help="a past rollout's state dir: its start and phase starts")
     s.add_argument("--quiet-from", metavar="T1", help="start of a span known healthy")
     s.add_argument("--quiet-to", metavar="T2", help="its end")
@@ -56,7 +57,7 @@ def moment(text: str, what: str) -> float:
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise Refused(f"refused: {what} {text!r}: give ISO 8601 (2024-05-14T12:00:00Z) or unix seconds") from None
-    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
 
 
 def cmd_rehearse(args) -> int:

@@ -1,8 +1,10 @@
-"""A rehearsal in words (the text output) and as one reproducibility document (plan digest, span, endpoint, samples' hash, results)."""
+"""A rehearsal in words (the text output) and as one reproducibility document (plan digest, span,
+endpoint, samples' hash, results)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from cockpit import __version__
@@ -13,11 +15,11 @@ DOCUMENT_VERSION = 1
 
 
 def _t(ts: float | None) -> str:
-    return words.stamp(None if ts is None else datetime.fromtimestamp(ts, timezone.utc))
+    return words.stamp(None if ts is None else datetime.fromtimestamp(ts, UTC))
 
 
-def _c(ts: float) -> str:
-    return words.clock(datetime.fromtimestamp(ts, timezone.utc))
+def _c(ts: float | None) -> str:
+    return words.clock(None if ts is None else datetime.fromtimestamp(ts, UTC))
 
 
 def document(r: Rehearsal, *, plan_digest: str, plan_path: str, endpoint: str) -> dict[str, Any]:
@@ -44,7 +46,7 @@ def document(r: Rehearsal, *, plan_digest: str, plan_path: str, endpoint: str) -
     }
 
 
-def lines(r: Rehearsal, names: dict[str, str]) -> list[str]:
+def lines(r: Rehearsal, names: Mapping[str, str]) -> list[str]:
     """The text output: per phase, when each trigger breached and fired and what each gate read;
     the kill; the quiet span's counts; the sweep's table."""
     out: list[str] = []
@@ -56,9 +58,11 @@ def lines(r: Rehearsal, names: dict[str, str]) -> list[str]:
             out.append(f"phase {p.index + 1} {p.name}: {_c(p.start)} to {_c(p.end)}")
             for tid, run in r.triggers.items():
                 if run.acted_at is not None and phase_of(r.phases, run.acted_at) == p:
-                    after = " (after the kill: not watched by then)" if r.killed_at is not None and run.acted_at > r.killed_at else ""
+                    late = r.killed_at is not None and run.acted_at > r.killed_at
+                    after = " (after the kill: not watched by then)" if late else ""
+                    took = (run.fired_at or run.acted_at) - r.at
                     out.append(f"  {tid}: breached {_c(run.breached_at)}, FIRED {_c(run.fired_at)} "
-                               f"({words.duration(run.fired_at - r.at)} in), {run.action}{after}: {run.why}")
+                               f"({words.duration(took)} in), {run.action}{after}: {run.why}")
             for c in r.criteria:
                 if c.phase == p.index:
                     word = {True: "met", False: "NOT MET", None: "not enough data"}[c.met]
@@ -67,7 +71,8 @@ def lines(r: Rehearsal, names: dict[str, str]) -> list[str]:
         if never:
             out.append(f"never fired: {', '.join(never)}")
         if r.killed_at is not None:
-            out.append(f"KILLED at {_t(r.killed_at)} by {r.killed_by} ({names.get(r.killed_by, r.killed_by)}), "
+            by = r.killed_by or "?"
+            out.append(f"KILLED at {_t(r.killed_at)} by {by} ({names.get(by, by)}), "
                        f"in phase {(r.killed_in_phase or 0) + 1}")
         else:
             out.append("would not have been killed")
@@ -80,9 +85,9 @@ def lines(r: Rehearsal, names: dict[str, str]) -> list[str]:
             first = f" (first {_t(run.fires[0])})" if run.fires else ""
             rate = f", {len(run.fires) / hours * 24:.2f} a day" if hours > 0 and run.fires else ""
             out.append(f"  {tid}: would have fired {words.plural(len(run.fires), 'time')}{rate}{first}")
-        for c in r.quiet_criteria:
-            out.append(f"  gate {c.id} (phase {c.phase + 1}): {len(c.failed)} of {words.plural(c.soaks, 'soak')} "
-                       f"would have failed" + (f", {c.unknown} with too little data" if c.unknown else ""))
+        for q in r.quiet_criteria:
+            out.append(f"  gate {q.id} (phase {q.phase + 1}): {len(q.failed)} of {words.plural(q.soaks, 'soak')} "
+                       f"would have failed" + (f", {q.unknown} with too little data" if q.unknown else ""))
     if r.sweep is not None:
         tid, rows = r.sweep
         out.append(f"sweep of {tid}: limit, fires on the quiet span, detected after the start")

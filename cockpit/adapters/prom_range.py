@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from cockpit.adapters.metrics import MetricsSource, Sample
 
@@ -104,7 +104,7 @@ def fetch_history(
 
 
 def _at(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
 def _iso(ts: float) -> str:

@@ -57,8 +57,10 @@ HISTORY_LEN = 60
 
 
 class SampleLike(Protocol):
-    ts: float
-    value: float
+    @property
+    def ts(self) -> float: ...
+    @property
+    def value(self) -> float: ...
 
 
 @dataclass(frozen=True)

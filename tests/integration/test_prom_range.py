@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -14,7 +14,7 @@ from tests.integration.prom import PromServer, Series, _serve, fixed_answer_serv
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2024, 5, 6, 0, 0, tzinfo=timezone.utc).timestamp()
+T0 = datetime(2024, 5, 6, 0, 0, tzinfo=UTC).timestamp()
 STEP = 15.0
 N = 12_500  # more points than one range query may return (11,000)
 HOLE = (T0 + 3000 * STEP, T0 + 3400 * STEP)  # 100 minutes without a sample
@@ -38,7 +38,7 @@ def prom(tmp_path_factory):
 def test_chunks_cover_the_grid_once_and_stay_under_the_limit():
     cut = chunks(0.0, 30.0 * 24999, 30.0)
     assert [round((b - a) / 30.0) + 1 for a, b in cut] == [10_000, 10_000, 5_000]  # 25,000 points
-    assert all(nxt[0] - prev[1] == 30.0 for prev, nxt in zip(cut, cut[1:]))  # no point twice, none skipped
+    assert all(nxt[0] - prev[1] == 30.0 for prev, nxt in zip(cut, cut[1:], strict=False))  # no point twice, none skipped
     assert cut[0][0] == 0.0 and cut[-1][1] == 30.0 * 24999
     assert chunks(0.0, 0.0, 15.0) == [(0.0, 0.0)]
     assert chunks(0.0, 100.0, 15.0, points=3) == [(0.0, 30.0), (45.0, 75.0), (90.0, 90.0)]
@@ -112,7 +112,7 @@ def test_a_chunk_over_the_limit_is_refused_before_asking():
 
 
 def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
 def _failing_proxy(upstream: str, *, fail_every: int, asked: list):

@@ -8,7 +8,7 @@ fire, a gap that must hold, and a breach older than the rollout (its window clip
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from tests.integration.test_monitor_prometheus import drive, plan_for, trigger
 
 pytestmark = pytest.mark.integration
 
-T = datetime(2024, 5, 14, 12, 0, tzinfo=timezone.utc)
+T = datetime(2024, 5, 14, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 t0 = T.timestamp()
 
