@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tests.integration.loopback import STOP_TIMEOUT_S, LoopbackServer, require
+from tests.integration.loopback import free_port as free_port  # its users import it from here
 
 if TYPE_CHECKING:
     from cockpit.core.compare import Comparison
