@@ -345,9 +345,12 @@ def lay_phases(plan, at: float) -> tuple[PhaseSpan, ...]:
 def journal_phases(plan, state_dir) -> tuple[float, tuple[PhaseSpan, ...]]:
     """A past rollout's start and phase starts, from its journal's intact events; a phase the
     rollout never reached is not laid, the one it stopped in ends at its kill or its soak's end."""
-    from cockpit.journal import verify
+    from cockpit.journal import JournalError, verify
 
-    scan = verify(state_dir)
+    try:
+        scan = verify(state_dir)
+    except JournalError as e:
+        raise RehearsalError(f"--journal {state_dir}: {e}") from None
     started: float | None = None
     starts: dict[int, float] = {}
     ended: float | None = None
