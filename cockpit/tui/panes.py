@@ -72,7 +72,7 @@ class HeaderBar(Rows):
 
     def signature(self, v: View) -> object:
         health = tuple((h.ok, h.since) for h in v.live.health.values()) if v.live else ()
-        return (*_live_sig(v), health, self.size.width, v.banner)
+        return (*_live_sig(v), health, self.size.width, v.banner, v.model.demo, v.model.guard)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.app.refresh_view)  # narrow or wide wording follows the width
@@ -88,10 +88,12 @@ class HeaderBar(Rows):
             no_wrap=True,
             overflow="ellipsis",
         )
-        if v.banner:
-            badge = (f" {v.banner} ", f"bold reverse {v.colors.stale}")
+        if v.observer and (demo := v.banner or v.model.demo):  # the journal's word: no picture of a demo passes for production
+            badge = (f" {demo} · OBSERVER ", f"bold reverse {v.colors.stale}")
         elif v.observer:
             badge = (" OBSERVER read-only ", "bold reverse")
+        elif v.banner:  # the captain's demo: `cockpit demo` says it
+            badge = (f" {v.banner} ", f"bold reverse {v.colors.stale}")
         else:
             badge = (" CAPTAIN " if narrow else visible(f" CAPTAIN {v.who} "), "bold reverse")
         right = Text.assemble(badge, (f" {words.clock(v.now)} ", "bold"), no_wrap=True)
