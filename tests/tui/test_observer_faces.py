@@ -52,3 +52,20 @@ async def test_a_running_observer_says_the_guard_stopped_when_it_stops(tmp_path)
         await pilot.pause()
         after = text_of(app.query_one("#header"))
     assert f"guard stopped {stopped:%H:%M:%S}" in after and "guard ●" not in after, after
+
+
+async def test_the_phase_pane_after_a_rollback_reads_the_read_models_track_and_gate(tmp_path):
+    """Issue 21: not `▶25%` and `Product Owner: waiting` after a rollback; the key that ticks a
+    checklist step only on the captain's screen."""
+    scene = await Scene(tmp_path / "s", "latency-regression", identity=ME).live(phase=1, into_soak_min=12)
+    assert scene.engine.state.status == "rolled_back"
+    seen = {}
+    for name, app in (("captain", scene.app()), ("observer", _observer(scene))):
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            seen[name] = text_of(app.query_one("#phase"))
+    for text in seen.values():
+        assert "✗25%" in text and "▶" not in text, text
+        assert "Product Owner: not decided" in text and "waiting" not in text, text
+    assert "tick it when done (c)" in seen["captain"]
+    assert "tick it when done" in seen["observer"] and "(c)" not in seen["observer"], seen["observer"]
