@@ -220,6 +220,7 @@ def test_every_face_says_the_same_headline_numbers_incidents_and_guard(tmp_path,
             assert "UNGUARDED" in screen["#header"] and "guard ●" not in screen["#header"], (name, screen["#header"])
     else:
         assert g.state == "stopped" and doc_g["holder"] is None and doc_g["stopped_at"] == g.stopped_at.isoformat()
+        assert doc_g["why"] == g.why == "the rollout completed" and (doc_g["guarded"], doc_g["unguarded"]) == (False, False)
         assert guard_line == f"guard    {g.text.removeprefix('guard ')}"
         for name, screen in {**screens, "replay": f.replay}.items():
             assert f"guard stopped {words.clock(g.stopped_at)}" in screen["#header"] and "guard ●" not in screen["#header"], name
