@@ -166,7 +166,8 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
         result = k.result
         said = kill_line(plan, state)
         d.table(["", ""], [
-            ["Requested", f"{words.stamp(k.requested_at)} by {k.by}: {k.reason}"],
+            # the read model's words, as every face says them; a trigger's own account after them
+            ["Requested", f"{words.stamp(k.requested_at)}, {said.why}" + (f" ({k.reason})" if k.trigger else "")],
             ["Trigger", k.trigger or words.NO_DATA],
             ["Gateway", words.NO_DATA if result is None else ("CONFIRMED" if result.confirmed else "NOT CONFIRMED")
              + f" at {words.stamp(k.result_at)}: {said.detail}" + (f", {words.plural(result.attempts, 'attempt')}" if result.confirmed else "")],

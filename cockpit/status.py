@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.core import rules, words
-from cockpit.core.readmodel import demo_marker, phase_view
+from cockpit.core.nextstep import NextStep, next_step
+from cockpit.core.readmodel import checklist, demo_marker, incident_rows, kill_line, phase_view
 from cockpit.core.state import STATUS_WORDS, RolloutState
 from cockpit.core.visible import visible
 from cockpit.narrate import line
@@ -50,13 +51,47 @@ def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dic
             "confirmed": state.kill.result.confirmed if state.kill.result else None,
             "traffic_fell": None if state.kill.verified is None else state.kill.verified.ok,
             "traffic_detail": state.kill.verified.detail if state.kill.verified else None,
+            "line": _kill_text(plan, state),
         },
         "incidents": [_incident(i) for i in state.incidents.values() if i.open],
+        "incident_lines": [row.text for row in incident_rows(state)],  # open and past, as every face says them
         "gateway_drift": state.gateway_drift or None,
         "captain": captain,
         "events": state.seq,
         "last_events": [line(r, plan) for r in list(state.recent)[-10:]],
     }
+
+
+def _kill_text(plan, state: RolloutState) -> str:
+    """The read model's kill line, whole: head, who pulled it and why, the gateway's answer, the traffic."""
+    k = kill_line(plan, state)
+    return " · ".join(part for part in (k.head, k.why, k.detail, k.traffic) if part)
+
+
+# The next step as `status` says it: the command that takes it (the screen says its key instead).
+COMMANDS = {
+    "run_checks": "cockpit preflight --config PLAN",
+    "sign_off": "cockpit sign-off {0} --name NAME --config PLAN",
+    "start": "cockpit start --config PLAN",
+    "gate": "cockpit decide {0} {1} go|no-go --name NAME --config PLAN",
+    "advance": "cockpit advance --config PLAN",
+    "ack": "cockpit ack {0} --name NAME --config PLAN",
+    "checklist": "cockpit note 'rollback step done: {0}: WHAT' --config PLAN",
+    "post_deploy": "cockpit done {0} --config PLAN",
+}
+
+
+def command(step: NextStep) -> str:
+    return COMMANDS[step.action].format(*step.args)
+
+
+def _next(plan, state: RolloutState, now: datetime) -> dict[str, Any] | None:
+    """The read model's next step (core.nextstep), with the command that takes it."""
+    from cockpit.core.postdeploy import rows
+
+    todo = tuple(r.key for r in checklist(plan, state) if r.manual and not r.done)
+    step = next_step(state, now, todo, tuple(rows(state, now)) if state.status == "completed" else ())
+    return None if step is None else {"action": step.action, "text": step.text, "command": command(step)}
 
 
 def _incident(i) -> dict[str, Any]:
@@ -72,7 +107,7 @@ def headline_json(plan, state: RolloutState, live, now: datetime, sight=None) ->
     head = headline(plan, state, live, now, sight=sight)
     health = {k: {"ok": h.ok, "detail": h.detail, "since": h.since.isoformat() if h.since else None}
               for k, h in (live.health.items() if live is not None else ()) if h.ok is not None}
-    return {"headline": head.text, "sources": health}
+    return {"headline": head.text, "sources": health, "next_step": _next(plan, state, now)}
 
 
 def guard_json(plan, state: RolloutState, live, sight, holder: dict | None) -> dict[str, Any]:
@@ -140,15 +175,12 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
             out.append(f"gate     {name}: {ds}")
     if doc["advance_refusals"]:
         out.append("advance  refused: " + "; ".join(doc["advance_refusals"]))
-    for i in doc["incidents"]:
-        acked = f"acknowledged by {i['acknowledged_by']}" if i["acknowledged_by"] else "NOT ACKNOWLEDGED"
-        out.append(f"incident {i['id']} {i['level']} {acked}: {i['reason']}")
+    for said in doc["incident_lines"]:
+        out.append(f"incident {said}")
     if doc["kill"]:
-        k = doc["kill"]
-        verdict = {True: "VERIFIED", False: "NOT CONFIRMED", None: "SENT"}[k["confirmed"]]
-        if k["traffic_fell"] is False:
-            verdict += f", ROLLBACK NOT VERIFIED ({k['traffic_detail']})"
-        out.append(f"kill     {verdict}: {k['reason']}")
+        out.append(f"kill     {doc['kill']['line']}")
+    if seen is not None and seen.get("next_step"):  # the read model's step, said as the command that takes it
+        out.append(f"next     {seen['next_step']['text']}: {seen['next_step']['command']}")
     if state.status == "completed" and (post := _post_deployment(state, now)):  # issue 11
         out.append(post)
     out.append(f"journal  {doc['events']} events; latest:")

@@ -174,7 +174,9 @@ async def test_status_says_the_screens_headline_the_sources_and_open_incidents(p
     assert "status   LIVE   canary weight 0 %" in text
     assert "headline GATEWAY DRIFT: the gateway reads canary 0 %, but Phase 1 soaks at 5 % by the journal" in text
     assert "sources  prometheus ok, gateway ok" in text
-    assert "incident INC-1 L1 NOT ACKNOWLEDGED: error_rate breaching" in text
+    said = next(ln for ln in text.splitlines() if ln.startswith("incident "))  # the read model's incident line
+    assert said.startswith("incident INC-1 L1 opened ") and said.endswith(": error_rate breaching; NOT acknowledged"), said
+    assert "next     acknowledge INC-1 (L1): cockpit ack INC-1 --name NAME --config PLAN" in text  # the step, as a command
     doc = json.loads(status("--state-dir", str(state_dir), "--json").stdout)
     assert doc["headline"].startswith("GATEWAY DRIFT: ") and doc["gateway_drift"].startswith("the gateway reads canary 0 %")
     assert doc["incidents"] == [{"id": "INC-1", "level": "L1", "reason": "error_rate breaching",
@@ -185,8 +187,10 @@ async def test_status_says_the_screens_headline_the_sources_and_open_incidents(p
     doc = json.loads(status("--state-dir", str(state_dir), "--json").stdout)
     assert doc["status"] == "ROLLED BACK" and doc["soak_remaining_s"] is None
     assert doc["kill"]["traffic_fell"] is False
-    assert ("kill     VERIFIED, ROLLBACK NOT VERIFIED (canary request rate still 9.97 req/s 2m00s after the kill): drill"
-            in status("--state-dir", str(state_dir)).stdout)
+    said = next(ln for ln in status("--state-dir", str(state_dir)).stdout.splitlines() if ln.startswith("kill "))
+    assert said.startswith("kill     KILL VERIFIED ") and ": drill · the gateway reads the canary off: canary share 0 % · " \
+        "ROLLBACK NOT VERIFIED: canary traffic NOT ~0: canary request rate still 9.97 req/s 2m00s after the kill" in said, said  # the read model's kill line
+    assert doc["kill"]["line"] == said.removeprefix("kill     ")
     assert "soak" not in next(ln for ln in status("--state-dir", str(state_dir)).stdout.splitlines() if ln.startswith("phase"))
     guard.release("test over")
 

@@ -142,7 +142,7 @@ class CriterionRow:
 class DecisionRow:
     role_id: str
     title: str
-    decision: str  # GO | NO-GO | waiting
+    decision: str  # GO | NO-GO | waiting | undecided (the gate stopped before this owner decided)
     name: str
     entered_by: str
     at: datetime | None
@@ -151,9 +151,11 @@ class DecisionRow:
 
     @property
     def text(self) -> str:
-        """`Sam (SRE) GO, entered by alice@bastion`, or `SRE: waiting`."""
+        """`Sam (SRE) GO, entered by alice@bastion`, `SRE: waiting`, or after a kill `SRE: not decided`."""
         if self.decision == "waiting":
             return f"{self.title}: waiting"
+        if self.decision == "undecided":
+            return f"{self.title}: not decided"
         by = f", entered by {self.entered_by}" if self.entered_by else ""
         return f"{self.name} ({self.title}) {self.decision}{by}"
 
@@ -520,7 +522,7 @@ def gate_view(plan: Any, state: RolloutState, live: Evaluation | None) -> GateVi
         d = gate.decisions.get(role) if gate else None
         title = plan.role_title(role)
         if d is None:
-            decisions.append(DecisionRow(role, title, "waiting", "", "", None, "", "muted"))
+            decisions.append(DecisionRow(role, title, "undecided" if stopped else "waiting", "", "", None, "", "muted"))
         else:
             decisions.append(DecisionRow(role, title, d.decision, d.name, getattr(d, "by", ""), d.at, d.note,
                                          "ok" if d.decision == "GO" else "breach"))
@@ -696,7 +698,7 @@ def checklist(plan: Any, state: RolloutState) -> tuple[ChecklistRow, ...]:
             why = f"not sent by the cockpit ({sent[-1].error}): tick it when done" if sent else "tick it when done"
             rows.append(ChecklistRow(step, label, None, why, True, WAIT, "warn"))
             continue
-        rows.append(ChecklistRow(step, label, None, "tick it when done (c)", True, WAIT, "warn"))
+        rows.append(ChecklistRow(step, label, None, "tick it when done", True, WAIT, "warn"))  # the captain's screen adds its key
     return tuple(rows)
 
 

@@ -72,7 +72,7 @@ class HeaderBar(Rows):
 
     def signature(self, v: View) -> object:
         health = tuple((h.ok, h.since) for h in v.live.health.values()) if v.live else ()
-        return (*_live_sig(v), health, self.size.width, v.banner)
+        return (*_live_sig(v), health, self.size.width, v.banner, v.model.demo, v.model.guard)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.app.refresh_view)  # narrow or wide wording follows the width
@@ -88,10 +88,12 @@ class HeaderBar(Rows):
             no_wrap=True,
             overflow="ellipsis",
         )
-        if v.banner:
-            badge = (f" {v.banner} ", f"bold reverse {v.colors.stale}")
+        if v.observer and (demo := v.banner or v.model.demo):  # the journal's word: no picture of a demo passes for production
+            badge = (f" {demo} · OBSERVER ", f"bold reverse {v.colors.stale}")
         elif v.observer:
             badge = (" OBSERVER read-only ", "bold reverse")
+        elif v.banner:  # the captain's demo: `cockpit demo` says it
+            badge = (f" {v.banner} ", f"bold reverse {v.colors.stale}")
         else:
             badge = (" CAPTAIN " if narrow else visible(f" CAPTAIN {v.who} "), "bold reverse")
         right = Text.assemble(badge, (f" {words.clock(v.now)} ", "bold"), no_wrap=True)
@@ -191,23 +193,21 @@ class PhasePane(Pane):
         """What it shows, not when: the soak line as written (it moves once a second only while it
         counts down), and the rows the read model built (a new guard round alone repaints nothing)."""
         s, m = v.state, v.model
-        return (s.seq, s.status, s.phase, v.busy, v.colors, self.size.width,
-                self._soak(v).plain, m.triggers, m.checklist, m.gate, self._post_deploy_rows(v))
+        return (s.seq, s.status, s.phase, v.busy, v.colors, self.size.width, v.observer,
+                self._soak(v).plain, m.phase, m.triggers, m.checklist, m.gate, self._post_deploy_rows(v))
 
     def draw(self, v: View):
-        s, plan, m = v.state, v.plan, v.model
+        s, m = v.state, v.model
         parts = []
-        track = Text(" ")
-        for i, ph in enumerate(plan.phases):
+        track = Text(" ")  # the read model's track: `▶25%` soaking, `✗25%` where a kill stopped it
+        for i, step in enumerate(m.phase.track):
             if i:
-                done = s.phase is not None and i <= s.phase
-                track.append(" ━━━ " if done else " ─── ", v.colors.ok if done else v.colors.muted)
-            if s.phase == i:
-                track.append(f"▶{ph.weight}%", f"bold reverse {v.colors.ok if s.status == 'live' else v.colors.stale}")
-            elif s.phase is not None and i < s.phase:
-                track.append(f"{ph.weight}%", v.colors.ok)
+                reached = step.state != "ahead"
+                track.append(" ━━━ " if reached else " ─── ", v.colors.ok if reached else v.colors.muted)
+            if step.state in ("soaking", "stopped"):
+                track.append(step.text, f"bold reverse {v.colors.ok if step.state == 'soaking' else v.colors.breach}")
             else:
-                track.append(f"{ph.weight}%", v.colors.muted)
+                track.append(step.text, v.style(step.role))
         parts.append(track)
         if not (s.kill and v.model.soak.stopped):  # after a kill, the kill line says why the soak stopped
             parts.append(self._soak(v))
@@ -259,7 +259,8 @@ class PhasePane(Pane):
         t.add_row("", Text("Rollback procedure", "bold"), Text(f"{done}/{len(v.model.checklist)} done", v.colors.muted))
         for row in v.model.checklist:
             style = v.style(row.role)
-            t.add_row(Text(f" {row.mark}", style), Text(row.step, "bold" if row.done is None else ""), Text(row.detail, v.colors.muted))
+            key = " (c)" if row.manual and not row.done and not v.observer else ""  # only a captain can tick it
+            t.add_row(Text(f" {row.mark}", style), Text(row.step, "bold" if row.done is None else ""), Text(row.detail + key, v.colors.muted))
         return t
 
     @staticmethod
@@ -274,7 +275,7 @@ class PhasePane(Pane):
         t.add_column(no_wrap=True, ratio=1, overflow="ellipsis")
         t.add_column(no_wrap=True)
         done = sum(1 for r in rows if r.state == "done")
-        t.add_row("", Text("Post-deployment plan", "bold"), Text(f"{done}/{len(rows)} done · c ticks one", v.colors.muted))
+        t.add_row("", Text("Post-deployment plan", "bold"), Text(f"{done}/{len(rows)} done" + ("" if v.observer else " · c ticks one"), v.colors.muted))
         for r in rows:
             style = v.style(roles[r.state])
             mark = PASS if r.state == "done" else (FAIL if r.state == "overdue" else WAIT)

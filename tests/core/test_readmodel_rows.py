@@ -108,6 +108,7 @@ def test_decision_text():
     assert go.text == "Sam (SRE) GO, entered by alice@bastion"
     assert rm.DecisionRow("sre", "SRE", "NO-GO", "Sam", "", T0, "", "breach").text == "Sam (SRE) NO-GO"
     assert rm.DecisionRow("sre", "SRE", "waiting", "", "", None, "", "muted").text == "SRE: waiting"
+    assert rm.DecisionRow("sre", "SRE", "undecided", "", "", None, "", "muted").text == "SRE: not decided"
 
 
 def test_private_helpers():
@@ -632,6 +633,8 @@ def test_a_gate_after_a_kill_is_stopped(plan, more, stopped):
     gate = rm.gate_view(plan, state, None)
     assert (gate.stopped, gate.criteria, gate.manual, [d.decision for d in gate.decisions]) == (stopped, (), (), ["GO"])
     assert gate.decisions[0].role == "ok"
+    undecided = rm.gate_view(plan, state_of(plan, *_kill(plan, *more)), None).decisions  # nobody decided: not "waiting"
+    assert [(d.decision, d.text, d.role) for d in undecided] == [("undecided", "SRE: not decided", "muted")]
 
 
 # --- budget -------------------------------------------------------------------------------------------------
@@ -824,9 +827,9 @@ def test_checklist_while_the_kill_is_in_flight(plan):
         rm.ChecklistRow("gateway flag set", "gateway flag canary.enable=false set", None, "sent, waiting for the read-back", False, rm.RUN, "stale"),
         rm.ChecklistRow("traffic confirmed", "traffic to the previous version confirmed", None, "waiting for canary traffic to fall to ~0", False,
                         rm.WAIT, "muted"),
-        rm.ChecklistRow("failure evidence captured", "failure evidence captured", None, "tick it when done (c)", True, rm.WAIT, "warn"),
+        rm.ChecklistRow("failure evidence captured", "failure evidence captured", None, "tick it when done", True, rm.WAIT, "warn"),
         rm.ChecklistRow("stakeholders notified", "stakeholders notified on #error-budget", None, "tick it when done", True, rm.WAIT, "warn"),
-        rm.ChecklistRow("hotfix branch created", "hotfix branch created", None, "tick it when done (c)", True, rm.WAIT, "warn"),
+        rm.ChecklistRow("hotfix branch created", "hotfix branch created", None, "tick it when done", True, rm.WAIT, "warn"),
     )
 
 

@@ -138,3 +138,30 @@ def test_the_report_lists_incidents_open_and_resolved(tmp_path):
     section = text.split("## Escalations", 1)[1].split("\n## ", 1)[0]
     assert "None." not in section
     assert "| INC-1 | L1 |" in section and "Sam (cli)" in section and "the rollback is verified" in section
+
+
+@pytest.mark.skipif(CHROMIUM is None and os.environ.get("CI") != "true",
+                    reason="Debian chromium is not installed (make system-deps installs it)")
+def test_the_html_report_of_a_demo_says_simulated_as_headless_chromium_reads_it(tmp_path):
+    """Issue 21: a demo's report, as a browser reads it, says simulated in its title, its first line and in
+    every screen it embeds (the evidence screenshot is an observer's: DEMO · simulated · OBSERVER)."""
+    import html as html_lib
+    import re
+
+    state = _rolled_back_with_evidence(tmp_path)
+    html_path = report.write_report(state, fmt="html")
+    proc = subprocess.run(
+        [CHROMIUM or "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", html_path.as_uri()],
+        capture_output=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
+    dom = proc.stdout.decode()
+    title = re.search(r"<h1[^>]*>(.*?)</h1>", dom, re.S)
+    assert title and "DEMO · simulated" in html_lib.unescape(title.group(1)), dom[:2000]
+    assert "DEMO · simulated</strong>: a demo on a simulated service and gateway" in html_lib.unescape(dom)
+    screens = re.findall(r"<svg.*?</svg>", dom, re.S)
+    assert len(screens) == 2
+    for svg in screens:  # the badge's words, as the SVG's text runs carry them
+        assert "DEMO · simulated · OBSERVER" in html_lib.unescape(svg).replace("\xa0", " "), svg[:500]

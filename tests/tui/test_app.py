@@ -658,7 +658,7 @@ async def test_captain_and_observer_fed_the_same_evaluation_render_the_same_pane
     for pane in ("banner", "phase", "preflight", "budget", "escalation", "timeline"):
         assert captain[pane] == observer[pane], pane
     assert captain["header"] != observer["header"]
-    assert captain["header"].replace("CAPTAIN alice@bastion", "X").split("X")[1:] == observer["header"].replace("OBSERVER read-only", "X").split("X")[1:]
+    assert captain["header"].replace("CAPTAIN alice@bastion", "X").split("X")[1:] == observer["header"].replace("DEMO · simulated · OBSERVER", "X").split("X")[1:]
 
 
 async def test_a_page_is_acknowledged_from_the_screen(tmp_path):
