@@ -13,13 +13,12 @@ import asyncio
 import os
 import re
 from dataclasses import dataclass
-from datetime import timedelta
 
 import pytest
 
 from cockpit import demo, report
-from cockpit.core import words
 from cockpit.core import events as ev
+from cockpit.core import words
 from cockpit.core.evaluation import GuardId
 from cockpit.core.events import Actor
 from cockpit.core.readmodel import read_model
@@ -27,10 +26,10 @@ from cockpit.engine import Engine
 from cockpit.journal import Journal
 from cockpit.lease import guard_holder
 from cockpit.published import read_published
+from cockpit.replaying import Replay, load
 from cockpit.status import guard_json, headline_json, status_json, status_lines
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.replay import ReplayApp
-from cockpit.replaying import Replay, load
 from tests.conftest import T0
 from tests.tui.scenes import ObserverFeed, Scene, text_of
 

@@ -11,7 +11,7 @@ import pytest
 from cockpit.cli import main
 from cockpit.core.state import STATUS_WORDS, fold
 from cockpit.narrate import say
-from cockpit.tui.replay import ReplayError, replay_app
+from cockpit.tui.replay import PLAY_TICK_S, ReplayError, replay_app
 from tests.tui.scenes import text_of
 
 GOLDEN = Path(__file__).resolve().parent.parent / "evidence" / "golden" / "rollback.jsonl"
@@ -94,12 +94,17 @@ def test_play_moves_rollout_time_at_the_chosen_speed(state_dir):
             await pilot.pause()
             await pilot.press("space")
             assert app.playing
-            await pilot.pause(0.6)
-            mid = app.cursor
-            assert 1 < mid < len(app.records)  # 12 rollout minutes in: phase 1, not yet the end
-            assert app.records[mid - 1].ts <= app.records[0].ts.replace(minute=15)
+            for _ in range(100):  # a few ticks, however loaded the machine (bounded: 10 s)
+                if app.cursor > 1:
+                    break
+                await pilot.pause(0.1)
             await pilot.press("space")
             assert not app.playing
+            mid, played = app.cursor, app._play_at - app.times[0]
+            assert 1 < mid < len(app.records)  # some minutes in: phase 1, not yet the end
+            ticks = played / (PLAY_TICK_S * 1200.0)  # each 0.1 s tick moves 2 rollout minutes
+            assert ticks >= 1 and abs(ticks - round(ticks)) < 1e-6
+            assert app.times[mid - 1] <= app._play_at < app.times[mid]  # the cursor is where play stands
             await pilot.press("plus")
             assert app.speed == 1200.0  # already the fastest
             await pilot.press("minus")
