@@ -98,13 +98,14 @@ def test_play_moves_rollout_time_at_the_chosen_speed(state_dir):
                 if app.cursor > 1:
                     break
                 await pilot.pause(0.1)
+            mid, at = app.cursor, app._play_at  # read together: no tick comes between them
             await pilot.press("space")
             assert not app.playing
-            mid, played = app.cursor, app._play_at - app.times[0]
+            played = at - app.times[0]
             assert 1 < mid < len(app.records)  # some minutes in: phase 1, not yet the end
             ticks = played / (PLAY_TICK_S * 1200.0)  # each 0.1 s tick moves 2 rollout minutes
             assert ticks >= 1 and abs(ticks - round(ticks)) < 1e-6
-            assert app.times[mid - 1] <= app._play_at < app.times[mid]  # the cursor is where play stands
+            assert app.times[mid - 1] <= at < app.times[mid]  # the cursor is where play stood
             await pilot.press("plus")
             assert app.speed == 1200.0  # already the fastest
             await pilot.press("minus")
