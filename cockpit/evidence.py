@@ -277,7 +277,8 @@ def _criteria(ctx: Context, phases: list[int]) -> list:
     seen: dict[str, Any] = {}
     for i in phases:
         for c in ctx.plan.phases[i].gate.auto:
-            seen[c.id] = c
+            if c.source != "judge":  # a judgment is no threshold: judgment.json holds it
+                seen[c.id] = c
     return list(seen.values())
 
 
