@@ -16,7 +16,7 @@ def judged_example_text(text: str | None = None) -> str:
     on = False
     for i, line in enumerate(lines):
         starts = (line == "# [judge]" or
-                  (line == "# [[phases.gate.auto]]" and i + 1 < len(lines) and lines[i + 1] == '# id = "judged"'))
+                  (line == "# [[phases.gate.auto]]" and i + 1 < len(lines) and lines[i + 1] == '# id = "judgment"'))
         if starts:
             on = True
         elif on and (not line.startswith("#") or line.startswith("# ---")):

@@ -22,7 +22,7 @@ def test_the_seed_example_has_no_judge_until_switched_on(tmp_path):
     assert load_plan(EXAMPLE).judge is None
     plan = load_plan(write_judged_example(tmp_path / "judged.toml"))
     assert plan.judge is not None
-    assert [[c.id for c in p.gate.auto if c.source == "judge"] for p in plan.phases] == [["judged"]] * 4
+    assert [[c.id for c in p.gate.auto if c.source == "judge"] for p in plan.phases] == [["judgment"]] * 4
     assert plan.judge.action == "rollback" and plan.judge.for_ == 3
 
 
