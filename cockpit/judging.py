@@ -77,8 +77,10 @@ class Judging:
             return False
         if self._soak != (state.phase, state.phase_started_at):  # a new soak: judged afresh
             self._soak, self._last, self.error = (state.phase, state.phase_started_at), None, ""
-        since = self._last or state.phase_started_at
-        return now - since >= self.plan.interval
+        if self._last is None:  # the first judgment waits for min_samples steps on each track
+            first = max(self.plan.interval.total_seconds(), (self.rules.min_samples - 1) * self.step_s)
+            return (now - state.phase_started_at).total_seconds() >= first
+        return now - self._last >= self.plan.interval
 
     async def round(self, now: datetime, criteria: dict[str, CriterionView]) -> ev.JudgmentMade | None:
         """Judge when due; the judgment is journaled and shown on the gate's judge criteria."""

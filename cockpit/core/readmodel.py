@@ -515,6 +515,8 @@ def gate_view(plan: Any, state: RolloutState, live: Evaluation | None) -> GateVi
                 rows.append(CriterionRow(c.id, c.name, None, WAIT, c.name, "muted"))
             elif v.passed:
                 rows.append(CriterionRow(c.id, c.name, True, PASS, v.detail, "ok"))
+            elif gate and gate.judged and gate.judged.judgment.verdict == "Marginal" and c.id in gate.judged.judgment.criteria:
+                rows.append(CriterionRow(c.id, c.name, False, WARN, v.detail + " · the owners decide", "warn"))
             else:
                 rows.append(CriterionRow(c.id, c.name, False, FAIL, v.detail, "breach"))
     decisions = []
