@@ -125,3 +125,39 @@ async def test_the_pass_and_fail_demos(tmp_path, scenario, status, verdicts):
         assert len(made) == 3  # judged at 5, 6 and 7 minutes; the third Fail in a row rolled it back
         kill = next(r.payload for r in scene.engine.journal.records if r.kind == "kill_requested")
         assert kill.trigger == "judge" and "critical metric API p95 is High" in kill.reason
+
+
+@pytest.mark.anyio
+async def test_the_analysis_view_opens_from_its_key_and_the_palette_for_captain_and_observer(tmp_path):
+    from cockpit.tui.analysis import AnalysisScreen
+
+    scene = await Scene(tmp_path / "s", scenario="judge-fail").live(phase=0, into_soak_min=8)
+    for app in (scene.app(), scene.observer_app()):
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("A")
+            await pilot.pause()
+            assert isinstance(app.screen, AnalysisScreen)
+            shown = " ".join(text_of(app.screen.query_one("#analysis-lines")).split())
+            assert "Phase 1: Fail" in shown and "✗ API p95 High canary 316 ms base 247 ms" in shown
+            assert "canary higher: shift +71.3 ms (98 % interval +58.7 ms to +85.8 ms" in shown
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, AnalysisScreen)
+            assert app.check_action("analysis", ()) is True
+            assert "analysis" in [action for action, _label, _help in app.PALETTE]
+            await app.run_action("analysis")  # as the palette's hit runs it
+            await pilot.pause()
+            assert isinstance(app.screen, AnalysisScreen)
+
+
+@pytest.mark.anyio
+async def test_the_analysis_view_of_a_plan_without_a_judge_says_how_to_add_one(tmp_path):
+    from cockpit.tui.analysis import AnalysisScreen
+
+    scene = await Scene(tmp_path / "s").live(phase=0, into_soak_min=3)
+    app = scene.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("A")
+        await pilot.pause()
+        assert isinstance(app.screen, AnalysisScreen)
+        assert "This plan has no [judge]" in text_of(app.screen.query_one("#analysis-lines"))
