@@ -53,10 +53,27 @@ def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dic
         },
         "incidents": [_incident(i) for i in state.incidents.values() if i.open],
         "gateway_drift": state.gateway_drift or None,
+        "judgment": _judgment(state),
         "captain": captain,
         "events": state.seq,
         "last_events": [line(r, plan) for r in list(state.recent)[-10:]],
     }
+
+
+def _judgment(state: RolloutState) -> dict[str, Any] | None:
+    """The judge's latest judgment of the phase soaking (or of the last phase judged): issue 23."""
+    from cockpit.core.judgeview import judgment_views
+
+    views = judgment_views(state.plan, state) if state.plan else {}
+    view = views.get(state.phase) if state.phase in views else (views[max(views)] if views else None)
+    if view is None:
+        return None
+    made = state.gates[view.phase].judged.judgment
+    return {"phase": view.phase_name, "verdict": view.verdict, "score": made.score, "reason": made.reason,
+            "at": view.at.isoformat(), "owners_decide": view.marginal_waits, "line": view.line,
+            "metrics": [{"name": m.name, "classification": m.classification, "estimate": m.estimate, "lower": m.lower,
+                         "upper": m.upper, "band": m.band, "effect": m.effect, "canary_samples": m.canary_samples,
+                         "baseline_samples": m.baseline_samples, "reason": m.reason} for m in made.metrics]}
 
 
 def _incident(i) -> dict[str, Any]:
@@ -138,6 +155,8 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
         if gate["decisions"]:
             ds = ", ".join(f"{plan.roles.get(r, r)} {d['decision']} ({d['name']})" for r, d in gate["decisions"].items())
             out.append(f"gate     {name}: {ds}")
+    if doc["judgment"]:
+        out.append(f"judge    {doc['judgment']['line'].removeprefix('Judge ')}")
     if doc["advance_refusals"]:
         out.append("advance  refused: " + "; ".join(doc["advance_refusals"]))
     for i in doc["incidents"]:
