@@ -1081,6 +1081,8 @@ def read_plan_text(path: Path) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise ConfigError([f"{path}: cannot read: {e.strerror}"]) from None
+    except UnicodeEncodeError:  # a lone surrogate: no file on this system has that name
+        raise ConfigError([f"{path}: cannot read: not a file name this system can spell"]) from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ConfigError([f"{path}: not a regular file"])
