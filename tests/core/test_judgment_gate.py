@@ -142,3 +142,40 @@ def test_signed_and_narrated(judged_plan):
     assert say(recs[-1], recs[0].payload) == "judge (Phase 1): Marginal, score 80: the owners decide - score 80"
     recs = records(judged_plan, judgment("Fail", 10, criteria=()))
     assert say(recs[-1], recs[0].payload) == "judge (Phase 1): Fail, score 10 - score 10"
+
+
+@pytest.mark.parametrize("verdict, criteria, mark, role, met", [
+    ("Marginal", ("judgment",), "▲", "warn", False),  # waits for the owners: not a failure, not a pass
+    ("Fail", ("judgment",), "✗", "breach", False),
+    ("Pass", ("judgment",), "✓", "ok", True),
+])
+def test_the_gate_row_of_a_judge_criterion(judged_plan, verdict, criteria, mark, role, met):
+    from cockpit.core.readmodel import gate_view
+
+    s = state(judged_plan, *at_phase(judged_plan), judgment(verdict, 80, criteria=criteria))
+    (row,) = [r for r in gate_view(judged_plan, s, None).criteria if r.id == "judgment"]
+    assert (row.mark, row.role, row.met) == (mark, role, met)
+    assert row.text.startswith(f"judged {verdict}: score 80")
+    assert row.text.endswith(" · the owners decide") == (verdict == "Marginal")
+
+
+def test_a_marginal_judgment_deciding_no_criterion_leaves_the_rows_and_the_owners_alone(judged_plan):
+    from cockpit.core.readmodel import gate_view
+
+    s = state(judged_plan, *at_phase(judged_plan), *other_criteria(judged_plan), judgment("Fail", 10),
+              judgment("Marginal", 80, criteria=()))
+    (row,) = [r for r in gate_view(judged_plan, s, None).criteria if r.id == "judgment"]
+    assert (row.mark, row.role) == ("✗", "breach")  # the Fail that decided it still stands
+    view = judgment_view(judged_plan, s, 0)
+    assert not view.marginal_waits and not view.line.endswith("the owners decide")
+
+
+def test_judgment_views_are_by_phase_in_order(judged_plan):
+    s = state(judged_plan, *at_phase(judged_plan), judgment("Pass", 99, phase=0), judgment("Fail", 10, phase=1),
+              judgment("Marginal", 80, phase=2))
+    views = judgment_views(judged_plan, s)
+    assert [(p, v.phase_name, v.verdict) for p, v in views.items()] == [
+        (0, "Phase 1", "Pass"), (1, "Phase 2", "Fail"), (2, "Phase 3", "Marginal")]
+    assert judgment_view(judged_plan, s, 3) is None
+    far = state(judged_plan, judgment("Pass", 99, phase=9))  # a phase the plan does not have: named by its number
+    assert judgment_view(judged_plan, far, 9).phase_name == "phase 10"
