@@ -55,12 +55,19 @@ def watch_hint(state_dir: Path) -> str:
 PEOPLE = {"po": "Priya", "tech_lead": "Tomas", "security": "Sana", "sre": "Sam", "finops": "Fran"}
 
 
-def demo_plan() -> Plan:
-    """The seed plan with its gateway swapped for the simulated one (nothing else changes)."""
+def demo_plan(scenario: str = "healthy") -> Plan:
+    """The seed plan with its gateway swapped for the simulated one (nothing else changes); a
+    judge-* scenario also switches on the seed's commented judge (without the count test's
+    events, which the simulator does not model)."""
     from cockpit.config import parse_plan
-    from cockpit.seed import seed_plan
+    from cockpit.seed import judged_seed_data, seed_plan
 
-    data = seed_plan().model_dump(mode="json", by_alias=True, exclude_none=True)
+    if scenario.startswith("judge-"):
+        data = judged_seed_data()
+        for metric in data["judge"]["metrics"]:
+            metric.pop("events", None), metric.pop("exposure", None)
+    else:
+        data = seed_plan().model_dump(mode="json", by_alias=True, exclude_none=True)
     data["gateways"] = {data["kill_switch"]["gateway"]: {"type": "simulated"}}
     return parse_plan(data)
 
@@ -127,7 +134,7 @@ def build(
     from cockpit.clock import AcceleratedClock
     from cockpit.monitor import Monitor
 
-    plan = demo_plan()
+    plan = demo_plan(scenario) if scenario.startswith("judge-") else demo_plan()
     speed = demo_speed(speed)
     clock = clock or AcceleratedClock(speed)
     world = SimulatedWorld(scenario, clock=lambda: clock.now().timestamp())

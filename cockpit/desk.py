@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from cockpit.core.judgeview import JudgmentView
     from cockpit.core.readmodel import GateView, GuardHealth, ReadModel, TimelineLine
     from cockpit.engine import Engine, Outcome
 
@@ -115,6 +116,7 @@ class GateAsk:
     owners: tuple[Choice, ...]
     waiting: tuple[str, ...]
     gate: GateView
+    judgment: JudgmentView | None = None  # the judge's latest judgment of this phase (issue 23)
 
 
 @dataclass(frozen=True)
@@ -314,8 +316,10 @@ class Desk:
         gate = state.gates.get(state.phase)
         decided = gate.decisions if gate else {}
         owners = tuple(Choice(plan.role_title(o), o) for o in spec.gate.owners)
-        waiting = tuple(o for o in spec.gate.owners if o not in decided)
-        return GateAsk(f"GO / NO-GO: {spec.name} gate ({spec.weight} %)", owners, waiting, model.gate)
+        since = gate.judged.marginal_since if gate and gate.judged else None  # a Marginal judgment: GOs before it did not see it
+        waiting = tuple(o for o in spec.gate.owners if o not in decided or (since and decided[o].at < since))
+        return GateAsk(f"GO / NO-GO: {spec.name} gate ({spec.weight} %)", owners, waiting, model.gate,
+                       model.judgments.get(state.phase))
 
     def role_title(self, role: str) -> str:
         return self.engine.plan.role_title(role)

@@ -689,6 +689,13 @@ class Engine:
             ev.CriterionEvaluated(phase=self.state.phase, criterion=criterion, passed=passed, value=value, detail=detail)
         )
 
+    def observe_judgment(self, judgment: ev.JudgmentMade) -> ev.Record | None:
+        """The guard's judgment of the canary against its baseline (cockpit.judging): every one is
+        journaled, so the gate, the faces and the evidence read the same numbers."""
+        if self.follower or self.state.phase is None or not self.state.live:
+            return None
+        return self.record(judgment)
+
     async def observe_trigger(self, trigger, verdict) -> list[ev.Record]:
         """The monitor's verdict on a trigger. Journals transitions only; a fired trigger acts.
 

@@ -278,7 +278,8 @@ def _criteria(ctx: Context, phases: list[int]) -> list:
     seen: dict[str, Any] = {}
     for i in phases:
         for c in ctx.plan.phases[i].gate.auto:
-            seen[c.id] = c
+            if c.source != "judge":  # a judgment is no threshold: judgment.json holds it
+                seen[c.id] = c
     return list(seen.values())
 
 
@@ -424,6 +425,24 @@ def _security(ctx: Context, name: str) -> tuple[Any, str]:
     return ctx.doc(name, source, ctx.rollout_span, data, ""), (f"OPA: {opa_error}" if opa_error else "")
 
 
+JUDGMENT = "judgment.json"
+
+
+def _judgment(ctx: Context, name: str) -> tuple[Any, str]:
+    """The phase's judgments from the journal: the latest whole (every metric's class, shift,
+    interval, band, effect, samples and why), and each one's time, verdict and score."""
+    import msgspec
+
+    made = [r for r in _between(ctx, ctx.phase_span, ev.JudgmentMade) if r.payload.phase == ctx.phase]
+    if not made:
+        why = "the judge made no judgment in this phase (a soak shorter than its first interval?)"
+        return ctx.doc(name, "the journal (judgment_made)", ctx.phase_span, error=why), why
+    latest = made[-1]
+    data = {"latest": {"at": _iso(latest.ts), **msgspec.to_builtins(latest.payload)},
+            "judgments": [{"at": _iso(r.ts), "verdict": r.payload.verdict, "score": r.payload.score} for r in made]}
+    return ctx.doc(name, "the journal (judgment_made)", ctx.phase_span, data), ""
+
+
 def _unknown(ctx: Context, name: str) -> tuple[Any, str]:
     why = f"no collector makes {name!r} (known: k6, grafana, jaeger, opa, cost, baseline, progression, security, slo)"
     return ctx.doc(name, "none", ctx.phase_span, error=why), why
@@ -556,6 +575,11 @@ def collect(
             _write_json(path.with_name(fname + ".missing.json"), ctx.doc(fname, "none", ctx.phase_span, error=why))
         if why:
             bundle.missing[fname] = why
+    if plan.judge is not None and which != "final":  # issue 23: the judge's judgments of the phase, with its numbers
+        content, why = _judgment(ctx, JUDGMENT)
+        _write_json(work / JUDGMENT, content)
+        if why:
+            bundle.missing[JUDGMENT] = why
     if screen if screen is not None else plan.evidence.screen:
         if state_dir is None:
             bundle.missing[f"{SCREEN}.svg"] = "no state dir to draw the screen from"

@@ -121,6 +121,11 @@ class Monitor:
         self._tally = _Tally()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="cockpit-query")
         self._listeners: list[Callable[[], None]] = []
+        self.judging = None  # the plan's [judge], run beside the gate's criteria (cockpit.judging)
+        if engine.plan.judge is not None and metrics is not None:
+            from cockpit.judging import Judging
+
+            self.judging = Judging(engine, metrics, self._query, self.step_s)
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Called after every round, on the event loop."""
@@ -443,6 +448,7 @@ class Monitor:
               for c in phase.gate.auto if c.source == "alertmanager"),
             *(self._guarded(f"criterion {c.id}", self._criterion(c, state.phase_started_at, now))
               for c in phase.gate.auto if c.source == "prometheus" and self.metrics is not None),
+            *([self._guarded("judge", self.judging.round(now, self.criteria))] if self.judging else []),
         )
 
     def alertmanager(self):

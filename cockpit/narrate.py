@@ -129,6 +129,9 @@ def _said(record: ev.Record, plan: ev.PlanLoaded | None) -> str:
             return f"journal: {p.count} events kept aside while the journal could not be written follow ({p.error})"
         case ev.RoundLate():
             return _round_late(p)
+        case ev.JudgmentMade():
+            tail = ": the owners decide" if p.verdict == "Marginal" and p.criteria else ""
+            return f"judge ({phase_name(p.phase)}): {p.verdict}, score {words.value(p.score)}{tail} - {p.reason}"
     return f"{record.kind}"
 
 

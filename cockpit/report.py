@@ -71,6 +71,24 @@ def _trigger_rows(state: RolloutState, records: list[ev.Record]) -> list[list[An
     return rows
 
 
+def _judgments(d: Doc, plan, state: RolloutState, records: list[ev.Record]) -> None:
+    """Issue 23: each phase's latest judgment of the canary against its baseline, metric by metric."""
+    from cockpit.core.judgeview import judgment_views
+
+    views = judgment_views(plan, state)
+    if not views:
+        return
+    d.h(2, "Judgments (the canary against its baseline)")
+    for phase, view in views.items():
+        made = sum(1 for r in records if isinstance(r.payload, ev.JudgmentMade) and r.payload.phase == phase)
+        d.p(f"**{view.phase_name}: {view.verdict}**, score {view.score}, judged {words.stamp(view.at)} over "
+            f"{view.window} ({words.plural(made, 'judgment')} in the phase): {view.reason}"
+            + (" · the owners decided" if view.marginal_waits else ""))
+        d.table(["Metric", "Class", "Canary", "Baseline", "Shift (interval)", "Band", "Effect", "Samples", "Why"],
+                [[m.name, m.classification, m.canary, m.baseline, m.shift, m.band, m.effect, m.samples, m.reason]
+                 for m in view.metrics])
+
+
 def _criterion_units(document: dict[str, Any], phase: int) -> dict[str, str]:
     """Criterion id -> its unit in the plan, so a gate's values read `248 ms`, not `248.5`."""
     phases = document.get("phases", [])
@@ -154,6 +172,8 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
             d.table(["Criterion", "Passed", "Value", "At"],
                     [[c, "yes" if s.passed else "NO", words.value(s.value, units.get(c, "")), words.stamp(s.at)]
                      for c, s in gate.criteria.items()])
+
+    _judgments(d, plan, state, records)
 
     d.h(2, "Triggers")
     d.table(["Trigger", "Worst value", "Threshold", "Breaches", "Fired"], _trigger_rows(state, records))

@@ -56,6 +56,7 @@ def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dic
         "incidents": [_incident(i) for i in state.incidents.values() if i.open],
         "incident_lines": [row.text for row in incident_rows(state)],  # open and past, as every face says them
         "gateway_drift": state.gateway_drift or None,
+        "judgment": _judgment(state),
         "captain": captain,
         "events": state.seq,
         "last_events": [line(r, plan) for r in list(state.recent)[-10:]],
@@ -92,6 +93,22 @@ def _next(plan, state: RolloutState, now: datetime) -> dict[str, Any] | None:
     todo = tuple(r.key for r in checklist(plan, state) if r.manual and not r.done)
     step = next_step(state, now, todo, tuple(rows(state, now)) if state.status == "completed" else ())
     return None if step is None else {"action": step.action, "text": step.text, "command": command(step)}
+
+
+def _judgment(state: RolloutState) -> dict[str, Any] | None:
+    """The judge's latest judgment of the phase soaking (or of the last phase judged): issue 23."""
+    from cockpit.core.judgeview import judgment_views
+
+    views = judgment_views(state.plan, state) if state.plan else {}
+    view = views.get(state.phase) if state.phase in views else (views[max(views)] if views else None)
+    if view is None:
+        return None
+    made = state.gates[view.phase].judged.judgment
+    return {"phase": view.phase_name, "verdict": view.verdict, "score": made.score, "reason": made.reason,
+            "at": view.at.isoformat(), "owners_decide": view.marginal_waits, "line": view.line,
+            "metrics": [{"name": m.name, "classification": m.classification, "estimate": m.estimate, "lower": m.lower,
+                         "upper": m.upper, "band": m.band, "effect": m.effect, "canary_samples": m.canary_samples,
+                         "baseline_samples": m.baseline_samples, "reason": m.reason} for m in made.metrics]}
 
 
 def _incident(i) -> dict[str, Any]:
@@ -173,6 +190,8 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
         if gate["decisions"]:
             ds = ", ".join(f"{plan.roles.get(r, r)} {d['decision']} ({d['name']})" for r, d in gate["decisions"].items())
             out.append(f"gate     {name}: {ds}")
+    if doc["judgment"]:
+        out.append(f"judge    {doc['judgment']['line'].removeprefix('Judge ')}")
     if doc["advance_refusals"]:
         out.append("advance  refused: " + "; ".join(doc["advance_refusals"]))
     for said in doc["incident_lines"]:

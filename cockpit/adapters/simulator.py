@@ -51,6 +51,9 @@ SCENARIO_LINES = {  # what each demo scenario does, for `cockpit demo --help`
     "error-spike": "canary errors ~2.6 % from 25 %: Error Rate rolls it back after 5 minutes",
     "tenant-breach": "one cross-tenant access 3 minutes into 5 %: Security rolls it back at once",
     "no-data": "canary series vanish from 25 %: the triggers hold, BLIND",
+    "judge-pass": "the plan's judge on: canary p95 +3 % over its baseline (10 % allowed): judged Pass",
+    "judge-marginal": "the plan's judge on: canary p95 spread ×5 at the same median: Marginal, the owners decide",
+    "judge-fail": "the plan's judge on: canary p95 +30 % over its baseline: judged Fail, rolled back after 3",
 }
 SCENARIOS = tuple(SCENARIO_LINES)
 PROJECTED_MONTH_USD = {"infrastructure": 12_450.0, "llm_usage": 2_180.0}  # canary-plan.md projections
@@ -209,6 +212,24 @@ def _cpu_canary(w: SimulatedWorld, ts: float) -> float | None:
     return 0.30 + 0.35 * w.share_at(ts) / 100 + w.noise("cpu_canary", ts, 0.02)
 
 
+JUDGE_NOISE = 0.17  # uniform ±17 %: a standard deviation of ~10 %, the judge's tracks' noise
+
+
+def _judged(metric: str, track: str, centre: float) -> Callable[[SimulatedWorld, float], float | None]:
+    """A judge metric on one track (the judge-* scenarios): the canary's p95 shifted or spread."""
+
+    def model(w: SimulatedWorld, ts: float) -> float | None:
+        if track == "canary" and not w._canary_visible(ts):
+            return None
+        factor, amplitude = 1.0, JUDGE_NOISE
+        if track == "canary" and metric == "p95":
+            factor = {"judge-pass": 1.03, "judge-fail": 1.30}.get(w.scenario, 1.0)
+            amplitude *= 5 if w.scenario == "judge-marginal" else 1  # ±85 %: the spread ×5, the median held
+        return centre * factor * (1 + w.noise(f"judge_{metric}_{track}", ts, amplitude))
+
+    return model
+
+
 MODELS: dict[str, Callable[[SimulatedWorld, float], float | None]] = {
     "api_p95_canary": _api_p95_canary,
     "api_p95_staging": _api_p95_staging,
@@ -229,6 +250,10 @@ MODELS: dict[str, Callable[[SimulatedWorld, float], float | None]] = {
         1.0 if w._regressed("latency-regression", ts) or w._regressed("error-spike", ts) else 0.0),
     "availability": lambda w, ts: 1.0 - (_error_ratio_canary(w, ts) or 0.0) * w.share_at(ts) / 100,
     "slo_compliance_staging": lambda w, ts: 0.9995,
+    # The judge's metrics (issue 23), canary and baseline.
+    **{f"judge_{m}_{t}": _judged(m, t, centre)
+       for m, centre in (("p95", STAGING_P95_MS), ("errors", HEALTHY_ERROR_RATIO))
+       for t in ("canary", "baseline")},
 }
 
 DEMO_QUERIES: dict[str, str] = {
@@ -268,6 +293,9 @@ SEED_MODELS: dict[str, str] = {
     "budget:llm_usage": "spend_llm_usage",
     "kill_switch:verify_query": "canary_rps",  # falls to 0 a minute after the kill, as rate[1m] does
     "preflight:staging_success": "slo_compliance_staging",
+    # the judge's metrics, per track (config.example.toml's commented [judge])
+    **{f"judge:{name}:{t}": f"judge_{m}_{t}" for name, m in (("API p95", "p95"), ("Error rate", "errors"))
+       for t in ("canary", "baseline")},
 }
 
 
@@ -286,6 +314,9 @@ def seed_series(plan) -> dict[str, str]:
     found += [(f"budget:{c.id}", c.spend_query) for c in plan.budget.categories]
     found.append(("kill_switch:verify_query", plan.kill_switch.verify_query))
     found += [(f"preflight:{c.id}", getattr(c, "query", None)) for c in plan.preflight]
+    if plan.judge is not None:
+        found += [(f"judge:{m.name}:{t}", plan.judge.query(m.query, t))
+                  for m in plan.judge.metrics for t in ("canary", "baseline")]
     series: dict[str, str] = {}
     for key, query in found:
         model = SEED_MODELS.get(key)

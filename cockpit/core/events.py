@@ -430,6 +430,49 @@ class RoundLate(Payload):
     caught_up: bool = False  # the spell ended: rounds on time again
 
 
+# --- the judge (issue 23) ----------------------------------------------------------------------
+
+
+class MetricJudged(_Struct, omit_defaults=True):
+    """One metric of a judgment: its class, why, and the numbers behind it (None: not computed).
+    estimate, lower, upper: the Hodges–Lehmann shift (canary − baseline) and its interval; band: the
+    tolerance band's half-width; effect: the mean ratio (or CLES); counts: samples per track."""
+
+    name: str
+    classification: str  # Pass | High | Low | Nodata | NodataFailMetric | Error (Kayenta's spelling)
+    reason: str
+    unit: str = ""
+    critical: bool = False
+    canary_samples: int = 0
+    baseline_samples: int = 0
+    canary_median: float | None = None
+    baseline_median: float | None = None
+    estimate: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    band: float | None = None
+    effect: float | None = None
+    count_p: float | None = None  # the count test's p-value, when it judged a sparse metric
+    spread_ratio: float | None = None  # canary over baseline inter-quartile range
+    spread_flagged: bool = False
+
+
+class JudgmentMade(Payload, omit_defaults=True):
+    """The guard judged the canary against its baseline over the soak so far (`[judge]`): score,
+    verdict (Pass | Marginal | Fail), why, and every metric's judgment. `criteria`: the phase's gate
+    criteria this judgment decides (source = "judge")."""
+
+    KIND = "judgment_made"
+    phase: int
+    score: float
+    verdict: str  # Pass | Marginal | Fail
+    reason: str
+    window_start: datetime
+    window_end: datetime
+    metrics: tuple[MetricJudged, ...] = ()
+    criteria: tuple[str, ...] = ()
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     PlanLoaded, CheckRan, CheckWaived, SignedOff, RolloutStarted, TrafficShiftRequested,
     TrafficShiftResult, PhaseStarted, GateDecided, CriterionEvaluated, RolloutCompleted,
@@ -440,6 +483,7 @@ PAYLOADS: tuple[type[Payload], ...] = (
     IncidentOpened, IncidentEscalated, IncidentAcknowledged, IncidentResolved, NotificationQueued,
     SpendControlRan, SilenceCreated, SilenceExpired,
     RoundLate,
+    JudgmentMade,
 )
 
 

@@ -24,6 +24,7 @@ from cockpit.core.escalation import EMERGENCY, ROLLBACK_NOT_VERIFIED, active_lev
 from cockpit.core.evaluation import CriterionView, Evaluation, GuardId
 from cockpit.core.guardsight import GuardSight, journaled_speed, judge
 from cockpit.core.headline import Headline, Role
+from cockpit.core.judgeview import JudgmentView, judgment_views
 from cockpit.core.nextstep import NextStep, next_step, refusals
 from cockpit.core.state import RolloutState
 from cockpit.core.triggers import TriggerTrack, WindowVerdict
@@ -365,6 +366,7 @@ class ReadModel:
     refusals: dict[str, tuple[str, ...]] = field(default_factory=dict)  # action -> why not now
     missing_sign_offs: tuple[str, ...] = ()  # the titles of the sign-offs not recorded yet
     demo: str = ""  # "DEMO · simulated · 60x" when the journal is a demo's: no picture of it passes for production
+    judgments: dict[int, JudgmentView] = field(default_factory=dict)  # phase -> the judge's latest judgment of it
 
 
 # --- the rules ----------------------------------------------------------------------------------
@@ -515,6 +517,8 @@ def gate_view(plan: Any, state: RolloutState, live: Evaluation | None) -> GateVi
                 rows.append(CriterionRow(c.id, c.name, None, WAIT, c.name, "muted"))
             elif v.passed:
                 rows.append(CriterionRow(c.id, c.name, True, PASS, v.detail, "ok"))
+            elif gate and gate.judged and gate.judged.judgment.verdict == "Marginal" and c.id in gate.judged.judgment.criteria:
+                rows.append(CriterionRow(c.id, c.name, False, WARN, v.detail + " · the owners decide", "warn"))
             else:
                 rows.append(CriterionRow(c.id, c.name, False, FAIL, v.detail, "breach"))
     decisions = []
@@ -903,4 +907,5 @@ def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: dat
         refusals=visible_fields(refusals(state, now, todo_open, post)),
         missing_sign_offs=tuple(plan.role_title(r) for r in rules.missing_sign_offs(state)),
         demo=visible_fields(demo_marker(state)),
+        judgments={phase: visible_fields(view) for phase, view in judgment_views(plan, state).items()},
     )

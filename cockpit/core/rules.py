@@ -6,10 +6,11 @@ The reasons are shown to the captain verbatim, so they are written in the operat
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from cockpit.core import words
 from cockpit.core.freeze import active_freeze, describe
-from cockpit.core.state import STATUS_WORDS, RolloutState
+from cockpit.core.state import STATUS_WORDS, GateState, RolloutState
 
 
 def _not_live(state: RolloutState) -> list[str]:
@@ -66,10 +67,14 @@ def gate_refusals(state: RolloutState, phase: int, now: datetime) -> list[str]:
     left = soak_remaining(state, now)
     if left is not None and left > timedelta(0):
         reasons.append(f"{spec.name} soak has {words.duration(left)} left")
+    judged = gate.judged if gate else None
+    marginal = judged is not None and judged.judgment.verdict == "Marginal"
     for criterion in spec.criteria:
         result = gate.criteria.get(criterion) if gate else None
         if result is None:
             reasons.append(f"criterion {criterion} not evaluated yet")
+        elif marginal and gate is not None and judged is not None and criterion in judged.judgment.criteria:
+            reasons += _marginal_refusals(state, spec, gate, criterion)
         elif not result.passed:
             reasons.append(f"criterion {criterion} not met: {result.detail}")
     waiting = []
@@ -84,6 +89,18 @@ def gate_refusals(state: RolloutState, phase: int, now: datetime) -> list[str]:
     if waiting:
         reasons.append("waiting for GO from: " + ", ".join(waiting))
     return reasons
+
+
+def _marginal_refusals(state: RolloutState, spec: Any, gate: GateState, criterion: str) -> list[str]:
+    """A Marginal judgment never advances on its own: every owner must decide after it (a GO
+    given before it was made did not see it)."""
+    since = gate.judged.marginal_since
+    undecided = [state.plan.roles.get(role, role) for role in spec.owners
+                 if (d := gate.decisions.get(role)) is None or d.decision != "GO" or d.at < since]
+    if not undecided:
+        return []
+    return [f"criterion {criterion} judged Marginal (score {words.value(gate.judged.judgment.score)}): "
+            f"the owners decide; waiting for a GO given since {words.clock(since)} from: {', '.join(undecided)}"]
 
 
 def advance_refusals(state: RolloutState, now: datetime) -> list[str]:

@@ -60,9 +60,21 @@ class CriterionState:
 
 
 @dataclass
+class Judged:
+    """The phase's latest judgment, since when its verdict has been Marginal (the owners' GO must
+    come after that), and how many Fail judgments in a row it ends (a rollback's `for`)."""
+
+    judgment: ev.JudgmentMade
+    at: datetime
+    marginal_since: datetime | None = None
+    fails_in_row: int = 0
+
+
+@dataclass
 class GateState:
     decisions: dict[str, Decision] = field(default_factory=dict)  # role -> latest decision
     criteria: dict[str, CriterionState] = field(default_factory=dict)
+    judged: Judged | None = None  # the judge's latest judgment of this phase (issue 23)
 
 
 @dataclass
@@ -287,6 +299,20 @@ def _criterion(state: RolloutState, p: ev.CriterionEvaluated, r: ev.Record) -> N
     state.gate(p.phase).criteria[p.criterion] = CriterionState(p.passed, p.value, p.detail, r.ts)
 
 
+def _judgment(state: RolloutState, p: ev.JudgmentMade, r: ev.Record) -> None:
+    """The latest judgment decides the phase's judge criteria: Pass meets them, Fail fails them,
+    Marginal leaves them to the owners (core.rules.gate_refusals)."""
+    gate = state.gate(p.phase)
+    before = gate.judged
+    marginal_since = None
+    if p.verdict == "Marginal":
+        marginal_since = before.marginal_since if before and before.marginal_since else r.ts
+    fails = (before.fails_in_row if before else 0) + 1 if p.verdict == "Fail" else 0
+    gate.judged = Judged(p, r.ts, marginal_since, fails)
+    for criterion in p.criteria:
+        gate.criteria[criterion] = CriterionState(p.verdict == "Pass", p.score, f"judged {p.verdict}: {p.reason}", r.ts)
+
+
 def _completed(state: RolloutState, p: ev.RolloutCompleted, r: ev.Record) -> None:
     state.status = "completed"
     state.completed_at = r.ts
@@ -489,4 +515,5 @@ _APPLY = {
     ev.SilenceCreated: _silence_created,
     ev.SilenceExpired: _silence_expired,
     ev.RoundLate: _round_late,
+    ev.JudgmentMade: _judgment,
 }

@@ -119,6 +119,7 @@ class CockpitApp(App):
         Binding("n", "note", "Note", id="note"),
         Binding("e", "ack", "Ack page", id="ack"),
         Binding("J", "journal", "Journal", id="journal"),
+        Binding("A", "analysis", "Analysis", show=False, id="analysis"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit_cockpit", "Quit", id="quit"),
         *(Binding(str(i + 1), f"pane('{p}')", p.capitalize(), show=False, id=f"pane.{p}") for i, p in enumerate(PANES)),
@@ -135,6 +136,7 @@ class CockpitApp(App):
         ("note", "Add a note to the journal", "a free-text note"),
         ("ack", "Acknowledge a page", "an open incident stops climbing; every channel paged is told"),
         ("help", "Help: every key", "list every binding"),
+        ("analysis", "Analysis: the canary judged against its baseline", "per metric: the shift and its interval against the band, and why"),
     ]
 
     def __init__(
@@ -806,6 +808,15 @@ class CockpitApp(App):
         from cockpit.tui.journal_view import JournalScreen
 
         self.push_screen(JournalScreen(self.desk.journal_lines(), self.view_colors().style))
+
+    def action_analysis(self) -> None:
+        """The judge's judgments, metric by metric (read-only: observers have it too)."""
+        if self._loading():
+            return
+        from cockpit.tui.analysis import AnalysisScreen
+
+        v = self.view()
+        self.push_screen(AnalysisScreen(v.model.judgments, v.style, judged=getattr(v.plan, "judge", None) is not None))
 
     def action_help(self) -> None:
         """Every key with its full label (and whether this terminal may use it now), and a

@@ -189,6 +189,10 @@ class GateDialog(Dialog[GateDecision]):
         for m in gate.manual:
             t.add_row("·", Text.assemble(m, ("  attested by the owners", "dim")))
         lines: list = [t, Text("")]
+        if (j := self.ask.judgment) is not None:  # the judge's latest judgment, and why, metric by metric
+            lines.append(Text(j.line, style(j.role)))
+            lines += [Text(f"  {m.classification:<8} {m.name}: {m.reason}", style(m.role)) for m in j.metrics]
+            lines.append(Text(""))
         for d in gate.decisions:
             when = f" at {words.clock(d.at)}" if d.at else ""
             note = f": {d.note}" if d.note else ""

@@ -157,7 +157,7 @@ def test_queries_by_text_by_sim_name_and_unknown():
 def test_unknown_scenario_names_the_choices():
     with pytest.raises(ValueError, match="latency-regression"):
         SimulatedWorld("meteor-strike")
-    assert len(SCENARIOS) == 5
+    assert len(SCENARIOS) == 8
 
 
 def test_budget_spend_tracks_the_plan_projection():
@@ -221,7 +221,8 @@ def test_seed_series_answers_every_query_of_the_seed_plan():
     m = SimulatedMetrics(world, series=series)
     answers = {q: m.instant(q, at(T0 + MIN)) for q in queries}
     assert [q for q, a in answers.items() if a.status != "ok"] == []
-    assert len(set(series.values())) == len(set(SEED_MODELS.values()))  # every model of the table is used
+    # every model of the table is used (the judge's once the judge is on: below)
+    assert len(set(series.values())) == len({m for k, m in SEED_MODELS.items() if not k.startswith("judge:")})
     # The seed's latencies are in ms, its error rate a ratio: the trigger thresholds apply as written.
     p95 = next(t for t in plan.triggers if t.id == "api_p95_regression")
     assert 200 < answers[p95.query].value < 300 and 200 < answers[p95.baseline].value < 300
@@ -241,3 +242,21 @@ def test_seed_series_refuses_one_query_text_for_two_models():
 def test_a_healthy_canary_at_100_percent_meets_the_seeds_availability_gate():
     world, m = rollout("healthy")
     assert min(values(m, "sim:availability", T0 + 60 * MIN, T0 + 80 * MIN)) > 0.999
+
+
+@pytest.mark.parametrize("scenario, canary_over_baseline", [("judge-pass", 1.03), ("judge-fail", 1.30), ("judge-marginal", 1.0)])
+def test_the_judge_demos_answer_both_tracks_of_every_judged_metric(scenario, canary_over_baseline):
+    from cockpit.adapters.simulator import SEED_MODELS, seed_series
+    from cockpit.demo import demo_plan
+
+    plan = demo_plan(scenario)
+    series = seed_series(plan)
+    assert {m for k, m in SEED_MODELS.items() if k.startswith("judge:")} <= set(series.values())
+    world = SimulatedWorld(scenario, clock=lambda: T0)
+    world.set_weight(5, at=T0)
+    m = SimulatedMetrics(world, series=series)
+    p95 = plan.judge.metrics[0]
+    canary, baseline = (m.range(plan.judge.query(p95.query, t), at(T0), at(T0 + 60 * MIN), 30.0) for t in ("canary", "baseline"))
+    assert canary.status == baseline.status == "ok" and len(canary.samples) == len(baseline.samples) == 121
+    mean = lambda r: sum(s.value for s in r.samples) / len(r.samples)  # noqa: E731
+    assert mean(canary) / mean(baseline) == pytest.approx(canary_over_baseline, abs=0.06)

@@ -27,6 +27,8 @@ def scene(tmp_path, state: str) -> Scene:
         return asyncio.run(Scene(tmp_path / "s", "latency-regression").live(phase=1, into_soak_min=12))
     if state == "blind":
         return asyncio.run(Scene(tmp_path / "s", "no-data").live(phase=1, into_soak_min=3))
+    if state in ("judge-marginal", "judge-fail"):
+        return asyncio.run(Scene(tmp_path / "s", state).live(phase=0, into_soak_min=21 if state == "judge-marginal" else 8))
     if state == "decided":
         s = asyncio.run(Scene(tmp_path / "s").live(phase=1, into_soak_min=21))
         assert s.engine.decide("po", "GO", "Priya", "UI E2E confirmed").ok  # entered by the captain for the owner
@@ -119,3 +121,11 @@ def test_the_journal_filtered(snap_compare, tmp_path, size):
     """`/` and words: only the lines that carry them (here the trigger that rolled back)."""
     s = scene(tmp_path, "rolled-back")
     assert snap_compare(s.app(), terminal_size=size, run_before=_pressing("J", "slash", *"performance"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("state", ["judge-marginal", "judge-fail"])
+def test_the_analysis_view(snap_compare, tmp_path, state, size):
+    """`A`: the judge's latest judgment per phase, metric by metric, the shift drawn against its band."""
+    s = scene(tmp_path, state)
+    assert snap_compare(s.app(), terminal_size=size, run_before=_pressing("A"))
