@@ -78,9 +78,28 @@ class Judging:
         if self._soak != (state.phase, state.phase_started_at):  # a new soak: judged afresh
             self._soak, self._last, self.error = (state.phase, state.phase_started_at), None, ""
         if self._last is None:  # the first judgment waits for min_samples steps on each track
-            first = max(self.plan.interval.total_seconds(), (self.rules.min_samples - 1) * self.step_s)
-            return (now - state.phase_started_at).total_seconds() >= first
+            return (now - state.phase_started_at).total_seconds() >= self.first_s
         return now - self._last >= self.plan.interval
+
+    @property
+    def first_s(self) -> float:
+        """How far into a soak the first judgment is due: min_samples steps (an interval at least)."""
+        return max(self.plan.interval.total_seconds(), (self.rules.min_samples - 1) * self.step_s)
+
+    def gathering(self, now: datetime, samples: dict[str, MetricSamples]) -> str:
+        """Why this soak's first judgment waits a little longer ("" when it does not): a track that
+        has begun late (a canary's series starts with its traffic; rate() needs two scrapes) has
+        fewer than min_samples yet. Judged anyway once the soak is twice the first wait old: a
+        track that still has too few samples then is Nodata, truthfully."""
+        started = self.engine.state.phase_started_at
+        if self._last is not None or started is None or (now - started).total_seconds() >= 2 * self.first_s:
+            return ""
+        need = self.rules.min_samples
+        for s in samples.values():
+            if len(s.canary) < need or len(s.baseline) < need:
+                return (f"not judged yet: {s.name} has {len(s.canary)} canary and {len(s.baseline)} baseline "
+                        f"samples of the {need} each needs")
+        return ""
 
     async def round(self, now: datetime, criteria: dict[str, CriterionView]) -> ev.JudgmentMade | None:
         """Judge when due; the judgment is journaled and shown on the gate's judge criteria."""
@@ -94,6 +113,10 @@ class Judging:
         span = window(state.phase_started_at, spec.soak, self.plan.interval, now)
         judged_ids = tuple(c.id for c in spec.gate.auto if c.source == "judge")
         samples, error = await self._samples(span)
+        if not error and (wait := self.gathering(now, samples)):
+            for cid in judged_ids:
+                criteria[cid] = CriterionView(None, None, wait)
+            return None
         if error:
             self.error = error
             for cid in judged_ids:

@@ -47,6 +47,17 @@ Knobs (`GET /set?name=value&...`, `GET /knobs` shows them all; unknown names are
     data_plane_ok       1       0: the data_plane preflight check fails
     vault_sealed        0       1: the secrets preflight check fails (sealed: true)
     check_delay_s       0       seconds every /check/... answer waits (a slow preflight command)
+    baseline_rps        0       requests/s of the judge's baseline track (track="baseline"; `up --judge`: 20)
+    baseline_p95_ms     240     the baseline track's API p95
+    baseline_error_ratio 0.0005 the baseline track's share of requests answered 500
+    p95_noise           0       relative spread of the API p95 of canary and baseline, drawn anew every
+                                15 s (`up --judge`: 0.1), so the judge sees noise through rate(...[1m])
+    canary_spread       1       the canary's p95 noise is this many times the baseline's
+
+The judge (`up --judge`: the seed's commented [judge] and judge criteria switched on):
+    Pass      p95_ms=252 (+5 % on baseline_p95_ms 240; the plan allows +10 %)
+    Fail      p95_ms=312 (+30 %)
+    Marginal  canary_spread=3 (the same median, triple the spread: flagged)
 
 One-shots: `GET /bump?cross_tenant=3&residency=1&opa_violations=2` adds to those counters now.
 
@@ -72,6 +83,7 @@ import argparse
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -96,6 +108,7 @@ KNOBS: dict[str, float] = {
     "cross_tenant": 0, "residency": 0, "opa_violations": 0, "cost_delta": 0.04,
     "spend_infra": 9000, "spend_llm": 1500, "slo_compliance": 0.9995, "alerts_firing": 0,
     "scrape_fail": 0, "image_signed": 1, "data_plane_ok": 1, "vault_sealed": 0, "check_delay_s": 0,
+    "baseline_rps": 0, "baseline_p95_ms": 240, "baseline_error_ratio": 0.0005, "p95_noise": 0.0, "canary_spread": 1.0,
 }
 BUMPABLE = ("cross_tenant", "residency", "opa_violations")
 
@@ -156,9 +169,14 @@ class Simulation:
         self.admin_socket = admin_socket
         self.backend = backend
         self.weights = {"canary": 0, "stable": 100, "canary_maint": False, "read_ok": False, "read_at": 0.0}
-        self.requests: dict[tuple[str, str], float] = {(t, c): 0.0 for t in ("canary", "stable") for c in ("200", "500")}
+        self.requests: dict[tuple[str, str], float] = {
+            (t, c): 0.0 for t in ("canary", "stable", "baseline") for c in ("200", "500")}
         self.api = Histogram(API_BUCKETS)
         self.staging = Histogram(API_BUCKETS)
+        self.baseline = Histogram(API_BUCKETS)  # the judge's baseline track: the stable version, side by side
+        self.noise = random.Random(7)  # the p95 noise: the same lab run after run
+        self.wobble = {"canary": 0.0, "baseline": 0.0}  # this 15 s spell's draw
+        self._wobble_at = 0.0
         self.path = Histogram(PATH_BUCKETS)
         self.security = {k: 0.0 for k in BUMPABLE}
         self.rates: dict[str, float] = {}
@@ -210,11 +228,19 @@ class Simulation:
             else:
                 canary_rps = k["rps"] * wc / total_w if total_w else 0.0
                 stable_rps = k["rps"] * w["stable"] / total_w if total_w else 0.0
-            for track, rps, ratio in (("canary", canary_rps, k["error_ratio"]), ("stable", stable_rps, k["stable_error_ratio"])):
+            if now - self._wobble_at >= 15.0:  # a slow wobble: rate(...[1m]) averages four spells, not 240 ticks
+                self._wobble_at = now
+                self.wobble = {t: self.noise.gauss(0.0, 1.0) for t in self.wobble}
+            noise = k["p95_noise"]
+            canary_p95 = k["p95_ms"] * max(0.05, 1 + noise * k["canary_spread"] * self.wobble["canary"])
+            baseline_p95 = k["baseline_p95_ms"] * max(0.05, 1 + noise * self.wobble["baseline"])
+            for track, rps, ratio in (("canary", canary_rps, k["error_ratio"]), ("stable", stable_rps, k["stable_error_ratio"]),
+                                      ("baseline", max(k["baseline_rps"], 0.0), k["baseline_error_ratio"])):
                 ratio = min(max(ratio, 0.0), 1.0)
                 self.requests[(track, "500")] += rps * dt * ratio
                 self.requests[(track, "200")] += rps * dt * (1 - ratio)
-            self.api.observe(canary_rps * dt, k["p95_ms"] / 1000)
+            self.api.observe(canary_rps * dt, canary_p95 / 1000)
+            self.baseline.observe(max(k["baseline_rps"], 0.0) * dt, baseline_p95 / 1000)
             self.staging.observe(k["staging_rps"] * dt, k["staging_p95_ms"] / 1000)
             self.path.observe(canary_rps * k["path_share"] * dt, k["path_p95_ms"] / 1000)
             for name in BUMPABLE:
@@ -233,10 +259,14 @@ class Simulation:
             k = self.knobs
             out = ["# HELP http_requests_total Requests served by the IntelGraph API.", "# TYPE http_requests_total counter"]
             for (track, code), value in sorted(self.requests.items()):
+                if track == "baseline" and not value:
+                    continue  # no baseline track until the judge's lab asks for one
                 out.append(f'http_requests_total{{app="{APP}",env="production",track="{track}",code="{code}"}} {value!r}')
             out.append("# TYPE http_request_duration_seconds histogram")
             out += self.api.lines("http_request_duration_seconds", f'app="{APP}",env="production",track="canary"')
             out += self.staging.lines("http_request_duration_seconds", f'app="{APP}",env="staging"')
+            if self.baseline.count:
+                out += self.baseline.lines("http_request_duration_seconds", f'app="{APP}",env="production",track="baseline"')
             out.append("# TYPE graph_path_query_duration_seconds histogram")
             out += self.path.lines("graph_path_query_duration_seconds", f'app="{APP}",hops="3",track="canary"')
             for name, metric in (("cross_tenant", "intelgraph_cross_tenant_access_total"),
@@ -382,7 +412,13 @@ def write_plan(lab_dir: Path, control: str, prom_url: str, admin_socket: str, ar
     """config.example.toml pointed at the lab: its queries untouched, its clocks shortened."""
     import tomli_w
 
-    data = tomllib.loads((ROOT / "config.example.toml").read_text())
+    if getattr(args, "judge", False):
+        from cockpit.seed import judged_seed_text
+
+        data = tomllib.loads(judged_seed_text((ROOT / "config.example.toml").read_text()))
+        data["judge"]["interval"] = args.judge_interval
+    else:
+        data = tomllib.loads((ROOT / "config.example.toml").read_text())
     data["state_dir"] = str(lab_dir / "state")
     data["prometheus"].update(url=prom_url, timeout="2s", poll_interval=args.poll, step=args.step)
     for phase in data["phases"]:
@@ -654,6 +690,8 @@ class Lab:
         self.haproxy.start()
         self.sim = Simulation(self.haproxy.socket)
         self.sim.knobs["rps"] = self.args.rps
+        if self.args.judge:  # a baseline track beside the canary, and noise for the judge to see through
+            self.sim.knobs.update(baseline_rps=20, p95_noise=0.1)
         self.server = ThreadingHTTPServer(("127.0.0.1", self.args.port), self.handler())
         self.server.daemon_threads = True
         self.control = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -782,6 +820,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--for-errors", default="30s", help="`for` of the error_rate trigger (default 30s)")
     up.add_argument("--ack", default="3m", help="escalation ack_timeout (default 3m)")
     up.add_argument("--rps", type=float, default=KNOBS["rps"], help="the rps knob at start (default 200)")
+    up.add_argument("--judge", action="store_true",
+                    help="the seed's [judge] and judge criteria on, a baseline track and p95 noise (issue 23)")
+    up.add_argument("--judge-interval", default="30s", help="judge.interval with --judge (default 30s)")
     up.set_defaults(func=cmd_up)
     again = sub.add_parser("again", help="DIR/plan-NAME.toml: the lab's plan with its own state dir")
     again.add_argument("dir")

@@ -29,12 +29,13 @@ EVERY = 5.0  # seconds between samples, and the plan's step: 241 samples per tra
 SOAK, INTERVAL = 20 * MIN, 1 * MIN
 
 
-def noisy(name, labels, median, spread=0.10, *, seed):
-    """A gauge every 5 s from T-5m to T+25m: `median` with normal noise of `spread` × median."""
+def noisy(name, labels, median, spread=0.10, *, seed, begins=-300):
+    """A gauge every 5 s from `begins` seconds after T (5 minutes before) to T+25m: `median` with
+    normal noise of `spread` × median."""
     rng = random.Random(seed)
     t = T.timestamp()
     return Series(name, labels, [(t + k * EVERY, max(0.0, rng.gauss(median, spread * median)))
-                                 for k in range(int(-300 / EVERY), int(1500 / EVERY) + 1)])
+                                 for k in range(int(begins / EVERY), int(1500 / EVERY) + 1)])
 
 
 def counter(name, labels, at_offsets, *, per_step=0.0):
@@ -53,6 +54,8 @@ SERIES = [
     noisy("latency_ms", {"track": "canary", "scenario": "plus5"}, 252.0, seed=4),
     noisy("latency_ms", {"track": "baseline", "scenario": "spread"}, 240.0, seed=5),
     noisy("latency_ms", {"track": "canary", "scenario": "spread"}, 240.0, spread=0.30, seed=6),
+    noisy("latency_ms", {"track": "baseline", "scenario": "late"}, 240.0, seed=7),
+    noisy("latency_ms", {"track": "canary", "scenario": "late"}, 240.0, seed=8, begins=20),  # with its traffic
     counter("errors_total", {"track": "canary", "scenario": "sparse"}, [300.0, 900.0]),  # 2 errors in the soak
     counter("errors_total", {"track": "baseline", "scenario": "sparse"}, []),  # none
     counter("requests_total", {"track": "canary", "scenario": "sparse"}, [], per_step=50.0),
@@ -183,3 +186,16 @@ def test_three_fail_judgments_in_a_row_roll_back_when_the_plan_says_so(prom, tmp
     assert kill.payload.reason.startswith("judge: 3 Fail judgments in a row")
     assert engine.state.status == "rolled_back"
     assert len(judgments(engine)) == 3  # a rolled-back canary is judged no more
+
+
+def test_a_canary_whose_series_begins_with_its_traffic_is_not_judged_until_it_has_the_samples(prom, tmp_path):
+    """Found in the lab: a canary's series starts a few scrapes after its traffic, so at the first
+    judgment's due time (min_samples steps into the soak) it had 9 of 10 samples, and the judgment
+    journaled Fail ("critical metric is Nodata"): with action = "rollback", three of those would have
+    killed a healthy canary. The first judgment waits until both tracks have min_samples."""
+    plan = judged_plan(prom.url, "late", [{**LATENCY, "critical": True}], interval="30s", min_samples=10)
+    engine, monitor = drive(plan, tmp_path, T + 3 * MIN)
+    made = judgments(engine)
+    assert made and all(r.payload.verdict == "Pass" for r in made), [r.payload.reason for r in made]
+    first = made[0].payload.metrics[0]
+    assert first.canary_samples >= 10 and made[0].ts > T + timedelta(seconds=60)  # it waited for the late track
