@@ -55,8 +55,9 @@ Knobs (`GET /set?name=value&...`, `GET /knobs` shows them all; unknown names are
     canary_spread       1       the canary's p95 noise is this many times the baseline's
 
 The judge (`up --judge`: the seed's commented [judge] and judge criteria switched on):
-    Pass      p95_ms=252 (+5 % on baseline_p95_ms 240; the plan allows +10 %)
-    Fail      p95_ms=312 (+30 %)
+    Pass      p95_ms=252 (+5 % on baseline_p95_ms 240; the plan allows +10 %): Pass, score 100
+    Fail      p95_ms=290 (+21 %): Fail, API p95 High; the Performance trigger (> staging 250 +20 %)
+              reads ~310 through the buckets and the noise, and fires within its 1m `for` too
     Marginal  canary_spread=3 (the same median, triple the spread: flagged)
 
 One-shots: `GET /bump?cross_tenant=3&residency=1&opa_violations=2` adds to those counters now.
