@@ -16,12 +16,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from cockpit.core import rules, words
 from cockpit.core.evaluation import Evaluation
 from cockpit.core.paging import kill_incident
+from cockpit.core.planview import PlanTrigger, PlanView
 from cockpit.core.state import RolloutState
+
+if TYPE_CHECKING:  # readmodel builds a Seen from its own rows: imported for the types only
+    from cockpit.core.readmodel import GuardHealth, TriggerRow
 
 Role = Literal["ok", "warn", "breach", "alarm", "stale", "kill", "muted", "bold", "plain"]
 
@@ -50,21 +54,20 @@ class Seen:
     """What the headline is judged from: the plan, the journal's state, the guard's round, `now`,
     the trigger rows as the screen shows them and the guard as this face judged it (readmodel's)."""
 
-    plan: Any
+    plan: PlanView
     state: RolloutState
     live: Evaluation | None
     now: datetime
-    rows: tuple  # readmodel.TriggerRow: id, name, value, limit, pending, state, fires_in
-    guard: Any  # readmodel.GuardHealth: guarded, why
+    rows: tuple[TriggerRow, ...]  # id, name, value, limit, pending, state, fires_in
+    guard: GuardHealth  # guarded, why
 
 
-def _action_words(trigger: Any) -> str:
-    action = getattr(trigger, "action", "rollback")
-    if action == "rollback":
+def _action_words(trigger: PlanTrigger) -> str:
+    if trigger.action == "rollback":
         return "auto-rollback"
-    if action == "hold":
+    if trigger.action == "hold":
         return "holds the rollout"
-    return f"pages {getattr(trigger, 'level', '')}".strip()
+    return f"pages {trigger.level}".strip()
 
 
 def _source_down(live: Evaluation, now: datetime) -> str:
