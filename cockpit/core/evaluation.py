@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from cockpit.core.budget import BudgetBurn, CategoryBurn
 from cockpit.core.compare import Comparison
@@ -126,6 +126,10 @@ def _ts(t: datetime | None) -> str | None:
     return None if t is None else t.isoformat()
 
 
+@overload
+def _dt(s: str) -> datetime: ...
+@overload
+def _dt(s: str | None) -> datetime | None: ...
 def _dt(s: str | None) -> datetime | None:
     return None if s is None else datetime.fromisoformat(s)
 
@@ -137,6 +141,10 @@ def _json_float(v: float | None) -> float | str | None:
     return repr(v)  # "inf", "-inf", "nan"
 
 
+@overload
+def _from_json_float(v: float | str) -> float: ...
+@overload
+def _from_json_float(v: float | str | None) -> float | None: ...
 def _from_json_float(v: float | str | None) -> float | None:
     return None if v is None else float(v)
 

@@ -82,7 +82,8 @@ def judge(plan: PlanView | None, state: RolloutState, live: Evaluation | None,
     return GuardJudgement(True, "", age)
 
 
-def shown(plan: PlanView | None, state: RolloutState, live: Evaluation | None, sight: GuardSight | None) -> tuple:
+def shown(plan: PlanView | None, state: RolloutState, live: Evaluation | None,
+          sight: GuardSight | None) -> tuple[bool, str, int | None]:
     """What a face shows of the guard changes only when this does (the age only while it is shown):
     a screen's cue to repaint, so a stopped guard's screen stays still while the wall clock runs."""
     j = judge(plan, state, live, sight)
@@ -109,6 +110,7 @@ def face_now(plan: PlanView | None, state: RolloutState, live: Evaluation | None
         return wall_now
     verdict = judge(plan, state, live, sight)
     if verdict.guarded or verdict.stale:
+        assert live is not None and live.at is not None  # judged the guard's own round
         limit = UNGUARDED_AFTER_ROUNDS * round_every_s(plan, state, live)
         return live.at + timedelta(seconds=min(verdict.age_s or 0.0, limit) * speed)
     return state.recent[-1].ts if state.recent else wall_now

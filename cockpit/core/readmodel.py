@@ -431,6 +431,7 @@ def trigger_row(trigger: PlanTrigger, state: RolloutState, live: Evaluation | No
             why = "next check run" if is_check else "first poll"
         return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending=why, role="muted", state="waiting", history=history, threshold=threshold)
     if stale is not None:
+        assert track is not None  # a stale gauge is a gauge the round has (Evaluation.gauge)
         last = history[-1] if history else verdict.value
         age = "" if track.last_good_at is None else words.duration(now.timestamp() - track.last_good_at)
         value = f"{shown(last)}, {age} ago" if last is not None and age else ""
@@ -546,7 +547,7 @@ def budget_role(projected_pct: float) -> Role:
 def budget_view(plan: PlanView, state: RolloutState, burn: BudgetBurn | None) -> BudgetView:
     budget = plan.budget
     cur = budget.currency
-    money = lambda v: words.money(v, cur)  # noqa: E731
+    money: Callable[[float | None], str] = lambda v: words.money(v, cur)  # noqa: E731
     raised = ", ".join(words.percent(p) for p in sorted(state.budget_alerts)) or "none"
     if burn is None:
         rows = tuple(BudgetRow(c.name, f"{words.NO_DATA} of {money(c.monthly)}", "", f"{money(c.projected)} plan", "plain") for c in budget.categories)
@@ -587,8 +588,8 @@ def incident_lines(plan: PlanView, state: RolloutState, now: datetime | None) ->
     for o in state.outbox.values():
         r = o.result
         if r is not None and not r.delivered and o.queued.purpose in ("page", "acknowledge", "resolve"):
-            inc = state.incidents.get(o.queued.incident)
-            level = inc.level if inc is not None else o.queued.level
+            paged = state.incidents.get(o.queued.incident)
+            level = paged.level if paged is not None else o.queued.level
             out.setdefault(level, []).append(f"NOT SENT to {o.queued.channel} ({o.queued.incident}): {r.error}")
     return out
 
@@ -752,6 +753,7 @@ def kill_line(plan: PlanView | ev.PlanLoaded, state: RolloutState) -> KillLine |
     names = trigger_names(plan)
     why = f"pulled by trigger {names.get(k.trigger, k.trigger)}" if k.trigger else f"pulled by {k.by}: {with_names(k.reason, names)}"
     r = k.result
+    role: Role
     if r is None:
         head, detail, role = "KILL SENT", "waiting for the gateway to read the canary back off", "kill"
     elif r.confirmed:
@@ -776,7 +778,7 @@ def incident_rows(state: RolloutState) -> tuple[IncidentRow, ...]:
         via = f" ({inc.acked_via})" if inc.acked_via else ""
         acked = f"{inc.acked_by}{via} {words.clock(inc.acked_at)}" if inc.acknowledged else ""
         resolved = f"{words.clock(inc.resolved_at)}: {inc.resolution}" if not inc.open else ""
-        st = "resolved" if not inc.open else "acknowledged" if inc.acknowledged else "open"
+        st: Literal["open", "acknowledged", "resolved"] = "resolved" if not inc.open else "acknowledged" if inc.acknowledged else "open"
         role: Role = "muted" if st == "resolved" else "warn" if st == "acknowledged" else "alarm"
         rows.append(IncidentRow(inc.id, inc.level, " → ".join(inc.levels or [inc.level]), inc.reason, inc.opened_at,
                                 st, acked, resolved.rstrip(": "), role))
