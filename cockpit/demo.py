@@ -110,6 +110,7 @@ class Stakeholders:
         met = gate is not None and all(gate.criteria.get(c.id) and gate.criteria[c.id].passed for c in spec.gate.auto)
         quiet = not any(t.breaching for t in s.triggers.values())
         if left is not None and left.total_seconds() == 0 and met and quiet:
+            assert gate is not None  # met
             for role in spec.gate.owners:
                 if role not in gate.decisions:
                     e.decide(role, "GO", PEOPLE.get(role, role), "criteria met (demo)")

@@ -219,7 +219,8 @@ class Desk:
         k = self.engine.state.kill
         if k is None:
             return ""
-        from cockpit.core.readmodel import trigger_names, with_names
+        from cockpit.core.escalation import with_names
+        from cockpit.core.readmodel import trigger_names
 
         names = trigger_names(self.engine.plan)
         # Pulled by a trigger: its FIRED row says why; by a person: their reason, whole.
@@ -312,8 +313,10 @@ class Desk:
     def gate_ask(self, model: ReadModel) -> GateAsk:
         """The current phase's gate: its owner roles, those with no decision yet in the plan's order."""
         plan, state = self.engine.plan, self.engine.state
-        spec = plan.phases[state.phase]
-        gate = state.gates.get(state.phase)
+        phase = state.phase
+        assert phase is not None, "a gate is asked only while a phase soaks (gate_refusals)"
+        spec = plan.phases[phase]
+        gate = state.gates.get(phase)
         decided = gate.decisions if gate else {}
         owners = tuple(Choice(plan.role_title(o), o) for o in spec.gate.owners)
         since = gate.judged.marginal_since if gate and gate.judged else None  # a Marginal judgment: GOs before it did not see it

@@ -480,6 +480,7 @@ def keep_guarded(config: Path, engine) -> None:
     holder = guarding(state_dir)
     if holder is None:
         keeper.spawn(f"started by {engine.actor}'s `cockpit {report.command}`: no screen keeps one")
+        assert keeper.process is not None  # spawned
         deadline = time.monotonic() + GUARD_WAIT_S
         while (holder := guarding(state_dir)) is None and keeper.process.poll() is None \
                 and time.monotonic() < deadline:
@@ -489,6 +490,7 @@ def keep_guarded(config: Path, engine) -> None:
         _say(f"guard {report.facts['guard']} watches the triggers")
         return
     report.facts["guard"] = None
+    assert keeper.process is not None  # spawned above: a guard held the lock before returns
     code = keeper.process.poll()
     why = f"the guard started exited {code}: {_last_log_line(state_dir)}" if code is not None else (
         f"the guard started (pid {keeper.process.pid}) does not hold the guard lock "

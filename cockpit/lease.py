@@ -227,7 +227,7 @@ def _swap_if_usurped(path: Path) -> bool:
 
 def _usurped(path: Path) -> bool:
     pids = holder_pids(path)
-    return bool(pids) and all(pid is not None and _may_open(pid, path) is False for pid in pids)
+    return pids is not None and bool(pids) and all(pid is not None and _may_open(pid, path) is False for pid in pids)
 
 
 def _swap(path: Path) -> bool:

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from cockpit.core import events as ev
 from cockpit.core import words
-from cockpit.core.readmodel import trigger_label, trigger_names, with_names
+from cockpit.core.escalation import with_names
+from cockpit.core.readmodel import trigger_label, trigger_names
 from cockpit.core.visible import visible
 
 __all__ = ["line", "say", "short_name"]

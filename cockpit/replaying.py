@@ -51,6 +51,8 @@ class JournalFeed:
     """The guard's view at the cursor, as far as the journal holds it: the current gate's criteria
     and the guard that held the lock (trigger gauges were never journaled, so none are shown)."""
 
+    evaluation: Evaluation | None  # None before the first set
+
     def set(self, state: RolloutState, now: datetime) -> None:
         guard = None
         if state.guard is not None:
@@ -76,7 +78,7 @@ class JournalFeed:
         tracks = {}
         for spec in (self.plan.triggers if self.plan else ()):
             t = state.triggers.get(spec.id)
-            if t is None or not t.breaching or t.no_data:
+            if t is None or t.breaching_since is None or t.no_data:  # not breaching
                 continue
             verdict = WindowVerdict(
                 state="fired" if t.fired is not None else "breaching",

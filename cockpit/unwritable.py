@@ -47,7 +47,8 @@ class UnwritableJournal:
 
     @property
     def torn(self):
-        return self._current().torn if self._current() is not None else None
+        current = self._current()
+        return current.torn if current is not None else None
 
     @property
     def records(self) -> list[Record]:

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
+
+from cockpit.core.planview import PlanBudgetAlert, PlanBudgetCategory
+
+Alert = TypeVar("Alert", bound=PlanBudgetAlert)  # the caller's alert (the guard's carries its channel)
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ def month_fraction(now: datetime) -> float:
     return min(1.0, max(1e-6, (now - start).total_seconds() / (days * 86400)))
 
 
-def burn(categories, spent: dict[str, float | None], now: datetime) -> BudgetBurn:
+def burn(categories: Iterable[PlanBudgetCategory], spent: dict[str, float | None], now: datetime) -> BudgetBurn:
     """`categories` are config BudgetCategory-like (id, name, monthly, projected)."""
     frac = month_fraction(now)
     rows = []
@@ -71,10 +77,10 @@ def burn(categories, spent: dict[str, float | None], now: datetime) -> BudgetBur
     )
 
 
-def alerts_due(b: BudgetBurn, thresholds, already: set[float]) -> list:
+def alerts_due(b: BudgetBurn, thresholds: Iterable[Alert], already: set[float]) -> list[Alert]:
     """Alerts (config BudgetAlert-like, with at_pct) crossed by actual spend and not yet raised."""
     return [a for a in thresholds if b.pct >= a.at_pct and a.at_pct not in already]
 
 
-def next_alert(b: BudgetBurn, thresholds):
+def next_alert(b: BudgetBurn, thresholds: Iterable[Alert]) -> Alert | None:
     return next((a for a in thresholds if b.pct < a.at_pct), None)

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from cockpit.core.budget import BudgetBurn, CategoryBurn
 from cockpit.core.compare import Comparison
@@ -91,7 +91,8 @@ class Evaluation:
             },
             "tracks": {k: _track_json(t) for k, t in self.tracks.items()},
             "periods": dict(self.periods),
-            "criteria": {k: {"passed": c.passed, "value": _json_float(c.value), "detail": c.detail} for k, c in self.criteria.items()},
+            "criteria": {k: {"passed": c.passed, "value": _json_float(c.value), "detail": c.detail}
+                         for k, c in self.criteria.items()},
             "soak": None if self.soak is None else [self.soak[0], _ts(self.soak[1])],
             "budget": None if self.budget is None else _budget_json(self.budget),
             "health": {k: {"name": h.name, "ok": h.ok, "detail": h.detail, "since": _ts(h.since),
@@ -110,7 +111,8 @@ class Evaluation:
             guard=None if not g else GuardId(g["user"], g["host"], int(g["pid"]), _dt(g["since"])),
             tracks={k: _track(t) for k, t in d.get("tracks", {}).items()},
             periods={k: float(v) for k, v in d.get("periods", {}).items()},
-            criteria={k: CriterionView(c["passed"], _from_json_float(c["value"]), c["detail"]) for k, c in d.get("criteria", {}).items()},
+            criteria={k: CriterionView(c["passed"], _from_json_float(c["value"]), c["detail"])
+                      for k, c in d.get("criteria", {}).items()},
             soak=None if not soak else (int(soak[0]), _dt(soak[1])),
             budget=None if not d.get("budget") else _budget(d["budget"]),
             health={k: Health(h["name"], h["ok"], h["detail"], _dt(h["since"]), int(h["failures"]), h["endpoint"])
@@ -126,6 +128,10 @@ def _ts(t: datetime | None) -> str | None:
     return None if t is None else t.isoformat()
 
 
+@overload
+def _dt(s: str) -> datetime: ...
+@overload
+def _dt(s: str | None) -> datetime | None: ...
 def _dt(s: str | None) -> datetime | None:
     return None if s is None else datetime.fromisoformat(s)
 
@@ -137,13 +143,18 @@ def _json_float(v: float | None) -> float | str | None:
     return repr(v)  # "inf", "-inf", "nan"
 
 
+@overload
+def _from_json_float(v: float | str) -> float: ...
+@overload
+def _from_json_float(v: float | str | None) -> float | None: ...
 def _from_json_float(v: float | str | None) -> float | None:
     return None if v is None else float(v)
 
 
 def _verdict_json(v: WindowVerdict) -> dict[str, Any]:
     return {
-        "state": v.state, "value": _json_float(v.value), "threshold": _json_float(v.threshold), "comparison": v.comparison.value,
+        "state": v.state, "value": _json_float(v.value), "threshold": _json_float(v.threshold),
+        "comparison": v.comparison.value,
         "breaching_for_s": v.breaching_for_s, "needed_s": v.needed_s, "coverage": v.coverage, "at": v.at, "why": v.why,
     }
 
@@ -176,15 +187,18 @@ def _track(d: Mapping[str, Any]) -> TriggerTrack:
 
 def _budget_json(b: BudgetBurn) -> dict[str, Any]:
     return {
-        "categories": [{"id": c.id, "name": c.name, "monthly": c.monthly, "spent": _json_float(c.spent), "projected": _json_float(c.projected)}
+        "categories": [{"id": c.id, "name": c.name, "monthly": c.monthly, "spent": _json_float(c.spent),
+                        "projected": _json_float(c.projected)}
                        for c in b.categories],
-        "monthly": b.monthly, "spent": _json_float(b.spent), "projected": _json_float(b.projected), "month_fraction": b.month_fraction,
+        "monthly": b.monthly, "spent": _json_float(b.spent), "projected": _json_float(b.projected),
+        "month_fraction": b.month_fraction,
     }
 
 
 def _budget(d: Mapping[str, Any]) -> BudgetBurn:
     return BudgetBurn(
-        categories=tuple(CategoryBurn(c["id"], c["name"], float(c["monthly"]), _from_json_float(c["spent"]), _from_json_float(c["projected"]))
+        categories=tuple(CategoryBurn(c["id"], c["name"], float(c["monthly"]), _from_json_float(c["spent"]),
+                                      _from_json_float(c["projected"]))
                          for c in d["categories"]),
         monthly=float(d["monthly"]), spent=_from_json_float(d["spent"]), projected=_from_json_float(d["projected"]),
         month_fraction=float(d["month_fraction"]),

@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from cockpit.core import words
 from cockpit.core.evaluation import Evaluation
+from cockpit.core.planview import PlanView
 from cockpit.core.state import RolloutState
 
 UNGUARDED_AFTER_ROUNDS = 3  # no round fresher than this many poll intervals: nobody is watching
@@ -38,9 +38,9 @@ class GuardJudgement:
     stale: bool = False  # the guard's own round, too old
 
 
-def plan_poll_s(plan: Any) -> float:
+def plan_poll_s(plan: PlanView | None) -> float:
     """How often a guard's rounds run by the plan (the monitor's rule): the Prometheus poll interval."""
-    prom = getattr(plan, "prometheus", None)
+    prom = plan.prometheus if plan is not None else None
     return prom.poll_interval.total_seconds() if prom is not None else DEFAULT_POLL_S
 
 
@@ -51,7 +51,7 @@ def journaled_speed(state: RolloutState) -> float:
     return speed if math.isfinite(speed) and speed > 0 else 1.0
 
 
-def round_every_s(plan: Any, state: RolloutState, live: Evaluation | None) -> float:
+def round_every_s(plan: PlanView | None, state: RolloutState, live: Evaluation | None) -> float:
     """Wall seconds between the guard's rounds. On the wall's clock a guard polls at the plan's
     interval (it runs the journaled plan), so nothing is taken from guard.json; a demo's guard polls
     at its own interval of its accelerated clock (never faster than the plan's), from its round."""
@@ -61,7 +61,8 @@ def round_every_s(plan: Any, state: RolloutState, live: Evaluation | None) -> fl
     return max(poll, live.poll_s if live is not None else poll) / speed
 
 
-def judge(plan: Any, state: RolloutState, live: Evaluation | None, sight: GuardSight | None) -> GuardJudgement:
+def judge(plan: PlanView | None, state: RolloutState, live: Evaluation | None,
+          sight: GuardSight | None) -> GuardJudgement:
     """Guarded, or why not, in the order an operator needs it: nobody holds the lock; no round yet;
     a round the holder did not publish; a holder the journal does not name; a round too old."""
     pid = sight.holder_pid if sight is not None else None
@@ -81,7 +82,8 @@ def judge(plan: Any, state: RolloutState, live: Evaluation | None, sight: GuardS
     return GuardJudgement(True, "", age)
 
 
-def shown(plan: Any, state: RolloutState, live: Evaluation | None, sight: GuardSight | None) -> tuple:
+def shown(plan: PlanView | None, state: RolloutState, live: Evaluation | None,
+          sight: GuardSight | None) -> tuple[bool, str, int | None]:
     """What a face shows of the guard changes only when this does (the age only while it is shown):
     a screen's cue to repaint, so a stopped guard's screen stays still while the wall clock runs."""
     j = judge(plan, state, live, sight)
@@ -97,7 +99,7 @@ def _nobody(state: RolloutState) -> str:
     return "no guard holds the guard lock"
 
 
-def face_now(plan: Any, state: RolloutState, live: Evaluation | None, sight: GuardSight | None,
+def face_now(plan: PlanView | None, state: RolloutState, live: Evaluation | None, sight: GuardSight | None,
              wall_now: datetime) -> datetime:
     """The rollout's time as a face shows it: the face's own wall clock, unless the journal says the
     guard runs an accelerated clock (a demo). Then it is the guard's last round (a believed one)
@@ -108,6 +110,7 @@ def face_now(plan: Any, state: RolloutState, live: Evaluation | None, sight: Gua
         return wall_now
     verdict = judge(plan, state, live, sight)
     if verdict.guarded or verdict.stale:
+        assert live is not None and live.at is not None  # judged the guard's own round
         limit = UNGUARDED_AFTER_ROUNDS * round_every_s(plan, state, live)
         return live.at + timedelta(seconds=min(verdict.age_s or 0.0, limit) * speed)
     return state.recent[-1].ts if state.recent else wall_now

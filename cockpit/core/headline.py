@@ -16,12 +16,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from cockpit.core import rules, words
 from cockpit.core.evaluation import Evaluation
 from cockpit.core.paging import kill_incident
+from cockpit.core.planview import PlanTrigger, PlanView
 from cockpit.core.state import RolloutState
+
+if TYPE_CHECKING:  # readmodel builds a Seen from its own rows: imported for the types only
+    from cockpit.core.readmodel import GuardHealth, TriggerRow
 
 Role = Literal["ok", "warn", "breach", "alarm", "stale", "kill", "muted", "bold", "plain"]
 
@@ -50,24 +54,23 @@ class Seen:
     """What the headline is judged from: the plan, the journal's state, the guard's round, `now`,
     the trigger rows as the screen shows them and the guard as this face judged it (readmodel's)."""
 
-    plan: Any
+    plan: PlanView
     state: RolloutState
     live: Evaluation | None
     now: datetime
-    rows: tuple  # readmodel.TriggerRow: id, name, value, limit, pending, state, fires_in
-    guard: Any  # readmodel.GuardHealth: guarded, why
+    rows: tuple[TriggerRow, ...]  # id, name, value, limit, pending, state, fires_in
+    guard: GuardHealth  # guarded, why
 
 
-def _action_words(trigger: Any) -> str:
-    action = getattr(trigger, "action", "rollback")
-    if action == "rollback":
+def _action_words(trigger: PlanTrigger) -> str:
+    if trigger.action == "rollback":
         return "auto-rollback"
-    if action == "hold":
+    if trigger.action == "hold":
         return "holds the rollout"
-    return f"pages {getattr(trigger, 'level', '')}".strip()
+    return f"pages {trigger.level}".strip()
 
 
-def _source_down(live: Evaluation, now: datetime) -> str:
+def _source_down(live: Evaluation | None, now: datetime) -> str:
     """", Prometheus down for 45s" when the blindness has a cause the guard saw: its queries fail."""
     h = live.health.get("prometheus") if live is not None else None
     if h is None or h.ok is not False:
@@ -85,7 +88,9 @@ def rolled_back(s: Seen) -> Headline | None:
     if s.state.status != "rolled_back":
         return None
     k = s.state.kill
+    assert k is not None  # rolled back: a kill was pulled
     if k.leaking:
+        assert k.verified is not None  # leaking: the traffic's verdict said NOT ~0
         inc = kill_incident(s.state)
         who = f"{inc.id} acknowledged by {inc.acked_by}" if inc is not None and inc.acknowledged else "the guard re-asserts the kill"
         return Headline("ROLLBACK NOT VERIFIED", f"the gateway reads the canary off, but canary traffic NOT ~0: "
@@ -120,6 +125,7 @@ def kill(s: Seen) -> Headline | None:
         return Headline("KILL SENT", "waiting for the gateway to read the canary back off", "kill")
     if s.state.status != "kill_unconfirmed":
         return None
+    assert k is not None and k.result is not None  # a kill whose result did not confirm it
     error = f": {k.result.error}" if k.result.error else ""
     again = f"re-pulling, attempt {k.pulls}: " if k.repulling else ""
     return Headline("KILL NOT CONFIRMED", f"{again}the gateway did not confirm the canary is off{error} — Emergency", "kill")
@@ -183,7 +189,9 @@ def soak(s: Seen) -> Headline | None:
     """A phase soaking: its time left; once soaked, READY (GO recorded), NO-GO, or what it waits for."""
     if s.state.status != "live" or s.state.phase is None:
         return None
-    left = rules.soak_remaining(s.state, s.now).total_seconds()
+    remaining = rules.soak_remaining(s.state, s.now)
+    assert remaining is not None  # a live phase has its start and its plan
+    left = remaining.total_seconds()
     if left > 0:
         return Headline("SOAKING", f"{words.duration(left)} left", "ok", " ")
     refusals = rules.advance_refusals(s.state, s.now)

@@ -29,11 +29,13 @@ class NextStep:
 
 
 def _title(state: RolloutState, role: str) -> str:
+    assert state.plan is not None  # next_step and refusals answer a journal without a plan first
     return state.plan.roles.get(role, role)
 
 
 def _waiting_owners(state: RolloutState) -> list[str]:
     """The current gate's owners with no decision yet (role ids, in the plan's order)."""
+    assert state.plan is not None and state.phase is not None  # asked while a phase soaks
     gate = state.gates.get(state.phase)
     decided = gate.decisions if gate is not None else {}
     return [role for role in state.plan.phases[state.phase].owners if role not in decided]
@@ -41,6 +43,7 @@ def _waiting_owners(state: RolloutState) -> list[str]:
 
 def _preflight_step(state: RolloutState, now: datetime) -> NextStep | None:
     if not rules.start_refusals(state, now):
+        assert state.plan is not None  # start_refusals refuses a journal without one
         return NextStep("start", f"start at {state.plan.phases[0].weight} %")
     if any(not c.satisfied for c in state.checks.values()):
         return NextStep("run_checks", "run the preflight checks")
@@ -56,6 +59,7 @@ def _live_step(state: RolloutState, now: datetime) -> NextStep | None:
         nxt = rules.next_phase(state)
         if nxt is None:
             return NextStep("advance", "complete the rollout")
+        assert state.plan is not None  # a next phase is the plan's
         return NextStep("advance", f"advance to {state.plan.phases[nxt].weight} %")
     if state.phase is not None and all(r.startswith("waiting for GO") for r in refusals):
         role = _waiting_owners(state)[0]
@@ -93,6 +97,7 @@ def refusals(state: RolloutState, now: datetime, checklist_open: tuple[str, ...]
     preflight = state.status == "preflight"
     sign = () if rules.missing_sign_offs(state) else ("every sign-off is recorded",)
     owners = state.plan.phases[state.phase].owners if state.phase is not None else ()
+    post: tuple[str, ...]
     if state.status != "completed":
         post = ("the post-deployment plan starts when the rollout has completed",)
     else:

@@ -172,8 +172,10 @@ def kill_failure(state: RolloutState) -> tuple[datetime, str] | None:
     if k is None:
         return None
     if state.status == "kill_unconfirmed":  # a result said so: it dated the failure
+        assert k.failed_at is not None and k.result is not None
         return k.failed_at, _said("KILL NOT CONFIRMED", k.result.error)
     if state.status == "rolled_back" and k.unverified_since is not None:  # the last verdict: NOT ~0
+        assert k.verified is not None
         return k.unverified_since, _said("ROLLBACK NOT VERIFIED", k.verified.detail)
     return None
 
@@ -195,6 +197,7 @@ def _emergency_on_kill_failure(r: _Round) -> None:
     told = {i.id: i.level for i in open_incidents(st) if i.paged_at >= since} | r.levels
     if emergency in told.values():
         return
+    assert st.kill is not None  # a kill failure is a kill's
     mine = r.opened.get(st.kill.trigger)  # opened this round for its trigger ("" is never a key)
     if mine is None:
         inc = kill_incident(st)
@@ -296,6 +299,7 @@ def _rollback_notice(r: _Round) -> None:
     since = [o for o in st.outbox.values() if o.queued.purpose == "rollback" and o.at >= st.kill.requested_at]
     if since:
         last = since[-1]
+        assert st.kill.result is not None  # it has a result_at
         upgraded = st.kill.result.confirmed and "KILL NOT CONFIRMED" in last.queued.text and last.at < st.kill.result_at
         traffic_fell = st.kill.verified is not None and st.kill.verified.ok and "rollback NOT VERIFIED" in last.queued.text
         if not (upgraded or traffic_fell):

@@ -5,16 +5,16 @@ headline word, each trigger's mark and countdown, which gate criteria hold, the 
 which escalation level applies, what the rollback checklist has done. Styles are semantic roles
 (`ROLES`); a face maps them to its theme's colours.
 
-The plan is duck-typed (the config `Plan`: triggers, phases, escalation, budget, preflight,
-sign_offs, kill_switch, role_title); the core imports neither the config nor the screen.
+The plan is a `core.planview.PlanView` (the config `Plan` satisfies it: triggers, phases, escalation,
+budget, preflight, sign_offs, kill_switch, role_title); the core imports neither the config nor the screen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from cockpit.core import events as ev
 from cockpit.core import headline as heads
@@ -26,6 +26,7 @@ from cockpit.core.guardsight import GuardSight, journaled_speed, judge
 from cockpit.core.headline import Headline, Role
 from cockpit.core.judgeview import JudgmentView, judgment_views
 from cockpit.core.nextstep import NextStep, next_step, refusals
+from cockpit.core.planview import PhaseTrack, PlanTrigger, PlanView
 from cockpit.core.state import RolloutState
 from cockpit.core.triggers import TriggerTrack, WindowVerdict
 from cockpit.core.visible import visible_fields
@@ -71,12 +72,11 @@ def trigger_label(name: str) -> str:
     return name.strip()
 
 
-def trigger_names(plan: Any) -> dict[str, str]:
+def trigger_names(plan: PlanView | ev.PlanLoaded) -> dict[str, str]:
     """Trigger id -> its on-screen name, from the config plan or the journal's plan document."""
-    triggers = getattr(plan, "triggers", None)
-    if triggers and not isinstance(triggers[0], str):
-        return {t.id: trigger_label(t.name) for t in triggers}
-    document = getattr(plan, "document", None) or {}
+    if not isinstance(plan, ev.PlanLoaded):
+        return {t.id: trigger_label(t.name) for t in plan.triggers}
+    document = plan.document
     return {t["id"]: trigger_label(t.get("name", t["id"])) for t in document.get("triggers", ()) if "id" in t}
 
 
@@ -86,19 +86,19 @@ def _seconds(td: timedelta | float | None) -> float:
     return td.total_seconds() if isinstance(td, timedelta) else float(td)
 
 
-def baseline_word(trigger: Any) -> str:
+def baseline_word(trigger: PlanTrigger) -> str:
     """What a relative threshold is relative to, in the plan's words: "vs staging" -> "staging"."""
-    parts = getattr(trigger, "name", "").partition(" vs ")[2].split()  # none after a bare trailing "vs"
+    parts = trigger.name.partition(" vs ")[2].split()  # none after a bare trailing "vs"
     return (parts[0].strip(",;)") if parts else "") or "baseline"
 
 
-def limit_text(trigger: Any, threshold: float | None) -> str:
+def limit_text(trigger: PlanTrigger, threshold: float | None) -> str:
     """`> 1,200 ms`; a relative one shows its baseline: `> 285 ms (staging 238 ms +20 %)`."""
-    if getattr(trigger, "check", None):
+    if trigger.check:
         return "check fails"
-    unit = getattr(trigger, "unit", "")
+    unit = trigger.unit
     sym = words.symbol(trigger.comparison)
-    pct = getattr(trigger, "above_baseline_pct", None)
+    pct = trigger.above_baseline_pct
     if pct is not None:
         word = baseline_word(trigger)
         sign = "+" if pct >= 0 else ""
@@ -106,7 +106,7 @@ def limit_text(trigger: Any, threshold: float | None) -> str:
             return f"{sym} {word} {sign}{words.percent(pct)}"
         base = threshold / (1.0 + pct / 100.0)
         return f"{sym} {words.value(threshold, unit)} ({word} {words.value(base, unit)} {sign}{words.percent(pct)})"
-    shown = threshold if threshold is not None else getattr(trigger, "threshold", None)
+    shown = threshold if threshold is not None else trigger.threshold
     return words.limit(trigger.comparison, shown, unit)
 
 
@@ -386,13 +386,19 @@ def criterion(state: RolloutState, live: Evaluation | None, criterion_id: str) -
     return CriterionView(None, None, current.detail if current else "not evaluated yet")
 
 
-def trigger_row(trigger: Any, state: RolloutState, live: Evaluation | None, now: datetime) -> TriggerRow:
+class _RowBase(TypedDict):
+    id: str
+    name: str
+    action: str
+
+
+def trigger_row(trigger: PlanTrigger, state: RolloutState, live: Evaluation | None, now: datetime) -> TriggerRow:
     """One trigger as its gauge shows it: value, limit (with its baseline), pending time, mark and role."""
     name = trigger_label(trigger.name)
     journaled = state.triggers.get(trigger.id)
-    unit = getattr(trigger, "unit", "")
-    is_check = bool(getattr(trigger, "check", None))
-    base = dict(id=trigger.id, name=name, action=getattr(trigger, "action", ""))
+    unit = trigger.unit
+    is_check = bool(trigger.check)
+    base = _RowBase(id=trigger.id, name=name, action=trigger.action)
 
     def shown(value: float | None) -> str:
         if value is None:
@@ -427,6 +433,7 @@ def trigger_row(trigger: Any, state: RolloutState, live: Evaluation | None, now:
             why = "next check run" if is_check else "first poll"
         return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending=why, role="muted", state="waiting", history=history, threshold=threshold)
     if stale is not None:
+        assert track is not None  # a stale gauge is a gauge the round has (Evaluation.gauge)
         last = history[-1] if history else verdict.value
         age = "" if track.last_good_at is None else words.duration(now.timestamp() - track.last_good_at)
         value = f"{shown(last)}, {age} ago" if last is not None and age else ""
@@ -451,11 +458,11 @@ def trigger_row(trigger: Any, state: RolloutState, live: Evaluation | None, now:
     return TriggerRow(**base, mark=PASS, value=shown(verdict.value), limit=limit, pending="—", role="ok", state="ok", history=history, threshold=threshold)
 
 
-def trigger_rows(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime) -> tuple[TriggerRow, ...]:
+def trigger_rows(plan: PlanView, state: RolloutState, live: Evaluation | None, now: datetime) -> tuple[TriggerRow, ...]:
     return tuple(trigger_row(t, state, live, now) for t in plan.triggers)
 
 
-def guard_health(plan: Any, state: RolloutState, live: Evaluation | None, sight: GuardSight | None) -> GuardHealth:
+def guard_health(plan: PlanView, state: RolloutState, live: Evaluation | None, sight: GuardSight | None) -> GuardHealth:
     """`GUARD 4242@bastion · last round 3s ago` when the guard lock's holder published a fresh round
     and the journal names it (core.guardsight.judge, on the face's own sight); `UNGUARDED` while a
     rollout is live and it did not; a guard that stopped says so and when; else no guard."""
@@ -476,7 +483,7 @@ def guard_health(plan: Any, state: RolloutState, live: Evaluation | None, sight:
     return GuardHealth(False, False, "no guard", "guard none", "muted", named, j.age_s, "none", j.why)
 
 
-def soak_view(plan: Any, state: RolloutState, now: datetime) -> SoakView:
+def soak_view(plan: PlanView, state: RolloutState, now: datetime) -> SoakView:
     if state.phase is None or state.phase_started_at is None:
         return SoakView(False, "", 0.0, 0.0, 0.0)
     total = _seconds(plan.phases[state.phase].soak)
@@ -494,7 +501,7 @@ def status_word(state: RolloutState) -> str:
             "completed": "completed"}[state.status]
 
 
-def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime,
+def headline(plan: PlanView, state: RolloutState, live: Evaluation | None, now: datetime,
              triggers: tuple[TriggerRow, ...] | None = None, *, sight: GuardSight | None = None) -> Headline:
     """The one state the captain reads first: the first rule of core.headline.PRECEDENCE that
     applies. `sight`: what the face saw of the guard (none: UNGUARDED)."""
@@ -502,7 +509,7 @@ def headline(plan: Any, state: RolloutState, live: Evaluation | None, now: datet
     return heads.first(heads.Seen(plan, state, live, now, rows, guard_health(plan, state, live, sight)))
 
 
-def gate_view(plan: Any, state: RolloutState, live: Evaluation | None) -> GateView:
+def gate_view(plan: PlanView, state: RolloutState, live: Evaluation | None) -> GateView:
     if state.phase is None:
         return GateView(None, "", "", "", (), (), ())
     spec = plan.phases[state.phase]
@@ -528,7 +535,7 @@ def gate_view(plan: Any, state: RolloutState, live: Evaluation | None) -> GateVi
         if d is None:
             decisions.append(DecisionRow(role, title, "undecided" if stopped else "waiting", "", "", None, "", "muted"))
         else:
-            decisions.append(DecisionRow(role, title, d.decision, d.name, getattr(d, "by", ""), d.at, d.note,
+            decisions.append(DecisionRow(role, title, d.decision, d.name, d.by, d.at, d.note,
                                          "ok" if d.decision == "GO" else "breach"))
     manual = () if stopped else tuple(spec.gate.manual)
     return GateView(state.phase, spec.name, owners, stopped, tuple(rows), manual, tuple(decisions))
@@ -541,10 +548,10 @@ def budget_role(projected_pct: float) -> Role:
     return "warn" if projected_pct < 95 else "breach"
 
 
-def budget_view(plan: Any, state: RolloutState, burn: BudgetBurn | None) -> BudgetView:
+def budget_view(plan: PlanView, state: RolloutState, burn: BudgetBurn | None) -> BudgetView:
     budget = plan.budget
-    cur = getattr(budget, "currency", "USD")
-    money = lambda v: words.money(v, cur)  # noqa: E731
+    cur = budget.currency
+    money: Callable[[float | None], str] = lambda v: words.money(v, cur)  # noqa: E731
     raised = ", ".join(words.percent(p) for p in sorted(state.budget_alerts)) or "none"
     if burn is None:
         rows = tuple(BudgetRow(c.name, f"{words.NO_DATA} of {money(c.monthly)}", "", f"{money(c.projected)} plan", "plain") for c in budget.categories)
@@ -564,11 +571,11 @@ def budget_view(plan: Any, state: RolloutState, burn: BudgetBurn | None) -> Budg
     return BudgetView(rows, total, margin, role, said, "muted" if nxt else "breach", f"{raised} · {words.percent(100 * burn.month_fraction)} of the month gone", known)
 
 
-def incident_lines(plan: Any, state: RolloutState, now: datetime | None) -> dict[str, list[str]]:
+def incident_lines(plan: PlanView, state: RolloutState, now: datetime | None) -> dict[str, list[str]]:
     """Level -> one line per open incident paged there: who acknowledged it, or its timer; and
     every message about it that could not be sent (said loudly, never silent)."""
     out: dict[str, list[str]] = {}
-    timeouts = {lvl.level: getattr(lvl, "ack_timeout", None) for lvl in plan.escalation}
+    timeouts = {lvl.level: lvl.ack_timeout for lvl in plan.escalation}
     for inc in state.incidents.values():
         if not inc.open:
             continue
@@ -585,13 +592,13 @@ def incident_lines(plan: Any, state: RolloutState, now: datetime | None) -> dict
     for o in state.outbox.values():
         r = o.result
         if r is not None and not r.delivered and o.queued.purpose in ("page", "acknowledge", "resolve"):
-            inc = state.incidents.get(o.queued.incident)
-            level = inc.level if inc is not None else o.queued.level
+            paged = state.incidents.get(o.queued.incident)
+            level = paged.level if paged is not None else o.queued.level
             out.setdefault(level, []).append(f"NOT SENT to {o.queued.channel} ({o.queued.incident}): {r.error}")
     return out
 
 
-def escalation_rows(plan: Any, state: RolloutState, now: datetime | None = None) -> tuple[EscalationRow, ...]:
+def escalation_rows(plan: PlanView, state: RolloutState, now: datetime | None = None) -> tuple[EscalationRow, ...]:
     """Every level of the matrix, with the reasons it applies now (breaching or fired triggers by
     name, explicit escalations, an unconfirmed kill for Emergency, the incidents paged there
     with their acknowledgement timers, and any page that could not be sent)."""
@@ -607,7 +614,7 @@ def escalation_rows(plan: Any, state: RolloutState, now: datetime | None = None)
     return tuple(rows)
 
 
-def check_rows(plan: Any, state: RolloutState, running: frozenset[str] = frozenset()) -> tuple[CheckRow, ...]:
+def check_rows(plan: PlanView, state: RolloutState, running: frozenset[str] = frozenset()) -> tuple[CheckRow, ...]:
     rows = []
     for check in plan.preflight:
         cs = state.checks.get(check.id)
@@ -624,7 +631,7 @@ def check_rows(plan: Any, state: RolloutState, running: frozenset[str] = frozens
     return tuple(rows)
 
 
-def sign_off_rows(plan: Any, state: RolloutState) -> tuple[SignOffRow, ...]:
+def sign_off_rows(plan: PlanView, state: RolloutState) -> tuple[SignOffRow, ...]:
     rows = []
     for role in plan.sign_offs:
         sig = state.sign_offs.get(role)
@@ -647,7 +654,10 @@ def timeline_role(record: ev.Record) -> Role:
     return "plain"
 
 
-def timeline(state: RolloutState, say) -> tuple[TimelineLine, ...]:
+Say = Callable[[ev.Record, ev.PlanLoaded | None], str]  # words a timeline record (the wording module's)
+
+
+def timeline(state: RolloutState, say: Say) -> tuple[TimelineLine, ...]:
     """Every journal record the state keeps, newest first, said by `say(record, plan)` (the
     wording module's: the core does not word events)."""
     return tuple(TimelineLine(r.ts, say(r, state.plan), timeline_role(r), r.kind) for r in reversed(state.recent))
@@ -661,15 +671,15 @@ def _after_kill(state: RolloutState) -> Iterable[ev.Record]:
 MANUAL_STEPS = ("failure evidence captured", "stakeholders notified", "hotfix branch created")
 
 
-def checklist(plan: Any, state: RolloutState) -> tuple[ChecklistRow, ...]:
+def checklist(plan: PlanView, state: RolloutState) -> tuple[ChecklistRow, ...]:
     """The plan's rollback procedure after a kill, with what is done. The gateway read-back and
     the canary-traffic proof tick themselves; a delivered notification ticks the channel step;
     the rest are ticked by hand (journaled as a note `rollback step done: <step>: <what>`)."""
     if state.kill is None:
         return ()
     k = state.kill
-    flag = getattr(plan.kill_switch, "flag", "canary.enable")
-    channel = getattr(plan.kill_switch, "notify", "") or "the channel"
+    flag = plan.kill_switch.flag
+    channel = plan.kill_switch.notify or "the channel"
     after = _after_kill(state)
     ticked: dict[str, str] = {}
     for r in after:
@@ -695,7 +705,7 @@ def checklist(plan: Any, state: RolloutState) -> tuple[ChecklistRow, ...]:
             rows.append(ChecklistRow(step, label, True, ticked[step], True, PASS, "ok"))
             continue
         if step == "stakeholders notified":
-            sent = [r.payload for r in after if isinstance(r.payload, ev.Notified) and r.payload.channel == getattr(plan.kill_switch, "notify", "")]
+            sent = [r.payload for r in after if isinstance(r.payload, ev.Notified) and r.payload.channel == plan.kill_switch.notify]
             if any(p.delivered for p in sent):
                 rows.append(ChecklistRow(step, label, True, "sent by the cockpit", False, PASS, "ok"))
                 continue
@@ -711,7 +721,7 @@ def checklist_steps_open(rows: tuple[ChecklistRow, ...]) -> list[tuple[str, str]
     return [(row.step, row.key) for row in rows if row.manual and not row.done]
 
 
-def phase_view(plan: Any, state: RolloutState) -> PhaseView:
+def phase_view(plan: PhaseTrack, state: RolloutState) -> PhaseView:
     """The phase track and where the rollout stands. After a kill the phase it stopped reads `✗25%`
     and the canary the weight the gateway last confirmed (0 once the kill is confirmed), never the
     phase's weight: one number for one fact."""
@@ -737,7 +747,7 @@ def phase_view(plan: Any, state: RolloutState) -> PhaseView:
     return PhaseView(tuple(steps), where, stopped, words.percent(state.weight))
 
 
-def kill_line(plan: Any, state: RolloutState) -> KillLine | None:
+def kill_line(plan: PlanView | ev.PlanLoaded, state: RolloutState) -> KillLine | None:
     """The kill switch in one line as every face says it: who pulled it and why, what the gateway
     read back (the canary's share: 0 % once the flag reads off, whatever weight the server keeps),
     and the second proof, the canary's own traffic."""
@@ -747,6 +757,7 @@ def kill_line(plan: Any, state: RolloutState) -> KillLine | None:
     names = trigger_names(plan)
     why = f"pulled by trigger {names.get(k.trigger, k.trigger)}" if k.trigger else f"pulled by {k.by}: {with_names(k.reason, names)}"
     r = k.result
+    role: Role
     if r is None:
         head, detail, role = "KILL SENT", "waiting for the gateway to read the canary back off", "kill"
     elif r.confirmed:
@@ -771,7 +782,7 @@ def incident_rows(state: RolloutState) -> tuple[IncidentRow, ...]:
         via = f" ({inc.acked_via})" if inc.acked_via else ""
         acked = f"{inc.acked_by}{via} {words.clock(inc.acked_at)}" if inc.acknowledged else ""
         resolved = f"{words.clock(inc.resolved_at)}: {inc.resolution}" if not inc.open else ""
-        st = "resolved" if not inc.open else "acknowledged" if inc.acknowledged else "open"
+        st: Literal["open", "acknowledged", "resolved"] = "resolved" if not inc.open else "acknowledged" if inc.acknowledged else "open"
         role: Role = "muted" if st == "resolved" else "warn" if st == "acknowledged" else "alarm"
         rows.append(IncidentRow(inc.id, inc.level, " → ".join(inc.levels or [inc.level]), inc.reason, inc.opened_at,
                                 st, acked, resolved.rstrip(": "), role))
@@ -848,17 +859,21 @@ def banner(head: Headline, rows: tuple[TriggerRow, ...], todo: tuple[ChecklistRo
     return tuple(lines)
 
 
-def _kind(record: ev.Record, _plan: Any) -> str:
+def _kind(record: ev.Record, _plan: ev.PlanLoaded | None) -> str:
     return record.kind
 
 
-_LAST: list = [None, None]  # what the last state read was (the objects themselves, not ids) and its parts
+_LAST: list[Any] = [None, None]  # what the last state read was (the objects themselves, not ids) and its parts
 
 
-def _journaled(plan: Any, state: RolloutState, running: frozenset[str], say) -> tuple:
+Journaled = tuple[tuple[CheckRow, ...], tuple[SignOffRow, ...], tuple[TimelineLine, ...], tuple[ChecklistRow, ...]]
+
+
+def _journaled(plan: PlanView, state: RolloutState, running: frozenset[str], say: Say) -> Journaled:
     """The parts that depend on the journal alone (not on the clock or the guard's round), kept
     while the state has folded no new record: a screen rebuilds its read model every second, and
     these are most of its cost. Only `RolloutState.apply` changes a state, and it moves `seq`."""
+    parts: Journaled
     last, parts = _LAST
     if not (last and last[0] is plan and last[1] is state and last[2] == state.seq and last[3] == running
             and last[4] is say):
@@ -868,8 +883,8 @@ def _journaled(plan: Any, state: RolloutState, running: frozenset[str], say) -> 
     return parts
 
 
-def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime, *,
-               running: frozenset[str] = frozenset(), say=None, captain: bool = True,
+def read_model(plan: PlanView, state: RolloutState, live: Evaluation | None, now: datetime, *,
+               running: frozenset[str] = frozenset(), say: Say | None = None, captain: bool = True,
                sight: GuardSight | None = None) -> ReadModel:
     """Everything a face shows, from the plan, the journal's state, the guard's round, what the face
     saw of the guard (`sight`) and `now`.

@@ -61,6 +61,7 @@ def soak_remaining(state: RolloutState, now: datetime) -> timedelta | None:
 
 def gate_refusals(state: RolloutState, phase: int, now: datetime) -> list[str]:
     """Why the gate that ends `phase` is not passed yet."""
+    assert state.plan is not None  # asked of a live rollout (advance_refusals): it has its plan
     spec = state.plan.phases[phase]
     gate = state.gates.get(phase)
     reasons = []
@@ -116,11 +117,12 @@ def advance_refusals(state: RolloutState, now: datetime) -> list[str]:
     if state.phase is not None:
         reasons += gate_refusals(state, state.phase, now)
     for trigger_id, trigger in sorted(state.triggers.items()):
-        if trigger.breaching:
+        if trigger.breaching_since is not None:  # breaching
             since = words.duration(now - trigger.breaching_since)
             detail = f": {trigger.detail}" if trigger.detail else ""
             what = "is holding for want of data" if trigger.no_data else "is breaching"
             reasons.append(f"trigger {trigger_id} {what} (for {since}){detail}")
+    assert state.plan is not None  # _not_live refuses a journal without one
     is_last = state.phase is not None and state.phase == len(state.plan.phases) - 1
     if not is_last:
         reasons += _freeze(state, now)
@@ -132,6 +134,7 @@ def expected_share(state: RolloutState) -> int | None:
     None while nothing is settled (a shift in flight, not started, killed: the kill watches its own)."""
     if state.status != "live" or state.phase is None or state.pending_shift is not None:
         return None
+    assert state.plan is not None  # live: started from a plan
     return state.plan.phases[state.phase].weight
 
 
@@ -141,6 +144,7 @@ def gateway_drift(state: RolloutState, share: int | None) -> str:
     expected = expected_share(state)
     if expected is None or share is None or share == expected:
         return ""
+    assert state.plan is not None and state.phase is not None  # a share is expected of a soaking phase
     phase = state.plan.phases[state.phase].name
     return (f"the gateway reads canary {share} %, but {phase} soaks at {expected} % by the journal: "
             "changed outside the cockpit?")
@@ -152,15 +156,16 @@ def next_phase(state: RolloutState) -> int | None:
     return nxt if state.plan and nxt < len(state.plan.phases) else None
 
 
-def decide_refusals(state: RolloutState, phase: int, role: str) -> list[str]:
+def decide_refusals(state: RolloutState, phase: int | None, role: str) -> list[str]:
     reasons = _not_live(state)
     if reasons:
         return reasons
+    assert state.plan is not None  # _not_live refuses a journal without one
     if state.phase is None:
         return ["no phase is soaking yet"]
     if phase != state.phase:
         return [f"only the current phase's gate can be decided ({state.plan.phases[state.phase].name})"]
-    spec = state.plan.phases[phase]
+    spec = state.plan.phases[state.phase]
     if role not in spec.owners:
         owners = ", ".join(state.plan.roles.get(o, o) for o in spec.owners)
         return [f"{state.plan.roles.get(role, role)} does not own the {spec.name} gate (owners: {owners})"]
@@ -233,6 +238,7 @@ def shift_refusals(state: RolloutState, weight: int, now: datetime) -> list[str]
         return reasons
     if state.pending_shift is not None:
         return [f"a traffic shift to {state.pending_shift.weight} % is not confirmed yet"]
+    assert state.plan is not None  # _not_live refuses a journal without one
     target = phase_of_weight(state, weight)
     if target is None:
         weights = "/".join(str(p.weight) for p in state.plan.phases)

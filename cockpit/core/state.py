@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from cockpit.core import events as ev
 
@@ -195,7 +195,7 @@ class RolloutState:
     post_deployment: dict[str, tuple[datetime, ev.PostDeploymentDone]] = field(default_factory=dict)
     seq: int = 0
     last_hash: str = ev.GENESIS
-    recent: deque = field(default_factory=lambda: deque(maxlen=200))
+    recent: deque[ev.Record] = field(default_factory=lambda: deque(maxlen=200))
 
     @property
     def live(self) -> bool:
@@ -351,6 +351,7 @@ def _kill_requested(state: RolloutState, p: ev.KillRequested, r: ev.Record) -> N
     if state.status == "rolled_back":
         return  # pulling it twice is safe: the engine re-asserts the flag, the state stays
     if state.status in ("killing", "kill_unconfirmed"):  # both have a kill
+        assert state.kill is not None
         # A re-pull of the kill in flight or not confirmed: the same kill, its reason, who pulled
         # it and its incident stay; KILL NOT CONFIRMED stays until a result says otherwise.
         state.kill.pulls += 1
@@ -480,7 +481,7 @@ def _silence_expired(state: RolloutState, p: ev.SilenceExpired, r: ev.Record) ->
     state.silences.pop(p.silence_id, None)
 
 
-_APPLY = {
+_APPLY: dict[type[ev.Payload], Callable[[RolloutState, Any, ev.Record], None]] = {  # payload: its handler's own type
     ev.PlanLoaded: _plan,
     ev.CheckRan: _check_ran,
     ev.CheckWaived: _check_waived,

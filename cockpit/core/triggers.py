@@ -189,6 +189,7 @@ def evaluate_window(
     if covered or no_data == "breach":
         if young and (not in_window or all_breach):
             # Under `breach`, the time before the start is not missing data: it pends until for_s has passed.
+            assert since is not None  # young: the start is inside the window
             lived = f"{words.duration(now - since)} since the start"
             if not in_window:
                 return verdict("breaching", f"{label}: no data in the {lived}, counted as breaching")

@@ -12,7 +12,7 @@ import ctypes.util
 
 RELEASE_S = 60.0  # how often a screen releases memory (cheap: a cache clear and a heap trim)
 
-_libc = None
+_libc: ctypes.CDLL | bool | None = None  # False: looked for, none here
 
 
 def release() -> None:

@@ -37,7 +37,6 @@ STOP = ev.GuardStopped(pid=GUARD.pid, host=GUARD.host, reason="the demo ended")
     [
         (NS(prometheus=NS(poll_interval=timedelta(seconds=2))), 2.0),
         (NS(prometheus=None), DEFAULT_POLL_S),
-        (NS(), DEFAULT_POLL_S),
         (None, DEFAULT_POLL_S),
     ],
 )

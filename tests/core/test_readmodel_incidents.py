@@ -111,7 +111,7 @@ def test_preflight_checks_run_only_before_the_start(plan):
 
 def test_a_plan_whose_levels_carry_no_timeout_shows_no_timer(plan):
     from types import SimpleNamespace as NS
-    bare = NS(escalation=[NS(level="L1")])
+    bare = NS(escalation=[NS(level="L1", ack_timeout=None)])
     assert incident_lines(bare, state(plan, At(opened(), T1)), T1) == {"L1": ["INC-1 NOT acknowledged"]}
 
 

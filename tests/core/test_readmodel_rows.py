@@ -32,7 +32,8 @@ def _trigger(plan, trigger_id):
 
 
 def fake_trigger(**kw):
-    base = dict(id="t", name="Latency: p95", comparison=Comparison.GT, threshold=100.0, unit="ms", action="rollback", level="L1")
+    base = dict(id="t", name="Latency: p95", check=None, comparison=Comparison.GT, threshold=100.0, above_baseline_pct=None,
+                unit="ms", action="rollback", level="L1")
     base.update(kw)
     return NS(**base)
 
@@ -55,10 +56,12 @@ def test_trigger_names_from_the_config_plan_and_from_the_journal(plan):
              "security_violation": "Security", "supply_chain": "Supply Chain"}
     assert rm.trigger_names(plan) == names
     assert rm.trigger_names(plan_snapshot(plan)) == names
-    document = NS(triggers=("a",), document={"triggers": [{"id": "a", "name": "Alpha ≥ 1"}, {"id": "b"}, {"name": "no id"}]})
+    journaled = plan_snapshot(plan)
+    document = msgspec.structs.replace(journaled, triggers=("a",),
+                                       document={"triggers": [{"id": "a", "name": "Alpha ≥ 1"}, {"id": "b"}, {"name": "no id"}]})
     assert rm.trigger_names(document) == {"a": "Alpha", "b": "b"}
-    assert rm.trigger_names(NS(triggers=(), document=None)) == {}
-    assert rm.trigger_names(NS()) == {}
+    assert rm.trigger_names(msgspec.structs.replace(journaled, triggers=(), document={})) == {}
+    assert rm.trigger_names(plan.model_copy(update={"triggers": []})) == {}
 
 
 @pytest.mark.parametrize(
@@ -72,8 +75,8 @@ def test_baseline_word(name, word):
     assert rm.baseline_word(NS(name=name)) == word
 
 
-def test_baseline_word_without_a_name():
-    assert rm.baseline_word(NS()) == "baseline"
+def test_baseline_word_of_an_empty_name():
+    assert rm.baseline_word(NS(name="")) == "baseline"
 
 
 @pytest.mark.parametrize(
@@ -83,7 +86,7 @@ def test_baseline_word_without_a_name():
         (fake_trigger(comparison=">="), 5.0, "≥ 5 ms"),
         (fake_trigger(comparison="<="), 5.0, "≤ 5 ms"),
         (fake_trigger(comparison=Comparison.GE, unit="ratio", threshold=0.02), None, "≥ 2 %"),
-        (NS(name="n", comparison=Comparison.LT, threshold=7.0), None, "< 7"),
+        (fake_trigger(name="n", comparison=Comparison.LT, threshold=7.0, unit=""), None, "< 7"),
         (fake_trigger(name="p95 vs prod", above_baseline_pct=-10.0), None, "> prod -10 %"),
         (fake_trigger(name="p95 vs prod", above_baseline_pct=-10.0), 90.0, "> 90 ms (prod 100 ms -10 %)"),
         (fake_trigger(name="p95 vs prod", above_baseline_pct=0.0), 100.0, "> 100 ms (prod 100 ms +0 %)"),
@@ -120,7 +123,7 @@ def test_private_helpers():
 @pytest.mark.parametrize(
     "trigger, words",
     [(fake_trigger(action="rollback"), "auto-rollback"), (fake_trigger(action="hold"), "holds the rollout"),
-     (fake_trigger(action="page", level="L3"), "pages L3"), (NS(action="page"), "pages"), (NS(), "auto-rollback")],
+     (fake_trigger(action="page", level="L3"), "pages L3"), (fake_trigger(action="page", level=""), "pages")],
 )
 def test_action_words(trigger, words):
     assert heads._action_words(trigger) == words
@@ -871,8 +874,8 @@ def test_checklist_notification_step(plan):
     assert before[3].done is None
 
 
-def test_checklist_with_a_bare_kill_switch(plan):
-    bare = NS(kill_switch=NS())
+def test_checklist_with_a_kill_switch_of_the_config_defaults(plan):
+    bare = NS(kill_switch=NS(flag="canary.enable", notify=""))
     state = state_of(plan, *live(plan), ev.KillRequested(reason="p95", trigger="t"))
     rows = rm.checklist(bare, state)
     assert rows[0].step == "gateway flag canary.enable=false set" and rows[3].step == "stakeholders notified on the channel"
@@ -1115,11 +1118,11 @@ def test_a_relative_limit_shows_its_baseline_to_the_unit():
 
 
 def test_a_limit_without_any_threshold_reads_a_dash():
-    assert rm.limit_text(NS(name="n", comparison=Comparison.GT), None) == "> —"
+    assert rm.limit_text(fake_trigger(name="n", threshold=None, unit=""), None) == "> —"
 
 
-def test_a_duck_typed_trigger_without_unit_action_or_check(plan):
-    bare = NS(id="queue_depth", name="Queue Depth > 100", comparison=Comparison.GT, threshold=100.0)
+def test_a_trigger_without_unit_action_or_check(plan):
+    bare = fake_trigger(id="queue_depth", name="Queue Depth > 100", unit="", action="")
     track = TriggerTrack(verdict("breaching", NOW, value=150.0, threshold=100.0, breaching_for=0.0, needed=60.0), NOW.timestamp())
     row = rm.trigger_row(bare, _live_state(plan), round_at(NOW, {"queue_depth": track}), NOW)
     assert row == rm.TriggerRow("queue_depth", "Queue Depth", rm.WARN, "150", "> 100", "0s/1m00s", "breach", "breaching", (), 100.0, 60.0, "")
@@ -1140,8 +1143,8 @@ def test_the_plans_own_safety_margin(plan):
     assert rm.budget_view(plan, state_of(plan), _burn(None, None)).margin == "$8,370 (36.4 %)"
 
 
-def test_a_budget_without_a_currency_is_in_dollars(plan):
-    bare = NS(budget=NS(categories=plan.budget.categories, alerts=plan.budget.alerts))
+def test_a_budget_in_dollars(plan):
+    bare = NS(budget=NS(categories=plan.budget.categories, alerts=plan.budget.alerts, currency="USD"))
     view = rm.budget_view(bare, state_of(plan), _burn(1234.0, None))
     assert (view.rows[0].spent, view.total.spent, view.margin) == ("$1,234 of $18,000", "$1,234 of $23,000", "$8,370 (36.4 %)")
     assert rm.budget_view(bare, state_of(plan), None).rows[1].spent == "— of $5,000"
@@ -1150,7 +1153,7 @@ def test_a_budget_without_a_currency_is_in_dollars(plan):
 def test_a_kill_switch_without_a_channel_leaves_the_notice_to_the_captain(plan):
     """A journal that notified #error-budget, read with a plan that names no channel: the step is ticked by hand."""
     state = state_of(plan, *live(plan), ev.KillRequested(reason="p95", trigger="t"), ev.Notified(channel="#error-budget", text="x", delivered=True))
-    row = rm.checklist(NS(kill_switch=NS()), state)[3]
+    row = rm.checklist(NS(kill_switch=NS(flag="canary.enable", notify="")), state)[3]
     assert (row.done, row.detail, row.manual) == (None, "tick it when done", True)
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .mannwhitney import Shift, mann_whitney
 from .model import Classification, Direction, EffectMeasure, NanStrategy, Summary
 
 
 def remove_nans(values: np.ndarray) -> np.ndarray:
-    return values[~np.isnan(values)]
+    kept: np.ndarray = values[~np.isnan(values)]
+    return kept
 
 
 def replace_nans(values: np.ndarray, value: float = 0.0) -> np.ndarray:
@@ -49,7 +51,8 @@ def iqr_outliers(values: np.ndarray, factor: float = 1.5, reduce_sensitivity: bo
 
 
 def remove_outliers(values: np.ndarray, factor: float = 1.5, reduce_sensitivity: bool = False) -> np.ndarray:
-    return values[~iqr_outliers(values, factor, reduce_sensitivity)]
+    kept: np.ndarray = values[~iqr_outliers(values, factor, reduce_sensitivity)]
+    return kept
 
 
 def summary(values: np.ndarray) -> Summary:
@@ -116,7 +119,8 @@ class Thresholds:
     measure: EffectMeasure = EffectMeasure.MEAN_RATIO
 
 
-def _compare(control, experiment, direction: Direction, t: Thresholds, rng) -> Classified:
+def _compare(control: np.ndarray, experiment: np.ndarray, direction: Direction, t: Thresholds,
+             rng: np.random.Generator) -> Classified:
     """The Mann-Whitney comparison with the effect-size check (MannWhitneyClassifier.compare)."""
     noisy = len(np.unique(experiment)) == 1 and len(np.unique(control)) == 1
     if noisy:
@@ -137,7 +141,7 @@ def _compare(control, experiment, direction: Direction, t: Thresholds, rng) -> C
     return Classified(Classification.PASS, "within", deviation, False, effect, shift, band)
 
 
-def classify(control, experiment, direction: Direction = Direction.EITHER,
+def classify(control: ArrayLike, experiment: ArrayLike, direction: Direction = Direction.EITHER,
              nan_strategy: NanStrategy = NanStrategy.REMOVE, critical: bool = False,
              must_have_data: bool = False, thresholds: Thresholds = Thresholds(),
              rng: np.random.Generator | None = None) -> Classified:
@@ -157,6 +161,7 @@ def classify(control, experiment, direction: Direction = Direction.EITHER,
         return Classified(Classification.PASS, "one_value", 1.0, False)
     found = _compare(control, experiment, direction, thresholds,
                      rng if rng is not None else np.random.default_rng(0))
+    assert found.effect is not None  # _compare measures it
     unknown = bool(np.isnan(found.effect))
     critical_high = (critical and found.classification is Classification.HIGH
                      and (unknown or found.effect >= thresholds.critical[1]))

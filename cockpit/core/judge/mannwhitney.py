@@ -9,10 +9,12 @@ Kayenta's to 1e-6 and not only to within the solver's tolerance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 _MAX_ITERATIONS = 1000
 _TOLERANCE = 1e-4
@@ -64,7 +66,7 @@ def _is_zero(f: float) -> bool:
     return abs(f) <= _TINIEST
 
 
-def brent(ax: float, bx: float, fa: float, fb: float, func) -> float:
+def brent(ax: float, bx: float, fa: float, fb: float, func: Callable[[float], float]) -> float:
     """A zero of func in [ax, bx], with f(ax) = fa and f(bx) = fb (BrentSolver.java, R's zeroin)."""
     a, b, c, fc = ax, bx, ax, fa
     if _is_zero(fa):
@@ -108,7 +110,7 @@ def brent(ax: float, bx: float, fa: float, fb: float, func) -> float:
     return b  # Kayenta gives up the same way: the last point, after 1,000 steps
 
 
-def mann_whitney(x, y, confidence: float = 0.95) -> Shift:
+def mann_whitney(x: ArrayLike, y: ArrayLike, confidence: float = 0.95) -> Shift:
     """The shift of x against y (x - y) and its interval at the confidence level
     (MannWhitney.mannWhitneyUTest with mu = 0)."""
     x = np.asarray(x, dtype=float)

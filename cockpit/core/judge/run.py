@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Sequence
+from typing import TypedDict
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from .model import (
     MetricRule,
     MetricSamples,
     Spread,
+    Summary,
     Verdict,
 )
 from .score import Scorable, score, verdict
@@ -85,10 +87,19 @@ def _sparse(canary: np.ndarray, baseline: np.ndarray, min_samples: int) -> str |
     return None
 
 
+class _Named(TypedDict):
+    """What every judgment of a metric carries, whatever decided it."""
+
+    name: str
+    groups: tuple[str, ...]
+    canary: Summary | None
+    baseline: Summary | None
+
+
 def judge_metric(rule: MetricRule, samples: MetricSamples, rules: JudgeRules) -> MetricJudgment:
     """One metric's classification and its reason."""
     canary, baseline = _prepared(samples.canary, rule), _prepared(samples.baseline, rule)
-    base = dict(name=rule.name, groups=rule.groups, canary=summary(canary), baseline=summary(baseline))
+    base = _Named(name=rule.name, groups=rule.groups, canary=summary(canary), baseline=summary(baseline))
     for track, values in (("canary", canary), ("baseline", baseline)):
         if not np.isfinite(values).all():
             return MetricJudgment(classification=Classification.ERROR, critical=rule.critical,
@@ -118,7 +129,7 @@ def judge_metric(rule: MetricRule, samples: MetricSamples, rules: JudgeRules) ->
 
 
 def _judge_sparse(rule: MetricRule, counts: EventCounts | None, rules: JudgeRules, why: str,
-                  base: dict) -> MetricJudgment:
+                  base: _Named) -> MetricJudgment:
     """Nodata, never Pass, unless the count test finds the canary's rate off its baseline's."""
     nodata = (Classification.NODATA_FAIL if rule.must_have_data and not rule.critical
               else Classification.NODATA)
@@ -172,6 +183,7 @@ def _reason(found: Classified, rule: MetricRule, t: Thresholds, confidence: floa
     if found.why == "missing":  # only with min_samples = 0: Kayenta's own missing-data rule
         return "no samples on a track"
     shift, unit = found.shift, rule.unit
+    assert shift is not None and found.band is not None  # compared: _compare keeps both
     moved = (f"shift {_signed(shift.estimate, unit)} ({words.percent(confidence * 100)} interval "
              f"{_signed(shift.lower, unit)} to {_signed(shift.upper, unit)}, band "
              f"±{words.value(found.band, unit)}), {_effect_text(found.effect, t.measure)}")
