@@ -97,17 +97,24 @@ class Timing:
         return math.gcd(a, b) / 1000
 
 
-def rules(plan) -> tuple[list[Rule], list[str]]:
-    """The plan's query-backed triggers as Rules, and the ids of those not rehearsed (check-backed)."""
+def rules(plan, substitute: Mapping[str, str] | None = None) -> tuple[list[Rule], list[str]]:
+    """The plan's query-backed triggers as Rules, and the ids of those not rehearsed (check-backed).
+    `substitute`: text replaced in each query and baseline (the canary's label by the stable version's)."""
     from cockpit.narrate import short_name
+
+    def rewrite(query: str | None) -> str | None:
+        for old, new in (substitute or {}).items():
+            query = None if query is None else query.replace(old, new)
+        return query
 
     out, skipped = [], []
     for t in plan.triggers:
         if t.query is None:
             skipped.append(t.id)
             continue
-        out.append(Rule(t.id, short_name(t.name), t.query, t.comparison, t.threshold, t.for_.total_seconds(),
-                        t.no_data, t.action, t.unit, t.baseline, t.above_baseline_pct))
+        out.append(Rule(t.id, short_name(t.name), rewrite(t.query) or t.query, t.comparison, t.threshold,
+                        t.for_.total_seconds(), t.no_data, t.action, t.unit, rewrite(t.baseline),
+                        t.above_baseline_pct))
     return out, skipped
 
 
@@ -391,14 +398,16 @@ def fetcher(source: MetricsSource, **kw) -> Fetch:
 
 def rehearse(plan, fetch: Fetch, *, at: float | None = None, journal_dir=None, quiet: tuple[float, float] | None = None,
              sweep: tuple[str, Sequence[float]] | None = None, poll_s: float | None = None,
-             step_s: float | None = None, only: Iterable[str] | None = None) -> Rehearsal:
-    """Fetch the history the plan's queries need over the asked spans, then judge it as the guard would."""
+             step_s: float | None = None, only: Iterable[str] | None = None,
+             substitute: Mapping[str, str] | None = None, criteria: bool = True) -> Rehearsal:
+    """Fetch the history the plan's queries need over the asked spans, then judge it as the guard would.
+    `only`: these triggers; `substitute`: text replaced in their queries; `criteria`: False, no gate."""
     t = timing(plan, poll_s, step_s)
-    trigger_list, skipped = rules(plan)
+    trigger_list, skipped = rules(plan, substitute)
     if only is not None:
         wanted = set(only)
         trigger_list = [r for r in trigger_list if r.id in wanted]
-    crit_list, crit_skipped = criterion_rules(plan)
+    crit_list, crit_skipped = criterion_rules(plan) if criteria else ([], [])
     out = Rehearsal(timing=t)
     out.not_rehearsed = [f"trigger {i}: check-backed (runs a command now; there is no history of it)" for i in skipped]
     out.not_rehearsed += [f"criterion {c}: Alertmanager keeps no history" for c in crit_skipped]
