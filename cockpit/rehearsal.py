@@ -169,21 +169,31 @@ def on_grid(samples: Iterable[Sample], anchor: float, step_s: float, grid_s: flo
 def judge_rounds(rule: Rule, series: Series, baseline: Series | None, *, times: Sequence[float], t: Timing,
                  since: float | None) -> list[WindowVerdict]:
     """The guard's verdict on `rule` at each round `now` in `times` (monitor._judge, over history):
-    the samples since the last round that judged (round_bounds), the baseline at `now`, judge_round."""
+    the samples since the last round that judged (round_bounds), the baseline at `now`, judge_round.
+    A round says why (the words the guard would show) only where the trigger's state changes."""
     verdicts = []
     judged_until: float | None = None
+    grid_s = t.grid_s
+    was: str | None = None
     for now in times:
         threshold = rule.threshold
         if rule.baseline is not None:
             base = baseline.at(now) if baseline is not None else None
             threshold = None if base is None else relative_threshold(base, rule.pct or 0.0)
         start, _ = round_bounds(now, rule.for_s, t.step_s, judged_until)
-        answered = on_grid(series.between(start, now), now, t.step_s, t.grid_s)
+        answered = on_grid(series.between(start, now), now, t.step_s, grid_s)
         samples = answered if threshold is not None else []
-        verdict = judge_round(samples, judged_until=judged_until, comparison=rule.comparison,
-                              threshold=0.0 if threshold is None else threshold, for_s=rule.for_s,
-                              step_s=t.step_s, now=now, no_data=rule.no_data, label=rule.label, unit=rule.unit,
-                              since=since)
+
+        def judge(explain: bool, samples=samples, threshold=threshold, judged_until=judged_until,
+                  now=now) -> WindowVerdict:
+            return judge_round(samples, judged_until=judged_until, comparison=rule.comparison,
+                               threshold=0.0 if threshold is None else threshold, for_s=rule.for_s,
+                               step_s=t.step_s, now=now, no_data=rule.no_data, label=rule.label, unit=rule.unit,
+                               since=since, explain=explain)
+
+        verdict = judge(False)
+        if verdict.state != was:
+            verdict, was = judge(True), verdict.state
         if answered and threshold is not None:  # live: a range answer with a series, and a threshold
             judged_until = now
         verdicts.append(verdict if threshold is not None else replace(verdict, threshold=None))  # type: ignore[arg-type]  # no baseline, no limit
