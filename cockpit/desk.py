@@ -158,6 +158,22 @@ class Desk:
         """A rollout is live: quitting asks first."""
         return self.engine.state.live
 
+    def rehearse(self, days: float):
+        """The plan's triggers over the last `days` on Prometheus history (cockpit.rehearsal, quiet
+        span): blocking, for a worker thread. Raises RehearsalError, which says why (a Prometheus
+        that did not answer is named)."""
+        from cockpit.adapters.prom_range import HistoryError
+        from cockpit.rehearsal import RehearsalError, fetcher, rehearse
+
+        if self.engine.metrics is None:
+            raise RehearsalError("the plan has no [prometheus] to rehearse on")
+        end = self.engine.clock.now().timestamp()
+        try:
+            return rehearse(self.engine.plan, fetcher(self.engine.metrics), quiet=(end - days * 86400, end),
+                            criteria=False)
+        except HistoryError as e:
+            raise RehearsalError(str(e)) from None
+
     # -- following ------------------------------------------------------------------------------
 
     def on_record(self, listener: Callable[[], None]) -> None:

@@ -135,6 +135,7 @@ class CockpitApp(App):
         ("note", "Add a note to the journal", "a free-text note"),
         ("ack", "Acknowledge a page", "an open incident stops climbing; every channel paged is told"),
         ("help", "Help: every key", "list every binding"),
+        ("rehearse", "Rehearse the triggers on history", "when would each have fired over the last N days"),
     ]
 
     def __init__(
@@ -806,6 +807,19 @@ class CockpitApp(App):
         from cockpit.tui.journal_view import JournalScreen
 
         self.push_screen(JournalScreen(self.desk.journal_lines(), self.view_colors().style))
+
+    def action_rehearse(self) -> None:
+        """Read-only: ask the span, rehearse in a worker (tui/rehearsal_view.py), show the lanes."""
+        if not self._loading():
+            from cockpit.tui.rehearsal_view import AskSpan
+
+            self.push_screen(AskSpan(), lambda days: days and self._rehearse(days))
+
+    @work(thread=True, exclusive=True, group="rehearse", exit_on_error=False)
+    def _rehearse(self, days: float) -> None:
+        from cockpit.tui.rehearsal_view import show
+
+        show(self, lambda: self.desk.rehearse(days), self.view_colors().style)
 
     def action_help(self) -> None:
         """Every key with its full label (and whether this terminal may use it now), and a
