@@ -161,16 +161,19 @@ class Desk:
     def rehearse(self, days: float):
         """The plan's triggers over the last `days` on Prometheus history (cockpit.rehearsal, quiet
         span): blocking, for a worker thread. Raises RehearsalError, which says why (a Prometheus
-        that did not answer is named)."""
+        that did not answer is named). The queries are read as the plan's `rehearsal` preflight check
+        reads them (its `substitute`: the stable version's), when it has one."""
         from cockpit.adapters.prom_range import HistoryError
+        from cockpit.config import RehearsalCheck
         from cockpit.rehearsal import RehearsalError, fetcher, rehearse
 
         if self.engine.metrics is None:
             raise RehearsalError("the plan has no [prometheus] to rehearse on")
         end = self.engine.clock.now().timestamp()
+        check = next((c for c in self.engine.plan.preflight if isinstance(c, RehearsalCheck)), None)
         try:
             return rehearse(self.engine.plan, fetcher(self.engine.metrics), quiet=(end - days * 86400, end),
-                            criteria=False)
+                            criteria=False, substitute=check.substitute if check else None)
         except HistoryError as e:
             raise RehearsalError(str(e)) from None
 

@@ -102,7 +102,8 @@ class RehearsalScreen(ModalScreen):
     RehearsalScreen #rehearsal-box { width: 100%; height: 100%; background: $surface; }
     RehearsalScreen #rehearsal-lanes { height: 1fr; padding: 0 1; }
     """
-    BINDINGS = [Binding("escape", "back", "Back", id="rehearsal.back")]
+    BINDINGS = [Binding("escape", "back", "Back", id="rehearsal.back"),
+                Binding("q", "back", "Back", show=False, id="rehearsal.q")]
 
     def __init__(self, rehearsal, style: Callable[[str], str]):
         """`style(role)` maps a role (pass, breach, stale, kill, muted) to the theme's style."""
@@ -146,6 +147,9 @@ class AskSpan(ModalScreen[float | None]):
             yield Input(value="7", placeholder="days, e.g. 7 or 0.5", id="ask-days")
             yield Label("", id="ask-error")
 
+    def on_mount(self) -> None:
+        self.query_one("#ask-days", Input).focus()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         try:
             days = float(event.value)
@@ -162,8 +166,6 @@ class AskSpan(ModalScreen[float | None]):
 
 class RehearsalApp(App):
     """`cockpit rehearse --screen`: the rehearsal view alone, q or Escape to leave."""
-
-    BINDINGS = [Binding("q", "quit", "Quit", id="rehearsal.quit")]
     ROLE_STYLE = {"pass": "green", "breach": "yellow", "stale": "magenta", "kill": "bold red", "muted": "dim"}
 
     def __init__(self, rehearsal):

@@ -302,3 +302,74 @@ def test_a_rehearsal_check_names_triggers_that_are_not_query_backed():
     with pytest.raises(ConfigError) as e:
         plan_with_check("http://127.0.0.1:9", 0.02, triggers=["nope"])
     assert "preflight.0.triggers: 'nope' is not a query-backed trigger" in str(e.value.errors)
+
+
+def test_the_command_shows_the_lanes_on_the_screen_with_screen(prom, tmp_path):
+    import json
+    import sys
+    import time
+
+    from tests.e2e.test_demo_tmux import Terminal
+
+    config = plan_file(tmp_path / "plan.toml", prom.url, [trigger("q", "quiet_ratio", ">=", "5m", threshold=0.02,
+                                                                  action="page", level="L1")])
+    command = (f"env -u COLUMNS -u LINES {sys.executable} -m cockpit rehearse --config {config} --screen "
+               f"--quiet-from {t0 - 6 * 3600} --quiet-to {t0 - 2 * 3600} -o {tmp_path / 'doc.json'}; echo $? > {tmp_path / 'rc'}")
+    term = Terminal(command)
+    try:
+        # the 15-minute breach fires once, 5 minutes after it began (test_a_quiet_span_counts_each_fire_once)
+        screen = term.wait_for("quiet span 2024-05-14 06:00:00Z to 2024-05-14 10:00:00Z", "fired 1 time, first "
+                               "2024-05-14 09:50:00Z", "█ fired")
+        lane = next(line for line in screen.splitlines() if line.lstrip().startswith("q "))
+        assert "█" in lane and "─" in lane  # ok, then fired, then ok again
+        term.keys("q")
+        deadline = time.monotonic() + 30
+        while not term.dead() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        term.close()
+    assert (tmp_path / "rc").read_text().strip() == "1"  # it would have fired on the quiet span
+    assert json.loads((tmp_path / "doc.json").read_text())["results"]["quiet"]["triggers"]["q"]["fires"] == 1
+
+
+def test_the_palette_asks_the_span_and_shows_the_lanes(stable_prom, tmp_path):
+    import asyncio
+
+    from textual.widgets import Input, Label, Static
+
+    from cockpit.adapters.prometheus import build_metrics
+    from cockpit.clock import ManualClock
+    from cockpit.core.events import Actor
+    from cockpit.engine import Engine
+    from cockpit.journal import Journal
+    from cockpit.tui.app import CockpitApp
+    from cockpit.tui.rehearsal_view import AskSpan, RehearsalScreen
+
+    plan = plan_with_check(stable_prom.url, 0.02)
+    engine = Engine(plan, Journal(tmp_path), clock=ManualClock(T), actor=Actor(user="it", host="loopback"),
+                    metrics=build_metrics(plan))
+    engine.ensure_plan()
+
+    async def drive():
+        app = CockpitApp(engine, who="it@loopback", watch=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await app.run_action("rehearse")
+            await pilot.pause()
+            assert isinstance(app.screen, AskSpan)
+            app.screen.query_one(Input).value = "soon"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert "give a number of days" in str(app.screen.query_one("#ask-error", Label).render())
+            app.screen.query_one(Input).value = "0.25"  # the 6 hours before T
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert isinstance(app.screen, RehearsalScreen)
+            shown = str(app.screen.query_one("#rehearsal-lanes", Static).render())
+            assert "errors" in shown and "fired 1 time, first 2024-05-14 09:05:00Z" in shown
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, RehearsalScreen)
+
+    asyncio.run(drive())
