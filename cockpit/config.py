@@ -286,8 +286,19 @@ class ReportCheck(_Check):
     expect: Expectation
 
 
+class RehearsalCheck(_Check):
+    """The plan's query-backed triggers rehearsed over the last `days` (cockpit.rehearsal, quiet span):
+    passes when none would have fired. The trigger queries read the canary; `substitute` rewrites
+    each query and baseline (`'track="canary"' = 'track="stable"'`) so they read the stable version."""
+
+    type: Literal["rehearsal"]
+    days: Annotated[float, Strict(), Field(gt=0, le=30, allow_inf_nan=False)] = 7.0
+    triggers: list[Ident] = []  # only these; none: every query-backed trigger
+    substitute: dict[str, str] = {}
+
+
 Check = Annotated[
-    FreezeWindowCheck | CommandCheck | HttpCheck | PromQLCheck | ReportCheck,
+    FreezeWindowCheck | CommandCheck | HttpCheck | PromQLCheck | ReportCheck | RehearsalCheck,
     Field(discriminator="type"),
 ]
 
@@ -896,6 +907,13 @@ class Plan(Model):
                 errors.append(f"triggers.{i}.check: {trig.check!r} is not a declared preflight check")
             if trig.query is not None and self.prometheus is None:
                 errors.append(f"triggers.{i}.query: a query trigger needs a [prometheus] section")
+        query_triggers = [t.id for t in self.triggers if t.query is not None]
+        for i, pre in enumerate(self.preflight):
+            if isinstance(pre, RehearsalCheck):
+                errors += [f"preflight.{i}.triggers: {t!r} is not a query-backed trigger" for t in pre.triggers
+                           if t not in query_triggers]
+                if self.prometheus is None:
+                    errors.append(f"preflight.{i}.type: a rehearsal check needs a [prometheus] section")
         for name, items in (("preflight", check_ids), ("triggers", [t.id for t in self.triggers])):
             dupes = sorted({x for x in items if items.count(x) > 1})
             if dupes:

@@ -160,6 +160,25 @@ class Desk:
         """A rollout is live: quitting asks first."""
         return self.engine.state.live
 
+    def rehearse(self, days: float):
+        """The plan's triggers over the last `days` on Prometheus history (cockpit.rehearsal, quiet
+        span): blocking, for a worker thread. Raises RehearsalError, which says why (a Prometheus
+        that did not answer is named). The queries are read as the plan's `rehearsal` preflight check
+        reads them (its `substitute`: the stable version's), when it has one."""
+        from cockpit.adapters.prom_range import HistoryError
+        from cockpit.config import RehearsalCheck
+        from cockpit.rehearsal import RehearsalError, fetcher, rehearse
+
+        if self.engine.metrics is None:
+            raise RehearsalError("the plan has no [prometheus] to rehearse on")
+        end = self.engine.clock.now().timestamp()
+        check = next((c for c in self.engine.plan.preflight if isinstance(c, RehearsalCheck)), None)
+        try:
+            return rehearse(self.engine.plan, fetcher(self.engine.metrics), quiet=(end - days * 86400, end),
+                            criteria=False, substitute=check.substitute if check else None)
+        except HistoryError as e:
+            raise RehearsalError(str(e)) from None
+
     # -- following ------------------------------------------------------------------------------
 
     def on_record(self, listener: Callable[[], None]) -> None:
@@ -322,7 +341,7 @@ class Desk:
         since = gate.judged.marginal_since if gate and gate.judged else None  # a Marginal judgment: GOs before it did not see it
         waiting = tuple(o for o in spec.gate.owners if o not in decided or (since and decided[o].at < since))
         return GateAsk(f"GO / NO-GO: {spec.name} gate ({spec.weight} %)", owners, waiting, model.gate,
-                       model.judgments.get(state.phase))
+                       model.judgments.get(phase))
 
     def role_title(self, role: str) -> str:
         return self.engine.plan.role_title(role)

@@ -23,6 +23,7 @@ import hashlib
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -40,6 +41,7 @@ from cockpit.core.triggers import (
 )
 
 ON_GRID = 1e-6  # seconds: a sample this close to a grid instant is on it
+FETCHES_AT_ONCE = 4  # the triggers' range queries asked of Prometheus at a time
 
 
 class RehearsalError(Exception):
@@ -97,17 +99,24 @@ class Timing:
         return math.gcd(a, b) / 1000
 
 
-def rules(plan) -> tuple[list[Rule], list[str]]:
-    """The plan's query-backed triggers as Rules, and the ids of those not rehearsed (check-backed)."""
+def rules(plan, substitute: Mapping[str, str] | None = None) -> tuple[list[Rule], list[str]]:
+    """The plan's query-backed triggers as Rules, and the ids of those not rehearsed (check-backed).
+    `substitute`: text replaced in each query and baseline (the canary's label by the stable version's)."""
     from cockpit.narrate import short_name
+
+    def rewrite(query: str | None) -> str | None:
+        for old, new in (substitute or {}).items():
+            query = None if query is None else query.replace(old, new)
+        return query
 
     out, skipped = [], []
     for t in plan.triggers:
         if t.query is None:
             skipped.append(t.id)
             continue
-        out.append(Rule(t.id, short_name(t.name), t.query, t.comparison, t.threshold, t.for_.total_seconds(),
-                        t.no_data, t.action, t.unit, t.baseline, t.above_baseline_pct))
+        out.append(Rule(t.id, short_name(t.name), rewrite(t.query) or t.query, t.comparison, t.threshold,
+                        t.for_.total_seconds(), t.no_data, t.action, t.unit, rewrite(t.baseline),
+                        t.above_baseline_pct))
     return out, skipped
 
 
@@ -162,21 +171,31 @@ def on_grid(samples: Iterable[Sample], anchor: float, step_s: float, grid_s: flo
 def judge_rounds(rule: Rule, series: Series, baseline: Series | None, *, times: Sequence[float], t: Timing,
                  since: float | None) -> list[WindowVerdict]:
     """The guard's verdict on `rule` at each round `now` in `times` (monitor._judge, over history):
-    the samples since the last round that judged (round_bounds), the baseline at `now`, judge_round."""
+    the samples since the last round that judged (round_bounds), the baseline at `now`, judge_round.
+    A round says why (the words the guard would show) only where the trigger's state changes."""
     verdicts = []
     judged_until: float | None = None
+    grid_s = t.grid_s
+    was: str | None = None
     for now in times:
         threshold = rule.threshold
         if rule.baseline is not None:
             base = baseline.at(now) if baseline is not None else None
             threshold = None if base is None else relative_threshold(base, rule.pct or 0.0)
         start, _ = round_bounds(now, rule.for_s, t.step_s, judged_until)
-        answered = on_grid(series.between(start, now), now, t.step_s, t.grid_s)
+        answered = on_grid(series.between(start, now), now, t.step_s, grid_s)
         samples = answered if threshold is not None else []
-        verdict = judge_round(samples, judged_until=judged_until, comparison=rule.comparison,
-                              threshold=0.0 if threshold is None else threshold, for_s=rule.for_s,
-                              step_s=t.step_s, now=now, no_data=rule.no_data, label=rule.label, unit=rule.unit,
-                              since=since)
+
+        def judge(explain: bool, samples=samples, threshold=threshold, judged_until=judged_until,
+                  now=now) -> WindowVerdict:
+            return judge_round(samples, judged_until=judged_until, comparison=rule.comparison,
+                               threshold=0.0 if threshold is None else threshold, for_s=rule.for_s,
+                               step_s=t.step_s, now=now, no_data=rule.no_data, label=rule.label, unit=rule.unit,
+                               since=since, explain=explain)
+
+        verdict = judge(False)
+        if verdict.state != was:
+            verdict, was = judge(True), verdict.state
         if answered and threshold is not None:  # live: a range answer with a series, and a threshold
             judged_until = now
         verdicts.append(verdict if threshold is not None else replace(verdict, threshold=None))  # type: ignore[arg-type]  # no baseline, no limit
@@ -394,14 +413,16 @@ def fetcher(source: MetricsSource, **kw) -> Fetch:
 
 def rehearse(plan, fetch: Fetch, *, at: float | None = None, journal_dir=None, quiet: tuple[float, float] | None = None,
              sweep: tuple[str, Sequence[float]] | None = None, poll_s: float | None = None,
-             step_s: float | None = None, only: Iterable[str] | None = None) -> Rehearsal:
-    """Fetch the history the plan's queries need over the asked spans, then judge it as the guard would."""
+             step_s: float | None = None, only: Iterable[str] | None = None,
+             substitute: Mapping[str, str] | None = None, criteria: bool = True) -> Rehearsal:
+    """Fetch the history the plan's queries need over the asked spans, then judge it as the guard would.
+    `only`: these triggers; `substitute`: text replaced in their queries; `criteria`: False, no gate."""
     t = timing(plan, poll_s, step_s)
-    trigger_list, skipped = rules(plan)
+    trigger_list, skipped = rules(plan, substitute)
     if only is not None:
         wanted = set(only)
         trigger_list = [r for r in trigger_list if r.id in wanted]
-    crit_list, crit_skipped = criterion_rules(plan)
+    crit_list, crit_skipped = criterion_rules(plan) if criteria else ([], [])
     out = Rehearsal(timing=t)
     out.not_rehearsed = [f"trigger {i}: check-backed (runs a command now; there is no history of it)" for i in skipped]
     out.not_rehearsed += [f"criterion {c}: Alertmanager keeps no history" for c in crit_skipped]
@@ -448,6 +469,17 @@ def rehearse(plan, fetch: Fetch, *, at: float | None = None, journal_dir=None, q
 
     def align(start: float, anchor: float) -> float:
         return anchor - math.ceil((anchor - start) / t.grid_s - 1e-9) * t.grid_s
+
+    # The triggers' histories are asked at once (Prometheus answers several range queries in
+    # parallel); `history` below takes each from here, in the same order as before.
+    asked = list(dict.fromkeys(
+        [(r.query, align(start - reach, start), end, t.grid_s) for start, end in spans for r in trigger_list]
+        + [(r.baseline, start, end, t.grid_s) for start, end in spans for r in trigger_list if r.baseline]))
+    if len(asked) > 1:
+        with ThreadPoolExecutor(max_workers=min(FETCHES_AT_ONCE, len(asked))) as pool:
+            pending = {k: pool.submit(fetch, *k) for k in asked}
+        answered = {k: f.result() for k, f in pending.items()}  # the first that failed raises, as before
+        fetch = _answered(answered, fetch)
 
     per_span: list[dict[str, tuple[Series, Series | None]]] = []
     for start, end in spans:
@@ -536,6 +568,10 @@ def _quiet(out: Rehearsal, plan, trigger_list, crit_list, fetched, t: Timing, hi
                 unknown += 1
             s0 += soak
         out.quiet_criteria.append(QuietCriterion(c.phase, c.id, n, tuple(failed), unknown))
+
+
+def _answered(answered: dict[tuple[str, float, float, float], History], fetch: Fetch) -> Fetch:
+    return lambda query, start, end, step: answered.get((query, start, end, step)) or fetch(query, start, end, step)
 
 
 def sweep_limits(text: str) -> tuple[str, list[float]]:

@@ -42,6 +42,8 @@ def register(sub) -> None:
     s.add_argument("--quiet-to", metavar="T2", help="its end")
     s.add_argument("--sweep", metavar="TRIGGER=LOW:HIGH:STEP", help="rehearse one trigger at each threshold "
                    "(its percentage over the baseline for a relative one)")
+    s.add_argument("--screen", action="store_true", help="show a lane per trigger over the span (ok, breaching, "
+                   "fired, no data) on the terminal instead of the text; q leaves")
     s.add_argument("--output", "-o", metavar="FILE", help="write the reproducibility document (JSON); - for stdout")
     h.add_json(s)
     s.set_defaults(func=cmd_rehearse)
@@ -71,6 +73,8 @@ def _rehearse(args) -> int:
     from cockpit.rehearsal import RehearsalError, fetcher, labels, rehearse, sweep_limits
     from cockpit.rehearsal_text import document, lines
 
+    if args.screen and (args.json or args.output == "-"):
+        raise Refused("refused: --screen takes the terminal: give -o FILE for the document, without --json")
     if args.output == "-" and args.json:
         raise Refused("refused: -o - writes the document to stdout, where --json writes its own: give -o FILE")
     try:
@@ -102,6 +106,12 @@ def _rehearse(args) -> int:
     doc = document(got, plan_digest=plan_digest(plan), plan_path=args.config, endpoint=source.endpoint)
     if args.output == "-":
         print(json.dumps(doc, indent=2))
+    elif args.screen:
+        from cockpit.tui.rehearsal_view import RehearsalApp
+
+        RehearsalApp(got).run()
+        if args.output:
+            Path(args.output).write_text(json.dumps(doc, indent=2) + "\n")
     else:
         h._say(*lines(got, labels(plan)))
         if args.output:

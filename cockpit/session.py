@@ -66,7 +66,7 @@ def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None, warn=N
     if needs != "journal":
         from cockpit.adapters import checks
 
-        runner = checks.runner(clock=clock, base_dir=Path(config).resolve().parent, metrics=metrics)
+        runner = checks.runner(clock=clock, base_dir=Path(config).resolve().parent, metrics=metrics, plan=plan)
     if needs == "gateway":
         from cockpit.adapters.factory import build_gateway
 

@@ -1,4 +1,4 @@
-"""Preflight check runners: a command, an HTTP endpoint, a JSON report. Each returns an outcome.
+"""Preflight check runners: a command, an HTTP endpoint, a JSON report, PromQL, a rehearsal. Each returns an outcome.
 
 A runner never raises and never hangs past its timeout: a failure to run is an `error`
 outcome with the reason, so the cockpit shows it instead of freezing or crashing. Every
@@ -13,6 +13,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from cockpit.config import (
     FreezeWindowCheck,
     HttpCheck,
     PromQLCheck,
+    RehearsalCheck,
     ReportCheck,
 )
 from cockpit.core import words
@@ -173,7 +175,53 @@ async def promql(check: PromQLCheck, metrics: MetricsSource | None, now) -> Outc
     return Outcome("pass" if ok else "fail", detail, {"query": check.query, "value": result.value})
 
 
-def runner(*, clock, base_dir: Path, metrics: MetricsSource | None = None):
+FIRES_SHOWN = 5  # fire times said per trigger in a rehearsal check's detail (the evidence keeps 100)
+
+
+def rehearsal(check: RehearsalCheck, plan, metrics: MetricsSource | None, now) -> Outcome:
+    """The plan's triggers rehearsed over the last `days` before `now` (a span the team calls healthy):
+    fail with each trigger's fire times, pass when none would have fired."""
+    from cockpit.adapters.prom_range import HistoryError
+    from cockpit.rehearsal import RehearsalError, fetcher, rehearse
+
+    if metrics is None or plan is None:
+        return Outcome("error", "no [prometheus] configured for a rehearsal check")
+    end = now.timestamp()
+    span = (end - check.days * 86400, end)
+    started = time.monotonic()
+    try:
+        got = rehearse(plan, fetcher(metrics), quiet=span, only=check.triggers or None,
+                       substitute=check.substitute, criteria=False)
+    except (RehearsalError, HistoryError) as e:
+        return Outcome("error", str(e))
+    took = time.monotonic() - started
+    fired = {tid: run.fires for tid, run in got.quiet_triggers.items() if run.fires}
+    evidence = {"from": _iso(span[0]), "to": _iso(span[1]), "rounds": got.quiet_rounds,
+                "triggers": sorted(got.quiet_triggers), "samples_sha256": got.samples_digest(),
+                "fired": {tid: [_iso(ts) for ts in fires[:100]] for tid, fires in fired.items()}}
+    over = f"over the last {words.duration(span[1] - span[0])}"
+    if not got.quiet_triggers:
+        return Outcome("error", "no query-backed trigger to rehearse", evidence, took)
+    blind = [tid for tid, run in got.quiet_triggers.items() if all(state == "no_data" for *_, state in run.timeline)]
+    if blind:  # no history is no evidence: a query that reads only the canary passes nothing
+        return Outcome("error", f"no data {over} for {', '.join(blind)}: does the query read the stable version? "
+                       f"(substitute rewrites it)", evidence, took)
+    if not fired:
+        return Outcome("pass", f"{words.plural(len(got.quiet_triggers), 'trigger')} would not have fired {over}",
+                       evidence, took)
+    said = []
+    for tid, fires in fired.items():
+        times = ", ".join(words.stamp(datetime.fromtimestamp(ts, UTC)) for ts in fires[:FIRES_SHOWN])
+        more = f" and {len(fires) - FIRES_SHOWN} more" if len(fires) > FIRES_SHOWN else ""
+        said.append(f"{tid} {words.plural(len(fires), 'time')} ({times}{more})")
+    return Outcome("fail", f"would have fired {over}: " + "; ".join(said), evidence, took)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def runner(*, clock, base_dir: Path, metrics: MetricsSource | None = None, plan=None):
     """The engine's check runner: dispatch on the check's type. Secrets resolve at call time."""
 
     async def run(check) -> Outcome:
@@ -196,6 +244,8 @@ def runner(*, clock, base_dir: Path, metrics: MetricsSource | None = None):
                 return report(check, base_dir)
             case PromQLCheck():
                 return await promql(check, metrics, clock.now())
+            case RehearsalCheck():
+                return await asyncio.to_thread(rehearsal, check, plan, metrics, clock.now())
         return Outcome("error", f"unknown check type {type(check).__name__}")
 
     return run

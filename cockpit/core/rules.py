@@ -95,12 +95,15 @@ def gate_refusals(state: RolloutState, phase: int, now: datetime) -> list[str]:
 def _marginal_refusals(state: RolloutState, spec: Any, gate: GateState, criterion: str) -> list[str]:
     """A Marginal judgment never advances on its own: every owner must decide after it (a GO
     given before it was made did not see it)."""
-    since = gate.judged.marginal_since
-    undecided = [state.plan.roles.get(role, role) for role in spec.owners
+    judged, plan = gate.judged, state.plan
+    # called on a Marginal judgment of a live rollout: it has its plan, and the judgment its time
+    assert judged is not None and judged.marginal_since is not None and plan is not None
+    since = judged.marginal_since
+    undecided = [plan.roles.get(role, role) for role in spec.owners
                  if (d := gate.decisions.get(role)) is None or d.decision != "GO" or d.at < since]
     if not undecided:
         return []
-    return [f"criterion {criterion} judged Marginal (score {words.value(gate.judged.judgment.score)}): "
+    return [f"criterion {criterion} judged Marginal (score {words.value(judged.judgment.score)}): "
             f"the owners decide; waiting for a GO given since {words.clock(since)} from: {', '.join(undecided)}"]
 
 

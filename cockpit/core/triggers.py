@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
@@ -135,9 +135,11 @@ def evaluate_window(
     unit: str = "",
     min_coverage: float = MIN_COVERAGE,
     since: float | None = None,
+    explain: bool = True,
 ) -> WindowVerdict:
     """Judge the window ending at `now`. Samples outside it, before `since` (the rollout's start),
-    and NaN values are not counted; a window reaching back before `since` does not fire."""
+    and NaN values are not counted; a window reaching back before `since` does not fire.
+    `explain=False`: the same verdict with an empty `why` (a rehearsal words only what it shows)."""
     if step_s <= 0:
         raise ValueError("step_s must be positive")
     for_s = max(for_s, 0.0)
@@ -149,10 +151,9 @@ def evaluate_window(
         start = max(start, since)
     # Young: the rollout began inside the window, so no breach can have been seen for all of it.
     young = since is not None and since > now - for_s + tolerance
-    in_window = sorted(
-        (s for s in samples if start <= s.ts <= now + tolerance and not math.isnan(s.value)),
-        key=lambda s: s.ts,
-    )
+    end = now + tolerance
+    in_window = [s for s in samples if start <= s.ts <= end and not math.isnan(s.value)]
+    in_window.sort(key=_ts)
     expected = expected_samples(for_s, step_s)
     coverage = min(1.0, len(in_window) / expected)
     covered = coverage >= min_coverage - 1e-9
@@ -169,7 +170,7 @@ def evaluate_window(
     # Sustained means observed from the window's start: 9m30s of a 10m window is not 10m, even at 95 % coverage.
     from_start = run_start is not None and run_start <= now - for_s + tolerance
 
-    def verdict(state: TriggerStateName, why: str) -> WindowVerdict:
+    def verdict(state: TriggerStateName, why: Callable[[], str]) -> WindowVerdict:
         return WindowVerdict(
             state=state,
             value=latest,
@@ -179,46 +180,59 @@ def evaluate_window(
             needed_s=for_s,
             coverage=coverage,
             at=now,
-            why=why,
+            why=why() if explain else "",
         )
 
-    cmp = words.limit(comparison, threshold, unit)
-    shown = f"{label} {words.value(latest, unit)}" if latest is not None else label
-    held_for = f"for {words.duration(breaching_for)} of {words.duration(for_s)}"
+    # The words are made for the branch taken only, and only when asked (a rehearsal judges 40,000
+    # rounds a trigger and says why only where a trigger's state changes).
+    def cmp() -> str:
+        return words.limit(comparison, threshold, unit)
+
+    def shown() -> str:
+        return f"{label} {words.value(latest, unit)}" if latest is not None else label
+
+    def held_for() -> str:
+        return f"for {words.duration(breaching_for)} of {words.duration(for_s)}"
 
     if covered or no_data == "breach":
         if young and (not in_window or all_breach):
             # Under `breach`, the time before the start is not missing data: it pends until for_s has passed.
             assert since is not None  # young: the start is inside the window
-            lived = f"{words.duration(now - since)} since the start"
+            began = since
+
+            def lived() -> str:
+                return f"{words.duration(now - began)} since the start"
+
             if not in_window:
-                return verdict("breaching", f"{label}: no data in the {lived}, counted as breaching")
-            return verdict("breaching", f"{shown} {cmp} {held_for} ({lived})")
+                return verdict("breaching", lambda: f"{label}: no data in the {lived()}, counted as breaching")
+            return verdict("breaching", lambda: f"{shown()} {cmp()} {held_for()} ({lived()})")
         if not in_window or (all_breach and (from_start or no_data == "breach")):
             # Under `breach`, missing samples count as breaching: an empty window fires too.
             if not covered:
                 if not in_window:
-                    return verdict("fired", f"{label}: no data for {words.duration(for_s)}, counted as breaching")
-                return verdict(
-                    "fired",
-                    f"{shown} {cmp}, window {words.percent(coverage * 100)} covered, missing counted as breaching",
-                )
+                    return verdict("fired",
+                                   lambda: f"{label}: no data for {words.duration(for_s)}, counted as breaching")
+                return verdict("fired", lambda: f"{shown()} {cmp()}, window {words.percent(coverage * 100)} covered, "
+                                                "missing counted as breaching")
             if for_s == 0:
-                return verdict("fired", f"{shown} {cmp}")
-            return verdict("fired", f"{shown} {cmp} {held_for}")
+                return verdict("fired", lambda: f"{shown()} {cmp()}")
+            return verdict("fired", lambda: f"{shown()} {cmp()} {held_for()}")
         if latest_breaches:
-            return verdict("breaching", f"{shown} {cmp} {held_for}")
-        return verdict("ok", f"{shown}, fires at {cmp}" + (f" for {words.duration(for_s)}" if for_s else ""))
+            return verdict("breaching", lambda: f"{shown()} {cmp()} {held_for()}")
+        return verdict("ok",
+                       lambda: f"{shown()}, fires at {cmp()}" + (f" for {words.duration(for_s)}" if for_s else ""))
 
-    gap = (f"no data in the last {words.duration(for_s)}" if not in_window
-           else f"window {words.percent(coverage * 100)} covered")
+    def gap() -> str:
+        return (f"no data in the last {words.duration(for_s)}" if not in_window
+                else f"window {words.percent(coverage * 100)} covered")
+
     if no_data == "hold":
-        return verdict("no_data_hold", f"{shown}: {gap}, holding")
+        return verdict("no_data_hold", lambda: f"{shown()}: {gap()}, holding")
     if not in_window:
-        return verdict("no_data_ignored", f"{label}: {gap} (ignored)")
+        return verdict("no_data_ignored", lambda: f"{label}: {gap()} (ignored)")
     if latest_breaches:
-        return verdict("breaching", f"{shown} {cmp} {held_for}, {gap}")
-    return verdict("ok", f"{shown}, {gap}")
+        return verdict("breaching", lambda: f"{shown()} {cmp()} {held_for()}, {gap()}")
+    return verdict("ok", lambda: f"{shown()}, {gap()}")
 
 
 def judge_round(
@@ -234,6 +248,7 @@ def judge_round(
     label: str = "value",
     unit: str = "",
     since: float | None = None,
+    explain: bool = True,
 ) -> WindowVerdict:
     """One round's verdict over every sample after `judged_until` (the previous round's `now`;
     None: a first round judges the window at `now` only). The window at `now`, unless a window
@@ -241,30 +256,38 @@ def judge_round(
     the rollout's start `since`) fired: then the first such window, said as seen between rounds.
     Each window is `evaluate_window` with the coverage the canary could have had by its end
     (`coverage_needed`): the clipping at `since`, the coverage, no-data and young rules are the
-    same at every end. Rehearsal over history calls it the same way, a step at a time or at once."""
+    same at every end. Rehearsal over history calls it the same way, a step at a time or at once
+    (`explain=False`: the same verdict with an empty `why`)."""
 
     def window(pool: Sequence[SampleLike], end: float) -> WindowVerdict:
         return evaluate_window(pool, comparison=comparison, threshold=threshold, for_s=for_s, step_s=step_s,
                                now=end, no_data=no_data, label=label, unit=unit, since=since,
-                               min_coverage=coverage_needed(since, end, for_s, step_s))
+                               min_coverage=coverage_needed(since, end, for_s, step_s), explain=explain)
 
     current = window(samples, now)
     if current.fired or judged_until is None:
         return current
     first = max(judged_until, now - CATCH_UP_S)
-    ordered = sorted((s for s in samples if not math.isnan(s.value)), key=lambda s: s.ts)
-    times = [s.ts for s in ordered]
     # Only a window ending at a breaching sample can fire (its latest sample must breach); the one
     # ending at `now` is `current`; none ends before the rollout's start (a previous attempt's).
     started = -math.inf if since is None else since
-    for end in [s.ts for s in ordered
-                if first < s.ts < now and s.ts >= started and comparison.holds(s.value, threshold)]:
+    ends = sorted(s.ts for s in samples if first < s.ts < now and s.ts >= started and not math.isnan(s.value)
+                  and comparison.holds(s.value, threshold))
+    if not ends:  # most rounds: nothing between this one and the last breached
+        return current
+    ordered = sorted((s for s in samples if not math.isnan(s.value)), key=_ts)
+    times = [s.ts for s in ordered]
+    for end in ends:
         # evaluate_window picks the window's samples exactly: these are the ones within a step of it.
         earlier = window(ordered[bisect_left(times, end - for_s - step_s):bisect_right(times, end + step_s)], end)
         if earlier.fired:
-            return replace(earlier, at=now, seen_at=end,
-                           why=f"{earlier.why} (between rounds, {words.duration(now - end)} before this one)")
+            said = f"{earlier.why} (between rounds, {words.duration(now - end)} before this one)" if explain else ""
+            return replace(earlier, at=now, seen_at=end, why=said)
     return current
+
+
+def _ts(s: SampleLike) -> float:
+    return s.ts
 
 
 def coverage_needed(started_at: float | None, now: float, for_s: float, step_s: float) -> float:

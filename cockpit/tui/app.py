@@ -137,6 +137,7 @@ class CockpitApp(App):
         ("ack", "Acknowledge a page", "an open incident stops climbing; every channel paged is told"),
         ("help", "Help: every key", "list every binding"),
         ("analysis", "Analysis: the canary judged against its baseline", "per metric: the shift and its interval against the band, and why"),
+        ("rehearse", "Rehearse the triggers on history", "when would each have fired over the last N days"),
     ]
 
     def __init__(
@@ -817,6 +818,19 @@ class CockpitApp(App):
 
         v = self.view()
         self.push_screen(AnalysisScreen(v.model.judgments, v.style, judged=getattr(v.plan, "judge", None) is not None))
+
+    def action_rehearse(self) -> None:
+        """Read-only: ask the span, rehearse in a worker (tui/rehearsal_view.py), show the lanes."""
+        if not self._loading():
+            from cockpit.tui.rehearsal_view import AskSpan
+
+            self.push_screen(AskSpan(), lambda days: days and self._rehearse(days))
+
+    @work(thread=True, exclusive=True, group="rehearse", exit_on_error=False)
+    def _rehearse(self, days: float) -> None:
+        from cockpit.tui.rehearsal_view import show
+
+        show(self, lambda: self.desk.rehearse(days), self.view_colors().style)
 
     def action_help(self) -> None:
         """Every key with its full label (and whether this terminal may use it now), and a

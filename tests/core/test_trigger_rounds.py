@@ -5,6 +5,7 @@ breaching sample; a `for` window: a covered run that long), by the same window r
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -157,3 +158,10 @@ def test_round_bounds(now, for_s, judged_until, bounds):
 )
 def test_unjudged_samples_are_those_beyond_the_hour(judged_until, unjudged):
     assert unjudged_s(NOW, judged_until) == unjudged
+
+
+@pytest.mark.parametrize("samples,kwargs", [c[1:3] for c in CASES], ids=[c[0] for c in CASES])
+def test_an_unexplained_round_is_the_same_verdict_without_its_words(samples, kwargs):
+    said, quiet = judge(samples, **kwargs), judge(samples, explain=False, **kwargs)
+    assert said.why != "" and quiet.why == ""
+    assert quiet == replace(said, why="")

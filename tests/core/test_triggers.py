@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,22 @@ def test_gate_criterion_over_the_soak(values, comparison, threshold, met, worst,
     v = evaluate_criterion(samples, comparison=comparison, threshold=threshold, since=NOW - SOAK, now=NOW,
                            step_s=STEP, label="API p95", unit=unit)
     assert (v.met, v.worst, v.why) == (met, worst, why)
+
+
+YOUNG = {"since": NOW - 120}  # the rollout began 2 minutes ago: every window reaching back before it is young
+
+
+@pytest.mark.parametrize(
+    "values,kwargs",
+    [(c[1], c[2]) for c in CASES] + [
+        ([BAD] * 11, YOUNG),  # a young breach pends, said with the time since the start
+        ([], {**YOUNG, "no_data": "breach"}),  # a young window without data under `breach`
+        ([None] * 5 + [BAD] * 6, {"no_data": "breach"}),  # fired, not covered: missing counted as breaching
+    ],
+    ids=[c[0] for c in CASES] + ["young breach", "young, no data, breach", "fired uncovered"],
+)
+def test_an_unexplained_verdict_is_the_same_verdict_without_its_words(values, kwargs):
+    said = run(series(values), label="error rate", unit="ratio", **kwargs)
+    quiet = run(series(values), label="error rate", unit="ratio", explain=False, **kwargs)
+    assert said.why != "" and quiet.why == ""
+    assert quiet == replace(said, why="")

@@ -221,3 +221,155 @@ def test_arguments_that_cannot_be_rehearsed_are_refused(prom, tmp_path, capsys):
                          (["--quiet-from", str(t0)], "both --quiet-from and --quiet-to")):
         assert main(["rehearse", "--config", str(config), *extra]) == 2
         assert words in capsys.readouterr().err
+
+
+# -- the preflight check `rehearsal`: the triggers would not have fired on the stable version ------------------------
+
+STABLE_DAY = [  # the stable version's error ratio over the 6 hours before T: one 15-minute breach at T-3h
+    Series("release_ratio", {"track": "stable"}, [(t0 - 6 * 3600 + k * 15.0, 0.03 if 720 <= k < 780 else 0.004)
+                                                  for k in range(6 * 240)]),
+]
+
+
+def plan_with_check(url, threshold, **check):
+    from cockpit.config import parse_plan
+
+    return parse_plan({
+        "release": {"name": "it", "version": "v1", "environment": "test", "region": "loopback"},
+        "roles": {"sre": {"title": "SRE"}},
+        "preflight": [{"id": "quiet_week", "name": "Quiet on stable", "type": "rehearsal", "days": 0.25,
+                       "substitute": {'track="canary"': 'track="stable"'}, **check}],
+        "phases": [{"name": "Phase 1", "weight": 100, "soak": "20m", "gate": {"owners": ["sre"]}}],
+        "triggers": [trigger("errors", 'release_ratio{track="canary"}', ">=", "5m", threshold=threshold,
+                             action="rollback", unit="ratio")],
+        "kill_switch": {"gateway": "edge"},
+        "gateways": {"edge": {"type": "simulated"}},
+        "escalation": [{"level": "L1", "name": "SRE", "scope": "all", "owners": ["sre"], "channel": "#sre"}],
+        "budget": {"categories": [{"id": "infra", "name": "Infra", "monthly": 1000, "projected": 500}]},
+        "prometheus": {"url": url, "poll_interval": "15s", "step": "15s"},
+    })
+
+
+@pytest.fixture(scope="module")
+def stable_prom(tmp_path_factory):
+    with PromServer(tmp_path_factory.mktemp("stable"), STABLE_DAY) as server:
+        yield server
+
+
+def test_a_plan_that_would_have_rolled_back_a_healthy_release_fails_preflight_with_the_times(stable_prom, tmp_path):
+    import asyncio
+
+    from cockpit.adapters import checks
+    from cockpit.adapters.prometheus import build_metrics
+    from cockpit.adapters.simulator import SimulatedGateway, SimulatedWorld
+    from cockpit.clock import ManualClock
+    from cockpit.core.events import Actor
+    from cockpit.engine import Engine
+    from cockpit.journal import Journal
+
+    plan = plan_with_check(stable_prom.url, 0.02)
+    clock = ManualClock(T)
+    metrics = build_metrics(plan)
+    engine = Engine(plan, Journal(tmp_path), clock=clock, actor=Actor(user="it", host="loopback"),
+                    gateway=SimulatedGateway(SimulatedWorld("healthy")),
+                    check_runner=checks.runner(clock=clock, base_dir=tmp_path, metrics=metrics, plan=plan))
+    engine.ensure_plan()
+    out = asyncio.run(engine.run_preflight())
+    (ran,) = [r.payload for r in out.records]
+    # The breach began at T-3h; a 5-minute window fires 5 minutes later, on the stable version's own data.
+    assert ran.check == "quiet_week" and ran.status == "fail", ran.detail
+    assert "would have fired over the last 6h00m00s: errors 1 time (2024-05-14 09:05:00Z)" in ran.detail
+    assert ran.evidence["fired"] == {"errors": ["2024-05-14T09:05:00+00:00"]}
+    assert ran.evidence["from"] == "2024-05-14T06:00:00+00:00" and len(ran.evidence["samples_sha256"]) == 64
+    assert asyncio.run(engine.start()).ok is False  # a failed check keeps the rollout from starting
+
+
+def test_a_plan_quiet_on_the_stable_version_passes_and_one_reading_no_history_is_an_error(stable_prom, tmp_path):
+    from cockpit.adapters import checks
+    from cockpit.adapters.prometheus import build_metrics
+
+    quiet = plan_with_check(stable_prom.url, 0.05)  # 3 % never reaches 5 %
+    got = checks.rehearsal(quiet.preflight[0], quiet, build_metrics(quiet), T)
+    assert got.status == "pass" and got.detail == "1 trigger would not have fired over the last 6h00m00s"
+    canary = plan_with_check(stable_prom.url, 0.02, substitute={})  # reads the canary, which had no traffic
+    got = checks.rehearsal(canary.preflight[0], canary, build_metrics(canary), T)
+    assert got.status == "error" and "no data over the last 6h00m00s for errors" in got.detail
+
+
+def test_a_rehearsal_check_names_triggers_that_are_not_query_backed():
+    from cockpit.config import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        plan_with_check("http://127.0.0.1:9", 0.02, triggers=["nope"])
+    assert "preflight.0.triggers: 'nope' is not a query-backed trigger" in str(e.value.errors)
+
+
+def test_the_command_shows_the_lanes_on_the_screen_with_screen(prom, tmp_path):
+    import json
+    import sys
+    import time
+
+    from tests.e2e.test_demo_tmux import Terminal
+
+    config = plan_file(tmp_path / "plan.toml", prom.url, [trigger("q", "quiet_ratio", ">=", "5m", threshold=0.02,
+                                                                  action="page", level="L1")])
+    command = (f"env -u COLUMNS -u LINES {sys.executable} -m cockpit rehearse --config {config} --screen "
+               f"--quiet-from {t0 - 6 * 3600} --quiet-to {t0 - 2 * 3600} -o {tmp_path / 'doc.json'}; echo $? > {tmp_path / 'rc'}")
+    term = Terminal(command)
+    try:
+        # the 15-minute breach fires once, 5 minutes after it began (test_a_quiet_span_counts_each_fire_once)
+        screen = term.wait_for("quiet span 2024-05-14 06:00:00Z to 2024-05-14 10:00:00Z", "fired 1 time, first "
+                               "2024-05-14 09:50:00Z", "█ fired")
+        lane = next(line for line in screen.splitlines() if line.lstrip().startswith("q "))
+        assert "█" in lane and "─" in lane  # ok, then fired, then ok again
+        term.keys("q")
+        deadline = time.monotonic() + 30
+        while not term.dead() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        term.close()
+    assert (tmp_path / "rc").read_text().strip() == "1"  # it would have fired on the quiet span
+    assert json.loads((tmp_path / "doc.json").read_text())["results"]["quiet"]["triggers"]["q"]["fires"] == 1
+
+
+def test_the_palette_asks_the_span_and_shows_the_lanes(stable_prom, tmp_path):
+    import asyncio
+
+    from textual.widgets import Input, Label, Static
+
+    from cockpit.adapters.prometheus import build_metrics
+    from cockpit.clock import ManualClock
+    from cockpit.core.events import Actor
+    from cockpit.engine import Engine
+    from cockpit.journal import Journal
+    from cockpit.tui.app import CockpitApp
+    from cockpit.tui.rehearsal_view import AskSpan, RehearsalScreen
+
+    plan = plan_with_check(stable_prom.url, 0.02)
+    engine = Engine(plan, Journal(tmp_path), clock=ManualClock(T), actor=Actor(user="it", host="loopback"),
+                    metrics=build_metrics(plan))
+    engine.ensure_plan()
+
+    async def drive():
+        app = CockpitApp(engine, who="it@loopback", watch=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await app.run_action("rehearse")
+            await pilot.pause()
+            assert isinstance(app.screen, AskSpan)
+            app.screen.query_one(Input).value = "soon"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert "give a number of days" in str(app.screen.query_one("#ask-error", Label).render())
+            app.screen.query_one(Input).value = "0.25"  # the 6 hours before T
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert isinstance(app.screen, RehearsalScreen)
+            shown = str(app.screen.query_one("#rehearsal-lanes", Static).render())
+            assert "errors" in shown and "fired 1 time, first 2024-05-14 09:05:00Z" in shown
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, RehearsalScreen)
+
+    asyncio.run(drive())

@@ -381,7 +381,8 @@ async def test_observer_palette_offers_no_action_and_direct_calls_are_refused(tm
     async with app.run_test(size=(120, 40)) as pilot:
         provider = CockpitCommands(app.screen)
         offered = [hit.text for hit in [h async for h in provider.discover()]]
-        assert offered == ["Help: every key", "Analysis: the canary judged against its baseline"]  # read-only views
+        assert offered == ["Help: every key", "Analysis: the canary judged against its baseline",
+                           "Rehearse the triggers on history"]  # read-only views
         searched = [str(h.match_display) async for h in provider.search("kill")]
         assert searched == []
         # A button handler or palette hit reaches the method directly: it must refuse too.
@@ -419,8 +420,8 @@ async def test_the_palette_offers_the_captains_actions_and_takes_the_chatops_lin
         offered = [hit.text for hit in [h async for h in provider.discover()]]
         assert "Start the rollout" in offered
         assert "Pull the kill switch" not in offered and "Advance to the next phase" not in offered  # not in preflight
-        # run, waive, sign, start, note, help, analysis; and a re-run for each of the six preflight checks
-        assert len(offered) == 7 + 6
+        # run, waive, sign, start, note, help, analysis, rehearse; and a re-run for each of the six preflight checks
+        assert len(offered) == 8 + 6
         (rerun,) = [h async for h in provider.search("Run preflight check: CVE")]
         before = len(scene.engine.journal.records)
         await rerun.command()  # the palette awaits what a hit returns
