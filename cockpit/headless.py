@@ -480,9 +480,8 @@ def keep_guarded(config: Path, engine) -> None:
     holder = guarding(state_dir)
     if holder is None:
         keeper.spawn(f"started by {engine.actor}'s `cockpit {report.command}`: no screen keeps one")
-        assert keeper.process is not None  # spawned
         deadline = time.monotonic() + GUARD_WAIT_S
-        while (holder := guarding(state_dir)) is None and keeper.process.poll() is None \
+        while (holder := guarding(state_dir)) is None and (keeper.process is None or keeper.process.poll() is None) \
                 and time.monotonic() < deadline:
             time.sleep(0.1)
     if holder is not None:
@@ -490,10 +489,10 @@ def keep_guarded(config: Path, engine) -> None:
         _say(f"guard {report.facts['guard']} watches the triggers")
         return
     report.facts["guard"] = None
-    assert keeper.process is not None  # spawned above: a guard held the lock before returns
-    code = keeper.process.poll()
+    code = keeper.process.poll() if keeper.process is not None else None
+    pid = keeper.process.pid if keeper.process is not None else "?"
     why = f"the guard started exited {code}: {_last_log_line(state_dir)}" if code is not None else (
-        f"the guard started (pid {keeper.process.pid}) does not hold the guard lock "
+        f"the guard started (pid {pid}) does not hold the guard lock "
         f"after {words.duration(GUARD_WAIT_S)}")
     report.problems.append(f"UNGUARDED: {why}")
     _say(f"UNGUARDED: nothing evaluates the triggers: {why}; start one: cockpit guard --config {config}", err=True)
