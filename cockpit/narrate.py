@@ -129,6 +129,9 @@ def _said(record: ev.Record, plan: ev.PlanLoaded | None) -> str:
             return f"journal: {p.count} events kept aside while the journal could not be written follow ({p.error})"
         case ev.RoundLate():
             return _round_late(p)
+        case ev.SpendRead():
+            cur = str(((plan.document if plan else {}) or {}).get("budget", {}).get("currency", "USD"))
+            return f"spend month to date read: {words.money(sum(p.spent.values()), cur)}" + (f" ({p.month})" if p.month else "")
     return f"{record.kind}"
 
 

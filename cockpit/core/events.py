@@ -430,6 +430,17 @@ class RoundLate(Payload):
     caught_up: bool = False  # the spell ended: rounds on time again
 
 
+class SpendRead(Payload):
+    """The month-to-date spend as the guard read it, so a replay and the report show the budget at
+    any moment. Journaled when it first reads, when it moves by 1 % of the monthly budget or more,
+    and with an alert (core.budget.spend_moved), never once per round; the timeline leaves it out."""
+
+    KIND = "spend_read"
+    spent: dict[str, float]  # category id -> month to date; a category that did not read is absent
+    month: str = ""
+
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     PlanLoaded, CheckRan, CheckWaived, SignedOff, RolloutStarted, TrafficShiftRequested,
     TrafficShiftResult, PhaseStarted, GateDecided, CriterionEvaluated, RolloutCompleted,
@@ -440,6 +451,7 @@ PAYLOADS: tuple[type[Payload], ...] = (
     IncidentOpened, IncidentEscalated, IncidentAcknowledged, IncidentResolved, NotificationQueued,
     SpendControlRan, SilenceCreated, SilenceExpired,
     RoundLate,
+    SpendRead,
 )
 
 

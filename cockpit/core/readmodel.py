@@ -20,6 +20,7 @@ from cockpit.core import events as ev
 from cockpit.core import headline as heads
 from cockpit.core import postdeploy, rules, words
 from cockpit.core.budget import BudgetBurn, next_alert
+from cockpit.core.budget import burn as burned
 from cockpit.core.escalation import EMERGENCY, ROLLBACK_NOT_VERIFIED, active_levels, with_names
 from cockpit.core.evaluation import CriterionView, Evaluation, GuardId
 from cockpit.core.guardsight import GuardSight, journaled_speed, judge
@@ -542,6 +543,8 @@ def budget_view(plan: Any, state: RolloutState, burn: BudgetBurn | None) -> Budg
     cur = getattr(budget, "currency", "USD")
     money = lambda v: words.money(v, cur)  # noqa: E731
     raised = ", ".join(words.percent(p) for p in sorted(state.budget_alerts)) or "none"
+    if burn is None and state.spend is not None and state.spend_at is not None:
+        burn = burned(budget.categories, dict(state.spend.spent), state.spend_at)  # as the journal last read it
     if burn is None:
         rows = tuple(BudgetRow(c.name, f"{words.NO_DATA} of {money(c.monthly)}", "", f"{money(c.projected)} plan", "plain") for c in budget.categories)
         return BudgetView(rows, None, "", "muted", "no spend data yet", "muted", raised, False)
@@ -632,6 +635,9 @@ def sign_off_rows(plan: Any, state: RolloutState) -> tuple[SignOffRow, ...]:
     return tuple(rows)
 
 
+QUIET = frozenset({"spend_read"})  # folded into the panes (the budget), not a line of the timeline
+
+
 def timeline_role(record: ev.Record) -> Role:
     p = record.payload
     if record.kind in ("kill_requested", "trigger_fired", "escalated") or (isinstance(p, ev.KillResult) and not p.confirmed):
@@ -646,7 +652,8 @@ def timeline_role(record: ev.Record) -> Role:
 def timeline(state: RolloutState, say) -> tuple[TimelineLine, ...]:
     """Every journal record the state keeps, newest first, said by `say(record, plan)` (the
     wording module's: the core does not word events)."""
-    return tuple(TimelineLine(r.ts, say(r, state.plan), timeline_role(r), r.kind) for r in reversed(state.recent))
+    return tuple(TimelineLine(r.ts, say(r, state.plan), timeline_role(r), r.kind) for r in reversed(state.recent)
+                 if r.kind not in QUIET)
 
 
 def _after_kill(state: RolloutState) -> Iterable[ev.Record]:
