@@ -115,10 +115,11 @@ class Faces:
     report_md: str
     model: object  # the read model the captain's screen rendered
     now: object  # the moment's time (the scene's clock)
+    journaled_spend: str  # the spend the journal last read, as replay shows it ("" when none)
     replay_at: object  # the time replay stands at: the last event's
 
 
-async def _screen(app, panes=("#banner", "#header", "#phase", "#escalation")) -> dict:
+async def _screen(app, panes=("#banner", "#header", "#phase", "#escalation", "#budget")) -> dict:
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         return {p: text_of(app.query_one(p)) for p in panes}
@@ -145,7 +146,9 @@ async def faces_at(tmp_path, moment: str) -> Faces:
     doc = {**status_json(state, now, None), **seen, "guard": guard}
     md = report.render(state_dir, "md", now=now)
     model = read_model(plan, state, live, now, sight=scene.guard.sight())
-    return Faces(captain, observer, replay, text, doc, md, model, now, records[-1].ts)
+    spend = state.spend
+    said_spend = words.money(sum(spend.spent.values()), plan.budget.currency) if spend is not None else ""
+    return Faces(captain, observer, replay, text, doc, md, model, now, said_spend, records[-1].ts)
 
 
 def _first_word(headline: str) -> str:
@@ -187,6 +190,22 @@ def test_every_face_says_the_same_headline_numbers_incidents_and_guard(tmp_path,
         assert f"soak {left}" in text
         for name, screen in screens.items():
             assert left in screen["#phase"], (name, screen["#phase"])
+
+    # A breach's age: one figure on the gauge, the headline and status's refused advance.
+    refused = next((ln for ln in text.splitlines() if ln.startswith("advance  refused")), "")
+    for row in m.triggers:
+        if row.state == "breaching":
+            age = words.duration(row.breached_s)
+            assert row.pending.startswith(f"{age}/") and f"is breaching (for {age})" in refused, (row.pending, refused)
+            assert doc["advance_refusals"] == list(m.refusals["advance"])
+
+    # The budget: the round's spend live; in replay, the spend the journal last read, never "no data".
+    total = m.budget.total
+    assert total is not None and total.spent.startswith("$"), m.budget
+    for name, screen in screens.items():
+        assert total.spent in screen["#budget"], (name, screen["#budget"])
+    assert f.journaled_spend and f"{f.journaled_spend} of" in f.replay["#budget"], f.replay["#budget"]
+    assert "no spend data" not in f.replay["#budget"]
 
     # The kill and the incidents: the read model's lines on every face that says them.
     if m.kill is not None:

@@ -127,6 +127,7 @@ class TriggerRow:
     threshold: float | None = None
     fires_in: float | None = None  # seconds until a breaching trigger fires
     action: str = ""
+    breached_s: float | None = None  # seconds a breaching trigger has breached, as its gauge says
 
 
 @dataclass(frozen=True)
@@ -442,7 +443,7 @@ def trigger_row(trigger: Any, state: RolloutState, live: Evaluation | None, now:
         fires_in = verdict.needed_s - breached
         pending = f"{words.duration(breached)}/{words.duration(verdict.needed_s)}"
         return TriggerRow(**base, mark=WARN, value=shown(verdict.value), limit=limit, pending=pending, role="breach", state="breaching",
-                          history=history, threshold=threshold, fires_in=fires_in)
+                          history=history, threshold=threshold, fires_in=fires_in, breached_s=breached)
     if s == "no_data_hold":
         return TriggerRow(**base, mark=WARN, value="", limit=limit, pending="HOLD: no data", role="warn", state="hold", history=history, threshold=threshold)
     if s == "no_data_ignored":
@@ -452,6 +453,11 @@ def trigger_row(trigger: Any, state: RolloutState, live: Evaluation | None, now:
 
 def trigger_rows(plan: Any, state: RolloutState, live: Evaluation | None, now: datetime) -> tuple[TriggerRow, ...]:
     return tuple(trigger_row(t, state, live, now) for t in plan.triggers)
+
+
+def breach_ages(rows: Iterable[TriggerRow]) -> dict[str, float]:
+    """Trigger id -> seconds it has breached, as the gauges say it: the one figure the refusals use."""
+    return {r.id: r.breached_s for r in rows if r.breached_s is not None}
 
 
 def guard_health(plan: Any, state: RolloutState, live: Evaluation | None, sight: GuardSight | None) -> GuardHealth:
@@ -740,6 +746,13 @@ def phase_view(plan: Any, state: RolloutState) -> PhaseView:
     return PhaseView(tuple(steps), where, stopped, words.percent(state.weight))
 
 
+def kill_read_back(result: ev.KillResult) -> str:
+    """A confirmed kill's read-back as every face says it: the canary's share, 0 % once the flag
+    reads off, whatever weight the server keeps."""
+    share = 0 if result.observed_enabled is False or result.observed_weight is None else result.observed_weight
+    return f"the gateway reads the canary off: canary share {words.percent(share)}"
+
+
 def kill_line(plan: Any, state: RolloutState) -> KillLine | None:
     """The kill switch in one line as every face says it: who pulled it and why, what the gateway
     read back (the canary's share: 0 % once the flag reads off, whatever weight the server keeps),
@@ -753,9 +766,7 @@ def kill_line(plan: Any, state: RolloutState) -> KillLine | None:
     if r is None:
         head, detail, role = "KILL SENT", "waiting for the gateway to read the canary back off", "kill"
     elif r.confirmed:
-        share = 0 if r.observed_enabled is False or r.observed_weight is None else r.observed_weight
-        head, detail, role = (f"KILL VERIFIED {words.clock(k.result_at)}",
-                              f"the gateway reads the canary off: canary share {words.percent(share)}", "warn")
+        head, detail, role = f"KILL VERIFIED {words.clock(k.result_at)}", kill_read_back(r), "warn"
     else:
         head, detail, role = "KILL NOT CONFIRMED", f"{words.plural(r.attempts, 'attempt')}: {r.error}", "kill"
     if k.verified is None:
@@ -907,7 +918,7 @@ def read_model(plan: Any, state: RolloutState, live: Evaluation | None, now: dat
         incidents=visible_fields(incident_rows(state)),
         post_deployment=visible_fields(post),
         next_step=visible_fields(next_step(state, now, todo_open, post)),
-        refusals=visible_fields(refusals(state, now, todo_open, post)),
+        refusals=visible_fields(refusals(state, now, todo_open, post, breach_ages(rows))),
         missing_sign_offs=tuple(plan.role_title(r) for r in rules.missing_sign_offs(state)),
         demo=visible_fields(demo_marker(state)),
     )
