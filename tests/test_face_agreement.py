@@ -117,6 +117,8 @@ class Faces:
     now: object  # the moment's time (the scene's clock)
     journaled_spend: str  # the spend the journal last read, as replay shows it ("" when none)
     replay_at: object  # the time replay stands at: the last event's
+    replay_guard: object = None  # the guard the journal names at replay's cursor (None: none runs)
+    replay_guard_since: object = None
 
 
 async def _screen(app, panes=("#banner", "#header", "#phase", "#escalation", "#budget")) -> dict:
@@ -148,7 +150,7 @@ async def faces_at(tmp_path, moment: str) -> Faces:
     model = read_model(plan, state, live, now, sight=scene.guard.sight())
     spend = state.spend
     said_spend = words.money(sum(spend.spent.values()), plan.budget.currency) if spend is not None else ""
-    return Faces(captain, observer, replay, text, doc, md, model, now, said_spend, records[-1].ts)
+    return Faces(captain, observer, replay, text, doc, md, model, now, said_spend, records[-1].ts, state.guard, state.guard_since)
 
 
 def _first_word(headline: str) -> str:
@@ -242,6 +244,12 @@ def test_every_face_says_the_same_headline_numbers_incidents_and_guard(tmp_path,
         assert guard_line == f"guard    {g.text.removeprefix('guard ')}"
         for name, screen in {**screens, "replay": f.replay}.items():
             assert f"guard stopped {words.clock(g.stopped_at)}" in screen["#header"] and "guard ●" not in screen["#header"], name
+
+    # Replay says what the journal says of the guard at its cursor (started when), never a live round's age.
+    journaled = f.replay_guard
+    if journaled is not None:
+        assert f"guard ● {journaled.pid}@{journaled.host} started {words.clock(f.replay_guard_since)}" in f.replay["#header"], f.replay["#header"]
+    assert not re.search(r"guard ● \S+ \d", f.replay["#header"]), f.replay["#header"]
 
     # What the rollout is, and that a demo is one: status, the report, the observer, replay.
     assert f"outcome **{doc['status']}**" in f.report_md

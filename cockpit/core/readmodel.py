@@ -329,7 +329,7 @@ class GuardHealth:
     role: Role
     guard: GuardId | None = None
     age_s: float | None = None  # wall seconds since the round, by the face's own clock
-    state: Literal["live", "unguarded", "stopped", "none"] = "none"
+    state: Literal["live", "journaled", "unguarded", "stopped", "none"] = "none"
     why: str = ""  # why UNGUARDED; a stopped guard's reason
     stopped_at: datetime | None = None
 
@@ -464,8 +464,12 @@ def guard_health(plan: Any, state: RolloutState, live: Evaluation | None, sight:
     """`GUARD 4242@bastion · last round 3s ago` when the guard lock's holder published a fresh round
     and the journal names it (core.guardsight.judge, on the face's own sight); `UNGUARDED` while a
     rollout is live and it did not; a guard that stopped says so and when; else no guard."""
-    j = judge(plan, state, live, sight)
     named = live.guard if live is not None else None
+    if sight is not None and sight.journal_only and state.guard is not None:  # a replay: the journal's word, no round's age
+        g, since = state.guard, words.clock(state.guard_since)
+        return GuardHealth(True, state.live, f"guard {g.pid}@{g.host} started {since} (as journaled)",
+                           f"guard {DOT} started {since}", "ok", named, None, "journaled")
+    j = judge(plan, state, live, sight)
     if j.guarded:
         shown = words.duration(j.age_s or 0)
         return GuardHealth(True, state.live, f"GUARD {named} · last round {shown} ago", f"guard {DOT} {shown}", "ok", named,

@@ -360,6 +360,22 @@ def test_guard_health_words(plan):
     assert rm.guard_health(plan, state_of(plan, guard=False), None, GuardSight()).text == "no guard"
 
 
+@pytest.mark.parametrize(
+    "guard, sight, state, text, short",
+    [  # a replay says what the journal says of the guard then, never a round's age
+        (True, GuardSight(GUARD.pid, None, journal_only=True), "journaled",
+         "guard 4242@bastion started 14:00:00Z (as journaled)", "guard ● started 14:00:00Z"),
+        (False, GuardSight(None, None, journal_only=True), "unguarded", "UNGUARDED", "UNGUARDED"),  # no guard journaled
+        (True, GuardSight(GUARD.pid, 0.0), "live", "GUARD 4242@bastion · last round 0s ago", "guard ● 0s"),  # a live face: its own sight
+    ],
+)
+def test_a_replay_says_the_journals_guard_not_a_rounds_age(plan, guard, sight, state, text, short):
+    st = state_of(plan, *live(plan), guard=guard)
+    health = rm.guard_health(plan, st, round_at(SOAKING), sight)
+    assert (health.state, health.text, health.short) == (state, text, short)
+    assert health.age_s is None or sight.round_age_s is not None
+
+
 def test_timeline_is_newest_first_and_uses_the_given_wording(plan):
     state = state_of(plan, *live(plan))
     lines = rm.timeline(state, lambda r, _plan: r.kind.upper())
