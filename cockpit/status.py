@@ -99,13 +99,13 @@ def _incident(i) -> dict[str, Any]:
             "acknowledged_by": i.acked_by or None}
 
 
-def headline_json(plan, state: RolloutState, live, now: datetime, sight=None) -> dict[str, Any]:
+def headline_json(plan, state: RolloutState, live, now: datetime, sight=None, journal_broken: str = "") -> dict[str, Any]:
     """The screen's headline (the read model's, so status and the screen never disagree) and the
     health of each source as the guard's last round saw it. `sight`: what `status` saw of the guard."""
     from cockpit.core.readmodel import breach_ages, headline, trigger_rows
 
     rows = trigger_rows(plan, state, live, now)
-    head = headline(plan, state, live, now, rows, sight=sight)
+    head = headline(plan, state, live, now, rows, sight=sight, journal_broken=journal_broken)
     health = {k: {"ok": h.ok, "detail": h.detail, "since": h.since.isoformat() if h.since else None}
               for k, h in (live.health.items() if live is not None else ()) if h.ok is not None}
     # a breach's age as its gauge and the headline say it, not since its journal record

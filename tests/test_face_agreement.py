@@ -23,7 +23,7 @@ from cockpit.core.evaluation import GuardId
 from cockpit.core.events import Actor
 from cockpit.core.readmodel import read_model
 from cockpit.engine import Engine
-from cockpit.journal import Journal
+from cockpit.journal import Journal, JournalError
 from cockpit.lease import guard_holder
 from cockpit.published import read_published
 from cockpit.replaying import Replay, load
@@ -263,3 +263,31 @@ def test_every_face_says_the_same_headline_numbers_incidents_and_guard(tmp_path,
         assert "DEMO · simulated · 60x" in f.captain["#header"]
     else:
         assert "CAPTAIN alice@bastion" in f.captain["#header"]
+
+
+def test_a_broken_journal_is_the_headline_on_the_captains_screen_observers_and_status(tmp_path):
+    """Not a toast under SOAKING: every face's headline says the journal does not verify, that the
+    guard still guards, and to run `cockpit verify`."""
+    async def go():
+        scene = Scene(tmp_path / "s", "healthy", identity=ME)
+        await _soaking(scene)
+        follower = Engine(scene.engine.plan, Journal(scene.state_dir, readonly=True), clock=scene.clock,
+                          actor=Actor(user="bob", host="bastion", role="observer"))  # an observer watching when it breaks
+        path = scene.state_dir / "journal.jsonl"
+        last = path.read_bytes().splitlines(keepends=True)[-1]
+        with path.open("ab") as f:  # the last event written twice: the chain breaks
+            f.write(last)
+        for engine in (scene.engine, follower):
+            try:
+                engine.refresh()
+            except JournalError:  # each journal finds it broken while open (the screen says it, never dies)
+                pass
+        assert scene.engine.journal.broken
+        captain = await _screen(scene.app())
+        observer = await _screen(CockpitApp(follower, ObserverFeed(scene.state_dir, scene.guard), who="bob@bastion", watch=False))
+        return captain, observer, follower
+    captain, observer, follower = asyncio.run(go())
+    said = "JOURNAL BROKEN: the journal does not verify; the guard still guards — run `cockpit verify`"
+    assert follower.journal.broken
+    for name, screen in {"captain": captain, "observer": observer}.items():
+        assert screen["#banner"].strip().startswith(said), (name, screen["#banner"])
