@@ -213,7 +213,10 @@ def _status_once(args, *, clear: bool = False) -> int:
     plan = _journaled_plan(state)
     now = face_now(plan, state, live, sight, SystemClock().now())
     guard = guard_json(plan, state, live, sight, holder)
-    seen = headline_json(plan, state, live, now, sight) if plan is not None else None
+    from cockpit.journal import TAIL
+
+    broken = next((str(p) for p in scan.problems if p.reason not in TAIL), "")  # a torn tail alone is no broken chain
+    seen = headline_json(plan, state, live, now, sight, broken) if plan is not None else None
     code = Exit.FAIL if alarms else Exit.OK
     if clear and not args.json:  # the screen cleared only once the next one is ready: Ctrl-C never leaves it blank
         terminal(sys.stdout).write("\x1b[H\x1b[2J")

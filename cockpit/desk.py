@@ -224,7 +224,8 @@ class Desk:
         e = self.engine
         state, live, sight, now = e.state, self._latest(), self._sight(), e.clock.now()
         running = frozenset(e.running_checks)
-        model = read_model(e.plan, state, live, now, running=running, say=say, captain=not self.observer, sight=sight)
+        model = read_model(e.plan, state, live, now, running=running, say=say, captain=not self.observer, sight=sight,
+                           journal_broken=getattr(e.journal, "broken", None) or "")
         return Shown(e.plan, state, live, sight, now, running, model, self._post_deploy(now), self._kill_why())
 
     def _post_deploy(self, now: datetime) -> tuple:

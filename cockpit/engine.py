@@ -755,7 +755,7 @@ class Engine:
         and queue its message to the alert's channel (the guard delivers it)."""
         if self.follower:
             return []
-        from cockpit.core.budget import alerts_due
+        from cockpit.core.budget import alerts_due, spend_moved
         from cockpit.core.paging import budget_month
 
         month = budget_month(self.clock.now())
@@ -770,6 +770,10 @@ class Engine:
                     f"({words.money(burn.spent, cur)} of {words.money(burn.monthly, cur)}, {month}), "
                     f"alert {words.percent(a.at_pct)}: {a.action}")
             records.append(self.record(ev.NotificationQueued(channel=a.channel, purpose="budget", text=text)))
+        last = self.state.spend.spent if self.state.spend is not None else None
+        if spend_moved(last, burn, bool(records)):
+            spent = {c.id: c.spent for c in burn.categories if c.spent is not None}
+            records.append(self.record(ev.SpendRead(spent=spent, month=month)))
         return [r for r in records if r is not None]
 
     # -- paging ----------------------------------------------------------------------------------

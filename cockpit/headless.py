@@ -352,9 +352,10 @@ async def _kill_async(engine, reason: str) -> int:
             if _say_unrecorded(engine):
                 return Exit.FAIL_UNRECORDED
             return Exit.FAIL_UNJOURNALED if out.unjournaled else Exit.FAIL
-        _say(f"VERIFIED: gateway {engine.plan.kill_switch.gateway} reads the canary off "
-             f"({engine.plan.kill_switch.flag}={str(result.observed_enabled).lower()}, "
-             f"weight {result.observed_weight})")
+        from cockpit.core.readmodel import kill_read_back
+
+        _say(f"VERIFIED: {kill_read_back(result)} (gateway {engine.plan.kill_switch.gateway}, "
+             f"{engine.plan.kill_switch.flag}={str(result.observed_enabled).lower()})")
         if _say_unrecorded(engine):
             return Exit.UNRECORDED
         if out.unjournaled:

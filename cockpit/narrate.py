@@ -133,6 +133,9 @@ def _said(record: ev.Record, plan: ev.PlanLoaded | None) -> str:
         case ev.JudgmentMade():
             tail = ": the owners decide" if p.verdict == "Marginal" and p.criteria else ""
             return f"judge ({phase_name(p.phase)}): {p.verdict}, score {words.value(p.score)}{tail} - {p.reason}"
+        case ev.SpendRead():
+            cur = str(((plan.document if plan else {}) or {}).get("budget", {}).get("currency", "USD"))
+            return f"spend month to date read: {words.money(sum(p.spent.values()), cur)}" + (f" ({p.month})" if p.month else "")
     return f"{record.kind}"
 
 

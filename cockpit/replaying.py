@@ -63,8 +63,8 @@ class JournalFeed:
         soak = (state.phase, state.phase_started_at) if state.phase is not None and state.phase_started_at else None
         self.evaluation = Evaluation(at=now if guard is not None else None, guard=guard, criteria=criteria, soak=soak,
                                      tracks=self._tracks(state, now), poll_s=1e9)  # no round goes stale in a replay
-        # The journal's guard held the lock then, its round as fresh as the cursor.
-        self.seen = GuardSight(guard.pid, 0.0) if guard is not None else GuardSight()
+        # The journal's guard held the lock then: said as journaled (started when), never a round's age.
+        self.seen = GuardSight(guard.pid, None, journal_only=True) if guard is not None else GuardSight()
 
     def __init__(self, plan=None):
         self.plan = plan

@@ -220,7 +220,10 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
         d.p(f"Spend month to date (the guard's round, as the evidence bundles recorded it): "
             f"{money(first[1])} at {first[0]}, {money(last[1])} at {last[0]}; "
             f"month-end projection {money(last[2])}.")
-    else:
+    if state.spend is not None and state.spend_at is not None:
+        d.p(f"Spend month to date as the guard last journaled it: {money(sum(state.spend.spent.values()))} "
+            f"at {words.stamp(state.spend_at)}.")
+    elif not spends:
         d.p("Spend: no evidence bundle recorded one here.")
     alerts = [r for r in records if isinstance(r.payload, ev.BudgetAlerted)]
     d.p("Alerts: " + ("; ".join(f"{words.stamp(r.ts)} {words.percent(r.payload.at_pct)} ({money(r.payload.spent)}): {r.payload.action}" for r in alerts) or "none"))

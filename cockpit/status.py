@@ -116,15 +116,18 @@ def _incident(i) -> dict[str, Any]:
             "acknowledged_by": i.acked_by or None}
 
 
-def headline_json(plan, state: RolloutState, live, now: datetime, sight=None) -> dict[str, Any]:
+def headline_json(plan, state: RolloutState, live, now: datetime, sight=None, journal_broken: str = "") -> dict[str, Any]:
     """The screen's headline (the read model's, so status and the screen never disagree) and the
     health of each source as the guard's last round saw it. `sight`: what `status` saw of the guard."""
-    from cockpit.core.readmodel import headline
+    from cockpit.core.readmodel import breach_ages, headline, trigger_rows
 
-    head = headline(plan, state, live, now, sight=sight)
+    rows = trigger_rows(plan, state, live, now)
+    head = headline(plan, state, live, now, rows, sight=sight, journal_broken=journal_broken)
     health = {k: {"ok": h.ok, "detail": h.detail, "since": h.since.isoformat() if h.since else None}
               for k, h in (live.health.items() if live is not None else ()) if h.ok is not None}
-    return {"headline": head.text, "sources": health, "next_step": _next(plan, state, now)}
+    # a breach's age as its gauge and the headline say it, not since its journal record
+    advance = rules.advance_refusals(state, now, breach_ages(rows)) if state.status == "live" else []
+    return {"headline": head.text, "sources": health, "next_step": _next(plan, state, now), "advance_refusals": advance}
 
 
 def guard_json(plan, state: RolloutState, live, sight, holder: dict | None) -> dict[str, Any]:
@@ -192,8 +195,9 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
             out.append(f"gate     {name}: {ds}")
     if doc["judgment"]:
         out.append(f"judge    {doc['judgment']['line'].removeprefix('Judge ')}")
-    if doc["advance_refusals"]:
-        out.append("advance  refused: " + "; ".join(doc["advance_refusals"]))
+    refused = seen["advance_refusals"] if seen is not None else doc["advance_refusals"]
+    if refused:
+        out.append("advance  refused: " + "; ".join(refused))
     for said in doc["incident_lines"]:
         out.append(f"incident {said}")
     if doc["kill"]:

@@ -23,7 +23,7 @@ from cockpit.core.evaluation import GuardId
 from cockpit.core.events import Actor
 from cockpit.core.readmodel import read_model
 from cockpit.engine import Engine
-from cockpit.journal import Journal
+from cockpit.journal import Journal, JournalError
 from cockpit.lease import guard_holder
 from cockpit.published import read_published
 from cockpit.replaying import Replay, load
@@ -115,10 +115,13 @@ class Faces:
     report_md: str
     model: object  # the read model the captain's screen rendered
     now: object  # the moment's time (the scene's clock)
+    journaled_spend: str  # the spend the journal last read, as replay shows it ("" when none)
     replay_at: object  # the time replay stands at: the last event's
+    replay_guard: object = None  # the guard the journal names at replay's cursor (None: none runs)
+    replay_guard_since: object = None
 
 
-async def _screen(app, panes=("#banner", "#header", "#phase", "#escalation")) -> dict:
+async def _screen(app, panes=("#banner", "#header", "#phase", "#escalation", "#budget")) -> dict:
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         return {p: text_of(app.query_one(p)) for p in panes}
@@ -145,7 +148,9 @@ async def faces_at(tmp_path, moment: str) -> Faces:
     doc = {**status_json(state, now, None), **seen, "guard": guard}
     md = report.render(state_dir, "md", now=now)
     model = read_model(plan, state, live, now, sight=scene.guard.sight())
-    return Faces(captain, observer, replay, text, doc, md, model, now, records[-1].ts)
+    spend = state.spend
+    said_spend = words.money(sum(spend.spent.values()), plan.budget.currency) if spend is not None else ""
+    return Faces(captain, observer, replay, text, doc, md, model, now, said_spend, records[-1].ts, state.guard, state.guard_since)
 
 
 def _first_word(headline: str) -> str:
@@ -188,6 +193,22 @@ def test_every_face_says_the_same_headline_numbers_incidents_and_guard(tmp_path,
         for name, screen in screens.items():
             assert left in screen["#phase"], (name, screen["#phase"])
 
+    # A breach's age: one figure on the gauge, the headline and status's refused advance.
+    refused = next((ln for ln in text.splitlines() if ln.startswith("advance  refused")), "")
+    for row in m.triggers:
+        if row.state == "breaching":
+            age = words.duration(row.breached_s)
+            assert row.pending.startswith(f"{age}/") and f"is breaching (for {age})" in refused, (row.pending, refused)
+            assert doc["advance_refusals"] == list(m.refusals["advance"])
+
+    # The budget: the round's spend live; in replay, the spend the journal last read, never "no data".
+    total = m.budget.total
+    assert total is not None and total.spent.startswith("$"), m.budget
+    for name, screen in screens.items():
+        assert total.spent in screen["#budget"], (name, screen["#budget"])
+    assert f.journaled_spend and f"{f.journaled_spend} of" in f.replay["#budget"], f.replay["#budget"]
+    assert "no spend data" not in f.replay["#budget"]
+
     # The kill and the incidents: the read model's lines on every face that says them.
     if m.kill is not None:
         line = " · ".join(part for part in (m.kill.head, m.kill.why, m.kill.detail, m.kill.traffic) if part)
@@ -224,6 +245,12 @@ def test_every_face_says_the_same_headline_numbers_incidents_and_guard(tmp_path,
         for name, screen in {**screens, "replay": f.replay}.items():
             assert f"guard stopped {words.clock(g.stopped_at)}" in screen["#header"] and "guard ●" not in screen["#header"], name
 
+    # Replay says what the journal says of the guard at its cursor (started when), never a live round's age.
+    journaled = f.replay_guard
+    if journaled is not None:
+        assert f"guard ● {journaled.pid}@{journaled.host} started {words.clock(f.replay_guard_since)}" in f.replay["#header"], f.replay["#header"]
+    assert not re.search(r"guard ● \S+ \d", f.replay["#header"]), f.replay["#header"]
+
     # What the rollout is, and that a demo is one: status, the report, the observer, replay.
     assert f"outcome **{doc['status']}**" in f.report_md
     marker = m.demo
@@ -236,3 +263,31 @@ def test_every_face_says_the_same_headline_numbers_incidents_and_guard(tmp_path,
         assert "DEMO · simulated · 60x" in f.captain["#header"]
     else:
         assert "CAPTAIN alice@bastion" in f.captain["#header"]
+
+
+def test_a_broken_journal_is_the_headline_on_the_captains_screen_observers_and_status(tmp_path):
+    """Not a toast under SOAKING: every face's headline says the journal does not verify, that the
+    guard still guards, and to run `cockpit verify`."""
+    async def go():
+        scene = Scene(tmp_path / "s", "healthy", identity=ME)
+        await _soaking(scene)
+        follower = Engine(scene.engine.plan, Journal(scene.state_dir, readonly=True), clock=scene.clock,
+                          actor=Actor(user="bob", host="bastion", role="observer"))  # an observer watching when it breaks
+        path = scene.state_dir / "journal.jsonl"
+        last = path.read_bytes().splitlines(keepends=True)[-1]
+        with path.open("ab") as f:  # the last event written twice: the chain breaks
+            f.write(last)
+        for engine in (scene.engine, follower):
+            try:
+                engine.refresh()
+            except JournalError:  # each journal finds it broken while open (the screen says it, never dies)
+                pass
+        assert scene.engine.journal.broken
+        captain = await _screen(scene.app())
+        observer = await _screen(CockpitApp(follower, ObserverFeed(scene.state_dir, scene.guard), who="bob@bastion", watch=False))
+        return captain, observer, follower
+    captain, observer, follower = asyncio.run(go())
+    said = "JOURNAL BROKEN: the journal does not verify; the guard still guards — run `cockpit verify`"
+    assert follower.journal.broken
+    for name, screen in {"captain": captain, "observer": observer}.items():
+        assert screen["#banner"].strip().startswith(said), (name, screen["#banner"])

@@ -84,3 +84,16 @@ def alerts_due(b: BudgetBurn, thresholds: Iterable[Alert], already: set[float]) 
 
 def next_alert(b: BudgetBurn, thresholds: Iterable[Alert]) -> Alert | None:
     return next((a for a in thresholds if b.pct < a.at_pct), None)
+
+
+SPEND_STEP_PCT = 1.0  # a journaled spend read: when it moves by this much of the monthly budget
+
+
+def spend_moved(last: dict[str, float] | None, b: BudgetBurn, alerted: bool) -> bool:
+    """Whether the guard journals this read (`spend_read`): the first one that reads, any one with
+    an alert, and then only when the spend moved by SPEND_STEP_PCT of the monthly budget."""
+    if not any(c.spent is not None for c in b.categories):
+        return False
+    if last is None or alerted:
+        return True
+    return abs(b.spent - sum(last.values())) >= b.monthly * SPEND_STEP_PCT / 100

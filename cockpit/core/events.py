@@ -472,6 +472,16 @@ class JudgmentMade(Payload, omit_defaults=True):
     metrics: tuple[MetricJudged, ...] = ()
     criteria: tuple[str, ...] = ()
 
+class SpendRead(Payload):
+    """The month-to-date spend as the guard read it, so a replay and the report show the budget at
+    any moment. Journaled when it first reads, when it moves by 1 % of the monthly budget or more,
+    and with an alert (core.budget.spend_moved), never once per round; the timeline leaves it out."""
+
+    KIND = "spend_read"
+    spent: dict[str, float]  # category id -> month to date; a category that did not read is absent
+    month: str = ""
+
+
 
 PAYLOADS: tuple[type[Payload], ...] = (
     PlanLoaded, CheckRan, CheckWaived, SignedOff, RolloutStarted, TrafficShiftRequested,
@@ -484,6 +494,7 @@ PAYLOADS: tuple[type[Payload], ...] = (
     SpendControlRan, SilenceCreated, SilenceExpired,
     RoundLate,
     JudgmentMade,
+    SpendRead,
 )
 
 

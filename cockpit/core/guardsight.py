@@ -28,6 +28,7 @@ class GuardSight:
 
     holder_pid: int | None = None  # the guard lock's holder as the kernel lists it; None: nobody holds it
     round_age_s: float | None = None  # wall seconds since guard.json last changed, by the face's clocks
+    journal_only: bool = False  # a replay: no sight of its own, only what the journal says of the guard then
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ class Seen:
     now: datetime
     rows: tuple[TriggerRow, ...]  # id, name, value, limit, pending, state, fires_in
     guard: GuardHealth  # guarded, why
+    journal_broken: str = ""  # why the journal does not verify, as the face's journal found it ("" : it does)
 
 
 def _action_words(trigger: PlanTrigger) -> str:
@@ -163,6 +164,14 @@ def breaching(s: Seen) -> Headline | None:
     return Headline("BREACHING", f"{r.name} — {_action_words(trigger)} in {words.duration(r.fires_in or 0)}{more}", "warn")
 
 
+def journal_broken(s: Seen) -> Headline | None:
+    """The journal does not verify: what the faces show may not be what happened. Below the
+    unguarded rule, so a live rollout that reaches it is guarded (the guard acts on what reads)."""
+    if not s.journal_broken:
+        return None
+    return Headline("JOURNAL BROKEN", "the journal does not verify; the guard still guards — run `cockpit verify`", "alarm")
+
+
 def blind(s: Seen) -> Headline | None:
     rows = [r for r in s.rows if r.state in ("hold", "stale")]
     if not rows:
@@ -214,6 +223,7 @@ PRECEDENCE: tuple[tuple[str, Rule], ...] = (
     ("gateway drift", drift),
     ("fired", fired),
     ("breaching", breaching),
+    ("journal broken", journal_broken),
     ("blind", blind),
     ("shifting", shifting),
     ("starting", starting),

@@ -90,7 +90,8 @@ def next_step(state: RolloutState, now: datetime, checklist_open: tuple[str, ...
 
 
 def refusals(state: RolloutState, now: datetime, checklist_open: tuple[str, ...] = (),
-             post_deployment: tuple[ItemRow, ...] = ()) -> dict[str, tuple[str, ...]]:
+             post_deployment: tuple[ItemRow, ...] = (),
+             breached: dict[str, float] | None = None) -> dict[str, tuple[str, ...]]:
     """Each action (ACTIONS) -> why it is refused now, in the operator's words (() : it may be done)."""
     if state.plan is None:
         return {action: ("no plan loaded in this journal",) for action in ACTIONS}
@@ -107,7 +108,7 @@ def refusals(state: RolloutState, now: datetime, checklist_open: tuple[str, ...]
         "sign_off": sign if preflight else ("sign-offs are recorded before the rollout starts",),
         "start": tuple(rules.start_refusals(state, now)),
         "gate": tuple(rules.decide_refusals(state, state.phase, next(iter(owners), ""))),
-        "advance": tuple(rules.advance_refusals(state, now)),
+        "advance": tuple(rules.advance_refusals(state, now, breached)),
         "kill": tuple(rules.kill_refusals(state)),
         "ack": () if any(i.open and not i.acknowledged for i in state.incidents.values())
         else ("no page waits for an acknowledgement",),

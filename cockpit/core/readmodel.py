@@ -20,6 +20,7 @@ from cockpit.core import events as ev
 from cockpit.core import headline as heads
 from cockpit.core import postdeploy, rules, words
 from cockpit.core.budget import BudgetBurn, next_alert
+from cockpit.core.budget import burn as burned
 from cockpit.core.escalation import EMERGENCY, ROLLBACK_NOT_VERIFIED, active_levels, with_names
 from cockpit.core.evaluation import CriterionView, Evaluation, GuardId
 from cockpit.core.guardsight import GuardSight, journaled_speed, judge
@@ -127,6 +128,7 @@ class TriggerRow:
     threshold: float | None = None
     fires_in: float | None = None  # seconds until a breaching trigger fires
     action: str = ""
+    breached_s: float | None = None  # seconds a breaching trigger has breached, as its gauge says
 
 
 @dataclass(frozen=True)
@@ -328,7 +330,7 @@ class GuardHealth:
     role: Role
     guard: GuardId | None = None
     age_s: float | None = None  # wall seconds since the round, by the face's own clock
-    state: Literal["live", "unguarded", "stopped", "none"] = "none"
+    state: Literal["live", "journaled", "unguarded", "stopped", "none"] = "none"
     why: str = ""  # why UNGUARDED; a stopped guard's reason
     stopped_at: datetime | None = None
 
@@ -450,7 +452,7 @@ def trigger_row(trigger: PlanTrigger, state: RolloutState, live: Evaluation | No
         fires_in = verdict.needed_s - breached
         pending = f"{words.duration(breached)}/{words.duration(verdict.needed_s)}"
         return TriggerRow(**base, mark=WARN, value=shown(verdict.value), limit=limit, pending=pending, role="breach", state="breaching",
-                          history=history, threshold=threshold, fires_in=fires_in)
+                          history=history, threshold=threshold, fires_in=fires_in, breached_s=breached)
     if s == "no_data_hold":
         return TriggerRow(**base, mark=WARN, value="", limit=limit, pending="HOLD: no data", role="warn", state="hold", history=history, threshold=threshold)
     if s == "no_data_ignored":
@@ -462,12 +464,21 @@ def trigger_rows(plan: PlanView, state: RolloutState, live: Evaluation | None, n
     return tuple(trigger_row(t, state, live, now) for t in plan.triggers)
 
 
+def breach_ages(rows: Iterable[TriggerRow]) -> dict[str, float]:
+    """Trigger id -> seconds it has breached, as the gauges say it: the one figure the refusals use."""
+    return {r.id: r.breached_s for r in rows if r.breached_s is not None}
+
+
 def guard_health(plan: PlanView, state: RolloutState, live: Evaluation | None, sight: GuardSight | None) -> GuardHealth:
     """`GUARD 4242@bastion · last round 3s ago` when the guard lock's holder published a fresh round
     and the journal names it (core.guardsight.judge, on the face's own sight); `UNGUARDED` while a
     rollout is live and it did not; a guard that stopped says so and when; else no guard."""
-    j = judge(plan, state, live, sight)
     named = live.guard if live is not None else None
+    if sight is not None and sight.journal_only and state.guard is not None:  # a replay: the journal's word, no round's age
+        g, since = state.guard, words.clock(state.guard_since)
+        return GuardHealth(True, state.live, f"guard {g.pid}@{g.host} started {since} (as journaled)",
+                           f"guard {DOT} started {since}", "ok", named, None, "journaled")
+    j = judge(plan, state, live, sight)
     if j.guarded:
         shown = words.duration(j.age_s or 0)
         return GuardHealth(True, state.live, f"GUARD {named} · last round {shown} ago", f"guard {DOT} {shown}", "ok", named,
@@ -502,11 +513,12 @@ def status_word(state: RolloutState) -> str:
 
 
 def headline(plan: PlanView, state: RolloutState, live: Evaluation | None, now: datetime,
-             triggers: tuple[TriggerRow, ...] | None = None, *, sight: GuardSight | None = None) -> Headline:
+             triggers: tuple[TriggerRow, ...] | None = None, *, sight: GuardSight | None = None,
+             journal_broken: str = "") -> Headline:
     """The one state the captain reads first: the first rule of core.headline.PRECEDENCE that
     applies. `sight`: what the face saw of the guard (none: UNGUARDED)."""
     rows = triggers if triggers is not None else trigger_rows(plan, state, live, now)
-    return heads.first(heads.Seen(plan, state, live, now, rows, guard_health(plan, state, live, sight)))
+    return heads.first(heads.Seen(plan, state, live, now, rows, guard_health(plan, state, live, sight), journal_broken))
 
 
 def gate_view(plan: PlanView, state: RolloutState, live: Evaluation | None) -> GateView:
@@ -553,6 +565,8 @@ def budget_view(plan: PlanView, state: RolloutState, burn: BudgetBurn | None) ->
     cur = budget.currency
     money: Callable[[float | None], str] = lambda v: words.money(v, cur)  # noqa: E731
     raised = ", ".join(words.percent(p) for p in sorted(state.budget_alerts)) or "none"
+    if burn is None and state.spend is not None and state.spend_at is not None:
+        burn = burned(budget.categories, dict(state.spend.spent), state.spend_at)  # as the journal last read it
     if burn is None:
         rows = tuple(BudgetRow(c.name, f"{words.NO_DATA} of {money(c.monthly)}", "", f"{money(c.projected)} plan", "plain") for c in budget.categories)
         return BudgetView(rows, None, "", "muted", "no spend data yet", "muted", raised, False)
@@ -643,6 +657,9 @@ def sign_off_rows(plan: PlanView, state: RolloutState) -> tuple[SignOffRow, ...]
     return tuple(rows)
 
 
+QUIET = frozenset({"spend_read"})  # folded into the panes (the budget), not a line of the timeline
+
+
 def timeline_role(record: ev.Record) -> Role:
     p = record.payload
     if record.kind in ("kill_requested", "trigger_fired", "escalated") or (isinstance(p, ev.KillResult) and not p.confirmed):
@@ -660,7 +677,8 @@ Say = Callable[[ev.Record, ev.PlanLoaded | None], str]  # words a timeline recor
 def timeline(state: RolloutState, say: Say) -> tuple[TimelineLine, ...]:
     """Every journal record the state keeps, newest first, said by `say(record, plan)` (the
     wording module's: the core does not word events)."""
-    return tuple(TimelineLine(r.ts, say(r, state.plan), timeline_role(r), r.kind) for r in reversed(state.recent))
+    return tuple(TimelineLine(r.ts, say(r, state.plan), timeline_role(r), r.kind) for r in reversed(state.recent)
+                 if r.kind not in QUIET)
 
 
 def _after_kill(state: RolloutState) -> Iterable[ev.Record]:
@@ -747,6 +765,13 @@ def phase_view(plan: PhaseTrack, state: RolloutState) -> PhaseView:
     return PhaseView(tuple(steps), where, stopped, words.percent(state.weight))
 
 
+def kill_read_back(result: ev.KillResult) -> str:
+    """A confirmed kill's read-back as every face says it: the canary's share, 0 % once the flag
+    reads off, whatever weight the server keeps."""
+    share = 0 if result.observed_enabled is False or result.observed_weight is None else result.observed_weight
+    return f"the gateway reads the canary off: canary share {words.percent(share)}"
+
+
 def kill_line(plan: PlanView | ev.PlanLoaded, state: RolloutState) -> KillLine | None:
     """The kill switch in one line as every face says it: who pulled it and why, what the gateway
     read back (the canary's share: 0 % once the flag reads off, whatever weight the server keeps),
@@ -761,9 +786,7 @@ def kill_line(plan: PlanView | ev.PlanLoaded, state: RolloutState) -> KillLine |
     if r is None:
         head, detail, role = "KILL SENT", "waiting for the gateway to read the canary back off", "kill"
     elif r.confirmed:
-        share = 0 if r.observed_enabled is False or r.observed_weight is None else r.observed_weight
-        head, detail, role = (f"KILL VERIFIED {words.clock(k.result_at)}",
-                              f"the gateway reads the canary off: canary share {words.percent(share)}", "warn")
+        head, detail, role = f"KILL VERIFIED {words.clock(k.result_at)}", kill_read_back(r), "warn"
     else:
         head, detail, role = "KILL NOT CONFIRMED", f"{words.plural(r.attempts, 'attempt')}: {r.error}", "kill"
     if k.verified is None:
@@ -885,14 +908,14 @@ def _journaled(plan: PlanView, state: RolloutState, running: frozenset[str], say
 
 def read_model(plan: PlanView, state: RolloutState, live: Evaluation | None, now: datetime, *,
                running: frozenset[str] = frozenset(), say: Say | None = None, captain: bool = True,
-               sight: GuardSight | None = None) -> ReadModel:
+               sight: GuardSight | None = None, journal_broken: str = "") -> ReadModel:
     """Everything a face shows, from the plan, the journal's state, the guard's round, what the face
     saw of the guard (`sight`) and `now`.
     `say(record, plan)` words timeline records (the wording module's); without it, their kind.
     Every text in it (notes, reasons, names, servers' errors, the guard's host) has its control
     and bidi characters shown as escapes (core.visible): no row can move a face's cursor."""
     rows = visible_fields(trigger_rows(plan, state, live, now))
-    head = visible_fields(headline(plan, state, live, now, rows, sight=sight))
+    head = visible_fields(headline(plan, state, live, now, rows, sight=sight, journal_broken=journal_broken))
     guard = visible_fields(guard_health(plan, state, live, sight))
     esc = visible_fields(escalation_rows(plan, state, now))
     bud = visible_fields(budget_view(plan, state, live.budget if live else None))
@@ -919,7 +942,7 @@ def read_model(plan: PlanView, state: RolloutState, live: Evaluation | None, now
         incidents=visible_fields(incident_rows(state)),
         post_deployment=visible_fields(post),
         next_step=visible_fields(next_step(state, now, todo_open, post)),
-        refusals=visible_fields(refusals(state, now, todo_open, post)),
+        refusals=visible_fields(refusals(state, now, todo_open, post, breach_ages(rows))),
         missing_sign_offs=tuple(plan.role_title(r) for r in rules.missing_sign_offs(state)),
         demo=visible_fields(demo_marker(state)),
         judgments={phase: visible_fields(view) for phase, view in judgment_views(plan, state).items()},

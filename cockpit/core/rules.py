@@ -5,6 +5,7 @@ The reasons are shown to the captain verbatim, so they are written in the operat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -107,8 +108,10 @@ def _marginal_refusals(state: RolloutState, spec: Any, gate: GateState, criterio
             f"the owners decide; waiting for a GO given since {words.clock(since)} from: {', '.join(undecided)}"]
 
 
-def advance_refusals(state: RolloutState, now: datetime) -> list[str]:
-    """May the captain move to the next phase (or, from the last phase, complete)?"""
+def advance_refusals(state: RolloutState, now: datetime, breached: Mapping[str, float] | None = None) -> list[str]:
+    """May the captain move to the next phase (or, from the last phase, complete)? `breached`:
+    how long each trigger has breached as its gauge says (readmodel.breach_ages; the journal's
+    `trigger_breached` is written after the window started), else since that record."""
     reasons = _not_live(state)
     if reasons:
         return reasons
@@ -121,7 +124,8 @@ def advance_refusals(state: RolloutState, now: datetime) -> list[str]:
         reasons += gate_refusals(state, state.phase, now)
     for trigger_id, trigger in sorted(state.triggers.items()):
         if trigger.breaching_since is not None:  # breaching
-            since = words.duration(now - trigger.breaching_since)
+            age = breached.get(trigger_id) if breached is not None else None
+            since = words.duration(now - trigger.breaching_since if age is None else age)
             detail = f": {trigger.detail}" if trigger.detail else ""
             what = "is holding for want of data" if trigger.no_data else "is breaching"
             reasons.append(f"trigger {trigger_id} {what} (for {since}){detail}")

@@ -182,6 +182,8 @@ class RolloutState:
     budget_alerts: dict[float, ev.BudgetAlerted] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
     outbox: dict[int, Outbound] = field(default_factory=dict)  # NotificationQueued seq -> its delivery
+    spend: ev.SpendRead | None = None  # the guard's latest journaled spend read
+    spend_at: datetime | None = None
     spend_controls: dict[tuple[str, float], ev.SpendControlRan] = field(default_factory=dict)  # (month, pct)
     silences: dict[str, ev.SilenceCreated] = field(default_factory=dict)  # live silences by id
     evidence: list[ev.EvidenceCollected] = field(default_factory=list)
@@ -473,6 +475,10 @@ def _spend_control(state: RolloutState, p: ev.SpendControlRan, r: ev.Record) -> 
     state.spend_controls[(p.month, p.at_pct)] = p
 
 
+def _spend_read(state: RolloutState, p: ev.SpendRead, r: ev.Record) -> None:
+    state.spend, state.spend_at = p, r.ts
+
+
 def _silence_created(state: RolloutState, p: ev.SilenceCreated, r: ev.Record) -> None:
     state.silences[p.silence_id] = p
 
@@ -517,4 +523,5 @@ _APPLY: dict[type[ev.Payload], Callable[[RolloutState, Any, ev.Record], None]] =
     ev.SilenceExpired: _silence_expired,
     ev.RoundLate: _round_late,
     ev.JudgmentMade: _judgment,
+    ev.SpendRead: _spend_read,
 }

@@ -124,7 +124,7 @@ class HeaderBar(Rows):
         if g.guarded:
             who = "" if narrow else f" {g.guard}"
             health.append("  guard", "")
-            health.append(f" {DOT}{who} {g.short.rsplit(' ', 1)[-1]}", v.colors.ok)
+            health.append(f" {DOT}{who} {g.short.removeprefix(f'guard {DOT} ')}", v.colors.ok)
         elif g.needed:
             health.append("  ")
             health.append(f" {g.text} ", v.style("alarm"))

@@ -187,3 +187,27 @@ def test_a_category_with_no_projection_and_no_spend_projects_nothing():
     assert burn(cats, {"new": None}, early).projected == 0.0
     assert burn(cats, {"new": 0.0}, early).projected == 0.0
     assert burn(cats, {"new": 0.5}, early).projected == 0.5
+
+
+def _read(categories, infra, llm=None):
+    return burn(categories, {"infrastructure": infra, "llm_usage": llm}, MID_NOVEMBER)
+
+
+@pytest.mark.parametrize(
+    "last, infra, alerted, journaled",
+    [
+        (None, None, False, False),  # nothing read: nothing to journal, even the first time
+        (None, None, True, False),
+        (None, 0.0, False, True),  # the first read that reads, even $0
+        ({"infrastructure": 1000.0}, 1229.0, False, False),  # moved $229: under 1 % of $23,000
+        ({"infrastructure": 1000.0}, 1230.0, False, True),  # exactly 1 %
+        ({"infrastructure": 1000.0}, 770.0, False, True),  # a fall counts (a new month)
+        ({"infrastructure": 1000.0}, 771.0, False, False),
+        ({"infrastructure": 1000.0}, 1000.0, True, True),  # an alert journals its spend beside it
+        ({"infrastructure": 800.0, "llm_usage": 200.0}, 1229.0, False, False),  # the last read's total
+    ],
+)
+def test_a_spend_read_is_journaled_first_then_when_it_moves_one_percent_or_with_an_alert(categories, last, infra, alerted, journaled):
+    from cockpit.core.budget import spend_moved
+
+    assert spend_moved(last, _read(categories, infra), alerted) is journaled

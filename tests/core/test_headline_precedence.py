@@ -44,13 +44,16 @@ def _starting_shift(plan):
     return state_of(plan, *ready(plan), ev.RolloutStarted(), ev.TrafficShiftRequested(weight=5, phase=0))
 
 
-# (upper, lower, the moment, the trigger rows, the guard as the face judged it, what the headline says)
+BROKEN = "journal.jsonl line 7: the hash chain breaks"
+
+# (upper, lower, the moment, the trigger rows, the guard as the face judged it, what the headline says[, the journal broken])
 NEIGHBOURS = [
     ("kill", "unguarded", _unconfirmed, (), NO_GUARD, "KILL NOT CONFIRMED"),
     ("unguarded", "gateway drift", lambda p: _live(p, DRIFT), (FIRED,), NO_GUARD, "UNGUARDED"),
     ("gateway drift", "fired", lambda p: _live(p, DRIFT), (FIRED,), GUARDED, "GATEWAY DRIFT"),
     ("fired", "breaching", _live, (BREACHING, FIRED), GUARDED, "FIRED"),
-    ("breaching", "blind", _live, (HOLD, BREACHING), GUARDED, "BREACHING"),
+    ("breaching", "journal broken", _live, (HOLD, BREACHING), GUARDED, "BREACHING", BROKEN),
+    ("journal broken", "blind", _live, (HOLD,), GUARDED, "JOURNAL BROKEN", BROKEN),
     ("blind", "shifting", lambda p: _live(p, ev.TrafficShiftRequested(weight=25, phase=1)), (HOLD,), GUARDED, "BLIND"),
     ("shifting", "starting", _starting_shift, (), GUARDED, "SHIFTING"),
 ]
@@ -61,7 +64,7 @@ BY_STATUS = ("rolled back", "completed", "preflight", "kill", "starting", "soak"
 
 def test_the_precedence_table_reads_most_urgent_first():
     assert [name for name, _ in heads.PRECEDENCE] == [
-        "rolled back", "completed", "preflight", "kill", "unguarded", "gateway drift", "fired", "breaching", "blind",
+        "rolled back", "completed", "preflight", "kill", "unguarded", "gateway drift", "fired", "breaching", "journal broken", "blind",
         "shifting", "starting", "soak"]
 
 
@@ -72,10 +75,11 @@ def test_every_pair_of_neighbours_is_shown_or_cannot_apply_together():
         assert pair in shown or set(pair) <= set(BY_STATUS), pair
 
 
-@pytest.mark.parametrize("upper, lower, moment, rows, guard, word", NEIGHBOURS, ids=[f"{u} over {lo}" for u, lo, *_ in NEIGHBOURS])
-def test_the_upper_neighbour_wins_when_both_apply(plan, upper, lower, moment, rows, guard, word):
+@pytest.mark.parametrize("upper, lower, moment, rows, guard, word, broken",
+                         [(*n, "")[:7] for n in NEIGHBOURS], ids=[f"{u} over {lo}" for u, lo, *_ in NEIGHBOURS])
+def test_the_upper_neighbour_wins_when_both_apply(plan, upper, lower, moment, rows, guard, word, broken):
     rules = dict(heads.PRECEDENCE)
-    seen_ = heads.Seen(plan, moment(plan), None, NOW, rows, guard)
+    seen_ = heads.Seen(plan, moment(plan), None, NOW, rows, guard, broken)
     said_upper, said_lower = rules[upper](seen_), rules[lower](seen_)
     assert said_upper is not None and said_lower is not None  # both apply ...
     assert heads.first(seen_) == said_upper and said_upper.word == word  # ... and the upper one is the headline
@@ -154,3 +158,14 @@ def test_a_pull_after_the_result_is_a_re_pull_with_its_attempt(plan):
                                At(ev.KillRequested(reason="again", trigger=""), pulled + timedelta(seconds=1))))
     head = rm.headline(plan, state, None, pulled, sight=GuardSight(GUARD.pid, 0.0))
     assert head.detail.startswith("re-pulling, attempt 2: the gateway did not confirm")
+
+
+@pytest.mark.parametrize("broken, word", [("", "SOAKING"), (BROKEN, "JOURNAL BROKEN")])
+def test_a_broken_journal_is_the_headline_saying_the_guard_still_guards_and_what_to_run(plan, broken, word):
+    """Not a toast under SOAKING: the captain and observers read first that the journal does not verify."""
+    evaluation = round_at(NOW, ok_tracks(plan, NOW))
+    head = rm.headline(plan, _live(plan), evaluation, NOW, sight=seen(evaluation, NOW), journal_broken=broken)
+    assert head.word == word
+    if broken:
+        assert head.text == "JOURNAL BROKEN: the journal does not verify; the guard still guards — run `cockpit verify`"
+        assert head.role == "alarm"

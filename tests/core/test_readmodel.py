@@ -270,6 +270,28 @@ def test_budget_rows_say_unknown_spend_as_no_data(plan):
     assert rm.budget_view(plan, state_of(plan), None).next_alert == "no spend data yet"
 
 
+@pytest.mark.parametrize(
+    "reads, spent, pct",
+    [
+        ((), "— of $23,000", "—"),  # nothing journaled, no round: no data, never $0
+        (({"infrastructure": 1696.0},), "$1,696 of $23,000", "7.37 %"),
+        (({"infrastructure": 1696.0}, {"infrastructure": 1500.0, "llm_usage": 500.0}), "$2,000 of $23,000", "8.7 %"),  # the latest read
+    ],
+)
+def test_the_budget_without_a_round_is_the_spend_the_journal_last_read(plan, reads, spent, pct):
+    state = state_of(plan, *(ev.SpendRead(spent=r, month="2026-11") for r in reads))
+    view = rm.budget_view(plan, state, None)
+    assert (view.total.spent if view.total else "— of $23,000") == spent
+    assert (view.total.pct if view.total else "—") == pct and view.known is bool(reads)
+
+
+def test_a_round_outranks_the_journaled_spend(plan):
+    state = state_of(plan, ev.SpendRead(spent={"infrastructure": 1696.0}))
+    burn = BudgetBurn((CategoryBurn("infrastructure", "Infrastructure", 18000, 3000.0, 12450),
+                       CategoryBurn("llm", "LLM usage", 5000, None, 2180)), 23000, 3000.0, 14630, 0.5)
+    assert rm.budget_view(plan, state, burn).total.spent == "$3,000 of $23,000"
+
+
 def test_escalation_levels_apply_by_trigger_name(plan):
     breach = ev.TriggerBreached(trigger="api_p95_regression", value=320.0, threshold=285.0, detail="")
     state = state_of(plan, *live(plan), breach)
@@ -338,10 +360,32 @@ def test_guard_health_words(plan):
     assert rm.guard_health(plan, state_of(plan, guard=False), None, GuardSight()).text == "no guard"
 
 
+@pytest.mark.parametrize(
+    "guard, sight, state, text, short",
+    [  # a replay says what the journal says of the guard then, never a round's age
+        (True, GuardSight(GUARD.pid, None, journal_only=True), "journaled",
+         "guard 4242@bastion started 14:00:00Z (as journaled)", "guard ● started 14:00:00Z"),
+        (False, GuardSight(None, None, journal_only=True), "unguarded", "UNGUARDED", "UNGUARDED"),  # no guard journaled
+        (True, GuardSight(GUARD.pid, 0.0), "live", "GUARD 4242@bastion · last round 0s ago", "guard ● 0s"),  # a live face: its own sight
+    ],
+)
+def test_a_replay_says_the_journals_guard_not_a_rounds_age(plan, guard, sight, state, text, short):
+    st = state_of(plan, *live(plan), guard=guard)
+    health = rm.guard_health(plan, st, round_at(SOAKING), sight)
+    assert (health.state, health.text, health.short) == (state, text, short)
+    assert health.age_s is None or sight.round_age_s is not None
+
+
 def test_timeline_is_newest_first_and_uses_the_given_wording(plan):
     state = state_of(plan, *live(plan))
     lines = rm.timeline(state, lambda r, _plan: r.kind.upper())
     assert lines[0].text == "PHASE_STARTED" and lines[0].role == "bold" and lines[-1].text == "PLAN_LOADED"
+
+
+def test_the_timeline_leaves_out_spend_reads(plan):
+    state = state_of(plan, *live(plan), ev.SpendRead(spent={"infrastructure": 1696.0}))
+    kinds = [line.kind for line in rm.timeline(state, lambda r, _plan: r.kind)]
+    assert "spend_read" not in kinds and kinds[0] == "phase_started" and state.spend is not None
 
 
 def test_the_read_model_imports_no_config_wording_or_screen():

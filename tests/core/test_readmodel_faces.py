@@ -253,3 +253,15 @@ def test_escalation_reasons_name_triggers_by_their_names(plan):
     state = state_of(plan, *live(plan), ev.Escalated(level="L3", reason="trigger path_p95 held"))
     assert active_levels(state, {}, {"path_p95": "Path Queries"}) == {"L3": ["Path Queries held"]}
     assert active_levels(state, {}) == {"L3": ["trigger path_p95 held"]}
+
+
+@pytest.mark.parametrize("result, share", [
+    (ev.KillResult(confirmed=True, observed_weight=5, observed_enabled=False), "0 %"),  # flag off: the server's weight is not the share
+    (ev.KillResult(confirmed=True, observed_weight=None, observed_enabled=None), "0 %"),
+    (ev.KillResult(confirmed=True, observed_weight=3, observed_enabled=True), "3 %"),
+])
+def test_cockpit_kill_says_the_read_back_in_the_kill_lines_words(plan, result, share):
+    """`cockpit kill` prints kill_read_back; every face shows kill_line: one wording, one share."""
+    said = rm.kill_read_back(result)
+    assert said == f"the gateway reads the canary off: canary share {share}"
+    assert rm.kill_line(plan, state_of(plan, *_kill(plan, result))).detail == said

@@ -152,17 +152,18 @@ def test_ok_row_in_full(plan):
 
 
 @pytest.mark.parametrize(
-    "breaching_for, needed, age, fires_in, pending",
-    [(360.0, 600.0, 0, 240.0, "6m00s/10m00s"), (360.0, 600.0, 30, 210.0, "6m30s/10m00s"), (590.0, 600.0, 30, 0.0, "10m00s/10m00s"),
-     (0.0, 600.0, -30, 600.0, "0s/10m00s")],
+    "breaching_for, needed, age, fires_in, pending, breached",
+    [(360.0, 600.0, 0, 240.0, "6m00s/10m00s", 360.0), (360.0, 600.0, 30, 210.0, "6m30s/10m00s", 390.0),
+     (590.0, 600.0, 30, 0.0, "10m00s/10m00s", 600.0), (0.0, 600.0, -30, 600.0, "0s/10m00s", 0.0)],
     ids=["fresh", "30s-after-the-round", "overdue-clamps-at-zero", "round-from-the-future"],
 )
-def test_breaching_row_counts_down(plan, breaching_for, needed, age, fires_in, pending):
+def test_breaching_row_counts_down(plan, breaching_for, needed, age, fires_in, pending, breached):
     at = NOW - timedelta(seconds=age)
     track = TriggerTrack(verdict("breaching", at, breaching_for=breaching_for, needed=needed), at.timestamp(), None, (320.0,))
     row = _gauge(plan, _live_state(plan), "api_p95_regression", track)
     assert row == rm.TriggerRow("api_p95_regression", "Performance", rm.WARN, "320 ms", PERF_LIMIT, pending, "breach", "breaching",
-                                (320.0,), 285.0, fires_in, "rollback")
+                                (320.0,), 285.0, fires_in, "rollback", breached)
+    assert rm.breach_ages([row]) == {"api_p95_regression": breached}
 
 
 @pytest.mark.parametrize("age", [0, 1, 14, 29])  # the gauge is STALE past two polls
@@ -1125,7 +1126,7 @@ def test_a_trigger_without_unit_action_or_check(plan):
     bare = fake_trigger(id="queue_depth", name="Queue Depth > 100", unit="", action="")
     track = TriggerTrack(verdict("breaching", NOW, value=150.0, threshold=100.0, breaching_for=0.0, needed=60.0), NOW.timestamp())
     row = rm.trigger_row(bare, _live_state(plan), round_at(NOW, {"queue_depth": track}), NOW)
-    assert row == rm.TriggerRow("queue_depth", "Queue Depth", rm.WARN, "150", "> 100", "0s/1m00s", "breach", "breaching", (), 100.0, 60.0, "")
+    assert row == rm.TriggerRow("queue_depth", "Queue Depth", rm.WARN, "150", "> 100", "0s/1m00s", "breach", "breaching", (), 100.0, 60.0, "", 0.0)
 
 
 def test_a_breach_for_want_of_data_shows_no_value(plan):

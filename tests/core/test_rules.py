@@ -292,6 +292,22 @@ def test_trigger_reasons(plan, trigger, expected):
     assert rules.advance_refusals(s, SOAKED + timedelta(minutes=2)) == [expected]
 
 
+@pytest.mark.parametrize(
+    "breached, said",
+    [
+        (None, "for 2m00s"),  # no gauge: since the journal's trigger_breached
+        ({}, "for 2m00s"),
+        ({"path_p95": 400.0}, "for 2m00s"),  # another trigger's gauge
+        ({"error_rate": 360.0}, "for 6m00s"),  # the gauge's figure, as the headline and the gauge say it
+        ({"error_rate": 0.0}, "for 0s"),  # a gauge of 0 is a figure, not a missing one
+    ],
+)
+def test_a_refused_advance_says_the_breach_age_the_gauge_says(plan, breached, said):
+    breach = ev.TriggerBreached(trigger="error_rate", value=0.03, threshold=0.02)
+    s = fold(records(plan, *at_phase(plan), *gate_met(plan), At(breach, ts=SOAKED)))
+    assert rules.advance_refusals(s, SOAKED + timedelta(minutes=2), breached) == [f"trigger error_rate is breaching ({said})"]
+
+
 def test_triggers_are_listed_by_id(plan):
     s = fold(records(plan, *at_phase(plan), *gate_met(plan), ev.TriggerBreached(trigger="path_p95", value=1300, threshold=1200),
                      ev.TriggerBreached(trigger="error_rate", value=0.03, threshold=0.02)))
@@ -429,3 +445,13 @@ def test_gateway_drift_words(plan):
     assert rules.gateway_drift(st, 25) == "" and rules.gateway_drift(st, None) == ""
     assert rules.gateway_drift(st, 0) == "the gateway reads canary 0 %, but Phase 2 soaks at 25 % by the journal: changed outside the cockpit?"
     assert rules.gateway_drift(fold(records(plan, *ready(plan))), 0) == ""
+
+
+def test_the_advance_action_is_refused_with_the_gauges_breach_age(plan):
+    from cockpit.core.nextstep import refusals
+
+    breach = ev.TriggerBreached(trigger="error_rate", value=0.03, threshold=0.02)
+    s = fold(records(plan, *at_phase(plan), *gate_met(plan), At(breach, ts=SOAKED)))
+    now = SOAKED + timedelta(minutes=2)
+    assert refusals(s, now, breached={"error_rate": 360.0})["advance"] == ("trigger error_rate is breaching (for 6m00s)",)
+    assert refusals(s, now)["advance"] == ("trigger error_rate is breaching (for 2m00s)",)

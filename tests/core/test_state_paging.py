@@ -111,7 +111,7 @@ def test_an_empty_journal_has_no_incidents_outbox_controls_silences_or_ticks():
 
 def test_new_kinds_are_appended_in_order_and_round_trip():
     kinds = [p.KIND for p in ev.PAYLOADS]
-    assert kinds[-11:] == ["post_deployment_done", "incident_opened", "incident_escalated", "incident_acknowledged",
+    assert kinds[-12:] == ["post_deployment_done", "incident_opened", "incident_escalated", "incident_acknowledged",
                            "incident_resolved", "notification_queued", "spend_control_ran", "silence_created", "silence_expired",
-                           "round_late", "judgment_made"]
+                           "round_late", "judgment_made", "spend_read"]
     assert len(set(kinds)) == len(kinds)

@@ -122,7 +122,7 @@ def test_kill_from_a_second_process_while_the_captain_runs(config, captain, hapr
         lock.release()
     assert res.returncode == 0, res.stderr
     assert "KILL SWITCH pulled by" in res.stdout
-    assert "VERIFIED: gateway edge reads the canary off (canary.enable=false, weight 0)" in res.stdout
+    assert "VERIFIED: the gateway reads the canary off: canary share 0 % (gateway edge, canary.enable=false)" in res.stdout
     assert canary_hits(haproxy) == 0
     seen = captain.engine.refresh()  # the captain folds in what the other process appended
     assert [r.kind for r in seen] == ["kill_requested", "kill_result"]
@@ -170,7 +170,7 @@ def test_kill_waits_for_the_traffic_check_and_says_when_it_cannot(tmp_path, hapr
     captain.go_live()
     res = cockpit("kill", "--config", str(config), "--reason", "spike", "--confirm", VERSION)
     assert res.returncode == 1, res.stderr
-    assert "VERIFIED: gateway edge reads the canary off" in res.stdout
+    assert "VERIFIED: the gateway reads the canary off: canary share 0 % (gateway edge," in res.stdout
     assert "waiting up to 1s for the canary's request rate to fall to ~0" in res.stdout
     assert "ROLLBACK NOT VERIFIED: canary traffic query failed: " in res.stdout
     captain.engine.refresh()
@@ -213,7 +213,7 @@ def test_http_kill_sends_the_token_and_never_shows_it(tmp_path, flags, monkeypat
     res = cockpit("kill", "--config", str(config), "--reason", "spike", "--confirm", VERSION, "--no-wait",
                   env={"COCKPIT_GATEWAY_TOKEN": TOKEN})
     assert res.returncode == 0, res.stderr
-    assert "VERIFIED: gateway edge reads the canary off (canary.enable=false, weight 5)" in res.stdout
+    assert "VERIFIED: the gateway reads the canary off: canary share 0 % (gateway edge, canary.enable=false)" in res.stdout
     assert flags.flags["canary.enable"] is False
     assert all(r.headers.get("Authorization") == f"Bearer {TOKEN}" for r in flags.requests)
     for text in (res.stdout, res.stderr, captain.journal_bytes().decode()):

@@ -107,7 +107,7 @@ def test_cockpit_kill_after_a_torn_append_says_it_quarantined_and_kills(config, 
     assert res.returncode == 0, res.stderr
     assert res.stderr.startswith("journal: torn tail quarantined: line ")
     assert "bytes moved to journal.jsonl.torn-at-" in res.stderr
-    assert "VERIFIED: gateway edge reads the canary off" in res.stdout and canary_weight(haproxy) == "0"
+    assert "VERIFIED: the gateway reads the canary off: canary share 0 % (gateway edge," in res.stdout and canary_weight(haproxy) == "0"
     seen = captain.engine.refresh()
     assert [r.kind for r in seen][:3] == ["torn_tail_quarantined", "kill_requested", "kill_result"]
     assert_clean_and_kept(config, captain, before)
@@ -128,7 +128,7 @@ def test_cockpit_kill_under_a_file_size_limit_kills_and_exits_4(config, captain,
                          timeout=60)
     assert res.returncode == 4, (res.stdout, res.stderr)
     assert "JOURNAL NOT WRITTEN (kill_requested): " in res.stderr and "File too large [EFBIG]" in res.stderr
-    assert "VERIFIED: gateway edge reads the canary off" in res.stdout
+    assert "VERIFIED: the gateway reads the canary off: canary share 0 % (gateway edge," in res.stdout
     assert "the canary is off at the gateway, but the JOURNAL DOES NOT SAY SO YET" in res.stderr
     assert canary_weight(haproxy) == "0"
     kept = [json.loads(line)["kind"] for line in (captain.state_dir / ASIDE).read_text().splitlines()]
@@ -155,7 +155,7 @@ def test_cockpit_kill_on_a_journal_that_does_not_verify_still_reaches_haproxy(co
     res = cockpit("kill", "--config", str(config), "--reason", "p95 regression", "--confirm", VERSION, "--no-wait")
     assert res.returncode == 4, (res.stdout, res.stderr)
     assert res.stderr.startswith("JOURNAL BROKEN: ") and "pulling the kill all the same" in res.stderr
-    assert "VERIFIED: gateway edge reads the canary off" in res.stdout
+    assert "VERIFIED: the gateway reads the canary off: canary share 0 % (gateway edge," in res.stdout
     assert canary_weight(haproxy) == "0" and canary_hits(haproxy) == 0
     kept = [json.loads(line)["kind"] for line in (captain.state_dir / ASIDE).read_text().splitlines()]
     assert kept == ["kill_requested", "kill_result"]
