@@ -1,21 +1,23 @@
 """The guard's judge: every `interval` of a soak, each [judge] metric asked of Prometheus for
 both tracks over the soak so far (range queries on the monitor's step, at most an hour back, as
 triggers are), judged by core.judge, journaled (judgment_made) and, with action = "rollback",
-the kill switch pulled after `for` Fail judgments in a row."""
+the kill switch pulled after `for` Fail judgments in a row. The pure parts (the window, the first
+judgment's wait, the counts, samples to a journaled judgment, when Fails roll back) are functions
+here that the rehearsal (cockpit.rehearsal_judging) runs over history: one judge, two clocks."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from cockpit.adapters.metrics import MetricsSource, QueryResult
 from cockpit.config import Judge, JudgeMetric
 from cockpit.core import events as ev
 from cockpit.core.evaluation import CriterionView
-from cockpit.core.judge import EventCounts, Judgment, MetricSamples, judge
+from cockpit.core.judge import EventCounts, JudgeRules, Judgment, MetricSamples, judge
 from cockpit.core.triggers import CATCH_UP_S
 from cockpit.engine import Engine
 
@@ -32,8 +34,50 @@ def window(started: datetime, soak: timedelta, interval: timedelta, now: datetim
     return start, now
 
 
+def first_wait_s(plan: Judge, step_s: float) -> float:
+    """How far into a soak the first judgment is due: min_samples steps (an interval at least)."""
+    return max(plan.interval.total_seconds(), (plan.min_samples - 1) * step_s)
+
+
+def gathering(samples: Iterable[MetricSamples], min_samples: int, elapsed_s: float, first_s: float,
+              judged_before: bool) -> str:
+    """Why a soak's first judgment waits a little longer ("" when it does not): a track that
+    has begun late (a canary's series starts with its traffic; rate() needs two scrapes) has
+    fewer than min_samples yet. Judged anyway once the soak is twice the first wait old: a
+    track that still has too few samples then is Nodata, truthfully."""
+    if judged_before or elapsed_s >= 2 * first_s:
+        return ""
+    for s in samples:
+        if len(s.canary) < min_samples or len(s.baseline) < min_samples:
+            return (f"not judged yet: {s.name} has {len(s.canary)} canary and {len(s.baseline)} baseline "
+                    f"samples of the {min_samples} each needs")
+    return ""
+
+
+def count_value(v: float | None) -> float:
+    """An events or exposure answer as the judge counts it: no data, NaN or infinite is none."""
+    return v if v is not None and math.isfinite(v) else 0.0
+
+
+def event_counts(canary_events: float, baseline_events: float, canary_exposure: float,
+                 baseline_exposure: float) -> EventCounts:
+    return EventCounts(canary_events=round(canary_events), baseline_events=round(baseline_events),
+                       canary_exposure=canary_exposure, baseline_exposure=baseline_exposure)
+
+
+def judgment(plan: Judge, rules: JudgeRules, phase: int, span: tuple[datetime, datetime], criteria: tuple[str, ...],
+             samples: Mapping[str, MetricSamples]) -> ev.JudgmentMade:
+    """Both tracks' samples of one window judged (core.judge) and journaled as the guard does."""
+    return journaled(judge(rules, list(samples.values())), phase, span, criteria, plan, samples)
+
+
+def rolls_back(plan: Judge, verdict: str, fails_in_row: int) -> bool:
+    """action = "rollback": the `for`-th Fail judgment in a row of a phase pulls the kill switch."""
+    return plan.action == "rollback" and verdict == "Fail" and fails_in_row >= plan.for_
+
+
 def journaled(found: Judgment, phase: int, span: tuple[datetime, datetime], criteria: tuple[str, ...],
-              judge_plan: Judge, samples: dict[str, MetricSamples]) -> ev.JudgmentMade:
+              judge_plan: Judge, samples: Mapping[str, MetricSamples]) -> ev.JudgmentMade:
     """A core Judgment as the journal keeps it (every number the faces show)."""
     units = {m.name: m.unit for m in judge_plan.metrics}
     rows = []
@@ -83,23 +127,15 @@ class Judging:
 
     @property
     def first_s(self) -> float:
-        """How far into a soak the first judgment is due: min_samples steps (an interval at least)."""
-        return max(self.plan.interval.total_seconds(), (self.rules.min_samples - 1) * self.step_s)
+        return first_wait_s(self.plan, self.step_s)
 
     def gathering(self, now: datetime, samples: dict[str, MetricSamples]) -> str:
-        """Why this soak's first judgment waits a little longer ("" when it does not): a track that
-        has begun late (a canary's series starts with its traffic; rate() needs two scrapes) has
-        fewer than min_samples yet. Judged anyway once the soak is twice the first wait old: a
-        track that still has too few samples then is Nodata, truthfully."""
+        """Why this soak's first judgment waits a little longer (module `gathering`)."""
         started = self.engine.state.phase_started_at
-        if self._last is not None or started is None or (now - started).total_seconds() >= 2 * self.first_s:
+        if started is None:
             return ""
-        need = self.rules.min_samples
-        for s in samples.values():
-            if len(s.canary) < need or len(s.baseline) < need:
-                return (f"not judged yet: {s.name} has {len(s.canary)} canary and {len(s.baseline)} baseline "
-                        f"samples of the {need} each needs")
-        return ""
+        return gathering(samples.values(), self.rules.min_samples, (now - started).total_seconds(), self.first_s,
+                         self._last is not None)
 
     async def round(self, now: datetime, criteria: dict[str, CriterionView]) -> ev.JudgmentMade | None:
         """Judge when due; the judgment is journaled and shown on the gate's judge criteria."""
@@ -123,8 +159,7 @@ class Judging:
                 criteria[cid] = CriterionView(None, None, f"not judged: {error}")
             return None
         loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(None, judge, self.rules, list(samples.values()))
-        payload = journaled(found, phase, span, judged_ids, self.plan, samples)
+        payload = await loop.run_in_executor(None, judgment, self.plan, self.rules, phase, span, judged_ids, samples)
         self._last, self.error = now, ""
         for cid in judged_ids:
             passed = {"Pass": True, "Fail": False}.get(payload.verdict)
@@ -153,10 +188,8 @@ class Judging:
             for a in answers:
                 if a.status == "error":
                     return MetricSamples(m.name, (), ()), f"{m.name}: {a.error}"
-            ce, be, cx, bx = (a.value if a.status == "ok" and a.value is not None and math.isfinite(a.value) else 0.0
-                              for a in answers)
-            counts = EventCounts(canary_events=round(ce), baseline_events=round(be),
-                                 canary_exposure=cx, baseline_exposure=bx)
+            ce, be, cx, bx = (count_value(a.value if a.status == "ok" else None) for a in answers)
+            counts = event_counts(ce, be, cx, bx)
         for track, a in (("canary", canary), ("baseline", baseline)):
             if a.status == "error":
                 return MetricSamples(m.name, (), ()), f"{m.name} ({track}): {a.error}"
@@ -165,12 +198,10 @@ class Judging:
 
     async def _maybe_roll_back(self, phase: int, payload: ev.JudgmentMade) -> None:
         """action = "rollback": `for` Fail judgments in a row pull the kill switch, once."""
-        if self.plan.action != "rollback" or payload.verdict != "Fail":
-            return
         state = self.engine.state
         gate = state.gates.get(phase)
         judged = gate.judged if gate is not None else None
-        if judged is None or judged.fails_in_row < self.plan.for_ or state.kill is not None:
+        if judged is None or not rolls_back(self.plan, payload.verdict, judged.fails_in_row) or state.kill is not None:
             return
         reason = (f"judge: {self.plan.for_} Fail judgments in a row (score {payload.score:g}): {payload.reason}")
         out = await self.engine.kill(reason, trigger="judge")

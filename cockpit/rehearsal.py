@@ -4,7 +4,8 @@ One implementation, two clocks (DESIGN.md): the guard's round (core.triggers.jud
 round_bounds, the rollout-start clipping, coverage_needed and the no-data policy) is stepped over
 history at the plan's poll interval, each round given exactly the samples its live range query
 would have returned (the plan's step, on the grid of the round's `now`); a gate criterion is
-core.triggers.evaluate_criterion over its soak, as the guard's last round of the soak reads it.
+core.triggers.evaluate_criterion over its soak, as the guard's last round of the soak reads it;
+the plan's [judge] judges each soak as the guard's judge does (cockpit.rehearsal_judging).
 History is fetched once (adapters.prom_range: chunked, retried, gaps kept) at the greatest
 common step of the plan's step and poll interval, so every round's grid is in it.
 
@@ -39,6 +40,7 @@ from cockpit.core.triggers import (
     relative_threshold,
     round_bounds,
 )
+from cockpit.rehearsal_judging import QuietJudged, Ranges, SoakJudged, judge_soak, judged_phases, quiet_soaks
 
 ON_GRID = 1e-6  # seconds: a sample this close to a grid instant is on it
 FETCHES_AT_ONCE = 4  # the triggers' range queries asked of Prometheus at a time
@@ -127,8 +129,10 @@ def criterion_rules(plan) -> tuple[list[CriterionRule], list[str]]:
     out, skipped = [], []
     for i, phase in enumerate(plan.phases):
         for c in phase.gate.auto:
-            if c.source != "prometheus":
+            if c.source == "alertmanager":
                 skipped.append(f"{i + 1}/{c.id}")
+                continue
+            if c.source != "prometheus":  # the judge's: cockpit.rehearsal_judging
                 continue
             out.append(CriterionRule(i, c.id, short_name(c.name), c.query, c.comparison, c.threshold, c.unit))
     return out, skipped
@@ -307,10 +311,12 @@ class Rehearsal:
     killed_by: str | None = None
     killed_in_phase: int | None = None
     gate_failed: int | None = None  # the first phase whose gate would have failed (0-based)
+    judged: list[SoakJudged] = field(default_factory=list)  # the [judge]'s judgment of each soak
     quiet: tuple[float, float] | None = None
     quiet_triggers: dict[str, TriggerRun] = field(default_factory=dict)
     quiet_rounds: int = 0
     quiet_criteria: list[QuietCriterion] = field(default_factory=list)
+    quiet_judged: list[QuietJudged] = field(default_factory=list)
     sweep: tuple[str, tuple[SweepRow, ...]] | None = None
     not_rehearsed: list[str] = field(default_factory=list)
     histories: dict[str, History] = field(default_factory=dict)
@@ -331,6 +337,7 @@ class Rehearsal:
                 "phases": [{"phase": p.index + 1, "name": p.name, "start": p.start, "end": p.end} for p in self.phases],
                 "triggers": {k: v.to_json() for k, v in self.triggers.items()},
                 "criteria": [c.to_json() for c in self.criteria],
+                "judged": [j.to_json() for j in self.judged],
                 "killed": self.killed_at is not None, "killed_at": self.killed_at, "killed_by": self.killed_by,
                 "killed_in_phase": None if self.killed_in_phase is None else self.killed_in_phase + 1,
                 "gate_failed_in_phase": None if self.gate_failed is None else self.gate_failed + 1,
@@ -342,6 +349,7 @@ class Rehearsal:
                                  "timeline": [list(r) for r in v.timeline]}
                              for k, v in self.quiet_triggers.items()},
                 "criteria": [c.to_json() for c in self.quiet_criteria],
+                "judged": [j.to_json() for j in self.quiet_judged],
             }
         if self.sweep is not None:
             out["sweep"] = {"trigger": self.sweep[0], "rows": [r.to_json() for r in self.sweep[1]]}
@@ -490,10 +498,15 @@ def rehearse(plan, fetch: Fetch, *, at: float | None = None, journal_dir=None, q
             fetched[r.id] = (s, b)
         per_span.append(fetched)
 
+    ranges = Ranges(fetch, t.step_s, out.histories) if criteria and plan.judge is not None else None
     if at is not None:
         _rollout(out, plan, trigger_list, crit_list, per_span[0], t, history)
+        if ranges is not None:
+            _judge_rollout(out, plan, t, ranges)
     if quiet is not None:
         _quiet(out, plan, trigger_list, crit_list, per_span[-1], t, history)
+        if ranges is not None:
+            out.quiet_judged = [quiet_soaks(plan, i, *quiet, ranges) for i in judged_phases(plan)]
     if sweep is not None:
         rule = next(r for r in trigger_list if r.id == sweep[0])
         rows = []
@@ -539,6 +552,30 @@ def _rollout(out: Rehearsal, plan, trigger_list, crit_list, fetched, t: Timing, 
         out.criteria.append(CriterionRead(c.phase, c.id, v.met, v.worst, v.why))
         if v.met is False and (out.gate_failed is None or c.phase < out.gate_failed):
             out.gate_failed = c.phase
+
+
+def _judge_rollout(out: Rehearsal, plan, t: Timing, ranges: Ranges) -> None:
+    """Each reached phase's soak judged as the guard's judge would have; with action = "rollback"
+    every judgment on its schedule, a `for`-th Fail in a row before any other kill killing it."""
+    if out.at is None:
+        return
+    poll_every = plan.judge.action == "rollback"
+    times = rounds(out.at, out.phases[-1].end, t.poll_s) if poll_every and out.phases else []
+    wanted = set(judged_phases(plan))
+    for p in out.phases:
+        if p.index not in wanted and not poll_every:
+            continue
+        if out.killed_at is not None and p.start >= out.killed_at:
+            break
+        got = judge_soak(plan, p.index, p.start, p.end, ranges, rounds=times, stop=out.killed_at,
+                         poll_every=poll_every)
+        if p.index in wanted or got.rolled_back_at is not None:
+            out.judged.append(got)
+        if got.rolled_back_at is not None:
+            out.killed_at, out.killed_by, out.killed_in_phase = got.rolled_back_at, "judge", p.index
+        if got.made is not None and got.made.verdict == "Fail" and got.gated and (
+                out.gate_failed is None or p.index < out.gate_failed):
+            out.gate_failed = p.index
 
 
 def _quiet(out: Rehearsal, plan, trigger_list, crit_list, fetched, t: Timing, history) -> None:

@@ -27,9 +27,11 @@ def register(sub) -> None:
                    "The guard's own rules (every round at the plan's poll interval over range queries at its "
                    "step, chunked under Prometheus' 11,000 points): --at TIME (or --journal DIR, a past "
                    "rollout's phase starts) says per phase when each trigger would have breached and fired, what "
-                   "each gate would have read at its soak's end, and whether and when the rollout would have "
-                   "been killed; --quiet-from/--quiet-to count how often each would have fired on a span known "
-                   "healthy; --sweep moves one trigger's threshold. -o FILE writes the reproducibility document "
+                   "each gate would have read at its soak's end, the [judge]'s judgment of each soak (verdict, "
+                   "score, each metric's class and why; with action = rollback its kill), and whether and when "
+                   "the rollout would have been killed; --quiet-from/--quiet-to count how often each would have "
+                   "fired (or the judge judged Fail or Marginal) on a span known healthy; --sweep moves one "
+                   "trigger's threshold. -o FILE writes the reproducibility document "
                    "(plan digest, spans, Prometheus URL without secrets, the samples' sha256, the results).",
                    needs="the plan (--config) and its Prometheus' credential; no state dir, no gateway",
                    codes=CODES)
@@ -119,6 +121,7 @@ def _rehearse(args) -> int:
             h._say(f"written: {args.output}")
     h.report.facts.update(rehearsal=doc, output=args.output)
     bad = (got.killed_at is not None or got.gate_failed is not None
-           or any(run.fires for run in got.quiet_triggers.values()) or any(c.failed for c in got.quiet_criteria))
+           or any(run.fires for run in got.quiet_triggers.values()) or any(c.failed for c in got.quiet_criteria)
+           or any(j.failed for j in got.quiet_judged))
     sys.stdout.flush()
     return Exit.FAIL if bad else Exit.OK

@@ -10,6 +10,7 @@ from typing import Any
 from cockpit import __version__
 from cockpit.core import words
 from cockpit.rehearsal import Rehearsal, phase_of
+from cockpit.rehearsal_judging import SoakJudged
 
 DOCUMENT_VERSION = 1
 
@@ -46,6 +47,28 @@ def document(r: Rehearsal, *, plan_digest: str, plan_path: str, endpoint: str) -
     }
 
 
+def _judged(j: SoakJudged, r: Rehearsal) -> list[str]:
+    """A soak's judgment: the verdict its gate reads, each metric's class and why; the rollback."""
+    out = []
+    if j.rolled_back_at is not None:
+        out.append(f"  judge: ROLLED BACK at {_c(j.rolled_back_at)} ({words.duration(j.rolled_back_at - (r.at or 0))} "
+                   f"in), {words.plural(j.fails, 'Fail judgment')} of {j.judgments} in the soak")
+    m = j.made
+    if m is None:
+        return out + ([] if j.rolled_back_at is not None else [f"  judge: not judged at the soak's end: {j.why}"])
+    held = {"Fail": ": the rollout would have held here" if j.gated else "",
+            "Marginal": ": waits for the owners' GO" if j.gated else ""}.get(m.verdict, "")
+    gate = f"gate {', '.join(m.criteria)}" if m.criteria else "judge"
+    out.append(f"  {gate}: judged {m.verdict.upper() if m.verdict == 'Fail' else m.verdict}, score "
+               f"{words.value(m.score)} at the soak's end{held}: {m.reason}")
+    if j.judgments:
+        out.append(f"    {words.plural(j.judgments, 'judgment')} in the soak, {j.fails} Fail")
+    for x in m.metrics:
+        out.append(f"    {x.name}: {x.classification} ({x.canary_samples} canary, {x.baseline_samples} baseline "
+                   f"samples): {x.reason}")
+    return out
+
+
 def lines(r: Rehearsal, names: Mapping[str, str]) -> list[str]:
     """The text output: per phase, when each trigger breached and fired and what each gate read;
     the kill; the quiet span's counts; the sweep's table."""
@@ -67,6 +90,9 @@ def lines(r: Rehearsal, names: Mapping[str, str]) -> list[str]:
                 if c.phase == p.index:
                     word = {True: "met", False: "NOT MET", None: "not enough data"}[c.met]
                     out.append(f"  gate {c.id}: {word} at the soak's end: {c.why}")
+            for j in r.judged:
+                if j.phase == p.index:
+                    out.extend(_judged(j, r))
         never = [tid for tid, run in r.triggers.items() if run.acted_at is None]
         if never:
             out.append(f"never fired: {', '.join(never)}")
@@ -88,6 +114,10 @@ def lines(r: Rehearsal, names: Mapping[str, str]) -> list[str]:
         for q in r.quiet_criteria:
             out.append(f"  gate {q.id} (phase {q.phase + 1}): {len(q.failed)} of {words.plural(q.soaks, 'soak')} "
                        f"would have failed" + (f", {q.unknown} with too little data" if q.unknown else ""))
+        for qj in r.quiet_judged:
+            out.append(f"  judge (phase {qj.phase + 1}): of {words.plural(qj.soaks, 'soak')} judged, "
+                       f"{len(qj.failed)} would have been Fail, {len(qj.marginal)} Marginal"
+                       + (f", {qj.not_judged} not judged (too few samples)" if qj.not_judged else ""))
     if r.sweep is not None:
         tid, rows = r.sweep
         out.append(f"sweep of {tid}: limit, fires on the quiet span, detected after the start")

@@ -68,12 +68,12 @@ ERRORS = {"name": "errors", "query": "sum(rate(errors_total{$track}[1m]))", "dir
           "exposure": "sum(increase(requests_total{$track}[$window]))"}
 
 
-def judged_plan(url, scenario, metrics, **judge):
+def judged_plan(url, scenario, metrics, soak="20m", **judge):
     return parse_plan({
         "release": {"name": "it", "version": "v1", "environment": "test", "region": "loopback"},
         "roles": {"sre": {"title": "SRE"}},
         "phases": [
-            {"name": "Phase 1", "weight": 5, "soak": "20m", "gate": {"owners": ["sre"], "auto": [
+            {"name": "Phase 1", "weight": 5, "soak": soak, "gate": {"owners": ["sre"], "auto": [
                 {"id": "judgment", "name": "Canary judged against its baseline", "source": "judge"}]}},
             {"name": "Phase 2", "weight": 100, "soak": "20m", "gate": {"owners": ["sre"]}},
         ],
