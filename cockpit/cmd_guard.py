@@ -1,0 +1,98 @@
+"""`guard`, the one evaluator with no terminal, and `ack`, a page it raised acknowledged."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cockpit import headless as h
+from cockpit.cmd_shared import plan_or_refuse, reported
+from cockpit.exits import Exit
+from cockpit.refused import Refused, refusal
+
+
+def cmd_guard(args) -> int:
+    """The one evaluator, with no terminal: see cockpit/guard.py."""
+    import asyncio
+    import logging
+    import signal
+
+    from cockpit import session
+    from cockpit.config import ConfigError, resolve_state_dir
+    from cockpit.engine import EngineError
+    from cockpit.guard import setup_logging
+    from cockpit.journal import JournalError
+    from cockpit.session import SessionError, guard_engine
+    from cockpit.whoami import whoami
+
+    plan = plan_or_refuse(args.config)
+    state_dir = resolve_state_dir(plan, Path(args.config))
+    actor = whoami("guard")
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        setup_logging(state_dir, stderr=not args.quiet)
+        engine = guard_engine(plan, Path(args.config), actor)
+    except (SessionError, JournalError, EngineError, OSError) as e:
+        logging.getLogger("cockpit.guard").error("cannot start: %s", e)
+        if args.quiet:  # else the log's stderr handler has said it
+            print(f"guard: cannot start: {e}", file=sys.stderr)
+        return Exit.REFUSED
+    except ConfigError as e:
+        for line in e.errors:
+            logging.getLogger("cockpit.guard").error("cannot start: %s: %s", args.config, line)
+            if args.quiet:
+                print(f"{args.config}: {line}", file=sys.stderr)
+        return Exit.REFUSED
+    guard = session.guard(engine, state_dir, reason=args.reason, evidence_base=Path(args.config).parent)
+
+    async def main() -> str:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, guard.stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: None)  # no terminal to lose
+        try:
+            return await guard.run(wait=not args.no_wait)
+        finally:
+            if engine.gateway is not None:
+                await engine.gateway.close()
+
+    why = asyncio.run(main())
+    if not args.quiet:
+        print(f"guard: {why}", file=sys.stderr)
+    if guard.unrecorded:  # printed on stderr and guard.log by the guard as it stopped
+        return Exit.UNRECORDED
+    return Exit.OK if why != "another guard holds the lock" else Exit.LOCKED
+
+
+@reported
+def cmd_ack(args) -> int:
+    """Acknowledge an incident: it stops climbing, and the guard tells every channel it paged
+    (PagerDuty gets `acknowledge` with the incident's dedup key). Needs no captain lock: whoever
+    is on call acknowledges from wherever they are; the journal's lock orders the append."""
+    from cockpit.config import resolve_state_dir
+    from cockpit.engine import EngineError
+    from cockpit.journal import JournalError
+    from cockpit.narrate import line
+    from cockpit.session import captain_engine
+    from cockpit.whoami import whoami
+
+    plan = plan_or_refuse(args.config)
+    state_dir = resolve_state_dir(plan, Path(args.config))
+    if not (state_dir / "journal.jsonl").exists():
+        raise Refused(f"{state_dir}: no journal: nothing has been paged")
+    try:
+        engine = captain_engine(plan, Path(args.config), whoami("cli"), needs="journal")  # no captain lock
+        engine.ensure_plan()
+    except (EngineError, JournalError) as e:
+        raise Refused(f"refused: {state_dir}: {e}") from None
+    try:
+        out = engine.acknowledge(args.incident, args.name, via="cli")
+        if not out.ok:
+            raise refusal(out.reasons)
+        for record in out.records:
+            h.report.written.append(record.seq)
+            h.report.events.append(said := line(record, engine.state.plan))
+            print(said)
+        return Exit.OK
+    finally:
+        engine.journal.close()
