@@ -32,7 +32,6 @@ class Prometheus(Model):
     _token_header = field_validator("token_header")(lambda cls, h: _header_name(h))
 
 
-
 class HaproxyGateway(Model):
     type: Literal["haproxy"]
     socket: Annotated[str, Field(min_length=1)]

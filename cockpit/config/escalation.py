@@ -13,8 +13,6 @@ from cockpit.config.fields import Count, Duration, Ident, Model, Name, Number, P
 from cockpit.config.secrets import SecretRef
 from cockpit.config.urls import _header_name, _no_secret_headers, _plain_url
 
-# --- escalation levels ----------------------------------------------------------------------
-
 
 class EscalationLevel(Model):
     level: Name
@@ -28,7 +26,6 @@ class EscalationLevel(Model):
 
     def destinations(self) -> list[str]:
         return list(dict.fromkeys([c for c in [self.channel, *self.pages] if c]))
-
 
 
 # --- paging: channels, acknowledgement timers, spend controls, Alertmanager ----------------------
@@ -122,8 +119,7 @@ class Alertmanager(Model):
     _plain_url = field_validator("url")(lambda cls, url: _plain_url(url))
 
 
-
-# --- budget and evidence -----------------------------------------------------------------------
+# --- the budget --------------------------------------------------------------------------------
 
 
 class BudgetCategory(Model):

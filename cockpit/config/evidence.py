@@ -12,8 +12,6 @@ from cockpit.config.fields import Count, Duration, FilePath, Ident, Model, Name,
 from cockpit.config.secrets import SecretRef
 from cockpit.config.urls import _plain_url
 
-# --- evidence and the post-deployment plan (issue 11) ------------------------------------------
-
 
 def _bundle_name(name: str) -> str:
     """An evidence file name stays inside its bundle: one plain name, no directory, no `..`."""

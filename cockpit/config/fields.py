@@ -10,8 +10,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, Strict
 
-# --- small types -------------------------------------------------------------------------------
-
 _DURATION = re.compile(r"^\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
 MAX_DURATION = timedelta(days=366)  # longer than any rollout's wait; beyond it is a typo (or 1e20)
 

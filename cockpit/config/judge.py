@@ -10,8 +10,6 @@ from pydantic import ConfigDict, Field, StrictBool, model_validator
 from cockpit.config.checks import _no_duplicates
 from cockpit.config.fields import Count, Model, Name, Number, PositiveDuration
 
-# --- the judge (issue 23) ----------------------------------------------------------------------
-
 JUDGE_TRACK = "$track"  # in a judge query: the track's label matchers (baseline or canary)
 JUDGE_WINDOW = "$window"  # in an events or exposure query: the judged window, e.g. 20m
 

@@ -11,8 +11,6 @@ from cockpit.config.checks import _no_duplicates
 from cockpit.config.fields import Count, Duration, Ident, Model, Name, Number, PositiveDuration
 from cockpit.core.compare import Comparison
 
-# --- phases and gates --------------------------------------------------------------------------
-
 
 class Criterion(Model):
     """An automatic gate criterion: a metric comparison over the phase's soak. With
@@ -68,7 +66,7 @@ class Phase(Model):
     gate: Gate
 
 
-# --- triggers, kill switch, escalation ---------------------------------------------------------
+# --- triggers and the kill switch -------------------------------------------------------------
 
 Action = Literal["rollback", "hold", "page"]
 NoData = Literal["breach", "hold", "ignore"]

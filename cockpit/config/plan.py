@@ -18,8 +18,6 @@ from cockpit.config.phases import KillSwitch, Phase, Trigger
 from cockpit.config.preflight import Check, PromQLCheck
 from cockpit.config.release import Release, Role
 
-# --- the plan ----------------------------------------------------------------------------------
-
 
 class Plan(Model):
     """The whole canary plan. Cross-field rules are checked here, so a bad plan never starts."""

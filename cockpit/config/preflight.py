@@ -13,8 +13,6 @@ from cockpit.config.secrets import SecretRef
 from cockpit.config.urls import _plain_url
 from cockpit.core.compare import Comparison
 
-# --- preflight checks --------------------------------------------------------------------------
-
 
 def _literal(value: Any) -> Any:
     """What an expectation compares with: true/false, a finite number or a string."""

@@ -8,8 +8,6 @@ from pydantic import AfterValidator
 
 from cockpit.config.fields import Model, Name
 
-# --- release, roles, sign-offs -----------------------------------------------------------------
-
 
 def _version(value: str) -> str:
     """The version is typed to confirm the kill: it must be exactly what an operator can type."""

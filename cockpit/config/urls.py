@@ -7,9 +7,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 from cockpit import redact
 
-# --- connections -------------------------------------------------------------------------------
-
-
 _USE_TOKEN = 'use token = { env = "VARIABLE" } (or { file = "..." })'
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
 _AUTH_SCHEME = re.compile(r"^\s*(bearer|basic|token|digest)\s+\S", re.I)
@@ -46,7 +43,6 @@ def _plain_url(url: str | None) -> str | None:
     if any(ord(c) < 33 or ord(c) == 127 for c in url):
         raise ValueError("the URL contains spaces or control characters")
     return url
-
 
 
 def _header_name(name: str) -> str:
