@@ -1,6 +1,6 @@
 """Every fact the cockpit learns or causes, as typed journal records (schema version 1).
 
-msgspec Structs, so a replay validates every line quickly (the plan stays pydantic, in config.py).
+msgspec Structs, so a replay validates every line quickly (the plan stays pydantic, in cockpit/config).
 A Struct is not validated when it is built: a record is checked when the journal writes it, by
 reading its encoded line back with the same decoder a replay uses (`parse_record`).
 """
