@@ -815,21 +815,7 @@ class Engine:
             # A re-pull of a kill the gateway already failed to confirm: Emergency was told of it once.
             failed_before = before is not None and before.failed_at is not None and self.state.status == "kill_unconfirmed"
             journal(ev.KillRequested(reason=reason.strip(), trigger=trigger))
-            ks = self.plan.kill_switch
-            attempts, error, seen = 0, "", None
-            for attempt in range(ks.retries + 1):
-                attempts += 1
-                try:
-                    await self.gateway.set_enabled(ks.value)
-                    seen = await self.gateway.read()
-                    if seen.enabled is ks.value:  # the flag off is 0 % share, whatever weight it keeps
-                        error = ""
-                        break
-                    error = f"gateway reads back {ks.flag}={seen.enabled}, weight {seen.weight}"
-                except GatewayError as e:
-                    error = str(e)
-                if attempt < ks.retries:
-                    await asyncio.sleep(0.1 * 2**attempt)  # real backoff: the network is not on our clock
+            attempts, error, seen = await self._pull_flag()
             confirmed = not error
             journal(
                 ev.KillResult(
@@ -855,3 +841,23 @@ class Engine:
             # result, journal head) is queued by the guard's paging round (paging.round_events).
             reasons = ([] if confirmed else [f"KILL NOT CONFIRMED: {error}"]) + alarms
             return Outcome(confirmed, reasons, records, aside)
+
+    async def _pull_flag(self) -> tuple[int, str, GatewayState | None]:
+        """Set the kill flag and read it back, with bounded retries and backoff: the attempts made,
+        the last error ("" once the gateway reads the flag back as set) and what it read last."""
+        ks = self.plan.kill_switch
+        attempts, error, seen = 0, "", None
+        for attempt in range(ks.retries + 1):
+            attempts += 1
+            try:
+                await self.gateway.set_enabled(ks.value)
+                seen = await self.gateway.read()
+                if seen.enabled is ks.value:  # the flag off is 0 % share, whatever weight it keeps
+                    error = ""
+                    break
+                error = f"gateway reads back {ks.flag}={seen.enabled}, weight {seen.weight}"
+            except GatewayError as e:
+                error = str(e)
+            if attempt < ks.retries:
+                await asyncio.sleep(0.1 * 2**attempt)  # real backoff: the network is not on our clock
+        return attempts, error, seen
