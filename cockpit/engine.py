@@ -14,12 +14,12 @@ import itertools
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 
+from cockpit import rollback_check
 from cockpit.adapters.gateway import Gateway, GatewayError, GatewayState
 from cockpit.adapters.metrics import MetricsSource
 from cockpit.clock import Clock
@@ -28,11 +28,11 @@ from cockpit.core import events as ev
 from cockpit.core import rules, words
 from cockpit.core.state import RolloutState, fold
 from cockpit.journal import Journal, JournalError
+from cockpit.outcome import Outcome
 from cockpit.unjournaled import kept_records, kept_stamp
 
 CheckRunner = Callable[[Check], Awaitable["object"]]
 READ_ONLY = "observer mode: read-only (this terminal cannot change the rollout)"
-NEAR_ZERO_RPS = 0.01  # a canary request rate at or below this counts as "no traffic" after a kill
 
 
 log = logging.getLogger("cockpit.engine")
@@ -117,18 +117,6 @@ def _escape_char(c: str) -> str:
     if 0xDC80 <= n <= 0xDCFF:
         return f"\\x{n - 0xDC00:02x}"
     return f"\\u{n:04x}" if 0xD800 <= n <= 0xDFFF else c
-
-
-@dataclass
-class Outcome:
-    ok: bool
-    reasons: list[str] = field(default_factory=list)
-    records: list[ev.Record] = field(default_factory=list)
-    unjournaled: list[ev.Payload] = field(default_factory=list)  # done, but kept aside, not journaled
-
-    @classmethod
-    def refused(cls, reasons: list[str]) -> Outcome:
-        return cls(False, reasons)
 
 
 NOT_RECORDED = "not recorded, and nothing was sent to the gateway"
@@ -226,7 +214,7 @@ class Engine:
         self.running_checks: set[str] = set()
         self._listeners: list[Callable[[ev.Record], None]] = []
         self._kill_lock = asyncio.Lock()
-        self._silence_failed = False  # Alertmanager refused the rollout's silence (said once)
+        self.silence_failed = False  # Alertmanager refused the rollout's silence (said once; guard_work)
         if self._follow_kept():
             self._refold()
 
@@ -750,56 +738,6 @@ class Engine:
             return [r for r in [self._keep(payload, alarms, [])] if r]
         return []  # hold: a breaching trigger already blocks advancing until it clears
 
-    def observe_budget(self, burn) -> list[ev.Record]:
-        """Journal each budget alert threshold the month-to-date spend crossed, once per month,
-        and queue its message to the alert's channel (the guard delivers it)."""
-        if self.follower:
-            return []
-        from cockpit.core.budget import alerts_due, spend_moved
-        from cockpit.core.paging import budget_month
-
-        month = budget_month(self.clock.now())
-        already = {pct for pct, a in self.state.budget_alerts.items() if a.month in (month, "")}
-        records = []
-        for a in alerts_due(burn, self.plan.budget.alerts, already):
-            records.append(self.record(ev.BudgetAlerted(
-                at_pct=a.at_pct, spent=burn.spent, budget=burn.monthly, channel=a.channel, action=a.action, month=month
-            )))
-            cur = self.plan.budget.currency
-            text = (f"{self.plan.release.name} {self.plan.release.version}: budget at {words.percent(burn.pct)} "
-                    f"({words.money(burn.spent, cur)} of {words.money(burn.monthly, cur)}, {month}), "
-                    f"alert {words.percent(a.at_pct)}: {a.action}")
-            records.append(self.record(ev.NotificationQueued(channel=a.channel, purpose="budget", text=text)))
-        last = self.state.spend.spent if self.state.spend is not None else None
-        if spend_moved(last, burn, bool(records)):
-            spent = {c.id: c.spent for c in burn.categories if c.spent is not None}
-            records.append(self.record(ev.SpendRead(spent=spent, month=month)))
-        return [r for r in records if r is not None]
-
-    # -- paging ----------------------------------------------------------------------------------
-
-    def paging_policy(self):
-        from cockpit.core.paging import LevelPolicy, Policy
-
-        return Policy(
-            levels=tuple(
-                LevelPolicy(lvl.level, tuple(lvl.destinations()), lvl.ack_timeout.total_seconds() if lvl.ack_timeout else None)
-                for lvl in self.plan.escalation
-            ),
-            release=f"{self.plan.release.name} {self.plan.release.version}",
-            rollback_channel=self.plan.kill_switch.notify,
-            verify_expected=bool(self.plan.kill_switch.verify_query) and self.metrics is not None,
-        )
-
-    def paging_round(self) -> list[ev.Record]:
-        """The guard's paging step: open, climb, resolve incidents and queue their messages."""
-        if self.follower:
-            return []
-        from cockpit.core.paging import round_events
-
-        records = [self.record(p) for p in round_events(self.state, self.paging_policy(), self.clock.now())]
-        return [r for r in records if r is not None]
-
     @journal_refuses
     def acknowledge(self, incident: str, name: str, via: str = "cli") -> Outcome:
         """Someone has it: the incident stops climbing, and every channel paged is told."""
@@ -821,58 +759,6 @@ class Engine:
         """A delivery's outcome (the Notifier's callback): journaled, delivered or not. `key`: the
         seq the message was submitted under (delivery_key); the result names the seq it has now."""
         return self.record(delivery.notified(self._late.get(key, key), queued))
-
-    async def manage_silence(self, client) -> list[ev.Record]:
-        """The rollout's own Alertmanager silence for the noise the plan expects: created once the
-        rollout is live (its comment names the rollout), expired when it ends; both journaled.
-        Alertmanager lives on the wall clock, so the silence's times are wall-clock times."""
-        am = self.plan.alertmanager
-        if self.follower or client is None or am is None or not am.silence:
-            return []
-        from datetime import datetime
-
-        from cockpit.adapters.alertmanager import AlertmanagerError
-
-        st, records = self.state, []
-        if st.status == "live" and not st.silences and not self._silence_failed:
-            started = words.stamp(st.started_at)
-            digest = st.plan.digest[:12] if st.plan else ""
-            comment = (f"cockpit rollout {self.plan.release.name} {self.plan.release.version} "
-                       f"(plan {digest}, started {started}): expected noise while the canary runs")
-            ends = datetime.now(UTC) + am.silence_for
-            try:
-                silence_id = await client.create_silence(dict(am.silence), ends, comment, created_by=str(self.actor))
-            except AlertmanagerError as e:
-                self._silence_failed = True  # said once, not every round
-                records.append(self.record(ev.Noted(text=f"Alertmanager silence NOT created: {e}")))
-                return [r for r in records if r is not None]
-            records.append(self.record(ev.SilenceCreated(silence_id=silence_id, matchers=dict(am.silence), ends_at=ends, comment=comment)))
-        elif st.status in ("completed", "rolled_back") and st.silences:
-            for silence_id in list(st.silences):
-                try:
-                    await client.expire_silence(silence_id)
-                    records.append(self.record(ev.SilenceExpired(silence_id=silence_id)))
-                except AlertmanagerError as e:
-                    records.append(self.record(ev.SilenceExpired(silence_id=silence_id, ok=False, detail=str(e))))
-        return [r for r in records if r is not None]
-
-    async def run_spend_controls(self) -> list[ev.Record]:
-        """The 100 % "automatic spend controls": each configured action once per crossing per month."""
-        if self.follower:
-            return []
-        from cockpit.core.paging import budget_month, spend_controls_due
-
-        month = budget_month(self.clock.now())
-        controls = {a.at_pct: a.spend_control for a in self.plan.budget.alerts if a.spend_control is not None}
-        records = []
-        for pct in spend_controls_due(self.state, set(controls), month):
-            from cockpit.adapters.spend import run_spend_control
-
-            ok, status, detail = await run_spend_control(controls[pct])
-            records.append(self.record(ev.SpendControlRan(
-                at_pct=pct, month=month, action=controls[pct].describe(), ok=ok, exit_status=status, detail=detail
-            )))
-        return [r for r in records if r is not None]
 
     @journal_refuses
     def post_deploy_done(self, item: str, name: str, note: str = "") -> Outcome:
@@ -929,21 +815,7 @@ class Engine:
             # A re-pull of a kill the gateway already failed to confirm: Emergency was told of it once.
             failed_before = before is not None and before.failed_at is not None and self.state.status == "kill_unconfirmed"
             journal(ev.KillRequested(reason=reason.strip(), trigger=trigger))
-            ks = self.plan.kill_switch
-            attempts, error, seen = 0, "", None
-            for attempt in range(ks.retries + 1):
-                attempts += 1
-                try:
-                    await self.gateway.set_enabled(ks.value)
-                    seen = await self.gateway.read()
-                    if seen.enabled is ks.value:  # the flag off is 0 % share, whatever weight it keeps
-                        error = ""
-                        break
-                    error = f"gateway reads back {ks.flag}={seen.enabled}, weight {seen.weight}"
-                except GatewayError as e:
-                    error = str(e)
-                if attempt < ks.retries:
-                    await asyncio.sleep(0.1 * 2**attempt)  # real backoff: the network is not on our clock
+            attempts, error, seen = await self._pull_flag()
             confirmed = not error
             journal(
                 ev.KillResult(
@@ -964,94 +836,28 @@ class Engine:
                     )
                 )
             if confirmed:
-                self._start_rollback_check()  # on the result as folded, journaled or held
+                rollback_check.start(self)  # on the result as folded, journaled or held
             # The rollback notice to kill_switch.notify (release, trigger or operator, verified
             # result, journal head) is queued by the guard's paging round (paging.round_events).
             reasons = ([] if confirmed else [f"KILL NOT CONFIRMED: {error}"]) + alarms
             return Outcome(confirmed, reasons, records, aside)
 
-    # -- the second verification: canary traffic -----------------------------------------------
-
-    def can_verify_rollback(self) -> bool:
-        return bool(self.plan.kill_switch.verify_query) and self.metrics is not None and not self.follower
-
-    def _start_rollback_check(self) -> None:
-        """Run verify_rollback beside the kill, not inside it: the kill returns as soon as the
-        gateway confirms. Callers that want the verdict await `engine.rollback_check`."""
-        if not self.can_verify_rollback() or (self.rollback_check and not self.rollback_check.done()):
-            return
-        verified = self.state.kill.verified if self.state.kill else None
-        if verified is not None and verified.ok:
-            return
-        self.rollback_check = asyncio.get_running_loop().create_task(self.verify_rollback())
-
-    async def verify_rollback(self) -> Outcome:
-        """After the gateway confirmed the kill, the canary's request rate must fall to ~0 within
-        `verify_within`, polled on the engine's clock; the verdict is journaled either way."""
-        if refused := self._guard():
-            return refused
+    async def _pull_flag(self) -> tuple[int, str, GatewayState | None]:
+        """Set the kill flag and read it back, with bounded retries and backoff: the attempts made,
+        the last error ("" once the gateway reads the flag back as set) and what it read last."""
         ks = self.plan.kill_switch
-        if not self.can_verify_rollback():
-            return Outcome.refused(["no canary traffic query (kill_switch.verify_query) or no metrics source"])
-        kill = self.state.kill
-        if kill is None or kill.result is None or not kill.result.confirmed:
-            return Outcome.refused(["the gateway has not confirmed a kill"])
-        within = ks.verify_within.total_seconds()
-        prom = self.plan.prometheus
-        interval = max(0.5, min(prom.poll_interval.total_seconds() if prom else 15.0, within / 4 or 0.5))
-        started = self.clock.now()
-        while True:
-            now = self.clock.now()
-            elapsed = (now - started).total_seconds()
-            answer = await asyncio.to_thread(self.metrics.instant, ks.verify_query, now)
-            fell, last = _canary_reading(answer)
-            if fell:
-                detail = f"canary request rate {words.value(answer.value, 'req/s')} at {words.duration(elapsed)} after the gateway confirmed"
-                return self._rollback_verdict(True, detail)
-            self.rollback_last = f"{last} {words.duration(elapsed)} after the gateway confirmed"
-            if elapsed >= within:
-                return self._rollback_verdict(False, f"{last} {words.duration(ks.verify_within)} after the kill")
-            await self.clock.sleep(min(interval, within - elapsed))
-
-    def start_rollback_recheck(self) -> asyncio.Task | None:
-        """Canary traffic did not fall after a confirmed kill: look again, once, beside the rounds
-        (the guard asks every round until it falls). None when a check runs already or none is due."""
-        k = self.state.kill
-        if (not self.can_verify_rollback() or self.state.status != "rolled_back" or k is None or not k.leaking
-                or (self.rollback_check and not self.rollback_check.done())):
-            return None
-        self.rollback_check = asyncio.get_running_loop().create_task(self.recheck_rollback())
-        return self.rollback_check
-
-    async def recheck_rollback(self) -> Outcome:
-        """One look at the canary's request rate: journaled only when it fell to ~0 (the leak is
-        journaled already, once; a reading that says the same again is not a new fact)."""
-        ks = self.plan.kill_switch
-        now = self.clock.now()
-        answer = await asyncio.to_thread(self.metrics.instant, ks.verify_query, now)
-        k = self.state.kill
-        if k is None or not k.leaking:
-            return Outcome(True)  # verified meanwhile (another check, another process)
-        fell, last = _canary_reading(answer)
-        if fell:
-            since = words.duration(now - k.requested_at)
-            return self._rollback_verdict(True, f"canary request rate {words.value(answer.value, 'req/s')}, {since} after the kill")
-        self.rollback_last = last
-        return Outcome(False, [f"ROLLBACK NOT VERIFIED: {last}"])
-
-    def _rollback_verdict(self, ok: bool, detail: str) -> Outcome:
-        verdict = ev.RollbackVerified(ok=ok, detail=detail)
-        record = self.record(verdict)
-        return Outcome(ok, [] if ok else [f"ROLLBACK NOT VERIFIED: {detail}"], [record] if record else [],
-                       [] if record else [verdict])
-
-
-def _canary_reading(answer) -> tuple[bool, str]:
-    """Whether the canary's request rate fell to ~0, and what a reading that did not says."""
-    if answer.status == "ok" and answer.value is not None:
-        if answer.value <= NEAR_ZERO_RPS:
-            return True, ""
-        return False, f"canary request rate still {words.value(answer.value, 'req/s')}"
-    if answer.status == "error":
-        return False, f"canary traffic query failed: {answer.error}"
-    return False, "the canary traffic query has no data"
+        attempts, error, seen = 0, "", None
+        for attempt in range(ks.retries + 1):
+            attempts += 1
+            try:
+                await self.gateway.set_enabled(ks.value)
+                seen = await self.gateway.read()
+                if seen.enabled is ks.value:  # the flag off is 0 % share, whatever weight it keeps
+                    error = ""
+                    break
+                error = f"gateway reads back {ks.flag}={seen.enabled}, weight {seen.weight}"
+            except GatewayError as e:
+                error = str(e)
+            if attempt < ks.retries:
+                await asyncio.sleep(0.1 * 2**attempt)  # real backoff: the network is not on our clock
+        return attempts, error, seen

@@ -21,6 +21,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from cockpit import guard_work, rollback_check
 from cockpit.core import events as ev
 from cockpit.core.evaluation import Evaluation, GuardId
 from cockpit.core.guardsight import GuardSight
@@ -245,14 +246,14 @@ class Guard:
         to the notifier, which delivers in the background (no round waits on a webhook)."""
         engine = self.engine
         try:
-            engine.paging_round()
-            await engine.run_spend_controls()
-            await engine.manage_silence(self.monitor.alertmanager())
+            guard_work.paging_round(engine)
+            await guard_work.run_spend_controls(engine)
+            await guard_work.manage_silence(engine, self.monitor.alertmanager())
         except Exception as e:  # noqa: BLE001 - paging trouble never stops the watch
             log.error("paging round failed: %s", e)
         st = engine.state
         if st.status == "rolled_back" and st.kill is not None and st.kill.verified is None and st.kill.result is not None:
-            engine._start_rollback_check()  # a kill pulled elsewhere (CLI --no-wait) is verified here
+            rollback_check.start(engine)  # a kill pulled elsewhere (CLI --no-wait) is verified here
         from cockpit.core.paging import open_incidents, pending_deliveries
 
         for seq, queued in pending_deliveries(st):
@@ -319,7 +320,7 @@ class Guard:
             if check is not None and not check.done():
                 return ""
             k = st.kill
-            if k is not None and self.engine.can_verify_rollback() and k.verified is None:
+            if k is not None and rollback_check.can_verify(self.engine) and k.verified is None:
                 return ""  # the check has not said yet (it is started again each round)
             if k is not None and k.leaking:
                 inc = kill_incident(st)
@@ -360,7 +361,7 @@ class Guard:
         inc = kill_incident(st)
         if inc is not None and inc.acknowledged:
             return  # a human has it: the guard stops this round
-        self.engine.start_rollback_recheck()  # unless a check still runs: its verdict comes in a later round
+        rollback_check.start_recheck(self.engine)  # unless a check still runs: its verdict comes in a later round
         if self._reassert_at is None:  # the first round of the leak: the kill was just pulled
             self._reassert_every = self.monitor.poll_s
             self._reassert_at = now + timedelta(seconds=self._reassert_every)

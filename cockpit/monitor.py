@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from cockpit import guard_work
 from cockpit.adapters.metrics import MetricsSource, QueryResult, Sample
 from cockpit.config import Criterion, Trigger
 from cockpit.core import events as ev
@@ -524,7 +525,7 @@ class Monitor:
         for c, a in zip(cats, answers, strict=False):
             spent[c.id] = a.value if a.status == "ok" else None
         self.budget = burn(self.engine.plan.budget.categories, spent, now)
-        self.engine.observe_budget(self.budget)
+        guard_work.observe_budget(self.engine, self.budget)
 
     async def _gateway(self, now: datetime) -> None:
         gw = self.engine.gateway

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cockpit import guard_work
 from cockpit.clock import ManualClock
 from cockpit.config import dump_plan, parse_plan
 from cockpit.core.budget import burn
@@ -30,7 +31,7 @@ def with_spend_control(plan, control: dict):
 def spend(engine, clock, pct: float):
     total = sum(c.monthly for c in engine.plan.budget.categories)
     first = engine.plan.budget.categories[0].id
-    return engine.observe_budget(burn(engine.plan.budget.categories, {first: total * pct / 100}, clock.now()))
+    return guard_work.observe_budget(engine, burn(engine.plan.budget.categories, {first: total * pct / 100}, clock.now()))
 
 
 def alerted(records):
@@ -57,7 +58,7 @@ async def test_one_alert_per_crossing_per_month_and_the_spend_control_runs_once(
     assert [r.kind for r in spend(engine, clock, 102)] == ["spend_read"]  # moved 1 % of the budget: journaled, no alert
 
     for _ in range(3):
-        ran = await engine.run_spend_controls()
+        ran = await guard_work.run_spend_controls(engine)
         assert len(ran) <= 1
     controls = [r.payload for r in engine.journal.records if r.kind == "spend_control_ran"]
     assert len(controls) == 1 and runs.read_text() == "ran\n"
@@ -67,11 +68,11 @@ async def test_one_alert_per_crossing_per_month_and_the_spend_control_runs_once(
 
     clock.advance((datetime(2026, 12, 1, 0, 5, tzinfo=UTC) - clock.now()).total_seconds())  # a new month
     assert [r.kind for r in spend(engine, clock, 2)] == ["spend_read"]  # a new month's spend, no alert
-    assert await engine.run_spend_controls() == []
+    assert await guard_work.run_spend_controls(engine) == []
     assert alerted(spend(engine, clock, 76)) == [(75.0, "2026-12")]
     assert spend(engine, clock, 76) == []
     assert alerted(spend(engine, clock, 100)) == [(85.0, "2026-12"), (95.0, "2026-12"), (100.0, "2026-12")]
-    assert len(await engine.run_spend_controls()) == 1  # once more, for December
+    assert len(await guard_work.run_spend_controls(engine)) == 1  # once more, for December
     assert runs.read_text() == "ran\nran\n"
     assert len([r for r in engine.journal.records if r.kind == "budget_alerted"]) == 8
 
@@ -83,7 +84,7 @@ async def test_a_spend_control_webhook(plan, state_dir):
         engine = Engine(p, Journal(state_dir), clock=clock, actor=ACTOR)
         engine.ensure_plan()
         spend(engine, clock, 100)
-        ran = await engine.run_spend_controls()
-        assert await engine.run_spend_controls() == []
+        ran = await guard_work.run_spend_controls(engine)
+        assert await guard_work.run_spend_controls(engine) == []
     assert len(rx.seen) == 1 and rx.seen[0].path == "/spend-controls"
     assert ran[0].payload.ok and ran[0].payload.exit_status == 200

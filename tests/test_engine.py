@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from cockpit import guard_work
 from cockpit.core import events as ev
 from cockpit.core.state import fold
 from cockpit.engine import READ_ONLY, Engine, EngineError
@@ -151,7 +152,7 @@ def test_kill_is_verified_idempotent_and_notifies(engine, clock, gateway):
     assert out.ok
     assert kinds(out.records) == ["kill_requested", "kill_result"]  # the kill waits on no webhook
     assert engine.state.status == "rolled_back" and gateway.enabled is False and gateway.weight == 0
-    queued = [r.payload for r in engine.paging_round() if r.kind == "notification_queued" and r.payload.purpose == "rollback"]
+    queued = [r.payload for r in guard_work.paging_round(engine) if r.kind == "notification_queued" and r.payload.purpose == "rollback"]
     assert [q.channel for q in queued] == ["#error-budget"]  # the guard delivers it
     again = run(engine.kill("pulled twice"))
     assert again.ok and engine.state.status == "rolled_back"

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from cockpit import rollback_check
 from cockpit.adapters.factory import build_gateway
 from cockpit.adapters.metrics import QueryResult
 from cockpit.config import ConfigError, dump_plan, parse_plan
@@ -264,20 +265,20 @@ def test_no_data_or_an_error_is_not_a_verification(plan, state_dir, clock, actor
     e = make(plan, state_dir, clock, actor, gateway, ScriptedMetrics(answer))
     live(e, clock)
     run(e.kill("x"))  # the check task dies with this loop; run it ourselves
-    verdict = run(e.verify_rollback())
+    verdict = run(rollback_check.verify(e))
     assert not verdict.ok and says in verdict.reasons[0]
 
 
 def test_verify_rollback_refusals(plan, state_dir, clock, actor, gateway):
     e = make(plan, state_dir, clock, actor, gateway)
     live(e, clock)
-    assert run(e.verify_rollback()).reasons == ["no canary traffic query (kill_switch.verify_query) or no metrics source"]
+    assert run(rollback_check.verify(e)).reasons == ["no canary traffic query (kill_switch.verify_query) or no metrics source"]
     e.metrics = ScriptedMetrics(rate(0))
-    assert run(e.verify_rollback()).reasons == ["the gateway has not confirmed a kill"]
+    assert run(rollback_check.verify(e)).reasons == ["the gateway has not confirmed a kill"]
     gateway.down = True
     run(e.kill("x"))
     assert e.rollback_check is None  # an unconfirmed kill has no traffic to verify yet
-    assert run(e.verify_rollback()).reasons == ["the gateway has not confirmed a kill"]
+    assert run(rollback_check.verify(e)).reasons == ["the gateway has not confirmed a kill"]
 
 
 # -- the factory -----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import subprocess
 
 import pytest
 
+from cockpit import guard_work
 from cockpit.core import events as ev
 from cockpit.core.evaluation import GuardId
 from cockpit.core.paging import pending_deliveries
@@ -167,7 +168,7 @@ def test_a_captains_note_while_events_are_held_comes_before_them_and_replay_equa
     out = run(e.kill("p95 regression"))
     assert out.ok and e.state.status == "rolled_back" and [h.record.kind for h in e.unrecorded] == [
         "kill_requested", "kill_result"]
-    e.paging_round()  # the rollback notice is queued, held
+    guard_work.paging_round(e)  # the rollback notice is queued, held
     queued = [(seq, q) for seq, q in pending_deliveries(e.state) if q.purpose == "rollback"]
     assert queued and queued[0][0] > PROVISIONAL
     key = e.delivery_key(queued[0][0])
@@ -200,10 +201,10 @@ def test_held_events_in_the_side_file_are_relinked_by_whoever_journals_them(engi
     good = path.read_bytes()
     first, rest = good.split(b"\n", 1)
     path.write_bytes(first + b'\n{"glued": true}\n' + rest)  # a line no cockpit wrote, mid-file: every append refused
-    engine.paging_round()
+    guard_work.paging_round(engine)
     out = run(engine.kill("p95 regression"))
     assert out.ok and engine.held and all(h.kept for h in engine.held)
-    engine.paging_round()
+    guard_work.paging_round(engine)
     (seq, q), = [(s, q) for s, q in pending_deliveries(engine.state) if q.purpose == "rollback"]
     from cockpit.adapters.notify import Delivery
 
@@ -298,7 +299,7 @@ def test_every_face_folds_what_another_process_kept_aside(plan, state_dir, clock
     first, rest = good.split(b"\n", 1)
     path.write_bytes(first + b'\n{"glued": true}\n' + rest)  # another writer's line, mid-file
     out = run(guard.kill("p95 regression"))
-    guard.paging_round()
+    guard_work.paging_round(guard)
     assert out.ok and guard.held and all(h.kept for h in guard.held) and guard.state.status == "rolled_back"
     for face in (captain, observer):
         try:

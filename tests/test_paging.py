@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 import tomli_w
 
+from cockpit import guard_work
 from cockpit.config import dump_plan, parse_plan
 from cockpit.core import events as ev
 from cockpit.core.paging import dedup_key
@@ -46,30 +47,30 @@ async def test_unacknowledged_climbs_an_ack_stops_it(plan, state_dir, clock):
     await rig.start()
     engine = rig.engine
     fire(engine)
-    first = engine.paging_round()
+    first = guard_work.paging_round(engine)
     assert kinds_of(first) == [
         ("incident_opened", "L1", ""),
         ("notification_queued", "L1", "#sre-oncall"),
         ("notification_queued", "L1", "pagerduty_sre"),
     ]
     assert first[0].payload.incident == "INC-1" and "error_rate" in first[0].payload.reason
-    assert engine.paging_round() == []  # once, not once per round
+    assert guard_work.paging_round(engine) == []  # once, not once per round
 
     clock.advance(timedelta(minutes=9, seconds=59).total_seconds())
-    assert engine.paging_round() == []  # L1 still has a second
+    assert guard_work.paging_round(engine) == []  # L1 still has a second
     clock.advance(1)
-    climbed = engine.paging_round()
+    climbed = guard_work.paging_round(engine)
     assert kinds_of(climbed) == [("incident_escalated", "L2", ""), ("notification_queued", "L2", "#security-incidents")]
     assert climbed[0].payload.reason.startswith("L1 did not acknowledge within 10m")
     assert engine.state.incidents["INC-1"].levels == ["L1", "L2"]
 
     assert engine.acknowledge("INC-1", "bob").ok
-    told = engine.paging_round()
+    told = guard_work.paging_round(engine)
     assert {(k, c) for k, _, c in kinds_of(told)} == {
         ("notification_queued", "#sre-oncall"), ("notification_queued", "pagerduty_sre"), ("notification_queued", "#security-incidents")}
     assert {r.payload.purpose for r in told} == {"acknowledge"}
     clock.advance(3600)
-    assert engine.paging_round() == []  # acknowledged: no more climbing
+    assert guard_work.paging_round(engine) == []  # acknowledged: no more climbing
     assert engine.state.incidents["INC-1"].level == "L2"
     assert engine.acknowledge("INC-1", "carol").reasons[0].startswith("INC-1 was acknowledged by bob")
     assert engine.acknowledge("INC-9", "carol").reasons == ["no incident INC-9 (open: INC-1)"]
@@ -79,11 +80,11 @@ async def test_it_climbs_level_by_level_to_emergency_and_stops_there(plan, state
     rig = Rig(timed(plan, "1m", "1m", "1m"), state_dir, clock)
     await rig.start()
     fire(rig.engine)
-    rig.engine.paging_round()
+    guard_work.paging_round(rig.engine)
     seen = []
     for _ in range(5):
         clock.advance(60)
-        seen += [r.payload.level for r in rig.engine.paging_round() if r.kind == "incident_escalated"]
+        seen += [r.payload.level for r in guard_work.paging_round(rig.engine) if r.kind == "incident_escalated"]
     assert seen == ["L2", "L3", "Emergency"]
 
 
@@ -92,16 +93,16 @@ async def test_kill_not_confirmed_pages_emergency_at_once(plan, state_dir, clock
     await rig.start()
     engine = rig.engine
     fire(engine, action="rollback")
-    engine.paging_round()  # INC-1 at L1
+    guard_work.paging_round(engine)  # INC-1 at L1
     engine._append(ev.KillRequested(reason="trigger error_rate fired", trigger="error_rate"))
     engine._append(ev.KillResult(confirmed=False, attempts=4, error="gateway timed out"))
-    now = engine.paging_round()  # no ack timeout waited for
+    now = guard_work.paging_round(engine)  # no ack timeout waited for
     assert ("incident_escalated", "Emergency", "") in kinds_of(now)
     assert ("notification_queued", "Emergency", "#error-budget") in kinds_of(now)
     assert engine.state.incidents["INC-1"].level == "Emergency"
     rollback = [r.payload for r in now if getattr(r.payload, "purpose", "") == "rollback"]
     assert len(rollback) == 1 and "KILL NOT CONFIRMED: gateway timed out" in rollback[0].text
-    assert not [r for r in engine.paging_round() if r.kind.startswith("incident")]  # once
+    assert not [r for r in guard_work.paging_round(engine) if r.kind.startswith("incident")]  # once
 
 
 async def test_an_operator_kill_not_confirmed_opens_an_emergency_incident(plan, state_dir, clock):
@@ -109,7 +110,7 @@ async def test_an_operator_kill_not_confirmed_opens_an_emergency_incident(plan, 
     await rig.start()
     rig.engine._append(ev.KillRequested(reason="dashboards look wrong"))
     rig.engine._append(ev.KillResult(confirmed=False, attempts=4, error="HTTP 500"))
-    opened = [r.payload for r in rig.engine.paging_round() if r.kind == "incident_opened"]
+    opened = [r.payload for r in guard_work.paging_round(rig.engine) if r.kind == "incident_opened"]
     assert [(o.incident, o.level, o.reason) for o in opened] == [("INC-1", "Emergency", "KILL NOT CONFIRMED: HTTP 500")]
 
 
@@ -117,9 +118,9 @@ async def test_a_cleared_breach_resolves_and_tells_every_channel_paged(plan, sta
     rig = Rig(timed(plan), state_dir, clock)
     await rig.start()
     fire(rig.engine)
-    rig.engine.paging_round()
+    guard_work.paging_round(rig.engine)
     rig.engine._append(ev.TriggerCleared(trigger="error_rate", detail="0.1 <= 0.5"))
-    resolved = rig.engine.paging_round()
+    resolved = guard_work.paging_round(rig.engine)
     assert resolved[0].kind == "incident_resolved" and resolved[0].payload.reason == "the breach of error_rate cleared"
     assert {(r.payload.channel, r.payload.purpose) for r in resolved[1:]} == {("#sre-oncall", "resolve"), ("pagerduty_sre", "resolve")}
     assert not rig.engine.state.incidents["INC-1"].open
@@ -139,7 +140,7 @@ def test_cockpit_ack_from_the_command_line(plan, tmp_path, clock):
         rig = Rig(p, state_dir, clock)
         await rig.start()
         fire(rig.engine)
-        rig.engine.paging_round()
+        guard_work.paging_round(rig.engine)
         rig.engine.journal.close()
 
     asyncio.run(setup())
@@ -165,7 +166,7 @@ async def test_the_escalation_pane_shows_each_incident_with_its_timer(plan, stat
     rig = Rig(p, state_dir, clock)
     await rig.start()
     fire(rig.engine)
-    rig.engine.paging_round()
+    guard_work.paging_round(rig.engine)
     clock.advance(4 * 60)
     rows = {r.level: r for r in escalation_rows(p, rig.engine.state, clock.now())}
     assert "INC-1 NOT acknowledged: climbs in 6m00s" in rows["L1"].reasons

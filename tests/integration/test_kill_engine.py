@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cockpit import guard_work
 from cockpit.adapters.prometheus import PrometheusSource
 from cockpit.clock import ManualClock
 from cockpit.core import events as ev
@@ -140,7 +141,7 @@ def test_haproxy_stopped_during_the_rollout_is_kill_not_confirmed(haproxy, tmp_p
     assert result.confirmed is False and result.attempts == engine.plan.kill_switch.retries + 1
     assert haproxy.socket in result.error
     assert escalated.level == "Emergency" and escalated.reason.startswith("KILL NOT CONFIRMED after 4 attempts")
-    queued = [r.payload for r in engine.paging_round() if r.kind == "notification_queued" and r.payload.purpose == "rollback"]
+    queued = [r.payload for r in guard_work.paging_round(engine) if r.kind == "notification_queued" and r.payload.purpose == "rollback"]
     assert "KILL NOT CONFIRMED" in queued[0].text and queued[0].channel == "#error-budget"  # the guard delivers it
     on_disk = fold(Journal(state_dir, readonly=True).records)
     assert on_disk.status == "kill_unconfirmed" and on_disk.escalations[-1][1].level == "Emergency"
