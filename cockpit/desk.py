@@ -16,8 +16,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from cockpit.config import Plan
+    from cockpit.core.evaluation import Evaluation
+    from cockpit.core.guardsight import GuardSight
     from cockpit.core.judgeview import JudgmentView
     from cockpit.core.readmodel import GateView, GuardHealth, ReadModel, TimelineLine
+    from cockpit.core.state import RolloutState
     from cockpit.engine import Engine, Outcome
 
 
@@ -123,10 +127,10 @@ class GateAsk:
 class Shown:
     """One moment of the rollout as a screen shows it: the read model and what it was built from."""
 
-    plan: object
-    state: object
-    live: object
-    sight: object
+    plan: Plan
+    state: RolloutState
+    live: Evaluation | None  # the guard's published round
+    sight: GuardSight | None
     now: datetime
     running: frozenset[str]
     model: ReadModel

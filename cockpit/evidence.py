@@ -151,7 +151,8 @@ class Context:
     metrics: Any = None
     step_s: float = 30.0
 
-    def doc(self, name: str, source: str, span: tuple[datetime, datetime], data: Any = None, error: str = "") -> dict[str, Any]:
+    def doc(self, name: str, source: str, span: tuple[datetime, datetime], data: Any = None,
+            error: str = "") -> dict[str, Any]:
         out = {
             "file": name,
             "release": self.plan.release.name,
@@ -180,8 +181,8 @@ class Context:
 def _k6(ctx: Context, name: str) -> tuple[Any, str]:
     cfg = ctx.plan.evidence.k6_summary
     if cfg is None:
-        return ctx.doc(name, "k6 (not provided)", ctx.phase_span,
-                       error="k6 summary not provided: evidence.k6_summary names where `k6 run --summary-export` writes"), "k6 summary not provided"
+        why = "k6 summary not provided: evidence.k6_summary names where `k6 run --summary-export` writes"
+        return ctx.doc(name, "k6 (not provided)", ctx.phase_span, error=why), "k6 summary not provided"
     rel = Path(str(cfg).replace("{phase}", str((ctx.phase or 0) + 1)))
     path = rel if rel.is_absolute() else ctx.base_dir / rel
     try:
@@ -206,7 +207,8 @@ def _grafana(ctx: Context, name: str) -> tuple[Any, str]:
 def _jaeger(ctx: Context, name: str) -> tuple[Any, str]:
     cfg = ctx.plan.evidence.jaeger
     if cfg is None:
-        return ctx.doc(name, "Jaeger (not configured)", ctx.phase_span, error="Jaeger is not configured (evidence.jaeger)"), "Jaeger is not configured"
+        return ctx.doc(name, "Jaeger (not configured)", ctx.phase_span,
+                       error="Jaeger is not configured (evidence.jaeger)"), "Jaeger is not configured"
     try:
         traces, where = collectors.jaeger_traces(cfg, ctx.phase_from, ctx.phase_to)
     except CollectorError as e:
@@ -219,12 +221,17 @@ def _opa_data(ctx: Context, span: tuple[datetime, datetime]) -> tuple[str, Any, 
     cfg = ctx.plan.evidence.opa
     if cfg is None:
         return "OPA (not configured)", None, "OPA decision logs are not configured (evidence.opa)"
-    source = f"OPA decision log {cfg.file}" if cfg.file is not None else f"OPA {redact.public_url(cfg.url)}"
+    if cfg.file is not None:
+        source = f"OPA decision log {cfg.file}"
+    else:
+        assert cfg.url is not None  # the plan's check (OpaEvidence): exactly one of file or url
+        source = f"OPA {redact.public_url(cfg.url)}"
     try:
         decisions, where = collectors.opa_decisions(cfg, span[0], span[1], ctx.base_dir)
     except CollectorError as e:
         return source, None, str(e)
-    denied = [d.get("decision_id") for d in decisions if isinstance(d.get("result"), dict) and d["result"].get("allow") is False
+    denied = [d.get("decision_id") for d in decisions
+              if isinstance(d.get("result"), dict) and d["result"].get("allow") is False
               or d.get("result") is False]
     return f"OPA {where}", {"count": len(decisions), "denied": denied, "decisions": decisions}, ""
 
@@ -249,19 +256,23 @@ def _cost(ctx: Context, name: str) -> tuple[Any, str]:
             "projected": projected,
             "projected_pct": round(100 * projected / monthly, 1),
             "safety_margin": monthly - projected,
-            "categories": [{"id": c.id, "name": c.name, "monthly": c.monthly, "projected": c.projected} for c in b.categories],
+            "categories": [{"id": c.id, "name": c.name, "monthly": c.monthly, "projected": c.projected}
+                           for c in b.categories],
         },
-        "alerts": [{"at": _iso(r.ts), "at_pct": r.payload.at_pct, "spent": r.payload.spent, "channel": r.payload.channel}
-                   for r in _between(ctx, ctx.phase_span, ev.BudgetAlerted)],
+        "alerts": [{"at": _iso(r.ts), "at_pct": p.at_pct, "spent": p.spent, "channel": p.channel}
+                   for r in _between(ctx, ctx.phase_span, ev.BudgetAlerted)
+                   if isinstance(p := r.payload, ev.BudgetAlerted)],
     }
     source = "the plan's budget figures; budget alerts from the journal"
     live = _published(ctx)
     if live is not None and live.budget is not None:
         burn = live.budget
         data["observed"] = {"spent_month_to_date": burn.spent, "projected_month_end": burn.projected,
-                            "month_fraction": burn.month_fraction, "round_at": _iso(live.at) if hasattr(live, "at") else None}
+                            "month_fraction": burn.month_fraction,
+                            "round_at": _iso(live.at) if hasattr(live, "at") else None}
         data["delta_vs_projection"] = round(burn.projected - projected, 2)
-        data["delta_vs_projection_pct"] = round(100 * (burn.projected - projected) / projected, 2) if projected else None
+        data["delta_vs_projection_pct"] = (round(100 * (burn.projected - projected) / projected, 2)
+                                           if projected else None)
         source += "; spend from the guard's last published round (guard.json)"
     return ctx.doc(name, source, ctx.phase_span, data), ""
 
@@ -304,8 +315,9 @@ def _observe(ctx: Context, criterion, span: tuple[datetime, datetime]) -> dict[s
         fallback = "prometheus: " + redact.scrub(str(err), 200)
     else:
         fallback = "no metrics source"
-    vals = [r.payload.value for r in _between(ctx, span, ev.CriterionEvaluated)
-            if r.payload.criterion == criterion.id and r.payload.value is not None]
+    vals = [p.value for r in _between(ctx, span, ev.CriterionEvaluated)
+            if isinstance(p := r.payload, ev.CriterionEvaluated)
+            and p.criterion == criterion.id and p.value is not None]
     if not vals:
         return {"source": f"journal (criterion_evaluated); {fallback}", "samples": 0, "error": "no value observed"}
     return {"source": f"journal (criterion_evaluated, journaled on changes); {fallback}", "samples": len(vals),
@@ -363,24 +375,29 @@ def progression(plan_doc: ev.PlanLoaded | None, records: list[ev.Record]) -> dic
             if current is not None:
                 current["ended_at"] = _iso(r.ts)
             spec = plan_doc.phases[p.phase] if plan_doc else None
-            current = {"phase": p.phase + 1, "name": spec.name if spec else "", "weight": p.weight, "started_at": _iso(r.ts),
+            current = {"phase": p.phase + 1, "name": spec.name if spec else "", "weight": p.weight,
+                       "started_at": _iso(r.ts),
                        "ended_at": None, "decisions": [], "criteria": []}
             phases.append(current)
         elif isinstance(p, ev.GateDecided):
             target = next((ph for ph in reversed(phases) if ph["phase"] == p.phase + 1), current)
             if target is not None:
-                target["decisions"].append({"role": p.role, "decision": p.decision, "name": p.name, "note": p.note, "at": _iso(r.ts)})
+                target["decisions"].append({"role": p.role, "decision": p.decision, "name": p.name, "note": p.note,
+                                            "at": _iso(r.ts)})
         elif isinstance(p, ev.CriterionEvaluated) and current is not None:
-            current["criteria"].append({"criterion": p.criterion, "passed": p.passed, "value": p.value, "at": _iso(r.ts)})
+            current["criteria"].append({"criterion": p.criterion, "passed": p.passed, "value": p.value,
+                                        "at": _iso(r.ts)})
         elif isinstance(p, (ev.TrafficShiftResult,)):
-            out["shifts"].append({"at": _iso(r.ts), "weight": p.weight, "verified": p.verified, "observed": p.observed_weight})
+            out["shifts"].append({"at": _iso(r.ts), "weight": p.weight, "verified": p.verified,
+                                  "observed": p.observed_weight})
         elif isinstance(p, (ev.TriggerBreached, ev.TriggerCleared, ev.TriggerFired)):
             out["triggers"].append({"at": _iso(r.ts), "kind": r.kind, "trigger": p.trigger,
                                     "value": getattr(p, "value", None), "threshold": getattr(p, "threshold", None)})
         elif isinstance(p, ev.KillRequested):
             out["kill"] = {"requested_at": _iso(r.ts), "reason": p.reason, "trigger": p.trigger, "by": str(r.actor)}
         elif isinstance(p, ev.KillResult) and out["kill"] is not None:
-            out["kill"].update({"confirmed": p.confirmed, "result_at": _iso(r.ts), "observed_weight": p.observed_weight, "error": p.error})
+            out["kill"].update({"confirmed": p.confirmed, "result_at": _iso(r.ts),
+                                "observed_weight": p.observed_weight, "error": p.error})
         elif isinstance(p, ev.RollbackVerified) and out["kill"] is not None:
             out["kill"].update({"traffic_verified": p.ok, "traffic_detail": p.detail})
         elif isinstance(p, ev.SignedOff):
@@ -403,9 +420,10 @@ def _security(ctx: Context, name: str) -> tuple[Any, str]:
     for t in ctx.plan.triggers:
         if not (t.level in security_levels or t.check is not None or t.for_.total_seconds() == 0):
             continue
-        events = [r for r in _between(ctx, ctx.rollout_span, ev.TriggerBreached, ev.TriggerFired) if r.payload.trigger == t.id]
+        events = [(r, p) for r in _between(ctx, ctx.rollout_span, ev.TriggerBreached, ev.TriggerFired)
+                  if isinstance(p := r.payload, ev.TriggerBreached | ev.TriggerFired) and p.trigger == t.id]
         triggers.append({"id": t.id, "name": t.name, "level": t.level, "breached": len(events) > 0,
-                         "events": [{"at": _iso(r.ts), "kind": r.kind, "detail": r.payload.detail} for r in events]})
+                         "events": [{"at": _iso(r.ts), "kind": r.kind, "detail": p.detail} for r, p in events]})
     checks = {}
     for r in ctx.records:
         if isinstance(r.payload, ev.CheckRan):
@@ -419,7 +437,8 @@ def _security(ctx: Context, name: str) -> tuple[Any, str]:
         "violations": [t["id"] for t in triggers if t["breached"]],
         "preflight_checks": checks,  # image provenance, CVE status and the rest, as journaled
         "opa": opa if opa is not None else {"error": opa_error},
-        "compliant": not any(t["breached"] for t in triggers) and all(c.get("status") == "pass" or c.get("waived") for c in checks.values()),
+        "compliant": not any(t["breached"] for t in triggers)
+        and all(c.get("status") == "pass" or c.get("waived") for c in checks.values()),
     }
     source = f"the journal (security triggers, preflight checks); {opa_source}"
     return ctx.doc(name, source, ctx.rollout_span, data, ""), (f"OPA: {opa_error}" if opa_error else "")
@@ -433,13 +452,15 @@ def _judgment(ctx: Context, name: str) -> tuple[Any, str]:
     interval, band, effect, samples and why), and each one's time, verdict and score."""
     import msgspec
 
-    made = [r for r in _between(ctx, ctx.phase_span, ev.JudgmentMade) if r.payload.phase == ctx.phase]
+    made = [r for r in _between(ctx, ctx.phase_span, ev.JudgmentMade)
+            if isinstance(r.payload, ev.JudgmentMade) and r.payload.phase == ctx.phase]
     if not made:
         why = "the judge made no judgment in this phase (a soak shorter than its first interval?)"
         return ctx.doc(name, "the journal (judgment_made)", ctx.phase_span, error=why), why
     latest = made[-1]
     data = {"latest": {"at": _iso(latest.ts), **msgspec.to_builtins(latest.payload)},
-            "judgments": [{"at": _iso(r.ts), "verdict": r.payload.verdict, "score": r.payload.score} for r in made]}
+            "judgments": [{"at": _iso(r.ts), "verdict": p.verdict, "score": p.score}
+                          for r in made if isinstance(p := r.payload, ev.JudgmentMade)]}
     return ctx.doc(name, "the journal (judgment_made)", ctx.phase_span, data), ""
 
 
@@ -462,7 +483,8 @@ def collector_for(name: str) -> Callable[[Context, str], tuple[Any, str]]:
 # --- the cockpit's own screen -----------------------------------------------------------------
 
 
-def capture_screen(plan: Plan, state_dir: Path, now: datetime, svg: Path, *, size=(120, 40), timeout_s: float = 30.0) -> str:
+def capture_screen(plan: Plan, state_dir: Path, now: datetime, svg: Path, *, size=(120, 40),
+                   timeout_s: float = 30.0) -> str:
     """The cockpit's screen as an observer sees it at `now`, saved as SVG by `python -m
     cockpit.screenshot` in a process of its own, within `timeout_s`: Textual never runs in the caller
     (the guard), whose stdout and stderr it would take over while it draws. The plan goes to it on
@@ -546,6 +568,7 @@ def collect(
     if which == "final":
         p_from, p_to = r_from, r_to
     else:
+        assert phase is not None  # a phase or rollback bundle without one raised above
         p_from, p_to = phase_range(records, phase, now)
     name = {"phase": f"phase-{(phase or 0) + 1}", "final": "final", "rollback": "rollback"}[which]
     root = release_dir(plan, base_dir)
@@ -626,7 +649,8 @@ def journal_bundle(append: Callable[[ev.Payload], Any], bundle: Bundle, base_dir
     not_there = ", ".join(f"{name} ({why[:60]})" for name, why in sorted(bundle.missing.items()))
     detail = f"{n} files" + (f"; not collected: {not_there}" if bundle.missing else "; complete")
     return append(ev.EvidenceCollected(phase=None if bundle.name == "final" else bundle.phase, file=rel,
-                                       sha256=bundle.manifest_sha256, ok=bundle.complete, detail=redact.scrub(detail, 500)))
+                                       sha256=bundle.manifest_sha256, ok=bundle.complete,
+                                       detail=redact.scrub(detail, 500)))
 
 
 # --- checking a bundle -------------------------------------------------------------------------
@@ -642,9 +666,11 @@ def manifest_files(bundle_dir: Path) -> dict[str, Any]:
     except OSError as e:
         raise EvidenceError(f"{path}: no readable manifest: {e.strerror}: give the bundle's directory") from None
     except RecursionError:  # json nests as deep as the file says; the parser's stack does not
-        raise EvidenceError(f"{path}: not a manifest (nested too deeply): the bundle was not written by the cockpit") from None
+        raise EvidenceError(f"{path}: not a manifest (nested too deeply): "
+                            "the bundle was not written by the cockpit") from None
     except (ValueError, KeyError, TypeError) as e:
-        raise EvidenceError(f"{path}: not a manifest ({type(e).__name__}): the bundle was not written by the cockpit") from None
+        raise EvidenceError(f"{path}: not a manifest ({type(e).__name__}): "
+                            "the bundle was not written by the cockpit") from None
     if not isinstance(files, dict):
         raise EvidenceError(f"{path}: not a manifest (files is not a table): the bundle was not written by the cockpit")
     return files
@@ -676,7 +702,8 @@ def verify_bundle(bundle_dir: Path) -> list[str]:
             problems.append(f"cannot check {name!r}: {getattr(e, 'strerror', None) or e}")
             continue
         if (sha, size) != (want.get("sha256"), want.get("size")):
-            problems.append(f"changed: {name} (sha256 {sha[:12]}, {size} bytes; manifest {str(want.get('sha256'))[:12]}, {want.get('size')} bytes)")
+            problems.append(f"changed: {name} (sha256 {sha[:12]}, {size} bytes; "
+                            f"manifest {str(want.get('sha256'))[:12]}, {want.get('size')} bytes)")
     try:
         extra = sorted(path.name for path in bundle_dir.iterdir() if path.name != MANIFEST and path.name not in files)
     except OSError as e:
@@ -797,11 +824,13 @@ def slos_met_proof(plan: Plan, records: list[ev.Record], now: datetime, metrics,
             return ""
         if not c.comparison.holds(seen["worst"], c.threshold):
             return ""
-        said.append(f"{c.id} worst {words.value(seen['worst'], c.unit)} {words.limit(c.comparison, c.threshold, c.unit)}")
+        said.append(f"{c.id} worst {words.value(seen['worst'], c.unit)} "
+                    f"{words.limit(c.comparison, c.threshold, c.unit)}")
     return f"SLOs met {words.stamp(state.completed_at)}..{words.stamp(end)}: " + ", ".join(said) if said else ""
 
 
-def auto_tick(plan: Plan, records: list[ev.Record], append: Callable[[ev.Payload], Any], now: datetime, metrics=None) -> list[ev.PostDeploymentDone]:
+def auto_tick(plan: Plan, records: list[ev.Record], append: Callable[[ev.Payload], Any], now: datetime,
+              metrics=None) -> list[ev.PostDeploymentDone]:
     """Journal the post-deployment items the cockpit can show done now, with what shows it."""
     from cockpit.core import postdeploy
 

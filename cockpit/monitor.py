@@ -31,6 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cockpit import guard_work
 from cockpit.adapters.metrics import MetricsSource, QueryResult, Sample
@@ -54,6 +55,9 @@ from cockpit.core.triggers import (
 from cockpit.engine import Engine
 from cockpit.journal import JournalError
 from cockpit.narrate import say, short_name
+
+if TYPE_CHECKING:
+    from cockpit.adapters.alertmanager import AlertmanagerClient
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +117,7 @@ class Monitor:
         self._checks: dict[str, CheckSamples] = {}
         self._check_tasks: dict[str, asyncio.Task] = {}
         self._criteria_phase: tuple | None = None
-        self._alertmanager = None
+        self._alertmanager: AlertmanagerClient | None = None
         self._first_poll: datetime | None = None
         self._last_round: datetime | None = None  # when the previous round started, on the engine's clock
         self._last_wall: float | None = None  # ... and on the wall (monotonic)
@@ -218,7 +222,8 @@ class Monitor:
             unjudged_s=round(r.unjudged_s, 3), caught_up=news.caught_up,
         )
         log.log(logging.INFO if news.caught_up else logging.WARNING, "%s",
-                say(ev.make_record(seq=0, ts=self.engine.clock.now(), actor=self.engine.actor, payload=payload, prev="")))
+                say(ev.make_record(seq=0, ts=self.engine.clock.now(), actor=self.engine.actor, payload=payload,
+                                   prev="")))
         if self.engine.follower:
             return
         try:
@@ -303,19 +308,23 @@ class Monitor:
 
     def _blind_for(self, track: TriggerTrack, now: datetime) -> float:
         """Seconds without an answer: since the last good one, or since this monitor's first round."""
+        assert self._first_poll is not None  # poll sets it before any trigger is judged
         seen = track.last_good_at if track.last_good_at is not None else self._first_poll.timestamp()
         return now.timestamp() - seen
 
     async def _judge(self, trigger: Trigger, now: datetime) -> tuple[WindowVerdict, str | None]:
         """The round's verdict over every sample since the last round that judged this trigger's
         (core.triggers.judge_round), and the query error when there was one (then judged on no data)."""
+        metrics = self.metrics
+        assert metrics is not None  # _trigger judges a query only with a source
         judged_until = self._judged.get(trigger.id)
         start, _ = round_bounds(now.timestamp(), trigger.for_.total_seconds(), self.step_s, judged_until)
-        window = self._query(self.metrics.range, trigger.query, datetime.fromtimestamp(start, now.tzinfo), now, self.step_s)
+        window = self._query(metrics.range, trigger.query, datetime.fromtimestamp(start, now.tzinfo), now,
+                             self.step_s)
         stopped = getattr(self.metrics, "stopped", None)  # a source that can tell old data from live data
         asked = [window]
         if trigger.baseline is not None:
-            asked.insert(0, self._query(self.metrics.instant, trigger.baseline, now))
+            asked.insert(0, self._query(metrics.instant, trigger.baseline, now))
         if stopped is not None:
             asked.append(self._query(stopped, trigger.query, now))
         answers = await asyncio.gather(*asked) if len(asked) > 1 else [await window]
@@ -324,16 +333,22 @@ class Monitor:
         halted = answers[1] if stopped is not None else None
         threshold, error = trigger.threshold, None
         if base is not None:
-            threshold = relative_threshold(base.value, trigger.above_baseline_pct) if base.status == "ok" else None
+            if base.status == "ok":
+                # the plan gives a baseline with its above_baseline_pct; an ok instant answer has its value
+                assert base.value is not None and trigger.above_baseline_pct is not None
+                threshold = relative_threshold(base.value, trigger.above_baseline_pct)
+            else:
+                threshold = None
             if base.status == "error":
                 error = f"baseline: {base.error}"
         if result.status == "error":
             error = result.error or "error"
-        elif halted is not None and halted.status == "ok":  # the answer is the last minutes of old samples, not the canary now
-            error = NO_LIVE_DATA
+        elif halted is not None and halted.status == "ok":
+            error = NO_LIVE_DATA  # the answer is the last minutes of old samples, not the canary now
         started = self.engine.state.started_at
         since = started.timestamp() if started is not None else None
-        samples = list(result.samples) if error is None and threshold is not None else []  # evaluate_window clips at `since`
+        # evaluate_window clips at `since`
+        samples = list(result.samples) if error is None and threshold is not None else []
         verdict = judge_round(
             samples,
             judged_until=judged_until,
@@ -360,7 +375,8 @@ class Monitor:
         elif result.note and not samples:
             verdict = replace(verdict, why=f"{verdict.why} ({result.note})")
         elif verdict.fired and samples:
-            verdict = replace(verdict, why=f"{verdict.why}; {_window_summary(samples, verdict, trigger.unit, self.step_s, since)}")
+            summary = _window_summary(samples, verdict, trigger.unit, self.step_s, since)
+            verdict = replace(verdict, why=f"{verdict.why}; {summary}")
         return verdict, error
 
     # -- check-backed triggers -----------------------------------------------------------------
@@ -384,9 +400,13 @@ class Monitor:
 
     async def _run_check(self, trigger: Trigger, history: CheckSamples) -> None:
         """Each failed run is a breaching sample, an error is no data (the no-data policy decides)."""
+        assert trigger.check is not None  # _trigger starts a check only for a check-backed trigger
         check = self.engine.plan.check(trigger.check)
         try:
-            outcome = await self.engine.check_runner(check)
+            runner = self.engine.check_runner
+            # _start_check starts none without a runner; the plan names only declared checks
+            assert runner is not None and check is not None
+            outcome = await runner(check)
             status, detail = outcome.status, outcome.detail
         except Exception as e:  # noqa: BLE001 - a runner that raises is a check that did not run
             status, detail = "error", f"{type(e).__name__}: {e}"
@@ -479,18 +499,23 @@ class Monitor:
             return
         self._health("alertmanager", True, f"{len(alerts)} alerts firing", now)
         value = float(len(alerts))
+        assert c.comparison is not None and c.threshold is not None  # the plan's check (Criterion)
         met = c.comparison.holds(value, c.threshold)
         names = sorted({a.get("labels", {}).get("alertname", "?") for a in alerts})
         why = (f"{short_name(c.name)}: {len(alerts)} alerts firing in Alertmanager"
                + (f" ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})" if names else "")
                + f", needs {words.limit(c.comparison, c.threshold, c.unit)}")
         self.criteria[c.id] = CriterionView(met, value, why)
-        soaked = now >= since + self.engine.plan.phases[self.engine.state.phase].soak
+        phase = self.engine.state.phase
+        assert phase is not None  # criteria are judged in a phase, and a started phase stays set
+        soaked = now >= since + self.engine.plan.phases[phase].soak
         if not met or soaked:
             self.engine.observe_criterion(c.id, met, value, why)
 
     async def _criterion(self, c: Criterion, since: datetime, now: datetime) -> None:
         """Every sample since the phase started must meet the criterion (core.triggers.evaluate_criterion)."""
+        assert self.metrics is not None  # _criteria judges prometheus criteria only with a source
+        assert c.comparison is not None and c.threshold is not None  # the plan's check (Criterion)
         result = await self._query(self.metrics.range, c.query, since, now, self.step_s)
         if result.status == "error":
             self.criteria[c.id] = replace(self.criteria.get(c.id, CriterionView()), detail=f"no answer: {result.error}")
@@ -508,7 +533,9 @@ class Monitor:
         self.criteria[c.id] = CriterionView(verdict.met, verdict.worst, verdict.why)
         # A failing sample fails the gate at once; "met" is journaled only over the whole soak, so the
         # journal never says a criterion held for a soak it has not seen. Too little data is neither.
-        soaked = now >= since + self.engine.plan.phases[self.engine.state.phase].soak
+        phase = self.engine.state.phase
+        assert phase is not None  # criteria are judged in a phase, and a started phase stays set
+        soaked = now >= since + self.engine.plan.phases[phase].soak
         if verdict.met is False or (verdict.met and soaked):
             self.engine.observe_criterion(c.id, verdict.met, verdict.worst, verdict.why)
 

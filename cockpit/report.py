@@ -57,7 +57,8 @@ def _trigger_rows(state: RolloutState, records: list[ev.Record]) -> list[list[An
         cmp = t.get("comparison", ">")
         values = [r.payload.value for r in records if isinstance(r.payload, (ev.TriggerBreached, ev.TriggerFired))
                   and r.payload.trigger == t["id"] and r.payload.value is not None]
-        thresholds = [r.payload.threshold for r in records if isinstance(r.payload, (ev.TriggerBreached, ev.TriggerFired))
+        thresholds = [r.payload.threshold for r in records
+                      if isinstance(r.payload, (ev.TriggerBreached, ev.TriggerFired))
                       and r.payload.trigger == t["id"] and r.payload.threshold is not None]
         worst = (min(values) if cmp in ("<", "<=") else max(values)) if values else None
         fired = [r for r in records if isinstance(r.payload, ev.TriggerFired) and r.payload.trigger == t["id"]]
@@ -65,9 +66,11 @@ def _trigger_rows(state: RolloutState, records: list[ev.Record]) -> list[list[An
         threshold = thresholds[-1] if thresholds else t.get("threshold")
         unit = t.get("unit", "")
         limit = words.limit(cmp, threshold, unit) if threshold is not None else (
-            f"{words.symbol(cmp)} baseline +{words.percent(t.get('above_baseline_pct', 0))}" if t.get("baseline") else "(check)")
+            f"{words.symbol(cmp)} baseline +{words.percent(t.get('above_baseline_pct', 0))}" if t.get("baseline")
+            else "(check)")
         rows.append([t["name"], words.value(worst, unit), limit, breaches,
-                     f"FIRED {words.stamp(fired[-1].ts)} ({fired[-1].payload.action})" if fired else "no"])
+                     f"FIRED {words.stamp(fired[-1].ts)} ({last.action})"
+                     if fired and isinstance(last := fired[-1].payload, ev.TriggerFired) else "no"])
     return rows
 
 
@@ -142,7 +145,8 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
         f"{len(records)} journal events · journal head `{head}`")
     problems = [str(p) for p in (scan.problem, scan.head) if p]
     if problems:
-        d.p("**JOURNAL PROBLEM**: " + "; ".join(problems) + f" (this report covers the first {len(records)} intact events)")
+        d.p("**JOURNAL PROBLEM**: " + "; ".join(problems)
+            + f" (this report covers the first {len(records)} intact events)")
 
     d.h(2, "Summary")
     ended = state.completed_at or (state.kill.result_at if state.kill and state.kill.result_at else None)
@@ -151,8 +155,10 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
         ["Ended", words.stamp(ended)],
         ["Duration", words.duration(ended - state.started_at) if ended and state.started_at else words.NO_DATA],
         ["Outcome", STATUS_WORDS[state.status]],
-        ["Last phase", f"{state.phase + 1} {plan.phases[state.phase].name} ({plan.phases[state.phase].weight} %)" if state.phase is not None else words.NO_DATA],
-        ["Sign-offs", ", ".join(f"{plan.roles.get(r, r)}: {s.name}" for r, s in state.sign_offs.items()) or words.NO_DATA],
+        ["Last phase", f"{state.phase + 1} {plan.phases[state.phase].name} ({plan.phases[state.phase].weight} %)"
+         if state.phase is not None else words.NO_DATA],
+        ["Sign-offs", ", ".join(f"{plan.roles.get(r, r)}: {s.name}" for r, s in state.sign_offs.items())
+         or words.NO_DATA],
     ])
 
     d.h(2, "Gates")
@@ -164,8 +170,8 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
             + (f"started {words.stamp(starts[0].ts)}" if starts else "not reached"))
         if decisions:
             d.table(["Owner", "Decision", "Name", "At", "Note"],
-                    [[plan.roles.get(r.payload.role, r.payload.role), r.payload.decision, r.payload.name, words.stamp(r.ts), r.payload.note]
-                     for r in decisions])
+                    [[plan.roles.get(p.role, p.role), p.decision, p.name, words.stamp(r.ts), p.note]
+                     for r in decisions if isinstance(p := r.payload, ev.GateDecided)])
         gate = state.gates.get(i)
         units = _criterion_units(plan.document, i)
         if gate and gate.criteria:
@@ -185,20 +191,24 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
         k = state.kill
         result = k.result
         said = kill_line(plan, state)
+        assert said is not None  # the kill is pulled (state.kill is set)
         d.table(["", ""], [
             # the read model's words, as every face says them; a trigger's own account after them
             ["Requested", f"{words.stamp(k.requested_at)}, {said.why}" + (f" ({k.reason})" if k.trigger else "")],
             ["Trigger", k.trigger or words.NO_DATA],
             ["Gateway", words.NO_DATA if result is None else ("CONFIRMED" if result.confirmed else "NOT CONFIRMED")
-             + f" at {words.stamp(k.result_at)}: {said.detail}" + (f", {words.plural(result.attempts, 'attempt')}" if result.confirmed else "")],
-            ["Traffic check", words.NO_DATA if k.verified is None else ("VERIFIED" if k.verified.ok else "NOT VERIFIED") + f": {k.verified.detail}"],
+             + f" at {words.stamp(k.result_at)}: {said.detail}"
+             + (f", {words.plural(result.attempts, 'attempt')}" if result.confirmed else "")],
+            ["Traffic check", words.NO_DATA if k.verified is None
+             else ("VERIFIED" if k.verified.ok else "NOT VERIFIED") + f": {k.verified.detail}"],
         ])
 
     d.h(2, "Escalations")
     incidents = incident_rows(state)
     if incidents:  # open and past: a page that was resolved stays in the record
         d.table(["Incident", "Levels paged", "Opened", "Reason", "Acknowledged", "Resolved"],
-                [[i.id, i.levels, words.stamp(i.opened_at), i.reason, i.acked or "NOT acknowledged", i.resolved or "open"]
+                [[i.id, i.levels, words.stamp(i.opened_at), i.reason, i.acked or "NOT acknowledged",
+                  i.resolved or "open"]
                  for i in incidents])
     if state.escalations:
         d.table(["At", "Level", "Reason"], [[words.stamp(at), e.level, e.reason] for at, e in state.escalations])
@@ -226,15 +236,20 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
     elif not spends:
         d.p("Spend: no evidence bundle recorded one here.")
     alerts = [r for r in records if isinstance(r.payload, ev.BudgetAlerted)]
-    d.p("Alerts: " + ("; ".join(f"{words.stamp(r.ts)} {words.percent(r.payload.at_pct)} ({money(r.payload.spent)}): {r.payload.action}" for r in alerts) or "none"))
+    d.p("Alerts: " + ("; ".join(f"{words.stamp(r.ts)} {words.percent(p.at_pct)} ({money(p.spent)}): {p.action}"
+                                for r in alerts if isinstance(p := r.payload, ev.BudgetAlerted)) or "none"))
 
     pd = postdeploy.rows(state, now) if state.status == "completed" else []
     if pd:
         d.h(2, "Post-deployment plan")
         d.p(f"As of {words.stamp(now)}; due times count from completion.")
         d.table(["Item", "Owner", "Due", "State", "Done"],
-                [[r.name, plan.roles.get(r.owner, r.owner), words.stamp(r.due_at) if r.due_at else f"+{words.duration(r.due_after)}",
-                  r.word, f"{words.stamp(r.done_at)} {r.done_by}" + (f" ({r.evidence})" if r.evidence else "") if r.done_at else ""] for r in pd])
+                [[r.name, plan.roles.get(r.owner, r.owner),
+                  words.stamp(r.due_at) if r.due_at else f"+{words.duration(r.due_after)}",
+                  r.word,
+                  f"{words.stamp(r.done_at)} {r.done_by}" + (f" ({r.evidence})" if r.evidence else "")
+                  if r.done_at else ""]
+                 for r in pd])
 
     d.h(2, "Evidence")
     screens: list[str] = []
@@ -334,7 +349,8 @@ figure { margin: 1em 0; page-break-inside: avoid; } figure svg { width: 100%; he
 
 def to_html(d: Doc, screens: list[str]) -> str:
     title = next((b[1] for b in d.blocks if b[0] == "h1"), "Rollout report")
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{html.escape(visible(title))}</title>",
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           f"<title>{html.escape(visible(title))}</title>",
            f"<style>{CSS}</style></head><body>"]
     for block in d.blocks:
         kind = block[0]

@@ -29,8 +29,10 @@ def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dic
         gate = state.gates.get(i)
         gates[spec.name] = {
             "owners": list(spec.owners),
-            "decisions": {r: {"decision": d.decision, "name": d.name, "at": d.at.isoformat()} for r, d in (gate.decisions.items() if gate else ())},
-            "criteria": {c: {"passed": s.passed, "detail": s.detail} for c, s in (gate.criteria.items() if gate else ())},
+            "decisions": {r: {"decision": d.decision, "name": d.name, "at": d.at.isoformat()}
+                          for r, d in (gate.decisions.items() if gate else ())},
+            "criteria": {c: {"passed": s.passed, "detail": s.detail}
+                         for c, s in (gate.criteria.items() if gate else ())},
         }
     return {
         "release": f"{plan.release} {plan.version}" if plan else None,
@@ -66,6 +68,7 @@ def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dic
 def _kill_text(plan, state: RolloutState) -> str:
     """The read model's kill line, whole: head, who pulled it and why, the gateway's answer, the traffic."""
     k = kill_line(plan, state)
+    assert k is not None  # status_json asks only when state.kill is set
     return " · ".join(part for part in (k.head, k.why, k.detail, k.traffic) if part)
 
 
@@ -103,7 +106,9 @@ def _judgment(state: RolloutState) -> dict[str, Any] | None:
     view = views.get(state.phase) if state.phase in views else (views[max(views)] if views else None)
     if view is None:
         return None
-    made = state.gates[view.phase].judged.judgment
+    judged = state.gates[view.phase].judged
+    assert judged is not None  # judgment_view gives a view only of a phase the judge judged
+    made = judged.judgment
     return {"phase": view.phase_name, "verdict": view.verdict, "score": made.score, "reason": made.reason,
             "at": view.at.isoformat(), "owners_decide": view.marginal_waits, "line": view.line,
             "metrics": [{"name": m.name, "classification": m.classification, "estimate": m.estimate, "lower": m.lower,
@@ -116,7 +121,8 @@ def _incident(i) -> dict[str, Any]:
             "acknowledged_by": i.acked_by or None}
 
 
-def headline_json(plan, state: RolloutState, live, now: datetime, sight=None, journal_broken: str = "") -> dict[str, Any]:
+def headline_json(plan, state: RolloutState, live, now: datetime, sight=None,
+                  journal_broken: str = "") -> dict[str, Any]:
     """The screen's headline (the read model's, so status and the screen never disagree) and the
     health of each source as the guard's last round saw it. `sight`: what `status` saw of the guard."""
     from cockpit.core.readmodel import breach_ages, headline, trigger_rows
@@ -167,31 +173,39 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
     plan = state.plan
     doc = status_json(state, now, captain)
     out = [
-        f"{doc['release']}  {plan.environment}/{plan.region}" + (f"  {doc['demo']}" if doc["demo"] else "") if plan else "(no plan)",
+        f"{doc['release']}  {plan.environment}/{plan.region}" + (f"  {doc['demo']}" if doc["demo"] else "")
+        if plan else "(no plan)",
         f"status   {doc['status']}   canary weight {state.weight} %",
     ]
     if seen is not None:  # the screen's headline says more than the status word
         out.insert(2, f"headline {seen['headline']}")
-        down = [f"{k} DOWN since {words.clock(datetime.fromisoformat(h['since']) if h['since'] else None)}: {h['detail']}"
+        down = [f"{k} DOWN since {words.clock(datetime.fromisoformat(h['since']) if h['since'] else None)}: "
+                f"{h['detail']}"
                 for k, h in seen["sources"].items() if h["ok"] is False]
         if seen["sources"]:
             out.append("sources  " + ("; ".join(down) if down else ", ".join(f"{k} ok" for k in seen["sources"])))
     if guard is not None:
         out.append(guard_line({"guard": guard}))
     if captain:
-        out.append(f"captain  {captain.get('user')}@{captain.get('host')} (pid {captain.get('pid')}, since {captain.get('since')})")
+        out.append(f"captain  {captain.get('user')}@{captain.get('host')} "
+                   f"(pid {captain.get('pid')}, since {captain.get('since')})")
     if doc["phase"]:  # where it stands and the canary's confirmed share: `Phase 2 (2/4) rolled back · canary 0 %`
         left = doc["soak_remaining_s"]
         soak = f", soak {words.duration(left)} left" if left is not None else ""
         out.append(f"phase    {doc['where']}{soak}")
-    out.append("checks   " + ", ".join(f"{k} {('WAIVED' if c['waived'] else c['status'].upper())}" for k, c in doc["checks"].items()))
+    out.append("checks   " + ", ".join(f"{k} {('WAIVED' if c['waived'] else c['status'].upper())}"
+                                       for k, c in doc["checks"].items()))
     if plan:
-        signed = [f"{plan.roles.get(r, r)} ({doc['sign_offs'][r]['name']})" for r in plan.sign_offs if r in doc["sign_offs"]]
+        signed = [f"{plan.roles.get(r, r)} ({doc['sign_offs'][r]['name']})"
+                  for r in plan.sign_offs if r in doc["sign_offs"]]
         missing = [plan.roles.get(r, r) for r in plan.sign_offs if r not in doc["sign_offs"]]
-        out.append(f"sign-off {len(signed)}/{len(plan.sign_offs)}" + (f"  missing: {', '.join(missing)}" if missing else ""))
+        out.append(f"sign-off {len(signed)}/{len(plan.sign_offs)}"
+                   + (f"  missing: {', '.join(missing)}" if missing else ""))
     for name, gate in doc["gates"].items():
         if gate["decisions"]:
-            ds = ", ".join(f"{plan.roles.get(r, r)} {d['decision']} ({d['name']})" for r, d in gate["decisions"].items())
+            assert plan is not None  # status_json lists gates only from a plan's phases
+            ds = ", ".join(f"{plan.roles.get(r, r)} {d['decision']} ({d['name']})"
+                           for r, d in gate["decisions"].items())
             out.append(f"gate     {name}: {ds}")
     if doc["judgment"]:
         out.append(f"judge    {doc['judgment']['line'].removeprefix('Judge ')}")

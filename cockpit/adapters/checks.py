@@ -169,6 +169,7 @@ async def promql(check: PromQLCheck, metrics: MetricsSource | None, now) -> Outc
     result = await asyncio.to_thread(metrics.instant, check.query, now)
     if result.status != "ok":
         return Outcome("error" if result.status == "error" else "fail", result.error or "no data")
+    assert result.value is not None  # an instant answer that is ok carries its value (QueryResult)
     ok = check.comparison.holds(result.value, check.threshold)
     detail = (f"{words.value(result.value)} {'meets' if ok else 'fails'} "
               f"{words.limit(check.comparison, check.threshold)}")

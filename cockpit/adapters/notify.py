@@ -141,7 +141,8 @@ class Channel:
         for inc in incidents if isinstance(incidents, list) else []:
             if isinstance(inc, dict) and inc.get("status") in ("acknowledged", "resolved"):
                 acks = inc.get("acknowledgements") or []
-                who = (acks[-1].get("acknowledger") or {}).get("summary") if acks and isinstance(acks[-1], dict) else None
+                who = ((acks[-1].get("acknowledger") or {}).get("summary")
+                       if acks and isinstance(acks[-1], dict) else None)
                 return redact.scrub(str(who or "PagerDuty"), WHO_LIMIT)  # a name, journaled: never a page of text
         return None
 
@@ -165,7 +166,8 @@ class Channel:
                 body["payload"] = {
                     "summary": m.text[:1024], "source": cfg.source, "severity": cfg.severity,
                     "component": m.release, "group": m.level or m.purpose,
-                    "custom_details": {"incident": m.incident, "level": m.level, "purpose": m.purpose, "version": m.version},
+                    "custom_details": {"incident": m.incident, "level": m.level, "purpose": m.purpose,
+                                       "version": m.version},
                 }
             return "POST", {}, body
         assert isinstance(cfg, WebhookChannel)
@@ -212,11 +214,13 @@ class Channel:
                         after = _retry_after(retry_after)
                         if after is not None:
                             if after > cfg.max_retry_after.total_seconds():
-                                tries.append(f"HTTP 429, Retry-After {words.duration(after)} (longer than {words.duration(cfg.max_retry_after)})")
+                                tries.append(f"HTTP 429, Retry-After {words.duration(after)} "
+                                             f"(longer than {words.duration(cfg.max_retry_after)})")
                                 error = f"HTTP 429: Retry-After {words.duration(after)} is longer than max_retry_after"
                                 break
                             wait = after
-                        tries.append("HTTP 429" + (f", Retry-After {words.duration(after)}" if after is not None else ""))
+                        tries.append("HTTP 429"
+                                     + (f", Retry-After {words.duration(after)}" if after is not None else ""))
                     elif status >= 500:
                         tries.append(f"HTTP {status}")
                     else:
@@ -305,7 +309,8 @@ class Notifier:
         self._client: httpx.AsyncClient | None = None
         self._ack_poll: asyncio.Future[dict[str, str]] | None = None
 
-    async def poll_acknowledgements(self, incidents: list[tuple[str, str]], wait_s: float = ACK_WAIT_S) -> dict[str, str]:
+    async def poll_acknowledgements(self, incidents: list[tuple[str, str]],
+                                    wait_s: float = ACK_WAIT_S) -> dict[str, str]:
         """(incident, channel) pairs paged on PagerDuty -> {incident: who acknowledged it there}.
         Polled beside the rounds: a round waits at most `wait_s` for the answers; a slower poll's
         answers are returned by the next call (which starts no new poll while one runs)."""
@@ -380,7 +385,8 @@ class Notifier:
                 try:
                     delivery = await self.channels[queued.channel].send(message, self._client)
                 except Exception as e:  # noqa: BLE001 - a bug in one delivery must not stop the others
-                    delivery = Delivery(False, 1, [], f"delivery crashed: {type(e).__name__}: {redact.scrub(str(e), ERROR_LIMIT)}")
+                    delivery = Delivery(False, 1, [],
+                                        f"delivery crashed: {type(e).__name__}: {redact.scrub(str(e), ERROR_LIMIT)}")
                 self._report(seq, queued, delivery)
             finally:
                 self._in_flight.discard(seq)
@@ -416,7 +422,8 @@ class SimulatedNotifier(Notifier):
         self._report(seq, queued, Delivery(True, 1, ["simulated (demo): not sent anywhere"]))
         return True
 
-    async def poll_acknowledgements(self, incidents: list[tuple[str, str]]) -> dict[str, str]:
+    async def poll_acknowledgements(self, incidents: list[tuple[str, str]],
+                                    wait_s: float = ACK_WAIT_S) -> dict[str, str]:
         return {}
 
     async def drain(self) -> None:

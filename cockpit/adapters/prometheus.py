@@ -258,6 +258,8 @@ def stopped_query(query: str) -> str | None:
 
     def visit(node) -> None:
         if isinstance(node, (promql_parser.MatrixSelector, promql_parser.SubqueryExpr)):
+            # a subquery always has its range (`[5m:1m]`); promql_parser's stub types it Optional
+            assert node.range is not None
             ranges.append(int(node.range.total_seconds()))
         elif isinstance(node, promql_parser.VectorSelector) and node.offset is None and node.at is None:
             selectors[str(node)] = None

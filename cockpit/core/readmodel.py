@@ -235,9 +235,11 @@ class IncidentRow:
 
     @property
     def text(self) -> str:
-        """`INC-1 L1 opened 14:20:00Z: Performance fired ...; acknowledged by Sam (cli) 14:21:00Z; resolved 14:30:00Z: ...`"""
+        """`INC-1 L1 opened 14:20:00Z: Performance fired ...; acknowledged by Sam (cli) 14:21:00Z;
+        resolved 14:30:00Z: ...`"""
         said = f"{self.id} {self.levels} opened {words.clock(self.opened_at)}: {self.reason}"
-        said += f"; acknowledged by {self.acked}" if self.acked else ("; NOT acknowledged" if self.state == "open" else "")
+        said += (f"; acknowledged by {self.acked}" if self.acked
+                 else ("; NOT acknowledged" if self.state == "open" else ""))
         return said + (f"; resolved {self.resolved}" if self.resolved else "")
 
 
@@ -325,7 +327,8 @@ class ChecklistRow:
 class GuardHealth:
     guarded: bool
     needed: bool  # a rollout is live: somebody must evaluate
-    text: str  # "GUARD 4242@bastion · last round 3s ago", "UNGUARDED 3m00s", "guard 4242@bastion stopped at ...", "no guard"
+    # "GUARD 4242@bastion · last round 3s ago", "UNGUARDED 3m00s", "guard 4242@bastion stopped at ...", "no guard"
+    text: str
     short: str  # for narrow headers: "guard ● 3s", "guard stopped 14:32:10", "guard none"
     role: Role
     guard: GuardId | None = None
@@ -414,18 +417,23 @@ def trigger_row(trigger: PlanTrigger, state: RolloutState, live: Evaluation | No
     if live is not None:
         track, stale = live.gauge(trigger.id, now)
     verdict: WindowVerdict | None = track.verdict if track else None
-    threshold = verdict.threshold if verdict else (journaled.threshold if journaled and journaled.threshold is not None else None)
+    threshold = verdict.threshold if verdict else (
+        journaled.threshold if journaled and journaled.threshold is not None else None)
     limit = limit_text(trigger, threshold)
     history = track.history if track else ()
 
     if journaled is not None and journaled.fired is not None:
         f = journaled.fired
-        return TriggerRow(**base, mark=FAIL, value=shown(f.value), limit=limit_text(trigger, f.threshold if f.threshold is not None else threshold),
-                          pending=f"FIRED {words.clock(journaled.fired_at)}", role="alarm", state="fired", history=history, threshold=f.threshold)
+        return TriggerRow(**base, mark=FAIL, value=shown(f.value),
+                          limit=limit_text(trigger, f.threshold if f.threshold is not None else threshold),
+                          pending=f"FIRED {words.clock(journaled.fired_at)}", role="alarm", state="fired",
+                          history=history, threshold=f.threshold)
     if state.status == "preflight":
-        return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending="armed at start", role="muted", state="waiting", threshold=threshold)
+        return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending="armed at start", role="muted",
+                          state="waiting", threshold=threshold)
     if state.status in ("rolled_back", "completed"):
-        return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending="stopped", role="muted", state="stopped", history=history, threshold=threshold)
+        return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending="stopped", role="muted", state="stopped",
+                          history=history, threshold=threshold)
     if live is None or verdict is None:
         if live is None:
             why = "no guard"
@@ -433,7 +441,8 @@ def trigger_row(trigger: PlanTrigger, state: RolloutState, live: Evaluation | No
             why = "no answer"
         else:
             why = "next check run" if is_check else "first poll"
-        return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending=why, role="muted", state="waiting", history=history, threshold=threshold)
+        return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending=why, role="muted", state="waiting",
+                          history=history, threshold=threshold)
     if stale is not None:
         assert track is not None  # a stale gauge is a gauge the round has (Evaluation.gauge)
         last = history[-1] if history else verdict.value
@@ -443,7 +452,8 @@ def trigger_row(trigger: PlanTrigger, state: RolloutState, live: Evaluation | No
                           role="stale", state="stale", history=history, threshold=threshold)
     s = verdict.state
     if s == "fired":
-        return TriggerRow(**base, mark=FAIL, value=shown(verdict.value), limit=limit, pending=f"FIRED {words.clock(datetime.fromtimestamp(verdict.at, now.tzinfo))}",
+        return TriggerRow(**base, mark=FAIL, value=shown(verdict.value), limit=limit,
+                          pending=f"FIRED {words.clock(datetime.fromtimestamp(verdict.at, now.tzinfo))}",
                           role="alarm", state="fired", history=history, threshold=threshold)
     if s == "breaching":
         # As of `now`, as the headline's countdown: the round's figure moved on by the round's age
@@ -451,13 +461,17 @@ def trigger_row(trigger: PlanTrigger, state: RolloutState, live: Evaluation | No
         breached = min(verdict.needed_s, verdict.breaching_for_s + max(0.0, now.timestamp() - verdict.at))
         fires_in = verdict.needed_s - breached
         pending = f"{words.duration(breached)}/{words.duration(verdict.needed_s)}"
-        return TriggerRow(**base, mark=WARN, value=shown(verdict.value), limit=limit, pending=pending, role="breach", state="breaching",
-                          history=history, threshold=threshold, fires_in=fires_in, breached_s=breached)
+        return TriggerRow(**base, mark=WARN, value=shown(verdict.value), limit=limit, pending=pending, role="breach",
+                          state="breaching", history=history, threshold=threshold, fires_in=fires_in,
+                          breached_s=breached)
     if s == "no_data_hold":
-        return TriggerRow(**base, mark=WARN, value="", limit=limit, pending="HOLD: no data", role="warn", state="hold", history=history, threshold=threshold)
+        return TriggerRow(**base, mark=WARN, value="", limit=limit, pending="HOLD: no data", role="warn", state="hold",
+                          history=history, threshold=threshold)
     if s == "no_data_ignored":
-        return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending="no data (ignored)", role="muted", state="ignored", history=history, threshold=threshold)
-    return TriggerRow(**base, mark=PASS, value=shown(verdict.value), limit=limit, pending="—", role="ok", state="ok", history=history, threshold=threshold)
+        return TriggerRow(**base, mark=WAIT, value="", limit=limit, pending="no data (ignored)", role="muted",
+                          state="ignored", history=history, threshold=threshold)
+    return TriggerRow(**base, mark=PASS, value=shown(verdict.value), limit=limit, pending="—", role="ok", state="ok",
+                      history=history, threshold=threshold)
 
 
 def trigger_rows(plan: PlanView, state: RolloutState, live: Evaluation | None, now: datetime) -> tuple[TriggerRow, ...]:
@@ -474,23 +488,26 @@ def guard_health(plan: PlanView, state: RolloutState, live: Evaluation | None, s
     and the journal names it (core.guardsight.judge, on the face's own sight); `UNGUARDED` while a
     rollout is live and it did not; a guard that stopped says so and when; else no guard."""
     named = live.guard if live is not None else None
-    if sight is not None and sight.journal_only and state.guard is not None:  # a replay: the journal's word, no round's age
+    # a replay: the journal's word, no round's age
+    if sight is not None and sight.journal_only and state.guard is not None:
         g, since = state.guard, words.clock(state.guard_since)
         return GuardHealth(True, state.live, f"guard {g.pid}@{g.host} started {since} (as journaled)",
                            f"guard {DOT} started {since}", "ok", named, None, "journaled")
     j = judge(plan, state, live, sight)
     if j.guarded:
         shown = words.duration(j.age_s or 0)
-        return GuardHealth(True, state.live, f"GUARD {named} · last round {shown} ago", f"guard {DOT} {shown}", "ok", named,
-                           j.age_s, "live")
+        return GuardHealth(True, state.live, f"GUARD {named} · last round {shown} ago", f"guard {DOT} {shown}", "ok",
+                           named, j.age_s, "live")
     if state.live:
         text = f"UNGUARDED {words.duration(j.age_s or 0)}" if j.stale else "UNGUARDED"
         return GuardHealth(False, True, text, text, "alarm", named, j.age_s, "unguarded", j.why)
     stop = state.guard_stop  # (set only while no guard runs: the fold clears it when one starts)
     if stop is not None:
         g = stop.started
-        return GuardHealth(False, False, f"guard {g.pid}@{g.host} stopped at {words.clock(stop.at)}: {stop.stopped.reason}",
-                           f"guard stopped {words.clock(stop.at)}", "muted", None, j.age_s, "stopped", stop.stopped.reason, stop.at)
+        return GuardHealth(False, False,
+                           f"guard {g.pid}@{g.host} stopped at {words.clock(stop.at)}: {stop.stopped.reason}",
+                           f"guard stopped {words.clock(stop.at)}", "muted", None, j.age_s, "stopped",
+                           stop.stopped.reason, stop.at)
     return GuardHealth(False, False, "no guard", "guard none", "muted", named, j.age_s, "none", j.why)
 
 
@@ -526,7 +543,8 @@ def gate_view(plan: PlanView, state: RolloutState, live: Evaluation | None) -> G
         return GateView(None, "", "", "", (), (), ())
     spec = plan.phases[state.phase]
     owners = " + ".join(plan.role_title(o) for o in spec.gate.owners)
-    stopped = {"rolled_back": "rolled back", "killing": "kill sent", "kill_unconfirmed": "kill not confirmed"}.get(state.status, "")
+    stopped = {"rolled_back": "rolled back", "killing": "kill sent",
+               "kill_unconfirmed": "kill not confirmed"}.get(state.status, "")
     gate = state.gates.get(state.phase)
     rows = []
     if not stopped:
@@ -536,7 +554,8 @@ def gate_view(plan: PlanView, state: RolloutState, live: Evaluation | None) -> G
                 rows.append(CriterionRow(c.id, c.name, None, WAIT, c.name, "muted"))
             elif v.passed:
                 rows.append(CriterionRow(c.id, c.name, True, PASS, v.detail, "ok"))
-            elif gate and gate.judged and gate.judged.judgment.verdict == "Marginal" and c.id in gate.judged.judgment.criteria:
+            elif (gate and gate.judged and gate.judged.judgment.verdict == "Marginal"
+                  and c.id in gate.judged.judgment.criteria):
                 rows.append(CriterionRow(c.id, c.name, False, WARN, v.detail + " · the owners decide", "warn"))
             else:
                 rows.append(CriterionRow(c.id, c.name, False, FAIL, v.detail, "breach"))
@@ -568,7 +587,8 @@ def budget_view(plan: PlanView, state: RolloutState, burn: BudgetBurn | None) ->
     if burn is None and state.spend is not None and state.spend_at is not None:
         burn = burned(budget.categories, dict(state.spend.spent), state.spend_at)  # as the journal last read it
     if burn is None:
-        rows = tuple(BudgetRow(c.name, f"{words.NO_DATA} of {money(c.monthly)}", "", f"{money(c.projected)} plan", "plain") for c in budget.categories)
+        rows = tuple(BudgetRow(c.name, f"{words.NO_DATA} of {money(c.monthly)}", "", f"{money(c.projected)} plan",
+                               "plain") for c in budget.categories)
         return BudgetView(rows, None, "", "muted", "no spend data yet", "muted", raised, False)
     rows = tuple(
         BudgetRow(c.name, f"{money(c.spent)} of {money(c.monthly)}", words.percent(c.pct),
@@ -578,11 +598,13 @@ def budget_view(plan: PlanView, state: RolloutState, burn: BudgetBurn | None) ->
     role = budget_role(burn.projected_pct)
     known = any(c.spent is not None for c in burn.categories)  # no spend data is no data, never "$0"
     total = BudgetRow("Total", f"{money(burn.spent if known else None)} of {money(burn.monthly)}",
-                      words.percent(burn.pct if known else None), f"{money(burn.projected)} {words.percent(burn.projected_pct)}", role)
+                      words.percent(burn.pct if known else None),
+                      f"{money(burn.projected)} {words.percent(burn.projected_pct)}", role)
     nxt = next_alert(burn, budget.alerts)
     margin = f"{money(burn.safety_margin)} ({words.percent(100 * burn.safety_margin / burn.monthly)})"
     said = f"next alert at {words.percent(nxt.at_pct)}: {nxt.action}" if nxt else "every alert threshold crossed"
-    return BudgetView(rows, total, margin, role, said, "muted" if nxt else "breach", f"{raised} · {words.percent(100 * burn.month_fraction)} of the month gone", known)
+    return BudgetView(rows, total, margin, role, said, "muted" if nxt else "breach",
+                      f"{raised} · {words.percent(100 * burn.month_fraction)} of the month gone", known)
 
 
 def incident_lines(plan: PlanView, state: RolloutState, now: datetime | None) -> dict[str, list[str]]:
@@ -641,7 +663,8 @@ def check_rows(plan: PlanView, state: RolloutState, running: frozenset[str] = fr
             rows.append(CheckRow(check.id, check.name, WAIT, "pending", "", check.description, "muted"))
         else:
             ok = cs.status == "pass"
-            rows.append(CheckRow(check.id, check.name, PASS if ok else FAIL, cs.status, at, cs.detail, "ok" if ok else "breach"))
+            rows.append(CheckRow(check.id, check.name, PASS if ok else FAIL, cs.status, at, cs.detail,
+                                 "ok" if ok else "breach"))
     return tuple(rows)
 
 
@@ -662,7 +685,8 @@ QUIET = frozenset({"spend_read"})  # folded into the panes (the budget), not a l
 
 def timeline_role(record: ev.Record) -> Role:
     p = record.payload
-    if record.kind in ("kill_requested", "trigger_fired", "escalated") or (isinstance(p, ev.KillResult) and not p.confirmed):
+    if (record.kind in ("kill_requested", "trigger_fired", "escalated")
+            or (isinstance(p, ev.KillResult) and not p.confirmed)):
         return "breach"
     if isinstance(p, ev.TriggerBreached) or (isinstance(p, ev.RoundLate) and not p.caught_up):
         return "warn"
@@ -707,30 +731,37 @@ def checklist(plan: PlanView, state: RolloutState) -> tuple[ChecklistRow, ...]:
             ticked[step.strip()] = f"{what.strip() or 'done'} ({r.actor.user}, {words.clock(r.ts)})"
     rows = []
     if k.result is None:
-        rows.append(ChecklistRow("gateway flag set", f"gateway flag {flag}=false set", None, "sent, waiting for the read-back", False, RUN, "stale"))
+        rows.append(ChecklistRow("gateway flag set", f"gateway flag {flag}=false set", None,
+                                 "sent, waiting for the read-back", False, RUN, "stale"))
     elif k.result.confirmed:
-        rows.append(ChecklistRow("gateway flag set", f"gateway flag {flag}=false set", True, f"verified by read-back at {words.clock(k.result_at)}", False, PASS, "ok"))
+        rows.append(ChecklistRow("gateway flag set", f"gateway flag {flag}=false set", True,
+                                 f"verified by read-back at {words.clock(k.result_at)}", False, PASS, "ok"))
     else:
-        rows.append(ChecklistRow("gateway flag set", f"gateway flag {flag}=false set", False, f"NOT confirmed: {k.result.error}", False, FAIL, "alarm"))
+        rows.append(ChecklistRow("gateway flag set", f"gateway flag {flag}=false set", False,
+                                 f"NOT confirmed: {k.result.error}", False, FAIL, "alarm"))
     if k.verified is None:
-        rows.append(ChecklistRow("traffic confirmed", "traffic to the previous version confirmed", None, "waiting for canary traffic to fall to ~0", False, WAIT, "muted"))
+        rows.append(ChecklistRow("traffic confirmed", "traffic to the previous version confirmed", None,
+                                 "waiting for canary traffic to fall to ~0", False, WAIT, "muted"))
     else:
-        rows.append(ChecklistRow("traffic confirmed", "traffic to the previous version confirmed", k.verified.ok, k.verified.detail, False,
-                                 PASS if k.verified.ok else FAIL, "ok" if k.verified.ok else "breach"))
+        rows.append(ChecklistRow("traffic confirmed", "traffic to the previous version confirmed", k.verified.ok,
+                                 k.verified.detail, False, PASS if k.verified.ok else FAIL,
+                                 "ok" if k.verified.ok else "breach"))
     for step in MANUAL_STEPS:
         label = f"stakeholders notified on {channel}" if step == "stakeholders notified" else step
         if step in ticked:
             rows.append(ChecklistRow(step, label, True, ticked[step], True, PASS, "ok"))
             continue
         if step == "stakeholders notified":
-            sent = [r.payload for r in after if isinstance(r.payload, ev.Notified) and r.payload.channel == plan.kill_switch.notify]
+            sent = [r.payload for r in after
+                    if isinstance(r.payload, ev.Notified) and r.payload.channel == plan.kill_switch.notify]
             if any(p.delivered for p in sent):
                 rows.append(ChecklistRow(step, label, True, "sent by the cockpit", False, PASS, "ok"))
                 continue
             why = f"not sent by the cockpit ({sent[-1].error}): tick it when done" if sent else "tick it when done"
             rows.append(ChecklistRow(step, label, None, why, True, WAIT, "warn"))
             continue
-        rows.append(ChecklistRow(step, label, None, "tick it when done", True, WAIT, "warn"))  # the captain's screen adds its key
+        # the captain's screen adds its key
+        rows.append(ChecklistRow(step, label, None, "tick it when done", True, WAIT, "warn"))
     return tuple(rows)
 
 
@@ -780,7 +811,8 @@ def kill_line(plan: PlanView | ev.PlanLoaded, state: RolloutState) -> KillLine |
     if k is None:
         return None
     names = trigger_names(plan)
-    why = f"pulled by trigger {names.get(k.trigger, k.trigger)}" if k.trigger else f"pulled by {k.by}: {with_names(k.reason, names)}"
+    why = (f"pulled by trigger {names.get(k.trigger, k.trigger)}" if k.trigger
+           else f"pulled by {k.by}: {with_names(k.reason, names)}")
     r = k.result
     role: Role
     if r is None:
@@ -805,7 +837,8 @@ def incident_rows(state: RolloutState) -> tuple[IncidentRow, ...]:
         via = f" ({inc.acked_via})" if inc.acked_via else ""
         acked = f"{inc.acked_by}{via} {words.clock(inc.acked_at)}" if inc.acknowledged else ""
         resolved = f"{words.clock(inc.resolved_at)}: {inc.resolution}" if not inc.open else ""
-        st: Literal["open", "acknowledged", "resolved"] = "resolved" if not inc.open else "acknowledged" if inc.acknowledged else "open"
+        st: Literal["open", "acknowledged", "resolved"] = (
+            "resolved" if not inc.open else "acknowledged" if inc.acknowledged else "open")
         role: Role = "muted" if st == "resolved" else "warn" if st == "acknowledged" else "alarm"
         rows.append(IncidentRow(inc.id, inc.level, " → ".join(inc.levels or [inc.level]), inc.reason, inc.opened_at,
                                 st, acked, resolved.rstrip(": "), role))
@@ -839,7 +872,8 @@ def available_actions(state: RolloutState) -> frozenset[str]:
 
 
 def badges(model_triggers: tuple[TriggerRow, ...], escalation: tuple[EscalationRow, ...], budget: BudgetView,
-           checks: tuple[CheckRow, ...], checklist_rows: tuple[ChecklistRow, ...], guard: GuardHealth) -> dict[str, tuple[str, Role]]:
+           checks: tuple[CheckRow, ...], checklist_rows: tuple[ChecklistRow, ...],
+           guard: GuardHealth) -> dict[str, tuple[str, Role]]:
     """Which tab holds something the captain must not miss (compact layout)."""
     out: dict[str, tuple[str, Role]] = {}
     states = {r.state for r in model_triggers}
@@ -873,7 +907,8 @@ def banner(head: Headline, rows: tuple[TriggerRow, ...], todo: tuple[ChecklistRo
     if todo:
         done = sum(1 for r in todo if r.done)
         left = [r for r in todo if r.manual and not r.done]
-        lines.append(f"rollback checklist {done}/{len(todo)} done" + (" — press c to tick a step" if left and captain else ""))
+        lines.append(f"rollback checklist {done}/{len(todo)} done"
+                     + (" — press c to tick a step" if left and captain else ""))
         return tuple(lines)
     for r in rows:
         if r.state in ("fired", "breaching", "hold", "stale"):
@@ -924,7 +959,8 @@ def read_model(plan: PlanView, state: RolloutState, live: Evaluation | None, now
     todo_open = tuple(row.key for row in todo if row.manual and not row.done)
     return ReadModel(
         headline=head,
-        banner=banner(head, rows, todo if state.status in ('rolled_back', 'kill_unconfirmed', 'killing') else (), captain),
+        banner=banner(head, rows, todo if state.status in ('rolled_back', 'kill_unconfirmed', 'killing') else (),
+                      captain),
         badges=badges(rows, esc, bud, checks, todo, guard),
         triggers=rows,
         gate=visible_fields(gate_view(plan, state, live)),

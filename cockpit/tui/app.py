@@ -18,11 +18,11 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -45,8 +45,8 @@ if TYPE_CHECKING:
     from cockpit.tui.view import Palette, View
 
 # Actions that change the rollout. An observer may run none of them.
-MUTATING = frozenset({"run_checks", "run_check", "waive", "sign_off", "start", "advance", "gate", "kill", "note", "checklist",
-                      "ack", "post_deploy"})
+MUTATING = frozenset({"run_checks", "run_check", "waive", "sign_off", "start", "advance", "gate", "kill", "note",
+                      "checklist", "ack", "post_deploy"})
 PANES = ("phase", "preflight", "budget", "escalation", "timeline")
 # The panes' titles, drawn in the frame before the panes' module (and the plan's) is imported;
 # a test holds them equal to the panes' own TITLEs.
@@ -109,7 +109,8 @@ class CockpitApp(App):
     BINDINGS = [
         Binding("a", "advance", "Advance", id="advance"),
         Binding("g", "gate", "Go/No-Go", id="gate"),
-        Binding("K", "kill", "KILL", id="kill"),  # shift+k: j/k scroll (vim, k9s, htop); the dialog still asks for the version
+        # shift+k: j/k scroll (vim, k9s, htop); the dialog still asks for the version
+        Binding("K", "kill", "KILL", id="kill"),
         Binding("s", "start", "Start", id="start"),
         Binding("r", "run_checks", "Checks", id="run_checks"),
         Binding("o", "sign_off", "Sign", id="sign_off"),
@@ -136,7 +137,8 @@ class CockpitApp(App):
         ("note", "Add a note to the journal", "a free-text note"),
         ("ack", "Acknowledge a page", "an open incident stops climbing; every channel paged is told"),
         ("help", "Help: every key", "list every binding"),
-        ("analysis", "Analysis: the canary judged against its baseline", "per metric: the shift and its interval against the band, and why"),
+        ("analysis", "Analysis: the canary judged against its baseline",
+         "per metric: the shift and its interval against the band, and why"),
         ("rehearse", "Rehearse the triggers on history", "when would each have fired over the last N days"),
     ]
 
@@ -181,7 +183,7 @@ class CockpitApp(App):
             self._load_started = True
             self._load_done.set()
         self.tick_s = tick_s
-        self.watch = watch  # follow the journal and the guard, run an in-process guard (off in snapshot tests)
+        self.watching = watch  # follow the journal and the guard, run an in-process guard (off in snapshot tests)
         self.busy = ""
         self._themes_found, self._theme_errors = load_themes(themes_dir)
         self._theme_request = theme or DEFAULT
@@ -196,13 +198,21 @@ class CockpitApp(App):
         """The desk's engine (the replay moves its state; nothing here calls it)."""
         return self.desk.engine if self.desk is not None else None
 
+    @property
+    def desk_ready(self) -> Desk:
+        """The desk where the plan has loaded: past `_loading` or `_refused_here`, or in what
+        `_start` set going once it had (until then `desk` is None)."""
+        assert self.desk is not None, "the plan has not loaded"
+        return self.desk
+
     def _take(self, loaded: Loaded) -> None:
         from cockpit.desk import Desk
 
         self.desk = Desk(loaded.engine, feed=loaded.feed, guard=loaded.guard, keeper=loaded.keeper)
         self.observer = self.desk.observer
         self.who = loaded.who
-        self.banner = loaded.banner  # "DEMO · simulated · 60x": said in the header, so no screenshot passes for production
+        # "DEMO · simulated · 60x": said in the header, so no screenshot passes for production
+        self.banner = loaded.banner
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -218,6 +228,7 @@ class CockpitApp(App):
                 return
             self._load_started = True
         try:
+            assert self.loader is not None  # a screen without an engine has a loader (__init__)
             self.loaded = self.loader()
         except BaseException as e:  # noqa: BLE001 - handed to the caller, who says it after the screen
             self.load_error = e
@@ -251,6 +262,7 @@ class CockpitApp(App):
         with self._load_lock:
             self._load_started = True
         try:
+            assert self.loader is not None  # a screen without an engine has a loader (__init__)
             self.loaded = self.loader()
         finally:
             self._load_done.set()
@@ -346,7 +358,7 @@ class CockpitApp(App):
         if frame is None:
             return
         if tabs := frame.rows.get("tabs"):
-            self.query_one("#tabs", TabBar).update(Text.assemble(*((s.text, s.style) for s in tabs[0])))
+            self.query_one("#tabs", TabBar).update(Text.assemble(*((s.text, s.style or "") for s in tabs[0])))
         for widget in self.query(Rows):
             if widget.id in frame.rows:
                 widget.show_lines(frame.rows[widget.id])
@@ -386,7 +398,7 @@ class CockpitApp(App):
         for error in errors:  # a broken theme file is reported, never fatal
             self.notify(error, title="Theme", severity="warning", timeout=8)
 
-    def get_system_commands(self, screen) -> object:
+    def get_system_commands(self, screen) -> Iterable[SystemCommand]:
         """Textual's palette entries that work here (Quit asks as q does; Keys; Maximize a pane),
         the cockpit's themes instead of Textual's, and a screenshot that says where it went."""
         for command in super().get_system_commands(screen):
@@ -395,7 +407,8 @@ class CockpitApp(App):
         for theme in self._themes_found:
             yield SystemCommand(f"Theme: {theme.name}", "colours for this screen (as --theme)",
                                 lambda name=theme.name: setattr(self, "theme", name))
-        yield SystemCommand("Screenshot", "save this screen as an SVG file in the current directory", self.action_save_screenshot)
+        yield SystemCommand("Screenshot", "save this screen as an SVG file in the current directory",
+                            self.action_save_screenshot)
 
     def action_save_screenshot(self) -> None:
         """This screen as an SVG in the current directory: where it was saved, or why not."""
@@ -411,17 +424,17 @@ class CockpitApp(App):
         """The panes follow the desk: today's screen from here on."""
         if self.observer:
             self.screen.add_class("observer")
-        self.desk.on_record(self.refresh_view)
-        self.desk.on_round(self._evaluated)
+        self.desk_ready.on_record(self.refresh_view)
+        self.desk_ready.on_round(self._evaluated)
         self._layout(self.size.width, self.size.height)
         self.refresh_view()
         if self.FOCUS_PANE:  # after the panes are on screen: a focus restyles the screen (~25 ms)
             self.call_after_refresh(self._focus_pane)
-        if self.watch:
+        if self.watching:
             if not self.observer:
                 self._reconcile()
             self.set_interval(self.tick_s, self._tick)
-            if (guarding := self.desk.guarding()) is not None:
+            if (guarding := self.desk_ready.guarding()) is not None:
                 self.run_worker(guarding, group="guard", exit_on_error=False)
 
     def on_resize(self, event) -> None:
@@ -500,7 +513,7 @@ class CockpitApp(App):
     def view(self) -> View:
         from cockpit.tui.view import View
 
-        return View(self.desk.shown(), observer=self.observer, who=self.who, colors=self.view_colors(),
+        return View(self.desk_ready.shown(), observer=self.observer, who=self.who, colors=self.view_colors(),
                     busy=self.busy, banner=self.banner)
 
     def refresh_view(self) -> None:
@@ -522,20 +535,20 @@ class CockpitApp(App):
     def _evaluated(self) -> None:
         """Gauges repaint with the once-a-second tick (one repaint a second, not one per source);
         journal events still repaint at once. Without the tick (tests), repaint now."""
-        if not self.watch:
+        if not self.watching:
             self.refresh_view()
 
     def _tick(self) -> None:
         """Once a second: fold in what the guard and other terminals journaled, keep a guard
         running (captain), and move the clocks on."""
         try:
-            self.desk.follow()
+            self.desk_ready.follow()
         except Exception as e:  # a tampered or unreadable journal: say so loudly, keep the screen
             self.notify(str(e), title="Journal", severity="error", timeout=30)
-        if said := self.desk.keep_guard():
+        if said := self.desk_ready.keep_guard():
             self.notify(said, title="Guard", severity="warning", timeout=12)
         self._release_memory()
-        seen = (self.desk.inputs(), self.busy, self.theme, self.no_color)
+        seen = (self.desk_ready.inputs(), self.busy, self.theme, self.no_color)
         if seen != getattr(self, "_seen", None):  # no new event, round, second or theme: no work at all
             self._seen = seen
             self.refresh_view()
@@ -554,7 +567,7 @@ class CockpitApp(App):
     @work(group="reconcile", exit_on_error=False)
     async def _reconcile(self) -> None:
         """On start-up, the gateway read back against the journal; a disagreement is said loudly."""
-        outcome = await self.desk.reconcile()
+        outcome = await self.desk_ready.reconcile()
         if not outcome.ok and outcome.reasons:
             self.notify("\n".join(outcome.reasons), title="Gateway vs journal", severity="error", timeout=30)
 
@@ -582,7 +595,7 @@ class CockpitApp(App):
         if self._loading():
             return True
         if self.observer:
-            self.notify(self.desk.read_only(), title="Observer", severity="warning")
+            self.notify(self.desk_ready.read_only(), title="Observer", severity="warning")
             return True
         return False
 
@@ -598,7 +611,7 @@ class CockpitApp(App):
         elif not outcome.ok and outcome.reasons:
             self.notify("\n".join(outcome.reasons), title=f"{title} refused", severity="error", timeout=12)
 
-    def _form(self, dialog, record: Callable[[object], Outcome], title: str) -> None:
+    def _form(self, dialog, record: Callable[[Any], Outcome], title: str) -> None:
         """Open a form; what it returns goes to the desk (`record`), and a form left without
         recording says so: a Tab to Cancel and Enter must not look like a recorded fact."""
 
@@ -625,7 +638,7 @@ class CockpitApp(App):
 
     @work(exclusive=True, group="preflight", exit_on_error=False)
     async def _run_checks(self, check_id: str | None = None) -> None:
-        task = asyncio.ensure_future(self.desk.run_checks(check_id))
+        task = asyncio.ensure_future(self.desk_ready.run_checks(check_id))
         await asyncio.sleep(0)  # let the checks start, so the pane shows them running
         self.refresh_view()
         self._report("Preflight", await task)
@@ -636,8 +649,8 @@ class CockpitApp(App):
         from cockpit.desk import Waiver
         from cockpit.tui.dialogs import Field, FormDialog
 
-        fields = [Field("check", "Check to waive", self.desk.checks()), Field("reason", "Reason (journaled)")]
-        self._form(FormDialog("Waive a preflight check", fields, Waiver, "Waive"), self.desk.waive, "Waiver")
+        fields = [Field("check", "Check to waive", self.desk_ready.checks()), Field("reason", "Reason (journaled)")]
+        self._form(FormDialog("Waive a preflight check", fields, Waiver, "Waive"), self.desk_ready.waive, "Waiver")
 
     def action_sign_off(self) -> None:
         if self._refused_here():
@@ -645,28 +658,34 @@ class CockpitApp(App):
         from cockpit.desk import SignOff
         from cockpit.tui.dialogs import Field, FormDialog
 
-        missing = self.desk.missing_sign_offs()
+        missing = self.desk_ready.missing_sign_offs()
         if not missing:
             self.notify("every sign-off is recorded", title="Sign-off")
             return
-        fields = [Field("role", "Role", missing), Field("name", "Signed by (name)"), Field("note", "Note", value="approved")]
-        self._form(FormDialog("Record a sign-off", fields, SignOff), self.desk.sign_off, "Sign-off")
+        fields = [Field("role", "Role", missing), Field("name", "Signed by (name)"),
+                  Field("note", "Note", value="approved")]
+        self._form(FormDialog("Record a sign-off", fields, SignOff), self.desk_ready.sign_off, "Sign-off")
 
-    def _ask(self, question: Question, then: Callable[[], None]) -> None:
+    def _ask(self, question: Question, then: Callable[[], object]) -> None:
         from cockpit.tui.dialogs import Confirm
 
-        self.push_screen(Confirm(question), lambda yes: then() if yes else None)
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        self.push_screen(Confirm(question), answered)
 
     def action_start(self) -> None:
-        if self._refused_here() or self._refused("Start", self.desk.start_refusals()):
+        if self._refused_here() or self._refused("Start", self.desk_ready.start_refusals()):
             return
-        self._ask(self.desk.start_question(), lambda: self._command("Start", self.desk.start, "starting"))
+        self._ask(self.desk_ready.start_question(), lambda: self._command("Start", self.desk_ready.start, "starting"))
 
     def action_advance(self) -> None:
         """The core's refusal reasons at once; a step the core allows is confirmed first."""
-        if self._refused_here() or self._refused("Advance", self.desk.advance_refusals()):
+        if self._refused_here() or self._refused("Advance", self.desk_ready.advance_refusals()):
             return
-        self._ask(self.desk.advance_question(), lambda: self._command("Advance", self.desk.advance, "advancing"))
+        self._ask(self.desk_ready.advance_question(),
+                  lambda: self._command("Advance", self.desk_ready.advance, "advancing"))
 
     @work(exclusive=True, group="command", exit_on_error=False)
     async def _command(self, title: str, command, busy: str) -> None:
@@ -679,7 +698,7 @@ class CockpitApp(App):
             self.refresh_view()
 
     def action_gate(self) -> None:
-        if self._refused_here() or self._refused("Go/No-Go", self.desk.gate_refusals()):
+        if self._refused_here() or self._refused("Go/No-Go", self.desk_ready.gate_refusals()):
             return
         self._gate_dialog()
 
@@ -690,27 +709,28 @@ class CockpitApp(App):
         from cockpit.tui.dialogs import GateDialog
 
         v = self.view()
-        ask = self.desk.gate_ask(v.model)
+        ask = self.desk_ready.gate_ask(v.model)
         self.push_screen(GateDialog(ask, v.style, said=said, error=error, kept=kept), self._gate_decided)
 
     def _gate_decided(self, decision) -> None:
         if decision is None:
             return
-        outcome = self.desk.decide(decision)
+        outcome = self.desk_ready.decide(decision)
         if not outcome.ok:
             self._gate_dialog(error="; ".join(outcome.reasons), kept=decision)
             return
-        said = f"recorded {decision.decision} for {self.desk.role_title(decision.role)}"
-        waiting = self.desk.gate_ask(self.view().model).waiting
-        said += f"; next: {self.desk.role_title(waiting[0])}" if waiting else "; every owner has decided (Escape closes)"
+        said = f"recorded {decision.decision} for {self.desk_ready.role_title(decision.role)}"
+        waiting = self.desk_ready.gate_ask(self.view().model).waiting
+        said += (f"; next: {self.desk_ready.role_title(waiting[0])}" if waiting
+                 else "; every owner has decided (Escape closes)")
         self._gate_dialog(said=said)
 
     def action_kill(self) -> None:
-        if self._refused_here() or self._refused("Kill", self.desk.kill_refusals()):
+        if self._refused_here() or self._refused("Kill", self.desk_ready.kill_refusals()):
             return
         from cockpit.tui.dialogs import KillDialog
 
-        self.push_screen(KillDialog(self.desk.kill_ask()), self._kill_confirmed)
+        self.push_screen(KillDialog(self.desk_ready.kill_ask()), self._kill_confirmed)
 
     def _kill_confirmed(self, order) -> None:
         if order is not None:
@@ -721,7 +741,7 @@ class CockpitApp(App):
         self.busy = "KILL SENT"
         self.refresh_view()
         try:
-            outcome = await self.desk.kill(order)
+            outcome = await self.desk_ready.kill(order)
         finally:
             self.busy = ""
             self.refresh_view()
@@ -740,12 +760,12 @@ class CockpitApp(App):
         from cockpit.desk import StepDone
         from cockpit.tui.dialogs import Field, FormDialog
 
-        steps = self.desk.open_steps()
+        steps = self.desk_ready.open_steps()
         if not steps:
             self.notify("no rollback step waits for a tick", title="Rollback checklist")
             return
         fields = [Field("step", "Step", steps), Field("what", "What was done (journaled)")]
-        self._form(FormDialog("Tick a rollback step", fields, StepDone, "Tick"), self.desk.tick_step, "Checklist")
+        self._form(FormDialog("Tick a rollback step", fields, StepDone, "Tick"), self.desk_ready.tick_step, "Checklist")
 
     def action_post_deploy(self) -> None:
         """Tick an item of the post-deployment plan off (after completion): journaled with who did it."""
@@ -754,12 +774,13 @@ class CockpitApp(App):
         from cockpit.desk import ItemDone
         from cockpit.tui.dialogs import Field, FormDialog
 
-        items = self.desk.open_items()
+        items = self.desk_ready.open_items()
         if not items:
             self.notify("every post-deployment item is done", title="Post-deployment plan")
             return
-        fields = [Field("item", "Item", items), Field("name", "Done by (name)"), Field("note", "What shows it (journaled)")]
-        self._form(FormDialog("Tick a post-deployment item", fields, ItemDone, "Done"), self.desk.item_done,
+        fields = [Field("item", "Item", items), Field("name", "Done by (name)"),
+                  Field("note", "What shows it (journaled)")]
+        self._form(FormDialog("Tick a post-deployment item", fields, ItemDone, "Done"), self.desk_ready.item_done,
                    "Post-deployment")
 
     def action_ack(self) -> None:
@@ -770,12 +791,13 @@ class CockpitApp(App):
         from cockpit.desk import PageAck
         from cockpit.tui.dialogs import Field, FormDialog
 
-        waiting = self.desk.waiting_pages()
+        waiting = self.desk_ready.waiting_pages()
         if not waiting:
             self.notify("no page waits for an acknowledgement", title="Acknowledge")
             return
         fields = [Field("incident", "Incident", waiting), Field("name", "Acknowledged by (name)")]
-        self._form(FormDialog("Acknowledge a page", fields, PageAck, "Acknowledge"), self.desk.acknowledge, "Acknowledge")
+        self._form(FormDialog("Acknowledge a page", fields, PageAck, "Acknowledge"), self.desk_ready.acknowledge,
+                   "Acknowledge")
 
     def action_note(self) -> None:
         if self._refused_here():
@@ -783,13 +805,14 @@ class CockpitApp(App):
         from cockpit.desk import Note
         from cockpit.tui.dialogs import Field, FormDialog
 
-        self._form(FormDialog("Add a note to the journal", [Field("text", "Note")], Note, "Add"), self.desk.note, "Note")
+        self._form(FormDialog("Add a note to the journal", [Field("text", "Note")], Note, "Add"), self.desk_ready.note,
+                   "Note")
 
     def check_chatops(self, line: str) -> None:
         """The seed's ChatOps approval, checked field by field against the plan (read-only)."""
         if self._loading():
             return
-        if problems := self.desk.chatops(line):
+        if problems := self.desk_ready.chatops(line):
             self.notify("\n".join(problems), title="ChatOps line does NOT match the plan", severity="error", timeout=15)
             return
         self.notify(line, title="ChatOps approval matches the plan", timeout=10)
@@ -808,7 +831,7 @@ class CockpitApp(App):
             return
         from cockpit.tui.journal_view import JournalScreen
 
-        self.push_screen(JournalScreen(self.desk.journal_lines(), self.view_colors().style))
+        self.push_screen(JournalScreen(self.desk_ready.journal_lines(), self.view_colors().style))
 
     def action_analysis(self) -> None:
         """The judge's judgments, metric by metric (read-only: observers have it too)."""
@@ -824,13 +847,17 @@ class CockpitApp(App):
         if not self._loading():
             from cockpit.tui.rehearsal_view import AskSpan
 
-            self.push_screen(AskSpan(), lambda days: days and self._rehearse(days))
+            def asked(days: float | None) -> None:
+                if days:
+                    self._rehearse(days)
+
+            self.push_screen(AskSpan(), asked)
 
     @work(thread=True, exclusive=True, group="rehearse", exit_on_error=False)
     def _rehearse(self, days: float) -> None:
         from cockpit.tui.rehearsal_view import show
 
-        show(self, lambda: self.desk.rehearse(days), self.view_colors().style)
+        show(self, lambda: self.desk_ready.rehearse(days), self.view_colors().style)
 
     def action_help(self) -> None:
         """Every key with its full label (and whether this terminal may use it now), and a
@@ -842,7 +869,7 @@ class CockpitApp(App):
 
         rows = []
         for binding in self.BINDINGS:
-            if binding.action.startswith("pane("):
+            if not isinstance(binding, Binding) or binding.action.startswith("pane("):
                 continue
             label = self.FULL_LABELS.get(binding.action, binding.description)
             allowed = self.check_action(binding.action, ())
@@ -851,7 +878,8 @@ class CockpitApp(App):
         rows.append(("1-5", "Show one pane (compact layout, below 110x34; or click its tab) and focus it", ""))
         rows.append(("Tab", "The next pane (shift+Tab the one before); a click focuses a pane too", ""))
         rows.append(("j k ↑ ↓", "Scroll the focused pane (PgUp/PgDn, Home/End)", ""))
-        rows.append(("ctrl+p", "Command palette: every action, the themes, a screenshot, and the ChatOps line checked", ""))
+        rows.append(("ctrl+p", "Command palette: every action, the themes, a screenshot, and the ChatOps line checked",
+                     ""))
         self.push_screen(HelpScreen(rows, self.observer, LEGEND))
 
     async def action_quit(self) -> None:

@@ -208,7 +208,9 @@ class GateDialog(Dialog[GateDecision]):
         self._decide("NO-GO")
 
     def _decide(self, decision: str) -> None:
-        self.dismiss(GateDecision(self.query_one("#role", Select).value, decision, self.query_one("#name", Input).value,
+        role = self.query_one("#role", Select).value
+        assert isinstance(role, str)  # allow_blank=False: an owner's role is always chosen
+        self.dismiss(GateDecision(role, decision, self.query_one("#name", Input).value,
                                   self.query_one("#note", Input).value))
 
 
@@ -265,6 +267,7 @@ class FormDialog(Dialog[T], Generic[T]):
         values = {}
         for f in self.fields:
             widget = self.query_one(f"#{f.key}")
+            assert isinstance(widget, Input | Select)  # compose: a Select for a field with choices, else an Input
             values[f.key] = widget.value if not isinstance(widget, Input) else widget.value.strip()
         empty = [f.label for f in self.fields if f.choices is None and not values[f.key]]
         if empty:
@@ -326,5 +329,5 @@ class HelpScreen(ModalScreen):
                 yield Static(t, id="keys")
                 yield Static(legend, id="legend")
 
-    def action_dismiss(self) -> None:
+    async def action_dismiss(self, result: object = None) -> None:
         self.dismiss(None)

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from cockpit.core.visible import visible
 
+if TYPE_CHECKING:
+    from cockpit.tui.app import CockpitApp
+
 
 class CockpitCommands(Provider):
     def _actions(self):
-        app = self.app
+        app = cast("CockpitApp", self.app)  # the palette of CockpitApp (its COMMANDS), replay's too
         for action, label, help_text in app.PALETTE:
             if app.check_action(action, ()) is True:  # an observer is never offered a mutating action
                 yield action, label, help_text
         if app.check_action("run_checks", ()) is True:
+            assert app.desk is not None  # while the plan loads check_action offers nothing but quit
             described = app.desk.check_help()
             for check in app.desk.checks():  # re-run one check, not all of them
                 yield (f"run_check('{check.value}')", visible(f"Run preflight check: {check.label}"),
@@ -28,7 +33,8 @@ class CockpitCommands(Provider):
 
     async def search(self, query: str) -> Hits:
         if query.lstrip().startswith("/approve"):
-            yield Hit(100, Text(visible(f"ChatOps: {query.strip()}")), partial(self.app.check_chatops, query.strip()),
+            app = cast("CockpitApp", self.app)
+            yield Hit(100, Text(visible(f"ChatOps: {query.strip()}")), partial(app.check_chatops, query.strip()),
                       help="check this approval line against the plan")
             return
         matcher = self.matcher(query)

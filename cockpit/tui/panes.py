@@ -7,17 +7,23 @@ a str: a str in a Rich table is markup, and a `[` in a server's error is a brack
 
 from __future__ import annotations
 
-from rich.console import Group
+from typing import TYPE_CHECKING, cast
+
+from rich.console import Group, RenderableType
 from rich.segment import Segment
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
+from textual.binding import Binding
 
 from cockpit.core import words
 from cockpit.core.readmodel import DOT, FAIL, PASS, WAIT
 from cockpit.core.visible import visible
 from cockpit.tui.rows import Pane, Rows, text_key
 from cockpit.tui.view import View, bar, sparkline
+
+if TYPE_CHECKING:
+    from cockpit.tui.app import CockpitApp
 
 
 class Spread:
@@ -60,10 +66,11 @@ class Spread:
         return Measurement.get(console, options, self.table())
 
 
-_CELLS: dict[tuple, list[Segment]] = {}  # a Spread's cells as rendered, by what they show: the unchanged half is not rendered again
+# a Spread's cells as rendered, by what they show: the unchanged half is not rendered again
+_CELLS: dict[tuple, list[Segment]] = {}
 
 
-def _live_sig(v: View) -> object:
+def _live_sig(v: View) -> tuple:
     return (v.state.seq, v.busy, v.colors, int(v.now.timestamp()), v.live.at if v.live else None)
 
 
@@ -75,7 +82,8 @@ class HeaderBar(Rows):
         return (*_live_sig(v), health, self.size.width, v.banner, v.model.demo, v.model.guard)
 
     def on_resize(self) -> None:
-        self.call_after_refresh(self.app.refresh_view)  # narrow or wide wording follows the width
+        app = cast("CockpitApp", self.app)  # the panes are CockpitApp's
+        self.call_after_refresh(app.refresh_view)  # narrow or wide wording follows the width
 
     def draw(self, v: View):
         plan, s = v.plan, v.state
@@ -88,7 +96,8 @@ class HeaderBar(Rows):
             no_wrap=True,
             overflow="ellipsis",
         )
-        if v.observer and (demo := v.banner or v.model.demo):  # the journal's word: no picture of a demo passes for production
+        # the journal's word: no picture of a demo passes for production
+        if v.observer and (demo := v.banner or v.model.demo):
             badge = (f" {demo} · OBSERVER ", f"bold reverse {v.colors.stale}")
         elif v.observer:
             badge = (" OBSERVER read-only ", "bold reverse")
@@ -144,13 +153,15 @@ class Banner(Rows):
     def draw(self, v: View):
         m = v.model
         head = m.headline
-        style = v.style(head.role) if not head.alarming else v.style("alarm" if head.role in ("breach", "alarm") else head.role)
+        style = (v.style(head.role) if not head.alarming
+                 else v.style("alarm" if head.role in ("breach", "alarm") else head.role))
         if head.role == "warn":
             style = f"bold reverse {v.colors.stale}"
         said = head.text
         step = m.next_step
         if head.step and step is not None and not v.observer:  # only a captain can take the step: its key
-            key = next((b.key for b in self.app.BINDINGS if b.action == step.action), "")
+            key = next((b.key for b in self.app.BINDINGS
+                        if isinstance(b, Binding) and b.action == step.action), "")
             said += f", press {key} to {step.text}" if key else ""
         text = Text(f" {said} ", style, no_wrap=True, overflow="ellipsis")
         if len(m.banner) > 1:
@@ -176,13 +187,15 @@ class PreflightPane(Pane):
         t.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         for row in m.checks:
             style = v.style(row.role)
-            t.add_row(Text(row.mark, style), Text(row.name), Text(row.word, style), Text(row.at, v.colors.muted), Text(row.detail))
+            t.add_row(Text(row.mark, style), Text(row.name), Text(row.word, style), Text(row.at, v.colors.muted),
+                      Text(row.detail))
         signed = sum(1 for r in m.sign_offs if r.word == "signed")
         t.add_row("", "", "", "", "")
         t.add_row("", Text(f"Sign-offs {signed}/{len(m.sign_offs)}", "bold"), "", "", "")
-        for row in m.sign_offs:
-            style = v.style(row.role)
-            t.add_row(Text(row.mark, style), Text(row.title), Text(row.word, style), Text(row.at, v.colors.muted), Text(row.name))
+        for sign_off in m.sign_offs:
+            style = v.style(sign_off.role)
+            t.add_row(Text(sign_off.mark, style), Text(sign_off.title), Text(sign_off.word, style),
+                      Text(sign_off.at, v.colors.muted), Text(sign_off.name))
         return t
 
 
@@ -198,7 +211,8 @@ class PhasePane(Pane):
 
     def draw(self, v: View):
         s, m = v.state, v.model
-        parts = []
+        assert m.phase is not None  # read_model always builds the phase track
+        parts: list[RenderableType] = []
         track = Text(" ")  # the read model's track: `▶25%` soaking, `✗25%` where a kill stopped it
         for i, step in enumerate(m.phase.track):
             if i:
@@ -232,11 +246,13 @@ class PhasePane(Pane):
             return Text(f" Soak   stopped: {soak.stopped}", f"bold {v.colors.stale}")
         text = Text(" Soak   ")
         text.append(bar(soak.fraction, 24), v.colors.ok if soak.left_s == 0 else "")
-        text.append(f"  {words.duration(soak.left_s)} left of {words.duration(soak.total_s)}" if soak.left_s else "  soak complete", "" if soak.left_s else "bold")
+        text.append(f"  {words.duration(soak.left_s)} left of {words.duration(soak.total_s)}" if soak.left_s
+                    else "  soak complete", "" if soak.left_s else "bold")
         return text
 
     def _kill(self, v: View) -> Table:
         k = v.state.kill
+        assert k is not None  # drawn only once the kill is pulled (draw)
         if k.result is None:
             head, style = "KILL SENT", f"bold reverse {v.colors.kill}"
         elif k.result.confirmed:
@@ -260,7 +276,8 @@ class PhasePane(Pane):
         for row in v.model.checklist:
             style = v.style(row.role)
             key = " (c)" if row.manual and not row.done and not v.observer else ""  # only a captain can tick it
-            t.add_row(Text(f" {row.mark}", style), Text(row.step, "bold" if row.done is None else ""), Text(row.detail + key, v.colors.muted))
+            t.add_row(Text(f" {row.mark}", style), Text(row.step, "bold" if row.done is None else ""),
+                      Text(row.detail + key, v.colors.muted))
         return t
 
     @staticmethod
@@ -275,11 +292,13 @@ class PhasePane(Pane):
         t.add_column(no_wrap=True, ratio=1, overflow="ellipsis")
         t.add_column(no_wrap=True)
         done = sum(1 for r in rows if r.state == "done")
-        t.add_row("", Text("Post-deployment plan", "bold"), Text(f"{done}/{len(rows)} done" + ("" if v.observer else " · c ticks one"), v.colors.muted))
+        t.add_row("", Text("Post-deployment plan", "bold"),
+                  Text(f"{done}/{len(rows)} done" + ("" if v.observer else " · c ticks one"), v.colors.muted))
         for r in rows:
             style = v.style(roles[r.state])
             mark = PASS if r.state == "done" else (FAIL if r.state == "overdue" else WAIT)
-            when = f"done {words.stamp(r.done_at)} ({r.done_by})" if r.done_at else f"{r.word} · due {words.stamp(r.due_at)}"
+            when = (f"done {words.stamp(r.done_at)} ({r.done_by})" if r.done_at
+                    else f"{r.word} · due {words.stamp(r.due_at)}")
             t.add_row(Text(f" {mark}", style), Text(visible(r.name)), Text(visible(when), style))
         return t
 
@@ -299,7 +318,8 @@ class PhasePane(Pane):
             style = v.style(r.role)
             cells = [Text(r.mark, style), Text(r.name), Text(r.value, style), Text(r.limit), Text(r.pending, style)]
             if wide:
-                cells.append(sparkline(r.history, 10, r.threshold, over=f"bold {v.colors.breach}", under=v.colors.muted))
+                cells.append(sparkline(r.history, 10, r.threshold, over=f"bold {v.colors.breach}",
+                                       under=v.colors.muted))
             t.add_row(*cells)
         return t
 
@@ -329,7 +349,8 @@ class BudgetPane(Pane):
 
     def draw(self, v: View):
         b = v.model.budget
-        t = Table(box=None, padding=(0, 1), collapse_padding=True, expand=True, show_edge=False, header_style="bold", pad_edge=False)
+        t = Table(box=None, padding=(0, 1), collapse_padding=True, expand=True, show_edge=False, header_style="bold",
+                  pad_edge=False)
         names = [r.name for r in b.rows]
         t.add_column("category", min_width=max([8, *map(len, names)]), no_wrap=True)
         t.add_column("spent of budget", justify="right", no_wrap=True)
@@ -355,12 +376,14 @@ class EscalationPane(Pane):
     TITLE = "Escalation matrix"
 
     def draw(self, v: View):
-        lines = []
+        lines: list[RenderableType] = []
         for row in v.model.escalation:
             if row.applies:
-                head = Text(f"▶ {row.level} {row.name}: {'; '.join(row.reasons)}", v.style(row.role), no_wrap=True, overflow="ellipsis")
+                head = Text(f"▶ {row.level} {row.name}: {'; '.join(row.reasons)}", v.style(row.role), no_wrap=True,
+                            overflow="ellipsis")
             else:
-                head = Text.assemble(("  ", ""), (f"{row.level} {row.name}", "bold"), (f" · {row.scope}", ""), no_wrap=True, overflow="ellipsis")
+                head = Text.assemble(("  ", ""), (f"{row.level} {row.name}", "bold"), (f" · {row.scope}", ""),
+                                     no_wrap=True, overflow="ellipsis")
             reach = " ".join(row.contacts) + (f" · {row.channel}" if row.channel else "")
             who = Table.grid(padding=(0, 0), expand=True)  # contacts and channel whole: they wrap, indented
             who.add_column(width=4)
@@ -379,5 +402,6 @@ class TimelinePane(Pane):
     def draw(self, v: View):
         lines = []
         for line in v.model.timeline[: self.SHOWN]:
-            lines.append(Text.assemble((f"{words.clock(line.at)} ", v.colors.muted), (line.text, v.style(line.role)), no_wrap=True, overflow="ellipsis"))
+            lines.append(Text.assemble((f"{words.clock(line.at)} ", v.colors.muted), (line.text, v.style(line.role)),
+                                       no_wrap=True, overflow="ellipsis"))
         return Group(*lines)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 from pathlib import Path
+from typing import cast
 
 from rich.text import Text
 from textual.binding import Binding
@@ -33,7 +34,7 @@ class Scrubber(Static):
     DEFAULT_CSS = "Scrubber { height: 2; padding: 0 1; }"
 
     def on_click(self, event) -> None:
-        app = self.app
+        app = cast("ReplayApp", self.app)  # the scrubber is ReplayApp's own
         width = max(1, self.content_region.width - 2)
         x = min(max(0, event.x - 1), width - 1)
         app.goto(round(x / max(1, width - 1) * (len(app.records) - 1)) + 1)

@@ -193,6 +193,7 @@ class Drawn:
     def __rich_measure__(self, console, options):
         from rich.measure import Measurement
 
+        assert self._part is not None  # rendered only as __call__ returned it, built
         return Measurement.get(console, options, self._part)
 
 
