@@ -125,8 +125,9 @@ async def test_a_full_disk_kills_pages_and_journals_everything_late(plan, clock,
     for kind in ("trigger_breached", "trigger_fired", "kill_requested", "kill_result",
                  "incident_opened", "notification_queued", "notified", "rollback_verified", "incident_resolved"):
         assert kind in kinds, kind
+    # the incident (paging step) and the traffic check (a task beside the rounds) follow the kill in either order
     assert kinds.index("trigger_fired") < kinds.index("kill_requested") < kinds.index("kill_result") \
-        < kinds.index("incident_opened") < kinds.index("rollback_verified")
+        < min(kinds.index("incident_opened"), kinds.index("rollback_verified"))
     check_late_journal(records, journaled)
     late = records[journaled + 1: journaled + 1 + records[journaled].payload.count]
     assert [r.ts for r in late] == sorted(r.ts for r in late)  # their own times, in order

@@ -274,8 +274,10 @@ def test_a_disk_filled_after_the_start_kills_pages_and_journals_every_event_late
     for kind in ("trigger_breached", "trigger_fired", "kill_requested", "kill_result", "incident_opened",
                  "notification_queued", "notified", "rollback_verified", "incident_resolved"):
         assert kind in kinds, kind
+    # the kill first; the incident (the paging step) and the traffic check (a task beside the rounds) follow
+    # it in whichever order they finish: both orders are what happened
     assert kinds.index("trigger_fired") < kinds.index("kill_requested") < kinds.index("kill_result") \
-        < kinds.index("incident_opened") < kinds.index("rollback_verified")
+        < min(kinds.index("incident_opened"), kinds.index("rollback_verified"))
     count = late[0].payload.count
     assert [r.ts for r in late[1:count + 1]] == sorted(r.ts for r in late[1:count + 1])  # their own times
     fired = next(r for r in late if r.kind == "trigger_fired")
