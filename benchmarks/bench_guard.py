@@ -78,8 +78,8 @@ async def rounds_cpu(url: str, n: int, rounds: int, tmp: Path) -> tuple[float, f
     from cockpit.core.events import Actor
     from cockpit.engine import Engine
     from cockpit.guard import Guard
-    from cockpit.journal import Journal
     from cockpit.monitor import Monitor
+    from cockpit.store.journal import Journal
     from tests.support import passing_runner
 
     state_dir = tmp / f"state-{n}"
@@ -129,8 +129,8 @@ def live_rollout(tmp: Path, haproxy_socket: str) -> Path:
 def takeover_s(config: Path, runs: int) -> list[float]:
     """SIGKILL the guard holding the lock; seconds until the standby's first round is published."""
     from cockpit.config import load_plan, resolve_state_dir
-    from cockpit.lease import guard_holder
-    from cockpit.published import read_published
+    from cockpit.store.locks import guard_holder
+    from cockpit.store.published import read_published
 
     state_dir = resolve_state_dir(load_plan(config), config)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

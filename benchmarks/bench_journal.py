@@ -20,7 +20,9 @@ from pathlib import Path
 
 from cockpit.core import events as ev
 from cockpit.core.state import fold
-from cockpit.journal import JOURNAL, Journal, _encode
+from cockpit.store.chain import _encode
+from cockpit.store.journal import Journal
+from cockpit.store.verify import JOURNAL
 
 ACTOR = ev.Actor(user="bench", host="bastion")
 T0 = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)

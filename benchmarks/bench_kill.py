@@ -80,8 +80,8 @@ async def engine_kill_path(gateway: Gateway, n: int, state_dir: str) -> tuple[li
     from cockpit.clock import ManualClock
     from cockpit.core.events import Actor
     from cockpit.engine import Engine
-    from cockpit.journal import Journal
     from cockpit.seed import seed_plan
+    from cockpit.store.journal import Journal
     from tests.conftest import T0
     from tests.support import passing_runner
 

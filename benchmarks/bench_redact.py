@@ -134,7 +134,7 @@ def guarded_rollout(tmp: Path, prom_url: str, flags_url: str, rx_url: str, messa
 def round_lateness(config: Path, env: dict[str, str], seconds: float) -> tuple[list[float], int]:
     """Start `cockpit guard`; for `seconds`, the gap between its published rounds (guard.json) minus
     the poll interval. (lateness of each round in s, deliveries journaled)"""
-    from cockpit.journal import Journal
+    from cockpit.store.journal import Journal
 
     state_dir = config.parent / "state"
     published = state_dir / "guard.json"
@@ -203,7 +203,7 @@ def report_s(note_size: int, pythonpath: str | None) -> dict[str, tuple[float, f
     """Seconds of `cockpit report` (md, html) on the golden rollback journal plus one note of
     `note_size` letters and digits, in a fresh process each."""
     from cockpit.core import events as ev
-    from cockpit.journal import Journal
+    from cockpit.store.journal import Journal
 
     out = {}
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp_s:

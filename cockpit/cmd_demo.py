@@ -46,7 +46,7 @@ def _demo_build(args, state_dir: Path, actor):
     not a demo's (or not a journal) is said in one line."""
     from cockpit import demo
     from cockpit.engine import EngineError
-    from cockpit.journal import JournalError
+    from cockpit.store.chain import JournalError
 
     try:
         return demo.build(args.scenario, state_dir, speed=args.speed, actor=actor)

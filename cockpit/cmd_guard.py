@@ -21,8 +21,8 @@ def cmd_guard(args) -> int:
     from cockpit.config import ConfigError, resolve_state_dir
     from cockpit.engine import EngineError
     from cockpit.guard import setup_logging
-    from cockpit.journal import JournalError
     from cockpit.session import SessionError, guard_engine
+    from cockpit.store.chain import JournalError
     from cockpit.whoami import whoami
 
     plan = plan_or_refuse(args.config)
@@ -71,9 +71,9 @@ def cmd_ack(args) -> int:
     is on call acknowledges from wherever they are; the journal's lock orders the append."""
     from cockpit.config import resolve_state_dir
     from cockpit.engine import EngineError
-    from cockpit.journal import JournalError
     from cockpit.narrate import line
     from cockpit.session import captain_engine
+    from cockpit.store.chain import JournalError
     from cockpit.whoami import whoami
 
     plan = plan_or_refuse(args.config)

@@ -14,8 +14,9 @@ from cockpit.refused import Refused, refusal
 def cmd_verify(args) -> int:
     """Exit 0 when the chain is intact and ends where the head record says, 1 when not (every
     problem named by line, one a line), 2 when there is no journal to check."""
-    from cockpit.journal import JOURNAL, JournalError, verify
     from cockpit.status import kept_aside
+    from cockpit.store.chain import JournalError
+    from cockpit.store.verify import JOURNAL, verify
 
     state_dir = state_dir_of(args)
     path = state_dir / JOURNAL
@@ -47,7 +48,7 @@ def cmd_verify(args) -> int:
 
 
 def _has_head(state_dir: Path) -> bool:
-    from cockpit.journal_head import HEAD
+    from cockpit.store.head import HEAD
 
     return (state_dir / HEAD).exists()
 
@@ -76,7 +77,8 @@ def cmd_verify_any(args) -> int:
     h.report.facts.update(manifest_sha256=sha)
     vouched = ""
     if args.state_dir or args.config:  # and the journal vouches for this manifest
-        from cockpit.journal import JournalError, verify
+        from cockpit.store.chain import JournalError
+        from cockpit.store.verify import verify
 
         try:
             scan = verify(state_dir_of(args))
@@ -103,8 +105,9 @@ def cmd_evidence(args) -> int:
     from cockpit import evidence
     from cockpit.clock import SystemClock
     from cockpit.config import ConfigError, resolve_state_dir
-    from cockpit.journal import Journal, JournalError
     from cockpit.session import build_metrics
+    from cockpit.store.chain import JournalError
+    from cockpit.store.journal import Journal
     from cockpit.whoami import whoami
 
     plan = plan_or_refuse(args.config)
@@ -156,7 +159,8 @@ def cmd_done(args) -> int:
     from cockpit.core import events as ev
     from cockpit.core.postdeploy import tick_refusal
     from cockpit.core.state import fold
-    from cockpit.journal import Journal, JournalError
+    from cockpit.store.chain import JournalError
+    from cockpit.store.journal import Journal
     from cockpit.whoami import whoami
 
     state_dir = state_dir_of(args)
@@ -185,8 +189,9 @@ def _auto_tick(args, state_dir: Path, actor) -> int:
     from cockpit.clock import SystemClock
     from cockpit.config import ConfigError
     from cockpit.evidence import auto_tick
-    from cockpit.journal import Journal, JournalError
     from cockpit.session import build_metrics
+    from cockpit.store.chain import JournalError
+    from cockpit.store.journal import Journal
 
     if not args.config:
         raise Refused("done auto: give --config (the SLOs are measured from the plan's Prometheus)")
@@ -224,7 +229,8 @@ def cmd_replay(args) -> int:
 
 def _does_not_verify(state_dir: Path) -> bool:
     """A journal there whose chain or head does not verify (not: no journal, or none readable)."""
-    from cockpit.journal import JOURNAL, JournalError, verify
+    from cockpit.store.chain import JournalError
+    from cockpit.store.verify import JOURNAL, verify
 
     try:
         scan = verify(state_dir) if (state_dir / JOURNAL).is_file() else None
@@ -237,8 +243,8 @@ def _does_not_verify(state_dir: Path) -> bool:
 def cmd_report(args) -> int:
     """Written from the journal's intact events; exit 1, as `status`, when the journal does not
     verify (the report says so at its top); `-o -` writes it to stdout."""
-    from cockpit.journal import JournalError
     from cockpit.report import ReportError, scrubbed, write_report
+    from cockpit.store.chain import JournalError
 
     state_dir = state_dir_of(args)
     to_stdout = args.output == "-"
@@ -268,8 +274,8 @@ def cmd_report(args) -> int:
 def _report_problems(state_dir: Path) -> list[str]:
     """Why the report does not tell the whole rollout: the journal's chain or head does not verify
     (the report covers the events before the first problem), or events wait aside, not journaled."""
-    from cockpit.journal import JOURNAL, verify
-    from cockpit.unjournaled import ASIDE, read_kept
+    from cockpit.store.kept import ASIDE, read_kept
+    from cockpit.store.verify import JOURNAL, verify
 
     scan = verify(state_dir)
     path = state_dir / JOURNAL

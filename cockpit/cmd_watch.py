@@ -45,11 +45,12 @@ def _status_once(args, *, clear: bool = False) -> int:
     from cockpit.core.events import GENESIS
     from cockpit.core.guardsight import face_now
     from cockpit.core.state import fold
-    from cockpit.journal import JOURNAL, JournalError, read_captain, verify
-    from cockpit.lease import guard_holder
-    from cockpit.published import guard_sight, read_published
     from cockpit.status import guard_json, headline_json, journal_alarms, status_json, status_lines
-    from cockpit.unjournaled import kept_records
+    from cockpit.store.chain import JournalError
+    from cockpit.store.kept import kept_records
+    from cockpit.store.locks import guard_holder, read_captain
+    from cockpit.store.published import guard_sight, read_published
+    from cockpit.store.verify import JOURNAL, verify
 
     state_dir = state_dir_of(args)
     if not state_dir.exists() or state_dir.is_dir() and not (state_dir / JOURNAL).exists():
@@ -77,7 +78,7 @@ def _status_once(args, *, clear: bool = False) -> int:
     plan = _journaled_plan(state)
     now = face_now(plan, state, live, sight, SystemClock().now())
     guard = guard_json(plan, state, live, sight, holder)
-    from cockpit.journal import TAIL
+    from cockpit.store.chain import TAIL
 
     broken = next((str(p) for p in scan.problems if p.reason not in TAIL), "")  # a torn tail alone is no broken chain
     seen = headline_json(plan, state, live, now, sight, broken) if plan is not None else None
@@ -112,8 +113,8 @@ def cmd_run(args) -> int:
     held = []
 
     def load() -> Loaded:  # after the first frame: the plan validated, the lock, the engine, the guard
-        from cockpit.published import GuardFeed
         from cockpit.session import GuardKeeper, captain
+        from cockpit.store.published import GuardFeed
 
         warnings: list[str] = []
         session = captain(plan_or_refuse(args.config), Path(args.config), warn=warnings.append)
@@ -141,7 +142,7 @@ def _leaving(loaded) -> str:
     """What the terminal says once the screen has gone: where the rollout stands (the screen's
     headline) and who watches it now, so a quit never leaves a blank prompt and a guess."""
     from cockpit.core.readmodel import headline
-    from cockpit.lease import guarding
+    from cockpit.store.locks import guarding
 
     engine = loaded.engine
     try:
@@ -161,7 +162,7 @@ def _leaving(loaded) -> str:
     said = f"{engine.plan.release.name} {engine.plan.release.version}: {head.text}; {watch}"
     engine.write_held()  # what the screen did while the journal would not take it: one more try
     if lost := engine.unrecorded:
-        from cockpit.unjournaled import ASIDE, kept_line
+        from cockpit.store.kept import ASIDE, kept_line
 
         said += (f"\nNOTHING RECORDED: {len(lost)} events neither the journal nor {ASIDE} took ({lost[0].error}); "
                  f"append these lines to {engine.journal.state_dir / ASIDE} once it can be written:\n" + "".join(
@@ -180,8 +181,8 @@ def cmd_observe(args) -> int:
 
     def load() -> Loaded:  # after the first frame: the journal read, the plan it carries
         from cockpit.engine import EngineError
-        from cockpit.journal import JournalError
         from cockpit.session import SessionError, observer
+        from cockpit.store.chain import JournalError
 
         local = plan_or_refuse(args.config) if args.config else None
         state_dir = Path(args.state_dir) if args.state_dir else state_dir_of(args, plan=local)

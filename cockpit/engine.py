@@ -27,9 +27,10 @@ from cockpit.config import Check, Plan, dump_plan, plan_digest
 from cockpit.core import events as ev
 from cockpit.core import rules, words
 from cockpit.core.state import RolloutState, fold
-from cockpit.journal import Journal, JournalError
 from cockpit.outcome import Outcome
-from cockpit.unjournaled import kept_records, kept_stamp
+from cockpit.store import JournalLike
+from cockpit.store.chain import JournalError
+from cockpit.store.kept import kept_records, kept_stamp
 
 CheckRunner = Callable[[Check], Awaitable["object"]]
 READ_ONLY = "observer mode: read-only (this terminal cannot change the rollout)"
@@ -185,7 +186,7 @@ class Engine:
     def __init__(
         self,
         plan: Plan,
-        journal: Journal,
+        journal: JournalLike,
         *,
         clock: Clock,
         actor: ev.Actor,
@@ -402,7 +403,7 @@ class Engine:
         return self._first.get(seq, seq)
 
     def _relinked(self, payload: ev.Payload) -> ev.Payload:
-        from cockpit.unjournaled import relinked
+        from cockpit.store.kept import relinked
 
         return relinked(payload, self._late)
 

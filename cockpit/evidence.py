@@ -280,7 +280,7 @@ def _cost(ctx: Context, name: str) -> tuple[Any, str]:
 def _published(ctx: Context):
     if ctx.state_dir is None:
         return None
-    from cockpit.published import read_published
+    from cockpit.store.published import read_published
 
     return read_published(ctx.state_dir)
 

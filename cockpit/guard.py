@@ -1,6 +1,6 @@
 """The guard: the one process that evaluates the triggers and acts, with or without a screen.
 
-It holds the guard lock (`lease.GuardLease`: a dead guard's lock is free at once), follows
+It holds the guard lock (`store.locks.GuardLease`: a dead guard's lock is free at once), follows
 the journal, runs the monitor's rounds (poll → evaluate → journal transitions → the engine's
 kill path) and publishes each round's `Evaluation` to `guard.json` in the state dir, which the
 captain's screen, observers and `status` render. A standby waits on the lock and takes over
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import json
 import logging
 import os
 import sys
@@ -26,11 +25,11 @@ from cockpit.core import events as ev
 from cockpit.core.evaluation import Evaluation, GuardId
 from cockpit.core.guardsight import GuardSight
 from cockpit.engine import Engine
-from cockpit.journal import read_captain
-from cockpit.lease import GuardLease, guard_holder
 from cockpit.monitor import Monitor
-from cockpit.published import PUBLISHED
-from cockpit.statedir import StateDirError
+from cockpit.store import FileStore, Store
+from cockpit.store.locks import GuardLease
+from cockpit.store.published import PUBLISHED
+from cockpit.store.statedir import StateDirError
 
 LOG = "guard.log"
 STANDBY_POLL_S = 0.25  # how often a standby tries the lock: takeover well within a second
@@ -57,11 +56,12 @@ class Guard:
 
             notifier = Notifier(engine.plan, engine.record_delivery)
         self.notifier = notifier
-        self.attended = attended or (lambda: _captain_present(self.state_dir))
+        self.attended = attended or (lambda: self.store.captain() is not None)
         self.monitor = monitor
         self.state_dir = Path(state_dir)
         self.identity = identity
         self.reason = reason
+        self.store = FileStore(self.state_dir)
         self.lease = GuardLease(
             state_dir, {"user": identity.user, "host": identity.host, "pid": identity.pid, "since": identity.since.isoformat()}
         )
@@ -102,15 +102,12 @@ class Guard:
     def publish(self) -> Evaluation:
         """This round, to the faces: in process, and atomically to guard.json (temp file, rename)."""
         self._latest = self.monitor.snapshot(self.identity)
-        path = self.state_dir / PUBLISHED
-        tmp = path.with_name(f".{PUBLISHED}.{os.getpid()}")
         try:
-            tmp.write_text(json.dumps(self._latest.to_json(), separators=(",", ":")))
-            os.replace(tmp, path)
+            self.store.publish(self._latest)
             self._publish_error = ""
         except OSError as e:  # the faces go UNGUARDED on a stale file; the guard itself keeps guarding
             if str(e) != self._publish_error:  # once, not every round
-                log.error("cannot publish %s: %s", path, e)
+                log.error("cannot publish %s: %s", self.state_dir / PUBLISHED, e)
             self._publish_error = str(e)
         return self._latest
 
@@ -123,7 +120,7 @@ class Guard:
             if not wait or self.stopping.is_set():
                 return False
             if not announced:
-                holder = _holder_of(self.state_dir)
+                holder = _holder_of(self.store)
                 log.info("standby: the guard lock is held by %s; taking over when it dies", holder)
                 announced = True
             await self._wait(STANDBY_POLL_S, wall=True)
@@ -188,7 +185,7 @@ class Guard:
 
     def _say_unrecorded(self) -> None:
         """Stopping with events only this process held: print them, loudly, as side-file lines."""
-        from cockpit.unjournaled import ASIDE, kept_line
+        from cockpit.store.kept import ASIDE, kept_line
 
         self.unrecorded = list(self.engine.unrecorded)
         if not self.unrecorded:
@@ -415,13 +412,9 @@ class Guard:
             log.error("cannot journal %s: %s", payload.KIND, e)
 
 
-def _holder_of(state_dir: Path) -> str:
-    h = guard_holder(state_dir) or {}
+def _holder_of(store: Store) -> str:
+    h = store.guard_holder() or {}
     return f"{h.get('pid', '?')}@{h.get('host', '?')}"
-
-
-def _captain_present(state_dir: Path) -> bool:
-    return read_captain(state_dir) is not None
 
 
 class ShownFormatter(logging.Formatter):

@@ -164,8 +164,8 @@ def _load(config: str):
     refused command must not so much as create the state dir)."""
     from cockpit.config import ConfigError, load_plan, resolve_state_dir
     from cockpit.engine import EngineError
-    from cockpit.journal import JournalError
     from cockpit.session import follower_engine
+    from cockpit.store.chain import JournalError
     from cockpit.whoami import whoami
 
     try:
@@ -192,7 +192,7 @@ def _kill_on_a_broken_journal(args) -> int:
     or head does not verify (tampered, cut off, unreadable line), it acts on the intact events,
     keeps its own aside (unjournaled.jsonl) and says, loudly, that nothing was journaled."""
     from cockpit.config import load_plan, resolve_state_dir
-    from cockpit.unwritable import acting_journal
+    from cockpit.store.unwritable import acting_journal
 
     plan = load_plan(Path(args.config))
     state_dir = resolve_state_dir(plan, Path(args.config))
@@ -228,9 +228,9 @@ def _engine(plan, state_dir, role: str, *, metrics: bool = False, journal=None):
     the operator must know about the journal it acts on."""
     from cockpit.config import ConfigError
     from cockpit.engine import EngineError
-    from cockpit.journal import JournalError
     from cockpit.session import kill_engine
-    from cockpit.unwritable import UnwritableJournal
+    from cockpit.store.chain import JournalError
+    from cockpit.store.unwritable import UnwritableJournal
     from cockpit.whoami import whoami
 
     try:
@@ -380,7 +380,7 @@ def _say_unrecorded(engine) -> bool:
     """Events that neither the journal nor the side file took, this process about to end: said
     loudly on stderr, each as the side-file line that journals it once appended there."""
     from cockpit.narrate import line
-    from cockpit.unjournaled import ASIDE, kept_line
+    from cockpit.store.kept import ASIDE, kept_line
 
     engine.write_held()  # one more try: the disk may have room again
     lost = engine.unrecorded
@@ -471,8 +471,8 @@ def keep_guarded(config: Path, engine) -> None:
 
     from cockpit.config import resolve_state_dir
     from cockpit.core import words
-    from cockpit.lease import guarding
     from cockpit.session import GuardKeeper
+    from cockpit.store.locks import guarding
 
     if not engine.state.live:
         return

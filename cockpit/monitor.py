@@ -53,8 +53,8 @@ from cockpit.core.triggers import (
     unjudged_s,
 )
 from cockpit.engine import Engine
-from cockpit.journal import JournalError
 from cockpit.narrate import say, short_name
+from cockpit.store.chain import JournalError
 
 if TYPE_CHECKING:
     from cockpit.adapters.alertmanager import AlertmanagerClient

@@ -372,7 +372,8 @@ def lay_phases(plan, at: float) -> tuple[PhaseSpan, ...]:
 def journal_phases(plan, state_dir) -> tuple[float, tuple[PhaseSpan, ...]]:
     """A past rollout's start and phase starts, from its journal's intact events; a phase the
     rollout never reached is not laid, the one it stopped in ends at its kill or its soak's end."""
-    from cockpit.journal import JournalError, verify
+    from cockpit.store.chain import JournalError
+    from cockpit.store.verify import verify
 
     try:
         scan = verify(state_dir)

@@ -22,7 +22,8 @@ class ReplayError(Exception):
 def load(state_dir: Path) -> tuple[list[ev.Record], object]:
     """The journal's records and its plan, or ReplayError saying where the chain breaks."""
     from cockpit.config import ConfigError, parse_journaled_plan
-    from cockpit.journal import JOURNAL, JournalError, verify
+    from cockpit.store.chain import JournalError
+    from cockpit.store.verify import JOURNAL, verify
 
     state_dir = Path(state_dir)
     if not (state_dir / JOURNAL).exists():

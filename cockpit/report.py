@@ -123,7 +123,7 @@ def _observed_spend(state_dir: Path, state: RolloutState) -> list[tuple[str, flo
 
 def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[str]]:
     """The document, and the screen SVGs it embeds (paths) for HTML."""
-    from cockpit.journal import verify
+    from cockpit.store.verify import verify
 
     state_dir = Path(state_dir)
     if not (state_dir / "journal.jsonl").exists():

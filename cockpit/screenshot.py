@@ -28,8 +28,8 @@ def _size(text: str) -> tuple[int, int]:
 async def draw(plan, state_dir: Path, now: datetime, svg: Path, size: tuple[int, int]) -> None:
     from cockpit.clock import ManualClock
     from cockpit.core.events import Actor
-    from cockpit.published import GuardFeed
     from cockpit.session import follower_engine
+    from cockpit.store.published import GuardFeed
     from cockpit.tui.app import CockpitApp
 
     engine = follower_engine(plan, state_dir, Actor(user="evidence", host="cockpit", role="observer"),

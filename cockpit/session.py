@@ -22,16 +22,18 @@ from cockpit.clock import SystemClock
 from cockpit.config import ConfigError, Plan, parse_journaled_plan, resolve_state_dir
 from cockpit.core.events import Actor
 from cockpit.engine import Engine, EngineError
-from cockpit.journal import CaptainLock, CaptainLockHeld, Journal, JournalError
 from cockpit.refused import NOTHING_CHANGED, Refused
-from cockpit.unwritable import UnwritableJournal as _Unwritable
-from cockpit.unwritable import acting_journal
+from cockpit.store.chain import JournalError
+from cockpit.store.journal import Journal
+from cockpit.store.locks import CaptainLock, CaptainLockHeld
+from cockpit.store.unwritable import UnwritableJournal as _Unwritable
+from cockpit.store.unwritable import acting_journal
 from cockpit.whoami import whoami
 
 if TYPE_CHECKING:
     from cockpit.guard import Guard
     from cockpit.monitor import Monitor
-    from cockpit.published import GuardFeed
+    from cockpit.store.published import GuardFeed
 
 RESPAWN_AFTER_S = 10.0  # a guard that the keeper started gets this long to take the lock
 QUICK_EXIT_S = 60.0  # a guard that ended sooner than this after its start is not started again at once:
@@ -245,7 +247,7 @@ def captain(plan: Plan, config: Path, *, needs: str = "gateway", warn=None) -> C
 def observer(state_dir: Path, local_plan: Plan | None) -> tuple[Engine, GuardFeed]:
     """An observer's session: the follower engine (`observer_engine`) and the guard's published
     rounds, on the face's own clock (the guard's in a demo: published.FollowedClock)."""
-    from cockpit.published import FollowedClock, GuardFeed
+    from cockpit.store.published import FollowedClock, GuardFeed
 
     feed = GuardFeed(state_dir)
     clock = FollowedClock(feed)
@@ -289,7 +291,7 @@ class GuardKeeper:
 
     def __call__(self, state) -> str:
         """Called once a second with the rollout state; returns what to tell the captain, if anything."""
-        from cockpit.lease import guarding
+        from cockpit.store.locks import guarding
 
         if state.status in ("completed", "rolled_back"):
             return ""

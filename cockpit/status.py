@@ -241,7 +241,7 @@ def _post_deployment(state: RolloutState, now: datetime) -> str:
 
 def kept_aside(state_dir: Path) -> list[str]:
     """Events a kill (or a trigger) could not journal, waiting in the side file."""
-    from cockpit.unjournaled import ASIDE, read_kept
+    from cockpit.store.kept import ASIDE, read_kept
 
     try:
         kept, unreadable = read_kept(state_dir)
@@ -257,7 +257,8 @@ def kept_aside(state_dir: Path) -> list[str]:
 def journal_alarms(state_dir: Path, scan, *, most: int = 5) -> list[str]:
     """What is wrong with the journal, in the order an operator needs it, one line a problem (the
     first `most`; `cockpit verify` names them all); [] when nothing is."""
-    from cockpit.journal import TAIL, writer_busy
+    from cockpit.store.chain import TAIL
+    from cockpit.store.verify import writer_busy
 
     alarms = []
     problems = list(scan.problems)

@@ -15,8 +15,8 @@ from cockpit.config import Plan
 from cockpit.core import rules
 from cockpit.core.events import Actor
 from cockpit.engine import Engine
-from cockpit.journal import Journal
 from cockpit.monitor import Monitor
+from cockpit.store.journal import Journal
 from tests.support import passing_runner
 
 ACTOR = Actor(user="alice", host="bastion", role="captain")

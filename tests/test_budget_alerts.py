@@ -14,7 +14,7 @@ from cockpit.clock import ManualClock
 from cockpit.config import dump_plan, parse_plan
 from cockpit.core.budget import burn
 from cockpit.engine import Engine
-from cockpit.journal import Journal
+from cockpit.store.journal import Journal
 from tests.receiver import Receiver
 from tests.rig import ACTOR
 

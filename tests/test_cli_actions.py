@@ -23,9 +23,9 @@ from cockpit.config import dump_plan, load_plan
 from cockpit.core import rules
 from cockpit.core.events import Actor
 from cockpit.engine import Engine
-from cockpit.journal import CaptainLock, Journal
-from cockpit.lease import GuardLease
 from cockpit.seed import seed_plan
+from cockpit.store.journal import Journal
+from cockpit.store.locks import CaptainLock, GuardLease
 from tests.integration.flag_server import FlagServer
 
 VERSION = "v0.1.0"
@@ -345,8 +345,8 @@ def test_a_start_whose_journal_fails_after_the_gateway_moved_exits_4_and_keeps_i
     """The flag API moved and read back 5 %, then the journal would not take the result: the start
     is VERIFIED but not journaled (exit 4, as the kill's), its events wait in unjournaled.jsonl and
     the next command journals them, late and in order."""
-    from cockpit.journal import Journal as RealJournal
-    from cockpit.journal import JournalError
+    from cockpit.store.chain import JournalError
+    from cockpit.store.journal import Journal as RealJournal
 
     ready(capsys, config)
     write = RealJournal._write

@@ -36,8 +36,8 @@ from cockpit.config import dump_plan, load_plan
 from cockpit.core.events import Actor
 from cockpit.core.visible import HIDDEN
 from cockpit.engine import Engine
-from cockpit.journal import Journal
 from cockpit.seed import seed_plan
+from cockpit.store.journal import Journal
 from tests.support import MemoryGateway, passing_runner
 
 PYTHON = sys.executable

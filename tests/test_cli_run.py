@@ -9,7 +9,7 @@ import sys
 import tomli_w
 
 from cockpit.config import dump_plan
-from cockpit.journal import CaptainLock
+from cockpit.store.locks import CaptainLock
 
 
 def _config(tmp_path, plan) -> str:
@@ -43,8 +43,8 @@ def test_observe_needs_a_journal_and_says_so(tmp_path, plan):
 def test_an_observer_loads_no_credentials_and_takes_the_plan_from_the_journal(tmp_path, plan, monkeypatch, clock, actor):
     from cockpit.config import load_plan
     from cockpit.engine import Engine
-    from cockpit.journal import Journal
     from cockpit.session import observer
+    from cockpit.store.journal import Journal
 
     config = _config(tmp_path, plan)
     captain = Engine(load_plan(config), Journal(tmp_path / "state"), clock=clock, actor=actor)
@@ -144,7 +144,7 @@ def test_leaving_the_screen_says_where_the_rollout_stands_and_who_watches(tmp_pa
     """q leaves no blank prompt: the last line is the screen's headline and who guards the rollout."""
     from cockpit.config import load_plan
     from cockpit.engine import Engine
-    from cockpit.journal import Journal
+    from cockpit.store.journal import Journal
 
     config = _config(tmp_path, plan)
     Engine(load_plan(config), Journal(tmp_path / "state"), clock=clock, actor=actor).ensure_plan()

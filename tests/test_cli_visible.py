@@ -19,7 +19,7 @@ import pytest
 
 from cockpit.config import load_plan
 from cockpit.core.visible import HIDDEN
-from cockpit.journal import Journal
+from cockpit.store.journal import Journal
 from tests.conftest import ROOT
 from tests.integration.flag_server import FlagServer
 from tests.integration.rollout import engine_on, go_live, plan_data, write_config
@@ -185,7 +185,7 @@ def test_a_guard_given_a_non_utf8_config_path_says_why_it_cannot_start(tmp_path)
 _AS_NOBODY = """
     import os, sys
     import html, re, json, argparse, errno, tomllib, asyncio  # loaded while this interpreter's files are readable
-    import cockpit.cli, cockpit.report, cockpit.journal, cockpit.journal_head, cockpit.core.state, cockpit.narrate
+    import cockpit.cli, cockpit.report, cockpit.store.journal, cockpit.store.verify, cockpit.store.head, cockpit.core.state, cockpit.narrate
     import cockpit.redact, cockpit.evidence, cockpit.config
     os.setgroups([])
     os.setgid(int(sys.argv[1]))

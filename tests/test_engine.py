@@ -11,7 +11,7 @@ from cockpit import guard_work
 from cockpit.core import events as ev
 from cockpit.core.state import fold
 from cockpit.engine import READ_ONLY, Engine, EngineError
-from cockpit.journal import Journal
+from cockpit.store.journal import Journal
 from tests.support import MemoryGateway, passing_runner
 
 

@@ -14,7 +14,7 @@ from cockpit.config import ConfigError, dump_plan, parse_plan
 from cockpit.core import events as ev
 from cockpit.core.state import fold
 from cockpit.engine import Engine
-from cockpit.journal import Journal
+from cockpit.store.journal import Journal
 from tests.support import MemoryGateway, passing_runner
 from tests.test_engine import kinds, live, pass_gate, run
 

@@ -23,11 +23,12 @@ from cockpit.core.evaluation import GuardId
 from cockpit.core.events import Actor
 from cockpit.core.readmodel import read_model
 from cockpit.engine import Engine
-from cockpit.journal import Journal, JournalError
-from cockpit.lease import guard_holder
-from cockpit.published import read_published
 from cockpit.replaying import Replay, load
 from cockpit.status import guard_json, headline_json, status_json, status_lines
+from cockpit.store.chain import JournalError
+from cockpit.store.journal import Journal
+from cockpit.store.locks import guard_holder
+from cockpit.store.published import read_published
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.replay import ReplayApp
 from tests.conftest import T0

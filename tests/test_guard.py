@@ -16,9 +16,9 @@ import pytest
 from cockpit.core.evaluation import GuardId
 from cockpit.core.guardsight import GuardSight
 from cockpit.guard import Guard
-from cockpit.lease import guard_holder
 from cockpit.monitor import Monitor
-from cockpit.published import PUBLISHED, GuardFeed
+from cockpit.store.locks import guard_holder
+from cockpit.store.published import PUBLISHED, GuardFeed
 from tests.conftest import ROOT, T0
 from tests.rig import Rig
 
@@ -33,7 +33,7 @@ def guard_for(rig: Rig, state_dir, pid: int, **kw) -> Guard:
 def holder_process(state_dir) -> subprocess.Popen:
     """Another process that takes the guard lock and holds it until killed."""
     code = (
-        "import os, sys, time; from cockpit.lease import GuardLease; "
+        "import os, sys, time; from cockpit.store.locks import GuardLease; "
         f"l = GuardLease({str(state_dir)!r}, {{'pid': os.getpid(), 'host': 'bastion', 'user': 'guard'}}); "
         "assert l.try_acquire(); print('held', flush=True); time.sleep(60)"
     )

@@ -20,8 +20,9 @@ from cockpit.core.paging import pending_deliveries
 from cockpit.core.state import fold
 from cockpit.engine import PROVISIONAL, Engine, escaped, recordable
 from cockpit.guard import Guard
-from cockpit.journal import JOURNAL, Journal, verify
-from cockpit.unjournaled import ASIDE
+from cockpit.store.journal import Journal
+from cockpit.store.kept import ASIDE
+from cockpit.store.verify import JOURNAL, verify
 from tests.conftest import T0
 from tests.receiver import Answer, Receiver
 from tests.rig import Rig
@@ -243,7 +244,7 @@ def test_a_guard_on_a_read_only_state_dir_with_no_lock_file_guards_and_says_so(p
 
     from cockpit.guard import LogFile
     from cockpit.monitor import Monitor
-    from cockpit.unwritable import UnwritableJournal, acting_journal
+    from cockpit.store.unwritable import UnwritableJournal, acting_journal
 
     state_dir = disk / "state"
     e = Engine(plan, Journal(state_dir), clock=clock, actor=actor, gateway=MemoryGateway(), check_runner=passing_runner())

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from cockpit.engine import Engine
-from cockpit.journal import Journal
+from cockpit.store.journal import Journal
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +44,7 @@ def test_importing_the_guard_loads_no_textual():
 
 
 def test_what_the_guard_runs_on_loads_no_textual():
-    loaded = _loaded("cockpit.engine", "cockpit.monitor", "cockpit.session", "cockpit.evidence", "cockpit.journal",
+    loaded = _loaded("cockpit.engine", "cockpit.monitor", "cockpit.session", "cockpit.evidence", "cockpit.store.journal",
                      "cockpit.adapters.factory", "cockpit.adapters.prometheus", "cockpit.adapters.notify")
     assert _under(loaded, "textual") == [] and _under(loaded, "cockpit.tui") == []
 
@@ -53,7 +53,7 @@ def test_importing_the_captains_screen_loads_no_adapter():
     loaded = _loaded("cockpit.tui.app")
     assert "cockpit.tui.app" in loaded and _under(loaded, "textual")  # Textual: the screen's own
     assert _under(loaded, "cockpit.adapters") == []
-    assert _under(loaded, "cockpit.engine") == [] and _under(loaded, "cockpit.journal") == []
+    assert _under(loaded, "cockpit.engine") == [] and _under(loaded, "cockpit.store") == []
 
 
 def test_the_check_sees_what_is_loaded():

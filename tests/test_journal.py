@@ -11,16 +11,10 @@ from datetime import timedelta
 import pytest
 
 from cockpit.core import events as ev
-from cockpit.journal import (
-    JOURNAL,
-    CaptainLock,
-    CaptainLockHeld,
-    Journal,
-    JournalError,
-    ReadOnlyJournal,
-    read_captain,
-    verify,
-)
+from cockpit.store.chain import JournalError, ReadOnlyJournal
+from cockpit.store.journal import Journal
+from cockpit.store.locks import CaptainLock, CaptainLockHeld, read_captain
+from cockpit.store.verify import JOURNAL, verify
 from tests.conftest import T0
 
 
@@ -137,7 +131,7 @@ def test_partial_line_in_flight_is_not_seen_by_followers(state_dir, actor):
 _WRITER = r"""
 import sys
 from datetime import datetime, timezone
-from cockpit.journal import Journal
+from cockpit.store.journal import Journal
 from cockpit.core import events as ev
 j = Journal(sys.argv[1])
 actor = ev.Actor(user=sys.argv[2], host="h")
@@ -185,7 +179,7 @@ def test_captain_lock_refuses_a_second_captain_with_the_holder(state_dir):
 
 _HOLDER = r"""
 import os, sys, time
-from cockpit.journal import CaptainLock
+from cockpit.store.locks import CaptainLock
 CaptainLock(sys.argv[1], user="ghost", host="bastion", pid=os.getpid(), since="13:00Z").acquire()
 print("held", flush=True)
 time.sleep(60)

@@ -23,10 +23,12 @@ from cockpit import cli
 from cockpit.clock import ManualClock
 from cockpit.core.events import Actor
 from cockpit.engine import Engine
-from cockpit.journal import JOURNAL, Journal, JournalError, Scan, verify
-from cockpit.journal_head import HEAD
 from cockpit.seed import seed_plan
-from cockpit.unjournaled import read_kept
+from cockpit.store.chain import JournalError, Scan
+from cockpit.store.head import HEAD
+from cockpit.store.journal import Journal
+from cockpit.store.kept import read_kept
+from cockpit.store.verify import JOURNAL, verify
 from tests.conftest import T0
 from tests.support import MemoryGateway, passing_runner
 

@@ -8,12 +8,13 @@ import subprocess
 import sys
 import time
 
-from cockpit.journal import Journal, verify
+from cockpit.store.journal import Journal
+from cockpit.store.verify import verify
 
 _WRITER = r"""
 import sys
 from datetime import datetime, timezone
-from cockpit.journal import Journal
+from cockpit.store.journal import Journal
 from cockpit.core import events as ev
 j = Journal(sys.argv[1])
 actor = ev.Actor(user="crash", host="h")

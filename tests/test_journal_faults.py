@@ -19,8 +19,10 @@ import pytest
 from cockpit.core import events as ev
 from cockpit.core.state import fold
 from cockpit.engine import Engine
-from cockpit.journal import JOURNAL, Journal, JournalError, verify
-from cockpit.unjournaled import ASIDE
+from cockpit.store.chain import JournalError
+from cockpit.store.journal import Journal
+from cockpit.store.kept import ASIDE
+from cockpit.store.verify import JOURNAL, verify
 from tests.conftest import ROOT
 from tests.support import MemoryGateway, passing_runner
 from tests.test_engine import live, run
@@ -113,7 +115,8 @@ _KILL_UNDER_A_FILE_SIZE_LIMIT = """
     from cockpit.core import events as ev
     from cockpit.core.triggers import WindowVerdict
     from cockpit.engine import Engine
-    from cockpit.journal import Journal, JournalError
+    from cockpit.store.chain import JournalError
+    from cockpit.store.journal import Journal
     from cockpit.seed import seed_plan
     from tests.support import MemoryGateway
 
@@ -277,7 +280,7 @@ _ADVANCE_UNDER_A_FILE_SIZE_LIMIT = """
     from cockpit.clock import ManualClock
     from cockpit.core import events as ev
     from cockpit.engine import Engine
-    from cockpit.journal import Journal
+    from cockpit.store.journal import Journal
     from cockpit.seed import seed_plan
     from tests.support import MemoryGateway
 

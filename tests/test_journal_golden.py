@@ -12,7 +12,9 @@ import msgspec
 
 from cockpit.core import events as ev
 from cockpit.core.state import fold
-from cockpit.journal import _BODY_AT, JOURNAL, Journal, _encode, scan_bytes, verify
+from cockpit.store.chain import _BODY_AT, _encode, scan_bytes
+from cockpit.store.journal import Journal
+from cockpit.store.verify import JOURNAL, verify
 from tests.fixtures.journal_v1_all_kinds import GUARD, LATER, T0, events
 
 GOLDEN = Path(__file__).parent / "fixtures" / "journal_v1_all_kinds.jsonl"

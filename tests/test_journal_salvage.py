@@ -15,9 +15,11 @@ import pytest
 from cockpit.core import events as ev
 from cockpit.core.state import fold
 from cockpit.engine import Engine
-from cockpit.journal import JOURNAL, Journal, JournalError, verify
-from cockpit.journal_head import HEAD, HEADED
-from cockpit.unjournaled import read_kept
+from cockpit.store.chain import JournalError
+from cockpit.store.head import HEAD, HEADED
+from cockpit.store.journal import Journal
+from cockpit.store.kept import read_kept
+from cockpit.store.verify import JOURNAL, verify
 from tests.conftest import ROOT
 from tests.support import MemoryGateway, passing_runner
 from tests.test_engine import live, run

@@ -10,8 +10,10 @@ import sys
 import pytest
 
 from cockpit.engine import Engine
-from cockpit.journal import JOURNAL, Journal, JournalError
-from cockpit.journal_head import HEAD
+from cockpit.store.chain import JournalError
+from cockpit.store.head import HEAD
+from cockpit.store.journal import Journal
+from cockpit.store.verify import JOURNAL
 from tests.conftest import ROOT
 from tests.support import MemoryGateway, passing_runner
 

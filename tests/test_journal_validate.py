@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from cockpit.core import events as ev
-from cockpit.journal import JOURNAL, Journal, JournalError, verify
-from cockpit.journal_head import read_head
-from cockpit.unjournaled import ASIDE, read_kept
+from cockpit.store.chain import JournalError
+from cockpit.store.head import read_head
+from cockpit.store.journal import Journal
+from cockpit.store.kept import ASIDE, read_kept
+from cockpit.store.verify import JOURNAL, verify
 from tests.conftest import T0
 
 NAN = float("nan")

@@ -16,8 +16,8 @@ from cockpit.config import load_plan
 from cockpit.core import events as ev
 from cockpit.core import rules
 from cockpit.engine import Engine
-from cockpit.journal import Journal
 from cockpit.seed import judged_seed_data
+from cockpit.store.journal import Journal
 from cockpit.tui.dialogs import GateDialog
 from tests.test_cli_actions import SETUP, VERSION, cockpit, flags, guard, journal, no_terminal, ready, refused, state  # noqa: F401
 from tests.tui.scenes import Scene, text_of

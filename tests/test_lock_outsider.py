@@ -18,8 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.journal import CAPTAIN_LOCK, CaptainLock, read_captain
-from cockpit.lease import GUARD_LOCK, GuardLease, guard_holder, holder_file, holder_pids
+from cockpit.store.locks import (
+    CAPTAIN_LOCK,
+    GUARD_LOCK,
+    CaptainLock,
+    GuardLease,
+    guard_holder,
+    holder_file,
+    holder_pids,
+    read_captain,
+)
 from tests.conftest import ROOT
 from tests.test_state_dir_errors import _AS_USER, GROUP, NOBODY, as_user, bastion, live_captain  # noqa: F401 - bastion: a fixture
 
@@ -172,7 +180,7 @@ def test_an_outsider_waiting_on_an_older_lock_file_when_the_captain_dies(bastion
     outsider = Outsider(state_dir / CAPTAIN_LOCK, wait=True)
     try:
         assert outsider.said == "opened"
-        first = subprocess.Popen([sys.executable, "-c", "import os, sys, time; from cockpit.journal import CaptainLock; "
+        first = subprocess.Popen([sys.executable, "-c", "import os, sys, time; from cockpit.store.locks import CaptainLock; "
                                   f"CaptainLock({str(state_dir)!r}, user='ghost', host='bastion', pid=os.getpid(), "
                                   "since='13:00Z').acquire(); print('held', flush=True); time.sleep(60)"],
                                  stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -207,7 +215,7 @@ def test_a_side_file_is_believed_only_for_the_process_it_names(tmp_path):
 
 
 def test_a_holder_in_another_process_is_listed_by_the_kernel(tmp_path):
-    code = ("import os, time; from cockpit.lease import GuardLease; "
+    code = ("import os, time; from cockpit.store.locks import GuardLease; "
             f"GuardLease({str(tmp_path)!r}, {{'pid': os.getpid(), 'user': 'g', 'host': 'h'}}).try_acquire(); "
             "print('held', flush=True); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT,
@@ -229,7 +237,7 @@ def test_a_holder_in_another_process_is_listed_by_the_kernel(tmp_path):
 def test_a_fifo_where_a_side_file_belongs_never_blocks_a_reader(tmp_path):
     """A group member can rename a FIFO over guard.holder or guard.json: a standby taking the lock and
     every face read past it at once (a reader of a FIFO without a writer would wait for good)."""
-    from cockpit.published import PUBLISHED, GuardFeed, read_published
+    from cockpit.store.published import PUBLISHED, GuardFeed, read_published
 
     os.mkfifo(holder_file(tmp_path / GUARD_LOCK))
     os.mkfifo(tmp_path / PUBLISHED)

@@ -198,8 +198,8 @@ def test_a_demo_round_late_on_its_accelerated_clock_says_the_wall_too():
 
 def test_an_observers_monitor_measures_but_journals_nothing(plan, state_dir, clock):
     from cockpit.engine import Engine
-    from cockpit.journal import Journal
     from cockpit.monitor import Monitor
+    from cockpit.store.journal import Journal
 
     async def go():
         rig = Rig(plan, state_dir, clock)

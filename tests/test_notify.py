@@ -13,8 +13,8 @@ from cockpit.config import dump_plan, parse_plan
 from cockpit.core import events as ev
 from cockpit.core.paging import dedup_key
 from cockpit.engine import Engine
-from cockpit.journal import Journal
 from cockpit.narrate import line
+from cockpit.store.journal import Journal
 from tests.receiver import Answer, Receiver
 from tests.rig import ACTOR
 

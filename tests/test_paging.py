@@ -17,7 +17,7 @@ from cockpit.config import dump_plan, parse_plan
 from cockpit.core import events as ev
 from cockpit.core.paging import dedup_key
 from cockpit.core.state import fold
-from cockpit.journal import Journal
+from cockpit.store.journal import Journal
 from tests.conftest import ROOT
 from tests.rig import Rig
 

@@ -14,7 +14,7 @@ from cockpit.clock import ManualClock
 from cockpit.core.events import Actor
 from cockpit.core.state import fold
 from cockpit.engine import Engine
-from cockpit.journal import Journal
+from cockpit.store.journal import Journal
 from tests.conftest import T0
 from tests.support import MemoryGateway, passing_runner
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.journal import JOURNAL, Journal
+from cockpit.store.journal import Journal
+from cockpit.store.verify import JOURNAL
 from tests.conftest import ROOT
 from tests.integration.rollout import plan_data, write_config
 from tests.support import MemoryGateway, passing_runner
@@ -109,7 +110,7 @@ _AS_USER = """
     import asyncio, getpass, json, socket, traceback, tomllib, argparse, grp, errno, concurrent.futures
     import cockpit.cli, cockpit.headless, cockpit.engine, cockpit.config, cockpit.status, cockpit.narrate
     import cockpit.adapters.factory, cockpit.adapters.gateway_http, cockpit.adapters.gateway_haproxy
-    import cockpit.adapters.prometheus, cockpit.clock, cockpit.core.state, cockpit.unjournaled, cockpit.published, cockpit.lease
+    import cockpit.adapters.prometheus, cockpit.clock, cockpit.core.state, cockpit.store.kept, cockpit.store.published, cockpit.store.locks
     import httpx, httpx._transports.default, queue, anyio, anyio._backends._asyncio, ssl, random
     uid, groups = int(sys.argv[1]), [int(g) for g in sys.argv[2].split(",") if g]
     os.setgroups(groups)

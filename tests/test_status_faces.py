@@ -5,8 +5,8 @@ and a demo's journal is marked DEMO · simulated."""
 from __future__ import annotations
 
 from cockpit.core.state import fold
-from cockpit.journal import verify
 from cockpit.status import status_json, status_lines
+from cockpit.store.verify import verify
 from tests.evidence.test_report import _state
 
 

@@ -14,7 +14,7 @@ import pytest
 from cockpit.clock import ManualClock
 from cockpit.core.evaluation import GuardId
 from cockpit.guard import Guard
-from cockpit.published import PUBLISHED
+from cockpit.store.published import PUBLISHED
 from tests.conftest import ROOT, T0
 from tests.rig import Rig
 
@@ -207,8 +207,8 @@ def _demo(state_dir, speed: str) -> subprocess.Popen:
 async def _observer_header(state_dir) -> tuple[str, str]:
     """What `cockpit observe` shows in its header and banner, built as cmd_observe builds it."""
     from cockpit.core.events import Actor
-    from cockpit.published import FollowedClock, GuardFeed
     from cockpit.session import observer_engine
+    from cockpit.store.published import FollowedClock, GuardFeed
     from cockpit.tui.app import CockpitApp
     from tests.tui.scenes import text_of
 
@@ -269,9 +269,9 @@ def test_an_observer_of_a_demo_follows_its_accelerated_clock_by_the_journals_spe
     """The demo journals its guard's speed (guard_started); an observer's clock follows the believed
     round by it, so its soak reads as the captain's, while a file claiming another speed changes nothing."""
     from cockpit.core.events import Actor
-    from cockpit.journal import Journal
-    from cockpit.published import FollowedClock, GuardFeed
     from cockpit.session import observer_engine
+    from cockpit.store.journal import Journal
+    from cockpit.store.published import FollowedClock, GuardFeed
 
     state_dir = tmp_path / "demo"
     demo = _demo(state_dir, "60")

@@ -241,7 +241,7 @@ def test_cli_evidence_builds_on_demand_and_journals(tmp_path, capsys):
     d = tmp_path / "evidence" / "IntelGraph-Platform-v0.1.0" / "phase-2"  # evidence.dir is relative to the config
     assert f"{d}: " in out and "missing k6_performance_results_2.json: k6 summary not provided" in out
     assert main(["verify", "--evidence", str(d), "--config", str(config)]) == 0
-    from cockpit.journal import Journal
+    from cockpit.store.journal import Journal
 
     records = Journal(tmp_path / "state", readonly=True).records
     assert len(records) == before + 1 and records[-1].kind == "evidence_collected"
@@ -252,7 +252,7 @@ def test_cli_evidence_builds_on_demand_and_journals(tmp_path, capsys):
 def test_a_guard_that_takes_over_does_not_collect_again_what_is_journaled(tmp_path):
     """A standby folds the whole journal when it takes the lock: bundles already journaled stay as they are."""
     from cockpit.engine import Engine
-    from cockpit.journal import Journal
+    from cockpit.store.journal import Journal
 
     engine = asyncio.run(run_rollout(tmp_path / "state", "healthy"))
     before = len(engine.journal.records)

@@ -9,8 +9,8 @@ from cockpit import evidence
 from cockpit.cli import main
 from cockpit.core import postdeploy
 from cockpit.core.state import fold
-from cockpit.journal import Journal
 from cockpit.status import status_lines
+from cockpit.store.journal import Journal
 from tests.evidence.test_bundle import SECRET, Backend, run_rollout, wired_plan
 
 

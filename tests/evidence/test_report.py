@@ -98,7 +98,7 @@ def test_a_secret_in_a_note_reads_redacted_in_the_html_report_not_as_a_tag(tmp_p
     reader would see nothing where the secret was (nor know that something was taken out)."""
     from cockpit import redact
     from cockpit.core import events as ev
-    from cockpit.journal import Journal
+    from cockpit.store.journal import Journal
     from tests.conftest import T0
 
     state = _state(tmp_path, "rollback.jsonl")
@@ -133,7 +133,7 @@ def test_the_report_lists_incidents_open_and_resolved(tmp_path):
     from datetime import timedelta
 
     from cockpit.core import events as ev
-    from cockpit.journal import Journal
+    from cockpit.store.journal import Journal
 
     state = _state(tmp_path, "rollback.jsonl")
     journal = Journal(state)

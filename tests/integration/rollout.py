@@ -16,8 +16,8 @@ from cockpit.clock import Clock
 from cockpit.config import Plan, dump_plan, parse_plan
 from cockpit.core.events import Actor
 from cockpit.engine import Engine
-from cockpit.journal import Journal
 from cockpit.seed import seed_plan
+from cockpit.store.journal import Journal
 from tests.support import passing_runner
 
 CAPTAIN = Actor(user="alice", host="bastion", role="captain")

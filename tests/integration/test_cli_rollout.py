@@ -18,8 +18,8 @@ import pytest
 import tomli_w
 
 from cockpit.core.state import fold
-from cockpit.journal import Journal, read_captain
-from cockpit.lease import guard_holder
+from cockpit.store.journal import Journal
+from cockpit.store.locks import guard_holder, read_captain
 from tests.conftest import ROOT
 from tests.e2e.test_demo_tmux import Terminal
 from tests.integration.haproxy import BACKEND

@@ -17,7 +17,8 @@ from cockpit.adapters.factory import build_gateway
 from cockpit.clock import SystemClock
 from cockpit.core import events as ev
 from cockpit.engine import Engine
-from cockpit.journal import CaptainLock, Journal
+from cockpit.store.journal import Journal
+from cockpit.store.locks import CaptainLock
 from tests.conftest import ROOT
 from tests.integration.flag_server import FlagServer
 from tests.integration.haproxy import BACKEND, LoopbackHAProxy, free_port

@@ -21,7 +21,7 @@ import pytest
 import tomli_w
 
 from cockpit.core.state import fold
-from cockpit.lease import guard_holder
+from cockpit.store.locks import guard_holder
 from tests.conftest import ROOT
 from tests.integration.prom import PromServer
 from tests.integration.test_cli_traffic import Captain, canary_about, canary_hits, cockpit

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.journal import JOURNAL, Journal
-from cockpit.journal_head import HEAD
-from cockpit.lease import guard_holder
-from cockpit.unjournaled import ASIDE
+from cockpit.store.head import HEAD
+from cockpit.store.journal import Journal
+from cockpit.store.kept import ASIDE
+from cockpit.store.locks import guard_holder
+from cockpit.store.verify import JOURNAL
 from tests.conftest import ROOT
 from tests.integration.test_cli_traffic import VERSION, Captain, cockpit
 from tests.integration.test_guard_processes import (

@@ -13,8 +13,8 @@ from cockpit.adapters.prometheus import PrometheusSource
 from cockpit.clock import ManualClock
 from cockpit.core import events as ev
 from cockpit.core.state import fold
-from cockpit.journal import Journal
 from cockpit.narrate import say
+from cockpit.store.journal import Journal
 from tests.integration.haproxy import BACKEND, LoopbackHAProxy
 from tests.integration.prom import PromServer, Series
 from tests.integration.rollout import advance, engine_on, go_live, plan_for

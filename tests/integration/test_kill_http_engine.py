@@ -10,7 +10,7 @@ import pytest
 
 from cockpit.clock import ManualClock
 from cockpit.core.state import fold
-from cockpit.journal import Journal
+from cockpit.store.journal import Journal
 from tests.conftest import T0
 from tests.integration.flag_server import FlagServer
 from tests.integration.rollout import advance, engine_on, go_live, plan_for

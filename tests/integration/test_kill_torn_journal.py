@@ -18,7 +18,7 @@ import textwrap
 import pytest
 
 from cockpit.core.triggers import WindowVerdict
-from cockpit.unjournaled import ASIDE
+from cockpit.store.kept import ASIDE
 from tests.conftest import ROOT
 from tests.integration.haproxy import BACKEND
 from tests.integration.test_cli_traffic import VERSION, Captain, canary_hits, cockpit, rollout_config

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.lease import GUARD_LOCK, guard_holder, holder_pids
+from cockpit.store.locks import GUARD_LOCK, guard_holder, holder_pids
 from tests.conftest import ROOT
 from tests.integration.test_cli_traffic import Captain, canary_hits, cockpit
 from tests.integration.test_guard_processes import (

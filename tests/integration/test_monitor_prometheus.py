@@ -20,8 +20,8 @@ from cockpit.config import parse_plan
 from cockpit.core import rules
 from cockpit.core.events import Actor
 from cockpit.engine import Engine
-from cockpit.journal import Journal
 from cockpit.monitor import Monitor
+from cockpit.store.journal import Journal
 from tests.integration.prom import (
     PromServer,
     Series,

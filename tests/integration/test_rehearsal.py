@@ -265,7 +265,7 @@ def test_a_plan_that_would_have_rolled_back_a_healthy_release_fails_preflight_wi
     from cockpit.clock import ManualClock
     from cockpit.core.events import Actor
     from cockpit.engine import Engine
-    from cockpit.journal import Journal
+    from cockpit.store.journal import Journal
 
     plan = plan_with_check(stable_prom.url, 0.02)
     clock = ManualClock(T)
@@ -341,7 +341,7 @@ def test_the_palette_asks_the_span_and_shows_the_lanes(stable_prom, tmp_path):
     from cockpit.clock import ManualClock
     from cockpit.core.events import Actor
     from cockpit.engine import Engine
-    from cockpit.journal import Journal
+    from cockpit.store.journal import Journal
     from cockpit.tui.app import CockpitApp
     from cockpit.tui.rehearsal_view import AskSpan, RehearsalScreen
 

@@ -27,7 +27,7 @@ from cockpit.adapters.prometheus import build_metrics
 from cockpit.clock import SystemClock
 from cockpit.config import HttpCheck, parse_plan
 from cockpit.engine import Engine
-from cockpit.journal import Journal
+from cockpit.store.journal import Journal
 from tests.conftest import ROOT
 from tests.integration.flag_server import FlagServer
 from tests.integration.prom import fixed_answer_server

@@ -25,8 +25,8 @@ import pytest
 import tomli_w
 
 from cockpit.core.state import fold
-from cockpit.lease import GuardLease
-from cockpit.unjournaled import ASIDE
+from cockpit.store.kept import ASIDE
+from cockpit.store.locks import GuardLease
 from tests.conftest import ROOT
 from tests.integration.test_cli_traffic import VERSION, Captain, canary_hits, cockpit
 from tests.integration.test_guard_processes import (

@@ -10,8 +10,8 @@ from cockpit.clock import ManualClock
 from cockpit.core.evaluation import GuardId
 from cockpit.core.events import Actor
 from cockpit.engine import Engine
-from cockpit.journal import Journal
-from cockpit.published import GuardFeed
+from cockpit.store.journal import Journal
+from cockpit.store.published import GuardFeed
 from cockpit.tui.app import CockpitApp
 from tests.conftest import T0
 

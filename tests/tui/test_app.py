@@ -59,7 +59,7 @@ async def test_a_gate_recorded_by_two_owners(tmp_path):
     assert (gate["tech_lead"].decision, gate["tech_lead"].name) == ("NO-GO", "Tomas")
     # Partial decisions persist: they are in the journal, so a restart or an observer sees them.
     from cockpit.core.state import fold
-    from cockpit.journal import Journal
+    from cockpit.store.journal import Journal
 
     assert fold(Journal(scene.state_dir, readonly=True).records).gates[1].decisions.keys() == {"po", "tech_lead"}
 

@@ -12,8 +12,8 @@ import pytest
 from cockpit.core.evaluation import GuardId
 from cockpit.core.events import Actor
 from cockpit.engine import Engine
-from cockpit.journal import Journal
-from cockpit.published import PUBLISHED, GuardFeed
+from cockpit.store.journal import Journal
+from cockpit.store.published import PUBLISHED, GuardFeed
 from cockpit.tui.app import CockpitApp
 from tests.conftest import T0
 from tests.tui.scenes import CAPTAIN, Scene, text_of

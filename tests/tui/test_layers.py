@@ -12,7 +12,7 @@ import cockpit.tui.app
 from cockpit.core import readmodel
 
 TUI = Path(cockpit.tui.app.__file__).parent
-RULES = {"cockpit.engine", "cockpit.journal", "cockpit.core.rules", "cockpit.core.state", "cockpit.core.postdeploy",
+RULES = {"cockpit.engine", "cockpit.store", "cockpit.store.journal", "cockpit.core.rules", "cockpit.core.state", "cockpit.core.postdeploy",
          "cockpit.core.guardsight", "cockpit.core.triggers", "cockpit.core.events", "cockpit.narrate",
          "cockpit.commands", "cockpit.session", "cockpit.config"}
 

@@ -144,7 +144,7 @@ def test_the_first_frame_imports_neither_pydantic_nor_the_engine():
 
     probe = ("import sys; import cockpit.cli as c; c.build_parser(); from cockpit.tui.app import CockpitApp; "
              "from cockpit.tui.themes import load_themes; load_themes(); from cockpit.demo import banner, watch_hint; "
-             "print(sorted(m for m in ('pydantic', 'cockpit.config', 'cockpit.engine', 'cockpit.journal', "
+             "print(sorted(m for m in ('pydantic', 'cockpit.config', 'cockpit.engine', 'cockpit.store.journal', "
              "'cockpit.core.events', 'httpx', 'prometheus_api_client') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

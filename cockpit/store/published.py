@@ -2,7 +2,7 @@
 
 Kept apart from the guard itself so that a face (observer, `status`) loads nothing that
 evaluates: no monitor, no engine, no adapters. A face believes nothing guard.json says about
-time: it takes the guard lock's holder from the kernel (lease.guard_lock_pid) and the round's
+time: it takes the guard lock's holder from the kernel (locks.guard_lock_pid) and the round's
 age from its own clocks and the file's ctime (which only the kernel sets; the file's owner can
 set its mtime), and the core judges (core.guardsight).
 """
@@ -10,16 +10,25 @@ set its mtime), and the core judges (core.guardsight).
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 from cockpit.clock import SystemClock
 from cockpit.core.evaluation import Evaluation
 from cockpit.core.guardsight import GuardSight, face_now
-from cockpit.lease import guard_lock_pid
-from cockpit.statedir import read_regular
+from cockpit.store.locks import guard_lock_pid
+from cockpit.store.statedir import read_regular
 
 PUBLISHED = "guard.json"
+
+
+def publish(state_dir: Path, evaluation: Evaluation) -> None:
+    """The guard's round, atomically (temp file, rename); raises OSError (the guard says it once)."""
+    path = Path(state_dir) / PUBLISHED
+    tmp = path.with_name(f".{PUBLISHED}.{os.getpid()}")
+    tmp.write_text(json.dumps(evaluation.to_json(), separators=(",", ":")))
+    os.replace(tmp, path)
 
 
 def read_published(state_dir: Path) -> Evaluation | None:
@@ -31,7 +40,7 @@ def read_published(state_dir: Path) -> Evaluation | None:
 
 
 def guard_sight(state_dir: Path, holder: dict | None, *, wall=time.time) -> GuardSight:
-    """What a face that looks once (`status`) sees of the guard: the lock's holder (lease.guard_holder,
+    """What a face that looks once (`status`) sees of the guard: the lock's holder (locks.guard_holder,
     so what it names and what is judged are one reading), and the file's age by the wall clock."""
     try:
         age = max(0.0, wall() - (Path(state_dir) / PUBLISHED).stat().st_ctime)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cockpit.statedir import SHARED_MODE
+from cockpit.store.statedir import SHARED_MODE
 
 HEAD = "journal.head"
 HEADED = 2  # a line's `v` when written by a journal that keeps a head record (1: from before)

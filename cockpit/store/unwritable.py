@@ -12,7 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 from cockpit.core.events import Actor, Payload, Record
-from cockpit.journal import JOURNAL, Journal, JournalError
+from cockpit.store.chain import JournalError
+from cockpit.store.journal import Journal
+from cockpit.store.verify import JOURNAL
 
 
 def acting_journal(state_dir: Path, *, salvage: bool = False) -> Journal | UnwritableJournal:

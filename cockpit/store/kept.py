@@ -32,7 +32,7 @@ from cockpit.core.events import (
     make_record,
     parse_record,
 )
-from cockpit.statedir import SHARED_MODE, open_file
+from cockpit.store.statedir import SHARED_MODE, open_file
 
 ASIDE = "unjournaled.jsonl"
 UNNUMBERED = 2 * 10**12  # provisional seqs for kept events written without one (an older cockpit's)

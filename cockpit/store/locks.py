@@ -27,7 +27,8 @@ import pwd
 import time
 from pathlib import Path
 
-from cockpit.statedir import LOCK_MODE, SHARED_MODE, StateDirError, explain, make_dir, open_file, read_regular
+from cockpit.store.chain import JournalError
+from cockpit.store.statedir import LOCK_MODE, SHARED_MODE, StateDirError, explain, make_dir, open_file, read_regular
 from cockpit.whoami import whoami
 
 GUARD_LOCK = "guard.lock"
@@ -364,3 +365,50 @@ def _int(text: str) -> int | None:
     except ValueError:
         return None
 
+
+# --- the captain lock ---------------------------------------------------------------------------
+
+CAPTAIN_LOCK = "captain.lock"
+
+
+class CaptainLockHeld(Exception):
+    def __init__(self, holder: dict):
+        self.holder = holder
+        super().__init__(
+            f"captain lock held by {holder.get('user')}@{holder.get('host')} "
+            f"(pid {holder.get('pid')}, since {holder.get('since')}); "
+            "watch with `cockpit observe` instead"
+        )
+
+
+class CaptainLock:
+    """Only one captain per state dir: a lease.HolderLock on captain.lock (0660: no watcher can hold
+    it), so a dead captain's lock is free at once; captain.holder says who holds it, for the refusal
+    message and for `status`."""
+
+    def __init__(self, state_dir: Path, *, user: str, host: str, pid: int, since: str):
+        self._lock = HolderLock(Path(state_dir) / CAPTAIN_LOCK,
+                                {"user": user, "host": host, "pid": pid, "since": since},
+                                "taking the captain lock")
+        self.path, self.identity = self._lock.path, self._lock.identity
+        self.took_over: dict | None = None
+
+    def acquire(self) -> CaptainLock:
+        try:
+            free = self._lock.try_acquire()
+        except StateDirError as e:
+            raise JournalError(str(e)) from None
+        if not free:
+            raise CaptainLockHeld(holder(self.path) or {"user": "?", "host": "?", "pid": "?"})
+        if self._lock.previous.get("pid"):
+            self.took_over = self._lock.previous  # its holder died without releasing: the kernel freed it
+        return self
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def read_captain(state_dir: Path) -> dict | None:
+    """Who holds the captain lock now, or None (a process outside the group is no captain)."""
+    found = holder(Path(state_dir) / CAPTAIN_LOCK)
+    return None if found is None or found["outsider"] else found
