@@ -73,12 +73,13 @@ def cmd_ack(args) -> int:
     from cockpit.engine import EngineError
     from cockpit.narrate import line
     from cockpit.session import captain_engine
+    from cockpit.store import FileStore
     from cockpit.store.chain import JournalError
     from cockpit.whoami import whoami
 
     plan = plan_or_refuse(args.config)
     state_dir = resolve_state_dir(plan, Path(args.config))
-    if not (state_dir / "journal.jsonl").exists():
+    if not FileStore(state_dir).started():
         raise Refused(f"{state_dir}: no journal: nothing has been paged")
     try:
         engine = captain_engine(plan, Path(args.config), whoami("cli"), needs="journal")  # no captain lock

@@ -15,14 +15,15 @@ def cmd_verify(args) -> int:
     """Exit 0 when the chain is intact and ends where the head record says, 1 when not (every
     problem named by line, one a line), 2 when there is no journal to check."""
     from cockpit.status import kept_aside
+    from cockpit.store import FileStore
     from cockpit.store.chain import JournalError
-    from cockpit.store.verify import JOURNAL, verify
+    from cockpit.store.verify import JOURNAL
 
     state_dir = state_dir_of(args)
     path = state_dir / JOURNAL
     h.report.facts.update(journal=str(path))
     try:
-        scan = verify(state_dir)
+        scan = FileStore(state_dir).verify()
     except JournalError as e:
         raise Refused(str(e)) from None
     aside = kept_aside(state_dir)
@@ -77,11 +78,11 @@ def cmd_verify_any(args) -> int:
     h.report.facts.update(manifest_sha256=sha)
     vouched = ""
     if args.state_dir or args.config:  # and the journal vouches for this manifest
+        from cockpit.store import FileStore
         from cockpit.store.chain import JournalError
-        from cockpit.store.verify import verify
 
         try:
-            scan = verify(state_dir_of(args))
+            scan = FileStore(state_dir_of(args)).verify()
         except JournalError as e:
             raise Refused(str(e)) from None
         hit = [r for r in scan.records if r.kind == "evidence_collected" and r.payload.sha256 == sha]
@@ -106,16 +107,17 @@ def cmd_evidence(args) -> int:
     from cockpit.clock import SystemClock
     from cockpit.config import ConfigError, resolve_state_dir
     from cockpit.session import build_metrics
+    from cockpit.store import FileStore
     from cockpit.store.chain import JournalError
-    from cockpit.store.journal import Journal
     from cockpit.whoami import whoami
 
     plan = plan_or_refuse(args.config)
     state_dir = resolve_state_dir(plan, Path(args.config))
-    if not (state_dir / "journal.jsonl").exists():
+    store = FileStore(state_dir)
+    if not store.started():
         raise Refused(f"{state_dir}: no journal: the rollout has not started")
     try:
-        journal = Journal(state_dir, actor=whoami("evidence"))
+        journal = store.journal(actor=whoami("evidence"))
     except JournalError as e:
         raise Refused(f"{state_dir}: {e}") from None
     try:
@@ -159,18 +161,19 @@ def cmd_done(args) -> int:
     from cockpit.core import events as ev
     from cockpit.core.postdeploy import tick_refusal
     from cockpit.core.state import fold
+    from cockpit.store import FileStore
     from cockpit.store.chain import JournalError
-    from cockpit.store.journal import Journal
     from cockpit.whoami import whoami
 
     state_dir = state_dir_of(args)
-    if not (state_dir / "journal.jsonl").exists():
+    store = FileStore(state_dir)
+    if not store.started():
         raise Refused(f"{state_dir}: no journal: the rollout has not started")
     actor = whoami("captain")
     if args.item == "auto":  # the items the cockpit can show done itself (needs the plan, for metrics)
         return _auto_tick(args, state_dir, actor)
     try:
-        journal = Journal(state_dir, actor=actor)
+        journal = store.journal(actor=actor)
         if not args.name.strip():
             raise Refused("done: give --name (who did it)")
         if why := tick_refusal(fold(journal.records), args.item):
@@ -190,8 +193,8 @@ def _auto_tick(args, state_dir: Path, actor) -> int:
     from cockpit.config import ConfigError
     from cockpit.evidence import auto_tick
     from cockpit.session import build_metrics
+    from cockpit.store import FileStore
     from cockpit.store.chain import JournalError
-    from cockpit.store.journal import Journal
 
     if not args.config:
         raise Refused("done auto: give --config (the SLOs are measured from the plan's Prometheus)")
@@ -203,7 +206,7 @@ def _auto_tick(args, state_dir: Path, actor) -> int:
         metrics = None
     now = SystemClock().now()
     try:
-        journal = Journal(state_dir, actor=actor)
+        journal = FileStore(state_dir).journal(actor=actor)
         ticks = auto_tick(plan, journal.records, lambda p: journal.append(p, actor=actor, ts=now), now, metrics)
     except JournalError as e:
         raise Refused(f"{state_dir}: {e}") from None
@@ -229,11 +232,12 @@ def cmd_replay(args) -> int:
 
 def _does_not_verify(state_dir: Path) -> bool:
     """A journal there whose chain or head does not verify (not: no journal, or none readable)."""
+    from cockpit.store import FileStore
     from cockpit.store.chain import JournalError
-    from cockpit.store.verify import JOURNAL, verify
+    from cockpit.store.verify import JOURNAL
 
     try:
-        scan = verify(state_dir) if (state_dir / JOURNAL).is_file() else None
+        scan = FileStore(state_dir).verify() if (state_dir / JOURNAL).is_file() else None
     except (JournalError, OSError):
         return False
     return scan is not None and bool(scan.problems or scan.head)
@@ -274,17 +278,19 @@ def cmd_report(args) -> int:
 def _report_problems(state_dir: Path) -> list[str]:
     """Why the report does not tell the whole rollout: the journal's chain or head does not verify
     (the report covers the events before the first problem), or events wait aside, not journaled."""
-    from cockpit.store.kept import ASIDE, read_kept
-    from cockpit.store.verify import JOURNAL, verify
+    from cockpit.store import FileStore
+    from cockpit.store.kept import ASIDE
+    from cockpit.store.verify import JOURNAL
 
-    scan = verify(state_dir)
+    store = FileStore(state_dir)
+    scan = store.verify()
     path = state_dir / JOURNAL
     bad = [f"{path}: JOURNAL PROBLEM: {p}" for p in (scan.problems + [scan.head] if scan.head else scan.problems)]
     if bad:
         bad.append(f"{path}: the report covers the first {len(scan.records)} events, those intact "
                    "(`cockpit verify` names every problem)")
     try:
-        kept, unreadable = read_kept(state_dir)
+        kept, unreadable = store.kept()
     except OSError as e:
         return bad + [f"{state_dir / ASIDE}: cannot be read: {e.strerror or e}"]
     if kept or unreadable:

@@ -46,14 +46,12 @@ def _status_once(args, *, clear: bool = False) -> int:
     from cockpit.core.guardsight import face_now
     from cockpit.core.state import fold
     from cockpit.status import guard_json, headline_json, journal_alarms, status_json, status_lines
-    from cockpit.store.chain import JournalError
-    from cockpit.store.kept import kept_records
-    from cockpit.store.locks import guard_holder, read_captain
-    from cockpit.store.published import guard_sight, read_published
-    from cockpit.store.verify import JOURNAL, verify
+    from cockpit.store import FileStore
+    from cockpit.store.chain import TAIL, JournalError
 
     state_dir = state_dir_of(args)
-    if not state_dir.exists() or state_dir.is_dir() and not (state_dir / JOURNAL).exists():
+    store = FileStore(state_dir)
+    if not state_dir.exists() or state_dir.is_dir() and not store.started():
         said = (f"{state_dir}: no journal yet: the rollout has not started (the captain starts it with `cockpit run`)"
                 if state_dir.exists() else
                 f"{state_dir}: no such directory: no rollout has started there "
@@ -62,8 +60,8 @@ def _status_once(args, *, clear: bool = False) -> int:
         return _status_document(args, Exit.REFUSED, {"status": "not started", "state_dir": str(state_dir),
                                                      "events": 0, "refusals": [said]})
     try:
-        scan = verify(state_dir)
-        captain = read_captain(state_dir)
+        scan = store.verify()
+        captain = store.captain()
     except (JournalError, OSError) as e:
         raise Refused(str(e)) from None
     alarms = journal_alarms(state_dir, scan)
@@ -71,15 +69,13 @@ def _status_once(args, *, clear: bool = False) -> int:
     # kill kept aside (the journal would not take it) is a fact all the same: a kill verified at the
     # gateway reads ROLLED BACK, not LIVE 5 %.
     head = scan.salvaged[-1].hash if scan.salvaged else GENESIS
-    state = fold(scan.salvaged + kept_records(state_dir, head))
-    live = read_published(state_dir)
-    holder = guard_holder(state_dir)
-    sight = guard_sight(state_dir, holder)
+    state = fold(scan.salvaged + store.kept_records(head))
+    live = store.published()
+    holder = store.guard_holder()
+    sight = store.guard_sight(holder)
     plan = _journaled_plan(state)
     now = face_now(plan, state, live, sight, SystemClock().now())
     guard = guard_json(plan, state, live, sight, holder)
-    from cockpit.store.chain import TAIL
-
     broken = next((str(p) for p in scan.problems if p.reason not in TAIL), "")  # a torn tail alone is no broken chain
     seen = headline_json(plan, state, live, now, sight, broken) if plan is not None else None
     code = Exit.FAIL if alarms else Exit.OK
@@ -114,7 +110,7 @@ def cmd_run(args) -> int:
 
     def load() -> Loaded:  # after the first frame: the plan validated, the lock, the engine, the guard
         from cockpit.session import GuardKeeper, captain
-        from cockpit.store.published import GuardFeed
+        from cockpit.store import FileStore
 
         warnings: list[str] = []
         session = captain(plan_or_refuse(args.config), Path(args.config), warn=warnings.append)
@@ -122,7 +118,8 @@ def cmd_run(args) -> int:
         state_dir = session.engine.journal.state_dir
         keeper = GuardKeeper(Path(args.config), state_dir, str(session.actor))
         keeper(session.engine.state)
-        return Loaded(session.engine, str(session.actor), feed=GuardFeed(state_dir), keeper=keeper, warnings=warnings)
+        return Loaded(session.engine, str(session.actor), feed=FileStore(state_dir).feed(), keeper=keeper,
+                      warnings=warnings)
 
     app = CockpitApp(loader=load, loading=f"loading the plan {args.config} and its journal", theme=args.theme)
     try:
@@ -142,7 +139,7 @@ def _leaving(loaded) -> str:
     """What the terminal says once the screen has gone: where the rollout stands (the screen's
     headline) and who watches it now, so a quit never leaves a blank prompt and a guess."""
     from cockpit.core.readmodel import headline
-    from cockpit.store.locks import guarding
+    from cockpit.store import FileStore
 
     engine = loaded.engine
     try:
@@ -152,7 +149,7 @@ def _leaving(loaded) -> str:
     live = loaded.feed.latest() if loaded.feed is not None else None
     sight = loaded.feed.sight() if loaded.feed is not None else None
     head = headline(engine.plan, engine.state, live, engine.clock.now(), sight=sight)
-    holder = guarding(engine.journal.state_dir)
+    holder = FileStore(engine.journal.state_dir).guarding()
     if holder:
         watch = f"guard {holder.get('pid')}@{holder.get('host')} watches the triggers"
     elif engine.state.live:

@@ -62,7 +62,7 @@ class Held:
     engine's own, a round's retry (`write_held`), or another process's for the side file. When the
     journal shows them, the state is folded again from the journal with what still waits on top,
     so it equals a replay (the core's fold stays pure and deterministic). A `notified` names its
-    queued message by provisional seq until that is journaled (unjournaled.write_late relinks it);
+    queued message by provisional seq until that is journaled (store.kept.write_late relinks it);
     a delivery keeps the key it started under (`Engine.delivery_key`)."""
 
     record: ev.Record

@@ -280,9 +280,9 @@ def _cost(ctx: Context, name: str) -> tuple[Any, str]:
 def _published(ctx: Context):
     if ctx.state_dir is None:
         return None
-    from cockpit.store.published import read_published
+    from cockpit.store import FileStore
 
-    return read_published(ctx.state_dir)
+    return FileStore(ctx.state_dir).published()
 
 
 def _criteria(ctx: Context, phases: list[int]) -> list:

@@ -192,11 +192,11 @@ def _kill_on_a_broken_journal(args) -> int:
     or head does not verify (tampered, cut off, unreadable line), it acts on the intact events,
     keeps its own aside (unjournaled.jsonl) and says, loudly, that nothing was journaled."""
     from cockpit.config import load_plan, resolve_state_dir
-    from cockpit.store.unwritable import acting_journal
+    from cockpit.store import FileStore
 
     plan = load_plan(Path(args.config))
     state_dir = resolve_state_dir(plan, Path(args.config))
-    journal = acting_journal(state_dir, salvage=True)  # not even writable: its events are printed
+    journal = FileStore(state_dir).acting(salvage=True)  # not even writable: its events are printed
     _say(f"JOURNAL BROKEN: {journal.broken}", "pulling the kill all the same, on the "
          f"{len(journal.records)} intact events; its events are kept aside, not journaled", err=True)
     report.problems.append(f"journal broken: {journal.broken}")
@@ -472,17 +472,18 @@ def keep_guarded(config: Path, engine) -> None:
     from cockpit.config import resolve_state_dir
     from cockpit.core import words
     from cockpit.session import GuardKeeper
-    from cockpit.store.locks import guarding
+    from cockpit.store import FileStore
 
     if not engine.state.live:
         return
     state_dir = resolve_state_dir(engine.plan, Path(config))
     keeper = GuardKeeper(Path(config), state_dir, str(engine.actor))
-    holder = guarding(state_dir)
+    store = FileStore(state_dir)
+    holder = store.guarding()
     if holder is None:
         keeper.spawn(f"started by {engine.actor}'s `cockpit {report.command}`: no screen keeps one")
         deadline = time.monotonic() + GUARD_WAIT_S
-        while (holder := guarding(state_dir)) is None and (keeper.process is None or keeper.process.poll() is None) \
+        while (holder := store.guarding()) is None and (keeper.process is None or keeper.process.poll() is None) \
                 and time.monotonic() < deadline:
             time.sleep(0.1)
     if holder is not None:

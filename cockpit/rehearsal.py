@@ -372,11 +372,11 @@ def lay_phases(plan, at: float) -> tuple[PhaseSpan, ...]:
 def journal_phases(plan, state_dir) -> tuple[float, tuple[PhaseSpan, ...]]:
     """A past rollout's start and phase starts, from its journal's intact events; a phase the
     rollout never reached is not laid, the one it stopped in ends at its kill or its soak's end."""
+    from cockpit.store import FileStore
     from cockpit.store.chain import JournalError
-    from cockpit.store.verify import verify
 
     try:
-        scan = verify(state_dir)
+        scan = FileStore(state_dir).verify()
     except JournalError as e:
         raise RehearsalError(f"--journal {state_dir}: {e}") from None
     started: float | None = None

@@ -22,14 +22,16 @@ class ReplayError(Exception):
 def load(state_dir: Path) -> tuple[list[ev.Record], object]:
     """The journal's records and its plan, or ReplayError saying where the chain breaks."""
     from cockpit.config import ConfigError, parse_journaled_plan
+    from cockpit.store import FileStore
     from cockpit.store.chain import JournalError
-    from cockpit.store.verify import JOURNAL, verify
+    from cockpit.store.verify import JOURNAL
 
     state_dir = Path(state_dir)
-    if not (state_dir / JOURNAL).exists():
+    store = FileStore(state_dir)
+    if not store.started():
         raise ReplayError(f"{state_dir}: no journal to replay")
     try:
-        scan = verify(state_dir)
+        scan = store.verify()
     except JournalError as e:
         raise ReplayError(str(e)) from None
     if scan.problem:

@@ -123,12 +123,12 @@ def _observed_spend(state_dir: Path, state: RolloutState) -> list[tuple[str, flo
 
 def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[str]]:
     """The document, and the screen SVGs it embeds (paths) for HTML."""
-    from cockpit.store.verify import verify
+    from cockpit.store import FileStore
 
     state_dir = Path(state_dir)
     if not (state_dir / "journal.jsonl").exists():
         raise ReportError(f"{state_dir}: no journal")
-    scan = verify(state_dir)
+    scan = FileStore(state_dir).verify()
     records = scan.records
     state = fold(records)
     if state.plan is None:

@@ -29,13 +29,13 @@ async def draw(plan, state_dir: Path, now: datetime, svg: Path, size: tuple[int,
     from cockpit.clock import ManualClock
     from cockpit.core.events import Actor
     from cockpit.session import follower_engine
-    from cockpit.store.published import GuardFeed
+    from cockpit.store import FileStore
     from cockpit.tui.app import CockpitApp
 
     engine = follower_engine(plan, state_dir, Actor(user="evidence", host="cockpit", role="observer"),
                              clock=ManualClock(now))
     try:
-        app = CockpitApp(engine, GuardFeed(state_dir), who="evidence (read-only)", watch=False)
+        app = CockpitApp(engine, FileStore(state_dir).feed(), who="evidence (read-only)", watch=False)
         async with app.run_test(size=size) as pilot:
             await pilot.pause()
             app.save_screenshot(filename=svg.name, path=str(svg.parent))

@@ -23,17 +23,15 @@ from cockpit.config import ConfigError, Plan, parse_journaled_plan, resolve_stat
 from cockpit.core.events import Actor
 from cockpit.engine import Engine, EngineError
 from cockpit.refused import NOTHING_CHANGED, Refused
+from cockpit.store import CaptainHold, Feed, FileStore, JournalLike
 from cockpit.store.chain import JournalError
-from cockpit.store.journal import Journal
-from cockpit.store.locks import CaptainLock, CaptainLockHeld
+from cockpit.store.locks import CaptainLockHeld
 from cockpit.store.unwritable import UnwritableJournal as _Unwritable
-from cockpit.store.unwritable import acting_journal
 from cockpit.whoami import whoami
 
 if TYPE_CHECKING:
     from cockpit.guard import Guard
     from cockpit.monitor import Monitor
-    from cockpit.store.published import GuardFeed
 
 RESPAWN_AFTER_S = 10.0  # a guard that the keeper started gets this long to take the lock
 QUICK_EXIT_S = 60.0  # a guard that ended sooner than this after its start is not started again at once:
@@ -73,7 +71,7 @@ def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None, warn=N
         from cockpit.adapters.factory import build_gateway
 
         gateway = build_gateway(plan, plan.kill_switch.gateway)
-    journal = journal or Journal(resolve_state_dir(plan, config))
+    journal = journal or FileStore(resolve_state_dir(plan, config)).journal()
     if journal.quarantined:
         (warn or _said)(f"journal: torn tail quarantined: {journal.quarantined}")
     return Engine(plan, journal, clock=clock, actor=actor, gateway=gateway, check_runner=runner, metrics=metrics)
@@ -92,7 +90,7 @@ def kill_engine(plan: Plan, state_dir: Path, actor: Actor, *, metrics: bool = Fa
     """The engine of a kill (or a traffic command) from a terminal: the kill switch's gateway (its
     credential resolved here; a ConfigError before anything is opened), the metrics source when
     `metrics` and the plan checks the canary's traffic after the kill, and a journal acting on
-    whatever the state dir allows (`unwritable.acting_journal`: the kill needs no writable one)."""
+    whatever the state dir allows (`Store.acting`: the kill needs no writable one)."""
     from cockpit.adapters.factory import build_gateway
 
     gateway = build_gateway(plan)
@@ -102,7 +100,7 @@ def kill_engine(plan: Plan, state_dir: Path, actor: Actor, *, metrics: bool = Fa
             source = build_metrics(plan)
         except ConfigError as e:  # the kill matters more than its second check
             warn(f"warning: no canary traffic check: {'; '.join(e.errors)}")
-    journal = journal or acting_journal(state_dir)
+    journal = journal or FileStore(state_dir).acting()
     return Engine(plan, journal, clock=SystemClock(), actor=actor, gateway=gateway, metrics=source)
 
 
@@ -110,15 +108,16 @@ def follower_engine(plan: Plan, state_dir: Path, actor: Actor, *, clock=None) ->
     """A follower on a read-only journal with no adapter and no credential: what a command reads
     before it may act (a refused one must not so much as create the state dir), a replay, the
     evidence screen. It refuses every command (engine.READ_ONLY)."""
-    return Engine(plan, Journal(state_dir, readonly=True), clock=clock or SystemClock(), actor=actor)
+    return Engine(plan, FileStore(state_dir).reader(), clock=clock or SystemClock(), actor=actor)
 
 
 def observer_engine(state_dir: Path, local_plan: Plan | None, actor: Actor, *, clock=None) -> Engine:
     """A follower on a read-only journal. The plan comes from the journal itself, so an observer
     needs no credentials and no config (a local config is used only for an older journal)."""
-    if not (Path(state_dir) / "journal.jsonl").exists():
+    store = FileStore(state_dir)
+    if not store.started():
         raise SessionError(f"{state_dir}: no journal yet; the captain starts it with `cockpit run`")
-    journal = Journal(state_dir, readonly=True)
+    journal = store.reader()
     engine_plan = local_plan
     journaled = _journaled_plan(journal)
     if journaled is not None:
@@ -132,7 +131,7 @@ def observer_engine(state_dir: Path, local_plan: Plan | None, actor: Actor, *, c
     return engine
 
 
-def _journaled_plan(journal: Journal) -> Plan | None:
+def _journaled_plan(journal: JournalLike) -> Plan | None:
     from cockpit.core.state import fold
 
     loaded = fold(journal.records).plan
@@ -146,7 +145,7 @@ def demo_engine(plan: Plan, state_dir: Path, actor: Actor, *, clock, world, metr
     no credential (adapters.simulator)."""
     from cockpit.adapters.simulator import SimulatedGateway
 
-    return Engine(plan, Journal(state_dir), clock=clock, actor=actor, gateway=SimulatedGateway(world),
+    return Engine(plan, FileStore(state_dir).journal(), clock=clock, actor=actor, gateway=SimulatedGateway(world),
                   check_runner=check_runner, metrics=metrics)
 
 
@@ -156,7 +155,7 @@ def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
     stop it: the kill path needs neither; what it cannot record is held and journaled late."""
     import logging
 
-    journal = acting_journal(resolve_state_dir(plan, config), salvage=True)
+    journal = FileStore(resolve_state_dir(plan, config)).acting(salvage=True)
     said = logging.getLogger("cockpit.guard")
     if getattr(journal, "broken", None):
         said.error("JOURNAL BROKEN: %s: guarding all the same, on the %d events that still read; what cannot be "
@@ -189,13 +188,13 @@ def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
 # --- sessions: an engine with what holds it --------------------------------------------------------
 
 
-def captain_lock(state_dir: Path, actor: Actor, clock=None) -> CaptainLock:
+def captain_lock(state_dir: Path, actor: Actor, clock=None) -> CaptainHold:
     """The captain lock, held in `actor`'s name (CaptainLockHeld names the holder; JournalError:
     a state dir where it cannot be taken)."""
     from cockpit.core import words
 
-    return CaptainLock(state_dir, user=actor.user, host=actor.host, pid=os.getpid(),
-                       since=words.stamp((clock or SystemClock()).now())).acquire()
+    return FileStore(state_dir).captain_lock(user=actor.user, host=actor.host, pid=os.getpid(),
+                                             since=words.stamp((clock or SystemClock()).now()))
 
 
 @dataclass
@@ -204,7 +203,7 @@ class Captain:
     the plan on first use (said by a headless command, as it says every event it journals)."""
 
     engine: Engine
-    lock: CaptainLock
+    lock: CaptainHold
     plan_journaled: list = field(default_factory=list)
 
     @property
@@ -244,12 +243,12 @@ def captain(plan: Plan, config: Path, *, needs: str = "gateway", warn=None) -> C
         raise
 
 
-def observer(state_dir: Path, local_plan: Plan | None) -> tuple[Engine, GuardFeed]:
+def observer(state_dir: Path, local_plan: Plan | None) -> tuple[Engine, Feed]:
     """An observer's session: the follower engine (`observer_engine`) and the guard's published
-    rounds, on the face's own clock (the guard's in a demo: published.FollowedClock)."""
-    from cockpit.store.published import FollowedClock, GuardFeed
+    rounds, on the face's own clock (the guard's in a demo: store.published.FollowedClock)."""
+    from cockpit.store.published import FollowedClock
 
-    feed = GuardFeed(state_dir)
+    feed = FileStore(state_dir).feed()
     clock = FollowedClock(feed)
     engine = observer_engine(state_dir, local_plan, whoami("observer"), clock=clock)
     clock.follow(engine)
@@ -291,14 +290,12 @@ class GuardKeeper:
 
     def __call__(self, state) -> str:
         """Called once a second with the rollout state; returns what to tell the captain, if anything."""
-        from cockpit.store.locks import guarding
-
         if state.status in ("completed", "rolled_back"):
             return ""
         if (self.process is not None and self.process.poll() is None
                 and time.monotonic() - self._spawned_at < RESPAWN_AFTER_S):
             return ""  # just started: give it time to take the lock
-        if guarding(self.state_dir) is not None:
+        if FileStore(self.state_dir).guarding() is not None:
             return ""
         if self.process is not None and self.process.poll() is not None and not self._seen_end:
             self._seen_end = True  # it ended: quickly means it found nothing to protect, or could not start

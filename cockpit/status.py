@@ -241,10 +241,11 @@ def _post_deployment(state: RolloutState, now: datetime) -> str:
 
 def kept_aside(state_dir: Path) -> list[str]:
     """Events a kill (or a trigger) could not journal, waiting in the side file."""
-    from cockpit.store.kept import ASIDE, read_kept
+    from cockpit.store import FileStore
+    from cockpit.store.kept import ASIDE
 
     try:
-        kept, unreadable = read_kept(state_dir)
+        kept, unreadable = FileStore(state_dir).kept()
     except OSError as e:
         return [f"{ASIDE}: cannot be read: {e.strerror or e}"]
     if not kept and not unreadable:
@@ -257,8 +258,8 @@ def kept_aside(state_dir: Path) -> list[str]:
 def journal_alarms(state_dir: Path, scan, *, most: int = 5) -> list[str]:
     """What is wrong with the journal, in the order an operator needs it, one line a problem (the
     first `most`; `cockpit verify` names them all); [] when nothing is."""
+    from cockpit.store import FileStore
     from cockpit.store.chain import TAIL
-    from cockpit.store.verify import writer_busy
 
     alarms = []
     problems = list(scan.problems)
@@ -273,7 +274,7 @@ def journal_alarms(state_dir: Path, scan, *, most: int = 5) -> list[str]:
         alarms.append(f"... and {len(problems) - most} more problems (run `cockpit verify`)")
     if tail and tail.reason == "garbage":
         alarms.append(f"GARBAGE TAIL: {tail} (another writer's lines; the next append moves them aside)")
-    elif tail and not writer_busy(state_dir):  # torn, and not a write in flight
+    elif tail and not FileStore(state_dir).writer_busy():  # torn, and not a write in flight
         alarms.append(f"TORN TAIL: {tail} (a writer died mid-append; the next append moves it aside)")
     if scan.head:
         alarms.append(f"{scan.head.reason.upper()}: {scan.head.detail} (line {scan.head.line}; run `cockpit verify`)")

@@ -2,6 +2,7 @@
 over the guard's stdout and stderr), the captain's screen loads no adapter before it needs one, and the
 evidence screenshot is drawn by a process of its own."""
 
+import ast
 import json
 import subprocess
 import sys
@@ -54,6 +55,32 @@ def test_importing_the_captains_screen_loads_no_adapter():
     assert "cockpit.tui.app" in loaded and _under(loaded, "textual")  # Textual: the screen's own
     assert _under(loaded, "cockpit.adapters") == []
     assert _under(loaded, "cockpit.engine") == [] and _under(loaded, "cockpit.store") == []
+
+
+FILE_IO = {"os", "io", "fcntl", "pathlib", "shutil", "tempfile", "mmap"}
+
+
+def _file_io(source: str) -> set[str]:
+    """The file-I/O modules `source` imports, and `open(` if it calls it."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names} & FILE_IO
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module.split(".")[0]} & FILE_IO
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "open":
+            found.add("open(")
+    return found
+
+
+def test_the_chain_of_lines_is_read_without_a_file():
+    """cockpit.store.chain encodes a journal's lines and reads their chain: every store (an etcd
+    journal keeps the same lines) verifies with it, so it opens nothing and loads no file store."""
+    assert _file_io(Path(ROOT / "cockpit" / "store" / "chain.py").read_text()) == set()
+    loaded = _loaded("cockpit.store.chain")
+    assert "cockpit.store.chain" in loaded
+    assert [m for m in _under(loaded, "cockpit.store") if m not in ("cockpit.store", "cockpit.store.chain")] == []
+    assert _file_io("import os\nfrom pathlib import Path\nopen('x')") == {"os", "pathlib", "open("}  # the check can fail
 
 
 def test_the_check_sees_what_is_loaded():

@@ -507,7 +507,7 @@ class Record(_Struct):
     The fields stay in this order: it is the order of the line (hash first)."""
 
     hash: str = ""
-    v: int = SCHEMA_VERSION  # the journal writes 2 while it keeps a head record (journal_head.HEADED)
+    v: int = SCHEMA_VERSION  # the journal writes 2 while it keeps a head record (store.head.HEADED)
     seq: int
     ts: datetime
     actor: Actor

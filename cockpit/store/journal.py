@@ -337,7 +337,7 @@ class Journal:
     def keep_aside(self, payload: Payload, *, actor: Actor, ts: datetime, error: str, pseq: int = 0) -> Path:
         """Keep an event the journal would not take in the side file, fsync'd; the next append
         that succeeds journals it. Raises JournalError when even that cannot be written.
-        `pseq`: the provisional seq an engine folded it at (unjournaled.write_late)."""
+        `pseq`: the provisional seq an engine folded it at (kept.write_late)."""
         if self.readonly:
             raise ReadOnlyJournal(f"{self.path}: opened read-only (observer mode)")
         checked_line(make_record(seq=1, ts=ts, actor=actor, payload=payload, prev=GENESIS),

@@ -382,7 +382,7 @@ class CaptainLockHeld(Exception):
 
 
 class CaptainLock:
-    """Only one captain per state dir: a lease.HolderLock on captain.lock (0660: no watcher can hold
+    """Only one captain per state dir: a HolderLock on captain.lock (0660: no watcher can hold
     it), so a dead captain's lock is free at once; captain.holder says who holds it, for the refusal
     message and for `status`."""
 
