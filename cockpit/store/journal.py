@@ -71,7 +71,7 @@ class Journal:
     and every append, first moves a torn final line (a writer that died mid-append) or junk
     lines another writer left at the end to a side file and journals that it did
     (`quarantined` says so), then journals any events kept aside while the journal could not
-    be written (`unjournaled`). Every open compares the journal's end with the head record: a
+    be written (`kept.py`). Every open compares the journal's end with the head record: a
     cut-off or re-hashed tail, or a head gone from a journal that kept one, is refused by name.
     """
 
