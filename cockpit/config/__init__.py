@@ -64,6 +64,7 @@ from cockpit.config.preflight import (
 )
 from cockpit.config.release import Release, Role
 from cockpit.config.secrets import SecretRef
+from cockpit.config.state import StateStore
 
 __all__ = [
     "MAX_DURATION", "MAX_PLAN_BYTES", "JUDGE_TRACK", "JUDGE_WINDOW",
@@ -73,7 +74,8 @@ __all__ = [
     "HaproxyName", "HttpCheck", "HttpGateway", "Ident", "JaegerEvidence", "Judge", "JudgeMetric", "KillSwitch",
     "Model", "Name", "NoData", "Number", "OpaEvidence", "PagerDutyChannel", "Phase", "Plan", "PositiveDuration",
     "PostDeployCheck", "PostDeploymentItem", "Prometheus", "PromQLCheck", "QueryFailure", "RehearsalCheck",
-    "Release", "ReportCheck", "Role", "SecretRef", "SimulatedGateway", "SlackChannel", "SpendControl", "Trigger",
+    "Release", "ReportCheck", "Role", "SecretRef", "SimulatedGateway", "SlackChannel", "SpendControl", "StateStore",
+    "Trigger",
     "WebhookChannel", "Weekday",
     "dump_plan", "load_plan", "parse_journaled_plan", "parse_plan", "plan_digest", "plan_problems", "query_problem",
     "read_plan_text", "resolve_state_dir",

@@ -17,6 +17,7 @@ from cockpit.config.judge import Judge
 from cockpit.config.phases import KillSwitch, Phase, Trigger
 from cockpit.config.preflight import Check, PromQLCheck
 from cockpit.config.release import Release, Role
+from cockpit.config.state import StateStore
 
 
 class Plan(Model):
@@ -39,10 +40,15 @@ class Plan(Model):
     channels: dict[Name, ChannelConfig] = {}  # by the names levels, alerts and the kill switch use
     alertmanager: Alertmanager | None = None
     judge: Judge | None = None  # issue 23: the canary judged against its baseline
+    state: StateStore = StateStore()  # issue 25: the file journal, or etcd
 
     @model_validator(mode="after")
     def _cross_field(self) -> Plan:
         errors = plan_problems(self)
+        poll = self.prometheus.poll_interval if self.prometheus else None
+        if self.state.store == "etcd" and poll is not None and self.state.ttl(poll) <= poll:
+            errors.append(f"state.lease_ttl: {self.state.ttl(poll).total_seconds():g}s is not longer than "
+                          f"prometheus.poll_interval ({poll.total_seconds():g}s): the guard renews it each round")
         if errors:
             raise ValueError("; ".join(errors))
         return self
