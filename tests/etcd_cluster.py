@@ -52,14 +52,14 @@ class Member:
         self.proc: subprocess.Popen | None = None
         self.stopped = False  # SIGSTOPped
 
-    def start(self, initial_cluster: str, token: str) -> None:
+    def start(self, initial_cluster: str, token: str, extra: tuple[str, ...] = ()) -> None:
         cmd = [ETCD, "--name", self.name, "--data-dir", str(self.data_dir),
                "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
                "--listen-peer-urls", self.peer_url, "--initial-advertise-peer-urls", self.peer_url,
                "--initial-cluster", initial_cluster, "--initial-cluster-state", "new",
                "--initial-cluster-token", token,
                "--heartbeat-interval", "50", "--election-timeout", "500",
-               "--logger", "zap", "--log-outputs", str(self.log)]
+               "--logger", "zap", "--log-outputs", str(self.log), *extra]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
 
@@ -100,8 +100,9 @@ class Member:
 class Cluster:
     """n members forming one cluster (n=1: a single member, for fast tests)."""
 
-    def __init__(self, workdir: Path, n: int = 3):
+    def __init__(self, workdir: Path, n: int = 3, extra: tuple[str, ...] = ()):
         workdir.mkdir(parents=True, exist_ok=True)
+        self.extra = extra  # more etcd flags for every member (a benchmark's bulk load: --max-txn-ops)
         ports = _free_ports(2 * n)
         self.members = [Member(f"n{i + 1}", workdir, ports[2 * i], ports[2 * i + 1]) for i in range(n)]
 
@@ -113,7 +114,7 @@ class Cluster:
         initial = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
         token = f"cockpit-{os.getpid()}-{self.members[0].client_port}"  # one per cluster: members of another never join
         for m in self.members:
-            m.start(initial, token)
+            m.start(initial, token, self.extra)
         try:
             self.wait_ready()
         except Exception:

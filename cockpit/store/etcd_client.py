@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import msgspec
 
 from cockpit import redact
 from cockpit.adapters.error_body import budget, shown
@@ -202,6 +203,27 @@ class EtcdClient:
                 return
             key = kvs[-1].key + b"\0"
 
+    def values(self, key: bytes, range_end: bytes, *, revision: int, page: int = 5000,
+               spread: int = 0) -> Iterator[list[tuple[bytes, bytes]]]:
+        """(key, value) pairs of [key, range_end) at `revision`, a page at a time: a replay's path, with
+        no other field decoded. `spread`: start at that endpoint (parallel readers share the members)."""
+        while True:
+            doc = {**get(key, range_end, limit=page)["request_range"], "revision": str(revision)}
+            answer = self.call("/v3/kv/range", doc, "range", spread=spread, shape=_Range)
+            pairs = [(kv.key, kv.value) for kv in answer.kvs]
+            if pairs:
+                yield pairs
+            if not answer.more or not pairs:
+                return
+            key = pairs[-1][0] + b"\0"
+
+    def count(self, key: bytes, range_end: bytes = b"", *, revision: int = 0) -> int:
+        """How many keys [key, range_end) holds (at `revision`)."""
+        doc = {**get(key, range_end)["request_range"], "count_only": True}
+        if revision:
+            doc["revision"] = str(revision)
+        return int(self.call("/v3/kv/range", doc, "count").get("count", 0))
+
     def get(self, key: bytes) -> KV | None:
         kvs, _, _ = self.range(key)
         return kvs[0] if kvs else None
@@ -311,13 +333,14 @@ class EtcdClient:
 
     # -- one call, endpoint by endpoint ----------------------------------------------------------
 
-    def call(self, path: str, body: dict, what: str, *, only: str | None = None) -> dict:
+    def call(self, path: str, body: dict, what: str, *, only: str | None = None, spread: int = 0,
+             shape: type | None = None) -> Any:
         """POST `body` to `path` on the first endpoint that answers; the answer's JSON. Raises
         EtcdRefused for a member's refusal, EtcdUnreachable when no endpoint answered."""
         tried: list[str] = []
-        for endpoint in [only] if only else self._order():
+        for endpoint in [only] if only else self._order(spread):
             try:
-                answer = self._post(endpoint, path, body, what)
+                answer = self._post(endpoint, path, body, what, shape)
             except (httpx.TransportError, _Unavailable) as e:
                 tried.append(f"{endpoint}: {_why(e)}")
                 continue
@@ -327,7 +350,9 @@ class EtcdClient:
         raise EtcdUnreachable(f"etcd {what}: no endpoint answered within {self.timeout_s:g} s "
                               f"({'; '.join(tried)})")
 
-    def _post(self, endpoint: str, path: str, body: dict, what: str, *, again: bool = True) -> dict:
+    def _post(self, endpoint: str, path: str, body: dict, what: str, shape: type | None = None, *,
+              again: bool = True) -> Any:
+        """The answer's JSON: a dict, or `shape` (a msgspec Struct: base64 decoded to bytes, in C)."""
         with self._http.stream("POST", endpoint + path, json=body, headers=self._auth(endpoint)) as response:
             if response.status_code == 200:
                 data = bytearray()
@@ -336,8 +361,8 @@ class EtcdClient:
                     if len(data) > MOST_BODY:
                         raise EtcdError(f"etcd {endpoint}: {what}: an answer over {MOST_BODY} bytes")
                 try:
-                    return json.loads(data)
-                except ValueError:
+                    return json.loads(data) if shape is None else msgspec.json.decode(data, type=shape)
+                except (ValueError, msgspec.DecodeError):
                     raise EtcdError(f"etcd {endpoint}: {what}: the answer is not JSON "
                                     f"({shown(bytes(data), SHOWN)})") from None
             try:
@@ -345,7 +370,7 @@ class EtcdClient:
             except EtcdRefused as e:
                 if e.code == UNAUTHENTICATED and again and self._user:
                     self._token = None  # expired: authenticate again, once
-                    return self._post(endpoint, path, body, what, again=False)
+                    return self._post(endpoint, path, body, what, shape, again=False)
                 raise
         raise AssertionError("unreachable")
 
@@ -368,9 +393,9 @@ class EtcdClient:
             raise _Unavailable(f"HTTP {response.status_code}: {message}")
         raise EtcdRefused(f"etcd {endpoint}: {what}: HTTP {response.status_code}: {message}", code)
 
-    def _order(self) -> list[str]:
+    def _order(self, spread: int = 0) -> list[str]:
         n = len(self.endpoints)
-        return [self.endpoints[(self._at + i) % n] for i in range(n)]
+        return [self.endpoints[(self._at + spread + i) % n] for i in range(n)]
 
     def _auth(self, endpoint: str | None = None) -> dict[str, str]:
         """The token header when the cluster has users: authenticated once, again when it expires."""
@@ -388,6 +413,18 @@ class EtcdClient:
             redact.remember(token)
             self._token = token
         return {"Authorization": self._token}
+
+
+class _Kv(msgspec.Struct):
+    key: bytes
+    value: bytes = b""
+
+
+class _Range(msgspec.Struct):
+    """A range answer as a replay reads it: keys and values only."""
+
+    kvs: list[_Kv] = []
+    more: bool = False
 
 
 class _Unavailable(Exception):
