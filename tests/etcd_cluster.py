@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -34,18 +35,20 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
-def _post(url: str, body: dict, timeout_s: float = 1.0) -> dict:
+def _post(url: str, body: dict, timeout_s: float = 1.0, context: ssl.SSLContext | None = None) -> dict:
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout_s) as answer:
+    with urllib.request.urlopen(req, timeout=timeout_s, context=context) as answer:
         return json.loads(answer.read())
 
 
 class Member:
-    def __init__(self, name: str, workdir: Path, client_port: int, peer_port: int):
+    def __init__(self, name: str, workdir: Path, client_port: int, peer_port: int, *, scheme: str = "http",
+                 context: ssl.SSLContext | None = None):
         self.name = name
         self.client_port, self.peer_port = client_port, peer_port
-        self.url = f"http://127.0.0.1:{client_port}"
+        self.url = f"{scheme}://127.0.0.1:{client_port}"
+        self.context = context  # how the helpers themselves speak TLS to it
         self.peer_url = f"http://127.0.0.1:{peer_port}"
         self.data_dir = workdir / f"{name}.data"
         self.log = workdir / f"{name}.log"
@@ -65,7 +68,7 @@ class Member:
 
     def status(self, timeout_s: float = 1.0) -> dict:
         """/v3/maintenance/status: this member's id (header.member_id) and the leader's id it knows."""
-        return _post(f"{self.url}/v3/maintenance/status", {}, timeout_s)
+        return _post(f"{self.url}/v3/maintenance/status", {}, timeout_s, self.context)
 
     @property
     def alive(self) -> bool:
@@ -100,11 +103,13 @@ class Member:
 class Cluster:
     """n members forming one cluster (n=1: a single member, for fast tests)."""
 
-    def __init__(self, workdir: Path, n: int = 3, extra: tuple[str, ...] = ()):
+    def __init__(self, workdir: Path, n: int = 3, extra: tuple[str, ...] = (), *, scheme: str = "http",
+                 context: ssl.SSLContext | None = None):
         workdir.mkdir(parents=True, exist_ok=True)
         self.extra = extra  # more etcd flags for every member (a benchmark's bulk load: --max-txn-ops)
         ports = _free_ports(2 * n)
-        self.members = [Member(f"n{i + 1}", workdir, ports[2 * i], ports[2 * i + 1]) for i in range(n)]
+        self.members = [Member(f"n{i + 1}", workdir, ports[2 * i], ports[2 * i + 1], scheme=scheme, context=context)
+                        for i in range(n)]
 
     @property
     def endpoints(self) -> list[str]:
@@ -128,8 +133,9 @@ class Cluster:
         while time.monotonic() < deadline:
             try:
                 if all(m.status().get("leader") for m in self.members if m.alive and not m.stopped):
-                    _post(f"{self.leader().url}/v3/kv/put", {"key": "cmVhZHk=", "value": ""})  # "ready"
-                    _post(f"{self.leader().url}/v3/kv/deleterange", {"key": "cmVhZHk="})
+                    lead = self.leader()
+                    _post(f"{lead.url}/v3/kv/put", {"key": "cmVhZHk=", "value": ""}, context=lead.context)  # "ready"
+                    _post(f"{lead.url}/v3/kv/deleterange", {"key": "cmVhZHk="}, context=lead.context)
                     return
             except OSError:
                 pass

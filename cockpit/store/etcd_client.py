@@ -294,7 +294,7 @@ class EtcdClient:
             try:
                 return self._watch_one(endpoint, {"create_request": create}, deadline)
             except (httpx.TransportError, _Unavailable) as e:
-                tried.append(f"{endpoint}: {_why(e)}")
+                tried.append(f"{endpoint}: {_why(e, self.timeout_s)}")
                 continue
         if tried:
             raise EtcdUnreachable(f"etcd watch: no endpoint answered ({'; '.join(tried)})")
@@ -342,13 +342,12 @@ class EtcdClient:
             try:
                 answer = self._post(endpoint, path, body, what, shape)
             except (httpx.TransportError, _Unavailable) as e:
-                tried.append(f"{endpoint}: {_why(e)}")
+                tried.append(f"{endpoint}: {_why(e, self.timeout_s)}")
                 continue
             if only is None:
                 self._at = self.endpoints.index(endpoint)
             return answer
-        raise EtcdUnreachable(f"etcd {what}: no endpoint answered within {self.timeout_s:g} s "
-                              f"({'; '.join(tried)})")
+        raise EtcdUnreachable(f"etcd {what}: no endpoint answered ({'; '.join(tried)})")
 
     def _post(self, endpoint: str, path: str, body: dict, what: str, shape: type | None = None, *,
               again: bool = True) -> Any:
@@ -431,9 +430,9 @@ class _Unavailable(Exception):
     """A member answered that it cannot serve now (no leader, leader changed): try the next one."""
 
 
-def _why(e: Exception) -> str:
+def _why(e: Exception, timeout_s: float) -> str:
     if isinstance(e, httpx.TimeoutException):
-        return "timed out"
+        return f"timed out after {timeout_s:g} s"
     if isinstance(e, httpx.ConnectError):
         refused = "refused" in str(e).lower()
         return "connection refused" if refused else f"cannot connect ({redact.scrub(str(e), SHOWN)})"

@@ -139,16 +139,24 @@ def test_a_fenced_writer_whose_epoch_is_stale_appends_nothing(etcd1, tmp_path, a
     assert len(_stored(client)) == 1
 
 
-def test_replay_and_poll_page_through_more_events_than_one_range_returns(etcd1, tmp_path, actor):
-    client = EtcdClient(etcd1.endpoints)
+def test_replay_and_poll_page_through_more_events_than_one_range_returns(etcd3, tmp_path, actor):
+    client = EtcdClient(etcd3.endpoints)
     j = EtcdJournal(client, PREFIX, tmp_path / "local", actor=actor, page=7)
     reader = EtcdJournal(client, PREFIX, readonly=True, page=7)
-    for i in range(50):
+    for i in range(20):
         j.append(ev.Noted(text=f"note {i}"), actor=actor, ts=T0)
-    assert [r.seq for r in reader.poll()] == list(range(1, 51))
+    assert [r.seq for r in reader.poll()] == list(range(1, 21))  # pages of 7 from one member
+    for i in range(20, 130):
+        j.append(ev.Noted(text=f"note {i}"), actor=actor, ts=T0)
+    assert [r.seq for r in reader.poll()] == list(range(21, 131))  # pages of 7 from three slices, one per member
     assert EtcdJournal(client, PREFIX, readonly=True, page=7).records == j.records
     assert verify(client, PREFIX, page=7).records == j.records
     assert reader.poll() == []
+    line = client.get(journal_key(PREFIX, 100))
+    client.delete(journal_key(PREFIX, 100))
+    client.put(journal_key(PREFIX, 100)[:-1] + b"x", line.value)  # the line stored under a key out of place
+    scan = verify(client, PREFIX, page=7)
+    assert scan.problem is not None and scan.problem.line == 100
 
 
 def test_follow_returns_what_another_writer_appends_while_it_waits(etcd1, tmp_path, actor):
