@@ -12,9 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from cockpit.core import events as ev
-from cockpit.store.etcd_client import EtcdClient
-from cockpit.store.etcd_journal import EtcdJournal, verify
+from cockpit.store.etcd_client import EtcdClient, EtcdUnreachable
+from cockpit.store.etcd_journal import Deposed, EtcdJournal, verify
 from cockpit.store.etcd_lease import EtcdGuardLease, guard_key
 from tests.conftest import T0
 
@@ -144,3 +146,31 @@ def test_a_holder_paused_past_its_ttl_is_deposed_and_its_append_refused(etcd3, t
     assert [(r.actor.user, r.payload.KIND) for r in scan.records] == [("guard-a", "guard_started"),
                                                                        ("guard-b", "guard_started")]
     assert standby.still_holder() and standby.client.get(guard_key(PREFIX)).create_revision == standby.epoch
+
+
+def test_a_holder_cut_off_from_etcd_cannot_renew_and_the_other_side_takes_over(etcd3, tmp_path):
+    """A partition: the holder talks to one member only, and that member stops answering. The holder cannot
+    say it lost the lease, but its own clock says it may no longer count on it; a standby that reaches the
+    other two members takes over, and once the member answers again the old holder's append is refused."""
+    cut = etcd3.members[0]
+    guard_a = ev.Actor(user="guard-a", host="bastion-a", role="guard")
+    holder = EtcdGuardLease(EtcdClient([cut.url], timeout_s=0.5), PREFIX, {"user": "guard-a"}, ttl_s=2)
+    assert holder.try_acquire()
+    journal = EtcdJournal(holder.client, PREFIX, tmp_path / "a", actor=guard_a)
+    journal.fenced(*holder.fence)
+    standby = EtcdGuardLease(EtcdClient([m.url for m in etcd3.members[1:]]), PREFIX, {"user": "guard-b"}, ttl_s=2)
+    cut.stop()
+    try:
+        with pytest.raises(EtcdUnreachable, match=f"{cut.url}: timed out"):
+            holder.keepalive()
+        assert holder.held  # nobody told it otherwise
+        assert standby.wait(15)
+        assert holder.valid_for() == 0  # by its own clock the lease is over: it must not act on it
+        assert standby.epoch > holder.epoch
+    finally:
+        cut.cont()
+    holder.client = journal.client = EtcdClient([cut.url], timeout_s=5)
+    with pytest.raises(Deposed):
+        journal.append(ev.KillRequested(reason="the cut-off guard's kill"), actor=guard_a, ts=T0)
+    assert not holder.keepalive() and not holder.held
+    assert [r.payload.KIND for r in EtcdJournal(standby.client, PREFIX, readonly=True).records] == []
