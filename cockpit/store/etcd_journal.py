@@ -34,7 +34,16 @@ from pathlib import Path
 import msgspec
 
 from cockpit.core.events import GENESIS, Actor, Payload, Record, make_record
-from cockpit.journal import JournalError, Problem, ReadOnlyJournal, Scan, _checked_line, _default_actor, scan_bytes
+from cockpit.journal import (
+    JournalError,
+    Problem,
+    ReadOnlyJournal,
+    Scan,
+    _checked_line,
+    _default_actor,
+    _encode,
+    scan_bytes,
+)
 from cockpit.journal_head import HEADED, Head, compare
 from cockpit.statedir import LOCK_MODE, StateDirError, make_dir, open_file
 from cockpit.store.etcd_client import (
@@ -331,7 +340,7 @@ class EtcdJournal:
                                   f"current (the guard lease is {now})")
             new = self._read_new()  # another writer appended: take its events in, and build ours on them
             for i, r in enumerate(new):
-                if _encoded(r) in tried:  # our own earlier try, applied after all
+                if _encode(r)[0] in tried:  # our own earlier try, applied after all
                     return others + new[:i] + new[i + 1:], r
             others += new
             if time.monotonic() > deadline:
@@ -379,12 +388,6 @@ def _fetch(client: EtcdClient, base: bytes, key: bytes, end: bytes, revision: in
 
 class _Unreachable(JournalError):
     """etcd did not answer: the kind of JournalError the engine keeps aside and journals late."""
-
-
-def _encoded(record: Record) -> bytes:
-    from cockpit.journal import _encode
-
-    return _encode(record)[0]
 
 
 class _SideLock:

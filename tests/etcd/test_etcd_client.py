@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ssl
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,53 @@ def test_tls_with_client_certificates(tmp_path, actor):
             EtcdClient([url]).get(b"x")  # the system's CAs do not know this one
     finally:
         cluster.close()
+
+
+class _Member(BaseHTTPRequestHandler):
+    """An endpoint that answers every call with the status and body its server was given."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        status, body = self.server.answer  # type: ignore[attr-defined]
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except OSError:
+            pass  # the client stopped reading: what it must do with a body this big
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def member():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Member)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_member_without_a_leader_is_passed_over_for_the_next(member, etcd1):
+    member.answer = (503, b'{"error":"etcdserver: no leader","message":"etcdserver: no leader","code":14}')
+    fake = f"http://127.0.0.1:{member.server_port}"
+    client = EtcdClient([fake, *etcd1.endpoints])
+    client.put(b"k", b"v")
+    assert client.get(b"k").value == b"v"
+    with pytest.raises(EtcdError, match=f"etcd put: no endpoint answered \\({fake}: HTTP 503: etcdserver: no leader\\)"):
+        EtcdClient([fake]).put(b"k", b"v")
+
+
+def test_a_huge_error_body_is_read_bounded_shown_in_one_line_and_scrubbed(member):
+    token = "tok-" + "9f1c2b7a" * 4
+    redact.remember(token)
+    member.answer = (500, b'{"error":"' + b"x" * 50 + token.encode() + b"\\n" + b"y" * 4_000_000 + b'"}')
+    fake = f"http://127.0.0.1:{member.server_port}"
+    with pytest.raises(EtcdRefused) as refused:
+        EtcdClient([fake]).txn([], [])
+    said = str(refused.value)
+    assert said.startswith(f"etcd {fake}: txn: HTTP 500: ")
+    assert token not in said and "\n" not in said and len(said) < 400
