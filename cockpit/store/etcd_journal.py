@@ -408,6 +408,11 @@ class _SideLock:
 def verify(client: EtcdClient, prefix: str, *, page: int = PAGE) -> Scan:
     """Check the whole chain on etcd and its end against the head key, read at one revision, without
     changing anything: the file journal's scan over the stored lines, every problem named by line."""
+    return snapshot(client, prefix, page=page)[1]
+
+
+def snapshot(client: EtcdClient, prefix: str, *, page: int = PAGE) -> tuple[bytes, Scan]:
+    """The stored lines, joined as the file journal holds them, and what verify finds in them."""
     prefix = prefix.rstrip("/")
     base = journal_base(prefix)
     where = f"etcd:{prefix}"
@@ -418,7 +423,8 @@ def verify(client: EtcdClient, prefix: str, *, page: int = PAGE) -> Scan:
             pairs += _fetch(client, base, pairs[-1][0] + b"\0", prefix_end(base), res.revision, page)
     except EtcdError as e:
         raise JournalError(f"{where}: cannot read: {e}") from None
-    scan = scan_bytes(b"".join(value for _, value in pairs))
+    data = b"".join(value for _, value in pairs)
+    scan = scan_bytes(data)
     if misplaced := _misplaced(pairs, prefix, 1):
         scan.problems.append(misplaced)
         scan.problems.sort(key=lambda p: p.line)
@@ -429,12 +435,12 @@ def verify(client: EtcdClient, prefix: str, *, page: int = PAGE) -> Scan:
         if any(r.v >= HEADED for r in scan.salvaged):
             scan.head = Problem(scan.lines + 1, "head missing", f"{where}/head is gone, but the events were written "
                                                                 "with one: events cut off the end cannot be ruled out")
-        return scan
+        return data, scan
     try:
         head = _read_head(head_kv.value, f"{where}/head")
     except JournalError as e:
         scan.head = Problem(scan.lines, "head unreadable", str(e))
-        return scan
+        return data, scan
     found = compare(head, top, hashes.get)
     if found is None and head.seq != top:
         found = ("head behind", f"the head says {head.seq} events, etcd holds {top}: written apart, not in one txn")
@@ -442,4 +448,4 @@ def verify(client: EtcdClient, prefix: str, *, page: int = PAGE) -> Scan:
         reason, detail = found
         scan.head = Problem({"truncated": scan.lines + 1, "rehashed": head.seq}.get(reason, head.seq + 1), reason,
                             detail)
-    return scan
+    return data, scan
