@@ -221,6 +221,10 @@ class EtcdJournal:
         if problems:
             more_ = f"; and {len(problems) - 1} more problems after it" if len(problems) > 1 else ""
             self.broken = f"{self.path}: {problems[0]}{more_} (run `cockpit verify`)"
+            salvaged = [r for r in scan.salvaged if r.seq > self._top]  # every line that still reads, as salvage
+            self._records.extend(salvaged)  # opens a broken file journal: the kill needs a state to act on
+            if salvaged:
+                self._top, self._last_hash = salvaged[-1].seq, salvaged[-1].hash
             raise JournalError(f"{self.broken}: nothing more is appended")
         new = scan.records
         top = new[-1].seq if new else self._top

@@ -71,6 +71,8 @@ def test_verify_names_an_edited_or_deleted_event_and_the_head_by_line(etcd1, tmp
         EtcdJournal(client, PREFIX, tmp_path / "local2", actor=actor)
     salvaged = EtcdJournal(client, PREFIX, tmp_path / "local3", actor=actor, salvage=True)
     assert salvaged.broken and "line 3: edited" in salvaged.broken
+    assert [r.seq for r in salvaged.records] == [1, 2, 4, 5, 6]  # every line that still reads, as the file's salvage
+    assert salvaged.poll() == []
     with pytest.raises(JournalError, match="does not verify"):
         salvaged.append(ev.Noted(text="after"), actor=actor, ts=T0)
 
