@@ -13,7 +13,7 @@ from cockpit.core import events as ev
 from cockpit.core.state import fold
 from cockpit.engine import Engine
 from cockpit.journal import JOURNAL, Journal, JournalError, ReadOnlyJournal
-from cockpit.store.etcd_client import EtcdClient, prefix_end
+from cockpit.store.etcd_client import EtcdClient, EtcdRefused, prefix_end
 from cockpit.store.etcd_journal import Deposed, EtcdJournal, head_key, journal_base, journal_key, verify
 from tests.conftest import T0
 from tests.support import MemoryGateway, passing_runner
@@ -172,6 +172,19 @@ def test_follow_returns_what_another_writer_appends_while_it_waits(etcd1, tmp_pa
     got = reader.follow(5.0)
     timer.join()
     assert [r.payload.text for r in got] == ["later"]
+
+
+def test_follow_from_a_revision_compacted_away_reads_by_seq_all_the_same(etcd1, tmp_path, actor):
+    client = EtcdClient(etcd1.endpoints)
+    writer = EtcdJournal(client, PREFIX, tmp_path / "local", actor=actor)
+    reader = EtcdJournal(EtcdClient(etcd1.endpoints), PREFIX, readonly=True)
+    for i in range(3):
+        writer.append(ev.Noted(text=f"note {i}"), actor=actor, ts=T0)
+    client.call("/v3/kv/compaction", {"revision": str(writer.revision), "physical": True}, "compaction")
+    with pytest.raises(EtcdRefused, match="compacted"):
+        client.watch(journal_base(PREFIX), prefix_end(journal_base(PREFIX)), start_revision=reader.revision + 1,
+                     within_s=1.0)
+    assert [r.payload.text for r in reader.follow(1.0)] == ["note 0", "note 1", "note 2"]
 
 
 def test_a_dead_first_endpoint_is_passed_over_and_no_endpoint_is_a_journal_error(etcd1, tmp_path, actor):
