@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Real components the integration tests start on loopback (Debian packages).
-DEBS   := prometheus haproxy tmux librsvg2-bin chromium prometheus-alertmanager victoria-metrics  # rsvg-convert, chromium: evidence PNGs, the HTML report
+DEBS   := prometheus haproxy tmux librsvg2-bin chromium prometheus-alertmanager victoria-metrics etcd-server etcd-client  # rsvg-convert, chromium: evidence PNGs, the HTML report
 
 .PHONY: demo check test bench mutate system-deps clean
 
@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(VENV)/bin/cockpit demo $(ARGS)
 
 system-deps:
-	@missing=""; for bin in prometheus promtool haproxy tmux rsvg-convert chromium prometheus-alertmanager victoria-metrics; do \
+	@missing=""; for bin in prometheus promtool haproxy tmux rsvg-convert chromium prometheus-alertmanager victoria-metrics etcd etcdctl; do \
 	  command -v $$bin >/dev/null 2>&1 || missing="$$missing $$bin"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for:$$missing"; \

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cockpit.core import events as ev
 from cockpit.core.state import fold
-from cockpit.store.chain import _encode
+from cockpit.store.chain import encode_line
 from cockpit.store.journal import Journal
 from cockpit.store.verify import JOURNAL
 
@@ -80,7 +80,7 @@ def write_journal(path: Path, n: int) -> None:
     for i in range(n):
         r = ev.make_record(seq=i + 1, ts=T0 + timedelta(seconds=i), actor=ACTOR, payload=kinds[i % len(kinds)],
                            prev=prev)
-        line, prev = _encode(r)
+        line, prev = encode_line(r)
         chunks.append(line)
     path.write_bytes(b"".join(chunks))
 

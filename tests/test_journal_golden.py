@@ -12,7 +12,7 @@ import msgspec
 
 from cockpit.core import events as ev
 from cockpit.core.state import fold
-from cockpit.store.chain import _BODY_AT, _encode, scan_bytes
+from cockpit.store.chain import _BODY_AT, encode_line, scan_bytes
 from cockpit.store.journal import Journal
 from cockpit.store.verify import JOURNAL, verify
 from tests.fixtures.journal_v1_all_kinds import GUARD, LATER, T0, events
@@ -34,7 +34,7 @@ def test_the_golden_journal_holds_every_kind():
 def test_kinds_added_after_the_golden_journal_round_trip():
     prev = ev.GENESIS
     for seq, payload in enumerate(LATER, start=1):
-        line, prev = _encode(ev.make_record(seq=seq, ts=T0, actor=GUARD, payload=payload, prev=prev))
+        line, prev = encode_line(ev.make_record(seq=seq, ts=T0, actor=GUARD, payload=payload, prev=prev))
         assert ev.parse_record(line).payload == payload
 
 
@@ -73,7 +73,7 @@ def test_each_golden_line_encodes_again_to_the_same_bytes():
     and a line's hash covers its bytes as written, so such an old line still verifies (above)."""
     differ = []
     for line, record in zip(_lines(), scan_bytes(GOLDEN.read_bytes()).records, strict=False):
-        again, digest = _encode(record)
+        again, digest = encode_line(record)
         assert ev.parse_record(again[:-1]) == msgspec.structs.replace(record, hash=digest)
         if again == line:
             assert digest == record.hash

@@ -38,7 +38,7 @@ def _hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def _encode(record: Record) -> tuple[bytes, str]:
+def encode_line(record: Record) -> tuple[bytes, str]:
     """The record's line (its hash field set from the rest of the line) and that hash."""
     rest = _ENCODE(msgspec.structs.replace(record, hash=""))[len(_NO_HASH):]
     digest = _hash(b"{" + rest)
@@ -263,7 +263,7 @@ def checked_line(record: Record, refused: str) -> tuple[bytes, Record]:
     is refused with JournalError, and the record kept in memory equals what a replay will see
     (tuples, not lists; floats where a float is due)."""
     try:
-        line, _ = _encode(record)
+        line, _ = encode_line(record)
         return line, parse_record(line[:-1])
     except (msgspec.MsgspecError, TypeError, ValueError) as e:  # not valid; not encodable (a Path, a lone surrogate)
         why = _invalid(e) if isinstance(e, RecordError) else str(e)

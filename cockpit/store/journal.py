@@ -40,7 +40,7 @@ REFUSED = ("truncated", "rehashed", "head unreadable", "head missing")  # head p
 log = logging.getLogger("cockpit.journal")
 
 
-def _default_actor() -> Actor:
+def default_actor() -> Actor:
     """Who the journal's own repairs are by: this process's user, acting as the journal."""
     return whoami("journal")
 
@@ -83,7 +83,7 @@ class Journal:
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / JOURNAL
         self.readonly = readonly
-        self.actor = actor or _default_actor()
+        self.actor = actor or default_actor()
         self.quarantined: str | None = None  # what a writable open or append moved aside, said once
         self.torn: Problem | None = None  # a fragment a dead writer left, or junk (read-only: it stays)
         self.head_error: str | None = None  # the head record could not be updated (the journal was)
