@@ -17,8 +17,7 @@ from typing import Any
 
 from cockpit.core import events as ev
 from cockpit.core import postdeploy, words
-from cockpit.core.readmodel import demo_marker, incident_rows, kill_line
-from cockpit.core.state import STATUS_WORDS, RolloutState, fold
+from cockpit.core.readmodel import RolloutState, demo_marker, incident_rows, kill_line, outcome, rollout
 from cockpit.core.visible import visible
 from cockpit.narrate import say
 
@@ -130,7 +129,7 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
         raise ReportError(f"{state_dir}: no journal")
     scan = verify(state_dir)
     records = scan.records
-    state = fold(records)
+    state = rollout(records)
     if state.plan is None:
         raise ReportError(f"{state_dir}: the journal has no plan")
     plan = state.plan
@@ -141,7 +140,7 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
     if demo:  # no report of a demo passes for production's
         d.p(f"**{demo}**: a demo on a simulated service and gateway; no production traffic was shifted.")
     head = records[-1].hash if records else ev.GENESIS
-    d.p(f"{plan.environment} / {plan.region} · outcome **{STATUS_WORDS[state.status]}** · "
+    d.p(f"{plan.environment} / {plan.region} · outcome **{outcome(state)}** · "
         f"{len(records)} journal events · journal head `{head}`")
     problems = [str(p) for p in (scan.problem, scan.head) if p]
     if problems:
@@ -154,7 +153,7 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
         ["Started", words.stamp(state.started_at)],
         ["Ended", words.stamp(ended)],
         ["Duration", words.duration(ended - state.started_at) if ended and state.started_at else words.NO_DATA],
-        ["Outcome", STATUS_WORDS[state.status]],
+        ["Outcome", outcome(state)],
         ["Last phase", f"{state.phase + 1} {plan.phases[state.phase].name} ({plan.phases[state.phase].weight} %)"
          if state.phase is not None else words.NO_DATA],
         ["Sign-offs", ", ".join(f"{plan.roles.get(r, r)}: {s.name}" for r, s in state.sign_offs.items())

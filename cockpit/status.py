@@ -6,10 +6,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cockpit.core import rules, words
+from cockpit.core import words
 from cockpit.core.nextstep import NextStep, next_step
-from cockpit.core.readmodel import checklist, demo_marker, incident_rows, kill_line, phase_view
-from cockpit.core.state import STATUS_WORDS, RolloutState
+from cockpit.core.readmodel import (
+    RolloutState,
+    advance_refusals,
+    checklist,
+    demo_marker,
+    incident_rows,
+    kill_line,
+    outcome,
+    phase_view,
+    soak_left,
+)
 from cockpit.core.visible import visible
 from cockpit.narrate import line
 
@@ -23,7 +32,7 @@ def _phase(state: RolloutState) -> dict[str, Any] | None:
 
 def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dict[str, Any]:
     plan = state.plan
-    left = rules.soak_remaining(state, now) if state.status == "live" else None
+    left = soak_left(state, now)
     gates = {}
     for i, spec in enumerate(plan.phases if plan else ()):
         gate = state.gates.get(i)
@@ -36,13 +45,13 @@ def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dic
         }
     return {
         "release": f"{plan.release} {plan.version}" if plan else None,
-        "status": STATUS_WORDS[state.status],
+        "status": outcome(state),
         "phase": _phase(state),
         "where": phase_view(plan, state).text if plan else None,
         "demo": (demo_marker(state) or None) if plan else None,
         "weight": state.weight,
         "soak_remaining_s": None if left is None else int(left.total_seconds()),
-        "advance_refusals": rules.advance_refusals(state, now) if state.status == "live" else [],
+        "advance_refusals": advance_refusals(state, now),
         "checks": {k: {"status": c.status, "waived": c.waived, "detail": c.detail} for k, c in state.checks.items()},
         "sign_offs": {r: {"name": s.name, "at": s.at.isoformat()} for r, s in state.sign_offs.items()},
         "gates": gates,
@@ -132,7 +141,7 @@ def headline_json(plan, state: RolloutState, live, now: datetime, sight=None,
     health = {k: {"ok": h.ok, "detail": h.detail, "since": h.since.isoformat() if h.since else None}
               for k, h in (live.health.items() if live is not None else ()) if h.ok is not None}
     # a breach's age as its gauge and the headline say it, not since its journal record
-    advance = rules.advance_refusals(state, now, breach_ages(rows)) if state.status == "live" else []
+    advance = advance_refusals(state, now, breach_ages(rows))
     return {"headline": head.text, "sources": health, "next_step": _next(plan, state, now), "advance_refusals": advance}
 
 

@@ -28,7 +28,8 @@ from cockpit.core.headline import Headline, Role
 from cockpit.core.judgeview import JudgmentView, judgment_views
 from cockpit.core.nextstep import NextStep, next_step, refusals
 from cockpit.core.planview import PhaseTrack, PlanTrigger, PlanView
-from cockpit.core.state import RolloutState
+from cockpit.core.state import STATUS_WORDS, fold
+from cockpit.core.state import RolloutState as RolloutState  # what every face's view starts from
 from cockpit.core.triggers import TriggerTrack, WindowVerdict
 from cockpit.core.visible import visible_fields
 
@@ -519,6 +520,26 @@ def soak_view(plan: PlanView, state: RolloutState, now: datetime) -> SoakView:
         return SoakView(True, status_word(state), 0.0, 0.0, total)
     left = _seconds(rules.soak_remaining(state, now))
     return SoakView(True, "", (1 - left / total) if total else 1.0, left, total)
+
+
+def rollout(records: Iterable[ev.Record]) -> RolloutState:
+    """A journal's records folded into the state every view here starts from (faces do not fold)."""
+    return fold(records)
+
+
+def outcome(state: RolloutState) -> str:
+    """The rollout's status in capitals, as `status` and the report print it: `ROLLED BACK`."""
+    return STATUS_WORDS[state.status]
+
+
+def soak_left(state: RolloutState, now: datetime) -> timedelta | None:
+    """What is left of the soaking phase's soak; None unless the rollout is live."""
+    return rules.soak_remaining(state, now) if state.status == "live" else None
+
+
+def advance_refusals(state: RolloutState, now: datetime, breached: dict[str, float] | None = None) -> list[str]:
+    """Why `advance` is refused now (none unless live); `breached`: each breach's age as its gauge says it."""
+    return rules.advance_refusals(state, now, breached) if state.status == "live" else []
 
 
 def status_word(state: RolloutState) -> str:
