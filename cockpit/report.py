@@ -29,7 +29,7 @@ class ReportError(Exception):
 @dataclass
 class Doc:
     """A document as blocks, rendered to Markdown or HTML: ("h1"|"h2"|"h3"|"p", text),
-    ("table", headers, rows), ("ul", items), ("svg", caption, svg text; HTML only)."""
+    ("table", headers, rows), ("svg", caption, svg text; HTML only)."""
 
     blocks: list[tuple] = field(default_factory=list)
 
@@ -41,9 +41,6 @@ class Doc:
 
     def table(self, headers: list[str], rows: list[list[Any]]) -> None:
         self.blocks.append(("table", headers, [[("" if c is None else str(c)) for c in r] for r in rows]))
-
-    def ul(self, items: list[str]) -> None:
-        self.blocks.append(("ul", items))
 
     def svg(self, caption: str, text: str) -> None:
         self.blocks.append(("svg", caption, text))
@@ -306,8 +303,6 @@ def to_markdown(d: Doc) -> str:
             out += ["#" * int(kind[1]) + " " + _md(block[1]), ""]
         elif kind == "p":
             out += [_md(block[1]), ""]
-        elif kind == "ul":
-            out += [f"- {_md(i)}" for i in block[1]] + [""]
         elif kind == "table":
             headers, rows = block[1], block[2]
             out.append("| " + " | ".join(_md_cell(h) for h in headers) + " |")
@@ -357,8 +352,6 @@ def to_html(d: Doc, screens: list[str]) -> str:
             out.append(f"<{kind}>{_inline(block[1])}</{kind}>")
         elif kind == "p":
             out.append(f"<p>{_inline(block[1])}</p>")
-        elif kind == "ul":
-            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block[1]) + "</ul>")
         elif kind == "table":
             head = "".join(f"<th>{_inline(h)}</th>" for h in block[1]) if any(block[1]) else ""
             body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in block[2])

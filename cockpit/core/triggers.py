@@ -82,11 +82,6 @@ class WindowVerdict:
     def fired(self) -> bool:
         return self.state == "fired"
 
-    @property
-    def blocks_advance(self) -> bool:
-        """A pending or fired breach, or a `hold` trigger without data, keeps the phase from advancing."""
-        return self.state in ("breaching", "fired", "no_data_hold")
-
 
 def window_bounds(now: float, for_s: float) -> tuple[float, float]:
     """The range query that feeds `evaluate_window`: [now - for_s, now]; for=0 is the single point `now`."""
