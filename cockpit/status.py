@@ -7,20 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.core import words
-from cockpit.core.nextstep import NextStep, next_step
 from cockpit.core.readmodel import (
     RolloutState,
     advance_refusals,
-    checklist,
     demo_marker,
     incident_rows,
     kill_line,
     outcome,
     phase_view,
     soak_left,
+    step_now,
 )
 from cockpit.core.visible import visible
-from cockpit.narrate import line
+from cockpit.narrate import command, line
 
 
 def _phase(state: RolloutState) -> dict[str, Any] | None:
@@ -81,29 +80,9 @@ def _kill_text(plan, state: RolloutState) -> str:
     return " · ".join(part for part in (k.head, k.why, k.detail, k.traffic) if part)
 
 
-# The next step as `status` says it: the command that takes it (the screen says its key instead).
-COMMANDS = {
-    "run_checks": "cockpit preflight --config PLAN",
-    "sign_off": "cockpit sign-off {0} --name NAME --config PLAN",
-    "start": "cockpit start --config PLAN",
-    "gate": "cockpit decide {0} {1} go|no-go --name NAME --config PLAN",
-    "advance": "cockpit advance --config PLAN",
-    "ack": "cockpit ack {0} --name NAME --config PLAN",
-    "checklist": "cockpit note 'rollback step done: {0}: WHAT' --config PLAN",
-    "post_deploy": "cockpit done {0} --config PLAN",
-}
-
-
-def command(step: NextStep) -> str:
-    return COMMANDS[step.action].format(*step.args)
-
-
 def _next(plan, state: RolloutState, now: datetime) -> dict[str, Any] | None:
-    """The read model's next step (core.nextstep), with the command that takes it."""
-    from cockpit.core.postdeploy import rows
-
-    todo = tuple(r.key for r in checklist(plan, state) if r.manual and not r.done)
-    step = next_step(state, now, todo, tuple(rows(state, now)) if state.status == "completed" else ())
+    """The read model's next step (core.readmodel.step_now), with the command that takes it."""
+    step = step_now(plan, state, now)
     return None if step is None else {"action": step.action, "text": step.text, "command": command(step)}
 
 

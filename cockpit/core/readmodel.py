@@ -238,7 +238,7 @@ class IncidentRow:
     def text(self) -> str:
         """`INC-1 L1 opened 14:20:00Z: Performance fired ...; acknowledged by Sam (cli) 14:21:00Z;
         resolved 14:30:00Z: ...`"""
-        said = f"{self.id} {self.levels} opened {words.clock(self.opened_at)}: {self.reason}"
+        said = incident_opened(self.id, self.levels, self.reason, self.opened_at)
         said += (f"; acknowledged by {self.acked}" if self.acked
                  else ("; NOT acknowledged" if self.state == "open" else ""))
         return said + (f"; resolved {self.resolved}" if self.resolved else "")
@@ -824,6 +824,32 @@ def kill_read_back(result: ev.KillResult) -> str:
     return f"the gateway reads the canary off: canary share {words.percent(share)}"
 
 
+def kill_pulled(names: dict[str, str], trigger: str, by: str, reason: str) -> str:
+    """Who pulled the kill and why: `pulled by trigger Performance`, `pulled by alice@bastion: p95 regression`
+    (`names`: the plan's trigger names by id)."""
+    if trigger:
+        return f"pulled by trigger {names.get(trigger, trigger)}"
+    return f"pulled by {by}: {with_names(reason, names)}"
+
+
+def kill_answer(result: ev.KillResult | None, at: datetime | None) -> tuple[str, str, Role]:
+    """The gateway's answer to the kill: the kill line's head, its detail and their colour."""
+    if result is None:
+        return "KILL SENT", "waiting for the gateway to read the canary back off", "kill"
+    if result.confirmed:
+        return f"KILL VERIFIED {words.clock(at)}", kill_read_back(result), "warn"
+    return "KILL NOT CONFIRMED", f"{words.plural(result.attempts, 'attempt')}: {result.error}", "kill"
+
+
+def kill_traffic(verified: ev.RollbackVerified | None, confirmed: bool) -> str:
+    """The kill's second proof, the canary's own traffic ("" before the gateway confirmed it)."""
+    if verified is None:
+        return "canary traffic: waiting for it to fall to ~0" if confirmed else ""
+    if verified.ok:
+        return f"canary traffic ~0: {verified.detail}"
+    return f"{ROLLBACK_NOT_VERIFIED}: {verified.detail}"
+
+
 def kill_line(plan: PlanView | ev.PlanLoaded, state: RolloutState) -> KillLine | None:
     """The kill switch in one line as every face says it: who pulled it and why, what the gateway
     read back (the canary's share: 0 % once the flag reads off, whatever weight the server keeps),
@@ -831,39 +857,49 @@ def kill_line(plan: PlanView | ev.PlanLoaded, state: RolloutState) -> KillLine |
     k = state.kill
     if k is None:
         return None
-    names = trigger_names(plan)
-    why = (f"pulled by trigger {names.get(k.trigger, k.trigger)}" if k.trigger
-           else f"pulled by {k.by}: {with_names(k.reason, names)}")
     r = k.result
-    role: Role
-    if r is None:
-        head, detail, role = "KILL SENT", "waiting for the gateway to read the canary back off", "kill"
-    elif r.confirmed:
-        head, detail, role = f"KILL VERIFIED {words.clock(k.result_at)}", kill_read_back(r), "warn"
-    else:
-        head, detail, role = "KILL NOT CONFIRMED", f"{words.plural(r.attempts, 'attempt')}: {r.error}", "kill"
-    if k.verified is None:
-        traffic = "canary traffic: waiting for it to fall to ~0" if r is not None and r.confirmed else ""
-    elif k.verified.ok:
-        traffic = f"canary traffic ~0: {k.verified.detail}"
-    else:
-        traffic, role = f"{ROLLBACK_NOT_VERIFIED}: {k.verified.detail}", "kill"
+    head, detail, role = kill_answer(r, k.result_at)
+    traffic = kill_traffic(k.verified, r is not None and r.confirmed)
+    if k.verified is not None and not k.verified.ok:
+        role = "kill"
+    why = kill_pulled(trigger_names(plan), k.trigger, k.by, k.reason)
     return KillLine(head, why, detail, traffic, role, k.requested_at, k.by, r.attempts if r is not None else 0)
+
+
+def incident_opened(incident: str, levels: str, reason: str, at: datetime) -> str:
+    """`INC-1 L1 opened 14:20:00Z: Performance fired ...`: how an incident row begins."""
+    return f"{incident} {levels} opened {words.clock(at)}: {reason}"
+
+
+def incident_acked(name: str, via: str, at: datetime | None) -> str:
+    """Who took an incident: `Sam (cli) 14:21:00Z`."""
+    return f"{name}{f' ({via})' if via else ''} {words.clock(at)}"
+
+
+def incident_resolved(at: datetime | None, resolution: str) -> str:
+    """How an incident ended: `14:30:00Z: the rollback is verified`."""
+    return f"{words.clock(at)}: {resolution}".rstrip(": ")
 
 
 def incident_rows(state: RolloutState) -> tuple[IncidentRow, ...]:
     """Every incident, open and past, in the order they opened: a resolved one stays in the record."""
+    names = trigger_names(state.plan) if state.plan is not None else {}
     rows = []
     for inc in state.incidents.values():
-        via = f" ({inc.acked_via})" if inc.acked_via else ""
-        acked = f"{inc.acked_by}{via} {words.clock(inc.acked_at)}" if inc.acknowledged else ""
-        resolved = f"{words.clock(inc.resolved_at)}: {inc.resolution}" if not inc.open else ""
+        acked = incident_acked(inc.acked_by, inc.acked_via, inc.acked_at) if inc.acknowledged else ""
+        resolved = incident_resolved(inc.resolved_at, inc.resolution) if not inc.open else ""
         st: Literal["open", "acknowledged", "resolved"] = (
             "resolved" if not inc.open else "acknowledged" if inc.acknowledged else "open")
         role: Role = "muted" if st == "resolved" else "warn" if st == "acknowledged" else "alarm"
-        rows.append(IncidentRow(inc.id, inc.level, " → ".join(inc.levels or [inc.level]), inc.reason, inc.opened_at,
-                                st, acked, resolved.rstrip(": "), role))
+        rows.append(IncidentRow(inc.id, inc.level, " → ".join(inc.levels or [inc.level]), with_names(inc.reason, names),
+                                inc.opened_at, st, acked, resolved, role))
     return tuple(rows)
+
+
+def step_now(plan: PlanView, state: RolloutState, now: datetime) -> NextStep | None:
+    """The step the rollout waits for, as the read model says it (`status` and the commands say it too)."""
+    todo = tuple(row.key for row in checklist(plan, state) if row.manual and not row.done)
+    return next_step(state, now, todo, tuple(postdeploy.rows(state, now)) if state.status == "completed" else ())
 
 
 def demo_marker(state: RolloutState) -> str:
@@ -977,7 +1013,7 @@ def read_model(plan: PlanView, state: RolloutState, live: Evaluation | None, now
     bud = visible_fields(budget_view(plan, state, live.budget if live else None))
     checks, sign_offs, lines, todo = _journaled(plan, state, running, say or _kind)
     post = tuple(postdeploy.rows(state, now)) if state.status == "completed" else ()
-    todo_open = tuple(row.key for row in todo if row.manual and not row.done)
+    todo_open = tuple(row.key for row in todo if row.manual and not row.done)  # step_now's, from the cached rows
     return ReadModel(
         headline=head,
         banner=banner(head, rows, todo if state.status in ('rolled_back', 'kill_unconfirmed', 'killing') else (),

@@ -114,7 +114,7 @@ def test_incidents_open_acknowledged_climbed_and_resolved_stay_in_the_record(pla
                      ev.IncidentAcknowledged(incident="INC-3", name="Kim", via="screen"))
     one, two, three = rm.incident_rows(state)
     assert (one.id, one.level, one.levels, one.state, one.role) == ("INC-1", "L2", "L1 → L2", "resolved", "muted")
-    assert one.text == ("INC-1 L1 → L2 opened 14:00:14Z: trigger api_p95_regression fired; acknowledged by Sam (cli) 14:00:16Z; "
+    assert one.text == ("INC-1 L1 → L2 opened 14:00:14Z: Performance fired; acknowledged by Sam (cli) 14:00:16Z; "
                         "resolved 14:00:17Z: the rollback is verified")
     assert (two.state, two.role, two.acked, two.resolved) == ("open", "alarm", "", "")
     assert two.text == "INC-2 L2 opened 14:00:18Z: KILL NOT CONFIRMED; NOT acknowledged"
