@@ -132,18 +132,40 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
     plan = state.plan
     now = now or (records[-1].ts if records else datetime.now(UTC))
     d = Doc()
+    head = records[-1].hash if records else ev.GENESIS
+    problems = [str(p) for p in (scan.problem, scan.head) if p]
+    _title(d, plan, state, records, head, problems)
+    _summary(d, plan, state)
+    _gates(d, plan, state, records)
+    _judgments(d, plan, state, records)
+    d.h(2, "Triggers")
+    d.table(["Trigger", "Worst value", "Threshold", "Breaches", "Fired"], _trigger_rows(state, records))
+    _kill(d, plan, state)
+    _escalations(d, state)
+    _budget(d, plan, state, records, state_dir)
+    _post_deployment(d, plan, state, now)
+    screens = _evidence(d, state, state_dir)
+    d.h(2, "Timeline")
+    d.table(["Time", "Who", "Event"], [[words.stamp(r.ts), str(r.actor), say(r, plan)] for r in records])
+    d.h(2, "Journal")
+    d.p(f"{len(records)} events, chain {'intact' if not problems else 'BROKEN'}, head `{head}`.")
+    return d, screens
+
+
+def _title(d: Doc, plan, state: RolloutState, records: list[ev.Record], head: str, problems: list[str]) -> None:
+    """The title, the demo's marker (no report of a demo passes for production's) and the journal's problems."""
     demo = demo_marker(state)
     d.h(1, f"Rollout report: {plan.release} {plan.version}" + (f" — {demo}" if demo else ""))
-    if demo:  # no report of a demo passes for production's
+    if demo:
         d.p(f"**{demo}**: a demo on a simulated service and gateway; no production traffic was shifted.")
-    head = records[-1].hash if records else ev.GENESIS
     d.p(f"{plan.environment} / {plan.region} · outcome **{outcome(state)}** · "
         f"{len(records)} journal events · journal head `{head}`")
-    problems = [str(p) for p in (scan.problem, scan.head) if p]
     if problems:
         d.p("**JOURNAL PROBLEM**: " + "; ".join(problems)
             + f" (this report covers the first {len(records)} intact events)")
 
+
+def _summary(d: Doc, plan, state: RolloutState) -> None:
     d.h(2, "Summary")
     ended = state.completed_at or (state.kill.result_at if state.kill and state.kill.result_at else None)
     d.table(["", ""], [
@@ -157,6 +179,9 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
          or words.NO_DATA],
     ])
 
+
+def _gates(d: Doc, plan, state: RolloutState, records: list[ev.Record]) -> None:
+    """Each phase: its owners, when it started, their decisions and its criteria."""
     d.h(2, "Gates")
     for i, spec in enumerate(plan.phases):
         starts = [r for r in records if isinstance(r.payload, ev.PhaseStarted) and r.payload.phase == i]
@@ -175,30 +200,29 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
                     [[c, "yes" if s.passed else "NO", words.value(s.value, units.get(c, "")), words.stamp(s.at)]
                      for c, s in gate.criteria.items()])
 
-    _judgments(d, plan, state, records)
 
-    d.h(2, "Triggers")
-    d.table(["Trigger", "Worst value", "Threshold", "Breaches", "Fired"], _trigger_rows(state, records))
-
+def _kill(d: Doc, plan, state: RolloutState) -> None:
+    """The kill in the read model's words, as every face says them; a trigger's own account after them."""
     d.h(2, "Kill switch")
     if state.kill is None:
         d.p("Not pulled.")
-    else:
-        k = state.kill
-        result = k.result
-        said = kill_line(plan, state)
-        assert said is not None  # the kill is pulled (state.kill is set)
-        d.table(["", ""], [
-            # the read model's words, as every face says them; a trigger's own account after them
-            ["Requested", f"{words.stamp(k.requested_at)}, {said.why}" + (f" ({k.reason})" if k.trigger else "")],
-            ["Trigger", k.trigger or words.NO_DATA],
-            ["Gateway", words.NO_DATA if result is None else ("CONFIRMED" if result.confirmed else "NOT CONFIRMED")
-             + f" at {words.stamp(k.result_at)}: {said.detail}"
-             + (f", {words.plural(result.attempts, 'attempt')}" if result.confirmed else "")],
-            ["Traffic check", words.NO_DATA if k.verified is None
-             else ("VERIFIED" if k.verified.ok else "NOT VERIFIED") + f": {k.verified.detail}"],
-        ])
+        return
+    k = state.kill
+    result = k.result
+    said = kill_line(plan, state)
+    assert said is not None  # the kill is pulled (state.kill is set)
+    d.table(["", ""], [
+        ["Requested", f"{words.stamp(k.requested_at)}, {said.why}" + (f" ({k.reason})" if k.trigger else "")],
+        ["Trigger", k.trigger or words.NO_DATA],
+        ["Gateway", words.NO_DATA if result is None else ("CONFIRMED" if result.confirmed else "NOT CONFIRMED")
+         + f" at {words.stamp(k.result_at)}: {said.detail}"
+         + (f", {words.plural(result.attempts, 'attempt')}" if result.confirmed else "")],
+        ["Traffic check", words.NO_DATA if k.verified is None
+         else ("VERIFIED" if k.verified.ok else "NOT VERIFIED") + f": {k.verified.detail}"],
+    ])
 
+
+def _escalations(d: Doc, state: RolloutState) -> None:
     d.h(2, "Escalations")
     incidents = incident_rows(state)
     if incidents:  # open and past: a page that was resolved stays in the record
@@ -211,6 +235,9 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
     if not incidents and not state.escalations:
         d.p("None.")
 
+
+def _budget(d: Doc, plan, state: RolloutState, records: list[ev.Record], state_dir: Path) -> None:
+    """The plan's budget, the spend the evidence bundles and the guard recorded, and the alerts raised."""
     d.h(2, "Budget")
     doc = plan.document
     cats = doc.get("budget", {}).get("categories", [])
@@ -235,51 +262,49 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
     d.p("Alerts: " + ("; ".join(f"{words.stamp(r.ts)} {words.percent(p.at_pct)} ({money(p.spent)}): {p.action}"
                                 for r in alerts if isinstance(p := r.payload, ev.BudgetAlerted)) or "none"))
 
-    pd = postdeploy.rows(state, now) if state.status == "completed" else []
-    if pd:
-        d.h(2, "Post-deployment plan")
-        d.p(f"As of {words.stamp(now)}; due times count from completion.")
-        d.table(["Item", "Owner", "Due", "State", "Done"],
-                [[r.name, plan.roles.get(r.owner, r.owner),
-                  words.stamp(r.due_at) if r.due_at else f"+{words.duration(r.due_after)}",
-                  r.word,
-                  f"{words.stamp(r.done_at)} {r.done_by}" + (f" ({r.evidence})" if r.evidence else "")
-                  if r.done_at else ""]
-                 for r in pd])
 
+def _post_deployment(d: Doc, plan, state: RolloutState, now: datetime) -> None:
+    pd = postdeploy.rows(state, now) if state.status == "completed" else []
+    if not pd:
+        return
+    d.h(2, "Post-deployment plan")
+    d.p(f"As of {words.stamp(now)}; due times count from completion.")
+    d.table(["Item", "Owner", "Due", "State", "Done"],
+            [[r.name, plan.roles.get(r.owner, r.owner),
+              words.stamp(r.due_at) if r.due_at else f"+{words.duration(r.due_after)}",
+              r.word,
+              f"{words.stamp(r.done_at)} {r.done_by}" + (f" ({r.evidence})" if r.evidence else "")
+              if r.done_at else ""]
+             for r in pd])
+
+
+def _evidence(d: Doc, state: RolloutState, state_dir: Path) -> list[str]:
+    """Each journaled bundle checked against the files found here; the screen SVGs of those that match."""
     d.h(2, "Evidence")
     screens: list[str] = []
     if not state.evidence:
         d.p("No evidence bundle was journaled.")
-    else:
-        from cockpit.evidence import manifest_sha, verify_bundle
+        return screens
+    from cockpit.evidence import manifest_sha, verify_bundle
 
-        roots = _evidence_roots(state_dir, state)
-        rows = []
-        for e in state.evidence:
-            found = next((root / e.file for root in roots if (root / e.file).is_file()), None)
-            if found is None:
-                check = "files not found here"
-            else:
-                problems = verify_bundle(found.parent)
-                if problems:
-                    check = "DIFFERS: " + "; ".join(problems)
-                elif manifest_sha(found.parent) != e.sha256:
-                    check = "DIFFERS: manifest is not the one journaled"
-                else:
-                    check = "matches"
-                    svg = found.parent / "cockpit_screen.svg"
-                    if svg.is_file():
-                        screens.append(str(svg))
-            rows.append([e.file, f"`{e.sha256[:16]}`", "complete" if e.ok else "INCOMPLETE", e.detail, check])
-        d.table(["Manifest", "sha256", "Bundle", "Detail", "On disk"], rows)
-
-    d.h(2, "Timeline")
-    d.table(["Time", "Who", "Event"], [[words.stamp(r.ts), str(r.actor), say(r, plan)] for r in records])
-
-    d.h(2, "Journal")
-    d.p(f"{len(records)} events, chain {'intact' if not problems else 'BROKEN'}, head `{head}`.")
-    return d, screens
+    roots = _evidence_roots(state_dir, state)
+    rows = []
+    for e in state.evidence:
+        found = next((root / e.file for root in roots if (root / e.file).is_file()), None)
+        if found is None:
+            check = "files not found here"
+        elif problems := verify_bundle(found.parent):
+            check = "DIFFERS: " + "; ".join(problems)
+        elif manifest_sha(found.parent) != e.sha256:
+            check = "DIFFERS: manifest is not the one journaled"
+        else:
+            check = "matches"
+            svg = found.parent / "cockpit_screen.svg"
+            if svg.is_file():
+                screens.append(str(svg))
+        rows.append([e.file, f"`{e.sha256[:16]}`", "complete" if e.ok else "INCOMPLETE", e.detail, check])
+    d.table(["Manifest", "sha256", "Bundle", "Detail", "On disk"], rows)
+    return screens
 
 
 # --- rendering ---------------------------------------------------------------------------------
