@@ -113,15 +113,20 @@ def headline_json(plan, state: RolloutState, live, now: datetime, sight=None,
                   journal_broken: str = "") -> dict[str, Any]:
     """The screen's headline (the read model's, so status and the screen never disagree) and the
     health of each source as the guard's last round saw it. `sight`: what `status` saw of the guard."""
-    from cockpit.core.readmodel import breach_ages, headline, trigger_rows
+    from cockpit.core.readmodel import PASS, breach_ages, gate_view, headline, trigger_rows
 
     rows = trigger_rows(plan, state, live, now)
+    # the gate's criteria as the screen marks them: one met at the soak's end beside its own trigger breaching is ▲
+    criteria = [{"id": c.id, "name": c.name, "met": c.met, "holds_now": c.met is True and c.mark == PASS,
+                 "mark": c.mark, "text": c.text}
+                for c in gate_view(plan, state, live, rows).criteria if c.met is not None]
     head = headline(plan, state, live, now, rows, sight=sight, journal_broken=journal_broken)
     health = {k: {"ok": h.ok, "detail": h.detail, "since": h.since.isoformat() if h.since else None}
               for k, h in (live.health.items() if live is not None else ()) if h.ok is not None}
     # a breach's age as its gauge and the headline say it, not since its journal record
     advance = advance_refusals(state, now, breach_ages(rows))
-    return {"headline": head.text, "sources": health, "next_step": _next(plan, state, now), "advance_refusals": advance}
+    return {"headline": head.text, "sources": health, "next_step": _next(plan, state, now), "advance_refusals": advance,
+            "criteria": criteria}
 
 
 def guard_json(plan, state: RolloutState, live, sight, holder: dict | None) -> dict[str, Any]:
@@ -195,6 +200,9 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
             ds = ", ".join(f"{plan.roles.get(r, r)} {d['decision']} ({d['name']})"
                            for r, d in gate["decisions"].items())
             out.append(f"gate     {name}: {ds}")
+    for c in seen["criteria"] if seen is not None else ():  # met at the soak's end, its own trigger breaching now
+        if c["met"] and not c["holds_now"]:
+            out.append(f"gate     {c['mark']} {c['name']}: {c['text']}")
     if doc["judgment"]:
         out.append(f"judge    {doc['judgment']['line'].removeprefix('Judge ')}")
     refused = seen["advance_refusals"] if seen is not None else doc["advance_refusals"]

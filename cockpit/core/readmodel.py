@@ -27,7 +27,7 @@ from cockpit.core.guardsight import GuardSight, journaled_speed, judge
 from cockpit.core.headline import Headline, Role
 from cockpit.core.judgeview import JudgmentView, judgment_views
 from cockpit.core.nextstep import NextStep, next_step, refusals
-from cockpit.core.planview import PhaseTrack, PlanTrigger, PlanView
+from cockpit.core.planview import PhaseTrack, PlanCriterion, PlanTrigger, PlanView
 from cockpit.core.state import STATUS_WORDS, fold
 from cockpit.core.state import RolloutState as RolloutState  # what every face's view starts from
 from cockpit.core.triggers import TriggerTrack, WindowVerdict
@@ -559,7 +559,25 @@ def headline(plan: PlanView, state: RolloutState, live: Evaluation | None, now: 
     return heads.first(heads.Seen(plan, state, live, now, rows, guard_health(plan, state, live, sight), journal_broken))
 
 
-def gate_view(plan: PlanView, state: RolloutState, live: Evaluation | None) -> GateView:
+def not_holding_now(criterion: PlanCriterion, plan: PlanView, rows: Iterable[TriggerRow]) -> TriggerRow | None:
+    """The trigger on a gate criterion's own query that breaches or fired now: the criterion was met
+    at its last evaluation, and does not hold now (its ✓ would stand beside the trigger's ▲)."""
+    query = " ".join(criterion.query.split())
+    if not query:
+        return None
+    same = {t.id for t in plan.triggers if " ".join((t.query or "").split()) == query}
+    return next((r for r in rows if r.id in same and r.state in ("breaching", "fired")), None)
+
+
+def not_now_text(row: TriggerRow) -> str:
+    """Why a met criterion does not hold now, in its trigger's gauge words: `not now: Performance 412 ms breaching`."""
+    return f"not now: {row.name} {row.value} {'FIRED' if row.state == 'fired' else 'breaching'}"
+
+
+def gate_view(plan: PlanView, state: RolloutState, live: Evaluation | None,
+              triggers: tuple[TriggerRow, ...] = ()) -> GateView:
+    """The current gate: its criteria (a met one beside its own trigger breaching now reads ▲, not ✓:
+    `triggers`, the rows the face shows), its owners' decisions, what the owners attest."""
     if state.phase is None:
         return GateView(None, "", "", "", (), (), ())
     spec = plan.phases[state.phase]
@@ -573,6 +591,8 @@ def gate_view(plan: PlanView, state: RolloutState, live: Evaluation | None) -> G
             v = criterion(state, live, c.id)
             if v.passed is None:
                 rows.append(CriterionRow(c.id, c.name, None, WAIT, c.name, "muted"))
+            elif v.passed and (now := not_holding_now(c, plan, triggers)) is not None:
+                rows.append(CriterionRow(c.id, c.name, True, WARN, f"{not_now_text(now)} · {v.detail}", "breach"))
             elif v.passed:
                 rows.append(CriterionRow(c.id, c.name, True, PASS, v.detail, "ok"))
             elif (gate and gate.judged and gate.judged.judgment.verdict == "Marginal"
@@ -1020,7 +1040,7 @@ def read_model(plan: PlanView, state: RolloutState, live: Evaluation | None, now
                       captain),
         badges=badges(rows, esc, bud, checks, todo, guard),
         triggers=rows,
-        gate=visible_fields(gate_view(plan, state, live)),
+        gate=visible_fields(gate_view(plan, state, live, rows)),
         soak=soak_view(plan, state, now),  # numbers and a status word: nothing anyone typed
         budget=bud,
         escalation=esc,
