@@ -17,7 +17,18 @@ from typing import Any
 
 from cockpit.core import events as ev
 from cockpit.core import postdeploy, words
-from cockpit.core.readmodel import RolloutState, demo_marker, incident_rows, kill_line, outcome, rollout
+from cockpit.core.readmodel import (
+    WARN,
+    RolloutState,
+    demo_marker,
+    incident_rows,
+    kill_line,
+    not_holding_now,
+    not_now_text,
+    outcome,
+    rollout,
+    trigger_rows,
+)
 from cockpit.core.visible import visible
 from cockpit.narrate import say
 
@@ -136,7 +147,7 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
     problems = [str(p) for p in (scan.problem, scan.head) if p]
     _title(d, plan, state, records, head, problems)
     _summary(d, plan, state)
-    _gates(d, plan, state, records)
+    _gates(d, plan, state, records, now)
     _judgments(d, plan, state, records)
     d.h(2, "Triggers")
     d.table(["Trigger", "Worst value", "Threshold", "Breaches", "Fired"], _trigger_rows(state, records))
@@ -180,9 +191,11 @@ def _summary(d: Doc, plan, state: RolloutState) -> None:
     ])
 
 
-def _gates(d: Doc, plan, state: RolloutState, records: list[ev.Record]) -> None:
-    """Each phase: its owners, when it started, their decisions and its criteria."""
+def _gates(d: Doc, plan, state: RolloutState, records: list[ev.Record], now: datetime) -> None:
+    """Each phase: its owners, when it started, their decisions and its criteria (in the phase it
+    stopped in, a met criterion whose own trigger fired since reads ▲ as on the screen)."""
     d.h(2, "Gates")
+    not_now = _not_holding(plan, state, now)
     for i, spec in enumerate(plan.phases):
         starts = [r for r in records if isinstance(r.payload, ev.PhaseStarted) and r.payload.phase == i]
         decisions = [r for r in records if isinstance(r.payload, ev.GateDecided) and r.payload.phase == i]
@@ -197,8 +210,28 @@ def _gates(d: Doc, plan, state: RolloutState, records: list[ev.Record]) -> None:
         units = _criterion_units(plan.document, i)
         if gate and gate.criteria:
             d.table(["Criterion", "Passed", "Value", "At"],
-                    [[c, "yes" if s.passed else "NO", words.value(s.value, units.get(c, "")), words.stamp(s.at)]
+                    [[c, ("yes" + not_now.get(c, "") if i == state.phase else "yes") if s.passed else "NO",
+                      words.value(s.value, units.get(c, "")), words.stamp(s.at)]
                      for c, s in gate.criteria.items()])
+
+
+def _not_holding(plan, state: RolloutState, now: datetime) -> dict[str, str]:
+    """Criterion id -> `, ▲ not now: Performance 322 ms FIRED` for the current phase's criteria whose
+    own trigger breaches or fired as the journal ends (the read model's words, as the screen says them)."""
+    from cockpit.config import ConfigError, parse_journaled_plan
+
+    if state.phase is None:
+        return {}
+    try:
+        view = parse_journaled_plan(plan.document)
+    except ConfigError:
+        return {}
+    rows = trigger_rows(view, state, None, now)
+    out = {}
+    for c in view.phases[state.phase].gate.auto:
+        if (row := not_holding_now(c, view, rows)) is not None:
+            out[c.id] = f", {WARN} {not_now_text(row)}"
+    return out
 
 
 def _kill(d: Doc, plan, state: RolloutState) -> None:
