@@ -35,7 +35,7 @@ system-deps:
 CHECK_TESTS ?= tests/core $(FAST_UNIT)
 # (the plan's hypothesis properties and check-config's subprocesses take ~40 s: make test runs them)
 FAST_UNIT := tests/test_journal_golden.py tests/test_replay_property.py tests/test_status_faces.py \
-	tests/test_redact.py tests/test_journal_validate.py
+	tests/test_redact.py tests/test_journal_validate.py tests/test_function_length.py tests/test_narrate_readmodel.py
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy

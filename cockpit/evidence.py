@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -558,12 +558,7 @@ def collect(
     if which not in KINDS:
         raise EvidenceError(f"no bundle kind {which!r} ({', '.join(KINDS)})")
     state = fold(records)
-    if phase is None and which != "final":
-        phase = state.phase
-        if phase is None:
-            raise EvidenceError("no phase has started in this journal")
-    if phase is not None and not 0 <= phase < len(plan.phases):
-        raise EvidenceError(f"no phase {phase + 1} in this plan (it has {len(plan.phases)})")
+    phase = _bundle_phase(plan, state.phase, which, phase)
     r_from, r_to = rollout_range(records, now)
     if which == "final":
         p_from, p_to = r_from, r_to
@@ -575,6 +570,47 @@ def collect(
     target = inside(root, name)
     ctx = Context(plan, records, Path(base_dir), state_dir, now, phase, p_from, p_to, r_from, r_to, metrics,
                   plan.prometheus.step.total_seconds() if plan.prometheus else 30.0)
+    work = _workdir(root, name)
+    bundle = Bundle(target, name, phase, journal_head=state.last_hash)
+    _collect_files(ctx, work, bundle, file_names(plan, which, phase))
+    if plan.judge is not None and which != "final":  # issue 23: the judge's judgments of the phase, with its numbers
+        content, why = _judgment(ctx, JUDGMENT)
+        _write_json(work / JUDGMENT, content)
+        if why:
+            bundle.missing[JUDGMENT] = why
+    if screen if screen is not None else plan.evidence.screen:
+        _draw_screen(plan, state_dir, now, work, bundle)
+    _write_manifest(work, bundle, {
+        "bundle": name,
+        "release": plan.release.name,
+        "version": plan.release.version,
+        "phase": None if phase is None else phase + 1,
+        "created_at": _iso(now),
+        "time_range": {"from": _iso(p_from), "to": _iso(p_to)},
+        "journal": {"head": state.last_hash, "seq": state.seq},
+    })
+    try:
+        if target.exists():  # an earlier bundle of the same name is kept beside, never overwritten in place
+            target.rename(inside(root, f"{name}.replaced-{now:%Y%m%dT%H%M%S}-{os.getpid()}"))
+        work.rename(target)
+    except OSError as e:
+        raise EvidenceError(f"{target}: cannot write: {e.strerror}") from None
+    return bundle
+
+
+def _bundle_phase(plan: Plan, soaking: int | None, which: str, phase: int | None) -> int | None:
+    """The phase a bundle is of: the one asked, else the phase soaking (a final bundle needs none)."""
+    if phase is None and which != "final":
+        phase = soaking
+        if phase is None:
+            raise EvidenceError("no phase has started in this journal")
+    if phase is not None and not 0 <= phase < len(plan.phases):
+        raise EvidenceError(f"no phase {phase + 1} in this plan (it has {len(plan.phases)})")
+    return phase
+
+
+def _workdir(root: Path, name: str) -> Path:
+    """A fresh directory beside the bundle's, renamed into place once the bundle is whole."""
     work = inside(root, f".{name}.tmp-{os.getpid()}-{threading.get_ident()}")
     try:
         if work.exists():
@@ -582,8 +618,12 @@ def collect(
         work.mkdir(parents=True)
     except OSError as e:
         raise EvidenceError(f"{work}: cannot create: {e.strerror}") from None
-    bundle = Bundle(target, name, phase, journal_head=state.last_hash)
-    for fname in file_names(plan, which, phase):
+    return work
+
+
+def _collect_files(ctx: Context, work: Path, bundle: Bundle, names: Iterable[str]) -> None:
+    """Each collector's file; one that has nothing (or fails) leaves a sidecar saying why."""
+    for fname in names:
         path = inside(work, fname)
         try:
             content, why = collector_for(fname)(ctx, fname)
@@ -598,45 +638,29 @@ def collect(
             _write_json(path.with_name(fname + ".missing.json"), ctx.doc(fname, "none", ctx.phase_span, error=why))
         if why:
             bundle.missing[fname] = why
-    if plan.judge is not None and which != "final":  # issue 23: the judge's judgments of the phase, with its numbers
-        content, why = _judgment(ctx, JUDGMENT)
-        _write_json(work / JUDGMENT, content)
-        if why:
-            bundle.missing[JUDGMENT] = why
-    if screen if screen is not None else plan.evidence.screen:
-        if state_dir is None:
-            bundle.missing[f"{SCREEN}.svg"] = "no state dir to draw the screen from"
-        else:
-            why = capture_screen(plan, state_dir, now, work / f"{SCREEN}.svg")
-            if why:
-                bundle.missing[f"{SCREEN}.svg"] = redact.scrub(why, 500)
-            elif shutil.which("rsvg-convert"):
-                if why := svg_to_png(work / f"{SCREEN}.svg", work / f"{SCREEN}.png"):
-                    bundle.missing[f"{SCREEN}.png"] = why
+
+
+def _draw_screen(plan: Plan, state_dir: Path | None, now: datetime, work: Path, bundle: Bundle) -> None:
+    """The captain's screen as SVG (and PNG when rsvg-convert is here), or why not."""
+    if state_dir is None:
+        bundle.missing[f"{SCREEN}.svg"] = "no state dir to draw the screen from"
+        return
+    why = capture_screen(plan, state_dir, now, work / f"{SCREEN}.svg")
+    if why:
+        bundle.missing[f"{SCREEN}.svg"] = redact.scrub(why, 500)
+    elif shutil.which("rsvg-convert"):
+        if why := svg_to_png(work / f"{SCREEN}.svg", work / f"{SCREEN}.png"):
+            bundle.missing[f"{SCREEN}.png"] = why
+
+
+def _write_manifest(work: Path, bundle: Bundle, head: dict[str, Any]) -> None:
+    """Every file's hash and size, what is missing and why, after `head`; the manifest's own hash on the bundle."""
     for path in sorted(work.iterdir()):
         sha, size = _sha(path)
         bundle.files[path.name] = {"sha256": sha, "size": size}
-    manifest = {
-        "bundle": name,
-        "release": plan.release.name,
-        "version": plan.release.version,
-        "phase": None if phase is None else phase + 1,
-        "created_at": _iso(now),
-        "time_range": {"from": _iso(p_from), "to": _iso(p_to)},
-        "journal": {"head": state.last_hash, "seq": state.seq},
-        "files": bundle.files,
-        "missing": bundle.missing,
-        "complete": bundle.complete,
-    }
-    _write_json(work / MANIFEST, manifest)
+    _write_json(work / MANIFEST, {**head, "files": bundle.files, "missing": bundle.missing,
+                                  "complete": bundle.complete})
     bundle.manifest_sha256 = _sha(work / MANIFEST)[0]
-    try:
-        if target.exists():  # an earlier bundle of the same name is kept beside, never overwritten in place
-            target.rename(inside(root, f"{name}.replaced-{now:%Y%m%dT%H%M%S}-{os.getpid()}"))
-        work.rename(target)
-    except OSError as e:
-        raise EvidenceError(f"{target}: cannot write: {e.strerror}") from None
-    return bundle
 
 
 def journal_bundle(append: Callable[[ev.Payload], Any], bundle: Bundle, base_dir_root: Path) -> Any:

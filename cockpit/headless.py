@@ -347,7 +347,10 @@ async def _kill_async(engine, reason: str) -> int:
         if out.unjournaled and not engine.unrecorded:  # else _say_unrecorded says it all
             _say(*(r for r in out.reasons if r.startswith("JOURNAL NOT WRITTEN")), err=True)
         if not out.ok:
-            _say(f"KILL NOT CONFIRMED after {result.attempts} attempts: {result.error}",
+            from cockpit.core.readmodel import kill_answer
+
+            head, detail, _ = kill_answer(result, None)  # the kill line's words, as the screen and status say it
+            _say(f"{head} · {detail}",
                  f"escalated to {engine.plan.escalation[-1].level}: act on the gateway by hand")
             if _say_unrecorded(engine):
                 return Exit.FAIL_UNRECORDED
@@ -440,6 +443,14 @@ def as_captain(args, act: Callable, *, needs: str) -> int:
         session.lock.release()
 
 
+def _say_next(engine) -> None:
+    """What the rollout waits for now, in the words `status` and the screen say it (the read model's next step)."""
+    from cockpit.narrate import next_line
+
+    if said := next_line(engine.plan, engine.state, engine.clock.now()):
+        _say(f"next     {said}")
+
+
 def _state_facts(engine) -> None:
     """Where the rollout stands after the command, for `--json`."""
     from cockpit.core.state import STATUS_WORDS
@@ -451,7 +462,9 @@ def _state_facts(engine) -> None:
 
 async def _acting(engine, act: Callable) -> int:
     try:
-        return await act(engine)
+        code = await act(engine)
+        _say_next(engine)
+        return code
     finally:
         _state_facts(engine)
         if engine.gateway is not None:

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from cockpit.core import events as ev
 from cockpit.core import words
 from cockpit.core.escalation import with_names
-from cockpit.core.readmodel import trigger_label, trigger_names
+from cockpit.core.nextstep import NextStep
+from cockpit.core.planview import PlanView
+from cockpit.core.readmodel import (
+    RolloutState,
+    incident_acked,
+    incident_opened,
+    incident_resolved,
+    kill_answer,
+    kill_pulled,
+    kill_traffic,
+    step_now,
+    trigger_label,
+    trigger_names,
+)
 from cockpit.core.visible import visible
 
-__all__ = ["line", "say", "short_name"]
+__all__ = ["command", "line", "next_line", "say", "short_name"]
 
 
 def short_name(name: str) -> str:
@@ -24,119 +40,167 @@ def say(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:
     return visible(_said(record, plan))
 
 
-def _said(record: ev.Record, plan: ev.PlanLoaded | None) -> str:
-    p = record.payload
-    who = record.actor.user
-    roles = plan.roles if plan else {}
-    names = trigger_names(plan) if plan else {}
+@dataclass(frozen=True)
+class _Said:
+    """What a record is worded with: the record, the plan's role titles and trigger names."""
 
-    def trig(trigger_id: str) -> str:
+    record: ev.Record
+    plan: ev.PlanLoaded | None
+    roles: dict[str, str]
+    names: dict[str, str]
+
+    @property
+    def who(self) -> str:
+        return self.record.actor.user
+
+    def trig(self, trigger_id: str) -> str:
         """One name per thing: the plan's trigger name on screen; the id only in the journal."""
-        return f"trigger {names[trigger_id]}" if trigger_id in names else f"trigger {trigger_id}"
+        return f"trigger {self.names.get(trigger_id, trigger_id)}"
 
-    def phase_name(i: int) -> str:
-        if plan and 0 <= i < len(plan.phases):
-            return plan.phases[i].name
+    def phase(self, i: int) -> str:
+        if self.plan and 0 <= i < len(self.plan.phases):
+            return self.plan.phases[i].name
         return f"phase {i + 1}"
 
-    match p:
-        case ev.PlanLoaded():
-            return f"{who} loaded the plan {p.release} {p.version} ({p.environment}/{p.region})"
-        case ev.CheckRan():
-            return f"check {p.check}: {p.status.upper()} - {p.detail}"
-        case ev.CheckWaived():
-            return f"{who} waived check {p.check}: {p.reason}"
-        case ev.SignedOff():
-            return f"{p.name} ({roles.get(p.role, p.role)}) signed off"
-        case ev.GuardStarted():
-            took = f", taking over from dead guard {p.took_over}" if p.took_over else ""
-            why = f" ({p.reason})" if p.reason else ""
-            return f"guard {p.pid}@{p.host} evaluates the triggers{took}{why}"
-        case ev.GuardStopped():
-            return f"guard {p.pid}@{p.host} stopped: {p.reason}"
-        case ev.RolloutStarted():
-            return f"{who} started the rollout"
-        case ev.TrafficShiftRequested():
-            return f"traffic shift to {p.weight} % requested"
-        case ev.TrafficShiftResult():
-            if p.verified:
-                return f"gateway confirmed canary weight {p.weight} %"
-            return f"traffic shift to {p.weight} % NOT confirmed: {p.error}"
-        case ev.PhaseStarted():
-            return f"{phase_name(p.phase)} soaking at {p.weight} %"
-        case ev.GateDecided():
-            note = f": {p.note}" if p.note else ""
-            return f"{p.name} ({roles.get(p.role, p.role)}) {p.decision} for {phase_name(p.phase)}, entered by {record.actor}{note}"
-        case ev.CriterionEvaluated():
-            verdict = "met" if p.passed else "NOT met"
-            return f"{phase_name(p.phase)} criterion {p.criterion} {verdict}: {p.detail}"
-        case ev.RolloutCompleted():
-            return f"{who} completed the rollout: final validation passed"
-        case ev.TriggerBreached():
-            if p.no_data:
-                return f"{trig(p.trigger)} holding for want of data: {p.detail}"
-            return f"{trig(p.trigger)} breaching: {p.detail or words.value(p.value)}"
-        case ev.TriggerCleared():
-            return f"{trig(p.trigger)} cleared"
-        case ev.TriggerFired():
-            return f"{trig(p.trigger)} FIRED ({p.action}, {p.level}): {p.detail}"
-        case ev.KillRequested():
-            by = trig(p.trigger) if p.trigger else who
-            return f"KILL SWITCH pulled by {by}: {with_names(p.reason, names)}"
-        case ev.KillResult():
-            if p.confirmed:
-                return f"kill VERIFIED: gateway reads canary off (attempt {p.attempts})"
-            return f"KILL NOT CONFIRMED after {p.attempts} attempts: {p.error}"
-        case ev.RollbackVerified():
-            return f"rollback {'verified' if p.ok else 'NOT verified'} by canary traffic: {p.detail}"
-        case ev.Escalated():
-            return f"escalated to {p.level}: {with_names(p.reason, names)}"
-        case ev.Notified():
-            state = "sent" if p.delivered else f"NOT SENT ({p.error})" if p.queued else f"not sent ({p.error})"
-            tries = f" after {p.attempts} attempts ({', '.join(p.tries)})" if p.attempts > 1 else ""
-            return f"notify {p.channel} {state}{tries}: {with_names(p.text, names)}"
-        case ev.IncidentOpened():
-            return f"{p.incident} opened: {p.level} paged: {with_names(p.reason, names)}"
-        case ev.IncidentEscalated():
-            return f"{p.incident} climbed to {p.level}: {with_names(p.reason, names)}"
-        case ev.IncidentAcknowledged():
-            return f"{p.incident} acknowledged by {p.name} ({p.via})"
-        case ev.IncidentResolved():
-            return f"{p.incident} resolved: {p.reason}"
-        case ev.NotificationQueued():
-            return f"queued for {p.channel} ({p.purpose}{' ' + p.incident if p.incident else ''})"
-        case ev.SpendControlRan():
-            return f"spend controls at {words.percent(p.at_pct)} ({p.month}) {'ran' if p.ok else 'FAILED'}: {p.action}: {p.detail}"
-        case ev.SilenceCreated():
-            return f"Alertmanager silence {p.silence_id} created until {words.clock(p.ends_at)}: {p.comment}"
-        case ev.SilenceExpired():
-            return f"Alertmanager silence {p.silence_id} {'expired' if p.ok else 'NOT expired'}{': ' + p.detail if p.detail else ''}"
-        case ev.BudgetAlerted():
-            return f"budget at {words.percent(100 * p.spent / p.budget)} (alert {words.percent(p.at_pct)}): {p.action}"
-        case ev.GatewayReconciled():
-            if p.observed_weight is None and p.observed_enabled is None and not p.agrees:
-                return f"gateway NOT READ BACK at start-up: {p.detail}"
-            agrees = "agrees" if p.agrees else "DISAGREES"
-            return f"gateway read-back {agrees} with the journal: {p.detail}"
-        case ev.EvidenceCollected():
-            return f"evidence {p.file} written" + ("" if p.ok else f", INCOMPLETE: {p.detail}")
-        case ev.Noted():
-            return f"{who}: {p.text}"
-        case ev.PostDeploymentDone():
-            return f"post-deployment {p.item} done ({'by the cockpit: ' + p.evidence if p.auto else p.name})"
-        case ev.TornTailQuarantined():
-            return f"journal: a torn tail ({p.size} bytes at offset {p.offset}) was moved to {p.moved_to}"
-        case ev.JournaledLate():
-            return f"journal: {p.count} events kept aside while the journal could not be written follow ({p.error})"
-        case ev.RoundLate():
-            return _round_late(p)
-        case ev.JudgmentMade():
-            tail = ": the owners decide" if p.verdict == "Marginal" and p.criteria else ""
-            return f"judge ({phase_name(p.phase)}): {p.verdict}, score {words.value(p.score)}{tail} - {p.reason}"
-        case ev.SpendRead():
-            cur = str(((plan.document if plan else {}) or {}).get("budget", {}).get("currency", "USD"))
-            return f"spend month to date read: {words.money(sum(p.spent.values()), cur)}" + (f" ({p.month})" if p.month else "")
-    return f"{record.kind}"
+    def role(self, role: str) -> str:
+        return self.roles.get(role, role)
+
+    def named(self, text: str) -> str:
+        return with_names(text, self.names)
+
+
+def _said(record: ev.Record, plan: ev.PlanLoaded | None) -> str:
+    words_for = _SAY.get(type(record.payload))
+    if words_for is None:
+        return f"{record.kind}"
+    return words_for(record.payload, _Said(record, plan, plan.roles if plan else {},
+                                            trigger_names(plan) if plan else {}))
+
+
+# --- the rollout ------------------------------------------------------------------------------------
+
+
+def _plan_loaded(p: ev.PlanLoaded, s: _Said) -> str:
+    return f"{s.who} loaded the plan {p.release} {p.version} ({p.environment}/{p.region})"
+
+
+def _check_ran(p: ev.CheckRan, s: _Said) -> str:
+    return f"check {p.check}: {p.status.upper()} - {p.detail}"
+
+
+def _check_waived(p: ev.CheckWaived, s: _Said) -> str:
+    return f"{s.who} waived check {p.check}: {p.reason}"
+
+
+def _signed_off(p: ev.SignedOff, s: _Said) -> str:
+    return f"{p.name} ({s.role(p.role)}) signed off"
+
+
+def _guard_started(p: ev.GuardStarted, s: _Said) -> str:
+    took = f", taking over from dead guard {p.took_over}" if p.took_over else ""
+    why = f" ({p.reason})" if p.reason else ""
+    return f"guard {p.pid}@{p.host} evaluates the triggers{took}{why}"
+
+
+def _shift_result(p: ev.TrafficShiftResult, s: _Said) -> str:
+    if p.verified:
+        return f"gateway confirmed canary weight {p.weight} %"
+    return f"traffic shift to {p.weight} % NOT confirmed: {p.error}"
+
+
+def _gate_decided(p: ev.GateDecided, s: _Said) -> str:
+    note = f": {p.note}" if p.note else ""
+    return f"{p.name} ({s.role(p.role)}) {p.decision} for {s.phase(p.phase)}, entered by {s.record.actor}{note}"
+
+
+def _criterion(p: ev.CriterionEvaluated, s: _Said) -> str:
+    return f"{s.phase(p.phase)} criterion {p.criterion} {'met' if p.passed else 'NOT met'}: {p.detail}"
+
+
+def _judgment(p: ev.JudgmentMade, s: _Said) -> str:
+    tail = ": the owners decide" if p.verdict == "Marginal" and p.criteria else ""
+    return f"judge ({s.phase(p.phase)}): {p.verdict}, score {words.value(p.score)}{tail} - {p.reason}"
+
+
+# --- triggers and the kill: the kill in the read model's words (core.readmodel.kill_line) ----------
+
+
+def _breached(p: ev.TriggerBreached, s: _Said) -> str:
+    if p.no_data:
+        return f"{s.trig(p.trigger)} holding for want of data: {p.detail}"
+    return f"{s.trig(p.trigger)} breaching: {p.detail or words.value(p.value)}"
+
+
+def _fired(p: ev.TriggerFired, s: _Said) -> str:
+    return f"{s.trig(p.trigger)} FIRED ({p.action}, {p.level}): {p.detail}"
+
+
+def _kill_requested(p: ev.KillRequested, s: _Said) -> str:
+    """The kill line as it reads once pulled: `KILL SENT · pulled by trigger Performance`."""
+    head, _, _ = kill_answer(None, None)
+    return f"{head} · {kill_pulled(s.names, p.trigger, str(s.record.actor), p.reason)}"
+
+
+def _kill_result(p: ev.KillResult, s: _Said) -> str:
+    """The gateway's answer as the kill line says it: `KILL VERIFIED 14:00:15Z · the gateway reads ...`."""
+    head, detail, _ = kill_answer(p, s.record.ts)
+    return f"{head} · {detail}"
+
+
+def _rollback_verified(p: ev.RollbackVerified, s: _Said) -> str:
+    return kill_traffic(p, True)
+
+
+# --- paging and notices: incidents in the read model's words (core.readmodel.incident_rows) ---------
+
+
+def _incident_opened(p: ev.IncidentOpened, s: _Said) -> str:
+    return incident_opened(p.incident, p.level, s.named(p.reason), s.record.ts)
+
+
+def _incident_escalated(p: ev.IncidentEscalated, s: _Said) -> str:
+    return f"{p.incident} climbed to {p.level}: {s.named(p.reason)}"
+
+
+def _incident_acked(p: ev.IncidentAcknowledged, s: _Said) -> str:
+    return f"{p.incident} acknowledged by {incident_acked(p.name, p.via, s.record.ts)}"
+
+
+def _incident_resolved(p: ev.IncidentResolved, s: _Said) -> str:
+    return f"{p.incident} resolved {incident_resolved(s.record.ts, p.reason)}"
+
+
+def _notified(p: ev.Notified, s: _Said) -> str:
+    state = "sent" if p.delivered else f"NOT SENT ({p.error})" if p.queued else f"not sent ({p.error})"
+    tries = f" after {p.attempts} attempts ({', '.join(p.tries)})" if p.attempts > 1 else ""
+    return f"notify {p.channel} {state}{tries}: {s.named(p.text)}"
+
+
+def _spend_control(p: ev.SpendControlRan, s: _Said) -> str:
+    return (f"spend controls at {words.percent(p.at_pct)} ({p.month}) {'ran' if p.ok else 'FAILED'}: "
+            f"{p.action}: {p.detail}")
+
+
+def _silence_expired(p: ev.SilenceExpired, s: _Said) -> str:
+    return f"Alertmanager silence {p.silence_id} {'expired' if p.ok else 'NOT expired'}{': ' + p.detail if p.detail else ''}"
+
+
+def _spend_read(p: ev.SpendRead, s: _Said) -> str:
+    cur = str(((s.plan.document if s.plan else {}) or {}).get("budget", {}).get("currency", "USD"))
+    return f"spend month to date read: {words.money(sum(p.spent.values()), cur)}" + (f" ({p.month})" if p.month else "")
+
+
+# --- the journal and the gateway's read-back -----------------------------------------------------
+
+
+def _reconciled(p: ev.GatewayReconciled, s: _Said) -> str:
+    if p.observed_weight is None and p.observed_enabled is None and not p.agrees:
+        return f"gateway NOT READ BACK at start-up: {p.detail}"
+    return f"gateway read-back {'agrees' if p.agrees else 'DISAGREES'} with the journal: {p.detail}"
+
+
+def _post_deployment(p: ev.PostDeploymentDone, s: _Said) -> str:
+    return f"post-deployment {p.item} done ({'by the cockpit: ' + p.evidence if p.auto else p.name})"
 
 
 def _round_late(p: ev.RoundLate) -> str:
@@ -154,6 +218,76 @@ def _round_late(p: ev.RoundLate) -> str:
     so_far = f", {words.plural(p.late_rounds, 'late round')} so far" if p.late_rounds > 1 else ""
     return (f"the guard fell behind by {behind}{wall} ({poll}{so_far}): the round judged every sample since "
             f"{words.clock(judged_from)}{skipped}")
+
+
+_SAY: dict[type, Callable[[Any, _Said], str]] = {
+    ev.PlanLoaded: _plan_loaded,
+    ev.CheckRan: _check_ran,
+    ev.CheckWaived: _check_waived,
+    ev.SignedOff: _signed_off,
+    ev.GuardStarted: _guard_started,
+    ev.GuardStopped: lambda p, s: f"guard {p.pid}@{p.host} stopped: {p.reason}",
+    ev.RolloutStarted: lambda p, s: f"{s.who} started the rollout",
+    ev.TrafficShiftRequested: lambda p, s: f"traffic shift to {p.weight} % requested",
+    ev.TrafficShiftResult: _shift_result,
+    ev.PhaseStarted: lambda p, s: f"{s.phase(p.phase)} soaking at {p.weight} %",
+    ev.GateDecided: _gate_decided,
+    ev.CriterionEvaluated: _criterion,
+    ev.RolloutCompleted: lambda p, s: f"{s.who} completed the rollout: final validation passed",
+    ev.TriggerBreached: _breached,
+    ev.TriggerCleared: lambda p, s: f"{s.trig(p.trigger)} cleared",
+    ev.TriggerFired: _fired,
+    ev.KillRequested: _kill_requested,
+    ev.KillResult: _kill_result,
+    ev.RollbackVerified: _rollback_verified,
+    ev.Escalated: lambda p, s: f"escalated to {p.level}: {s.named(p.reason)}",
+    ev.Notified: _notified,
+    ev.IncidentOpened: _incident_opened,
+    ev.IncidentEscalated: _incident_escalated,
+    ev.IncidentAcknowledged: _incident_acked,
+    ev.IncidentResolved: _incident_resolved,
+    ev.NotificationQueued: lambda p, s: f"queued for {p.channel} ({p.purpose}{' ' + p.incident if p.incident else ''})",
+    ev.SpendControlRan: _spend_control,
+    ev.SilenceCreated: lambda p, s: f"Alertmanager silence {p.silence_id} created until {words.clock(p.ends_at)}: {p.comment}",
+    ev.SilenceExpired: _silence_expired,
+    ev.BudgetAlerted: lambda p, s: (f"budget at {words.percent(100 * p.spent / p.budget)} "
+                                    f"(alert {words.percent(p.at_pct)}): {p.action}"),
+    ev.GatewayReconciled: _reconciled,
+    ev.EvidenceCollected: lambda p, s: f"evidence {p.file} written" + ("" if p.ok else f", INCOMPLETE: {p.detail}"),
+    ev.Noted: lambda p, s: f"{s.who}: {p.text}",
+    ev.PostDeploymentDone: _post_deployment,
+    ev.TornTailQuarantined: lambda p, s: (f"journal: a torn tail ({p.size} bytes at offset {p.offset}) "
+                                          f"was moved to {p.moved_to}"),
+    ev.JournaledLate: lambda p, s: (f"journal: {p.count} events kept aside while the journal could not be written "
+                                    f"follow ({p.error})"),
+    ev.RoundLate: lambda p, s: _round_late(p),
+    ev.JudgmentMade: _judgment,
+    ev.SpendRead: _spend_read,
+}
+
+
+# The next step as `status` and the commands say it: the command that takes it (the screen says its key).
+COMMANDS = {
+    "run_checks": "cockpit preflight --config PLAN",
+    "sign_off": "cockpit sign-off {0} --name NAME --config PLAN",
+    "start": "cockpit start --config PLAN",
+    "gate": "cockpit decide {0} {1} go|no-go --name NAME --config PLAN",
+    "advance": "cockpit advance --config PLAN",
+    "ack": "cockpit ack {0} --name NAME --config PLAN",
+    "checklist": "cockpit note 'rollback step done: {0}: WHAT' --config PLAN",
+    "post_deploy": "cockpit done {0} --config PLAN",
+}
+
+
+def command(step: NextStep) -> str:
+    return COMMANDS[step.action].format(*step.args)
+
+
+def next_line(plan: PlanView, state: RolloutState, now: datetime) -> str:
+    """The read model's next step (core.readmodel.step_now) with the command that takes it, as
+    `status` prints it after `next`; "" when the rollout waits for nothing anyone can do."""
+    step = step_now(plan, state, now)
+    return "" if step is None else visible(f"{step.text}: {command(step)}")
 
 
 def line(record: ev.Record, plan: ev.PlanLoaded | None = None) -> str:

@@ -435,69 +435,23 @@ def rehearse(plan, fetch: Fetch, *, at: float | None = None, journal_dir=None, q
     out = Rehearsal(timing=t)
     out.not_rehearsed = [f"trigger {i}: check-backed (runs a command now; there is no history of it)" for i in skipped]
     out.not_rehearsed += [f"criterion {c}: Alertmanager keeps no history" for c in crit_skipped]
-    if journal_dir is not None:
-        at, out.phases = journal_phases(plan, journal_dir)
-        out.from_journal = True
-    elif at is not None:
-        out.phases = lay_phases(plan, at)
-    out.at = at
-    out.quiet = quiet
+    at = _lay_out(out, plan, at, journal_dir, quiet)
     if sweep is not None:
-        ids = {r.id: r for r in trigger_list}
-        if sweep[0] not in ids:
-            raise RehearsalError(f"--sweep {sweep[0]}: no query-backed trigger of that id in the plan "
-                                 f"(there are: {', '.join(ids) or 'none'})")
-        if at is None and quiet is None:
-            raise RehearsalError("--sweep needs --at (or --journal) or --quiet-from/--quiet-to: a span to rehearse on")
-    spans = []
-    if at is not None:
-        spans.append((at, out.phases[-1].end if out.phases else at))
+        _check_sweep(sweep, trigger_list, at, quiet)
+    spans = [(at, out.phases[-1].end if out.phases else at)] if at is not None else []
     if quiet is not None:
         spans.append(quiet)
     reach = max([r.for_s for r in trigger_list] + [0.0]) + 3600.0 + t.step_s  # round_bounds' catch-up, before a span
-
-    fetched_spans: dict[str, list[tuple[float, float]]] = {}
-
-    def history(query: str, start: float, end: float) -> Series:
-        # Fetched once per query and span, on the grid of the span's start (every round's `now` is on it);
-        # a span a query's history already covers (a criterion on a trigger's query) is not asked again.
-        key = query
-        prev = out.histories.get(key)
-        if prev is not None and any(a <= start + ON_GRID and end <= b + ON_GRID and _on(start - a, t.grid_s)
-                                    for a, b in fetched_spans[key]):
-            return Series(prev.samples)
-        got = fetch(query, start, end, t.grid_s)
-        fetched_spans.setdefault(key, []).append((start, end))
-        if prev is not None:
-            merged = {s.ts: s for s in prev.samples}
-            merged.update({s.ts: s for s in got.samples})
-            got = replace(prev, samples=tuple(merged[k] for k in sorted(merged)), chunks=prev.chunks + got.chunks,
-                          start=min(prev.start, got.start), end=max(prev.end, got.end))
-        out.histories[key] = got
-        return Series(got.samples)
-
-    def align(start: float, anchor: float) -> float:
-        return anchor - math.ceil((anchor - start) / t.grid_s - 1e-9) * t.grid_s
-
     # The triggers' histories are asked at once (Prometheus answers several range queries in
     # parallel); `history` below takes each from here, in the same order as before.
-    asked = list(dict.fromkeys(
-        [(r.query, align(start - reach, start), end, t.grid_s) for start, end in spans for r in trigger_list]
-        + [(r.baseline, start, end, t.grid_s) for start, end in spans for r in trigger_list if r.baseline]))
-    if len(asked) > 1:
-        with ThreadPoolExecutor(max_workers=min(FETCHES_AT_ONCE, len(asked))) as pool:
-            pending = {k: pool.submit(fetch, *k) for k in asked}
-        answered = {k: f.result() for k, f in pending.items()}  # the first that failed raises, as before
-        fetch = _answered(answered, fetch)
-
-    per_span: list[dict[str, tuple[Series, Series | None]]] = []
-    for start, end in spans:
-        fetched = {}
-        for r in trigger_list:
-            s = history(r.query, align(start - reach, start), end)
-            b = history(r.baseline, start, end) if r.baseline else None
-            fetched[r.id] = (s, b)
-        per_span.append(fetched)
+    fetch = _fetched_at_once(fetch, list(dict.fromkeys(
+        [(r.query, _align(start - reach, start, t.grid_s), end, t.grid_s) for start, end in spans for r in trigger_list]
+        + [(r.baseline, start, end, t.grid_s) for start, end in spans for r in trigger_list if r.baseline])))
+    history = _History(out, fetch, t.grid_s)
+    per_span: list[dict[str, tuple[Series, Series | None]]] = [
+        {r.id: (history(r.query, _align(start - reach, start, t.grid_s), end),
+                history(r.baseline, start, end) if r.baseline else None) for r in trigger_list}
+        for start, end in spans]
 
     ranges = Ranges(fetch, t.step_s, out.histories) if criteria and plan.judge is not None else None
     if at is not None:
@@ -510,22 +464,86 @@ def rehearse(plan, fetch: Fetch, *, at: float | None = None, journal_dir=None, q
             out.quiet_judged = [quiet_soaks(plan, i, *quiet, ranges) for i in judged_phases(plan)]
     if sweep is not None:
         rule = next(r for r in trigger_list if r.id == sweep[0])
-        rows = []
-        for limit in sweep[1]:
-            moved = rule.at_limit(limit)
-            detected = fires = None
-            if at is not None:
-                s, b = per_span[0][rule.id]
-                judged = judge_rounds(moved, s, b, times=rounds(at, spans[0][1], t.poll_s), t=t, since=at)
-                run = trigger_run(moved, judged)
-                detected = run.fired_at
-            if quiet is not None:
-                s, b = per_span[-1][rule.id]
-                run = trigger_run(moved, judge_rounds(moved, s, b, times=rounds(*quiet, t.poll_s), t=t, since=None))
-                fires = len(run.fires)
-            rows.append(SweepRow(limit, fires, detected))
-        out.sweep = (rule.id, tuple(rows))
+        out.sweep = (rule.id, tuple(_sweep_row(rule, limit, per_span, spans, at, quiet, t) for limit in sweep[1]))
     return out
+
+
+def _lay_out(out: Rehearsal, plan, at: float | None, journal_dir, quiet: tuple[float, float] | None) -> float | None:
+    """The rollout's phases laid out from `at`, or as a journal ran them (its start is `at` then)."""
+    if journal_dir is not None:
+        at, out.phases = journal_phases(plan, journal_dir)
+        out.from_journal = True
+    elif at is not None:
+        out.phases = lay_phases(plan, at)
+    out.at = at
+    out.quiet = quiet
+    return at
+
+
+def _check_sweep(sweep: tuple[str, Sequence[float]], trigger_list, at: float | None,
+                 quiet: tuple[float, float] | None) -> None:
+    ids = {r.id: r for r in trigger_list}
+    if sweep[0] not in ids:
+        raise RehearsalError(f"--sweep {sweep[0]}: no query-backed trigger of that id in the plan "
+                             f"(there are: {', '.join(ids) or 'none'})")
+    if at is None and quiet is None:
+        raise RehearsalError("--sweep needs --at (or --journal) or --quiet-from/--quiet-to: a span to rehearse on")
+
+
+def _align(start: float, anchor: float, grid_s: float) -> float:
+    """`start` moved back onto the grid of `anchor` (every round's `now` is on it)."""
+    return anchor - math.ceil((anchor - start) / grid_s - 1e-9) * grid_s
+
+
+def _fetched_at_once(fetch: Fetch, asked: list[tuple[str, float, float, float]]) -> Fetch:
+    """`fetch` answering the asked range queries from what a pool fetched at once (the first that
+    failed raises, as one at a time would)."""
+    if len(asked) <= 1:
+        return fetch
+    with ThreadPoolExecutor(max_workers=min(FETCHES_AT_ONCE, len(asked))) as pool:
+        pending = {k: pool.submit(fetch, *k) for k in asked}
+    return _answered({k: f.result() for k, f in pending.items()}, fetch)
+
+
+class _History:
+    """A query's history, fetched once per query and span, on the grid of the span's start (every
+    round's `now` is on it); a span a query's history already covers (a criterion on a trigger's
+    query) is not asked again. What is fetched is kept in the rehearsal's `histories`."""
+
+    def __init__(self, out: Rehearsal, fetch: Fetch, grid_s: float):
+        self.out, self.fetch, self.grid_s = out, fetch, grid_s
+        self.spans: dict[str, list[tuple[float, float]]] = {}
+
+    def __call__(self, query: str, start: float, end: float) -> Series:
+        prev = self.out.histories.get(query)
+        if prev is not None and any(a <= start + ON_GRID and end <= b + ON_GRID and _on(start - a, self.grid_s)
+                                    for a, b in self.spans[query]):
+            return Series(prev.samples)
+        got = self.fetch(query, start, end, self.grid_s)
+        self.spans.setdefault(query, []).append((start, end))
+        if prev is not None:
+            merged = {s.ts: s for s in prev.samples}
+            merged.update({s.ts: s for s in got.samples})
+            got = replace(prev, samples=tuple(merged[k] for k in sorted(merged)), chunks=prev.chunks + got.chunks,
+                          start=min(prev.start, got.start), end=max(prev.end, got.end))
+        self.out.histories[query] = got
+        return Series(got.samples)
+
+
+def _sweep_row(rule, limit: float, per_span, spans, at: float | None, quiet: tuple[float, float] | None,
+               t: Timing) -> SweepRow:
+    """One limit of a sweep: when the rollout's breach would have been detected, how often the quiet span fires."""
+    moved = rule.at_limit(limit)
+    detected = fires = None
+    if at is not None:
+        s, b = per_span[0][rule.id]
+        judged = judge_rounds(moved, s, b, times=rounds(at, spans[0][1], t.poll_s), t=t, since=at)
+        detected = trigger_run(moved, judged).fired_at
+    if quiet is not None:
+        s, b = per_span[-1][rule.id]
+        run = trigger_run(moved, judge_rounds(moved, s, b, times=rounds(*quiet, t.poll_s), t=t, since=None))
+        fires = len(run.fires)
+    return SweepRow(limit, fires, detected)
 
 
 def _rollout(out: Rehearsal, plan, trigger_list, crit_list, fetched, t: Timing, history) -> None:

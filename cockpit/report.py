@@ -17,8 +17,18 @@ from typing import Any
 
 from cockpit.core import events as ev
 from cockpit.core import postdeploy, words
-from cockpit.core.readmodel import demo_marker, incident_rows, kill_line
-from cockpit.core.state import STATUS_WORDS, RolloutState, fold
+from cockpit.core.readmodel import (
+    WARN,
+    RolloutState,
+    demo_marker,
+    incident_rows,
+    kill_line,
+    not_holding_now,
+    not_now_text,
+    outcome,
+    rollout,
+    trigger_rows,
+)
 from cockpit.core.visible import visible
 from cockpit.narrate import say
 
@@ -30,7 +40,7 @@ class ReportError(Exception):
 @dataclass
 class Doc:
     """A document as blocks, rendered to Markdown or HTML: ("h1"|"h2"|"h3"|"p", text),
-    ("table", headers, rows), ("ul", items), ("svg", caption, svg text; HTML only)."""
+    ("table", headers, rows), ("svg", caption, svg text; HTML only)."""
 
     blocks: list[tuple] = field(default_factory=list)
 
@@ -42,9 +52,6 @@ class Doc:
 
     def table(self, headers: list[str], rows: list[list[Any]]) -> None:
         self.blocks.append(("table", headers, [[("" if c is None else str(c)) for c in r] for r in rows]))
-
-    def ul(self, items: list[str]) -> None:
-        self.blocks.append(("ul", items))
 
     def svg(self, caption: str, text: str) -> None:
         self.blocks.append(("svg", caption, text))
@@ -130,38 +137,65 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
         raise ReportError(f"{state_dir}: no journal")
     scan = FileStore(state_dir).verify()
     records = scan.records
-    state = fold(records)
+    state = rollout(records)
     if state.plan is None:
         raise ReportError(f"{state_dir}: the journal has no plan")
     plan = state.plan
     now = now or (records[-1].ts if records else datetime.now(UTC))
     d = Doc()
+    head = records[-1].hash if records else ev.GENESIS
+    problems = [str(p) for p in (scan.problem, scan.head) if p]
+    _title(d, plan, state, records, head, problems)
+    _summary(d, plan, state)
+    _gates(d, plan, state, records, now)
+    _judgments(d, plan, state, records)
+    d.h(2, "Triggers")
+    d.table(["Trigger", "Worst value", "Threshold", "Breaches", "Fired"], _trigger_rows(state, records))
+    _kill(d, plan, state)
+    _escalations(d, state)
+    _budget(d, plan, state, records, state_dir)
+    _post_deployment(d, plan, state, now)
+    screens = _evidence(d, state, state_dir)
+    d.h(2, "Timeline")
+    d.table(["Time", "Who", "Event"], [[words.stamp(r.ts), str(r.actor), say(r, plan)] for r in records])
+    d.h(2, "Journal")
+    d.p(f"{len(records)} events, chain {'intact' if not problems else 'BROKEN'}, head `{head}`.")
+    return d, screens
+
+
+def _title(d: Doc, plan, state: RolloutState, records: list[ev.Record], head: str, problems: list[str]) -> None:
+    """The title, the demo's marker (no report of a demo passes for production's) and the journal's problems."""
     demo = demo_marker(state)
     d.h(1, f"Rollout report: {plan.release} {plan.version}" + (f" — {demo}" if demo else ""))
-    if demo:  # no report of a demo passes for production's
+    if demo:
         d.p(f"**{demo}**: a demo on a simulated service and gateway; no production traffic was shifted.")
-    head = records[-1].hash if records else ev.GENESIS
-    d.p(f"{plan.environment} / {plan.region} · outcome **{STATUS_WORDS[state.status]}** · "
+    d.p(f"{plan.environment} / {plan.region} · outcome **{outcome(state)}** · "
         f"{len(records)} journal events · journal head `{head}`")
-    problems = [str(p) for p in (scan.problem, scan.head) if p]
     if problems:
         d.p("**JOURNAL PROBLEM**: " + "; ".join(problems)
             + f" (this report covers the first {len(records)} intact events)")
 
+
+def _summary(d: Doc, plan, state: RolloutState) -> None:
     d.h(2, "Summary")
     ended = state.completed_at or (state.kill.result_at if state.kill and state.kill.result_at else None)
     d.table(["", ""], [
         ["Started", words.stamp(state.started_at)],
         ["Ended", words.stamp(ended)],
         ["Duration", words.duration(ended - state.started_at) if ended and state.started_at else words.NO_DATA],
-        ["Outcome", STATUS_WORDS[state.status]],
+        ["Outcome", outcome(state)],
         ["Last phase", f"{state.phase + 1} {plan.phases[state.phase].name} ({plan.phases[state.phase].weight} %)"
          if state.phase is not None else words.NO_DATA],
         ["Sign-offs", ", ".join(f"{plan.roles.get(r, r)}: {s.name}" for r, s in state.sign_offs.items())
          or words.NO_DATA],
     ])
 
+
+def _gates(d: Doc, plan, state: RolloutState, records: list[ev.Record], now: datetime) -> None:
+    """Each phase: its owners, when it started, their decisions and its criteria (in the phase it
+    stopped in, a met criterion whose own trigger fired since reads ▲ as on the screen)."""
     d.h(2, "Gates")
+    not_now = _not_holding(plan, state, now)
     for i, spec in enumerate(plan.phases):
         starts = [r for r in records if isinstance(r.payload, ev.PhaseStarted) and r.payload.phase == i]
         decisions = [r for r in records if isinstance(r.payload, ev.GateDecided) and r.payload.phase == i]
@@ -176,33 +210,52 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
         units = _criterion_units(plan.document, i)
         if gate and gate.criteria:
             d.table(["Criterion", "Passed", "Value", "At"],
-                    [[c, "yes" if s.passed else "NO", words.value(s.value, units.get(c, "")), words.stamp(s.at)]
+                    [[c, ("yes" + not_now.get(c, "") if i == state.phase else "yes") if s.passed else "NO",
+                      words.value(s.value, units.get(c, "")), words.stamp(s.at)]
                      for c, s in gate.criteria.items()])
 
-    _judgments(d, plan, state, records)
 
-    d.h(2, "Triggers")
-    d.table(["Trigger", "Worst value", "Threshold", "Breaches", "Fired"], _trigger_rows(state, records))
+def _not_holding(plan, state: RolloutState, now: datetime) -> dict[str, str]:
+    """Criterion id -> `, ▲ not now: Performance 322 ms FIRED` for the current phase's criteria whose
+    own trigger breaches or fired as the journal ends (the read model's words, as the screen says them)."""
+    from cockpit.config import ConfigError, parse_journaled_plan
 
+    if state.phase is None:
+        return {}
+    try:
+        view = parse_journaled_plan(plan.document)
+    except ConfigError:
+        return {}
+    rows = trigger_rows(view, state, None, now)
+    out = {}
+    for c in view.phases[state.phase].gate.auto:
+        if (row := not_holding_now(c, view, rows)) is not None:
+            out[c.id] = f", {WARN} {not_now_text(row)}"
+    return out
+
+
+def _kill(d: Doc, plan, state: RolloutState) -> None:
+    """The kill in the read model's words, as every face says them; a trigger's own account after them."""
     d.h(2, "Kill switch")
     if state.kill is None:
         d.p("Not pulled.")
-    else:
-        k = state.kill
-        result = k.result
-        said = kill_line(plan, state)
-        assert said is not None  # the kill is pulled (state.kill is set)
-        d.table(["", ""], [
-            # the read model's words, as every face says them; a trigger's own account after them
-            ["Requested", f"{words.stamp(k.requested_at)}, {said.why}" + (f" ({k.reason})" if k.trigger else "")],
-            ["Trigger", k.trigger or words.NO_DATA],
-            ["Gateway", words.NO_DATA if result is None else ("CONFIRMED" if result.confirmed else "NOT CONFIRMED")
-             + f" at {words.stamp(k.result_at)}: {said.detail}"
-             + (f", {words.plural(result.attempts, 'attempt')}" if result.confirmed else "")],
-            ["Traffic check", words.NO_DATA if k.verified is None
-             else ("VERIFIED" if k.verified.ok else "NOT VERIFIED") + f": {k.verified.detail}"],
-        ])
+        return
+    k = state.kill
+    result = k.result
+    said = kill_line(plan, state)
+    assert said is not None  # the kill is pulled (state.kill is set)
+    d.table(["", ""], [
+        ["Requested", f"{words.stamp(k.requested_at)}, {said.why}" + (f" ({k.reason})" if k.trigger else "")],
+        ["Trigger", k.trigger or words.NO_DATA],
+        ["Gateway", words.NO_DATA if result is None else ("CONFIRMED" if result.confirmed else "NOT CONFIRMED")
+         + f" at {words.stamp(k.result_at)}: {said.detail}"
+         + (f", {words.plural(result.attempts, 'attempt')}" if result.confirmed else "")],
+        ["Traffic check", words.NO_DATA if k.verified is None
+         else ("VERIFIED" if k.verified.ok else "NOT VERIFIED") + f": {k.verified.detail}"],
+    ])
 
+
+def _escalations(d: Doc, state: RolloutState) -> None:
     d.h(2, "Escalations")
     incidents = incident_rows(state)
     if incidents:  # open and past: a page that was resolved stays in the record
@@ -215,6 +268,9 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
     if not incidents and not state.escalations:
         d.p("None.")
 
+
+def _budget(d: Doc, plan, state: RolloutState, records: list[ev.Record], state_dir: Path) -> None:
+    """The plan's budget, the spend the evidence bundles and the guard recorded, and the alerts raised."""
     d.h(2, "Budget")
     doc = plan.document
     cats = doc.get("budget", {}).get("categories", [])
@@ -239,51 +295,49 @@ def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[st
     d.p("Alerts: " + ("; ".join(f"{words.stamp(r.ts)} {words.percent(p.at_pct)} ({money(p.spent)}): {p.action}"
                                 for r in alerts if isinstance(p := r.payload, ev.BudgetAlerted)) or "none"))
 
-    pd = postdeploy.rows(state, now) if state.status == "completed" else []
-    if pd:
-        d.h(2, "Post-deployment plan")
-        d.p(f"As of {words.stamp(now)}; due times count from completion.")
-        d.table(["Item", "Owner", "Due", "State", "Done"],
-                [[r.name, plan.roles.get(r.owner, r.owner),
-                  words.stamp(r.due_at) if r.due_at else f"+{words.duration(r.due_after)}",
-                  r.word,
-                  f"{words.stamp(r.done_at)} {r.done_by}" + (f" ({r.evidence})" if r.evidence else "")
-                  if r.done_at else ""]
-                 for r in pd])
 
+def _post_deployment(d: Doc, plan, state: RolloutState, now: datetime) -> None:
+    pd = postdeploy.rows(state, now) if state.status == "completed" else []
+    if not pd:
+        return
+    d.h(2, "Post-deployment plan")
+    d.p(f"As of {words.stamp(now)}; due times count from completion.")
+    d.table(["Item", "Owner", "Due", "State", "Done"],
+            [[r.name, plan.roles.get(r.owner, r.owner),
+              words.stamp(r.due_at) if r.due_at else f"+{words.duration(r.due_after)}",
+              r.word,
+              f"{words.stamp(r.done_at)} {r.done_by}" + (f" ({r.evidence})" if r.evidence else "")
+              if r.done_at else ""]
+             for r in pd])
+
+
+def _evidence(d: Doc, state: RolloutState, state_dir: Path) -> list[str]:
+    """Each journaled bundle checked against the files found here; the screen SVGs of those that match."""
     d.h(2, "Evidence")
     screens: list[str] = []
     if not state.evidence:
         d.p("No evidence bundle was journaled.")
-    else:
-        from cockpit.evidence import manifest_sha, verify_bundle
+        return screens
+    from cockpit.evidence import manifest_sha, verify_bundle
 
-        roots = _evidence_roots(state_dir, state)
-        rows = []
-        for e in state.evidence:
-            found = next((root / e.file for root in roots if (root / e.file).is_file()), None)
-            if found is None:
-                check = "files not found here"
-            else:
-                problems = verify_bundle(found.parent)
-                if problems:
-                    check = "DIFFERS: " + "; ".join(problems)
-                elif manifest_sha(found.parent) != e.sha256:
-                    check = "DIFFERS: manifest is not the one journaled"
-                else:
-                    check = "matches"
-                    svg = found.parent / "cockpit_screen.svg"
-                    if svg.is_file():
-                        screens.append(str(svg))
-            rows.append([e.file, f"`{e.sha256[:16]}`", "complete" if e.ok else "INCOMPLETE", e.detail, check])
-        d.table(["Manifest", "sha256", "Bundle", "Detail", "On disk"], rows)
-
-    d.h(2, "Timeline")
-    d.table(["Time", "Who", "Event"], [[words.stamp(r.ts), str(r.actor), say(r, plan)] for r in records])
-
-    d.h(2, "Journal")
-    d.p(f"{len(records)} events, chain {'intact' if not problems else 'BROKEN'}, head `{head}`.")
-    return d, screens
+    roots = _evidence_roots(state_dir, state)
+    rows = []
+    for e in state.evidence:
+        found = next((root / e.file for root in roots if (root / e.file).is_file()), None)
+        if found is None:
+            check = "files not found here"
+        elif problems := verify_bundle(found.parent):
+            check = "DIFFERS: " + "; ".join(problems)
+        elif manifest_sha(found.parent) != e.sha256:
+            check = "DIFFERS: manifest is not the one journaled"
+        else:
+            check = "matches"
+            svg = found.parent / "cockpit_screen.svg"
+            if svg.is_file():
+                screens.append(str(svg))
+        rows.append([e.file, f"`{e.sha256[:16]}`", "complete" if e.ok else "INCOMPLETE", e.detail, check])
+    d.table(["Manifest", "sha256", "Bundle", "Detail", "On disk"], rows)
+    return screens
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -307,8 +361,6 @@ def to_markdown(d: Doc) -> str:
             out += ["#" * int(kind[1]) + " " + _md(block[1]), ""]
         elif kind == "p":
             out += [_md(block[1]), ""]
-        elif kind == "ul":
-            out += [f"- {_md(i)}" for i in block[1]] + [""]
         elif kind == "table":
             headers, rows = block[1], block[2]
             out.append("| " + " | ".join(_md_cell(h) for h in headers) + " |")
@@ -358,8 +410,6 @@ def to_html(d: Doc, screens: list[str]) -> str:
             out.append(f"<{kind}>{_inline(block[1])}</{kind}>")
         elif kind == "p":
             out.append(f"<p>{_inline(block[1])}</p>")
-        elif kind == "ul":
-            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block[1]) + "</ul>")
         elif kind == "table":
             head = "".join(f"<th>{_inline(h)}</th>" for h in block[1]) if any(block[1]) else ""
             body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in block[2])

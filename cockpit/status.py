@@ -6,12 +6,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cockpit.core import rules, words
-from cockpit.core.nextstep import NextStep, next_step
-from cockpit.core.readmodel import checklist, demo_marker, incident_rows, kill_line, phase_view
-from cockpit.core.state import STATUS_WORDS, RolloutState
+from cockpit.core import words
+from cockpit.core.readmodel import (
+    RolloutState,
+    advance_refusals,
+    demo_marker,
+    incident_rows,
+    kill_line,
+    outcome,
+    phase_view,
+    soak_left,
+    step_now,
+)
 from cockpit.core.visible import visible
-from cockpit.narrate import line
+from cockpit.narrate import command, line
 
 
 def _phase(state: RolloutState) -> dict[str, Any] | None:
@@ -23,7 +31,7 @@ def _phase(state: RolloutState) -> dict[str, Any] | None:
 
 def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dict[str, Any]:
     plan = state.plan
-    left = rules.soak_remaining(state, now) if state.status == "live" else None
+    left = soak_left(state, now)
     gates = {}
     for i, spec in enumerate(plan.phases if plan else ()):
         gate = state.gates.get(i)
@@ -36,13 +44,13 @@ def status_json(state: RolloutState, now: datetime, captain: dict | None) -> dic
         }
     return {
         "release": f"{plan.release} {plan.version}" if plan else None,
-        "status": STATUS_WORDS[state.status],
+        "status": outcome(state),
         "phase": _phase(state),
         "where": phase_view(plan, state).text if plan else None,
         "demo": (demo_marker(state) or None) if plan else None,
         "weight": state.weight,
         "soak_remaining_s": None if left is None else int(left.total_seconds()),
-        "advance_refusals": rules.advance_refusals(state, now) if state.status == "live" else [],
+        "advance_refusals": advance_refusals(state, now),
         "checks": {k: {"status": c.status, "waived": c.waived, "detail": c.detail} for k, c in state.checks.items()},
         "sign_offs": {r: {"name": s.name, "at": s.at.isoformat()} for r, s in state.sign_offs.items()},
         "gates": gates,
@@ -72,29 +80,9 @@ def _kill_text(plan, state: RolloutState) -> str:
     return " · ".join(part for part in (k.head, k.why, k.detail, k.traffic) if part)
 
 
-# The next step as `status` says it: the command that takes it (the screen says its key instead).
-COMMANDS = {
-    "run_checks": "cockpit preflight --config PLAN",
-    "sign_off": "cockpit sign-off {0} --name NAME --config PLAN",
-    "start": "cockpit start --config PLAN",
-    "gate": "cockpit decide {0} {1} go|no-go --name NAME --config PLAN",
-    "advance": "cockpit advance --config PLAN",
-    "ack": "cockpit ack {0} --name NAME --config PLAN",
-    "checklist": "cockpit note 'rollback step done: {0}: WHAT' --config PLAN",
-    "post_deploy": "cockpit done {0} --config PLAN",
-}
-
-
-def command(step: NextStep) -> str:
-    return COMMANDS[step.action].format(*step.args)
-
-
 def _next(plan, state: RolloutState, now: datetime) -> dict[str, Any] | None:
-    """The read model's next step (core.nextstep), with the command that takes it."""
-    from cockpit.core.postdeploy import rows
-
-    todo = tuple(r.key for r in checklist(plan, state) if r.manual and not r.done)
-    step = next_step(state, now, todo, tuple(rows(state, now)) if state.status == "completed" else ())
+    """The read model's next step (core.readmodel.step_now), with the command that takes it."""
+    step = step_now(plan, state, now)
     return None if step is None else {"action": step.action, "text": step.text, "command": command(step)}
 
 
@@ -125,15 +113,20 @@ def headline_json(plan, state: RolloutState, live, now: datetime, sight=None,
                   journal_broken: str = "") -> dict[str, Any]:
     """The screen's headline (the read model's, so status and the screen never disagree) and the
     health of each source as the guard's last round saw it. `sight`: what `status` saw of the guard."""
-    from cockpit.core.readmodel import breach_ages, headline, trigger_rows
+    from cockpit.core.readmodel import PASS, breach_ages, gate_view, headline, trigger_rows
 
     rows = trigger_rows(plan, state, live, now)
+    # the gate's criteria as the screen marks them: one met at the soak's end beside its own trigger breaching is ▲
+    criteria = [{"id": c.id, "name": c.name, "met": c.met, "holds_now": c.met is True and c.mark == PASS,
+                 "mark": c.mark, "text": c.text}
+                for c in gate_view(plan, state, live, rows).criteria if c.met is not None]
     head = headline(plan, state, live, now, rows, sight=sight, journal_broken=journal_broken)
     health = {k: {"ok": h.ok, "detail": h.detail, "since": h.since.isoformat() if h.since else None}
               for k, h in (live.health.items() if live is not None else ()) if h.ok is not None}
     # a breach's age as its gauge and the headline say it, not since its journal record
-    advance = rules.advance_refusals(state, now, breach_ages(rows)) if state.status == "live" else []
-    return {"headline": head.text, "sources": health, "next_step": _next(plan, state, now), "advance_refusals": advance}
+    advance = advance_refusals(state, now, breach_ages(rows))
+    return {"headline": head.text, "sources": health, "next_step": _next(plan, state, now), "advance_refusals": advance,
+            "criteria": criteria}
 
 
 def guard_json(plan, state: RolloutState, live, sight, holder: dict | None) -> dict[str, Any]:
@@ -207,6 +200,9 @@ def status_lines(state: RolloutState, now: datetime, captain: dict | None, guard
             ds = ", ".join(f"{plan.roles.get(r, r)} {d['decision']} ({d['name']})"
                            for r, d in gate["decisions"].items())
             out.append(f"gate     {name}: {ds}")
+    for c in seen["criteria"] if seen is not None else ():  # met at the soak's end, its own trigger breaching now
+        if c["met"] and not c["holds_now"]:
+            out.append(f"gate     {c['mark']} {c['name']}: {c['text']}")
     if doc["judgment"]:
         out.append(f"judge    {doc['judgment']['line'].removeprefix('Judge ')}")
     refused = seen["advance_refusals"] if seen is not None else doc["advance_refusals"]

@@ -371,3 +371,15 @@ def test_a_start_whose_journal_fails_after_the_gateway_moved_exits_4_and_keeps_i
     late = [r.kind for r in journal(config)][-4:]
     assert late == ["journaled_late", "traffic_shift_result", "phase_started", "note"]
     assert state(config).phase == 0 and state(config).weight == 5
+
+
+def test_a_command_ends_with_the_next_step_as_status_says_it(capsys, config):
+    """Issue 21: the headless commands say what the rollout waits for in the read model's words, the line
+    `cockpit status` prints (the step and the command that takes it)."""
+    assert cockpit(capsys, "waive", "data_plane", "--config", str(config), "--reason", "checked by hand")[0] == 0
+    code, out, err = cockpit(capsys, "sign-off", "sre", "--config", str(config), "--name", "Sam")
+    assert code == 0, err
+    said = [ln for ln in out.splitlines() if ln.startswith("next     ")]
+    code, shown, err = cockpit(capsys, "status", "--config", str(config))
+    assert said and said == [ln for ln in shown.splitlines() if ln.startswith("next     ")], (out, shown)
+    assert said[0].startswith("next     run the preflight checks: cockpit preflight --config PLAN")

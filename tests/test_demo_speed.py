@@ -32,8 +32,8 @@ def test_a_tenant_breach_between_two_rounds_at_600x_fires_security_and_kills(tmp
     said = [line.split(" ", 1)[1] for line in lines[1:-1]]  # without the time
     fired = next(s for s in said if "FIRED" in s)
     assert fired.startswith("trigger Security FIRED (rollback, L2): Security 1 > 0 (between rounds, ")
-    assert said[-3].startswith("KILL SWITCH pulled by trigger Security")
-    assert said[-2] == "kill VERIFIED: gateway reads canary off (attempt 1)"
+    assert said[-3].startswith("KILL SENT · pulled by trigger Security")
+    assert said[-2].startswith("KILL VERIFIED ") and said[-2].endswith(" · the gateway reads the canary off: canary share 0 %")
     assert said[-1].startswith("guard ") and said[-1].endswith(" stopped: the demo ended")
     assert lines[-1].endswith("(rolled_back)")
     assert not any("NOT met" in s for s in said)  # the trigger acted before any gate could see it

@@ -248,7 +248,7 @@ def test_a_full_disk_mid_append_keeps_the_journal_valid_and_the_kill_goes_out(pl
     assert sorted([r.kind for r in out.records] + unjournaled) == ["kill_requested", "kill_result"]
     said = "\n".join(out.reasons)
     assert "JOURNAL NOT WRITTEN (kill_result)" in said
-    assert "NOT KEPT either" in said and "held in this process's memory only: kill VERIFIED: gateway reads canary off" in said
+    assert "NOT KEPT either" in said and "held in this process's memory only: KILL VERIFIED " in said
     assert engine.state.status == "rolled_back"  # folded all the same: the guard's paging sees the kill
     assert [h.record.kind for h in engine.unrecorded] == ["kill_result"]
     assert verify(state_dir).problem is None

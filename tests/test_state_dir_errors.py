@@ -57,7 +57,7 @@ def test_a_directory_where_the_journal_belongs_does_not_stop_the_kill(tmp_path):
     config = config_at(tmp_path, state_dir)
     res = cockpit("kill", "--config", str(config), "--reason", "x", "--confirm", "v0.1.0")
     assert res.returncode == 8 and "Traceback" not in res.stderr, res
-    assert "KILL NOT CONFIRMED after 4 attempts: PUT http://127.0.0.1:9/flags" in res.stdout
+    assert "KILL NOT CONFIRMED · 4 attempts: PUT http://127.0.0.1:9/flags" in res.stdout
     assert f"{state_dir / JOURNAL}: is a directory where a file belongs" in res.stderr
     assert "NOTHING RECORDED: neither the journal nor unjournaled.jsonl could take" in res.stderr
     lines = [json.loads(ln) for ln in res.stderr.splitlines() if ln.startswith("{")]
@@ -178,7 +178,7 @@ def test_a_second_user_outside_the_group_records_nothing_and_may_watch(bastion):
     before = (state_dir / JOURNAL).read_bytes()
     res = as_user([], "kill", "--config", str(config), "--reason", "spike", "--confirm", "v0.1.0")
     assert res.returncode == 8 and "Traceback" not in res.stderr, res
-    assert "KILL NOT CONFIRMED after 4 attempts" in res.stdout
+    assert "KILL NOT CONFIRMED · 4 attempts" in res.stdout
     assert res.stderr.startswith(f"STATE DIR NOT WRITABLE: {state_dir / 'journal.lock'}: permission denied (taking "
                                  "the journal's append lock): only members of group 'users'"), res.stderr
     assert "usermod -aG users $USER" in res.stderr and "NOTHING RECORDED" in res.stderr
@@ -193,7 +193,7 @@ def test_a_member_of_the_group_may_act(bastion):
     captain = live_captain(config, state_dir)
     res = as_user([GROUP], "kill", "--config", str(config), "--reason", "spike", "--confirm", "v0.1.0")
     # nothing listens at the plan's gateway: KILL NOT CONFIRMED, journaled by the second user
-    assert res.returncode == 1 and "KILL NOT CONFIRMED after 4 attempts" in res.stdout, res
+    assert res.returncode == 1 and "KILL NOT CONFIRMED · 4 attempts" in res.stdout, res
     seen = captain.refresh()
     assert [r.kind for r in seen][:2] == ["kill_requested", "kill_result"]
     assert {r.actor.user for r in seen} == {"nobody"}

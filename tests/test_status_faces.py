@@ -20,3 +20,29 @@ def test_status_after_the_kill_says_where_it_stopped_with_one_weight_and_that_it
     assert phase == "phase    Phase 2 (2/4) rolled back · canary 0 %"
     doc = status_json(state, now, None)
     assert (doc["where"], doc["demo"], doc["weight"]) == ("Phase 2 (2/4) rolled back · canary 0 %", "DEMO · simulated", 0)
+
+
+def test_a_met_criterion_beside_its_own_trigger_breaching_reads_the_same_on_status_as_on_the_screen(plan):
+    """Issue 21: "Performance ≤ 350 ms ✓" stood beside the Performance trigger breaching. The read model
+    marks the criterion ▲ with the trigger's live value; `status` prints the read model's row, and
+    its JSON says the criterion does not hold now."""
+    from cockpit.core import readmodel as rm
+    from cockpit.core.evaluation import CriterionView
+    from cockpit.status import headline_json
+    from tests.core.test_readmodel import live, ok_tracks, round_at, state_of, verdict
+    from tests.core.test_readmodel_rows import NOW
+
+    state = state_of(plan, *live(plan, 1))
+    evaluation = round_at(NOW, ok_tracks(plan, NOW, api_p95_regression=verdict("breaching", NOW)),
+                          criteria={"api_p95": CriterionView(True, 240.0, "240 ms ≤ 350 ms")},
+                          soak=(1, state.phase_started_at))
+    row = next(c for c in rm.read_model(plan, state, evaluation, NOW).gate.criteria if c.id == "api_p95")
+    assert (row.mark, row.text) == (rm.WARN, "not now: Performance 320 ms breaching · 240 ms ≤ 350 ms")
+    seen = headline_json(plan, state, evaluation, NOW)
+    [said] = [c for c in seen["criteria"] if c["id"] == "api_p95"]
+    assert (said["met"], said["holds_now"], said["mark"], said["text"]) == (True, False, row.mark, row.text)
+    assert f"gate     ▲ {row.name}: {row.text}" in status_lines(state, NOW, None, seen=seen)
+    calm = headline_json(plan, state, round_at(NOW, ok_tracks(plan, NOW), criteria={"api_p95": CriterionView(
+        True, 240.0, "240 ms ≤ 350 ms")}, soak=(1, state.phase_started_at)), NOW)
+    assert [c["holds_now"] for c in calm["criteria"] if c["id"] == "api_p95"] == [True]
+    assert not any(ln.startswith("gate     ▲") for ln in status_lines(state, NOW, None, seen=calm))

@@ -66,10 +66,6 @@ def pending_deliveries(state: RolloutState) -> list[tuple[int, ev.NotificationQu
     return [(seq, o.queued) for seq, o in sorted(state.outbox.items()) if o.result is None]
 
 
-def failed_deliveries(state: RolloutState) -> list[tuple[int, ev.NotificationQueued, ev.Notified]]:
-    return [(seq, o.queued, o.result) for seq, o in sorted(state.outbox.items()) if o.result is not None and not o.result.delivered]
-
-
 @dataclass
 class _Round:
     state: RolloutState

@@ -30,6 +30,8 @@ class PlanTrigger(Protocol):
     def level(self) -> str: ...  # the escalation level it pages
     @property
     def unit(self) -> str: ...
+    @property
+    def query(self) -> str | None: ...  # None for a check-backed trigger
 
 
 class PlanCriterion(Protocol):
@@ -37,6 +39,8 @@ class PlanCriterion(Protocol):
     def id(self) -> str: ...
     @property
     def name(self) -> str: ...
+    @property
+    def query(self) -> str: ...  # "" for a criterion not read from Prometheus
 
 
 class PlanGate(Protocol):

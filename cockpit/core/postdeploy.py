@@ -78,10 +78,6 @@ def rows(state: RolloutState, now: datetime) -> list[ItemRow]:
     return out
 
 
-def overdue(state: RolloutState, now: datetime) -> list[ItemRow]:
-    return [r for r in rows(state, now) if r.state == "overdue"]
-
-
 def tick_refusal(state: RolloutState, item: str) -> str:
     """Why `item` cannot be ticked off now, or ""."""
     ids = [i["id"] for i in plan_items(state.plan.document)] if state.plan else []

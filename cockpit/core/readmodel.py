@@ -27,8 +27,9 @@ from cockpit.core.guardsight import GuardSight, journaled_speed, judge
 from cockpit.core.headline import Headline, Role
 from cockpit.core.judgeview import JudgmentView, judgment_views
 from cockpit.core.nextstep import NextStep, next_step, refusals
-from cockpit.core.planview import PhaseTrack, PlanTrigger, PlanView
-from cockpit.core.state import RolloutState
+from cockpit.core.planview import PhaseTrack, PlanCriterion, PlanTrigger, PlanView
+from cockpit.core.state import STATUS_WORDS, fold
+from cockpit.core.state import RolloutState as RolloutState  # what every face's view starts from
 from cockpit.core.triggers import TriggerTrack, WindowVerdict
 from cockpit.core.visible import visible_fields
 
@@ -237,7 +238,7 @@ class IncidentRow:
     def text(self) -> str:
         """`INC-1 L1 opened 14:20:00Z: Performance fired ...; acknowledged by Sam (cli) 14:21:00Z;
         resolved 14:30:00Z: ...`"""
-        said = f"{self.id} {self.levels} opened {words.clock(self.opened_at)}: {self.reason}"
+        said = incident_opened(self.id, self.levels, self.reason, self.opened_at)
         said += (f"; acknowledged by {self.acked}" if self.acked
                  else ("; NOT acknowledged" if self.state == "open" else ""))
         return said + (f"; resolved {self.resolved}" if self.resolved else "")
@@ -521,6 +522,26 @@ def soak_view(plan: PlanView, state: RolloutState, now: datetime) -> SoakView:
     return SoakView(True, "", (1 - left / total) if total else 1.0, left, total)
 
 
+def rollout(records: Iterable[ev.Record]) -> RolloutState:
+    """A journal's records folded into the state every view here starts from (faces do not fold)."""
+    return fold(records)
+
+
+def outcome(state: RolloutState) -> str:
+    """The rollout's status in capitals, as `status` and the report print it: `ROLLED BACK`."""
+    return STATUS_WORDS[state.status]
+
+
+def soak_left(state: RolloutState, now: datetime) -> timedelta | None:
+    """What is left of the soaking phase's soak; None unless the rollout is live."""
+    return rules.soak_remaining(state, now) if state.status == "live" else None
+
+
+def advance_refusals(state: RolloutState, now: datetime, breached: dict[str, float] | None = None) -> list[str]:
+    """Why `advance` is refused now (none unless live); `breached`: each breach's age as its gauge says it."""
+    return rules.advance_refusals(state, now, breached) if state.status == "live" else []
+
+
 def status_word(state: RolloutState) -> str:
     """The rollout's status in one word, as refusals and the soak line say it."""
     if state.status == "rolled_back":
@@ -538,7 +559,25 @@ def headline(plan: PlanView, state: RolloutState, live: Evaluation | None, now: 
     return heads.first(heads.Seen(plan, state, live, now, rows, guard_health(plan, state, live, sight), journal_broken))
 
 
-def gate_view(plan: PlanView, state: RolloutState, live: Evaluation | None) -> GateView:
+def not_holding_now(criterion: PlanCriterion, plan: PlanView, rows: Iterable[TriggerRow]) -> TriggerRow | None:
+    """The trigger on a gate criterion's own query that breaches or fired now: the criterion was met
+    at its last evaluation, and does not hold now (its ✓ would stand beside the trigger's ▲)."""
+    query = " ".join(criterion.query.split())
+    if not query:
+        return None
+    same = {t.id for t in plan.triggers if " ".join((t.query or "").split()) == query}
+    return next((r for r in rows if r.id in same and r.state in ("breaching", "fired")), None)
+
+
+def not_now_text(row: TriggerRow) -> str:
+    """Why a met criterion does not hold now, in its trigger's gauge words: `not now: Performance 412 ms breaching`."""
+    return f"not now: {row.name} {row.value} {'FIRED' if row.state == 'fired' else 'breaching'}"
+
+
+def gate_view(plan: PlanView, state: RolloutState, live: Evaluation | None,
+              triggers: tuple[TriggerRow, ...] = ()) -> GateView:
+    """The current gate: its criteria (a met one beside its own trigger breaching now reads ▲, not ✓:
+    `triggers`, the rows the face shows), its owners' decisions, what the owners attest."""
     if state.phase is None:
         return GateView(None, "", "", "", (), (), ())
     spec = plan.phases[state.phase]
@@ -552,6 +591,8 @@ def gate_view(plan: PlanView, state: RolloutState, live: Evaluation | None) -> G
             v = criterion(state, live, c.id)
             if v.passed is None:
                 rows.append(CriterionRow(c.id, c.name, None, WAIT, c.name, "muted"))
+            elif v.passed and (now := not_holding_now(c, plan, triggers)) is not None:
+                rows.append(CriterionRow(c.id, c.name, True, WARN, f"{not_now_text(now)} · {v.detail}", "breach"))
             elif v.passed:
                 rows.append(CriterionRow(c.id, c.name, True, PASS, v.detail, "ok"))
             elif (gate and gate.judged and gate.judged.judgment.verdict == "Marginal"
@@ -803,6 +844,32 @@ def kill_read_back(result: ev.KillResult) -> str:
     return f"the gateway reads the canary off: canary share {words.percent(share)}"
 
 
+def kill_pulled(names: dict[str, str], trigger: str, by: str, reason: str) -> str:
+    """Who pulled the kill and why: `pulled by trigger Performance`, `pulled by alice@bastion: p95 regression`
+    (`names`: the plan's trigger names by id)."""
+    if trigger:
+        return f"pulled by trigger {names.get(trigger, trigger)}"
+    return f"pulled by {by}: {with_names(reason, names)}"
+
+
+def kill_answer(result: ev.KillResult | None, at: datetime | None) -> tuple[str, str, Role]:
+    """The gateway's answer to the kill: the kill line's head, its detail and their colour."""
+    if result is None:
+        return "KILL SENT", "waiting for the gateway to read the canary back off", "kill"
+    if result.confirmed:
+        return f"KILL VERIFIED {words.clock(at)}", kill_read_back(result), "warn"
+    return "KILL NOT CONFIRMED", f"{words.plural(result.attempts, 'attempt')}: {result.error}", "kill"
+
+
+def kill_traffic(verified: ev.RollbackVerified | None, confirmed: bool) -> str:
+    """The kill's second proof, the canary's own traffic ("" before the gateway confirmed it)."""
+    if verified is None:
+        return "canary traffic: waiting for it to fall to ~0" if confirmed else ""
+    if verified.ok:
+        return f"canary traffic ~0: {verified.detail}"
+    return f"{ROLLBACK_NOT_VERIFIED}: {verified.detail}"
+
+
 def kill_line(plan: PlanView | ev.PlanLoaded, state: RolloutState) -> KillLine | None:
     """The kill switch in one line as every face says it: who pulled it and why, what the gateway
     read back (the canary's share: 0 % once the flag reads off, whatever weight the server keeps),
@@ -810,39 +877,49 @@ def kill_line(plan: PlanView | ev.PlanLoaded, state: RolloutState) -> KillLine |
     k = state.kill
     if k is None:
         return None
-    names = trigger_names(plan)
-    why = (f"pulled by trigger {names.get(k.trigger, k.trigger)}" if k.trigger
-           else f"pulled by {k.by}: {with_names(k.reason, names)}")
     r = k.result
-    role: Role
-    if r is None:
-        head, detail, role = "KILL SENT", "waiting for the gateway to read the canary back off", "kill"
-    elif r.confirmed:
-        head, detail, role = f"KILL VERIFIED {words.clock(k.result_at)}", kill_read_back(r), "warn"
-    else:
-        head, detail, role = "KILL NOT CONFIRMED", f"{words.plural(r.attempts, 'attempt')}: {r.error}", "kill"
-    if k.verified is None:
-        traffic = "canary traffic: waiting for it to fall to ~0" if r is not None and r.confirmed else ""
-    elif k.verified.ok:
-        traffic = f"canary traffic ~0: {k.verified.detail}"
-    else:
-        traffic, role = f"{ROLLBACK_NOT_VERIFIED}: {k.verified.detail}", "kill"
+    head, detail, role = kill_answer(r, k.result_at)
+    traffic = kill_traffic(k.verified, r is not None and r.confirmed)
+    if k.verified is not None and not k.verified.ok:
+        role = "kill"
+    why = kill_pulled(trigger_names(plan), k.trigger, k.by, k.reason)
     return KillLine(head, why, detail, traffic, role, k.requested_at, k.by, r.attempts if r is not None else 0)
+
+
+def incident_opened(incident: str, levels: str, reason: str, at: datetime) -> str:
+    """`INC-1 L1 opened 14:20:00Z: Performance fired ...`: how an incident row begins."""
+    return f"{incident} {levels} opened {words.clock(at)}: {reason}"
+
+
+def incident_acked(name: str, via: str, at: datetime | None) -> str:
+    """Who took an incident: `Sam (cli) 14:21:00Z`."""
+    return f"{name}{f' ({via})' if via else ''} {words.clock(at)}"
+
+
+def incident_resolved(at: datetime | None, resolution: str) -> str:
+    """How an incident ended: `14:30:00Z: the rollback is verified`."""
+    return f"{words.clock(at)}: {resolution}".rstrip(": ")
 
 
 def incident_rows(state: RolloutState) -> tuple[IncidentRow, ...]:
     """Every incident, open and past, in the order they opened: a resolved one stays in the record."""
+    names = trigger_names(state.plan) if state.plan is not None else {}
     rows = []
     for inc in state.incidents.values():
-        via = f" ({inc.acked_via})" if inc.acked_via else ""
-        acked = f"{inc.acked_by}{via} {words.clock(inc.acked_at)}" if inc.acknowledged else ""
-        resolved = f"{words.clock(inc.resolved_at)}: {inc.resolution}" if not inc.open else ""
+        acked = incident_acked(inc.acked_by, inc.acked_via, inc.acked_at) if inc.acknowledged else ""
+        resolved = incident_resolved(inc.resolved_at, inc.resolution) if not inc.open else ""
         st: Literal["open", "acknowledged", "resolved"] = (
             "resolved" if not inc.open else "acknowledged" if inc.acknowledged else "open")
         role: Role = "muted" if st == "resolved" else "warn" if st == "acknowledged" else "alarm"
-        rows.append(IncidentRow(inc.id, inc.level, " → ".join(inc.levels or [inc.level]), inc.reason, inc.opened_at,
-                                st, acked, resolved.rstrip(": "), role))
+        rows.append(IncidentRow(inc.id, inc.level, " → ".join(inc.levels or [inc.level]), with_names(inc.reason, names),
+                                inc.opened_at, st, acked, resolved, role))
     return tuple(rows)
+
+
+def step_now(plan: PlanView, state: RolloutState, now: datetime) -> NextStep | None:
+    """The step the rollout waits for, as the read model says it (`status` and the commands say it too)."""
+    todo = tuple(row.key for row in checklist(plan, state) if row.manual and not row.done)
+    return next_step(state, now, todo, tuple(postdeploy.rows(state, now)) if state.status == "completed" else ())
 
 
 def demo_marker(state: RolloutState) -> str:
@@ -956,14 +1033,14 @@ def read_model(plan: PlanView, state: RolloutState, live: Evaluation | None, now
     bud = visible_fields(budget_view(plan, state, live.budget if live else None))
     checks, sign_offs, lines, todo = _journaled(plan, state, running, say or _kind)
     post = tuple(postdeploy.rows(state, now)) if state.status == "completed" else ()
-    todo_open = tuple(row.key for row in todo if row.manual and not row.done)
+    todo_open = tuple(row.key for row in todo if row.manual and not row.done)  # step_now's, from the cached rows
     return ReadModel(
         headline=head,
         banner=banner(head, rows, todo if state.status in ('rolled_back', 'kill_unconfirmed', 'killing') else (),
                       captain),
         badges=badges(rows, esc, bud, checks, todo, guard),
         triggers=rows,
-        gate=visible_fields(gate_view(plan, state, live)),
+        gate=visible_fields(gate_view(plan, state, live, rows)),
         soak=soak_view(plan, state, now),  # numbers and a status word: nothing anyone typed
         budget=bud,
         escalation=esc,

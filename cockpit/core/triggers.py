@@ -82,11 +82,6 @@ class WindowVerdict:
     def fired(self) -> bool:
         return self.state == "fired"
 
-    @property
-    def blocks_advance(self) -> bool:
-        """A pending or fired breach, or a `hold` trigger without data, keeps the phase from advancing."""
-        return self.state in ("breaching", "fired", "no_data_hold")
-
 
 def window_bounds(now: float, for_s: float) -> tuple[float, float]:
     """The range query that feeds `evaluate_window`: [now - for_s, now]; for=0 is the single point `now`."""
@@ -143,20 +138,44 @@ def evaluate_window(
     if step_s <= 0:
         raise ValueError("step_s must be positive")
     for_s = max(for_s, 0.0)
+    w = _clip(samples, comparison, threshold, for_s, step_s, now, min_coverage, since)
+    said = _Said(w, comparison, threshold, for_s, now, label, unit, explain)
+    if w.covered or no_data == "breach":
+        return _covered(said, no_data)
+    return _not_covered(said, no_data)
+
+
+@dataclass(slots=True)  # not frozen: a frozen init costs a rehearsal's 40,000 rounds a trigger ~15 % (bench_triggers)
+class _Window:
+    """What a window holds: its samples (clipped to it and to the start), their coverage, and
+    the run of breaching samples at its end."""
+
+    samples: list[SampleLike]
+    coverage: float
+    covered: bool
+    young: bool  # the rollout began inside the window: no breach can have been seen for all of it
+    since: float | None
+    latest: float | None
+    latest_breaches: bool
+    breaching_for: float
+    all_breach: bool
+    from_start: bool  # the breach is seen from the window's start
+
+
+def _clip(samples: Sequence[SampleLike], comparison: Comparison, threshold: float, for_s: float, step_s: float,
+          now: float, min_coverage: float, since: float | None) -> _Window:
+    """The window's samples, its coverage against the samples it should hold, and its breach run."""
     tolerance = step_s / 2  # a sample up to half a step off the grid still belongs to its slot
     start = now - for_s - tolerance
     if since is not None:
         # A clock behind the journal's start (a round that began just before it) still sees its latest sample.
         since = min(since, now - tolerance)
         start = max(start, since)
-    # Young: the rollout began inside the window, so no breach can have been seen for all of it.
     young = since is not None and since > now - for_s + tolerance
     end = now + tolerance
     in_window = [s for s in samples if start <= s.ts <= end and not math.isnan(s.value)]
     in_window.sort(key=_ts)
-    expected = expected_samples(for_s, step_s)
-    coverage = min(1.0, len(in_window) / expected)
-    covered = coverage >= min_coverage - 1e-9
+    coverage = min(1.0, len(in_window) / expected_samples(for_s, step_s))
 
     run_start: float | None = None
     for s in reversed(in_window):
@@ -164,75 +183,88 @@ def evaluate_window(
             break
         run_start = s.ts
     latest = in_window[-1].value if in_window else None
-    latest_breaches = latest is not None and comparison.holds(latest, threshold)
-    breaching_for = max(0.0, now - run_start) if run_start is not None else 0.0
-    all_breach = run_start is not None and run_start == in_window[0].ts
-    # Sustained means observed from the window's start: 9m30s of a 10m window is not 10m, even at 95 % coverage.
-    from_start = run_start is not None and run_start <= now - for_s + tolerance
+    return _Window(
+        samples=in_window, coverage=coverage, covered=coverage >= min_coverage - 1e-9, young=young, since=since,
+        latest=latest, latest_breaches=latest is not None and comparison.holds(latest, threshold),
+        breaching_for=max(0.0, now - run_start) if run_start is not None else 0.0,
+        all_breach=run_start is not None and run_start == in_window[0].ts,
+        # Sustained means observed from the window's start: 9m30s of a 10m window is not 10m, even at 95 % coverage.
+        from_start=run_start is not None and run_start <= now - for_s + tolerance,
+    )
 
-    def verdict(state: TriggerStateName, why: Callable[[], str]) -> WindowVerdict:
-        return WindowVerdict(
-            state=state,
-            value=latest,
-            threshold=threshold,
-            comparison=comparison,
-            breaching_for_s=breaching_for,
-            needed_s=for_s,
-            coverage=coverage,
-            at=now,
-            why=why() if explain else "",
-        )
 
-    # The words are made for the branch taken only, and only when asked (a rehearsal judges 40,000
-    # rounds a trigger and says why only where a trigger's state changes).
-    def cmp() -> str:
-        return words.limit(comparison, threshold, unit)
+@dataclass(slots=True)
+class _Said:
+    """A window's verdict and its words. The words are made for the branch taken only, and only
+    when asked (a rehearsal judges 40,000 rounds a trigger and says why only where a trigger's
+    state changes)."""
 
-    def shown() -> str:
-        return f"{label} {words.value(latest, unit)}" if latest is not None else label
+    w: _Window
+    comparison: Comparison
+    threshold: float
+    for_s: float
+    now: float
+    label: str
+    unit: str
+    explain: bool
 
-    def held_for() -> str:
-        return f"for {words.duration(breaching_for)} of {words.duration(for_s)}"
+    def verdict(self, state: TriggerStateName, why: Callable[[], str]) -> WindowVerdict:
+        return WindowVerdict(state=state, value=self.w.latest, threshold=self.threshold, comparison=self.comparison,
+                             breaching_for_s=self.w.breaching_for, needed_s=self.for_s, coverage=self.w.coverage,
+                             at=self.now, why=why() if self.explain else "")
 
-    if covered or no_data == "breach":
-        if young and (not in_window or all_breach):
-            # Under `breach`, the time before the start is not missing data: it pends until for_s has passed.
-            assert since is not None  # young: the start is inside the window
-            began = since
+    def cmp(self) -> str:
+        return words.limit(self.comparison, self.threshold, self.unit)
 
-            def lived() -> str:
-                return f"{words.duration(now - began)} since the start"
+    def shown(self) -> str:
+        latest = self.w.latest
+        return f"{self.label} {words.value(latest, self.unit)}" if latest is not None else self.label
 
-            if not in_window:
-                return verdict("breaching", lambda: f"{label}: no data in the {lived()}, counted as breaching")
-            return verdict("breaching", lambda: f"{shown()} {cmp()} {held_for()} ({lived()})")
-        if not in_window or (all_breach and (from_start or no_data == "breach")):
-            # Under `breach`, missing samples count as breaching: an empty window fires too.
-            if not covered:
-                if not in_window:
-                    return verdict("fired",
-                                   lambda: f"{label}: no data for {words.duration(for_s)}, counted as breaching")
-                return verdict("fired", lambda: f"{shown()} {cmp()}, window {words.percent(coverage * 100)} covered, "
-                                                "missing counted as breaching")
-            if for_s == 0:
-                return verdict("fired", lambda: f"{shown()} {cmp()}")
-            return verdict("fired", lambda: f"{shown()} {cmp()} {held_for()}")
-        if latest_breaches:
-            return verdict("breaching", lambda: f"{shown()} {cmp()} {held_for()}")
-        return verdict("ok",
-                       lambda: f"{shown()}, fires at {cmp()}" + (f" for {words.duration(for_s)}" if for_s else ""))
+    def held_for(self) -> str:
+        return f"for {words.duration(self.w.breaching_for)} of {words.duration(self.for_s)}"
 
-    def gap() -> str:
-        return (f"no data in the last {words.duration(for_s)}" if not in_window
-                else f"window {words.percent(coverage * 100)} covered")
+    def lived(self) -> str:
+        assert self.w.since is not None  # asked of a young window: the start is inside it
+        return f"{words.duration(self.now - self.w.since)} since the start"
 
+    def gap(self) -> str:
+        return (f"no data in the last {words.duration(self.for_s)}" if not self.w.samples
+                else f"window {words.percent(self.w.coverage * 100)} covered")
+
+
+def _covered(s: _Said, no_data: NoDataPolicy) -> WindowVerdict:
+    """A window with the samples it needs (or under `breach`, where missing samples breach)."""
+    w, label, for_s = s.w, s.label, s.for_s
+    if w.young and (not w.samples or w.all_breach):
+        # Under `breach`, the time before the start is not missing data: it pends until for_s has passed.
+        if not w.samples:
+            return s.verdict("breaching", lambda: f"{label}: no data in the {s.lived()}, counted as breaching")
+        return s.verdict("breaching", lambda: f"{s.shown()} {s.cmp()} {s.held_for()} ({s.lived()})")
+    if not w.samples or (w.all_breach and (w.from_start or no_data == "breach")):
+        # Under `breach`, missing samples count as breaching: an empty window fires too.
+        if not w.covered:
+            if not w.samples:
+                return s.verdict("fired", lambda: f"{label}: no data for {words.duration(for_s)}, counted as breaching")
+            return s.verdict("fired", lambda: f"{s.shown()} {s.cmp()}, window {words.percent(w.coverage * 100)} "
+                                              "covered, missing counted as breaching")
+        if for_s == 0:
+            return s.verdict("fired", lambda: f"{s.shown()} {s.cmp()}")
+        return s.verdict("fired", lambda: f"{s.shown()} {s.cmp()} {s.held_for()}")
+    if w.latest_breaches:
+        return s.verdict("breaching", lambda: f"{s.shown()} {s.cmp()} {s.held_for()}")
+    return s.verdict("ok", lambda: f"{s.shown()}, fires at {s.cmp()}"
+                                   + (f" for {words.duration(for_s)}" if for_s else ""))
+
+
+def _not_covered(s: _Said, no_data: NoDataPolicy) -> WindowVerdict:
+    """A window short of samples under `hold` or `ignore`: it holds, or it is judged on what it has."""
     if no_data == "hold":
-        return verdict("no_data_hold", lambda: f"{shown()}: {gap()}, holding")
-    if not in_window:
-        return verdict("no_data_ignored", lambda: f"{label}: {gap()} (ignored)")
-    if latest_breaches:
-        return verdict("breaching", lambda: f"{shown()} {cmp()} {held_for()}, {gap()}")
-    return verdict("ok", lambda: f"{shown()}, {gap()}")
+        return s.verdict("no_data_hold", lambda: f"{s.shown()}: {s.gap()}, holding")
+    if not s.w.samples:
+        return s.verdict("no_data_ignored", lambda: f"{s.label}: {s.gap()} (ignored)")
+    if s.w.latest_breaches:
+        return s.verdict("breaching", lambda: f"{s.shown()} {s.cmp()} {s.held_for()}, {s.gap()}")
+    return s.verdict("ok", lambda: f"{s.shown()}, {s.gap()}")
 
 
 def judge_round(

@@ -200,11 +200,7 @@ def _survey(scan: Scan, lines: list[bytes], i: int, first_line: int, top: int, l
                                         f"seq {seq}: prev does not match the hash of line {lineno - 1}"))
         elif seq > top + 1 + unknown:
             want = top + 1 + unknown
-            if where is None:
-                where = {}
-                for j in range(i, len(lines)):
-                    if (c := _claim(lines[j])) is not None:
-                        where.setdefault(c[0], j)
+            where = _first_claims(lines, i) if where is None else where
             at = where.get(want, -1)
             if at > k:
                 named.add(at)
@@ -217,6 +213,20 @@ def _survey(scan: Scan, lines: list[bytes], i: int, first_line: int, top: int, l
         taken.add(seq)
         later.append(record)
         claims[seq] = record.hash
+    _at_the_end(problems, lines, end, first_line, tail)
+
+
+def _first_claims(lines: list[bytes], i: int) -> dict[int, int]:
+    """seq -> index of the first line from i whose envelope claims it (where a missing seq stands)."""
+    where: dict[int, int] = {}
+    for j in range(i, len(lines)):
+        if (c := _claim(lines[j])) is not None:
+            where.setdefault(c[0], j)
+    return where
+
+
+def _at_the_end(problems: list[Problem], lines: list[bytes], end: int, first_line: int, tail: bytes) -> None:
+    """Complete lines after `end` that are not records (junk), or a last line without its end (torn)."""
     if end < len(lines):
         size = sum(len(raw) + 1 for raw in lines[end:]) + len(tail)
         n = len(lines) - end

@@ -164,10 +164,6 @@ class ReplayApp(CockpitApp):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return super().check_action(action, parameters)  # the follower engine: no mutating action
 
-    def play_seconds_to(self, n: int) -> float:
-        """Wall seconds that playing from the cursor takes to reach event n at the current speed."""
-        return max(0.0, (self.times[n - 1] - self.times[self.cursor - 1]) / self.speed)
-
 
 def replay_app(state_dir: Path, *, speed: float = 60.0, theme: str | None = None,
                cursor: int | None = None) -> ReplayApp:

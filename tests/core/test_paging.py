@@ -475,7 +475,7 @@ def test_dedup_key_is_stable_and_slugged(release, key):
     assert paging.dedup_key(release, paging.incident_id(1)) == key
 
 
-def test_pending_and_failed_deliveries_oldest_first(plan):
+def test_pending_deliveries_oldest_first(plan):
     q = lambda c: ev.NotificationQueued(channel=c, purpose="page", text="t", incident="INC-1")  # noqa: E731
     log = Log(plan).add(FIRE_AT, q("#a"), q("#b"), q("#c"), q("#d"))
     st = log.state
@@ -485,8 +485,7 @@ def test_pending_and_failed_deliveries_oldest_first(plan):
             ev.Notified(channel="#z", text="t", delivered=False, error="direct"))  # an older, direct notice
     st = log.state
     assert [(s, q.channel) for s, q in paging.pending_deliveries(st)] == [(seqs[0], "#a"), (seqs[3], "#d")]
-    [(s, queued, result)] = paging.failed_deliveries(st)
-    assert (s, queued.channel, result.error) == (seqs[2], "#c", "HTTP 500")
+    assert st.outbox[seqs[2]].result.error == "HTTP 500"  # failed: not pending
     assert st.outbox[seqs[1]].result.delivered and st.outbox[seqs[0]].result is None
 
 

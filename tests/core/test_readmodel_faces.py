@@ -114,7 +114,7 @@ def test_incidents_open_acknowledged_climbed_and_resolved_stay_in_the_record(pla
                      ev.IncidentAcknowledged(incident="INC-3", name="Kim", via="screen"))
     one, two, three = rm.incident_rows(state)
     assert (one.id, one.level, one.levels, one.state, one.role) == ("INC-1", "L2", "L1 → L2", "resolved", "muted")
-    assert one.text == ("INC-1 L1 → L2 opened 14:00:14Z: trigger api_p95_regression fired; acknowledged by Sam (cli) 14:00:16Z; "
+    assert one.text == ("INC-1 L1 → L2 opened 14:00:14Z: Performance fired; acknowledged by Sam (cli) 14:00:16Z; "
                         "resolved 14:00:17Z: the rollback is verified")
     assert (two.state, two.role, two.acked, two.resolved) == ("open", "alarm", "", "")
     assert two.text == "INC-2 L2 opened 14:00:18Z: KILL NOT CONFIRMED; NOT acknowledged"
@@ -265,3 +265,42 @@ def test_cockpit_kill_says_the_read_back_in_the_kill_lines_words(plan, result, s
     said = rm.kill_read_back(result)
     assert said == f"the gateway reads the canary off: canary share {share}"
     assert rm.kill_line(plan, state_of(plan, *_kill(plan, result))).detail == said
+
+
+# --- what `status` and the report read off the state through the read model -------------------------
+
+SOAKING_AT = T0 + timedelta(minutes=6)
+OUTCOMES = [
+    # moment, the state, outcome, soak left at SOAKING_AT (s), advance refused at SOAKING_AT
+    ("preflight", lambda p: state_of(p), "PREFLIGHT", None, False),
+    ("soaking", lambda p: state_of(p, *live(p)), "LIVE", 20 * 60 - 6 * 60 + 13, True),
+    ("kill sent", lambda p: state_of(p, *_kill(p)), "KILL SENT", None, False),
+    ("rolled back", lambda p: _rolled_back(p), "ROLLED BACK", None, False),
+    ("kill not confirmed", lambda p: state_of(p, *_kill(p, ev.KillResult(confirmed=False, error="x"))),
+     "KILL NOT CONFIRMED", None, False),
+    ("completed", lambda p: state_of(p, *live(p, 3), ev.RolloutCompleted()), "COMPLETED", None, False),
+]
+
+
+@pytest.mark.parametrize("moment, outcome, left_s, refused", [o[1:] for o in OUTCOMES], ids=[o[0] for o in OUTCOMES])
+def test_status_and_the_report_read_the_outcome_the_soak_and_advances_refusals_from_the_read_model(
+        plan, moment, outcome, left_s, refused):
+    """Faces import neither the rules nor the fold (the import contract "faces"): the read model says
+    the outcome in capitals, the soak left (only while live) and why `advance` is refused (only while live)."""
+    state = moment(plan)
+    assert rm.outcome(state) == outcome
+    left = rm.soak_left(state, SOAKING_AT)
+    assert (None if left is None else left.total_seconds()) == left_s
+    assert bool(rm.advance_refusals(state, SOAKING_AT)) is refused
+    if refused:
+        assert rm.advance_refusals(state, SOAKING_AT) == rules.advance_refusals(state, SOAKING_AT)
+        breached = {"api_p95_regression": 30.0}
+        assert rm.advance_refusals(state, SOAKING_AT, breached) == rules.advance_refusals(state, SOAKING_AT, breached)
+
+
+def test_the_read_model_folds_a_journal_as_the_core_does(plan):
+    from cockpit.core.state import fold
+    from tests.core.journal import records
+
+    recs = records(plan, *live(plan))
+    assert rm.rollout(recs) == fold(recs) and rm.rollout(recs).status == "live"

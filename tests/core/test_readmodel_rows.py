@@ -628,6 +628,45 @@ def test_gate_view_in_full(plan):
     assert waiting.criteria[0] == rm.CriterionRow("cost_delta", plan.phases[1].gate.auto[0].name, None, rm.WAIT, plan.phases[1].gate.auto[0].name, "muted")
 
 
+# A criterion met at its last evaluation beside its own trigger breaching now (issue 21): ▲, not ✓.
+NOT_NOW = [
+    # the Performance trigger's verdict (None: no round), the api_p95 criterion's mark, text and role
+    ("trigger ok", "ok", rm.PASS, "240 ms ≤ 350 ms", "ok"),
+    ("trigger breaching", "breaching", rm.WARN, "not now: Performance 320 ms breaching · 240 ms ≤ 350 ms", "breach"),
+    ("trigger fired", "fired", rm.WARN, "not now: Performance 320 ms FIRED · 240 ms ≤ 350 ms", "breach"),
+    ("trigger holding for data", "no_data_hold", rm.PASS, "240 ms ≤ 350 ms", "ok"),
+]
+
+
+@pytest.mark.parametrize("trigger, mark, text, role", [n[1:] for n in NOT_NOW], ids=[n[0] for n in NOT_NOW])
+def test_a_met_criterion_does_not_hold_beside_its_own_trigger_breaching(plan, trigger, mark, text, role):
+    """The screen showed "Performance ≤ 350 ms ✓" beside the Performance trigger breaching: the
+    criterion reads the soak's value, the trigger reads live. The read model marks it ▲ with the
+    trigger's live value; a criterion on another query keeps its ✓."""
+    state = state_of(plan, *live(plan, 1))
+    met = CriterionView(True, 240.0, "240 ms ≤ 350 ms")
+    evaluation = round_at(NOW, ok_tracks(plan, NOW, api_p95_regression=verdict(trigger, NOW)),
+                          criteria={"api_p95": met, "cost_delta": met}, soak=(1, state.phase_started_at))
+    model = rm.read_model(plan, state, evaluation, NOW)
+    api, cost = (next(c for c in model.gate.criteria if c.id == i) for i in ("api_p95", "cost_delta"))
+    assert (api.met, api.mark, api.text, api.role) == (True, mark, text, role)
+    assert (cost.mark, cost.text, cost.role) == (rm.PASS, "240 ms ≤ 350 ms", "ok")  # no trigger reads its query
+    assert rm.gate_view(plan, state, evaluation) == dataclasses.replace(  # without the rows: the criteria as evaluated
+        model.gate, criteria=tuple(dataclasses.replace(c, mark=rm.PASS, text="240 ms ≤ 350 ms", role="ok")
+                                   for c in model.gate.criteria))
+
+
+def test_a_criterion_with_no_query_is_never_a_trigger_s(plan):
+    """An Alertmanager or a judge criterion has no query: no trigger matches it (a check-backed trigger has none either)."""
+    quiet = NS(id="alerts", name="No alerts firing", query="")
+    breaching = tuple(rm.TriggerRow(id=t.id, name=t.name, action=t.action, mark=rm.WARN, value="1", limit="", pending="",
+                                    role="breach", state="breaching") for t in plan.triggers)
+    assert rm.not_holding_now(quiet, plan, breaching) is None
+    api = next(c for c in plan.phases[2].gate.auto if c.id == "api_p95")
+    assert rm.not_holding_now(api, plan, breaching).id == "api_p95_regression"
+    assert rm.not_holding_now(api, plan, ()) is None
+
+
 @pytest.mark.parametrize(
     "more, stopped",
     [((), "kill sent"), ((ev.KillResult(confirmed=False, error="x"),), "kill not confirmed"), ((ev.KillResult(confirmed=True),), "rolled back")],

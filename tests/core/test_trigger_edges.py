@@ -151,11 +151,11 @@ def test_for_zero_words_and_comparison_signs(comparison, value, why):
     assert v.why == why
 
 
-def test_blocks_advance_and_fired_by_state():
+def test_fired_and_the_no_data_states():
     assert window(grid([0.03] * 11, first=NOW - 300)).fired
     assert not window(grid([0.03] * 10, first=NOW - 270)).fired
-    assert not window([], no_data="ignore").blocks_advance
-    assert window([]).blocks_advance
+    assert window([], no_data="ignore").state == "no_data_ignored"
+    assert window([]).state == "no_data_hold"
 
 
 # --- gate criteria over the soak --------------------------------------------------------------

@@ -81,7 +81,7 @@ def test_young_words():
     since = NOW - 60
     pending = judge(grid(0.0352, first=since), since=since, min_coverage=coverage_needed(since, NOW, FOR, STEP))
     assert pending.why == "Error Rate 3.52 % ≥ 2 % for 1m00s of 5m00s (1m00s since the start)"
-    assert pending.breaching_for_s == 60.0 and pending.blocks_advance and not pending.fired
+    assert pending.breaching_for_s == 60.0 and pending.state == "breaching" and not pending.fired
     empty = judge([], since=since, no_data="breach")
     assert (empty.state, empty.value) == ("breaching", None)
     assert empty.why == "Error Rate: no data in the 1m00s since the start, counted as breaching"

@@ -160,11 +160,11 @@ def test_window_bounds_and_expected_samples():
     assert expected_samples(100, 30) == 4
 
 
-def test_blocks_advance():
-    assert run(series([OK] * 10 + [BAD])).blocks_advance  # pending
-    assert run(series([])).blocks_advance  # hold without data
-    assert not run(series([]), no_data="ignore").blocks_advance
-    assert not run(series([OK] * 11)).blocks_advance
+def test_pending_and_no_data_states():
+    assert run(series([OK] * 10 + [BAD])).state == "breaching"  # pending
+    assert run(series([])).state == "no_data_hold"  # hold without data
+    assert run(series([]), no_data="ignore").state == "no_data_ignored"
+    assert run(series([OK] * 11)).state == "ok"
 
 
 def test_track_keeps_value_freshness_and_a_bounded_sparkline():

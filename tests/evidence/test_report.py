@@ -167,3 +167,37 @@ def test_the_html_report_of_a_demo_says_simulated_as_headless_chromium_reads_it(
     assert len(screens) == 2
     for svg in screens:  # the badge's words, as the SVG's text runs carry them
         assert "DEMO · simulated · OBSERVER" in html_lib.unescape(svg).replace("\xa0", " "), svg[:500]
+
+
+def test_a_met_criterion_whose_own_trigger_fired_since_reads_not_now_in_the_report(tmp_path):
+    """Issue 21: the report says of a criterion met at its evaluation what the screen says once its own
+    trigger (the same query) breaches or fires: ▲ not now, with the trigger's value, in the read model's words."""
+    from datetime import timedelta
+
+    from cockpit.journal import Journal
+
+    from cockpit.core import events as ev
+    from cockpit.core import readmodel as rm
+    from cockpit.engine import plan_snapshot
+    from tests.conftest import T0, seed_plan
+    from tests.core.journal import at_phase
+
+    plan = seed_plan()
+    state_dir = tmp_path / "state"
+    journal = Journal(state_dir)
+    met = ev.CriterionEvaluated(phase=0, criterion="api_p95", passed=True, value=249.0, detail="≤ 350 ms")
+    fired = ev.TriggerFired(trigger="api_p95_regression", action="hold", level="L1", value=322.0, threshold=285.0,
+                            window_s=600, detail="Performance 322 ms > 285 ms")
+    alice = ev.Actor(user="alice", host="bastion")
+    for n, payload in enumerate([plan_snapshot(plan), *at_phase(plan), met]):
+        journal.append(payload, actor=alice, ts=T0 + timedelta(seconds=n))
+    before = report.to_markdown(report.build(state_dir)[0])
+    assert "| api_p95 | yes | 249 ms |" in before and "not now" not in before
+    journal.append(fired, actor=ev.Actor(user="cockpit", host="vm", role="guard"), ts=T0 + timedelta(minutes=30))
+    journal.close()
+    after = report.to_markdown(report.build(state_dir)[0])
+    state = rm.rollout(Journal(state_dir, readonly=True).records)
+    [row] = [r for r in rm.trigger_rows(plan, state, None, T0 + timedelta(minutes=30)) if r.id == "api_p95_regression"]
+    assert f"| api_p95 | yes, {rm.WARN} {rm.not_now_text(row)} | 249 ms |" in after
+    assert "| api_p95 | yes, ▲ not now: Performance 322 ms FIRED | 249 ms |" in after
+    assert "| path_p95 |" not in after  # only the criteria journaled are listed

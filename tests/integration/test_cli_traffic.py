@@ -122,7 +122,7 @@ def test_kill_from_a_second_process_while_the_captain_runs(config, captain, hapr
     finally:
         lock.release()
     assert res.returncode == 0, res.stderr
-    assert "KILL SWITCH pulled by" in res.stdout
+    assert "KILL SENT · pulled by" in res.stdout
     assert "VERIFIED: the gateway reads the canary off: canary share 0 % (gateway edge, canary.enable=false)" in res.stdout
     assert canary_hits(haproxy) == 0
     seen = captain.engine.refresh()  # the captain folds in what the other process appended
@@ -158,7 +158,7 @@ def test_kill_with_haproxy_down_exits_1_and_says_not_confirmed(config, captain, 
     haproxy.stop()
     res = cockpit("kill", "--config", str(config), "--reason", "spike", "--confirm", VERSION, "--no-wait")
     assert res.returncode == 1
-    assert "KILL NOT CONFIRMED after 4 attempts: haproxy " in res.stdout
+    assert "KILL NOT CONFIRMED · 4 attempts: haproxy " in res.stdout
     assert "escalated to Emergency" in res.stdout
     captain.engine.refresh()
     assert captain.engine.state.status == "kill_unconfirmed"
@@ -236,7 +236,7 @@ def test_http_kill_against_a_500_exits_1(tmp_path, flags, monkeypatch):
     res = cockpit("kill", "--config", str(config), "--reason", "spike", "--confirm", VERSION, "--no-wait",
                   env={"COCKPIT_GATEWAY_TOKEN": TOKEN})
     assert res.returncode == 1
-    assert f"KILL NOT CONFIRMED after 4 attempts: PUT {flags.url}/flags: HTTP 500" in res.stdout
+    assert f"KILL NOT CONFIRMED · 4 attempts: PUT {flags.url}/flags: HTTP 500" in res.stdout
     assert TOKEN not in res.stdout + res.stderr + captain.journal_bytes().decode()
 
 

@@ -188,7 +188,7 @@ def test_a_guard_started_on_a_read_only_state_dir_kills_within_a_poll_and_prints
     assert "guard.log cannot be written (Read-only file system): its lines go to stderr" in said
     assert "STATE DIR NOT WRITABLE: " in said
     assert "holding the guard lock through a read-only descriptor" in said
-    assert "JOURNAL NOT WRITTEN (kill_requested): " in said and "held in this process's memory only: KILL SWITCH" in said
+    assert "JOURNAL NOT WRITTEN (kill_requested): " in said and "held in this process's memory only: KILL SENT · pulled by" in said
     assert "NOT RECORDED: stopping with " in said
     lines = printed(said.split("NOT RECORDED: stopping with ", 1)[1])
     kinds = [d["kind"] for d in lines]
