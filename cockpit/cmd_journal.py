@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cockpit import headless as h
 from cockpit.cmd_shared import plan_or_refuse, reported, state_dir_of
+from cockpit.core import events as ev
 from cockpit.exits import Exit
 from cockpit.refused import Refused, refusal
 
@@ -82,7 +83,7 @@ def cmd_verify_any(args) -> int:
             scan = verify(state_dir_of(args))
         except JournalError as e:
             raise Refused(str(e)) from None
-        hit = [r for r in scan.records if r.kind == "evidence_collected" and r.payload.sha256 == sha]
+        hit = [r for r in scan.records if isinstance(r.payload, ev.EvidenceCollected) and r.payload.sha256 == sha]
         if not hit:
             said = f"the journal has no evidence_collected event for manifest sha256 {sha}"
             h.report.outcome = "not journaled"

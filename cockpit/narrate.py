@@ -66,7 +66,8 @@ def _said(record: ev.Record, plan: ev.PlanLoaded | None) -> str:
             return f"{phase_name(p.phase)} soaking at {p.weight} %"
         case ev.GateDecided():
             note = f": {p.note}" if p.note else ""
-            return f"{p.name} ({roles.get(p.role, p.role)}) {p.decision} for {phase_name(p.phase)}, entered by {record.actor}{note}"
+            return (f"{p.name} ({roles.get(p.role, p.role)}) {p.decision} for {phase_name(p.phase)}, "
+                    f"entered by {record.actor}{note}")
         case ev.CriterionEvaluated():
             verdict = "met" if p.passed else "NOT met"
             return f"{phase_name(p.phase)} criterion {p.criterion} {verdict}: {p.detail}"
@@ -106,11 +107,13 @@ def _said(record: ev.Record, plan: ev.PlanLoaded | None) -> str:
         case ev.NotificationQueued():
             return f"queued for {p.channel} ({p.purpose}{' ' + p.incident if p.incident else ''})"
         case ev.SpendControlRan():
-            return f"spend controls at {words.percent(p.at_pct)} ({p.month}) {'ran' if p.ok else 'FAILED'}: {p.action}: {p.detail}"
+            return (f"spend controls at {words.percent(p.at_pct)} ({p.month}) {'ran' if p.ok else 'FAILED'}: "
+                    f"{p.action}: {p.detail}")
         case ev.SilenceCreated():
             return f"Alertmanager silence {p.silence_id} created until {words.clock(p.ends_at)}: {p.comment}"
         case ev.SilenceExpired():
-            return f"Alertmanager silence {p.silence_id} {'expired' if p.ok else 'NOT expired'}{': ' + p.detail if p.detail else ''}"
+            return (f"Alertmanager silence {p.silence_id} {'expired' if p.ok else 'NOT expired'}"
+                    f"{': ' + p.detail if p.detail else ''}")
         case ev.BudgetAlerted():
             return f"budget at {words.percent(100 * p.spent / p.budget)} (alert {words.percent(p.at_pct)}): {p.action}"
         case ev.GatewayReconciled():
@@ -135,7 +138,8 @@ def _said(record: ev.Record, plan: ev.PlanLoaded | None) -> str:
             return f"judge ({phase_name(p.phase)}): {p.verdict}, score {words.value(p.score)}{tail} - {p.reason}"
         case ev.SpendRead():
             cur = str(((plan.document if plan else {}) or {}).get("budget", {}).get("currency", "USD"))
-            return f"spend month to date read: {words.money(sum(p.spent.values()), cur)}" + (f" ({p.month})" if p.month else "")
+            return (f"spend month to date read: {words.money(sum(p.spent.values()), cur)}"
+                    + (f" ({p.month})" if p.month else ""))
     return f"{record.kind}"
 
 
@@ -143,14 +147,15 @@ def _round_late(p: ev.RoundLate) -> str:
     """A spell of late rounds: how far behind, and which samples were judged (all of them, or not)."""
     behind = words.duration(p.late_s)
     # A demo's clock runs faster than the wall: both figures (a test's frozen clock has no wall figure).
-    wall = f", {words.duration(p.wall_late_s)} on the wall" if p.wall_late_s > 0 and abs(p.wall_late_s - p.late_s) >= 0.5 else ""
+    wall = (f", {words.duration(p.wall_late_s)} on the wall"
+            if p.wall_late_s > 0 and abs(p.wall_late_s - p.late_s) >= 0.5 else "")
     poll = f"poll every {words.duration(p.poll_s)}"
     judged_from = p.judged_since + timedelta(seconds=p.unjudged_s)
     skipped = (f"; samples from {words.clock(p.judged_since)} to {words.clock(judged_from)} were NOT judged "
                "(a round judges at most the last hour)") if p.unjudged_s > 0 else ""
     if p.caught_up:
-        return (f"the guard caught up after {words.plural(p.late_rounds, 'late round')}: the worst was {behind} behind{wall} "
-                f"({poll}){skipped}")
+        return (f"the guard caught up after {words.plural(p.late_rounds, 'late round')}: "
+                f"the worst was {behind} behind{wall} ({poll}){skipped}")
     so_far = f", {words.plural(p.late_rounds, 'late round')} so far" if p.late_rounds > 1 else ""
     return (f"the guard fell behind by {behind}{wall} ({poll}{so_far}): the round judged every sample since "
             f"{words.clock(judged_from)}{skipped}")
