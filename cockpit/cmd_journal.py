@@ -7,7 +7,6 @@ from pathlib import Path
 
 from cockpit import headless as h
 from cockpit.cmd_shared import plan_or_refuse, reported, state_dir_of
-from cockpit.core import events as ev
 from cockpit.exits import Exit
 from cockpit.refused import Refused, refusal
 
@@ -77,6 +76,7 @@ def cmd_verify_any(args) -> int:
     h.report.facts.update(manifest_sha256=sha)
     vouched = ""
     if args.state_dir or args.config:  # and the journal vouches for this manifest
+        from cockpit.core import events as ev
         from cockpit.journal import JournalError, verify
 
         try:
