@@ -2,7 +2,8 @@
 guard's death to its standby's first published round; and the screen's CPU now that it renders
 the guard's round instead of polling Prometheus itself.
 
-Run: make bench   (or: .venv/bin/python benchmarks/bench_guard.py [--rounds 30] [--takeovers 5] [--seconds 60] [--screen-only])
+Run: make bench   (or: .venv/bin/python benchmarks/bench_guard.py [--rounds 30] [--takeovers 5] [--seconds 60]
+     [--screen-only])
 Aims: the screen under 2.5 % of one core with live 1 Hz updates, under 0.5 % while only its clocks move;
 a standby's first round within 10 s.
 """
@@ -44,8 +45,10 @@ def trigger_dicts(n: int) -> list[dict]:
             {"id": f"err_{svc}", "name": f"Errors s{svc}", "query": f"error_ratio{{{s}}}", "comparison": ">=",
              "threshold": 0.02, "for": "5m"},
             {"id": f"rel_{svc}", "name": f"Relative p95 s{svc}", "query": f'api_p95_ms{{{s},track="canary"}}',
-             "comparison": ">", "baseline": f'api_p95_ms{{{s},track="staging"}}', "above_baseline_pct": 20, "for": "10m"},
-            {"id": f"sec_{svc}", "name": f"Security s{svc}", "query": f"sum(increase(cross_tenant_access_total{{{s}}}[5m]))",
+             "comparison": ">", "baseline": f'api_p95_ms{{{s},track="staging"}}', "above_baseline_pct": 20,
+             "for": "10m"},
+            {"id": f"sec_{svc}", "name": f"Security s{svc}",
+             "query": f"sum(increase(cross_tenant_access_total{{{s}}}[5m]))",
              "comparison": ">", "threshold": 0, "for": "0s"},
         ]
     for t in out:
@@ -248,7 +251,8 @@ def main() -> int:
             times = takeover_s(live_rollout(tmp, rig.socket), args.takeovers)
         finally:
             rig.close()
-        print(f"takeover      guard SIGKILLed -> standby's first round published: median {statistics.median(times):.2f} s,"
+        print("takeover      guard SIGKILLed -> standby's first round published: "
+              f"median {statistics.median(times):.2f} s,"
               f" max {max(times):.2f} s over {len(times)}   (aim: within 10 s)")
         print_screen(*screen_cpu(tmp, args.seconds))
     return 0

@@ -62,7 +62,8 @@ def error_body(rng: random.Random, known: list[str], size: int) -> str:
         elif kind < 0.75:
             chunk = "".join(rng.choice(alnum) for _ in range(rng.randint(200, 3000))) + "\n"
         elif kind < 0.85:
-            chunk = f"GET /api/v1/x?page=2&api_key={rng.choice(known)[:20]}&next=%2Fv2%2F{rng.choice(alnum) * 8} HTTP/1.1\n"
+            chunk = (f"GET /api/v1/x?page=2&api_key={rng.choice(known)[:20]}&next=%2Fv2%2F{rng.choice(alnum) * 8}"
+                     " HTTP/1.1\n")
         elif kind < 0.95:
             chunk = f"Authorization: Bearer {rng.choice(known)} for {rng.choice(known)}\n"
         else:
@@ -99,7 +100,8 @@ def scrub_ms(size: int = 400_000, n_secrets: int = 20, runs: int = 7) -> tuple[f
 # --- a guard whose channels all answer 500 with 400 KB ---------------------------------------------
 
 
-def guarded_rollout(tmp: Path, prom_url: str, flags_url: str, rx_url: str, messages: int) -> tuple[Path, dict[str, str]]:
+def guarded_rollout(tmp: Path, prom_url: str, flags_url: str, rx_url: str,
+                    messages: int) -> tuple[Path, dict[str, str]]:
     """A live rollout on a loopback flag API with `messages` pages queued in its outbox (a paging
     storm the guard delivers), every channel on the receiver; (config, the guard's environment)."""
     from cockpit.clock import SystemClock
@@ -147,7 +149,8 @@ def round_lateness(config: Path, env: dict[str, str], seconds: float) -> tuple[l
     try:
         while time.monotonic() - started < seconds:
             if proc.poll() is not None:
-                raise RuntimeError(f"the guard exited {proc.returncode}: {(state_dir / 'guard.log').read_text()[-500:]}")
+                raise RuntimeError(f"the guard exited {proc.returncode}: "
+                                   f"{(state_dir / 'guard.log').read_text()[-500:]}")
             try:
                 seen = (published.stat().st_mtime_ns, json.loads(published.read_text()).get("wall_at"))
             except (OSError, ValueError):
@@ -220,8 +223,9 @@ def report_s(note_size: int, pythonpath: str | None) -> dict[str, tuple[float, f
             times = []
             for fmt in ("md", "html"):
                 t = time.perf_counter()
-                done = subprocess.run([sys.executable, "-m", "cockpit", "report", "--state-dir", str(state), "--format", fmt,
-                                       "-o", str(Path(tmp_s) / f"report.{fmt}")], capture_output=True, text=True,
+                done = subprocess.run([sys.executable, "-m", "cockpit", "report", "--state-dir", str(state),
+                                       "--format", fmt, "-o", str(Path(tmp_s) / f"report.{fmt}")],
+                                      capture_output=True, text=True,
                                       env={**os.environ, "PYTHONPATH": path}, cwd=tmp_s, timeout=1800)
                 times.append(time.perf_counter() - t)
                 if done.returncode != 0:
@@ -254,7 +258,8 @@ def main() -> int:
         print(f"cockpit report ({label}), journal with a {args.note_kb} KB note: md {md:.2f} s, html {html:.2f} s")
 
     late = max(rounds["this code"][0])
-    print(f"aims: scrub 400 KB with 20 secrets < {SCRUB_AIM_MS:.0f} ms: {'met' if median < SCRUB_AIM_MS else 'NOT met'}; "
+    print(f"aims: scrub 400 KB with 20 secrets < {SCRUB_AIM_MS:.0f} ms: "
+          f"{'met' if median < SCRUB_AIM_MS else 'NOT met'}; "
           f"a round's lateness < one poll ({POLL_S:g} s): {'met' if late < POLL_S else 'NOT met'}")
     return 0
 

@@ -151,7 +151,7 @@ def _register_screens(sub) -> None:
                    "terminal, or --headless",
                    codes={Exit.OK: "the demo ended (the screen closed, or --headless ran to the end)",
                           Exit.REFUSED: "refused (a --state-dir that holds another journal)"})
-    s.epilog += "\n\nscenarios:\n" + "\n".join(f"  {k:<20} {v}" for k, v in SCENARIO_LINES.items()) \
+    s.epilog = (s.epilog or "") + "\n\nscenarios:\n" + "\n".join(f"  {k:<20} {v}" for k, v in SCENARIO_LINES.items()) \
         + f"\n\nthemes (--theme): {themes}"
     s.add_argument("--scenario", choices=SCENARIOS, default="latency-regression")
     s.add_argument("--speed", type=_speed, default=60.0,
@@ -290,9 +290,10 @@ ADVICE = {
 
 def os_problem(e: OSError) -> str:
     """One line for an OSError: the path, what the OS said, and what to do."""
-    where = f"{e.filename}: " if e.filename is not None else ""
-    advice = ADVICE.get(e.errno, "check the path") if e.filename is not None else "try again"
-    return f"{where}{e.strerror or e}: {advice}"
+    if e.filename is None:
+        return f"{e.strerror or e}: try again"
+    advice = ADVICE.get(e.errno, "check the path") if e.errno is not None else "check the path"
+    return f"{e.filename}: {e.strerror or e}: {advice}"
 
 
 PATH_ARGUMENTS = {"file", "config", "state_dir", "evidence", "output"}

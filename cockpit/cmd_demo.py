@@ -34,7 +34,7 @@ def cmd_demo(args) -> int:
         screen(app)
     finally:
         loaded = app.wait_loaded()
-        if loaded is not None:
+        if loaded is not None and loaded.guard is not None:  # the demo's loader always builds one
             loaded.guard.stop()
             loaded.guard.monitor.close()
     print(f"demo journal: {state_dir / 'journal.jsonl'}")

@@ -78,6 +78,7 @@ def cmd_verify_any(args) -> int:
     h.report.facts.update(manifest_sha256=sha)
     vouched = ""
     if args.state_dir or args.config:  # and the journal vouches for this manifest
+        from cockpit.core import events as ev
         from cockpit.store import FileStore
         from cockpit.store.chain import JournalError
 
@@ -85,7 +86,7 @@ def cmd_verify_any(args) -> int:
             scan = FileStore(state_dir_of(args)).verify()
         except JournalError as e:
             raise Refused(str(e)) from None
-        hit = [r for r in scan.records if r.kind == "evidence_collected" and r.payload.sha256 == sha]
+        hit = [r for r in scan.records if isinstance(r.payload, ev.EvidenceCollected) and r.payload.sha256 == sha]
         if not hit:
             said = f"the journal has no evidence_collected event for manifest sha256 {sha}"
             h.report.outcome = "not journaled"

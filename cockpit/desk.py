@@ -219,7 +219,8 @@ class Desk:
         from cockpit.core.guardsight import shown
 
         e, live = self.engine, self._latest()
-        return (e.state.seq, live, e.clock.now(), shown(e.plan, e.state, live, self._sight()), frozenset(e.running_checks))
+        return (e.state.seq, live, e.clock.now(), shown(e.plan, e.state, live, self._sight()),
+                frozenset(e.running_checks))
 
     def shown(self) -> Shown:
         from cockpit.core.readmodel import read_model
@@ -259,7 +260,8 @@ class Desk:
         from cockpit.narrate import say
 
         plan = self.engine.state.plan
-        return [TimelineLine(r.ts, say(r, plan), timeline_role(r), r.kind) for r in reversed(self.engine.journal.records)]
+        return [TimelineLine(r.ts, say(r, plan), timeline_role(r), r.kind)
+                for r in reversed(self.engine.journal.records)]
 
     # -- what the screen may offer ----------------------------------------------------------------
 
@@ -283,7 +285,8 @@ class Desk:
         """The rollback procedure's manual steps not ticked yet."""
         from cockpit.core.readmodel import checklist, checklist_steps_open
 
-        return [Choice(label, key) for label, key in checklist_steps_open(checklist(self.engine.plan, self.engine.state))]
+        return [Choice(label, key)
+                for label, key in checklist_steps_open(checklist(self.engine.plan, self.engine.state))]
 
     def open_items(self) -> list[Choice]:
         """The post-deployment plan's items not done yet."""
@@ -319,8 +322,8 @@ class Desk:
         if nxt is None:
             return Question("Complete the rollout?", "Final validation passed: the canary is the release.", "Complete")
         phase = self.engine.plan.phases[nxt]
-        return Question(f"Advance to {phase.name}?", f"The canary goes from {state.weight} % to {phase.weight} % of traffic.",
-                        "Advance")
+        return Question(f"Advance to {phase.name}?",
+                        f"The canary goes from {state.weight} % to {phase.weight} % of traffic.", "Advance")
 
     def kill_refusals(self) -> list[str]:
         from cockpit.core import rules
@@ -343,7 +346,8 @@ class Desk:
         gate = state.gates.get(phase)
         decided = gate.decisions if gate else {}
         owners = tuple(Choice(plan.role_title(o), o) for o in spec.gate.owners)
-        since = gate.judged.marginal_since if gate and gate.judged else None  # a Marginal judgment: GOs before it did not see it
+        # a Marginal judgment: GOs before it did not see it
+        since = gate.judged.marginal_since if gate and gate.judged else None
         waiting = tuple(o for o in spec.gate.owners if o not in decided or (since and decided[o].at < since))
         return GateAsk(f"GO / NO-GO: {spec.name} gate ({spec.weight} %)", owners, waiting, model.gate,
                        model.judgments.get(phase))
@@ -358,9 +362,11 @@ class Desk:
         if self.guard is not None:
             why = "The rollout is live and its guard runs in this process: quitting stops the watch on the triggers."
         elif guard_word.guarded:
-            why = f"The rollout is live. Guard {guard_word.guard} keeps watching the triggers and rolls back on its own."
+            why = (f"The rollout is live. Guard {guard_word.guard} keeps watching the triggers and rolls back on its "
+                   "own.")
         else:
-            why = "The rollout is live and NO GUARD is running: triggers are not watched and nothing rolls back on its own."
+            why = ("The rollout is live and NO GUARD is running: triggers are not watched and nothing rolls back on "
+                   "its own.")
         return Question("Quit the cockpit?", why, "Quit")
 
     # -- commands ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import msgspec
 
@@ -26,13 +27,27 @@ from cockpit.clock import Clock
 from cockpit.config import Check, Plan, dump_plan, plan_digest
 from cockpit.core import events as ev
 from cockpit.core import rules, words
-from cockpit.core.state import RolloutState, fold
+from cockpit.core.state import KillState, RolloutState, fold
 from cockpit.outcome import Outcome
 from cockpit.store import JournalLike
 from cockpit.store.chain import JournalError
 from cockpit.store.kept import kept_records, kept_stamp
 
-CheckRunner = Callable[[Check], Awaitable["object"]]
+
+class CheckAnswer(Protocol):
+    """What a check runner answers (adapters.checks.Outcome): journaled as a CheckRan."""
+
+    @property
+    def status(self) -> ev.CheckStatus: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def evidence(self) -> dict[str, Any]: ...
+    @property
+    def duration_s(self) -> float: ...
+
+
+CheckRunner = Callable[[Check], Awaitable[CheckAnswer]]
 READ_ONLY = "observer mode: read-only (this terminal cannot change the rollout)"
 
 
@@ -284,8 +299,8 @@ class Engine:
         """Read the side file again when it changed: the events another process (a guard, a
         `cockpit kill`) keeps there because the journal would not take them are facts every face
         folds, so that a kill verified at the gateway never reads as LIVE. True when they changed."""
-        state_dir = getattr(self.journal, "state_dir", None)
-        stamp = kept_stamp(state_dir) if state_dir is not None else None
+        state_dir = self.journal.state_dir
+        stamp = kept_stamp(state_dir)
         if stamp == self._kept_stamp:
             return False
         self._kept_stamp = stamp
@@ -344,7 +359,7 @@ class Engine:
         self.held.append(held)
         kept = self._keep_in_order()
         self._fold([held.record])
-        return held.record, kept if held.kept else self._keep_error
+        return held.record, kept if kept is not None else self._keep_error  # None: this one, the last, was refused
 
     def _keep_in_order(self) -> Path | None:
         """Put the held events the side file lacks there, oldest first; stop at the first it refuses
@@ -558,6 +573,7 @@ class Engine:
         if reasons := rules.shift_refusals(self.state, weight, self.clock.now()):
             return Outcome.refused(reasons)
         target = rules.phase_of_weight(self.state, weight)
+        assert target is not None  # shift_refusals refuses a weight no phase has
         if target == rules.next_phase(self.state):
             return await self.advance()
         if target == self.state.phase:
@@ -581,7 +597,7 @@ class Engine:
             return Outcome.refused(["no gateway configured"])
         st = self.state
         if st.status == "killing" and st.kill is not None:
-            return await self._resume_kill()
+            return await self._resume_kill(st.kill)
         pending = st.pending_shift
         try:
             seen = await self.gateway.read()
@@ -600,15 +616,18 @@ class Engine:
             observed_share=share, agrees=agrees, detail=detail,
         ))]
         if completes is not None:
+            assert share is not None  # it equals the pending shift's weight
             records.append(self._append(ev.PhaseStarted(phase=completes, weight=share)))
         return Outcome(agrees, [] if agrees else [detail], records)
 
-    def _compare(self, share, seen, pending) -> tuple[bool, str, int | None]:
+    def _compare(self, share: int | None, seen: GatewayState, pending: ev.TrafficShiftRequested | None
+                 ) -> tuple[bool, str, int | None]:
         """(agrees, what the operator should read, the interrupted phase start to complete)."""
         st, reads = self.state, f"the gateway reads {self._describe(seen)} (canary share {share} %)"
         if pending is not None:
             what = f"the shift to {pending.weight} % has no journaled result (interrupted)"
             if share == pending.weight:
+                assert st.plan is not None  # reconcile refuses a journal without one
                 starts = pending.phase if 0 <= pending.phase != st.phase and st.status == "live" else None
                 then = f"; {st.plan.phases[starts].name} starts now" if starts is not None else ""
                 return True, f"{what}; {reads}: it took effect{then}", starts
@@ -616,15 +635,16 @@ class Engine:
                 return True, f"{what}; {reads}: it did not take effect, still {st.weight} %", None
             return False, f"{what}; {reads}: neither {pending.weight} % nor {st.weight} %", None
         phase_share = rules.expected_share(st)  # a drift the guard journaled lowered st.weight, not the phase's
-        expected = 0 if st.status in ("rolled_back", "kill_unconfirmed") else st.weight if phase_share is None else phase_share
+        expected = (0 if st.status in ("rolled_back", "kill_unconfirmed")
+                    else st.weight if phase_share is None else phase_share)
         if share == expected:
-            note = "; the kill is still NOT CONFIRMED in the journal: pull it again" if st.status == "kill_unconfirmed" else ""
+            note = ("; the kill is still NOT CONFIRMED in the journal: pull it again"
+                    if st.status == "kill_unconfirmed" else "")
             return True, f"{reads}, as journaled{note}", None
         return False, f"the journal says {expected} % ({st.status}) but {reads}", None
 
-    async def _resume_kill(self) -> Outcome:
+    async def _resume_kill(self, kill: KillState) -> Outcome:
         """A kill requested with no result journaled: the process died mid-kill. Pull it again."""
-        kill = self.state.kill
         detail = (f"the kill pulled at {words.clock(kill.requested_at)} by {kill.by} has no journaled result "
                   "(interrupted): pulling it again")
         alarms: list[str] = []
@@ -648,7 +668,8 @@ class Engine:
         phase = self.state.phase if self.state.phase is not None else -1
         if reasons := rules.decide_refusals(self.state, phase, role):
             return Outcome.refused(reasons)
-        payload = ev.GateDecided(phase=phase, role=role, decision=decision, name=name.strip(), note=note.strip())
+        said: ev.Decision = "GO" if decision == "GO" else "NO-GO"  # one of the two, refused above otherwise
+        payload = ev.GateDecided(phase=phase, role=role, decision=said, name=name.strip(), note=note.strip())
         return Outcome(True, records=[self._append(payload)])
 
     def observe_gateway(self, seen: GatewayState) -> ev.Record | None:
@@ -675,7 +696,8 @@ class Engine:
         if previous is not None and previous.passed == passed:
             return None
         return self.record(
-            ev.CriterionEvaluated(phase=self.state.phase, criterion=criterion, passed=passed, value=value, detail=detail)
+            ev.CriterionEvaluated(phase=self.state.phase, criterion=criterion, passed=passed, value=value,
+                                  detail=detail)
         )
 
     def observe_judgment(self, judgment: ev.JudgmentMade) -> ev.Record | None:
@@ -703,7 +725,8 @@ class Engine:
         aside: list[ev.Payload] = []
         if breaching_now and (current is None or not current.breaching or current.no_data != no_data):
             payload = ev.TriggerBreached(
-                trigger=trigger.id, value=verdict.value, threshold=verdict.threshold, detail=verdict.why, no_data=no_data
+                trigger=trigger.id, value=verdict.value, threshold=verdict.threshold, detail=verdict.why,
+                no_data=no_data,
             )
             records.append(self._keep(payload, alarms, aside))
         elif not breaching_now and current is not None and current.breaching:
@@ -754,7 +777,8 @@ class Engine:
             return Outcome.refused([f"{incident} is resolved already ({inc.resolution})"])
         if inc.acknowledged:
             return Outcome.refused([f"{incident} was acknowledged by {inc.acked_by} at {words.clock(inc.acked_at)}"])
-        return Outcome(True, records=[self._append(ev.IncidentAcknowledged(incident=incident, name=name.strip(), via=via))])
+        return Outcome(True, records=[self._append(ev.IncidentAcknowledged(incident=incident, name=name.strip(),
+                                                                           via=via))])
 
     def record_delivery(self, key: int, queued: ev.NotificationQueued, delivery) -> ev.Record | None:
         """A delivery's outcome (the Notifier's callback): journaled, delivered or not. `key`: the
@@ -772,7 +796,8 @@ class Engine:
             return Outcome.refused(["a post-deployment item needs the name of who did it"])
         if why := tick_refusal(self.state, item):
             return Outcome.refused([why])
-        return Outcome(True, records=[self._append(ev.PostDeploymentDone(item=item, name=name.strip(), evidence=note.strip()))])
+        return Outcome(True, records=[self._append(ev.PostDeploymentDone(item=item, name=name.strip(),
+                                                                         evidence=note.strip()))])
 
     @journal_refuses
     def note(self, text: str) -> Outcome:
@@ -814,9 +839,10 @@ class Engine:
 
             before = self.state.kill
             # A re-pull of a kill the gateway already failed to confirm: Emergency was told of it once.
-            failed_before = before is not None and before.failed_at is not None and self.state.status == "kill_unconfirmed"
+            failed_before = (before is not None and before.failed_at is not None
+                             and self.state.status == "kill_unconfirmed")
             journal(ev.KillRequested(reason=reason.strip(), trigger=trigger))
-            attempts, error, seen = await self._pull_flag()
+            attempts, error, seen = await self._pull_flag(self.gateway)
             confirmed = not error
             journal(
                 ev.KillResult(
@@ -843,7 +869,7 @@ class Engine:
             reasons = ([] if confirmed else [f"KILL NOT CONFIRMED: {error}"]) + alarms
             return Outcome(confirmed, reasons, records, aside)
 
-    async def _pull_flag(self) -> tuple[int, str, GatewayState | None]:
+    async def _pull_flag(self, gateway: Gateway) -> tuple[int, str, GatewayState | None]:
         """Set the kill flag and read it back, with bounded retries and backoff: the attempts made,
         the last error ("" once the gateway reads the flag back as set) and what it read last."""
         ks = self.plan.kill_switch
@@ -851,8 +877,8 @@ class Engine:
         for attempt in range(ks.retries + 1):
             attempts += 1
             try:
-                await self.gateway.set_enabled(ks.value)
-                seen = await self.gateway.read()
+                await gateway.set_enabled(ks.value)
+                seen = await gateway.read()
                 if seen.enabled is ks.value:  # the flag off is 0 % share, whatever weight it keeps
                     error = ""
                     break

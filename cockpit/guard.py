@@ -56,14 +56,15 @@ class Guard:
 
             notifier = Notifier(engine.plan, engine.record_delivery)
         self.notifier = notifier
+        self.state_dir = Path(state_dir)
+        self.store = FileStore(self.state_dir)
         self.attended = attended or (lambda: self.store.captain() is not None)
         self.monitor = monitor
-        self.state_dir = Path(state_dir)
         self.identity = identity
         self.reason = reason
-        self.store = FileStore(self.state_dir)
         self.lease = GuardLease(
-            state_dir, {"user": identity.user, "host": identity.host, "pid": identity.pid, "since": identity.since.isoformat()}
+            state_dir,
+            {"user": identity.user, "host": identity.host, "pid": identity.pid, "since": identity.since.isoformat()},
         )
         self.stopping = asyncio.Event()
         self._latest: Evaluation | None = None
@@ -130,9 +131,10 @@ class Guard:
             self.engine.refresh()
         except Exception as e:  # noqa: BLE001 - a bad journal does not stop the watch (the kill keeps its events aside)
             log.error("cannot follow the journal: %s", e)
-        self._append(ev.GuardStarted(pid=self.identity.pid, host=self.identity.host, reason=self.reason, took_over=took_over,
-                                     speed=self._speed()))
-        log.info("guard %s holds the guard lock%s", self.identity, f" (took over from {took_over})" if took_over else "")
+        self._append(ev.GuardStarted(pid=self.identity.pid, host=self.identity.host, reason=self.reason,
+                                     took_over=took_over, speed=self._speed()))
+        log.info("guard %s holds the guard lock%s", self.identity,
+                 f" (took over from {took_over})" if took_over else "")
         return True
 
     def _try_lock(self) -> bool:
@@ -165,7 +167,8 @@ class Guard:
             return False
         except OSError as e:
             os.close(fd)
-            log.error("NO GUARD LOCK: %s; flock on %s failed (%s): guarding WITHOUT the lock", why, path, e.strerror or e)
+            log.error("NO GUARD LOCK: %s; flock on %s failed (%s): guarding WITHOUT the lock", why, path,
+                      e.strerror or e)
             self._lock_fd = -1
             return True
         log.warning("%s: holding the guard lock through a read-only descriptor (the file still names its last "
@@ -249,7 +252,8 @@ class Guard:
         except Exception as e:  # noqa: BLE001 - paging trouble never stops the watch
             log.error("paging round failed: %s", e)
         st = engine.state
-        if st.status == "rolled_back" and st.kill is not None and st.kill.verified is None and st.kill.result is not None:
+        if (st.status == "rolled_back" and st.kill is not None and st.kill.verified is None
+                and st.kill.result is not None):
             rollback_check.start(engine)  # a kill pulled elsewhere (CLI --no-wait) is verified here
         from cockpit.core.paging import open_incidents, pending_deliveries
 
@@ -323,6 +327,7 @@ class Guard:
                 inc = kill_incident(st)
                 if inc is None or not inc.acknowledged:
                     return ""
+                assert k.verified is not None  # leaking
                 return (f"the rollout is rolled back; canary traffic NOT ~0 ({k.verified.detail}) and "
                         f"{inc.id} acknowledged by {inc.acked_by}")
             return "the rollout is rolled back and the kill verified"
@@ -367,7 +372,9 @@ class Guard:
             return
         self._reassert_every = min(REKILL_MAX_S, 2 * self._reassert_every)
         self._reassert_at = now + timedelta(seconds=self._reassert_every)
-        log.warning("canary traffic NOT ~0 after the kill (%s): re-asserting the kill", self.engine.rollback_last or k.verified.detail)
+        assert k.verified is not None  # leaking
+        log.warning("canary traffic NOT ~0 after the kill (%s): re-asserting the kill",
+                    self.engine.rollback_last or k.verified.detail)
         out = await self.engine.kill("guard re-asserts the kill: canary traffic NOT ~0", trigger=k.trigger)
         log.warning("re-asserted kill: %s", "gateway confirms" if out.ok else "; ".join(out.reasons))
 

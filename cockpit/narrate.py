@@ -182,7 +182,8 @@ def _spend_control(p: ev.SpendControlRan, s: _Said) -> str:
 
 
 def _silence_expired(p: ev.SilenceExpired, s: _Said) -> str:
-    return f"Alertmanager silence {p.silence_id} {'expired' if p.ok else 'NOT expired'}{': ' + p.detail if p.detail else ''}"
+    detail = f": {p.detail}" if p.detail else ""
+    return f"Alertmanager silence {p.silence_id} {'expired' if p.ok else 'NOT expired'}{detail}"
 
 
 def _spend_read(p: ev.SpendRead, s: _Said) -> str:
@@ -207,14 +208,15 @@ def _round_late(p: ev.RoundLate) -> str:
     """A spell of late rounds: how far behind, and which samples were judged (all of them, or not)."""
     behind = words.duration(p.late_s)
     # A demo's clock runs faster than the wall: both figures (a test's frozen clock has no wall figure).
-    wall = f", {words.duration(p.wall_late_s)} on the wall" if p.wall_late_s > 0 and abs(p.wall_late_s - p.late_s) >= 0.5 else ""
+    on_the_wall = p.wall_late_s > 0 and abs(p.wall_late_s - p.late_s) >= 0.5
+    wall = f", {words.duration(p.wall_late_s)} on the wall" if on_the_wall else ""
     poll = f"poll every {words.duration(p.poll_s)}"
     judged_from = p.judged_since + timedelta(seconds=p.unjudged_s)
     skipped = (f"; samples from {words.clock(p.judged_since)} to {words.clock(judged_from)} were NOT judged "
                "(a round judges at most the last hour)") if p.unjudged_s > 0 else ""
     if p.caught_up:
-        return (f"the guard caught up after {words.plural(p.late_rounds, 'late round')}: the worst was {behind} behind{wall} "
-                f"({poll}){skipped}")
+        return (f"the guard caught up after {words.plural(p.late_rounds, 'late round')}: "
+                f"the worst was {behind} behind{wall} ({poll}){skipped}")
     so_far = f", {words.plural(p.late_rounds, 'late round')} so far" if p.late_rounds > 1 else ""
     return (f"the guard fell behind by {behind}{wall} ({poll}{so_far}): the round judged every sample since "
             f"{words.clock(judged_from)}{skipped}")
@@ -248,7 +250,8 @@ _SAY: dict[type, Callable[[Any, _Said], str]] = {
     ev.IncidentResolved: _incident_resolved,
     ev.NotificationQueued: lambda p, s: f"queued for {p.channel} ({p.purpose}{' ' + p.incident if p.incident else ''})",
     ev.SpendControlRan: _spend_control,
-    ev.SilenceCreated: lambda p, s: f"Alertmanager silence {p.silence_id} created until {words.clock(p.ends_at)}: {p.comment}",
+    ev.SilenceCreated: lambda p, s: (f"Alertmanager silence {p.silence_id} created until {words.clock(p.ends_at)}: "
+                                     f"{p.comment}"),
     ev.SilenceExpired: _silence_expired,
     ev.BudgetAlerted: lambda p, s: (f"budget at {words.percent(100 * p.spent / p.budget)} "
                                     f"(alert {words.percent(p.at_pct)}): {p.action}"),

@@ -202,7 +202,7 @@ def judge_rounds(rule: Rule, series: Series, baseline: Series | None, *, times: 
             verdict, was = judge(True), verdict.state
         if answered and threshold is not None:  # live: a range answer with a series, and a threshold
             judged_until = now
-        verdicts.append(verdict if threshold is not None else replace(verdict, threshold=None))  # type: ignore[arg-type]  # no baseline, no limit
+        verdicts.append(verdict if threshold is not None else replace(verdict, threshold=None))  # no baseline, no limit
     return verdicts
 
 

@@ -10,13 +10,26 @@ from cockpit.core import words
 from cockpit.outcome import Outcome
 
 if TYPE_CHECKING:
+    from cockpit.adapters.metrics import MetricsSource
     from cockpit.engine import Engine
 
 NEAR_ZERO_RPS = 0.01  # a canary request rate at or below this counts as "no traffic" after a kill
 
 
+NO_SOURCE = "no canary traffic query (kill_switch.verify_query) or no metrics source"
+
+
+def _traffic(engine: Engine) -> tuple[MetricsSource, str] | None:
+    """The metrics source and the canary traffic query a verification reads; None without
+    either, and in an observer (it never journals a verdict)."""
+    query = engine.plan.kill_switch.verify_query
+    if not query or engine.metrics is None or engine.follower:
+        return None
+    return engine.metrics, query
+
+
 def can_verify(engine: Engine) -> bool:
-    return bool(engine.plan.kill_switch.verify_query) and engine.metrics is not None and not engine.follower
+    return _traffic(engine) is not None
 
 
 def start(engine: Engine) -> None:
@@ -36,8 +49,9 @@ async def verify(engine: Engine) -> Outcome:
     if refused := engine._guard():
         return refused
     ks = engine.plan.kill_switch
-    if not can_verify(engine):
-        return Outcome.refused(["no canary traffic query (kill_switch.verify_query) or no metrics source"])
+    if (traffic := _traffic(engine)) is None:
+        return Outcome.refused([NO_SOURCE])
+    metrics, query = traffic
     kill = engine.state.kill
     if kill is None or kill.result is None or not kill.result.confirmed:
         return Outcome.refused(["the gateway has not confirmed a kill"])
@@ -48,7 +62,7 @@ async def verify(engine: Engine) -> Outcome:
     while True:
         now = engine.clock.now()
         elapsed = (now - started).total_seconds()
-        answer = await asyncio.to_thread(engine.metrics.instant, ks.verify_query, now)
+        answer = await asyncio.to_thread(metrics.instant, query, now)
         fell, last = _canary_reading(answer)
         if fell:
             detail = (f"canary request rate {words.value(answer.value, 'req/s')} at {words.duration(elapsed)}"
@@ -74,9 +88,11 @@ def start_recheck(engine: Engine) -> asyncio.Task | None:
 async def recheck(engine: Engine) -> Outcome:
     """One look at the canary's request rate: journaled only when it fell to ~0 (the leak is
     journaled already, once; a reading that says the same again is not a new fact)."""
-    ks = engine.plan.kill_switch
+    if (traffic := _traffic(engine)) is None:  # start_recheck starts none without one
+        return Outcome.refused([NO_SOURCE])
+    metrics, query = traffic
     now = engine.clock.now()
-    answer = await asyncio.to_thread(engine.metrics.instant, ks.verify_query, now)
+    answer = await asyncio.to_thread(metrics.instant, query, now)
     k = engine.state.kill
     if k is None or not k.leaking:
         return Outcome(True)  # verified meanwhile (another check, another process)

@@ -31,6 +31,7 @@ from cockpit.config import (
 )
 from cockpit.core import words
 from cockpit.core.compare import Comparison
+from cockpit.core.events import CheckStatus
 from cockpit.core.freeze import describe, in_freeze
 
 TAIL = 2000  # characters of output kept as evidence
@@ -39,7 +40,7 @@ SCRUB_MARGIN = 1024  # scrubbed beyond the tail, so a secret cut by the tail's s
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # pass | fail | error
+    status: CheckStatus
     detail: str
     evidence: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0

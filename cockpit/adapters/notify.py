@@ -287,7 +287,7 @@ def _fill(template: Any, fields: dict[str, str]) -> Any:
     return template
 
 
-Result = Callable[[int, ev.NotificationQueued, Delivery], None]
+Result = Callable[[int, ev.NotificationQueued, Delivery], object]  # what it answers is not read
 
 
 class Notifier:

@@ -77,9 +77,9 @@ def plan_problems(plan: Plan) -> list[str]:
     for i, lvl in enumerate(plan.escalation):  # extra pages are new: they must name a channel
         errors += [f"escalation.{i}.pages: no channel {c!r} in [channels]"
                    for c in lvl.pages if c not in plan.channels]
-    for where, c in plan.undeclared_channels():  # a typo of a declared name sends nowhere: refused
-        if near := difflib.get_close_matches(c, list(plan.channels), n=1, cutoff=0.75):
-            errors.append(f"{where}: no channel {c!r} in [channels] (did you mean {near[0]!r}?)")
+    for where, name in plan.undeclared_channels():  # a typo of a declared name sends nowhere: refused
+        if near := difflib.get_close_matches(name, list(plan.channels), n=1, cutoff=0.75):
+            errors.append(f"{where}: no channel {name!r} in [channels] (did you mean {near[0]!r}?)")
     if plan.judge is not None and plan.prometheus is None:
         errors.append("judge: the judge reads both tracks from Prometheus: it needs a [prometheus] section")
     if plan.kill_switch.gateway not in plan.gateways:

@@ -93,7 +93,8 @@ def rolled_back(s: Seen) -> Headline | None:
     if k.leaking:
         assert k.verified is not None  # leaking: the traffic's verdict said NOT ~0
         inc = kill_incident(s.state)
-        who = f"{inc.id} acknowledged by {inc.acked_by}" if inc is not None and inc.acknowledged else "the guard re-asserts the kill"
+        who = (f"{inc.id} acknowledged by {inc.acked_by}" if inc is not None and inc.acknowledged
+               else "the guard re-asserts the kill")
         return Headline("ROLLBACK NOT VERIFIED", f"the gateway reads the canary off, but canary traffic NOT ~0: "
                         f"{k.verified.detail} — Emergency, {who}", "kill")
     return Headline("ROLLED BACK · KILL VERIFIED", "canary traffic ~0" if k.verified is not None else "", "warn", " · ")
@@ -129,7 +130,8 @@ def kill(s: Seen) -> Headline | None:
     assert k is not None and k.result is not None  # a kill whose result did not confirm it
     error = f": {k.result.error}" if k.result.error else ""
     again = f"re-pulling, attempt {k.pulls}: " if k.repulling else ""
-    return Headline("KILL NOT CONFIRMED", f"{again}the gateway did not confirm the canary is off{error} — Emergency", "kill")
+    return Headline("KILL NOT CONFIRMED", f"{again}the gateway did not confirm the canary is off{error} — Emergency",
+                    "kill")
 
 
 def unguarded(s: Seen) -> Headline | None:
@@ -155,13 +157,15 @@ def fired(s: Seen) -> Headline | None:
 
 def breaching(s: Seen) -> Headline | None:
     """The trigger soonest to fire, counting down; how many more breach."""
-    rows = sorted((r for r in s.rows if r.state == "breaching"), key=lambda r: r.fires_in if r.fires_in is not None else math.inf)
+    rows = sorted((r for r in s.rows if r.state == "breaching"),
+                  key=lambda r: r.fires_in if r.fires_in is not None else math.inf)
     if not rows:
         return None
     r = rows[0]
     trigger = next(t for t in s.plan.triggers if t.id == r.id)
     more = f" (+{len(rows) - 1} more)" if len(rows) > 1 else ""
-    return Headline("BREACHING", f"{r.name} — {_action_words(trigger)} in {words.duration(r.fires_in or 0)}{more}", "warn")
+    return Headline("BREACHING", f"{r.name} — {_action_words(trigger)} in {words.duration(r.fires_in or 0)}{more}",
+                    "warn")
 
 
 def journal_broken(s: Seen) -> Headline | None:
@@ -169,7 +173,8 @@ def journal_broken(s: Seen) -> Headline | None:
     unguarded rule, so a live rollout that reaches it is guarded (the guard acts on what reads)."""
     if not s.journal_broken:
         return None
-    return Headline("JOURNAL BROKEN", "the journal does not verify; the guard still guards — run `cockpit verify`", "alarm")
+    return Headline("JOURNAL BROKEN", "the journal does not verify; the guard still guards — run `cockpit verify`",
+                    "alarm")
 
 
 def blind(s: Seen) -> Headline | None:
@@ -177,8 +182,10 @@ def blind(s: Seen) -> Headline | None:
     if not rows:
         return None
     holding = sum(r.state == "hold" for r in rows)
-    why = "holding" if holding == len(rows) else "stale gauges" if not holding else f"{holding} holding, {len(rows) - holding} stale"
-    return Headline("BLIND", f"{words.plural(len(rows), 'trigger')} without data — {why}{_source_down(s.live, s.now)}", "warn")
+    why = ("holding" if holding == len(rows) else "stale gauges" if not holding
+           else f"{holding} holding, {len(rows) - holding} stale")
+    return Headline("BLIND", f"{words.plural(len(rows), 'trigger')} without data — {why}{_source_down(s.live, s.now)}",
+                    "warn")
 
 
 def shifting(s: Seen) -> Headline | None:

@@ -3,8 +3,8 @@
 Pure: `round_events(state, policy, now)` says what the guard must journal this round (open an
 incident for a fired trigger, climb an unacknowledged page to the next level, page Emergency at
 once on KILL NOT CONFIRMED or on canary traffic that did not fall after a confirmed kill
-(one incident per kill, however often it is pulled again), resolve on a verified rollback or a cleared breach, queue every
-message that goes with it, tell the rollback channel). The guard journals them and delivers the
+(one incident per kill, however often it is pulled again), resolve on a verified rollback or a cleared breach, queue
+every message that goes with it, tell the rollback channel). The guard journals them and delivers the
 queued messages; nothing here sends anything.
 """
 
@@ -79,7 +79,8 @@ class _Round:
         lvl = self.policy.level(level)
         for channel in lvl.destinations if lvl else ():
             text = f"{self.policy.release}: {level} paged ({incident}): {reason}".lstrip(": ")
-            self.out.append(ev.NotificationQueued(channel=channel, purpose="page", text=text, incident=incident, level=level))
+            self.out.append(ev.NotificationQueued(channel=channel, purpose="page", text=text, incident=incident,
+                                                  level=level))
 
     def open(self, level: str, reason: str, trigger: str) -> str:
         incident = incident_id(len(self.state.incidents) + len(self.opened) + 1)
@@ -136,7 +137,8 @@ def unprotected(state: RolloutState, policy: Policy, now: datetime) -> dict[str,
     if blind and (now - blind[0][0]).total_seconds() >= policy.blind_page_s:
         since, _, detail = blind[0]
         ids = ", ".join(trigger_id for _, trigger_id, _ in blind)
-        out[BLIND] = f"the guard cannot see: {ids} holding for want of data since {words.clock(since)}" + (f": {detail}" if detail else "")
+        out[BLIND] = (f"the guard cannot see: {ids} holding for want of data since {words.clock(since)}"
+                      + (f": {detail}" if detail else ""))
     if state.gateway_drift:
         out[DRIFT] = f"GATEWAY DRIFT: {state.gateway_drift}"
     return out
@@ -214,7 +216,8 @@ def _climb_unacknowledged(r: _Round) -> None:
         waited = (r.now - inc.paged_at).total_seconds()
         nxt = r.policy.after(inc.level)
         if waited >= lvl.ack_timeout_s and nxt is not None:
-            r.climb(inc.id, nxt.level, f"{inc.level} did not acknowledge within {_seconds(lvl.ack_timeout_s)}: {inc.reason}")
+            r.climb(inc.id, nxt.level,
+                    f"{inc.level} did not acknowledge within {_seconds(lvl.ack_timeout_s)}: {inc.reason}")
 
 
 def _tell_acknowledged(r: _Round) -> None:
@@ -225,7 +228,8 @@ def _tell_acknowledged(r: _Round) -> None:
         for channel, purposes in sorted(inc.channels.items()):
             if "page" in purposes and "acknowledge" not in purposes:
                 text = f"{r.policy.release}: {inc.id} acknowledged by {inc.acked_by} ({inc.acked_via})".lstrip(": ")
-                r.out.append(ev.NotificationQueued(channel=channel, purpose="acknowledge", text=text, incident=inc.id, level=inc.level))
+                r.out.append(ev.NotificationQueued(channel=channel, purpose="acknowledge", text=text, incident=inc.id,
+                                                   level=inc.level))
 
 
 def _rolled_back_and_verified(st: RolloutState, policy: Policy) -> str:
@@ -255,7 +259,8 @@ def _resolve(r: _Round) -> None:
         for channel, purposes in sorted(inc.channels.items()):
             if "page" in purposes and "resolve" not in purposes:
                 text = f"{r.policy.release}: {inc.id} resolved: {reason}".lstrip(": ")
-                r.out.append(ev.NotificationQueued(channel=channel, purpose="resolve", text=text, incident=inc.id, level=inc.level))
+                r.out.append(ev.NotificationQueued(channel=channel, purpose="resolve", text=text, incident=inc.id,
+                                                   level=inc.level))
 
 
 def _spell_ended(st: RolloutState, key: str) -> str:
@@ -297,7 +302,8 @@ def _rollback_notice(r: _Round) -> None:
         last = since[-1]
         assert st.kill.result is not None  # it has a result_at
         upgraded = st.kill.result.confirmed and "KILL NOT CONFIRMED" in last.queued.text and last.at < st.kill.result_at
-        traffic_fell = st.kill.verified is not None and st.kill.verified.ok and "rollback NOT VERIFIED" in last.queued.text
+        traffic_fell = (st.kill.verified is not None and st.kill.verified.ok
+                        and "rollback NOT VERIFIED" in last.queued.text)
         if not (upgraded or traffic_fell):
             return
     r.out.append(ev.NotificationQueued(channel=channel, purpose="rollback", text=text))

@@ -69,7 +69,7 @@ class WindowVerdict:
 
     state: TriggerStateName
     value: float | None  # latest sample in the window, None when there is none
-    threshold: float
+    threshold: float | None  # None: a relative trigger whose baseline had no data (judged as no data)
     comparison: Comparison
     breaching_for_s: float  # age of the trailing breaching run (pending time)
     needed_s: float  # the trigger's `for`

@@ -438,7 +438,8 @@ class Journal:
 
     def _undo(self, fd: int, size: int, e: OSError) -> JournalError:
         """A failed write (disk full, file-size limit, I/O error, short write): cut it back."""
-        what = f"{self.path}: cannot append: {e.strerror or e} [{errno.errorcode.get(e.errno, e.errno)}]"
+        code = errno.errorcode.get(e.errno, "") if e.errno is not None else ""
+        what = f"{self.path}: cannot append: {e.strerror or e} [{code or e.errno}]"
         try:
             os.ftruncate(fd, size)
             os.fsync(fd)

@@ -42,6 +42,7 @@ from cockpit.tui.themes import DEFAULT, THEMES_DIR, load_themes
 if TYPE_CHECKING:
     from cockpit.desk import Desk, Question
     from cockpit.engine import Engine, Outcome
+    from cockpit.guard import Guard
     from cockpit.tui.view import Palette, View
 
 # Actions that change the rollout. An observer may run none of them.
@@ -67,10 +68,10 @@ class Loaded:
     engine: Engine
     who: str
     feed: object = None
-    guard: object = None
+    guard: Guard | None = None  # the demo's, in this process
     keeper: Callable | None = None
     banner: str = ""
-    started: Callable[[CockpitApp], None] | None = None  # run once the panes are filled (the demo's stakeholders)
+    started: Callable[[CockpitApp], object] | None = None  # run once the panes are filled (the demo's stakeholders)
     warnings: list[str] = field(default_factory=list)  # said on screen, and printed by the CLI after it
 
 
