@@ -174,7 +174,7 @@ def test_a_met_criterion_whose_own_trigger_fired_since_reads_not_now_in_the_repo
     trigger (the same query) breaches or fires: ▲ not now, with the trigger's value, in the read model's words."""
     from datetime import timedelta
 
-    from cockpit.journal import Journal
+    from cockpit.store.journal import Journal
 
     from cockpit.core import events as ev
     from cockpit.core import readmodel as rm
