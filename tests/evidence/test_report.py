@@ -174,11 +174,10 @@ def test_a_met_criterion_whose_own_trigger_fired_since_reads_not_now_in_the_repo
     trigger (the same query) breaches or fires: ▲ not now, with the trigger's value, in the read model's words."""
     from datetime import timedelta
 
-    from cockpit.store.journal import Journal
-
     from cockpit.core import events as ev
     from cockpit.core import readmodel as rm
     from cockpit.engine import plan_snapshot
+    from cockpit.store.journal import Journal
     from tests.conftest import T0, seed_plan
     from tests.core.journal import at_phase
 
