@@ -134,7 +134,8 @@ def _register_screens(sub) -> None:
                    codes={Exit.OK: "done (the rollout completed or rolled back) or stopped by SIGTERM",
                           Exit.REFUSED: "cannot start", Exit.LOCKED: "another guard holds the lock (--no-wait)",
                           Exit.UNRECORDED: "stopped with events nothing could record (printed on stderr as "
-                          "unjournaled.jsonl lines)"})
+                          "unjournaled.jsonl lines)",
+                          Exit.DEPOSED: "deposed: another guard took the etcd lease; this one stopped acting"})
     s.add_argument("--config", required=True, help="the plan the captain runs")
     s.add_argument("--reason", default="", help="journaled with the takeover (who started it and why)")
     s.add_argument("--no-wait", action="store_true", help="exit 3 instead of standing by when a guard runs")

@@ -59,6 +59,8 @@ def cmd_guard(args) -> int:
     why = asyncio.run(main())
     if not args.quiet:
         print(f"guard: {why}", file=sys.stderr)
+    if guard.deposed:  # said in guard.log: another guard holds the lease; this one acted no more
+        return Exit.DEPOSED
     if guard.unrecorded:  # printed on stderr and guard.log by the guard as it stopped
         return Exit.UNRECORDED
     return Exit.OK if why != "another guard holds the lock" else Exit.LOCKED

@@ -34,6 +34,11 @@ class ReadOnlyJournal(JournalError):
     pass
 
 
+class Deposed(JournalError):
+    """The fence moved: another guard holds the lease now, and this writer's appends are refused
+    (a fenced store's journal: etcd_journal). Never kept aside: a deposed guard records nothing."""
+
+
 def _hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 

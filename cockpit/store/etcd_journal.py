@@ -34,7 +34,16 @@ from pathlib import Path
 import msgspec
 
 from cockpit.core.events import GENESIS, Actor, Payload, Record, make_record
-from cockpit.store.chain import JournalError, Problem, ReadOnlyJournal, Scan, checked_line, encode_line, scan_bytes
+from cockpit.store.chain import (
+    Deposed,
+    JournalError,
+    Problem,
+    ReadOnlyJournal,
+    Scan,
+    checked_line,
+    encode_line,
+    scan_bytes,
+)
 from cockpit.store.etcd_client import (
     Compare,
     EtcdClient,
@@ -55,10 +64,6 @@ APPEND_WITHIN_S = 30.0  # an append that lost this long to other writers gives u
 ASIDE_LOCK = "unjournaled.lock"  # the local side file's lock (several processes of one host keep events aside)
 
 log = logging.getLogger("cockpit.store.etcd")
-
-
-class Deposed(JournalError):
-    """The fence moved: another guard holds the lease now, and this writer's appends are refused."""
 
 
 def journal_base(prefix: str) -> bytes:
