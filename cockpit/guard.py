@@ -45,11 +45,12 @@ class Guard:
     def __init__(
         self, engine: Engine, monitor: Monitor, state_dir: Path, identity: GuardId, *, reason: str = "", attended=None,
         evidence_base: Path | None = None,
-        notifier=None,
+        notifier=None, store: Store | None = None,
     ):
         """`attended()` says whether a captain is at a screen (default: the captain lock is held).
         `evidence_base` (the config file's directory): collect the evidence bundles from here.
-        `notifier` delivers the queued messages (default: the plan's channels, adapters.notify)."""
+        `notifier` delivers the queued messages (default: the plan's channels, adapters.notify).
+        `store`: the plan's (session.open_store); default the file store in `state_dir`."""
         self.engine = engine
         if notifier is None:
             from cockpit.adapters.notify import Notifier
@@ -61,7 +62,7 @@ class Guard:
         self.state_dir = Path(state_dir)
         self.identity = identity
         self.reason = reason
-        self.store = FileStore(self.state_dir)
+        self.store: Store = store or FileStore(self.state_dir)
         self.lease = GuardLease(
             state_dir, {"user": identity.user, "host": identity.host, "pid": identity.pid, "since": identity.since.isoformat()}
         )

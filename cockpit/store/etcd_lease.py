@@ -31,6 +31,8 @@ class EtcdGuardLease:
     """The guard lock on etcd: `try_acquire`, `release`, `held`, `holder`, like lease.GuardLease, and
     `keepalive` each round, `still_holder` before acting, `wait` for a standby, `epoch` for the fence."""
 
+    read_only = False  # the file lease's read-only file system has no etcd counterpart
+
     def __init__(self, client: EtcdClient, prefix: str, identity: dict, *, ttl_s: int = TTL_S):
         self.client = client
         self.key = guard_key(prefix)
