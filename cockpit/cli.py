@@ -346,7 +346,17 @@ def _main(argv: list[str] | None) -> int:
             lines = [f"{getattr(args, 'config', None) or 'config'}: {line}" for line in e.errors]
             print("\n".join(lines), file=sys.stderr)
             return _failed(Exit.REFUSED, refusals=lines)
+        if _etcd_trouble(e):  # etcd out of reach or refusing: one line naming the endpoints, not a bug
+            print(said := f"refused: {e}", file=sys.stderr)
+            return _failed(Exit.REFUSED, refusals=[said])
         return _crashed(args, e)
+
+
+def _etcd_trouble(e: Exception) -> bool:
+    """An etcd store's error (only a command that opened one can raise it: nothing is imported here)."""
+    client, store = sys.modules.get("cockpit.store.etcd_client"), sys.modules.get("cockpit.store.etcd_store")
+    return (client is not None and isinstance(e, client.EtcdError)) or (
+        store is not None and isinstance(e, store.EtcdStoreError))
 
 
 def _crashed(args, e: Exception) -> int:

@@ -71,7 +71,7 @@ class Guard:
         """`attended()` says whether a captain is at a screen (default: the captain lock is held).
         `evidence_base` (the config file's directory): collect the evidence bundles from here.
         `notifier` delivers the queued messages (default: the plan's channels, adapters.notify).
-        `store`: where the journal, the lease and the published round are (default: the state dir's files)."""
+        `store`: the plan's (session.open_store); default the file store in `state_dir`."""
         self.engine = engine
         if notifier is None:
             from cockpit.adapters.notify import Notifier

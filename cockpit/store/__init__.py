@@ -33,7 +33,7 @@ class JournalLike(Protocol):
     @property
     def state_dir(self) -> Path: ...  # this host's dir: the kept events, guard.log, evidence
     @property
-    def path(self) -> Path: ...  # where the journal is, for the words that name it
+    def path(self) -> Path | str: ...  # where the journal is, for the words that name it (etcd:/prefix)
     @property
     def readonly(self) -> bool: ...  # an observer's: every write refused
     @property

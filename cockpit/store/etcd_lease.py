@@ -31,7 +31,7 @@ class EtcdGuardLease:
     """The guard lock on etcd: `try_acquire`, `release`, `held`, `holder`, like lease.GuardLease, and
     `keepalive` each round, `still_holder` before acting, `wait` for a standby, `epoch` for the fence."""
 
-    read_only = False  # no file to open: the Lease's word for a lock held through a read-only descriptor
+    read_only = False  # the file lease's read-only file system has no etcd counterpart
 
     def __init__(self, client: EtcdClient, prefix: str, identity: dict, *, ttl_s: int = TTL_S):
         self.client = client
