@@ -291,3 +291,24 @@ async def test_a_partitioned_holder_is_deposed_when_it_sees_the_other_side_took_
     said = " ".join(r.getMessage() for r in caplog.records)
     assert "STORE UNREACHABLE" in said and "are not journaled: set aside in" in said
     assert verifies(etcd3.endpoints)
+
+
+async def test_a_lease_that_expired_with_no_other_guard_is_taken_again_on_a_new_epoch_and_the_guard_acts(
+        etcd1, plan, clock, world, tmp_path):
+    """A guard stands down only if another can take over: its lease expired (a pause past the TTL) and
+    nobody took it, so the next renewal takes it again, journals it, and the guard goes on acting."""
+    await live(plan, clock, world, etcd1.endpoints, tmp_path)
+    a = Bastion("bastion-a", 101, etcd1.endpoints, tmp_path, plan, clock, world)
+    assert await a.guard.acquire(wait=False)
+    first = a.guard.epoch
+    time.sleep(TTL_S + 1.5)  # paused past the TTL: etcd expires the lease and its key
+    assert EtcdRoom(EtcdClient(etcd1.endpoints), tmp_path).guard_holder() is None
+    await rounds(clock, a.guard, 1)
+    assert a.guard.epoch > first and not a.guard.deposed
+    again = [r for r in journal(etcd1.endpoints) if r.kind == "guard_started"][-1]
+    assert again.payload.epoch == a.guard.epoch and again.payload.took_over == "101@bastion-a"
+    assert a.engine.journal.fence == a.guard.lease.fence
+    await rounds(clock, a.guard, 12)  # the breach 3 minutes in: killed, on the new epoch
+    assert a.gateway.sent == ["set_enabled False"] and world.enabled is False
+    assert [r.kind for r in journal(etcd1.endpoints)].count("kill_requested") == 1
+    assert verifies(etcd1.endpoints)
