@@ -29,7 +29,7 @@ from cockpit.core import rules, words
 from cockpit.core.state import RolloutState, fold
 from cockpit.outcome import Outcome
 from cockpit.store import JournalLike
-from cockpit.store.chain import Deposed, JournalError
+from cockpit.store.chain import Deposed, JournalError, StoreUnreachable
 from cockpit.store.kept import kept_records, kept_stamp
 
 CheckRunner = Callable[[Check], Awaitable["object"]]
@@ -323,6 +323,8 @@ class Engine:
                 return None
             except (JournalError, OSError) as e:
                 error = str(e)
+                if isinstance(e, StoreUnreachable):
+                    self._store_lost(e)
         aside.append(payload)
         record, kept = self._hold(payload, error)
         if isinstance(kept, Path):
@@ -431,9 +433,18 @@ class Engine:
             return self._catch_up()
         try:
             self.journal.poll()
+        except StoreUnreachable as e:
+            self._store_lost(e)
+            raise
         finally:
             new = self._catch_up()
         return new
+
+    def _store_lost(self, e: StoreUnreachable) -> None:
+        """A guard's engine on etcd (it has a fence): the kill path that follows keeps its events at once,
+        asking a store that did not answer no more until the guard's renewal finds it again."""
+        if self.may_act is not None:
+            self.store_down = str(e)
 
     def ensure_plan(self) -> None:
         """Journal the plan on first run; refuse a changed plan once the rollout is live."""

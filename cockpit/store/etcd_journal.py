@@ -40,6 +40,7 @@ from cockpit.store.chain import (
     Problem,
     ReadOnlyJournal,
     Scan,
+    StoreUnreachable,
     checked_line,
     encode_line,
     scan_bytes,
@@ -387,7 +388,7 @@ def _fetch(client: EtcdClient, base: bytes, key: bytes, end: bytes, revision: in
         return [pair for part in pool.map(read, range(slices)) for pair in part]
 
 
-class _Unreachable(JournalError):
+class _Unreachable(StoreUnreachable):
     """etcd did not answer: the kind of JournalError the engine keeps aside and journals late."""
 
 
