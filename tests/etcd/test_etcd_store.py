@@ -255,6 +255,12 @@ def test_migrate_copies_the_journal_to_etcd_and_back_byte_for_byte_verified_on_b
     verified = cockpit("verify", "--config", str(on_etcd))
     assert verified.returncode == Exit.OK, verified.stderr
     assert f"{events} events, chain intact" in verified.stdout
+    report = cockpit("report", "--config", str(on_etcd), "-o", "-")
+    assert report.returncode == Exit.OK and "Rollout report" in report.stdout and "two" in report.stdout, report.stderr
+    from cockpit.replaying import load
+
+    records, _ = load(tmp_path / "b", open_store(load_plan(on_etcd), on_etcd))
+    assert [r.hash for r in records] == [json.loads(line)["hash"] for line in original.splitlines()]
     back = cockpit("migrate", "--config", str(on_etcd), "--to", "file", "--json")
     assert back.returncode == Exit.OK, back.stderr
     doc = json.loads(back.stdout)
