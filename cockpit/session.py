@@ -209,7 +209,7 @@ def guard_engine(plan: Plan, config: Path, actor: Actor, *, store: Store | None 
                    "and journaled as soon as the state dir takes writes", journal.why)
     if getattr(journal, "unreachable", False):  # etcd's (store/etcd_store.py): not imported for the file store
         said.error("STORE UNREACHABLE: %s: guarding all the same; what cannot be journaled is kept aside here "
-                   "and journaled as soon as etcd answers", journal.why)
+                   "and journaled as soon as etcd answers", journal.write_error)
     try:
         engine = captain_engine(plan, config, actor, journal=journal, warn=said.warning, store=store)
     except BaseException:
