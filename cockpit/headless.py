@@ -230,7 +230,6 @@ def _engine(plan, state_dir, role: str, *, metrics: bool = False, journal=None):
     from cockpit.engine import EngineError
     from cockpit.session import kill_engine
     from cockpit.store.chain import JournalError
-    from cockpit.store.etcd_store import UnreachableJournal
     from cockpit.store.unwritable import UnwritableJournal
     from cockpit.whoami import whoami
 
@@ -243,7 +242,7 @@ def _engine(plan, state_dir, role: str, *, metrics: bool = False, journal=None):
     unwritable = isinstance(journal, UnwritableJournal)
     if journal.quarantined:
         _say(f"journal: torn tail quarantined: {journal.quarantined}", err=True)
-    if isinstance(journal, UnreachableJournal):
+    if getattr(journal, "unreachable", False):  # etcd's (store/etcd_store.py), not imported on the file store's path
         _say(f"STORE UNREACHABLE: {journal.why}", "pulling the kill all the same: its events are kept aside in "
              f"{journal.state_dir} and journaled once etcd answers", err=True)
     elif unwritable:
@@ -481,7 +480,7 @@ def keep_guarded(config: Path, engine) -> None:
         return
     state_dir = resolve_state_dir(engine.plan, Path(config))
     store = open_store(engine.plan, Path(config))
-    keeper = GuardKeeper(Path(config), state_dir, str(engine.actor), store=store)
+    keeper = GuardKeeper(Path(config), state_dir, str(engine.actor))  # it only spawns one here
     holder = store.guarding()
     if holder is None:
         keeper.spawn(f"started by {engine.actor}'s `cockpit {report.command}`: no screen keeps one")

@@ -198,8 +198,6 @@ def guard_engine(plan: Plan, config: Path, actor: Actor, *, store: Store | None 
     stop it: the kill path needs neither; what it cannot record is held and journaled late."""
     import logging
 
-    from cockpit.store.etcd_store import UnreachableJournal
-
     store = store or open_store(plan, config)
     journal = store.acting(salvage=True)
     said = logging.getLogger("cockpit.guard")
@@ -209,9 +207,9 @@ def guard_engine(plan: Plan, config: Path, actor: Actor, *, store: Store | None 
     if isinstance(journal, _Unwritable):
         said.error("STATE DIR NOT WRITABLE: %s: guarding all the same; what cannot be recorded is said here "
                    "and journaled as soon as the state dir takes writes", journal.why)
-    if isinstance(journal, UnreachableJournal):
+    if getattr(journal, "unreachable", False):  # etcd's (store/etcd_store.py): not imported for the file store
         said.error("STORE UNREACHABLE: %s: guarding all the same; what cannot be journaled is kept aside here "
-                   "and journaled as soon as etcd answers", journal.why)
+                   "and journaled as soon as etcd answers", journal.write_error)
     try:
         engine = captain_engine(plan, config, actor, journal=journal, warn=said.warning, store=store)
     except BaseException:

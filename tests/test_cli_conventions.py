@@ -26,7 +26,7 @@ from tests.test_cli_fuzz import rolled_back, subcommands
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = "v0.1.0"
 JSON_COMMANDS = {"status", "verify", "check-config", "evidence", "done", "ack", "report", "kill", "shift",
-                 "reconcile", "preflight", "sign-off", "waive", "start", "decide", "advance", "note", "approve", "rehearse"}
+                 "reconcile", "preflight", "sign-off", "waive", "start", "decide", "advance", "note", "approve", "rehearse", "migrate"}
 
 
 def test_every_subcommand_says_what_it_does_what_it_needs_and_its_exit_codes(capsys):

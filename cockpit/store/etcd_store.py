@@ -325,6 +325,7 @@ class UnreachableJournal:
     with every event it holds, as soon as etcd answers."""
 
     readonly = False  # an engine acts on it: its events are kept, not refused
+    unreachable = True  # what the kill and the guard say: STORE UNREACHABLE
 
     def __init__(self, opener, state_dir: Path, where: str, why: str):
         self.opener = opener

@@ -213,3 +213,72 @@ def test_a_kill_while_etcd_is_out_of_reach_keeps_its_events_here_and_journals_th
     assert noted == ["before", "the kill"]  # what it could not read at open, then what it kept, journaled late
     assert any(isinstance(r.payload, ev.JournaledLate) for r in new)
     assert store.kept() == ([], 0) and store.verify().problem is None
+
+
+def test_observe_on_another_bastion_shows_the_captains_rollout_from_etcd(etcd1, tmp_path, plan):
+    from cockpit.core.readmodel import headline
+    from tests.test_cli_run import _quit_at
+
+    bastion_a = etcd_plan(tmp_path, "a", plan, etcd1.endpoints)
+    session = captain(load_plan(bastion_a), bastion_a, needs="journal")
+    try:
+        engine = session.engine
+        said = headline(engine.plan, engine.state, None, engine.clock.now()).text
+        code, seen = _quit_at(["observe", "--config", str(etcd_plan(tmp_path, "b", plan, etcd1.endpoints))],
+                              b"Sign-offs 0/5")
+    finally:
+        session.lock.release()
+        session.engine.journal.close()
+    last = seen.decode(errors="replace").strip().splitlines()[-1]
+    assert code == 0
+    assert last.endswith(f"IntelGraph Platform v0.1.0: {said}; no guard runs (nothing to watch)"), last
+
+
+def test_migrate_copies_the_journal_to_etcd_and_back_byte_for_byte_verified_on_both_sides(etcd1, tmp_path, plan):
+    from tests.test_cli_run import _config
+
+    on_file = Path(_config(tmp_path, plan))
+    for text in ("one", "two", "three"):
+        assert cockpit("note", "--config", str(on_file), text).returncode == Exit.OK
+    original = (tmp_path / "state" / "journal.jsonl").read_bytes()
+    url = etcd1.endpoints[0]
+
+    there = cockpit("migrate", "--config", str(on_file), "--to", "etcd", "--endpoints", url, "--prefix", PREFIX)
+    assert there.returncode == Exit.OK, there.stderr
+    events = original.count(b"\n")
+    assert f"copied {events} events from {tmp_path / 'state' / 'journal.jsonl'} to etcd:{PREFIX}" in there.stdout
+    assert f'endpoints = ["{url}"]' in there.stdout and f'prefix = "{PREFIX}"' in there.stdout
+    again = cockpit("migrate", "--config", str(on_file), "--to", "etcd", "--endpoints", url, "--prefix", PREFIX)
+    assert again.returncode == Exit.REFUSED and "holds a journal already" in again.stderr, again.stderr
+
+    on_etcd = etcd_plan(tmp_path, "b", plan, [url])
+    verified = cockpit("verify", "--config", str(on_etcd))
+    assert verified.returncode == Exit.OK, verified.stderr
+    assert f"{events} events, chain intact" in verified.stdout
+    report = cockpit("report", "--config", str(on_etcd), "-o", "-")
+    assert report.returncode == Exit.OK and "Rollout report" in report.stdout and "two" in report.stdout, report.stderr
+    from cockpit.replaying import load
+
+    records, _ = load(tmp_path / "b", open_store(load_plan(on_etcd), on_etcd))
+    assert [r.hash for r in records] == [json.loads(line)["hash"] for line in original.splitlines()]
+    back = cockpit("migrate", "--config", str(on_etcd), "--to", "file", "--json")
+    assert back.returncode == Exit.OK, back.stderr
+    doc = json.loads(back.stdout)
+    assert doc["events"] == events and doc["head_hash"] == json.loads(original.splitlines()[-1])["hash"]
+    assert (tmp_path / "b" / "journal.jsonl").read_bytes() == original
+    assert cockpit("verify", "--state-dir", str(tmp_path / "b")).returncode == Exit.OK
+    refused = cockpit("migrate", "--config", str(on_etcd), "--to", "file")
+    assert refused.returncode == Exit.REFUSED and "a journal is there already" in refused.stderr, refused.stderr
+
+
+def test_migrate_refuses_a_journal_that_does_not_verify_with_exit_1(etcd1, tmp_path, plan):
+    from tests.test_cli_run import _config
+
+    on_file = Path(_config(tmp_path, plan))
+    assert cockpit("note", "--config", str(on_file), "one").returncode == Exit.OK
+    journal = tmp_path / "state" / "journal.jsonl"
+    journal.write_bytes(journal.read_bytes().replace(b"one", b"0ne"))
+    tampered = cockpit("migrate", "--config", str(on_file), "--to", "etcd", "--endpoints", etcd1.endpoints[0])
+    assert tampered.returncode == Exit.FAIL and "does not verify" in tampered.stderr, tampered.stderr
+    assert EtcdStore(EtcdClient(etcd1.endpoints), "/cockpit/IntelGraph_Platform/v0.1.0", tmp_path,
+                     lease_ttl_s=10).started() is False
