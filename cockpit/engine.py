@@ -240,6 +240,8 @@ class Engine:
         """Journal one event, or raise JournalError: when the journal will not take it, and when
         events held before it cannot be journaled first (they come first: the journal keeps order)."""
         payload = recordable(payload, self.actor, self.clock.now())
+        if self.store_down:  # a guard's, on a store that did not answer: not asked again this round
+            raise StoreUnreachable(self.store_down)
         try:
             if self.held:
                 if n := self.write_held():  # said here too: a delivery's record may journal them before a round does
@@ -248,6 +250,9 @@ class Engine:
                     raise JournalError(f"{self.held[0].error} ({len(self.held)} earlier events wait to be "
                                        "journaled first)")
             _, record = self.journal.append(self._relinked(payload), actor=self.actor, ts=self.clock.now())
+        except StoreUnreachable as e:
+            self._store_lost(e)
+            raise
         finally:
             self._catch_up()  # what the journal read, failed or not, is folded all the same
         return record
@@ -312,19 +317,14 @@ class Engine:
         if self.deposed:
             alarms.append(f"NOT APPENDED ({payload.KIND}): {self.deposed}")
             return None
-        if self.store_down:  # the kill never waits on a store that does not answer: kept at once
-            error = self.store_down
-        else:
-            try:
-                return self._append(payload)
-            except Deposed as e:
-                self.deposed = str(e)
-                alarms.append(f"NOT APPENDED ({payload.KIND}): {e}")
-                return None
-            except (JournalError, OSError) as e:
-                error = str(e)
-                if isinstance(e, StoreUnreachable):
-                    self._store_lost(e)
+        try:
+            return self._append(payload)  # a guard's store that did not answer is not asked again: kept at once
+        except Deposed as e:
+            self.deposed = str(e)
+            alarms.append(f"NOT APPENDED ({payload.KIND}): {e}")
+            return None
+        except (JournalError, OSError) as e:
+            error = str(e)
         aside.append(payload)
         record, kept = self._hold(payload, error)
         if isinstance(kept, Path):

@@ -90,6 +90,7 @@ class Guard:
         self.epoch = 0  # the lease's epoch while it held it (0: a kernel lock has none)
         self.deposed = ""  # the DEPOSED line: it lost the lease and acts no more (exit 9)
         self._unreachable = ""  # why the store did not answer, said once a spell
+        self._renewing: asyncio.Future | None = None  # a renewal tried beside the rounds while the store hangs
         self.stopping = asyncio.Event()
         self._latest: Evaluation | None = None
         self._rekill_at: datetime | None = None
@@ -127,6 +128,8 @@ class Guard:
     def publish(self) -> Evaluation:
         """This round, to the faces: in process, and atomically to guard.json (temp file, rename)."""
         self._latest = self.monitor.snapshot(self.identity)
+        if self.engine.store_down:  # published where the store is: not asked again this round (faces see its age)
+            return self._latest
         try:
             self.store.publish(self._latest)
             self._publish_error = ""
@@ -292,8 +295,8 @@ class Guard:
         await self.page()  # starts the canary traffic check after a kill; it runs beside the rounds
         self._check_outcome()
         self.publish()
-        if self.engine.store_down:  # renewed after the round's work: the kill waits on no store
-            return self._renew()
+        if self.engine.store_down:  # renewed beside the rounds: no round waits on a store that hangs
+            return self._renew_beside()
         return True
 
     # -- the lease, each round and before every gateway call ------------------------------------
@@ -306,6 +309,25 @@ class Guard:
         try:
             renewed = self.lease.renew()
         except Exception as e:  # noqa: BLE001 - a store that does not answer stops no round
+            self._store_unreachable(e, "renewing the guard lease")
+            return True
+        self._store_answers()
+        if not renewed:
+            self._lost(self.lease.lost or "the guard lease could not be renewed")
+        return not self.deposed
+
+    def _renew_beside(self) -> bool:
+        """While the store does not answer, the renewal is tried in a worker thread beside the rounds,
+        and what it found is taken in at the round after it ended (as `_renew` takes it)."""
+        if self._renewing is None:
+            self._renewing = asyncio.ensure_future(asyncio.to_thread(self.lease.renew))
+            return True
+        if not self._renewing.done():
+            return True
+        tried, self._renewing = self._renewing, None
+        try:
+            renewed = tried.result()
+        except Exception as e:  # noqa: BLE001 - still no answer: it keeps guarding
             self._store_unreachable(e, "renewing the guard lease")
             return True
         self._store_answers()

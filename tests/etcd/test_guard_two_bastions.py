@@ -307,3 +307,49 @@ def test_the_etcd_leader_lost_during_the_rounds_and_during_the_kill_loses_no_eve
     said = a.log()
     assert "DEPOSED" not in said and "Traceback" not in said
     assert "NOT KEPT" not in said  # whatever etcd did not take at once was kept aside and journaled late
+
+
+def test_a_guard_that_loses_every_etcd_member_still_kills_on_a_breach_and_journals_it_late(
+        tmp_path, haproxy, etcd3):  # noqa: F811
+    """The other side of the trade-off, as a process: every member hangs (SIGSTOP) past the lease's TTL;
+    the guard judges on, pulls the kill at the due time (one etcd call late at most), keeps the events
+    aside, and journals them late, in order, once etcd answers; the chain verifies."""
+    with watched(tmp_path) as (prom, exporter):
+        a, _, relay = two_bastions(tmp_path, haproxy, prom, etcd3)
+        try:
+            go_live_on_etcd(a)
+            guard = a.start()
+            wait_for("a holds the lease", lambda: started_by(etcd3, guard.pid), 30)
+            before = len(records(etcd3))
+            for m in etcd3.members:
+                m.stop()
+            try:
+                exporter.set(**{ERRORS: BAD})
+                landed = first_zero(haproxy, time.time() + FOR_S + 30)
+                due = breach_began(prom) + FOR_S
+                print(f"HAProxy at 0 at due {landed - due:+.2f} s with every etcd member hanging "
+                      f"(one etcd call finding none: 3 x 1 s)")
+                assert due - STEP_S <= landed <= due + POLL_S + LAND_S + 3, landed - due
+                wait_for("the guard says the store is unreachable", lambda: "STORE UNREACHABLE" in a.log(), 30)
+                time.sleep(TTL_S)  # past the lease's TTL, etcd still silent
+                assert guard.poll() is None  # it stays: its events are kept on this host only
+            finally:
+                for m in etcd3.members:
+                    m.cont()
+            etcd3.wait_ready()
+            wait_for("the guard journals late and stops", lambda: guard.poll() is not None, 90)
+            assert guard.returncode == Exit.OK, a.log()[-3000:]
+        finally:
+            a.stop()
+            relay.close()
+    journal = records(etcd3)
+    late = [r.kind for r in journal[before:]]
+    assert "journaled_late" in late, late
+    for kind in ("trigger_fired", "kill_requested", "kill_result"):
+        assert late.count(kind) == 1, (kind, late)
+    assert late.index("journaled_late") < late.index("kill_requested") and late[-1] == "guard_stopped"
+    assert canary_weight(haproxy) == "0" and verifies(etcd3)
+    said = a.log()
+    assert "pulling the kill all the same" in said or "acting on the guard lease, ours for" in said
+    assert "DEPOSED" not in said and "Traceback" not in said
+    assert not (a.state_dir / "unjournaled.jsonl").exists() or not (a.state_dir / "unjournaled.jsonl").read_text()
