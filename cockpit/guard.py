@@ -18,7 +18,8 @@ never the other way round for anything else:
   - the guard keeps judging and pulls the kill on a breach; the kill does not wait on the store: once
     one etcd call found no member (at most `[state] timeout` per endpoint, once), its events are kept
     aside in this host's side file at once and journaled late, in order, when etcd answers again (the
-    guard stays until then: no other bastion can see that file);
+    guard stays until then: no other bastion can see that file); until it answers no round asks it
+    anything: the lease's renewal is tried in a worker thread beside the rounds;
   - while the lease may still be ours (`valid_for()` > 0) it acts as the holder;
   - once it has not renewed for the whole TTL, another guard may hold the lease. If etcd answers
     and names another holder (or none), it is DEPOSED: nothing more is appended or sent. If etcd
