@@ -20,6 +20,7 @@ from cockpit import headless as h
 from cockpit.cmd_demo import cmd_demo
 from cockpit.cmd_guard import cmd_ack, cmd_guard
 from cockpit.cmd_journal import cmd_done, cmd_evidence, cmd_replay, cmd_report, cmd_verify_any
+from cockpit.cmd_migrate import cmd_migrate
 from cockpit.cmd_plan import cmd_check_config, cmd_init
 from cockpit.cmd_watch import cmd_observe, cmd_run, cmd_status
 from cockpit.exits import Exit, summary
@@ -44,12 +45,14 @@ def _speed(text: str) -> float:
     return value
 
 
-READS = "read access to the state dir (--state-dir DIR, or --config PLAN to find it; default ./state); no credential"
+READS = ("read access to the state dir (--state-dir DIR, or --config PLAN to find it; default ./state); no credential "
+         "(a plan on etcd, [state] store = \"etcd\": its etcd user, whose role may read the prefix)")
 
 
 def _state_dir_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--state-dir", help="the rollout's state dir")
-    s.add_argument("--config", help="find the state dir from the plan (no credential is loaded)")
+    s.add_argument("--config", help="find the state dir, or the plan's etcd ([state]), from the plan (no credential "
+                   "is loaded but the etcd user's password)")
 
 
 def _register_plans(sub) -> None:
@@ -117,7 +120,8 @@ def _register_screens(sub) -> None:
     s = subcommand(sub, "observe", "watch the captain's rollout, read-only",
                    "The captain's screen with no action: the journal and the guard's published round, followed "
                    "once a second; no credential is loaded and Prometheus is not asked.",
-                   needs="read access to the state dir (--state-dir DIR, or --config PLAN to find it); a terminal",
+                   needs="read access to the state dir (--state-dir DIR, or --config PLAN to find it; a plan on "
+                   "etcd: its etcd user, whose role may read the prefix); a terminal",
                    codes={Exit.OK: "the screen closed", Exit.REFUSED: "no journal there, or it cannot be read"})
     _state_dir_arguments(s)
     s.add_argument("--theme", help="a theme's name (themes/)")
@@ -134,7 +138,8 @@ def _register_screens(sub) -> None:
                    codes={Exit.OK: "done (the rollout completed or rolled back) or stopped by SIGTERM",
                           Exit.REFUSED: "cannot start", Exit.LOCKED: "another guard holds the lock (--no-wait)",
                           Exit.UNRECORDED: "stopped with events nothing could record (printed on stderr as "
-                          "unjournaled.jsonl lines)"})
+                          "unjournaled.jsonl lines)",
+                          Exit.DEPOSED: "deposed: another guard took the etcd lease; this one stopped acting"})
     s.add_argument("--config", required=True, help="the plan the captain runs")
     s.add_argument("--reason", default="", help="journaled with the takeover (who started it and why)")
     s.add_argument("--no-wait", action="store_true", help="exit 3 instead of standing by when a guard runs")
@@ -246,6 +251,27 @@ class Version(argparse.Action):
         parser.exit(Exit.OK)
 
 
+def _register_migrate(sub) -> None:
+    s = subcommand(sub, "migrate", "copy the rollout's journal between the plan's state dir and etcd, verified",
+                   "--to etcd: the state dir's journal (journal.jsonl) to the plan's etcd prefix, which must hold "
+                   "no journal yet; --to file: back from etcd into the state dir, which must hold none. The source "
+                   "is verified first and the copy after (the lines are copied byte for byte: each keeps its hash). "
+                   "Prints what it copied (events, head) and the [state] lines the plan needs from now on. Run it "
+                   "with no captain at work: the copy stops if another writer appends.",
+                   needs="the plan (--config); read access to the source, write access to the destination (on "
+                   "etcd: a user whose role may write the prefix); for a plan still on the file store, --endpoints",
+                   codes={Exit.OK: "copied, and the copy verifies", Exit.FAIL: "not copied: the source journal "
+                          "does not verify (the problem named)", Exit.REFUSED: "not copied: no journal to copy, "
+                          "the destination holds one already, etcd cannot be reached, or a misuse"})
+    s.add_argument("--config", required=True, help="the plan: its state dir, and its etcd ([state]) if it names one")
+    s.add_argument("--to", required=True, choices=("etcd", "file"), help="where the journal goes")
+    s.add_argument("--endpoints", help="etcd client URLs, comma-separated, for a plan whose [state] is still the "
+                   "file store (no auth: name the etcd in the plan's [state] for a user and password)")
+    s.add_argument("--prefix", help="the key prefix with --endpoints (default /cockpit/<release>/<version>)")
+    h.add_json(s)
+    s.set_defaults(func=cmd_migrate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cockpit", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -263,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.register(sub)  # kill, shift, reconcile
     commands.register(sub)  # every other captain action: preflight, sign-off, waive, start, decide, ...
     _register_aftercare(sub)  # evidence, done, replay, report, ack
+    _register_migrate(sub)  # migrate (issue 25)
     from cockpit import rehearsal_command
 
     rehearsal_command.register(sub)  # rehearse (issue 24)
@@ -346,7 +373,17 @@ def _main(argv: list[str] | None) -> int:
             lines = [f"{getattr(args, 'config', None) or 'config'}: {line}" for line in e.errors]
             print("\n".join(lines), file=sys.stderr)
             return _failed(Exit.REFUSED, refusals=lines)
+        if _etcd_trouble(e):  # etcd out of reach or refusing: one line naming the endpoints, not a bug
+            print(said := f"refused: {e}", file=sys.stderr)
+            return _failed(Exit.REFUSED, refusals=[said])
         return _crashed(args, e)
+
+
+def _etcd_trouble(e: Exception) -> bool:
+    """An etcd store's error (only a command that opened one can raise it: nothing is imported here)."""
+    client, store = sys.modules.get("cockpit.store.etcd_client"), sys.modules.get("cockpit.store.etcd_store")
+    return (client is not None and isinstance(e, client.EtcdError)) or (
+        store is not None and isinstance(e, store.EtcdStoreError))
 
 
 def _crashed(args, e: Exception) -> int:

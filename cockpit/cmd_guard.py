@@ -21,7 +21,7 @@ def cmd_guard(args) -> int:
     from cockpit.config import ConfigError, resolve_state_dir
     from cockpit.engine import EngineError
     from cockpit.guard import setup_logging
-    from cockpit.session import SessionError, guard_engine
+    from cockpit.session import SessionError, guard_engine, open_store
     from cockpit.store.chain import JournalError
     from cockpit.whoami import whoami
 
@@ -31,7 +31,8 @@ def cmd_guard(args) -> int:
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
         setup_logging(state_dir, stderr=not args.quiet)
-        engine = guard_engine(plan, Path(args.config), actor)
+        store = open_store(plan, Path(args.config))
+        engine = guard_engine(plan, Path(args.config), actor, store=store)
     except (SessionError, JournalError, EngineError, OSError) as e:
         logging.getLogger("cockpit.guard").error("cannot start: %s", e)
         if args.quiet:  # else the log's stderr handler has said it
@@ -43,7 +44,7 @@ def cmd_guard(args) -> int:
             if args.quiet:
                 print(f"{args.config}: {line}", file=sys.stderr)
         return Exit.REFUSED
-    guard = session.guard(engine, state_dir, reason=args.reason, evidence_base=Path(args.config).parent)
+    guard = session.guard(engine, state_dir, reason=args.reason, evidence_base=Path(args.config).parent, store=store)
 
     async def main() -> str:
         loop = asyncio.get_running_loop()
@@ -59,6 +60,8 @@ def cmd_guard(args) -> int:
     why = asyncio.run(main())
     if not args.quiet:
         print(f"guard: {why}", file=sys.stderr)
+    if guard.deposed:  # said in guard.log: another guard holds the lease; this one acted no more
+        return Exit.DEPOSED
     if guard.unrecorded:  # printed on stderr and guard.log by the guard as it stopped
         return Exit.UNRECORDED
     return Exit.OK if why != "another guard holds the lock" else Exit.LOCKED
@@ -72,17 +75,21 @@ def cmd_ack(args) -> int:
     from cockpit.config import resolve_state_dir
     from cockpit.engine import EngineError
     from cockpit.narrate import line
-    from cockpit.session import captain_engine
-    from cockpit.store import FileStore
+    from cockpit.session import captain_engine, open_store, where
     from cockpit.store.chain import JournalError
     from cockpit.whoami import whoami
 
     plan = plan_or_refuse(args.config)
     state_dir = resolve_state_dir(plan, Path(args.config))
-    if not FileStore(state_dir).started():
-        raise Refused(f"{state_dir}: no journal: nothing has been paged")
+    store = open_store(plan, Path(args.config))
     try:
-        engine = captain_engine(plan, Path(args.config), whoami("cli"), needs="journal")  # no captain lock
+        started = store.started()
+    except JournalError as e:
+        raise Refused(f"refused: {e}") from None
+    if not started:
+        raise Refused(f"{where(store)}: no journal: nothing has been paged")
+    try:
+        engine = captain_engine(plan, Path(args.config), whoami("cli"), needs="journal", store=store)  # no captain lock
         engine.ensure_plan()
     except (EngineError, JournalError) as e:
         raise Refused(f"refused: {state_dir}: {e}") from None

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from cockpit import headless as h
-from cockpit.cmd_shared import plan_or_refuse, reported, state_dir_of
+from cockpit.cmd_shared import plan_or_refuse, reported, store_of
 from cockpit.exits import Exit
 from cockpit.refused import Refused, refusal
 
@@ -19,20 +19,21 @@ def cmd_verify(args) -> int:
     from cockpit.store.chain import JournalError
     from cockpit.store.verify import JOURNAL
 
-    state_dir = state_dir_of(args)
-    path = state_dir / JOURNAL
+    store = store_of(args)
+    state_dir, local = store.state_dir, isinstance(store, FileStore)
+    path = state_dir / JOURNAL if local else getattr(store, "where", state_dir)
     h.report.facts.update(journal=str(path))
     try:
-        scan = FileStore(state_dir).verify()
+        scan = store.verify()
     except JournalError as e:
         raise Refused(str(e)) from None
-    aside = kept_aside(state_dir)
+    aside = kept_aside(state_dir, store)
     for line in aside:
         print(f"{path}: {line}", file=sys.stderr)
     problems = scan.problems + [scan.head] if scan.head else scan.problems
     last = scan.records[-1].hash if scan.records else None
     h.report.facts.update(intact_events=len(scan.records), readable_events=len(scan.salvaged), last_hash=last,
-                          head_record=_has_head(state_dir), kept_aside=aside)
+                          head_record=_has_head(state_dir) if local else not scan.head, kept_aside=aside)
     if problems:
         h.report.outcome = "does not verify"
         h.report.problems += [str(p) for p in problems]
@@ -43,7 +44,7 @@ def cmd_verify(args) -> int:
         print(f"{path}: the first {len(scan.records)} events are intact{more}", file=sys.stderr)
         return Exit.FAIL
     h.report.outcome = "intact"
-    head = "head agrees" if _has_head(state_dir) else "no head record yet (the next append writes one)"
+    head = "head agrees" if not local or _has_head(state_dir) else "no head record yet (the next append writes one)"
     print(f"{path}: ok: {len(scan.records)} events, chain intact, head {last[:12] if last else '-'} ({head})")
     return Exit.OK
 
@@ -79,11 +80,10 @@ def cmd_verify_any(args) -> int:
     vouched = ""
     if args.state_dir or args.config:  # and the journal vouches for this manifest
         from cockpit.core import events as ev
-        from cockpit.store import FileStore
         from cockpit.store.chain import JournalError
 
         try:
-            scan = FileStore(state_dir_of(args)).verify()
+            scan = store_of(args).verify()
         except JournalError as e:
             raise Refused(str(e)) from None
         hit = [r for r in scan.records if isinstance(r.payload, ev.EvidenceCollected) and r.payload.sha256 == sha]
@@ -107,20 +107,19 @@ def cmd_evidence(args) -> int:
     from cockpit import evidence
     from cockpit.clock import SystemClock
     from cockpit.config import ConfigError, resolve_state_dir
-    from cockpit.session import build_metrics
-    from cockpit.store import FileStore
+    from cockpit.session import build_metrics, open_store, where
     from cockpit.store.chain import JournalError
     from cockpit.whoami import whoami
 
     plan = plan_or_refuse(args.config)
     state_dir = resolve_state_dir(plan, Path(args.config))
-    store = FileStore(state_dir)
-    if not store.started():
-        raise Refused(f"{state_dir}: no journal: the rollout has not started")
+    store = open_store(plan, Path(args.config))
     try:
+        if not store.started():
+            raise Refused(f"{where(store)}: no journal: the rollout has not started")
         journal = store.journal(actor=whoami("evidence"))
     except JournalError as e:
-        raise Refused(f"{state_dir}: {e}") from None
+        raise Refused(f"{where(store)}: {e}" if where(store) not in str(e) else str(e)) from None
     try:
         metrics = build_metrics(plan)
     except ConfigError as e:
@@ -162,17 +161,20 @@ def cmd_done(args) -> int:
     from cockpit.core import events as ev
     from cockpit.core.postdeploy import tick_refusal
     from cockpit.core.state import fold
-    from cockpit.store import FileStore
+    from cockpit.session import where
     from cockpit.store.chain import JournalError
     from cockpit.whoami import whoami
 
-    state_dir = state_dir_of(args)
-    store = FileStore(state_dir)
-    if not store.started():
-        raise Refused(f"{state_dir}: no journal: the rollout has not started")
+    store = store_of(args)
+    state_dir = where(store)
+    try:
+        if not store.started():
+            raise Refused(f"{state_dir}: no journal: the rollout has not started")
+    except JournalError as e:
+        raise Refused(str(e)) from None
     actor = whoami("captain")
     if args.item == "auto":  # the items the cockpit can show done itself (needs the plan, for metrics)
-        return _auto_tick(args, state_dir, actor)
+        return _auto_tick(args, store, actor)
     try:
         journal = store.journal(actor=actor)
         if not args.name.strip():
@@ -189,12 +191,11 @@ def cmd_done(args) -> int:
     return Exit.OK
 
 
-def _auto_tick(args, state_dir: Path, actor) -> int:
+def _auto_tick(args, store, actor) -> int:
     from cockpit.clock import SystemClock
     from cockpit.config import ConfigError
     from cockpit.evidence import auto_tick
-    from cockpit.session import build_metrics
-    from cockpit.store import FileStore
+    from cockpit.session import build_metrics, where
     from cockpit.store.chain import JournalError
 
     if not args.config:
@@ -207,10 +208,10 @@ def _auto_tick(args, state_dir: Path, actor) -> int:
         metrics = None
     now = SystemClock().now()
     try:
-        journal = FileStore(state_dir).journal(actor=actor)
+        journal = store.journal(actor=actor)
         ticks = auto_tick(plan, journal.records, lambda p: journal.append(p, actor=actor, ts=now), now, metrics)
     except JournalError as e:
-        raise Refused(f"{state_dir}: {e}") from None
+        raise Refused(f"{where(store)}: {e}") from None
     h.report.facts.update(ticked=[t.item for t in ticks])
     for t in ticks:
         print(f"{t.item}: done by the cockpit: {t.evidence}")
@@ -222,23 +223,25 @@ def _auto_tick(args, state_dir: Path, actor) -> int:
 def cmd_replay(args) -> int:
     from cockpit.tui.replay import ReplayError, replay_app
 
-    state_dir = state_dir_of(args)
+    store = store_of(args)
+    state_dir = store.state_dir
     try:
-        app = replay_app(state_dir, speed=args.speed, theme=args.theme)
+        app = replay_app(state_dir, speed=args.speed, theme=args.theme, store=store)
     except ReplayError as e:  # 1 as `verify` and `status` for a chain that does not verify; 2 for no journal
-        raise Refused(f"refused: {e}", code=Exit.FAIL if _does_not_verify(state_dir) else Exit.REFUSED) from None
+        raise Refused(f"refused: {e}", code=Exit.FAIL if _does_not_verify(store) else Exit.REFUSED) from None
     app.run()
     return Exit.OK
 
 
-def _does_not_verify(state_dir: Path) -> bool:
+def _does_not_verify(store) -> bool:
     """A journal there whose chain or head does not verify (not: no journal, or none readable)."""
     from cockpit.store import FileStore
     from cockpit.store.chain import JournalError
     from cockpit.store.verify import JOURNAL
 
     try:
-        scan = FileStore(state_dir).verify() if (state_dir / JOURNAL).is_file() else None
+        there = (store.state_dir / JOURNAL).is_file() if isinstance(store, FileStore) else store.started()
+        scan = store.verify() if there else None
     except (JournalError, OSError):
         return False
     return scan is not None and bool(scan.problems or scan.head)
@@ -251,17 +254,19 @@ def cmd_report(args) -> int:
     from cockpit.report import ReportError, scrubbed, write_report
     from cockpit.store.chain import JournalError
 
-    state_dir = state_dir_of(args)
+    store = store_of(args)
+    state_dir = store.state_dir
     to_stdout = args.output == "-"
     if to_stdout and args.json:
         raise Refused("report: -o - writes the report to stdout, where --json writes its document: "
                                     "give -o FILE with --json")
     try:
         if to_stdout:
-            text = scrubbed(state_dir, args.format)
+            text = scrubbed(state_dir, args.format, store=store)
         else:
-            path = write_report(state_dir, fmt=args.format, out=Path(args.output) if args.output else None)
-        problems = _report_problems(state_dir)
+            path = write_report(state_dir, fmt=args.format, out=Path(args.output) if args.output else None,
+                                store=store)
+        problems = _report_problems(store)
     except (ReportError, JournalError) as e:
         raise Refused(f"report: {e}") from None
     h.report.facts.update(report="-" if to_stdout else str(path), format=args.format, journal_problems=problems)
@@ -276,16 +281,16 @@ def cmd_report(args) -> int:
     return Exit.FAIL if problems else Exit.OK
 
 
-def _report_problems(state_dir: Path) -> list[str]:
+def _report_problems(store) -> list[str]:
     """Why the report does not tell the whole rollout: the journal's chain or head does not verify
     (the report covers the events before the first problem), or events wait aside, not journaled."""
     from cockpit.store import FileStore
     from cockpit.store.kept import ASIDE
     from cockpit.store.verify import JOURNAL
 
-    store = FileStore(state_dir)
+    state_dir = store.state_dir
     scan = store.verify()
-    path = state_dir / JOURNAL
+    path = state_dir / JOURNAL if isinstance(store, FileStore) else getattr(store, "where", state_dir)
     bad = [f"{path}: JOURNAL PROBLEM: {p}" for p in (scan.problems + [scan.head] if scan.head else scan.problems)]
     if bad:
         bad.append(f"{path}: the report covers the first {len(scan.records)} events, those intact "

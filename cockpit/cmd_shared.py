@@ -40,6 +40,19 @@ def reported(command):
     return run
 
 
+def store_of(args, plan=None):
+    """The store of the plan --config names (`[state]`: the file store, or etcd with this host's dir,
+    --state-dir if given); without --config, the file store in --state-dir (or ./state)."""
+    if getattr(args, "config", None):
+        from cockpit.session import open_store
+
+        local = Path(args.state_dir) if getattr(args, "state_dir", None) else None
+        return open_store(plan or plan_or_refuse(args.config), Path(args.config), state_dir=local)
+    from cockpit.store import FileStore
+
+    return FileStore(state_dir_of(args))
+
+
 def state_dir_of(args, plan=None) -> Path:
     if args.state_dir:
         return Path(args.state_dir)

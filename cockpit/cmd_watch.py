@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from cockpit import headless as h
-from cockpit.cmd_shared import plan_or_refuse, screen, state_dir_of
+from cockpit.cmd_shared import plan_or_refuse, screen, store_of
 from cockpit.exits import Exit
 from cockpit.refused import Refused
 from cockpit.shown import terminal
@@ -49,11 +49,16 @@ def _status_once(args, *, clear: bool = False) -> int:
     from cockpit.store import FileStore
     from cockpit.store.chain import TAIL, JournalError
 
-    state_dir = state_dir_of(args)
-    store = FileStore(state_dir)
-    if not state_dir.exists() or state_dir.is_dir() and not store.started():
-        said = (f"{state_dir}: no journal yet: the rollout has not started (the captain starts it with `cockpit run`)"
-                if state_dir.exists() else
+    store = store_of(args)
+    state_dir, local = store.state_dir, isinstance(store, FileStore)
+    try:
+        started = store.started() if not local or state_dir.is_dir() else state_dir.exists()
+    except JournalError as e:
+        raise Refused(str(e)) from None
+    if not started:
+        where = state_dir if local else getattr(store, "where", state_dir)
+        said = (f"{where}: no journal yet: the rollout has not started (the captain starts it with `cockpit run`)"
+                if not local or state_dir.exists() else
                 f"{state_dir}: no such directory: no rollout has started there "
                 "(check the path; `cockpit run` makes it)")
         print(said, file=sys.stderr)
@@ -64,7 +69,7 @@ def _status_once(args, *, clear: bool = False) -> int:
         captain = store.captain()
     except (JournalError, OSError) as e:
         raise Refused(str(e)) from None
-    alarms = journal_alarms(state_dir, scan)
+    alarms = journal_alarms(state_dir, scan, store=store)
     # A bad line 20 of 100 does not make a live rollout read as not started, and what a guard or a
     # kill kept aside (the journal would not take it) is a fact all the same: a kill verified at the
     # gateway reads ROLLED BACK, not LIVE 5 %.
@@ -106,19 +111,18 @@ def cmd_run(args) -> int:
     so the rollout is watched whether or not this terminal stays."""
     from cockpit.tui.app import CockpitApp, Loaded
 
-    held = []
+    held, stores = [], []
 
     def load() -> Loaded:  # after the first frame: the plan validated, the lock, the engine, the guard
         from cockpit.session import GuardKeeper, captain
-        from cockpit.store import FileStore
 
         warnings: list[str] = []
         session = captain(plan_or_refuse(args.config), Path(args.config), warn=warnings.append)
         held.append(session.lock)
-        state_dir = session.engine.journal.state_dir
-        keeper = GuardKeeper(Path(args.config), state_dir, str(session.actor))
+        stores.append(session.store)
+        keeper = GuardKeeper(Path(args.config), session.store.state_dir, str(session.actor), store=session.store)
         keeper(session.engine.state)
-        return Loaded(session.engine, str(session.actor), feed=FileStore(state_dir).feed(), keeper=keeper,
+        return Loaded(session.engine, str(session.actor), feed=session.store.feed(), keeper=keeper,
                       warnings=warnings)
 
     app = CockpitApp(loader=load, loading=f"loading the plan {args.config} and its journal", theme=args.theme)
@@ -131,15 +135,15 @@ def cmd_run(args) -> int:
     for warning in loaded.warnings if loaded is not None else ():
         print(warning, file=sys.stderr)
     if loaded is not None:
-        print(_leaving(loaded))
+        print(_leaving(loaded, stores[0]))
     return Exit.OK
 
 
-def _leaving(loaded) -> str:
+def _leaving(loaded, store) -> str:
     """What the terminal says once the screen has gone: where the rollout stands (the screen's
     headline) and who watches it now, so a quit never leaves a blank prompt and a guess."""
     from cockpit.core.readmodel import headline
-    from cockpit.store import FileStore
+    from cockpit.store.chain import JournalError
 
     engine = loaded.engine
     try:
@@ -149,8 +153,15 @@ def _leaving(loaded) -> str:
     live = loaded.feed.latest() if loaded.feed is not None else None
     sight = loaded.feed.sight() if loaded.feed is not None else None
     head = headline(engine.plan, engine.state, live, engine.clock.now(), sight=sight)
-    holder = FileStore(engine.journal.state_dir).guarding()
-    if holder:
+    try:
+        holder = store.guarding()
+    except JournalError as e:
+        holder, unseen = None, str(e)
+    else:
+        unseen = ""
+    if unseen:
+        watch = f"whether a guard watches the triggers cannot be seen: {unseen}"
+    elif holder:
         watch = f"guard {holder.get('pid')}@{holder.get('host')} watches the triggers"
     elif engine.state.live:
         watch = "NO GUARD runs: start one with `cockpit guard --config PLAN` or `cockpit run`"
@@ -172,27 +183,31 @@ def cmd_observe(args) -> int:
     """Read-only: the journal and the guard's published evaluation; no credentials, no Prometheus."""
     from cockpit.tui.app import CockpitApp, Loaded
 
-    if args.state_dir and not (Path(args.state_dir) / "journal.jsonl").exists():  # a stat: said before any screen
+    if args.state_dir and not args.config and not (Path(args.state_dir) / "journal.jsonl").exists():  # said first
         print(f"{Path(args.state_dir)}: no journal yet; the captain starts it with `cockpit run`", file=sys.stderr)
         return Exit.REFUSED  # (session.observer_engine says the same when the state dir comes from --config)
 
     def load() -> Loaded:  # after the first frame: the journal read, the plan it carries
         from cockpit.engine import EngineError
-        from cockpit.session import SessionError, observer
+        from cockpit.session import SessionError, observer, where
         from cockpit.store.chain import JournalError
 
         local = plan_or_refuse(args.config) if args.config else None
-        state_dir = Path(args.state_dir) if args.state_dir else state_dir_of(args, plan=local)
+        store = store_of(args, plan=local)
+        stores.append(store)
+        named = where(store)
         try:
-            engine, feed = observer(state_dir, local)
+            engine, feed = observer(store.state_dir, local, store=store)
         except (SessionError, JournalError, EngineError) as e:
-            raise Refused(f"{state_dir}: {e}" if str(state_dir) not in str(e) else str(e)) from None
+            raise Refused(f"{named}: {e}" if named not in str(e) else str(e)) from None
         return Loaded(engine, str(engine.actor), feed=feed)
+
+    stores: list = []
 
     where = (f"in {Path(args.state_dir)}" if args.state_dir
              else f"of the plan {args.config}" if args.config else "in state")
     app = CockpitApp(loader=load, loading=f"loading the journal {where}", theme=args.theme)
     screen(app)
     if (loaded := app.wait_loaded()) is not None:
-        print(_leaving(loaded))
+        print(_leaving(loaded, stores[0]))
     return Exit.OK

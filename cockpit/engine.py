@@ -30,7 +30,7 @@ from cockpit.core import rules, words
 from cockpit.core.state import KillState, RolloutState, fold
 from cockpit.outcome import Outcome
 from cockpit.store import JournalLike
-from cockpit.store.chain import JournalError
+from cockpit.store.chain import Deposed, JournalError, StoreUnreachable
 from cockpit.store.kept import kept_records, kept_stamp
 
 
@@ -231,6 +231,11 @@ class Engine:
         self._listeners: list[Callable[[ev.Record], None]] = []
         self._kill_lock = asyncio.Lock()
         self.silence_failed = False  # Alertmanager refused the rollout's silence (said once; guard_work)
+        # The guard's fence (on a store with a lease epoch): asked before every gateway call made on
+        # the guard's behalf; "" while this engine may act, else why not (the guard was deposed).
+        self.may_act: Callable[[], str] | None = None
+        self.deposed = ""  # why this engine acts and appends no more: its guard lost the lease
+        self.store_down = ""  # why the store cannot be reached (the guard says): events are kept at once
         if self._follow_kept():
             self._refold()
 
@@ -250,6 +255,8 @@ class Engine:
         """Journal one event, or raise JournalError: when the journal will not take it, and when
         events held before it cannot be journaled first (they come first: the journal keeps order)."""
         payload = recordable(payload, self.actor, self.clock.now())
+        if self.store_down:  # a guard's, on a store that did not answer: not asked again this round
+            raise StoreUnreachable(self.store_down)
         try:
             if self.held:
                 if n := self.write_held():  # said here too: a delivery's record may journal them before a round does
@@ -258,6 +265,9 @@ class Engine:
                     raise JournalError(f"{self.held[0].error} ({len(self.held)} earlier events wait to be "
                                        "journaled first)")
             _, record = self.journal.append(self._relinked(payload), actor=self.actor, ts=self.clock.now())
+        except StoreUnreachable as e:
+            self._store_lost(e)
+            raise
         finally:
             self._catch_up()  # what the journal read, failed or not, is folded all the same
         return record
@@ -319,8 +329,15 @@ class Engine:
         the guard learns): the caller goes on, and puts `alarms` in front of the operator.
         """
         payload = recordable(payload, self.actor, self.clock.now())
+        if self.deposed:
+            alarms.append(f"NOT APPENDED ({payload.KIND}): {self.deposed}")
+            return None
         try:
-            return self._append(payload)
+            return self._append(payload)  # a guard's store that did not answer is not asked again: kept at once
+        except Deposed as e:
+            self.deposed = str(e)
+            alarms.append(f"NOT APPENDED ({payload.KIND}): {e}")
+            return None
         except (JournalError, OSError) as e:
             error = str(e)
         aside.append(payload)
@@ -383,7 +400,7 @@ class Engine:
         side file (one JournaledLate before them, under one lock), or one by one when only the journal
         can be written. Never raises; returns how many were journaled. The guard calls it each round."""
         before = len(self.held)
-        if not before:
+        if not before or self.deposed:
             return 0
         try:
             self._keep_in_order()
@@ -401,6 +418,8 @@ class Engine:
                     r = h.record
                     self.journal.append(self._relinked(r.payload), actor=r.actor, ts=r.ts)
                     self._catch_up()
+        except Deposed as e:
+            self.deposed = str(e)  # a deposed guard journals nothing late: the holder's journal moved on
         except (JournalError, OSError):
             pass  # still held: tried again next round
         finally:
@@ -423,12 +442,24 @@ class Engine:
         return relinked(payload, self._late)
 
     def refresh(self) -> list[ev.Record]:
-        """Fold in what other processes appended (an observer's follow, a headless kill)."""
+        """Fold in what other processes appended (an observer's follow, a headless kill). A store
+        that does not answer is not asked each round: the guard asks it again through its lease."""
+        if self.store_down:
+            return self._catch_up()
         try:
             self.journal.poll()
+        except StoreUnreachable as e:
+            self._store_lost(e)
+            raise
         finally:
             new = self._catch_up()
         return new
+
+    def _store_lost(self, e: StoreUnreachable) -> None:
+        """A guard's engine on etcd (it has a fence): the kill path that follows keeps its events at once,
+        asking a store that did not answer no more until the guard's renewal finds it again."""
+        if self.may_act is not None:
+            self.store_down = str(e)
 
     def ensure_plan(self) -> None:
         """Journal the plan on first run; refuse a changed plan once the rollout is live."""
@@ -828,6 +859,8 @@ class Engine:
             return Outcome.refused(["the kill switch needs a reason"])
         if self.gateway is None:
             return Outcome.refused(["no gateway configured"])
+        if why := self._fenced_off():
+            return Outcome.refused([why])
         async with self._kill_lock:
             records: list[ev.Record] = []
             alarms: list[str] = []  # the journal would not take an event: said loudly, kept aside
@@ -869,12 +902,21 @@ class Engine:
             reasons = ([] if confirmed else [f"KILL NOT CONFIRMED: {error}"]) + alarms
             return Outcome(confirmed, reasons, records, aside)
 
+    def _fenced_off(self) -> str:
+        """Why this engine may not call the gateway for its guard now ("" when it may): asked before
+        every call, so a guard deposed while it waited (paused, partitioned) never reaches the gateway."""
+        if not self.deposed and self.may_act is not None:
+            self.deposed = self.may_act()
+        return f"NOT SENT to the gateway: {self.deposed}" if self.deposed else ""
+
     async def _pull_flag(self, gateway: Gateway) -> tuple[int, str, GatewayState | None]:
         """Set the kill flag and read it back, with bounded retries and backoff: the attempts made,
         the last error ("" once the gateway reads the flag back as set) and what it read last."""
         ks = self.plan.kill_switch
         attempts, error, seen = 0, "", None
         for attempt in range(ks.retries + 1):
+            if why := self._fenced_off():
+                return attempts, why, seen
             attempts += 1
             try:
                 await gateway.set_enabled(ks.value)

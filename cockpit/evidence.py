@@ -280,9 +280,9 @@ def _cost(ctx: Context, name: str) -> tuple[Any, str]:
 def _published(ctx: Context):
     if ctx.state_dir is None:
         return None
-    from cockpit.store import FileStore
+    from cockpit.session import open_store
 
-    return FileStore(ctx.state_dir).published()
+    return open_store(ctx.plan, state_dir=ctx.state_dir).published()
 
 
 def _criteria(ctx: Context, phases: list[int]) -> list:

@@ -21,6 +21,7 @@ class Exit(IntEnum):
     FAIL_UNJOURNALED = 6
     UNRECORDED = 7
     FAIL_UNRECORDED = 8
+    DEPOSED = 9
     INTERRUPTED = 130
 
 
@@ -70,6 +71,11 @@ TABLE: dict[Exit, Code] = {
     Exit.FAIL_UNRECORDED: Code(
         "not confirmed, not recorded", "not confirmed at the gateway, nothing recorded",
         "as 7, but not confirmed at the gateway"),
+    Exit.DEPOSED: Code(
+        "deposed", "a guard deposed: another guard holds the lease now (etcd)",
+        "`guard` on etcd: this guard lost the guard lease (paused or cut off past its TTL) and another guard holds it "
+        "now; it stopped acting at once: nothing more appended, nothing sent to the gateway (guard.log says DEPOSED "
+        "and names the holder)"),
     Exit.INTERRUPTED: Code("interrupted", "interrupted (Ctrl-C)", "interrupted (Ctrl-C) before it finished"),
 }
 

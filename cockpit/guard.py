@@ -1,10 +1,32 @@
 """The guard: the one process that evaluates the triggers and acts, with or without a screen.
 
-It holds the guard lock (`store.locks.GuardLease`: a dead guard's lock is free at once), follows
-the journal, runs the monitor's rounds (poll → evaluate → journal transitions → the engine's
-kill path) and publishes each round's `Evaluation` to `guard.json` in the state dir, which the
-captain's screen, observers and `status` render. A standby waits on the lock and takes over
-within a fraction of a second of the holder's death; every takeover is journaled.
+It holds the guard lease of its store (`Store.guard_lease`: the file store's kernel lock, free the
+instant its holder dies; or etcd's lease, see below), follows the journal, runs the monitor's rounds
+(poll → evaluate → journal transitions → the engine's kill path) and publishes each round's
+`Evaluation`, which the captain's screen, observers and `status` render. A standby waits on the
+lease and takes over when it is free (a kernel lock: within a fraction of a second of the holder's
+death; etcd: within the lease's TTL and one standby poll); every takeover is journaled.
+
+On etcd the lease has an **epoch** (the guard key's create revision), journaled in `guard_started`.
+Every append is fenced on it, the lease is renewed each round, and the epoch is re-checked before
+every gateway call made for the guard (`Engine.may_act`): a guard that finds it lost the lease (a
+renewal refused, an append refused, another holder seen) stops acting at once, says DEPOSED in
+guard.log and exits 9. HAProxy cannot check a token, so the kill stays idempotent (weight 0, flag off).
+
+When etcd does not answer, the trade-off is availability of the kill over its exclusivity, and
+never the other way round for anything else:
+  - the guard keeps judging and pulls the kill on a breach; the kill does not wait on the store: once
+    one etcd call found no member (at most `[state] timeout` per endpoint, once), its events are kept
+    aside in this host's side file at once and journaled late, in order, when etcd answers again (the
+    guard stays until then: no other bastion can see that file); until it answers no round asks it
+    anything: the lease's renewal is tried in a worker thread beside the rounds;
+  - while the lease may still be ours (`valid_for()` > 0) it acts as the holder;
+  - once it has not renewed for the whole TTL, another guard may hold the lease. If etcd answers
+    and names another holder (or none), it is DEPOSED: nothing more is appended or sent. If etcd
+    does not answer from here at all, no other holder is visible, and it still pulls the kill on a
+    breach, said loudly: a duplicate kill is harmless (the same weight 0), a missed kill is not.
+    Its appends stay fenced, so what it kept aside is never journaled by it once another guard holds
+    the lease; the guard never re-asserts a weight other than the kill's.
 
 It stops by itself when there is nothing left to protect: the rollout completed, rolled back
 with the rollback check done, or still in preflight with no captain at the screen.
@@ -27,7 +49,7 @@ from cockpit.core.guardsight import GuardSight
 from cockpit.engine import Engine
 from cockpit.monitor import Monitor
 from cockpit.store import FileStore, Store
-from cockpit.store.locks import GuardLease
+from cockpit.store.locks import GUARD_LOCK
 from cockpit.store.published import PUBLISHED
 from cockpit.store.statedir import StateDirError
 
@@ -46,10 +68,12 @@ class Guard:
         self, engine: Engine, monitor: Monitor, state_dir: Path, identity: GuardId, *, reason: str = "", attended=None,
         evidence_base: Path | None = None,
         notifier=None,
+        store: Store | None = None,
     ):
         """`attended()` says whether a captain is at a screen (default: the captain lock is held).
         `evidence_base` (the config file's directory): collect the evidence bundles from here.
-        `notifier` delivers the queued messages (default: the plan's channels, adapters.notify)."""
+        `notifier` delivers the queued messages (default: the plan's channels, adapters.notify).
+        `store`: the plan's (session.open_store); default the file store in `state_dir`."""
         self.engine = engine
         if notifier is None:
             from cockpit.adapters.notify import Notifier
@@ -57,15 +81,17 @@ class Guard:
             notifier = Notifier(engine.plan, engine.record_delivery)
         self.notifier = notifier
         self.state_dir = Path(state_dir)
-        self.store = FileStore(self.state_dir)
+        self.store: Store = store if store is not None else FileStore(self.state_dir)
         self.attended = attended or (lambda: self.store.captain() is not None)
         self.monitor = monitor
         self.identity = identity
         self.reason = reason
-        self.lease = GuardLease(
-            state_dir,
-            {"user": identity.user, "host": identity.host, "pid": identity.pid, "since": identity.since.isoformat()},
-        )
+        self.lease = self.store.guard_lease(
+            {"user": identity.user, "host": identity.host, "pid": identity.pid, "since": identity.since.isoformat()})
+        self.epoch = 0  # the lease's epoch while it held it (0: a kernel lock has none)
+        self.deposed = ""  # the DEPOSED line: it lost the lease and acts no more (exit 9)
+        self._unreachable = ""  # why the store did not answer, said once a spell
+        self._renewing: asyncio.Future | None = None  # a renewal tried beside the rounds while the store hangs
         self.stopping = asyncio.Event()
         self._latest: Evaluation | None = None
         self._rekill_at: datetime | None = None
@@ -103,6 +129,8 @@ class Guard:
     def publish(self) -> Evaluation:
         """This round, to the faces: in process, and atomically to guard.json (temp file, rename)."""
         self._latest = self.monitor.snapshot(self.identity)
+        if self.engine.store_down:  # published where the store is: not asked again this round (faces see its age)
+            return self._latest
         try:
             self.store.publish(self._latest)
             self._publish_error = ""
@@ -127,13 +155,19 @@ class Guard:
             await self._wait(STANDBY_POLL_S, wall=True)
         prev = self.lease.previous
         took_over = f"{prev.get('pid')}@{prev.get('host')}" if prev.get("pid") else ""
+        if (fence := self.lease.fence) is not None:  # every append from now on is conditional on our epoch
+            self.epoch = fence[1]
+            fenced = getattr(self.engine.journal, "fenced", None)
+            if fenced is not None:
+                fenced(*fence)
+            self.engine.may_act = self._may_act
         try:
             self.engine.refresh()
         except Exception as e:  # noqa: BLE001 - a bad journal does not stop the watch (the kill keeps its events aside)
             log.error("cannot follow the journal: %s", e)
         self._append(ev.GuardStarted(pid=self.identity.pid, host=self.identity.host, reason=self.reason,
-                                     took_over=took_over, speed=self._speed()))
-        log.info("guard %s holds the guard lock%s", self.identity,
+                                     took_over=took_over, speed=self._speed(), epoch=self.epoch))
+        log.info("guard %s holds the guard lock%s%s", self.identity, f" (epoch {self.epoch})" if self.epoch else "",
                  f" (took over from {took_over})" if took_over else "")
         return True
 
@@ -143,16 +177,20 @@ class Guard:
         the guard guards without it and says so: another guard may act too, and a kill is idempotent."""
         if self._lock_fd is not None:
             return True
+        why, held = None, False
         try:
             held = self.lease.try_acquire()
         except (StateDirError, OSError) as e:
             why = str(e)
-        else:
+        except Exception as e:  # noqa: BLE001 - a store that does not answer: nobody can say who holds the lease
+            self._store_unreachable(e, "standby")
+            return False
+        path = self.state_dir / GUARD_LOCK  # the file store's: only its lease raises these
+        if why is None:
             if held and self.lease.read_only:
                 log.warning("%s: a read-only file system: holding the guard lock through a read-only descriptor",
-                            self.lease.path)
+                            path)
             return held
-        path = self.lease.path
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError as e:
@@ -177,6 +215,12 @@ class Guard:
         return True
 
     def release(self, why: str) -> None:
+        if self.deposed:
+            log.error("guard %s stopped: %s", self.identity, why)
+            if held := self.engine.held:
+                log.error("DEPOSED with %d events this guard could not journal (%s): they are not journaled by it; "
+                          "%s", len(held), held[0].error, "; ".join(h.record.kind for h in held[:20]))
+            return
         if self.lease.held or self._lock_fd is not None:
             self._append(ev.GuardStopped(pid=self.identity.pid, host=self.identity.host, reason=why))
             self.lease.release()
@@ -210,34 +254,193 @@ class Guard:
         try:
             await self._resume()
             while not self.stopping.is_set():
-                self._journal_late()
-                await self.monitor.poll()  # its faults are logged by the monitor (cockpit.monitor)
-                await self._repull_unconfirmed_kill()
-                await self._watch_leaking_rollback()
-                await self.page()  # starts the canary traffic check after a kill; it runs beside the rounds
-                self._check_outcome()
-                self.publish()
+                if not await self.round():
+                    break  # deposed: it acts no more
                 if done := self.finished():
                     await self.flush()  # the rollback notice and the resolves go out before it stops
                     why = done
                     break
                 await self._wait(self.monitor.until_due())  # a round every poll interval, from its start
         finally:
-            stopped = self.stopping.is_set()
+            stopped = self.stopping.is_set() or bool(self.deposed)
             cut_short = self._cancel_rollback_check() if stopped else ""
-            if self.evidence is not None:
+            if self.evidence is not None and not self.deposed:
                 await self.evidence.drain()
             self.monitor.close()
             try:
-                await asyncio.wait_for(self.notifier.drain(), STOP_DRAIN_S if stopped else FLUSH_S)
+                if not self.deposed:  # a deposed guard delivers nothing more: the holder does
+                    await asyncio.wait_for(self.notifier.drain(), STOP_DRAIN_S if stopped else FLUSH_S)
             except TimeoutError:
                 log.error("stopping with messages still being delivered (they are delivered by the next guard)")
             await self.notifier.close()
-            self.release(why if not stopped else "stopped (SIGTERM or the demo ended)" + cut_short)
+            if self.deposed:
+                why = self.deposed
+            self.release(why if not stopped else self.deposed or "stopped (SIGTERM or the demo ended)" + cut_short)
         return why
 
     def stop(self) -> None:
         self.stopping.set()
+
+    async def round(self) -> bool:
+        """One round: renew the lease, journal late what waits, poll, evaluate and act, page, publish.
+        False once the guard is deposed (it acts no more)."""
+        if not self.engine.store_down and not self._renew():
+            return False
+        self._journal_late()
+        await self.monitor.poll()  # its faults are logged by the monitor (cockpit.monitor)
+        if not self._acting():
+            return False
+        await self._repull_unconfirmed_kill()
+        await self._watch_leaking_rollback()
+        if not self._acting():
+            return False
+        await self.page()  # starts the canary traffic check after a kill; it runs beside the rounds
+        self._check_outcome()
+        self.publish()
+        if self.engine.store_down:  # renewed beside the rounds: no round waits on a store that hangs
+            return self._renew_beside()
+        return True
+
+    # -- the lease, each round and before every gateway call ------------------------------------
+
+    def _renew(self) -> bool:
+        """Renew the lease (each round). False once it is lost: the guard is deposed and stops. A
+        store that does not answer keeps the guard guarding (the module's docstring: the trade-off)."""
+        if not self.epoch or self.deposed:
+            return not self.deposed  # a kernel lock: held as long as this process lives
+        try:
+            renewed = self.lease.renew()
+        except Exception as e:  # noqa: BLE001 - a store that does not answer stops no round
+            self._store_unreachable(e, "renewing the guard lease")
+            return True
+        self._store_answers()
+        if not renewed:
+            self._lost(self.lease.lost or "the guard lease could not be renewed")
+        return not self.deposed
+
+    def _renew_beside(self) -> bool:
+        """While the store does not answer, the renewal is tried in a worker thread beside the rounds,
+        and what it found is taken in at the round after it ended (as `_renew` takes it)."""
+        if self._renewing is None:
+            self._renewing = asyncio.ensure_future(asyncio.to_thread(self.lease.renew))
+            return True
+        if not self._renewing.done():
+            return True
+        tried, self._renewing = self._renewing, None
+        try:
+            renewed = tried.result()
+        except Exception as e:  # noqa: BLE001 - still no answer: it keeps guarding
+            self._store_unreachable(e, "renewing the guard lease")
+            return True
+        self._store_answers()
+        if not renewed:
+            self._lost(self.lease.lost or "the guard lease could not be renewed")
+        return not self.deposed
+
+    def _may_act(self) -> str:
+        """The engine asks before every gateway call: "" while this guard may act, else the DEPOSED line."""
+        if self.deposed:
+            return self.deposed
+        if not self.engine.store_down:
+            try:
+                if self.lease.still_holder():
+                    return ""
+            except Exception as e:  # noqa: BLE001 - the store does not answer: the trade-off below
+                self._store_unreachable(e, "re-checking the epoch before a gateway call")
+            else:
+                return "" if self._lost(self.lease.lost or "the guard lease is no longer ours") else self.deposed
+        left = self.lease.valid_for()
+        if left > 0:
+            log.warning("STORE UNREACHABLE: acting on the guard lease, ours for %.1f s more by this host's clock", left)
+        else:
+            log.error("STORE UNREACHABLE for longer than the lease's TTL and no other guard is visible from here: "
+                      "pulling the kill all the same (a duplicate kill is harmless, a missed one is not)")
+        return ""
+
+    def _acting(self) -> bool:
+        """False once the guard is deposed (its engine saw an append refused, or a re-check failed)."""
+        if self.engine.deposed and not self.deposed:
+            self._depose(self.engine.deposed)
+        return not self.deposed
+
+    def _lost(self, why: str) -> bool:
+        """The lease is no longer ours: taken again when nobody holds it (it expired while the store did
+        not answer, and no other guard took it: this one stands down only if another can take over);
+        else the guard is deposed. True when it holds the lease again, on a new epoch."""
+        try:
+            again = self.lease.try_acquire()
+        except Exception as e:  # noqa: BLE001 - nobody can say who holds it: it acts no more on it
+            self._depose(f"{why}; and the store does not answer to take it again: {e}")
+            return False
+        if not again or (fence := self.lease.fence) is None:
+            self._depose(why)
+            return False
+        before, self.epoch = self.epoch, fence[1]
+        fenced = getattr(self.engine.journal, "fenced", None)
+        if fenced is not None:
+            fenced(*fence)
+        log.warning("the guard lease was lost (%s) and nobody took it: taken again, epoch %d -> %d", why, before,
+                    self.epoch)
+        self._append(ev.GuardStarted(pid=self.identity.pid, host=self.identity.host, epoch=self.epoch,
+                                     reason=f"the guard lease expired (epoch {before}) and nobody took it: taken again",
+                                     took_over=f"{self.identity.pid}@{self.identity.host}", speed=self._speed()))
+        return True
+
+    def _depose(self, why: str) -> str:
+        """Stop acting at once, and say so loudly: nothing more is appended, delivered or sent."""
+        if self.deposed:
+            return self.deposed
+        try:
+            holder = self.lease.holder()
+        except Exception:  # noqa: BLE001 - who holds it now is said when it can be read
+            holder = None
+        if holder:
+            self.deposed = (f"DEPOSED: guard lease lost to {holder.get('user', '?')}@{holder.get('host', '?')} "
+                            f"(pid {holder.get('pid', '?')}) (epoch {self.epoch} < {holder.get('epoch', '?')}); "
+                            f"not acting ({why})")
+        else:
+            self.deposed = f"DEPOSED: guard lease lost (epoch {self.epoch}; {why}); not acting"
+        self.engine.deposed = self.engine.deposed or self.deposed
+        self.engine.may_act = lambda: self.deposed
+        log.error("%s", self.deposed)
+        self._set_aside_kept()
+        return self.deposed
+
+    def _set_aside_kept(self) -> None:
+        """What this host kept aside while cut off is not journaled: the holder's journal moved on
+        without it (what it did at the gateway, the holder reads back). The side file is renamed for a
+        human to read, so that no later process on this host journals it late."""
+        from cockpit.store.kept import ASIDE
+
+        side = self.state_dir / ASIDE
+        if not side.exists():
+            return
+        kept = self.state_dir / f"{side.stem}.deposed-{self.epoch}{side.suffix}"
+        try:
+            os.replace(side, kept)
+        except OSError as e:
+            log.error("DEPOSED: %s could not be set aside (%s): the next process on this host journals it late",
+                      side, e.strerror or e)
+            return
+        log.error("DEPOSED: the events this guard kept aside are not journaled: set aside in %s", kept)
+
+    def _store_unreachable(self, e: Exception, doing: str) -> None:
+        why = f"the store does not answer ({doing}): {e}"
+        if not self.epoch:  # a standby: nobody can say who holds the lease; it waits
+            if not self._unreachable:
+                log.error("STORE UNREACHABLE: %s; standing by until it answers", why)
+            self._unreachable = why
+            return
+        self.engine.store_down = "the store does not answer (STORE UNREACHABLE in guard.log)"
+        if not self._unreachable:  # once a spell, not every round
+            log.error("STORE UNREACHABLE: %s; guarding all the same: the kill is pulled on a breach and its events "
+                      "are kept in %s and journaled late when the store answers", why, self.state_dir)
+        self._unreachable = why
+
+    def _store_answers(self) -> None:
+        if self._unreachable or self.engine.store_down:
+            log.warning("the store answers again: journaling late what was kept aside")
+        self._unreachable, self.engine.store_down = "", ""
 
     # -- paging ---------------------------------------------------------------------------------
 
@@ -291,7 +494,10 @@ class Guard:
             await self.engine.reconcile()
 
     def _journal_late(self) -> None:
-        """Each round: events the journal would not take are journaled as soon as it takes writes."""
+        """Each round: events the journal would not take are journaled as soon as it takes writes
+        (a store that did not answer is tried again by the lease's renewal first)."""
+        if self.engine.store_down:
+            return
         if self.engine.held and (n := self.engine.write_held()):
             log.warning("journaled late: %d events the journal would not take%s", n,
                         f"; {len(self.engine.held)} still wait" if self.engine.held else "")
@@ -300,6 +506,12 @@ class Guard:
         """Why the guard may stop now, or "" while the rollout still needs watching, or while this
         process alone holds events the journal has not taken (they would be lost with it)."""
         done = self._done()
+        if done and self.epoch and (kept := self.engine.held):  # this host's side file: no other bastion sees it
+            if done != self._waits_to_record:
+                log.error("%s, but %d events wait to be journaled (%s): the guard stays until the store takes them",
+                          done, len(kept), kept[0].error)
+            self._waits_to_record = done
+            return ""
         if done and (held := self.engine.unrecorded):
             if done != self._waits_to_record:  # once, not every round
                 log.error("%s, but %d events are held in memory only (%s): the guard stays until the state dir "

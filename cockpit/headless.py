@@ -192,11 +192,11 @@ def _kill_on_a_broken_journal(args) -> int:
     or head does not verify (tampered, cut off, unreadable line), it acts on the intact events,
     keeps its own aside (unjournaled.jsonl) and says, loudly, that nothing was journaled."""
     from cockpit.config import load_plan, resolve_state_dir
-    from cockpit.store import FileStore
+    from cockpit.session import open_store
 
     plan = load_plan(Path(args.config))
     state_dir = resolve_state_dir(plan, Path(args.config))
-    journal = FileStore(state_dir).acting(salvage=True)  # not even writable: its events are printed
+    journal = open_store(plan, Path(args.config)).acting(salvage=True)  # not even writable: its events are printed
     _say(f"JOURNAL BROKEN: {journal.broken}", "pulling the kill all the same, on the "
          f"{len(journal.records)} intact events; its events are kept aside, not journaled", err=True)
     report.problems.append(f"journal broken: {journal.broken}")
@@ -242,7 +242,10 @@ def _engine(plan, state_dir, role: str, *, metrics: bool = False, journal=None):
     unwritable = isinstance(journal, UnwritableJournal)
     if journal.quarantined:
         _say(f"journal: torn tail quarantined: {journal.quarantined}", err=True)
-    if unwritable:
+    if getattr(journal, "unreachable", False):  # etcd's (store/etcd_store.py), not imported on the file store's path
+        _say(f"STORE UNREACHABLE: {journal.why}", "pulling the kill all the same: its events are kept aside in "
+             f"{journal.state_dir} and journaled once etcd answers", err=True)
+    elif unwritable:
         if journal.why not in (journal.broken or ""):  # a broken one was said already
             _say(f"STATE DIR NOT WRITABLE: {journal.why}", "pulling the kill all the same: what it does cannot "
                  "be recorded here, so its events are printed below", err=True)
@@ -484,14 +487,13 @@ def keep_guarded(config: Path, engine) -> None:
 
     from cockpit.config import resolve_state_dir
     from cockpit.core import words
-    from cockpit.session import GuardKeeper
-    from cockpit.store import FileStore
+    from cockpit.session import GuardKeeper, open_store
 
     if not engine.state.live:
         return
     state_dir = resolve_state_dir(engine.plan, Path(config))
-    keeper = GuardKeeper(Path(config), state_dir, str(engine.actor))
-    store = FileStore(state_dir)
+    store = open_store(engine.plan, Path(config))
+    keeper = GuardKeeper(Path(config), state_dir, str(engine.actor))  # it only spawns one here
     holder = store.guarding()
     if holder is None:
         keeper.spawn(f"started by {engine.actor}'s `cockpit {report.command}`: no screen keeps one")

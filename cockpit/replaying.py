@@ -19,30 +19,33 @@ class ReplayError(Exception):
     pass
 
 
-def load(state_dir: Path) -> tuple[list[ev.Record], object]:
-    """The journal's records and its plan, or ReplayError saying where the chain breaks."""
+def load(state_dir: Path, store=None) -> tuple[list[ev.Record], object]:
+    """The journal's records and its plan, or ReplayError saying where the chain breaks. `store`:
+    the plan's (default: the file store in `state_dir`)."""
     from cockpit.config import ConfigError, parse_journaled_plan
     from cockpit.store import FileStore
     from cockpit.store.chain import JournalError
     from cockpit.store.verify import JOURNAL
 
     state_dir = Path(state_dir)
-    store = FileStore(state_dir)
-    if not store.started():
-        raise ReplayError(f"{state_dir}: no journal to replay")
+    store = store or FileStore(state_dir)
+    where = getattr(store, "where", state_dir)
+    journal = getattr(store, "where", state_dir / JOURNAL)
     try:
+        if not store.started():
+            raise ReplayError(f"{where}: no journal to replay")
         scan = store.verify()
     except JournalError as e:
         raise ReplayError(str(e)) from None
     if scan.problem:
-        raise ReplayError(f"{state_dir / JOURNAL}: the hash chain does not verify: {scan.problem} "
+        raise ReplayError(f"{journal}: the hash chain does not verify: {scan.problem} "
                           f"(the first {len(scan.records)} events are intact); "
                           "not replaying a journal that may have been altered")
     if not scan.records:
-        raise ReplayError(f"{state_dir / JOURNAL}: empty")
+        raise ReplayError(f"{journal}: empty")
     loaded = fold(scan.records).plan
     if loaded is None or not loaded.document:
-        raise ReplayError(f"{state_dir / JOURNAL}: the journal carries no plan document")
+        raise ReplayError(f"{journal}: the journal carries no plan document")
     try:
         plan = parse_journaled_plan(dict(loaded.document))
     except ConfigError as e:

@@ -128,18 +128,21 @@ def _observed_spend(state_dir: Path, state: RolloutState) -> list[tuple[str, flo
     return out
 
 
-def build(state_dir: Path, *, now: datetime | None = None) -> tuple[Doc, list[str]]:
-    """The document, and the screen SVGs it embeds (paths) for HTML."""
+def build(state_dir: Path, *, now: datetime | None = None, store=None) -> tuple[Doc, list[str]]:
+    """The document, and the screen SVGs it embeds (paths) for HTML. `store`: the plan's (default:
+    the file store in `state_dir`, which also holds the evidence either way)."""
     from cockpit.store import FileStore
 
     state_dir = Path(state_dir)
-    if not (state_dir / "journal.jsonl").exists():
-        raise ReportError(f"{state_dir}: no journal")
-    scan = FileStore(state_dir).verify()
+    store = store or FileStore(state_dir)
+    where = getattr(store, "where", state_dir)
+    if not store.started():
+        raise ReportError(f"{where}: no journal")
+    scan = store.verify()
     records = scan.records
     state = rollout(records)
     if state.plan is None:
-        raise ReportError(f"{state_dir}: the journal has no plan")
+        raise ReportError(f"{where}: the journal has no plan")
     plan = state.plan
     now = now or (records[-1].ts if records else datetime.now(UTC))
     d = Doc()
@@ -424,8 +427,8 @@ def to_html(d: Doc, screens: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def render(state_dir: Path, fmt: str = "md", *, now: datetime | None = None) -> str:
-    d, screens = build(state_dir, now=now)
+def render(state_dir: Path, fmt: str = "md", *, now: datetime | None = None, store=None) -> str:
+    d, screens = build(state_dir, now=now, store=store)
     if fmt == "md":
         return to_markdown(d)
     if fmt == "html":
@@ -433,15 +436,16 @@ def render(state_dir: Path, fmt: str = "md", *, now: datetime | None = None) -> 
     raise ReportError(f"no format {fmt!r} (md, html)")
 
 
-def scrubbed(state_dir: Path, fmt: str = "md", *, now: datetime | None = None) -> str:
+def scrubbed(state_dir: Path, fmt: str = "md", *, now: datetime | None = None, store=None) -> str:
     """The report as it is written: every known secret scrubbed (`cockpit report -o -` prints it)."""
     from cockpit import redact
 
-    return redact.scrub(render(state_dir, fmt, now=now), markup=fmt == "html")
+    return redact.scrub(render(state_dir, fmt, now=now, store=store), markup=fmt == "html")
 
 
-def write_report(state_dir: Path, *, fmt: str = "md", out: Path | None = None, now: datetime | None = None) -> Path:
-    text = scrubbed(state_dir, fmt, now=now)
+def write_report(state_dir: Path, *, fmt: str = "md", out: Path | None = None, now: datetime | None = None,
+                 store=None) -> Path:
+    text = scrubbed(state_dir, fmt, now=now, store=store)
     path = out or Path(state_dir) / f"report.{fmt}"
     try:
         path.write_text(text)

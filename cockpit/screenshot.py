@@ -28,14 +28,14 @@ def _size(text: str) -> tuple[int, int]:
 async def draw(plan, state_dir: Path, now: datetime, svg: Path, size: tuple[int, int]) -> None:
     from cockpit.clock import ManualClock
     from cockpit.core.events import Actor
-    from cockpit.session import follower_engine
-    from cockpit.store import FileStore
+    from cockpit.session import follower_engine, open_store
     from cockpit.tui.app import CockpitApp
 
     engine = follower_engine(plan, state_dir, Actor(user="evidence", host="cockpit", role="observer"),
                              clock=ManualClock(now))
     try:
-        app = CockpitApp(engine, FileStore(state_dir).feed(), who="evidence (read-only)", watch=False)
+        app = CockpitApp(engine, open_store(plan, state_dir=state_dir).feed(), who="evidence (read-only)",
+                         watch=False)
         async with app.run_test(size=size) as pilot:
             await pilot.pause()
             app.save_screenshot(filename=svg.name, path=str(svg.parent))

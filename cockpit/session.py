@@ -23,7 +23,7 @@ from cockpit.config import ConfigError, Plan, parse_journaled_plan, resolve_stat
 from cockpit.core.events import Actor
 from cockpit.engine import Engine, EngineError
 from cockpit.refused import NOTHING_CHANGED, Refused
-from cockpit.store import CaptainHold, Feed, FileStore, JournalLike
+from cockpit.store import CaptainHold, Feed, FileStore, JournalLike, Store
 from cockpit.store.chain import JournalError
 from cockpit.store.locks import CaptainLockHeld
 from cockpit.store.unwritable import UnwritableJournal as _Unwritable
@@ -47,17 +47,57 @@ def _said(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+# --- the store --------------------------------------------------------------------------------------
+
+
+def open_store(plan: Plan, config: Path | None = None, *, state_dir: Path | None = None) -> Store:
+    """The store the plan names (`[state]`): the file store in its state dir (the default), or etcd,
+    its password resolved here (and scrubbed from every line). `state_dir`: this host's own dir
+    (guard.log, evidence, events kept aside), else the plan's, relative to `config`."""
+    if state_dir is None:
+        if config is None:
+            raise ValueError("open_store: give the config path or the state dir")
+        state_dir = resolve_state_dir(plan, config)
+    spec = plan.state
+    if spec.store != "etcd":
+        return FileStore(state_dir)
+    import math
+    from datetime import timedelta
+
+    from cockpit.core.guardsight import DEFAULT_POLL_S
+    from cockpit.store.etcd_client import EtcdClient, Tls
+    from cockpit.store.etcd_store import EtcdStore
+
+    def near(path: Path | None) -> str | None:  # a relative TLS file is relative to the config file
+        if path is None:
+            return None
+        return str(path if path.is_absolute() or config is None else Path(config).parent / path)
+
+    password = spec.password.resolve("state.password") if spec.password is not None else None
+    tls = Tls(near(spec.ca_file), near(spec.cert_file), near(spec.key_file)) if spec.ca_file or spec.cert_file else None
+    client = EtcdClient(spec.endpoints, timeout_s=spec.timeout.total_seconds(), user=spec.user, password=password,
+                        tls=tls)
+    poll = plan.prometheus.poll_interval if plan.prometheus else timedelta(seconds=DEFAULT_POLL_S)
+    return EtcdStore(client, spec.key_prefix(plan.release.name, plan.release.version), state_dir,
+                     lease_ttl_s=math.ceil(spec.ttl(poll).total_seconds()))
+
+
+def where(store: Store) -> str:
+    """How the words name a store: its state dir, or etcd:<prefix>."""
+    return str(getattr(store, "where", store.state_dir))
+
+
 # --- engines ------------------------------------------------------------------------------------
 
 
 def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None, warn=None, journal=None,
-                   needs: str = "gateway") -> Engine:
+                   needs: str = "gateway", store: Store | None = None) -> Engine:
     """A writable engine for the captain. `needs`: "gateway" (the gateway, the check runner and the
     metrics source: the screen, and the commands that move traffic), "checks" (the check runner and
     the metrics source, no gateway credential: preflight) or "journal" (no adapter at all: sign-offs,
     decisions, notes, acknowledgements). `warn(line)` says what the captain must know (default:
     stderr; a screen loading in a thread collects it). `journal`: one opened already (the guard's,
-    which may not be writable or may not verify)."""
+    which may not be writable or may not verify). `store`: the plan's, opened already."""
     if needs not in NEEDS:
         raise ValueError(f"needs: {needs!r} is not one of {', '.join(NEEDS)}")
     clock = clock or SystemClock()
@@ -71,7 +111,7 @@ def captain_engine(plan: Plan, config: Path, actor: Actor, *, clock=None, warn=N
         from cockpit.adapters.factory import build_gateway
 
         gateway = build_gateway(plan, plan.kill_switch.gateway)
-    journal = journal or FileStore(resolve_state_dir(plan, config)).journal()
+    journal = journal or (store or open_store(plan, config)).journal()
     if journal.quarantined:
         (warn or _said)(f"journal: torn tail quarantined: {journal.quarantined}")
     return Engine(plan, journal, clock=clock, actor=actor, gateway=gateway, check_runner=runner, metrics=metrics)
@@ -100,7 +140,7 @@ def kill_engine(plan: Plan, state_dir: Path, actor: Actor, *, metrics: bool = Fa
             source = build_metrics(plan)
         except ConfigError as e:  # the kill matters more than its second check
             warn(f"warning: no canary traffic check: {'; '.join(e.errors)}")
-    journal = journal or FileStore(state_dir).acting()
+    journal = journal or open_store(plan, state_dir=state_dir).acting()
     return Engine(plan, journal, clock=SystemClock(), actor=actor, gateway=gateway, metrics=source)
 
 
@@ -108,15 +148,17 @@ def follower_engine(plan: Plan, state_dir: Path, actor: Actor, *, clock=None) ->
     """A follower on a read-only journal with no adapter and no credential: what a command reads
     before it may act (a refused one must not so much as create the state dir), a replay, the
     evidence screen. It refuses every command (engine.READ_ONLY)."""
-    return Engine(plan, FileStore(state_dir).reader(), clock=clock or SystemClock(), actor=actor)
+    return Engine(plan, open_store(plan, state_dir=state_dir).reader(), clock=clock or SystemClock(), actor=actor)
 
 
-def observer_engine(state_dir: Path, local_plan: Plan | None, actor: Actor, *, clock=None) -> Engine:
+def observer_engine(state_dir: Path, local_plan: Plan | None, actor: Actor, *, clock=None,
+                    store: Store | None = None) -> Engine:
     """A follower on a read-only journal. The plan comes from the journal itself, so an observer
-    needs no credentials and no config (a local config is used only for an older journal)."""
-    store = FileStore(state_dir)
+    needs no credentials and no config (a local config is used only for an older journal, or to say
+    where the store is: etcd, with the observer's own read-only user)."""
+    store = store or FileStore(state_dir)
     if not store.started():
-        raise SessionError(f"{state_dir}: no journal yet; the captain starts it with `cockpit run`")
+        raise SessionError(f"{where(store)}: no journal yet; the captain starts it with `cockpit run`")
     journal = store.reader()
     engine_plan = local_plan
     journaled = _journaled_plan(journal)
@@ -145,17 +187,19 @@ def demo_engine(plan: Plan, state_dir: Path, actor: Actor, *, clock, world, metr
     no credential (adapters.simulator)."""
     from cockpit.adapters.simulator import SimulatedGateway
 
-    return Engine(plan, FileStore(state_dir).journal(), clock=clock, actor=actor, gateway=SimulatedGateway(world),
+    return Engine(plan, open_store(plan, state_dir=state_dir).journal(), clock=clock, actor=actor,
+                  gateway=SimulatedGateway(world),
                   check_runner=check_runner, metrics=metrics)
 
 
-def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
+def guard_engine(plan: Plan, config: Path, actor: Actor, *, store: Store | None = None) -> Engine:
     """The guard's engine: the captain's adapters, on the plan the journal already runs. A state dir
     it cannot write (read-only, full, not this user's) or a journal that does not verify does not
     stop it: the kill path needs neither; what it cannot record is held and journaled late."""
     import logging
 
-    journal = FileStore(resolve_state_dir(plan, config)).acting(salvage=True)
+    store = store or open_store(plan, config)
+    journal = store.acting(salvage=True)
     said = logging.getLogger("cockpit.guard")
     if getattr(journal, "broken", None):
         said.error("JOURNAL BROKEN: %s: guarding all the same, on the %d events that still read; what cannot be "
@@ -163,8 +207,11 @@ def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
     if isinstance(journal, _Unwritable):
         said.error("STATE DIR NOT WRITABLE: %s: guarding all the same; what cannot be recorded is said here "
                    "and journaled as soon as the state dir takes writes", journal.why)
+    if getattr(journal, "unreachable", False):  # etcd's (store/etcd_store.py): not imported for the file store
+        said.error("STORE UNREACHABLE: %s: guarding all the same; what cannot be journaled is kept aside here "
+                   "and journaled as soon as etcd answers", journal.write_error)
     try:
-        engine = captain_engine(plan, config, actor, journal=journal, warn=said.warning)
+        engine = captain_engine(plan, config, actor, journal=journal, warn=said.warning, store=store)
     except BaseException:
         journal.close()
         raise
@@ -188,12 +235,12 @@ def guard_engine(plan: Plan, config: Path, actor: Actor) -> Engine:
 # --- sessions: an engine with what holds it --------------------------------------------------------
 
 
-def captain_lock(state_dir: Path, actor: Actor, clock=None) -> CaptainHold:
+def captain_lock(state_dir: Path, actor: Actor, clock=None, *, store: Store | None = None) -> CaptainHold:
     """The captain lock, held in `actor`'s name (CaptainLockHeld names the holder; JournalError:
-    a state dir where it cannot be taken)."""
+    a state dir, or an etcd, where it cannot be taken)."""
     from cockpit.core import words
 
-    return FileStore(state_dir).captain_lock(user=actor.user, host=actor.host, pid=os.getpid(),
+    return (store or FileStore(state_dir)).captain_lock(user=actor.user, host=actor.host, pid=os.getpid(),
                                              since=words.stamp((clock or SystemClock()).now()))
 
 
@@ -205,6 +252,7 @@ class Captain:
     engine: Engine
     lock: CaptainHold
     plan_journaled: list = field(default_factory=list)
+    store: Store = field(default_factory=lambda: FileStore(Path("state")))  # the plan's (open_store)
 
     @property
     def actor(self) -> Actor:
@@ -217,40 +265,45 @@ def captain(plan: Plan, config: Path, *, needs: str = "gateway", warn=None) -> C
     either cannot be had; the lock is not left held then."""
     actor = whoami("captain")
     state_dir = resolve_state_dir(plan, config)
+    store = open_store(plan, config)
+    named = where(store)
     try:
-        lock = captain_lock(state_dir, actor)
+        lock = captain_lock(state_dir, actor, store=store)
     except CaptainLockHeld as e:
         from cockpit.exits import Exit
 
         raise Refused(f"refused: {e}", NOTHING_CHANGED, code=Exit.LOCKED) from None
     except JournalError as e:
-        raise Refused(f"refused: {e}" if str(state_dir) in str(e) else f"refused: {state_dir}: {e}",
+        raise Refused(f"refused: {e}" if named in str(e) else f"refused: {named}: {e}",
                       NOTHING_CHANGED) from None
     engine = None
     try:
-        engine = captain_engine(plan, config, actor, warn=warn, needs=needs)
+        engine = captain_engine(plan, config, actor, warn=warn, needs=needs, store=store)
         before = engine.state.seq
         engine.ensure_plan()
-        return Captain(engine, lock, engine.journal.records[before:])
+        return Captain(engine, lock, engine.journal.records[before:], store)
     except BaseException as e:
         if engine is not None:
             engine.journal.close()
         lock.release()  # nothing opens: the next captain must not find it held
         if isinstance(e, (JournalError, EngineError)):
-            raise Refused(f"refused: {state_dir}: {e}", NOTHING_CHANGED) from None
+            raise Refused(f"refused: {e}" if named in str(e) else f"refused: {named}: {e}",
+                          NOTHING_CHANGED) from None
         if isinstance(e, ConfigError):
             raise Refused(*e.errors, NOTHING_CHANGED) from None
         raise
 
 
-def observer(state_dir: Path, local_plan: Plan | None) -> tuple[Engine, Feed]:
+def observer(state_dir: Path, local_plan: Plan | None, *, store: Store | None = None) -> tuple[Engine, Feed]:
     """An observer's session: the follower engine (`observer_engine`) and the guard's published
-    rounds, on the face's own clock (the guard's in a demo: store.published.FollowedClock)."""
+    rounds, on the face's own clock (the guard's in a demo: store.published.FollowedClock).
+    `store`: the local plan's (`open_store`), else the file store in `state_dir`."""
     from cockpit.store.published import FollowedClock
 
-    feed = FileStore(state_dir).feed()
+    store = store or FileStore(state_dir)
+    feed = store.feed()
     clock = FollowedClock(feed)
-    engine = observer_engine(state_dir, local_plan, whoami("observer"), clock=clock)
+    engine = observer_engine(state_dir, local_plan, whoami("observer"), clock=clock, store=store)
     clock.follow(engine)
     return engine, feed
 
@@ -258,7 +311,7 @@ def observer(state_dir: Path, local_plan: Plan | None) -> tuple[Engine, Feed]:
 def guard(engine: Engine, state_dir: Path, *, monitor: Monitor | None = None, identity=None, **kw) -> Guard:
     """The guard's session around its engine: the monitor (the engine's metrics source, by default),
     the guard lock in the engine's actor's name (this process, since now), and what the guard
-    takes (`reason`, `attended`, `evidence_base`, `notifier`: see guard.Guard)."""
+    takes (`reason`, `attended`, `evidence_base`, `notifier`, `store`: see guard.Guard)."""
     from cockpit.core.evaluation import GuardId
     from cockpit.guard import Guard
     from cockpit.monitor import Monitor
@@ -279,9 +332,10 @@ class GuardKeeper:
     own session, no controlling tty), so a dropped SSH session, `q` or a crash leaves the rollout
     watched; and it starts another when the guard lock is free while the rollout needs one."""
 
-    def __init__(self, config: Path, state_dir: Path, who: str):
+    def __init__(self, config: Path, state_dir: Path, who: str, *, store: Store | None = None):
         self.config = Path(config).resolve()
         self.state_dir = Path(state_dir)
+        self.store = store or FileStore(self.state_dir)
         self.who = who
         self.process: subprocess.Popen | None = None
         self._spawned_at = 0.0
@@ -295,8 +349,11 @@ class GuardKeeper:
         if (self.process is not None and self.process.poll() is None
                 and time.monotonic() - self._spawned_at < RESPAWN_AFTER_S):
             return ""  # just started: give it time to take the lock
-        if FileStore(self.state_dir).guarding() is not None:
-            return ""
+        try:
+            if self.store.guarding() is not None:
+                return ""
+        except JournalError as e:  # etcd out of reach: nobody can say whether a guard holds the lease
+            return f"cannot see the guard: {e}"
         if self.process is not None and self.process.poll() is not None and not self._seen_end:
             self._seen_end = True  # it ended: quickly means it found nothing to protect, or could not start
             quick = time.monotonic() - self._spawned_at < QUICK_EXIT_S

@@ -235,13 +235,13 @@ def _post_deployment(state: RolloutState, now: datetime) -> str:
     return said
 
 
-def kept_aside(state_dir: Path) -> list[str]:
-    """Events a kill (or a trigger) could not journal, waiting in the side file."""
+def kept_aside(state_dir: Path, store=None) -> list[str]:
+    """Events a kill (or a trigger) could not journal, waiting in the side file (this host's)."""
     from cockpit.store import FileStore
     from cockpit.store.kept import ASIDE
 
     try:
-        kept, unreadable = FileStore(state_dir).kept()
+        kept, unreadable = (store or FileStore(state_dir)).kept()
     except OSError as e:
         return [f"{ASIDE}: cannot be read: {e.strerror or e}"]
     if not kept and not unreadable:
@@ -251,9 +251,10 @@ def kept_aside(state_dir: Path) -> list[str]:
             "the next append"]
 
 
-def journal_alarms(state_dir: Path, scan, *, most: int = 5) -> list[str]:
+def journal_alarms(state_dir: Path, scan, *, most: int = 5, store=None) -> list[str]:
     """What is wrong with the journal, in the order an operator needs it, one line a problem (the
-    first `most`; `cockpit verify` names them all); [] when nothing is."""
+    first `most`; `cockpit verify` names them all); [] when nothing is. `store`: the plan's (default:
+    the file store in `state_dir`)."""
     from cockpit.store import FileStore
     from cockpit.store.chain import TAIL
 
@@ -270,8 +271,8 @@ def journal_alarms(state_dir: Path, scan, *, most: int = 5) -> list[str]:
         alarms.append(f"... and {len(problems) - most} more problems (run `cockpit verify`)")
     if tail and tail.reason == "garbage":
         alarms.append(f"GARBAGE TAIL: {tail} (another writer's lines; the next append moves them aside)")
-    elif tail and not FileStore(state_dir).writer_busy():  # torn, and not a write in flight
+    elif tail and not (store or FileStore(state_dir)).writer_busy():  # torn, and not a write in flight
         alarms.append(f"TORN TAIL: {tail} (a writer died mid-append; the next append moves it aside)")
     if scan.head:
         alarms.append(f"{scan.head.reason.upper()}: {scan.head.detail} (line {scan.head.line}; run `cockpit verify`)")
-    return alarms + kept_aside(state_dir)
+    return alarms + kept_aside(state_dir, store)

@@ -26,7 +26,7 @@ from tests.test_cli_fuzz import rolled_back, subcommands
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = "v0.1.0"
 JSON_COMMANDS = {"status", "verify", "check-config", "evidence", "done", "ack", "report", "kill", "shift",
-                 "reconcile", "preflight", "sign-off", "waive", "start", "decide", "advance", "note", "approve", "rehearse"}
+                 "reconcile", "preflight", "sign-off", "waive", "start", "decide", "advance", "note", "approve", "rehearse", "migrate"}
 
 
 def test_every_subcommand_says_what_it_does_what_it_needs_and_its_exit_codes(capsys):
@@ -65,12 +65,12 @@ def test_cockpit_help_gives_the_one_table_and_the_readme_is_that_table(capsys):
 def test_the_table_keeps_the_codes_scripts_depend_on():
     assert {c.name: int(c) for c in Exit} == {
         "OK": 0, "FAIL": 1, "REFUSED": 2, "LOCKED": 3, "UNJOURNALED": 4, "CRASHED": 5, "FAIL_UNJOURNALED": 6,
-        "UNRECORDED": 7, "FAIL_UNRECORDED": 8, "INTERRUPTED": 130}
+        "UNRECORDED": 7, "FAIL_UNRECORDED": 8, "DEPOSED": 9, "INTERRUPTED": 130}
     assert [TABLE[c].outcome for c in Exit][:9] == [  # the --json outcomes scripts read (README)
         "done", "not confirmed", "refused", "refused: captain lock held", "done, not journaled", "crashed",
         "not confirmed, not journaled", "done, not recorded", "not confirmed, not recorded"]
     declared = declared_exit_codes()
-    assert set(declared["kill"]) == {0, 1, 2, 4, 5, 6, 7, 8} and set(declared["guard"]) == {0, 2, 3, 7}
+    assert set(declared["kill"]) == {0, 1, 2, 4, 5, 6, 7, 8} and set(declared["guard"]) == {0, 2, 3, 7, 9}
     assert set(declared["start"]) == set(declared["advance"]) == set(declared["shift"]) == {0, 1, 2, 3, 4, 6, 7, 8}
     assert all(c in EVERY_COMMAND or any(c in codes for codes in declared.values()) for c in Exit)
 

@@ -131,7 +131,7 @@ VALID = {
     "output": "{case}/report.md", "reason": "fuzzing", "confirm": VERSION, "text": "a note", "name": "Sam",
     "note": "ok", "role": "sre", "check": "builds", "phase": "1", "decision": "go", "line": "/approve x",
     "item": "auto", "incident": "INC-1", "theme": "cockpit-dark", "speed": "1000000", "weight": "5",
-    "scenario": "healthy", "format": "md",
+    "scenario": "healthy", "format": "md", "to": "etcd", "endpoints": "http://127.0.0.1:9", "prefix": "/cockpit/fuzz/v1",
 }
 EXTRA = {  # flags that keep a command from waiting: no screen, no rollback wait, no standby
     "kill": ["--no-wait"], "guard": ["--no-wait", "--quiet"], "demo": ["--headless"],

@@ -279,8 +279,9 @@ class EvidenceCollected(Payload):
 
 
 class GuardStarted(Payload, omit_defaults=True):
-    """A guard took the guard lock and evaluates from now on (`took_over`: the holder that died).
-    `speed`: its clock's rollout seconds per wall second (a demo's; not written when 1), so an
+    """A guard took the guard lock and evaluates from now on (`took_over`: the holder that died, or
+    whose etcd lease expired; `epoch`: the lease's, which fences its appends; not written for a kernel
+    lock). `speed`: its clock's rollout seconds per wall second (a demo's; not written when 1), so an
     observer follows a demo's soak by the journal's word, not by a speed a file claims."""
 
     KIND = "guard_started"
@@ -289,6 +290,7 @@ class GuardStarted(Payload, omit_defaults=True):
     reason: str = ""
     took_over: str = ""  # "pid@host" of a previous guard whose lock the kernel freed
     speed: float = 1.0
+    epoch: int = 0  # the guard lease's epoch on a store that fences on it (etcd); not written for a kernel lock
 
 
 class GuardStopped(Payload):

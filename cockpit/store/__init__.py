@@ -33,7 +33,7 @@ class JournalLike(Protocol):
     @property
     def state_dir(self) -> Path: ...  # this host's dir: the kept events, guard.log, evidence
     @property
-    def path(self) -> Path: ...  # where the journal is, for the words that name it
+    def path(self) -> Path | str: ...  # where the journal is, for the words that name it (etcd:/prefix)
     @property
     def readonly(self) -> bool: ...  # an observer's: every write refused
     @property
@@ -57,7 +57,10 @@ class JournalLike(Protocol):
 
 
 class Lease(Protocol):
-    """The guard lease: one holder, free the instant it dies; `previous` names whom it took over from."""
+    """The guard lease: one holder; `previous` names whom it took over from. A kernel lock is free the
+    instant its holder dies and has no epoch; etcd's lease expires after its TTL unless renewed, and
+    its epoch fences the holder's appends (`fence`) so a deposed holder can neither append nor act.
+    `try_acquire`, `renew`, `still_holder` and `holder` raise when the store cannot be reached."""
 
     @property
     def held(self) -> bool: ...
@@ -65,9 +68,19 @@ class Lease(Protocol):
     def previous(self) -> dict: ...
     @property
     def read_only(self) -> bool: ...  # held without the right to write (a read-only file system)
+    @property
+    def epoch(self) -> int | None: ...  # None for a kernel lock
+    @property
+    def fence(self) -> tuple[bytes, int] | None: ...  # (key, epoch) for the journal's fenced appends
+    @property
+    def lost(self) -> str | None: ...  # why it is no longer ours, once it was
 
     def try_acquire(self) -> bool: ...
     def release(self) -> None: ...
+    def renew(self) -> bool: ...  # each round: False once it is lost (a kernel lock: True while held)
+    def still_holder(self) -> bool: ...  # before every gateway call: the epoch is still the current one
+    def valid_for(self) -> float: ...  # seconds it is ours at least, by this host's clock (a kernel lock: inf)
+    def holder(self) -> dict | None: ...  # who holds it now (with its epoch on etcd)
 
 
 class CaptainHold(Protocol):

@@ -34,7 +34,17 @@ from pathlib import Path
 import msgspec
 
 from cockpit.core.events import GENESIS, Actor, Payload, Record, make_record
-from cockpit.store.chain import JournalError, Problem, ReadOnlyJournal, Scan, checked_line, encode_line, scan_bytes
+from cockpit.store.chain import (
+    Deposed,
+    JournalError,
+    Problem,
+    ReadOnlyJournal,
+    Scan,
+    StoreUnreachable,
+    checked_line,
+    encode_line,
+    scan_bytes,
+)
 from cockpit.store.etcd_client import (
     Compare,
     EtcdClient,
@@ -55,10 +65,6 @@ APPEND_WITHIN_S = 30.0  # an append that lost this long to other writers gives u
 ASIDE_LOCK = "unjournaled.lock"  # the local side file's lock (several processes of one host keep events aside)
 
 log = logging.getLogger("cockpit.store.etcd")
-
-
-class Deposed(JournalError):
-    """The fence moved: another guard holds the lease now, and this writer's appends are refused."""
 
 
 def journal_base(prefix: str) -> bytes:
@@ -382,7 +388,7 @@ def _fetch(client: EtcdClient, base: bytes, key: bytes, end: bytes, revision: in
         return [pair for part in pool.map(read, range(slices)) for pair in part]
 
 
-class _Unreachable(JournalError):
+class _Unreachable(StoreUnreachable):
     """etcd did not answer: the kind of JournalError the engine keeps aside and journals late."""
 
 

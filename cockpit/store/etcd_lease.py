@@ -31,6 +31,8 @@ class EtcdGuardLease:
     """The guard lock on etcd: `try_acquire`, `release`, `held`, `holder`, like lease.GuardLease, and
     `keepalive` each round, `still_holder` before acting, `wait` for a standby, `epoch` for the fence."""
 
+    read_only = False  # the file lease's read-only file system has no etcd counterpart
+
     def __init__(self, client: EtcdClient, prefix: str, identity: dict, *, ttl_s: int = TTL_S):
         self.client = client
         self.key = guard_key(prefix)
@@ -91,6 +93,10 @@ class EtcdGuardLease:
             return False
         self._renewed_at, self._granted_ttl = sent, ttl
         return True
+
+    def renew(self) -> bool:
+        """The guard's renewal each round (the Lease's word for `keepalive`)."""
+        return self.keepalive()
 
     def valid_for(self) -> float:
         """Seconds the lease is ours at least, counted from the last renewal sent (0 when not held)."""

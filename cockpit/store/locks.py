@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import math
 import os
 import pwd
 import time
@@ -111,10 +112,27 @@ class HolderLock:
 
 
 class GuardLease(HolderLock):
-    """The guard lock of a state dir (see the module's docstring)."""
+    """The guard lock of a state dir (see the module's docstring). A kernel lock has no epoch and
+    needs no renewal: its holder holds it as long as it lives, and nobody else can take it before."""
+
+    epoch: int | None = None
+    fence: tuple[bytes, int] | None = None
+    lost: str | None = None
 
     def __init__(self, state_dir: Path, identity: dict):
         super().__init__(Path(state_dir) / GUARD_LOCK, identity, "taking the guard lock")
+
+    def renew(self) -> bool:
+        return self.held
+
+    def still_holder(self) -> bool:
+        return self.held
+
+    def valid_for(self) -> float:
+        return math.inf if self.held else 0.0
+
+    def holder(self) -> dict | None:
+        return holder(self.path)
 
 
 # --- who holds a lock, by the kernel's word -----------------------------------------------------

@@ -166,6 +166,6 @@ class ReplayApp(CockpitApp):
 
 
 def replay_app(state_dir: Path, *, speed: float = 60.0, theme: str | None = None,
-               cursor: int | None = None) -> ReplayApp:
-    records, plan = load(state_dir)
+               cursor: int | None = None, store=None) -> ReplayApp:
+    records, plan = load(state_dir, store)
     return ReplayApp(Replay(records, plan, Path(state_dir)), speed=speed, theme=theme, cursor=cursor)

@@ -54,3 +54,22 @@ def test_a_release_frees_it_at_once_for_the_next_guard(backend):
     assert backend.holder()["user"] == "bob"
     b.release()
     a.release()  # twice: nothing happens
+
+
+def test_what_the_guard_asks_each_round_and_before_a_gateway_call(backend):
+    """renew, still_holder, valid_for, holder, fence: a kernel lock needs no renewal and has no epoch
+    (held as long as its process lives); etcd's lease has an epoch that only grows."""
+    a, b = backend.lease("alice"), backend.lease("bob")
+    assert not a.still_holder() and a.valid_for() == 0 and a.fence is None
+    assert a.try_acquire()
+    assert a.renew() and a.still_holder() and a.valid_for() > 0 and a.lost is None
+    assert a.holder()["user"] == "alice"
+    if a.epoch is None:  # the kernel lock
+        assert a.fence is None and a.valid_for() == float("inf")
+    else:
+        assert a.fence == (a.key, a.epoch) and a.holder()["epoch"] == a.epoch
+    first = a.epoch
+    a.release()
+    assert not a.still_holder() and a.valid_for() == 0 and a.holder() is None
+    assert b.try_acquire() and not a.still_holder()
+    assert (b.epoch is None) == (first is None) and (first is None or b.epoch > first)
