@@ -16,13 +16,14 @@ from cockpit.shown import terminal
 def cmd_status(args) -> int:
     """The rollout from the journal's intact events and the guard's last round; exit 1 when the
     journal has a problem (torn, tampered, cut off, events kept aside), said first and loudly."""
+    store = store_of(args)  # opened once: --watch asks the same store (one etcd client) each second
     if not args.watch:
-        return _status_once(args)
+        return _status_once(args, store)
     import time
 
     try:
         while True:
-            _status_once(args, clear=True)  # one screen a second
+            _status_once(args, store, clear=True)  # one screen a second
             time.sleep(1.0)
     except KeyboardInterrupt:
         return Exit.OK
@@ -40,7 +41,7 @@ def _status_document(args, code: Exit, doc: dict) -> Exit:
     return code
 
 
-def _status_once(args, *, clear: bool = False) -> int:
+def _status_once(args, store, *, clear: bool = False) -> int:
     from cockpit.clock import SystemClock
     from cockpit.core.events import GENESIS
     from cockpit.core.guardsight import face_now
@@ -49,7 +50,6 @@ def _status_once(args, *, clear: bool = False) -> int:
     from cockpit.store import FileStore
     from cockpit.store.chain import TAIL, JournalError
 
-    store = store_of(args)
     state_dir, local = store.state_dir, isinstance(store, FileStore)
     try:
         started = store.started() if not local or state_dir.is_dir() else state_dir.exists()

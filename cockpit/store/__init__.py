@@ -10,6 +10,9 @@ part every store shares.
     the locks       the guard lease, the captain lock   locks.py (their files' modes: statedir.py)
     the round       publish, read, the face's feed      published.py
     kept aside      events the journal would not take   kept.py
+
+`EtcdStore` (etcd_store.py) is its sibling on etcd, for several bastions; session.open_store picks one by
+the plan's `[state]`.
 """
 
 from __future__ import annotations

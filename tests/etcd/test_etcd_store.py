@@ -282,3 +282,52 @@ def test_migrate_refuses_a_journal_that_does_not_verify_with_exit_1(etcd1, tmp_p
     assert tampered.returncode == Exit.FAIL and "does not verify" in tampered.stderr, tampered.stderr
     assert EtcdStore(EtcdClient(etcd1.endpoints), "/cockpit/IntelGraph_Platform/v0.1.0", tmp_path,
                      lease_ttl_s=10).started() is False
+
+
+def _live_on_etcd(config: Path) -> None:
+    """The rollout started on etcd (a gateway in memory): live, so the kill is not refused."""
+    import asyncio
+
+    from cockpit.clock import SystemClock
+    from cockpit.core.events import Actor
+    from cockpit.engine import Engine
+    from tests.support import MemoryGateway, passing_runner
+
+    plan = load_plan(config)
+    journal = open_store(plan, config).journal()
+    engine = Engine(plan, journal, clock=SystemClock(), actor=Actor(user="setup", host="test", role="captain"),
+                    gateway=MemoryGateway(), check_runner=passing_runner())
+    engine.ensure_plan()
+
+    async def drive() -> None:
+        assert (await engine.run_preflight()).ok
+        for role in plan.sign_offs:
+            assert engine.sign_off(role, f"{role}-person").ok
+        assert (await engine.start()).ok
+
+    asyncio.run(drive())
+    journal.close()
+
+
+def test_the_kill_on_etcd_is_journaled_there_and_with_etcd_gone_it_is_kept_here_and_said(etcd1, tmp_path, plan,
+                                                                                          monkeypatch):
+    """The gateway is a closed port: the kill is tried and not confirmed (1); what it journals is on etcd,
+    read from the other bastion. With etcd gone too, the kill still goes to the gateway, its events are
+    kept in this host's side file and it says STORE UNREACHABLE (6: not confirmed, kept)."""
+    monkeypatch.setenv("COCKPIT_GATEWAY_TOKEN", "a-token")
+    here = etcd_plan(tmp_path, "a", plan, etcd1.endpoints, timeout="1s")
+    there = etcd_plan(tmp_path, "b", plan, etcd1.endpoints)
+    _live_on_etcd(here)
+    killed = cockpit("kill", "--config", str(here), "--reason", "p95 on etcd", "--confirm", plan.release.version,
+                     "--no-wait")
+    assert killed.returncode == Exit.FAIL, killed.stderr
+    seen = json.loads(cockpit("status", "--json", "--config", str(there)).stdout)
+    assert seen["kill"]["reason"] == "p95 on etcd"
+
+    etcd1.members[0].kill()
+    again = cockpit("kill", "--config", str(here), "--reason", "etcd is gone", "--confirm", plan.release.version,
+                    "--no-wait")
+    assert again.returncode == Exit.FAIL_UNJOURNALED, again.stderr
+    assert "STORE UNREACHABLE" in again.stderr and etcd1.endpoints[0] in again.stderr, again.stderr
+    kept = (tmp_path / "a" / "unjournaled.jsonl").read_text()
+    assert "kill_requested" in kept and "etcd is gone" in kept
