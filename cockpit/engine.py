@@ -24,7 +24,7 @@ from cockpit import rollback_check
 from cockpit.adapters.gateway import Gateway, GatewayError, GatewayState
 from cockpit.adapters.metrics import MetricsSource
 from cockpit.clock import Clock
-from cockpit.config import Check, Plan, dump_plan, plan_digest
+from cockpit.config import Check, Plan, dump_plan, plan_digest, same_plan
 from cockpit.core import events as ev
 from cockpit.core import rules, words
 from cockpit.core.state import KillState, RolloutState, fold
@@ -465,7 +465,7 @@ class Engine:
         """Journal the plan on first run; refuse a changed plan once the rollout is live."""
         snapshot = plan_snapshot(self.plan)
         current = self.state.plan
-        if current is not None and current.digest == snapshot.digest:
+        if current is not None and same_plan(self.plan, current.digest):
             return
         if self.follower:
             if current is None:

@@ -223,7 +223,7 @@ def guard_engine(plan: Plan, config: Path, actor: Actor, *, store: Store | None 
             engine.state.plan = plan_snapshot(plan)
             return engine
         raise SessionError(f"{engine.journal.path}: no plan journaled yet; the captain starts it with `cockpit run`")
-    if journaled.digest != _digest(plan):
+    if not _same_plan(plan, journaled.digest):
         raise SessionError(
             f"{config}: this config ({_digest(plan)[:12]}) differs from the plan in the journal "
             f"({journaled.digest[:12]}); "
@@ -325,6 +325,12 @@ def _digest(plan: Plan) -> str:
     from cockpit.config import plan_digest
 
     return plan_digest(plan)
+
+
+def _same_plan(plan: Plan, digest: str) -> bool:
+    from cockpit.config import same_plan
+
+    return same_plan(plan, digest)
 
 
 class GuardKeeper:

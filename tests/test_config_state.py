@@ -71,3 +71,17 @@ def test_the_examples_commented_state_block_loads_when_switched_on():
     plan = parse_plan(data)
     assert plan.state.store == "etcd" and len(plan.state.endpoints) == 3
     assert plan.state.key_prefix(plan.release.name, plan.release.version) == "/cockpit/intelgraph/v0.1.0"
+
+
+def test_two_bastions_run_one_plan_wherever_each_keeps_the_record():
+    """Each bastion names its own state_dir and its nearest etcd member first: the plan is the same plan."""
+    from cockpit.config import same_plan
+    from cockpit.config.plan import _digest
+
+    a = parse_plan(_with(ETCD) | {"state_dir": "/srv/cockpit/a"})
+    b = parse_plan(_with(ETCD | {"endpoints": list(reversed(ETCD["endpoints"]))}) | {"state_dir": "/var/lib/b"})
+    assert plan_digest(a) == plan_digest(b) == plan_digest(load_plan(EXAMPLE))
+    legacy = _digest(a, {"state"})  # a journal fingerprinted before [state] existed kept state_dir in it
+    assert legacy != plan_digest(a) and same_plan(a, legacy) and same_plan(a, plan_digest(b))
+    changed = parse_plan(_with(ETCD) | {"state_dir": "/srv/cockpit/a"} | {"sign_offs": ["po"]})
+    assert not same_plan(changed, plan_digest(a))

@@ -51,7 +51,7 @@ from cockpit.config.loading import (
     resolve_state_dir,
 )
 from cockpit.config.phases import Action, Criterion, Gate, KillSwitch, NoData, Phase, QueryFailure, Trigger
-from cockpit.config.plan import Plan, dump_plan, plan_digest
+from cockpit.config.plan import Plan, dump_plan, plan_digest, same_plan
 from cockpit.config.preflight import (
     Check,
     CommandCheck,
@@ -78,5 +78,5 @@ __all__ = [
     "Trigger",
     "WebhookChannel", "Weekday",
     "dump_plan", "load_plan", "parse_journaled_plan", "parse_plan", "plan_digest", "plan_problems", "query_problem",
-    "read_plan_text", "resolve_state_dir",
+    "read_plan_text", "resolve_state_dir", "same_plan",
 ]

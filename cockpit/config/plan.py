@@ -97,12 +97,26 @@ class Plan(Model):
         return found
 
 
-def plan_digest(plan: Plan) -> str:
-    """A stable fingerprint of the plan, journaled so a restart notices a changed plan.
+WHERE_IT_IS_KEPT = {"state_dir", "state"}  # each bastion's own: its dir, its nearest etcd endpoint first
 
-    Defaults are left out, so a new optional setting in a later cockpit does not read as a change.
+
+def plan_digest(plan: Plan) -> str:
+    """A stable fingerprint of the rollout's plan, journaled so a restart notices a changed plan.
+
+    Defaults are left out, so a new optional setting in a later cockpit does not read as a change;
+    where the record is kept ([state], state_dir) is left out, so two bastions run one plan.
     """
-    return hashlib.sha256(plan.model_dump_json(by_alias=True, exclude_defaults=True).encode()).hexdigest()
+    return _digest(plan, WHERE_IT_IS_KEPT)
+
+
+def same_plan(plan: Plan, digest: str) -> bool:
+    """Whether `digest` (journaled) is this plan's, also as a cockpit before [state] fingerprinted it."""
+    return digest in (plan_digest(plan), _digest(plan, {"state"}))
+
+
+def _digest(plan: Plan, leave_out: set[str]) -> str:
+    dumped = plan.model_dump_json(by_alias=True, exclude_defaults=True, exclude=leave_out)
+    return hashlib.sha256(dumped.encode()).hexdigest()
 
 
 def dump_plan(plan: Plan) -> dict[str, Any]:
