@@ -1,6 +1,6 @@
 """The acceptance lab: the seed plan against a real Prometheus and a real HAProxy on loopback.
 
-    .venv/bin/python -m tests.lab up DIR [--soak 2m] [--poll 5s] [--rps 200]
+    .venv/bin/python -m tests.lab up DIR [--soak 2m] [--poll 5s] [--rps 200] [--judge] [--etcd]
 
 runs in the foreground until Ctrl-C (or SIGTERM), which stops everything it started. It starts:
 
@@ -21,7 +21,12 @@ runs in the foreground until Ctrl-C (or SIGTERM), which stops everything it star
 - writes DIR/plan.toml: config.example.toml pointed at all of this (soaks, `for` windows, ack
   timeouts shortened so a whole rollout fits in about 15 minutes; channels go to the control
   server's webhook receiver; preflight commands ask the control server), validated with
-  `cockpit check-config`; and DIR/lab.json (urls, socket, pids) for scripts and the test.
+  `cockpit check-config`; and DIR/lab.json (urls, socket, pids) for scripts and the test;
+- with `--etcd`, three etcd members on loopback (tests/etcd_cluster.py; fresh data dirs in DIR/etcd
+  each `up`), and the plan's record kept on them: `[state] store = "etcd"`, their client URLs, the
+  prefix /cockpit/lab/intelgraph/v0.1.0 (DIR/state then holds only this host's files: guard.log,
+  what is kept aside while etcd does not answer). lab.json lists each member (url, pid, state).
+  An observer "on another host" is a copy of plan.toml with its own state_dir.
 
 Knobs (`GET /set?name=value&...`, `GET /knobs` shows them all; unknown names are refused):
 
@@ -65,7 +70,10 @@ One-shots: `GET /bump?cross_tenant=3&residency=1&opa_violations=2` adds to those
 Faults: `GET /fault?prometheus=stop|kill|start|hang|resume`, `GET /fault?haproxy=...` the same
 (Prometheus restarts on the same port and tsdb; HAProxy on the same socket and port, with its
 configured weights; `hang` is SIGSTOP: the process keeps its sockets and answers nothing, until
-`resume`). `GET /status` shows the processes, weights and rates; `GET /hooks` the webhooks received
+`resume`). `GET /fault?etcd_member=N&action=stop|cont|kill|start` (`up --etcd`): member N (1..3)
+SIGSTOPped (it answers nothing: a partition seen from its side), SIGCONTed, SIGKILLed, or started
+again on its data dir; one member lost keeps quorum, two lose it (the guard then says STORE
+UNREACHABLE, pulls the kill on a breach all the same and journals it late). `GET /status` shows the processes, weights and rates; `GET /hooks` the webhooks received
 (`GET /hooks?clear=1` empties the list); `GET /haproxy?cmd=get+weight+be_app/canary` runs one
 HAProxy runtime-API command. Answers are JSON (but /metrics and /haproxy).
 
@@ -73,7 +81,8 @@ The plan's command checks run `python tests/lab.py probe URL NAME` (stdlib only)
 control server says the check passes.
 
 Another rollout on the same lab: `python -m tests.lab again DIR NAME` writes DIR/plan-NAME.toml,
-the same plan with its own state dir DIR/state-NAME (the lab keeps running). Mind that Prometheus
+the same plan with its own state dir DIR/state-NAME (on etcd, its own prefix PREFIX-NAME too; the
+lab keeps running). Mind that Prometheus
 remembers: the seed's rate(...[5m]) queries still see an injected fault for 5 minutes after the
 knob is put back, and a canary with no traffic keeps its last ratio in that window.
 """
@@ -753,6 +762,8 @@ class Lab:
         cockpit_cmd = str(cockpit) if cockpit.exists() else "cockpit"
         check = subprocess.run([cockpit_cmd, "check-config", str(plan)], capture_output=True, text=True, cwd=ROOT)
         verdict = "valid" if check.returncode == 0 else f"INVALID (exit {check.returncode})"
+        observe = (f"--config {plan}   (on etcd: any host with a copy of the plan, its own state_dir)"
+                   if self.etcd is not None else f"--state-dir {self.dir / 'state'}")
         print(f"""
 lab up in {self.dir}  (Ctrl-C stops everything)
   plan:        {plan}  -> check-config: {verdict}
@@ -762,7 +773,7 @@ lab up in {self.dir}  (Ctrl-C stops everything)
   control:     {self.control}   (exporter at /metrics)
 {self.etcd_lines()}
   the captain:   {cockpit_cmd} run --config {plan}
-  an observer:   {cockpit_cmd} observe --state-dir {self.dir / 'state'}
+  an observer:   {cockpit_cmd} observe {observe}
   status:        {cockpit_cmd} status --config {plan} [--json]
   verify:        {cockpit_cmd} verify --config {plan}
   kill from CLI: {cockpit_cmd} kill --config {plan} --reason "lab" --confirm v0.1.0
