@@ -538,3 +538,40 @@ def test_a_breach_while_a_holder_is_partitioned_both_sides_kill_and_only_the_hol
     said = a.log()
     assert "DEPOSED: guard lease lost to " in said and "Traceback" not in said + b.log()
     assert verifies(etcd3)
+
+
+def test_a_partitioned_holder_healed_after_the_other_side_finished_finds_the_lease_free_and_stands_down(
+        tmp_path, haproxy, etcd3):  # noqa: F811
+    """Across the partition both sides kill a breach; B verifies its kill and stops (the lease is free
+    again) before A's route heals. A must not take the free lease again and journal what it kept
+    aside (its own trigger_fired, kill_requested... after B's guard_stopped): another guard held the
+    lease since A's epoch, so A is deposed, exits 9, and its events are set aside, not journaled."""
+    with watched(tmp_path) as (prom, exporter):
+        a, b, relay, route = split_bastions(tmp_path, haproxy, prom, etcd3)
+        try:
+            go_live_on_etcd(b)
+            holder = a.start()
+            wait_for("a holds the lease", lambda: started_by(etcd3, holder.pid), 30)
+            standby = b.start()
+            wait_for("b stands by", lambda: "standby: the guard lock is held by" in b.log(), 30)
+            route.cut()
+            wait_for("b takes over", lambda: started_by(etcd3, standby.pid), TTL_S + 30)
+            exporter.set(**{ERRORS: BAD})
+            wait_for("a pulls the kill too", lambda: "pulling the kill all the same" in a.log(), FOR_S + 30)
+            wait_for("b verifies the kill and stops", lambda: standby.poll() is not None, 60)
+            assert standby.returncode == Exit.OK, b.log()[-3000:]
+            route.heal()
+            assert holder.wait(30) == Exit.DEPOSED, a.log()[-3000:]
+        finally:
+            a.stop()
+            b.stop()
+            relay.close()
+            route.close()
+    journal = records(etcd3)
+    kinds = [r.kind for r in journal]
+    assert kinds.count("kill_requested") == 1 and kinds[-1] == "guard_stopped", kinds
+    assert [r.payload.pid for r in journal if r.kind == "guard_started"] == [holder.pid, standby.pid]
+    assert "taken again" not in a.log() and "DEPOSED" in a.log()
+    aside = list(a.state_dir.glob("unjournaled.deposed-*.jsonl"))
+    assert aside and "kill_requested" in aside[0].read_text()
+    assert verifies(etcd3)
