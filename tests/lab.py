@@ -1,6 +1,6 @@
 """The acceptance lab: the seed plan against a real Prometheus and a real HAProxy on loopback.
 
-    .venv/bin/python -m tests.lab up DIR [--soak 2m] [--poll 5s] [--rps 200]
+    .venv/bin/python -m tests.lab up DIR [--soak 2m] [--poll 5s] [--rps 200] [--judge] [--etcd]
 
 runs in the foreground until Ctrl-C (or SIGTERM), which stops everything it started. It starts:
 
@@ -21,7 +21,12 @@ runs in the foreground until Ctrl-C (or SIGTERM), which stops everything it star
 - writes DIR/plan.toml: config.example.toml pointed at all of this (soaks, `for` windows, ack
   timeouts shortened so a whole rollout fits in about 15 minutes; channels go to the control
   server's webhook receiver; preflight commands ask the control server), validated with
-  `cockpit check-config`; and DIR/lab.json (urls, socket, pids) for scripts and the test.
+  `cockpit check-config`; and DIR/lab.json (urls, socket, pids) for scripts and the test;
+- with `--etcd`, three etcd members on loopback (tests/etcd_cluster.py; fresh data dirs in DIR/etcd
+  each `up`), and the plan's record kept on them: `[state] store = "etcd"`, their client URLs, the
+  prefix /cockpit/lab/intelgraph/v0.1.0 (DIR/state then holds only this host's files: guard.log,
+  what is kept aside while etcd does not answer). lab.json lists each member (url, pid, state).
+  An observer "on another host" is a copy of plan.toml with its own state_dir.
 
 Knobs (`GET /set?name=value&...`, `GET /knobs` shows them all; unknown names are refused):
 
@@ -65,7 +70,10 @@ One-shots: `GET /bump?cross_tenant=3&residency=1&opa_violations=2` adds to those
 Faults: `GET /fault?prometheus=stop|kill|start|hang|resume`, `GET /fault?haproxy=...` the same
 (Prometheus restarts on the same port and tsdb; HAProxy on the same socket and port, with its
 configured weights; `hang` is SIGSTOP: the process keeps its sockets and answers nothing, until
-`resume`). `GET /status` shows the processes, weights and rates; `GET /hooks` the webhooks received
+`resume`). `GET /fault?etcd_member=N&action=stop|cont|kill|start` (`up --etcd`): member N (1..3)
+SIGSTOPped (it answers nothing: a partition seen from its side), SIGCONTed, SIGKILLed, or started
+again on its data dir; one member lost keeps quorum, two lose it (the guard then says STORE
+UNREACHABLE, pulls the kill on a breach all the same and journals it late). `GET /status` shows the processes, weights and rates; `GET /hooks` the webhooks received
 (`GET /hooks?clear=1` empties the list); `GET /haproxy?cmd=get+weight+be_app/canary` runs one
 HAProxy runtime-API command. Answers are JSON (but /metrics and /haproxy).
 
@@ -73,7 +81,8 @@ The plan's command checks run `python tests/lab.py probe URL NAME` (stdlib only)
 control server says the check passes.
 
 Another rollout on the same lab: `python -m tests.lab again DIR NAME` writes DIR/plan-NAME.toml,
-the same plan with its own state dir DIR/state-NAME (the lab keeps running). Mind that Prometheus
+the same plan with its own state dir DIR/state-NAME (on etcd, its own prefix PREFIX-NAME too; the
+lab keeps running). Mind that Prometheus
 remembers: the seed's rate(...[5m]) queries still see an injected fault for 5 minutes after the
 knob is put back, and a canary with no traffic keeps its last ratio in that window.
 """
@@ -101,6 +110,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 APP = "intelgraph-api"
 API_BUCKETS = [0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0]
+ETCD_PREFIX = "/cockpit/lab/intelgraph/v0.1.0"  # `up --etcd`: the plan's [state] prefix
 PATH_BUCKETS = [0.1, 0.25, 0.5, 0.75, 1.0, 1.1, 1.2, 1.3, 1.5, 2.0, 3.0, 5.0, 10.0]
 
 KNOBS: dict[str, float] = {
@@ -409,8 +419,10 @@ def secrets_token(name: str) -> str:
     return hashlib.sha256(f"cockpit-lab-{name}".encode()).hexdigest()[:32]
 
 
-def write_plan(lab_dir: Path, control: str, prom_url: str, admin_socket: str, args: argparse.Namespace) -> Path:
-    """config.example.toml pointed at the lab: its queries untouched, its clocks shortened."""
+def write_plan(lab_dir: Path, control: str, prom_url: str, admin_socket: str, args: argparse.Namespace,
+               etcd_endpoints: list[str] | None = None) -> Path:
+    """config.example.toml pointed at the lab: its queries untouched, its clocks shortened; with etcd
+    endpoints, the record kept on them (`[state] store = "etcd"`) under the lab's prefix."""
     import tomli_w
 
     if getattr(args, "judge", False):
@@ -469,6 +481,8 @@ def write_plan(lab_dir: Path, control: str, prom_url: str, admin_socket: str, ar
         if "spend_control" in alert:
             alert["spend_control"] = {"argv": probe + ["spend_control"], "timeout": "20s"}
     data["evidence"]["dir"] = str(lab_dir / "evidence")
+    if etcd_endpoints:
+        data["state"] = {"store": "etcd", "endpoints": etcd_endpoints, "prefix": ETCD_PREFIX}
     path = lab_dir / "plan.toml"
     header = (f"# Written by `python -m tests.lab up {lab_dir}`: config.example.toml pointed at the lab.\n"
               f"# Prometheus {prom_url}, HAProxy {admin_socket} (backend be_app), control {control}\n\n")
@@ -488,6 +502,7 @@ class Lab:
         self.haproxy = None
         self.prom: LabPrometheus | None = None
         self.sim: Simulation | None = None
+        self.etcd = None  # `up --etcd`: tests.etcd_cluster.Cluster, three members on loopback
         self.server: ThreadingHTTPServer | None = None
         self.control = ""
         self.lock = threading.Lock()
@@ -613,6 +628,8 @@ class Lab:
                                                     "/status", "/hooks", "/metrics"]}, "application/json"
 
     def fault(self, query: dict[str, str]) -> dict:
+        if "etcd_member" in query:
+            return self.etcd_fault(query.get("etcd_member", ""), query.get("action", ""))
         done = {}
         for what, how in query.items():
             if what not in ("prometheus", "haproxy") or how not in ("stop", "kill", "start", "hang", "resume"):
@@ -653,6 +670,39 @@ class Lab:
         self.write_info()
         return done
 
+    def etcd_fault(self, which: str, action: str) -> dict:
+        """`/fault?etcd_member=N&action=stop|cont|kill|start`: SIGSTOP (a member that answers nothing, a
+        partition from its side), SIGCONT, SIGKILL, or start a killed one again on its data dir."""
+        if self.etcd is None:
+            return {"etcd_member": "refused: the lab runs without etcd (start it with `up --etcd`)"}
+        n = len(self.etcd.members)
+        if not which.isdigit() or not 1 <= int(which) <= n or action not in ("stop", "cont", "kill", "start"):
+            return {"etcd_member": f"refused: give etcd_member=1..{n}&action=stop|cont|kill|start, "
+                                   f"not etcd_member={which}&action={action}"}
+        member = self.etcd.members[int(which) - 1]
+        if action == "start":
+            if not member.alive:
+                initial = ",".join(f"{m.name}={m.peer_url}" for m in self.etcd.members)
+                member.start(initial, f"cockpit-lab-{self.etcd.members[0].client_port}")
+        elif not member.alive:
+            pass
+        elif action == "kill":
+            member.kill()
+        elif action == "stop":
+            member.stop()
+        else:
+            member.cont()
+        done = {"etcd_member": which, "url": member.url, "state": etcd_state(member)}
+        self.say(f"fault etcd member {which} ({member.url}) {action}: {done['state']}")
+        self.write_info()
+        return done
+
+    def etcd_info(self) -> list[dict] | None:
+        if self.etcd is None:
+            return None
+        return [{"member": i + 1, "url": m.url, "pid": m.proc.pid if m.alive else None, "state": etcd_state(m),
+                 "data_dir": str(m.data_dir), "log": str(m.log)} for i, m in enumerate(self.etcd.members)]
+
     def status(self) -> dict:
         with self.sim.lock:
             weights, rates = dict(self.sim.weights), dict(self.sim.rates)
@@ -662,6 +712,7 @@ class Lab:
                         "pid": self.haproxy.process.pid if self.haproxy.process and self.haproxy.process.poll() is None else None},
             "weights": weights, "rates": rates, "knobs": self.sim.knobs,
             "hooks_received": len(self.hooks), "checks_run": self.checks_run[-10:],
+            **({"etcd": self.etcd_info()} if self.etcd is not None else {}),
         }
 
     def write_info(self) -> None:
@@ -670,6 +721,7 @@ class Lab:
             "haproxy_socket": self.haproxy.socket, "haproxy_frontend": self.haproxy.url, "backend": "be_app",
             "haproxy_pid": self.haproxy.process.pid if self.haproxy.process and self.haproxy.process.poll() is None else None,
             "plan": str(self.dir / "plan.toml"), "state_dir": str(self.dir / "state"), "lab_pid": os.getpid(),
+            **({"etcd": self.etcd_info(), "etcd_prefix": ETCD_PREFIX} if self.etcd is not None else {}),
         }
         tmp = self.dir / "lab.json.tmp"
         tmp.write_text(json.dumps(info, indent=1) + "\n")
@@ -701,12 +753,17 @@ class Lab:
         self.prom = LabPrometheus(self.dir / "prometheus", f"127.0.0.1:{self.server.server_address[1]}")
         self.prom.backfill(KNOBS["slo_compliance"])
         self.prom.start()
-        plan = write_plan(self.dir, self.control, self.prom.url, self.haproxy.socket, self.args)
+        if self.args.etcd:
+            self.etcd = start_etcd(self.dir / "etcd")
+        plan = write_plan(self.dir, self.control, self.prom.url, self.haproxy.socket, self.args,
+                          self.etcd.endpoints if self.etcd is not None else None)
         self.write_info()
         cockpit = ROOT / ".venv" / "bin" / "cockpit"
         cockpit_cmd = str(cockpit) if cockpit.exists() else "cockpit"
         check = subprocess.run([cockpit_cmd, "check-config", str(plan)], capture_output=True, text=True, cwd=ROOT)
         verdict = "valid" if check.returncode == 0 else f"INVALID (exit {check.returncode})"
+        observe = (f"--config {plan}   (on etcd: any host with a copy of the plan, its own state_dir)"
+                   if self.etcd is not None else f"--state-dir {self.dir / 'state'}")
         print(f"""
 lab up in {self.dir}  (Ctrl-C stops everything)
   plan:        {plan}  -> check-config: {verdict}
@@ -714,9 +771,9 @@ lab up in {self.dir}  (Ctrl-C stops everything)
   prometheus:  {self.prom.url}  pid {self.prom.proc.pid}   (tsdb {self.prom.data})
   haproxy:     socket {self.haproxy.socket}  frontend {self.haproxy.url}  pid {self.haproxy.process.pid}
   control:     {self.control}   (exporter at /metrics)
-
+{self.etcd_lines()}
   the captain:   {cockpit_cmd} run --config {plan}
-  an observer:   {cockpit_cmd} observe --state-dir {self.dir / 'state'}
+  an observer:   {cockpit_cmd} observe {observe}
   status:        {cockpit_cmd} status --config {plan} [--json]
   verify:        {cockpit_cmd} verify --config {plan}
   kill from CLI: {cockpit_cmd} kill --config {plan} --reason "lab" --confirm v0.1.0
@@ -731,11 +788,20 @@ lab up in {self.dir}  (Ctrl-C stops everything)
                  curl -s '{self.control}/fault?haproxy=stop'        (stop|kill|start; restart resets weights)
                  curl -s '{self.control}/fault?prometheus=hang'     (hang|resume: SIGSTOP/SIGCONT, answers nothing)
                  curl -s '{self.control}/set?scrape_fail=1'         (the exporter's scrape fails)
-  see:           curl -s '{self.control}/status'   curl -s '{self.control}/hooks'
+{"                 curl -s '" + self.control + "/fault?etcd_member=1&action=stop'   (stop|cont|kill|start: SIGSTOP/SIGCONT/SIGKILL, start again)" + chr(10) if self.etcd else ""}  see:           curl -s '{self.control}/status'   curl -s '{self.control}/hooks'
   haproxy:       curl -s '{self.control}/haproxy?cmd=get+weight+be_app/canary'   (any runtime-API command)
 """, flush=True)
 
+    def etcd_lines(self) -> str:
+        if self.etcd is None:
+            return ""
+        members = "\n".join(f"               member {i + 1}: {m.url}  pid {m.proc.pid}"
+                             for i, m in enumerate(self.etcd.members))
+        return f"  etcd:        [state] store = \"etcd\", prefix {ETCD_PREFIX}  (data in {self.dir / 'etcd'})\n{members}\n"
+
     def down(self) -> None:
+        if self.etcd is not None:
+            self.etcd.close()
         for proc in (self.prom.proc if self.prom else None, self.haproxy.process if self.haproxy else None):
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGCONT)  # a hung process cannot stop
@@ -755,6 +821,30 @@ lab up in {self.dir}  (Ctrl-C stops everything)
             (self.dir / "lab.json").unlink()
         except OSError:
             pass
+
+
+def etcd_state(member) -> str:
+    return "killed" if not member.alive else "stopped (SIGSTOP)" if member.stopped else "running"
+
+
+def start_etcd(workdir: Path):
+    """Three etcd members on loopback (tests/etcd_cluster.py), each on a fresh data dir: the lab's
+    record starts empty every `up`, as a state dir of a new lab does."""
+    from tests.etcd_cluster import ETCD, Cluster
+
+    if not Path(ETCD).exists():
+        raise SystemExit("lab: --etcd needs the Debian package etcd-server (make system-deps)")
+    shutil.rmtree(workdir, ignore_errors=True)
+    cluster = Cluster(workdir, n=3)
+    initial = ",".join(f"{m.name}={m.peer_url}" for m in cluster.members)
+    for m in cluster.members:  # the lab's own token: Lab.etcd_fault starts a killed member again with it
+        m.start(initial, f"cockpit-lab-{cluster.members[0].client_port}")
+    try:
+        cluster.wait_ready()
+    except Exception:
+        cluster.close()
+        raise
+    return cluster
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -800,6 +890,8 @@ def cmd_again(args: argparse.Namespace) -> int:
     name = "".join(c if c.isalnum() or c in "-_" else "-" for c in args.name)
     data = tomllib.loads((lab_dir / "plan.toml").read_text())
     data["state_dir"] = str(lab_dir / f"state-{name}")
+    if data.get("state", {}).get("store") == "etcd":  # its own record on the lab's etcd too
+        data["state"]["prefix"] = f"{data['state']['prefix']}-{name}"
     import tomli_w
 
     path = lab_dir / f"plan-{name}.toml"
@@ -823,6 +915,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--rps", type=float, default=KNOBS["rps"], help="the rps knob at start (default 200)")
     up.add_argument("--judge", action="store_true",
                     help="the seed's [judge] and judge criteria on, a baseline track and p95 noise (issue 23)")
+    up.add_argument("--etcd", action="store_true",
+                    help="a three-member etcd on loopback too, and the plan's record on it ([state] store = \"etcd\")")
     up.add_argument("--judge-interval", default="30s", help="judge.interval with --judge (default 30s)")
     up.set_defaults(func=cmd_up)
     again = sub.add_parser("again", help="DIR/plan-NAME.toml: the lab's plan with its own state dir")

@@ -134,7 +134,7 @@ class EtcdJournal:
         try:
             self._read_new()
         except JournalError as e:
-            if not salvage or isinstance(e, _Unreachable):
+            if not salvage or isinstance(e, JournalUnreachable):
                 raise
             self.broken = str(e)
             return
@@ -189,7 +189,7 @@ class EtcdJournal:
         except EtcdRefused:
             pass  # compacted past our revision: the range below reads by seq all the same
         except EtcdUnreachable as e:
-            raise _Unreachable(f"{self.path}: following the journal: {e}") from None
+            raise JournalUnreachable(f"{self.path}: following the journal: {e}") from None
         return self.poll()
 
     def _read_new(self) -> list[Record]:
@@ -204,7 +204,7 @@ class EtcdJournal:
             if res.more[1] and pairs:
                 pairs += _fetch(self.client, journal_base(self.prefix), pairs[-1][0] + b"\0", end, rev, self.page)
         except EtcdUnreachable as e:
-            raise _Unreachable(f"{self.path}: cannot read: {e}") from None
+            raise JournalUnreachable(f"{self.path}: cannot read: {e}") from None
         except EtcdError as e:
             raise JournalError(f"{self.path}: cannot read: {e}") from None
         head_kv = res.ranges[0][0] if res.ranges[0] else None
@@ -325,7 +325,7 @@ class EtcdJournal:
                 res = self.client.txn(conditions, [put(journal_key(self.prefix, record.seq), line),
                                                    put(head, _head_value(record.seq, record.hash))], failure)
             except EtcdUnreachable as e:
-                raise _Unreachable(f"{self.path}: cannot append: {e}; the journal ends at event {self._top} "
+                raise JournalUnreachable(f"{self.path}: cannot append: {e}; the journal ends at event {self._top} "
                                    "as far as this process knows") from None
             except EtcdError as e:
                 raise JournalError(f"{self.path}: cannot append: {e}") from None
@@ -388,8 +388,9 @@ def _fetch(client: EtcdClient, base: bytes, key: bytes, end: bytes, revision: in
         return [pair for part in pool.map(read, range(slices)) for pair in part]
 
 
-class _Unreachable(StoreUnreachable):
-    """etcd did not answer: the kind of JournalError the engine keeps aside and journals late."""
+class JournalUnreachable(StoreUnreachable):
+    """etcd did not answer: the kind of JournalError the engine keeps aside and journals late. Its name
+    is read by people (the evidence's "not collected: JournalUnreachable: ..."), so it is a word."""
 
 
 class _SideLock:

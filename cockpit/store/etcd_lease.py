@@ -7,6 +7,11 @@ lease each round; every append it makes is conditional on the key's create_revis
 epoch (EtcdJournal.fenced), so a holder paused past the TTL (a GC, a frozen VM, a partition) cannot
 append after a standby took over, and `still_holder` lets it re-check before a gateway call.
 
+`{prefix}/guard-last` (no lease: it outlives every holder) is written in the same txn, so its
+mod_revision is the last epoch anyone took. A holder that lost the lease takes it again only if that is
+still its own epoch: if another guard held it in between (took over while this one was cut off, then
+stopped), this one is deposed and journals nothing of what it kept aside.
+
 A lock alone is no mutual exclusion (etcd-io/etcd#11457): the fence is what makes the stale holder's
 writes fail; the gateway calls themselves stay idempotent (a kill, a re-assert of the same weight).
 """
@@ -27,6 +32,11 @@ def guard_key(prefix: str) -> bytes:
     return f"{prefix.rstrip('/')}/guard".encode()
 
 
+def last_key(prefix: str) -> bytes:
+    """Who took the guard lease last; its mod_revision is that holder's epoch."""
+    return f"{prefix.rstrip('/')}/guard-last".encode()
+
+
 class EtcdGuardLease:
     """The guard lock on etcd: `try_acquire`, `release`, `held`, `holder`, like lease.GuardLease, and
     `keepalive` each round, `still_holder` before acting, `wait` for a standby, `epoch` for the fence."""
@@ -36,9 +46,11 @@ class EtcdGuardLease:
     def __init__(self, client: EtcdClient, prefix: str, identity: dict, *, ttl_s: int = TTL_S):
         self.client = client
         self.key = guard_key(prefix)
+        self.last = last_key(prefix)
         self.identity = identity
         self.ttl_s = ttl_s
         self.epoch: int | None = None  # the guard key's create_revision while we hold it
+        self.held_epoch: int | None = None  # the last epoch we held: taken again only if nobody took one since
         self.lease: int = 0
         self.previous: dict = {}  # the holder last seen before we took it (a standby's wait saw it go)
         self.lost: str | None = None  # why we no longer hold it, once we held it
@@ -55,8 +67,9 @@ class EtcdGuardLease:
         return (self.key, self.epoch) if self.epoch is not None else None
 
     def try_acquire(self) -> bool:
-        """Take the guard lease if nobody holds it; never waits. True when we hold it. Raises EtcdError
-        when etcd cannot be reached (then nobody can say who holds it)."""
+        """Take the guard lease if nobody holds it, and, once we held it, nobody took it since; never
+        waits. True when we hold it. Raises EtcdError when etcd cannot be reached (then nobody can say
+        who holds it)."""
         if self.epoch is not None:
             return True
         current = self.client.get(self.key)
@@ -67,7 +80,9 @@ class EtcdGuardLease:
         lease, granted = self.client.grant(self.ttl_s)
         value = json.dumps({**self.identity, "since": datetime.now(UTC).isoformat(timespec="seconds")}).encode()
         try:
-            res = self.client.txn([Compare(self.key, "create", 0)], [put(self.key, value, lease)], [get(self.key)])
+            ours_last = [] if self.held_epoch is None else [Compare(self.last, "mod", self.held_epoch)]
+            res = self.client.txn([Compare(self.key, "create", 0), *ours_last],
+                                  [put(self.key, value, lease), put(self.last, value)], [get(self.key), get(self.last)])
         except EtcdError:
             self._revoke(lease)
             raise
@@ -75,8 +90,14 @@ class EtcdGuardLease:
             self._revoke(lease)
             if res.ranges and res.ranges[0]:
                 self.previous = _identity(res.ranges[0][0])
+            elif len(res.ranges) > 1 and res.ranges[1]:  # free, but another took it since our epoch
+                since = res.ranges[1][0]
+                self.previous = _identity(since)
+                self.lost = (f"the guard lease was taken by {_who(self.previous)} (epoch {since.mod_revision}) "
+                             f"after ours (epoch {self.held_epoch})")
             return False
         self.epoch, self.lease, self.lost = res.revision, lease, None  # created in this txn: create_revision
+        self.held_epoch = self.epoch
         self._renewed_at, self._granted_ttl = sent, granted
         return True
 

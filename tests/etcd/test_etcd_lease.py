@@ -174,3 +174,27 @@ def test_a_holder_cut_off_from_etcd_cannot_renew_and_the_other_side_takes_over(e
         journal.append(ev.KillRequested(reason="the cut-off guard's kill"), actor=guard_a, ts=T0)
     assert not holder.keepalive() and not holder.held
     assert [r.payload.KIND for r in EtcdJournal(standby.client, PREFIX, readonly=True).records] == []
+
+
+def test_a_lost_lease_is_taken_again_only_if_nobody_took_it_since(etcd1):
+    """A holder whose lease expired (cut off, no renewal) takes it again when nobody took it in
+    between; if another guard held it in between (took over, then stopped), the old holder's
+    try_acquire is refused although the lease is free, and `lost` names who took it."""
+    a = _lease(etcd1, "alice", ttl_s=2)
+    assert a.try_acquire()
+    first = a.epoch
+    a.client.revoke(a.lease)  # expired, as after a partition longer than the TTL
+    assert not a.keepalive() and not a.held
+    assert a.try_acquire() and a.epoch > first  # nobody took it: taken again, a new epoch
+    second = a.epoch
+    a.client.revoke(a.lease)
+    assert not a.keepalive()
+    b = _lease(etcd1, "bob", ttl_s=2)
+    assert b.try_acquire() and b.epoch > second  # the other side takes over...
+    b.release()  # ...and stops: the lease is free again
+    assert b.holder() is None
+    assert not a.try_acquire() and not a.held
+    assert a.previous["user"] == "bob"
+    assert a.lost == f"the guard lease was taken by bob@bob-host (pid 1) (epoch {b.held_epoch}) after ours (epoch {second})"
+    c = _lease(etcd1, "carol", ttl_s=2)
+    assert c.try_acquire()  # a guard that never held it takes a free lease as before

@@ -6,6 +6,9 @@ three-member etcd:
   time; exactly one `kill_requested`, HAProxy read back at weight 0;
 - the holder SIGSTOPped past its TTL: the standby takes over and kills; the old holder, SIGCONTed into
   a breach it would still act on, sends nothing to HAProxy, appends nothing, says DEPOSED and exits 9;
+- bastion A partitioned from etcd (its only member reached through a TCP relay that is cut): B, on the
+  two other members, takes over within the TTL and a poll; A, with no breach, sends nothing to HAProxy
+  and appends nothing; when its path heals, it says DEPOSED and exits 9;
 - the etcd leader hangs during the guard's rounds, and the next leader is killed as the kill lands:
   no acknowledged event lost, the chain verifies, the guard carries on to the end.
 
@@ -102,6 +105,67 @@ class Relay:
                 client.sendall(chunk)
 
     def close(self) -> None:
+        self._server.close()
+
+
+class TcpRelay:
+    """A TCP relay on loopback between one bastion and one etcd member, which can be cut like a network
+    partition: while cut, whatever either side sends is dropped (connections hang, nothing is refused,
+    as a lost route looks from both ends); healed, the connections held through the cut are closed
+    (as their TCP would time out) and new ones pass again."""
+
+    def __init__(self, target: str):
+        host, port = target.removeprefix("http://").split(":")
+        self.target = (host, int(port))
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self.cut_off = threading.Event()
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def cut(self) -> None:
+        self.cut_off.set()
+
+    def heal(self) -> None:
+        with self._lock:
+            held, self._conns = self._conns, []
+        for s in held:
+            s.close()
+        self.cut_off.clear()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=2)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while chunk := src.recv(65536):
+                if not self.cut_off.is_set():  # cut: the bytes are lost on the way
+                    dst.sendall(chunk)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.heal()
         self._server.close()
 
 
@@ -353,3 +417,161 @@ def test_a_guard_that_loses_every_etcd_member_still_kills_on_a_breach_and_journa
     assert "pulling the kill all the same" in said or "acting on the guard lease, ours for" in said
     assert "DEPOSED" not in said and "Traceback" not in said
     assert not (a.state_dir / "unjournaled.jsonl").exists() or not (a.state_dir / "unjournaled.jsonl").read_text()
+
+
+def split_bastions(tmp_path: Path, haproxy, prom, etcd) -> tuple[Bastion, Bastion, Relay, TcpRelay]:  # noqa: F811
+    """Two bastions of one plan, each on its own side of etcd: A names only member 1, reached through
+    `route` (a TcpRelay that can be cut); B names members 2 and 3."""
+    import tomllib
+
+    route = TcpRelay(etcd.members[0].url)
+    relay = Relay(tmp_path / "relay.sock", haproxy.socket)
+    data = tomllib.loads(guarded_config(tmp_path, haproxy, prom).read_text())
+    data["gateways"]["edge"]["socket"] = relay.path
+    data["prometheus"]["poll_interval"] = f"{POLL_S}s"
+    data["state_dir"] = "state"
+    state = {"store": "etcd", "prefix": PREFIX, "lease_ttl": f"{TTL_S}s", "timeout": "1s"}
+    a = Bastion(tmp_path, "bastion-a", {**data, "state": {**state, "endpoints": [route.url]}})
+    b = Bastion(tmp_path, "bastion-b", {**data, "state": {**state, "endpoints": etcd.endpoints[1:]}})
+    return a, b, relay, route
+
+
+def test_a_holder_partitioned_from_etcd_stands_down_without_acting_and_the_other_side_takes_over(
+        tmp_path, haproxy, etcd3):  # noqa: F811
+    """Bastion A's plan names only member 1 (through a relay that is cut like a route), bastion B's the
+    two others: one plan (its digest leaves [state] out). With no breach, A cut off sends nothing to
+    HAProxy and appends nothing (it keeps nothing aside either); B takes the lease once A's expires;
+    healed, A finds the lease another's, says DEPOSED and exits 9."""
+    with watched(tmp_path) as (prom, _):
+        a, b, relay, route = split_bastions(tmp_path, haproxy, prom, etcd3)
+        try:
+            go_live_on_etcd(b)
+            holder = a.start()
+            wait_for("a holds the lease", lambda: started_by(etcd3, holder.pid), 30)
+            mine = started_by(etcd3, holder.pid).payload.epoch
+            standby = b.start()
+            wait_for("b stands by", lambda: "standby: the guard lock is held by" in b.log(), 30)
+            journaled = len(records(etcd3))
+            seen = len(relay.seen)
+            route.cut()  # a's only way to etcd is lost
+            cut_at = time.time()
+            took = wait_for("b takes over", lambda: started_by(etcd3, standby.pid), TTL_S + 30)
+            print(f"b took over {took.ts.timestamp() - cut_at:.2f} s after a was cut off from etcd "
+                  f"(TTL {TTL_S} s, poll {POLL_S} s)")
+            assert took.ts.timestamp() - cut_at <= TTL_S + POLL_S + LAND_S
+            wait_for("a says the store does not answer", lambda: "STORE UNREACHABLE" in a.log(), 30)
+            time.sleep(2 * TTL_S)  # a cut off well past its lease, guarding, no breach
+            assert holder.poll() is None
+            during = [cmd for _, cmd in relay.seen[seen:]]
+            assert relay.writes(after=cut_at) == [], during  # nothing set at HAProxy by anyone
+            healed_at = time.time()
+            route.heal()
+            assert holder.wait(30) == Exit.DEPOSED, a.log()[-3000:]
+            print(f"a exited DEPOSED {time.time() - healed_at:.2f} s after its route healed; "
+                  f"{len(during)} commands at HAProxy's door while it was cut off, none a write: {sorted(set(during))}")
+            assert relay.writes(after=cut_at) == []
+        finally:
+            a.stop()
+            b.stop()
+            relay.close()
+            route.close()
+    journal = records(etcd3)
+    assert [r for r in journal[journaled:] if getattr(r.payload, "pid", None) == holder.pid] == []
+    started = [(r.payload.pid, r.payload.epoch) for r in journal if r.kind == "guard_started"]
+    assert started == [(holder.pid, mine), (standby.pid, took.payload.epoch)] and mine < took.payload.epoch
+    assert len({epoch for _, epoch in started}) == len(started)  # one guard_started per epoch
+    said = a.log()
+    assert "DEPOSED: guard lease lost to " in said and f"(epoch {mine} < {took.payload.epoch}); not acting" in said
+    assert "Traceback" not in said + b.log()
+    kept = list(a.state_dir.glob("unjournaled*"))
+    assert all(not f.read_text() for f in kept), kept  # nothing kept aside to journal late: it did nothing
+    assert verifies(etcd3)
+
+
+def test_a_breach_while_a_holder_is_partitioned_both_sides_kill_and_only_the_holders_kill_is_journaled(
+        tmp_path, haproxy, etcd3):  # noqa: F811
+    """The trade-off's other side across a partition: A, cut off past its lease with no other guard
+    visible from where it stands, pulls the kill all the same on a breach; B, the holder now, pulls it
+    too. Both kills set the canary to 0 and nothing else (idempotent: harmless twice); the one
+    kill_requested journaled is B's; A's, kept aside, is set aside (not journaled) once A finds itself
+    deposed, and A exits 9."""
+    with watched(tmp_path) as (prom, exporter):
+        a, b, relay, route = split_bastions(tmp_path, haproxy, prom, etcd3)
+        try:
+            go_live_on_etcd(b)
+            holder = a.start()
+            wait_for("a holds the lease", lambda: started_by(etcd3, holder.pid), 30)
+            mine = started_by(etcd3, holder.pid).payload.epoch
+            standby = b.start()
+            wait_for("b stands by", lambda: "standby: the guard lock is held by" in b.log(), 30)
+            route.cut()
+            cut_at = time.time()
+            took = wait_for("b takes over", lambda: started_by(etcd3, standby.pid), TTL_S + 30)
+            # the breach begins with A cut off and B holding the lease; the canary's traffic reads on
+            # after the kill, so B's rollback is not verified and B holds the lease until A has healed
+            exporter.set(**{ERRORS: BAD, "it_canary_rps": 5.0})
+            first_zero(haproxy, time.time() + FOR_S + 30)
+            wait_for("a pulls the kill too", lambda: "pulling the kill all the same" in a.log(), 30)
+            assert standby.poll() is None and started_by(etcd3, standby.pid)
+            route.heal()
+            assert holder.wait(30) == Exit.DEPOSED, a.log()[-3000:]
+            writes = relay.writes(after=cut_at)
+            print(f"{len(writes)} writes at HAProxy's door from both sides: {writes}")
+            exporter.set(it_canary_rps=0.0)
+        finally:
+            a.stop()
+            b.stop()
+            relay.close()
+            route.close()
+    kill = {"set weight be_app/canary 0", "set weight be_app/stable 100"}  # the kill, and nothing else, from either side
+    assert len(writes) >= 2 * len(kill) and set(writes) == kill, writes
+    assert canary_weight(haproxy) == "0"
+    journal = records(etcd3)
+    kinds = [r.kind for r in journal]
+    assert kinds.count("kill_requested") == 1 and kinds.count("kill_result") == 1, kinds
+    assert next(r for r in journal if r.kind == "kill_requested").seq > journal.index(took)
+    assert [r for r in journal if getattr(r.payload, "pid", None) == holder.pid and r.kind != "guard_started"] == []
+    assert [(r.payload.pid, r.payload.epoch) for r in journal if r.kind == "guard_started"] == [
+        (holder.pid, mine), (standby.pid, took.payload.epoch)]
+    aside = list(a.state_dir.glob("unjournaled.deposed-*.jsonl"))
+    assert aside and "kill_requested" in aside[0].read_text(), list(a.state_dir.iterdir())
+    said = a.log()
+    assert "DEPOSED: guard lease lost to " in said and "Traceback" not in said + b.log()
+    assert verifies(etcd3)
+
+
+def test_a_partitioned_holder_healed_after_the_other_side_finished_finds_the_lease_free_and_stands_down(
+        tmp_path, haproxy, etcd3):  # noqa: F811
+    """Across the partition both sides kill a breach; B verifies its kill and stops (the lease is free
+    again) before A's route heals. A must not take the free lease again and journal what it kept
+    aside (its own trigger_fired, kill_requested... after B's guard_stopped): another guard held the
+    lease since A's epoch, so A is deposed, exits 9, and its events are set aside, not journaled."""
+    with watched(tmp_path) as (prom, exporter):
+        a, b, relay, route = split_bastions(tmp_path, haproxy, prom, etcd3)
+        try:
+            go_live_on_etcd(b)
+            holder = a.start()
+            wait_for("a holds the lease", lambda: started_by(etcd3, holder.pid), 30)
+            standby = b.start()
+            wait_for("b stands by", lambda: "standby: the guard lock is held by" in b.log(), 30)
+            route.cut()
+            wait_for("b takes over", lambda: started_by(etcd3, standby.pid), TTL_S + 30)
+            exporter.set(**{ERRORS: BAD})
+            wait_for("a pulls the kill too", lambda: "pulling the kill all the same" in a.log(), FOR_S + 30)
+            wait_for("b verifies the kill and stops", lambda: standby.poll() is not None, 60)
+            assert standby.returncode == Exit.OK, b.log()[-3000:]
+            route.heal()
+            assert holder.wait(30) == Exit.DEPOSED, a.log()[-3000:]
+        finally:
+            a.stop()
+            b.stop()
+            relay.close()
+            route.close()
+    journal = records(etcd3)
+    kinds = [r.kind for r in journal]
+    assert kinds.count("kill_requested") == 1 and kinds[-1] == "guard_stopped", kinds
+    assert [r.payload.pid for r in journal if r.kind == "guard_started"] == [holder.pid, standby.pid]
+    assert "taken again" not in a.log() and "DEPOSED" in a.log()
+    aside = list(a.state_dir.glob("unjournaled.deposed-*.jsonl"))
+    assert aside and "kill_requested" in aside[0].read_text()
+    assert verifies(etcd3)

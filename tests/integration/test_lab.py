@@ -118,3 +118,71 @@ def test_the_lab_feeds_the_seed_plans_triggers_and_stops_cleanly():
     assert b"lab: stopped" in out
     with pytest.raises(OSError):
         get(f"{prom}/-/ready", timeout=1)
+
+
+def test_the_lab_on_etcd_writes_a_plan_whose_record_is_on_its_three_members_and_stops_them():
+    """`up --etcd`: the plan says [state] store = "etcd" on the lab's three members (lab.json names
+    them), check-config accepts it, a note goes to etcd (no journal in the state dir) and `status`
+    reads it there, from a second plan whose state dir is elsewhere; a member killed through
+    /fault is said killed and the record still reads; Ctrl-C stops every member."""
+    require_prometheus()
+    haproxy_or_skip()
+    from tests.etcd_cluster import ETCD
+
+    if not Path(ETCD).exists():
+        pytest.fail(f"{ETCD} is missing: install the Debian package etcd-server (make system-deps)")
+    lab_dir = Path(tempfile.mkdtemp(prefix="lab", dir="/tmp"))
+    proc = subprocess.Popen([sys.executable, "-m", "tests.lab", "up", str(lab_dir), "--etcd"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    def cockpit(*args: str, plan: Path = lab_dir / "plan.toml") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "cockpit", *args, "--config", str(plan)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+
+    try:
+        info = wait_for("lab.json", lambda: (lab_dir / "lab.json").exists() and json.loads((lab_dir / "lab.json").read_text()), 30)
+        members = info["etcd"]
+        assert [m["member"] for m in members] == [1, 2, 3] and all(m["state"] == "running" and m["pid"] for m in members)
+        plan = tomllib.loads((lab_dir / "plan.toml").read_text())
+        assert plan["state"] == {"store": "etcd", "endpoints": [m["url"] for m in members], "prefix": info["etcd_prefix"]}
+        check = subprocess.run([sys.executable, "-m", "cockpit", "check-config", str(lab_dir / "plan.toml")],
+                               cwd=ROOT, capture_output=True, text=True, timeout=30)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+        note = cockpit("note", "the lab on etcd")
+        assert note.returncode == 0, note.stdout + note.stderr
+        assert not list((lab_dir / "state").glob("journal*"))  # the record is on etcd, not in the state dir
+        elsewhere = lab_dir / "elsewhere"  # a second host: its own state dir, its nearest member first
+        elsewhere.mkdir()
+        import tomli_w
+
+        (elsewhere / "plan.toml").write_text(tomli_w.dumps(
+            {**plan, "state_dir": str(elsewhere / "state"), "state": {**plan["state"], "endpoints": plan["state"]["endpoints"][::-1]}}))
+
+        def noted(plan_path: Path) -> bool:
+            status = cockpit("status", "--json", plan=plan_path)
+            assert status.returncode == 0, status.stdout + status.stderr
+            return any("the lab on etcd" in json.dumps(e) for e in json.loads(status.stdout)["last_events"])
+
+        assert noted(elsewhere / "plan.toml")
+        killed = json.loads(get(f"{info['control']}/fault?etcd_member=3&action=kill"))
+        assert killed == {"etcd_member": "3", "url": members[2]["url"], "state": "killed"}
+        assert [m["state"] for m in json.loads(get(f"{info['control']}/status"))["etcd"]] == ["running", "running", "killed"]
+        assert noted(elsewhere / "plan.toml")  # its first endpoint is the one killed: the next answers
+        refused = json.loads(get(f"{info['control']}/fault?etcd_member=4&action=stop"))
+        assert refused["etcd_member"].startswith("refused: give etcd_member=1..3&action=stop|cont|kill|start")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate(timeout=5)
+            raise AssertionError("the lab did not stop within 20 s of Ctrl-C") from None
+        finally:
+            shutil.rmtree(lab_dir, ignore_errors=True)
+    assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
+    for m in members:
+        with pytest.raises(ProcessLookupError):
+            os.kill(m["pid"], 0)
