@@ -351,12 +351,15 @@ class EtcdClient:
 
     def _post(self, endpoint: str, path: str, body: dict, what: str, shape: type | None = None, *,
               again: bool = True) -> Any:
-        """The answer's JSON: a dict, or `shape` (a msgspec Struct: base64 decoded to bytes, in C)."""
+        """The answer's JSON: a dict, or `shape` (a msgspec Struct: base64 decoded to bytes, in C). The
+        whole answer within the timeout: a member trickling a byte at a time never lets a read time out."""
+        deadline = time.monotonic() + self.timeout_s
         with self._http.stream("POST", endpoint + path, json=body, headers=self._auth(endpoint)) as response:
             if response.status_code == 200:
                 data = bytearray()
                 for chunk in response.iter_bytes():
                     data += chunk
+                    _in_time(deadline)
                     if len(data) > MOST_BODY:
                         raise EtcdError(f"etcd {endpoint}: {what}: an answer over {MOST_BODY} bytes")
                 try:
@@ -365,7 +368,7 @@ class EtcdClient:
                     raise EtcdError(f"etcd {endpoint}: {what}: the answer is not JSON "
                                     f"({shown(bytes(data), SHOWN)})") from None
             try:
-                self._refused(endpoint, what, response)
+                self._refused(endpoint, what, response, deadline)
             except EtcdRefused as e:
                 if e.code == UNAUTHENTICATED and again and self._user:
                     self._token = None  # expired: authenticate again, once
@@ -373,12 +376,14 @@ class EtcdClient:
                 raise
         raise AssertionError("unreachable")
 
-    def _refused(self, endpoint: str, what: str, response: httpx.Response) -> None:
+    def _refused(self, endpoint: str, what: str, response: httpx.Response, deadline: float | None = None) -> None:
         """Raise what the member said (bounded, scrubbed); _Unavailable when another member may answer."""
         data = bytearray()
         most = budget(SHOWN)
+        deadline = deadline if deadline is not None else time.monotonic() + self.timeout_s
         for chunk in response.iter_bytes():
             data += chunk
+            _in_time(deadline)
             if len(data) > most:
                 break
         code, message = 0, shown(bytes(data), SHOWN, more=len(data) > most)
@@ -428,6 +433,12 @@ class _Range(msgspec.Struct):
 
 class _Unavailable(Exception):
     """A member answered that it cannot serve now (no leader, leader changed): try the next one."""
+
+
+def _in_time(deadline: float) -> None:
+    """A transport timeout (the next endpoint is tried) once an answer has taken longer than the call's timeout."""
+    if time.monotonic() > deadline:
+        raise httpx.ReadTimeout("the answer trickled in past the timeout")
 
 
 def _why(e: Exception, timeout_s: float) -> str:
