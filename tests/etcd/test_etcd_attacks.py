@@ -188,3 +188,29 @@ def test_a_400_kb_error_body_is_cut_and_said_in_one_line_without_waiting(etcd1):
         assert bad in said and len(said) < 600 and "\n" not in said and time.monotonic() - started < 3
     finally:
         sock.close()
+
+
+def test_a_second_rollout_on_the_same_prefix_is_refused_naming_what_differs(etcd1, tmp_path, plan, monkeypatch):
+    """Two plans sharing one prefix: the second is refused by the plan's digest and says what differs
+    (before: only two digests), never interleaved into the first one's journal."""
+    import tomllib
+
+    from tests.etcd.test_etcd_store import etcd_plan
+
+    monkeypatch.setenv("COCKPIT_GATEWAY_TOKEN", "a-token")
+    first = etcd_plan(tmp_path, "a", plan, etcd1.endpoints)
+    _live_on_etcd(first)
+    second = etcd_plan(tmp_path, "b", plan, etcd1.endpoints)
+    data = tomllib.loads(second.read_text())
+    data["phases"][0]["weight"] = 10
+    data["release"]["name"] = "Other Service"
+    second.write_text(tomli_w.dumps(data))
+    before = EtcdClient(etcd1.endpoints).count(f"{PREFIX}/journal/".encode(), f"{PREFIX}/journal0".encode())
+    differs = ("phases[0].weight (5 in the journal, 10 here), release.name ('IntelGraph Platform' in the journal, "
+               "'Other Service' here)")
+    for argv in (["note", "from another rollout"], ["kill", "--confirm", "v0.1.0", "--reason", "r", "--no-wait"]):
+        refused = cockpit(*argv, "--config", str(second))
+        assert refused.returncode == Exit.REFUSED and differs in refused.stderr, (argv, refused.stderr)
+        assert "Traceback" not in refused.stderr
+    assert EtcdClient(etcd1.endpoints).count(f"{PREFIX}/journal/".encode(), f"{PREFIX}/journal0".encode()) == before
+    assert cockpit("verify", "--config", str(first)).returncode == Exit.OK
