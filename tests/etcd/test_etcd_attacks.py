@@ -6,6 +6,7 @@ the faces say what they can without a traceback, and the kill still reaches the 
 from __future__ import annotations
 
 import json
+import tomllib
 import socket
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from cockpit.config import dump_plan
 from cockpit.exits import Exit
 from cockpit.store.etcd_client import EtcdClient, EtcdUnreachable
 from cockpit.store.etcd_journal import journal_key
-from tests.etcd.test_etcd_store import PREFIX, _live_on_etcd, cockpit
+from tests.etcd.test_etcd_store import PREFIX, _live_on_etcd, cockpit, etcd_roles  # noqa: F401 (a fixture)
 from tests.integration.flag_server import FlagServer
 
 
@@ -214,3 +215,67 @@ def test_a_second_rollout_on_the_same_prefix_is_refused_naming_what_differs(etcd
         assert "Traceback" not in refused.stderr
     assert EtcdClient(etcd1.endpoints).count(f"{PREFIX}/journal/".encode(), f"{PREFIX}/journal0".encode()) == before
     assert cockpit("verify", "--config", str(first)).returncode == Exit.OK
+
+
+def test_a_face_following_from_a_compacted_revision_reads_every_event_by_seq(etcd1, tmp_path, actor):
+    """The watch from the face's revision is refused (compacted away): it reads on by seq, missing nothing."""
+    from cockpit.core import events as ev
+    from cockpit.store.etcd_journal import EtcdJournal
+    from tests.conftest import T0
+
+    client = EtcdClient(etcd1.endpoints)
+    writer = EtcdJournal(client, PREFIX, tmp_path / "a", actor=actor)
+    writer.append(ev.Noted(text="one"), actor=actor, ts=T0)
+    face = EtcdJournal(EtcdClient(etcd1.endpoints), PREFIX, readonly=True)
+    for text in ("two", "three"):
+        writer.append(ev.Noted(text=text), actor=actor, ts=T0)
+    client.call("/v3/kv/compaction", {"revision": str(writer.revision), "physical": True}, "compact")
+    started = time.monotonic()
+    new = face.follow(within_s=2.0)
+    assert [r.payload.text for r in new] == ["two", "three"] and time.monotonic() - started < 2.5
+    assert [r.seq for r in face.records] == [1, 2, 3]
+
+
+def test_a_journal_value_near_etcds_request_limit_is_named_and_the_journal_reads_up_to_it(etcd1, tmp_path, actor):
+    from cockpit.core import events as ev
+    from cockpit.store.etcd_journal import EtcdJournal
+    from cockpit.store.etcd_journal import verify as verify_chain
+    from tests.conftest import T0
+
+    client = EtcdClient(etcd1.endpoints)
+    writer = EtcdJournal(client, PREFIX, tmp_path / "a", actor=actor)
+    writer.append(ev.Noted(text="one"), actor=actor, ts=T0)
+    client.put(journal_key(PREFIX, 2), b'{"seq": 2, "text": "' + b"x" * 1_400_000 + b'"}\n')
+    scan = verify_chain(client, PREFIX)
+    assert scan.problem is not None and scan.problem.line == 2 and len(str(scan.problem)) < 2000
+    face = EtcdJournal(client, PREFIX, readonly=True, salvage=True)
+    assert [r.payload.text for r in face.records] == ["one"] and face.broken and "line 2" in face.broken
+
+
+def test_a_wrong_etcd_password_is_said_never_shown_and_the_kill_still_reaches_the_gateway(
+        etcd_roles, tmp_path, plan, flags, monkeypatch):
+    """The password lives in an env var; etcd's own "authentication failed" is shown, the password
+    nowhere: not on stderr, not in `status --json`, not in what the kill keeps aside in the state dir."""
+    url = etcd_roles.endpoints[0]
+    config = gated_plan(tmp_path, plan, [url], flags)
+    data = tomllib.loads(config.read_text())
+    data["state"] |= {"user": "captain", "password": {"env": "ETCD_CAPTAIN_PW"}}
+    config.write_text(tomli_w.dumps(data))
+    monkeypatch.setenv("COCKPIT_GATEWAY_TOKEN", "a-token")
+    _live_on_etcd(config)
+    secret = "Wr0ngButSecretPassw0rd77"
+    monkeypatch.setenv("ETCD_CAPTAIN_PW", secret)
+    said = ""
+    for argv in (["status", "--json"], ["status"], ["verify"], ["note", "x"]):
+        done = cockpit(*argv, "--config", str(config))
+        assert done.returncode == Exit.REFUSED and "authentication failed" in done.stderr, (argv, done.stderr)
+        assert url in done.stderr and "Traceback" not in done.stderr
+        said += done.stdout + done.stderr
+    killed = kill(config, plan.release.version)
+    assert flags.flags["canary.enable"] is False and "Traceback" not in killed.stderr, killed.stderr
+    assert killed.returncode == Exit.UNJOURNALED and "authentication failed" in killed.stderr, killed.stderr
+    said += killed.stdout + killed.stderr
+    kept = "".join(p.read_text(errors="replace") for p in (tmp_path / "a").iterdir() if p.is_file())
+    assert "kill_requested" in kept
+    for text in (said, kept):
+        assert secret not in text and secret[:8] not in text
