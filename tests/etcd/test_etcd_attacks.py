@@ -6,9 +6,9 @@ the faces say what they can without a traceback, and the kill still reaches the 
 from __future__ import annotations
 
 import json
-import tomllib
 import socket
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -18,8 +18,11 @@ from cockpit.config import dump_plan
 from cockpit.exits import Exit
 from cockpit.store.etcd_client import EtcdClient, EtcdUnreachable
 from cockpit.store.etcd_journal import journal_key
-from tests.etcd.test_etcd_store import PREFIX, _live_on_etcd, cockpit, etcd_roles  # noqa: F401 (a fixture)
+from tests.etcd import test_etcd_store
+from tests.etcd.test_etcd_store import PREFIX, _live_on_etcd, cockpit
 from tests.integration.flag_server import FlagServer
+
+etcd_roles = test_etcd_store.etcd_roles  # the fixture: captain reads and writes the prefix, observer only reads
 
 
 @pytest.fixture
