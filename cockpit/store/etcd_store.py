@@ -61,6 +61,10 @@ class EtcdStore:
     """One rollout's store on etcd (`[state] store = "etcd"`): the client (endpoints, auth, TLS resolved by
     the session), the key prefix, this host's state dir, and the guard lease's TTL in seconds."""
 
+    # what becomes of junk put under the journal's keys: an append is one txn, so nothing tears and
+    # nothing is moved aside; the journal takes no more events until someone deletes the key
+    garbage_fate = "nothing more is appended until that key is deleted (run `cockpit verify`)"
+
     def __init__(self, client: EtcdClient, prefix: str, state_dir: Path, *, lease_ttl_s: int):
         self.client = client
         self.prefix = prefix.rstrip("/")

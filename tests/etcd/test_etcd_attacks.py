@@ -81,6 +81,7 @@ def test_junk_under_the_journal_keys_is_named_by_verify_and_the_kill_still_reach
     assert "the first 16 events are intact" in seen["verify"].stderr
     for face in ("status", "status --json"):  # what still reads is shown, the problem named
         assert "Phase 1 soaking at 5 %" in seen["status"].stdout and "line 17" in seen[face].stderr
+        assert "moves them aside" not in seen[face].stderr  # before: promised, and never done on etcd
     killed = kill(config, plan.release.version)
     assert killed.returncode == Exit.UNJOURNALED, killed.stderr
     assert flags.flags["canary.enable"] is False and "Traceback" not in killed.stderr
