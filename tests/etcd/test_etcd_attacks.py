@@ -283,3 +283,37 @@ def test_a_wrong_etcd_password_is_said_never_shown_and_the_kill_still_reaches_th
     assert "kill_requested" in kept
     for text in (said, kept):
         assert secret not in text and secret[:8] not in text
+
+
+@pytest.mark.anyio
+async def test_a_running_guard_takes_a_stray_guard_key_and_kills_the_breach_through_a_trickling_endpoint(
+        etcd1, plan, clock, tmp_path):
+    """A guard key put by hand (no lease) and a first endpoint that trickles its answers: the guard takes
+    the lease within its wait, each round passes over the trickling member, and the tenant breach three
+    minutes in is killed once, journaled on etcd."""
+    import asyncio
+
+    from cockpit.adapters.simulator import SimulatedWorld
+    from cockpit.store.etcd_lease import guard_key
+    from tests.etcd.test_guard_fencing import Bastion, journal, live, verifies
+
+    world = SimulatedWorld("tenant-breach", clock=lambda: clock.now().timestamp())
+    await live(plan, clock, world, etcd1.endpoints, tmp_path)
+    EtcdClient(etcd1.endpoints).put(guard_key(PREFIX), b'{"user": "mallory", "host": "elsewhere", "pid": 1}')
+    bad, sock = _serve(_trickle)
+    try:
+        began = time.monotonic()  # the guard opens the journal and takes the lease
+        a = Bastion("bastion-a", 101, [bad, *etcd1.endpoints], tmp_path, plan, clock, world)
+        assert await asyncio.wait_for(a.guard.acquire(wait=True), 10)
+        assert time.monotonic() - began < 5  # before: 30 s on the trickling member's first answer
+        for _ in range(14):
+            clock.advance(15)
+            started = time.monotonic()
+            await a.guard.round()
+            await a.monitor.settle()
+            assert time.monotonic() - started < 14  # a round within its 15 s poll, the trickler passed over
+    finally:
+        sock.close()
+    assert world.enabled is False and a.gateway.sent == ["set_enabled False"]
+    assert [r.actor.host for r in journal(etcd1.endpoints) if r.kind == "kill_requested"] == ["bastion-a"]
+    assert verifies(etcd1.endpoints)
