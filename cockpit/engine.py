@@ -197,6 +197,39 @@ def plan_snapshot(plan: Plan) -> ev.PlanLoaded:
     )
 
 
+NOT_THE_PLAN = {"state", "state_dir"}  # where the record is kept: two bastions may differ (config.same_plan)
+
+
+def plan_differences(journaled: dict, here: dict, most: int = 3) -> str:
+    """"; it differs in release.name ('a' in the journal, 'b' here), ...": what a person must restore,
+    or ask about (another rollout on the same prefix), instead of two digests. Empty when nothing shows."""
+    found: list[str] = []
+
+    def walk(was: Any, now: Any, at: str) -> None:
+        if was == now or len(found) > most:
+            return
+        if isinstance(was, dict) and isinstance(now, dict):
+            for key in sorted(set(was) | set(now), key=str):
+                if not (at == "" and key in NOT_THE_PLAN):
+                    walk(was.get(key), now.get(key), f"{at}.{key}" if at else str(key))
+        elif isinstance(was, list) and isinstance(now, list) and len(was) == len(now):
+            for i, (a, b) in enumerate(zip(was, now, strict=True)):
+                walk(a, b, f"{at}[{i}]")
+        else:
+            found.append(f"{at} ({_shown(was)} in the journal, {_shown(now)} here)")
+
+    walk(journaled or {}, here, "")
+    if not found:
+        return ""
+    more = ", and more" if len(found) > most else ""
+    return f"; it differs in {', '.join(found[:most])}{more}"
+
+
+def _shown(value: Any) -> str:
+    text = "absent" if value is None else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 class Engine:
     def __init__(
         self,
@@ -472,11 +505,13 @@ class Engine:
                 raise EngineError("the journal has no plan yet: start the captain first (cockpit run)")
             raise EngineError(
                 f"this config ({snapshot.digest[:12]}) differs from the plan the captain runs ({current.digest[:12]})"
+                f"{plan_differences(current.document, snapshot.document)}"
             )
         if current is not None and self.state.status != "preflight":
             raise EngineError(
                 f"the config changed (plan {current.digest[:12]} -> {snapshot.digest[:12]}) "
                 f"but the rollout is {self.state.status}: restore the config it started with"
+                f"{plan_differences(current.document, snapshot.document)}"
             )
         self._append(snapshot)
 

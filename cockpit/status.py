@@ -270,7 +270,8 @@ def journal_alarms(state_dir: Path, scan, *, most: int = 5, store=None) -> list[
     if len(problems) > most:
         alarms.append(f"... and {len(problems) - most} more problems (run `cockpit verify`)")
     if tail and tail.reason == "garbage":
-        alarms.append(f"GARBAGE TAIL: {tail} (another writer's lines; the next append moves them aside)")
+        fate = getattr(store, "garbage_fate", "the next append moves them aside")
+        alarms.append(f"GARBAGE TAIL: {tail} (another writer's lines; {fate})")
     elif tail and not (store or FileStore(state_dir)).writer_busy():  # torn, and not a write in flight
         alarms.append(f"TORN TAIL: {tail} (a writer died mid-append; the next append moves it aside)")
     if scan.head:

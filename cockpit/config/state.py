@@ -10,8 +10,9 @@ from pydantic import Field, field_validator, model_validator
 
 from cockpit.config.fields import FilePath, Model, PositiveDuration
 from cockpit.config.secrets import SecretRef
-from cockpit.config.urls import _plain_url
+from cockpit.config.urls import _USE_TOKEN, _plain_url
 
+_USE_PASSWORD = 'use user = "..." and password = { env = "VARIABLE" } (or { file = "..." })'
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._-]+)+$")  # /cockpit/intelgraph/v0.1.0: no empty, dot-only or spaced segment
 
 
@@ -35,7 +36,10 @@ class StateStore(Model):
     @classmethod
     def _plain(cls, urls: list[str]) -> list[str]:
         for url in urls:
-            _plain_url(url)
+            try:
+                _plain_url(url)
+            except ValueError as e:  # etcd's credential is the user's password, not a token
+                raise ValueError(str(e).replace(_USE_TOKEN, _USE_PASSWORD)) from None
         return urls
 
     @field_validator("prefix")

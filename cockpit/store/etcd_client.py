@@ -15,11 +15,13 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore
 import httpx
 import msgspec
 
@@ -165,8 +167,8 @@ class EtcdClient:
             verify = ssl.create_default_context(cafile=tls.ca)
             if tls.cert:
                 verify.load_cert_chain(tls.cert, tls.key)
-        self._http = httpx.Client(verify=verify, timeout=self._timeout, follow_redirects=False,
-                                  headers={"Content-Type": "application/json"})
+        self._http = httpx.Client(transport=_bounded_transport(verify), timeout=self._timeout,
+                                  follow_redirects=False, headers={"Content-Type": "application/json"})
 
     def close(self) -> None:
         self._http.close()
@@ -303,6 +305,13 @@ class EtcdClient:
     def _watch_one(self, endpoint: str, body: dict, deadline: float) -> list[Event]:
         timeout = httpx.Timeout(self.timeout_s, connect=self._timeout.connect,
                                 read=max(0.05, deadline - time.monotonic()))
+        _DEADLINE.at = deadline + self.timeout_s
+        try:
+            return self._watch_by(endpoint, body, deadline, timeout)
+        finally:
+            _DEADLINE.at = None
+
+    def _watch_by(self, endpoint: str, body: dict, deadline: float, timeout: httpx.Timeout) -> list[Event]:
         try:
             with self._http.stream("POST", endpoint + "/v3/watch", json=body, headers=self._auth(),
                                    timeout=timeout) as response:
@@ -351,12 +360,22 @@ class EtcdClient:
 
     def _post(self, endpoint: str, path: str, body: dict, what: str, shape: type | None = None, *,
               again: bool = True) -> Any:
-        """The answer's JSON: a dict, or `shape` (a msgspec Struct: base64 decoded to bytes, in C)."""
+        """The answer's JSON: a dict, or `shape` (a msgspec Struct: base64 decoded to bytes, in C). The
+        whole answer within the timeout: a member trickling a byte at a time never lets a read time out."""
+        deadline = _DEADLINE.at = time.monotonic() + self.timeout_s
+        try:
+            return self._post_by(deadline, endpoint, path, body, what, shape, again=again)
+        finally:
+            _DEADLINE.at = None
+
+    def _post_by(self, deadline: float, endpoint: str, path: str, body: dict, what: str, shape: type | None, *,
+                 again: bool) -> Any:
         with self._http.stream("POST", endpoint + path, json=body, headers=self._auth(endpoint)) as response:
             if response.status_code == 200:
                 data = bytearray()
                 for chunk in response.iter_bytes():
                     data += chunk
+                    _in_time(deadline)
                     if len(data) > MOST_BODY:
                         raise EtcdError(f"etcd {endpoint}: {what}: an answer over {MOST_BODY} bytes")
                 try:
@@ -365,7 +384,7 @@ class EtcdClient:
                     raise EtcdError(f"etcd {endpoint}: {what}: the answer is not JSON "
                                     f"({shown(bytes(data), SHOWN)})") from None
             try:
-                self._refused(endpoint, what, response)
+                self._refused(endpoint, what, response, deadline)
             except EtcdRefused as e:
                 if e.code == UNAUTHENTICATED and again and self._user:
                     self._token = None  # expired: authenticate again, once
@@ -373,12 +392,14 @@ class EtcdClient:
                 raise
         raise AssertionError("unreachable")
 
-    def _refused(self, endpoint: str, what: str, response: httpx.Response) -> None:
+    def _refused(self, endpoint: str, what: str, response: httpx.Response, deadline: float | None = None) -> None:
         """Raise what the member said (bounded, scrubbed); _Unavailable when another member may answer."""
         data = bytearray()
         most = budget(SHOWN)
+        deadline = deadline if deadline is not None else time.monotonic() + self.timeout_s
         for chunk in response.iter_bytes():
             data += chunk
+            _in_time(deadline)
             if len(data) > most:
                 break
         code, message = 0, shown(bytes(data), SHOWN, more=len(data) > most)
@@ -428,6 +449,64 @@ class _Range(msgspec.Struct):
 
 class _Unavailable(Exception):
     """A member answered that it cannot serve now (no leader, leader changed): try the next one."""
+
+
+_DEADLINE = threading.local()  # this thread's call must be answered by `at` (monotonic), headers and body
+
+
+def _left(timeout: float | None) -> float | None:
+    """A socket operation's timeout, cut to what is left of the call's: each read of a member that
+    trickles its status line and headers a byte at a time comes within httpx's read timeout."""
+    at = getattr(_DEADLINE, "at", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the answer trickled in past the timeout")
+    return left if timeout is None else min(timeout, left)
+
+
+class _BoundedStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream):
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, _left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, _left(timeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _BoundedStream(self.inner.start_tls(ssl_context, server_hostname, _left(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+
+class _BoundedBackend(httpcore.SyncBackend):
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return _BoundedStream(super().connect_tcp(*args, **kwargs))
+
+
+def _bounded_transport(verify: ssl.SSLContext | bool) -> httpx.HTTPTransport:
+    """httpx's transport whose sockets answer within the call's deadline (httpx bounds each read only)."""
+    context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context()
+    transport = httpx.HTTPTransport(verify=context)
+    # httpx offers no public way to hand its transport a network backend: this private attribute is the one
+    # place it is set; pyproject pins httpx below 0.30 and test_etcd_attacks' trickle cases fail if it stops working
+    assert isinstance(transport._pool, httpcore.ConnectionPool), "httpx changed its transport: see _bounded_transport"
+    transport._pool = httpcore.ConnectionPool(ssl_context=context, network_backend=_BoundedBackend())
+    return transport
+
+
+def _in_time(deadline: float) -> None:
+    """A transport timeout (the next endpoint is tried) once an answer has taken longer than the call's timeout."""
+    if time.monotonic() > deadline:
+        raise httpx.ReadTimeout("the answer trickled in past the timeout")
 
 
 def _why(e: Exception, timeout_s: float) -> str:

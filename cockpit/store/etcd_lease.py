@@ -23,7 +23,7 @@ import os
 import time
 from datetime import UTC, datetime
 
-from cockpit.store.etcd_client import KV, Compare, EtcdClient, EtcdError, EtcdRefused, get, put
+from cockpit.store.etcd_client import KV, Compare, EtcdClient, EtcdError, EtcdRefused, delete, get, put
 
 TTL_S = 6  # a few guard poll intervals (etcd grants no less than 1.5 election timeouts: 2 s by default)
 
@@ -75,7 +75,8 @@ class EtcdGuardLease:
         current = self.client.get(self.key)
         if current is not None:
             self.previous = _identity(current)
-            return False
+            if not cleared_stray(self.client, self.key, current):
+                return False
         sent = time.monotonic()
         lease, granted = self.client.grant(self.ttl_s)
         value = json.dumps({**self.identity, "since": datetime.now(UTC).isoformat(timespec="seconds")}).encode()
@@ -174,6 +175,15 @@ class EtcdGuardLease:
             pass  # gone already
         except EtcdError:
             pass  # it expires within its TTL all the same
+
+
+def cleared_stray(client: EtcdClient, key: bytes, current: KV) -> bool:
+    """A lock key bound to no lease was put by hand (etcdctl put, a restore, someone with write access):
+    no process keeps it alive, so it would never go and would hold off every guard or captain for good.
+    Delete it, if it is still that value; True when it went (the lock can be taken now)."""
+    if current.lease:
+        return False
+    return client.txn([Compare(key, "mod", current.mod_revision)], [delete(key)]).succeeded
 
 
 def _identity(kv: KV) -> dict:

@@ -29,7 +29,7 @@ from cockpit.store.chain import JournalError, Scan, checked_line
 from cockpit.store.etcd_client import KV, Compare, EtcdClient, EtcdError, delete, get, put
 from cockpit.store.etcd_journal import ASIDE_LOCK, EtcdJournal, head_key
 from cockpit.store.etcd_journal import verify as verify_chain
-from cockpit.store.etcd_lease import EtcdGuardLease, guard_key
+from cockpit.store.etcd_lease import EtcdGuardLease, cleared_stray, guard_key
 from cockpit.store.kept import ASIDE, KeptEvent, keep, kept_records, read_kept
 from cockpit.store.locks import CaptainLockHeld
 from cockpit.store.statedir import LOCK_MODE, StateDirError, make_dir, open_file
@@ -60,6 +60,10 @@ def published_key(prefix: str) -> bytes:
 class EtcdStore:
     """One rollout's store on etcd (`[state] store = "etcd"`): the client (endpoints, auth, TLS resolved by
     the session), the key prefix, this host's state dir, and the guard lease's TTL in seconds."""
+
+    # what becomes of junk put under the journal's keys: an append is one txn, so nothing tears and
+    # nothing is moved aside; the journal takes no more events until someone deletes the key
+    garbage_fate = "nothing more is appended until that key is deleted (run `cockpit verify`)"
 
     def __init__(self, client: EtcdClient, prefix: str, state_dir: Path, *, lease_ttl_s: int):
         self.client = client
@@ -107,8 +111,8 @@ class EtcdStore:
 
     def guard_holder(self) -> dict | None:
         kv = self._get(guard_key(self.prefix), "reading the guard lease")
-        if kv is None:
-            return None
+        if kv is None or not kv.lease:
+            return None  # a key bound to no lease is no process's: the next guard clears it
         return {**_identity(kv), "epoch": kv.create_revision, "lease": kv.lease, "outsider": False}
 
     def guarding(self) -> dict | None:
@@ -266,7 +270,7 @@ class EtcdCaptainLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def acquire(self) -> EtcdCaptainLock:
+    def acquire(self, *, again: bool = True) -> EtcdCaptainLock:
         """Taken, or CaptainLockHeld naming the holder; JournalError when etcd cannot be reached."""
         key, last = captain_key(self.prefix), last_captain_key(self.prefix)
         value = json.dumps(self.identity).encode()
@@ -279,7 +283,13 @@ class EtcdCaptainLock:
             raise EtcdStoreError(f"{where}: taking the captain lock: {e}") from None
         if not res.succeeded:
             self._revoke(lease)
-            holder = _identity(res.ranges[0][0]) if res.ranges and res.ranges[0] else {}
+            current = res.ranges[0][0] if res.ranges and res.ranges[0] else None
+            try:
+                if current is not None and again and cleared_stray(self.client, key, current):
+                    return self.acquire(again=False)  # a key no process keeps: nobody holds the lock
+            except EtcdError as e:
+                raise EtcdStoreError(f"{where}: taking the captain lock: {e}") from None
+            holder = _identity(current) if current is not None else {}
             raise CaptainLockHeld(holder or {"user": "?", "host": "?", "pid": "?"})
         previous = _identity(res.ranges[0][0]) if res.ranges and res.ranges[0] else {}
         if previous.get("pid"):
