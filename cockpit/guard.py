@@ -373,7 +373,7 @@ class Guard:
             self._depose(f"{why}; and the store does not answer to take it again: {e}")
             return False
         if not again or (fence := self.lease.fence) is None:
-            self._depose(why)
+            self._depose(self.lease.lost or why)  # who took it since, when the refused re-take learned it
             return False
         before, self.epoch = self.epoch, fence[1]
         fenced = getattr(self.engine.journal, "fenced", None)

@@ -98,6 +98,8 @@ def _signed_off(p: ev.SignedOff, s: _Said) -> str:
 
 def _guard_started(p: ev.GuardStarted, s: _Said) -> str:
     took = f", taking over from dead guard {p.took_over}" if p.took_over else ""
+    if p.took_over == f"{p.pid}@{p.host}":  # its own lease, expired while the store did not answer
+        took = ""
     why = f" ({p.reason})" if p.reason else ""
     return f"guard {p.pid}@{p.host} evaluates the triggers{took}{why}"
 

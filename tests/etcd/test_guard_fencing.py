@@ -17,6 +17,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from cockpit import narrate
 from cockpit.adapters.simulator import SimulatedGateway, SimulatedMetrics, SimulatedWorld, seed_series
 from cockpit.core import events as ev
 from cockpit.core.evaluation import GuardId
@@ -317,6 +318,8 @@ async def test_a_lease_that_expired_with_no_other_guard_is_taken_again_on_a_new_
     assert a.guard.epoch > first and not a.guard.deposed
     again = [r for r in journal(etcd1.endpoints) if r.kind == "guard_started"][-1]
     assert again.payload.epoch == a.guard.epoch and again.payload.took_over == "101@bastion-a"
+    told = narrate.say(again)  # its own lease again: no dead guard taken over from
+    assert "taking over from dead guard" not in told and "expired (epoch" in told, told
     assert a.engine.journal.fence == a.guard.lease.fence
     await rounds(clock, a.guard, 12)  # the breach 3 minutes in: killed, on the new epoch
     assert a.gateway.sent == ["set_enabled False"] and world.enabled is False
