@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.loopback import free_port
+from tests.integration.loopback import PortTaken, free_port
 
 BACKEND = "be_app"
 
@@ -89,14 +89,19 @@ class LoopbackHAProxy:
 
     def __post_init__(self) -> None:
         self.socket = str(self.dir / "admin.sock")  # short: unix paths stop at 108 bytes
-        self.tcp_socket = f"127.0.0.1:{free_port()}"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
         self.stable = NamedServer("stable")
         self.canary = NamedServer("canary")
         for server in (self.stable, self.canary):
             threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         self.config = self.dir / "haproxy.cfg"
+        self._pick_ports()
+        self.started_once = False
+
+    def _pick_ports(self) -> None:
+        """Free ports for the frontend and the TCP admin socket, written into the config."""
+        self.tcp_socket = f"127.0.0.1:{free_port()}"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
         self.config.write_text(self._config_text())
 
     def _config_text(self) -> str:
@@ -123,7 +128,19 @@ backend {BACKEND}
 """
 
     def start(self, ready_within_s: float = 5.0) -> None:
-        """Run haproxy in the foreground (-db) and wait until the socket and frontend answer."""
+        """Run haproxy and wait until it answers. A port another test bound between picking and
+        binding is picked afresh on a first start (a restart keeps its ports: the test knows them)."""
+        for attempt in range(3):
+            try:
+                self._start(ready_within_s)
+                self.started_once = True
+                return
+            except PortTaken:
+                if self.started_once or attempt == 2:
+                    raise
+                self._pick_ports()
+
+    def _start(self, ready_within_s: float) -> None:
         check = subprocess.run([self.binary, "-c", "-q", "-f", str(self.config)], capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"haproxy rejected {self.config}: {check.stderr or check.stdout}")
@@ -132,8 +149,10 @@ backend {BACKEND}
         deadline = time.monotonic() + ready_within_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"haproxy exited {self.process.returncode}: {self._log_text()}")
-            if self._answers():
+                self.log.close()
+                failure = PortTaken if "Address already in use" in self._log_text() else RuntimeError
+                raise failure(f"haproxy exited {self.process.returncode}: {self._log_text()}")
+            if self._answers() and self.process.poll() is None:  # ours answered, not a neighbour's
                 return
             time.sleep(0.02)
         self.stop()

@@ -19,6 +19,10 @@ READY_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
 
 
+class PortTaken(RuntimeError):
+    """Another process bound the port between picking it and the server binding it."""
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -60,7 +64,18 @@ class LoopbackServer:
         raise NotImplementedError
 
     def launch(self) -> None:
-        """Start the process on a fresh port and wait until its ready URL answers 200."""
+        """Start the process on a fresh port and wait until its ready URL answers 200. A port that
+        another test bound between picking and binding is picked afresh (twice at most)."""
+        for attempt in range(3):
+            try:
+                self._launch()
+                return
+            except PortTaken:
+                self.stop()
+                if attempt == 2:
+                    raise
+
+    def _launch(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self._log = open(self.workdir / f"{self.name}.log", "wb")
@@ -68,10 +83,11 @@ class LoopbackServer:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: {self.log_tail()}")
+                failure = PortTaken if "address already in use" in self.log_tail().lower() else RuntimeError
+                raise failure(f"{self.name} exited with {self.proc.returncode}: {self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"{self.url}{self.ready_path}", timeout=1) as answer:
-                    if answer.status == 200:
+                    if answer.status == 200 and self.proc.poll() is None:  # ours answered, not a neighbour's
                         return
             except OSError:
                 pass
