@@ -72,8 +72,9 @@ def demo_plan(scenario: str = "healthy") -> Plan:
     return parse_plan(data)
 
 
-def demo_checks(clock: Clock, metrics, base_dir: Path):
-    """Freeze window and PromQL checks run for real (on the demo clock and world); the rest are simulated."""
+def demo_checks(clock: Clock, metrics, base_dir: Path, *, takes_s: float = 0.3):
+    """Freeze window and PromQL checks run for real (on the demo clock and world); the rest are simulated,
+    each taking `takes_s` real seconds (the pane shows it running; a frozen test scene passes 0)."""
     from cockpit.adapters import checks
 
     real = checks.runner(clock=clock, base_dir=base_dir, metrics=metrics)
@@ -81,7 +82,7 @@ def demo_checks(clock: Clock, metrics, base_dir: Path):
     async def run(check) -> checks.Outcome:
         if check.type in ("freeze_window", "promql"):
             return await real(check)
-        await asyncio.sleep(0.3)  # a check takes a moment; the pane shows it running
+        await asyncio.sleep(takes_s)
         return checks.Outcome("pass", f"{check.description or check.name} (simulated)", {"simulated": True})
 
     return run
@@ -126,9 +127,11 @@ def build(
     poll_s: float | None = None,
     identity: GuardId | None = None,
     evidence: bool = False,
+    check_s: float = 0.3,
 ):
     """(engine, guard, world, stakeholders) for a demo rollout in `state_dir`: the guard runs in
-    this process (the same code as `cockpit guard`), and publishes for `cockpit observe`."""
+    this process (the same code as `cockpit guard`), and publishes for `cockpit observe`.
+    `check_s`: the real seconds a simulated check takes."""
     from cockpit import session
     from cockpit.adapters.notify import SimulatedNotifier
     from cockpit.adapters.simulator import SimulatedMetrics, SimulatedWorld, seed_series
@@ -141,7 +144,7 @@ def build(
     world = SimulatedWorld(scenario, clock=lambda: clock.now().timestamp())
     metrics = SimulatedMetrics(world, series=seed_series(plan))
     engine = session.demo_engine(plan, state_dir, actor, clock=clock, world=world, metrics=metrics,
-                                 check_runner=demo_checks(clock, metrics, state_dir))
+                                 check_runner=demo_checks(clock, metrics, state_dir, takes_s=check_s))
     engine.ensure_plan()
     # a round a wall second (from 15x)
     monitor = Monitor(engine, metrics, poll_s=poll_s or max(15.0, speed), step_s=30.0)
