@@ -43,8 +43,13 @@ check: $(STAMP)
 	$(PY) -m pytest -n $(shell nproc) -q -p no:cacheprovider $(CHECK_TESTS)
 
 JOBS   ?= $(shell echo $$(( $$(nproc) * 3 )))
+# make check has run the fast lane's tests: the rest of the suite runs here, each test once.
 test: check system-deps
-	$(PY) -m pytest -n $(JOBS) --dist worksteal $(ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist worksteal $(addprefix --ignore=,$(CHECK_TESTS)) $(ARGS)
+
+# Each worker and each `cockpit` a test starts compiles what it imports once, not every time
+# (a shell that sets PYTHONDONTWRITEBYTECODE costs each worker ~3 s of collecting).
+check test: export PYTHONDONTWRITEBYTECODE :=
 
 bench: $(STAMP) system-deps
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
