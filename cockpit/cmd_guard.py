@@ -53,6 +53,9 @@ def cmd_guard(args) -> int:
         loop.add_signal_handler(signal.SIGHUP, lambda: None)  # no terminal to lose
         try:
             return await guard.run(wait=not args.no_wait)
+        except Exception:  # a detached guard's stderr goes nowhere: guard.log keeps why it ended
+            logging.getLogger("cockpit.guard").exception("the guard ended on an error")
+            raise
         finally:
             if engine.gateway is not None:
                 await engine.gateway.close()

@@ -122,8 +122,9 @@ def cmd_run(args) -> int:
         stores.append(session.store)
         keeper = GuardKeeper(Path(args.config), session.store.state_dir, str(session.actor), store=session.store)
         keeper(session.engine.state)
-        return Loaded(session.engine, str(session.actor), feed=session.store.feed(), keeper=keeper,
-                      warnings=warnings)
+        feed = session.store.feed()
+        feed.latest()  # the one look a feed waits for: here, on the loader's thread (etcd: EtcdFeed)
+        return Loaded(session.engine, str(session.actor), feed=feed, keeper=keeper, warnings=warnings)
 
     app = CockpitApp(loader=load, loading=f"loading the plan {args.config} and its journal", theme=args.theme)
     try:
@@ -200,6 +201,8 @@ def cmd_observe(args) -> int:
             engine, feed = observer(store.state_dir, local, store=store)
         except (SessionError, JournalError, EngineError) as e:
             raise Refused(f"{named}: {e}" if named not in str(e) else str(e)) from None
+        if feed is not None:
+            feed.latest()  # the one look a feed waits for: here, on the loader's thread (etcd: EtcdFeed)
         return Loaded(engine, str(engine.actor), feed=feed)
 
     stores: list = []

@@ -10,10 +10,13 @@ the core and the plan's models are imported where they are used, once they are l
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from cockpit.core import words
 
 if TYPE_CHECKING:
     from cockpit.config import Plan
@@ -147,6 +150,7 @@ class Desk:
         self.feed = feed if feed is not None else guard
         self.guard = guard
         self.keeper = keeper
+        self.unanswered_since: datetime | None = None  # the record (etcd) has not answered this screen since
 
     @property
     def observer(self) -> bool:
@@ -192,9 +196,34 @@ class Desk:
         if hasattr(self.feed, "subscribe"):
             self.feed.subscribe(listener)
 
+    @property
+    def remote(self) -> bool:
+        """The record is across the network (etcd): a screen keeps up with it off its event loop."""
+        return self.engine.journal.remote
+
     def follow(self) -> None:
         """Fold in what the guard and other terminals journaled (raises on a journal that broke)."""
         self.engine.refresh()
+
+    async def keep_up(self) -> tuple[Exception | None, str]:
+        """follow() and keep_guard() for a record across the network, each store call on a thread, so a
+        store that does not answer never stops the screen: (what follow raised, what the keeper said)."""
+        try:
+            await self.engine.follow()
+        except Exception as e:  # noqa: BLE001 - said on the screen, which goes on
+            failed: Exception | None = e
+        else:
+            failed = None
+        finally:
+            self._heard()
+        return failed, await asyncio.to_thread(self.keep_guard)
+
+    def _heard(self) -> None:
+        """Since when the record has not answered (the headline's RECORD UNREACHABLE), by the last read."""
+        if self.engine.journal.unanswered is None:
+            self.unanswered_since = None
+        elif self.unanswered_since is None:
+            self.unanswered_since = self.engine.clock.now()
 
     def keep_guard(self) -> str:
         """The keeper's turn (captain): what to tell the captain, if anything."""
@@ -220,7 +249,7 @@ class Desk:
 
         e, live = self.engine, self._latest()
         return (e.state.seq, live, e.clock.now(), shown(e.plan, e.state, live, self._sight()),
-                frozenset(e.running_checks))
+                frozenset(e.running_checks), self.unanswered_since)
 
     def shown(self) -> Shown:
         from cockpit.core.readmodel import read_model
@@ -230,7 +259,8 @@ class Desk:
         state, live, sight, now = e.state, self._latest(), self._sight(), e.clock.now()
         running = frozenset(e.running_checks)
         model = read_model(e.plan, state, live, now, running=running, say=say, captain=not self.observer, sight=sight,
-                           journal_broken=getattr(e.journal, "broken", None) or "")
+                           journal_broken=getattr(e.journal, "broken", None) or "",
+                           unanswered=words.clock(self.unanswered_since) if self.unanswered_since else "")
         return Shown(e.plan, state, live, sight, now, running, model, self._post_deploy(now), self._kill_why())
 
     def _post_deploy(self, now: datetime) -> tuple:

@@ -477,16 +477,29 @@ class Engine:
     def refresh(self) -> list[ev.Record]:
         """Fold in what other processes appended (an observer's follow, a headless kill). A store
         that does not answer is not asked each round: the guard asks it again through its lease."""
-        if self.store_down:
-            return self._catch_up()
+        try:
+            if not self.store_down:
+                self._poll()
+        finally:
+            new = self._catch_up()
+        return new
+
+    async def follow(self) -> list[ev.Record]:
+        """refresh() with the journal read on a thread, folded in here: a screen on a journal across the
+        network (etcd) goes on drawing and taking keys while the store does not answer (no quorum)."""
+        try:
+            if not self.store_down:
+                await asyncio.to_thread(self._poll)
+        finally:
+            new = self._catch_up()
+        return new
+
+    def _poll(self) -> None:
         try:
             self.journal.poll()
         except StoreUnreachable as e:
             self._store_lost(e)
             raise
-        finally:
-            new = self._catch_up()
-        return new
 
     def _store_lost(self, e: StoreUnreachable) -> None:
         """A guard's engine on etcd (it has a fence): the kill path that follows keeps its events at once,

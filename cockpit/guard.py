@@ -49,6 +49,7 @@ from cockpit.core.guardsight import GuardSight
 from cockpit.engine import Engine
 from cockpit.monitor import Monitor
 from cockpit.store import FileStore, Store
+from cockpit.store.chain import JournalError
 from cockpit.store.locks import GUARD_LOCK
 from cockpit.store.published import PUBLISHED
 from cockpit.store.statedir import StateDirError
@@ -82,7 +83,7 @@ class Guard:
         self.notifier = notifier
         self.state_dir = Path(state_dir)
         self.store: Store = store if store is not None else FileStore(self.state_dir)
-        self.attended = attended or (lambda: self.store.captain() is not None)
+        self.attended = attended or self._captain_at_a_screen
         self.monitor = monitor
         self.identity = identity
         self.reason = reason
@@ -243,6 +244,13 @@ class Guard:
         for h in self.unrecorded:
             r = h.record
             log.error("%s", kept_line(r.payload, actor=r.actor, ts=r.ts, error=h.error, pseq=r.seq).decode().rstrip())
+
+    def _captain_at_a_screen(self) -> bool:
+        """The captain lock is held; a store that cannot say is taken as yes (the guard stays)."""
+        try:
+            return self.store.captain() is not None
+        except JournalError:
+            return True
 
     # -- the loop -------------------------------------------------------------------------------
 

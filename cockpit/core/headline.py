@@ -61,6 +61,7 @@ class Seen:
     rows: tuple[TriggerRow, ...]  # id, name, value, limit, pending, state, fires_in
     guard: GuardHealth  # guarded, why
     journal_broken: str = ""  # why the journal does not verify, as the face's journal found it ("" : it does)
+    unanswered: str = ""  # since when the record has not answered this face ("14:02:11Z"; "" : it answers)
 
 
 def _action_words(trigger: PlanTrigger) -> str:
@@ -168,6 +169,15 @@ def breaching(s: Seen) -> Headline | None:
                     "warn")
 
 
+def record_unanswered(s: Seen) -> Headline | None:
+    """The record (etcd) does not answer this face: every pane shows the journal as last read, and the
+    guard may have acted since. Above everything but an end, which no later event undoes."""
+    if not s.unanswered:
+        return None
+    return Headline("RECORD UNREACHABLE", f"no answer since {s.unanswered}; shown as last read — the guard "
+                    "keeps guarding and journals its events when the store answers", "alarm")
+
+
 def journal_broken(s: Seen) -> Headline | None:
     """The journal does not verify: what the faces show may not be what happened. Below the
     unguarded rule, so a live rollout that reaches it is guarded (the guard acts on what reads)."""
@@ -224,6 +234,7 @@ Rule = Callable[[Seen], "Headline | None"]
 PRECEDENCE: tuple[tuple[str, Rule], ...] = (
     ("rolled back", rolled_back),
     ("completed", completed),
+    ("record unreachable", record_unanswered),
     ("preflight", preflight),
     ("kill", kill),
     ("unguarded", unguarded),

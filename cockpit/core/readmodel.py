@@ -552,11 +552,13 @@ def status_word(state: RolloutState) -> str:
 
 def headline(plan: PlanView, state: RolloutState, live: Evaluation | None, now: datetime,
              triggers: tuple[TriggerRow, ...] | None = None, *, sight: GuardSight | None = None,
-             journal_broken: str = "") -> Headline:
+             journal_broken: str = "", unanswered: str = "") -> Headline:
     """The one state the captain reads first: the first rule of core.headline.PRECEDENCE that
-    applies. `sight`: what the face saw of the guard (none: UNGUARDED)."""
+    applies. `sight`: what the face saw of the guard (none: UNGUARDED); `unanswered`: since when
+    the record has not answered this face."""
     rows = triggers if triggers is not None else trigger_rows(plan, state, live, now)
-    return heads.first(heads.Seen(plan, state, live, now, rows, guard_health(plan, state, live, sight), journal_broken))
+    return heads.first(heads.Seen(plan, state, live, now, rows, guard_health(plan, state, live, sight), journal_broken,
+                                  unanswered))
 
 
 def not_holding_now(criterion: PlanCriterion, plan: PlanView, rows: Iterable[TriggerRow]) -> TriggerRow | None:
@@ -1020,14 +1022,15 @@ def _journaled(plan: PlanView, state: RolloutState, running: frozenset[str], say
 
 def read_model(plan: PlanView, state: RolloutState, live: Evaluation | None, now: datetime, *,
                running: frozenset[str] = frozenset(), say: Say | None = None, captain: bool = True,
-               sight: GuardSight | None = None, journal_broken: str = "") -> ReadModel:
+               sight: GuardSight | None = None, journal_broken: str = "", unanswered: str = "") -> ReadModel:
     """Everything a face shows, from the plan, the journal's state, the guard's round, what the face
     saw of the guard (`sight`) and `now`.
     `say(record, plan)` words timeline records (the wording module's); without it, their kind.
     Every text in it (notes, reasons, names, servers' errors, the guard's host) has its control
     and bidi characters shown as escapes (core.visible): no row can move a face's cursor."""
     rows = visible_fields(trigger_rows(plan, state, live, now))
-    head = visible_fields(headline(plan, state, live, now, rows, sight=sight, journal_broken=journal_broken))
+    head = visible_fields(headline(plan, state, live, now, rows, sight=sight, journal_broken=journal_broken,
+                                   unanswered=unanswered))
     guard = visible_fields(guard_health(plan, state, live, sight))
     esc = visible_fields(escalation_rows(plan, state, now))
     bud = visible_fields(budget_view(plan, state, live.budget if live else None))

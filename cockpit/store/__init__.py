@@ -40,6 +40,10 @@ class JournalLike(Protocol):
     @property
     def readonly(self) -> bool: ...  # an observer's: every write refused
     @property
+    def remote(self) -> bool: ...  # across the network (etcd): a screen reads it on a thread, never waits on it
+    @property
+    def unanswered(self) -> str | None: ...  # why the last read got no answer from the store (None: it answered)
+    @property
     def broken(self) -> str | None: ...  # why its chain or head does not verify (it is followed, not written)
     @property
     def quarantined(self) -> str | None: ...  # what an open or an append moved aside, said once

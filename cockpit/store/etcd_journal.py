@@ -100,6 +100,9 @@ class EtcdJournal:
     None for a read-only face. `fence`: (key, epoch) — every append is conditional on that key's
     create_revision being the epoch (the guard lease's; set it with `fenced`)."""
 
+    remote = True  # every read may wait on the network: a screen reads it on a thread
+    unanswered: str | None = None  # why the last poll got no answer from etcd (a screen says RECORD UNREACHABLE)
+
     def __init__(self, client: EtcdClient, prefix: str, local_dir: Path | None = None, *, readonly: bool = False,
                  actor: Actor | None = None, salvage: bool = False, page: int = PAGE):
         self.client = client
@@ -172,11 +175,12 @@ class EtcdJournal:
             with self._lock:
                 new = self._read_new()
         except JournalError as e:
+            self.unanswered = str(e) if isinstance(e, StoreUnreachable) else None
             if str(e) == self._said and not self.broken:
                 return []
             self._said = str(e)
             raise
-        self._said = None
+        self._said = self.unanswered = None
         return new
 
     def follow(self, within_s: float) -> list[Record]:

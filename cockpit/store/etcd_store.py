@@ -213,7 +213,11 @@ class _Reader(_Journal):
 class EtcdFeed:
     """A face's view of the guard on etcd: the round re-read only when its mod_revision moved, the guard
     lease's holder, and the round's age: the older of its lease's age and this face's monotonic clock
-    since it first saw the value as it is. etcd out of reach: the last sight, getting older."""
+    since it first saw the value as it is. etcd out of reach: the last sight, getting older.
+
+    Only the first look is waited for (a one-shot `status` says what etcd holds); after it, each look
+    runs on a thread of its own, one at a time, and `latest`/`sight` answer from the last one at once:
+    a screen asks many times a frame, and a store without quorum answers in seconds or not at all."""
 
     def __init__(self, client: EtcdClient, prefix: str, *, monotonic=time.monotonic):
         self.client, self.prefix, self.monotonic = client, prefix.rstrip("/"), monotonic
@@ -222,12 +226,22 @@ class EtcdFeed:
         self._pid: int | None = None
         self._lease_age: float | None = None
         self._asked = -SEEN_FOR_S
+        self._looked = False
+        self._looking: threading.Thread | None = None  # the look in flight, after the first
 
     def _look(self) -> None:
         now = self.monotonic()
         if now - self._asked < SEEN_FOR_S:
             return
         self._asked = now
+        if not self._looked:
+            self._looked = True
+            self._look_now(now)
+        elif self._looking is None or not self._looking.is_alive():
+            self._looking = threading.Thread(target=self._look_now, args=(now,), name="etcd-feed", daemon=True)
+            self._looking.start()
+
+    def _look_now(self, now: float) -> None:
         try:
             res = self.client.txn([], [get(published_key(self.prefix)), get(guard_key(self.prefix))])
             round_kv = res.ranges[0][0] if res.ranges[0] else None
@@ -336,6 +350,7 @@ class UnreachableJournal:
 
     readonly = False  # an engine acts on it: its events are kept, not refused
     unreachable = True  # what the kill and the guard say: STORE UNREACHABLE
+    remote = True
 
     def __init__(self, opener, state_dir: Path, where: str, why: str):
         self.opener = opener
@@ -349,26 +364,32 @@ class UnreachableJournal:
         self.torn = None
         self._journal: EtcdJournal | None = None
         self._unseen: list[Record] = []  # what the journal held when it opened: not yet handed to the engine
+        self._opening = threading.Lock()  # a screen's poll on a thread and an append here open it once
 
     @property
     def records(self) -> list[Record]:
         return self._journal.records if self._journal is not None else []
 
     def _open(self) -> EtcdJournal:
-        if self._journal is None:
-            try:
-                self._journal = self.opener()
-            except JournalError as e:
-                self.write_error = str(e)
-                raise
-            self.broken = self._journal.broken
-            self.write_error = self._journal.write_error
-            self._unseen = list(self._journal.records)
-        return self._journal
+        with self._opening:
+            if self._journal is None:
+                try:
+                    self._journal = self.opener()
+                except JournalError as e:
+                    self.write_error = str(e)
+                    raise
+                self.broken = self._journal.broken
+                self.write_error = self._journal.write_error
+                self._unseen = list(self._journal.records)
+            return self._journal
 
     def _handed(self, records: list[Record]) -> list[Record]:
         unseen, self._unseen = self._unseen, []
         return unseen + records
+
+    @property
+    def unanswered(self) -> str | None:
+        return self._journal.unanswered if self._journal is not None else self.write_error
 
     def poll(self) -> list[Record]:
         try:

@@ -75,6 +75,9 @@ class Journal:
     cut-off or re-hashed tail, or a head gone from a journal that kept one, is refused by name.
     """
 
+    remote = False  # a local file: read where it is asked for
+    unanswered: str | None = None  # a file answers (or is broken, which `broken` says)
+
     def __init__(self, state_dir: Path, *, readonly: bool = False, actor: Actor | None = None, salvage: bool = False):
         """`salvage`: a journal whose chain or head does not verify opens all the same, with every
         event that still reads and no writes (`broken` says why): the kill needs a state to act on

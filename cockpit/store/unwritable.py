@@ -30,6 +30,8 @@ class UnwritableJournal:
     kill then acts on no events (a needless kill costs nothing; kill_refusals waives "not started")."""
 
     readonly = False  # an engine acts on it (it is no observer's): its events are kept, not refused
+    remote = False
+    unanswered: str | None = None
 
     def __init__(self, state_dir: Path, why: str):
         self.state_dir = Path(state_dir)

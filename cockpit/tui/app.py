@@ -193,6 +193,8 @@ class CockpitApp(App):
             print(f"cockpit: theme {theme!r} not found (themes: {names}); using {DEFAULT}", file=sys.stderr)
         self._pane = "phase"
         self._offered: frozenset[str] | None = None
+        self._keeping_up: asyncio.Future | None = None  # a record on etcd: the pass in flight
+        self._guard_told = ""
 
     @property
     def engine(self) -> Engine | None:
@@ -541,14 +543,37 @@ class CockpitApp(App):
 
     def _tick(self) -> None:
         """Once a second: fold in what the guard and other terminals journaled, keep a guard
-        running (captain), and move the clocks on."""
-        try:
-            self.desk_ready.follow()
-        except Exception as e:  # a tampered or unreadable journal: say so loudly, keep the screen
-            self.notify(str(e), title="Journal", severity="error", timeout=30)
-        if said := self.desk_ready.keep_guard():
-            self.notify(said, title="Guard", severity="warning", timeout=12)
+        running (captain), and move the clocks on. A record on etcd is kept up with off the event
+        loop, one pass at a time: a store without quorum never stops the screen drawing and taking keys."""
+        desk = self.desk_ready
+        if not desk.remote:
+            try:
+                desk.follow()
+            except Exception as e:  # noqa: BLE001 - a tampered or unreadable journal: said, the screen goes on
+                self._journal_failed(e)
+            self._guard_said(desk.keep_guard())
+        elif self._keeping_up is None or self._keeping_up.done():
+            self._keeping_up = asyncio.ensure_future(self._keep_up())
         self._release_memory()
+        self._repaint()
+
+    async def _keep_up(self) -> None:
+        failed, said = await self.desk_ready.keep_up()
+        if failed is not None:
+            self._journal_failed(failed)
+        self._guard_said(said)
+        self._repaint()
+
+    def _journal_failed(self, e: Exception) -> None:
+        self.notify(str(e), title="Journal", severity="error", timeout=30)
+
+    def _guard_said(self, said: str) -> None:
+        """What the guard's keeper says, once while it says the same (a store out of reach says it each second)."""
+        if said and said != self._guard_told:
+            self.notify(said, title="Guard", severity="warning", timeout=12)
+        self._guard_told = said
+
+    def _repaint(self) -> None:
         seen = (self.desk_ready.inputs(), self.busy, self.theme, self.no_color)
         if seen != getattr(self, "_seen", None):  # no new event, round, second or theme: no work at all
             self._seen = seen

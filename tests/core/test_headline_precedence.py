@@ -46,8 +46,14 @@ def _starting_shift(plan):
 
 BROKEN = "journal.jsonl line 7: the hash chain breaks"
 
-# (upper, lower, the moment, the trigger rows, the guard as the face judged it, what the headline says[, the journal broken])
+UNANSWERED = "14:02:11Z"  # the record (etcd) has not answered the face since
+
+# (upper, lower, the moment, the trigger rows, the guard as the face judged it, what the headline says[, the journal
+# broken[, since when the record has not answered]])
 NEIGHBOURS = [
+    ("completed", "record unreachable", lambda p: STATES["completed"](p), (), GUARDED, "COMPLETED", "", UNANSWERED),
+    ("record unreachable", "preflight", lambda p: state_of(p), (), NO_GUARD, "RECORD UNREACHABLE", "", UNANSWERED),
+    ("record unreachable", "kill", _unconfirmed, (FIRED,), NO_GUARD, "RECORD UNREACHABLE", "", UNANSWERED),
     ("kill", "unguarded", _unconfirmed, (), NO_GUARD, "KILL NOT CONFIRMED"),
     ("unguarded", "gateway drift", lambda p: _live(p, DRIFT), (FIRED,), NO_GUARD, "UNGUARDED"),
     ("gateway drift", "fired", lambda p: _live(p, DRIFT), (FIRED,), GUARDED, "GATEWAY DRIFT"),
@@ -64,7 +70,7 @@ BY_STATUS = ("rolled back", "completed", "preflight", "kill", "starting", "soak"
 
 def test_the_precedence_table_reads_most_urgent_first():
     assert [name for name, _ in heads.PRECEDENCE] == [
-        "rolled back", "completed", "preflight", "kill", "unguarded", "gateway drift", "fired", "breaching", "journal broken", "blind",
+        "rolled back", "completed", "record unreachable", "preflight", "kill", "unguarded", "gateway drift", "fired", "breaching", "journal broken", "blind",
         "shifting", "starting", "soak"]
 
 
@@ -75,11 +81,11 @@ def test_every_pair_of_neighbours_is_shown_or_cannot_apply_together():
         assert pair in shown or set(pair) <= set(BY_STATUS), pair
 
 
-@pytest.mark.parametrize("upper, lower, moment, rows, guard, word, broken",
-                         [(*n, "")[:7] for n in NEIGHBOURS], ids=[f"{u} over {lo}" for u, lo, *_ in NEIGHBOURS])
-def test_the_upper_neighbour_wins_when_both_apply(plan, upper, lower, moment, rows, guard, word, broken):
+@pytest.mark.parametrize("upper, lower, moment, rows, guard, word, broken, unanswered",
+                         [(*n, "", "")[:8] for n in NEIGHBOURS], ids=[f"{u} over {lo}" for u, lo, *_ in NEIGHBOURS])
+def test_the_upper_neighbour_wins_when_both_apply(plan, upper, lower, moment, rows, guard, word, broken, unanswered):
     rules = dict(heads.PRECEDENCE)
-    seen_ = heads.Seen(plan, moment(plan), None, NOW, rows, guard, broken)
+    seen_ = heads.Seen(plan, moment(plan), None, NOW, rows, guard, broken, unanswered)
     said_upper, said_lower = rules[upper](seen_), rules[lower](seen_)
     assert said_upper is not None and said_lower is not None  # both apply ...
     assert heads.first(seen_) == said_upper and said_upper.word == word  # ... and the upper one is the headline
@@ -168,4 +174,18 @@ def test_a_broken_journal_is_the_headline_saying_the_guard_still_guards_and_what
     assert head.word == word
     if broken:
         assert head.text == "JOURNAL BROKEN: the journal does not verify; the guard still guards — run `cockpit verify`"
+        assert head.role == "alarm"
+
+
+@pytest.mark.parametrize("since, word", [("", "SOAKING"), (UNANSWERED, "RECORD UNREACHABLE")])
+def test_a_record_that_does_not_answer_is_the_headline_saying_since_when_and_that_the_panes_are_as_last_read(
+        plan, since, word):
+    """etcd without quorum: the panes show the journal as last read, and the guard may have acted since;
+    the captain reads that first, not SOAKING."""
+    evaluation = round_at(NOW, ok_tracks(plan, NOW))
+    head = rm.headline(plan, _live(plan), evaluation, NOW, sight=seen(evaluation, NOW), unanswered=since)
+    assert head.word == word
+    if since:
+        assert head.text == ("RECORD UNREACHABLE: no answer since 14:02:11Z; shown as last read — the guard keeps "
+                             "guarding and journals its events when the store answers")
         assert head.role == "alarm"

@@ -1,0 +1,74 @@
+"""A captain's screen on etcd when etcd stops answering (no quorum, every member hung): the screen's
+event loop never waits on the store, the headline says RECORD UNREACHABLE and since when, and it
+clears once etcd answers. Against a real etcd member, SIGSTOPped (connections hang, as without quorum)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from cockpit.config import load_plan
+from cockpit.desk import Desk
+from cockpit.session import captain
+from cockpit.store.etcd_journal import JournalUnreachable
+from cockpit.store.etcd_store import EtcdFeed
+from tests.etcd.test_etcd_store import PREFIX, etcd_plan
+
+
+def test_a_screens_desk_on_etcd_goes_on_while_no_member_answers_and_says_record_unreachable(tmp_path, plan, etcd1):
+    config = etcd_plan(tmp_path, "a", plan, etcd1.endpoints, timeout="1s")
+    session = captain(load_plan(config), config, needs="journal")
+    engine = session.engine
+    desk = Desk(engine)
+    member = etcd1.members[0]
+
+    async def main() -> None:
+        await desk.keep_up()
+        assert desk.unanswered_since is None and desk.shown().model.headline.word == "PREFLIGHT"
+        member.stop()
+        try:
+            reading = asyncio.ensure_future(desk.keep_up())
+            for _ in range(5):
+                await asyncio.sleep(0)  # the loop runs on: the read waits on a thread (1 s), not here
+            assert not reading.done() and engine.journal.unanswered is None  # still waiting on etcd
+            failed, _said = await reading
+        finally:
+            member.cont()
+        assert isinstance(failed, JournalUnreachable) and "etcd" in str(failed)
+        assert engine.journal.unanswered == str(failed)
+        assert desk.unanswered_since is not None
+        head = desk.shown().model.headline
+        assert head.word == "RECORD UNREACHABLE" and head.role == "alarm"
+        assert head.detail.startswith(f"no answer since {desk.unanswered_since:%H:%M:%S}Z; shown as last read")
+        failed, _said = await desk.keep_up()  # etcd answers again: the headline is the rollout's own
+        assert failed is None and engine.journal.unanswered is None and desk.unanswered_since is None
+        assert desk.shown().model.headline.word == "PREFLIGHT"
+
+    try:
+        asyncio.run(main())
+    finally:
+        session.lock.release()
+        engine.journal.close()
+
+
+def test_a_feed_waits_only_for_its_first_look_then_answers_from_the_last_while_the_next_is_in_flight(
+        tmp_path, plan, etcd1):
+    """`status` reads what etcd holds (the first look is waited for); a screen asking many times a frame
+    is answered from the last look while the next one waits on a member that does not answer."""
+    config = etcd_plan(tmp_path, "a", plan, etcd1.endpoints, timeout="1s")
+    session = captain(load_plan(config), config, needs="journal")
+    ticks = iter(range(0, 1000, 10))  # a monotonic clock 10 s on at each look: every ask is due
+    feed = EtcdFeed(session.store.client, PREFIX, monotonic=lambda: float(next(ticks)))
+    member = etcd1.members[0]
+    try:
+        assert feed.latest() is None and feed._looking is None  # looked, on this thread: nothing published yet
+        member.stop()
+        try:
+            assert feed.latest() is None  # answered at once from the last look ...
+            assert feed._looking is not None and feed._looking.is_alive()  # ... while the next waits on etcd
+            feed._looking.join(timeout=10)
+        finally:
+            member.cont()
+        assert not feed._looking.is_alive()
+    finally:
+        session.lock.release()
+        session.engine.journal.close()
