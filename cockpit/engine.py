@@ -290,6 +290,8 @@ class Engine:
         payload = recordable(payload, self.actor, self.clock.now())
         if self.store_down:  # a guard's, on a store that did not answer: not asked again this round
             raise StoreUnreachable(self.store_down)
+        if self.may_act is None and (silent := self.journal.unanswered):  # a screen's last read got no answer:
+            raise StoreUnreachable(f"{silent} (not asked again before it answers a read)")  # a kill does not wait
         try:
             if self.held:
                 if n := self.write_held():  # said here too: a delivery's record may journal them before a round does

@@ -365,6 +365,7 @@ class UnreachableJournal:
         self._journal: EtcdJournal | None = None
         self._unseen: list[Record] = []  # what the journal held when it opened: not yet handed to the engine
         self._opening = threading.Lock()  # a screen's poll on a thread and an append here open it once
+        self._unanswered: str | None = None
 
     @property
     def records(self) -> list[Record]:
@@ -389,13 +390,16 @@ class UnreachableJournal:
 
     @property
     def unanswered(self) -> str | None:
-        return self._journal.unanswered if self._journal is not None else self.write_error
+        """Why its last poll got no answer (an append after the open tries etcd again all the same)."""
+        return self._journal.unanswered if self._journal is not None else self._unanswered
 
     def poll(self) -> list[Record]:
         try:
             journal = self._open()
-        except JournalError:
+        except JournalError as e:
+            self._unanswered = str(e)
             return []
+        self._unanswered = None
         return self._handed(journal.poll())
 
     def append(self, payload: Payload, *, actor: Actor, ts: datetime) -> tuple[list[Record], Record]:

@@ -39,6 +39,13 @@ def test_a_screens_desk_on_etcd_goes_on_while_no_member_answers_and_says_record_
         head = desk.shown().model.headline
         assert head.word == "RECORD UNREACHABLE" and head.role == "alarm"
         assert head.detail.startswith(f"no answer since {desk.unanswered_since:%H:%M:%S}Z; shown as last read")
+        asked = []  # the store's calls from here (the real client, counted)
+        call = session.store.client.call
+        session.store.client.call = lambda *a, **k: asked.append(a[0]) or call(*a, **k)
+        out = engine.note("written while etcd is silent")  # the kill's events take this way to its side file
+        assert not out.ok and "not asked again before it answers a read" in out.reasons[0], out.reasons
+        assert asked == []  # refused at once: an action (the kill) never waits on a store that did not answer
+        session.store.client.call = call
         failed, _said = await desk.keep_up()  # etcd answers again: the headline is the rollout's own
         assert failed is None and engine.journal.unanswered is None and desk.unanswered_since is None
         assert desk.shown().model.headline.word == "PREFLIGHT"
