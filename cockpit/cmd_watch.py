@@ -16,14 +16,15 @@ from cockpit.shown import terminal
 def cmd_status(args) -> int:
     """The rollout from the journal's intact events and the guard's last round; exit 1 when the
     journal has a problem (torn, tampered, cut off, events kept aside), said first and loudly."""
-    store = store_of(args)  # opened once: --watch asks the same store (one etcd client) each second
+    config = plan_or_refuse(args.config) if args.config else None
+    store = store_of(args, config)  # opened once: --watch asks the same store (one etcd client) each second
     if not args.watch:
-        return _status_once(args, store)
+        return _status_once(args, store, config)
     import time
 
     try:
         while True:
-            _status_once(args, store, clear=True)  # one screen a second
+            _status_once(args, store, config, clear=True)  # one screen a second
             time.sleep(1.0)
     except KeyboardInterrupt:
         return Exit.OK
@@ -41,7 +42,19 @@ def _status_document(args, code: Exit, doc: dict) -> Exit:
     return code
 
 
-def _status_once(args, store, *, clear: bool = False) -> int:
+def _config_differs(args, config, state) -> str:
+    """What the --config plan differs in from the plan the journal runs ("" : the same, or no plan journaled).
+    The journal's plan is what status shows; a config that is not it is said, never silently read past."""
+    from cockpit.config import same_plan
+    from cockpit.engine import plan_differences, plan_snapshot
+
+    if config is None or state.plan is None or same_plan(config, state.plan.digest):
+        return ""
+    return (f"{args.config}: not the plan the journal runs ({state.plan.digest[:12]})"
+            f"{plan_differences(state.plan.document, plan_snapshot(config).document)}; shown: the journal's plan")
+
+
+def _status_once(args, store, config=None, *, clear: bool = False) -> int:
     from cockpit.clock import SystemClock
     from cockpit.core.events import GENESIS
     from cockpit.core.guardsight import face_now
@@ -51,13 +64,13 @@ def _status_once(args, store, *, clear: bool = False) -> int:
     from cockpit.store.chain import TAIL, JournalError
 
     state_dir, local = store.state_dir, isinstance(store, FileStore)
+    named = state_dir if local else getattr(store, "where", state_dir)  # etcd: the endpoint and prefix
     try:
         started = store.started() if not local or state_dir.is_dir() else state_dir.exists()
     except JournalError as e:
         raise Refused(str(e)) from None
     if not started:
-        where = state_dir if local else getattr(store, "where", state_dir)
-        said = (f"{where}: no journal yet: the rollout has not started (the captain starts it with `cockpit run`)"
+        said = (f"{named}: no journal yet: the rollout has not started (the captain starts it with `cockpit run`)"
                 if not local or state_dir.exists() else
                 f"{state_dir}: no such directory: no rollout has started there "
                 "(check the path; `cockpit run` makes it)")
@@ -84,14 +97,15 @@ def _status_once(args, store, *, clear: bool = False) -> int:
     broken = next((str(p) for p in scan.problems if p.reason not in TAIL), "")  # a torn tail alone is no broken chain
     seen = headline_json(plan, state, live, now, sight, broken) if plan is not None else None
     code = Exit.FAIL if alarms else Exit.OK
+    differs = _config_differs(args, config, state)
     if clear and not args.json:  # the screen cleared only once the next one is ready: Ctrl-C never leaves it blank
         terminal(sys.stdout).write("\x1b[H\x1b[2J")
     if not args.json:
         print("\n".join([f"JOURNAL  {a}" for a in alarms] + status_lines(state, now, captain, guard, seen)))
-    for alarm in alarms:
-        print(f"{state_dir}: {alarm}", file=sys.stderr)
+    for said in [f"{named}: {alarm}" for alarm in alarms] + ([differs] if differs else []):
+        print(said, file=sys.stderr)
     return _status_document(args, code, {**status_json(state, now, captain), **(seen or {}), "guard": guard,
-                                         "journal_problems": alarms})
+                                         "journal_problems": alarms} | ({"config_differs": differs} if differs else {}))
 
 
 def _journaled_plan(state):

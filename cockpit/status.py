@@ -138,7 +138,7 @@ def guard_json(plan, state: RolloutState, live, sight, holder: dict | None) -> d
     g = guard_health(plan, state, live, sight)
     return {
         "state": g.state,
-        "holder": None if not holder else f"{holder.get('pid')}@{holder.get('host')}",
+        "holder": _holder(holder),
         "last_round_s": None if g.age_s is None else round(g.age_s, 1),
         "guarded": g.guarded,
         "unguarded": g.state == "unguarded",
@@ -146,6 +146,16 @@ def guard_json(plan, state: RolloutState, live, sight, holder: dict | None) -> d
         "stopped_at": g.stopped_at.isoformat() if g.stopped_at else None,
         "text": g.text,
     }
+
+
+def _holder(holder: dict | None) -> str | None:
+    """`4242@bastion`; a lock (an etcd key put by hand) naming no pid and host says that, not `None@None`."""
+    if not holder:
+        return None
+    pid, host = holder.get("pid"), holder.get("host")
+    if isinstance(pid, int) and isinstance(host, str) and host:
+        return visible(f"{pid}@{host}")
+    return "a holder that names no pid and host"
 
 
 def guard_line(doc: dict[str, Any]) -> str:

@@ -90,6 +90,7 @@ knob is put back, and a canary with no traffic keeps its last ratio in that wind
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -800,6 +801,7 @@ lab up in {self.dir}  (Ctrl-C stops everything)
         return f"  etcd:        [state] store = \"etcd\", prefix {ETCD_PREFIX}  (data in {self.dir / 'etcd'})\n{members}\n"
 
     def down(self) -> None:
+        stop_guards(self.dir)  # before etcd, Prometheus and HAProxy go: a guard outlives the screen that started it
         if self.etcd is not None:
             self.etcd.close()
         for proc in (self.prom.proc if self.prom else None, self.haproxy.process if self.haproxy else None):
@@ -821,6 +823,41 @@ lab up in {self.dir}  (Ctrl-C stops everything)
             (self.dir / "lab.json").unlink()
         except OSError:
             pass
+
+
+def stop_guards(lab_dir: Path, within_s: float = 10.0) -> list[int]:
+    """SIGTERM every `cockpit guard` running on one of this lab's plans (captains' screens start them
+    detached, in sessions of their own), and wait for them to stop: the pids stopped."""
+    lab_dir = lab_dir.resolve()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if "guard" in argv and "--config" in argv and argv.index("--config") + 1 < len(argv):
+            config = Path(argv[argv.index("--config") + 1])
+            if config.is_absolute() and config.resolve().parent == lab_dir:
+                found.append(int(proc.name))
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline and any(_running(pid) for pid in found):
+        time.sleep(0.1)
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a guard ended whose parent, the captain's screen, has not reaped it yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def etcd_state(member) -> str:

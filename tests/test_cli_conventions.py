@@ -219,3 +219,21 @@ def test_a_usage_error_exits_2_on_stderr(capsys):
     with pytest.raises(SystemExit) as exited:
         parser.parse_args([])
     assert exited.value.code == Exit.REFUSED
+
+
+def test_status_with_a_config_that_is_not_the_journals_plan_says_so_and_what_differs(tmp_path, capsys):
+    """The journal's plan is what status shows; a --config that is another plan (edited since, or
+    another rollout's) is said on stderr and in the JSON, never silently read past."""
+    config = rolled_back(tmp_path / "r")
+    assert main(["status", "--config", str(config)]) == Exit.OK
+    assert "not the plan the journal runs" not in capsys.readouterr().err  # the same plan: nothing to say
+    other = tmp_path / "r" / "other.toml"
+    other.write_text(config.read_text().replace("weight = 5\n", "weight = 10\n", 1))
+    assert main(["status", "--config", str(other)]) == Exit.OK
+    out = capsys.readouterr()
+    assert "ROLLED BACK" in out.out
+    assert out.err.startswith(f"{other}: not the plan the journal runs (")
+    assert "it differs in phases[0].weight (5 in the journal, 10 here); shown: the journal's plan" in out.err
+    assert main(["status", "--json", "--config", str(other)]) == Exit.OK
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["config_differs"].startswith(f"{other}: not the plan the journal runs (") and doc["status"] == "ROLLED BACK"

@@ -46,3 +46,16 @@ def test_a_met_criterion_beside_its_own_trigger_breaching_reads_the_same_on_stat
         True, 240.0, "240 ms ≤ 350 ms")}, soak=(1, state.phase_started_at)), NOW)
     assert [c["holds_now"] for c in calm["criteria"] if c["id"] == "api_p95"] == [True]
     assert not any(ln.startswith("gate     ▲") for ln in status_lines(state, NOW, None, seen=calm))
+
+
+def test_the_guard_locks_holder_is_named_by_pid_and_host_or_said_to_name_none(plan):
+    """An etcd key put by hand holds whatever it holds: status names no `None@None`."""
+    from cockpit.core.guardsight import GuardSight
+    from cockpit.status import guard_json
+    from tests.core.test_readmodel import live, state_of
+
+    state = state_of(plan, *live(plan))
+    holders = [None, {}, {"pid": 4242, "host": "bastion"}, {"x": 1}, {"pid": "4242", "host": None}]
+    named = [guard_json(plan, state, None, GuardSight(None, None), h)["holder"] for h in holders]
+    assert named == [None, None, "4242@bastion", "a holder that names no pid and host",
+                     "a holder that names no pid and host"]

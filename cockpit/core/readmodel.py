@@ -484,10 +484,12 @@ def breach_ages(rows: Iterable[TriggerRow]) -> dict[str, float]:
     return {r.id: r.breached_s for r in rows if r.breached_s is not None}
 
 
-def guard_health(plan: PlanView, state: RolloutState, live: Evaluation | None, sight: GuardSight | None) -> GuardHealth:
+def guard_health(plan: PlanView, state: RolloutState, live: Evaluation | None, sight: GuardSight | None,
+                 unanswered: str = "") -> GuardHealth:
     """`GUARD 4242@bastion · last round 3s ago` when the guard lock's holder published a fresh round
     and the journal names it (core.guardsight.judge, on the face's own sight); `UNGUARDED` while a
-    rollout is live and it did not; a guard that stopped says so and when; else no guard."""
+    rollout is live and it did not, or `GUARD UNSEEN` when the record does not answer this face
+    (`unanswered`: the guard may be guarding, unseen); a guard that stopped says so and when; else no guard."""
     named = live.guard if live is not None else None
     # a replay: the journal's word, no round's age
     if sight is not None and sight.journal_only and state.guard is not None:
@@ -500,8 +502,10 @@ def guard_health(plan: PlanView, state: RolloutState, live: Evaluation | None, s
         return GuardHealth(True, state.live, f"GUARD {named} · last round {shown} ago", f"guard {DOT} {shown}", "ok",
                            named, j.age_s, "live")
     if state.live:
-        text = f"UNGUARDED {words.duration(j.age_s or 0)}" if j.stale else "UNGUARDED"
-        return GuardHealth(False, True, text, text, "alarm", named, j.age_s, "unguarded", j.why)
+        word = "GUARD UNSEEN" if unanswered else "UNGUARDED"
+        text = f"{word} {words.duration(j.age_s or 0)}" if j.stale else word
+        why = f"the record has not answered since {unanswered}" if unanswered else j.why
+        return GuardHealth(False, True, text, text, "alarm", named, j.age_s, "unguarded", why)
     stop = state.guard_stop  # (set only while no guard runs: the fold clears it when one starts)
     if stop is not None:
         g = stop.started
@@ -557,7 +561,8 @@ def headline(plan: PlanView, state: RolloutState, live: Evaluation | None, now: 
     applies. `sight`: what the face saw of the guard (none: UNGUARDED); `unanswered`: since when
     the record has not answered this face."""
     rows = triggers if triggers is not None else trigger_rows(plan, state, live, now)
-    return heads.first(heads.Seen(plan, state, live, now, rows, guard_health(plan, state, live, sight), journal_broken,
+    return heads.first(heads.Seen(plan, state, live, now, rows, guard_health(plan, state, live, sight, unanswered),
+                                  journal_broken,
                                   unanswered))
 
 
@@ -1031,7 +1036,7 @@ def read_model(plan: PlanView, state: RolloutState, live: Evaluation | None, now
     rows = visible_fields(trigger_rows(plan, state, live, now))
     head = visible_fields(headline(plan, state, live, now, rows, sight=sight, journal_broken=journal_broken,
                                    unanswered=unanswered))
-    guard = visible_fields(guard_health(plan, state, live, sight))
+    guard = visible_fields(guard_health(plan, state, live, sight, unanswered))
     esc = visible_fields(escalation_rows(plan, state, now))
     bud = visible_fields(budget_view(plan, state, live.budget if live else None))
     checks, sign_offs, lines, todo = _journaled(plan, state, running, say or _kind)

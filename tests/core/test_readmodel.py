@@ -358,6 +358,10 @@ def test_guard_health_words(plan):
     assert rm.guard_health(plan, state, fresh, seen(fresh, SOAKING)).text == "GUARD 4242@bastion · last round 3s ago"
     assert rm.guard_health(plan, state, old, seen(old, SOAKING)).text == "UNGUARDED 46s"
     assert rm.guard_health(plan, state_of(plan, guard=False), None, GuardSight()).text == "no guard"
+    unseen = rm.guard_health(plan, state, old, seen(old, SOAKING), "14:02:11Z")  # the record does not answer the face
+    assert (unseen.text, unseen.guarded, unseen.why) == ("GUARD UNSEEN 46s", False,
+                                                         "the record has not answered since 14:02:11Z")
+    assert rm.guard_health(plan, state, fresh, seen(fresh, SOAKING), "14:02:11Z").guarded  # a round seen is seen
 
 
 @pytest.mark.parametrize(
