@@ -801,7 +801,7 @@ lab up in {self.dir}  (Ctrl-C stops everything)
         return f"  etcd:        [state] store = \"etcd\", prefix {ETCD_PREFIX}  (data in {self.dir / 'etcd'})\n{members}\n"
 
     def down(self) -> None:
-        stop_guards(self.dir)  # before etcd, Prometheus and HAProxy go: a guard outlives the screen that started it
+        stop_cockpits(self.dir)  # before etcd, Prometheus and HAProxy go: a guard outlives the screen that started it
         if self.etcd is not None:
             self.etcd.close()
         for proc in (self.prom.proc if self.prom else None, self.haproxy.process if self.haproxy else None):
@@ -825,30 +825,39 @@ lab up in {self.dir}  (Ctrl-C stops everything)
             pass
 
 
-def stop_guards(lab_dir: Path, within_s: float = 10.0) -> list[int]:
-    """SIGTERM every `cockpit guard` running on one of this lab's plans (captains' screens start them
-    detached, in sessions of their own), and wait for them to stop: the pids stopped."""
-    lab_dir = lab_dir.resolve()
+def stop_cockpits(lab_dir: Path, within_s: float = 10.0) -> list[int]:
+    """SIGTERM every cockpit on one of this lab's plans and wait for it to stop: the screens first
+    (a captain's screen starts a guard again when its guard stops), then the guards they started
+    detached, in sessions of their own. The pids stopped."""
+    stopped = []
+    for commands in (("run", "observe", "demo"), ("guard",)):
+        found = [pid for pid, argv in _cockpits(lab_dir.resolve()) if any(c in argv for c in commands)]
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline and any(_running(pid) for pid in found):
+            time.sleep(0.1)
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        stopped += found
+    return stopped
+
+
+def _cockpits(lab_dir: Path) -> list[tuple[int, list[str]]]:
+    """(pid, argv) of every process whose `--config` is a plan in `lab_dir`."""
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if "guard" in argv and "--config" in argv and argv.index("--config") + 1 < len(argv):
+        if "--config" in argv and argv.index("--config") + 1 < len(argv):
             config = Path(argv[argv.index("--config") + 1])
-            if config.is_absolute() and config.resolve().parent == lab_dir:
-                found.append(int(proc.name))
-    for pid in found:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGCONT)
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline and any(_running(pid) for pid in found):
-        time.sleep(0.1)
-    for pid in found:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+            if config.is_absolute() and config.resolve().parent == lab_dir and int(proc.name) != os.getpid():
+                found.append((int(proc.name), argv))
     return found
 
 
