@@ -365,7 +365,7 @@ class UnreachableJournal:
         self._journal: EtcdJournal | None = None
         self._unseen: list[Record] = []  # what the journal held when it opened: not yet handed to the engine
         self._opening = threading.Lock()  # a screen's poll on a thread and an append here open it once
-        self._unanswered: str | None = None
+        self._unanswered: str | None = why  # the open got no answer: a kill's events go aside without asking again
 
     @property
     def records(self) -> list[Record]:
@@ -390,7 +390,8 @@ class UnreachableJournal:
 
     @property
     def unanswered(self) -> str | None:
-        """Why its last poll got no answer (an append after the open tries etcd again all the same)."""
+        """Why its open or its last poll got no answer (a screen's or a command's engine then keeps its events
+        aside at once; a guard's asks again through its lease)."""
         return self._journal.unanswered if self._journal is not None else self._unanswered
 
     def poll(self) -> list[Record]:

@@ -79,3 +79,34 @@ def test_a_feed_waits_only_for_its_first_look_then_answers_from_the_last_while_t
     finally:
         session.lock.release()
         session.engine.journal.close()
+
+
+def test_a_kill_with_every_member_hung_asks_etcd_once_at_open_then_goes_to_the_gateway(tmp_path, plan, etcd1, actor):
+    """`cockpit kill` when etcd has no quorum: the open gets no answer (its one wait), and the kill's
+    events go to this host's side file without asking etcd again, so the gateway is called at once."""
+    from cockpit.clock import SystemClock
+    from cockpit.engine import Engine
+    from cockpit.store.etcd_client import EtcdClient
+    from cockpit.store.etcd_store import EtcdStore, UnreachableJournal
+    from tests.support import MemoryGateway
+
+    store = EtcdStore(EtcdClient(etcd1.endpoints, timeout_s=0.5), PREFIX, tmp_path / "a", lease_ttl_s=10)
+    member = etcd1.members[0]
+    member.stop()
+    try:
+        acting = store.acting(salvage=True)  # the one wait: the open
+        assert isinstance(acting, UnreachableJournal) and acting.unanswered == acting.broken
+        asked = []
+        call = store.client.call
+        store.client.call = lambda *a, **k: asked.append(a[0]) or call(*a, **k)
+        gateway = MemoryGateway()
+        gateway.weight = 5
+        engine = Engine(plan, acting, clock=SystemClock(), actor=actor, gateway=gateway)
+        out = asyncio.run(engine.kill("p95 while etcd is silent"))
+    finally:
+        member.cont()
+    assert gateway.calls[0] == "set_enabled False" and gateway.enabled is False  # pulled ...
+    assert asked == []  # ... without one more call to etcd
+    assert out.unjournaled and any("STORE UNREACHABLE" in r or "no endpoint answered" in r for r in out.reasons)
+    kinds = [k.payload.KIND for k in store.kept()[0]]
+    assert kinds[:2] == ["kill_requested", "kill_result"], kinds
