@@ -54,6 +54,7 @@ def test_the_seed_plan_polls_every_15s(plan):
         (None, None, 1.0),
         (ev.GuardStarted(pid=1, host="b"), None, 1.0),
         (DEMO, None, 60.0),
+        (msgspec.structs.replace(DEMO, speed=0.5), None, 0.5),  # a clock slower than the wall's is the journal's too
         (msgspec.structs.replace(DEMO, speed=0.0), None, 1.0),
         (msgspec.structs.replace(DEMO, speed=-5.0), None, 1.0),
         (msgspec.structs.replace(DEMO, speed=float("inf")), None, 1.0),
