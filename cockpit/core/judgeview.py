@@ -82,7 +82,7 @@ def judgment_view(plan: Any, state: RolloutState, phase: int) -> JudgmentView | 
     if judged is None:
         return None
     j = judged.judgment
-    names = [p.name for p in getattr(plan, "phases", ())]
+    names = [p.name for p in plan.phases]
     name = names[phase] if 0 <= phase < len(names) else f"phase {phase + 1}"
     span = words.duration(j.window_end - j.window_start)
     waits = j.verdict == "Marginal" and bool(j.criteria)

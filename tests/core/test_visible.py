@@ -154,3 +154,31 @@ def test_visible_fields_returns_the_same_objects_when_nothing_is_hidden():
 )
 def test_visible_fields_by_kind(value, shown):
     assert visible_fields(value) == shown
+
+
+def test_visible_fields_escapes_a_kind_of_dataclass_the_first_time_it_is_shown():
+    """A face's first frame shows a row kind never shown before: it is escaped from the first value
+    on, not only once some earlier frame has met the kind (each call here makes a kind of its own)."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Fresh:
+        note: str
+        count: int = 0
+
+    first = visible_fields(Fresh("a\x1b[2Jb", 2))
+    assert first == Fresh("a\\x1b[2Jb", 2)
+    assert visible_fields(Fresh("\u202e", 3)) == Fresh("\\u202e", 3)  # and the next value of that kind too
+    same = Fresh("plain", 1)
+    assert visible_fields(same) is same
+
+
+def test_visible_fields_leaves_a_kind_that_is_not_a_dataclass_as_it_is():
+    """An object of any other kind (not a dataclass, never seen before) comes back the same, whatever
+    it holds: only dataclasses, tuples, lists and dicts are looked into."""
+
+    class Opaque:
+        def __init__(self, text: str):
+            self.text = text
+
+    value = Opaque("\x1b")
+    assert visible_fields(value) is value and value.text == "\x1b"
