@@ -124,7 +124,7 @@ def money(v: float | None, currency: str = "USD") -> str:
 
 def symbol(comparison: Any) -> str:
     """A comparison as people write it: `≤`, `≥`, `=`, `≠`, `<`, `>` (the plan writes `<=`, `==`)."""
-    text = str(getattr(comparison, "value", comparison))
+    text = str(comparison)  # a Comparison is a StrEnum: its str is its value
     return _SYMBOLS.get(text, text)
 
 

@@ -72,6 +72,8 @@ CASES = [
      {"judged_until": NOW - 1200, "for_s": 300, "since": NOW - 900}, "ok", None),
     ("for=5m, and fires once it has been seen 5m after it", spell(NOW - 900, 11),
      {"judged_until": NOW - 1200, "for_s": 300, "since": NOW - 900}, "fired", NOW - 600),
+    ("for=5m, a previous attempt's breach still on at the start is young until 5m after it", spell(NOW - 1200, 20),
+     {"judged_until": NOW - 1200, "for_s": 300, "since": NOW - 900}, "ok", None),
     # only samples judged as samples: NaN is no data, and the no-data rule speaks at now only
     ("a NaN between rounds is no sample, even to !=", grid(NOW - 600, [0.0] * 10 + [math.nan] + [0.0] * 10),
      {"judged_until": NOW - 600, "comparison": NE, "threshold": 0.0, "no_data": "breach"}, "ok", None),
@@ -96,6 +98,12 @@ def test_a_breach_between_rounds_reads_when_it_was_seen():
     w = judge(spell(NOW - 900, 11), judged_until=NOW - 1200, for_s=300, unit="ratio")
     assert w.why == "x 2.4 % ≥ 2 % for 5m00s of 5m00s (between rounds, 10m00s before this one)"
     assert (w.value, w.breaching_for_s, w.coverage) == (BAD, 300.0, 1.0)
+
+
+def test_a_round_without_a_label_says_value():
+    v = judge_round(spell(NOW - 420, 1, value=1.0, ok=0.0), judged_until=NOW - 600, comparison=GT, threshold=0.0,
+                    for_s=0.0, step_s=STEP, now=NOW, no_data="hold")
+    assert v.why == "value 1 > 0 (between rounds, 7m00s before this one)"
 
 
 def test_a_sample_after_now_ends_no_window():
