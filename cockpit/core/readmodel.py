@@ -193,7 +193,7 @@ class PhaseView:
 
     track: tuple[TrackStep, ...]
     where: str  # "Preflight", "Starting", "Phase 2 (2/4)"
-    stopped: str  # "" while it runs; "rolled back", "kill sent", "KILL NOT CONFIRMED", "completed"
+    stopped: str  # "" while it runs and once completed; "rolled back", "kill sent", "KILL NOT CONFIRMED"
     canary: str  # "25 %": the canary's share the gateway last confirmed
 
     @property
@@ -822,8 +822,9 @@ def phase_view(plan: PhaseTrack, state: RolloutState) -> PhaseView:
     """The phase track and where the rollout stands. After a kill the phase it stopped reads `✗25%`
     and the canary the weight the gateway last confirmed (0 once the kill is confirmed), never the
     phase's weight: one number for one fact."""
-    stopped = {"rolled_back": "rolled back", "killing": "kill sent", "kill_unconfirmed": "KILL NOT CONFIRMED",
-               "completed": "completed"}.get(state.status, "")
+    # completed: none ("Phase 4 (4/4) · canary 100 %" says it; the headline says COMPLETED)
+    stopped = {"rolled_back": "rolled back", "killing": "kill sent", "kill_unconfirmed": "KILL NOT CONFIRMED"}.get(
+        state.status, "")
     steps = []
     for i, spec in enumerate(plan.phases):
         w = spec.weight
@@ -839,8 +840,6 @@ def phase_view(plan: PhaseTrack, state: RolloutState) -> PhaseView:
         where = f"{plan.phases[state.phase].name} ({state.phase + 1}/{len(plan.phases)})"
     else:
         where = "Preflight" if state.status == "preflight" else "Starting"
-    if state.status == "completed":
-        stopped = ""  # "Phase 4 (4/4) · canary 100 %" says it; the headline says COMPLETED
     return PhaseView(tuple(steps), where, stopped, words.percent(state.weight))
 
 
@@ -934,7 +933,7 @@ def demo_marker(state: RolloutState) -> str:
     with the speed its guard journaled; "" for a real rollout. Judged from the journal, so every
     face of it (observer, replay, status, report, evidence) says it."""
     document = state.plan.document if state.plan is not None else {}
-    gateways = document.get("gateways", {}) if isinstance(document, dict) else {}
+    gateways = document.get("gateways", {})
     if not any(isinstance(g, dict) and g.get("type") == "simulated" for g in gateways.values()):
         return ""
     speed = journaled_speed(state)
