@@ -150,6 +150,10 @@ class Banner(Rows):
         m = v.model
         return (m.headline, m.banner, m.next_step, v.observer, v.colors, self.size.width)
 
+    def on_resize(self) -> None:
+        app = cast("CockpitApp", self.app)
+        self.call_after_refresh(app.refresh_view)  # a loud line's colour spans the width it now has
+
     def draw(self, v: View):
         m = v.model
         head = m.headline
