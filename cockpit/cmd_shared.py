@@ -25,6 +25,7 @@ def screen(app) -> None:
     stderr (where Textual draws) no one sees a frame: load first, so a refusal is its lines alone."""
     if not sys.stderr.isatty():
         app.load_now()
+    app.exit_on_sigterm = True
     app.run()
     if app.load_error is not None:
         raise app.load_error

@@ -93,8 +93,9 @@ def test_observe_a_state_dir_without_a_journal_is_refused_before_any_screen(tmp_
     assert res.stderr == f"{tmp_path / 'none'}: no journal yet; the captain starts it with `cockpit run`\n"  # no screen drawn
 
 
-def _quit_at(argv: list[str], marker: bytes) -> tuple[int, bytes]:
-    """Run the cockpit on a 120x40 pty, press q once `marker` is on screen; (exit code, all it wrote)."""
+def _quit_at(argv: list[str], marker: bytes, *, signal_: int | None = None) -> tuple[int, bytes]:
+    """Run the cockpit on a 120x40 pty, press q once `marker` is on screen (or send it `signal_`); (exit
+    code, all it wrote)."""
     import fcntl
     import pty
     import select
@@ -112,7 +113,10 @@ def _quit_at(argv: list[str], marker: bytes) -> tuple[int, bytes]:
             ready, _, _ = select.select([fd], [], [], 30)
             assert ready, f"no {marker!r}: {seen[-300:]!r}"
             seen += os.read(fd, 65536)
-        os.write(fd, b"q")
+        if signal_ is None:
+            os.write(fd, b"q")
+        else:
+            os.kill(pid, signal_)
         while True:
             ready, _, _ = select.select([fd], [], [], 30)
             assert ready, f"still running after q: {seen[-300:]!r}"
@@ -127,6 +131,19 @@ def _quit_at(argv: list[str], marker: bytes) -> tuple[int, bytes]:
     finally:
         os.close(fd)
     return os.waitstatus_to_exitcode(status), seen
+
+
+def test_sigterm_ends_a_screen_as_q_does_and_gives_the_terminal_back(tmp_path):
+    """`kill PID` of a screen (an admin on the bastion, a session manager): the screen ends through its
+    normal exit, leaves the alternate screen and restores the terminal, and says where its journal is."""
+    import signal
+
+    code, seen = _quit_at(["demo", "--state-dir", str(tmp_path / "demo")], b"Timeline (journal, newest first)",
+                          signal_=signal.SIGTERM)
+    assert code == 0, seen[-300:]
+    after = seen[seen.rindex(b"Timeline (journal, newest first)"):]
+    assert b"\x1b[?1049l" in after  # the alternate screen left: the shell's screen is back
+    assert b"demo journal:" in after
 
 
 def test_q_on_the_loading_frame_ends_the_demo_and_its_journal_is_whole(tmp_path):

@@ -16,6 +16,7 @@ module imports only Textual at the top: the rest is imported where it is used, a
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -340,7 +341,11 @@ class CockpitApp(App):
         pane.border_title = TITLES[name]
         return pane
 
+    exit_on_sigterm = False  # set by cmd_shared.screen: a screen from the command line
+
     def on_mount(self) -> None:
+        if self.exit_on_sigterm:  # `kill PID` quits as `q` does, the terminal left as it was found (the guard stays)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
         self._themes()
         if self.loader is not None:  # a screen from the command line keeps its frames (tui/kept.py)
             self._kept_as = kept.key(self.loading, (self.size.width, self.size.height), self.theme, self.no_color)
