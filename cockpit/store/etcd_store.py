@@ -316,11 +316,24 @@ class EtcdCaptainLock:
     def _keep(self) -> None:
         while not self._stop.wait(max(0.5, self.ttl_s / 3)):
             try:
-                if self.client.keepalive(self.lease) <= 0:
-                    self.lost = f"the captain lock's lease expired (etcd:{self.prefix}/captain)"
+                if self.client.keepalive(self.lease) <= 0 and not self._retake():
+                    self.lost = f"the captain lock's lease expired (etcd:{self.prefix}/captain) and another took it"
                     return
             except EtcdError:
                 continue  # the lease may still be ours: the next renewal tries again
+
+    def _retake(self) -> bool:
+        """The lease expired while etcd was out of reach (a partition longer than the TTL): take the lock
+        again under a new lease if nobody took it since (`captain.last` still names this captain)."""
+        key, last = captain_key(self.prefix), last_captain_key(self.prefix)
+        value = json.dumps(self.identity).encode()
+        lease, _ = self.client.grant(self.ttl_s)
+        res = self.client.txn([Compare(key, "create", 0), Compare(last, "value", value)], [put(key, value, lease)])
+        if not res.succeeded:
+            self._revoke(lease)
+            return False
+        self.lease = lease
+        return True
 
     def release(self) -> None:
         """Revoke the lease (the key goes with it) and clear the last holder: the next captain took over from nobody."""

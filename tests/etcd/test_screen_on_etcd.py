@@ -5,6 +5,9 @@ clears once etcd answers. Against a real etcd member, SIGSTOPped (connections ha
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+import pytest
 
 from cockpit.config import load_plan
 from cockpit.desk import Desk
@@ -110,3 +113,57 @@ def test_a_kill_with_every_member_hung_asks_etcd_once_at_open_then_goes_to_the_g
     assert out.unjournaled and any("STORE UNREACHABLE" in r or "no endpoint answered" in r for r in out.reasons)
     kinds = [k.payload.KIND for k in store.kept()[0]]
     assert kinds[:2] == ["kill_requested", "kill_result"], kinds
+
+
+def _wait(what, check, within_s: float = 30.0):
+    import time
+
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"not within {within_s} s: {what}")
+
+
+@pytest.mark.parametrize("taken_meanwhile", [False, True], ids=["nobody-took-it", "another-captain-took-it"])
+def test_a_captain_lock_lost_to_a_partition_longer_than_its_ttl_is_taken_again_unless_another_took_it(
+        etcd1, taken_meanwhile):
+    """The lab found it: etcd without quorum for longer than the lock's TTL, and the captain's screen no
+    longer held the captain lock once etcd answered (guards at preflight then stopped, "no captain at the
+    screen", and a second captain could have started). The lock is taken again under a new lease if
+    nobody took it since; if another captain did, it stays theirs and this one says it lost it."""
+    from cockpit.store.etcd_client import EtcdClient
+    from cockpit.store.etcd_store import EtcdCaptainLock, EtcdStore
+    from cockpit.store.locks import CaptainLockHeld
+
+    store = EtcdStore(EtcdClient(etcd1.endpoints, timeout_s=0.5), PREFIX, Path("/nonexistent"), lease_ttl_s=2)
+    alice = {"user": "alice", "host": "bastion-a", "pid": 101, "since": "2026-12-05T14:00:00+00:00"}
+    bob = {"user": "bob", "host": "bastion-b", "pid": 202, "since": "2026-12-05T14:05:00+00:00"}
+    held = EtcdCaptainLock(store.client, PREFIX, alice, ttl_s=2).acquire()
+    first = held.lease
+    member = etcd1.members[0]
+    member.stop()
+    try:
+        import time
+
+        time.sleep(3.5)  # past the TTL, with no renewal reaching etcd
+        if taken_meanwhile:
+            held._stop.set()  # alice's renewals held back (still inside the partition) while bob takes the lock
+            held._thread.join(5)
+    finally:
+        member.cont()
+    _wait("etcd expires the lease", lambda: store.client.time_to_live(first) < 0)
+    if taken_meanwhile:
+        other = EtcdCaptainLock(store.client, PREFIX, bob, ttl_s=2).acquire()
+        held._stop.clear()
+        held._keep()  # one pass: the lease expired, the lock is bob's
+        assert held.lost is not None and "another took it" in held.lost
+        assert store.captain()["user"] == "bob"
+        other.release()
+    else:
+        _wait("the lock is taken again", lambda: held.lease != first and store.captain() == alice)
+        assert held.lost is None and store.client.time_to_live(held.lease) > 0
+        with pytest.raises(CaptainLockHeld):  # a second captain is refused again
+            EtcdCaptainLock(store.client, PREFIX, bob, ttl_s=2).acquire()
+        held.release()
