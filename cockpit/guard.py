@@ -39,6 +39,7 @@ import fcntl
 import logging
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -316,15 +317,7 @@ class Guard:
         store that does not answer keeps the guard guarding (the module's docstring: the trade-off)."""
         if not self.epoch or self.deposed:
             return not self.deposed  # a kernel lock: held as long as this process lives
-        try:
-            renewed = self.lease.renew()
-        except Exception as e:  # noqa: BLE001 - a store that does not answer stops no round
-            self._store_unreachable(e, "renewing the guard lease")
-            return True
-        self._store_answers()
-        if not renewed:
-            self._lost(self.lease.lost or "the guard lease could not be renewed")
-        return not self.deposed
+        return self._renewal(self.lease.renew)
 
     def _renew_beside(self) -> bool:
         """While the store does not answer, the renewal is tried in a worker thread beside the rounds,
@@ -335,13 +328,17 @@ class Guard:
         if not self._renewing.done():
             return True
         tried, self._renewing = self._renewing, None
+        return self._renewal(tried.result)
+
+    def _renewal(self, renewed: Callable[[], bool]) -> bool:
+        """What a renewal found: no answer keeps the guard guarding; a lease lost deposes it."""
         try:
-            renewed = tried.result()
-        except Exception as e:  # noqa: BLE001 - still no answer: it keeps guarding
+            held = renewed()
+        except Exception as e:  # noqa: BLE001 - a store that does not answer stops no round
             self._store_unreachable(e, "renewing the guard lease")
             return True
         self._store_answers()
-        if not renewed:
+        if not held:
             self._lost(self.lease.lost or "the guard lease could not be renewed")
         return not self.deposed
 

@@ -237,6 +237,15 @@ def started_by(etcd, pid: int) -> ev.Record | None:
     return next((r for r in records(etcd) if r.kind == "guard_started" and r.payload.pid == pid), None)
 
 
+def a_holds_b_stands_by(a, b, etcd):
+    """A's guard takes the lease, then B's stands by: (A's process, B's process, A's epoch)."""
+    holder = a.start()
+    wait_for("a holds the lease", lambda: started_by(etcd, holder.pid), 30)
+    standby = b.start()
+    wait_for("b stands by", lambda: "standby: the guard lock is held by" in b.log(), 30)
+    return holder, standby, started_by(etcd, holder.pid).payload.epoch
+
+
 def first_zero(haproxy, deadline: float) -> float:  # noqa: F811
     while time.time() < deadline:
         if canary_weight(haproxy) == "0":
@@ -257,10 +266,7 @@ def test_the_holder_killed_during_a_breach_the_standby_kills_at_the_due_time_onc
         try:
             go_live_on_etcd(a)
             assert canary_weight(haproxy) == "5"
-            holder = a.start()
-            wait_for("a holds the lease", lambda: started_by(etcd3, holder.pid), 30)
-            standby = b.start()
-            wait_for("b stands by", lambda: "standby: the guard lock is held by" in b.log(), 30)
+            holder, standby, _ = a_holds_b_stands_by(a, b, etcd3)
             exporter.set(**{ERRORS: BAD})  # the breach begins
             wait_for("a journals the breach", lambda: any(r.kind == "trigger_breached" for r in records(etcd3)), 30)
             holder.send_signal(signal.SIGKILL)  # the bastion dies mid-breach
@@ -296,11 +302,7 @@ def test_a_holder_paused_past_its_ttl_wakes_deposed_and_sends_nothing(tmp_path, 
         a, b, relay = two_bastions(tmp_path, haproxy, prom, etcd3)
         try:
             go_live_on_etcd(a)
-            holder = a.start()
-            wait_for("a holds the lease", lambda: started_by(etcd3, holder.pid), 30)
-            mine = started_by(etcd3, holder.pid).payload.epoch
-            standby = b.start()
-            wait_for("b stands by", lambda: "standby: the guard lock is held by" in b.log(), 30)
+            holder, standby, mine = a_holds_b_stands_by(a, b, etcd3)
             os.kill(holder.pid, signal.SIGSTOP)  # a frozen VM: a holds the lease no more after its TTL
             stopped_at = time.time()
             exporter.set(**{ERRORS: BAD})  # the breach begins while a is frozen
@@ -446,11 +448,7 @@ def test_a_holder_partitioned_from_etcd_stands_down_without_acting_and_the_other
         a, b, relay, route = split_bastions(tmp_path, haproxy, prom, etcd3)
         try:
             go_live_on_etcd(b)
-            holder = a.start()
-            wait_for("a holds the lease", lambda: started_by(etcd3, holder.pid), 30)
-            mine = started_by(etcd3, holder.pid).payload.epoch
-            standby = b.start()
-            wait_for("b stands by", lambda: "standby: the guard lock is held by" in b.log(), 30)
+            holder, standby, mine = a_holds_b_stands_by(a, b, etcd3)
             journaled = len(records(etcd3))
             seen = len(relay.seen)
             route.cut()  # a's only way to etcd is lost
@@ -499,11 +497,7 @@ def test_a_breach_while_a_holder_is_partitioned_both_sides_kill_and_only_the_hol
         a, b, relay, route = split_bastions(tmp_path, haproxy, prom, etcd3)
         try:
             go_live_on_etcd(b)
-            holder = a.start()
-            wait_for("a holds the lease", lambda: started_by(etcd3, holder.pid), 30)
-            mine = started_by(etcd3, holder.pid).payload.epoch
-            standby = b.start()
-            wait_for("b stands by", lambda: "standby: the guard lock is held by" in b.log(), 30)
+            holder, standby, mine = a_holds_b_stands_by(a, b, etcd3)
             route.cut()
             cut_at = time.time()
             took = wait_for("b takes over", lambda: started_by(etcd3, standby.pid), TTL_S + 30)
@@ -550,10 +544,7 @@ def test_a_partitioned_holder_healed_after_the_other_side_finished_finds_the_lea
         a, b, relay, route = split_bastions(tmp_path, haproxy, prom, etcd3)
         try:
             go_live_on_etcd(b)
-            holder = a.start()
-            wait_for("a holds the lease", lambda: started_by(etcd3, holder.pid), 30)
-            standby = b.start()
-            wait_for("b stands by", lambda: "standby: the guard lock is held by" in b.log(), 30)
+            holder, standby, _ = a_holds_b_stands_by(a, b, etcd3)
             route.cut()
             wait_for("b takes over", lambda: started_by(etcd3, standby.pid), TTL_S + 30)
             exporter.set(**{ERRORS: BAD})

@@ -15,6 +15,7 @@ from cockpit.session import captain
 from cockpit.store.etcd_journal import JournalUnreachable
 from cockpit.store.etcd_store import EtcdFeed
 from tests.etcd.test_etcd_store import PREFIX, etcd_plan
+from tests.integration.test_guard_processes import wait_for
 
 
 def test_a_screens_desk_on_etcd_goes_on_while_no_member_answers_and_says_record_unreachable(tmp_path, plan, etcd1):
@@ -115,17 +116,6 @@ def test_a_kill_with_every_member_hung_asks_etcd_once_at_open_then_goes_to_the_g
     assert kinds[:2] == ["kill_requested", "kill_result"], kinds
 
 
-def _wait(what, check, within_s: float = 30.0):
-    import time
-
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {within_s} s: {what}")
-
-
 @pytest.mark.parametrize("taken_meanwhile", [False, True], ids=["nobody-took-it", "another-captain-took-it"])
 def test_a_captain_lock_lost_to_a_partition_longer_than_its_ttl_is_taken_again_unless_another_took_it(
         etcd1, taken_meanwhile):
@@ -153,7 +143,7 @@ def test_a_captain_lock_lost_to_a_partition_longer_than_its_ttl_is_taken_again_u
             held._thread.join(5)
     finally:
         member.cont()
-    _wait("etcd expires the lease", lambda: store.client.time_to_live(first) < 0)
+    wait_for("etcd expires the lease", lambda: store.client.time_to_live(first) < 0, 30)
     if taken_meanwhile:
         other = EtcdCaptainLock(store.client, PREFIX, bob, ttl_s=2).acquire()
         held._stop.clear()
@@ -162,7 +152,7 @@ def test_a_captain_lock_lost_to_a_partition_longer_than_its_ttl_is_taken_again_u
         assert store.captain()["user"] == "bob"
         other.release()
     else:
-        _wait("the lock is taken again", lambda: held.lease != first and store.captain() == alice)
+        wait_for("the lock is taken again", lambda: held.lease != first and store.captain() == alice, 30)
         assert held.lost is None and store.client.time_to_live(held.lease) > 0
         with pytest.raises(CaptainLockHeld):  # a second captain is refused again
             EtcdCaptainLock(store.client, PREFIX, bob, ttl_s=2).acquire()
